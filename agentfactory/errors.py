@@ -1,0 +1,72 @@
+"""Typed exceptions for expected failures.
+
+Every failure a user can cause or meet (bad config, unreachable Docker, invalid subagent, exhausted
+budget) is one of these. Each carries a one-sentence message that says what went wrong and what to do,
+and the process exit code the CLI maps it to. Unexpected failures stay ordinary exceptions.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_TASK_FAILED = 1
+EXIT_USAGE = 2
+EXIT_CONFIG = 3
+EXIT_BUDGET = 4
+EXIT_NOT_AVAILABLE = 5
+EXIT_INTERRUPTED = 130
+
+
+class AgentFactoryError(Exception):
+    """Base of all expected errors: the message is meant for the user as is."""
+
+    exit_code: int = EXIT_TASK_FAILED
+
+
+class ConfigError(AgentFactoryError):
+    """Settings, flags or credentials are missing or invalid."""
+
+    exit_code = EXIT_CONFIG
+
+
+class UsageError(AgentFactoryError):
+    """The user asked for something that cannot be done as asked (bad argument, unknown name)."""
+
+    exit_code = EXIT_USAGE
+
+
+class ProviderError(AgentFactoryError):
+    """A model provider failed in a way retries could not fix."""
+
+
+class AuthenticationError(ProviderError, ConfigError):
+    """The provider refused the credentials (401/403)."""
+
+    exit_code = EXIT_CONFIG
+
+
+class ValidationError(AgentFactoryError):
+    """A subagent, case, suite or other input failed validation; nothing was written."""
+
+    exit_code = EXIT_USAGE
+
+
+class LibraryError(AgentFactoryError):
+    """The subagent library could not do what was asked."""
+
+
+class SandboxError(AgentFactoryError):
+    """The sandbox backend is unavailable or misconfigured."""
+
+    exit_code = EXIT_CONFIG
+
+
+class BudgetExhausted(AgentFactoryError):
+    """A run reached one of its step, token or cost limits."""
+
+    exit_code = EXIT_BUDGET
+
+
+class NotAvailableYet(AgentFactoryError):
+    """A command exists in the surface but its capability is not built yet."""
+
+    exit_code = EXIT_NOT_AVAILABLE

@@ -1,0 +1,176 @@
+"""The run event log: `workspaces/<run-id>/events.jsonl`, one JSON object a line.
+
+Every model call, tool call, subagent execution and library change of a run is an event with a `type`,
+a `ts` (unix seconds) and the `run_id`. Lines are appended with one `write` on an O_APPEND descriptor
+and never rewritten, so a killed process loses at most the line being written; readers skip a torn last
+line. This module never decides anything: it records and summarises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentfactory.llm.types import Usage
+
+EVENTS_FILE = "events.jsonl"
+
+RUN_STARTED = "run_started"
+RUN_FINISHED = "run_finished"
+MODEL_CALL = "model_call"
+TOOL_CALL = "tool_call"
+SUBAGENT_EXECUTION = "subagent_execution"
+LIBRARY_CHANGE = "library_change"
+
+# Roles of model calls: the orchestrator (Meta-Agent, ReAct agent) or a subagent's `llm` tool.
+ORCHESTRATOR = "orchestrator"
+SUBAGENT = "subagent"
+
+
+def new_run_id() -> str:
+    """Sortable, unique run id: UTC time plus 6 random hex digits."""
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+class EventLog:
+    """Append-only JSONL writer for one run. Thread-safe; each event is flushed to the OS at once."""
+
+    def __init__(self, path: Path, run_id: str):
+        self.path = Path(path)
+        self.run_id = run_id
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock = threading.Lock()
+
+    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
+        event = {"type": type, "ts": round(time.time(), 6), "run_id": self.run_id, **fields}
+        line = (json.dumps(event, default=_json_default, ensure_ascii=False) + "\n").encode()
+        with self._lock:
+            if self._fd < 0:
+                raise ValueError(f"event log {self.path} is closed")
+            os.write(self._fd, line)
+        return event
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
+
+    def __enter__(self) -> EventLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "to_dict"):
+        return obj.to_dict()
+    if hasattr(obj, "__dataclass_fields__"):
+        return asdict(obj)
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj)
+    return repr(obj)
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield the complete events of a log; a torn or garbled line (a crash mid-write) is skipped."""
+    with Path(path).open("rb") as fh:
+        for raw in fh:
+            if not raw.endswith(b"\n"):
+                return
+            try:
+                event = json.loads(raw)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                continue
+            if isinstance(event, dict) and "type" in event:
+                yield event
+
+
+@dataclass
+class RunSummary:
+    """What `runs list` and `runs show` report, computed from a run's events alone."""
+
+    run_id: str
+    task: str = ""
+    status: str = "running"
+    model: str = ""
+    agent_id: str = ""
+    started: float | None = None
+    finished: float | None = None
+    steps: int = 0
+    model_calls: int = 0
+    tool_calls: int = 0
+    executions: int = 0
+    library_changes: int = 0
+    usage: Usage = field(default_factory=Usage)
+    orchestrator_usage: Usage = field(default_factory=Usage)
+    subagent_usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    simulated: bool = False
+    answer: str | None = None
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started is None or self.finished is None:
+            return None
+        return round(self.finished - self.started, 3)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("usage", "orchestrator_usage", "subagent_usage"):
+            data[key] = getattr(self, key).to_dict()
+        data["total_tokens"] = self.usage.total_tokens
+        data["duration_s"] = self.duration_s
+        return data
+
+
+def summarize(events: list[dict[str, Any]] | Iterator[dict[str, Any]], run_id: str = "") -> RunSummary:
+    summary = RunSummary(run_id=run_id)
+    for ev in events:
+        kind = ev.get("type")
+        summary.run_id = summary.run_id or ev.get("run_id", "")
+        if kind == RUN_STARTED:
+            summary.started = ev.get("ts")
+            summary.task = ev.get("task", "")
+            summary.model = ev.get("model", "")
+            summary.agent_id = ev.get("agent_id", "")
+            summary.simulated = bool(ev.get("simulated", False))
+        elif kind == RUN_FINISHED:
+            summary.finished = ev.get("ts")
+            summary.status = ev.get("status", "unknown")
+            summary.answer = ev.get("answer")
+            summary.steps = max(summary.steps, int(ev.get("steps", 0) or 0))
+        elif kind == MODEL_CALL:
+            usage = Usage.from_dict(ev.get("usage"))
+            summary.model_calls += 1
+            summary.usage = summary.usage + usage
+            summary.cost_usd += float(ev.get("cost_usd", 0.0) or 0.0)
+            if ev.get("role", ORCHESTRATOR) == SUBAGENT:
+                summary.subagent_usage = summary.subagent_usage + usage
+            else:
+                summary.orchestrator_usage = summary.orchestrator_usage + usage
+                summary.steps = max(summary.steps, int(ev.get("step", 0) or 0))
+        elif kind == TOOL_CALL:
+            summary.tool_calls += 1
+        elif kind == SUBAGENT_EXECUTION:
+            summary.executions += 1
+        elif kind == LIBRARY_CHANGE:
+            summary.library_changes += 1
+    summary.cost_usd = round(summary.cost_usd, 6)
+    return summary
+
+
+def summarize_run(run_dir: Path) -> RunSummary:
+    path = Path(run_dir) / EVENTS_FILE
+    return summarize(read_events(path), run_id=Path(run_dir).name)

@@ -1,0 +1,127 @@
+"""Provider-neutral model types: what the framework sends to a model and what comes back.
+
+Nothing here knows about a particular SDK. Adapters in this package translate to and from these types;
+everything outside `agentfactory.llm` speaks only these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call: name, description and JSON schema of its arguments."""
+
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+
+
+@dataclass
+class ToolCall:
+    """A tool call as the model made it.
+
+    `arguments` is the parsed JSON object, or None when the model's arguments were not valid JSON; then
+    `parse_error` says why and `raw_arguments` keeps the text the model produced.
+    """
+
+    id: str
+    name: str
+    arguments: dict[str, Any] | None
+    raw_arguments: str = ""
+    parse_error: str | None = None
+
+
+@dataclass
+class ToolResult:
+    """The framework's answer to one tool call, sent back in the next user turn."""
+
+    tool_call_id: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass
+class Message:
+    """One conversation turn. User turns carry text and/or tool results; assistant turns text and/or calls."""
+
+    role: Literal["user", "assistant"]
+    text: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    tool_results: list[ToolResult] = field(default_factory=list)
+
+    @classmethod
+    def user(cls, text: str) -> Message:
+        return cls(role="user", text=text)
+
+
+@dataclass
+class Usage:
+    """Token usage of one or more model calls. `input_tokens` excludes cache reads and writes."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+
+    @property
+    def total_input_tokens(self) -> int:
+        return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @property
+    def total_tokens(self) -> int:
+        return self.total_input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Usage:
+        data = data or {}
+        return cls(**{k: int(data.get(k, 0) or 0) for k in cls.__dataclass_fields__})
+
+
+StopReason = Literal["end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal", "other"]
+
+
+@dataclass
+class ModelResponse:
+    """A model's answer: text, tool calls, why it stopped, usage, latency and estimated cost."""
+
+    text: str
+    tool_calls: list[ToolCall]
+    stop_reason: StopReason
+    usage: Usage
+    model: str
+    latency_s: float = 0.0
+    cost_usd: float = 0.0
+    simulated: bool = False
+
+    def to_message(self) -> Message:
+        return Message(role="assistant", text=self.text, tool_calls=list(self.tool_calls))
+
+
+@runtime_checkable
+class ModelProvider(Protocol):
+    """What the Meta-Agent, the tool broker and the baselines call. One method, no SDK types."""
+
+    spec: str
+    simulated: bool
+
+    def complete(
+        self,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec] | None = None,
+        max_tokens: int = 4096,
+    ) -> ModelResponse: ...
