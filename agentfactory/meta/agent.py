@@ -1,0 +1,251 @@
+"""The Meta-Agent: proactive retrieval, then a tool-calling loop over the meta skills.
+
+The loop is the whole policy of the framework in one screen: ask the model, validate each tool call,
+dispatch it to a meta skill, return the result as delimited data, stop on `finish`, on a budget, or on
+a model that stops making progress. Everything else (what a skill does, how a subagent runs, how a
+save is validated) is one call away.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from agentfactory import events as ev
+from agentfactory.budget import Budget
+from agentfactory.config import Settings, load_settings
+from agentfactory.errors import (
+    EXIT_BUDGET,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_TASK_FAILED,
+    AgentFactoryError,
+    ProviderError,
+    UsageError,
+)
+from agentfactory.llm.types import Message, ModelProvider, ToolResult, Usage
+from agentfactory.meta.context import RunContext
+from agentfactory.meta.handlers import MetaSkills, SkillOutcome, dispatch, preview
+from agentfactory.meta.skills import meta_tools
+
+MAX_TASK_CHARS = 100_000
+MAX_NO_TOOL_TURNS = 2  # nudges before a model that never calls a tool is stopped
+MAX_INVALID_CALLS = 5  # consecutive invalid tool calls before the run stops
+MAX_REPEATED_FAILURES = 3  # the same failing call (name + arguments) this often means a loop
+
+_templates = Environment(
+    loader=PackageLoader("agentfactory.meta", "prompts"),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+    autoescape=False,
+)
+
+STATUS_EXIT = {
+    "success": EXIT_OK,
+    "budget_exhausted": EXIT_BUDGET,
+    "interrupted": EXIT_INTERRUPTED,
+}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    status: str  # success, task_failed, budget_exhausted, interrupted, no_progress, provider_error
+    answer: str | None
+    reason: str = ""
+    model: str = ""
+    simulated: bool = False
+    steps: int = 0
+    model_calls: int = 0
+    usage: Usage = field(default_factory=Usage)
+    subagent_usage: Usage = field(default_factory=Usage)
+    cost_usd: float = 0.0
+    created: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    saved: list[tuple[str, int]] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    output_files: list[str] = field(default_factory=list)
+    workspace: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def exit_code(self) -> int:
+        return STATUS_EXIT.get(self.status, EXIT_TASK_FAILED)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["usage"], data["subagent_usage"] = self.usage.to_dict(), self.subagent_usage.to_dict()
+        data["total_tokens"] = self.usage.total_tokens + self.subagent_usage.total_tokens
+        return data
+
+
+def system_prompt() -> str:
+    return _templates.get_template("system.j2").render().strip()
+
+
+def wrap_data(source: str, text: str) -> str:
+    """Tool output reaches the model as data between delimiters it cannot close from inside."""
+    safe = text.replace("</data", "<\\/data")
+    return f'<data source="{source}">\n{safe}\n</data>'
+
+
+class MetaAgent:
+    """`MetaAgent(settings).run(task) -> RunResult`. Components can be injected for tests and the bench."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        provider: ModelProvider | None = None,
+        subagent_provider: ModelProvider | None = None,
+        library: Any = None,
+        backend: Any = None,
+        experience: Any = None,
+        on_event: Any = None,
+    ):
+        self.settings = settings or load_settings()
+        self._provider = provider
+        self._subagent_provider = subagent_provider
+        self._library = library
+        self._backend = backend
+        self._experience = experience
+        self.on_event = on_event  # optional callback(event dict) for live views
+
+    def run(self, task: str, input_files: list[Path] | None = None, run_id: str | None = None) -> RunResult:
+        task = _check_task(task)
+        from agentfactory.runtime import open_run  # wiring of providers, sandbox and broker
+
+        with open_run(
+            self.settings,
+            task,
+            input_files or [],
+            run_id=run_id,
+            provider=self._provider,
+            subagent_provider=self._subagent_provider,
+            library=self._library,
+            backend=self._backend,
+            experience=self._experience,
+            on_event=self.on_event,
+        ) as run:
+            return self._loop(run.ctx, run.provider, run)
+
+    def _loop(self, ctx: RunContext, provider: Any, run: Any) -> RunResult:
+        settings = self.settings
+        tools = meta_tools()
+        system = system_prompt()
+        budget = Budget(settings.max_steps, settings.max_tokens, settings.max_cost)
+        skills = MetaSkills(ctx)
+        messages = [Message.user(self._first_message(ctx))]
+        status, reason, answer = "task_failed", "", None
+        no_tool_turns = invalid_streak = 0
+        failing_calls: dict[str, int] = {}
+        try:
+            while True:
+                exhausted = budget.exhausted()
+                if exhausted:
+                    status, reason = "budget_exhausted", exhausted
+                    break
+                budget.step()
+                response = provider.complete(
+                    system, messages, tools, max_tokens=settings.max_output_tokens, step=budget.steps
+                )
+                budget.charge(response.usage, response.cost_usd)
+                messages.append(response.to_message())
+                if not response.tool_calls:
+                    no_tool_turns += 1
+                    if no_tool_turns > MAX_NO_TOOL_TURNS:
+                        status, reason = "no_progress", "the model stopped calling tools without finishing"
+                        break
+                    messages.append(Message.user("Continue with a tool call; call finish(answer) when done."))
+                    continue
+                no_tool_turns = 0
+                results, outcome = [], None
+                for call in response.tool_calls:
+                    outcome = self._call_tool(ctx, skills, tools, call, budget.steps)
+                    results.append(ToolResult(call.id, wrap_data(call.name, outcome.text), outcome.is_error))
+                    invalid_streak = invalid_streak + 1 if outcome.data.get("invalid") else 0
+                    key = call.name + json.dumps(call.arguments, sort_keys=True, default=str)
+                    failing_calls[key] = failing_calls.get(key, 0) + 1 if outcome.is_error else 0
+                    if outcome.finished:
+                        break
+                messages.append(Message(role="user", tool_results=results))
+                if outcome is not None and outcome.finished:
+                    status, answer = "success", outcome.answer
+                    break
+                if invalid_streak >= MAX_INVALID_CALLS:
+                    status, reason = "no_progress", f"{invalid_streak} invalid tool calls in a row"
+                    break
+                if max(failing_calls.values(), default=0) >= MAX_REPEATED_FAILURES:
+                    status, reason = "no_progress", "the model repeated the same failing call"
+                    break
+        except KeyboardInterrupt:
+            status, reason = "interrupted", "interrupted by the user"
+        except ProviderError as exc:
+            status, reason = "provider_error", str(exc)
+        return run.finish(status=status, reason=reason, answer=answer, steps=budget.steps)
+
+    def _call_tool(
+        self, ctx: RunContext, skills: MetaSkills, tools: list, call: Any, step: int
+    ) -> SkillOutcome:
+        from agentfactory.llm.validation import check_tool_call
+
+        started = time.perf_counter()
+        problem = check_tool_call(call, tools)
+        if problem:
+            outcome = SkillOutcome(problem, is_error=True, data={"invalid": True})
+        else:
+            try:
+                outcome = dispatch(skills, call.name, call.arguments or {})
+            except AgentFactoryError as exc:
+                outcome = SkillOutcome(f"{call.name} failed: {exc}", is_error=True)
+        ctx.emit(
+            ev.TOOL_CALL,
+            step=step,
+            tool=call.name,
+            arguments=preview(call.arguments),
+            is_error=outcome.is_error,
+            duration_s=round(time.perf_counter() - started, 4),
+            result=preview(outcome.text, 500),
+        )
+        return outcome
+
+    def _first_message(self, ctx: RunContext) -> str:
+        matches = []
+        rates = ctx.success_rates() or {}
+        for hit in ctx.search(ctx.task[:2000], 5):
+            runs, ok = rates.get(hit.name, (0, 0))
+            matches.append(
+                {
+                    "name": hit.name,
+                    "version": hit.version,
+                    "description": hit.description,
+                    "signature": hit.signature,
+                    "success": f"{ok}/{runs} ok" if runs else "",
+                }
+            )
+        files = sorted(
+            p.relative_to(ctx.workspace.root).as_posix()
+            for p in ctx.workspace.inputs.rglob("*")
+            if p.is_file()
+        )
+        return (
+            _templates.get_template("first_message.j2")
+            .render(task=ctx.task, input_files=files, matches=matches)
+            .strip()
+        )
+
+
+def _check_task(task: str) -> str:
+    if not task or not task.strip():
+        raise UsageError('The task is empty: say what you want done, e.g. agentfactory run "...".')
+    if len(task) > MAX_TASK_CHARS:
+        raise UsageError(
+            f"The task is {len(task):,} characters; the limit is {MAX_TASK_CHARS:,}. Put long "
+            "material in a file and pass it with --input."
+        )
+    return task.strip()

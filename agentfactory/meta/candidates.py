@@ -1,0 +1,45 @@
+"""Candidates: subagents written or modified during one run, kept in the run's workspace until saved.
+
+A candidate has revisions (`candidates/<name>/r<N>/`, each a complete subagent folder); only the
+current revision counts. Its successful executions in this run become its regression cases on save.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def inputs_digest(inputs: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class SuccessfulRun:
+    inputs: dict[str, Any]
+    result: dict[str, Any]
+    output_files: list[str]
+
+
+@dataclass
+class Candidate:
+    name: str
+    description: str
+    code: str
+    tools: list[str]
+    inputs_schema: dict[str, Any] | None
+    folder: Path
+    entry: str
+    revision: int = 1
+    base_version: int | None = None  # the library version this candidate revises, if any
+    changelog: list[str] = field(default_factory=list)
+    successes: list[SuccessfulRun] = field(default_factory=list)
+    failures: int = 0
+
+    def record_success(self, inputs: dict[str, Any], result: dict[str, Any], output_files: list[str]) -> None:
+        digest = inputs_digest(inputs)
+        if all(inputs_digest(s.inputs) != digest for s in self.successes):
+            self.successes.append(SuccessfulRun(inputs, result, output_files))

@@ -1,0 +1,298 @@
+"""Everything one run needs, in one place: settings, library, workspace, sandbox, broker, event log.
+
+The meta skills act through this object, so they never know which sandbox backend, model provider or
+library location is in use. It also keeps the run's bookkeeping: candidates, what was created, reused,
+modified, saved and rejected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentfactory import events as ev
+from agentfactory.config import Settings
+from agentfactory.library import Case, Library, build_subagent_folder, validate_folder
+from agentfactory.meta.candidates import Candidate, inputs_digest
+from agentfactory.sandbox import ExecutionRequest
+from agentfactory.workspace import Workspace
+
+FIXTURES_DIR = "fixtures"  # input files of a subagent's cases, stored beside them in its folder
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    library: Library
+    workspace: Workspace
+    backend: Any
+    log: ev.EventLog
+    task: str = ""
+    broker: Any = None
+    experience: Any = None
+    agent_id: str = "default"
+    candidates: dict[str, Candidate] = field(default_factory=dict)
+    created: list[str] = field(default_factory=list)
+    reused: list[str] = field(default_factory=list)
+    modified: list[str] = field(default_factory=list)
+    saved: list[tuple[str, int]] = field(default_factory=list)
+    rejected: dict[str, str] = field(default_factory=dict)
+    executions: int = 0
+    _library_cache: dict[tuple[str, int | None], Any] = field(default_factory=dict)
+
+    def emit(self, type: str, **fields: Any) -> None:
+        self.log.emit(type, **fields)
+
+    # -- library ---------------------------------------------------------------------------------
+
+    def success_rates(self) -> dict[str, tuple[int, int]] | None:
+        if self.experience is None:
+            return None
+        return self.experience.success_rates()
+
+    def search(self, query: str, k: int) -> list[Any]:
+        return self.library.search(query, k=k, success_rates=self.success_rates())
+
+    def describe_hit(self, hit: Any) -> str:
+        rates = self.success_rates() or {}
+        runs, ok = rates.get(hit.name, (0, 0))
+        success = f"{ok}/{runs} runs ok" if runs else "no runs yet"
+        return f"{hit.name} v{hit.version} — {hit.description} — {hit.signature} — {success}"
+
+    def get_library(self, name: str, version: int | None = None) -> Any | None:
+        key = (name, version)
+        if key not in self._library_cache:
+            try:
+                self._library_cache[key] = self.library.get(name, version)
+            except Exception:  # unknown name or version: the caller reports it to the model
+                return None
+        return self._library_cache[key]
+
+    # -- candidates ------------------------------------------------------------------------------
+
+    def write_candidate(
+        self,
+        *,
+        name: str,
+        description: str,
+        code: str,
+        tools: list[str],
+        inputs_schema: dict[str, Any] | None,
+        base_version: int | None = None,
+        changelog: list[str] | None = None,
+    ) -> Candidate:
+        """Write and validate a new candidate revision; raises ValidationError leaving nothing behind."""
+        unknown = sorted(set(tools) - set(self.available_tools()))
+        if unknown:
+            from agentfactory.errors import ValidationError
+
+            raise ValidationError(
+                f"unknown tool skill(s) {', '.join(unknown)}; available: {', '.join(self.available_tools())}"
+            )
+        previous = self.candidates.get(name)
+        revision = previous.revision + 1 if previous else 1
+        folder = self.workspace.candidate_dir(name) / f"r{revision}"
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.workspace.candidates))
+        try:
+            build_subagent_folder(
+                staging / name,
+                name=name,
+                description=description,
+                code=code,
+                tools=tools,
+                inputs_schema=inputs_schema,
+                source_run=self.workspace.run_id,
+                source_task=self.task[:500],
+                changelog=changelog or None,
+            )
+            sub = validate_folder(staging / name)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(staging / name), folder)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+        cand = Candidate(
+            name=name,
+            description=description,
+            code=code,
+            tools=list(tools),
+            inputs_schema=inputs_schema,
+            folder=folder,
+            entry=sub.entry,
+            revision=revision,
+            base_version=base_version if previous is None else previous.base_version,
+            changelog=list(changelog or []),
+        )
+        self.candidates[name] = cand
+        return cand
+
+    def signature_of(self, cand: Candidate) -> str:
+        sub = validate_folder(cand.folder)
+        return getattr(sub, "signature", "run(**inputs)")
+
+    def available_tools(self) -> list[str]:
+        if self.broker is None:
+            return []
+        return sorted(self.broker.handlers)
+
+    def save_candidate(self, cand: Candidate, new_cases: list[Case]) -> Any:
+        """Commit a candidate with its cases (stored ones first for a revision) and case fixtures."""
+        stored: list[Case] = []
+        if cand.base_version is not None:
+            base = self.get_library(cand.name, cand.base_version)
+            stored = list(base.cases) if base is not None else []
+        with tempfile.TemporaryDirectory(prefix="af-save-") as tmp:
+            folder = Path(tmp) / cand.name
+            base_fixtures = None
+            if cand.base_version is not None:
+                exported = self.library.export(cand.name, cand.base_version, Path(tmp) / "base")
+                base_fixtures = exported / FIXTURES_DIR
+            build_subagent_folder(
+                folder,
+                name=cand.name,
+                description=cand.description,
+                code=cand.code,
+                tools=cand.tools,
+                inputs_schema=cand.inputs_schema,
+                cases=_dedupe([*stored, *new_cases]),
+                parent_version=cand.base_version,
+                source_run=self.workspace.run_id,
+                source_task=self.task[:500],
+                changelog=cand.changelog or None,
+            )
+            if base_fixtures is not None and base_fixtures.is_dir():
+                shutil.copytree(base_fixtures, folder / FIXTURES_DIR, dirs_exist_ok=True)
+            self._copy_case_fixtures(new_cases, folder / FIXTURES_DIR)
+            result = self.library.save(folder, run_id=self.workspace.run_id, task=self.task[:500])
+        if result.changed:
+            self._library_cache.clear()
+            self.emit(
+                ev.LIBRARY_CHANGE,
+                action="save",
+                subagent=cand.name,
+                version=result.version,
+                commit=result.commit,
+                parent_version=cand.base_version,
+                cases=len(stored) + len(new_cases),
+            )
+        return result
+
+    def _copy_case_fixtures(self, cases: list[Case], dest: Path) -> None:
+        """Copy input files the cases refer to (paths under inputs/) so the cases can be replayed later."""
+        for case in cases:
+            for value in case.inputs.values():
+                if not isinstance(value, str) or not value.startswith("inputs/"):
+                    continue
+                src = (self.workspace.root / value).resolve()
+                if src.is_file() and self.workspace.inputs.resolve() in src.parents:
+                    target = dest / src.relative_to(self.workspace.inputs.resolve())
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, target)
+
+    # -- execution -------------------------------------------------------------------------------
+
+    def execute(
+        self,
+        code_dir: Path,
+        entry: str,
+        inputs: dict[str, Any],
+        tools: list[str],
+        *,
+        name: str,
+        version: int | None,
+        revision: int | None,
+        inputs_dir: Path | None = None,
+    ) -> Any:
+        """Run one subagent in the sandbox and record the execution (event log, experience store)."""
+        self.executions += 1
+        exec_id = f"{self.executions:03d}-{name}"
+        out_dir = self.workspace.outputs
+        request = ExecutionRequest(
+            code_dir=code_dir,
+            entry=entry,
+            inputs=inputs,
+            workdir=(inputs_dir or self.workspace.inputs),
+            output_dir=out_dir,
+            timeout_s=self.settings.timeout_s,
+            memory_mb=self.settings.memory_mb,
+            tools=list(tools),
+            broker=self.broker,
+            run_id=self.workspace.run_id,
+            labels={"subagent": name},
+        )
+        started = time.time()
+        trace = self.backend.execute(request)
+        trace_path = self.workspace.traces / f"{exec_id}.json"
+        trace_path.write_text(_dumps(trace.to_dict()))
+        tool_usage = _tool_usage(trace)
+        self.emit(
+            ev.SUBAGENT_EXECUTION,
+            subagent=name,
+            version=version,
+            revision=revision,
+            status=trace.status,
+            duration_s=trace.duration_s,
+            inputs_digest=inputs_digest(inputs),
+            trace=str(trace_path.relative_to(self.workspace.root)),
+            tool_calls=len(trace.tool_calls),
+            tool_usage=tool_usage,
+        )
+        if self.experience is not None:
+            self.experience.record_subagent_execution(
+                self, name, version, inputs, trace, time.time() - started
+            )
+        return trace
+
+    def make_case_runner(self, cand: Candidate, extra_fixtures: Path | None = None):
+        """A gate runner executing the candidate on a case, with the case fixtures as inputs/."""
+
+        def runner(case: Case) -> Any:
+            with tempfile.TemporaryDirectory(prefix="af-case-") as tmp:
+                inputs_dir = Path(tmp) / "inputs"
+                inputs_dir.mkdir()
+                if extra_fixtures is not None and extra_fixtures.is_dir():
+                    shutil.copytree(extra_fixtures, inputs_dir, dirs_exist_ok=True)
+                if cand.base_version is not None:
+                    exported = self.library.export(cand.name, cand.base_version, Path(tmp) / "base")
+                    if (exported / FIXTURES_DIR).is_dir():
+                        shutil.copytree(exported / FIXTURES_DIR, inputs_dir, dirs_exist_ok=True)
+                return self.execute(
+                    cand.folder,
+                    cand.entry,
+                    case.inputs,
+                    cand.tools,
+                    name=cand.name,
+                    version=None,
+                    revision=cand.revision,
+                    inputs_dir=inputs_dir,
+                )
+
+        return runner
+
+
+def _dedupe(cases: list[Case]) -> list[Case]:
+    seen, out = set(), []
+    for case in cases:
+        digest = inputs_digest(case.inputs)
+        if digest not in seen:
+            seen.add(digest)
+            out.append(case)
+    return out
+
+
+def _tool_usage(trace: Any) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for call in trace.tool_calls:
+        usage = call.get("usage") if isinstance(call, dict) else getattr(call, "usage", None)
+        for key, value in (usage or {}).items():
+            total[key] = total.get(key, 0) + int(value or 0)
+    return total
+
+
+def _dumps(data: Any) -> str:
+    import json
+
+    return json.dumps(data, indent=1, default=str, ensure_ascii=False)

@@ -1,0 +1,255 @@
+"""The meta skills: what each Meta-Agent tool does. The loop (agent.py) dispatches here.
+
+Every handler returns a `SkillOutcome` whose text goes back to the model inside <data> delimiters.
+Handlers validate what the model asks before acting: a candidate is checked like a library save, a
+save needs a successful execution in this run, and a revision of a library subagent is saved only
+through the regression gate. Nothing here writes to the library except `finish`, through `Library.save`.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentfactory import events as ev
+from agentfactory.errors import AgentFactoryError, ValidationError
+from agentfactory.gate import GateReport, case_from_run, run_gate
+from agentfactory.meta.candidates import Candidate, inputs_digest
+from agentfactory.meta.context import RunContext
+
+RESULT_PREVIEW_CHARS = 1500
+
+
+@dataclass
+class SkillOutcome:
+    text: str
+    is_error: bool = False
+    finished: bool = False
+    answer: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def numbered(code: str) -> str:
+    lines = code.splitlines()
+    width = len(str(len(lines)))
+    return "\n".join(f"{i:>{width}} | {line}" for i, line in enumerate(lines, 1))
+
+
+class MetaSkills:
+    """The six meta skills over one run's context."""
+
+    def __init__(self, ctx: RunContext):
+        self.ctx = ctx
+
+    # -- search and view -------------------------------------------------------------------------
+
+    def search_subagents(self, query: str, k: int = 5) -> SkillOutcome:
+        hits = self.ctx.search(query, k)
+        if not hits:
+            return SkillOutcome("No library subagent matches this query.")
+        return SkillOutcome("\n".join(self.ctx.describe_hit(h) for h in hits))
+
+    def view_subagent(self, name: str, version: int | None = None) -> SkillOutcome:
+        cand = self.ctx.candidates.get(name)
+        if cand is not None and version is None:
+            skill_md = (cand.folder / "SKILL.md").read_text(encoding="utf-8")
+            where = f"candidate {name} (revision {cand.revision}, tools: {', '.join(cand.tools) or 'none'})"
+            return SkillOutcome(
+                f"{where}\n--- SKILL.md ---\n{skill_md}\n--- {cand.entry} ---\n{numbered(cand.code)}"
+            )
+        sub = self.ctx.get_library(name, version)
+        if sub is None:
+            return SkillOutcome(f"No subagent named '{name}' in this run or the library.", is_error=True)
+        return SkillOutcome(
+            f"library subagent {sub.name} v{sub.version} (tools: {', '.join(sub.tools) or 'none'})\n"
+            f"--- SKILL.md ---\n{sub.skill_md}\n--- {sub.entry} ---\n{numbered(sub.code)}"
+        )
+
+    # -- create and modify -----------------------------------------------------------------------
+
+    def create_subagent(
+        self,
+        name: str,
+        description: str,
+        code: str,
+        tools: list[str] | None = None,
+        inputs_schema: dict[str, Any] | None = None,
+    ) -> SkillOutcome:
+        if name in self.ctx.candidates:
+            return SkillOutcome(f"A candidate named '{name}' exists in this run; use modify_subagent.", True)
+        if self.ctx.get_library(name) is not None:
+            return SkillOutcome(
+                f"'{name}' exists in the library; reuse it with run_subagent, change it with "
+                "modify_subagent, or pick another name.",
+                True,
+            )
+        try:
+            cand = self.ctx.write_candidate(
+                name=name,
+                description=description,
+                code=code,
+                tools=list(tools or []),
+                inputs_schema=inputs_schema,
+            )
+        except ValidationError as exc:
+            return SkillOutcome(f"Not created: {exc}", True)
+        self.ctx.created.append(name)
+        return SkillOutcome(
+            f"Candidate '{name}' created (revision 1, tools: {', '.join(cand.tools) or 'none'}, "
+            f"signature: {self.ctx.signature_of(cand)}). Run it with run_subagent."
+        )
+
+    def modify_subagent(
+        self, name: str, reason: str, code: str | None = None, edits: list[dict[str, str]] | None = None
+    ) -> SkillOutcome:
+        if (code is None) == (edits is None):
+            return SkillOutcome("Give exactly one of `code` or `edits`.", True)
+        cand = self.ctx.candidates.get(name)
+        if cand is not None:
+            base_code, description, tools, schema, base_version = (
+                cand.code,
+                cand.description,
+                cand.tools,
+                cand.inputs_schema,
+                cand.base_version,
+            )
+            changelog = list(cand.changelog)
+        else:
+            sub = self.ctx.get_library(name)
+            if sub is None:
+                return SkillOutcome(f"No subagent named '{name}' in this run or the library.", True)
+            base_code, description, tools, schema, base_version = (
+                sub.code,
+                sub.description,
+                list(sub.tools),
+                sub.inputs_schema,
+                sub.version,
+            )
+            changelog = []
+        if edits is not None:
+            new_code = base_code
+            for i, edit in enumerate(edits, 1):
+                count = new_code.count(edit["old"])
+                if count != 1:
+                    where = "not found" if count == 0 else f"found {count} times"
+                    return SkillOutcome(
+                        f"Edit {i}: `old` text {where}; it must occur exactly once. Nothing changed.", True
+                    )
+                new_code = new_code.replace(edit["old"], edit["new"], 1)
+        else:
+            new_code = code or ""
+        if new_code == base_code:
+            return SkillOutcome("The revision is identical to the current code; nothing changed.", True)
+        try:
+            new = self.ctx.write_candidate(
+                name=name,
+                description=description,
+                code=new_code,
+                tools=tools,
+                inputs_schema=schema,
+                base_version=base_version,
+                changelog=[*changelog, reason.strip() or "revised"],
+            )
+        except ValidationError as exc:
+            return SkillOutcome(f"Revision refused: {exc}", True)
+        if name not in self.ctx.modified and base_version is not None:
+            self.ctx.modified.append(name)
+        origin = f"library v{base_version}" if base_version is not None and cand is None else "candidate"
+        return SkillOutcome(f"'{name}' revision {new.revision} written (from {origin}). Run it to check it.")
+
+    # -- run -------------------------------------------------------------------------------------
+
+    def run_subagent(self, name: str, inputs: dict[str, Any] | None = None) -> SkillOutcome:
+        inputs = inputs or {}
+        cand = self.ctx.candidates.get(name)
+        if cand is not None:
+            trace = self.ctx.execute(
+                cand.folder, cand.entry, inputs, cand.tools, name=name, version=None, revision=cand.revision
+            )
+            if trace.status == "ok":
+                cand.record_success(inputs, trace.result or {}, list(trace.output_files))
+            else:
+                cand.failures += 1
+        else:
+            sub = self.ctx.get_library(name)
+            if sub is None:
+                return SkillOutcome(
+                    f"No subagent named '{name}' in this run or the library. Create it first.", True
+                )
+            with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
+                folder = self.ctx.library.export(name, sub.version, Path(tmp) / name)
+                trace = self.ctx.execute(
+                    folder, sub.entry, inputs, list(sub.tools), name=name, version=sub.version, revision=None
+                )
+            if name not in self.ctx.reused:
+                self.ctx.reused.append(name)
+        text = trace.compact(max_chars=RESULT_PREVIEW_CHARS)
+        return SkillOutcome(text, is_error=trace.status != "ok", data={"status": trace.status})
+
+    # -- finish ----------------------------------------------------------------------------------
+
+    def finish(self, answer: str, save: list[str] | None = None) -> SkillOutcome:
+        lines = []
+        for name in dict.fromkeys(save or []):
+            lines.append(self._save_one(name))
+        summary = "\n".join(lines) if lines else "Nothing saved."
+        return SkillOutcome(f"Run finished.\n{summary}", finished=True, answer=answer)
+
+    def _save_one(self, name: str) -> str:
+        cand = self.ctx.candidates.get(name)
+        if cand is None:
+            sub = self.ctx.get_library(name)
+            if sub is not None:
+                return f"{name}: already in the library as v{sub.version}, unchanged."
+            self.ctx.rejected[name] = "no such candidate in this run"
+            return f"{name}: not saved, no such candidate in this run."
+        if not cand.successes:
+            reason = "it never ran successfully in this run"
+            self.ctx.rejected[name] = reason
+            return f"{name}: not saved, {reason}."
+        new_cases = [case_from_run(s.inputs, s.result, s.output_files) for s in cand.successes]
+        if cand.base_version is not None:
+            report = self._gate(cand, new_cases)
+            if not report.passed:
+                self.ctx.rejected[name] = report.reason()
+                self.ctx.emit(
+                    ev.LIBRARY_CHANGE,
+                    action="rejected",
+                    subagent=name,
+                    base_version=cand.base_version,
+                    reason=report.reason(),
+                )
+                return f"{name}: not saved, the regression gate refused it: {report.reason()}"
+        try:
+            result = self.ctx.save_candidate(cand, new_cases)
+        except AgentFactoryError as exc:
+            self.ctx.rejected[name] = str(exc)
+            return f"{name}: not saved: {exc}"
+        if not result.changed:
+            return f"{name}: identical to library v{result.version}; nothing to save."
+        self.ctx.saved.append((name, result.version))
+        return f"{name}: saved as v{result.version}."
+
+    def _gate(self, cand: Candidate, new_cases: list) -> GateReport:
+        stored = self.ctx.get_library(cand.name, cand.base_version)
+        stored_cases = list(stored.cases) if stored is not None else []
+        fixtures = self.ctx.workspace.inputs
+        return run_gate(self.ctx.make_case_runner(cand, fixtures), stored_cases, new_cases)
+
+
+def dispatch(skills: MetaSkills, name: str, arguments: dict[str, Any]) -> SkillOutcome:
+    handler = getattr(skills, name, None)
+    if handler is None or name.startswith("_"):
+        return SkillOutcome(f"Unknown tool '{name}'.", True)
+    return handler(**arguments)
+
+
+def preview(value: Any, limit: int = 300) -> str:
+    text = json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
+__all__ = ["MetaSkills", "SkillOutcome", "dispatch", "inputs_digest", "numbered", "preview"]
