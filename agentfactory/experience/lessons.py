@@ -1,0 +1,180 @@
+"""Bounded lessons: short, evidence-backed notes on which input shapes break a subagent.
+
+Derived without any model call from failing executions: the key is (subagent, error kind, input shape),
+so repeated failures consolidate into one lesson with a count instead of a growing list. A subagent keeps
+at most MAX_LESSONS; beyond that, lessons of the same error kind merge and the weakest others go. A lesson
+is pruned once PRUNE_AFTER_SUCCESSES executions on its input shape succeed after its last failure: it no
+longer predicts failure (typically a refined version fixed it). These functions run inside the store's
+write transaction; they never touch the library themselves (see `write_known_limitations`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from agentfactory.experience.records import ExecutionRecord
+
+MAX_LESSONS = 5
+PRUNE_AFTER_SUCCESSES = 3
+_ERROR_CHARS = 160
+
+_PHRASES = {
+    "null": "null",
+    "str(empty)": "an empty string",
+    "str(blank)": "a blank string",
+    "str(long)": "a very long string",
+    "list(empty)": "an empty list",
+    "dict(empty)": "an empty object",
+    "int(0)": "zero",
+    "int(<0)": "a negative integer",
+    "float(0)": "zero",
+    "float(<0)": "a negative number",
+    "float(nan/inf)": "NaN or infinite",
+}
+
+
+@dataclass(frozen=True)
+class Lesson:
+    subagent: str
+    error_kind: str
+    shape: str
+    failures: int
+    successes_after: int
+    merged_shapes: int
+    example_error: str | None
+    first_ts: float
+    last_ts: float
+
+    @property
+    def text(self) -> str:
+        """One line for SKILL.md "Known limitations" and for the Meta-Agent's view of the subagent."""
+        where = describe_shape(self.shape)
+        more = f", and {self.merged_shapes} other input shape(s)" if self.merged_shapes else ""
+        example = f" — e.g. `{self.example_error}`" if self.example_error else ""
+        times = "once" if self.failures == 1 else f"{self.failures} times"
+        return f"Fails with {self.error_kind} {where}{more} (seen {times}){example}."
+
+
+def describe_shape(shape: str) -> str:
+    """Say which inputs are unusual ("when `numbers` is an empty list"), else quote the whole shape."""
+    if shape.startswith("("):
+        return "with " + shape.strip("()")
+    edges = []
+    for part in shape.split(", "):
+        key, _, kind = part.partition("=")
+        if kind.startswith("list[") and kind.endswith("(long)"):
+            edges.append(f"`{key}` is a very long list")
+        elif kind in _PHRASES:
+            edges.append(f"`{key}` is {_PHRASES[kind]}")
+    if edges:
+        return "when " + " and ".join(edges)
+    return f"on inputs shaped `{shape}`"
+
+
+def _rank_key(row: sqlite3.Row) -> tuple[int, float]:
+    return (row["failures"], row["last_ts"])
+
+
+def update(conn: sqlite3.Connection, record: ExecutionRecord) -> None:
+    """Fold one execution into the subagent's lessons (called inside the store's write transaction)."""
+    shape = record.inputs_shape or "(unknown inputs)"
+    if record.success:
+        conn.execute(
+            "UPDATE lessons SET successes_after = successes_after + 1 WHERE subagent = ? AND shape = ?",
+            (record.subagent, shape),
+        )
+        conn.execute(
+            "DELETE FROM lessons WHERE subagent = ? AND shape = ? AND successes_after >= ?",
+            (record.subagent, shape, PRUNE_AFTER_SUCCESSES),
+        )
+        return
+    kind = record.error_kind or "error"
+    example = (record.error or "").strip().splitlines()[0][:_ERROR_CHARS] if record.error else None
+    conn.execute(
+        """INSERT INTO lessons (subagent, error_kind, shape, failures, example_error, first_ts, last_ts)
+           VALUES (?, ?, ?, 1, ?, ?, ?)
+           ON CONFLICT (subagent, error_kind, shape) DO UPDATE SET
+             failures = failures + 1, successes_after = 0,
+             example_error = COALESCE(excluded.example_error, example_error),
+             last_ts = MAX(last_ts, excluded.last_ts)""",
+        (record.subagent, kind, shape, example, record.ts, record.ts),
+    )
+    _consolidate(conn, record.subagent)
+
+
+def _consolidate(conn: sqlite3.Connection, subagent: str) -> None:
+    rows = conn.execute("SELECT * FROM lessons WHERE subagent = ?", (subagent,)).fetchall()
+    rows.sort(key=_rank_key, reverse=True)
+    while len(rows) > MAX_LESSONS:
+        weakest = rows.pop()
+        # Same error kind elsewhere: fold the evidence into the strongest such lesson.
+        host = next((r for r in rows if r["error_kind"] == weakest["error_kind"]), None)
+        if host is not None:
+            conn.execute(
+                """UPDATE lessons SET failures = failures + ?, merged_shapes = merged_shapes + 1 + ?,
+                   last_ts = MAX(last_ts, ?) WHERE subagent = ? AND error_kind = ? AND shape = ?""",
+                (
+                    weakest["failures"],
+                    weakest["merged_shapes"],
+                    weakest["last_ts"],
+                    subagent,
+                    host["error_kind"],
+                    host["shape"],
+                ),
+            )
+        conn.execute(
+            "DELETE FROM lessons WHERE subagent = ? AND error_kind = ? AND shape = ?",
+            (subagent, weakest["error_kind"], weakest["shape"]),
+        )
+        if host is not None:
+            rows = conn.execute("SELECT * FROM lessons WHERE subagent = ?", (subagent,)).fetchall()
+            rows.sort(key=_rank_key, reverse=True)
+
+
+def load(conn: sqlite3.Connection, subagent: str) -> list[Lesson]:
+    rows = conn.execute(
+        "SELECT * FROM lessons WHERE subagent = ? ORDER BY failures DESC, last_ts DESC", (subagent,)
+    ).fetchall()
+    return [Lesson(**dict(row)) for row in rows]
+
+
+LIMITATIONS_HEADING = "## Known limitations"
+_BEGIN = "<!-- experience:lessons:begin -->"
+_END = "<!-- experience:lessons:end -->"
+
+
+def render_limitations(skill_md: str, lessons: list[str], now: float | None = None) -> str:
+    """SKILL.md text with the lessons block under "Known limitations" replaced (or added).
+
+    Hand-written limitations outside the marked block are kept as they are; the block itself is owned
+    by the experience store and rewritten whole, so it never grows beyond MAX_LESSONS lines.
+    """
+    stamp = time.strftime("%Y-%m-%d", time.gmtime(now if now is not None else time.time()))
+    if lessons:
+        body = "\n".join(f"- {line}" for line in lessons)
+        block = f"{_BEGIN}\nObserved in recorded executions (updated {stamp}):\n\n{body}\n{_END}"
+    else:
+        block = ""
+    if _BEGIN in skill_md and _END in skill_md:
+        head, rest = skill_md.split(_BEGIN, 1)
+        _, tail = rest.split(_END, 1)
+        if not block:
+            return head.rstrip("\n") + "\n" + tail.lstrip("\n") if tail.strip() else head.rstrip() + "\n"
+        return head + block + tail
+    if not block:
+        return skill_md
+    lines = skill_md.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().lower() == LIMITATIONS_HEADING.lower():
+            # Insert at the end of the section: before the next heading of the same or higher level.
+            end = next(
+                (j for j in range(i + 1, len(lines)) if lines[j].startswith("## ") or lines[j] == "#"),
+                len(lines),
+            )
+            while end > i + 1 and not lines[end - 1].strip():
+                end -= 1
+            new = lines[:end] + ["", block] + ([""] + lines[end:] if end < len(lines) else [])
+            return "\n".join(new) + "\n"
+    return skill_md.rstrip("\n") + f"\n\n{LIMITATIONS_HEADING}\n\n{block}\n"

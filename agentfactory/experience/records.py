@@ -1,0 +1,154 @@
+"""The records the experience store keeps: one per subagent execution, one per run.
+
+They cross the boundary between the Meta-Agent (which fills them) and the store (which persists them),
+so they are plain dataclasses with no behaviour beyond building themselves from common inputs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def inputs_digest(inputs: Any) -> str:
+    """sha256 of the canonical JSON of a subagent's inputs: equal inputs give equal digests."""
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# Strings longer than this are "long": a size class that often breaks naive code (timeouts, memory).
+LONG_STRING = 10_000
+LONG_LIST = 10_000
+
+
+def _value_shape(value: Any) -> str:
+    """A coarse class of one input value: its type plus the edge cases that tend to break code."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int(0)" if value == 0 else "int(<0)" if value < 0 else "int"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return "float(nan/inf)"
+        return "float(0)" if value == 0 else "float(<0)" if value < 0 else "float"
+    if isinstance(value, str):
+        if not value:
+            return "str(empty)"
+        if not value.strip():
+            return "str(blank)"
+        return "str(long)" if len(value) > LONG_STRING else "str"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "list(empty)"
+        kinds = sorted({_value_shape(v).split("(")[0] for v in value[:200]})
+        inner = "|".join(kinds) if len(kinds) <= 2 else "mixed"
+        size = "(long)" if len(value) > LONG_LIST else ""
+        return f"list[{inner}]{size}"
+    if isinstance(value, dict):
+        return "dict(empty)" if not value else "dict"
+    return type(value).__name__
+
+
+def input_shape(inputs: dict[str, Any] | None) -> str:
+    """Canonical shape of a subagent's inputs, e.g. `numbers=list(empty), sep=str`.
+
+    Lessons are keyed on this: two failing executions whose inputs have the same shape (not the same
+    values) are evidence of the same limitation.
+    """
+    if not inputs:
+        return "(no inputs)"
+    if not isinstance(inputs, dict):
+        return _value_shape(inputs)
+    return ", ".join(f"{key}={_value_shape(inputs[key])}" for key in sorted(inputs))
+
+
+@dataclass
+class ExecutionRecord:
+    """One execution of one subagent (a library version, or an unsaved candidate when version is None)."""
+
+    run_id: str
+    agent_id: str
+    subagent: str
+    version: int | None
+    success: bool
+    task_type: str = ""
+    task: str = ""
+    inputs_digest: str = ""
+    inputs_shape: str = ""
+    quality: float | None = None  # 0-1; None = not assessed
+    duration_s: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    error_kind: str | None = None  # trace status ("timeout", "oom") or exception type ("KeyError")
+    error: str | None = None  # one line, for evolve and lessons; never the whole traceback
+    feedback: str | None = None
+    ts: float = field(default_factory=time.time)
+    id: int | None = None  # row id, set when read back from the store
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        run_id: str,
+        agent_id: str,
+        subagent: str,
+        version: int | None,
+        inputs: dict[str, Any] | None,
+        success: bool,
+        **rest: Any,
+    ) -> ExecutionRecord:
+        """A record whose digest and shape are computed from the inputs themselves."""
+        return cls(
+            run_id=run_id,
+            agent_id=agent_id,
+            subagent=subagent,
+            version=version,
+            success=success,
+            inputs_digest=inputs_digest(inputs or {}),
+            inputs_shape=input_shape(inputs),
+            **rest,
+        )
+
+
+@dataclass
+class RunRecord:
+    """One run of the Meta-Agent (or a baseline): outcome, size, cost and what it did to the library."""
+
+    run_id: str
+    agent_id: str
+    task: str
+    status: str  # "succeeded", "failed", "budget_exhausted", "interrupted", ...
+    success: bool
+    task_type: str = ""
+    model: str = ""
+    quality: float | None = None
+    steps: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cost_usd: float = 0.0
+    subagents_created: list[str] = field(default_factory=list)
+    subagents_reused: list[str] = field(default_factory=list)
+    subagents_saved: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+    simulated: bool = False
+    feedback_score: float | None = None  # set only through ExperienceStore.add_feedback
+    feedback_note: str | None = None
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @property
+    def effective_quality(self) -> float | None:
+        """What stats average: the user's score when given, else the automatic one."""
+        return self.feedback_score if self.feedback_score is not None else self.quality

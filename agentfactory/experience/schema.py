@@ -1,0 +1,89 @@
+"""Versioned schema of the experience store and the migrations between versions.
+
+The version lives in `PRAGMA user_version`. Migrations are applied in order inside one write
+transaction, so two processes opening a fresh file at once cannot both migrate, and a crash mid-upgrade
+leaves the old version intact. A migration only adds: nothing recorded is ever lost on upgrade.
+"""
+
+from __future__ import annotations
+
+# Marks the file as ours (PRAGMA application_id): a foreign SQLite database is refused, not migrated.
+APPLICATION_ID = 0x41467831  # "AFx1"
+
+MIGRATIONS: list[list[str]] = [
+    # 1: executions and runs.
+    [
+        """CREATE TABLE executions (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            task_type TEXT NOT NULL DEFAULT '',
+            task TEXT NOT NULL DEFAULT '',
+            subagent TEXT NOT NULL,
+            version INTEGER,
+            inputs_digest TEXT NOT NULL DEFAULT '',
+            success INTEGER NOT NULL,
+            quality REAL,
+            duration_s REAL NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            error_kind TEXT,
+            feedback TEXT,
+            ts REAL NOT NULL
+        )""",
+        "CREATE INDEX executions_subagent ON executions (subagent, version, ts)",
+        "CREATE INDEX executions_run ON executions (run_id)",
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            task_type TEXT NOT NULL DEFAULT '',
+            task TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,
+            success INTEGER NOT NULL,
+            quality REAL,
+            steps INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+            cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            subagents_created TEXT NOT NULL DEFAULT '[]',
+            subagents_reused TEXT NOT NULL DEFAULT '[]',
+            subagents_saved TEXT NOT NULL DEFAULT '[]',
+            started REAL NOT NULL,
+            finished REAL
+        )""",
+        "CREATE INDEX runs_started ON runs (started)",
+    ],
+    # 2: input shapes and error lines (lessons), user feedback, simulated-model flag, lessons.
+    [
+        "ALTER TABLE executions ADD COLUMN inputs_shape TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE executions ADD COLUMN error TEXT",
+        "ALTER TABLE runs ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE runs ADD COLUMN feedback_score REAL",
+        "ALTER TABLE runs ADD COLUMN feedback_note TEXT",
+        """CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            score REAL,
+            note TEXT,
+            ts REAL NOT NULL
+        )""",
+        """CREATE TABLE lessons (
+            subagent TEXT NOT NULL,
+            error_kind TEXT NOT NULL,
+            shape TEXT NOT NULL,
+            failures INTEGER NOT NULL,
+            successes_after INTEGER NOT NULL DEFAULT 0,
+            merged_shapes INTEGER NOT NULL DEFAULT 0,
+            example_error TEXT,
+            first_ts REAL NOT NULL,
+            last_ts REAL NOT NULL,
+            PRIMARY KEY (subagent, error_kind, shape)
+        )""",
+    ],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

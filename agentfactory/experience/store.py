@@ -1,0 +1,452 @@
+"""The experience store: one SQLite file shared by every agent of a team, next to the library.
+
+Writers are several processes at once (agents of a team, parallel benchmark workers), so the file runs in
+WAL mode with a busy timeout, and every write is one short `BEGIN IMMEDIATE` transaction. Any SQLite
+failure leaves here as a typed error naming the file; this module never touches the library (lessons reach
+SKILL.md only through `write_known_limitations`, which goes through the Library API).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import fields
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from agentfactory.config import Settings
+from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED, AgentFactoryError, UsageError
+from agentfactory.experience import lessons as _lessons
+from agentfactory.experience.records import ExecutionRecord, RunRecord
+from agentfactory.experience.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+
+DEFAULT_BUSY_TIMEOUT_S = 15.0
+
+
+class ExperienceStoreError(AgentFactoryError):
+    """The experience store cannot be used; the library is unaffected."""
+
+    exit_code = EXIT_CONFIG
+
+
+class StoreSchemaError(ExperienceStoreError):
+    """The file was written by a newer AgentFactory, or is not an experience store at all."""
+
+
+class StoreCorruptError(ExperienceStoreError):
+    """SQLite says the file is not a database or is malformed."""
+
+
+class StoreLockedError(ExperienceStoreError):
+    """Another process held the write lock for longer than the busy timeout."""
+
+    exit_code = EXIT_TASK_FAILED
+
+
+class EvolveCandidate(NamedTuple):
+    name: str
+    failures: int
+    last_failure_ts: float
+
+
+def default_store_path(settings: Settings) -> Path:
+    """`experience_db` when set, else `<library>.experience.sqlite` beside the library folder.
+
+    Beside, not inside: the library is a git work tree that teams push and pull, and a live SQLite file
+    (plus its -wal and -shm companions) must never be committed or overwritten by a pull.
+    """
+    configured = getattr(settings, "experience_db", None)
+    if configured:
+        return Path(configured)
+    library = Path(settings.library)
+    return library.parent / f"{library.name}.experience.sqlite"
+
+
+# Column names are the record fields: one source of truth for what a row holds.
+_EXEC_COLUMNS = [f.name for f in fields(ExecutionRecord) if f.name != "id"]
+_RUN_COLUMNS = [f.name for f in fields(RunRecord) if not f.name.startswith("feedback_")]
+_LIST_COLUMNS = ("subagents_created", "subagents_reused", "subagents_saved")
+
+
+def _execution_from_row(row: sqlite3.Row) -> ExecutionRecord:
+    data = {k: row[k] for k in _EXEC_COLUMNS}
+    data["success"] = bool(data["success"])
+    return ExecutionRecord(id=row["id"], **data)
+
+
+def _run_from_row(row: sqlite3.Row) -> RunRecord:
+    data = {k: row[k] for k in (*_RUN_COLUMNS, "feedback_score", "feedback_note")}
+    for key in _LIST_COLUMNS:
+        data[key] = json.loads(data[key] or "[]")
+    data["success"] = bool(data["success"])
+    data["simulated"] = bool(data["simulated"])
+    return RunRecord(**data)
+
+
+class ExperienceStore:
+    """Executions, runs, feedback and lessons of every agent sharing one library."""
+
+    def __init__(self, path: Path, timeout_s: float = DEFAULT_BUSY_TIMEOUT_S):
+        self.path = Path(path)
+        self.timeout_s = timeout_s
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._lock = threading.RLock()
+
+    # -- connection and schema -------------------------------------------------------------------------
+
+    @property
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> ExperienceStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connection(self) -> sqlite3.Connection:
+        # A connection is not shared across fork: a child process opens its own.
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        if self.path.exists() and not self.path.is_file():
+            raise ExperienceStoreError(f"Experience store path {self.path} exists but is not a file.")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ExperienceStoreError(
+                f"Cannot create the folder of the experience store {self.path}: {exc.strerror}."
+            ) from None
+        with self._translate():
+            conn = sqlite3.connect(
+                self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False
+            )
+            conn.row_factory = sqlite3.Row
+            try:
+                self._prepare(conn)
+            except BaseException:
+                conn.close()
+                raise
+        self._conn, self._pid = conn, os.getpid()
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
+        self._check_version(conn)
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            self._migrate(conn)
+
+    def _check_version(self, conn: sqlite3.Connection) -> int:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id not in (0, APPLICATION_ID):
+            raise StoreSchemaError(
+                f"{self.path} is an SQLite database of another application, not an experience store: "
+                "point `experience_db` at another file."
+            )
+        if version > SCHEMA_VERSION:
+            raise StoreSchemaError(
+                f"Experience store {self.path} has schema version {version}, newer than version "
+                f"{SCHEMA_VERSION} that this AgentFactory understands: upgrade AgentFactory to use it."
+            )
+        if version == 0 and app_id == 0:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            if tables:
+                raise StoreSchemaError(
+                    f"{self.path} is an SQLite database with tables but no experience-store schema: "
+                    "point `experience_db` at another file."
+                )
+        return version
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read under the write lock: another process may have migrated meanwhile.
+            current = self._check_version(conn)
+            for number in range(current + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[number - 1]:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        """Turn SQLite failures into one typed sentence that names the file."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "locked" in text or "busy" in text:
+                raise StoreLockedError(
+                    f"Experience store {self.path} stayed locked by another process for more than "
+                    f"{self.timeout_s:g} s: retry, or find the process holding it."
+                ) from None
+            if "malformed" in text or "not a database" in text:
+                raise self._corrupt(text) from None
+            raise ExperienceStoreError(f"Experience store {self.path} failed: {text}.") from None
+        except sqlite3.DatabaseError as exc:
+            raise self._corrupt(str(exc)) from None
+
+    def _corrupt(self, text: str) -> StoreCorruptError:
+        return StoreCorruptError(
+            f"Experience store {self.path} is corrupt ({text}): move it aside to start a new one "
+            "(the library is unaffected)."
+        )
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._translate():
+            conn = self._connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        # One deferred transaction: every query of a read sees the same snapshot.
+        with self._lock, self._translate():
+            conn = self._connection()
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    def schema_version(self) -> int:
+        with self._read() as conn:
+            return conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def check(self) -> None:
+        """Full integrity check; raises StoreCorruptError on any finding."""
+        with self._read() as conn:
+            result = [row[0] for row in conn.execute("PRAGMA quick_check")]
+        if result != ["ok"]:
+            raise self._corrupt("; ".join(result[:3]))
+
+    # -- writes -------------------------------------------------------------------------------------------
+
+    def record_execution(self, record: ExecutionRecord) -> int:
+        """Persist one subagent execution and fold it into the subagent's lessons; returns its row id."""
+        _check_quality(record.quality)
+        values = [getattr(record, k) for k in _EXEC_COLUMNS]
+        values[_EXEC_COLUMNS.index("success")] = int(bool(record.success))
+        with self._write() as conn:
+            cursor = conn.execute(
+                f"INSERT INTO executions ({', '.join(_EXEC_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_EXEC_COLUMNS))})",
+                values,
+            )
+            _lessons.update(conn, record)
+            row_id = cursor.lastrowid
+        record.id = row_id
+        return int(row_id or 0)
+
+    def record_run(self, record: RunRecord) -> None:
+        """Persist one run; recording the same run id again updates it and keeps its user feedback."""
+        _check_quality(record.quality)
+        values: list[Any] = []
+        for key in _RUN_COLUMNS:
+            value = getattr(record, key)
+            if key in _LIST_COLUMNS:
+                value = json.dumps(list(value))
+            elif key in ("success", "simulated"):
+                value = int(bool(value))
+            values.append(value)
+        updates = ", ".join(f"{k} = excluded.{k}" for k in _RUN_COLUMNS if k != "run_id")
+        with self._write() as conn:
+            conn.execute(
+                f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(values))}) "
+                f"ON CONFLICT (run_id) DO UPDATE SET {updates}",
+                values,
+            )
+
+    def add_feedback(self, run_id: str, score: float | None = None, note: str | None = None) -> None:
+        """User feedback on a run: the score (0-1) overrides automatic quality in statistics."""
+        if score is None and not note:
+            raise UsageError("Give a --score, a --note or both.")
+        if score is not None and not 0.0 <= score <= 1.0:
+            raise UsageError(f"Feedback score {score} is outside 0-1.")
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise UsageError(
+                    f"No run '{run_id}' in the experience store {self.path}; see `agentfactory runs list`."
+                )
+            conn.execute(
+                "INSERT INTO feedback (run_id, score, note, ts) VALUES (?, ?, ?, ?)",
+                (run_id, score, note, time.time()),
+            )
+            conn.execute(
+                "UPDATE runs SET feedback_score = COALESCE(?, feedback_score), "
+                "feedback_note = COALESCE(?, feedback_note) WHERE run_id = ?",
+                (score, note, run_id),
+            )
+            if note:
+                conn.execute("UPDATE executions SET feedback = ? WHERE run_id = ?", (note, run_id))
+
+    # -- reads for the rest of the framework ---------------------------------------------------------------
+
+    def success_rates(
+        self, names: list[str] | None = None, version: int | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """(executions, successes) per subagent over saved versions (all, or only `version`).
+
+        Candidate executions (version None) are left out: failures while a subagent was being written
+        say nothing about the saved one that retrieval ranks.
+        """
+        sql = "SELECT subagent, COUNT(*), SUM(success) FROM executions WHERE version IS NOT NULL"
+        params: list[Any] = []
+        if version is not None:
+            sql += " AND version = ?"
+            params.append(version)
+        if names is not None:
+            if not names:
+                return {}
+            sql += f" AND subagent IN ({', '.join('?' * len(names))})"
+            params.extend(names)
+        with self._read() as conn:
+            rows = conn.execute(sql + " GROUP BY subagent", params).fetchall()
+        return {row[0]: (int(row[1]), int(row[2] or 0)) for row in rows}
+
+    def failures_since(self, name: str, version: int) -> list[ExecutionRecord]:
+        """Failed executions of `name` at `version` or later, oldest first (evolve's evidence)."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT * FROM executions WHERE subagent = ? AND version >= ? AND success = 0 "
+                "ORDER BY ts, id",
+                (name, version),
+            ).fetchall()
+        return [_execution_from_row(r) for r in rows]
+
+    def evolve_candidates(
+        self, current_versions: dict[str, int] | None = None, limit: int | None = None
+    ) -> list[EvolveCandidate]:
+        """Subagents with failures on their current version, most failures first, then most recent.
+
+        The current version is the one given in `current_versions` (from the library), else the highest
+        version executed; failures of older versions were already someone's evolve input.
+        """
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT subagent, version, COUNT(*) AS n, MAX(ts) AS last FROM executions "
+                "WHERE version IS NOT NULL AND success = 0 GROUP BY subagent, version"
+            ).fetchall()
+            latest = dict(
+                conn.execute(
+                    "SELECT subagent, MAX(version) FROM executions WHERE version IS NOT NULL "
+                    "GROUP BY subagent"
+                ).fetchall()
+            )
+        latest.update(current_versions or {})
+        found = [
+            EvolveCandidate(r["subagent"], int(r["n"]), float(r["last"]))
+            for r in rows
+            if r["version"] == latest.get(r["subagent"])
+        ]
+        found.sort(key=lambda c: (-c.failures, -c.last_failure_ts, c.name))
+        return found[:limit] if limit else found
+
+    def successful_runs(self, name: str) -> int:
+        """Distinct runs in which `name` (any version, or as a candidate) executed successfully."""
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT COUNT(DISTINCT run_id) FROM executions WHERE subagent = ? AND success = 1", (name,)
+            ).fetchone()
+        return int(row[0])
+
+    def executions(
+        self, run_id: str | None = None, subagent: str | None = None, limit: int | None = None
+    ) -> list[ExecutionRecord]:
+        sql, params = "SELECT * FROM executions WHERE 1 = 1", []
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            params.append(run_id)
+        if subagent is not None:
+            sql += " AND subagent = ?"
+            params.append(subagent)
+        sql += " ORDER BY ts, id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        with self._read() as conn:
+            return [_execution_from_row(r) for r in conn.execute(sql, params).fetchall()]
+
+    def count_executions(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM executions").fetchone()[0])
+
+    def runs(self, agent_id: str | None = None) -> list[RunRecord]:
+        """Runs in start order."""
+        sql, params = "SELECT * FROM runs", []
+        if agent_id is not None:
+            sql += " WHERE agent_id = ?"
+            params.append(agent_id)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY started, run_id", params).fetchall()
+        return [_run_from_row(r) for r in rows]
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        with self._read() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+        return _run_from_row(row) if row else None
+
+    def feedback(self, run_id: str) -> list[dict[str, Any]]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT score, note, ts FROM feedback WHERE run_id = ? ORDER BY ts, id", (run_id,)
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    # -- lessons -------------------------------------------------------------------------------------------
+
+    def lessons(self, name: str) -> list[_lessons.Lesson]:
+        with self._read() as conn:
+            return _lessons.load(conn, name)
+
+    def lessons_for(self, name: str) -> list[str]:
+        """At most MAX_LESSONS one-line lessons for one subagent in play, strongest first."""
+        return [lesson.text for lesson in self.lessons(name)]
+
+    def lessons_for_many(self, names: list[str]) -> dict[str, list[str]]:
+        """Lessons of the subagents in play only (never a global list)."""
+        return {name: lines for name in names if (lines := self.lessons_for(name))}
+
+    # -- statistics ----------------------------------------------------------------------------------------
+
+    def stats(self, agent_id: str | None = None, window: int = 20) -> dict[str, Any]:
+        """Per subagent and version, per agent, team and trend figures (see experience.stats)."""
+        from agentfactory.experience.stats import compute_stats
+
+        if window < 1:
+            raise UsageError("--window must be at least 1.")
+        with self._read() as conn:
+            return compute_stats(conn, agent_id=agent_id, window=window)
+
+
+def _check_quality(quality: float | None) -> None:
+    if quality is not None and not 0.0 <= quality <= 1.0:
+        raise UsageError(f"Quality {quality} is outside 0-1.")
