@@ -1,0 +1,98 @@
+"""Accounting for every model call the framework makes.
+
+`MeteredProvider` wraps any provider: each `complete()` is timed, costed from the price table and
+recorded as a `model_call` event; running totals (`usage`, `cost_usd`, `calls`) are kept for budgets.
+It is thread-safe because the tool broker serves subagent `llm` calls from several threads at once.
+It never changes what the model said.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+# events.py imports llm.types, so this module reaches events only through the package at call time.
+from agentfactory import events as _events
+from agentfactory.config import Settings
+from agentfactory.llm.pricing import cost_usd
+from agentfactory.llm.types import Message, ModelProvider, ModelResponse, ToolSpec, Usage
+
+if TYPE_CHECKING:
+    from agentfactory.events import EventLog
+
+
+class MeteredProvider:
+    """A provider that times, costs, counts and logs the calls of the provider it wraps."""
+
+    def __init__(
+        self,
+        provider: ModelProvider,
+        settings: Settings,
+        log: EventLog | None = None,
+        role: str = "orchestrator",
+    ):
+        self.provider = provider
+        self.settings = settings
+        self.log = log
+        self.role = role
+        self.step: int | None = None  # the caller's current step, stamped on events when set
+        self.usage = Usage()
+        self.cost_usd = 0.0
+        self.calls = 0
+        self.latency_s = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def spec(self) -> str:
+        return self.provider.spec
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.provider.simulated)
+
+    def complete(
+        self,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec] | None = None,
+        max_tokens: int = 4096,
+        *,
+        step: int | None = None,
+    ) -> ModelResponse:
+        started = time.perf_counter()
+        response = self.provider.complete(system, messages, tools, max_tokens)
+        latency = round(time.perf_counter() - started, 6)
+        response.latency_s = latency
+        response.cost_usd = cost_usd(response.usage, self.provider.spec, self.settings)
+        response.simulated = bool(response.simulated or self.provider.simulated)
+        step = self.step if step is None else step
+        with self._lock:
+            self.usage = self.usage + response.usage
+            self.cost_usd += response.cost_usd
+            self.calls += 1
+            self.latency_s += latency
+        if self.log is not None:
+            fields = {
+                "model": self.provider.spec,
+                "role": self.role,
+                "usage": response.usage.to_dict(),
+                "cost_usd": response.cost_usd,
+                "latency_s": latency,
+                "stop_reason": response.stop_reason,
+                "simulated": response.simulated,
+            }
+            if step is not None:
+                fields["step"] = step
+            self.log.emit(_events.MODEL_CALL, **fields)
+        return response
+
+    def totals(self) -> dict[str, object]:
+        """A consistent snapshot of the running totals."""
+        with self._lock:
+            return {
+                "calls": self.calls,
+                "usage": self.usage.to_dict(),
+                "cost_usd": round(self.cost_usd, 8),
+                "latency_s": round(self.latency_s, 6),
+            }

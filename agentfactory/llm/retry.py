@@ -1,0 +1,169 @@
+"""Bounded retries for provider calls, shared by every adapter.
+
+The SDKs' own retries are switched off (`max_retries=0`) so that one policy, in one place, decides:
+retry on 408/409/429, 5xx, timeouts and connection errors, with exponential backoff plus jitter, and wait
+at least what the server asks for in `Retry-After` (seconds or an HTTP date; `retry-after-ms` too),
+capped so a hostile or confused server cannot park a run for hours. Never retry any other 4xx: those
+will fail the same way again. 401/403 become `AuthenticationError` naming the key variable; anything
+else that could not be fixed becomes `ProviderError` carrying the status and the provider's message.
+
+Adapters translate their SDK's exceptions into a `Failure` with `classify_sdk_error`; this module never
+imports an SDK.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from agentfactory.errors import AuthenticationError, ProviderError
+
+T = TypeVar("T")
+
+RETRYABLE_STATUS = frozenset({408, 409, 429})
+AUTH_STATUS = frozenset({401, 403})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how long to retry. Tests pass small values to stay fast."""
+
+    max_attempts: int = 5  # total tries, including the first
+    base_delay_s: float = 1.0  # first backoff; doubles on each retry
+    max_delay_s: float = 30.0  # cap on one computed backoff
+    max_retry_after_s: float = 60.0  # cap on a wait the server asks for
+    jitter: float = 0.25  # backoff is multiplied by 1 + uniform(0, jitter)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A provider error, reduced to what the retry decision needs."""
+
+    status: int | None  # HTTP status, None for timeouts and connection errors
+    message: str  # the provider's own message, or a description of the transport failure
+    retry_after_s: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.status is None or self.status in RETRYABLE_STATUS or self.status >= 500
+
+
+def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = None) -> float | None:
+    """Seconds the server asks us to wait, from `retry-after-ms` or `Retry-After`; None when absent."""
+    if not headers:
+        return None
+    lowered = {k.lower(): v for k, v in headers.items()}
+    ms = lowered.get("retry-after-ms")
+    if ms:
+        try:
+            return max(0.0, float(ms) / 1000.0)
+        except ValueError:
+            pass
+    value = lowered.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def provider_message(body: Any, fallback: str) -> str:
+    """The human message inside an error body (Anthropic and OpenAI both use {"error": {"message"}})."""
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+        if isinstance(inner, str):
+            return inner
+        if isinstance(body.get("message"), str):
+            return body["message"]
+    if isinstance(body, str) and body.strip():
+        return body.strip()[:500]
+    return fallback
+
+
+def classify_sdk_error(exc: BaseException, status_error: type, connection_error: type) -> Failure | None:
+    """Map an exception of an official SDK (anthropic or openai share the shape) to a Failure.
+
+    `status_error` is the SDK's APIStatusError, `connection_error` its APIConnectionError (timeouts
+    subclass it). Anything else returns None and is re-raised unchanged: it is a bug, not an outage.
+    """
+    if isinstance(exc, status_error):
+        response = getattr(exc, "response", None)
+        headers = dict(response.headers) if response is not None else {}
+        return Failure(
+            status=int(getattr(exc, "status_code", 0) or 0),
+            message=provider_message(getattr(exc, "body", None), str(getattr(exc, "message", exc))),
+            retry_after_s=parse_retry_after(headers),
+        )
+    if isinstance(exc, connection_error):
+        kind = "timed out" if "timeout" in type(exc).__name__.lower() else "connection failed"
+        cause = exc.__cause__ or exc.__context__
+        detail = f"{kind}: {cause}" if cause else kind
+        return Failure(status=None, message=detail)
+    return None
+
+
+def backoff_delay(attempt: int, failure: Failure, policy: RetryPolicy, rng: random.Random) -> float:
+    """Seconds to wait before try number `attempt + 1` (attempt counts from 1)."""
+    if failure.retry_after_s is not None:
+        # The server knows best, so wait what it asks (capped); jitter only upwards, and a little, so
+        # clients told the same moment do not all return at once.
+        wait = min(failure.retry_after_s, policy.max_retry_after_s)
+        return min(wait * (1.0 + rng.uniform(0.0, policy.jitter / 5)), policy.max_retry_after_s)
+    delay = min(policy.max_delay_s, policy.base_delay_s * (2 ** (attempt - 1)))
+    return delay * (1.0 + rng.uniform(0.0, policy.jitter))
+
+
+def call_with_retry(
+    call: Callable[[], T],
+    classify: Callable[[BaseException], Failure | None],
+    policy: RetryPolicy,
+    *,
+    provider: str,
+    key_var: str,
+    sleep: Callable[[float], None] = time.sleep,
+    rng: random.Random | None = None,
+) -> T:
+    """Run `call`, retrying transient failures under `policy`; raise typed errors for the rest.
+
+    `provider` names the service in messages ("Anthropic API"); `key_var` is the environment variable
+    whose key was used, so a 401 tells the user exactly what to fix.
+    """
+    rng = rng or random.Random()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return call()
+        except Exception as exc:
+            failure = classify(exc)
+            if failure is None:
+                raise
+            if failure.status in AUTH_STATUS:
+                raise AuthenticationError(
+                    f"The {provider} refused the credentials ({failure.status}: {failure.message}): "
+                    f"check {key_var}."
+                ) from None
+            if not failure.retryable:
+                raise ProviderError(
+                    f"The {provider} rejected the request ({failure.status}: {failure.message})."
+                ) from None
+            if attempt >= policy.max_attempts:
+                status = failure.status if failure.status is not None else "no response"
+                raise ProviderError(
+                    f"The {provider} still failed after {attempt} attempts ({status}: {failure.message})."
+                ) from None
+            sleep(backoff_delay(attempt, failure, policy, rng))

@@ -1,0 +1,295 @@
+"""A local HTTP server that speaks the real Anthropic Messages and OpenAI chat-completions wire formats.
+
+Tests queue canned responses (built with the helpers below, in the providers' exact JSON shapes), point
+the official SDKs at `server.url` (Anthropic) or `server.openai_base_url` (OpenAI), and then assert on
+`server.requests`, the recorded request bodies. It listens on 127.0.0.1 on an ephemeral port in a
+daemon thread and serves a bounded number of requests; when the queue is empty it answers with the
+`fallback` callable if one is set, else a 400 that says so (400 so that no client retries it).
+
+    with WireServer() as server:
+        server.push(openai_completion(text="hi"))
+        ...
+
+or the `wire_server` pytest fixture (import it into a test module or conftest).
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+MAX_BODY = 8 * 1024 * 1024
+
+
+@dataclass
+class Canned:
+    """One HTTP answer: status, JSON body (or raw text), extra headers."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any  # parsed JSON, or the raw text when it was not JSON
+    ts: float  # time.monotonic() when the request arrived
+
+    @property
+    def api(self) -> str:
+        return "anthropic" if self.path.rstrip("/").endswith("/messages") else "openai"
+
+
+_ids = itertools.count(1)
+
+
+# ---- Anthropic Messages API shapes -------------------------------------------------------------
+
+
+def anthropic_message(
+    text: str | None = None,
+    tool_uses: list[tuple[str, str, dict[str, Any]]] | None = None,
+    *,
+    stop_reason: str | None = None,
+    input_tokens: int = 10,
+    output_tokens: int = 5,
+    cache_read: int = 0,
+    cache_write: int = 0,
+    model: str = "claude-test",
+) -> Canned:
+    """A 200 `message` with text and/or tool_use blocks (each (id, name, input))."""
+    content: list[dict[str, Any]] = []
+    if text is not None:
+        content.append({"type": "text", "text": text})
+    for call_id, name, arguments in tool_uses or []:
+        content.append({"type": "tool_use", "id": call_id, "name": name, "input": arguments})
+    body = {
+        "id": f"msg_{next(_ids):06d}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason or ("tool_use" if tool_uses else "end_turn"),
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": input_tokens,
+            "output_tokens": output_tokens,
+            "cache_read_input_tokens": cache_read,
+            "cache_creation_input_tokens": cache_write,
+        },
+    }
+    return Canned(200, body, {"request-id": f"req_{next(_ids):06d}"})
+
+
+def anthropic_error(status: int, message: str, headers: dict[str, str] | None = None) -> Canned:
+    kinds = {
+        400: "invalid_request_error",
+        401: "authentication_error",
+        403: "permission_error",
+        404: "not_found_error",
+        429: "rate_limit_error",
+        529: "overloaded_error",
+    }
+    body = {"type": "error", "error": {"type": kinds.get(status, "api_error"), "message": message}}
+    return Canned(status, body, dict(headers or {}))
+
+
+# ---- OpenAI chat-completions shapes ------------------------------------------------------------
+
+
+def openai_completion(
+    text: str | None = None,
+    tool_calls: list[tuple[str, str, str]] | None = None,
+    *,
+    finish_reason: str | None = None,
+    prompt_tokens: int = 10,
+    completion_tokens: int = 5,
+    cached_tokens: int = 0,
+    model: str = "gpt-test",
+) -> Canned:
+    """A 200 `chat.completion`; tool_calls are (id, name, arguments as the raw JSON string)."""
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if tool_calls:
+        message["tool_calls"] = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            for call_id, name, arguments in tool_calls
+        ]
+    body = {
+        "id": f"chatcmpl-{next(_ids):06d}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": finish_reason or ("tool_calls" if tool_calls else "stop"),
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "prompt_tokens_details": {"cached_tokens": cached_tokens, "audio_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
+        },
+    }
+    return Canned(200, body, {"x-request-id": f"req_{next(_ids):06d}"})
+
+
+def openai_error(status: int, message: str, headers: dict[str, str] | None = None) -> Canned:
+    kinds = {400: "invalid_request_error", 401: "invalid_request_error", 429: "rate_limit_exceeded"}
+    body = {
+        "error": {"message": message, "type": kinds.get(status, "server_error"), "param": None, "code": None}
+    }
+    return Canned(status, body, dict(headers or {}))
+
+
+# ---- the server --------------------------------------------------------------------------------
+
+
+class WireServer:
+    """Serves queued `Canned` answers in order and records every request. Thread-safe."""
+
+    def __init__(self, max_requests: int = 10_000):
+        self.max_requests = max_requests
+        self.requests: list[RecordedRequest] = []
+        self.fallback: Callable[[RecordedRequest], Canned] | None = None
+        self._queue: collections.deque[Canned] = collections.deque()
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05})
+        self._thread.daemon = True
+        self._started = False
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        """Base URL for the Anthropic SDK (it appends /v1/messages)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """Base URL for the OpenAI SDK (it appends /chat/completions)."""
+        return f"{self.url}/v1"
+
+    def push(self, *answers: Canned) -> None:
+        with self._lock:
+            self._queue.extend(answers)
+
+    @property
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    def bodies(self) -> list[Any]:
+        with self._lock:
+            return [r.body for r in self.requests]
+
+    def start(self) -> WireServer:
+        if not self._started:
+            self._thread.start()
+            self._started = True
+        return self
+
+    def stop(self) -> None:
+        if self._started:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+        self._httpd.server_close()
+
+    def __enter__(self) -> WireServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _next_answer(self, request: RecordedRequest) -> Canned:
+        with self._lock:
+            self.requests.append(request)
+            if len(self.requests) > self.max_requests:
+                return Canned(400, {"error": {"message": "wire server: request limit reached"}})
+            if self._queue:
+                return self._queue.popleft()
+        if self.fallback is not None:
+            return self.fallback(request)
+        return Canned(
+            400,
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "message": "wire server: no canned response queued",
+                },
+            },
+        )
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in two writes; avoid a 40 ms stall
+            timeout = 10
+
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output quiet
+                pass
+
+            def do_POST(self) -> None:
+                length = min(int(self.headers.get("content-length") or 0), MAX_BODY)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body: Any = json.loads(raw) if raw else None
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    body = raw.decode("utf-8", "replace")
+                recorded = RecordedRequest(
+                    method="POST",
+                    path=self.path,
+                    headers={k.lower(): v for k, v in self.headers.items()},
+                    body=body,
+                    ts=time.monotonic(),
+                )
+                self._send(server._next_answer(recorded))
+
+            do_GET = do_POST
+
+            def _send(self, answer: Canned) -> None:
+                if isinstance(answer.body, (dict, list)):
+                    payload = json.dumps(answer.body).encode()
+                    kind = "application/json"
+                else:
+                    payload = str(answer.body or "").encode()
+                    kind = "text/plain"
+                self.send_response(answer.status)
+                self.send_header("content-type", kind)
+                self.send_header("content-length", str(len(payload)))
+                for key, value in answer.headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                self.wfile.write(payload)
+
+        return Handler
+
+
+@pytest.fixture
+def wire_server():
+    """A started WireServer, stopped after the test."""
+    with WireServer() as server:
+        yield server
