@@ -8,15 +8,12 @@ save is validated) is one call away.
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from agentfactory import events as ev
 from agentfactory.budget import Budget
 from agentfactory.config import Settings, load_settings
 from agentfactory.errors import (
@@ -24,19 +21,15 @@ from agentfactory.errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TASK_FAILED,
-    AgentFactoryError,
-    ProviderError,
     UsageError,
 )
-from agentfactory.llm.types import Message, ModelProvider, ToolResult, Usage
+from agentfactory.llm.types import ModelProvider, Usage
 from agentfactory.meta.context import RunContext
-from agentfactory.meta.handlers import MetaSkills, SkillOutcome, dispatch, preview
+from agentfactory.meta.handlers import MetaSkills, dispatch
+from agentfactory.meta.loop import run_tool_loop
 from agentfactory.meta.skills import meta_tools
 
 MAX_TASK_CHARS = 100_000
-MAX_NO_TOOL_TURNS = 2  # nudges before a model that never calls a tool is stopped
-MAX_INVALID_CALLS = 5  # consecutive invalid tool calls before the run stops
-MAX_REPEATED_FAILURES = 3  # the same failing call (name + arguments) this often means a loop
 
 _templates = Environment(
     loader=PackageLoader("agentfactory.meta", "prompts"),
@@ -88,12 +81,6 @@ def system_prompt() -> str:
     return _templates.get_template("system.j2").render().strip()
 
 
-def wrap_data(source: str, text: str) -> str:
-    """Tool output reaches the model as data between delimiters it cannot close from inside."""
-    safe = text.replace("</data", "<\\/data")
-    return f'<data source="{source}">\n{safe}\n</data>'
-
-
 class MetaAgent:
     """`MetaAgent(settings).run(task) -> RunResult`. Components can be injected for tests and the bench."""
 
@@ -135,84 +122,21 @@ class MetaAgent:
             return self._loop(run.ctx, run.provider, run)
 
     def _loop(self, ctx: RunContext, provider: Any, run: Any) -> RunResult:
-        settings = self.settings
-        tools = meta_tools()
-        system = system_prompt()
-        budget = Budget(settings.max_steps, settings.max_tokens, settings.max_cost)
         skills = MetaSkills(ctx)
-        messages = [Message.user(self._first_message(ctx))]
-        status, reason, answer = "task_failed", "", None
-        no_tool_turns = invalid_streak = 0
-        failing_calls: dict[str, int] = {}
-        try:
-            while True:
-                exhausted = budget.exhausted()
-                if exhausted:
-                    status, reason = "budget_exhausted", exhausted
-                    break
-                budget.step()
-                response = provider.complete(
-                    system, messages, tools, max_tokens=settings.max_output_tokens, step=budget.steps
-                )
-                budget.charge(response.usage, response.cost_usd)
-                messages.append(response.to_message())
-                if not response.tool_calls:
-                    no_tool_turns += 1
-                    if no_tool_turns > MAX_NO_TOOL_TURNS:
-                        status, reason = "no_progress", "the model stopped calling tools without finishing"
-                        break
-                    messages.append(Message.user("Continue with a tool call; call finish(answer) when done."))
-                    continue
-                no_tool_turns = 0
-                results, outcome = [], None
-                for call in response.tool_calls:
-                    outcome = self._call_tool(ctx, skills, tools, call, budget.steps)
-                    results.append(ToolResult(call.id, wrap_data(call.name, outcome.text), outcome.is_error))
-                    invalid_streak = invalid_streak + 1 if outcome.data.get("invalid") else 0
-                    key = call.name + json.dumps(call.arguments, sort_keys=True, default=str)
-                    failing_calls[key] = failing_calls.get(key, 0) + 1 if outcome.is_error else 0
-                    if outcome.finished:
-                        break
-                messages.append(Message(role="user", tool_results=results))
-                if outcome is not None and outcome.finished:
-                    status, answer = "success", outcome.answer
-                    break
-                if invalid_streak >= MAX_INVALID_CALLS:
-                    status, reason = "no_progress", f"{invalid_streak} invalid tool calls in a row"
-                    break
-                if max(failing_calls.values(), default=0) >= MAX_REPEATED_FAILURES:
-                    status, reason = "no_progress", "the model repeated the same failing call"
-                    break
-        except KeyboardInterrupt:
-            status, reason = "interrupted", "interrupted by the user"
-        except ProviderError as exc:
-            status, reason = "provider_error", str(exc)
-        return run.finish(status=status, reason=reason, answer=answer, steps=budget.steps)
-
-    def _call_tool(
-        self, ctx: RunContext, skills: MetaSkills, tools: list, call: Any, step: int
-    ) -> SkillOutcome:
-        from agentfactory.llm.validation import check_tool_call
-
-        started = time.perf_counter()
-        problem = check_tool_call(call, tools)
-        if problem:
-            outcome = SkillOutcome(problem, is_error=True, data={"invalid": True})
-        else:
-            try:
-                outcome = dispatch(skills, call.name, call.arguments or {})
-            except AgentFactoryError as exc:
-                outcome = SkillOutcome(f"{call.name} failed: {exc}", is_error=True)
-        ctx.emit(
-            ev.TOOL_CALL,
-            step=step,
-            tool=call.name,
-            arguments=preview(call.arguments),
-            is_error=outcome.is_error,
-            duration_s=round(time.perf_counter() - started, 4),
-            result=preview(outcome.text, 500),
+        budget = Budget(self.settings.max_steps, self.settings.max_tokens, self.settings.max_cost)
+        result = run_tool_loop(
+            provider,
+            system_prompt(),
+            self._first_message(ctx),
+            meta_tools(),
+            lambda name, args: dispatch(skills, name, args),
+            budget,
+            ctx.emit,
+            self.settings.max_output_tokens,
         )
-        return outcome
+        return run.finish(
+            status=result.status, reason=result.reason, answer=result.answer, steps=result.steps
+        )
 
     def _first_message(self, ctx: RunContext) -> str:
         matches = []

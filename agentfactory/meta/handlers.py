@@ -1,6 +1,6 @@
 """The meta skills: what each Meta-Agent tool does. The loop (agent.py) dispatches here.
 
-Every handler returns a `SkillOutcome` whose text goes back to the model inside <data> delimiters.
+Every handler returns a `Outcome` whose text goes back to the model inside <data> delimiters.
 Handlers validate what the model asks before acting: a candidate is checked like a library save, a
 save needs a successful execution in this run, and a revision of a library subagent is saved only
 through the regression gate. Nothing here writes to the library except `finish`, through `Library.save`.
@@ -8,9 +8,7 @@ through the regression gate. Nothing here writes to the library except `finish`,
 
 from __future__ import annotations
 
-import json
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,17 +17,9 @@ from agentfactory.errors import AgentFactoryError, ValidationError
 from agentfactory.gate import GateReport, case_from_run, run_gate
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.meta.context import RunContext
+from agentfactory.meta.loop import Outcome, preview
 
 RESULT_PREVIEW_CHARS = 1500
-
-
-@dataclass
-class SkillOutcome:
-    text: str
-    is_error: bool = False
-    finished: bool = False
-    answer: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 def numbered(code: str) -> str:
@@ -46,24 +36,24 @@ class MetaSkills:
 
     # -- search and view -------------------------------------------------------------------------
 
-    def search_subagents(self, query: str, k: int = 5) -> SkillOutcome:
+    def search_subagents(self, query: str, k: int = 5) -> Outcome:
         hits = self.ctx.search(query, k)
         if not hits:
-            return SkillOutcome("No library subagent matches this query.")
-        return SkillOutcome("\n".join(self.ctx.describe_hit(h) for h in hits))
+            return Outcome("No library subagent matches this query.")
+        return Outcome("\n".join(self.ctx.describe_hit(h) for h in hits))
 
-    def view_subagent(self, name: str, version: int | None = None) -> SkillOutcome:
+    def view_subagent(self, name: str, version: int | None = None) -> Outcome:
         cand = self.ctx.candidates.get(name)
         if cand is not None and version is None:
             skill_md = (cand.folder / "SKILL.md").read_text(encoding="utf-8")
             where = f"candidate {name} (revision {cand.revision}, tools: {', '.join(cand.tools) or 'none'})"
-            return SkillOutcome(
+            return Outcome(
                 f"{where}\n--- SKILL.md ---\n{skill_md}\n--- {cand.entry} ---\n{numbered(cand.code)}"
             )
         sub = self.ctx.get_library(name, version)
         if sub is None:
-            return SkillOutcome(f"No subagent named '{name}' in this run or the library.", is_error=True)
-        return SkillOutcome(
+            return Outcome(f"No subagent named '{name}' in this run or the library.", is_error=True)
+        return Outcome(
             f"library subagent {sub.name} v{sub.version} (tools: {', '.join(sub.tools) or 'none'})\n"
             f"--- SKILL.md ---\n{sub.skill_md}\n--- {sub.entry} ---\n{numbered(sub.code)}"
         )
@@ -77,11 +67,11 @@ class MetaSkills:
         code: str,
         tools: list[str] | None = None,
         inputs_schema: dict[str, Any] | None = None,
-    ) -> SkillOutcome:
+    ) -> Outcome:
         if name in self.ctx.candidates:
-            return SkillOutcome(f"A candidate named '{name}' exists in this run; use modify_subagent.", True)
+            return Outcome(f"A candidate named '{name}' exists in this run; use modify_subagent.", True)
         if self.ctx.get_library(name) is not None:
-            return SkillOutcome(
+            return Outcome(
                 f"'{name}' exists in the library; reuse it with run_subagent, change it with "
                 "modify_subagent, or pick another name.",
                 True,
@@ -95,18 +85,18 @@ class MetaSkills:
                 inputs_schema=inputs_schema,
             )
         except ValidationError as exc:
-            return SkillOutcome(f"Not created: {exc}", True)
+            return Outcome(f"Not created: {exc}", True)
         self.ctx.created.append(name)
-        return SkillOutcome(
+        return Outcome(
             f"Candidate '{name}' created (revision 1, tools: {', '.join(cand.tools) or 'none'}, "
             f"signature: {self.ctx.signature_of(cand)}). Run it with run_subagent."
         )
 
     def modify_subagent(
         self, name: str, reason: str, code: str | None = None, edits: list[dict[str, str]] | None = None
-    ) -> SkillOutcome:
+    ) -> Outcome:
         if (code is None) == (edits is None):
-            return SkillOutcome("Give exactly one of `code` or `edits`.", True)
+            return Outcome("Give exactly one of `code` or `edits`.", True)
         cand = self.ctx.candidates.get(name)
         if cand is not None:
             base_code, description, tools, schema, base_version = (
@@ -120,7 +110,7 @@ class MetaSkills:
         else:
             sub = self.ctx.get_library(name)
             if sub is None:
-                return SkillOutcome(f"No subagent named '{name}' in this run or the library.", True)
+                return Outcome(f"No subagent named '{name}' in this run or the library.", True)
             base_code, description, tools, schema, base_version = (
                 sub.code,
                 sub.description,
@@ -135,14 +125,14 @@ class MetaSkills:
                 count = new_code.count(edit["old"])
                 if count != 1:
                     where = "not found" if count == 0 else f"found {count} times"
-                    return SkillOutcome(
+                    return Outcome(
                         f"Edit {i}: `old` text {where}; it must occur exactly once. Nothing changed.", True
                     )
                 new_code = new_code.replace(edit["old"], edit["new"], 1)
         else:
             new_code = code or ""
         if new_code == base_code:
-            return SkillOutcome("The revision is identical to the current code; nothing changed.", True)
+            return Outcome("The revision is identical to the current code; nothing changed.", True)
         try:
             new = self.ctx.write_candidate(
                 name=name,
@@ -154,15 +144,15 @@ class MetaSkills:
                 changelog=[*changelog, reason.strip() or "revised"],
             )
         except ValidationError as exc:
-            return SkillOutcome(f"Revision refused: {exc}", True)
+            return Outcome(f"Revision refused: {exc}", True)
         if name not in self.ctx.modified and base_version is not None:
             self.ctx.modified.append(name)
         origin = f"library v{base_version}" if base_version is not None and cand is None else "candidate"
-        return SkillOutcome(f"'{name}' revision {new.revision} written (from {origin}). Run it to check it.")
+        return Outcome(f"'{name}' revision {new.revision} written (from {origin}). Run it to check it.")
 
     # -- run -------------------------------------------------------------------------------------
 
-    def run_subagent(self, name: str, inputs: dict[str, Any] | None = None) -> SkillOutcome:
+    def run_subagent(self, name: str, inputs: dict[str, Any] | None = None) -> Outcome:
         inputs = inputs or {}
         cand = self.ctx.candidates.get(name)
         if cand is not None:
@@ -176,7 +166,7 @@ class MetaSkills:
         else:
             sub = self.ctx.get_library(name)
             if sub is None:
-                return SkillOutcome(
+                return Outcome(
                     f"No subagent named '{name}' in this run or the library. Create it first.", True
                 )
             with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
@@ -187,16 +177,16 @@ class MetaSkills:
             if name not in self.ctx.reused:
                 self.ctx.reused.append(name)
         text = trace.compact(max_chars=RESULT_PREVIEW_CHARS)
-        return SkillOutcome(text, is_error=trace.status != "ok", data={"status": trace.status})
+        return Outcome(text, is_error=trace.status != "ok", data={"status": trace.status})
 
     # -- finish ----------------------------------------------------------------------------------
 
-    def finish(self, answer: str, save: list[str] | None = None) -> SkillOutcome:
+    def finish(self, answer: str, save: list[str] | None = None) -> Outcome:
         lines = []
         for name in dict.fromkeys(save or []):
             lines.append(self._save_one(name))
         summary = "\n".join(lines) if lines else "Nothing saved."
-        return SkillOutcome(f"Run finished.\n{summary}", finished=True, answer=answer)
+        return Outcome(f"Run finished.\n{summary}", finished=True, answer=answer)
 
     def _save_one(self, name: str) -> str:
         cand = self.ctx.candidates.get(name)
@@ -240,16 +230,11 @@ class MetaSkills:
         return run_gate(self.ctx.make_case_runner(cand, fixtures), stored_cases, new_cases)
 
 
-def dispatch(skills: MetaSkills, name: str, arguments: dict[str, Any]) -> SkillOutcome:
+def dispatch(skills: MetaSkills, name: str, arguments: dict[str, Any]) -> Outcome:
     handler = getattr(skills, name, None)
     if handler is None or name.startswith("_"):
-        return SkillOutcome(f"Unknown tool '{name}'.", True)
+        return Outcome(f"Unknown tool '{name}'.", True)
     return handler(**arguments)
 
 
-def preview(value: Any, limit: int = 300) -> str:
-    text = json.dumps(value, default=str, ensure_ascii=False)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
-
-
-__all__ = ["MetaSkills", "SkillOutcome", "dispatch", "inputs_digest", "numbered", "preview"]
+__all__ = ["MetaSkills", "Outcome", "dispatch", "inputs_digest", "numbered", "preview"]

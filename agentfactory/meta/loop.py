@@ -1,0 +1,151 @@
+"""The tool-calling loop shared by every orchestrator (the Meta-Agent and the benchmark baselines).
+
+Ask the model, validate each tool call, dispatch it, return the result as delimited data, and stop on
+a finishing tool, a budget, or a model that stops making progress. Sharing one loop means every method
+is accounted for, budgeted and stopped the same way; only the prompt and the tools differ.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentfactory import events as ev
+from agentfactory.budget import Budget
+from agentfactory.errors import AgentFactoryError, ProviderError
+from agentfactory.llm.types import Message, ToolCall, ToolResult, ToolSpec
+from agentfactory.llm.validation import check_tool_call
+
+MAX_NO_TOOL_TURNS = 2  # nudges before a model that never calls a tool is stopped
+MAX_INVALID_CALLS = 5  # consecutive invalid tool calls before the run stops
+MAX_REPEATED_FAILURES = 3  # the same failing call (name + arguments) this often means a loop
+
+
+@dataclass
+class Outcome:
+    """What a tool returns to the loop: text for the model, and whether the run is finished."""
+
+    text: str
+    is_error: bool = False
+    finished: bool = False
+    answer: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LoopResult:
+    status: str  # success, budget_exhausted, interrupted, no_progress, provider_error
+    reason: str
+    answer: str | None
+    steps: int
+    messages: list[Message]
+
+
+def wrap_data(source: str, text: str) -> str:
+    """Tool output reaches the model as data between delimiters it cannot close from inside."""
+    safe = text.replace("</data", "<\\/data")
+    return f'<data source="{source}">\n{safe}\n</data>'
+
+
+def preview(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
+def run_tool_loop(
+    provider: Any,
+    system: str,
+    first_message: str,
+    tools: list[ToolSpec],
+    dispatch: Callable[[str, dict[str, Any]], Outcome],
+    budget: Budget,
+    emit: Callable[..., Any],
+    max_output_tokens: int = 8192,
+) -> LoopResult:
+    messages = [Message.user(first_message)]
+    no_tool_turns = invalid_streak = 0
+    failing_calls: dict[str, int] = {}
+    try:
+        while True:
+            exhausted = budget.exhausted()
+            if exhausted:
+                return LoopResult("budget_exhausted", exhausted, None, budget.steps, messages)
+            budget.step()
+            response = provider.complete(
+                system, messages, tools, max_tokens=max_output_tokens, step=budget.steps
+            )
+            budget.charge(response.usage, response.cost_usd)
+            messages.append(response.to_message())
+            if not response.tool_calls:
+                no_tool_turns += 1
+                if no_tool_turns > MAX_NO_TOOL_TURNS:
+                    return LoopResult(
+                        "no_progress",
+                        "the model stopped calling tools without finishing",
+                        None,
+                        budget.steps,
+                        messages,
+                    )
+                messages.append(Message.user("Continue with a tool call; call finish(answer) when done."))
+                continue
+            no_tool_turns = 0
+            results, finished = [], None
+            for call in response.tool_calls:
+                outcome = _call_tool(call, tools, dispatch, emit, budget.steps)
+                results.append(ToolResult(call.id, wrap_data(call.name, outcome.text), outcome.is_error))
+                invalid_streak = invalid_streak + 1 if outcome.data.get("invalid") else 0
+                key = call.name + json.dumps(call.arguments, sort_keys=True, default=str)
+                failing_calls[key] = failing_calls.get(key, 0) + 1 if outcome.is_error else 0
+                if outcome.finished:
+                    finished = outcome
+                    break
+            messages.append(Message(role="user", tool_results=results))
+            if finished is not None:
+                return LoopResult("success", "", finished.answer, budget.steps, messages)
+            if invalid_streak >= MAX_INVALID_CALLS:
+                return LoopResult(
+                    "no_progress",
+                    f"{invalid_streak} invalid tool calls in a row",
+                    None,
+                    budget.steps,
+                    messages,
+                )
+            if max(failing_calls.values(), default=0) >= MAX_REPEATED_FAILURES:
+                return LoopResult(
+                    "no_progress", "the model repeated the same failing call", None, budget.steps, messages
+                )
+    except KeyboardInterrupt:
+        return LoopResult("interrupted", "interrupted by the user", None, budget.steps, messages)
+    except ProviderError as exc:
+        return LoopResult("provider_error", str(exc), None, budget.steps, messages)
+
+
+def _call_tool(
+    call: ToolCall,
+    tools: list[ToolSpec],
+    dispatch: Callable[[str, dict[str, Any]], Outcome],
+    emit: Callable[..., Any],
+    step: int,
+) -> Outcome:
+    started = time.perf_counter()
+    problem = check_tool_call(call, tools)
+    if problem:
+        outcome = Outcome(problem, is_error=True, data={"invalid": True})
+    else:
+        try:
+            outcome = dispatch(call.name, call.arguments or {})
+        except AgentFactoryError as exc:
+            outcome = Outcome(f"{call.name} failed: {exc}", is_error=True)
+    emit(
+        ev.TOOL_CALL,
+        step=step,
+        tool=call.name,
+        arguments=preview(call.arguments),
+        is_error=outcome.is_error,
+        duration_s=round(time.perf_counter() - started, 4),
+        result=preview(outcome.text, 500),
+    )
+    return outcome
