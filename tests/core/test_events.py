@@ -1,0 +1,82 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from agentfactory import events as ev
+from agentfactory.budget import Budget
+from agentfactory.errors import BudgetExhausted
+from agentfactory.llm.types import Usage
+
+
+def test_events_round_trip_and_summary(tmp_path):
+    log = ev.EventLog(tmp_path / "events.jsonl", "r1")
+    log.emit(ev.RUN_STARTED, task="t", model="sim", simulated=True)
+    log.emit(ev.MODEL_CALL, role="orchestrator", step=1, usage={"input_tokens": 10, "output_tokens": 5},
+             cost_usd=0.5)
+    log.emit(ev.MODEL_CALL, role="subagent", usage={"input_tokens": 3, "output_tokens": 2,
+                                                    "cache_read_tokens": 4}, cost_usd=0.25)
+    log.emit(ev.TOOL_CALL, tool="finish")
+    log.emit(ev.RUN_FINISHED, status="success", steps=1, answer="42")
+    log.close()
+    s = ev.summarize_run(tmp_path)
+    assert s.status == "success" and s.answer == "42" and s.simulated
+    assert s.usage == Usage(13, 7, 4, 0)
+    assert s.orchestrator_usage == Usage(10, 5) and s.subagent_usage == Usage(3, 2, 4, 0)
+    assert s.cost_usd == 0.75 and s.model_calls == 2 and s.tool_calls == 1
+
+
+def test_torn_last_line_is_skipped(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text(json.dumps({"type": "a", "run_id": "r"}) + "\n" + '{"type": "b", "ru')
+    assert [e["type"] for e in ev.read_events(path)] == ["a"]
+
+
+WRITER = """
+import sys
+from agentfactory.events import EventLog
+log = EventLog(sys.argv[1], "killed")
+i = 0
+while True:
+    log.emit("model_call", role="orchestrator", i=i, usage={"input_tokens": 1, "output_tokens": 1},
+             padding="x" * 3000)
+    i += 1
+"""
+
+
+def test_event_log_survives_a_killed_process(tmp_path):
+    path = tmp_path / "events.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)])
+    deadline = time.time() + 10
+    while time.time() < deadline and (not path.exists() or path.stat().st_size < 500_000):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    raw = path.read_bytes()
+    complete = raw[: raw.rfind(b"\n") + 1].splitlines()
+    assert len(complete) > 10
+    for line in complete:
+        json.loads(line)  # every complete line parses
+    events = list(ev.read_events(path))
+    assert [e["i"] for e in events] == list(range(len(events)))
+
+
+def test_budget_limits():
+    b = Budget(max_steps=2)
+    assert b.exhausted() is None
+    b.step()
+    b.step()
+    assert "step limit" in b.exhausted()
+    b = Budget(max_tokens=100)
+    b.charge(Usage(90, 20))
+    assert "token limit" in b.exhausted()
+    b = Budget(max_cost=1.0)
+    b.charge(Usage(), 1.5)
+    try:
+        b.check()
+    except BudgetExhausted as exc:
+        assert "cost limit" in str(exc)
+    else:
+        raise AssertionError("budget not enforced")
