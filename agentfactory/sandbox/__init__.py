@@ -1,0 +1,45 @@
+"""Execution backends for subagents: `docker` (default, isolated) and `local` (weaker, on request only).
+
+Public API:
+    get_backend(settings, name=None, pool_size=None) -> Backend
+    Backend.execute(ExecutionRequest) -> ExecutionTrace;  Backend.close()
+    ExecutionRequest, ExecutionTrace, ToolCallRecord, ToolBroker, echo_tool, SandboxInterrupted
+This package is the only place that talks to Docker. Nothing here ever falls back from docker to local.
+"""
+
+from __future__ import annotations
+
+from agentfactory.config import Settings
+from agentfactory.errors import SandboxError
+from agentfactory.sandbox.base import Backend, SandboxInterrupted
+from agentfactory.sandbox.broker import ToolBroker, echo_tool
+from agentfactory.sandbox.trace import STATUSES, ExecutionRequest, ExecutionTrace, ToolCallRecord
+
+__all__ = [
+    "STATUSES",
+    "Backend",
+    "ExecutionRequest",
+    "ExecutionTrace",
+    "SandboxInterrupted",
+    "ToolBroker",
+    "ToolCallRecord",
+    "echo_tool",
+    "get_backend",
+]
+
+
+def get_backend(settings: Settings, name: str | None = None, pool_size: int | None = None) -> Backend:
+    """The backend `name` (default: settings.sandbox). Docker problems raise SandboxError, one sentence.
+
+    pool_size: pre-started docker containers kept waiting (default 2; 0 = a container per execution).
+    """
+    name = name or settings.sandbox
+    if name == "docker":
+        from agentfactory.sandbox.docker import DockerBackend
+
+        return DockerBackend(settings, pool_size=2 if pool_size is None else pool_size)
+    if name == "local":
+        from agentfactory.sandbox.local import LocalBackend
+
+        return LocalBackend(settings)
+    raise SandboxError(f"Unknown sandbox backend '{name}': use 'docker' or 'local'.")

@@ -1,0 +1,63 @@
+"""The backend interface every sandbox implements, and what both share."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Protocol
+
+from agentfactory.sandbox.trace import ExecutionRequest, ExecutionTrace
+
+# The environment a subagent sees, whole: nothing from the host is passed through.
+SANDBOX_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "HOME": "/tmp",
+    "TMPDIR": "/tmp",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "MPLBACKEND": "Agg",
+    "MPLCONFIGDIR": "/tmp/matplotlib",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONHASHSEED": "0",
+}
+
+
+class Backend(Protocol):
+    name: str
+    isolation: str
+
+    def execute(self, req: ExecutionRequest) -> ExecutionTrace: ...
+
+    def close(self) -> None: ...
+
+
+class SandboxInterrupted(KeyboardInterrupt):
+    """Raised by `execute` after a KeyboardInterrupt (or SIGTERM in the CLI) removed the sandbox.
+
+    It is a KeyboardInterrupt so that Ctrl-C keeps stopping the caller; `.trace` has status interrupted.
+    """
+
+    def __init__(self, trace: ExecutionTrace):
+        super().__init__("execution interrupted")
+        self.trace = trace
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """In the CLI: SIGTERM interrupts like Ctrl-C, so the sandbox is removed before the process exits."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,265 @@
+"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR`. Standard library only; never imports agentfactory.
+
+Protocol with the host (all files in CTL_DIR):
+- the job is `job.json` if present, else read to EOF from the FIFO `go` (a pre-started container blocks
+  there until the host hands it a job). Job keys: entry, code_dir, work_dir, inputs, runtime_dir,
+  tools_socket, site_paths, result_max_bytes, result_max_depth, stream_max_bytes, stream_kill_bytes, output_max_bytes.
+- the runner forks: the child imports the entry module, calls `run(**inputs)` and writes `result.json`
+  ({"ok": true, "result": ...} or {"ok": false, "error": {...}, "limit": ...}); the parent captures the
+  child's stdout and stderr through pipes (keeping only a bounded tail), waits for it and writes
+  `status.json` (exit code, signal, peak memory, byte counts) and `stdout.bin` / `stderr.bin`.
+The host decides the status from its own timer, the container state and these files; what the subagent
+prints goes only into the stream tails and is never parsed. Results are JSON, never pickle.
+"""
+
+import json
+import os
+import resource
+import select
+import signal
+import sys
+import time
+
+
+def _read_job(ctl):
+    path = os.path.join(ctl, "job.json")
+    if os.path.exists(path):
+        with open(path, "rb") as fh:
+            return json.loads(fh.read())
+    fifo = os.path.join(ctl, "go")
+    while True:
+        with open(fifo, "rb") as fh:
+            data = fh.read()
+        if data.strip():
+            return json.loads(data)
+
+
+def _write_atomic(path, data):
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+
+
+def _frames(tb_exc, code_dir):
+    import traceback
+
+    frames = []
+    for fr in traceback.extract_tb(tb_exc.__traceback__):
+        if fr.filename.startswith(code_dir + os.sep):
+            frames.append(
+                {
+                    "file": os.path.relpath(fr.filename, code_dir),
+                    "line": fr.lineno,
+                    "function": fr.name,
+                    "source": (fr.line or "").strip()[:300],
+                }
+            )
+    if isinstance(tb_exc, SyntaxError) and tb_exc.filename and tb_exc.filename.startswith(code_dir):
+        frames.append(
+            {
+                "file": os.path.relpath(tb_exc.filename, code_dir),
+                "line": tb_exc.lineno,
+                "function": "<module>",
+                "source": (tb_exc.text or "").strip()[:300],
+            }
+        )
+    return frames
+
+
+def _error(exc, code_dir, limit=None):
+    kind = type(exc)
+    name = kind.__name__ if kind.__module__ == "builtins" else kind.__module__ + "." + kind.__qualname__
+    try:
+        message = str(exc)
+    except Exception:  # a hostile __str__ must not break the report
+        message = "<unprintable exception>"
+    out = {"ok": False, "error": {"type": name, "message": message[:4000], "frames": _frames(exc, code_dir)}}
+    if limit:
+        out["limit"] = limit
+    return out
+
+
+def _too_deep(value, limit):
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list, tuple)):
+            if depth > limit:
+                return True
+            stack.extend((c, depth + 1) for c in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
+def _jsonable(obj):
+    # numpy / pandas values without importing them
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", None) == 0:
+        return obj.item()
+    if hasattr(obj, "tolist") and callable(obj.tolist):
+        return obj.tolist()
+    if hasattr(obj, "to_dict") and callable(obj.to_dict):
+        return obj.to_dict()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    if hasattr(obj, "isoformat"):
+        return obj.isoformat()
+    raise TypeError(f"run() returned a {type(obj).__name__}, which is not JSON-serialisable")
+
+
+class ResultTooDeep(ValueError):
+    pass
+
+
+class ResultTooLarge(ValueError):
+    pass
+
+
+def _child(job, out_w, err_w):
+    os.setpgid(0, 0)
+    os.dup2(out_w, 1)
+    os.dup2(err_w, 2)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    code_dir = job["code_dir"]
+    result_path = os.path.join(job["ctl"], "result.json")
+    cap = job.get("output_max_bytes")
+    if cap:  # per-file cap; the host also watches the total. Room for the result file itself.
+        cap = max(cap, job["result_max_bytes"] + 65536)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+    os.chdir(job["work_dir"])
+    sys.path[:0] = [code_dir, job["runtime_dir"]]
+    # The local backend starts us with -S (site's .pth processing is slow); it passes the plain
+    # site-packages folders instead, without running any .pth code.
+    sys.path.extend(p for p in job.get("site_paths", []) if p not in sys.path)
+    if job.get("tools_socket"):
+        os.environ["AGENTFACTORY_TOOLS_SOCKET"] = job["tools_socket"]
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    try:
+        import importlib
+
+        module = importlib.import_module(job["entry"])
+        fn = getattr(module, "run", None)
+        if not callable(fn):
+            raise AttributeError(f"module '{job['entry']}' has no function run()")
+        result = fn(**job.get("inputs", {}))
+        if _too_deep(result, job["result_max_depth"]):
+            raise ResultTooDeep(f"run() returned a value nested deeper than {job['result_max_depth']} levels")
+        try:
+            data = json.dumps({"ok": True, "result": result}, default=_jsonable, ensure_ascii=False)
+        except RecursionError:
+            raise ResultTooDeep("run() returned a value nested too deeply to serialise") from None
+        data = data.encode("utf-8", "surrogatepass")
+        if len(data) > job["result_max_bytes"]:
+            raise ResultTooLarge(
+                f"run() returned {len(data)} bytes of JSON; the limit is {job['result_max_bytes']}"
+            )
+        out = data
+    except BaseException as exc:  # noqa: BLE001 - everything the subagent raises is reported
+        limit = "result" if isinstance(exc, ResultTooLarge) else None
+        out = json.dumps(_error(exc, code_dir, limit), ensure_ascii=False, default=repr).encode(
+            "utf-8", "backslashreplace"
+        )
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:
+        pass
+    try:
+        _write_atomic(result_path, out)
+    except OSError:
+        os._exit(70)
+    os._exit(0)
+
+
+class _Tail:
+    """Keep the last `cap` bytes of a stream and count all of them."""
+
+    def __init__(self, cap):
+        self.cap = cap
+        self.buf = bytearray()
+        self.total = 0
+
+    def add(self, chunk):
+        self.total += len(chunk)
+        self.buf += chunk
+        if len(self.buf) > 2 * self.cap:
+            del self.buf[: len(self.buf) - self.cap]
+
+    def tail(self):
+        return bytes(self.buf[-self.cap :]) if self.cap else b""
+
+
+def _kill(pid):
+    for target in (-pid, pid):
+        try:
+            os.kill(target, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def main(ctl):
+    job = _read_job(ctl)
+    job["ctl"] = ctl
+    started = time.monotonic()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(out_r)
+        os.close(err_r)
+        try:
+            _child(job, out_w, err_w)
+        finally:
+            os._exit(71)
+    os.close(out_w)
+    os.close(err_w)
+    tails = {out_r: _Tail(job["stream_max_bytes"]), err_r: _Tail(job["stream_max_bytes"])}
+    kill_at = job.get("stream_kill_bytes") or 0
+    open_fds = [out_r, err_r]
+    flooded = stopped = False
+    stop_path = os.path.join(ctl, "stop")
+    status = None
+    exited_at = None
+    while True:
+        if status is None:
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status, exited_at = st, time.monotonic()
+        if status is not None and (not open_fds or time.monotonic() - exited_at > 0.2):
+            break  # grandchildren may hold the pipes open: give them 200 ms, then stop listening
+        if not open_fds:
+            _, status = os.waitpid(pid, 0)
+            exited_at = time.monotonic()
+            continue
+        ready, _, _ = select.select(open_fds, [], [], 0.05)
+        for fd in ready:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                open_fds.remove(fd)
+                continue
+            tails[fd].add(chunk)
+        if kill_at and not flooded and tails[out_r].total + tails[err_r].total > kill_at:
+            flooded = True
+            _kill(pid)
+        if not stopped and status is None and os.path.exists(stop_path):
+            stopped = True  # the host's timer ran out: stop the subagent, then report what we have
+            _kill(pid)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report = {
+        "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+        "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+        "maxrss_kb": usage.ru_maxrss,
+        "stdout_bytes": tails[out_r].total,
+        "stderr_bytes": tails[err_r].total,
+        "stream_flood": flooded,
+        "stopped": stopped,
+        "duration_s": round(time.monotonic() - started, 6),
+    }
+    _write_atomic(os.path.join(ctl, "stdout.bin"), tails[out_r].tail())
+    _write_atomic(os.path.join(ctl, "stderr.bin"), tails[err_r].tail())
+    _write_atomic(os.path.join(ctl, "status.json"), json.dumps(report).encode())
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
