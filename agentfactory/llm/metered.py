@@ -87,6 +87,12 @@ class MeteredProvider:
             self.log.emit(_events.MODEL_CALL, **fields)
         return response
 
+    def __getattr__(self, name: str) -> object:
+        # Anything else (a scripted model's `remaining`, an adapter's `model`) comes from the wrapped one.
+        if name == "provider":
+            raise AttributeError(name)
+        return getattr(self.provider, name)
+
     def totals(self) -> dict[str, object]:
         """A consistent snapshot of the running totals."""
         with self._lock:

@@ -4,7 +4,8 @@ With a base URL the same adapter serves OpenAI-compatible servers (Ollama, vLLM,
 llama.cpp); those usually need no key, so a placeholder is sent. Tool-call arguments arrive as a JSON
 string the model wrote: they are parsed here and, when invalid, kept raw with the parse error instead
 of raising, so the caller can tell the model what went wrong. Usage: `prompt_tokens` includes cached
-tokens, so they are subtracted to keep `Usage.input_tokens` uncached as everywhere else.
+tokens, so they are subtracted to keep `Usage.input_tokens` uncached as everywhere else. The chat API
+has no error flag on tool results, so a failed tool's result is sent prefixed with "Error: ".
 """
 
 from __future__ import annotations

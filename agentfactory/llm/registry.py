@@ -2,7 +2,8 @@
 
 Specs: `anthropic:<model>`, `openai:<model>` (with a base URL: any OpenAI-compatible server),
 `scripted:<file.json>`, and `sim` / `sim:<variant>` (the deterministic simulated model; its module
-`agentfactory.llm.sim` must expose `create_provider(spec: str, settings: Settings) -> ModelProvider`).
+`agentfactory.llm.sim` exposes `create_provider(spec: str, settings: Settings) -> ModelProvider`, or a
+`SimProvider` class taking the same two arguments).
 Adapters are imported only when chosen, so a missing SDK matters only to those who ask for it. API keys
 are read from the environment here, at construction, so a missing key fails before any work starts.
 """
@@ -78,7 +79,10 @@ def get_provider(
             raise ConfigError(
                 "The simulated model is not available in this installation: choose a real model with --model."
             ) from None
-        return module.create_provider(spec, settings)
+        factory = getattr(module, "create_provider", None) or getattr(module, "SimProvider", None)
+        if factory is None:
+            raise ConfigError("The simulated model module has no create_provider(): reinstall AgentFactory.")
+        return factory(spec, settings)
 
     known = ", ".join(f"{p}:<model>" if p in ("anthropic", "openai") else p for p in KNOWN_PREFIXES)
     known = known.replace("scripted", "scripted:<file.json>")

@@ -47,12 +47,16 @@ def count_tokens(text: str) -> int:
     """Tokens in `text` under the documented rule above; deterministic and pure."""
     if not text:
         return 0
-    if len(text) > 100_000:
+    if len(text) > _CACHE_MAX_CHARS:
         return len(_PIECE.findall(text))
     return _count_cached(text)
 
 
-@lru_cache(maxsize=8192)
+# Only prompt-sized strings are memoised, so the cache stays within a few tens of megabytes.
+_CACHE_MAX_CHARS = 16_384
+
+
+@lru_cache(maxsize=4096)
 def _count_cached(text: str) -> int:
     return len(_PIECE.findall(text))
 

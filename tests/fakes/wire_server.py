@@ -32,11 +32,12 @@ MAX_BODY = 8 * 1024 * 1024
 
 @dataclass
 class Canned:
-    """One HTTP answer: status, JSON body (or raw text), extra headers."""
+    """One HTTP answer: status, JSON body (or raw text), extra headers, and a delay before answering."""
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    delay_s: float = 0.0  # to provoke client timeouts; capped at 5 s to keep the server bounded
 
 
 @dataclass
@@ -271,6 +272,8 @@ class WireServer:
             do_GET = do_POST
 
             def _send(self, answer: Canned) -> None:
+                if answer.delay_s:
+                    time.sleep(min(answer.delay_s, 5.0))
                 if isinstance(answer.body, (dict, list)):
                     payload = json.dumps(answer.body).encode()
                     kind = "application/json"
@@ -282,8 +285,11 @@ class WireServer:
                 self.send_header("content-length", str(len(payload)))
                 for key, value in answer.headers.items():
                     self.send_header(key, value)
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test); nothing to tell it
 
         return Handler
 

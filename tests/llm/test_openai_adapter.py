@@ -140,3 +140,14 @@ def test_many_queued_responses_in_order(wire_server):
     texts = [model.complete("", [Message.user(str(i))]).text for i in range(25)]
     assert texts == [f"answer {i}" for i in range(25)]
     assert wire_server.pending == 0
+
+
+def test_timeout_is_retried(wire_server):
+    slow = openai_completion("too late")
+    slow.delay_s = 1.0
+    wire_server.push(slow, openai_completion("in time"))
+    model = OpenAIProvider(
+        "gpt-4.1", api_key="k", base_url=wire_server.openai_base_url, retry=FAST, timeout_s=0.3
+    )
+    assert model.complete("", [Message.user("hi")]).text == "in time"
+    assert len(wire_server.requests) == 2

@@ -72,3 +72,14 @@ def test_sim_missing_module_is_a_config_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "agentfactory.llm.sim", None)
     with pytest.raises(ConfigError, match="simulated model is not available"):
         get_provider("sim", Settings(), env={})
+
+
+def test_sim_module_contract(monkeypatch):
+    import types
+
+    built = []
+    module = types.ModuleType("agentfactory.llm.sim")
+    module.create_provider = lambda spec, settings: built.append(spec) or ScriptedProvider([], spec=spec)
+    monkeypatch.setitem(sys.modules, "agentfactory.llm.sim", module)
+    provider = get_provider("sim:fast", Settings(), env={})
+    assert built == ["sim:fast"] and provider.spec == "sim:fast"
