@@ -61,9 +61,11 @@ class Settings:
     max_cost: float = 10.0
     max_output_tokens: int = 8192  # per model call
     agent_id: str = "default"
+    experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
     web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
     web_search_dir: Path | None = None  # documents for the local search backend
     web_fetch_allow_loopback: bool = False
+    deploy_min_runs: int = 3  # successful recorded runs a subagent needs before `deploy` exports it
     prices: dict[str, Prices] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
     def resolved_model(self) -> str:
@@ -88,7 +90,7 @@ class Settings:
         return self.prices[max(matches, key=len)] if matches else None
 
 
-_PATH_FIELDS = {"library", "workspaces", "web_search_dir"}
+_PATH_FIELDS = {"library", "workspaces", "web_search_dir", "experience_db"}
 _ENV_ALIASES = {"openai_base_url": ("OPENAI_BASE_URL",), "anthropic_base_url": ("ANTHROPIC_BASE_URL",)}
 
 
@@ -183,9 +185,9 @@ def load_settings(
             values[name] = _coerce(name, value, "the command line") if name != "prices" else value
 
     settings = replace(Settings(), **values)
-    for rel in ("library", "workspaces"):
+    for rel in ("library", "workspaces", "experience_db"):
         p = getattr(settings, rel)
-        if not p.is_absolute():
+        if p is not None and not p.is_absolute():
             settings = replace(settings, **{rel: (cwd / p)})
     if settings.sandbox not in ("docker", "local"):
         raise ConfigError(f"Unknown sandbox backend '{settings.sandbox}': use 'docker' or 'local'.")

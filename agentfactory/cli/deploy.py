@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from agentfactory.cli._pending import pending
+from agentfactory.cli.common import ConfigOpt, LibraryOpt, SandboxOpt, console, err_console, settings
 
 
 def register(app: typer.Typer) -> None:
@@ -20,6 +20,43 @@ def deploy(
     out: Path = typer.Option(None, "--out", help="Output directory (default ./deploy/<name>)."),
     force: bool = typer.Option(False, "--force", help="Override the maturity gate and a non-empty --out."),
     build: bool = typer.Option(False, "--build", help="Also build the sdist and wheel of the package."),
+    library: Path = LibraryOpt,
+    sandbox: str = SandboxOpt,
+    config: Path = ConfigOpt,
 ) -> None:
-    """Export a mature subagent as a standalone pip package, Agent Skills folder and MCP server."""
-    pending("deploy")
+    """Export a mature subagent as a standalone pip package, Agent Skills folder and MCP server.
+
+    The subagent must pass every stored case in the sandbox now and have enough successful recorded
+    runs (deploy_min_runs, default 3); --force exports it anyway and the README says so.
+    Output: <out>/package, <out>/skill/<name>, <out>/mcp.
+    """
+    from agentfactory.deploy import deploy as run_deploy
+    from agentfactory.deploy import parse_formats
+
+    formats = parse_formats(format)
+    resolved = settings(config, library=library, sandbox=sandbox)
+    result = run_deploy(resolved, name, version=version, formats=formats, out=out, force=force, build=build)
+    gate = result.gate
+    if result.forced:
+        why = "; ".join(gate.reasons) or "not checked"
+        err_console.print(f"[yellow]Maturity gate overridden with --force:[/] {why}", highlight=False)
+    else:
+        console.print(
+            f"Maturity gate passed: {gate.cases_passed}/{gate.cases_total} cases in the {gate.sandbox} "
+            f"sandbox, {gate.successful_runs} successful runs (minimum {gate.min_runs}).",
+            highlight=False,
+        )
+    for warning in result.warnings:
+        err_console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+    console.print(f"Exported [bold]{result.name}[/] version {result.version}:", highlight=False)
+    if "package" in result.outputs:
+        console.print(f"  package  {result.outputs['package']}  (pip install {result.outputs['package']})")
+    if result.distributions:
+        console.print(f"           {result.distributions.wheel}")
+        console.print(f"           {result.distributions.sdist}")
+    if "skill" in result.outputs:
+        console.print(f"  skill    {result.outputs['skill']}  (copy into .claude/skills/)")
+    if "mcp" in result.outputs:
+        console.print(
+            f"  mcp      {result.outputs['mcp']}  (client config: {result.outputs['mcp'] / 'mcp.json'})"
+        )

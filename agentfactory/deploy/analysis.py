@@ -1,0 +1,103 @@
+"""Static facts about a subagent's code for export: its imports, its dependencies, its package name.
+
+Everything here reads source text with `ast`; it never imports or runs the subagent's code on the host.
+"""
+
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+import sys
+from dataclasses import dataclass, field
+
+from agentfactory.errors import ValidationError
+
+# The third-party modules of the sandbox image and the distributions that provide them. Code that ran
+# in the sandbox can only have imported these (besides the standard library and the tool module).
+SANDBOX_DISTRIBUTIONS: dict[str, str] = {
+    "numpy": "numpy",
+    "pandas": "pandas",
+    "matplotlib": "matplotlib",
+    "requests": "requests",
+    "bs4": "beautifulsoup4",
+    "yaml": "pyyaml",
+}
+TOOLS_MODULE = "agentfactory_tools"
+TOOL_NAMES = ("llm", "web_fetch", "web_search", "call")
+
+
+@dataclass(frozen=True)
+class ImportScan:
+    """What a module imports, split by where the imported code comes from."""
+
+    modules: frozenset[str]  # top-level names of absolute imports
+    dependencies: tuple[str, ...]  # distributions from the sandbox image set, sorted
+    tools: tuple[str, ...]  # names taken from agentfactory_tools ("*" when the module is imported whole)
+    unknown: tuple[str, ...] = field(default=())  # neither stdlib, image set, nor the tool module
+
+
+def scan_imports(code: str, filename: str = "<subagent>") -> ImportScan:
+    """The imports of `code`, including those nested in functions (they run too when called)."""
+    try:
+        tree = ast.parse(code, filename=filename)
+    except SyntaxError as exc:
+        raise ValidationError(f"{filename} does not parse (line {exc.lineno}: {exc.msg}).") from None
+    modules: set[str] = set()
+    tools: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                modules.add(top)
+                if top == TOOLS_MODULE:
+                    tools.add("*")
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            top = node.module.split(".")[0]
+            modules.add(top)
+            if top == TOOLS_MODULE:
+                tools.update(alias.name for alias in node.names)
+    deps = sorted({SANDBOX_DISTRIBUTIONS[m] for m in modules if m in SANDBOX_DISTRIBUTIONS})
+    unknown = sorted(
+        m
+        for m in modules
+        if m not in SANDBOX_DISTRIBUTIONS and m != TOOLS_MODULE and m not in sys.stdlib_module_names
+    )
+    return ImportScan(frozenset(modules), tuple(deps), tuple(sorted(tools)), tuple(unknown))
+
+
+def library_imports(scan: ImportScan, library_modules: dict[str, str], own_name: str) -> dict[str, str]:
+    """Imported module -> subagent, for the imports that are modules of other library subagents."""
+    return {
+        module: owner
+        for module, owner in sorted(library_modules.items())
+        if module in scan.modules and owner != own_name
+    }
+
+
+_PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def package_name(subagent_name: str) -> str:
+    """The Python package name for a subagent name (`csv-stats` -> `csv_stats`), or a clear refusal."""
+    candidate = subagent_name.replace("-", "_")
+    if not _PACKAGE_RE.match(candidate) or keyword.iskeyword(candidate) or not candidate.isascii():
+        raise ValidationError(
+            f"Subagent name '{subagent_name}' becomes '{candidate}', which is not a valid Python package "
+            "name (it must start with a letter or underscore and use only a-z, 0-9 and _): rename the "
+            "subagent before deploying it."
+        )
+    if candidate in sys.stdlib_module_names or candidate in (TOOLS_MODULE, "agentfactory"):
+        raise ValidationError(
+            f"Subagent name '{subagent_name}' becomes the package name '{candidate}', which would shadow "
+            "an existing module: rename the subagent before deploying it."
+        )
+    return candidate
+
+
+_SKILL_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def valid_skill_name(name: str) -> bool:
+    """Agent Skills naming: 1-64 chars of [a-z0-9-], no leading, trailing or doubled hyphen."""
+    return 1 <= len(name) <= 64 and bool(_SKILL_NAME_RE.match(name))

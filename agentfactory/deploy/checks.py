@@ -1,0 +1,101 @@
+"""The gate's two measurements wired to the real components: stored cases run in the configured sandbox,
+and successful runs counted in the experience store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from agentfactory.config import Settings
+from agentfactory.deploy.gate import CaseOutcome, CaseRunner, RunCounter
+from agentfactory.deploy.source import SubagentSource
+
+FIXTURES_DIR = "fixtures"  # input files of a subagent's cases, kept in its folder (see meta/context.py)
+
+
+def sandbox_case_runner(settings: Settings, library: Any) -> CaseRunner:
+    """Run every stored case of a subagent in the sandbox backend of `settings` and check it."""
+
+    def run_cases(source: SubagentSource) -> list[CaseOutcome]:
+        from agentfactory.gate import run_case
+        from agentfactory.sandbox import ExecutionRequest, get_backend
+
+        backend = get_backend(settings)
+        stack = contextlib.ExitStack()
+        try:
+            broker = _broker(settings, source, stack)
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="af-deploy-")))
+            code_dir = Path(library.export(source.name, source.version, tmp / source.name))
+            outcomes: list[CaseOutcome] = []
+            for index, case in enumerate(source.original.cases):
+                workdir = tmp / f"case-{index + 1}"
+                (workdir / "inputs").mkdir(parents=True)
+                if (code_dir / FIXTURES_DIR).is_dir():
+                    shutil.copytree(code_dir / FIXTURES_DIR, workdir / "inputs", dirs_exist_ok=True)
+
+                def runner(c: Any, workdir: Path = workdir) -> Any:
+                    request = ExecutionRequest(
+                        code_dir=code_dir,
+                        entry=source.entry,
+                        inputs=c.inputs,
+                        workdir=workdir,
+                        output_dir=workdir / "outputs",
+                        timeout_s=settings.timeout_s,
+                        memory_mb=settings.memory_mb,
+                        tools=list(source.tools),
+                        broker=broker,
+                        run_id=f"deploy-{source.name}",
+                        labels={"subagent": source.name, "purpose": "deploy-gate"},
+                    )
+                    return backend.execute(request)
+
+                outcome = run_case(runner, case, index, "stored")
+                detail = "; ".join(outcome.failures[:2]) or outcome.status
+                outcomes.append(CaseOutcome(index + 1, outcome.passed, detail))
+            return outcomes
+        finally:
+            stack.close()
+            close = getattr(backend, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
+
+    return run_cases
+
+
+def _broker(settings: Settings, source: SubagentSource, stack: contextlib.ExitStack) -> Any:
+    """A tool broker for the subagent's tools, or None when it uses none (no model is needed then)."""
+    if not source.tools:
+        return None
+    from agentfactory.llm.registry import get_provider
+    from agentfactory.sandbox import ToolBroker
+    from agentfactory.tools import build_handlers
+
+    provider = get_provider(settings.resolved_subagent_model(), settings) if "llm" in source.tools else None
+    broker = ToolBroker(build_handlers(settings, provider))
+    stack.callback(broker.close)
+    return broker
+
+
+def experience_run_counter(settings: Settings) -> RunCounter:
+    """Successful recorded runs of a subagent, from the experience store beside the library."""
+
+    def count(name: str) -> int:
+        from agentfactory.experience.store import ExperienceStore, default_store_path
+
+        path = default_store_path(settings)
+        if not path.exists():
+            return 0  # nothing was ever recorded
+        store = ExperienceStore(path)
+        try:
+            return int(store.successful_runs(name))
+        finally:
+            close = getattr(store, "close", None)
+            if callable(close):
+                close()
+
+    return count

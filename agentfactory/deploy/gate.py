@@ -1,0 +1,76 @@
+"""The maturity gate: a subagent is exported only when every stored case passes now and it has enough
+successful recorded runs.
+
+The gate takes the case runner and the run counter as functions, so it judges without knowing which
+sandbox backend ran the cases or where runs are recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from agentfactory.deploy.source import SubagentSource
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """One stored case, run now."""
+
+    index: int  # 1-based, as in cases.jsonl
+    passed: bool
+    detail: str = ""  # why it failed
+
+
+@dataclass(frozen=True)
+class MaturityReport:
+    """What the gate found; `reasons` is empty when the subagent may be exported."""
+
+    cases_total: int
+    cases_passed: int
+    successful_runs: int | None  # None when no run record could be read
+    min_runs: int
+    sandbox: str
+    reasons: tuple[str, ...] = field(default=())
+    checked: bool = True  # False when the gate could not run at all (only possible with --force)
+
+    @property
+    def passed(self) -> bool:
+        return self.checked and not self.reasons
+
+
+CaseRunner = Callable[[SubagentSource], list[CaseOutcome]]
+RunCounter = Callable[[str], int]
+
+
+def check_maturity(
+    source: SubagentSource,
+    run_cases: CaseRunner,
+    count_runs: RunCounter,
+    min_runs: int,
+    sandbox: str,
+) -> MaturityReport:
+    """Run every stored case and count successful runs; each shortfall becomes one reason."""
+    reasons: list[str] = []
+    outcomes = run_cases(source) if source.cases else []
+    passed = sum(1 for o in outcomes if o.passed)
+    if not source.cases:
+        reasons.append("it has no stored cases, so nothing shows that it works")
+    failed = [o for o in outcomes if not o.passed]
+    if failed:
+        shown = "; ".join(f"case {o.index}: {o.detail}" for o in failed[:3])
+        more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
+        reasons.append(
+            f"{len(failed)} of {len(source.cases)} stored cases fail in the {sandbox} sandbox ({shown}{more})"
+        )
+    runs = count_runs(source.name)
+    if runs < min_runs:
+        reasons.append(f"it has {runs} successful recorded runs, fewer than the required {min_runs}")
+    return MaturityReport(
+        cases_total=len(source.cases),
+        cases_passed=passed,
+        successful_runs=runs,
+        min_runs=min_runs,
+        sandbox=sandbox,
+        reasons=tuple(reasons),
+    )

@@ -1,0 +1,276 @@
+"""Exporters: render a SubagentSource into a pip package, an Agent Skills folder and an MCP server folder.
+
+Each exporter writes only below the directory it is given and never imports the subagent's code. The
+subagent module is copied byte for byte; everything around it comes from the jinja2 templates in
+`templates/`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+import yaml
+
+from agentfactory import __version__
+from agentfactory.deploy.analysis import ImportScan, valid_skill_name
+from agentfactory.deploy.gate import MaturityReport
+from agentfactory.deploy.source import DEFAULT_TOLERANCE, SubagentSource, split_skill_md
+from agentfactory.errors import ValidationError
+
+TEMPLATES = Path(__file__).parent / "templates"
+FIXTURES_DIR = "fixtures"  # case input files in the library folder; the cases see them under inputs/
+SKILL_DESCRIPTION_MAX = 1024
+SKILL_COMPATIBILITY_MAX = 500
+# Files of the library folder that the exporters regenerate in their own form, not copy.
+_NOT_COPIED = {"SKILL.md", "cases.jsonl", "schema.json"}
+# Names the generated code takes next to the subagent module.
+_RESERVED_MODULES = {"__init__", "__main__", "cli", "mcp_server", "agentfactory_tools", "run", "server"}
+_TOOL_EXTRAS = {"llm": ("anthropic", "openai"), "web_fetch": ("web",), "web_search": ("web",)}
+
+
+@dataclass(frozen=True)
+class ExportPlan:
+    """Everything the templates need, computed once for all formats."""
+
+    source: SubagentSource
+    package: str  # Python package name, e.g. csv_stats
+    scan: ImportScan
+    gate: MaturityReport
+    forced: bool
+    exported_at: str
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,  # a missing variable is a bug here, not an empty string
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["py"] = repr  # Python literals in generated .py files
+    return env
+
+
+def new_plan(
+    source: SubagentSource, package: str, scan: ImportScan, gate: MaturityReport, forced: bool
+) -> ExportPlan:
+    if source.module in _RESERVED_MODULES:
+        raise ValidationError(
+            f"The entry module of '{source.name}' is named '{source.entry}', a name the exported code needs "
+            "for itself: rename the subagent's module before deploying it."
+        )
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return ExportPlan(source, package, scan, gate, forced, stamp)
+
+
+def _one_line(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 3].rsplit(" ", 1)[0]
+    return cut + "..."
+
+
+def _tools_used(plan: ExportPlan) -> list[str]:
+    declared = {t.replace("-", "_") for t in plan.source.tools}
+    imported = {t for t in plan.scan.tools if t != "*"}
+    if "*" in plan.scan.tools or "call" in imported:
+        imported |= declared
+    return sorted((declared | imported) & set(_TOOL_EXTRAS))
+
+
+def _context(plan: ExportPlan) -> dict[str, Any]:
+    s = plan.source
+    _, body = split_skill_md(s.skill_md)
+    first = s.cases[0] if s.cases else None
+    example_inputs = first.inputs if first else {}
+    tools = _tools_used(plan)
+    gate = plan.gate
+    return {
+        "name": s.name,
+        "dist": s.name,
+        "package": plan.package,
+        "module": s.module,
+        "version": s.version,
+        "description": " ".join(s.description.split()) or f"The {s.name} subagent.",
+        "short_description": _one_line(s.description or f"The {s.name} subagent.", 200),
+        "skill_body": body or "(The subagent's SKILL.md has no body.)",
+        "inputs_schema": s.inputs_schema,
+        "outputs_schema": s.outputs_schema,
+        "inputs_schema_json": json.dumps(s.inputs_schema, indent=2, ensure_ascii=False),
+        "outputs_schema_json": json.dumps(s.outputs_schema, indent=2, ensure_ascii=False)
+        if s.outputs_schema
+        else "",
+        "example_inputs_json": json.dumps(example_inputs, ensure_ascii=False),
+        "example_output_json": json.dumps(first.expected, indent=2, ensure_ascii=False) if first else "",
+        "dependencies": list(plan.scan.dependencies),
+        "requirements": list(plan.scan.dependencies)
+        + (["httpx"] if {"web_fetch", "web_search"} & set(tools) else []),
+        "tools": tools,
+        "extras": sorted({extra for t in tools for extra in _TOOL_EXTRAS[t]}),
+        "tool_name": plan.package,
+        "default_tolerance": DEFAULT_TOLERANCE,
+        "year": plan.exported_at[:4],
+        "provenance": {
+            "library_commit": s.library_commit,
+            "exported_at": plan.exported_at,
+            "agentfactory_version": __version__,
+        },
+        "gate": {
+            "checked": gate.checked,
+            "forced": plan.forced,
+            "reasons": list(gate.reasons),
+            "cases_passed": gate.cases_passed,
+            "cases_total": gate.cases_total,
+            "sandbox": gate.sandbox,
+            "successful_runs_text": "unknown" if gate.successful_runs is None else str(gate.successful_runs),
+            "min_runs": gate.min_runs,
+        },
+    }
+
+
+def _write(root: Path, rel: str, content: str | bytes) -> Path:
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        raise ValidationError(
+            f"The subagent folder holds a file with an unsafe path '{rel}'; nothing was exported."
+        )
+    path = root.joinpath(*pure.parts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    return path
+
+
+def _extra_files(source: SubagentSource) -> dict[str, bytes]:
+    return {
+        rel: data
+        for rel, data in sorted(source.files.items())
+        if rel not in _NOT_COPIED
+        and rel != source.entry
+        and "__pycache__" not in PurePosixPath(rel).parts
+        and PurePosixPath(rel).parts[0] != FIXTURES_DIR
+        and not rel.endswith(".pyc")
+    }
+
+
+def _fixtures(source: SubagentSource) -> dict[str, bytes]:
+    """Input files of the cases (`fixtures/` in the library folder), by path below that folder."""
+    out = {}
+    for rel, data in sorted(source.files.items()):
+        parts = PurePosixPath(rel).parts
+        if len(parts) > 1 and parts[0] == FIXTURES_DIR:
+            out[str(PurePosixPath(*parts[1:]))] = data
+    return out
+
+
+def _module_files(root: Path, source: SubagentSource, env: jinja2.Environment, ctx: dict[str, Any]) -> None:
+    """The subagent module unchanged, its other files, and the tool shim, side by side in `root`."""
+    _write(root, source.entry, source.code.encode("utf-8"))
+    for rel, data in _extra_files(source).items():
+        _write(root, rel, data)
+    _write(root, "agentfactory_tools.py", env.get_template("common/agentfactory_tools.py.j2").render(ctx))
+
+
+def render_package(plan: ExportPlan, dest: Path) -> Path:
+    """A pip-installable project in `dest` (hatchling, src layout, console scripts, tests, license)."""
+    env = environment()
+    ctx = _context(plan)
+    src = dest / "src" / plan.package
+    _module_files(src, plan.source, env, ctx)
+    _write(src, "__init__.py", env.get_template("package/__init__.py.j2").render(ctx))
+    _write(src, "__main__.py", env.get_template("package/__main__.py.j2").render(ctx))
+    cli_ctx = {**ctx, "standalone": False, "prog": plan.source.name, "usage_command": plan.source.name}
+    _write(src, "cli.py", env.get_template("common/cli.py.j2").render(cli_ctx))
+    mcp_ctx = {
+        **ctx,
+        "standalone": False,
+        "config_hint": "README.md",
+        "missing_sdk_hint": f"pip install '{plan.source.name}[mcp]'",
+    }
+    _write(src, "mcp_server.py", env.get_template("common/mcp_server.py.j2").render(mcp_ctx))
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        _write(dest, name, env.get_template(f"package/{name}.j2").render(ctx))
+    _write(dest, "tests/test_cases.py", env.get_template("package/tests/test_cases.py.j2").render(ctx))
+    for rel, data in _fixtures(plan.source).items():
+        _write(dest / "tests" / "fixtures", rel, data)
+    cases = [c.to_json() for c in plan.source.cases]
+    _write(dest, "tests/cases.json", json.dumps(cases, indent=2, ensure_ascii=False) + "\n")
+    return dest
+
+
+def skill_frontmatter(plan: ExportPlan) -> dict[str, Any]:
+    """Agent Skills frontmatter: name, description (what and when), license, compatibility, metadata."""
+    s = plan.source
+    if not valid_skill_name(s.name):
+        raise ValidationError(
+            f"'{s.name}' is not a valid Agent Skills name (1-64 characters of a-z, 0-9 and single hyphens "
+            "inside): rename the subagent before deploying it as a skill."
+        )
+    description = _one_line(s.description or f"Runs the {s.name} subagent.", SKILL_DESCRIPTION_MAX)
+    needs = ", ".join(["Python 3.10+"] + list(plan.scan.dependencies))
+    meta: dict[str, Any] = {
+        "name": s.name,
+        "description": description,
+        "license": "MIT",
+        "compatibility": _one_line(f"Needs {needs}; run scripts/run.py.", SKILL_COMPATIBILITY_MAX),
+        "metadata": {
+            "version": str(s.version),
+            "library-commit": s.library_commit,
+            "exported-by": f"AgentFactory {__version__}",
+        },
+    }
+    if plan.forced and not plan.gate.passed:
+        meta["metadata"]["maturity-gate"] = "overridden"
+    return meta
+
+
+def render_skill(plan: ExportPlan, dest: Path) -> Path:
+    """An Agent Skills folder at `dest` (its name must be the skill name) with SKILL.md and scripts/."""
+    if dest.name != plan.source.name:
+        raise ValidationError(
+            f"A skill folder must be named after the skill: '{dest.name}' != '{plan.source.name}'."
+        )
+    env = environment()
+    ctx = _context(plan)
+    front = yaml.safe_dump(skill_frontmatter(plan), sort_keys=False, allow_unicode=True, width=10_000)
+    _write(dest, "SKILL.md", env.get_template("skill/SKILL.md.j2").render({**ctx, "frontmatter": front}))
+    scripts = dest / "scripts"
+    _module_files(scripts, plan.source, env, ctx)
+    cli_ctx = {**ctx, "standalone": True, "prog": "run.py", "usage_command": "python scripts/run.py"}
+    _write(scripts, "run.py", env.get_template("common/cli.py.j2").render(cli_ctx))
+    return dest
+
+
+def mcp_client_config(plan: ExportPlan, server: Path) -> dict[str, Any]:
+    """The `mcpServers` entry a client (.mcp.json, claude_desktop_config.json) needs to start the server."""
+    return {"mcpServers": {plan.source.name: {"command": "python", "args": [str(server)], "env": {}}}}
+
+
+def render_mcp(plan: ExportPlan, dest: Path, final_dest: Path) -> Path:
+    """A standalone MCP server folder in `dest`; `final_dest` is where it will live (for the config)."""
+    env = environment()
+    ctx = _context(plan)
+    _module_files(dest, plan.source, env, ctx)
+    server_ctx = {
+        **ctx,
+        "standalone": True,
+        "config_hint": "mcp.json",
+        "missing_sdk_hint": "pip install -r requirements.txt (mcp>=2.0)",
+    }
+    _write(dest, "server.py", env.get_template("common/mcp_server.py.j2").render(server_ctx))
+    config = mcp_client_config(plan, final_dest.resolve() / "server.py")
+    config_json = json.dumps(config, indent=2)
+    _write(dest, "mcp.json", config_json + "\n")
+    _write(dest, "requirements.txt", env.get_template("mcp/requirements.txt.j2").render(ctx))
+    _write(
+        dest, "README.md", env.get_template("mcp/README.md.j2").render({**ctx, "config_json": config_json})
+    )
+    return dest
