@@ -35,7 +35,7 @@ def get_backend(settings: Settings, name: str | None = None, pool_size: int | No
     """
     name = name or settings.sandbox
     if name == "docker":
-        from agentfactory.sandbox.docker import DockerBackend
+        from agentfactory.sandbox.docker_backend import DockerBackend
 
         return DockerBackend(settings, pool_size=2 if pool_size is None else pool_size)
     if name == "local":
