@@ -1,0 +1,225 @@
+"""Regression cases (`cases.jsonl`): parsing, validation and the pure check of one result against a case.
+
+A case is `{"inputs": {...}, "expected": {...}}` at least; `expected` keys must equal the output's values
+(floats within a relative 1e-6, or the case's `tolerance`). `checks` adds richer conditions: JSON types of
+keys, keys that must be present, files the run must produce. `check_case` never runs anything: the caller
+(the regression gate) runs the subagent in the sandbox and hands the result here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentfactory.errors import ValidationError
+
+MAX_CASES = 1000
+JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
+_CASE_KEYS = {"inputs", "expected", "tolerance", "checks", "name", "description", "run_id"}
+_CHECK_KEYS = {"types", "keys", "files"}
+
+
+@dataclass
+class Case:
+    inputs: dict[str, Any]
+    expected: dict[str, Any] = field(default_factory=dict)
+    tolerance: float | None = None  # relative (and, near zero, absolute) tolerance for floats
+    checks: dict[str, Any] = field(default_factory=dict)  # {"types": {k: t}, "keys": [..], "files": [..]}
+    name: str | None = None
+    description: str | None = None
+    run_id: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: object, where: str = "case") -> Case:
+        if not isinstance(data, dict):
+            raise ValidationError(f"{where} must be a JSON object with 'inputs' (and usually 'expected').")
+        unknown = set(data) - _CASE_KEYS
+        if unknown:
+            raise ValidationError(
+                f"{where} has unknown key(s) {sorted(unknown)}; allowed: {sorted(_CASE_KEYS)}."
+            )
+        if not isinstance(data.get("inputs"), dict):
+            raise ValidationError(f"{where} needs 'inputs' as a JSON object of the run() arguments.")
+        expected = data.get("expected", {})
+        if not isinstance(expected, dict):
+            raise ValidationError(f"{where}: 'expected' must be a JSON object of output keys to values.")
+        tol = data.get("tolerance")
+        if tol is not None and (
+            isinstance(tol, bool) or not isinstance(tol, int | float) or not math.isfinite(tol) or tol < 0
+        ):
+            raise ValidationError(f"{where}: 'tolerance' must be a non-negative number.")
+        checks = data.get("checks", {})
+        _validate_checks(checks, where)
+        for key in ("name", "description", "run_id"):
+            if data.get(key) is not None and not isinstance(data[key], str):
+                raise ValidationError(f"{where}: '{key}' must be a string.")
+        return cls(
+            inputs=data["inputs"],
+            expected=expected,
+            tolerance=float(tol) if tol is not None else None,
+            checks=checks,
+            name=data.get("name"),
+            description=data.get("description"),
+            run_id=data.get("run_id"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"inputs": self.inputs}
+        if self.name is not None:
+            out = {"name": self.name, **out}
+        if self.expected:
+            out["expected"] = self.expected
+        if self.tolerance is not None:
+            out["tolerance"] = self.tolerance
+        if self.checks:
+            out["checks"] = self.checks
+        if self.description is not None:
+            out["description"] = self.description
+        if self.run_id is not None:
+            out["run_id"] = self.run_id
+        return out
+
+
+def _validate_checks(checks: object, where: str) -> None:
+    if not isinstance(checks, dict):
+        raise ValidationError(f"{where}: 'checks' must be a JSON object with 'types', 'keys' or 'files'.")
+    unknown = set(checks) - _CHECK_KEYS
+    if unknown:
+        raise ValidationError(f"{where}: unknown check(s) {sorted(unknown)}; allowed: {sorted(_CHECK_KEYS)}.")
+    types = checks.get("types", {})
+    if not isinstance(types, dict) or not all(
+        isinstance(k, str) and v in JSON_TYPES for k, v in types.items()
+    ):
+        raise ValidationError(f"{where}: checks.types maps output keys to one of {', '.join(JSON_TYPES)}.")
+    for key in ("keys", "files"):
+        value = checks.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+            raise ValidationError(f"{where}: checks.{key} must be a list of non-empty strings.")
+    for path in checks.get("files", []):
+        parts = path.replace("\\", "/").split("/")
+        if path.startswith(("/", "\\")) or ".." in parts or "\x00" in path:
+            raise ValidationError(
+                f"{where}: checks.files entry {path!r} must be a relative path inside the run."
+            )
+
+
+def parse_cases(text: str, where: str = "cases.jsonl") -> list[Case]:
+    """Parse JSON Lines into cases; blank lines are allowed, anything else malformed is refused."""
+    cases: list[Case] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"{where} line {lineno} is not valid JSON ({exc.msg}).") from None
+        cases.append(Case.from_dict(data, f"{where} line {lineno}"))
+        if len(cases) > MAX_CASES:
+            raise ValidationError(f"{where} has more than {MAX_CASES} cases.")
+    return cases
+
+
+def dump_cases(cases: list[Case]) -> str:
+    return "".join(json.dumps(c.to_dict(), ensure_ascii=False, sort_keys=False) + "\n" for c in cases)
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    passed: bool
+    failures: list[str]
+
+
+def check_case(case: Case, result: dict[str, Any] | None, output_files: list[str]) -> CaseResult:
+    """Check one run's result (None when the run failed) and produced files against a case. Pure."""
+    if result is None:
+        return CaseResult(False, ["the run produced no result (it failed or timed out)"])
+    if not isinstance(result, dict):
+        return CaseResult(False, [f"the result is a {type(result).__name__}, not a JSON object"])
+    failures: list[str] = []
+    rel = case.tolerance if case.tolerance is not None else 1e-6
+    absolute = case.tolerance if case.tolerance is not None else 1e-12
+    for key, want in case.expected.items():
+        if key not in result:
+            failures.append(f"output key {key!r} is missing")
+            continue
+        problem = _compare(result[key], want, rel, absolute, key)
+        if problem:
+            failures.append(problem)
+    for key in case.checks.get("keys", []):
+        if key not in result:
+            failures.append(f"output key {key!r} is missing")
+    for key, kind in case.checks.get("types", {}).items():
+        if key not in result:
+            failures.append(f"output key {key!r} is missing (expected a {kind})")
+        elif _json_type(result[key]) != kind and not (
+            kind == "number" and _json_type(result[key]) == "integer"
+        ):
+            failures.append(f"output key {key!r} is a {_json_type(result[key])}, expected a {kind}")
+    produced = {_norm_path(p) for p in output_files}
+    for path in case.checks.get("files", []):
+        if _norm_path(path) not in produced:
+            failures.append(f"file {path!r} was not produced")
+    return CaseResult(not failures, failures)
+
+
+def _norm_path(path: str) -> str:
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return path.rstrip("/")
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | tuple):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def _compare(got: Any, want: Any, rel: float, absolute: float, where: str) -> str | None:
+    """None if equal under the case's rules, else a sentence saying where they differ."""
+    gk, wk = _json_type(got), _json_type(want)
+    numeric = {"integer", "number"}
+    if gk in numeric and wk in numeric:
+        if gk == wk == "integer":
+            return None if got == want else f"{where}: got {got!r}, expected {want!r}"
+        if math.isclose(float(got), float(want), rel_tol=rel, abs_tol=absolute):
+            return None
+        return f"{where}: got {got!r}, expected {want!r} (tolerance {rel:g})"
+    if gk != wk:
+        return f"{where}: got {_short(got)} ({gk}), expected {_short(want)} ({wk})"
+    if gk == "array":
+        if len(got) != len(want):
+            return f"{where}: got {len(got)} items, expected {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            problem = _compare(g, w, rel, absolute, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if gk == "object":
+        if set(got) != set(want):
+            return f"{where}: keys {sorted(map(str, got))} differ from expected {sorted(map(str, want))}"
+        for k in want:
+            problem = _compare(got[k], want[k], rel, absolute, f"{where}.{k}")
+            if problem:
+                return problem
+        return None
+    return None if got == want else f"{where}: got {_short(got)}, expected {_short(want)}"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -1,0 +1,489 @@
+"""The subagent folder format: reading (with size limits), validating, normalising and writing it.
+
+One source of truth per field (see FORMAT.md): name and description are SKILL.md frontmatter fields;
+machine fields are strings in the frontmatter's `metadata` map; explicit JSON schemas live in the
+optional `schema.json` sidecar; cases live in `cases.jsonl`. Nothing here imports or runs subagent code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from agentfactory.errors import ValidationError
+from agentfactory.library.cases import Case, dump_cases, parse_cases
+from agentfactory.library.introspect import inspect_module
+from agentfactory.library.model import Subagent
+from agentfactory.library.names import default_entry, validate_entry, validate_name
+
+SKILL_FILE = "SKILL.md"
+CASES_FILE = "cases.jsonl"
+SCHEMA_FILE = "schema.json"
+
+MAX_SKILL_MD = 256 * 1024
+MAX_ENTRY = 1024 * 1024
+MAX_CASES_FILE = 4 * 1024 * 1024
+MAX_OTHER_FILE = 1024 * 1024
+MAX_TOTAL = 8 * 1024 * 1024
+MAX_FILES = 200
+MAX_DEPTH = 4
+MAX_DESCRIPTION = 1024
+
+FRONTMATTER_KEYS = ("name", "description", "license", "compatibility", "metadata", "allowed-tools")
+# Metadata keys the library interprets; any other metadata key is kept as the author wrote it.
+MANAGED_KEYS = ("version", "entry", "tools", "tags", "parent-version", "source-run", "source-task")
+# Provenance the library sets on save: two saves differing only here are the same content.
+PROVENANCE_KEYS = ("version", "parent-version", "source-run", "source-task")
+_IGNORED_DIRS = {"__pycache__"}
+_IGNORED_SUFFIXES = (".pyc", ".pyo")
+
+
+# ----------------------------------------------------------------------------------------- YAML
+
+_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _StrictLoader(_Base):  # type: ignore[misc,valid-type]
+    """Safe loader that refuses duplicate keys (YAML would silently keep the last one)."""
+
+
+def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ValidationError(f"SKILL.md frontmatter has the key {key!r} twice; keep one.")
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+# ----------------------------------------------------------------------------------------- SKILL.md
+
+
+def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
+    """Frontmatter mapping and body of a SKILL.md (BOM and CRLF accepted)."""
+    text = normalise_text(text)
+    if not text.startswith("---\n"):
+        raise ValidationError("SKILL.md must start with a YAML frontmatter block between '---' lines.")
+    match = re.search(r"^---[ \t]*$", text[4:], re.M)
+    if match is None:
+        raise ValidationError("SKILL.md frontmatter is not closed by a '---' line.")
+    raw = text[4 : 4 + match.start()]
+    body = text[4 + match.end() :].lstrip("\n")
+    try:
+        data = yaml.load(raw, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except ValidationError:
+        raise
+    except yaml.constructor.ConstructorError as exc:
+        raise ValidationError(
+            f"SKILL.md frontmatter uses a YAML tag that is not allowed ({(exc.problem or '').strip()}); "
+            "use plain strings."
+        ) from None
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 2}" if where is not None else ""
+        raise ValidationError(f"SKILL.md frontmatter is not valid YAML{line}.") from None
+    if not isinstance(data, dict):
+        raise ValidationError("SKILL.md frontmatter must be a YAML mapping with 'name' and 'description'.")
+    return data, body
+
+
+def normalise_text(text: str) -> str:
+    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _check_frontmatter(data: dict[str, Any], folder_name: str) -> dict[str, str]:
+    unknown = [k for k in data if k not in FRONTMATTER_KEYS]
+    if unknown:
+        raise ValidationError(
+            f"SKILL.md frontmatter has unknown field(s) {unknown}; allowed: {', '.join(FRONTMATTER_KEYS)} "
+            "(put extra fields under 'metadata')."
+        )
+    if "name" not in data:
+        raise ValidationError("SKILL.md frontmatter needs a 'name' field equal to the folder name.")
+    name = validate_name(data["name"])
+    if name != folder_name:
+        raise ValidationError(f"SKILL.md name {name!r} does not match the folder name {folder_name!r}.")
+    desc = data.get("description")
+    if not isinstance(desc, str) or not desc.strip():
+        raise ValidationError("SKILL.md frontmatter needs a non-empty 'description' string.")
+    if len(desc) > MAX_DESCRIPTION:
+        raise ValidationError(
+            f"SKILL.md description is {len(desc)} characters; the limit is {MAX_DESCRIPTION}."
+        )
+    for key in ("license", "compatibility", "allowed-tools"):
+        if key in data and not isinstance(data[key], str):
+            raise ValidationError(f"SKILL.md field '{key}' must be a string.")
+    if len(data.get("compatibility", "")) > 500:
+        raise ValidationError("SKILL.md 'compatibility' is longer than 500 characters.")
+    meta = data.get("metadata", {})
+    if meta is None:
+        meta = {}
+    if not isinstance(meta, dict):
+        raise ValidationError("SKILL.md 'metadata' must be a map of string keys to string values.")
+    out: dict[str, str] = {}
+    for key, value in meta.items():
+        if not isinstance(key, str) or isinstance(value, dict | list) or value is None:
+            raise ValidationError(f"SKILL.md metadata {key!r} must be a string value.")
+        # The spec says strings; an unquoted `version: 2` is an easy slip, so scalars are read as text.
+        out[key] = str(value).lower() if isinstance(value, bool) else str(value)
+    return out
+
+
+def _int_field(meta: dict[str, str], key: str) -> int | None:
+    value = meta.get(key, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValidationError(f"SKILL.md metadata '{key}' must be a whole number, not {value!r}.")
+    return int(value)
+
+
+def _list_field(meta: dict[str, str], key: str) -> list[str]:
+    return [part for part in re.split(r"[,\s]+", meta.get(key, "")) if part]
+
+
+# ----------------------------------------------------------------------------------------- parsing
+
+
+def _decode(files: dict[str, bytes], path: str) -> str:
+    try:
+        return files[path].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path} is not UTF-8 text.") from None
+
+
+def parse_subagent(folder_name: str, files: dict[str, bytes], commit: str | None = None) -> Subagent:
+    """Validate and parse a subagent from its files (relative path -> bytes). Raises ValidationError."""
+    validate_name(folder_name)
+    _check_sizes(files)
+    if SKILL_FILE not in files:
+        raise ValidationError(f"The folder {folder_name!r} has no SKILL.md.")
+    skill_md = _decode(files, SKILL_FILE)
+    front, body = split_skill_md(skill_md)
+    meta = _check_frontmatter(front, folder_name)
+    entry = validate_entry(meta.get("entry") or default_entry(folder_name))
+    if entry not in files:
+        raise ValidationError(f"The entry module {entry} is missing from {folder_name!r}.")
+    code = _decode(files, entry)
+    info = inspect_module(code, entry)
+    cases = parse_cases(_decode(files, CASES_FILE)) if CASES_FILE in files else []
+    inputs_schema, outputs_schema = info.inputs_schema, info.outputs_schema
+    if SCHEMA_FILE in files:
+        given = _parse_schema_file(_decode(files, SCHEMA_FILE))
+        inputs_schema = given.get("inputs", inputs_schema)
+        outputs_schema = given.get("outputs", outputs_schema)
+    version = _int_field(meta, "version") or 0
+    return Subagent(
+        name=folder_name,
+        version=version,
+        description=front["description"].strip(),
+        code=code,
+        entry=entry,
+        skill_md=skill_md,
+        cases=cases,
+        tools=_list_field(meta, "tools"),
+        tags=_list_field(meta, "tags"),
+        inputs_schema=inputs_schema,
+        outputs_schema=outputs_schema,
+        parent_version=_int_field(meta, "parent-version"),
+        source_run=meta.get("source-run") or None,
+        source_task=meta.get("source-task") or None,
+        files=dict(files),
+        signature=info.signature,
+        docstring=info.docstring,
+        body=body,
+        metadata={k: v for k, v in meta.items() if k not in MANAGED_KEYS},
+        commit=commit,
+    )
+
+
+def _parse_schema_file(text: str) -> dict[str, dict]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"schema.json is not valid JSON ({exc.msg}).") from None
+    if not isinstance(data, dict) or set(data) - {"inputs", "outputs"}:
+        raise ValidationError("schema.json must be an object with 'inputs' and/or 'outputs' JSON schemas.")
+    for key, schema in data.items():
+        if not isinstance(schema, dict):
+            raise ValidationError(f"schema.json '{key}' must be a JSON schema object.")
+        try:
+            import jsonschema
+
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except jsonschema.SchemaError as exc:
+            raise ValidationError(
+                f"schema.json '{key}' is not a valid JSON schema ({exc.message})."
+            ) from None
+    return data
+
+
+def _limit_for(path: str) -> int:
+    if path == SKILL_FILE:
+        return MAX_SKILL_MD
+    if path == CASES_FILE:
+        return MAX_CASES_FILE
+    if path.endswith(".py"):
+        return MAX_ENTRY
+    return MAX_OTHER_FILE
+
+
+def _check_sizes(files: dict[str, bytes]) -> None:
+    if len(files) > MAX_FILES:
+        raise ValidationError(f"A subagent folder may hold at most {MAX_FILES} files.")
+    total = 0
+    for path, data in files.items():
+        if len(data) > _limit_for(path):
+            raise ValidationError(f"{path} is {len(data)} bytes; the limit is {_limit_for(path)}.")
+        total += len(data)
+    if total > MAX_TOTAL:
+        raise ValidationError(f"The subagent folder holds {total} bytes; the limit is {MAX_TOTAL}.")
+
+
+def read_folder(path: Path) -> dict[str, bytes]:
+    """Read a subagent folder from disk: regular files only, no links, size-limited, caches skipped."""
+    if path.is_symlink() or not path.is_dir():
+        raise ValidationError(f"{path} is not a folder.")
+    files: dict[str, bytes] = {}
+    total = 0
+    root = str(path)
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        rel_dir = os.path.relpath(dirpath, root)
+        depth = 0 if rel_dir == "." else rel_dir.count(os.sep) + 1
+        for d in list(dirnames):
+            full = os.path.join(dirpath, d)
+            if d in _IGNORED_DIRS:
+                dirnames.remove(d)
+            elif d.startswith(".") or os.path.islink(full):
+                raise ValidationError(
+                    f"{full} is a hidden folder or a link; subagent folders hold plain files."
+                )
+            elif depth + 1 >= MAX_DEPTH:
+                raise ValidationError(f"{full} is nested deeper than {MAX_DEPTH} levels.")
+        for f in filenames:
+            full = os.path.join(dirpath, f)
+            if f.endswith(_IGNORED_SUFFIXES):
+                continue
+            rel = f if rel_dir == "." else f"{rel_dir.replace(os.sep, '/')}/{f}"
+            if f.startswith("."):
+                raise ValidationError(f"{full} is a hidden file; subagent folders hold no hidden files.")
+            if len(files) >= MAX_FILES:
+                raise ValidationError(f"{path} holds more than {MAX_FILES} files.")
+            data = _read_limited(full, _limit_for(rel))
+            total += len(data)
+            if total > MAX_TOTAL:
+                raise ValidationError(f"{path} holds more than {MAX_TOTAL} bytes.")
+            files[rel] = data
+    return files
+
+
+def _read_limited(path: str, limit: int) -> bytes:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise ValidationError(f"Cannot read {path} ({exc.strerror}); links are not allowed.") from None
+    with os.fdopen(fd, "rb") as fh:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise ValidationError(f"{path} is not a regular file.")
+        data = fh.read(limit + 1)
+    if len(data) > limit:
+        raise ValidationError(f"{path} is larger than the {limit}-byte limit for this file.")
+    return data
+
+
+def validate_folder(path: Path) -> Subagent:
+    """Validate a subagent folder on disk (its name first, before reading anything) and parse it."""
+    path = Path(path)
+    validate_name(path.name)
+    return parse_subagent(path.name, read_folder(path))
+
+
+# ----------------------------------------------------------------------------------------- writing
+
+
+def render_skill_md(front: dict[str, Any], body: str) -> str:
+    text = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
+    return f"---\n{text}---\n\n{body.strip()}\n"
+
+
+def canonical_files(
+    sub: Subagent,
+    *,
+    version: int | None,
+    parent_version: int | None,
+    source_run: str | None,
+    source_task: str | None,
+) -> dict[str, bytes]:
+    """The files the library stores for `sub` with the given provenance: SKILL.md re-rendered canonically
+    (LF, no BOM, machine fields in `metadata`), every other file byte for byte."""
+    front, _ = split_skill_md(sub.skill_md)
+    meta: dict[str, str] = {}
+    if version:
+        meta["version"] = str(version)
+    if sub.entry != default_entry(sub.name):
+        meta["entry"] = sub.entry
+    if sub.tools:
+        meta["tools"] = ", ".join(sub.tools)
+    if sub.tags:
+        meta["tags"] = ", ".join(sub.tags)
+    if parent_version:
+        meta["parent-version"] = str(parent_version)
+    if source_run:
+        meta["source-run"] = source_run
+    if source_task:
+        meta["source-task"] = _one_line(source_task, 500)
+    meta.update(sub.metadata)
+    out_front: dict[str, Any] = {"name": sub.name, "description": sub.description}
+    for key in ("license", "compatibility", "allowed-tools"):
+        if key in front:
+            out_front[key] = front[key]
+    if meta:
+        out_front["metadata"] = meta
+    files = dict(sub.files)
+    files[SKILL_FILE] = render_skill_md(out_front, sub.body).encode("utf-8")
+    return files
+
+
+def content_key(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Files with provenance stripped from SKILL.md: equal keys mean a save would change nothing."""
+    front, body = split_skill_md(files[SKILL_FILE].decode("utf-8"))
+    meta = dict(front.get("metadata") or {})
+    for key in PROVENANCE_KEYS:
+        meta.pop(key, None)
+    front["metadata"] = {str(k): str(v) for k, v in meta.items()}
+    out = dict(files)
+    out[SKILL_FILE] = render_skill_md(front, body).encode("utf-8")
+    return out
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _schema_md(schema: dict[str, Any]) -> str:
+    props = schema.get("properties") or {}
+    if not props:
+        return "A JSON object." if schema.get("type") == "object" else "See schema.json."
+    required = set(schema.get("required", []))
+    lines = []
+    for key, prop in props.items():
+        kind = prop.get("type", "any")
+        kind = " | ".join(kind) if isinstance(kind, list) else kind
+        extra = ", required" if key in required else ""
+        if "default" in prop:
+            extra += f", default {json.dumps(prop['default'])}"
+        desc = f": {prop['description']}" if prop.get("description") else ""
+        lines.append(f"- `{key}` ({kind}{extra}){desc}")
+    return "\n".join(lines)
+
+
+def build_subagent_folder(
+    dest: Path,
+    *,
+    name: str,
+    description: str,
+    code: str,
+    tools: tuple[str, ...] | list[str] = (),
+    inputs_schema: dict[str, Any] | None = None,
+    cases: tuple[Case | dict, ...] | list[Case | dict] = (),
+    tags: tuple[str, ...] | list[str] = (),
+    version: int | None = None,
+    parent_version: int | None = None,
+    source_run: str | None = None,
+    source_task: str | None = None,
+    changelog: str | list[str] | None = None,
+    limitations: str | None = None,
+    outputs_schema: dict[str, Any] | None = None,
+) -> Path:
+    """Write a complete, valid subagent folder and return its path.
+
+    `dest` is the folder itself when its last part equals `name`, else the parent to create `name/` in.
+    The folder is built in a temporary sibling and validated before it replaces any existing folder, so an
+    invalid candidate raises ValidationError and leaves `dest` as it was.
+    """
+    validate_name(name)
+    dest = Path(dest)
+    folder = dest if dest.name == name else dest / name
+    entry = default_entry(name)
+    info = inspect_module(code, entry)
+    case_objs = [
+        c if isinstance(c, Case) else Case.from_dict(c, f"case {i + 1}") for i, c in enumerate(cases)
+    ]
+    files: dict[str, bytes] = {entry: code.encode("utf-8"), CASES_FILE: dump_cases(case_objs).encode("utf-8")}
+    schema: dict[str, Any] = {}
+    if inputs_schema is not None:
+        schema["inputs"] = inputs_schema
+    if outputs_schema is not None:
+        schema["outputs"] = outputs_schema
+    if schema:
+        files[SCHEMA_FILE] = (json.dumps(schema, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    meta: dict[str, str] = {}
+    if version:
+        meta["version"] = str(version)
+    if tools:
+        meta["tools"] = ", ".join(tools)
+    if tags:
+        meta["tags"] = ", ".join(tags)
+    if parent_version:
+        meta["parent-version"] = str(parent_version)
+    if source_run:
+        meta["source-run"] = source_run
+    if source_task:
+        meta["source-task"] = _one_line(source_task, 500)
+    front: dict[str, Any] = {"name": name, "description": description.strip()}
+    if meta:
+        front["metadata"] = meta
+    sections = info.sections
+    if isinstance(changelog, list):
+        changelog = "\n".join(f"- {line}" for line in changelog)
+    body = "\n\n".join(
+        [
+            f"# {name}",
+            "## Purpose\n\n" + (sections.get("purpose") or description.strip()),
+            f"## Inputs\n\nCall `{info.signature}`.\n\n" + _schema_md(inputs_schema or info.inputs_schema),
+            "## Outputs\n\n" + (sections.get("outputs") or _schema_md(outputs_schema or info.outputs_schema)),
+            "## Tools\n\n" + ("\n".join(f"- `{t}`" for t in tools) if tools else "None."),
+            "## Known limitations\n\n" + (limitations or sections.get("limitations") or "None recorded."),
+            "## Changelog\n\n" + (changelog or (f"- v{version}: created." if version else "- Created.")),
+        ]
+    )
+    files[SKILL_FILE] = render_skill_md(front, body).encode("utf-8")
+    parse_subagent(name, files)  # refuse before touching the disk
+    write_folder(folder, files)
+    return folder
+
+
+def write_folder(folder: Path, files: dict[str, bytes]) -> None:
+    """Replace `folder` with exactly `files`, building it beside the target and swapping it in."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        for rel, data in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old.{os.getpid()}")
+            os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

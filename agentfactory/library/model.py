@@ -1,0 +1,107 @@
+"""Records the library hands to the rest of the system. Plain dataclasses: they cross module boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentfactory.library.cases import Case
+
+
+@dataclass
+class Subagent:
+    """One version of a subagent, parsed from its folder (on disk or in git) without running its code.
+
+    `version` is 0 for a folder that was never saved (a candidate). `files` holds every file of the folder
+    by its path relative to the folder.
+    """
+
+    name: str
+    version: int
+    description: str
+    code: str
+    entry: str
+    skill_md: str
+    cases: list[Case]
+    tools: list[str]
+    tags: list[str]
+    inputs_schema: dict[str, Any]
+    outputs_schema: dict[str, Any]
+    parent_version: int | None
+    source_run: str | None
+    source_task: str | None
+    files: dict[str, bytes]
+    signature: str = ""
+    docstring: str = ""
+    body: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)  # extra, user-defined metadata keys only
+    commit: str | None = None  # the library commit this was read from, if any
+
+    def info(self) -> SubagentInfo:
+        return SubagentInfo(
+            name=self.name,
+            version=self.version,
+            description=self.description,
+            signature=self.signature,
+            tools=list(self.tools),
+            tags=list(self.tags),
+        )
+
+
+@dataclass(frozen=True)
+class SubagentInfo:
+    """What `list()` shows: enough to choose a subagent without reading it."""
+
+    name: str
+    version: int
+    description: str
+    signature: str
+    tools: list[str]
+    tags: list[str]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    name: str
+    version: int
+    description: str
+    signature: str
+    score: float  # higher is better; comparable only within one search
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    name: str
+    version: int
+    commit: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    commit: str
+    date: str  # ISO 8601
+    message: str  # subject line
+    run_id: str | None
+    task: str | None = None
+    removed: bool = False
+
+
+@dataclass(frozen=True)
+class PullConflict:
+    """Both sides changed a subagent since they last agreed: ours is kept, theirs stays reachable at `ref`."""
+
+    name: str
+    ours_version: int | None
+    theirs_version: int | None
+    theirs_commit: str
+    ref: str
+
+
+@dataclass(frozen=True)
+class PullResult:
+    commit: str  # HEAD after the pull
+    fast_forward: bool
+    updated: list[str]  # subagents taken from the remote
+    conflicts: list[PullConflict]

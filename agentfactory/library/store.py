@@ -1,0 +1,608 @@
+"""The library store: a git repository of subagent folders, one commit per change.
+
+Write protocol (every write runs under one inter-process lock, `.library.lock`, an OS file lock that
+dies with its holder, so a crashed writer never blocks the next one and a live one is never robbed):
+
+1. validate everything first; nothing is written for invalid input;
+2. write a journal naming the subagents about to change (`.git/agentfactory/journal.json`, fsynced);
+3. write the files into the work tree (each via temp file + os.replace), stage them, write the tree and
+   the commit object;
+4. move HEAD's branch with `update-ref <new> <expected old>`: the single point where the new version
+   becomes visible;
+5. delete the journal.
+
+Readers use git objects only (`HEAD:<name>/...`), so they see the old or the new version, never a mix.
+A writer that finds a journal left by a killed writer restores the named folders to HEAD's version
+(which is the old version if the kill came before step 4 and the new one after) before doing its own
+work. Nothing here imports or runs subagent code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import git as gitpython
+from filelock import FileLock, Timeout
+
+from agentfactory.errors import LibraryError, UsageError, ValidationError
+from agentfactory.library._git import ZERO, Git, read_head
+from agentfactory.library.format import (
+    SKILL_FILE,
+    canonical_files,
+    content_key,
+    parse_subagent,
+    split_skill_md,
+    validate_folder,
+)
+from agentfactory.library.index import Index
+from agentfactory.library.model import (
+    PullConflict,
+    PullResult,
+    SaveResult,
+    SearchHit,
+    Subagent,
+    SubagentInfo,
+    VersionInfo,
+)
+from agentfactory.library.names import validate_name
+
+MARKER = ".agentfactory-library"
+LOCK_NAME = ".library.lock"
+_GITIGNORE = "/.library.lock\n__pycache__/\n*.pyc\n"
+_README = (
+    "# Subagent library\n\nA git repository of AgentFactory subagents, one folder each (see FORMAT.md in\n"
+    "the agentfactory package). Inspect it with `agentfactory library list|show|log|diff` or plain git.\n"
+)
+# Files a fresh library may find already present in its folder without calling them someone else's.
+_PRESEEDED = {"README.md", LOCK_NAME}
+CRASH_ENV = "AGENTFACTORY_LIBRARY_CRASH_AT"  # test hook: SIGKILL ourselves at a named stage of a write
+_GIT_LOCKS = ("index.lock", "HEAD.lock", "refs/heads/main.lock", "packed-refs.lock")
+
+
+def _crash_point(stage: str) -> None:
+    if os.environ.get(CRASH_ENV) == stage:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _atomic_write(path: Path, data: bytes, *, sync: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        if sync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Library:
+    """A subagent library at `path` (a git repository created on first write)."""
+
+    def __init__(self, path: Path, *, lock_timeout: float = 120.0) -> None:
+        self.path = Path(os.path.abspath(os.path.expanduser(str(path))))
+        self.gitdir = self.path / ".git"
+        self.lock_timeout = lock_timeout
+        self.git = Git(self.path)
+        self._index = Index(self.gitdir / "agentfactory" / "index.sqlite", self.git)
+        self._lock = FileLock(str(self.path / LOCK_NAME), timeout=lock_timeout, fallback_to_soft=False)
+
+    def __repr__(self) -> str:
+        return f"Library({str(self.path)!r})"
+
+    # ================================================================== setup
+
+    def exists(self) -> bool:
+        return (self.path / MARKER).is_file() and self.gitdir.is_dir()
+
+    def ensure(self) -> None:
+        """Create the library's repository on first use; refuse folders and repos that are not ours."""
+        if self.exists() and read_head(self.gitdir):
+            return
+        self._check_adoptable()
+        self.path.mkdir(parents=True, exist_ok=True)
+        with self._locked():
+            if self.exists() and read_head(self.gitdir):
+                return
+            self._check_adoptable()
+            self._init_repo()
+
+    def _check_adoptable(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise LibraryError(f"Library path {self.path} is a file, not a folder.")
+        if not self.path.exists():
+            return
+        if self.gitdir.exists():
+            if (self.path / MARKER).is_file():
+                return  # ours; an unborn HEAD means a first commit was interrupted
+            try:
+                repo = gitpython.Repo(self.path)
+                dirty = repo.is_dirty(untracked_files=True)
+                has_commits = repo.head.is_valid()
+            except (gitpython.InvalidGitRepositoryError, gitpython.GitCommandError, ValueError):
+                raise LibraryError(
+                    f"{self.path} has a broken .git folder; point --library elsewhere."
+                ) from None
+            if dirty:
+                raise LibraryError(
+                    f"{self.path} is a git repository with uncommitted changes that is not a subagent library; "
+                    "point --library at another folder (nothing was changed)."
+                )
+            if has_commits:
+                raise LibraryError(
+                    f"{self.path} is an existing git repository that is not a subagent library "
+                    f"(no {MARKER}); point --library at an empty or new folder."
+                )
+            return
+        foreign = sorted(p.name for p in self.path.iterdir() if p.name not in _PRESEEDED)
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise LibraryError(
+                f"{self.path} is not empty ({shown}) and is not a subagent library; point --library at an "
+                "empty or new folder, or import folders with `agentfactory library add`."
+            )
+
+    def _init_repo(self) -> None:
+        if not self.gitdir.exists():
+            gitpython.Repo.init(self.path, initial_branch="main")
+        with gitpython.Repo(self.path).config_writer() as cfg:
+            # Our files are bytes, not text to convert; objects and refs reach the disk before we move on.
+            cfg.set_value("core", "autocrlf", "false")
+            cfg.set_value("core", "fsync", "committed")
+            cfg.set_value("core", "fsyncMethod", "batch")
+            cfg.set_value("gc", "auto", "0")
+        (self.gitdir / "agentfactory").mkdir(exist_ok=True)
+        _atomic_write(self.path / ".gitignore", _GITIGNORE.encode())
+        _atomic_write(self.path / MARKER, b"format = 1\n")
+        if not (self.path / "README.md").exists():
+            _atomic_write(self.path / "README.md", _README.encode())
+        self.git.run("add", "-f", "--", ".gitignore", MARKER, "README.md")
+        tree = self.git.text("write-tree")
+        commit = self.git.text("commit-tree", tree, input=b"Create the subagent library\n")
+        self.git.run("update-ref", "HEAD", commit, ZERO)
+
+    # ================================================================== locking and recovery
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        try:
+            self._lock.acquire()
+        except Timeout:
+            raise LibraryError(
+                f"Another process has held the library lock {self.path / LOCK_NAME} for over "
+                f"{self.lock_timeout:.0f} s; wait for it to finish (a crashed holder releases it automatically)."
+            ) from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[str]:
+        """Lock, repair what a killed writer left, and yield the current HEAD."""
+        self.ensure()
+        with self._locked():
+            _crash_point("locked")
+            self.recover()
+            head = read_head(self.gitdir)
+            if head is None:
+                raise LibraryError(f"The library at {self.path} has no commits; its repository is damaged.")
+            yield head
+
+    @property
+    def _journal(self) -> Path:
+        return self.gitdir / "agentfactory" / "journal.json"
+
+    def _write_journal(self, op: str, names: list[str]) -> None:
+        _atomic_write(
+            self._journal, json.dumps({"op": op, "names": names, "pid": os.getpid()}).encode(), sync=True
+        )
+
+    def recover(self) -> list[str]:
+        """Repair after a writer killed mid-write (caller holds the lock). Returns the subagents restored."""
+        if not self._journal.exists():
+            return []
+        try:
+            names = [validate_name(n) for n in json.loads(self._journal.read_text())["names"]]
+        except (ValueError, KeyError, TypeError, ValidationError):
+            names = [p.name for p in self.path.iterdir() if not p.name.startswith(".") and p.is_dir()]
+        self._clear_git_locks()
+        head = read_head(self.gitdir)
+        for name in names:
+            self._restore(name, head)
+        self._journal.unlink(missing_ok=True)
+        return names
+
+    def _clear_git_locks(self) -> None:
+        """Remove git lock files a killed writer left. We hold the library lock, so no writer of ours is
+        running; a git child of the dead writer may still be finishing, so give it a moment first."""
+        for rel in _GIT_LOCKS:
+            lock = self.gitdir / rel
+            deadline = time.monotonic() + 2.0
+            while lock.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            lock.unlink(missing_ok=True)
+
+    def _restore(self, name: str, head: str | None) -> None:
+        """Make the work tree and index of `name` equal HEAD's version (or absent if HEAD has none)."""
+        in_head = bool(head and self.git.ls_tree(head, name))
+        if head:
+            self.git.run("reset", "-q", head, "--", name)
+        if in_head:
+            self.git.run("checkout", head, "--", name)
+            self.git.run("clean", "-fdqx", "--", name)
+        else:
+            shutil.rmtree(self.path / name, ignore_errors=True)
+
+    # ================================================================== reads
+
+    def head(self) -> str:
+        head = read_head(self.gitdir) if self.exists() else None
+        if head is None:
+            raise LibraryError(f"No subagent library at {self.path} yet; save a subagent to create it.")
+        return head
+
+    def _fresh_index(self) -> Index | None:
+        head = read_head(self.gitdir) if self.exists() else None
+        if head is None:
+            return None
+        self._index.refresh(head)
+        return self._index
+
+    def reindex(self) -> int:
+        """Rebuild the search index from HEAD; returns the number of subagents indexed."""
+        head = self.head()
+        self._index.refresh(head, full=True)
+        return len(self._index.list())
+
+    def list(self) -> list[SubagentInfo]:
+        index = self._fresh_index()
+        return index.list() if index else []
+
+    def search(
+        self, query: str, k: int = 5, success_rates: dict[str, tuple[int, int]] | None = None
+    ) -> list[SearchHit]:
+        index = self._fresh_index()
+        return index.search(query, k, success_rates) if index else []
+
+    def history(self, name: str) -> list[VersionInfo]:
+        validate_name(name)
+        index = self._fresh_index()
+        versions = index.versions(name) if index else []
+        if not versions:
+            raise UsageError(f"No subagent named {name!r} in the library at {self.path}.")
+        return versions
+
+    def _commit_of(self, name: str, version: int | None) -> str:
+        validate_name(name)
+        if version is None:
+            head = self.head()
+            if not self.git.ls_tree(head, name):
+                raise UsageError(
+                    f"No subagent named {name!r} in the library (see `agentfactory library list`)."
+                )
+            return head
+        found = [v for v in self.history(name) if v.version == version and not v.removed]
+        if not found:
+            known = sorted({v.version for v in self.history(name) if not v.removed})
+            raise UsageError(f"{name} has no version {version}; known versions: {known}.")
+        return found[-1].commit
+
+    def _files_at(self, commit: str, name: str) -> dict[str, bytes]:
+        entries = self.git.ls_tree(commit, name, recursive=True)
+        blobs = self.git.blobs([e.sha for e in entries.values() if e.kind == "blob"])
+        prefix = name + "/"
+        return {p[len(prefix) :]: blobs[e.sha] for p, e in entries.items() if e.kind == "blob"}
+
+    def get(self, name: str, version: int | None = None) -> Subagent:
+        """Read a version (default: current) from git objects, without checking anything out."""
+        commit = self._commit_of(name, version)
+        return parse_subagent(name, self._files_at(commit, name), commit=commit)
+
+    def diff(self, name: str, v1: int, v2: int) -> str:
+        a, b = self._commit_of(name, v1), self._commit_of(name, v2)
+        return self.git.run("diff", "--no-color", "--no-ext-diff", a, b, "--", name, strip=False).decode(
+            "utf-8", "replace"
+        )
+
+    def export(self, name: str, version: int | None, dest: Path) -> Path:
+        """Write that version's folder to `dest/<name>` (refusing to overwrite a non-empty folder)."""
+        sub = self.get(name, version)
+        target = Path(dest) / name
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise UsageError(f"{target} already exists and is not empty; choose another destination.")
+        from agentfactory.library.format import write_folder
+
+        write_folder(target, sub.files)
+        return target
+
+    # ================================================================== writes
+
+    def save(
+        self,
+        folder: Path,
+        *,
+        run_id: str | None = None,
+        task: str | None = None,
+        message: str | None = None,
+    ) -> SaveResult:
+        """Validate `folder` and commit it as the next version of its subagent (no-op when unchanged)."""
+        folder = Path(folder)
+        validate_name(folder.name)
+        sub = validate_folder(folder)
+        return self._save(sub, run_id=run_id, task=task, message=message, verb="save")
+
+    def _save(
+        self, sub: Subagent, *, run_id: str | None, task: str | None, message: str | None, verb: str
+    ) -> SaveResult:
+        with self._writing() as head:
+            old_files = self._files_at(head, sub.name)
+            old_version = _version_of_files(old_files)
+            if old_files:
+                base = old_version
+            else:
+                index = self._fresh_index()
+                base = index.max_version(sub.name) if index else 0
+            new_version = base + 1
+            files = canonical_files(
+                sub,
+                version=new_version,
+                parent_version=old_version or None,
+                source_run=run_id or sub.source_run,
+                source_task=task or sub.source_task,
+            )
+            if old_files and content_key(old_files) == content_key(files):
+                return SaveResult(sub.name, old_version, head, False)
+            stored = parse_subagent(sub.name, files)
+            subject = f"{verb} {sub.name} v{new_version}" if verb == "save" else verb.format(v=new_version)
+            body = _one_line(message or sub.description, 500)
+            commit = self._commit(head, sub.name, files, subject, body, new_version, run_id, task)
+            stored.commit = commit
+            self._note(head, commit, stored, sub.name, new_version, subject, run_id, task, removed=False)
+            return SaveResult(sub.name, new_version, commit, True)
+
+    def rollback(self, name: str, to_version: int) -> SaveResult:
+        """Make a new version whose content is that of `to_version`."""
+        old = self.get(name, to_version)
+        return self._save(
+            old,
+            run_id=None,
+            task=None,
+            message=f"Restore the content of v{to_version}.",
+            verb=f"rollback {name} to v{to_version} as v{{v}}",
+        )
+
+    def remove(self, name: str) -> SaveResult:
+        """Delete a subagent in a commit; its history stays readable and a later save continues its versions."""
+        validate_name(name)
+        with self._writing() as head:
+            old_files = self._files_at(head, name)
+            if not old_files:
+                raise UsageError(f"No subagent named {name!r} in the library to remove.")
+            version = _version_of_files(old_files)
+            subject = f"remove {name} (was v{version})"
+            commit = self._commit(head, name, None, subject, f"Remove {name}.", version, None, None)
+            self._note(head, commit, None, name, version, subject, None, None, removed=True)
+            return SaveResult(name, version, commit, True)
+
+    def _note(
+        self,
+        parent: str,
+        commit: str,
+        sub: Subagent | None,
+        name: str,
+        version: int,
+        subject: str,
+        run_id: str | None,
+        task: str | None,
+        *,
+        removed: bool,
+    ) -> None:
+        date = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
+        info = VersionInfo(version, commit, date, subject, run_id, _one_line(task) if task else None, removed)
+        self._index.note_commit(parent, commit, sub, name, info)
+
+    def _commit(
+        self,
+        parent: str,
+        name: str,
+        files: dict[str, bytes] | None,
+        subject: str,
+        body: str,
+        version: int,
+        run_id: str | None,
+        task: str | None,
+    ) -> str:
+        """Replace folder `name` with `files` (None: delete it) in one commit on top of `parent`."""
+        trailers = [f"Subagent: {name}", f"Version: {version}"]
+        if run_id:
+            trailers.append(f"Run-Id: {_one_line(run_id)}")
+        if task:
+            trailers.append(f"Task: {_one_line(task)}")
+        message = f"{subject}\n\n{body}\n\n" + "\n".join(trailers) + "\n"
+        self._write_journal("save", [name])
+        _crash_point("journal")
+        target = self.path / name
+        if files is None:
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            self._write_tree(target, files)
+        _crash_point("files")
+        self.git.run("add", "-A", "-f", "--", name)
+        _crash_point("staged")
+        tree = self.git.text("write-tree")
+        commit = self.git.text("commit-tree", tree, "-p", parent, input=message.encode("utf-8"))
+        _crash_point("commit-object")
+        try:
+            self.git.run("update-ref", "-m", _one_line(subject), "HEAD", commit, parent)
+        except gitpython.GitCommandError as exc:
+            raise LibraryError(
+                f"The library's HEAD moved during a locked write ({exc.stderr.strip()})."
+            ) from None
+        _crash_point("ref")
+        self._journal.unlink()
+        _crash_point("done")
+        return commit
+
+    def _write_tree(self, target: Path, files: dict[str, bytes]) -> None:
+        if target.is_symlink() or (target.exists() and not target.is_dir()):
+            target.unlink()
+        if target.exists():
+            for existing in sorted(target.rglob("*"), reverse=True):
+                rel = existing.relative_to(target).as_posix()
+                if existing.is_dir() and not existing.is_symlink():
+                    if not any(existing.iterdir()):
+                        existing.rmdir()
+                elif rel not in files:
+                    existing.unlink()
+        first = True
+        for rel, data in sorted(files.items()):
+            _atomic_write(target / rel, data)
+            if first:
+                _crash_point("first-file")
+                first = False
+
+    # ================================================================== teams
+
+    def _check_remote(self, remote: str) -> str:
+        if not remote or remote.startswith("-") or "\x00" in remote or "\n" in remote:
+            raise UsageError(f"{remote!r} is not a git remote name, path or URL.")
+        return remote
+
+    def push(self, remote: str = "origin") -> str:
+        """Push the library's main branch to `remote` (a configured remote, a path or a URL)."""
+        self._check_remote(remote)
+        head = self.head()
+        try:
+            self.git.run("push", "--quiet", "--", remote, f"{head}:refs/heads/main")
+        except gitpython.GitCommandError as exc:
+            err = (exc.stderr or "").strip()
+            if "rejected" in err or "non-fast-forward" in err or "fetch first" in err:
+                raise LibraryError(
+                    f"The remote {remote} has changes this library lacks; run `agentfactory library pull "
+                    f"{remote}` first, then push again."
+                ) from None
+            raise LibraryError(f"Push to {remote} failed: {_one_line(err, 300)}") from None
+        return head
+
+    def pull(self, remote: str = "origin") -> PullResult:
+        """Fetch `remote`'s main branch and merge it subagent by subagent.
+
+        A subagent changed only on one side takes that side. Changed on both sides: ours is kept, theirs
+        stays reachable (the merge commit's second parent and refs/agentfactory/conflicts/<name>) and is
+        reported in the result; nothing is overwritten.
+        """
+        self._check_remote(remote)
+        self.ensure()
+        incoming = "refs/agentfactory/incoming"
+        try:
+            self.git.run("fetch", "--quiet", "--no-tags", "--", remote, f"+refs/heads/main:{incoming}")
+        except gitpython.GitCommandError as exc:
+            raise LibraryError(
+                f"Fetch from {remote} failed: {_one_line((exc.stderr or '').strip(), 300)}"
+            ) from None
+        theirs = self.git.text("rev-parse", incoming)
+        with self._writing() as ours:
+            if theirs == ours or self.git.is_ancestor(theirs, ours):
+                return PullResult(ours, False, [], [])
+            if self.git.is_ancestor(ours, theirs):
+                changed = self._changed_names(ours, theirs)
+                self._move_head(ours, theirs, changed, f"pull {remote} (fast-forward)")
+                self._index.refresh(theirs)
+                return PullResult(theirs, True, sorted(changed), [])
+            return self._merge(remote, ours, theirs)
+
+    def _changed_names(self, a: str, b: str) -> list[str]:
+        out = self.git.text("diff", "--name-only", "--no-renames", a, b)
+        return sorted({p.split("/", 1)[0] for p in out.splitlines() if p})
+
+    def _move_head(self, old: str, new: str, names: list[str], reason: str) -> None:
+        self._write_journal("pull", [n for n in names if _is_name(n)])
+        self.git.run("update-ref", "-m", reason, "HEAD", new, old)
+        _crash_point("ref")
+        self.git.run("read-tree", "-m", "-u", old, new)
+        self._journal.unlink()
+
+    def _merge(self, remote: str, ours: str, theirs: str) -> PullResult:
+        bases = self.git.text("merge-base", ours, theirs) if self.git.ok("merge-base", ours, theirs) else ""
+        base = self.git.ls_tree(bases) if bases else {}
+        mine, other = self.git.ls_tree(ours), self.git.ls_tree(theirs)
+        merged = dict(mine)
+        updated: list[str] = []
+        conflicts: list[PullConflict] = []
+        for name in sorted(set(mine) | set(other) | set(base)):
+            o, t, b = mine.get(name), other.get(name), base.get(name)
+            if o == t or t == b:
+                continue
+            if o == b:
+                if t is None:
+                    merged.pop(name, None)
+                else:
+                    merged[name] = t
+                updated.append(name)
+                continue
+            ref = (
+                f"refs/agentfactory/conflicts/{name}"
+                if _is_name(name)
+                else "refs/agentfactory/conflicts/-root"
+            )
+            self.git.run("update-ref", ref, theirs)
+            conflicts.append(
+                PullConflict(
+                    name,
+                    _version_of_files(self._files_at(ours, name)) or None if o else None,
+                    _version_of_files(self._files_at(theirs, name)) or None if t else None,
+                    theirs,
+                    ref,
+                )
+            )
+        lines = [f"{e.mode} {e.kind} {e.sha}\t{n}".encode() for n, e in sorted(merged.items())]
+        tree = self.git.text("mktree", "-z", input=b"".join(line + b"\0" for line in lines))
+        summary = [f"Merge the library at {_one_line(remote, 120)}."]
+        if updated:
+            summary.append("Taken from the remote: " + ", ".join(updated) + ".")
+        if conflicts:
+            summary.append(
+                "Changed on both sides, ours kept (theirs reachable at refs/agentfactory/conflicts/<name>): "
+                + ", ".join(c.name for c in conflicts)
+                + "."
+            )
+        message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(conflicts)} conflicts\n\n"
+        message += "\n".join(summary) + "\n"
+        commit = self.git.text("commit-tree", tree, "-p", ours, "-p", theirs, input=message.encode())
+        self._move_head(ours, commit, updated, "pull (merge)")
+        self._index.refresh(commit)
+        return PullResult(commit, False, updated, conflicts)
+
+
+def _is_name(name: str) -> bool:
+    try:
+        validate_name(name)
+    except ValidationError:
+        return False
+    return True
+
+
+def _version_of_files(files: dict[str, bytes]) -> int:
+    if SKILL_FILE not in files:
+        return 0
+    try:
+        front, _ = split_skill_md(files[SKILL_FILE].decode("utf-8"))
+    except (ValidationError, UnicodeDecodeError):
+        return 0
+    meta = front.get("metadata") or {}
+    value = str(meta.get("version", "")) if isinstance(meta, dict) else ""
+    return int(value) if re.fullmatch(r"\d+", value) else 0
