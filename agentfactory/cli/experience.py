@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.table import Table
 
-from agentfactory.cli._pending import pending
+from agentfactory.cli.common import LibraryOpt, WorkspacesOpt, console, print_json, settings
+from agentfactory.errors import UsageError
+
+DbOpt = typer.Option(
+    None, "--db", help="Experience store file (default: <library>.experience.sqlite beside the library)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -15,28 +22,145 @@ def register(app: typer.Typer) -> None:
     app.command("feedback")(feedback)
 
 
+def _store(library: str | None, db: Path | None) -> Any:
+    from agentfactory.experience import ExperienceStore, default_store_path
+
+    cfg = settings(library=library)
+    return ExperienceStore(Path(db) if db else default_store_path(cfg))
+
+
+def _pct(value: float | None) -> str:
+    return f"{value * 100:.0f}%" if value is not None else "-"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return f"{value:,.{digits}f}" if value is not None else "-"
+
+
 def stats(
     agent: str = typer.Option(None, "--agent", help="Only this agent id."),
     window: int = typer.Option(20, "--window", min=1, help="Sliding window size for trends."),
     json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    library: str = LibraryOpt,
+    db: Path = DbOpt,
 ) -> None:
     """Per-subagent, per-agent and team statistics with trends over sliding windows."""
-    pending("stats")
+    store = _store(library, db)
+    if not store.exists:
+        if json_:
+            print_json({"store": str(store.path), "subagents": [], "agents": [], "team": None})
+        else:
+            console.print(f"No experience recorded yet ({store.path} does not exist).")
+        return
+    data = store.stats(agent_id=agent, window=window)
+    if agent is not None and not data["agents"]:
+        raise UsageError(f"No agent '{agent}' in the experience store {store.path}.")
+    if json_:
+        print_json({"store": str(store.path), **data})
+        return
+    _print_stats(data)
+
+
+def _print_stats(data: dict[str, Any]) -> None:
+    table = Table(
+        "subagent", "version", "runs", "success", "avg quality", "avg s", "cost $", title="Subagents"
+    )
+    for s in data["subagents"]:
+        table.add_row(
+            s["name"],
+            f"v{s['version']}" if s["version"] is not None else "candidate",
+            str(s["runs"]),
+            _pct(s["success_rate"]),
+            _num(s["avg_quality"]),
+            _num(s["avg_duration_s"], 3),
+            _num(s["cost_usd"], 4),
+        )
+    console.print(table)
+    table = Table(
+        "agent", "runs", "success", "tokens", "cost $", "contributed", "reused from others",
+        "reused by others", title="Agents",
+    )  # fmt: skip
+    rows = [*data["agents"], {"agent_id": "team", **data["team"], "subagents_contributed": None}]
+    for a in rows:
+        contributed = a["subagents_contributed"]
+        table.add_row(
+            a["agent_id"],
+            str(a["runs"]),
+            _pct(a["success_rate"]),
+            f"{a['tokens']['total']:,}",
+            _num(a["cost_usd"], 4),
+            str(len(contributed)) if contributed is not None else str(a.get("subagents_saved", "")),
+            str(a.get("reused_from_others", a.get("cross_agent_reuses", ""))),
+            str(a.get("reused_by_others", "")),
+        )
+    console.print(table)
+    trends = data["trends"]
+    table = Table(
+        "window", "runs", "success", "avg tokens", "reuse", title=f"Trend ({trends['window']} runs)"
+    )
+    for w in trends["windows"]:
+        table.add_row(
+            str(w["index"] + 1),
+            str(w["runs"]),
+            _pct(w["success_rate"]),
+            _num(w["avg_tokens_per_run"], 0),
+            _pct(w["reuse_ratio"]),
+        )
+    console.print(table)
+    change = trends["change_first_to_last"]
+    if change.get("success_rate") is not None or change.get("avg_tokens_per_run") is not None:
+        console.print(
+            f"First to last window: success {_signed_pct(change.get('success_rate'))}, "
+            f"tokens per run {_signed(change.get('avg_tokens_per_run'))}."
+        )
+
+
+def _signed(value: float | None) -> str:
+    return f"{value:+,.0f}" if value is not None else "n/a"
+
+
+def _signed_pct(value: float | None) -> str:
+    return f"{value * 100:+.0f} points" if value is not None else "n/a"
 
 
 def report(
     run: str = typer.Argument(None, help="Run id (default: use --all)."),
     all_: bool = typer.Option(False, "--all", help="Report over all runs."),
     out: Path = typer.Option(None, "--out", help="Output HTML file."),
+    window: int = typer.Option(10, "--window", min=1, help="Rolling window of the --all charts."),
+    workspaces: str = WorkspacesOpt,
+    library: str = LibraryOpt,
+    db: Path = DbOpt,
 ) -> None:
     """Render a self-contained HTML report of a run or of all runs."""
-    pending("report")
+    from agentfactory.report import render_all_report, render_run_report, write_report
+    from agentfactory.workspace import WorkspaceManager
+
+    if bool(run) == bool(all_):
+        raise UsageError("Give a run id or --all (not both).")
+    cfg = settings(workspaces=workspaces, library=library)
+    store = _store(library, db)
+    if run:
+        ws = WorkspaceManager(cfg.workspaces).get(run)
+        html = render_run_report(ws.root, store=store)
+        target = out or ws.root / "report.html"
+    else:
+        html = render_all_report(store, window=window)
+        target = out or cfg.workspaces / "report.html"
+    path = write_report(html, target)
+    console.print(f"Report written to {path}")
 
 
 def feedback(
     run: str = typer.Argument(..., help="Run id."),
     score: float = typer.Option(None, "--score", min=0.0, max=1.0, help="Quality score 0-1."),
     note: str = typer.Option(None, "--note", help="Free-text feedback."),
+    library: str = LibraryOpt,
+    db: Path = DbOpt,
 ) -> None:
     """Record user feedback on a run's quality."""
-    pending("feedback")
+    store = _store(library, db)
+    if not store.exists:
+        raise UsageError(f"No run '{run}' in the experience store: {store.path} does not exist yet.")
+    store.add_feedback(run, score=score, note=note)
+    console.print(f"Feedback recorded for run {run}.")

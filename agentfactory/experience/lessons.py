@@ -11,8 +11,11 @@ write transaction; they never touch the library themselves (see `write_known_lim
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from agentfactory.experience.records import ExecutionRecord
 
@@ -143,6 +146,7 @@ def load(conn: sqlite3.Connection, subagent: str) -> list[Lesson]:
 LIMITATIONS_HEADING = "## Known limitations"
 _BEGIN = "<!-- experience:lessons:begin -->"
 _END = "<!-- experience:lessons:end -->"
+_PLACEHOLDER = "None recorded."  # what library.build_subagent_folder writes when there is nothing
 
 
 def render_limitations(skill_md: str, lessons: list[str], now: float | None = None) -> str:
@@ -168,6 +172,10 @@ def render_limitations(skill_md: str, lessons: list[str], now: float | None = No
     lines = skill_md.splitlines()
     for i, line in enumerate(lines):
         if line.strip().lower() == LIMITATIONS_HEADING.lower():
+            placeholder = [j for j in range(i + 1, len(lines)) if lines[j].strip()][:1]
+            if placeholder and lines[placeholder[0]].strip() == _PLACEHOLDER:
+                lines[placeholder[0]] = block
+                return "\n".join(lines) + "\n"
             # Insert at the end of the section: before the next heading of the same or higher level.
             end = next(
                 (j for j in range(i + 1, len(lines)) if lines[j].startswith("## ") or lines[j] == "#"),
@@ -178,3 +186,24 @@ def render_limitations(skill_md: str, lessons: list[str], now: float | None = No
             new = lines[:end] + ["", block] + ([""] + lines[end:] if end < len(lines) else [])
             return "\n".join(new) + "\n"
     return skill_md.rstrip("\n") + f"\n\n{LIMITATIONS_HEADING}\n\n{block}\n"
+
+
+def write_known_limitations(library: Any, store: Any, name: str, run_id: str = "experience") -> Any | None:
+    """Rewrite the lessons block of `name`'s SKILL.md through the Library API; None when unchanged.
+
+    The change is an ordinary library save (one commit, a new version with the same code), so it is
+    versioned, diffable and reversible like any other. Call it at the end of a run for the subagents
+    that failed in it, not on every execution: each call that changes the text makes a version.
+    """
+    sub = library.get(name)
+    new_md = render_limitations(sub.skill_md, store.lessons_for(name))
+    if new_md == sub.skill_md:
+        return None
+    with tempfile.TemporaryDirectory(prefix="af-lessons-") as tmp:
+        folder = Path(tmp) / name
+        for rel, data in sub.files.items():
+            target = folder / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        (folder / "SKILL.md").write_text(new_md, encoding="utf-8")
+        return library.save(folder, run_id=run_id, task=f"known limitations of {name} from recorded failures")

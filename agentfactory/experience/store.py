@@ -309,6 +309,31 @@ class ExperienceStore:
             if note:
                 conn.execute("UPDATE executions SET feedback = ? WHERE run_id = ?", (note, run_id))
 
+    def record_subagent_execution(
+        self,
+        ctx: Any,
+        name: str,
+        version: int | None,
+        inputs: dict[str, Any],
+        trace: Any,
+        duration_s: float,
+        case_results: list[bool] | None = None,
+    ) -> ExecutionRecord:
+        """Record one execution from the Meta-Agent's run context and the sandbox trace."""
+        from agentfactory.experience.recording import execution_record
+
+        record = execution_record(ctx, name, version, inputs, trace, duration_s, case_results)
+        self.record_execution(record)
+        return record
+
+    def record_run_result(self, ctx: Any, result: Any) -> RunRecord:
+        """Record one finished run from the Meta-Agent's run context and its RunResult."""
+        from agentfactory.experience.recording import run_record
+
+        record = run_record(ctx, result)
+        self.record_run(record)
+        return record
+
     # -- reads for the rest of the framework ---------------------------------------------------------------
 
     def success_rates(
@@ -420,6 +445,13 @@ class ExperienceStore:
                 "SELECT score, note, ts FROM feedback WHERE run_id = ? ORDER BY ts, id", (run_id,)
             ).fetchall()
         return [dict(r) for r in rows]
+
+    def run_series(self) -> list[dict[str, Any]]:
+        """Per-run figures in start order (tokens, success, reuse, library size) for charts."""
+        from agentfactory.experience.stats import run_series
+
+        with self._read() as conn:
+            return run_series(conn)
 
     # -- lessons -------------------------------------------------------------------------------------------
 
