@@ -12,6 +12,7 @@ A malformed or oversized frame closes the connection.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -174,15 +175,11 @@ class BrokerSession:
         self._sock.close()
         with self._lock:
             for conn in self._conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
         self._thread.join(timeout=1)
-        try:
+        with contextlib.suppress(OSError):
             self.path.unlink()
-        except OSError:
-            pass
         with self._lock:
             return list(self.records)
 

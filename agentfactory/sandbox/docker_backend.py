@@ -351,7 +351,9 @@ class DockerBackend:
                 else:
                     handed = False
                 if not handed:
-                    return self._finish(slot, req, session, start, t.SANDBOX_ERROR, "the runner never started")
+                    return self._finish(
+                        slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
+                    )
             host_status = self._wait(slot, req, start)
             return self._finish(slot, req, session, start, host_status)
         except KeyboardInterrupt:
@@ -418,6 +420,7 @@ class DockerBackend:
                 oom = self._oom_killed(slot)
         calls = session.close() if session else []
         trace = slot.jd.finish(req, self.name, self.isolation, duration, host_status, note, oom, calls)
+        trace.sandbox_id = slot.container.id or ""
         self._discard(slot)
         return trace
 

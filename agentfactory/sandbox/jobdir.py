@@ -14,6 +14,7 @@ anything that would land outside the destination.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -134,19 +135,15 @@ class JobDir:
 
     def request_stop(self) -> None:
         """Ask the runner to kill the subagent and report its stream tails (a host kill follows)."""
-        try:
+        with contextlib.suppress(OSError):
             (self.ctl / "stop").touch()
-        except OSError:
-            pass
 
     def outputs_usage(self, limit_files: int = MAX_OUTPUT_FILES) -> tuple[int, int]:
         total = count = 0
         for dirpath, dirnames, filenames in os.walk(self.outputs):
             for name in filenames:
-                try:
+                with contextlib.suppress(OSError):
                     total += os.lstat(os.path.join(dirpath, name)).st_size
-                except OSError:
-                    pass
             count += len(filenames) + len(dirnames)
             if count > limit_files:
                 break

@@ -9,6 +9,7 @@ filesystem and network. Every trace says so.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import resource
@@ -125,10 +126,8 @@ class LocalBackend:
                     if total >= cap or count > 10_000:
                         self._stop(proc, jd)
                         return t.OUTPUT_LIMIT, ""
-                try:
+                with contextlib.suppress(subprocess.TimeoutExpired):
                     proc.wait(timeout=min(_POLL_S * (1 + (now - start) * 5), 0.1, max(deadline - now, 0.001)))
-                except subprocess.TimeoutExpired:
-                    pass
         except KeyboardInterrupt:
             _killpg(proc.pid)
             proc.wait()
@@ -137,10 +136,8 @@ class LocalBackend:
 
     def _stop(self, proc: subprocess.Popen, jd: JobDir) -> None:
         jd.request_stop()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=_GRACE_S)
-        except subprocess.TimeoutExpired:
-            pass
         _killpg(proc.pid)
         proc.wait()
 
@@ -191,10 +188,8 @@ def _limits(req: t.ExecutionRequest):
 
 
 def _killpg(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _launcher_note(jd: JobDir, code: int) -> str:

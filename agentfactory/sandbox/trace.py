@@ -91,6 +91,7 @@ class ExecutionTrace:
     isolation: str = ""
     entry: str = ""
     run_id: str = ""
+    sandbox_id: str = ""  # container id (docker) or process id (local), for debugging
 
     @property
     def ok(self) -> bool:

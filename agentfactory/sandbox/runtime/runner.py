@@ -12,6 +12,7 @@ The host decides the status from its own timer, the container state and these fi
 prints goes only into the stream tails and is never parsed. Results are JSON, never pickle.
 """
 
+import contextlib
 import json
 import os
 import resource
@@ -192,10 +193,8 @@ class _Tail:
 
 def _kill(pid):
     for target in (-pid, pid):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(target, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def main(ctl):
