@@ -66,15 +66,6 @@ def scan_imports(code: str, filename: str = "<subagent>") -> ImportScan:
     return ImportScan(frozenset(modules), tuple(deps), tuple(sorted(tools)), tuple(unknown))
 
 
-def library_imports(scan: ImportScan, library_modules: dict[str, str], own_name: str) -> dict[str, str]:
-    """Imported module -> subagent, for the imports that are modules of other library subagents."""
-    return {
-        module: owner
-        for module, owner in sorted(library_modules.items())
-        if module in scan.modules and owner != own_name
-    }
-
-
 _PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 

@@ -29,7 +29,7 @@ def sandbox_case_runner(settings: Settings, library: Any) -> CaseRunner:
         try:
             broker = _broker(settings, source, stack)
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="af-deploy-")))
-            code_dir = Path(library.export(source.name, source.version, tmp / source.name))
+            code_dir = Path(library.export(source.name, source.version, tmp / "code"))
             outcomes: list[CaseOutcome] = []
             for index, case in enumerate(source.original.cases):
                 workdir = tmp / f"case-{index + 1}"
@@ -40,7 +40,7 @@ def sandbox_case_runner(settings: Settings, library: Any) -> CaseRunner:
                 def runner(c: Any, workdir: Path = workdir) -> Any:
                     request = ExecutionRequest(
                         code_dir=code_dir,
-                        entry=source.entry,
+                        entry=source.module,  # the sandbox takes a module name
                         inputs=c.inputs,
                         workdir=workdir,
                         output_dir=workdir / "outputs",

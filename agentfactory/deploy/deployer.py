@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.config import Settings
-from agentfactory.deploy.analysis import library_imports, package_name, scan_imports
+from agentfactory.deploy.analysis import package_name, scan_imports
 from agentfactory.deploy.build import Distributions, build_distributions
 from agentfactory.deploy.gate import CaseRunner, MaturityReport, RunCounter, check_maturity
 from agentfactory.deploy.render import new_plan, render_mcp, render_package, render_skill
-from agentfactory.deploy.source import SubagentSource, load_source
+from agentfactory.deploy.source import SubagentSource, library_modules, load_source
 from agentfactory.errors import AgentFactoryError, ConfigError, SandboxError, UsageError, ValidationError
 
 FORMATS = ("package", "skill", "mcp")
@@ -120,7 +120,7 @@ def deploy(
 
     package = package_name(source.name)
     scan = scan_imports(source.code, source.entry)
-    crossing = library_imports(scan, source.library_modules, source.name)
+    crossing = library_modules(library, set(scan.unknown), source.name)
     if crossing:
         listed = ", ".join(f"'{module}' (subagent {owner})" for module, owner in crossing.items())
         raise ValidationError(
@@ -131,6 +131,7 @@ def deploy(
         f"'{source.name}' imports '{module}', which is neither in the standard library nor in the sandbox "
         "image; add its distribution to the package's dependencies by hand."
         for module in scan.unknown
+        if module not in crossing
     )
 
     gate = _run_gate(settings, library, source, force, run_cases, count_runs)

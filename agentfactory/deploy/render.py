@@ -8,6 +8,8 @@ subagent module is copied byte for byte; everything around it comes from the jin
 from __future__ import annotations
 
 import json
+import pprint
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -45,6 +47,21 @@ class ExportPlan:
     exported_at: str
 
 
+def _py_literal(value: Any) -> str:
+    """A Python literal for generated .py files; long structures wrap instead of making one huge line."""
+    return pprint.pformat(value, width=100, sort_dicts=False)
+
+
+def _demote_headings(markdown: str) -> str:
+    """Push every heading one level down so a SKILL.md body nests under a section of the export."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        out.append("#" + line if not fenced and re.match(r"#{1,5} ", line) else line)
+    return "\n".join(out)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -52,7 +69,7 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters["py"] = repr  # Python literals in generated .py files
+    env.filters["py"] = _py_literal
     return env
 
 
@@ -84,6 +101,27 @@ def _tools_used(plan: ExportPlan) -> list[str]:
     return sorted((declared | imported) & set(_TOOL_EXTRAS))
 
 
+def _mcp_output_schema(source: SubagentSource) -> dict[str, Any] | None:
+    """The outputs schema to announce over MCP, only when every stored expected output satisfies it.
+
+    Clients validate structured results against an announced schema, and the library derives outputs
+    schemas from docstrings; a schema the recorded outputs contradict would turn good calls into errors.
+    """
+    schema = source.outputs_schema
+    if not schema or schema.get("type") != "object" or not schema.get("properties"):
+        return None
+    try:
+        import jsonschema
+
+        for case in source.cases:
+            jsonschema.validate(case.expected, schema)
+    except ImportError:
+        return None
+    except (jsonschema.ValidationError, jsonschema.SchemaError):
+        return None
+    return schema
+
+
 def _context(plan: ExportPlan) -> dict[str, Any]:
     s = plan.source
     _, body = split_skill_md(s.skill_md)
@@ -99,7 +137,7 @@ def _context(plan: ExportPlan) -> dict[str, Any]:
         "version": s.version,
         "description": " ".join(s.description.split()) or f"The {s.name} subagent.",
         "short_description": _one_line(s.description or f"The {s.name} subagent.", 200),
-        "skill_body": body or "(The subagent's SKILL.md has no body.)",
+        "skill_body": _demote_headings(body) or "(The subagent's SKILL.md has no body.)",
         "inputs_schema": s.inputs_schema,
         "outputs_schema": s.outputs_schema,
         "inputs_schema_json": json.dumps(s.inputs_schema, indent=2, ensure_ascii=False),
@@ -191,6 +229,7 @@ def render_package(plan: ExportPlan, dest: Path) -> Path:
     _write(src, "cli.py", env.get_template("common/cli.py.j2").render(cli_ctx))
     mcp_ctx = {
         **ctx,
+        "outputs_schema": _mcp_output_schema(plan.source),
         "standalone": False,
         "config_hint": "README.md",
         "missing_sdk_hint": f"pip install '{plan.source.name}[mcp]'",
@@ -261,6 +300,7 @@ def render_mcp(plan: ExportPlan, dest: Path, final_dest: Path) -> Path:
     _module_files(dest, plan.source, env, ctx)
     server_ctx = {
         **ctx,
+        "outputs_schema": _mcp_output_schema(plan.source),
         "standalone": True,
         "config_hint": "mcp.json",
         "missing_sdk_hint": "pip install -r requirements.txt (mcp>=2.0)",

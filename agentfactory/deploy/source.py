@@ -54,7 +54,6 @@ class SubagentSource:
     tools: tuple[str, ...] = ()
     files: dict[str, bytes] = field(default_factory=dict)  # other files of the folder, by relative path
     library_commit: str = "unknown"
-    library_modules: dict[str, str] = field(default_factory=dict)  # module name -> owning subagent
     original: Any = None  # the library's own record, handed back to the library's case check
 
     @property
@@ -124,30 +123,31 @@ def load_source(library: Any, name: str, version: int | None) -> SubagentSource:
         tools=tuple(getattr(subagent, "tools", None) or ()),
         files=files,
         library_commit=commit,
-        library_modules=library_modules(library),
         original=subagent,
     )
 
 
-def library_modules(library: Any) -> dict[str, str]:
-    """Module name -> subagent for every subagent of the library (to refuse cross-subagent imports)."""
-    out: dict[str, str] = {}
-    for item in _list_subagents(library):
-        name = getattr(item, "name", item)
-        name = str(name)
-        out[name.replace("-", "_")] = name
-        entry = _first(item, "entry", "entry_file", "entry_name", default=None)
-        if entry:
-            out[Path(str(entry)).stem] = name
-    return out
+def library_modules(library: Any, wanted: set[str], own_name: str) -> dict[str, str]:
+    """Which of the module names in `wanted` belong to other subagents of the library (module -> owner).
 
-
-def _list_subagents(library: Any) -> list[Any]:
-    for method in ("list", "names", "list_subagents"):
-        fn = getattr(library, method, None)
-        if callable(fn):
-            return list(fn())
-    return []
+    Only the names an import scan could not place elsewhere are asked about, so a subagent whose imports
+    are all standard library or sandbox image costs no library reads here.
+    """
+    found: dict[str, str] = {}
+    if not wanted:
+        return found
+    for info in library.list():
+        name = str(info.name)
+        if name == own_name:
+            continue
+        module = name.replace("-", "_")
+        if module in wanted:
+            found[module] = name
+            continue
+        entry = Path(str(getattr(library.get(name), "entry", "") or "")).stem
+        if entry in wanted:
+            found[entry] = name
+    return found
 
 
 def _first(obj: Any, *names: str, default: Any) -> Any:
