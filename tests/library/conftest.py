@@ -1,0 +1,1 @@
+from ._helpers import lib, src  # noqa: F401  (fixtures)

@@ -1,0 +1,100 @@
+"""Save / history / diff / rollback / remove / export round trips and the commit format."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agentfactory.errors import UsageError
+from agentfactory.library import Library
+
+from ._helpers import git, write_folder
+
+
+def test_save_is_versioned_and_identical_content_is_a_no_op(lib: Library, src: Path) -> None:
+    start = lib.head()
+    folder = write_folder(src, "preview")
+    first = lib.save(folder, run_id="run-1", task="Preview the report")
+    assert first.changed and first.version == 1 and lib.head() == first.commit != start
+    again = lib.save(folder, run_id="run-2")
+    assert not again.changed and again.version == 1 and lib.head() == first.commit
+    write_folder(src, "preview", purpose="Preview a text quickly.")
+    second = lib.save(folder, run_id="run-3")
+    assert second.changed and second.version == 2
+    sub = lib.get("preview")
+    assert (sub.version, sub.parent_version, sub.source_run) == (2, 1, "run-3")
+    assert lib.get("preview", 1).source_task == "Preview the report"
+    assert "quickly" not in lib.get("preview", 1).code and "quickly" in sub.code
+    assert git(lib.path, "status", "--porcelain") == ""
+
+
+def test_commit_message_has_trailers(lib: Library, src: Path) -> None:
+    result = lib.save(write_folder(src, "preview"), run_id="run-9", task="Do\nthe thing", message="Why.")
+    body = git(lib.path, "log", "-1", "--format=%B", result.commit)
+    assert body.startswith("save preview v1\n\nWhy.\n")
+    trailers = git(lib.path, "log", "-1", "--format=%(trailers:only)", result.commit)
+    assert "Subagent: preview" in trailers and "Version: 1" in trailers
+    assert "Run-Id: run-9" in trailers and "Task: Do the thing" in trailers
+
+
+def test_history_diff_rollback_remove(lib: Library, src: Path) -> None:
+    folder = write_folder(src, "preview")
+    lib.save(folder, run_id="a")
+    write_folder(src, "preview", purpose="Second purpose.")
+    lib.save(folder, run_id="b")
+    history = lib.history("preview")
+    assert [(v.version, v.run_id) for v in history] == [(1, "a"), (2, "b")]
+    diff = lib.diff("preview", 1, 2)
+    assert '-"""Preview a text.' in diff and '+"""Second purpose.' in diff
+    back = lib.rollback("preview", 1)
+    assert back.changed and back.version == 3
+    assert lib.get("preview").code == lib.get("preview", 1).code
+    assert lib.get("preview").parent_version == 2
+    assert not lib.rollback("preview", 3).changed
+    assert lib.history("preview")[-1].message == "rollback preview to v1 as v3"
+    removed = lib.remove("preview")
+    assert removed.changed and [i.name for i in lib.list()] == []
+    assert not (lib.path / "preview").exists()
+    assert lib.get("preview", 2).version == 2  # old versions stay readable
+    with pytest.raises(UsageError, match="No subagent named"):
+        lib.get("preview")
+    again = lib.save(folder)
+    assert again.version == 4  # numbering continues after a removal
+    with pytest.raises(UsageError, match="no version 9"):
+        lib.get("preview", 9)
+
+
+def test_export_writes_any_version(lib: Library, src: Path, tmp_path: Path) -> None:
+    folder = write_folder(src, "preview")
+    lib.save(folder)
+    write_folder(src, "preview", purpose="Changed.")
+    lib.save(folder)
+    out = lib.export("preview", 1, tmp_path / "out")
+    assert out == tmp_path / "out" / "preview"
+    assert "Preview a text." in (out / "preview.py").read_text()
+    assert "version: '1'" in (out / "SKILL.md").read_text()
+    with pytest.raises(UsageError, match="not empty"):
+        lib.export("preview", 2, tmp_path / "out")
+
+
+def test_files_removed_from_the_folder_are_removed_from_the_library(lib: Library, src: Path) -> None:
+    folder = write_folder(src, "preview")
+    (folder / "helper.txt").write_text("x")
+    lib.save(folder)
+    (folder / "helper.txt").unlink()
+    lib.save(folder)
+    assert set(lib.get("preview").files) == {"SKILL.md", "preview.py", "cases.jsonl"}
+    assert not (lib.path / "preview" / "helper.txt").exists()
+
+
+def test_reads_use_git_objects_not_the_work_tree(lib: Library, src: Path) -> None:
+    lib.save(write_folder(src, "preview"))
+    (lib.path / "preview" / "preview.py").write_text("garbage")
+    assert "def run" in lib.get("preview").code
+
+
+def test_readers_on_a_missing_library_see_it_empty(tmp_path: Path) -> None:
+    library = Library(tmp_path / "nothing")
+    assert library.list() == [] and library.search("anything") == []
+    assert not (tmp_path / "nothing").exists()
