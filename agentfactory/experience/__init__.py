@@ -5,7 +5,7 @@ Public API: `ExperienceStore`, the records `ExecutionRecord` and `RunRecord`, `S
 `write_known_limitations`) and the typed errors. Everything else in this package may change.
 """
 
-from agentfactory.experience.lessons import MAX_LESSONS, Lesson
+from agentfactory.experience.lessons import MAX_LESSONS, Lesson, write_known_limitations
 from agentfactory.experience.quality import automatic_quality, judge
 from agentfactory.experience.records import ExecutionRecord, RunRecord, input_shape, inputs_digest
 from agentfactory.experience.schema import SCHEMA_VERSION
@@ -36,4 +36,5 @@ __all__ = [
     "input_shape",
     "inputs_digest",
     "judge",
+    "write_known_limitations",
 ]

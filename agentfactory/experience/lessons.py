@@ -164,9 +164,12 @@ def render_limitations(skill_md: str, lessons: list[str], now: float | None = No
     if _BEGIN in skill_md and _END in skill_md:
         head, rest = skill_md.split(_BEGIN, 1)
         _, tail = rest.split(_END, 1)
-        if not block:
-            return head.rstrip("\n") + "\n" + tail.lstrip("\n") if tail.strip() else head.rstrip() + "\n"
-        return head + block + tail
+        if block:
+            return head + block + tail
+        head = head.rstrip()
+        if head.lower().endswith(LIMITATIONS_HEADING.lower()):
+            head += "\n\n" + _PLACEHOLDER  # the section was only lessons: back to the library's wording
+        return head + "\n\n" + tail.lstrip() if tail.strip() else head + "\n"
     if not block:
         return skill_md
     lines = skill_md.splitlines()
@@ -188,7 +191,7 @@ def render_limitations(skill_md: str, lessons: list[str], now: float | None = No
     return skill_md.rstrip("\n") + f"\n\n{LIMITATIONS_HEADING}\n\n{block}\n"
 
 
-def write_known_limitations(library: Any, store: Any, name: str, run_id: str = "experience") -> Any | None:
+def write_known_limitations(library: Any, store: Any, name: str, run_id: str | None = None) -> Any | None:
     """Rewrite the lessons block of `name`'s SKILL.md through the Library API; None when unchanged.
 
     The change is an ordinary library save (one commit, a new version with the same code), so it is
@@ -206,4 +209,5 @@ def write_known_limitations(library: Any, store: Any, name: str, run_id: str = "
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
         (folder / "SKILL.md").write_text(new_md, encoding="utf-8")
-        return library.save(folder, run_id=run_id, task=f"known limitations of {name} from recorded failures")
+        message = f"Known limitations of {name} updated from recorded executions"
+        return library.save(folder, run_id=run_id, message=message)

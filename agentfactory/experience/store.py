@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -134,12 +135,30 @@ class ExperienceStore:
             )
             conn.row_factory = sqlite3.Row
             try:
-                self._prepare(conn)
+                self._retry_busy(lambda: self._prepare(conn))
             except BaseException:
                 conn.close()
                 raise
         self._conn, self._pid = conn, os.getpid()
         return conn
+
+    def _retry_busy(self, action: Any) -> Any:
+        """Run `action`, retrying while SQLite reports busy, up to the store's timeout.
+
+        The busy handler covers most waits, but not all: switching a fresh file to WAL while another
+        process opens it, or WAL recovery, can report SQLITE_BUSY at once. Those are retried here.
+        """
+        deadline = time.monotonic() + self.timeout_s
+        delay = 0.005
+        while True:
+            try:
+                return action()
+            except sqlite3.OperationalError as exc:
+                text = str(exc)
+                if not ("locked" in text or "busy" in text) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25)
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
@@ -217,7 +236,7 @@ class ExperienceStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock, self._translate():
             conn = self._connection()
-            conn.execute("BEGIN IMMEDIATE")
+            self._retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
             try:
                 yield conn
                 conn.execute("COMMIT")
