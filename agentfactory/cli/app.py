@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 import typer
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from agentfactory import __version__
@@ -18,7 +19,8 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except AgentFactoryError as exc:
-            err_console.print(f"[bold red]Error:[/] {exc}", highlight=False, soft_wrap=True)
+            # Escaped: a message such as "pip install 'agentfactory[mcp]'" is text, not rich markup.
+            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/]")
