@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from agentfactory.cli.common import ConfigOpt, LibraryOpt, SandboxOpt, console, err_console, settings
 
@@ -39,7 +40,7 @@ def deploy(
     gate = result.gate
     if result.forced:
         why = "; ".join(gate.reasons) or "not checked"
-        err_console.print(f"[yellow]Maturity gate overridden with --force:[/] {why}", highlight=False)
+        err_console.print(f"[yellow]Maturity gate overridden with --force:[/] {escape(why)}", highlight=False)
     else:
         console.print(
             f"Maturity gate passed: {gate.cases_passed}/{gate.cases_total} cases in the {gate.sandbox} "
@@ -47,7 +48,7 @@ def deploy(
             highlight=False,
         )
     for warning in result.warnings:
-        err_console.print(f"[yellow]Warning:[/] {warning}", highlight=False)
+        err_console.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False)
     console.print(f"Exported [bold]{result.name}[/] version {result.version}:", highlight=False)
     if "package" in result.outputs:
         console.print(f"  package  {result.outputs['package']}  (pip install {result.outputs['package']})")
