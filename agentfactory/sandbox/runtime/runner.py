@@ -70,7 +70,11 @@ def _frames(tb_exc, code_dir):
 
 def _error(exc, code_dir, limit=None):
     kind = type(exc)
-    name = kind.__name__ if kind.__module__ == "builtins" else kind.__module__ + "." + kind.__qualname__
+    name = (
+        kind.__qualname__
+        if kind.__module__ in ("builtins", "__main__")
+        else kind.__module__ + "." + kind.__qualname__
+    )
     try:
         message = str(exc)
     except Exception:  # a hostile __str__ must not break the report
@@ -134,8 +138,8 @@ def _child(job, out_w, err_w):
     sys.path.extend(p for p in job.get("site_paths", []) if p not in sys.path)
     if job.get("tools_socket"):
         os.environ["AGENTFACTORY_TOOLS_SOCKET"] = job["tools_socket"]
-    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False)
+    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", closefd=False, buffering=1)  # noqa: SIM115
     try:
         import importlib
 
