@@ -1,0 +1,112 @@
+"""The local backend: limits, scrubbed environment, trace contents. No Docker needed."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from agentfactory.sandbox import ToolBroker, echo_tool
+
+
+def test_ok_with_outputs_inputs_and_stdout(run_local, tmp_path):
+    (tmp_path / "work" / "inputs").mkdir(parents=True)
+    (tmp_path / "work" / "inputs" / "prices.csv").write_text("a,b\n1,2\n")
+    trace = run_local(
+        """
+        def run(path):
+            print("reading", path)
+            with open("outputs/copy.csv", "w") as fh:
+                fh.write(open(path).read())
+            return {"rows": len(open(path).read().splitlines())}
+        """,
+        {"path": "inputs/prices.csv"},
+        workdir=tmp_path / "work",
+    )
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"rows": 2}
+    assert trace.output_files == ["copy.csv"]
+    assert (run_local.out / "copy.csv").read_text() == "a,b\n1,2\n"
+    assert "reading inputs/prices.csv" in trace.stdout
+    assert "weaker isolation" in trace.isolation or "weak isolation" in trace.isolation
+
+
+def test_error_frames_point_at_subagent_lines(run_local):
+    trace = run_local("def helper(x):\n    return 1 / x\n\ndef run():\n    return helper(0)\n")
+    assert trace.status == "error"
+    assert trace.error["type"] == "ZeroDivisionError"
+    assert [(f["file"], f["line"], f["source"]) for f in trace.error["frames"]] == [
+        ("sub.py", 5, "return helper(0)"),
+        ("sub.py", 2, "return 1 / x"),
+    ]
+    assert 'File "sub.py", line 2, in helper' in trace.compact()
+
+
+def test_syntax_error_reported_with_line(run_local):
+    trace = run_local("def run():\n    return (1,\n")
+    assert trace.status == "error"
+    assert trace.error["type"] == "SyntaxError"
+    assert trace.error["frames"][-1]["file"] == "sub.py"
+
+
+def test_timeout(run_local):
+    trace = run_local("def run():\n    while True:\n        pass\n", timeout_s=1)
+    assert trace.status == "timeout"
+    assert 0.9 <= trace.duration_s <= 3
+
+
+def test_memory_rlimit_is_oom(run_local):
+    trace = run_local("def run():\n    return len(b'x' * (1 << 30))\n", memory_mb=128)
+    assert trace.status == "oom"
+
+
+def test_file_size_rlimit_is_output_limit(run_local):
+    trace = run_local(
+        "def run():\n    with open('outputs/big', 'wb') as fh:\n        while True:\n"
+        "            fh.write(b'x' * (1 << 20))\n",
+        output_max_mb=4,
+        result_max_bytes=1 << 20,
+    )
+    assert trace.status == "output_limit"
+
+
+def test_environment_is_scrubbed(run_local, monkeypatch):
+    monkeypatch.setenv("AGENTFACTORY_HONEYPOT", "honeypot-local-1")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-fake-local")
+    trace = run_local("import os\ndef run():\n    return dict(os.environ)\n")
+    assert trace.status == "ok"
+    assert "AGENTFACTORY_HONEYPOT" not in trace.result
+    assert "ANTHROPIC_API_KEY" not in trace.result
+    assert "honeypot-local-1" not in repr(trace.to_dict())
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+def test_bwrap_has_no_network_and_read_only_root(run_local):
+    trace = run_local(
+        """
+        import socket
+        def run():
+            try:
+                open("/etc/agentfactory-x", "w")
+                wrote = True
+            except OSError:
+                wrote = False
+            return {"ifaces": [n for _, n in socket.if_nameindex()], "wrote": wrote}
+        """
+    )
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"ifaces": ["lo"], "wrote": False}
+
+
+def test_broker_through_local_backend(run_local):
+    trace = run_local(
+        "import agentfactory_tools as t\ndef run():\n    return t.call('echo', n=1)\n",
+        tools=["echo"],
+        broker=ToolBroker({"echo": echo_tool}),
+    )
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"echo": {"n": 1}}
+    assert trace.tool_calls[0].tool == "echo" and trace.tool_calls[0].usage == {
+        "input_tokens": 0,
+        "output_tokens": 0,
+    }
