@@ -58,7 +58,7 @@ def _common() -> dict[str, Any]:
 def render_run_report(run_dir: Path, store: Any = None) -> str:
     """HTML of one run from `workspaces/<run-id>/` (events.jsonl and traces/), plus its store rows."""
     run_dir = Path(run_dir)
-    events = list(read_events(run_dir / "events.jsonl"))
+    events = [_sane(e) for e in read_events(run_dir / "events.jsonl")]
     summary = summarize(events, run_id=run_dir.name)
     steps = build_trajectory(events, run_dir)
     finished = next((e for e in reversed(events) if e.get("type") == "run_finished"), {})
@@ -87,6 +87,20 @@ def render_run_report(run_dir: Path, store: Any = None) -> str:
         executions=executions,
         lessons=_lessons_in_play(store, executions),
     )
+
+
+def _sane(event: dict[str, Any]) -> dict[str, Any]:
+    """Drop fields of the wrong type so one odd line cannot stop the report of a whole run."""
+    event = dict(event)
+    if "usage" in event and not isinstance(event["usage"], dict):
+        del event["usage"]
+    for key in ("step", "steps"):
+        if key in event and not isinstance(event[key], int):
+            del event[key]
+    for key in ("ts", "cost_usd", "duration_s", "latency_s"):
+        if key in event and not isinstance(event[key], (int, float)):
+            del event[key]
+    return event
 
 
 def _lessons_in_play(store: Any, executions: list[Any]) -> dict[str, list[str]]:
