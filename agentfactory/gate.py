@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentfactory import events as ev
 from agentfactory.library import Case, check_case
 
 MAX_EXPECTED_CHARS = 4000
@@ -42,6 +43,14 @@ class GateReport:
     def counts(self, origin: str | None = None) -> tuple[int, int]:
         chosen = [o for o in self.outcomes if origin is None or o.origin == origin]
         return sum(o.passed for o in chosen), len(chosen)
+
+    @property
+    def sandbox_errors(self) -> list[CaseOutcome]:
+        """Cases whose execution failed in the sandbox itself even after retries: neither pass nor fail."""
+        return [o for o in self.outcomes if o.status == "sandbox_error"]
+
+    def broken(self, origin: str | None = None) -> list[CaseOutcome]:
+        return [o for o in self.outcomes if not o.passed and (origin is None or o.origin == origin)]
 
     def reason(self) -> str:
         if not self.outcomes:
@@ -93,3 +102,55 @@ def run_case(runner: CaseRunner, case: Case, index: int = 0, origin: str = "stor
         return CaseOutcome(index, origin, False, [message or trace.status], trace.status, trace)
     check = check_case(case, trace.result, list(trace.output_files))
     return CaseOutcome(index, origin, check.passed, list(check.failures), trace.status, trace)
+
+
+BROKEN_IN_RECORD = 5  # broken cases described in one gate record
+TRACE_IN_RECORD = 800  # characters of each broken case's compact trace kept in the record
+
+
+def record_gate_decision(
+    emit: Callable[..., Any],
+    *,
+    subagent: str,
+    base_version: int | None,
+    accepted: bool,
+    reason: str,
+    report: GateReport | None = None,
+    version: int | None = None,
+    source: str = "run",
+    **extra: Any,
+) -> None:
+    """The one record of a gate decision (a `library_change` event, action accepted or rejected).
+
+    Shared by `finish` during a run (source "run") and `agentfactory evolve` (source "evolve"), so both
+    leave the same trail: per-origin case counts and, for each broken case, its failures and trace.
+    """
+    fields: dict[str, Any] = {
+        "action": "accepted" if accepted else "rejected",
+        "subagent": subagent,
+        "base_version": base_version,
+        "source": source,
+        "reason": reason,
+    }
+    if version is not None:
+        fields["version"] = version
+    if report is not None:
+        origins = dict.fromkeys(o.origin for o in report.outcomes)
+        fields["cases"] = {origin: list(report.counts(origin)) for origin in origins}
+        fields["broken"] = [
+            {
+                "origin": o.origin,
+                "case": o.index + 1,
+                "status": o.status,
+                "failures": o.failures[:3],
+                "trace": _compact(o.trace),
+            }
+            for o in report.broken()[:BROKEN_IN_RECORD]
+        ]
+    emit(ev.LIBRARY_CHANGE, **fields, **extra)
+
+
+def _compact(trace: Any) -> str:
+    if trace is None or not hasattr(trace, "compact"):
+        return ""
+    return trace.compact(max_chars=TRACE_IN_RECORD)
