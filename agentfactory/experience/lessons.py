@@ -52,12 +52,22 @@ class Lesson:
 
     @property
     def text(self) -> str:
-        """One line for SKILL.md "Known limitations" and for the Meta-Agent's view of the subagent."""
-        where = describe_shape(self.shape)
-        more = f", and {self.merged_shapes} other input shape(s)" if self.merged_shapes else ""
-        example = f" — e.g. `{self.example_error}`" if self.example_error else ""
+        """One line with the evidence count, for the Meta-Agent's view of a subagent in play."""
         times = "once" if self.failures == 1 else f"{self.failures} times"
-        return f"Fails with {self.error_kind} {where}{more} (seen {times}){example}."
+        return f"{self._claim()} (seen {times}){self._example()}."
+
+    @property
+    def doc_text(self) -> str:
+        """The same without the count, for SKILL.md: it changes only when the lesson itself does, so
+        recording one more failure does not make a new library version."""
+        return f"{self._claim()}{self._example()}."
+
+    def _claim(self) -> str:
+        more = f", and {self.merged_shapes} other input shape(s)" if self.merged_shapes else ""
+        return f"Fails with {self.error_kind} {describe_shape(self.shape)}{more}"
+
+    def _example(self) -> str:
+        return f" — e.g. `{self.example_error}`" if self.example_error else ""
 
 
 def describe_shape(shape: str) -> str:
@@ -100,7 +110,7 @@ def update(conn: sqlite3.Connection, record: ExecutionRecord) -> None:
            VALUES (?, ?, ?, 1, ?, ?, ?)
            ON CONFLICT (subagent, error_kind, shape) DO UPDATE SET
              failures = failures + 1, successes_after = 0,
-             example_error = COALESCE(excluded.example_error, example_error),
+             example_error = COALESCE(example_error, excluded.example_error),
              last_ts = MAX(last_ts, excluded.last_ts)""",
         (record.subagent, kind, shape, example, record.ts, record.ts),
     )
@@ -199,7 +209,7 @@ def write_known_limitations(library: Any, store: Any, name: str, run_id: str | N
     that failed in it, not on every execution: each call that changes the text makes a version.
     """
     sub = library.get(name)
-    new_md = render_limitations(sub.skill_md, store.lessons_for(name))
+    new_md = render_limitations(sub.skill_md, [lesson.doc_text for lesson in store.lessons(name)])
     if new_md == sub.skill_md:
         return None
     with tempfile.TemporaryDirectory(prefix="af-lessons-") as tmp:

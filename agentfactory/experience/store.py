@@ -486,6 +486,31 @@ class ExperienceStore:
         """Lessons of the subagents in play only (never a global list)."""
         return {name: lines for name in names if (lines := self.lessons_for(name))}
 
+    def update_known_limitations(self, library: Any, run_id: str) -> list[Any]:
+        """Write lessons into SKILL.md of the library subagents that failed in `run_id`.
+
+        Meant for the end of a run (before `run_finished`): one library save per subagent whose lessons
+        changed, returned as the library's SaveResults; candidates and removed subagents are skipped.
+        """
+        with self._read() as conn:
+            names = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT DISTINCT subagent FROM executions WHERE run_id = ? AND success = 0 "
+                    "AND version IS NOT NULL ORDER BY subagent",
+                    (run_id,),
+                )
+            ]
+        results = []
+        for name in names:
+            try:
+                result = _lessons.write_known_limitations(library, self, name, run_id=run_id)
+            except AgentFactoryError:
+                continue  # removed from the library since, or not valid any more: nothing to annotate
+            if result is not None:
+                results.append(result)
+        return results
+
     # -- statistics ----------------------------------------------------------------------------------------
 
     def stats(self, agent_id: str | None = None, window: int = 20) -> dict[str, Any]:
