@@ -530,21 +530,19 @@ class _SubagentLoop:
         held: list[FailingCase],
     ) -> GateReport:
         """Every stored, failing and held-out case, each in its own fresh inputs folder."""
-        entry_module = sub.entry[:-3] if sub.entry.endswith(".py") else sub.entry
 
         def runner(case: Case) -> Any:
             with tempfile.TemporaryDirectory(prefix="af-case-") as tmp:
                 shutil.copytree(fixtures, Path(tmp) / "inputs")
-                # RunContext.execute hands `inputs_dir` to the sandbox as the folder holding inputs/.
                 return self.ctx.execute(
                     folder,
-                    entry_module,
+                    sub.entry,
                     case.inputs,
                     list(sub.tools),
                     name=self.name,
                     version=sub.version if revision is None else None,
                     revision=revision,
-                    inputs_dir=Path(tmp),
+                    inputs_dir=Path(tmp) / "inputs",
                 )
 
         report = run_gate(runner, stored, [c.case() for c in shown])

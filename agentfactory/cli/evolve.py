@@ -2,18 +2,68 @@
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Any
 
-from agentfactory.cli._pending import pending
+import typer
+from rich.table import Table
+
+from agentfactory import events as ev
+from agentfactory.cli.common import console, print_json, settings
+from agentfactory.errors import EXIT_TASK_FAILED
+
+_FAILED_VERDICTS = ("refused", "error", "inconclusive")
 
 
 def register(app: typer.Typer) -> None:
     app.command("evolve")(evolve)
 
 
+class _Progress:
+    """One line per stage of each subagent's loop, from the evolve run's events."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if self.quiet or event.get("type") != "evolve_round":
+            return
+        name, stage = event.get("subagent"), event.get("stage")
+        if stage == "assess":
+            console.print(
+                f"[bold]{name}[/]: current version passes stored {_pair(event.get('stored'))}, "
+                f"failing {_pair(event.get('failing'))}" + _held(event),
+                highlight=False,
+            )
+        elif stage == "round":
+            colour = {"accepted": "green", "rejected": "yellow"}.get(event.get("verdict"), "red")
+            console.print(
+                f"  round {event.get('round')}: [{colour}]{event.get('verdict')}[/] "
+                f"{str(event.get('reason', ''))[:160]}",
+                highlight=False,
+            )
+        elif stage in ("refused", "error"):
+            console.print(f"[red]{name}: {event.get('reason')}[/]", highlight=False)
+
+    def library(self, event: dict[str, Any]) -> None:
+        if not self.quiet and event.get("type") == ev.LIBRARY_CHANGE and event.get("action") == "save":
+            console.print(
+                f"  [cyan]library: saved {event.get('subagent')} v{event.get('version')}[/]", highlight=False
+            )
+
+
+def _pair(value: Any) -> str:
+    return f"{value[0]}/{value[1]}" if isinstance(value, list | tuple) and len(value) == 2 else "-"
+
+
+def _held(event: dict[str, Any]) -> str:
+    held = event.get("held_out")
+    return f", held-out {_pair(held)}" if held and held[1] else ""
+
+
 def evolve(
     names: list[str] = typer.Argument(
-        None, help="Subagents to evolve (default: those with recorded failures)."
+        None, help="Subagents to evolve (default: the top 5 with failures since their current version)."
     ),
     all_: bool = typer.Option(False, "--all", help="Consider every subagent with failures."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Revision rounds per subagent."),
@@ -21,7 +71,86 @@ def evolve(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show what would be evolved and why; no model calls."
     ),
+    accept: str = typer.Option(
+        "all", "--accept", help="all: every failing case must pass; more: strictly more must pass."
+    ),
+    library: Path = typer.Option(None, "--library", help="Library path (default ./subagent_library)."),
+    workspaces: Path = typer.Option(None, "--workspaces", help="Workspaces root (default ./workspaces)."),
+    sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Refine subagents from their failing execution traces; accept a revision only if every stored case passes."""
-    pending("evolve")
+    from agentfactory.evolve import EvolveOptions, Evolver
+
+    cfg = settings(library=library, workspaces=workspaces, sandbox=sandbox, model=model)
+    options = EvolveOptions(rounds=rounds, accept=accept)
+    progress = _Progress(quiet=json_)
+
+    def on_event(event: dict[str, Any]) -> None:
+        progress(event)
+        progress.library(event)
+
+    if dry_run:
+        plans = Evolver(cfg, options=options).plan(names or None, all_)
+        if json_:
+            print_json({"dry_run": True, "candidates": [p.to_dict() for p in plans]})
+            return
+        if not plans:
+            console.print("Nothing to evolve: no subagent has failures since its current version.")
+            return
+        table = Table("SUBAGENT", "VERSION", "STORED CASES", "FAILING CASES", "WHY", title="Would evolve")
+        for p in plans:
+            held = sum(c.held_out for c in p.failing)
+            table.add_row(
+                p.name,
+                f"v{p.version}",
+                str(p.stored_cases),
+                f"{len(p.failing) - held} + {held} held out" if held else str(len(p.failing)),
+                p.why,
+            )
+        console.print(table)
+        return
+
+    from agentfactory.llm.registry import get_provider
+
+    provider = get_provider(cfg.resolved_model(), cfg)
+    evolver = Evolver(cfg, provider=provider, options=options, on_event=on_event)
+    plans = evolver.plan(names or None, all_)
+    if not plans:
+        if json_:
+            print_json({"run_id": None, "outcomes": []})
+        else:
+            console.print("Nothing to evolve: no subagent has failures since its current version.")
+        return
+    report = evolver.run(plans=plans)
+    if json_:
+        print_json(report.to_dict())
+    else:
+        _print_table(report)
+    if any(o.verdict in _FAILED_VERDICTS for o in report.outcomes):
+        raise typer.Exit(EXIT_TASK_FAILED)
+
+
+def _print_table(report: Any) -> None:
+    table = Table(
+        "SUBAGENT", "VERSION", "CASES PASSING", "ROUNDS", "TOKENS", "VERDICT",
+        title=f"evolve {report.run_id}" + (" (simulated model)" if report.simulated else ""),
+    )  # fmt: skip
+    for o in report.outcomes:
+        after = f"v{o.version_after}" if o.version_after else f"v{o.version_before} (unchanged)"
+        colour = {"accepted": "green", "rejected": "yellow", "skipped": "dim"}.get(o.verdict, "red")
+        table.add_row(
+            o.name,
+            f"v{o.version_before} → {after}",
+            f"{_pair(o.passing_before)} → {_pair(o.passing_after)}",
+            str(len(o.rounds)),
+            f"{o.tokens:,}",
+            f"[{colour}]{o.verdict}[/]",
+        )
+    console.print(table)
+    for o in report.outcomes:
+        if o.verdict != "accepted":
+            console.print(f"[dim]{o.name}: {o.reason}[/]", highlight=False)
+        elif o.held_out[1]:
+            console.print(f"[dim]{o.name}: held-out cases pass {_pair(o.held_out)}[/]", highlight=False)
+    console.print(f"Events: {report.workspace}/events.jsonl · {report.tokens:,} tokens", highlight=False)

@@ -212,9 +212,11 @@ class RunContext:
         out_dir = self.workspace.outputs
         request = ExecutionRequest(
             code_dir=code_dir,
-            entry=entry,
+            # The library names the entry file (x.py); the sandbox imports a module name (x).
+            entry=entry[:-3] if entry.endswith(".py") else entry,
             inputs=inputs,
-            workdir=(inputs_dir or self.workspace.inputs),
+            # The sandbox takes the folder that holds inputs/, not inputs/ itself.
+            workdir=(inputs_dir or self.workspace.inputs).parent,
             output_dir=out_dir,
             timeout_s=self.settings.timeout_s,
             memory_mb=self.settings.memory_mb,

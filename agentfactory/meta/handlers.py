@@ -12,9 +12,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from agentfactory import events as ev
 from agentfactory.errors import AgentFactoryError, ValidationError
-from agentfactory.gate import GateReport, case_from_run, run_gate
+from agentfactory.gate import GateReport, case_from_run, record_gate_decision, run_gate
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.meta.context import RunContext
 from agentfactory.meta.loop import Outcome, preview
@@ -205,12 +204,13 @@ class MetaSkills:
             report = self._gate(cand, new_cases)
             if not report.passed:
                 self.ctx.rejected[name] = report.reason()
-                self.ctx.emit(
-                    ev.LIBRARY_CHANGE,
-                    action="rejected",
+                record_gate_decision(
+                    self.ctx.emit,
                     subagent=name,
                     base_version=cand.base_version,
+                    accepted=False,
                     reason=report.reason(),
+                    report=report,
                 )
                 return f"{name}: not saved, the regression gate refused it: {report.reason()}"
         try:
@@ -220,6 +220,16 @@ class MetaSkills:
             return f"{name}: not saved: {exc}"
         if not result.changed:
             return f"{name}: identical to library v{result.version}; nothing to save."
+        if cand.base_version is not None:
+            record_gate_decision(
+                self.ctx.emit,
+                subagent=name,
+                base_version=cand.base_version,
+                accepted=True,
+                reason=cand.changelog[-1] if cand.changelog else "revised",
+                report=report,
+                version=result.version,
+            )
         self.ctx.saved.append((name, result.version))
         return f"{name}: saved as v{result.version}."
 
