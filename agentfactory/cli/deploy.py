@@ -27,8 +27,10 @@ def deploy(
 ) -> None:
     """Export a mature subagent as a standalone pip package, Agent Skills folder and MCP server.
 
-    The subagent must pass every stored case in the sandbox now and have enough successful recorded
-    runs (deploy_min_runs, default 3); --force exports it anyway and the README says so.
+    Gate: all stored cases pass in the sandbox now; deploy_min_runs (default 3) successful runs.
+
+    --force exports anyway, and the exported README says so.
+
     Output: <out>/package, <out>/skill/<name>, <out>/mcp.
     """
     from agentfactory.deploy import deploy as run_deploy
@@ -40,24 +42,31 @@ def deploy(
     gate = result.gate
     if result.forced:
         why = "; ".join(gate.reasons) or "not checked"
-        err_console.print(f"[yellow]Maturity gate overridden with --force:[/] {escape(why)}", highlight=False)
+        err_console.print(
+            f"[yellow]Maturity gate overridden with --force:[/] {escape(why)}",
+            highlight=False,
+            soft_wrap=True,
+        )
     else:
         console.print(
             f"Maturity gate passed: {gate.cases_passed}/{gate.cases_total} cases in the {gate.sandbox} "
             f"sandbox, {gate.successful_runs} successful runs (minimum {gate.min_runs}).",
             highlight=False,
+            soft_wrap=True,
         )
     for warning in result.warnings:
-        err_console.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False)
+        err_console.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     console.print(f"Exported [bold]{result.name}[/] version {result.version}:", highlight=False)
+    lines = []
     if "package" in result.outputs:
-        console.print(f"  package  {result.outputs['package']}  (pip install {result.outputs['package']})")
+        lines.append(f"  package  {result.outputs['package']}  (pip install {result.outputs['package']})")
     if result.distributions:
-        console.print(f"           {result.distributions.wheel}")
-        console.print(f"           {result.distributions.sdist}")
+        lines += [f"           {result.distributions.wheel}", f"           {result.distributions.sdist}"]
     if "skill" in result.outputs:
-        console.print(f"  skill    {result.outputs['skill']}  (copy into .claude/skills/)")
+        lines.append(f"  skill    {result.outputs['skill']}  (copy into .claude/skills/)")
     if "mcp" in result.outputs:
-        console.print(
+        lines.append(
             f"  mcp      {result.outputs['mcp']}  (client config: {result.outputs['mcp'] / 'mcp.json'})"
         )
+    for line in lines:
+        console.print(escape(line), highlight=False, soft_wrap=True)

@@ -79,11 +79,11 @@ def require_mcp_sdk() -> None:
 
 def check_out_dir(out: Path, force: bool) -> None:
     if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a directory: choose another path.")
+        raise UsageError(f"Output directory {out} is a file: pass --out with another path.")
     if out.is_dir() and any(out.iterdir()) and not force:
         raise UsageError(
-            f"--out {out} exists and is not empty: choose another directory or pass --force to replace "
-            "the exported folders in it."
+            f"Output directory {out} exists and is not empty: pass --out with another directory, or "
+            "--force to replace the exported folders in it."
         )
 
 
