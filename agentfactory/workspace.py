@@ -7,11 +7,13 @@ these paths by hand.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from agentfactory.errors import UsageError
 from agentfactory.events import EVENTS_FILE, EventLog, new_run_id
@@ -49,6 +51,15 @@ class Workspace:
 
     def event_log(self) -> EventLog:
         return EventLog(self.events_path, self.run_id)
+
+    def save_trace(self, trace: Any, name: str = "") -> Path:
+        """Write an execution trace (anything with `to_dict()`) as traces/<seq>-<name>.json."""
+        self.traces.mkdir(parents=True, exist_ok=True)
+        seq = len(list(self.traces.glob("*.json"))) + 1
+        label = re.sub(r"[^A-Za-z0-9._-]", "_", name or getattr(trace, "entry", "") or "trace")[:80]
+        path = self.traces / f"{seq:04d}-{label}.json"
+        path.write_text(json.dumps(trace.to_dict(), indent=1, default=str, ensure_ascii=False))
+        return path
 
     def add_input(self, src: Path) -> Path:
         """Copy a user file into inputs/; refuses what is not a regular file."""

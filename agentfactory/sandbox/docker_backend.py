@@ -288,6 +288,7 @@ class DockerBackend:
             container, jd = item
             _remove(container)
             jd.remove()
+            self._reap.task_done()
 
     def pool_ready(self) -> int:
         """How many pre-started containers are waiting (for benchmarks and `sandbox check`)."""
@@ -295,9 +296,11 @@ class DockerBackend:
             return len(self._pool)
 
     def wait_pool(self, timeout: float = 30.0) -> bool:
+        """Wait until the pool is full and finished containers are removed (the steady state between the
+        model calls of a run). For benchmarks and tests."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if self.pool_ready() >= self.pool_size:
+            if self.pool_ready() >= self.pool_size and self._reap.unfinished_tasks == 0:
                 return True
             time.sleep(0.02)
         return False

@@ -110,3 +110,13 @@ def test_broker_through_local_backend(run_local):
         "input_tokens": 0,
         "output_tokens": 0,
     }
+
+
+def test_workspace_saves_traces(run_local, tmp_path):
+    from agentfactory.workspace import WorkspaceManager
+
+    ws = WorkspaceManager(tmp_path / "ws").create("run-1")
+    trace = run_local("def run():\n    return 1\n", workdir=ws.root, output_dir=ws.outputs)
+    path = ws.save_trace(trace)
+    assert path.parent == ws.traces and path.name == "0001-sub.json"
+    assert '"status": "ok"' in path.read_text()
