@@ -220,4 +220,8 @@ def write_known_limitations(library: Any, store: Any, name: str, run_id: str | N
             target.write_bytes(data)
         (folder / "SKILL.md").write_text(new_md, encoding="utf-8")
         message = f"Known limitations of {name} updated from recorded executions"
-        return library.save(folder, run_id=run_id, message=message)
+        result = library.save(folder, run_id=run_id, message=message)
+    if getattr(result, "changed", False) and result.version != sub.version:
+        # Same code under a new number: failures of the old one remain evidence for evolve.
+        store.record_doc_version(name, result.version, sub.version)
+    return result

@@ -84,6 +84,17 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (subagent, error_kind, shape)
         )""",
     ],
+    # 3: versions that differ from another only in documentation (lessons written into SKILL.md), so
+    # failures recorded on the code they share stay evidence for evolve.
+    [
+        """CREATE TABLE doc_versions (
+            subagent TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            same_code_as INTEGER NOT NULL,
+            ts REAL NOT NULL,
+            PRIMARY KEY (subagent, version)
+        )""",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

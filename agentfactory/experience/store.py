@@ -377,13 +377,30 @@ class ExperienceStore:
             rows = conn.execute(sql + " GROUP BY subagent", params).fetchall()
         return {row[0]: (int(row[1]), int(row[2] or 0)) for row in rows}
 
-    def failures_since(self, name: str, version: int) -> list[ExecutionRecord]:
-        """Failed executions of `name` at `version` or later, oldest first (evolve's evidence)."""
+    def record_doc_version(self, name: str, version: int, same_code_as: int) -> None:
+        """Note that `version` of `name` changed only documentation relative to `same_code_as`."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO doc_versions (subagent, version, same_code_as, ts) VALUES (?, ?, ?, ?)",
+                (name, version, _code_base(conn, name, same_code_as), time.time()),
+            )
+
+    def code_versions(self, name: str, version: int) -> list[int]:
+        """`version` and every version with the same code (doc-only descendants and their base)."""
         with self._read() as conn:
+            return _code_versions(conn, name, version)
+
+    def failures_since(self, name: str, version: int) -> list[ExecutionRecord]:
+        """Failed executions of `name` at `version` or later, oldest first (evolve's evidence).
+
+        A version that only changed documentation counts from the version whose code it shares.
+        """
+        with self._read() as conn:
+            base = _code_base(conn, name, version)
             rows = conn.execute(
                 "SELECT * FROM executions WHERE subagent = ? AND version >= ? AND success = 0 "
                 "ORDER BY ts, id",
-                (name, version),
+                (name, base),
             ).fetchall()
         return [_execution_from_row(r) for r in rows]
 
@@ -406,12 +423,14 @@ class ExperienceStore:
                     "GROUP BY subagent"
                 ).fetchall()
             )
-        latest.update(current_versions or {})
-        found = [
-            EvolveCandidate(r["subagent"], int(r["n"]), float(r["last"]))
-            for r in rows
-            if r["version"] == latest.get(r["subagent"])
-        ]
+            latest.update(current_versions or {})
+            same_code = {name: set(_code_versions(conn, name, v)) for name, v in latest.items()}
+        totals: dict[str, tuple[int, float]] = {}
+        for r in rows:
+            if r["version"] in same_code.get(r["subagent"], ()):
+                n, last = totals.get(r["subagent"], (0, 0.0))
+                totals[r["subagent"]] = (n + int(r["n"]), max(last, float(r["last"])))
+        found = [EvolveCandidate(name, n, last) for name, (n, last) in totals.items()]
         found.sort(key=lambda c: (-c.failures, -c.last_failure_ts, c.name))
         return found[:limit] if limit else found
 
@@ -521,6 +540,21 @@ class ExperienceStore:
             raise UsageError("--window must be at least 1.")
         with self._read() as conn:
             return compute_stats(conn, agent_id=agent_id, window=window)
+
+
+def _code_base(conn: sqlite3.Connection, name: str, version: int) -> int:
+    row = conn.execute(
+        "SELECT same_code_as FROM doc_versions WHERE subagent = ? AND version = ?", (name, version)
+    ).fetchone()
+    return int(row[0]) if row else version  # stored already resolved: one hop
+
+
+def _code_versions(conn: sqlite3.Connection, name: str, version: int) -> list[int]:
+    base = _code_base(conn, name, version)
+    rows = conn.execute(
+        "SELECT version FROM doc_versions WHERE subagent = ? AND same_code_as = ?", (name, base)
+    ).fetchall()
+    return sorted({base, *(int(r[0]) for r in rows)})
 
 
 def _check_quality(quality: float | None) -> None:

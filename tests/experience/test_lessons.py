@@ -202,6 +202,12 @@ def test_update_known_limitations_covers_library_subagents_that_failed_in_the_ru
     assert [(r.name, r.version) for r in results] == [("mean-of", 2)]
     assert "None recorded." in library.get("mean-two").skill_md
     assert store.update_known_limitations(library, "r") == []
+    # v2 differs from v1 only in SKILL.md: v1's failure is still evidence for evolving v2.
+    assert store.code_versions("mean-of", 2) == [1, 2]
+    assert [c.name for c in store.evolve_candidates(current_versions={"mean-of": 2, "mean-two": 1})] == [
+        "mean-of"
+    ]
+    assert [r.version for r in store.failures_since("mean-of", 2)] == [1]
 
 
 def test_a_section_of_only_lessons_goes_back_to_the_placeholder():
