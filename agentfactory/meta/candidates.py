@@ -36,6 +36,7 @@ class Candidate:
     revision: int = 1
     base_version: int | None = None  # the library version this candidate revises, if any
     changelog: list[str] = field(default_factory=list)
+    signature: str = "run(**inputs)"
     successes: list[SuccessfulRun] = field(default_factory=list)
     failures: int = 0
 

@@ -95,7 +95,8 @@ class RunContext:
             )
         previous = self.candidates.get(name)
         revision = previous.revision + 1 if previous else 1
-        folder = self.workspace.candidate_dir(name) / f"r{revision}"
+        # The folder must carry the subagent's name (Agent Skills rule), so revisions nest above it.
+        folder = self.workspace.candidate_dir(name) / f"r{revision}" / name
         staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=self.workspace.candidates))
         try:
             build_subagent_folder(
@@ -125,13 +126,10 @@ class RunContext:
             revision=revision,
             base_version=base_version if previous is None else previous.base_version,
             changelog=list(changelog or []),
+            signature=getattr(sub, "signature", "run(**inputs)"),
         )
         self.candidates[name] = cand
         return cand
-
-    def signature_of(self, cand: Candidate) -> str:
-        sub = validate_folder(cand.folder)
-        return getattr(sub, "signature", "run(**inputs)")
 
     def available_tools(self) -> list[str]:
         if self.broker is None:

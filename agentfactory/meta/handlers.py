@@ -88,7 +88,7 @@ class MetaSkills:
         self.ctx.created.append(name)
         return Outcome(
             f"Candidate '{name}' created (revision 1, tools: {', '.join(cand.tools) or 'none'}, "
-            f"signature: {self.ctx.signature_of(cand)}). Run it with run_subagent."
+            f"signature: {cand.signature}). Run it with run_subagent."
         )
 
     def modify_subagent(
