@@ -327,7 +327,7 @@ _DECLARATIVE: dict[str, Callable[[Any, str, Path], tuple[bool, str]]] = {
 
 # ---- python checks (in the sandbox) ---------------------------------------------------------------
 
-CHECK_ENTRY = "suite_check_entry.py"
+CHECK_ENTRY = "suite_check_entry"  # a module name, as ExecutionRequest.entry expects
 CHECK_MODULE = "suite_check.py"
 _ENTRY_SOURCE = '''"""Runs a suite's python check: check(answer, outputs_dir, fixtures_dir) -> (bool, str)."""
 import importlib.util
@@ -338,7 +338,7 @@ def run(answer: str) -> dict:
     spec = importlib.util.spec_from_file_location("suite_check", Path(__file__).with_name("suite_check.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    outcome = module.check(answer, Path("outputs"), Path("inputs"))
+    outcome = module.check(answer, Path("inputs/outputs"), Path("inputs/fixtures"))
     passed, message = (outcome, "") if isinstance(outcome, bool) else outcome
     return {"passed": bool(passed), "message": str(message)[:2000]}
 '''
@@ -347,21 +347,28 @@ def run(answer: str) -> dict:
 def build_python_check(
     task: Task, check_file: Path, answer: str, outputs_dir: Path, dest: Path
 ) -> PythonCheckFiles:
-    """Lay out a python check under `dest`: code/ (entry + the check) and work/ with inputs/ (the task's
-    fixture files) and outputs/ (a copy of the run's outputs, so the check cannot alter them)."""
+    """Lay out a python check under `dest`: code/ (entry + the check) and work/inputs/ holding fixtures/
+    (the task's files) and outputs/ (a copy of the run's outputs). The sandbox shows work/inputs/
+    read-only, so the check reads both and cannot alter the run's outputs."""
     dest = Path(dest)
     code_dir, workdir = dest / "code", dest / "work"
     code_dir.mkdir(parents=True, exist_ok=True)
-    (code_dir / CHECK_ENTRY).write_text(_ENTRY_SOURCE, encoding="utf-8")
+    (code_dir / f"{CHECK_ENTRY}.py").write_text(_ENTRY_SOURCE, encoding="utf-8")
     shutil.copyfile(check_file, code_dir / CHECK_MODULE)
-    (workdir / "inputs").mkdir(parents=True, exist_ok=True)
+    fixtures, outputs = workdir / "inputs" / "fixtures", workdir / "inputs" / "outputs"
+    fixtures.mkdir(parents=True, exist_ok=True)
     for f in task.files:
-        shutil.copyfile(f, workdir / "inputs" / f.name)
+        shutil.copyfile(f, fixtures / f.name)
     if Path(outputs_dir).is_dir():
-        shutil.copytree(outputs_dir, workdir / "outputs", symlinks=True, dirs_exist_ok=True)
+        # Symlinks are dropped: a run's output must not point the check at files outside it.
+        shutil.copytree(outputs_dir, outputs, ignore=_links, dirs_exist_ok=True)
     else:
-        (workdir / "outputs").mkdir()
+        outputs.mkdir()
     return PythonCheckFiles(code_dir, CHECK_ENTRY, {"answer": answer}, workdir)
+
+
+def _links(folder: str, names: list[str]) -> list[str]:
+    return [n for n in names if (Path(folder) / n).is_symlink()]
 
 
 def sandbox_runner(settings: Any = None) -> PythonRunner:
@@ -371,10 +378,20 @@ def sandbox_runner(settings: Any = None) -> PythonRunner:
         from agentfactory.config import load_settings
         from agentfactory.sandbox import ExecutionRequest, get_backend
 
-        backend = get_backend(settings or load_settings())
-        outcome = backend.execute(
-            ExecutionRequest(files.code_dir, files.entry, files.inputs, workdir=files.workdir)
-        )
+        settings_ = settings or load_settings()
+        backend = get_backend(settings_)
+        try:
+            outcome = backend.execute(
+                ExecutionRequest(
+                    files.code_dir,
+                    files.entry,
+                    files.inputs,
+                    workdir=files.workdir,
+                    timeout_s=settings_.timeout_s,
+                )
+            )
+        finally:
+            backend.close()
         return interpret_execution(outcome)
 
     return run
@@ -386,8 +403,10 @@ def interpret_execution(outcome: Any) -> tuple[bool, str]:
     if isinstance(result, dict) and "passed" in result:
         return bool(result["passed"]), str(result.get("message", ""))
     status = getattr(outcome, "status", "unknown")
-    error = getattr(outcome, "error", None) or getattr(outcome, "stderr", "") or ""
-    return False, f"the check did not complete (status {status}): {str(error).strip()[-300:]}"
+    error = getattr(outcome, "error", None) or {}
+    message = error.get("message", "") if isinstance(error, dict) else str(error)
+    message = message or getattr(outcome, "stderr", "") or ""
+    return False, f"the check did not complete (status {status}): {str(message).strip()[-300:]}"
 
 
 def _python_check(

@@ -235,7 +235,8 @@ def list_checks(md: str, items: list[tuple[str, str]]) -> list:
         {"markdown_links_include": {"file": md, "links": [href for _n, href in items],
                                     "min_links": len(items)}},
         {"file_contains": {"file": md, "text": [n for n, _h in items]}},
-        {"answer_contains": str(len(items))},
+        # the count as a number of its own (not part of a URL, a code or a decimal)
+        {"answer_regex": rf"(?<![\w./:-]){len(items)}(?![\w.%/-])"},
     ]
 
 

@@ -1,0 +1,687 @@
+"""The capabilities the simulated model knows: triggers, input reading and answer phrasing per family.
+
+Everything here reads task texts the way a model would (file names, URLs, column names in the usual
+phrasings); nothing refers to a particular suite's tasks, ids or entities.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+from typing import Any
+
+from agentfactory.llm.sim_bank.bank import Capability
+from agentfactory.llm.sim_bank.reading import (
+    count_word,
+    entity_from_file,
+    file_names,
+    find_input,
+    new_output,
+    output_path,
+    urls,
+)
+
+_IDENT = r"[`'\"]?([A-Za-z_][\w]*)[`'\"]?"
+_STOP = {"the", "a", "an", "data", "it", "this", "that", "them", "of", "and", "file", "values", "column"}
+
+
+def _stem(path: str) -> str:
+    return PurePosixPath(path).stem
+
+
+# ---- price series ----------------------------------------------------------------------------------
+
+
+def price_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    csv = find_input(text, files, "csv")
+    if csv is None:
+        return None
+    low = text.lower()
+    explicit = re.search(r"(\d{1,3})\s+(?:periods|trading days|weeks|months)\s+(?:a|per)\s+year", low)
+    if explicit:
+        periods = int(explicit.group(1))
+    elif re.search(r"\bweekly\b|\bper week\b|\bweek(?:ly)? (?:returns|closes|prices)", low):
+        periods = 52
+    elif re.search(r"\bmonthly\b|\bper month\b", low):
+        periods = 12
+    else:
+        periods = 252
+    chart = new_output(text, files, "png") or output_path(f"{_stem(csv)}_chart.png")
+    inputs: dict[str, Any] = {"csv_path": csv, "periods_per_year": periods, "chart_path": chart}
+    column = re.search(r"[`'\"]([^`'\"]{1,40})[`'\"]\s+column|column\s+[`'\"]([^`'\"]{1,40})[`'\"]", text)
+    if column:
+        inputs["price_column"] = column.group(1) or column.group(2)
+    return inputs
+
+
+def price_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
+    name = entity_from_file(inputs["csv_path"]).upper()
+    per = {252: "daily", 52: "weekly", 12: "monthly"}.get(
+        int(inputs.get("periods_per_year", 252)), "periodic"
+    )
+    vol, total = result["volatility"], result["total_return"]
+    return (
+        f"Annualised volatility of {name}: {vol:.2%} ({vol:.4f}), from {result['n_returns']} {per} log "
+        f"returns of '{result['price_column']}' between {result['start']} and {result['end']}, annualised "
+        f"with {inputs.get('periods_per_year', 252)} periods a year. Total return over the period: "
+        f"{total:.2%} ({result['first_price']:g} to {result['last_price']:g}). "
+        f"Chart saved to {result['chart']}."
+    )
+
+
+PRICE = Capability(
+    name="price-volatility",
+    description=(
+        "Annualised volatility, total return and a line chart of a price series in a CSV file (stocks, "
+        "funds, indices, crypto; daily, weekly or monthly data). Use for risk or performance questions "
+        "about one series of prices."
+    ),
+    strong=("volatil", "annualised", "annualized", "stock price", "closing price", "share price"),
+    triggers=(
+        "price",
+        "prices",
+        "return",
+        "closes",
+        "closing",
+        "stock",
+        "chart",
+        "plot",
+        "csv",
+        "daily",
+        "weekly",
+        "ticker",
+        "risk",
+    ),
+    tools=(),
+    module="price_volatility",
+    extract_inputs=price_inputs,
+    answer=price_answer,
+    inputs_schema={
+        "type": "object",
+        "required": ["csv_path"],
+        "properties": {
+            "csv_path": {"type": "string"},
+            "periods_per_year": {"type": "integer"},
+            "chart_path": {"type": "string"},
+            "price_column": {"type": ["string", "null"]},
+            "title": {"type": ["string", "null"]},
+        },
+    },
+    buggy_edits=(("price_col = _pick_price_column(df, price_column)", 'price_col = "close"'),),
+    bug="assumes the price column is called 'close' (KeyError on 'Close' or 'Adj Close')",
+)
+
+
+# ---- regression ------------------------------------------------------------------------------------
+
+# (pattern, order): order "yx" when the first group is the response, "xy" when it is the explanatory.
+_REGRESSION_PATTERNS = [
+    (rf"regression\s+of\s+{_IDENT}\s+(?:on|against|versus|vs\.?)\s+{_IDENT}", "yx"),
+    (rf"regress(?:es|ing)?\s+{_IDENT}\s+(?:on|against)\s+{_IDENT}", "yx"),
+    (rf"{_IDENT}\s+depends?\s+on\s+{_IDENT}", "yx"),
+    (rf"model\s+{_IDENT}\s+as\s+(?:a\s+)?(?:linear\s+)?function\s+of\s+{_IDENT}", "yx"),
+    (rf"predict\s+{_IDENT}\s+(?:from|using|with)\s+{_IDENT}", "yx"),
+    (rf"(?:effect|impact|influence)\s+of\s+{_IDENT}\s+on\s+{_IDENT}", "xy"),
+    (rf"(?:relationship|relation|correlation)\s+between\s+{_IDENT}\s+and\s+{_IDENT}", "xy"),
+    (rf"{_IDENT}\s+(?:vs\.?|versus|against)\s+{_IDENT}", "yx"),
+]
+
+
+def regression_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    csv = find_input(text, files, "csv")
+    if csv is None:
+        return None
+    x = y = None
+    for pattern, order in _REGRESSION_PATTERNS:
+        for m in re.finditer(pattern, text, re.I):
+            a, b = m.group(1), m.group(2)
+            if a.lower() in _STOP or b.lower() in _STOP:
+                continue
+            y, x = (a, b) if order == "yx" else (b, a)
+            break
+        if x:
+            break
+    chart = new_output(text, files, "png") or output_path(f"{_stem(csv)}_scatter.png")
+    return {"csv_path": csv, "x": x, "y": y, "chart_path": chart}
+
+
+def regression_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
+    dropped = result.get("dropped", 0)
+    note = f", {dropped} rows with missing values dropped" if dropped else ""
+    return (
+        f"Linear regression of {result['y']} on {result['x']} (n = {result['n']}{note}): "
+        f"slope = {result['slope']:.4f}, intercept = {result['intercept']:.4f}, "
+        f"R² = {result['r_squared']:.4f}. Each unit of {result['x']} goes with {result['slope']:.4f} more "
+        f"{result['y']}. Scatter plot with the fitted line: {result['chart']}."
+    )
+
+
+REGRESSION = Capability(
+    name="linear-regression",
+    description=(
+        "Fits a straight line (ordinary least squares) between two numeric columns of a CSV file and "
+        "plots a scatter chart with the fitted line; reports slope, intercept and R². Use when a task "
+        "asks how one variable depends on another."
+    ),
+    strong=(
+        "regress",
+        "scatter",
+        "slope",
+        "r-squared",
+        "r²",
+        "r^2",
+        "linear fit",
+        "line of best fit",
+        "correlation",
+        "straight line",
+        "linear function",
+        "intercept",
+    ),
+    triggers=("linear", "depend", "relationship", "fit", "plot", "predict", "csv", "variable", "model"),
+    tools=(),
+    module="linear_regression",
+    extract_inputs=regression_inputs,
+    answer=regression_answer,
+    inputs_schema={
+        "type": "object",
+        "required": ["csv_path"],
+        "properties": {
+            "csv_path": {"type": "string"},
+            "x": {"type": ["string", "null"]},
+            "y": {"type": ["string", "null"]},
+            "chart_path": {"type": "string"},
+        },
+    },
+    buggy_edits=(("clean = data.dropna()", "clean = data"),),
+    bug="does not drop rows with missing values (least squares fails on NaN)",
+)
+
+
+# ---- list of items and links from a page -------------------------------------------------------------
+
+
+def page_list_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    found = urls(text)
+    if not found:
+        return None
+    out = new_output(text, files, "md|markdown") or "outputs/items.md"
+    return {"url": found[0], "output_path": out}
+
+
+def page_list_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
+    lines = [f"- {i['name']}: {i['url']}" for i in result["items"]]
+    return (
+        f'Found {result["count"]} items on "{result["title"]}" and wrote them as a markdown list with '
+        f"links to {result['output_path']}:\n" + "\n".join(lines)
+    )
+
+
+PAGE_LIST = Capability(
+    name="page-links-to-markdown",
+    description=(
+        "Fetches a web page and extracts its main list of items (courses, projects, members, products) "
+        "with their links into a markdown list. Use to turn a catalogue or directory page into markdown."
+    ),
+    strong=("links", "list of", "extract", "markdown list", "directory"),
+    triggers=(
+        "page",
+        "course",
+        "module",
+        "project",
+        "member",
+        "organisation",
+        "organization",
+        "markdown",
+        "catalogue",
+        "catalog",
+        "list",
+        "http",
+        "item",
+        "name",
+    ),
+    tools=("web_fetch",),
+    module="page_list_to_markdown",
+    extract_inputs=page_list_inputs,
+    answer=page_list_answer,
+    inputs_schema={
+        "type": "object",
+        "required": ["url"],
+        "properties": {"url": {"type": "string"}, "output_path": {"type": "string"}},
+    },
+)
+
+
+# ---- search, read, summarise (a chain of two) ---------------------------------------------------------
+
+_END = r"(?=\s*(?:[,.;:!?(]|\band\b|\bthen\b|\bwith\b|\bto\b|$))"
+_QUERY_PATTERNS = [
+    r"\bsearch(?:\s+the\s+web|\s+online)?\s+for\s+(?:(?:recent|the\s+latest|latest|some|current)\s+)?"
+    r"(?:(?:information|news|articles|material|sources|facts)\s+)?(?:on\s+|about\s+|regarding\s+)?"
+    r"(?P<q>[^,.;:!?]+?)" + _END,
+    r"\bresearch(?:\s+on|\s+about|\s+into)?\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"\b(?:report|summary|overview|briefing)\s+(?:on|about|of)\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"\bsearch(?:\s+the\s+web|\s+online)?\s+(?:on|about)\s+(?P<q>[^,.;:!?]+?)" + _END,
+]
+
+
+def _query(text: str) -> str | None:
+    for pattern in _QUERY_PATTERNS:
+        m = re.search(pattern, text, re.I)
+        if m:
+            q = re.sub(r"^(?:the|a|an)\s+", "", m.group("q").strip(), flags=re.I)
+            if q and q.lower() not in _STOP and len(q) >= 3:
+                return q
+    return None
+
+
+def research_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    query = _query(text)
+    if query is None:
+        return None
+    return {"query": query, "k": count_word(text, 3), "sources_path": "outputs/sources.json"}
+
+
+def research_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
+    lines = [f"- {s['title']}: {s['url']}" for s in result["sources"]]
+    return f"Read {result['count']} sources on {result['query']}:\n" + "\n".join(lines)
+
+
+def report_from_research(
+    result: dict[str, Any], inputs: dict[str, Any], text: str, files: list[str]
+) -> dict[str, Any]:
+    report = new_output(text, files, "md|markdown") or "outputs/report.md"
+    query = inputs["query"]
+    return {
+        "title": f"Report: {query[:1].upper() + query[1:]}",
+        "report_path": report,
+        "sources_path": result["sources_path"],
+    }
+
+
+def report_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    sources = find_input(text, files, "json")
+    report = new_output(text, files, "md|markdown")
+    if sources is None or report is None:
+        return None
+    return {"title": f"Report on {_stem(sources)}", "report_path": report, "sources_path": sources}
+
+
+def report_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
+    return (
+        f"Wrote the markdown report {result['report_path']} ({result['title']}), summarising and citing "
+        f"{result['sources']} sources.\n\nSummary: {result['summary']}"
+    )
+
+
+RESEARCH = Capability(
+    name="web-research",
+    description=(
+        "Searches the web for a topic, fetches the top results and saves their text as a JSON list of "
+        "sources (title, url, text). Use as the gathering step before summarising or reporting."
+    ),
+    strong=("search", "research", "look up", "find sources", "find articles"),
+    triggers=(
+        "web",
+        "sources",
+        "read",
+        "summar",
+        "report",
+        "articles",
+        "information",
+        "relevant",
+        "top",
+        "cite",
+        "markdown",
+    ),
+    tools=("web_search", "web_fetch"),
+    module="web_research",
+    extract_inputs=research_inputs,
+    answer=research_answer,
+    inputs_schema={
+        "type": "object",
+        "required": ["query"],
+        "properties": {
+            "query": {"type": "string"},
+            "k": {"type": "integer"},
+            "sources_path": {"type": "string"},
+        },
+    },
+    then="markdown-report",
+    next_inputs=report_from_research,
+)
+
+REPORT = Capability(
+    name="markdown-report",
+    description=(
+        "Writes a markdown report that summarises a JSON list of sources (title, url, text) and cites "
+        "them. Use after gathering sources, to produce the summary document."
+    ),
+    strong=("summar", "report"),
+    triggers=("markdown", "sources", "cite", "document"),
+    tools=("llm",),
+    module="markdown_report",
+    extract_inputs=report_inputs,
+    answer=report_answer,
+    inputs_schema={
+        "type": "object",
+        "required": ["title"],
+        "properties": {
+            "title": {"type": "string"},
+            "report_path": {"type": "string"},
+            "sources_path": {"type": ["string", "null"]},
+            "sources": {"type": ["array", "null"]},
+            "sentences": {"type": "integer"},
+        },
+    },
+    head=False,
+)
+
+
+# ---- sentiment trend -------------------------------------------------------------------------------
+
+
+def sentiment_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    posts = find_input(text, files, "csv|json|jsonl")
+    if posts is None:
+        return None
+    low = text.lower()
+    period = (
+        "day"
+        if re.search(r"\b(?:daily|by day|per day|each day)\b", low)
+        else ("month" if re.search(r"\b(?:monthly|by month|per month|each month)\b", low) else "week")
+    )
+    chart = new_output(text, files, "png") or output_path(f"{_stem(posts)}_sentiment.png")
+    return {"posts_path": posts, "chart_path": chart, "period": period}
+
+
+def sentiment_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
+    c, periods = result["counts"], result["periods"]
+    total = sum(c.values())
+    first, last = (periods[0]["mean"], periods[-1]["mean"]) if periods else (0.0, 0.0)
+    per = inputs.get("period", "week")
+    return (
+        f"Classified {total} posts — positive: {c['positive']}, negative: {c['negative']}, neutral: "
+        f"{c['neutral']}. Mean sentiment per {per} moved from {first:+.2f} in the first {per} to "
+        f"{last:+.2f} in the last (trend slope {result['slope']:+.3f} per {per}), so sentiment is "
+        f"{result['trend']}. Chart: {result['chart']}."
+    )
+
+
+SENTIMENT = Capability(
+    name="sentiment-trend",
+    description=(
+        "Classifies the sentiment of dated posts, reviews or comments (CSV or JSON) with the llm tool, "
+        "averages it per week, day or month, charts the trend and says whether it is improving or "
+        "declining."
+    ),
+    strong=("sentiment", "opinion", "mood", "tone"),
+    triggers=(
+        "post",
+        "review",
+        "comment",
+        "tweet",
+        "trend",
+        "week",
+        "positive",
+        "negative",
+        "chart",
+        "improving",
+        "declining",
+        "social",
+    ),
+    tools=("llm",),
+    module="sentiment_trend",
+    extract_inputs=sentiment_inputs,
+    answer=sentiment_answer,
+    inputs_schema={
+        "type": "object",
+        "required": ["posts_path"],
+        "properties": {
+            "posts_path": {"type": "string"},
+            "chart_path": {"type": "string"},
+            "period": {"enum": ["day", "week", "month"]},
+        },
+    },
+)
+
+
+# ---- JSON API aggregation ----------------------------------------------------------------------------
+
+_OPS = {
+    "sum": "sum",
+    "total": "sum",
+    "average": "mean",
+    "mean": "mean",
+    "avg": "mean",
+    "maximum": "max",
+    "max": "max",
+    "highest": "max",
+    "minimum": "min",
+    "min": "min",
+    "lowest": "min",
+}
+_GROUP = r"(?:per|by|for\s+each|for\s+every|in\s+each|grouped\s+by|across)\s+" + _IDENT
+
+
+def api_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    found = urls(text)
+    if not found:
+        return None
+    op = field_name = group = None
+    m = re.search(
+        r"\b(sum|total|average|mean|avg|maximum|max|highest|minimum|min|lowest)\s+(?:of\s+)?(?:the\s+)?"
+        + _IDENT
+        + r"(?:\s+field|\s+values?)?\s+"
+        + _GROUP,
+        text,
+        re.I,
+    )
+    if m and m.group(2).lower() not in _STOP:
+        op, field_name, group = _OPS[m.group(1).lower()], m.group(2), m.group(3)
+    else:
+        m = re.search(
+            r"\b(?:count|number\s+of|how\s+many)\s+(?:the\s+|all\s+)?(?:\w+\s+){0,2}?" + _GROUP, text, re.I
+        )
+        if m:
+            op, group = "count", m.group(1)
+    if op is None or group is None or group.lower() in _STOP:
+        return None
+    out = new_output(text, files, "json") or "outputs/aggregate.json"
+    inputs: dict[str, Any] = {"url": found[0], "group_by": group, "operation": op, "output_path": out}
+    if field_name:
+        inputs["field"] = field_name
+    return inputs
+
+
+def api_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
+    values = result["values"]
+    listing = ", ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}" for k, v in values.items())
+    top = result["top"]
+    low = min(values, key=values.get)
+    what = "count" if result["operation"] == "count" else f"{result['operation']} of {result['field']}"
+    return (
+        f"Fetched {result['records']} records from {result['pages']} pages. {what} per "
+        f"{result['group_by']}: {listing}. Highest: {top} ({values[top]}); lowest: {low} ({values[low]}). "
+        f"Saved to {result['output_path']}."
+    )
+
+
+API = Capability(
+    name="json-api-aggregate",
+    description=(
+        "Fetches every page of a JSON API (following next links) and aggregates a field per group: sum, "
+        "mean, count, min or max; writes {group: value} to JSON. Use for totals, averages or counts from "
+        "an API endpoint."
+    ),
+    strong=("api", "endpoint", "paginated", "json feed"),
+    triggers=(
+        "json",
+        "page",
+        "next",
+        "sum",
+        "total",
+        "average",
+        "count",
+        "per",
+        "each",
+        "fetch",
+        "aggregate",
+        "group",
+    ),
+    tools=("web_fetch",),
+    module="json_api_aggregate",
+    extract_inputs=api_inputs,
+    answer=api_answer,
+    inputs_schema={
+        "type": "object",
+        "required": ["url", "group_by"],
+        "properties": {
+            "url": {"type": "string"},
+            "group_by": {"type": "string"},
+            "operation": {"enum": ["sum", "mean", "count", "min", "max"]},
+            "field": {"type": ["string", "null"]},
+            "output_path": {"type": "string"},
+            "max_pages": {"type": "integer"},
+        },
+    },
+    buggy_edits=(
+        (
+            "    for key in ITEM_KEYS:\n        if isinstance(body.get(key), list):\n            return body[key]\n"
+            "    raise",
+            '    return body["items"]\n    raise',
+        ),
+    ),
+    bug="assumes the records are under 'items' (KeyError for 'data' or 'results')",
+)
+
+
+# ---- convert and validate ----------------------------------------------------------------------------
+
+
+def convert_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    csv = find_input(text, files, "csv")
+    if csv is None:
+        return None
+    names = [PurePosixPath(f).name for f in files]
+    schemas = [n for n in names if n.lower().endswith(".json") and "schema" in n.lower()]
+    named = [n for n in file_names(text, "json") if n in names]
+    schema = (schemas or named or [None])[0]
+    if schema is None:
+        return None
+    json_out = new_output(text, files, "json") or output_path(f"{_stem(csv)}.json")
+    invalid = new_output(text, files, "csv") or "outputs/invalid_rows.csv"
+    return {
+        "csv_path": csv,
+        "schema_path": f"inputs/{schema}",
+        "json_path": json_out,
+        "invalid_path": invalid,
+    }
+
+
+def convert_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
+    reasons = "\n".join(f"- row {e['row']}: {e['field']}: {e['error']}" for e in result["errors"])
+    return (
+        f"Invalid rows: {result['invalid']} of {result['total']}. The {result['valid']} valid rows were "
+        f"converted to {result['json_path']}; the invalid ones, with the reason, are in "
+        f"{result['invalid_path']}:\n{reasons}"
+    ).rstrip(":\n")
+
+
+CONVERT = Capability(
+    name="csv-to-json-validate",
+    description=(
+        "Converts a CSV file to a JSON list, validating and typing each row against a JSON schema; "
+        "writes invalid rows with the reason to a CSV. Use for data conversion with validation."
+    ),
+    strong=("convert", "schema", "validat", "turn", "transform"),
+    triggers=("csv", "json", "invalid", "rows", "reject", "reason", "fail", "check", "into"),
+    tools=(),
+    module="csv_to_json_validate",
+    extract_inputs=convert_inputs,
+    answer=convert_answer,
+    inputs_schema={
+        "type": "object",
+        "required": ["csv_path", "schema_path"],
+        "properties": {
+            "csv_path": {"type": "string"},
+            "schema_path": {"type": "string"},
+            "json_path": {"type": "string"},
+            "invalid_path": {"type": "string"},
+        },
+    },
+    buggy_edits=(
+        ('        if raw is None or raw.strip() == "":', "        if raw is None:"),
+        (
+            '        try:\n            value = _coerce(raw, rule.get("type", "string"))\n'
+            "        except ValueError as exc:\n            return None, name, str(exc)\n",
+            '        value = _coerce(raw, rule.get("type", "string"))\n',
+        ),
+    ),
+    bug="does not handle empty or mistyped cells (ValueError on an empty number)",
+)
+
+
+# ---- a program that must pass given tests ---------------------------------------------------------
+
+
+def program_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    names = [PurePosixPath(f).name for f in files]
+    tests = [n for n in file_names(text, "py") if n in names and n.startswith("test")]
+    tests = tests or [n for n in names if n.startswith("test") and n.endswith(".py")]
+    if not tests:
+        return None
+    module = new_output(text, files, "py")
+    inputs: dict[str, Any] = {"tests_path": f"inputs/{tests[0]}", "output_dir": "outputs"}
+    if module:
+        inputs["module_name"] = _stem(module)
+    return inputs
+
+
+def program_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
+    tests = PurePosixPath(inputs["tests_path"]).name
+    if result["tests"] and not result["failures"]:
+        return f"Wrote {result['module_path']}: all {result['tests']} tests in {tests} pass."
+    return (
+        f"Wrote {result['module_path']}, but {len(result['failures'])} of {result['tests']} tests in {tests} "
+        f"still fail: " + "; ".join(result["failures"][:3])
+    )
+
+
+PROGRAM = Capability(
+    name="module-from-tests",
+    description=(
+        "Writes a small Python module that passes a given test file (plain test_* functions), drafting "
+        "the code with the llm tool and running the tests to confirm. Use when a task gives tests and "
+        "asks for the implementation."
+    ),
+    strong=("test", "implement", "pass"),
+    triggers=("python", "module", "function", "write", "program", "code", ".py", "outputs"),
+    tools=("llm",),
+    module="module_from_tests",
+    extract_inputs=program_inputs,
+    answer=program_answer,
+    inputs_schema={
+        "type": "object",
+        "required": ["tests_path"],
+        "properties": {
+            "tests_path": {"type": "string"},
+            "module_name": {"type": ["string", "null"]},
+            "output_dir": {"type": "string"},
+            "attempts": {"type": "integer"},
+        },
+    },
+    min_score=4.0,
+)
+
+
+CAPABILITIES: list[Capability] = [
+    PRICE,
+    REGRESSION,
+    PAGE_LIST,
+    RESEARCH,
+    REPORT,
+    SENTIMENT,
+    API,
+    CONVERT,
+    PROGRAM,
+]

@@ -1,0 +1,103 @@
+"""How the simulated model reads a task text: file names, URLs, numbers, output names, phrases.
+
+These helpers are general over a family's phrasings; none of them knows a task of any suite.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import PurePosixPath
+
+_FILE = re.compile(r"(?<![\w/.-])(?:(?:inputs|outputs)/)?([A-Za-z0-9_][\w.-]*\.(?:%s))\b")
+_URL = re.compile(r"https?://[^\s'\"<>)\]]+")
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "a couple of": 2,
+    "a few": 3,
+}
+
+
+def file_names(text: str, extensions: str) -> list[str]:
+    """File names with one of the `|`-separated extensions, in order of appearance, without folder."""
+    pattern = re.compile(_FILE.pattern % extensions, re.I)
+    seen: list[str] = []
+    for m in pattern.finditer(text):
+        name = m.group(1)
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+def input_path(name: str) -> str:
+    return f"inputs/{PurePosixPath(name).name}"
+
+
+def output_path(name: str) -> str:
+    return f"outputs/{PurePosixPath(name).name}"
+
+
+def find_input(text: str, input_files: list[str], extensions: str) -> str | None:
+    """The input file the task means: one named in the text that exists, else the only candidate."""
+    names = [PurePosixPath(f).name for f in input_files]
+    exts = tuple("." + e.lower() for e in extensions.split("|"))
+    for name in file_names(text, extensions):
+        if name in names:
+            return input_path(name)
+    candidates = [n for n in names if n.lower().endswith(exts)]
+    if len(candidates) == 1:
+        return input_path(candidates[0])
+    return None
+
+
+def new_output(
+    text: str, input_files: list[str], extensions: str, exclude: tuple[str, ...] = ()
+) -> str | None:
+    """A file name of that kind in the text that is not an input: where the user wants the result."""
+    names = {PurePosixPath(f).name for f in input_files}
+    for name in file_names(text, extensions):
+        if name not in names and name not in exclude:
+            return output_path(name)
+    return None
+
+
+def urls(text: str) -> list[str]:
+    return [u.rstrip(".,;:!?") for u in _URL.findall(text)]
+
+
+def count_word(text: str, default: int) -> int:
+    """A small count the task asks for ("top 3", "three sources"), else `default`."""
+    m = re.search(
+        r"\b(?:top|first|best|most relevant)\s+(\d{1,2})\b|\b(\d{1,2})\s+(?:\w+\s+)?(?:sources|results|articles|pages)\b",
+        text,
+        re.I,
+    )
+    if m:
+        return int(m.group(1) or m.group(2))
+    low = text.lower()
+    for word, n in NUMBER_WORDS.items():
+        if re.search(rf"\b{word}\s+(?:\w+\s+){{0,2}}(?:sources|results|articles|pages|documents)\b", low):
+            return n
+    return default
+
+
+def identifier_after(text: str, pattern: str) -> str | None:
+    m = re.search(pattern, text, re.I)
+    return m.group(1).strip("`'\"") if m else None
+
+
+def entity_from_file(path: str) -> str:
+    """A readable name from a file name: 'inputs/acme_prices.csv' -> 'acme'."""
+    stem = PurePosixPath(path).stem
+    parts = [p for p in re.split(r"[_\-\s]+", stem) if p]
+    generic = {"prices", "price", "daily", "weekly", "monthly", "data", "posts", "quotes", "close", "closes"}
+    kept = [p for p in parts if p.lower() not in generic]
+    return " ".join(kept or parts)

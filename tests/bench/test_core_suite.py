@@ -1,0 +1,118 @@
+"""Every core task is solved by the capability bank's own code, checked successful, and every checker
+fails on a deliberately wrong output (a wrong answer or corrupted files)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentfactory.bench import CORE_SUITE, check_task, prepare_task, sandbox_runner
+from agentfactory.config import Settings
+from agentfactory.llm.sim_bank import plan
+
+from .conftest import run_on_host
+
+CORE_IDS = [t["id"] for t in __import__("yaml").safe_load((CORE_SUITE / "suite.yaml").read_text())["tasks"]]
+RUNNER = sandbox_runner(Settings(sandbox="local"))
+
+
+def solve(task, server, run_dir: Path) -> str:
+    """Plan with the bank, run each capability of the chain on the host, compose the answer."""
+    prepared = prepare_task(task, run_dir, server.base_url)
+    p = plan(prepared.text, prepared.input_files)
+    assert p is not None, f"no capability planned for {task.id}"
+    inputs = p.inputs
+    result: dict = {}
+    for index, capability in enumerate(p.chain):
+        if index:
+            inputs = p.next_inputs(index - 1, result, inputs, prepared.text, prepared.input_files)
+        result = run_on_host(capability.code, capability.module, inputs, run_dir, prepared.search_dir)
+    return p.answer(result, inputs)
+
+
+def wrong_answer(answer: str) -> str:
+    """Every number scaled, trend words swapped: what a model that got the figures wrong would say."""
+    swapped = answer.replace("improving", "@@").replace("declining", "improving").replace("@@", "declining")
+
+    def scale(m: re.Match) -> str:
+        return f"{float(m.group(0)) * 1.37 + 3:.4f}"
+
+    return re.sub(r"(?<![\w.])\d+(?:\.\d+)?", scale, swapped)
+
+
+def corrupt(outputs: Path) -> None:
+    for f in sorted(p for p in outputs.rglob("*") if p.is_file()):
+        if f.suffix == ".png":
+            f.write_bytes(b"not an image")
+        elif f.suffix == ".json":
+            data = json.loads(f.read_text())
+            if isinstance(data, dict):
+                data = {k: (v * 2 + 1 if isinstance(v, (int, float)) else v) for k, v in data.items()}
+            elif isinstance(data, list):
+                data = data[:-1]
+            f.write_text(json.dumps(data))
+        elif f.suffix == ".md":
+            f.write_text(re.sub(r"\]\([^)]*\)", "]()", f.read_text()))
+        elif f.suffix == ".py":
+            f.write_text(re.sub(r"return ", "return None and ", f.read_text()))
+        elif f.suffix == ".csv":
+            f.write_text(f.read_text().splitlines()[0] + "\n")
+
+
+def test_core_suite_shape(core_suite):
+    assert len(core_suite.batch(1)) >= 12 and len(core_suite.batch(2)) == len(core_suite.batch(1))
+    families = {t.family for t in core_suite.tasks}
+    assert len(families) == 8
+    for t in core_suite.batch(2):
+        assert core_suite.task(t.pair).family == t.family
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task_id", CORE_IDS)
+def test_bank_solves_task_and_checker_catches_wrong_output(task_id, core_suite, core_server, tmp_path):
+    task = core_suite.task(task_id)
+    run_dir = tmp_path / "run"
+    answer = solve(task, core_server, run_dir)
+    outputs = run_dir / "outputs"
+    good = check_task(task, answer, outputs, python_runner=RUNNER)
+    assert good.passed, (answer, good.details)
+
+    kinds = {c.kind for c in task.checks}
+    if kinds & {"answer_number", "answer_regex"} or "improving" in answer or "declining" in answer:
+        bad = check_task(task, wrong_answer(answer), outputs, python_runner=RUNNER)
+        assert not bad.passed, ("wrong figures passed", bad.details)
+    if any(k.startswith("answer_") for k in kinds):
+        bad = check_task(task, "Done.", outputs, python_runner=RUNNER)
+        assert not bad.passed, ("an empty answer passed", bad.details)
+
+    broken = tmp_path / "broken"
+    shutil.copytree(outputs, broken)
+    corrupt(broken)
+    bad = check_task(task, answer, broken, python_runner=RUNNER)
+    assert not bad.passed, ("corrupted outputs passed", bad.details)
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert not check_task(task, "", empty, python_runner=RUNNER).passed
+
+
+def test_make_fixtures_is_deterministic(tmp_path):
+    copy = tmp_path / "core"
+    copy.mkdir()
+    shutil.copy(CORE_SUITE / "make_fixtures.py", copy)
+    subprocess.run([sys.executable, str(copy / "make_fixtures.py")], check=True, capture_output=True)
+    made = sorted(p.relative_to(copy).as_posix() for p in copy.rglob("*") if p.is_file())
+    committed = sorted(
+        p.relative_to(CORE_SUITE).as_posix()
+        for p in CORE_SUITE.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    )
+    assert made == committed
+    for rel in made:
+        assert (copy / rel).read_bytes() == (CORE_SUITE / rel).read_bytes(), rel
