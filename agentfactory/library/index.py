@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import AgentFactoryError
-from agentfactory.library._git import ZERO, Git
+from agentfactory.library._git import ZERO, Git, read_head
 from agentfactory.library.format import SCHEMA_FILE, SKILL_FILE, parse_subagent, split_skill_md
 from agentfactory.library.model import SearchHit, Subagent, SubagentInfo, VersionInfo
 
@@ -221,6 +221,9 @@ class Index:
             return
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if not full:
+                # HEAD may have moved while we waited for the write lock: index the newest, never go back.
+                head = read_head(self.git.root / ".git") or head
             stored = None if full else self.built_from()
             if stored == (head or ZERO):
                 conn.execute("COMMIT")

@@ -73,3 +73,15 @@ def test_bad_remote_is_refused(lib: Library) -> None:
         lib.push("--upload-pack=touch /tmp/x")
     with pytest.raises(LibraryError, match="failed"):
         lib.pull(str(lib.path.parent / "no-such-remote"))
+
+
+def test_pull_between_libraries_with_unrelated_histories(tmp_path: Path, remote: str) -> None:
+    alice, bob = Library(tmp_path / "alice"), Library(tmp_path / "bob")
+    alice.save(write_folder(tmp_path / "a", "alice-tool", purpose="Alice."))
+    alice.push(remote)
+    bob.save(write_folder(tmp_path / "b", "bob-tool", purpose="Bob."))
+    result = bob.pull(remote)
+    assert result.updated == ["alice-tool"] and not result.conflicts
+    assert {i.name for i in bob.list()} == {"alice-tool", "bob-tool"}
+    assert [v.version for v in bob.history("alice-tool")] == [1]
+    assert git(bob.path, "status", "--porcelain") == ""
