@@ -89,6 +89,12 @@ class OpenRun:
         return result
 
 
+def _change_fields(change: Any) -> dict[str, Any]:
+    if isinstance(change, dict):
+        return change
+    return {k: getattr(change, k) for k in ("name", "version", "commit") if hasattr(change, k)}
+
+
 def _metered(provider: ModelProvider, settings: Settings, log: ev.EventLog, role: str) -> Any:
     from agentfactory.llm.metered import MeteredProvider
 
@@ -126,6 +132,10 @@ def open_run(
     )
     library = library or Library(settings.library)
     library.ensure()
+    if experience is None:
+        from agentfactory.experience import ExperienceStore, default_store_path
+
+        experience = ExperienceStore(default_store_path(settings))
     own_backend = backend is None
     backend = backend or get_backend(settings)
 

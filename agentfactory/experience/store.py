@@ -14,7 +14,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import fields
 from pathlib import Path
@@ -505,7 +505,7 @@ class ExperienceStore:
         """Lessons of the subagents in play only (never a global list)."""
         return {name: lines for name in names if (lines := self.lessons_for(name))}
 
-    def update_known_limitations(self, library: Any, run_id: str) -> list[Any]:
+    def update_known_limitations(self, library: Any, run_id: str, skip: Collection[str] = ()) -> list[Any]:
         """Write lessons into SKILL.md of the library subagents that failed in `run_id`.
 
         Meant for the end of a run (before `run_finished`): one library save per subagent whose lessons
@@ -522,6 +522,8 @@ class ExperienceStore:
             ]
         results = []
         for name in names:
+            if name in skip:  # revised and saved in this run: its old failures are not its lessons
+                continue
             try:
                 result = _lessons.write_known_limitations(library, self, name, run_id=run_id)
             except AgentFactoryError:

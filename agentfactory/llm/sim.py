@@ -1,0 +1,394 @@
+"""`sim`: a deterministic simulated model, for offline demos, CI and the benchmark.
+
+It is honest in three ways:
+- It receives exactly what a real provider receives (system prompt, messages, tool definitions) and is
+  charged with the one documented tokenizer (`agentfactory.llm.tokens`) on that request and on its own
+  response text and tool calls, the same way for every method. It simulates no prompt cache.
+- Its knowledge is the capability bank (`agentfactory.llm.sim_bank`): general solutions with trigger
+  words. The same task is decomposed into the same capabilities whatever the method, so cost
+  differences come from the architecture. A task outside every family gets an honest failure.
+- It decides only from what it reads in the conversation: the library matches offered in the first
+  message, the traces its tool calls returned. Some capabilities are first written with a realistic
+  bug; it fixes them only after a trace shows the failure.
+
+Roles, recognised from the tools offered: Meta-Agent (`create_subagent`), ReAct agent (`run_code`),
+evolve reviser (`submit_revision`), lesson extractor (system prompt), and otherwise a subagent's
+`llm` tool (deterministic answers from `sim_llm_answer`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentfactory.llm import sim_bank
+from agentfactory.llm.tokens import count_output_tokens, count_request_tokens
+from agentfactory.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
+
+LESSONS_SYSTEM_MARK = "You extract short lessons"
+INSPECT_MARK = "# Look at the inputs before writing the solution."
+_DATA = re.compile(r'\A<data source="[^"]*">\n(.*)\n</data>\Z', re.S)
+_MATCH_LINE = re.compile(r"^- ([a-z0-9-]+) v(\d+) — ", re.M)
+_NUMBERED = re.compile(r"^\s*\d+ \| ?(.*)$")
+
+
+@dataclass
+class _Exchange:
+    call: ToolCall
+    result: str = ""
+    is_error: bool = False
+
+
+@dataclass
+class _Reading:
+    """What the model has read so far: the task, the offers, and every tool call with its result."""
+
+    task: str
+    input_files: list[str]
+    offered: dict[str, int]
+    exchanges: list[_Exchange] = field(default_factory=list)
+
+    def calls(self, tool: str, name: str | None = None) -> list[_Exchange]:
+        return [
+            e
+            for e in self.exchanges
+            if e.call.name == tool and (name is None or (e.call.arguments or {}).get("name") == name)
+        ]
+
+
+def _unwrap(text: str) -> str:
+    match = _DATA.match(text)
+    return match.group(1) if match else text
+
+
+def _read(messages: list[Message]) -> _Reading:
+    first = messages[0].text if messages else ""
+    task_match = re.search(r"<task>\n?(.*?)\n?</task>", first, re.S)
+    task = task_match.group(1).strip() if task_match else first.strip()
+    files_match = re.search(r"^Input files: (.*)$", first, re.M)
+    files = [f.strip() for f in files_match.group(1).split(",")] if files_match else []
+    offered = {m.group(1): int(m.group(2)) for m in _MATCH_LINE.finditer(first)}
+    reading = _Reading(task, files, offered)
+    by_id: dict[str, _Exchange] = {}
+    for message in messages:
+        for call in message.tool_calls:
+            by_id[call.id] = _Exchange(call)
+            reading.exchanges.append(by_id[call.id])
+        for result in message.tool_results:
+            if result.tool_call_id in by_id:
+                by_id[result.tool_call_id].result = _unwrap(result.content)
+                by_id[result.tool_call_id].is_error = result.is_error
+    return reading
+
+
+def parse_result(trace_text: str) -> dict[str, Any] | None:
+    """The result a trace shows: the JSON after `result:`, or its readable scalar fields if cut."""
+    match = re.search(r"^result: (.*)$", trace_text, re.M)
+    if not match:
+        return None
+    text = match.group(1)
+    try:
+        value = json.loads(text)
+        return value if isinstance(value, dict) else {"value": value}
+    except json.JSONDecodeError:
+        pass
+    fields: dict[str, Any] = {}
+    for key, raw in re.findall(
+        r'"([^"]+)":\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)', text
+    ):
+        fields.setdefault(key, json.loads(raw))
+    return fields or None
+
+
+def _ok(exchange: _Exchange) -> bool:
+    return not exchange.is_error and exchange.result.startswith("status: ok")
+
+
+class SimProvider:
+    """The simulated model. `spec` is "sim"; every response is marked simulated."""
+
+    simulated = True
+
+    def __init__(self, spec: str = "sim", settings: Any = None):
+        self.spec = spec
+        self.model = "sim"
+        self._ids = 0
+
+    # -- the provider interface ------------------------------------------------------------------
+
+    def complete(
+        self,
+        system: str,
+        messages: list[Message],
+        tools: list[ToolSpec] | None = None,
+        max_tokens: int = 4096,
+    ) -> ModelResponse:
+        started = time.perf_counter()
+        names = {t.name for t in tools or []}
+        if "create_subagent" in names:
+            text, calls = self._meta(_read(messages))
+        elif "run_code" in names:
+            text, calls = self._react(_read(messages), system)
+        elif "submit_revision" in names:
+            text, calls = self._revise(messages)
+        elif system.startswith(LESSONS_SYSTEM_MARK):
+            text, calls = self._lessons(messages), []
+        else:
+            prompt = messages[-1].text if messages else ""
+            text, calls = sim_bank.sim_llm_answer(prompt, system or None), []
+        usage = Usage(
+            input_tokens=count_request_tokens(system, messages, tools or []),
+            output_tokens=count_output_tokens(text, calls),
+        )
+        return ModelResponse(
+            text=text,
+            tool_calls=calls,
+            stop_reason="tool_use" if calls else "end_turn",
+            usage=usage,
+            model=self.model,
+            latency_s=time.perf_counter() - started,
+            simulated=True,
+        )
+
+    def _call(self, name: str, **arguments: Any) -> ToolCall:
+        self._ids += 1
+        raw = json.dumps(arguments, ensure_ascii=False)
+        return ToolCall(id=f"sim_{self._ids}", name=name, arguments=arguments, raw_arguments=raw)
+
+    # -- Meta-Agent --------------------------------------------------------------------------------
+
+    def _meta(self, r: _Reading) -> tuple[str, list[ToolCall]]:
+        plan = sim_bank.plan(r.task, r.input_files)
+        if plan is None:
+            return "No known approach fits this task.", [
+                self._call(
+                    "finish",
+                    answer="I could not solve this task: it is outside what I know how to do.",
+                    save=[],
+                )
+            ]
+        inputs = plan.inputs
+        result: dict[str, Any] | None = None
+        for index, cap in enumerate(plan.chain):
+            if index:
+                inputs = plan.next_inputs(index - 1, result or {}, inputs, r.task, r.input_files)
+                if inputs is None:
+                    return self._give_up(r, f"could not prepare the inputs of {cap.name}")
+            step = self._meta_step(r, cap, inputs)
+            if isinstance(step, tuple):
+                return step
+            result = step
+        save = [
+            n
+            for n in dict.fromkeys(
+                [
+                    e.call.arguments["name"]
+                    for e in r.calls("create_subagent") + r.calls("modify_subagent")
+                    if not e.is_error
+                ]
+            )
+            if any(_ok(x) for x in r.calls("run_subagent", n))
+        ]
+        answer = plan.answer(result or {}, inputs)
+        note = f"Done; saving {', '.join(save)}." if save else "Done."
+        return note, [self._call("finish", answer=answer, save=save)]
+
+    def _meta_step(self, r: _Reading, cap: Any, inputs: dict[str, Any]) -> dict[str, Any] | tuple:
+        """The result of `cap` on `inputs` if already obtained, else the next action (text, calls)."""
+        name = cap.name
+        runs = [e for e in r.calls("run_subagent", name) if (e.call.arguments or {}).get("inputs") == inputs]
+        created = [e for e in r.calls("create_subagent", name) if not e.is_error]
+        modified = [e for e in r.calls("modify_subagent", name) if not e.is_error]
+        run_call = self._call("run_subagent", name=name, inputs=inputs)
+        if not runs:
+            if created or name in r.offered:
+                verb = "Reusing" if name in r.offered and not created else "Running"
+                return f"{verb} {name}.", [run_call]
+            code = cap.buggy_code or cap.code
+            create = self._call(
+                "create_subagent",
+                name=name,
+                description=cap.description,
+                code=code,
+                tools=list(cap.tools),
+                inputs_schema=cap.inputs_schema or None,
+            )
+            return f"Writing {name} as a general subagent, then running it.", [create, run_call]
+        last = runs[-1]
+        if _ok(last):
+            return parse_result(last.result) or {}
+        last_index = r.exchanges.index(last)
+        if any(r.exchanges.index(m) > last_index for m in modified):
+            return f"Running the revised {name}.", [run_call]
+        current = self._current_code(r, name)
+        if current is None:
+            viewed = [e for e in r.calls("view_subagent", name) if r.exchanges.index(e) > last_index]
+            if not viewed:
+                return f"{name} failed; reading its code.", [self._call("view_subagent", name=name)]
+            return self._give_up(r, f"{name} failed and its code could not be read")
+        if current == cap.code:
+            return self._give_up(r, f"{name} fails on these inputs and I know no fix")
+        fix = self._fix(current, cap)
+        reason = _reason(last.result)
+        return f"The trace shows the bug; fixing {name}.", [
+            self._call("modify_subagent", name=name, reason=reason, **fix),
+            run_call,
+        ]
+
+    def _current_code(self, r: _Reading, name: str) -> str | None:
+        code = None
+        for e in r.exchanges:
+            args = e.call.arguments or {}
+            if args.get("name") != name or e.is_error:
+                continue
+            if e.call.name == "create_subagent":
+                code = args.get("code")
+            elif e.call.name == "view_subagent":
+                code = _code_from_view(e.result)
+            elif e.call.name == "modify_subagent" and code is not None:
+                if "code" in args:
+                    code = args["code"]
+                else:
+                    for edit in args.get("edits", []):
+                        code = code.replace(edit["old"], edit["new"], 1)
+        return code
+
+    def _fix(self, current: str, cap: Any) -> dict[str, Any]:
+        """Small edits when the current code is the known draft, the whole module otherwise."""
+        if current == cap.buggy_code:
+            return {"edits": [{"old": new, "new": old} for old, new in cap.buggy_edits]}
+        return {"code": cap.code}
+
+    def _give_up(self, r: _Reading, why: str) -> tuple[str, list[ToolCall]]:
+        return f"Stopping: {why}.", [
+            self._call("finish", answer=f"I could not complete the task: {why}.", save=[])
+        ]
+
+    # -- ReAct agent -------------------------------------------------------------------------------
+
+    def _react(self, r: _Reading, system: str) -> tuple[str, list[ToolCall]]:
+        plan = sim_bank.plan(r.task, r.input_files)
+        if plan is None:
+            return "Thought: I do not know how to approach this task.", [
+                self._call(
+                    "finish", answer="I could not solve this task: it is outside what I know how to do."
+                )
+            ]
+        runs = r.calls("run_code")
+        if not runs and (r.input_files or _urls(plan.inputs)):
+            code = _inspection_code(r.input_files, _urls(plan.inputs))
+            return (
+                "Thought: I should look at the inputs before writing the solution.",
+                [self._call("run_code", code=code, inputs={})],
+            )
+        inputs = plan.inputs
+        result: dict[str, Any] | None = None
+        for index, cap in enumerate(plan.chain):
+            if index:
+                inputs = plan.next_inputs(index - 1, result or {}, inputs, r.task, r.input_files)
+                if inputs is None:
+                    return "Thought: I cannot continue.", [self._call("finish", answer="I could not finish.")]
+            known_bug = f"[{cap.name}]" in system  # a lesson from an earlier task warns about the draft
+            attempts = [
+                e
+                for e in runs
+                if (e.call.arguments or {}).get("inputs") == inputs
+                and (e.call.arguments or {}).get("code") in (cap.code, cap.buggy_code)
+            ]
+            if not attempts:
+                code = cap.code if known_bug or not cap.buggy_code else cap.buggy_code
+                return (
+                    f"Thought: now I write code for: {cap.description.split('.')[0].lower()}.",
+                    [self._call("run_code", code=code, inputs=inputs)],
+                )
+            last = attempts[-1]
+            if not _ok(last):
+                if (last.call.arguments or {}).get("code") == cap.code:
+                    return "Thought: this fails and I know no fix.", [
+                        self._call("finish", answer="I could not complete the task.")
+                    ]
+                return (
+                    "Thought: the traceback shows the bug; I rewrite the code with the fix.",
+                    [self._call("run_code", code=cap.code, inputs=inputs)],
+                )
+            result = parse_result(last.result) or {}
+        return "Thought: I have everything for the answer.", [
+            self._call("finish", answer=plan.answer(result or {}, inputs))
+        ]
+
+    # -- lessons and revisions ---------------------------------------------------------------------
+
+    def _lessons(self, messages: list[Message]) -> str:
+        text = messages[-1].text if messages else ""
+        task = re.search(r"<task>\n?(.*?)\n?</task>", text, re.S)
+        plan = sim_bank.plan(task.group(1).strip() if task else text, [])
+        lessons = []
+        for cap in plan.chain if plan else ():
+            if cap.buggy_code and cap.buggy_code in text:
+                lessons.append(f"- [{cap.name}] {cap.bug}")
+        return "\n".join(lessons) or "- No new lesson."
+
+    def _revise(self, messages: list[Message]) -> tuple[str, list[ToolCall]]:
+        text = messages[0].text if messages else ""
+        match = re.search(r"Revise the subagent `([a-z0-9-]+)`", text)
+        try:
+            cap = sim_bank.get(match.group(1)) if match else None
+        except KeyError:
+            cap = None
+        if cap is None:
+            return "I do not know this subagent well enough to fix it.", []
+        return "Fixing the cause shown in the trace.", [
+            self._call(
+                "submit_revision", code=cap.code, reason="Fixed the failure shown in the trace; general fix."
+            )
+        ]
+
+
+def _reason(trace: str) -> str:
+    for line in trace.splitlines()[1:]:
+        if line and not line.startswith((" ", "result:", "output files", "tool ")):
+            return f"Fix {line.strip()[:120]}"
+    return "Fix the failure shown in the trace"
+
+
+def _code_from_view(text: str) -> str | None:
+    if "--- " not in text:
+        return None
+    body = text.rsplit(".py ---\n", 1)[-1]
+    lines = []
+    for line in body.splitlines():
+        match = _NUMBERED.match(line)
+        if match is None:
+            return None
+        lines.append(match.group(1))
+    return "\n".join(lines) + "\n"
+
+
+def _urls(inputs: dict[str, Any]) -> list[str]:
+    return [v for v in inputs.values() if isinstance(v, str) and v.startswith(("http://", "https://"))]
+
+
+def _inspection_code(files: list[str], urls: list[str]) -> str:
+    return f"""{INSPECT_MARK}
+def run(**inputs):
+    seen = {{}}
+    for path in {files!r}:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            head = [next(fh, "") for _ in range(5)]
+        seen[path] = "".join(head)[:400]
+        print(path, "->", seen[path])
+    if {urls!r}:
+        from agentfactory_tools import web_fetch
+        for url in {urls!r}:
+            page = web_fetch(url)
+            seen[url] = page.get("title", "") + " | " + page.get("text", "")[:400]
+            print(url, "->", seen[url])
+    return {{"inspected": sorted(seen)}}
+"""
+
+
+def create_provider(spec: str, settings: Any) -> SimProvider:
+    return SimProvider(spec, settings)
