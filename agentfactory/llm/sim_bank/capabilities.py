@@ -480,7 +480,7 @@ def api_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
         op, field_name, group = _OPS[m.group(1).lower()], m.group(2), m.group(3)
     else:
         m = re.search(
-            r"\b(?:count|number\s+of|how\s+many)\s+(?:the\s+|all\s+)?(?:\w+\s+){0,2}?" + _GROUP, text, re.I
+            r"\b(?:count|number\s+of|how\s+many)\s+(?:the\s+|all\s+)?(?:\w+\s+){0,3}?" + _GROUP, text, re.I
         )
         if m:
             op, group = "count", m.group(1)
