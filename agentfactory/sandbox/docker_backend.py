@@ -31,7 +31,7 @@ from agentfactory.config import Settings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
-from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
+from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, read_json
 
 ISOLATION = (
     "docker: fresh single-use container, no network, read-only root, non-root user, all capabilities "
@@ -419,7 +419,7 @@ class DockerBackend:
         if host_status is None:
             if slot.exit_info.get("wait_error"):
                 host_status, note = t.SANDBOX_ERROR, "the container disappeared during the execution"
-            else:
+            elif _needs_inspect(slot.jd):
                 oom = self._oom_killed(slot)
         calls = session.close() if session else []
         trace = slot.jd.finish(req, self.name, self.isolation, duration, host_status, note, oom, calls)
@@ -433,6 +433,12 @@ class DockerBackend:
             return bool(slot.container.attrs.get("State", {}).get("OOMKilled"))
         except Exception:
             return False
+
+
+def _needs_inspect(jd: JobDir) -> bool:
+    """Only a missing report or a killed subagent can mean an OOM kill; skip the inspect call otherwise."""
+    report = read_json(jd.ctl / "status.json", 1 << 16)  # bounded, never follows links or FIFOs
+    return report is None or report.get("signal") is not None
 
 
 def _remove(container: Any) -> None:

@@ -174,7 +174,7 @@ class JobDir:
             entry=req.entry,
             run_id=req.run_id,
         )
-        report = _read_json(self.ctl / "status.json", 1 << 16)
+        report = read_json(self.ctl / "status.json", 1 << 16)
         if report:
             trace.stdout = _stream(self.ctl / "stdout.bin", report.get("stdout_bytes", 0), req)
             trace.stderr = _stream(self.ctl / "stderr.bin", report.get("stderr_bytes", 0), req)
@@ -342,7 +342,7 @@ def _read_bounded(path: Path, limit: int) -> bytes | None:
         return fh.read(limit + 1)
 
 
-def _read_json(path: Path, limit: int) -> dict[str, Any] | None:
+def read_json(path: Path, limit: int) -> dict[str, Any] | None:
     data = _read_bounded(path, limit)
     if data is None or len(data) > limit:
         return None
