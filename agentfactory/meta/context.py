@@ -7,10 +7,11 @@ modified, saved and rejected.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -136,8 +137,15 @@ class RunContext:
             return []
         return sorted(self.broker.handlers)
 
-    def save_candidate(self, cand: Candidate, new_cases: list[Case]) -> Any:
-        """Commit a candidate with its cases (stored ones first for a revision) and case fixtures."""
+    def save_candidate(
+        self, cand: Candidate, new_cases: list[Case], files: dict[str, Path] | None = None
+    ) -> Any:
+        """Commit a candidate with its cases (stored ones first for a revision) and case fixtures.
+
+        `files` maps fixture paths (below inputs/) to the run's files, as `case_fixtures` returns them.
+        """
+        if files is None:
+            new_cases, files = self.case_fixtures(cand, new_cases)
         stored: list[Case] = []
         if cand.base_version is not None:
             base = self.get_library(cand.name, cand.base_version)
@@ -163,7 +171,7 @@ class RunContext:
             )
             if base_fixtures is not None and base_fixtures.is_dir():
                 shutil.copytree(base_fixtures, folder / FIXTURES_DIR, dirs_exist_ok=True)
-            self._copy_case_fixtures(new_cases, folder / FIXTURES_DIR)
+            _copy_files(files, folder / FIXTURES_DIR)
             result = self.library.save(folder, run_id=self.workspace.run_id, task=self.task[:500])
         if result.changed:
             self._library_cache.clear()
@@ -178,17 +186,43 @@ class RunContext:
             )
         return result
 
-    def _copy_case_fixtures(self, cases: list[Case], dest: Path) -> None:
-        """Copy input files the cases refer to (paths under inputs/) so the cases can be replayed later."""
-        for case in cases:
-            for value in case.inputs.values():
-                if not isinstance(value, str) or not value.startswith("inputs/"):
-                    continue
-                src = (self.workspace.root / value).resolve()
-                if src.is_file() and self.workspace.inputs.resolve() in src.parents:
-                    target = dest / src.relative_to(self.workspace.inputs.resolve())
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(src, target)
+    def case_fixtures(self, cand: Candidate, new_cases: list[Case]) -> tuple[list[Case], dict[str, Path]]:
+        """The new cases and the run's input files they refer to, as fixture path -> file.
+
+        Fixtures of all versions share one `fixtures/` folder, and runs often name their input alike
+        (data.csv). A new file whose name a stored fixture already uses with other content is kept under
+        a content-hash name and its case points there, so every case replays with its own data.
+        """
+        base: Path | None = None
+        tmp = None
+        if cand.base_version is not None:
+            tmp = tempfile.TemporaryDirectory(prefix="af-fix-")
+            base = self.library.export(cand.name, cand.base_version, Path(tmp.name) / "base") / FIXTURES_DIR
+        try:
+            inputs_root = self.workspace.inputs.resolve()
+            files: dict[str, Path] = {}
+            cases = []
+            for case in new_cases:
+                inputs = dict(case.inputs)
+                for key, value in case.inputs.items():
+                    if not isinstance(value, str) or not value.startswith("inputs/"):
+                        continue
+                    src = (self.workspace.root / value).resolve()
+                    if not src.is_file() or inputs_root not in src.parents:
+                        continue
+                    rel = src.relative_to(inputs_root).as_posix()
+                    taken = base / rel if base is not None else None
+                    if taken is not None and taken.is_file() and taken.read_bytes() != src.read_bytes():
+                        digest = hashlib.sha256(src.read_bytes()).hexdigest()[:8]
+                        path = Path(rel)
+                        rel = path.with_name(f"{path.stem}-{digest}{path.suffix}").as_posix()
+                        inputs[key] = f"inputs/{rel}"
+                    files[rel] = src
+                cases.append(replace(case, inputs=inputs))
+            return cases, files
+        finally:
+            if tmp is not None:
+                tmp.cleanup()
 
     # -- execution -------------------------------------------------------------------------------
 
@@ -203,11 +237,12 @@ class RunContext:
         version: int | None,
         revision: int | None,
         inputs_dir: Path | None = None,
+        outputs_dir: Path | None = None,
     ) -> Any:
         """Run one subagent in the sandbox and record the execution (event log, experience store)."""
         self.executions += 1
         exec_id = f"{self.executions:03d}-{name}"
-        out_dir = self.workspace.outputs
+        out_dir = outputs_dir or self.workspace.outputs
         request = ExecutionRequest(
             code_dir=code_dir,
             # The library names the entry file (x.py); the sandbox imports a module name (x).
@@ -246,8 +281,14 @@ class RunContext:
             )
         return trace
 
-    def make_case_runner(self, cand: Candidate, extra_fixtures: Path | None = None):
-        """A gate runner executing the candidate on a case, with the case fixtures as inputs/."""
+    def make_case_runner(
+        self, cand: Candidate, extra_fixtures: Path | None = None, files: dict[str, Path] | None = None
+    ):
+        """A gate runner executing the candidate on a case, with the case fixtures as inputs/.
+
+        inputs/ is laid out as the saved folder will be: the run's inputs, the stored fixtures over
+        them, then the new cases' files under their fixture paths (see `case_fixtures`).
+        """
 
         def runner(case: Case) -> Any:
             with tempfile.TemporaryDirectory(prefix="af-case-") as tmp:
@@ -259,6 +300,7 @@ class RunContext:
                     exported = self.library.export(cand.name, cand.base_version, Path(tmp) / "base")
                     if (exported / FIXTURES_DIR).is_dir():
                         shutil.copytree(exported / FIXTURES_DIR, inputs_dir, dirs_exist_ok=True)
+                _copy_files(files or {}, inputs_dir)
                 return self.execute(
                     cand.folder,
                     cand.entry,
@@ -268,9 +310,17 @@ class RunContext:
                     version=None,
                     revision=cand.revision,
                     inputs_dir=inputs_dir,
+                    outputs_dir=Path(tmp) / "outputs",
                 )
 
         return runner
+
+
+def _copy_files(files: dict[str, Path], dest: Path) -> None:
+    for rel, src in files.items():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, target)
 
 
 def _dedupe(cases: list[Case]) -> list[Case]:

@@ -200,8 +200,9 @@ class MetaSkills:
             self.ctx.rejected[name] = reason
             return f"{name}: not saved, {reason}."
         new_cases = [case_from_run(s.inputs, s.result, s.output_files) for s in cand.successes]
+        new_cases, files = self.ctx.case_fixtures(cand, new_cases)
         if cand.base_version is not None:
-            report = self._gate(cand, new_cases)
+            report = self._gate(cand, new_cases, files)
             if not report.passed:
                 self.ctx.rejected[name] = report.reason()
                 record_gate_decision(
@@ -214,7 +215,7 @@ class MetaSkills:
                 )
                 return f"{name}: not saved, the regression gate refused it: {report.reason()}"
         try:
-            result = self.ctx.save_candidate(cand, new_cases)
+            result = self.ctx.save_candidate(cand, new_cases, files)
         except AgentFactoryError as exc:
             self.ctx.rejected[name] = str(exc)
             return f"{name}: not saved: {exc}"
@@ -233,11 +234,11 @@ class MetaSkills:
         self.ctx.saved.append((name, result.version))
         return f"{name}: saved as v{result.version}."
 
-    def _gate(self, cand: Candidate, new_cases: list) -> GateReport:
+    def _gate(self, cand: Candidate, new_cases: list, files: dict[str, Path]) -> GateReport:
         stored = self.ctx.get_library(cand.name, cand.base_version)
         stored_cases = list(stored.cases) if stored is not None else []
         fixtures = self.ctx.workspace.inputs
-        return run_gate(self.ctx.make_case_runner(cand, fixtures), stored_cases, new_cases)
+        return run_gate(self.ctx.make_case_runner(cand, fixtures, files), stored_cases, new_cases)
 
 
 def dispatch(skills: MetaSkills, name: str, arguments: dict[str, Any]) -> Outcome:
