@@ -1,0 +1,188 @@
+"""Figures for `agentfactory evolve` on the core suite with the simulated model.
+
+Steps, all with real components (library, experience store, sandbox) in a temporary folder:
+1. seed: the Meta-Agent (sim) solves the suite's file-based tasks; the subagents it saves carry cases;
+2. ship drafts: each saved subagent whose capability has a realistic first-draft bug gets that draft saved
+   as its current version, outside the gate (as `library add` would) — the faults evolve must repair;
+3. use: a replay run executes each drafted subagent on its stored cases' inputs, so the experience store
+   records the failures of the current version (as reuse in later runs would);
+4. evolve: `Evolver.run(all_=True)` with the sim model;
+5. regressions admitted: independently of the gate, every case stored in the version before is run on
+   the version after; any failure is an admitted regression (must be 0).
+
+Prints: subagents with failures, evolved, cases passing before → after, held-out pass rate, regressions
+admitted, tokens spent on evolution. Figures are from the simulated model and are labelled so.
+
+    python benchmarks/evolve_figures.py [--sandbox local|docker]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from agentfactory.bench import CORE_SUITE, load_suite
+from agentfactory.config import Settings
+from agentfactory.evolve import Evolver
+from agentfactory.experience import ExperienceStore, default_store_path
+from agentfactory.gate import run_gate
+from agentfactory.library import Library
+from agentfactory.llm import ScriptedProvider, get_provider, sim_bank
+from agentfactory.llm.sim_bank import CAPABILITIES
+from agentfactory.meta.agent import MetaAgent
+from agentfactory.meta.context import FIXTURES_DIR
+from agentfactory.runtime import open_run
+from agentfactory.sandbox import get_backend
+
+
+def seed(settings: Settings, library: Library, store: ExperienceStore, backend) -> int:
+    """Each file task solved once: the capability the sim model would write, run on the task's inputs, saved.
+
+    Driven by a scripted Meta-Agent over the sim bank's plan for the task (the same code and inputs the
+    sim model chooses), because the sim model's own Meta-Agent role does not run at the time of writing.
+    """
+    tasks = [t for t in load_suite(CORE_SUITE).tasks if not t.pages and not t.documents]
+    seeded = 0
+    for task in tasks:
+        plan = sim_bank.plan(task.render_text(), task.input_names)
+        if plan is None:
+            continue
+        cap = plan.chain[0]
+        args = {"name": cap.name, "description": cap.description, "code": cap.code, "tools": list(cap.tools)}
+        if cap.name in {i.name for i in library.list()}:
+            script = [_call("run_subagent", name=cap.name, inputs=plan.inputs)]
+        else:
+            script = [
+                _call("create_subagent", **args),
+                _call("run_subagent", name=cap.name, inputs=plan.inputs),
+            ]
+        script.append(_call("finish", answer="done", save=[cap.name]))
+        MetaAgent(
+            settings, provider=ScriptedProvider(script), library=library, backend=backend, experience=store
+        ).run(task.render_text(), input_files=list(task.files))
+        seeded += 1
+    return seeded
+
+
+def _call(tool: str, **arguments) -> dict:
+    return {"tool_calls": [{"name": tool, "arguments": arguments}]}
+
+
+def ship_drafts(library: Library, root: Path) -> list[str]:
+    shipped = []
+    names = {info.name for info in library.list()}
+    for cap in CAPABILITIES:
+        if not cap.buggy_edits or cap.name not in names:
+            continue
+        sub = library.get(cap.name)
+        code = sub.code
+        if not all(old in code for old, _ in cap.buggy_edits) or not sub.cases:
+            continue
+        for old, new in cap.buggy_edits:
+            code = code.replace(old, new, 1)
+        folder = library.export(cap.name, sub.version, root / "drafts")
+        (folder / sub.entry).write_text(code, encoding="utf-8")
+        library.save(folder, message="first draft shipped outside the gate")
+        shipped.append(cap.name)
+    return shipped
+
+
+def replay(
+    settings: Settings, library: Library, store: ExperienceStore, backend, names: list[str], root: Path
+):
+    """One run per subagent that executes it on its stored cases' inputs (the failures evolve reads)."""
+    for name in names:
+        sub = library.get(name)
+        folder = library.export(name, sub.version, root / "replay" / name)
+        files = sorted(p for p in (folder / FIXTURES_DIR).rglob("*") if p.is_file())
+        script = [
+            {"tool_calls": [{"name": "run_subagent", "arguments": {"name": name, "inputs": case.inputs}}]}
+            for case in sub.cases
+        ]
+        script.append({"tool_calls": [{"name": "finish", "arguments": {"answer": "replayed"}}]})
+        MetaAgent(
+            settings, provider=ScriptedProvider(script), library=library, backend=backend, experience=store
+        ).run(f"use {name} again", input_files=files)
+
+
+def regressions(settings: Settings, library: Library, backend, outcomes, root: Path) -> tuple[int, int]:
+    """(failing, total) over every case of each version before, run on the version after."""
+    failing = total = 0
+    with open_run(settings, "evolve regression check", [], provider=ScriptedProvider([]), library=library,
+                  backend=backend) as opened:  # fmt: skip
+        for o in outcomes:
+            if o.verdict != "accepted":
+                continue
+            before, after = library.get(o.name, o.version_before), library.get(o.name, o.version_after)
+            folder = library.export(o.name, after.version, root / "check" / o.name)
+
+            def runner(case, folder=folder, after=after):
+                with tempfile.TemporaryDirectory() as tmp:
+                    inputs = Path(tmp) / "inputs"
+                    inputs.mkdir()
+                    if (folder / FIXTURES_DIR).is_dir():
+                        shutil.copytree(folder / FIXTURES_DIR, inputs, dirs_exist_ok=True)
+                    return opened.ctx.execute(
+                        folder, after.entry, case.inputs, list(after.tools), name=after.name,
+                        version=after.version, revision=None, inputs_dir=inputs,
+                    )  # fmt: skip
+
+            report = run_gate(runner, list(before.cases), [])
+            passed, count = report.counts()
+            failing += count - passed
+            total += count
+    return failing, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sandbox", default="local", choices=["local", "docker"])
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="af-evolve-bench-") as tmp:
+        root = Path(tmp)
+        settings = Settings(
+            library=root / "lib", workspaces=root / "ws", sandbox=args.sandbox, model="sim", timeout_s=60
+        )
+        library, backend = Library(settings.library), get_backend(settings)
+        store = ExperienceStore(default_store_path(settings))
+        try:
+            tasks = seed(settings, library, store, backend)
+            shipped = ship_drafts(library, root)
+            replay(settings, library, store, backend, shipped, root)
+            evolver = Evolver(settings, provider=get_provider("sim", settings), library=library,
+                              backend=backend, experience=store)  # fmt: skip
+            plans = evolver.plan(all_=True)
+            report = evolver.run(plans=plans)
+            admitted, checked = regressions(settings, library, backend, report.outcomes, root)
+            library_size = len(library.list())
+        finally:
+            backend.close()
+            store.close()
+    outcomes = report.outcomes
+    accepted = [o for o in outcomes if o.verdict == "accepted"]
+    before = [sum(o.passing_before[i] for o in outcomes) for i in (0, 1)]
+    after = [sum(o.passing_after[i] for o in outcomes) for i in (0, 1)]
+    held = [sum(o.held_out[i] for o in accepted) for i in (0, 1)]
+    print(
+        f"evolve figures — core suite, {tasks} file tasks seeded, sim model (simulated), sandbox {args.sandbox}"
+    )
+    print(f"subagents in library: {library_size}; first drafts shipped: {len(shipped)}")
+    print(f"subagents with failures since their version: {len(plans)}")
+    print(f"subagents evolved (accepted): {len(accepted)} of {len(outcomes)}")
+    for o in outcomes:
+        print(f"  {o.name}: v{o.version_before} → v{o.version_after or o.version_before}, cases "
+              f"{o.passing_before[0]}/{o.passing_before[1]} → {o.passing_after[0]}/{o.passing_after[1]}, "
+              f"rounds {len(o.rounds)}, tokens {o.tokens:,}, {o.verdict}")  # fmt: skip
+    print(f"cases passing before → after: {before[0]}/{before[1]} → {after[0]}/{after[1]}")
+    print(f"held-out cases passed by accepted revisions: {held[0]}/{held[1]}")
+    print(f"regressions admitted: {admitted} (of {checked} stored cases re-run on the new versions)")
+    print(f"tokens spent on evolution: {report.tokens:,} (simulated: {report.simulated})")
+    print(f"wall time: {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
