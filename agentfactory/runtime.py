@@ -95,6 +95,22 @@ def _change_fields(change: Any) -> dict[str, Any]:
     return {k: getattr(change, k) for k in ("name", "version", "commit") if hasattr(change, k)}
 
 
+def _check_inputs(input_files: list[Path]) -> None:
+    """Refuse missing files and clashing names before a workspace exists, so a refusal leaves nothing."""
+    from agentfactory.errors import UsageError
+
+    seen: dict[str, Path] = {}
+    for path in map(Path, input_files):
+        if not path.is_file():
+            raise UsageError(f"Input file {path} does not exist or is not a regular file.")
+        if path.name in seen:
+            raise UsageError(
+                f"Input files {seen[path.name]} and {path} have the same name; inputs/ keeps one file a "
+                "name, so rename one of them."
+            )
+        seen[path.name] = path
+
+
 def _metered(provider: ModelProvider, settings: Settings, log: ev.EventLog, role: str) -> Any:
     from agentfactory.llm.metered import MeteredProvider
 
@@ -136,6 +152,7 @@ def open_run(
         from agentfactory.experience import ExperienceStore, default_store_path
 
         experience = ExperienceStore(default_store_path(settings))
+    _check_inputs(input_files)
     own_backend = backend is None
     backend = backend or get_backend(settings)
 
