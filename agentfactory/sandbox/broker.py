@@ -133,6 +133,11 @@ class BrokerSession:
             return
         finally:
             conn.close()
+            # The limit is on connections open at once: a closed one frees its place (clients may
+            # connect once per call, so never pruning would refuse every call after the eighth).
+            with self._lock:
+                if conn in self._conns:
+                    self._conns.remove(conn)
 
     def _call(self, req: dict[str, Any]) -> dict[str, Any]:
         tool = str(req.get("tool", ""))[:100]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -51,6 +52,8 @@ class SandboxPaths:
 
 class JobDir:
     def __init__(self, writable_by_others: bool):
+        self.writable_by_others = writable_by_others
+        self.seeded: dict[str, str] = {}  # earlier outputs of the run copied in: relative path -> sha256
         self.root = Path(tempfile.mkdtemp(prefix="af-"))
         self.code = self.root / "code"
         self.work = self.root / "work"
@@ -86,6 +89,16 @@ class JobDir:
         _copy_tree(code_dir, self.code, MAX_CODE_BYTES, "subagent code")
         if req.workdir is not None and (Path(req.workdir) / "inputs").is_dir():
             _copy_tree(Path(req.workdir) / "inputs", self.inputs, MAX_INPUT_BYTES, "inputs")
+        if req.output_dir is not None and Path(req.output_dir).is_dir():
+            # One run's outputs/ is one folder: a later execution reads what an earlier one wrote.
+            _copy_tree(Path(req.output_dir), self.outputs, req.output_max_mb << 20, "earlier outputs")
+            for dirpath, dirnames, filenames in os.walk(self.outputs):
+                for d in dirnames:
+                    os.chmod(os.path.join(dirpath, d), 0o777 if self.writable_by_others else 0o755)
+                for name in filenames:
+                    path = os.path.join(dirpath, name)
+                    os.chmod(path, 0o666 if self.writable_by_others else 0o644)
+                    self.seeded[os.path.relpath(path, self.outputs)] = _sha256(Path(path))
 
     def job(self, req: t.ExecutionRequest, paths: SandboxPaths, site_paths: list[str] | None = None) -> bytes:
         payload = {
@@ -185,9 +198,14 @@ class JobDir:
         outputs_total, outputs_count = self.outputs_usage()
         over_cap = outputs_total >= (req.output_max_mb << 20) or outputs_count > MAX_OUTPUT_FILES
         if req.output_dir is not None:
-            trace.output_files, trace.refused_outputs = copy_outputs(
+            copied, trace.refused_outputs = copy_outputs(
                 self.outputs, Path(req.output_dir), req.output_max_mb << 20
             )
+            # Report what this execution produced: files seeded from earlier executions and left
+            # unchanged are not its outputs.
+            trace.output_files = [
+                rel for rel in copied if self.seeded.get(rel) != _sha256(Path(req.output_dir) / rel)
+            ]
         result = _read_result(self.ctl / "result.json", req.result_max_bytes + (1 << 20))
 
         def fail(status: str, kind: str, message: str) -> t.ExecutionTrace:
@@ -256,6 +274,10 @@ class JobDir:
         else:
             trace.status = t.ERROR
         return trace
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _copy_tree(src: Path, dest: Path, limit: int, what: str) -> None:

@@ -124,7 +124,11 @@ class ExecutionTrace:
         if self.peak_memory_mb is not None:
             lines[0] += f"  peak memory: {self.peak_memory_mb:.0f} MB"
         if self.status == OK:
-            lines.append(f"result: {self.result_preview}")
+            # The full result is kept; the model sees as much of it as a third of its budget allows.
+            shown = (
+                preview(self.result, max(PREVIEW_CHARS, max_chars // 3)) if self.result is not None else ""
+            )
+            lines.append(f"result: {shown or self.result_preview}")
         if self.error:
             lines.append(f"{self.error.get('type', 'Error')}: {self.error.get('message', '')}")
             for fr in self.error.get("frames", []):
