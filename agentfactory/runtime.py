@@ -192,8 +192,6 @@ def open_run(
             ctx, meta_provider, sub_provider, started, getattr(base_provider, "spec", model), simulated
         )
     finally:
-        with contextlib.suppress(Exception):
-            broker.close()
         if own_backend:
             with contextlib.suppress(Exception):
                 backend.close()

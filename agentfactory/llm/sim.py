@@ -153,10 +153,10 @@ class SimProvider:
             simulated=True,
         )
 
-    def _call(self, name: str, **arguments: Any) -> ToolCall:
+    def _call(self, tool: str, /, **arguments: Any) -> ToolCall:
         self._ids += 1
         raw = json.dumps(arguments, ensure_ascii=False)
-        return ToolCall(id=f"sim_{self._ids}", name=name, arguments=arguments, raw_arguments=raw)
+        return ToolCall(id=f"sim_{self._ids}", name=tool, arguments=arguments, raw_arguments=raw)
 
     # -- Meta-Agent --------------------------------------------------------------------------------
 
@@ -174,7 +174,10 @@ class SimProvider:
         result: dict[str, Any] | None = None
         for index, cap in enumerate(plan.chain):
             if index:
-                inputs = plan.next_inputs(index - 1, result or {}, inputs, r.task, r.input_files)
+                try:
+                    inputs = plan.next_inputs(index - 1, result or {}, inputs, r.task, r.input_files)
+                except (KeyError, TypeError, ValueError):  # the result it needs was not visible
+                    inputs = None
                 if inputs is None:
                     return self._give_up(r, f"could not prepare the inputs of {cap.name}")
             step = self._meta_step(r, cap, inputs)
@@ -192,7 +195,10 @@ class SimProvider:
             )
             if any(_ok(x) for x in r.calls("run_subagent", n))
         ]
-        answer = plan.answer(result or {}, inputs)
+        try:
+            answer = plan.answer(result or {}, inputs)
+        except (KeyError, TypeError, ValueError):
+            answer = "Done; the result is: " + json.dumps(result, default=str)[:1000]
         note = f"Done; saving {', '.join(save)}." if save else "Done."
         return note, [self._call("finish", answer=answer, save=save)]
 
@@ -315,18 +321,20 @@ class SimProvider:
                     [self._call("run_code", code=cap.code, inputs=inputs)],
                 )
             result = parse_result(last.result) or {}
-        return "Thought: I have everything for the answer.", [
-            self._call("finish", answer=plan.answer(result or {}, inputs))
-        ]
+        try:
+            answer = plan.answer(result or {}, inputs)
+        except (KeyError, TypeError, ValueError):
+            answer = "Done; the result is: " + json.dumps(result, default=str)[:1000]
+        return "Thought: I have everything for the answer.", [self._call("finish", answer=answer)]
 
     # -- lessons and revisions ---------------------------------------------------------------------
 
     def _lessons(self, messages: list[Message]) -> str:
         text = messages[-1].text if messages else ""
         task = re.search(r"<task>\n?(.*?)\n?</task>", text, re.S)
-        plan = sim_bank.plan(task.group(1).strip() if task else text, [])
+        matches = sim_bank.match(task.group(1).strip() if task else text)
         lessons = []
-        for cap in plan.chain if plan else ():
+        for cap in sim_bank.BANK.chain(matches[0][0]) if matches else ():
             if cap.buggy_code and cap.buggy_code in text:
                 lessons.append(f"- [{cap.name}] {cap.bug}")
         return "\n".join(lessons) or "- No new lesson."

@@ -209,11 +209,16 @@ def page_list_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
 
 
 def page_list_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
-    lines = [f"- {i['name']}: {i['url']}" for i in result["items"]]
-    return (
-        f'Found {result["count"]} items on "{result["title"]}" and wrote them as a markdown list with '
-        f"links to {result['output_path']}:\n" + "\n".join(lines)
+    # A long item list reaches the model only as a cut preview; the file holds all of it.
+    items = result.get("items") or []
+    lines = [
+        f"- {i['name']}: {i['url']}" for i in items if isinstance(i, dict) and "name" in i and "url" in i
+    ]
+    head = (
+        f'Found {result["count"]} items on "{result.get("title", inputs["url"])}" and wrote them as a markdown '
+        f"list with links to {result.get('output_path', inputs['output_path'])}"
     )
+    return head + (":\n" + "\n".join(lines) if lines else ".")
 
 
 PAGE_LIST = Capability(
@@ -309,7 +314,9 @@ def report_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
 def report_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
     return (
         f"Wrote the markdown report {result['report_path']} ({result['title']}), summarising and citing "
-        f"{result['sources']} sources.\n\nSummary: {result['summary']}"
+        f"{result['sources']} sources."
+        # The summary is the long field: a cut preview may not show it; the report file holds it.
+        + (f"\n\nSummary: {result['summary']}" if result.get("summary") else "")
     )
 
 

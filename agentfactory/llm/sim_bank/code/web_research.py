@@ -36,4 +36,4 @@ def run(query, k=3, sources_path="outputs/sources.json"):
     os.makedirs(os.path.dirname(sources_path) or ".", exist_ok=True)
     with open(sources_path, "w", encoding="utf-8") as fh:
         json.dump(sources, fh, indent=1)
-    return {"query": query, "count": len(sources), "sources": sources, "sources_path": sources_path}
+    return {"query": query, "count": len(sources), "sources_path": sources_path, "sources": sources}
