@@ -266,3 +266,23 @@ def test_cli_keyboard_interrupt_exit_code(tmp_path, monkeypatch):
     out = cli(tmp_path, monkeypatch, "Count words", "--model", "scripted:unused.json", "--json")
     assert out.exit_code == EXIT_INTERRUPTED, out.output
     assert json.loads(out.output)["status"] == "interrupted"
+
+
+@pytest.mark.docker
+def test_keyboard_interrupt_removes_the_run_containers(tmp_path, docker_available):
+    """Ctrl-C mid-run with Docker: the run's pre-started containers are gone when run() returns."""
+    import os
+
+    from agentfactory.sandbox.docker_backend import LABEL, LABEL_PID, connect
+
+    env = make_env(tmp_path, "docker")
+
+    def ctrl_c(system, messages, tools):
+        raise KeyboardInterrupt
+
+    result = env.run("Upper-case hi", [CREATE_UPPER, RUN_UPPER, ctrl_c])
+    assert result.status == "interrupted" and result.saved == []
+    assert [e["status"] for e in env.events(result) if e["type"] == "subagent_execution"] == ["ok"]
+    client = connect(timeout=10)
+    mine = client.containers.list(all=True, filters={"label": [f"{LABEL}=1", f"{LABEL_PID}={os.getpid()}"]})
+    assert mine == []
