@@ -238,6 +238,7 @@ def _run_task(
     result = runner(task_settings, prepared.text, files)
     wall = time.perf_counter() - started
     outputs = Path(result.workspace) / "outputs"
+    (scratch / "check").mkdir(parents=True, exist_ok=True)
     check = check_task(
         task,
         result.answer or "",

@@ -2,16 +2,80 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from agentfactory.cli._pending import pending
+from agentfactory.cli.common import console, print_json, settings
 
 
 def register(app: typer.Typer) -> None:
     app.command("bench")(bench)
     app.command("demo")(demo)
+
+
+def _run(
+    suite_path: Path | None,
+    methods: tuple[str, ...],
+    model: str | None,
+    repeat: int,
+    out: Path,
+    sandbox: str | None,
+    quiet: bool,
+):
+    from agentfactory.bench import CORE_SUITE, load_suite
+    from agentfactory.bench.harness import run_bench, write_outputs
+
+    suite = load_suite(suite_path or CORE_SUITE)
+    cfg = settings(model=model or "sim", sandbox=sandbox)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        job = bar.add_task("starting", total=len(suite.tasks) * len(methods) * repeat)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(job, description=what, completed=done, total=total)
+
+        result = run_bench(suite, cfg, methods=methods, repeat=repeat, root=out / "runs", progress=progress)
+    return result, write_outputs(result, out)
+
+
+def _table(result) -> Table:
+    sim = " (simulated model: not a real model's figures)" if result.simulated else f" ({result.model})"
+    table = Table(
+        "method",
+        "batch",
+        "success",
+        "input",
+        "output",
+        "total",
+        "orch. output",
+        "calls",
+        "steps",
+        title=f"Suite {result.suite}{sim}",
+    )
+    for s in result.summary():
+        table.add_row(
+            s["method"],
+            str(s["batch"]),
+            f"{s['successes']}/{s['tasks']}",
+            f"{s['input_tokens']:,}",
+            f"{s['output_tokens']:,}",
+            f"{s['total_tokens']:,}",
+            f"{s['orchestrator_output_tokens']:,}",
+            str(s["model_calls"]),
+            str(s["steps"]),
+        )
+    return table
 
 
 def bench(
@@ -22,14 +86,48 @@ def bench(
     model: str = typer.Option(None, "--model", help="Model spec (default: sim, the simulated model)."),
     repeat: int = typer.Option(1, "--repeat", min=1, help="Repeats per method (for stochastic models)."),
     out: Path = typer.Option(None, "--out", help="Output directory for the table, JSON and chart."),
+    sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local."),
     json_: bool = typer.Option(False, "--json", help="Print the JSON summary."),
 ) -> None:
     """Run the benchmark: each method on batch 1 then batch 2, starting from nothing; tokens and success."""
-    pending("bench")
+    chosen = tuple(m.strip() for m in methods.split(",") if m.strip())
+    out = out or Path(tempfile.mkdtemp(prefix="agentfactory-bench-"))
+    result, paths = _run(suite, chosen, model, repeat, out, sandbox, quiet=json_)
+    if json_:
+        print_json(result.to_json())
+        return
+    console.print(_table(result))
+    for key, value in result.ratios().items():
+        console.print(f"  {key}: {value:.1%}")
+    console.print(f"Table {paths['markdown']} · JSON {paths['json']} · chart {paths['chart']}")
 
 
 def demo(
     out: Path = typer.Option(None, "--out", help="Where to keep the library, report and chart."),
+    sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local."),
 ) -> None:
     """Show the point of AgentFactory offline: batch 1 vs batch 2 on the simulated model, vs a ReAct agent."""
-    pending("demo")
+    out = out or Path(tempfile.mkdtemp(prefix="agentfactory-demo-"))
+    console.print(
+        "[bold]AgentFactory demo[/]: the core suite, batch 1 then batch 2, for AgentFactory and a ReAct "
+        "agent, on the [yellow]simulated model[/] (figures are not a real model's)."
+    )
+    result, paths = _run(None, ("agentfactory", "react"), "sim", 1, out, sandbox, quiet=False)
+    console.print(_table(result))
+    for key, value in result.ratios().items():
+        console.print(f"  {key}: {value:.1%}")
+    library = result.root / "agentfactory" / "library"
+    report = out / "report.html"
+    try:
+        from agentfactory.experience import ExperienceStore
+        from agentfactory.report import render_all_report, write_report
+
+        store = ExperienceStore(library.parent / "library.experience.sqlite")
+        write_report(render_all_report(store), report)
+    except Exception as exc:  # the report is a bonus: the figures above stand without it
+        console.print(f"[yellow]No report: {exc}[/]")
+        report = None
+    console.print(f"Library: {library}  (agentfactory library list --library {library})")
+    if report:
+        console.print(f"Report: {report}")
+    console.print(f"Chart: {paths['chart']} · table {paths['markdown']} · JSON {paths['json']}")

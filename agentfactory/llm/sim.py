@@ -104,7 +104,10 @@ def parse_result(trace_text: str) -> dict[str, Any] | None:
 
 
 def _ok(exchange: _Exchange) -> bool:
-    return not exchange.is_error and exchange.result.startswith("status: ok")
+    """A run worked: status ok and, as a careful model checks, no NaN where numbers should be."""
+    if exchange.is_error or not exchange.result.startswith("status: ok"):
+        return False
+    return not re.search(r"result: .*\bNaN\b", exchange.result)
 
 
 class SimProvider:
@@ -356,6 +359,8 @@ class SimProvider:
 
 
 def _reason(trace: str) -> str:
+    if re.search(r"result: .*\bNaN\b", trace):
+        return "Fix NaN results: handle missing values in the input"
     for line in trace.splitlines()[1:]:
         if line and not line.startswith((" ", "result:", "output files", "tool ")):
             return f"Fix {line.strip()[:120]}"

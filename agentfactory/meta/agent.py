@@ -30,6 +30,8 @@ from agentfactory.meta.loop import run_tool_loop
 from agentfactory.meta.skills import meta_tools
 
 MAX_TASK_CHARS = 100_000
+MAX_OFFERED = 3  # library matches offered in the first message
+OFFER_RELATIVE_SCORE = 0.5
 
 _templates = Environment(
     loader=PackageLoader("agentfactory.meta", "prompts"),
@@ -141,7 +143,10 @@ class MetaAgent:
     def _first_message(self, ctx: RunContext) -> str:
         matches = []
         rates = ctx.success_rates() or {}
-        for hit in ctx.search(ctx.task[:2000], 5):
+        hits = ctx.search(ctx.task[:2000], MAX_OFFERED)
+        # Offer only matches near the best one: weak matches cost tokens on every step of the run.
+        best = max((h.score for h in hits), default=0.0)
+        for hit in (h for h in hits if h.score >= OFFER_RELATIVE_SCORE * best):
             runs, ok = rates.get(hit.name, (0, 0))
             matches.append(
                 {

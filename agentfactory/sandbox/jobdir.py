@@ -92,6 +92,8 @@ class JobDir:
         if req.output_dir is not None and Path(req.output_dir).is_dir():
             # One run's outputs/ is one folder: a later execution reads what an earlier one wrote.
             _copy_tree(Path(req.output_dir), self.outputs, req.output_max_mb << 20, "earlier outputs")
+            # _copy_tree leaves folders 0755; outputs/ must stay writable by the sandbox user.
+            os.chmod(self.outputs, 0o777 if self.writable_by_others else 0o755)
             for dirpath, dirnames, filenames in os.walk(self.outputs):
                 for d in dirnames:
                     os.chmod(os.path.join(dirpath, d), 0o777 if self.writable_by_others else 0o755)

@@ -3,6 +3,8 @@ shared by its executions."""
 
 from __future__ import annotations
 
+import pytest
+
 from agentfactory.sandbox import ToolBroker, echo_tool
 
 
@@ -45,3 +47,13 @@ def test_later_execution_reads_earlier_outputs_and_reports_only_its_own(run_loca
     assert second.status == "ok", second.compact()
     assert second.result == {"total": 6}
     assert second.output_files == ["report.md"]  # the unchanged earlier file is not this execution's
+
+
+@pytest.mark.docker
+def test_docker_later_execution_can_write_beside_earlier_outputs(run_docker):
+    # Seeding outputs/ with earlier files once left it unwritable for the container's user.
+    first = run_docker('def run():\n    open("outputs/a.txt", "w").write("a")\n    return {}\n')
+    assert first.status == "ok", first.compact()
+    second = run_docker('def run():\n    open("outputs/b.txt", "w").write("b")\n    return {}\n')
+    assert second.status == "ok", second.compact()
+    assert second.output_files == ["b.txt"]
