@@ -107,8 +107,10 @@ def sweep_orphans(client: Any) -> list[str]:
     """Remove sandbox containers whose owner process on this host is gone. Returns their ids."""
     removed = []
     host = socket.gethostname()
-    for container in client.containers.list(all=True, filters={"label": f"{LABEL}=1"}):
-        labels = container.labels or {}
+    # sparse: list without inspecting each container, which raises NotFound for one removed meanwhile
+    # (another backend closing at the same moment); the labels come with the listing.
+    for container in client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}=1"}):
+        labels = container.attrs.get("Labels") or {}
         try:
             pid = int(labels.get(LABEL_PID, "0"))
         except ValueError:

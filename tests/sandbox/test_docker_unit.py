@@ -28,7 +28,7 @@ class FakeContainer:
         self.behaviour = behaviour
         self.stopped = threading.Event()
         self.killed = self.removed = False
-        self.attrs = {"State": {"OOMKilled": False}}
+        self.attrs = {"State": {"OOMKilled": False}, "Labels": labels}
 
     def start(self):
         threading.Thread(target=self._runner, daemon=True).start()
@@ -67,7 +67,8 @@ class FakeClient:
     def get(self, image):  # images.get
         return object()
 
-    def list(self, all=False, filters=None):
+    def list(self, all=False, filters=None, sparse=False):
+        assert sparse, "sweeping must not inspect each container (a removed one raises NotFound)"
         return self.existing
 
     def create(self, image, **kw):
