@@ -402,9 +402,9 @@ def sentiment_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
 
 
 def sentiment_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
-    c, periods = result["counts"], result["periods"]
+    c = result["counts"]
     total = sum(c.values())
-    first, last = (periods[0]["mean"], periods[-1]["mean"]) if periods else (0.0, 0.0)
+    first, last = result.get("first_mean", 0.0), result.get("last_mean", 0.0)
     per = inputs.get("period", "week")
     return (
         f"Classified {total} posts — positive: {c['positive']}, negative: {c['negative']}, neutral: "

@@ -126,15 +126,18 @@ def run(posts_path, chart_path="outputs/sentiment.png", period="week"):
     fig.tight_layout()
     fig.savefig(chart_path, dpi=100)
     plt.close(fig)
+    # Summary fields first: a long per-period list should not push them out of a cut preview.
     return {
+        "trend": trend,
+        "slope": round(slope, 4),
         "counts": counts,
+        "first_mean": round(means[0], 4) if means else 0.0,
+        "last_mean": round(means[-1], 4) if means else 0.0,
+        "chart": chart_path,
+        "date_field": date_key,
+        "text_field": text_key,
         "periods": [
             {"period": str(k), "mean": round(m, 4), "n": len(buckets[k])}
             for k, m in zip(keys, means, strict=True)
         ],
-        "slope": round(slope, 4),
-        "trend": trend,
-        "date_field": date_key,
-        "text_field": text_key,
-        "chart": chart_path,
     }
