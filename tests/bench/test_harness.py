@@ -1,0 +1,108 @@
+"""The harness end to end on a small suite: figures come from the event logs, sim is deterministic."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from agentfactory.bench import CORE_SUITE, load_suite
+from agentfactory.bench.harness import run_bench
+from agentfactory.cli import app
+from agentfactory.config import load_settings
+from agentfactory.events import read_events
+
+PAIR = ("price-vol-acme", "price-vol-globex")
+
+
+@pytest.fixture(scope="module")
+def small_suite(tmp_path_factory) -> Path:
+    """A two-task suite (one batch-1 task and its batch-2 variant) copied out of the core suite."""
+    folder = tmp_path_factory.mktemp("suite") / "small"
+    shutil.copytree(CORE_SUITE, folder)
+    data = yaml.safe_load((folder / "suite.yaml").read_text())
+    data["name"] = "small"
+    data["tasks"] = [t for t in data["tasks"] if t["id"] in PAIR]
+    (folder / "suite.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return folder
+
+
+def _bench(suite: Path, root: Path):
+    settings = load_settings({"model": "sim", "sandbox": "local"}, env={}, cwd=root)
+    return run_bench(load_suite(suite), settings, methods=("agentfactory", "react"), root=root / "runs")
+
+
+def test_two_task_suite_end_to_end_and_totals_equal_the_event_logs(small_suite, tmp_path):
+    result = _bench(small_suite, tmp_path)
+    assert result.simulated and len(result.rows) == 4
+    assert all(r.success for r in result.rows), [(r.method, r.task_id, r.check) for r in result.rows]
+    for row in result.rows:
+        ws = next((tmp_path / "runs" / row.method / "workspaces").glob(row.run_id))
+        calls = [e for e in read_events(ws / "events.jsonl") if e["type"] == "model_call"]
+        summed = {k: sum(e["usage"][k] for e in calls) for k in ("input_tokens", "output_tokens")}
+        assert row.model_calls == len(calls)
+        assert row.output_tokens == summed["output_tokens"]
+        assert row.input_tokens == summed["input_tokens"]  # the sim counts no cache tokens
+    by = {(s["method"], s["batch"]): s for s in result.summary()}
+    assert by[("agentfactory", 2)]["total_tokens"] < by[("agentfactory", 1)]["total_tokens"]
+    assert by[("agentfactory", 2)]["total_tokens"] < by[("react", 2)]["total_tokens"]
+    reused = [r for r in result.rows if r.method == "agentfactory" and r.batch == 2][0].reused
+    assert reused == ["price-volatility"]
+
+
+def test_sim_is_deterministic(small_suite, tmp_path):
+    first = _bench(small_suite, tmp_path / "a").summary()
+    second = _bench(small_suite, tmp_path / "b").summary()
+    strip = [{k: v for k, v in s.items() if k != "wall_s"} for s in first]
+    assert strip == [{k: v for k, v in s.items() if k != "wall_s"} for s in second]
+
+
+def test_bench_cli_json(small_suite, tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "--suite",
+            str(small_suite),
+            "--methods",
+            "agentfactory,react",
+            "--sandbox",
+            "local",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["model"] == "sim"
+    for entry in data["summary"]:
+        for key in ("method", "batch", "tasks", "successes", "input_tokens", "output_tokens", "total_tokens"):
+            assert key in entry
+    assert {p.name for p in out.iterdir()} >= {"bench.json", "bench.md", "bench.svg"}
+
+
+def test_bench_cli_rejects_unknown_method_and_bad_suite(tmp_path):
+    runner = CliRunner()
+    bad = runner.invoke(
+        app, ["bench", "--methods", "agentfactory,magic", "--sandbox", "local", "--out", str(tmp_path / "o")]
+    )
+    assert bad.exit_code == 2 and "magic" in bad.output
+    (tmp_path / "empty").mkdir()
+    missing = runner.invoke(app, ["bench", "--suite", str(tmp_path / "empty"), "--sandbox", "local"])
+    assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+def test_out_of_family_task_fails_honestly(tmp_path):
+    from agentfactory.llm.sim import SimProvider
+    from agentfactory.meta.agent import MetaAgent
+
+    settings = load_settings({"model": "sim", "sandbox": "local"}, env={}, cwd=tmp_path)
+    result = MetaAgent(settings, provider=SimProvider()).run("Compose a sonnet about autumn leaves in Latin.")
+    assert "could not" in (result.answer or "").lower()
+    assert result.saved == [] and result.created == []
