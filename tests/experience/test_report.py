@@ -245,3 +245,66 @@ def test_report_in_headless_chromium(tmp_path: Path, store: ExperienceStore, kin
     log = _screenshot(page, shot)
     assert _console_messages(log) == []
     _check_not_blank(shot)
+
+
+WORD_COUNT = '''"""Count words.
+
+Purpose: word frequencies of a text file.
+Inputs: path (str); top (int).
+Outputs: top: [word, count] pairs.
+Limitations: splits on whitespace.
+"""
+from collections import Counter
+
+
+def run(path: str, top: int = 2) -> dict:
+    words = open(path).read().split()
+    return {"top": [list(x) for x in Counter(words).most_common(top)]}
+'''
+
+
+@needs_chromium
+def test_report_of_a_real_scripted_run_in_headless_chromium(tmp_path: Path):
+    from agentfactory.config import load_settings
+    from agentfactory.experience import ExperienceStore, default_store_path
+    from agentfactory.llm.scripted import ScriptedProvider
+    from agentfactory.meta.agent import MetaAgent
+
+    settings = load_settings({"model": "scripted", "sandbox": "local"}, env={}, cwd=tmp_path)
+    (tmp_path / "a.txt").write_text("a b a c a b\n")
+    provider = ScriptedProvider(
+        [
+            {
+                "tool_calls": [
+                    {
+                        "name": "create_subagent",
+                        "arguments": {
+                            "name": "word-count",
+                            "description": "Count the most frequent words of a text file.",
+                            "code": WORD_COUNT,
+                        },
+                    }
+                ]
+            },
+            {
+                "tool_calls": [
+                    {
+                        "name": "run_subagent",
+                        "arguments": {"name": "word-count", "inputs": {"path": "inputs/a.txt"}},
+                    }
+                ]
+            },
+            {"tool_calls": [{"name": "finish", "arguments": {"answer": "a (3)", "save": ["word-count"]}}]},
+        ]
+    )
+    result = MetaAgent(settings, provider=provider).run(
+        "Count words in a.txt", input_files=[tmp_path / "a.txt"]
+    )
+    assert result.status == "success" and result.saved == [("word-count", 1)]
+    store = ExperienceStore(default_store_path(settings))
+    html = render_run_report(Path(result.workspace), store)
+    assert "word-count" in html and "create_subagent" in html
+    page = write_report(html, tmp_path / "run.html")
+    shot = tmp_path / "run.png"
+    assert _console_messages(_screenshot(page, shot)) == []
+    _check_not_blank(shot)
