@@ -158,6 +158,7 @@ class LocalBackend:
             "--dev", "/dev",
             "--proc", "/proc",
             "--tmpfs", "/tmp",
+            *_rebind_under_tmp(),
             "--dir", _INSIDE,
             "--ro-bind", str(jd.code), paths.code,
             "--ro-bind", str(jd.work), paths.work,
@@ -169,6 +170,16 @@ class LocalBackend:
             "--",
             *runner,
         ]  # fmt: skip
+
+
+def _rebind_under_tmp() -> list[str]:
+    """The private /tmp hides whatever lives under the host's /tmp: when the runner, the interpreter
+    or its site-packages are installed there (a checkout or venv in /tmp), bind them back read-only."""
+    needed = {str(RUNTIME_DIR), sys.prefix, os.path.dirname(os.path.realpath(sys.executable)), *_SITE_PATHS}
+    args: list[str] = []
+    for path in sorted(p for p in needed if p == "/tmp" or p.startswith("/tmp/")):
+        args += ["--ro-bind", path, path]
+    return args
 
 
 def _limits(req: t.ExecutionRequest):
