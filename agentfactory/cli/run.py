@@ -85,7 +85,9 @@ def run(
     json_: bool = typer.Option(False, "--json", help="Print the run result as JSON."),
 ) -> None:
     """Run the Meta-Agent on a task: reuse or write subagents, run them in the sandbox, save what worked."""
-    from agentfactory.meta.agent import MetaAgent
+    from agentfactory.meta.agent import MetaAgent, check_task
+
+    task = check_task(task)  # refuse an empty or oversized task before printing anything
 
     cfg = settings(
         config=config,

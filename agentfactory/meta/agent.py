@@ -106,7 +106,7 @@ class MetaAgent:
         self.on_event = on_event  # optional callback(event dict) for live views
 
     def run(self, task: str, input_files: list[Path] | None = None, run_id: str | None = None) -> RunResult:
-        task = _check_task(task)
+        task = check_task(task)
         from agentfactory.runtime import open_run  # wiring of providers, sandbox and broker
 
         with open_run(
@@ -169,7 +169,7 @@ class MetaAgent:
         )
 
 
-def _check_task(task: str) -> str:
+def check_task(task: str) -> str:
     if not task or not task.strip():
         raise UsageError('The task is empty: say what you want done, e.g. agentfactory run "...".')
     if len(task) > MAX_TASK_CHARS:
