@@ -12,7 +12,6 @@ EXIT_TASK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 3
 EXIT_BUDGET = 4
-EXIT_NOT_AVAILABLE = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -64,9 +63,3 @@ class BudgetExhausted(AgentFactoryError):
     """A run reached one of its step, token or cost limits."""
 
     exit_code = EXIT_BUDGET
-
-
-class NotAvailableYet(AgentFactoryError):
-    """A command exists in the surface but its capability is not built yet."""
-
-    exit_code = EXIT_NOT_AVAILABLE
