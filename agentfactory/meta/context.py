@@ -8,6 +8,7 @@ modified, saved and rejected.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import tempfile
 import time
@@ -42,7 +43,7 @@ class RunContext:
     modified: list[str] = field(default_factory=list)
     saved: list[tuple[str, int]] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
-    executions: int = 0
+    traces_written: int = 0
     _library_cache: dict[tuple[str, int | None], Any] = field(default_factory=dict)
 
     def emit(self, type: str, **fields: Any) -> None:
@@ -240,8 +241,6 @@ class RunContext:
         outputs_dir: Path | None = None,
     ) -> Any:
         """Run one subagent in the sandbox and record the execution (event log, experience store)."""
-        self.executions += 1
-        exec_id = f"{self.executions:03d}-{name}"
         out_dir = outputs_dir or self.workspace.outputs
         request = ExecutionRequest(
             code_dir=code_dir,
@@ -260,9 +259,10 @@ class RunContext:
         )
         started = time.time()
         trace = self.backend.execute(request)
-        trace_path = self.workspace.traces / f"{exec_id}.json"
-        trace_path.write_text(_dumps(trace.to_dict()))
-        tool_usage = _tool_usage(trace)
+        self.traces_written += 1
+        trace_path = self.workspace.traces / f"{self.traces_written:03d}-{name}.json"
+        trace_path.write_text(json.dumps(trace.to_dict(), indent=1, default=str, ensure_ascii=False))
+        tool_usage = trace.usage_totals()
         self.emit(
             ev.SUBAGENT_EXECUTION,
             subagent=name,
@@ -331,18 +331,3 @@ def _dedupe(cases: list[Case]) -> list[Case]:
             seen.add(digest)
             out.append(case)
     return out
-
-
-def _tool_usage(trace: Any) -> dict[str, int]:
-    total: dict[str, int] = {}
-    for call in trace.tool_calls:
-        usage = call.get("usage") if isinstance(call, dict) else getattr(call, "usage", None)
-        for key, value in (usage or {}).items():
-            total[key] = total.get(key, 0) + int(value or 0)
-    return total
-
-
-def _dumps(data: Any) -> str:
-    import json
-
-    return json.dumps(data, indent=1, default=str, ensure_ascii=False)
