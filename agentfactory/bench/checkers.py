@@ -371,17 +371,18 @@ def _links(folder: str, names: list[str]) -> list[str]:
     return [n for n in names if (Path(folder) / n).is_symlink()]
 
 
-def sandbox_runner(settings: Any = None) -> PythonRunner:
-    """A PythonRunner over the configured sandbox backend (docker by default, as settings say)."""
+def sandbox_runner(settings: Any = None, backend: Any = None) -> PythonRunner:
+    """A PythonRunner over the configured sandbox backend (docker by default, as settings say), or over
+    `backend` when given (a caller that already holds one, like the bench harness; it stays open)."""
 
     def run(files: PythonCheckFiles) -> tuple[bool, str]:
         from agentfactory.config import load_settings
         from agentfactory.sandbox import ExecutionRequest, get_backend
 
         settings_ = settings or load_settings()
-        backend = get_backend(settings_)
+        runner = backend or get_backend(settings_)
         try:
-            outcome = backend.execute(
+            outcome = runner.execute(
                 ExecutionRequest(
                     files.code_dir,
                     files.entry,
@@ -391,7 +392,8 @@ def sandbox_runner(settings: Any = None) -> PythonRunner:
                 )
             )
         finally:
-            backend.close()
+            if backend is None:
+                runner.close()
         return interpret_execution(outcome)
 
     return run

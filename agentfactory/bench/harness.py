@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agentfactory.bench.checkers import check_task
+from agentfactory.bench.checkers import check_task, sandbox_runner
 from agentfactory.bench.fixtures import FixtureServer, prepare_task
 from agentfactory.bench.suite import Suite
 from agentfactory.config import Settings
@@ -243,7 +243,7 @@ def _run_task(
         task,
         result.answer or "",
         outputs,
-        python_runner=_runner_on(backend, task_settings),
+        python_runner=sandbox_runner(task_settings, backend),
         scratch_dir=scratch / "check",
     )
     summary = summarize_run(Path(result.workspace))
@@ -273,22 +273,6 @@ def _run_task(
         saved=[f"{n} v{v}" for n, v in result.saved],
     )
     return row, bool(result.simulated)
-
-
-def _runner_on(backend: Any, settings: Settings) -> Callable:
-    """Python checks run in the same sandbox backend as the methods."""
-    from agentfactory.bench.checkers import interpret_execution
-    from agentfactory.sandbox import ExecutionRequest
-
-    def run(files: Any) -> tuple[bool, str]:
-        outcome = backend.execute(
-            ExecutionRequest(
-                files.code_dir, files.entry, files.inputs, workdir=files.workdir, timeout_s=settings.timeout_s
-            )
-        )
-        return interpret_execution(outcome)
-
-    return run
 
 
 def write_outputs(result: BenchResult, out: Path) -> dict[str, Path]:
