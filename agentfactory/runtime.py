@@ -59,11 +59,7 @@ class OpenRun:
             rejected=ctx.rejected,
         )
         summary = summarize(ev.read_events(ctx.workspace.events_path), run_id=ctx.workspace.run_id)
-        outputs = sorted(
-            p.relative_to(ctx.workspace.root).as_posix()
-            for p in ctx.workspace.outputs.rglob("*")
-            if p.is_file()
-        )
+        outputs = ctx.workspace.files(ctx.workspace.outputs)
         result = RunResult(
             run_id=ctx.workspace.run_id,
             status=status,
@@ -95,7 +91,7 @@ def _change_fields(change: Any) -> dict[str, Any]:
     return {k: getattr(change, k) for k in ("name", "version", "commit") if hasattr(change, k)}
 
 
-def _check_inputs(input_files: list[Path]) -> None:
+def check_inputs(input_files: list[Path]) -> None:
     """Refuse missing files and clashing names before a workspace exists, so a refusal leaves nothing."""
     from agentfactory.errors import UsageError
 
@@ -152,7 +148,7 @@ def open_run(
         from agentfactory.experience import ExperienceStore, default_store_path
 
         experience = ExperienceStore(default_store_path(settings))
-    _check_inputs(input_files)
+    check_inputs(input_files)
     own_backend = backend is None
     backend = backend or get_backend(settings)
 

@@ -61,6 +61,11 @@ class Workspace:
         path.write_text(json.dumps(trace.to_dict(), indent=1, default=str, ensure_ascii=False))
         return path
 
+    def files(self, folder: Path) -> list[str]:
+        """The regular files under one of this workspace's folders, as sorted paths relative to its root
+        (e.g. "inputs/prices.csv", the form a subagent sees)."""
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
+
     def add_input(self, src: Path) -> Path:
         """Copy a user file into inputs/; refuses what is not a regular file."""
         src = Path(src)

@@ -97,11 +97,7 @@ class ReactAgent:
             ctx = run.ctx
             budget = Budget(self.settings.max_steps, self.settings.max_tokens, self.settings.max_cost)
             first = f"<task>\n{task}\n</task>"
-            files = sorted(
-                p.relative_to(ctx.workspace.root).as_posix()
-                for p in ctx.workspace.inputs.rglob("*")
-                if p.is_file()
-            )
+            files = ctx.workspace.files(ctx.workspace.inputs)
             if files:
                 first += "\nInput files: " + ", ".join(files)
             system = self.lessons.prompt() if self.lessons is not None else REACT_SYSTEM

@@ -86,6 +86,7 @@ def run(
 ) -> None:
     """Run the Meta-Agent on a task: reuse or write subagents, run them in the sandbox, save what worked."""
     from agentfactory.meta.agent import MetaAgent, check_task
+    from agentfactory.runtime import check_inputs
 
     task = check_task(task)  # refuse an empty or oversized task before printing anything
 
@@ -103,11 +104,7 @@ def run(
         timeout_s=timeout,
         agent_id=agent_id,
     )
-    for path in input or []:
-        if not path.is_file():
-            from agentfactory.errors import UsageError
-
-            raise UsageError(f"Input file {path} does not exist or is not a regular file.")
+    check_inputs(list(input or []))  # before the banner: a refusal prints one sentence and nothing else
     view = _LiveView(quiet=json_)
     resolved = cfg.resolved_model()
     if not json_:

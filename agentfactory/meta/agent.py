@@ -157,11 +157,7 @@ class MetaAgent:
                     "success": f"{ok}/{runs} ok" if runs else "",
                 }
             )
-        files = sorted(
-            p.relative_to(ctx.workspace.root).as_posix()
-            for p in ctx.workspace.inputs.rglob("*")
-            if p.is_file()
-        )
+        files = ctx.workspace.files(ctx.workspace.inputs)
         return (
             _templates.get_template("first_message.j2")
             .render(task=ctx.task, input_files=files, matches=matches)
