@@ -177,10 +177,7 @@ class SimProvider:
         result: dict[str, Any] | None = None
         for index, cap in enumerate(plan.chain):
             if index:
-                try:
-                    inputs = plan.next_inputs(index - 1, result or {}, inputs, r.task, r.input_files)
-                except (KeyError, TypeError, ValueError):  # the result it needs was not visible
-                    inputs = None
+                inputs = _next_inputs(plan, index, result, inputs, r)
                 if inputs is None:
                     return self._give_up(r, f"could not prepare the inputs of {cap.name}")
             step = self._meta_step(r, cap, inputs)
@@ -198,10 +195,7 @@ class SimProvider:
             )
             if any(_ok(x) for x in r.calls("run_subagent", n))
         ]
-        try:
-            answer = plan.answer(result or {}, inputs)
-        except (KeyError, TypeError, ValueError):
-            answer = "Done; the result is: " + json.dumps(result, default=str)[:1000]
+        answer = _final_answer(plan, result, inputs)
         note = f"Done; saving {', '.join(save)}." if save else "Done."
         return note, [self._call("finish", answer=answer, save=save)]
 
@@ -297,7 +291,7 @@ class SimProvider:
         result: dict[str, Any] | None = None
         for index, cap in enumerate(plan.chain):
             if index:
-                inputs = plan.next_inputs(index - 1, result or {}, inputs, r.task, r.input_files)
+                inputs = _next_inputs(plan, index, result, inputs, r)
                 if inputs is None:
                     return "Thought: I cannot continue.", [self._call("finish", answer="I could not finish.")]
             known_bug = f"[{cap.name}]" in system  # a lesson from an earlier task warns about the draft
@@ -324,10 +318,7 @@ class SimProvider:
                     [self._call("run_code", code=cap.code, inputs=inputs)],
                 )
             result = parse_result(last.result) or {}
-        try:
-            answer = plan.answer(result or {}, inputs)
-        except (KeyError, TypeError, ValueError):
-            answer = "Done; the result is: " + json.dumps(result, default=str)[:1000]
+        answer = _final_answer(plan, result, inputs)
         return "Thought: I have everything for the answer.", [self._call("finish", answer=answer)]
 
     # -- lessons and revisions ---------------------------------------------------------------------
@@ -356,6 +347,25 @@ class SimProvider:
                 "submit_revision", code=cap.code, reason="Fixed the failure shown in the trace; general fix."
             )
         ]
+
+
+def _next_inputs(
+    plan: Any, index: int, result: dict[str, Any] | None, inputs: dict[str, Any], r: _Reading
+) -> dict[str, Any] | None:
+    """Inputs of chain[index] from the previous step's result; None when the result it needs was not
+    visible (cut from the preview)."""
+    try:
+        return plan.next_inputs(index - 1, result or {}, inputs, r.task, r.input_files)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _final_answer(plan: Any, result: dict[str, Any] | None, inputs: dict[str, Any]) -> str:
+    """The plan's phrasing of the answer, or the visible result itself when a field it needs was cut."""
+    try:
+        return plan.answer(result or {}, inputs)
+    except (KeyError, TypeError, ValueError):
+        return "Done; the result is: " + json.dumps(result, default=str)[:1000]
 
 
 def _reason(trace: str) -> str:
