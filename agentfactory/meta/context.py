@@ -290,17 +290,32 @@ class RunContext:
         them, then the new cases' files under their fixture paths (see `case_fixtures`).
         """
 
+        # The layout is the same for every case: build it once, on first use, in the workspace (the
+        # sandbox copies inputs/ into each execution, so cases cannot disturb one another).
+        staged: list[Path] = []
+
+        def layout() -> Path:
+            if staged:
+                return staged[0]
+            (self.workspace.root / "gate").mkdir(exist_ok=True)
+            root = Path(
+                tempfile.mkdtemp(prefix=f"{cand.name}-r{cand.revision}-", dir=self.workspace.root / "gate")
+            )
+            inputs_dir = root / "inputs"
+            inputs_dir.mkdir()
+            if extra_fixtures is not None and extra_fixtures.is_dir():
+                shutil.copytree(extra_fixtures, inputs_dir, dirs_exist_ok=True)
+            if cand.base_version is not None:
+                exported = self.library.export(cand.name, cand.base_version, root / "base")
+                if (exported / FIXTURES_DIR).is_dir():
+                    shutil.copytree(exported / FIXTURES_DIR, inputs_dir, dirs_exist_ok=True)
+            _copy_files(files or {}, inputs_dir)
+            staged.append(inputs_dir)
+            return inputs_dir
+
         def runner(case: Case) -> Any:
+            inputs_dir = layout()
             with tempfile.TemporaryDirectory(prefix="af-case-") as tmp:
-                inputs_dir = Path(tmp) / "inputs"
-                inputs_dir.mkdir()
-                if extra_fixtures is not None and extra_fixtures.is_dir():
-                    shutil.copytree(extra_fixtures, inputs_dir, dirs_exist_ok=True)
-                if cand.base_version is not None:
-                    exported = self.library.export(cand.name, cand.base_version, Path(tmp) / "base")
-                    if (exported / FIXTURES_DIR).is_dir():
-                        shutil.copytree(exported / FIXTURES_DIR, inputs_dir, dirs_exist_ok=True)
-                _copy_files(files or {}, inputs_dir)
                 return self.execute(
                     cand.folder,
                     cand.entry,
