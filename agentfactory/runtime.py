@@ -42,10 +42,12 @@ class OpenRun:
     started: float
     model: str
     simulated: bool
+    finished: bool = False
 
     def finish(self, *, status: str, reason: str, answer: str | None, steps: int):
         from agentfactory.meta.agent import RunResult
 
+        self.finished = True
         ctx = self.ctx
         ctx.emit(
             ev.RUN_FINISHED,
@@ -183,10 +185,15 @@ def open_run(
         inputs=[p.name for p in workspace.inputs.iterdir()],
     )
     started = time.time()
+    run = OpenRun(ctx, meta_provider, sub_provider, started, getattr(base_provider, "spec", model), simulated)
     try:
-        yield OpenRun(
-            ctx, meta_provider, sub_provider, started, getattr(base_provider, "spec", model), simulated
-        )
+        yield run
+    except BaseException as exc:
+        if not run.finished:  # an unexpected failure still ends the log with the run's status
+            ctx.emit(
+                ev.RUN_FINISHED, status="error", reason=f"{type(exc).__name__}: {exc}"[:500], answer=None
+            )
+        raise
     finally:
         if own_backend:
             with contextlib.suppress(Exception):

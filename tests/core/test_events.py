@@ -14,10 +14,19 @@ from agentfactory.llm.types import Usage
 def test_events_round_trip_and_summary(tmp_path):
     log = ev.EventLog(tmp_path / "events.jsonl", "r1")
     log.emit(ev.RUN_STARTED, task="t", model="sim", simulated=True)
-    log.emit(ev.MODEL_CALL, role="orchestrator", step=1, usage={"input_tokens": 10, "output_tokens": 5},
-             cost_usd=0.5)
-    log.emit(ev.MODEL_CALL, role="subagent", usage={"input_tokens": 3, "output_tokens": 2,
-                                                    "cache_read_tokens": 4}, cost_usd=0.25)
+    log.emit(
+        ev.MODEL_CALL,
+        role="orchestrator",
+        step=1,
+        usage={"input_tokens": 10, "output_tokens": 5},
+        cost_usd=0.5,
+    )
+    log.emit(
+        ev.MODEL_CALL,
+        role="subagent",
+        usage={"input_tokens": 3, "output_tokens": 2, "cache_read_tokens": 4},
+        cost_usd=0.25,
+    )
     log.emit(ev.TOOL_CALL, tool="finish")
     log.emit(ev.RUN_FINISHED, status="success", steps=1, answer="42")
     log.close()
@@ -80,3 +89,25 @@ def test_budget_limits():
         assert "cost limit" in str(exc)
     else:
         raise AssertionError("budget not enforced")
+
+
+def test_unexpected_failure_still_writes_run_finished(tmp_path):
+    from agentfactory.config import load_settings
+    from agentfactory.meta.agent import MetaAgent
+
+    class Broken:
+        spec, simulated = "broken", False
+
+        def complete(self, *args, **kwargs):
+            raise RuntimeError("provider bug")
+
+    settings = load_settings({"sandbox": "local", "model": "broken"}, env={}, cwd=tmp_path)
+    try:
+        MetaAgent(settings, provider=Broken()).run("do something")
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the unexpected error was swallowed")
+    (run_dir,) = (tmp_path / "workspaces").iterdir()
+    summary = ev.summarize_run(run_dir)
+    assert summary.status == "error"
