@@ -9,7 +9,9 @@ It is honest in three ways:
   differences come from the architecture. A task outside every family gets an honest failure.
 - It decides only from what it reads in the conversation: the library matches offered in the first
   message, the traces its tool calls returned. Some capabilities are first written with a realistic
-  bug; it fixes them only after a trace shows the failure.
+  bug; it fixes them only after a trace shows the failure. It trusts only tested code: a library
+  subagent reused unchanged for the last step runs with `final: true`; new or revised code is run and
+  read before the answer.
 
 Roles, recognised from the tools offered: Meta-Agent (`create_subagent`), ReAct agent (`run_code`),
 evolve reviser (`submit_revision`), lesson extractor (system prompt), and otherwise a subagent's
@@ -180,7 +182,7 @@ class SimProvider:
                 inputs = _next_inputs(plan, index, result, inputs, r)
                 if inputs is None:
                     return self._give_up(r, f"could not prepare the inputs of {cap.name}")
-            step = self._meta_step(r, cap, inputs)
+            step = self._meta_step(r, cap, inputs, ends_plan=index == len(plan.chain) - 1)
             if isinstance(step, tuple):
                 return step
             result = step
@@ -199,17 +201,24 @@ class SimProvider:
         note = f"Done; saving {', '.join(save)}." if save else "Done."
         return note, [self._call("finish", answer=answer, save=save)]
 
-    def _meta_step(self, r: _Reading, cap: Any, inputs: dict[str, Any]) -> dict[str, Any] | tuple:
-        """The result of `cap` on `inputs` if already obtained, else the next action (text, calls)."""
+    def _meta_step(
+        self, r: _Reading, cap: Any, inputs: dict[str, Any], ends_plan: bool
+    ) -> dict[str, Any] | tuple:
+        """The result of `cap` on `inputs` if already obtained, else the next action (text, calls).
+
+        A library subagent reused unchanged for the plan's last step answers the task by itself, so
+        it runs with final=True: its result is the answer. New or revised code is run plainly and
+        checked first, as a careful model would."""
         name = cap.name
         runs = [e for e in r.calls("run_subagent", name) if (e.call.arguments or {}).get("inputs") == inputs]
         created = [e for e in r.calls("create_subagent", name) if not e.is_error]
         modified = [e for e in r.calls("modify_subagent", name) if not e.is_error]
-        run_call = self._call("run_subagent", name=name, inputs=inputs)
+        reuse = name in r.offered and not created and not modified
+        final = {"final": True} if reuse and ends_plan else {}
+        run_call = self._call("run_subagent", name=name, inputs=inputs, **final)
         if not runs:
             if created or name in r.offered:
-                verb = "Reusing" if name in r.offered and not created else "Running"
-                return f"{verb} {name}.", [run_call]
+                return f"{'Reusing' if reuse else 'Running'} {name}.", [run_call]
             code = cap.buggy_code or cap.code
             create = self._call(
                 "create_subagent",
@@ -238,7 +247,7 @@ class SimProvider:
         reason = _reason(last.result)
         return f"The trace shows the bug; fixing {name}.", [
             self._call("modify_subagent", name=name, reason=reason, **fix),
-            run_call,
+            self._call("run_subagent", name=name, inputs=inputs),
         ]
 
     def _current_code(self, r: _Reading, name: str) -> str | None:

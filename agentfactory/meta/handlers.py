@@ -8,6 +8,8 @@ through the regression gate. Nothing here writes to the library except `finish`,
 
 from __future__ import annotations
 
+import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,27 @@ def numbered(code: str) -> str:
     lines = code.splitlines()
     width = len(str(len(lines)))
     return "\n".join(f"{i:>{width}} | {line}" for i, line in enumerate(lines, 1))
+
+
+def result_answer(result: dict[str, Any] | None, output_files: list[str]) -> str:
+    """A subagent's result as the run's answer: one `key: value` line per field, then its files."""
+    lines = []
+    for key, value in (result or {}).items():
+        shown = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+        lines.append(f"{str(key).replace('_', ' ')}: {shown}")
+    if output_files:
+        lines.append("Files: " + ", ".join(output_files))
+    return "\n".join(lines) or "The subagent finished with an empty result."
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True
 
 
 class MetaSkills:
@@ -151,7 +174,9 @@ class MetaSkills:
 
     # -- run -------------------------------------------------------------------------------------
 
-    def run_subagent(self, name: str, inputs: dict[str, Any] | None = None) -> Outcome:
+    def run_subagent(self, name: str, inputs: dict[str, Any] | None = None, final: bool = False) -> Outcome:
+        """`final`: when this run succeeds, its result is the answer and the run ends without another
+        model turn (a candidate is saved as `finish` would); a failure comes back as usual."""
         inputs = inputs or {}
         cand = self.ctx.candidates.get(name)
         if cand is not None:
@@ -176,6 +201,13 @@ class MetaSkills:
             if name not in self.ctx.reused:
                 self.ctx.reused.append(name)
         text = trace.compact(max_chars=RESULT_PREVIEW_CHARS)
+        if final and trace.status == "ok":
+            if not _finite(trace.result):
+                # NaN or infinity is almost always a bug (missing values, a division by zero), and
+                # never a valid JSON answer: the model gets the trace to judge instead.
+                return Outcome(f"{text}\nNot final: the result holds NaN or infinite numbers.")
+            done = self.finish(result_answer(trace.result, trace.output_files), [name] if cand else [])
+            return Outcome(f"{text}\n{done.text}", finished=True, answer=done.answer)
         return Outcome(text, is_error=trace.status != "ok", data={"status": trace.status})
 
     # -- finish ----------------------------------------------------------------------------------
