@@ -8,8 +8,21 @@ from agentfactory.cli import app
 runner = CliRunner()
 
 COMMANDS = [
-    ["init"], ["run"], ["evolve"], ["deploy"], ["bench"], ["demo"], ["stats"], ["report"], ["feedback"],
-    ["library"], ["library", "list"], ["runs"], ["runs", "list"], ["runs", "show"], ["runs", "prune"],
+    ["init"],
+    ["run"],
+    ["evolve"],
+    ["deploy"],
+    ["bench"],
+    ["demo"],
+    ["stats"],
+    ["report"],
+    ["feedback"],
+    ["library"],
+    ["library", "list"],
+    ["runs"],
+    ["runs", "list"],
+    ["runs", "show"],
+    ["runs", "prune"],
     ["sandbox"],
 ]
 
@@ -17,8 +30,19 @@ COMMANDS = [
 def test_root_help_lists_every_command():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for name in ("init", "run", "evolve", "deploy", "library", "runs", "sandbox", "bench", "demo", "stats",
-                 "report"):
+    for name in (
+        "init",
+        "run",
+        "evolve",
+        "deploy",
+        "library",
+        "runs",
+        "sandbox",
+        "bench",
+        "demo",
+        "stats",
+        "report",
+    ):
         assert name in result.output
 
 
@@ -69,8 +93,10 @@ def test_bad_config_file_is_one_sentence(tmp_path, monkeypatch):
     assert "not valid TOML" in result.output and "Traceback" not in result.output
 
 
-@pytest.mark.parametrize("spec, variable", [("anthropic:claude-opus-4-6", "ANTHROPIC_API_KEY"),
-                                            ("openai:gpt-4.1", "OPENAI_API_KEY")])
+@pytest.mark.parametrize(
+    "spec, variable",
+    [("anthropic:claude-opus-4-6", "ANTHROPIC_API_KEY"), ("openai:gpt-4.1", "OPENAI_API_KEY")],
+)
 def test_missing_api_key_names_the_variable(tmp_path, monkeypatch, spec, variable):
     monkeypatch.chdir(tmp_path)
     for var in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "OPENAI_BASE_URL", "AGENTFACTORY_OPENAI_BASE_URL"):
