@@ -30,11 +30,18 @@ def numbered(code: str) -> str:
 
 
 def result_answer(result: dict[str, Any] | None, output_files: list[str]) -> str:
-    """A subagent's result as the run's answer: one `key: value` line per field, then its files."""
-    lines = []
-    for key, value in (result or {}).items():
-        shown = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
-        lines.append(f"{str(key).replace('_', ' ')}: {shown}")
+    """A subagent's result as the run's answer: its `answer` text when it gives one, else one
+    `key: value` line per field; then its output files."""
+    result = result or {}
+    text = result.get("answer")
+    if isinstance(text, str) and text.strip():
+        lines = [text.strip()]
+    else:
+        lines = [
+            f"{str(key).replace('_', ' ')}: "
+            + (value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False))
+            for key, value in result.items()
+        ]
     if output_files:
         lines.append("Files: " + ", ".join(output_files))
     return "\n".join(lines) or "The subagent finished with an empty result."

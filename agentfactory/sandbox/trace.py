@@ -124,10 +124,13 @@ class ExecutionTrace:
         if self.peak_memory_mb is not None:
             lines[0] += f"  peak memory: {self.peak_memory_mb:.0f} MB"
         if self.status == OK:
-            # The full result is kept; the model sees as much of it as a third of its budget allows.
-            shown = (
-                preview(self.result, max(PREVIEW_CHARS, max_chars // 3)) if self.result is not None else ""
-            )
+            # The full result is kept; the model sees as much of it as a third of its budget allows,
+            # and first, on a line of its own, the subagent's `answer` text (what a reuse may hand on).
+            result = self.result
+            if isinstance(result, dict) and isinstance(result.get("answer"), str):
+                lines.append(f"answer: {preview(result['answer'], max(PREVIEW_CHARS, max_chars // 2))}")
+                result = {k: v for k, v in result.items() if k != "answer"}
+            shown = preview(result, max(PREVIEW_CHARS, max_chars // 3)) if result is not None else ""
             lines.append(f"result: {shown or self.result_preview}")
         if self.error:
             lines.append(f"{self.error.get('type', 'Error')}: {self.error.get('message', '')}")

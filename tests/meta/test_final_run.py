@@ -92,6 +92,11 @@ def test_final_candidate_is_saved(tmp_path):
     assert len(env.library.get(NAME).cases) == 1
 
 
+def test_result_answer_prefers_the_answer_field():
+    result = {"answer": "North sells most: 3983.71.", "values": {"north": 3983.71}}
+    assert result_answer(result, ["totals.json"]) == "North sells most: 3983.71.\nFiles: totals.json"
+
+
 def test_result_answer_lists_fields_then_files():
     answer = result_answer({"r_squared": 0.9, "top": "north", "values": {"a": 1}}, ["chart.png"])
     assert answer == 'r squared: 0.9\ntop: north\nvalues: {"a": 1}\nFiles: chart.png'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -120,3 +121,15 @@ def test_workspace_saves_traces(run_local, tmp_path):
     path = ws.save_trace(trace)
     assert path.parent == ws.traces and path.name == "0001-sub.json"
     assert '"status": "ok"' in path.read_text()
+
+
+def test_compact_shows_the_answer_field_whole_on_its_own_line():
+    from agentfactory.sandbox.trace import ExecutionTrace
+
+    answer = "Found 3 items:\n" + "\n".join(f"- item {i}: https://example.org/{i}" for i in range(20))
+    trace = ExecutionTrace(status="ok", backend="local", result={"answer": answer, "count": 3})
+    text = trace.compact(max_chars=1500)
+    assert len(answer) > 500  # longer than the result preview alone would show
+    lines = text.splitlines()
+    assert lines[1].startswith("answer: ") and json.loads(lines[1][len("answer: ") :]) == answer
+    assert lines[2] == 'result: {"count": 3}'
