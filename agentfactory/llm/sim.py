@@ -20,6 +20,7 @@ evolve reviser (`submit_revision`), lesson extractor (system prompt), and otherw
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -87,17 +88,22 @@ def _read(messages: list[Message]) -> _Reading:
 
 
 def parse_result(trace_text: str) -> dict[str, Any] | None:
-    """The result a trace shows: the JSON after `result:`, or its readable scalar fields if cut."""
+    """The result a trace shows: the `answer:` line and the JSON after `result:`, or its readable scalar
+    fields if cut."""
     match = re.search(r"^result: (.*)$", trace_text, re.M)
     if not match:
         return None
     text = match.group(1)
+    fields: dict[str, Any] = {}
+    answer = re.search(r"^answer: (.*)$", trace_text, re.M)
+    if answer:  # shown whole as a JSON string; a cut one is not read
+        with contextlib.suppress(json.JSONDecodeError):
+            fields["answer"] = json.loads(answer.group(1))
     try:
         value = json.loads(text)
-        return value if isinstance(value, dict) else {"value": value}
+        return {**fields, **value} if isinstance(value, dict) else {**fields, "value": value}
     except json.JSONDecodeError:
         pass
-    fields: dict[str, Any] = {}
     for key, raw in re.findall(
         r'"([^"]+)":\s*("(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null)', text
     ):
@@ -370,7 +376,11 @@ def _next_inputs(
 
 
 def _final_answer(plan: Any, result: dict[str, Any] | None, inputs: dict[str, Any]) -> str:
-    """The plan's phrasing of the answer, or the visible result itself when a field it needs was cut."""
+    """The subagent's own `answer` when the trace shows it, else the plan's phrasing of the result,
+    else the visible result itself when a field that phrasing needs was cut from the preview."""
+    text = (result or {}).get("answer")
+    if isinstance(text, str) and text.strip():
+        return text.strip()
     try:
         return plan.answer(result or {}, inputs)
     except (KeyError, TypeError, ValueError):

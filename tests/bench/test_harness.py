@@ -50,8 +50,13 @@ def test_two_task_suite_end_to_end_and_totals_equal_the_event_logs(small_suite, 
     by = {(s["method"], s["batch"]): s for s in result.summary()}
     assert by[("agentfactory", 2)]["total_tokens"] < by[("agentfactory", 1)]["total_tokens"]
     assert by[("agentfactory", 2)]["total_tokens"] < by[("react", 2)]["total_tokens"]
-    reused = [r for r in result.rows if r.method == "agentfactory" and r.batch == 2][0].reused
-    assert reused == ["price-volatility"]
+    reuse = [r for r in result.rows if r.method == "agentfactory" and r.batch == 2][0]
+    assert reuse.reused == ["price-volatility"]
+    # The library subagent ran with final: true; its own answer ended the task in one model call.
+    assert reuse.model_calls == 1
+    ws = next((tmp_path / "runs" / "agentfactory" / "workspaces").glob(reuse.run_id))
+    finished = [e for e in read_events(ws / "events.jsonl") if e["type"] == "run_finished"][0]
+    assert finished["answer"].startswith("Annualised volatility: ")
 
 
 def test_sim_is_deterministic(small_suite, tmp_path):

@@ -7,7 +7,8 @@ Inputs:
     json_path (str): JSON file for the valid rows (a list of objects), e.g. "outputs/data.json".
     invalid_path (str): CSV file for the invalid rows with columns row, field, error, e.g.
         "outputs/invalid.csv".
-Outputs: dict with total, valid, invalid, errors (list of {row, field, error}), json_path, invalid_path.
+Outputs: dict with answer (the result in words), total, valid, invalid, errors (list of {row, field,
+    error}), json_path, invalid_path.
 Limitations: supports type (string, integer, number, boolean, null), required, enum, minimum, maximum,
     exclusiveMinimum, exclusiveMaximum, minLength, maxLength and pattern; row numbers count data rows
     from 1; the first failing field of a row is reported.
@@ -115,7 +116,13 @@ def run(csv_path, schema_path, json_path="outputs/data.json", invalid_path="outp
         writer = csv.DictWriter(fh, fieldnames=["row", "field", "error"])
         writer.writeheader()
         writer.writerows(errors)
+    answer = (
+        f"Invalid rows: {len(errors)} of {len(rows)}. The {len(valid)} valid rows were converted to "
+        f"{json_path}; the invalid ones, with the reason, are in {invalid_path}"
+    )
+    answer += "".join(f"\n- row {e['row']}: {e['field']}: {e['error']}" for e in errors) or "."
     return {
+        "answer": answer,
         "total": len(rows),
         "valid": len(valid),
         "invalid": len(errors),

@@ -8,8 +8,8 @@ Inputs:
     field (str | None): numeric field to aggregate (not needed for "count").
     output_path (str): JSON file for {group: value}, e.g. "outputs/totals.json".
     max_pages (int): safety limit on pages followed (default 100).
-Outputs: dict with values ({group: value}, sorted by group), top (group with the largest value),
-    records, pages, group_by, field, operation, output_path.
+Outputs: dict with answer (the result in words), values ({group: value}, sorted by group), top (group
+    with the largest value), records, pages, group_by, field, operation, output_path.
 Limitations: follows a next-page link found under next, next_page, next_url or links.next; records
     are the list under data, results, items, records or the response itself.
 """
@@ -89,9 +89,17 @@ def run(url, group_by, operation="sum", field=None, output_path="outputs/aggrega
     os.makedirs(os.path.dirname(output_path) or ".", exist_ok=True)
     with open(output_path, "w", encoding="utf-8") as fh:
         json.dump(values, fh, indent=2)
+    top, low = max(values, key=values.get), min(values, key=values.get)
+    what = "count" if field_key is None else f"{operation} of {field_key}"
+    listing = ", ".join(f"{k}: {v:g}" for k, v in values.items())
+    answer = (
+        f"Fetched {len(records)} records from {pages} pages. {what} per {group_key}: {listing}. "
+        f"Highest: {top} ({values[top]}); lowest: {low} ({values[low]}). Saved to {output_path}."
+    )
     return {
+        "answer": answer,
         "values": values,
-        "top": max(values, key=values.get),
+        "top": top,
         "records": len(records),
         "pages": pages,
         "group_by": group_key,

@@ -6,8 +6,8 @@ Inputs:
     x (str | None): explanatory column; default: the first numeric column that is not an id.
     y (str | None): response column; default: the next numeric column.
     chart_path (str): where to save the PNG scatter plot, e.g. "outputs/scatter.png".
-Outputs: dict with slope, intercept, r_squared, n (rows used), dropped (rows with missing values),
-    x, y, chart.
+Outputs: dict with answer (the result in words), slope, intercept, r_squared, n (rows used), dropped
+    (rows with missing values), x, y, chart.
 Limitations: straight-line fit only; rows where x or y is missing or not numeric are dropped.
 """
 
@@ -79,12 +79,20 @@ def run(csv_path, x=None, y=None, chart_path="outputs/scatter.png"):
     fig.tight_layout()
     fig.savefig(chart_path, dpi=100)
     plt.close(fig)
+    dropped = int(len(data) - len(clean))
+    note = f", {dropped} rows with missing values dropped" if dropped else ""
+    answer = (
+        f"Linear regression of {y_col} on {x_col} (n = {len(clean)}{note}): slope = {slope:.4f}, "
+        f"intercept = {intercept:.4f}, R² = {r_squared:.4f}. Each unit of {x_col} goes with "
+        f"{slope:.4f} more {y_col}. Scatter plot with the fitted line: {chart_path}."
+    )
     return {
+        "answer": answer,
         "slope": round(float(slope), 6),
         "intercept": round(float(intercept), 6),
         "r_squared": round(float(r_squared), 6),
         "n": int(len(clean)),
-        "dropped": int(len(data) - len(clean)),
+        "dropped": dropped,
         "x": str(x_col),
         "y": str(y_col),
         "chart": chart_path,

@@ -7,7 +7,7 @@ Inputs:
     title (str): report title.
     report_path (str): markdown file to write, e.g. "outputs/report.md".
     sentences (int): length of the overall summary in sentences (default 4).
-Outputs: dict with report_path, title, sources (count), summary.
+Outputs: dict with answer (the result in words), report_path, title, sources (count), summary.
 Limitations: summaries come from the `llm` tool; facts are not cross-checked between sources.
 """
 
@@ -40,4 +40,14 @@ def run(title, report_path="outputs/report.md", sources_path=None, sources=None,
     os.makedirs(os.path.dirname(report_path) or ".", exist_ok=True)
     with open(report_path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
-    return {"report_path": report_path, "title": title, "sources": len(sources), "summary": overall}
+    answer = (
+        f"Wrote the markdown report {report_path} ({title}), summarising and citing {len(sources)} "
+        f"sources.\n\nSummary: {overall}"
+    )
+    return {
+        "answer": answer,
+        "report_path": report_path,
+        "title": title,
+        "sources": len(sources),
+        "summary": overall,
+    }

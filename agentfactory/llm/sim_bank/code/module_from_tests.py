@@ -6,7 +6,8 @@ Inputs:
     module_name (str | None): module to write; default: the one the tests import.
     output_dir (str): where to write the module (default "outputs").
     attempts (int): how many drafts to try, each one shown the previous failures (default 2).
-Outputs: dict with module_path, module, functions, tests, passed, failures, attempts.
+Outputs: dict with answer (the result in words), module_path, module, functions, tests, passed,
+    failures, attempts.
 Limitations: the code is drafted by the `llm` tool; tests run in this process with a fresh import;
     pytest fixtures and parametrisation are not supported.
 """
@@ -83,7 +84,15 @@ def run(tests_path, module_name=None, output_dir="outputs", attempts=2):
         if count and not failures:
             break
         feedback = "\n\nThe previous draft failed: " + "; ".join(failures[:3])
+    if count and not failures:
+        answer = f"Wrote {module_path}: all {count} tests in {os.path.basename(tests_path)} pass."
+    else:
+        answer = (
+            f"Wrote {module_path}, but {len(failures)} of {count} tests in {os.path.basename(tests_path)} "
+            "still fail: " + "; ".join(failures[:3])
+        )
     return {
+        "answer": answer,
         "module_path": module_path,
         "module": module,
         "functions": functions,

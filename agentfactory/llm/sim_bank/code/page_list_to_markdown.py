@@ -4,7 +4,8 @@ Purpose: turn a catalogue, course list, project gallery or member directory page
 Inputs:
     url (str): the page address.
     output_path (str): markdown file to write, e.g. "outputs/items.md".
-Outputs: dict with title (page title), count, items (list of {name, url}), output_path.
+Outputs: dict with answer (the result in words), title (page title), count, items (list of {name, url}),
+    output_path.
 Limitations: finds the largest group of sibling elements that each hold a link (list items, table
     rows, cards); navigation, header and footer links are ignored; pages built by JavaScript are not
     rendered.
@@ -60,4 +61,12 @@ def run(url, output_path="outputs/items.md"):
     lines += [f"- [{i['name']}]({i['url']})" for i in items]
     with open(output_path, "w", encoding="utf-8") as fh:
         fh.write("\n".join(lines) + "\n")
-    return {"title": title, "count": len(items), "items": items, "output_path": output_path}
+    answer = f'Found {len(items)} items on "{title}" and wrote them as a markdown list to {output_path}:\n'
+    answer += "\n".join(f"- {i['name']}: {i['url']}" for i in items)
+    return {
+        "answer": answer,
+        "title": title,
+        "count": len(items),
+        "items": items,
+        "output_path": output_path,
+    }

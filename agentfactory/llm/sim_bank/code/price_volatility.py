@@ -8,8 +8,8 @@ Inputs:
     price_column (str | None): price column; default: adjusted close, close, price, then the last
         numeric column.
     title (str | None): chart title.
-Outputs: dict with volatility (annualised std of log returns, ddof=1), total_return (last/first - 1),
-    n_returns, start, end, first_price, last_price, price_column, chart.
+Outputs: dict with answer (the result in words), volatility (annualised std of log returns, ddof=1),
+    total_return (last/first - 1), n_returns, start, end, first_price, last_price, price_column, chart.
 Limitations: one series per file; rows with an unparsable date or price are dropped; no dividends.
 """
 
@@ -91,12 +91,22 @@ def run(csv_path, periods_per_year=252, chart_path="outputs/price_chart.png", pr
     fig.tight_layout()
     fig.savefig(chart_path, dpi=100)
     plt.close(fig)
+    total = float(prices[-1] / prices[0] - 1)
+    start, end = data["date"].iloc[0].date().isoformat(), data["date"].iloc[-1].date().isoformat()
+    per = {252: "daily", 52: "weekly", 12: "monthly"}.get(int(periods_per_year), "periodic")
+    answer = (
+        f"Annualised volatility: {volatility:.2%} ({volatility:.4f}) for {os.path.basename(csv_path)}, "
+        f"from {len(returns)} {per} log returns of '{price_col}' between {start} and {end}, annualised "
+        f"with {periods_per_year} periods a year. Total return over the period: {total:.2%} "
+        f"({prices[0]:g} to {prices[-1]:g}). Chart saved to {chart_path}."
+    )
     return {
+        "answer": answer,
         "volatility": round(volatility, 6),
-        "total_return": round(float(prices[-1] / prices[0] - 1), 6),
+        "total_return": round(total, 6),
         "n_returns": int(len(returns)),
-        "start": data["date"].iloc[0].date().isoformat(),
-        "end": data["date"].iloc[-1].date().isoformat(),
+        "start": start,
+        "end": end,
         "first_price": float(prices[0]),
         "last_price": float(prices[-1]),
         "price_column": str(price_col),

@@ -5,9 +5,9 @@ Inputs:
     posts_path (str): CSV or JSON (list of objects, or JSON lines) with a date field and a text field.
     chart_path (str): where to save the PNG chart, e.g. "outputs/sentiment.png".
     period (str): "week" (default), "day" or "month".
-Outputs: dict with counts ({positive, negative, neutral}), periods (list of {period, mean, n}),
-    slope (change of mean sentiment per period), trend ("improving", "declining" or "stable"),
-    date_field, text_field, chart.
+Outputs: dict with answer (the result in words), counts ({positive, negative, neutral}), periods (list
+    of {period, mean, n}), slope (change of mean sentiment per period), trend ("improving", "declining"
+    or "stable"), date_field, text_field, chart.
 Limitations: one label per post from the `llm` tool (positive = +1, neutral = 0, negative = -1);
     posts with no parsable date are skipped.
 """
@@ -126,13 +126,21 @@ def run(posts_path, chart_path="outputs/sentiment.png", period="week"):
     fig.tight_layout()
     fig.savefig(chart_path, dpi=100)
     plt.close(fig)
+    first, last = (means[0], means[-1]) if means else (0.0, 0.0)
+    answer = (
+        f"Classified {sum(counts.values())} posts — positive: {counts['positive']}, negative: "
+        f"{counts['negative']}, neutral: {counts['neutral']}. Mean sentiment per {period} moved from "
+        f"{first:+.2f} in the first {period} to {last:+.2f} in the last (trend slope {slope:+.3f} per "
+        f"{period}), so sentiment is {trend}. Chart: {chart_path}."
+    )
     # Summary fields first: a long per-period list should not push them out of a cut preview.
     return {
+        "answer": answer,
         "trend": trend,
         "slope": round(slope, 4),
         "counts": counts,
-        "first_mean": round(means[0], 4) if means else 0.0,
-        "last_mean": round(means[-1], 4) if means else 0.0,
+        "first_mean": round(first, 4),
+        "last_mean": round(last, 4),
         "chart": chart_path,
         "date_field": date_key,
         "text_field": text_key,

@@ -5,8 +5,8 @@ Inputs:
     query (str): what to search for.
     k (int): how many results to read (default 3).
     sources_path (str): JSON file to write the sources to, e.g. "outputs/sources.json".
-Outputs: dict with query, count, sources (list of {title, url, text}; text cut to 4000 characters),
-    sources_path.
+Outputs: dict with answer (the result in words), query, count, sources (list of {title, url, text}; text
+    cut to 4000 characters), sources_path.
 Limitations: results that cannot be fetched are skipped; the ranking is the search backend's.
 """
 
@@ -36,4 +36,13 @@ def run(query, k=3, sources_path="outputs/sources.json"):
     os.makedirs(os.path.dirname(sources_path) or ".", exist_ok=True)
     with open(sources_path, "w", encoding="utf-8") as fh:
         json.dump(sources, fh, indent=1)
-    return {"query": query, "count": len(sources), "sources_path": sources_path, "sources": sources}
+    answer = f"Read {len(sources)} sources on {query}:\n" + "\n".join(
+        f"- {s['title']}: {s['url']}" for s in sources
+    )
+    return {
+        "answer": answer,
+        "query": query,
+        "count": len(sources),
+        "sources_path": sources_path,
+        "sources": sources,
+    }
