@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -51,18 +52,13 @@ def _run(
 
 def _table(result) -> Table:
     sim = " (simulated model: not a real model's figures)" if result.simulated else f" ({result.model})"
+    # Fits an 80-column terminal (and a pipe, which rich treats as one) without cutting a name.
     table = Table(
-        "method",
-        "batch",
-        "success",
-        "input",
-        "output",
-        "total",
-        "orch. output",
-        "calls",
-        "steps",
-        title=f"Suite {result.suite}{sim}",
+        title=f"Suite {result.suite}{sim}", box=box.SIMPLE_HEAD, collapse_padding=True, show_edge=False
     )
+    table.add_column("method", no_wrap=True)
+    for name in ("batch", "ok", "input", "output", "total", "orch. out", "calls", "steps"):
+        table.add_column(name, justify="right", no_wrap=True)
     for s in result.summary():
         table.add_row(
             s["method"],
