@@ -926,8 +926,9 @@ def _summary_line(outcomes: list[EvolveOutcome]) -> str:
 def _recover_failure(workspaces: Path, name: str, record: Any) -> FailingCase | str:
     """A failing case from an experience record, or why it cannot be replayed.
 
-    The store keeps a digest of the inputs, not the inputs; the run's event log has the Meta-Agent's
-    `run_subagent` call (arguments kept up to a preview length) and the execution's trace file.
+    The store keeps a digest of the inputs, not the inputs. The run's trace files hold each
+    execution's inputs in full; workspaces written before they did are searched through the event
+    log's `run_subagent` calls, whose arguments are kept only up to a preview length.
     """
     from agentfactory.experience import inputs_digest as store_digest
     from agentfactory.sandbox import ExecutionTrace
@@ -939,6 +940,14 @@ def _recover_failure(workspaces: Path, name: str, record: Any) -> FailingCase | 
     inputs, trace_rel = None, None
     events = list(ev.read_events(events_path))
     for event in events:
+        if event.get("type") != ev.SUBAGENT_EXECUTION or event.get("subagent") != name:
+            continue
+        recorded = _read_json(run_dir / str(event.get("trace") or ""))
+        candidate = recorded.get("inputs") if isinstance(recorded, dict) else None
+        if isinstance(candidate, dict) and store_digest(candidate) == record.inputs_digest:
+            inputs = candidate
+            break
+    for event in events if inputs is None else []:
         if event.get("type") != ev.TOOL_CALL or event.get("tool") != "run_subagent":
             continue
         try:
@@ -978,6 +987,13 @@ def _recover_failure(workspaces: Path, name: str, record: Any) -> FailingCase | 
         fixtures=run_dir / "inputs",
         trace=trace,
     )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
 
 
 def _assign_held_out(cases: list[FailingCase]) -> None:

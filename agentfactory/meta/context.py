@@ -261,7 +261,10 @@ class RunContext:
         trace = self.backend.execute(request)
         self.traces_written += 1
         trace_path = self.workspace.traces / f"{self.traces_written:03d}-{name}.json"
-        trace_path.write_text(json.dumps(trace.to_dict(), indent=1, default=str, ensure_ascii=False))
+        # The inputs go with the trace: the event log keeps only a preview of long ones, and evolve
+        # replays a failure from this file.
+        record = {**trace.to_dict(), "inputs": inputs}
+        trace_path.write_text(json.dumps(record, indent=1, default=str, ensure_ascii=False))
         tool_usage = trace.usage_totals()
         self.emit(
             ev.SUBAGENT_EXECUTION,

@@ -119,3 +119,14 @@ def test_revision_during_a_run_goes_through_the_same_gate_and_records(env):
     assert records[0]["cases"] == {"stored": [1, 2], "new": [1, 1]}
     assert "expected 2.5" in records[0]["broken"][0]["failures"][0]
     assert records[1]["version"] == 2 and records[1]["broken"] == []
+
+
+def test_failure_with_inputs_longer_than_the_event_preview_is_replayed(env):
+    # 200 numbers as strings: the run_subagent event keeps a few hundred characters of the arguments,
+    # the trace file keeps the inputs whole, so evolve can still replay this failure.
+    long_inputs = {"numbers": [str(i) for i in range(200)]}
+    assert len(json.dumps(long_inputs)) > 1000
+    env.fail_in_run([long_inputs])
+    [plan] = Evolver(env.settings, provider=ScriptedProvider([]), library=env.library).plan()
+    assert [c.inputs for c in plan.failing] == [long_inputs]
+    assert plan.failing[0].trace is not None and plan.failing[0].trace.status == "error"
