@@ -185,7 +185,7 @@ def load_settings(
             values[name] = _coerce(name, value, "the command line") if name != "prices" else value
 
     settings = replace(Settings(), **values)
-    for rel in ("library", "workspaces", "experience_db"):
+    for rel in sorted(_PATH_FIELDS):  # relative paths are relative to the working directory
         p = getattr(settings, rel)
         if p is not None and not p.is_absolute():
             settings = replace(settings, **{rel: (cwd / p)})
@@ -222,8 +222,17 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: a su
 # max_steps = 40
 # max_tokens = 2000000
 # max_cost = 10.0
+# max_output_tokens = 8192        # per model call
 
 # agent_id = "default"            # name of this agent in a team sharing one library
+# experience_db = "team.experience.sqlite"  # default: <library>.experience.sqlite beside it
+
+# Tool skills of the subagents.
+# web_search_backend = "auto"     # "auto", "local", "brave" (BRAVE_API_KEY), "tavily" (TAVILY_API_KEY)
+# web_search_dir = "search_docs"  # documents searched by the "local" backend
+# web_fetch_allow_loopback = false  # let web_fetch reach 127.0.0.1 (local test servers only)
+
+# deploy_min_runs = 3             # successful recorded runs before `deploy` exports a subagent
 
 # Price table, USD per million tokens (defaults cover current Anthropic and OpenAI models).
 # [prices."my-local-model"]

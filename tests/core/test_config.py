@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,22 @@ def test_template_is_valid_and_loads(tmp_path):
     write(tmp_path, CONFIG_TEMPLATE)
     s = load_settings(env={}, cwd=tmp_path)
     assert s.library == tmp_path / "subagent_library"
+
+
+def test_template_names_every_setting_and_its_examples_load(tmp_path):
+    from dataclasses import fields
+
+    from agentfactory.config import Settings
+
+    for f in fields(Settings):
+        if f.name != "prices":
+            assert re.search(rf"^#? ?{f.name} = ", CONFIG_TEMPLATE, re.M), f.name
+    # Every commented example, switched on, is a valid setting.
+    active = re.sub(r"^# (\[|[a-z_]+ = )", r"\1", CONFIG_TEMPLATE, flags=re.M)
+    write(tmp_path, active)
+    s = load_settings(env={}, cwd=tmp_path)
+    assert s.deploy_min_runs == 3 and s.web_search_dir == tmp_path / "search_docs"
+    assert s.price_for("openai:my-local-model").output == 0.0
 
 
 def test_price_table_override(tmp_path):
