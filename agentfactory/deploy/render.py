@@ -280,7 +280,22 @@ def render_skill(plan: ExportPlan, dest: Path) -> Path:
     env = environment()
     ctx = _context(plan)
     front = yaml.safe_dump(skill_frontmatter(plan), sort_keys=False, allow_unicode=True, width=10_000)
-    _write(dest, "SKILL.md", env.get_template("skill/SKILL.md.j2").render({**ctx, "frontmatter": front}))
+    # The stored cases travel with the skill, their input files under assets/inputs/: the cases
+    # name them as inputs/<file>, so the usage example runs from assets/.
+    fixtures = _fixtures(plan.source)
+    for rel, data in fixtures.items():
+        _write(dest / "assets" / "inputs", rel, data)
+    cases = [c.to_json() for c in plan.source.cases]
+    if cases:
+        _write(dest, "assets/cases.json", json.dumps(cases, indent=2, ensure_ascii=False) + "\n")
+    usage = {
+        **ctx,
+        "frontmatter": front,
+        "case_count": len(cases),
+        "has_fixtures": bool(fixtures),
+        "script": "../scripts/run.py" if fixtures else "scripts/run.py",
+    }
+    _write(dest, "SKILL.md", env.get_template("skill/SKILL.md.j2").render(usage))
     scripts = dest / "scripts"
     _module_files(scripts, plan.source, env, ctx)
     cli_ctx = {**ctx, "standalone": True, "prog": "run.py", "usage_command": "python scripts/run.py"}

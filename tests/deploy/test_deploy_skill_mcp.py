@@ -110,3 +110,53 @@ def test_mcp_server_serves_the_subagent_as_one_tool_over_stdio(env: Env, tmp_pat
     assert bad.is_error and "not of type 'array'" in bad.content[0].text
     # The subagent's print went to stderr, never into the protocol stream.
     assert "computing" in (out / "mcp" / "stderr.log").read_text()
+
+
+LINE_COUNT = '''"""Count the lines of a text file.
+
+Purpose: the number of lines of a UTF-8 text file.
+Inputs: path (str), a file under inputs/.
+Outputs: lines (int).
+Limitations: none.
+"""
+
+
+def run(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return {"lines": len(fh.read().splitlines())}
+'''
+
+
+def test_skill_carries_its_cases_and_their_input_files(env: Env, tmp_path: Path) -> None:
+    from agentfactory.library import build_subagent_folder
+
+    case = {"inputs": {"path": "inputs/notes.txt"}, "expected": {"lines": 3}}
+    folder = build_subagent_folder(
+        tmp_path / "work-lc", name="line-count", description="Count lines.", code=LINE_COUNT, cases=[case]
+    )
+    (folder / "fixtures").mkdir()
+    (folder / "fixtures" / "notes.txt").write_text("a\nb\nc\n")
+    env.library.save(folder)
+    env.record_runs("line-count", 3)
+    out = tmp_path / "export"
+    result = CliRunner().invoke(
+        app, ["deploy", "line-count", "--format", "skill", "--out", str(out), *env.cli_args()]
+    )
+    assert result.exit_code == 0, result.output
+    skill_dir = out / "skill" / "line-count"
+    body = validate_skill_folder(skill_dir)["body"]
+    assert (skill_dir / "assets" / "inputs" / "notes.txt").read_text() == "a\nb\nc\n"
+    assert json.loads((skill_dir / "assets" / "cases.json").read_text())[0]["inputs"] == case["inputs"]
+    # The usage example, as written, runs from assets/ where the case's input file is.
+    block = re.search(r"```bash\n(cd assets)\n(python .*)\n```", body)
+    assert block, body
+    argv = shlex.split(block.group(2))
+    run = subprocess.run(
+        [sys.executable, "-I", *argv[1:]],
+        cwd=skill_dir / "assets",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"lines": 3}
