@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sqlite3
@@ -22,6 +23,8 @@ import yaml
 from agentfactory.config import Settings
 from agentfactory.errors import ConfigError
 from agentfactory.tools.web_fetch import html_to_text
+
+log = logging.getLogger(__name__)
 
 _FRONTMATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -52,7 +55,10 @@ class LocalSearch:
         if match:
             try:
                 front = yaml.safe_load(match.group(1)) or {}
-            except yaml.YAMLError:
+            except yaml.YAMLError as exc:
+                mark = getattr(exc, "problem_mark", None)
+                where = f" (line {mark.line + 1})" if mark is not None else ""
+                log.warning("%s: front matter is not valid YAML%s; its title and url are ignored", rel, where)
                 front = {}
             if isinstance(front, dict):
                 title = str(front.get("title", "") or "")

@@ -99,6 +99,50 @@ VARIANTS = [
         "module-from-tests",
         {"tests_path": "inputs/test_textutils.py"},
     ),
+    (
+        "What is the volatility of the daily closes in coin.csv? It trades every day: annualise with 365 days a year.",
+        ["inputs/coin.csv"],
+        "price-volatility",
+        {"csv_path": "inputs/coin.csv", "periods_per_year": 365},
+    ),
+    (
+        "In pay.csv, fit a least squares line with wage as the dependent variable and tenure as the "
+        "predictor.",
+        ["inputs/pay.csv"],
+        "linear-regression",
+        {"x": "tenure", "y": "wage"},
+    ),
+    (
+        "How does fuel economy (mpg) change with engine size (engine_size_l) in cars.csv? Fit a line.",
+        ["inputs/cars.csv"],
+        "linear-regression",
+        {"x": "engine_size_l", "y": "mpg"},
+    ),
+    (
+        "Plot weight (kg) against height (cm) from body.csv with a fitted line and its slope.",
+        ["inputs/body.csv"],
+        "linear-regression",
+        {"x": "height", "y": "weight"},
+    ),
+    (
+        "I need a briefing note on urban beekeeping: find three good sources and save it as bees.md.",
+        [],
+        "web-research",
+        {"query": "urban beekeeping", "k": 3},
+    ),
+    (
+        "What does recent evidence say about cold showers for recovery? Look up a few articles and write "
+        "a report.",
+        [],
+        "web-research",
+        {"query": "cold showers for recovery"},
+    ),
+    (
+        "How many alerts of each severity does the API at http://127.0.0.1:9000/alerts.json list?",
+        [],
+        "json-api-aggregate",
+        {"group_by": "severity", "operation": "count"},
+    ),
 ]
 
 OUT_OF_FAMILY = [
@@ -108,6 +152,8 @@ OUT_OF_FAMILY = [
     "Book a table for two tonight at an Italian restaurant.",
     "Plan a three-day trip to Rome on a budget.",
     "Resize holiday.jpg to 800 pixels wide.",
+    "Check which links on http://127.0.0.1:9000/shop.html are broken and list them in broken.md.",
+    "Fit a logistic regression of churned on tenure in customers.csv and plot it.",
 ]
 
 

@@ -324,3 +324,21 @@ def test_local_web_search_without_a_folder_says_what_to_set(tmp_path):
     settings = make_env(tmp_path, web_search_backend="local").settings
     with pytest.raises(ValueError, match="web_search_dir"):
         WebSearchTool.from_settings(settings)({"query": "tide"})
+
+
+def test_page_text_leaves_out_chrome_but_keeps_article_headers_and_every_link():
+    from agentfactory.tools.web_fetch import html_to_text
+
+    html = (
+        "<html><head><title>T</title></head><body>"
+        '<header><a href="/">Home</a> <a href="/about">About</a></header><nav><a href="/n">News</a></nav>'
+        "<main><article><header><h1>Coral bleaching</h1></header>"
+        '<p>Scientists confirmed <a href="/x">a fourth event</a>.</p></article></main>'
+        '<aside>Tags: <a href="/t">reef</a></aside><footer>Privacy · Terms</footer></body></html>'
+    )
+    title, text, links = html_to_text(html, "http://h/")
+    assert title == "T"
+    assert text == "Coral bleaching\nScientists confirmed a fourth event."
+    assert [link["text"] for link in links] == ["Home", "About", "News", "a fourth event", "reef"]
+    # A page that is nothing but chrome still has text.
+    assert html_to_text("<nav>Only the menu</nav>")[1] == "Only the menu"

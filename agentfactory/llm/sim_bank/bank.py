@@ -46,6 +46,9 @@ class Capability:
     next_inputs: NextInputs | None = None  # inputs for `then`, from this one's result
     head: bool = True  # False: reached only through another capability's `then`
     min_score: float = 3.0
+    # Asks this solution does not answer ("which links are broken" is not "list the links"): a
+    # task naming one is outside the capability however many triggers it shares.
+    excludes: tuple[str, ...] = ()
 
     @property
     def code(self) -> str:
@@ -73,6 +76,8 @@ class Capability:
 
     def score(self, task_text: str) -> float:
         low = task_text.lower()
+        if any(_hit(t, low) for t in self.excludes):
+            return 0.0
         strong = sum(1 for t in self.strong if _hit(t, low))
         if not strong:
             return 0.0

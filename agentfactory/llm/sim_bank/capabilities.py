@@ -37,7 +37,13 @@ def price_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
     if csv is None:
         return None
     low = text.lower()
-    explicit = re.search(r"(\d{1,3})\s+(?:periods|trading days|weeks|months)\s+(?:a|per)\s+year", low)
+    explicit = re.search(
+        r"(\d{1,3})\s+(?:(?:trading|calendar|business)\s+)?(?:periods|days|weeks|months)\s+"
+        r"(?:a|per|each|in\s+a|in\s+the)\s+year",
+        low,
+    ) or re.search(
+        r"(?:annuali[sz]e|scale)\w*\s+(?:\w+\s+){0,3}?(?:by|with|using)\s+(?:sqrt\()?(\d{1,3})\b", low
+    )
     if explicit:
         periods = int(explicit.group(1))
     elif re.search(r"\bweekly\b|\bper week\b|\bweek(?:ly)? (?:returns|closes|prices)", low):
@@ -109,6 +115,7 @@ PRICE = Capability(
     },
     buggy_edits=(("price_col = _pick_price_column(df, price_column)", 'price_col = "close"'),),
     bug="assumes the price column is called 'close' (KeyError on 'Close' or 'Adj Close')",
+    excludes=("forecast", "garch", "option pric", "black-scholes", "value at risk"),
 )
 
 
@@ -123,14 +130,63 @@ _REGRESSION_PATTERNS = [
     (rf"predict\s+{_IDENT}\s+(?:from|using|with)\s+{_IDENT}", "yx"),
     (rf"(?:effect|impact|influence)\s+of\s+{_IDENT}\s+on\s+{_IDENT}", "xy"),
     (rf"(?:relationship|relation|correlation)\s+between\s+{_IDENT}\s+and\s+{_IDENT}", "xy"),
+    (rf"{_IDENT}\s+as\s+a\s+(?:linear\s+)?function\s+of\s+{_IDENT}", "yx"),
+    (
+        rf"{_IDENT}\s+(?:changes?|var(?:y|ies)|increases?|decreases?|grows?|moves?|scales?|responds?)\s+"
+        rf"(?:with|to|along\s+with)\s+{_IDENT}",
+        "yx",
+    ),
     (rf"{_IDENT}\s+(?:vs\.?|versus|against)\s+{_IDENT}", "yx"),
 ]
+# A column named by its role: "salary as the dependent variable", "the predictor is age".
+_ROLE_Y = r"dependent|response|target|outcome|explained"
+_ROLE_X = r"predictor|independent|explanatory|regressor|input|feature"
+_ROLE_WORDS = {"dependent", "response", "target", "outcome", "explained", "variable", "predictor"}
+_ROLE_WORDS |= {"independent", "explanatory", "regressor", "input", "feature", "is", "as"}
+# Words that end a phrase glossed by a column name in brackets: "fuel economy (mpg)" -> "mpg".
+_GLOSS_STOP = _STOP | {"how", "does", "do", "is", "are", "with", "on", "between", "in", "for", "to"}
+_GLOSS_STOP |= {"change", "changes", "vary", "varies", "predict", "regress", "fit", "plot", "against"}
+_UNITS = {"kg", "g", "lb", "lbs", "cm", "mm", "m", "km", "ft", "in", "l", "ml", "s", "ms", "h", "min"}
+_UNITS |= {"usd", "eur", "gbp", "c", "f", "k", "mph", "kmh", "sqft", "m2", "pct", "percent", "years"}
+
+
+def _role(text: str, roles: str) -> str | None:
+    for pattern in (
+        rf"{_IDENT}\s+(?:is\s+|as\s+)?(?:the\s+|our\s+|a\s+)?(?:{roles})\b",
+        rf"\b(?:{roles})(?:\s+variable)?\s+(?:is\s+|=\s*|:\s*)?{_IDENT}",
+    ):
+        for m in re.finditer(pattern, text, re.I):
+            if m.group(1).lower() not in _STOP | _ROLE_WORDS:
+                return m.group(1)
+    return None
+
+
+def _unglossed(text: str) -> str:
+    """Replace a phrase glossed by a column name in brackets with the name: "engine size
+    (engine_size_l) in cars.csv" -> "engine_size_l in cars.csv". A unit in brackets is dropped."""
+
+    def swap(m: re.Match) -> str:
+        if m.group(2).lower() in _UNITS:
+            return m.group(1).rstrip()
+        words = m.group(1).split()
+        for _ in range(4):
+            if not words or words[-1].lower() in _GLOSS_STOP:
+                break
+            words.pop()
+        return " ".join([*words, m.group(2)])
+
+    return re.sub(r"((?:[\w-]+\s+){1,6})\(\s*[`'\"]?([A-Za-z_]\w*)[`'\"]?\s*\)", swap, text)
 
 
 def regression_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
     csv = find_input(text, files, "csv")
     if csv is None:
         return None
+    text = _unglossed(text)
+    y, x = _role(text, _ROLE_Y), _role(text, _ROLE_X)
+    if x and y:
+        chart = new_output(text, files, "png") or output_path(f"{_stem(csv)}_scatter.png")
+        return {"csv_path": csv, "x": x, "y": y, "chart_path": chart}
     x = y = None
     for pattern, order in _REGRESSION_PATTERNS:
         for m in re.finditer(pattern, text, re.I):
@@ -176,6 +232,11 @@ REGRESSION = Capability(
         "straight line",
         "linear function",
         "intercept",
+        "least squares",
+        "least-squares",
+        "fit a line",
+        "fitted line",
+        "best-fit line",
     ),
     triggers=("linear", "depend", "relationship", "fit", "plot", "predict", "csv", "variable", "model"),
     tools=(),
@@ -194,6 +255,14 @@ REGRESSION = Capability(
     },
     buggy_edits=(("clean = data.dropna()", "clean = data"),),
     bug="does not drop rows with missing values (least squares fails on NaN)",
+    excludes=(
+        "logistic",
+        "polynomial",
+        "quadratic",
+        "multiple regression",
+        "multivariate",
+        "exponential fit",
+    ),
 )
 
 
@@ -253,6 +322,19 @@ PAGE_LIST = Capability(
         "required": ["url"],
         "properties": {"url": {"type": "string"}, "output_path": {"type": "string"}},
     },
+    excludes=(
+        "broken",
+        "dead link",
+        "status code",
+        "http error",
+        "404",
+        "check which",
+        "check whether",
+        "check if",
+        "validate the links",
+        "response time",
+        "uptime",
+    ),
 )
 
 
@@ -264,9 +346,20 @@ _QUERY_PATTERNS = [
     r"(?:(?:information|news|articles|material|sources|facts)\s+)?(?:on\s+|about\s+|regarding\s+)?"
     r"(?P<q>[^,.;:!?]+?)" + _END,
     r"\bresearch(?:\s+on|\s+about|\s+into)?\s+(?P<q>[^,.;:!?]+?)" + _END,
-    r"\b(?:report|summary|overview|briefing)\s+(?:on|about|of)\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"\b(?:report|summary|overview|briefing|brief|memo|write-?up|digest|review)"
+    r"(?:\s+(?:note|paper|document|report))?\s+(?:on|about|of|regarding)\s+(?P<q>[^,.;:!?]+?)" + _END,
     r"\bsearch(?:\s+the\s+web|\s+online)?\s+(?:on|about)\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"\bwhat\s+(?:does|do|did)\s+(?:the\s+)?(?:(?:recent|latest|current|scientific|new)\s+)?"
+    r"(?:evidence|research|science|literature|studies|experts?|data|sources)\s+(?:say|show|tell\s+us|suggest)"
+    r"\s+(?:about|on|regarding)\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"\b(?:look\s+up|find|gather|collect|read|dig\s+up)\s+(?:(?:a|few|some|several|good|recent|reliable|"
+    r"\w+)\s+){0,3}(?:sources|articles|papers|pages|information|studies)\s+(?:on|about|regarding|covering)"
+    r"\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"\blook\s+up\s+(?P<q>[^,.;:!?]+?)" + _END,
 ]
+
+
+_GENERIC_QUERY = {"few", "some", "several", "articles", "sources", "pages", "information", "papers", "it"}
 
 
 def _query(text: str) -> str | None:
@@ -274,7 +367,7 @@ def _query(text: str) -> str | None:
         m = re.search(pattern, text, re.I)
         if m:
             q = re.sub(r"^(?:the|a|an)\s+", "", m.group("q").strip(), flags=re.I)
-            if q and q.lower() not in _STOP and len(q) >= 3:
+            if len(q) >= 3 and not set(q.lower().split()) <= _STOP | _GENERIC_QUERY:
                 return q
     return None
 
@@ -326,7 +419,7 @@ RESEARCH = Capability(
         "Searches the web for a topic, fetches the top results and saves their text as a JSON list of "
         "sources (title, url, text). Use as the gathering step before summarising or reporting."
     ),
-    strong=("search", "research", "look up", "find sources", "find articles"),
+    strong=("search", "research", "look up", "find sources", "find articles", "sources", "briefing"),
     triggers=(
         "web",
         "sources",
@@ -467,7 +560,10 @@ _OPS = {
     "min": "min",
     "lowest": "min",
 }
-_GROUP = r"(?:per|by|for\s+each|for\s+every|in\s+each|grouped\s+by|across)\s+" + _IDENT
+_GROUP = (
+    r"(?:per|by|for\s+each|for\s+every|in\s+each|of\s+each|of\s+every|each|every|grouped\s+by|"
+    r"broken\s+down\s+by|split\s+by|across)\s+(?:(?:individual|single|distinct)\s+)?" + _IDENT
+)
 
 
 def api_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
