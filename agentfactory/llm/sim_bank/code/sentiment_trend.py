@@ -3,6 +3,8 @@
 Purpose: tell whether opinion in a set of posts, reviews or comments is improving or declining.
 Inputs:
     posts_path (str): CSV or JSON (list of objects, or JSON lines) with a date field and a text field.
+        Fields are found by name (date, timestamp, created_at, *_at...; text, tweet, review, body,
+        *_text...), else by value: the field that parses as dates, the string field with the longest values.
     chart_path (str): where to save the PNG chart, e.g. "outputs/sentiment.png".
     period (str): "week" (default), "day" or "month".
 Outputs: dict with answer (the result in words), counts ({positive, negative, neutral}), periods (list
@@ -15,6 +17,7 @@ Limitations: one label per post from the `llm` tool (positive = +1, neutral = 0,
 import csv
 import json
 import os
+import re
 from datetime import datetime, timedelta
 
 import matplotlib
@@ -24,13 +27,43 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from agentfactory_tools import llm  # noqa: E402
 
-DATE_KEYS = ("date", "timestamp", "time", "created_at", "created", "posted_at", "datetime")
-TEXT_KEYS = ("text", "content", "body", "message", "post", "review", "comment")
+# Words that name a text field or a date field, best first; a field name matches by any of its words.
+TEXT_WORDS = (
+    "text",
+    "tweet",
+    "post",
+    "review",
+    "comment",
+    "message",
+    "content",
+    "body",
+    "description",
+    "feedback",
+    "caption",
+    "note",
+    "summary",
+    "title",
+)
+DATE_WORDS = ("date", "datetime", "timestamp", "time", "created", "posted", "published", "day", "when")
+# Words of fields that sit next to a post but are not its text: ids, links, counts, ratings, authors.
+NOT_TEXT_WORDS = {"id", "url", "link", "count", "likes", "rating", "score", "author", "user", "date", "at"}
 SCORES = {"positive": 1, "neutral": 0, "negative": -1}
+DATE_FORMATS = (
+    "%d/%m/%Y",
+    "%m/%d/%Y",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d-%m-%Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%a %b %d %H:%M:%S %z %Y",
+)
 
 
 def _load(path):
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8-sig") as fh:
         raw = fh.read()
     if path.lower().endswith(".csv"):
         return list(csv.DictReader(raw.splitlines()))
@@ -49,25 +82,101 @@ def _load(path):
     raise ValueError(f"{path} is neither CSV nor JSON")
 
 
-def _field(record, keys, kind):
-    lower = {k.lower(): k for k in record}
-    for key in keys:
-        if key in lower:
-            return lower[key]
-    raise ValueError(f"no {kind} field among {list(record)}")
+def _words(name):
+    """'created_at' -> ['created', 'at']; 'TweetText' -> ['tweet', 'text']."""
+    return [w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", str(name))]
 
 
-def _parse_date(value):
+def _keys(records):
+    keys = []
+    for record in records[:20]:
+        keys += [k for k in record if isinstance(k, str) and k not in keys]
+    return keys
+
+
+def _parse_one(text, fmt):
+    for candidate in (text, text.split(" ")[0], text[:10]):
+        try:
+            return datetime.strptime(candidate, fmt).replace(tzinfo=None)
+        except ValueError:
+            pass
+    return None
+
+
+def _parse_iso(value):
     text = str(value).strip().replace("Z", "+00:00")
     try:
         return datetime.fromisoformat(text).replace(tzinfo=None)
     except ValueError:
-        for fmt in ("%d/%m/%Y", "%m/%d/%Y", "%Y/%m/%d", "%d.%m.%Y"):
-            try:
-                return datetime.strptime(text[:10], fmt)
-            except ValueError:
-                pass
-    return None
+        return None
+
+
+def _parse_dates(values):
+    """Dates of `values` (None where unparsable): ISO first; for the rest the one format that reads most
+    of them, so a column of 03/04/2024-style dates is read consistently day-first or month-first."""
+    parsed = [_parse_iso(v) if v not in (None, "") else None for v in values]
+    rest = [str(v).strip() for v, p in zip(values, parsed, strict=True) if p is None and v not in (None, "")]
+    if not rest:
+        return parsed
+    best = max(DATE_FORMATS, key=lambda fmt: sum(_parse_one(v, fmt) is not None for v in rest))
+    return [
+        p if p is not None or v in (None, "") else _parse_one(str(v).strip(), best)
+        for v, p in zip(values, parsed, strict=True)
+    ]
+
+
+def _date_share(records, key):
+    values = [record.get(key) for record in records]
+    return sum(p is not None for p in _parse_dates(values)) / len(values)
+
+
+def _date_field(records):
+    keys = _keys(records)
+    named = [k for k in keys if set(_words(k)).intersection(DATE_WORDS)]
+    named += [k for k in keys if k not in named and _words(k)[-1:] in (["at"], ["on"])]
+    for key in named:
+        if _date_share(records, key) > 0.5:
+            return key
+    # No field is named like a date: take the one whose values parse as dates most often.
+    shares = {k: _date_share(records, k) for k in keys if "id" not in _words(k)}
+    best = max(shares, key=shares.get, default=None)
+    if best is None or shares[best] <= 0.5:
+        raise ValueError(f"no date field among {keys}")
+    return best
+
+
+def _is_text(value):
+    """True for a string that is not empty, a number or a date."""
+    if not isinstance(value, str) or not value.strip() or _parse_iso(value) is not None:
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return True
+    return False
+
+
+def _mean_text_length(records, key):
+    values = [record.get(key) for record in records]
+    texts = [v for v in values if _is_text(v)]
+    if len(texts) < len(values) / 2:
+        return 0.0
+    return sum(len(v) for v in texts) / len(values)
+
+
+def _text_field(records, date_key):
+    keys = [k for k in _keys(records) if k != date_key]
+    for word in TEXT_WORDS:
+        for key in keys:
+            words = _words(key)
+            if word in words and not NOT_TEXT_WORDS.intersection(words) and _mean_text_length(records, key):
+                return key
+    # No field is named like a text: take the string field with the longest values.
+    lengths = {k: _mean_text_length(records, k) for k in keys}
+    best = max(lengths, key=lengths.get, default=None)
+    if best is None or lengths[best] == 0:
+        raise ValueError(f"no text field among {keys}")
+    return best
 
 
 def _label(text):
@@ -99,12 +208,12 @@ def run(posts_path, chart_path="outputs/sentiment.png", period="week"):
     records = _load(posts_path)
     if not records:
         raise ValueError(f"{posts_path} has no posts")
-    date_key = _field(records[0], DATE_KEYS, "date")
-    text_key = _field(records[0], TEXT_KEYS, "text")
+    date_key = _date_field(records)
+    text_key = _text_field(records, date_key)
+    dates = _parse_dates([record.get(date_key) for record in records])
     counts = {"positive": 0, "negative": 0, "neutral": 0}
     buckets = {}
-    for record in records:
-        when = _parse_date(record.get(date_key, ""))
+    for record, when in zip(records, dates, strict=True):
         if when is None:
             continue
         label = _label(str(record.get(text_key, "")))
