@@ -10,13 +10,16 @@ Inputs:
     max_pages (int): safety limit on pages followed (default 100).
 Outputs: dict with answer (the result in words), values ({group: value}, sorted by group), top (group
     with the largest value), records, pages, group_by, field, operation, output_path.
-Limitations: follows a next-page link found under next, next_page, next_url or links.next; records
-    are the list under data, results, items, records or the response itself.
+Limitations: records are the list under data, results, items, records, rows or entries, else the
+    largest list of objects anywhere in the response (e.g. under "orders"), or the response itself.
+    The next page is a link under next, next_page, next_url (...) at the top level or in a nested
+    object such as pagination, links, meta or _links (a {"href": ...} object counts); a bare page
+    number sets the `page` query parameter. A page already seen ends the walk.
 """
 
 import json
 import os
-from urllib.parse import urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from agentfactory_tools import web_fetch
 
@@ -24,25 +27,70 @@ ITEM_KEYS = ("data", "results", "items", "records", "rows", "entries")
 NEXT_KEYS = ("next", "next_page", "next_url", "nextPage", "next_link")
 
 
+class NoKnownRecordsKey(ValueError):
+    """The response holds no list under a well-known key; look for the records elsewhere."""
+
+
 def _records(body):
+    """The records of one page: under a well-known key first, else the largest list of objects."""
     if isinstance(body, list):
         return body
+    try:
+        return _records_under_known_key(body)
+    except NoKnownRecordsKey:
+        found = _largest_object_list(body)
+        if found is None:
+            raise ValueError(f"no list of records in the response (keys: {list(body)})") from None
+        return found
+
+
+def _records_under_known_key(body):
     for key in ITEM_KEYS:
         if isinstance(body.get(key), list):
             return body[key]
-    raise ValueError(f"no list of records in the response (keys: {list(body)})")
+    raise NoKnownRecordsKey(f"no list under {', '.join(ITEM_KEYS)}")
 
 
-def _next(body):
-    if not isinstance(body, dict):
+def _largest_object_list(value, depth=0):
+    """The longest list of dicts in `value`, searching nested objects a few levels deep."""
+    best = None
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        best = value
+    children = value.values() if isinstance(value, dict) else []
+    for child in children:
+        if depth < 3 and isinstance(child, (dict, list)):
+            found = _largest_object_list(child, depth + 1)
+            if found is not None and (best is None or len(found) > len(best)):
+                best = found
+    return best
+
+
+def _next(body, depth=0):
+    """The next-page link (str) or page number (int) in `body` or its nested objects, else None."""
+    if not isinstance(body, dict) or depth > 3:
         return None
     for key in NEXT_KEYS:
-        if body.get(key):
-            return body[key]
-    links = body.get("links")
-    if isinstance(links, dict) and links.get("next"):
-        return links["next"]
+        value = body.get(key)
+        if isinstance(value, dict):  # HAL style: "next": {"href": "..."}
+            value = value.get("href") or value.get("url")
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    for value in body.values():
+        found = _next(value, depth + 1) if isinstance(value, dict) else None
+        if found is not None:
+            return found
     return None
+
+
+def _next_url(page_url, nxt):
+    if isinstance(nxt, int):
+        parts = urlsplit(page_url)
+        query = dict(parse_qsl(parts.query))
+        query["page"] = str(nxt)
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return urljoin(page_url, nxt)
 
 
 def _key(record, name):
@@ -61,8 +109,9 @@ def _key(record, name):
 
 def run(url, group_by, operation="sum", field=None, output_path="outputs/aggregate.json", max_pages=100):
     operation = operation.lower()
-    records, pages, page_url = [], 0, url
-    while page_url and pages < int(max_pages):
+    records, pages, page_url, seen = [], 0, url, set()
+    while page_url and page_url not in seen and pages < int(max_pages):
+        seen.add(page_url)
         response = web_fetch(page_url)
         if response.get("status", 200) >= 400:
             raise ValueError(f"{page_url} answered HTTP {response.get('status')}")
@@ -70,7 +119,7 @@ def run(url, group_by, operation="sum", field=None, output_path="outputs/aggrega
         records.extend(_records(body))
         pages += 1
         nxt = _next(body)
-        page_url = urljoin(page_url, nxt) if nxt else None
+        page_url = _next_url(page_url, nxt) if nxt is not None else None
     if not records:
         raise ValueError(f"{url} returned no records")
     group_key = _key(records[0], group_by)
