@@ -2,8 +2,9 @@
 
 It recognises three kinds of request by their wording, as a model would: sentiment classification
 (a small lexicon with negation), summaries (extractive: the most central sentences, in their original
-order), and small Python modules for well-known functions (a fixed set it "knows"). Anything else gets
-an honest "cannot answer", never a made-up result.
+order), and small Python modules for well-known functions (a fixed set it "knows", under their usual
+names, in the shape the tests call them). Anything else gets an honest "cannot answer" or "cannot
+write", never a made-up result or code.
 """
 
 from __future__ import annotations
@@ -98,7 +99,90 @@ NEGATIVE = frozenset(
         "overpriced",
     ]  # noqa: SIM905 (a word list reads better as text)
 )
-NEGATORS = frozenset("not no never hardly barely isn't wasn't don't doesn't didn't can't won't".split())  # noqa: SIM905
+NEGATORS = frozenset(
+    "not no never hardly barely cannot isn't wasn't don't doesn't didn't can't won't couldn't".split()  # noqa: SIM905
+)
+# Verbs of a product or service doing its job: neutral alone, a complaint when negated ("never
+# replied", "doesn't work", "no longer charges") or stopped ("stopped syncing").
+FUNCTIONING = frozenset(
+    [
+        "work",
+        "works",
+        "worked",
+        "working",
+        "reply",
+        "replies",
+        "replied",
+        "replying",
+        "respond",
+        "responds",
+        "responded",
+        "answer",
+        "answers",
+        "answered",
+        "arrive",
+        "arrives",
+        "arrived",
+        "sync",
+        "syncs",
+        "synced",
+        "syncing",
+        "load",
+        "loads",
+        "loaded",
+        "loading",
+        "charge",
+        "charges",
+        "charged",
+        "charging",
+        "connect",
+        "connects",
+        "connected",
+        "connecting",
+        "start",
+        "starts",
+        "started",
+        "starting",
+        "turn",
+        "turns",
+        "boot",
+        "boots",
+        "open",
+        "opens",
+        "help",
+        "helps",
+        "helped",
+        "fix",
+        "fixed",
+        "deliver",
+        "delivers",
+        "delivered",
+        "show",
+        "showed",
+        "come",
+        "came",
+        "last",
+        "lasted",
+        "fit",
+        "fits",
+        "update",
+        "updates",
+        "updating",
+        "save",
+        "saves",
+        "saving",
+        "print",
+        "prints",
+        "printing",
+        "function",
+        "functions",
+        "functioning",
+        "run",
+        "runs",
+        "running",
+    ]  # noqa: SIM905 (a word list reads better as text)
+)
+STOPPERS = frozenset("stop stops stopped quit quits ceased".split())  # noqa: SIM905
 STOPWORDS = frozenset(
     [
         "a",
@@ -190,6 +274,8 @@ STOPWORDS = frozenset(
     ]  # noqa: SIM905 (a word list reads better as text)
 )
 CANNOT = "I cannot answer that request."
+# A refusal, never code: module_from_tests records it as a failed draft.
+CANNOT_WRITE = "I cannot write that module."
 
 
 def sim_llm_answer(prompt: str, system: str | None = None) -> str:
@@ -217,13 +303,22 @@ def _material(prompt: str) -> str:
 
 def classify_sentiment(text: str) -> str:
     words = re.findall(r"[a-z']+", text.lower())
-    score = 0
-    for i, word in enumerate(words):
-        polarity = 1 if word in POSITIVE else -1 if word in NEGATIVE else 0
-        if polarity and any(w in NEGATORS or w.endswith("n't") for w in words[max(0, i - 3) : i]):
-            polarity = -polarity
-        score += polarity
+    score = sum(_polarity(words, i) for i in range(len(words)))
     return "positive" if score > 0 else "negative" if score < 0 else "neutral"
+
+
+def _negated(words: list[str], i: int) -> bool:
+    return any(w in NEGATORS or w.endswith("n't") for w in words[max(0, i - 3) : i])
+
+
+def _polarity(words: list[str], i: int) -> int:
+    word = words[i]
+    if word in FUNCTIONING:
+        if i and words[i - 1] in STOPPERS:
+            return 1 if _negated(words, i - 1) else -1  # "stopped syncing"; "never stopped working"
+        return -1 if _negated(words, i) else 0  # "never replied", "doesn't work", "no longer charges"
+    polarity = 1 if word in POSITIVE else -1 if word in NEGATIVE else 0
+    return -polarity if polarity and _negated(words, i) else polarity
 
 
 _NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
@@ -305,6 +400,8 @@ def from_roman(text):
 ''',
     "fizzbuzz": '''def fizzbuzz(n):
     """The FizzBuzz sequence from 1 to n as strings."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError("fizzbuzz needs an integer")
     out = []
     for i in range(1, n + 1):
         word = ("Fizz" if i % 3 == 0 else "") + ("Buzz" if i % 5 == 0 else "")
@@ -328,43 +425,261 @@ def top_words(text, n=3):
     counts = Counter(re.findall(r"[a-z0-9']+", text.lower()))
     return sorted(counts.items(), key=lambda wc: (-wc[1], wc[0]))[:n]
 ''',
-    "rle_encode": '''def rle_encode(text):
-    """Run-length encoding: 'aaab' -> 'a3b1'."""
+    "caesar_encrypt": '''def caesar_encrypt(text, shift=3):
+    """Shift each letter `shift` places along the alphabet, keeping case; other characters stay."""
+    out = []
+    for c in text:
+        if c.isascii() and c.isalpha():
+            base = ord("A") if c.isupper() else ord("a")
+            c = chr(base + (ord(c) - base + shift) % 26)
+        out.append(c)
+    return "".join(out)
+''',
+    "caesar_decrypt": '''def caesar_decrypt(text, shift=3):
+    """Undo a Caesar shift of `shift` places, keeping case; other characters stay."""
+    out = []
+    for c in text:
+        if c.isascii() and c.isalpha():
+            base = ord("A") if c.isupper() else ord("a")
+            c = chr(base + (ord(c) - base - shift) % 26)
+        out.append(c)
+    return "".join(out)
+''',
+    "reverse_words": '''def reverse_words(text):
+    """The words of `text` in reverse order, separated by single spaces."""
+    return " ".join(reversed(text.split()))
+''',
+    "is_anagram": '''def is_anagram(first, second):
+    """True when the two texts use the same letters, ignoring case, spaces and punctuation."""
+    def letters(text):
+        return sorted(c.lower() for c in text if c.isalnum())
+
+    return letters(first) == letters(second)
+''',
+    "count_vowels": '''def count_vowels(text):
+    """How many vowels (a, e, i, o, u, either case) `text` holds."""
+    return sum(1 for c in text.lower() if c in "aeiou")
+''',
+    "flatten": '''def flatten(items):
+    """A flat list of the items in arbitrarily nested lists and tuples."""
+    out = []
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            out.extend(flatten(item))
+        else:
+            out.append(item)
+    return out
+''',
+    "chunk": '''def chunk(items, size):
+    """`items` cut into lists of `size` items; the last may be shorter."""
+    if not isinstance(size, int) or size < 1:
+        raise ValueError("size must be a positive integer")
+    items = list(items)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+''',
+    "fibonacci": '''def fibonacci(n):
+    """The n-th Fibonacci number, with fibonacci(0) == 0 and fibonacci(1) == 1."""
+    if not isinstance(n, int) or n < 0:
+        raise ValueError("n must be a non-negative integer")
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+''',
+    "factorial": '''def factorial(n):
+    """n! for a non-negative integer n."""
+    if not isinstance(n, int) or n < 0:
+        raise ValueError("n must be a non-negative integer")
+    result = 1
+    for i in range(2, n + 1):
+        result *= i
+    return result
+''',
+    "gcd": '''def gcd(a, b):
+    """Greatest common divisor (non-negative; gcd(0, 0) == 0)."""
+    a, b = abs(a), abs(b)
+    while b:
+        a, b = b, a % b
+    return a
+''',
+    "lcm": '''def lcm(a, b):
+    """Least common multiple (0 when either is 0)."""
+    if a == 0 or b == 0:
+        return 0
+    x, y = abs(a), abs(b)
+    while y:
+        x, y = y, x % y
+    return abs(a * b) // x
+''',
+    "is_prime": '''def is_prime(n):
+    """True for a prime integer; False for 0, 1 and negatives."""
+    if n < 2:
+        return False
+    i = 2
+    while i * i <= n:
+        if n % i == 0:
+            return False
+        i += 1
+    return True
+''',
+    "is_leap_year": '''def is_leap_year(year):
+    """True for a Gregorian leap year."""
+    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+''',
+    "celsius_to_fahrenheit": '''def celsius_to_fahrenheit(celsius):
+    """Degrees Celsius as Fahrenheit."""
+    return celsius * 9 / 5 + 32
+''',
+    "fahrenheit_to_celsius": '''def fahrenheit_to_celsius(fahrenheit):
+    """Degrees Fahrenheit as Celsius."""
+    return (fahrenheit - 32) * 5 / 9
+''',
+}
+
+# Other names tests use for the same functions.
+ALIASES = {
+    "fizz_buzz": "fizzbuzz",
+    "palindrome": "is_palindrome",
+    "count_words": "word_count",
+    "word_counts": "word_count",
+    "word_frequencies": "word_count",
+    "caesar": "caesar_encrypt",
+    "caesar_cipher": "caesar_encrypt",
+    "caesar_encode": "caesar_encrypt",
+    "caesar_shift": "caesar_encrypt",
+    "encrypt": "caesar_encrypt",
+    "caesar_decode": "caesar_decrypt",
+    "decrypt": "caesar_decrypt",
+    "run_length_encode": "rle_encode",
+    "run_length_decode": "rle_decode",
+    "are_anagrams": "is_anagram",
+    "flatten_list": "flatten",
+    "chunks": "chunk",
+    "chunked": "chunk",
+    "chunk_list": "chunk",
+    "fib": "fibonacci",
+    "nth_fibonacci": "fibonacci",
+    "is_leap": "is_leap_year",
+}
+
+# Other shapes of a function, chosen when the tests call it that way ({name} is the called name):
+# fizzbuzz(15) == "FizzBuzz" wants one value, fibonacci(5) == [...] wants the sequence.
+SHAPES = {
+    "fizzbuzz": (
+        (
+            r"\b{name}\(\s*\d+\s*\)\s*==\s*[\"']",
+            '''def fizzbuzz(n):
+    """'Fizz', 'Buzz', 'FizzBuzz' or the number itself as a string, for one positive integer n."""
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise TypeError("fizzbuzz needs an integer")
+    word = ("Fizz" if n % 3 == 0 else "") + ("Buzz" if n % 5 == 0 else "")
+    return word or str(n)
+''',
+        ),
+    ),
+    "fibonacci": (
+        (
+            r"\b{name}\(\s*\d+\s*\)\s*==\s*\[",
+            '''def fibonacci(n):
+    """The first n Fibonacci numbers, starting 0, 1."""
+    if not isinstance(n, int) or n < 0:
+        raise ValueError("n must be a non-negative integer")
+    out, a, b = [], 0, 1
+    for _ in range(n):
+        out.append(a)
+        a, b = b, a + b
+    return out
+''',
+        ),
+    ),
+}
+
+
+def _rle_code(name: str, count_first: bool, omit_one: bool) -> str:
+    """Run-length encoder or decoder in one convention: 'a3b1', 'a3b', '3a1b' or '3ab'."""
+    if name == "rle_encode":
+        count = '"" if j - i == 1 else str(j - i)' if omit_one else "str(j - i)"
+        piece = "count + text[i]" if count_first else "text[i] + count"
+        return f'''def rle_encode(text):
+    """Run-length encoding: each run of a character as the character and its count."""
     out, i = [], 0
     while i < len(text):
         j = i
         while j < len(text) and text[j] == text[i]:
             j += 1
-        out.append(f"{text[i]}{j - i}")
+        count = {count}
+        out.append({piece})
         i = j
     return "".join(out)
-''',
-    "rle_decode": '''import re
+'''
+    pattern, pair = (
+        (r"(\d*)(\D)", "ch * int(n or 1) for n, ch")
+        if count_first
+        else (r"(\D)(\d*)", "ch * int(n or 1) for ch, n")
+    )
+    return f'''import re
 
 
 def rle_decode(text):
-    """Inverse of rle_encode: 'a3b1' -> 'aaab'."""
-    return "".join(ch * int(count) for ch, count in re.findall(r"(\\D)(\\d+)", text))
-''',
-}
+    """Inverse of rle_encode: each character repeated its count (1 when no count is written)."""
+    return "".join({pair} in re.findall(r"{pattern}", text))
+'''
+
+
+def _rle_style(prompt: str) -> tuple[bool, bool]:
+    """(count first, count of 1 omitted): the first convention matching the examples in the tests."""
+    pairs = re.findall(r"\w*encode\w*\(\s*([\"'])(.*?)\1\s*\)\s*==\s*([\"'])(.*?)\3", prompt)
+    examples = [(plain, encoded) for _, plain, _, encoded in pairs]
+    pairs = re.findall(r"\w*decode\w*\(\s*([\"'])(.*?)\1\s*\)\s*==\s*([\"'])(.*?)\3", prompt)
+    examples += [(plain, encoded) for _, encoded, _, plain in pairs]
+    for style in ((False, False), (True, False), (True, True), (False, True)):
+        if all(_rle(plain, *style) == encoded for plain, encoded in examples):
+            return style
+    return False, False
+
+
+def _rle(text: str, count_first: bool, omit_one: bool) -> str:
+    out = []
+    for run in re.finditer(r"(.)\1*", text, re.S):
+        count = "" if omit_one and len(run.group()) == 1 else str(len(run.group()))
+        out.append(count + run.group(1) if count_first else run.group(1) + count)
+    return "".join(out)
+
+
+def _code_for(name: str, prompt: str) -> str:
+    """The code of one known function, in the shape the tests expect, under the name they call."""
+    canonical = ALIASES.get(name, name)
+    if canonical in ("rle_encode", "rle_decode"):
+        code = _rle_code(canonical, *_rle_style(prompt))
+    else:
+        code = KNOWN_FUNCTIONS[canonical]
+        for pattern, alternative in SHAPES.get(canonical, ()):
+            if re.search(pattern.format(name=re.escape(name)), prompt):
+                code = alternative
+                break
+    if name != canonical:
+        code = re.sub(rf"\bdef {canonical}\(", f"def {name}(", code)
+    return code
 
 
 def _write_module(prompt: str) -> str:
     m = re.search(r"defining\s+([\w, ]+?)\s+so that", prompt)
     wanted = [f.strip() for f in m.group(1).split(",")] if m else []
+    known = set(KNOWN_FUNCTIONS) | set(ALIASES) | {"rle_encode", "rle_decode"}
     if not wanted:
-        wanted = sorted({name for name in KNOWN_FUNCTIONS if re.search(rf"\b{name}\s*\(", prompt)})
-    if not wanted or any(f not in KNOWN_FUNCTIONS for f in wanted):
-        return "I do not know how to write that module."
+        wanted = sorted({name for name in known if re.search(rf"\b{name}\s*\(", prompt)})
+    unknown = [f for f in wanted if f not in known]
+    if not wanted or unknown:
+        what = ", ".join(unknown) if unknown else "the functions these tests need"
+        return f"{CANNOT_WRITE} I do not know how to implement {what}."
     imports: list[str] = []
     bodies: list[str] = []
     for name in wanted:
-        for line in KNOWN_FUNCTIONS[name].splitlines():
+        code = _code_for(name, prompt)
+        for line in code.splitlines():
             if line.startswith(("import ", "from ")) and line not in imports:
                 imports.append(line)
-        body = "\n".join(
-            line for line in KNOWN_FUNCTIONS[name].splitlines() if not line.startswith(("import ", "from "))
-        )
+        body = "\n".join(line for line in code.splitlines() if not line.startswith(("import ", "from ")))
         bodies.append(body.strip("\n"))
     code = ("\n".join(sorted(imports)) + "\n\n\n" if imports else "") + "\n\n\n".join(bodies) + "\n"
     return f"```python\n{code}```"
