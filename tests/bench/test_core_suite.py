@@ -116,3 +116,13 @@ def test_make_fixtures_is_deterministic(tmp_path):
     assert made == committed
     for rel in made:
         assert (copy / rel).read_bytes() == (CORE_SUITE / rel).read_bytes(), rel
+
+
+def test_variants_suite_is_valid_and_covers_every_family(core_suite):
+    from agentfactory.bench import load_suite
+
+    variants = load_suite(CORE_SUITE.parent / "variants")
+    families = {t.family for t in variants.tasks}
+    assert {t.family for t in core_suite.tasks} <= families
+    for t in variants.batch(2):
+        assert variants.task(t.pair).family == t.family
