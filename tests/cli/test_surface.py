@@ -111,3 +111,16 @@ def test_empty_task_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = runner.invoke(app, ["run", "   ", "--model", "sim", "--sandbox", "local"])
     assert result.exit_code == 2 and "task is empty" in result.output
+
+
+def test_python_dash_m_runs_the_same_command_line():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "agentfactory", "--help"], capture_output=True, text=True, cwd=root, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "evolve" in done.stdout and "deploy" in done.stdout
