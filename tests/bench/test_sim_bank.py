@@ -138,6 +138,44 @@ VARIANTS = [
         {"query": "cold showers for recovery"},
     ),
     (
+        "Regress Weekly Revenue ($k) on Ad Spend ($k) using shop.csv and plot the fit as shop.png.",
+        ["inputs/shop.csv"],
+        "linear-regression",
+        {"x": "Ad Spend ($k)", "y": "Weekly Revenue ($k)", "chart_path": "outputs/shop.png"},
+    ),
+    (
+        "Is there a linear relationship between Floor Area and Sale Price in homes.tsv? Treat Sale Price "
+        "as the response and give the slope.",
+        ["inputs/homes.tsv"],
+        "linear-regression",
+        {"csv_path": "inputs/homes.tsv", "x": "Floor Area", "y": "Sale Price"},
+    ),
+    (
+        "Write me a short report, with sources, on the history of tea clippers. Save it as tea.md.",
+        [],
+        "web-research",
+        {"query": "history of tea clippers"},
+    ),
+    (
+        "What are the pros and cons of heat pumps? Put together a brief that cites three references.",
+        [],
+        "web-research",
+        {"query": "heat pumps", "k": 3},
+    ),
+    (
+        "Pull the tools listed at http://127.0.0.1:9000/tools.html, each with its link, into tools.md.",
+        [],
+        "page-links-to-markdown",
+        {"output_path": "outputs/tools.md"},
+    ),
+    (
+        "The orders API pages are at http://127.0.0.1:9000/orders/page-1.json (page N at page-N.json). "
+        "Sum the total per country and save it to country_totals.json.",
+        [],
+        "json-api-aggregate",
+        {"group_by": "country", "operation": "sum", "output_path": "outputs/country_totals.json"},
+    ),
+    (
         "How many alerts of each severity does the API at http://127.0.0.1:9000/alerts.json list?",
         [],
         "json-api-aggregate",

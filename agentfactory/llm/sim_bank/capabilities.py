@@ -22,6 +22,7 @@ from agentfactory.llm.sim_bank.reading import (
 )
 
 _IDENT = r"[`'\"]?([A-Za-z_][\w]*)[`'\"]?"
+_TABLES = "csv|tsv|tab|txt"  # delimited text files a table may come in
 _STOP = {"the", "a", "an", "data", "it", "this", "that", "them", "of", "and", "file", "values", "column"}
 
 
@@ -33,7 +34,7 @@ def _stem(path: str) -> str:
 
 
 def price_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
-    csv = find_input(text, files, "csv")
+    csv = find_input(text, files, _TABLES + "|json")
     if csv is None:
         return None
     low = text.lower()
@@ -179,14 +180,21 @@ def _unglossed(text: str) -> str:
 
 
 def regression_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
-    csv = find_input(text, files, "csv")
+    csv = find_input(text, files, _TABLES)
     if csv is None:
         return None
     text = _unglossed(text)
     y, x = _role(text, _ROLE_Y), _role(text, _ROLE_X)
+    chart = new_output(text, files, "png") or output_path(f"{_stem(csv)}_scatter.png")
     if x and y:
-        chart = new_output(text, files, "png") or output_path(f"{_stem(csv)}_scatter.png")
         return {"csv_path": csv, "x": x, "y": y, "chart_path": chart}
+    phrases = _regression_phrases(text)
+    if phrases:
+        y_phrase, x_phrase = phrases
+        said_y = _role_phrase(text, _ROLE_Y)
+        if said_y and _same_name(said_y, x_phrase):  # "relationship between A and B; B is the response"
+            y_phrase, x_phrase = x_phrase, y_phrase
+        return {"csv_path": csv, "x": x_phrase, "y": y_phrase, "chart_path": chart}
     x = y = None
     for pattern, order in _REGRESSION_PATTERNS:
         for m in re.finditer(pattern, text, re.I):
@@ -197,8 +205,61 @@ def regression_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
             break
         if x:
             break
-    chart = new_output(text, files, "png") or output_path(f"{_stem(csv)}_scatter.png")
     return {"csv_path": csv, "x": x, "y": y, "chart_path": chart}
+
+
+# Column names of several words ("Monthly Sales ($k)") in the phrasings that delimit them clearly.
+_PHRASE = r"[`'\"]?([A-Za-z][\w$%()/&' -]{0,48}?)[`'\"]?"
+_PHRASE_END = (
+    r"(?=\s*(?:\b(?:using|in|from|with|for|and\s+(?:plot|save|report|give|make|draw))\b|[.,;:?!]|$))"
+)
+_REGRESSION_PHRASES = [
+    (rf"\bregress(?:es|ing)?\s+{_PHRASE}\s+(?:on|against)\s+{_PHRASE}{_PHRASE_END}", "yx"),
+    (rf"\bregression\s+of\s+{_PHRASE}\s+(?:on|against)\s+{_PHRASE}{_PHRASE_END}", "yx"),
+    (
+        rf"\b(?:relationship|relation|correlation|association)\s+between\s+{_PHRASE}\s+and\s+{_PHRASE}{_PHRASE_END}",
+        "xy",
+    ),
+    (
+        rf"\b(?:plot|chart|graph|scatter)\s+{_PHRASE}\s+(?:vs\.?|versus|against)\s+{_PHRASE}{_PHRASE_END}",
+        "yx",
+    ),
+    (rf"\bpredict\s+{_PHRASE}\s+(?:from|using|with|based\s+on)\s+{_PHRASE}{_PHRASE_END}", "yx"),
+]
+_LEADING = {"the", "a", "an", "their", "its", "treat", "use", "take", "set", "with", "using", "and"}
+
+
+def _clean_phrase(phrase: str) -> str | None:
+    phrase = re.sub(r"\s*\([^)]*\s[^)]*\)", "", phrase)  # an aside in brackets, not a unit like ($k)
+    words = phrase.strip(" `'\"").split()
+    while words and words[0].lower() in _LEADING:
+        words.pop(0)
+    if not 1 <= len(words) <= 5 or re.search(r"\.\w{2,4}\b", phrase):
+        return None
+    name = " ".join(words)
+    return None if name.lower() in _STOP else name
+
+
+def _regression_phrases(text: str) -> tuple[str, str] | None:
+    """(y, x) when a phrasing delimits both names, however many words each has."""
+    for pattern, order in _REGRESSION_PHRASES:
+        for m in re.finditer(pattern, text, re.I):
+            a, b = _clean_phrase(m.group(1)), _clean_phrase(m.group(2))
+            if a and b:
+                return (a, b) if order == "yx" else (b, a)
+    return None
+
+
+def _role_phrase(text: str, roles: str) -> str | None:
+    m = re.search(rf"{_PHRASE}\s+(?:is\s+|as\s+)(?:the\s+|our\s+)?(?:{roles})\b", text, re.I)
+    return _clean_phrase(m.group(1).split(".")[-1].split("?")[-1]) if m else None
+
+
+def _same_name(a: str, b: str) -> bool:
+    def norm(name: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", name.lower())
+
+    return norm(a) == norm(b)
 
 
 def regression_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
@@ -296,7 +357,7 @@ PAGE_LIST = Capability(
         "Fetches a web page and extracts its main list of items (courses, projects, members, products) "
         "with their links into a markdown list. Use to turn a catalogue or directory page into markdown."
     ),
-    strong=("links", "list of", "extract", "markdown list", "directory"),
+    strong=("links", "list of", "extract", "markdown list", "directory", "listed", "with its link", "scrape"),
     triggers=(
         "page",
         "course",
@@ -347,7 +408,11 @@ _QUERY_PATTERNS = [
     r"(?P<q>[^,.;:!?]+?)" + _END,
     r"\bresearch(?:\s+on|\s+about|\s+into)?\s+(?P<q>[^,.;:!?]+?)" + _END,
     r"\b(?:report|summary|overview|briefing|brief|memo|write-?up|digest|review)"
-    r"(?:\s+(?:note|paper|document|report))?\s+(?:on|about|of|regarding)\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"(?:\s+(?:note|paper|document|report))?(?:\s*,[^,.;:!?]{1,30},)?\s+(?:on|about|of|regarding)\s+"
+    r"(?P<q>[^,.;:!?]+?)" + _END,
+    r"\bwhat\s+(?:are|is|were)\s+(?:the\s+)?(?:main\s+|key\s+)?(?:pros\s+and\s+cons|benefits|risks|"
+    r"advantages|disadvantages|effects|impacts?|causes|consequences|arguments|facts)\s+(?:of|about|on|for)\s+"
+    r"(?P<q>[^,.;:!?]+?)" + _END,
     r"\bsearch(?:\s+the\s+web|\s+online)?\s+(?:on|about)\s+(?P<q>[^,.;:!?]+?)" + _END,
     r"\bwhat\s+(?:does|do|did)\s+(?:the\s+)?(?:(?:recent|latest|current|scientific|new)\s+)?"
     r"(?:evidence|research|science|literature|studies|experts?|data|sources)\s+(?:say|show|tell\s+us|suggest)"
@@ -419,7 +484,18 @@ RESEARCH = Capability(
         "Searches the web for a topic, fetches the top results and saves their text as a JSON list of "
         "sources (title, url, text). Use as the gathering step before summarising or reporting."
     ),
-    strong=("search", "research", "look up", "find sources", "find articles", "sources", "briefing"),
+    strong=(
+        "search",
+        "research",
+        "look up",
+        "find sources",
+        "find articles",
+        "sources",
+        "briefing",
+        "cite",
+        "citation",
+        "references",
+    ),
     triggers=(
         "web",
         "sources",
@@ -481,7 +557,7 @@ REPORT = Capability(
 
 
 def sentiment_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
-    posts = find_input(text, files, "csv|json|jsonl")
+    posts = find_input(text, files, _TABLES + "|json|jsonl")
     if posts is None:
         return None
     low = text.lower()

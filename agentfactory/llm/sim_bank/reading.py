@@ -58,15 +58,29 @@ def find_input(text: str, input_files: list[str], extensions: str) -> str | None
     return None
 
 
+_SAVE_BEFORE = re.compile(
+    r"\b(?:save|saved|saving|write|writes|written|store|export|output|put|keep)\b[^.;:!?]{0,40}$|"
+    r"\b(?:as|to|into|called|named)\s*[`'\"(]?$",
+    re.I,
+)
+
+
 def new_output(
     text: str, input_files: list[str], extensions: str, exclude: tuple[str, ...] = ()
 ) -> str | None:
-    """A file name of that kind in the text that is not an input: where the user wants the result."""
+    """A file name of that kind in the text that is not an input: where the user wants the result.
+
+    A name the text says to save, write or export to wins over one merely mentioned ("page N is at
+    page-N.json ... save it to means.json"); a name with a placeholder in it is never one."""
     names = {PurePosixPath(f).name for f in input_files}
-    for name in file_names(text, extensions):
-        if name not in names and name not in exclude:
-            return output_path(name)
-    return None
+    pattern = re.compile(_FILE.pattern % extensions, re.I)
+    found = []
+    for m in pattern.finditer(text):
+        name = m.group(1)
+        if name in names or name in exclude or re.search(r"[-_.]N\.|\{|<|\bX\b", name):
+            continue
+        found.append((not _SAVE_BEFORE.search(text[max(0, m.start() - 60) : m.start()]), m.start(), name))
+    return output_path(min(found)[2]) if found else None
 
 
 def urls(text: str) -> list[str]:
