@@ -1,18 +1,24 @@
 """Two-variable linear regression (ordinary least squares) with a scatter plot and fitted line.
 
-Purpose: quantify how one numeric column depends on another in a CSV file.
+Purpose: quantify how one numeric column depends on another in a table file.
 Inputs:
-    csv_path (str): CSV file, e.g. "inputs/data.csv".
-    x (str | None): explanatory column; default: the first numeric column that is not an id (a column
-        named id, *_id, id_*, index, or holding just 0..n-1 or 1..n). Names match loosely: "engine size"
-        finds engine_size_l.
-    y (str | None): response column; default: the next such numeric column.
+    csv_path (str): CSV file, e.g. "inputs/data.csv" (also TSV, another delimited .txt, or JSON records).
+    x (str | None): explanatory column. Names match loosely, in this order: the same name ignoring case
+        and punctuation ("monthly_sales" finds "Monthly Sales ($k)"); a header holding all its words
+        ("age" finds "Age (years)", never "Mileage"); a header with words starting with its words; a
+        header containing it. Default (or when the name matches no column): when the file has exactly
+        two measure columns (numeric, not an id: a column named id, *_id, id_*, index, or holding just
+        0..n-1 or 1..n), the first of them; with more, a ValueError that lists them and asks which two.
+    y (str | None): response column; default: the other measure column, as for x.
     chart_path (str): where to save the PNG scatter plot, e.g. "outputs/scatter.png".
 Outputs: dict with answer (the result in words), slope, intercept, r_squared, n (rows used), dropped
     (rows with missing values), x, y, chart.
 Limitations: straight-line fit only; rows where x or y is missing or not numeric are dropped.
 """
 
+import contextlib
+import csv
+import json
 import os
 import re
 
@@ -70,50 +76,104 @@ def _is_identifier(df, col):
     return start in (0, 1) and list(values.astype(int)) == list(range(start, start + len(values)))
 
 
+def _words(name):
+    """Words of a header for matching: 'Monthly Sales ($k)' -> ['monthly', 'sales', 'k']."""
+    return _tokens(name) or [_squash(name)]
+
+
 def _resolve(df, name):
-    """The column meant by `name`: same name ignoring case, spaces, '_' and '-'; else the one column whose
-    name contains it (or is contained in it); else the column sharing most name words with it."""
-    if name is None:
+    """The column meant by `name`, or None. Tried in order: the same name ignoring case and punctuation;
+    a header holding every word of it ('age' -> 'Age (years)', never 'Mileage'); a header with a word
+    starting with each of its words; a header containing it (or contained in it); the one header sharing
+    most words with it. Ties go to the header with fewest extra words."""
+    key = _squash(name)
+    if not key:
         return None
-    wanted = _squash(name)
-    for col in df.columns:
-        if _squash(col) == wanted:
+    columns = list(df.columns)
+    for col in columns:
+        if _squash(col) == key:
             return col
-    partial = [
-        col
-        for col in df.columns
-        if wanted and (wanted in _squash(col) or (len(_squash(col)) >= 3 and _squash(col) in wanted))
-    ]
-    if partial:
-        # 'price' matches both 'price_k' and 'price_per_sqft': the closest in length is the one meant.
-        return min(partial, key=lambda col: abs(len(_squash(col)) - len(wanted)))
-    words = set(_tokens(name))
-    shared = {col: len(words.intersection(_tokens(col))) for col in df.columns}
+    words = _words(name)
+
+    def fewest_extra(matches):
+        return min(matches, key=lambda col: abs(len(_words(col)) - len(words))) if matches else None
+
+    whole = [col for col in columns if set(words) <= set(_words(col))]
+    prefix = [col for col in columns if all(any(h.startswith(w) for h in _words(col)) for w in words)]
+    inside = [col for col in columns if key in _squash(col)]
+    # 'engine_size' named as 'engine size in litres': the header sits inside the name.
+    around = [col for col in columns if len(_squash(col)) >= 3 and _squash(col) in key]
+    found = fewest_extra(whole) or fewest_extra(prefix) or fewest_extra(inside) or fewest_extra(around)
+    if found is not None:
+        return found
+    shared = {col: len(set(words).intersection(_words(col))) for col in columns}
     best = max(shared.values(), default=0)
     if best > 0 and list(shared.values()).count(best) == 1:
         return max(shared, key=shared.get)
-    raise ValueError(f"column {name!r} not in {list(df.columns)}")
+    return None
 
 
-def _default_columns(df, taken):
-    """Numeric columns to use when x or y is not named: measurements first, id-like columns last."""
-    numeric = [c for c in df.columns if c not in taken and _numbers(df[c]).notna().mean() > 0.5]
+def _measure_columns(df):
+    """Numeric columns that measure something, and the id-like numeric ones (row numbers, keys)."""
+    numeric = [c for c in df.columns if _numbers(df[c]).notna().mean() > 0.5]
     measures = [c for c in numeric if not _is_identifier(df, c)]
-    return measures + [c for c in numeric if c not in measures]
+    return measures, [c for c in numeric if c not in measures]
+
+
+def _pick_columns(df, x, y):
+    """(x column, y column): the named ones, else the file's only two measure columns; never a guess
+    among three or more."""
+    x_col, y_col = _resolve(df, x), _resolve(df, y)
+    if x_col is not None and x_col == y_col:
+        raise ValueError(f"x {x!r} and y {y!r} both match column {x_col!r}: name two different columns")
+    if x_col is not None and y_col is not None:
+        return x_col, y_col
+    unmatched = [f"{n!r}" for n, c in ((x, x_col), (y, y_col)) if n and c is None]
+    note = f" ({' and '.join(unmatched)} matched no column)" if unmatched else ""
+    measures, ids = _measure_columns(df)
+    needed = (x_col is None) + (y_col is None)
+    rest = [c for c in measures if c not in (x_col, y_col)]
+    if len(rest) > needed:
+        raise ValueError(
+            f"which columns should be regressed? {len(measures)} numeric columns could be x or y: "
+            f"{measures}{note}; pass x (explanatory) and y (response) by name"
+        )
+    rest += [c for c in ids if c not in (x_col, y_col)]
+    if len(rest) < needed:
+        raise ValueError(f"not enough numeric columns to regress in {list(df.columns)}{note}")
+    x_col = x_col if x_col is not None else rest.pop(0)
+    y_col = y_col if y_col is not None else rest.pop(0)
+    return x_col, y_col
+
+
+def _read_table(path):
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix in (".json", ".jsonl", ".ndjson"):
+        with open(path, encoding="utf-8-sig") as fh:
+            text = fh.read().strip()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+        if isinstance(data, dict):
+            lists = [v for v in data.values() if isinstance(v, list)]
+            data = max(lists, key=len) if lists else [data]
+        return pd.json_normalize(data)
+    if suffix == ".tsv":
+        return pd.read_csv(path, sep="\t")
+    df = pd.read_csv(path)
+    if len(df.columns) == 1:
+        # One column usually means another delimiter (';', tab or spaces): let pandas sniff it.
+        with contextlib.suppress(pd.errors.ParserError, csv.Error):
+            df = pd.read_csv(path, sep=None, engine="python")
+        if len(df.columns) == 1:
+            df = pd.read_csv(path, sep=r"\s+", engine="python")
+    return df
 
 
 def run(csv_path, x=None, y=None, chart_path="outputs/scatter.png"):
-    df = pd.read_csv(csv_path)
-    if len(df.columns) == 1:
-        # One column usually means another delimiter (';' or tab): let pandas sniff it.
-        df = pd.read_csv(csv_path, sep=None, engine="python")
-    x_col, y_col = _resolve(df, x), _resolve(df, y)
-    if x_col is None or y_col is None:
-        rest = _default_columns(df, (x_col, y_col))
-        if len(rest) < (x_col is None) + (y_col is None):
-            raise ValueError(f"not enough numeric columns to regress in {list(df.columns)}")
-        x_col = x_col if x_col is not None else rest.pop(0)
-        y_col = y_col if y_col is not None else rest.pop(0)
+    df = _read_table(csv_path)
+    x_col, y_col = _pick_columns(df, x, y)
     data = pd.DataFrame({"x": _numbers(df[x_col]), "y": _numbers(df[y_col])})
     clean = data.dropna()
     if len(clean) < 3:

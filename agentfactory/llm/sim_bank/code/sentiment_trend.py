@@ -5,6 +5,7 @@ Inputs:
     posts_path (str): CSV or JSON (list of objects, or JSON lines) with a date field and a text field.
         Fields are found by name (date, timestamp, created_at, *_at...; text, tweet, review, body,
         *_text...), else by value: the field that parses as dates, the string field with the longest values.
+        Dates may be ISO, written in a common format, or Unix epoch seconds or milliseconds (read as UTC).
     chart_path (str): where to save the PNG chart, e.g. "outputs/sentiment.png".
     period (str): "week" (default), "day" or "month".
 Outputs: dict with answer (the result in words), counts ({positive, negative, neutral}), periods (list
@@ -18,7 +19,7 @@ import csv
 import json
 import os
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import matplotlib
 
@@ -111,10 +112,27 @@ def _parse_iso(value):
         return None
 
 
+def _parse_epoch(value):
+    """A UTC datetime from Unix epoch seconds (~1e9..2e9) or milliseconds (~1e12..2e12), else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    if 1e8 <= number < 1e10:
+        seconds = number
+    elif 1e11 <= number < 1e13:
+        seconds = number / 1000
+    else:
+        return None
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(tzinfo=None)
+
+
 def _parse_dates(values):
-    """Dates of `values` (None where unparsable): ISO first; for the rest the one format that reads most
-    of them, so a column of 03/04/2024-style dates is read consistently day-first or month-first."""
-    parsed = [_parse_iso(v) if v not in (None, "") else None for v in values]
+    """Dates of `values` (None where unparsable): epoch numbers, then ISO; for the rest the one format that
+    reads most of them, so a column of 03/04/2024-style dates is read consistently day-first or month-first."""
+    parsed = [(_parse_epoch(v) or _parse_iso(v)) if v not in (None, "") else None for v in values]
     rest = [str(v).strip() for v, p in zip(values, parsed, strict=True) if p is None and v not in (None, "")]
     if not rest:
         return parsed
