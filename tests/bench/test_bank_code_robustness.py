@@ -14,7 +14,7 @@ import pytest
 
 from agentfactory.llm.sim_bank import get
 
-from .conftest import run_on_host
+from .conftest import HostRunError, run_on_host
 
 pytestmark = pytest.mark.slow
 
@@ -83,6 +83,65 @@ def test_currency_signs_and_day_first_dates(tmp_path):
     assert result["volatility"] == pytest.approx(_volatility(prices, 252), rel=1e-4)
 
 
+def _wide_prices(tmp_path):
+    series = {"AAPL": _prices(30, seed=1), "MSFT": _prices(30, seed=2), "NVDA": _prices(30, seed=4)}
+    rows = ["Date,AAPL,MSFT,NVDA"] + [
+        f"2024-03-{d + 1:02d}," + ",".join(str(series[t][d]) for t in series) for d in range(30)
+    ]
+    return series, _write(tmp_path, "tech.csv", "\n".join(rows) + "\n")
+
+
+def test_wide_file_uses_the_column_a_hint_word_names(tmp_path):
+    series, path = _wide_prices(tmp_path)
+    inputs = {"csv_path": path, "chart_path": "outputs/p.png", "hint_columns": ["volatility", "msft", "png"]}
+    result = run_on_host(get("price-volatility").code, "price_volatility", inputs, tmp_path)
+    assert result["price_column"] == "MSFT"
+    assert result["volatility"] == pytest.approx(_volatility(series["MSFT"], 252), rel=1e-4)
+
+
+def test_explicit_price_column_matches_loosely_or_fails_clearly(tmp_path):
+    _, path = _wide_prices(tmp_path)
+    code = get("price-volatility").code
+    inputs = {"csv_path": path, "chart_path": "outputs/p.png", "price_column": " nvda "}
+    assert run_on_host(code, "price_volatility", inputs, tmp_path)["price_column"] == "NVDA"
+    with pytest.raises(HostRunError, match="'GOOG' is not in the file"):
+        run_on_host(code, "price_volatility", {**inputs, "price_column": "GOOG"}, tmp_path)
+
+
+def test_prices_in_json_records_and_in_a_tsv(tmp_path):
+    prices = _prices(20)
+    records = [{"date": f"2024-02-{d + 1:02d}", "close": p} for d, p in enumerate(prices)]
+    path = _write(tmp_path, "kite.json", json.dumps({"ticker": "KITE", "meta": [1], "prices": records}))
+    result = _volatility_run(tmp_path, path)
+    assert result["price_column"] == "close" and result["n_returns"] == 19
+    assert result["total_return"] == pytest.approx(prices[-1] / prices[0] - 1, abs=1e-6)
+    rows = ["day\tprice"] + [f"2024-02-{d + 1:02d}\t{p}" for d, p in enumerate(prices)]
+    result = _volatility_run(tmp_path, _write(tmp_path, "kite.tsv", "\n".join(rows) + "\n"))
+    assert result["volatility"] == pytest.approx(_volatility(prices, 252), rel=1e-4)
+
+
+def test_a_file_of_simple_returns_is_measured_directly(tmp_path):
+    rng = random.Random(7)
+    returns = [round(rng.gauss(0.0005, 0.012), 6) for _ in range(60)]
+    rows = ["date,daily_return"] + [
+        f"2024-{1 + d // 28:02d}-{1 + d % 28:02d},{r}" for d, r in enumerate(returns)
+    ]
+    result = _volatility_run(tmp_path, _write(tmp_path, "fund.csv", "\n".join(rows) + "\n"))
+    assert result["source"] == "simple returns" and result["n_returns"] == 60
+    assert result["volatility"] == pytest.approx(np.std(np.log1p(returns), ddof=1) * math.sqrt(252), rel=1e-4)
+    assert result["total_return"] == pytest.approx(np.prod(1 + np.array(returns)) - 1, abs=1e-5)
+    assert "simple returns" in result["answer"] and (tmp_path / "outputs" / "p.png").exists()
+
+
+def test_a_price_column_wins_over_a_returns_column(tmp_path):
+    prices = _prices(15)
+    rows = ["date,close,ret"] + [
+        f"2024-01-{d + 1:02d},{p},{0 if d == 0 else p / prices[d - 1] - 1:.6f}" for d, p in enumerate(prices)
+    ]
+    result = _volatility_run(tmp_path, _write(tmp_path, "both.csv", "\n".join(rows) + "\n"))
+    assert (result["price_column"], result["source"]) == ("close", "prices")
+
+
 def _regression_run(tmp_path, path, x=None, y=None):
     inputs = {"csv_path": path, "x": x, "y": y, "chart_path": "outputs/s.png"}
     return run_on_host(get("linear-regression").code, "linear_regression", inputs, tmp_path)
@@ -107,6 +166,50 @@ def test_regression_column_names_match_loosely(tmp_path):
     result = _regression_run(tmp_path, path, x="engine size", y="mpg")
     assert (result["x"], result["y"]) == ("engine_size_l", "MPG")
     assert result["slope"] == pytest.approx(-4.0, abs=1e-3)
+
+
+def _cars(tmp_path):
+    rng = random.Random(11)
+    rows = ["Car Price,Age (years),Mileage"]
+    for _ in range(25):
+        age = rng.uniform(1, 10)
+        rows.append(
+            f"{30000 - 1800 * age + rng.gauss(0, 500):.0f},{age:.1f},{12000 * age + rng.gauss(0, 3000):.0f}"
+        )
+    return _write(tmp_path, "used_cars.csv", "\n".join(rows) + "\n")
+
+
+def test_regression_name_matches_whole_words_before_substrings(tmp_path):
+    # 'Age' is a substring of 'Mileage' but a word of 'Age (years)'.
+    result = _regression_run(tmp_path, _cars(tmp_path), x="Age", y="car price")
+    assert (result["x"], result["y"]) == ("Age (years)", "Car Price")
+    assert result["slope"] == pytest.approx(-1800, rel=0.1)
+
+
+@pytest.mark.parametrize("y", ["Monthly Sales ($k)", "monthly sales", "monthly_sales", "sales"])
+def test_regression_headers_with_spaces_capitals_and_units(tmp_path, y):
+    rows = ["Month,Ad Budget ($k),Site Visits,Monthly Sales ($k)"] + [
+        f"2020-{m:02d},{b},{1000 + 37 * m},{100 + 4 * b}" for m, b in enumerate([5, 9, 14, 20, 26, 31], 1)
+    ]
+    result = _regression_run(
+        tmp_path, _write(tmp_path, "marketing.csv", "\n".join(rows) + "\n"), "ad budget", y
+    )
+    assert (result["x"], result["y"]) == ("Ad Budget ($k)", "Monthly Sales ($k)")
+    assert result["slope"] == pytest.approx(4.0)
+
+
+def test_regression_will_not_guess_among_three_measure_columns(tmp_path):
+    path = _cars(tmp_path)
+    with pytest.raises(HostRunError, match=r"which columns.*'Car Price', 'Age \(years\)', 'Mileage'"):
+        _regression_run(tmp_path, path)
+    with pytest.raises(HostRunError, match="'weight' matched no column"):
+        _regression_run(tmp_path, path, x="weight", y="Car Price")
+
+
+def test_regression_unmatched_name_with_two_measure_columns_uses_them(tmp_path):
+    rows = ["id,hours,score"] + [f"{i},{h},{50 + 5 * h}" for i, h in enumerate([1, 2, 4, 5, 8], 1)]
+    result = _regression_run(tmp_path, _write(tmp_path, "study.csv", "\n".join(rows) + "\n"), x="time")
+    assert (result["x"], result["y"], result["slope"]) == ("hours", "score", pytest.approx(5.0))
 
 
 def _sentiment_run(tmp_path, path, period="week"):
@@ -138,3 +241,16 @@ def test_sentiment_finds_unnamed_fields_by_their_values(tmp_path):
     result = _sentiment_run(tmp_path, _write(tmp_path, "posts.json", json.dumps(posts)))
     assert (result["date_field"], result["text_field"]) == ("stamp", "said")
     assert [p["period"] for p in result["periods"]] == ["2024-03-04", "2024-03-11", "2024-03-25"]
+
+
+@pytest.mark.parametrize("scale", [1, 1000])
+def test_sentiment_reads_unix_epoch_seconds_and_milliseconds(tmp_path, scale):
+    start = 1714521600  # 2024-05-01 00:00 UTC
+    posts = [(0, "I hate it, it broke."), (86400, "It is fine."), (2 * 86400 + 60, "I love it, great!")]
+    rows = ["post_id,timestamp,text"] + [
+        f'{i},{(start + t) * scale},"{text}"' for i, (t, text) in enumerate(posts)
+    ]
+    result = _sentiment_run(tmp_path, _write(tmp_path, "posts.csv", "\n".join(rows) + "\n"), "day")
+    assert result["date_field"] == "timestamp"
+    assert [p["period"] for p in result["periods"]] == ["2024-05-01", "2024-05-02", "2024-05-03"]
+    assert result["trend"] == "improving"
