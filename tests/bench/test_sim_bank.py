@@ -138,6 +138,12 @@ VARIANTS = [
         {"query": "cold showers for recovery"},
     ),
     (
+        "prices.csv has one column per ticker. What is the annualised volatility of NVDA? Chart it.",
+        ["inputs/prices.csv"],
+        "price-volatility",
+        {"csv_path": "inputs/prices.csv", "hint_columns": ["NVDA"]},
+    ),
+    (
         "Regress Weekly Revenue ($k) on Ad Spend ($k) using shop.csv and plot the fit as shop.png.",
         ["inputs/shop.csv"],
         "linear-regression",

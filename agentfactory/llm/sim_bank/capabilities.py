@@ -58,7 +58,22 @@ def price_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
     column = re.search(r"[`'\"]([^`'\"]{1,40})[`'\"]\s+column|column\s+[`'\"]([^`'\"]{1,40})[`'\"]", text)
     if column:
         inputs["price_column"] = column.group(1) or column.group(2)
+    else:
+        hints = _ticker_words(text)
+        if hints:
+            inputs["hint_columns"] = hints
     return inputs
+
+
+# Capitalised words a price task names that are not a ticker or column.
+_NOT_TICKERS = {"CSV", "TSV", "JSON", "PNG", "SVG", "PDF", "API", "URL", "USD", "EUR", "GBP", "JPY", "CHF"}
+_NOT_TICKERS |= {"ETF", "NAV", "OHLC", "OHLCV", "CEO", "IPO", "UTC", "GMT", "AM", "PM", "ID", "I", "A", "OK"}
+
+
+def _ticker_words(text: str) -> list[str]:
+    """Ticker-like words ("MSFT", "BRK.B") the task names: the column to prefer in a wide file."""
+    words = re.findall(r"(?<![\w/.$-])([A-Z][A-Z0-9]{1,5}(?:\.[A-Z])?)(?![\w/-])", text)
+    return list(dict.fromkeys(w for w in words if w not in _NOT_TICKERS))
 
 
 def price_answer(result: dict[str, Any], inputs: dict[str, Any]) -> str:
@@ -111,6 +126,7 @@ PRICE = Capability(
             "periods_per_year": {"type": "integer"},
             "chart_path": {"type": "string"},
             "price_column": {"type": ["string", "null"]},
+            "hint_columns": {"type": ["array", "null"], "items": {"type": "string"}},
             "title": {"type": ["string", "null"]},
         },
     },
