@@ -172,6 +172,162 @@ def test_the_buggy_draft_still_fails_on_records_under_data(site, tmp_path):
         run_on_host(get("json-api-aggregate").buggy_code, "json_api_aggregate", inputs, tmp_path)
 
 
+def _deals(n):
+    return [{"id": i, "stage": "won" if i % 2 else "lead", "amount": float(i)} for i in range(n)]
+
+
+def _expected_sums(records):
+    out = {}
+    for r in records:
+        out[r["stage"]] = out.get(r["stage"], 0.0) + r["amount"]
+    return out
+
+
+@pytest.mark.parametrize("name", ["page-{n}.json", "page_{n}.json", "p{n}.json"])
+def test_page_numbers_in_the_path_are_followed_up_to_total_pages(site, tmp_path, name):
+    folder, base = site
+    (folder / "api").mkdir()
+    deals = _deals(7)
+    for n, chunk in enumerate([deals[:3], deals[3:6], deals[6:]], start=1):
+        body = {"page": n, "total_pages": 3, "data": chunk}
+        (folder / "api" / name.format(n=n)).write_text(json.dumps(body), encoding="utf-8")
+    inputs = {
+        "url": f"{base}/api/{name.format(n=1)}",
+        "group_by": "stage",
+        "operation": "sum",
+        "field": "amount",
+    }
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["pages"] == 3 and result["records"] == 7 and result["complete"]
+    assert result["values"] == pytest.approx(_expected_sums(deals))
+
+
+def test_a_bare_page_number_after_a_page_folder_with_total_and_per_page(site, tmp_path):
+    folder, base = site
+    deals = _deals(5)
+    for n, chunk in enumerate([deals[:2], deals[2:4], deals[4:]], start=1):
+        (folder / "page").mkdir(exist_ok=True)
+        body = {"meta": {"total": 5, "per_page": 2}, "items": chunk}
+        (folder / "page" / str(n)).write_text(json.dumps(body), encoding="utf-8")
+    inputs = {"url": f"{base}/page/1", "group_by": "stage", "operation": "count"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["pages"] == 3 and result["values"] == {"lead": 3, "won": 2} and result["complete"]
+
+
+class _QueryApiHandler(_QuietHandler):
+    """Serves /api/<name>?<param>=<value> from the file <name>-<value>.json, as a real API reads its query."""
+
+    def do_GET(self):  # noqa: N802 (the http.server name)
+        from urllib.parse import parse_qsl, urlsplit
+
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query))
+        if query:
+            key = "-".join(f"{k}={v}" for k, v in sorted(query.items()))
+            self.path = f"{parts.path}-{key}.json"
+        else:
+            self.path = f"{parts.path}.json"
+        super().do_GET()
+
+
+@pytest.fixture()
+def query_site(tmp_path):
+    folder = tmp_path / "qsite"
+    (folder / "api").mkdir(parents=True)
+    handler = functools.partial(_QueryApiHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_page_query_parameter_is_increased_while_pages_remain(query_site, tmp_path):
+    folder, base = query_site
+    deals = _deals(5)
+    for n, chunk in enumerate([deals[:2], deals[2:4], deals[4:]], start=1):
+        body = {"pagination": {"page": n, "last_page": 3}, "results": chunk}
+        (folder / "api" / f"deals-page={n}.json").write_text(json.dumps(body), encoding="utf-8")
+    inputs = {"url": f"{base}/api/deals?page=1", "group_by": "stage", "operation": "count"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["pages"] == 3 and result["values"] == {"lead": 3, "won": 2}
+
+
+def test_a_cursor_is_sent_as_the_query_parameter_named_after_it(query_site, tmp_path):
+    folder, base = query_site
+    deals = _deals(5)
+    pages = {"": (deals[:2], "abc"), "token=abc": (deals[2:4], "xyz"), "token=xyz": (deals[4:], None)}
+    for query, (chunk, token) in pages.items():
+        name = f"deals-{query}.json" if query else "deals.json"
+        body = {"data": chunk, "meta": {"next_token": token}}
+        (folder / "api" / name).write_text(json.dumps(body), encoding="utf-8")
+    inputs = {"url": f"{base}/api/deals", "group_by": "stage", "operation": "count"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["pages"] == 3 and result["values"] == {"lead": 3, "won": 2}
+
+
+def test_a_cursor_replaces_the_value_of_the_cursor_parameter_the_url_has(query_site, tmp_path):
+    folder, base = query_site
+    deals = _deals(4)
+    (folder / "api" / "deals-after=0.json").write_text(
+        json.dumps({"data": deals[:2], "next_cursor": "k2"}), encoding="utf-8"
+    )
+    (folder / "api" / "deals-after=k2.json").write_text(
+        json.dumps({"data": deals[2:], "next_cursor": ""}), encoding="utf-8"
+    )
+    inputs = {"url": f"{base}/api/deals?after=0", "group_by": "stage", "operation": "count"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["pages"] == 2 and result["records"] == 4
+
+
+def test_a_cursor_names_the_next_file_when_the_server_ignores_the_query(site, tmp_path):
+    folder, base = site
+    deals = _deals(5)
+    (folder / "feed").mkdir()
+    chain = [("first", deals[:2], "q1"), ("q1", deals[2:4], "q2"), ("q2", deals[4:], None)]
+    for name, chunk, cursor in chain:
+        body = {"records": chunk, "next_cursor": cursor}
+        (folder / "feed" / f"{name}.json").write_text(json.dumps(body), encoding="utf-8")
+    inputs = {"url": f"{base}/feed/first.json", "group_by": "stage", "operation": "count"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["pages"] == 3 and result["values"] == {"lead": 3, "won": 2} and result["complete"]
+
+
+def test_a_repeated_cursor_ends_the_walk(query_site, tmp_path):
+    folder, base = query_site
+    (folder / "api" / "loop.json").write_text(json.dumps({"data": [{"k": "a"}], "cursor": "same"}), "utf-8")
+    (folder / "api" / "loop-cursor=same.json").write_text(
+        json.dumps({"data": [{"k": "b"}], "cursor": "same"}), "utf-8"
+    )
+    inputs = {"url": f"{base}/api/loop", "group_by": "k", "operation": "count"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["pages"] == 2 and result["values"] == {"a": 1, "b": 1}
+
+
+def test_a_reported_total_above_what_was_fetched_is_flagged(site, tmp_path):
+    folder, base = site
+    _api_pages(folder, [{"data": [{"k": "a", "v": 1}, {"k": "b", "v": 2}], "total_count": 40}])
+    inputs = {"url": f"{base}/api/page-1.json", "group_by": "k", "operation": "sum", "field": "v"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["complete"] is False and "incomplete" in result["answer"] and "40" in result["answer"]
+
+
+def test_a_missing_numbered_page_is_flagged_not_fatal(site, tmp_path):
+    folder, base = site
+    _api_pages(folder, [{"page": 1, "total_pages": 3, "data": [{"k": "a", "v": 1}]}])
+    inputs = {"url": f"{base}/api/page-1.json", "group_by": "k", "operation": "sum", "field": "v"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["pages"] == 1 and result["complete"] is False and "HTTP 404" in result["answer"]
+
+
+def test_a_total_without_pagination_fields_is_not_a_record_count(site, tmp_path):
+    folder, base = site
+    _api_pages(folder, [{"data": [{"k": "a", "v": 1}], "total": 250}])
+    inputs = {"url": f"{base}/api/page-1.json", "group_by": "k", "operation": "sum", "field": "v"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert result["complete"] is True and "incomplete" not in result["answer"]
+
+
 # ---- csv to json validate ------------------------------------------------------------------------------
 
 
@@ -322,6 +478,73 @@ def test_common_small_programs_are_written_in_the_shape_the_tests_use(tmp_path, 
 def test_unknown_functions_get_a_refusal_without_code():
     reply = sim_llm_answer("Write a Python module named x.py defining frobnicate so that these tests pass.")
     assert "```" not in reply and "frobnicate" in reply
+
+
+UNITTEST_PROGRAMS = [
+    (
+        "test_matrixy.py",
+        "import unittest\nfrom matrixy import transpose, binary_search, is_balanced\n\n\n"
+        "class T(unittest.TestCase):\n"
+        "    def test_transpose(self):\n        self.assertEqual(transpose([[1, 2, 3], [4, 5, 6]]), [[1, 4], [2, 5], [3, 6]])\n"
+        "    def test_search(self):\n        self.assertEqual(binary_search([2, 4, 6, 8], 2), 0)\n"
+        "        self.assertEqual(binary_search([2, 4, 6, 8], 5), -1)\n"
+        "    def test_brackets(self):\n        self.assertTrue(is_balanced('{[()()]}'))\n"
+        "        self.assertFalse(is_balanced('([)]'))\n        self.assertFalse(is_balanced('(('))\n",
+    ),
+    (
+        "test_numstats.py",
+        "import unittest\nimport numstats\n\n\nclass T(unittest.TestCase):\n"
+        "    def test_center(self):\n        self.assertAlmostEqual(numstats.average([1, 2, 6]), 3)\n"
+        "        self.assertEqual(numstats.median([5, 1, 3, 2]), 2.5)\n"
+        "        self.assertEqual(numstats.mode(['x', 'y', 'y']), 'y')\n"
+        "    def test_spread(self):\n        self.assertAlmostEqual(numstats.variance([1, 3]), 1.0)\n"
+        "        self.assertAlmostEqual(numstats.std_dev([1, 3]), 1.0)\n"
+        "    def test_empty(self):\n        with self.assertRaises(ValueError):\n            numstats.average([])\n",
+    ),
+    (
+        "test_strs.py",
+        "from strs import getWordFreq, unique, sum_digits, title_case, clamp\n\n\n"
+        "def test_words():\n    assert getWordFreq('A b, a!') == {'a': 2, 'b': 1}\n\n\n"
+        "def test_rest():\n    assert unique([3, 1, 3, 2, 1]) == [3, 1, 2]\n    assert sum_digits(-907) == 16\n"
+        "    assert title_case('hELLO wORLD') == 'Hello World'\n    assert clamp(12, 0, 10) == 10\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "tests"), UNITTEST_PROGRAMS, ids=[p[0] for p in UNITTEST_PROGRAMS])
+def test_common_utilities_under_their_usual_names_and_close_ones(tmp_path, name, tests):
+    result = _program(tmp_path, name, tests)
+    assert result["tests"] and result["passed"] == result["tests"], result["answer"]
+
+
+def test_the_variance_convention_follows_the_tests_examples():
+    tests = (
+        "from s import variance\n\n\ndef test_it():\n    assert variance([2, 4, 4, 4, 5, 5, 7, 9]) == 4.0\n"
+    )
+    prompt = f"Write a Python module named s.py defining variance so that these tests pass.\n\n```python\n{tests}```"
+    namespace = {}
+    exec(sim_llm_answer(prompt).split("```python\n")[1].split("```")[0], namespace)
+    assert namespace["variance"]([2, 4, 4, 4, 5, 5, 7, 9]) == 4.0
+
+
+def test_a_renamed_recursive_function_calls_itself_under_the_new_name(tmp_path):
+    tests = "from nest import flatten_list\n\n\ndef test_it():\n    assert flatten_list([1, [2, [3]]]) == [1, 2, 3]\n"
+    result = _program(tmp_path, "test_nest.py", tests)
+    assert result["passed"] == 1, result["answer"]
+
+
+def test_known_functions_are_written_and_unknown_ones_fail_honestly(tmp_path):
+    tests = (
+        "import unittest\nimport kit\n\n\nclass T(unittest.TestCase):\n"
+        "    def test_palindrome(self):\n        self.assertTrue(kit.is_palindrome('Never odd or even'))\n"
+        "    def test_celsius(self):\n        self.assertAlmostEqual(kit.celsius_to_fahrenheit(0), 32)\n"
+        "    def test_unknown(self):\n        self.assertEqual(kit.frobnicate(3), 9)\n"
+    )
+    result = _program(tmp_path, "test_kit.py", tests)
+    assert (tmp_path / "outputs" / "kit.py").exists()
+    assert result["tests"] == 3 and result["passed"] == 2
+    assert "2 of 3 tests" in result["answer"] and "frobnicate" in result["answer"]
+    assert "NotImplementedError" in result["failures"][0]
 
 
 # ---- sentiment -----------------------------------------------------------------------------------------

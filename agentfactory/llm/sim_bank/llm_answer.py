@@ -9,6 +9,7 @@ write", never a made-up result or code.
 
 from __future__ import annotations
 
+import ast
 import re
 from collections import Counter
 
@@ -534,6 +535,217 @@ def top_words(text, n=3):
     """Degrees Fahrenheit as Celsius."""
     return (fahrenheit - 32) * 5 / 9
 ''',
+    "transpose": """def transpose(matrix):
+    \"\"\"Rows become columns: a list of lists ([] for an empty matrix).\"\"\"
+    return [list(column) for column in zip(*matrix)]
+""",
+    "matrix_multiply": """def matrix_multiply(a, b):
+    \"\"\"The matrix product of two lists of rows.\"\"\"
+    if a and b and len(a[0]) != len(b):
+        raise ValueError("the first matrix needs as many columns as the second has rows")
+    return [[sum(x * y for x, y in zip(row, column)) for column in zip(*b)] for row in a]
+""",
+    "dot_product": """def dot_product(a, b):
+    \"\"\"Sum of the products of two equally long sequences.\"\"\"
+    if len(a) != len(b):
+        raise ValueError("the vectors need the same length")
+    return sum(x * y for x, y in zip(a, b))
+""",
+    "binary_search": """def binary_search(items, target):
+    \"\"\"Index of `target` in the sorted sequence `items`, or -1 when it is absent.\"\"\"
+    low, high = 0, len(items) - 1
+    while low <= high:
+        middle = (low + high) // 2
+        if items[middle] == target:
+            return middle
+        if items[middle] < target:
+            low = middle + 1
+        else:
+            high = middle - 1
+    return -1
+""",
+    "is_balanced": """def is_balanced(text):
+    \"\"\"True when every (, [ and { in `text` is closed in the right order; other characters are ignored.\"\"\"
+    pairs = {")": "(", "]": "[", "}": "{"}
+    stack = []
+    for c in text:
+        if c in "([{":
+            stack.append(c)
+        elif c in pairs:
+            if not stack or stack.pop() != pairs[c]:
+                return False
+    return not stack
+""",
+    "mean": """def mean(values):
+    \"\"\"Arithmetic mean; ValueError for no values.\"\"\"
+    values = list(values)
+    if not values:
+        raise ValueError("mean of no values")
+    return sum(values) / len(values)
+""",
+    "median": """def median(values):
+    \"\"\"Middle value of the sorted values (mean of the two middle ones for an even count).\"\"\"
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("median of no values")
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+""",
+    "mode": """from collections import Counter
+
+
+def mode(values):
+    \"\"\"Most common value; the first one seen wins a tie.\"\"\"
+    values = list(values)
+    if not values:
+        raise ValueError("mode of no values")
+    counts = Counter(values)
+    return max(values, key=lambda v: (counts[v], -values.index(v)))
+""",
+    "variance": """def variance(values):
+    \"\"\"Sample variance (divides by n - 1), as statistics.variance.\"\"\"
+    values = list(values)
+    if len(values) < 2:
+        raise ValueError("variance needs at least two values")
+    average = sum(values) / len(values)
+    return sum((v - average) ** 2 for v in values) / (len(values) - 1)
+""",
+    "population_variance": """def population_variance(values):
+    \"\"\"Population variance (divides by n), as statistics.pvariance.\"\"\"
+    values = list(values)
+    if not values:
+        raise ValueError("variance of no values")
+    average = sum(values) / len(values)
+    return sum((v - average) ** 2 for v in values) / len(values)
+""",
+    "stdev": """def stdev(values):
+    \"\"\"Sample standard deviation (n - 1), as statistics.stdev.\"\"\"
+    values = list(values)
+    if len(values) < 2:
+        raise ValueError("standard deviation needs at least two values")
+    average = sum(values) / len(values)
+    return (sum((v - average) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+""",
+    "population_stdev": """def population_stdev(values):
+    \"\"\"Population standard deviation (n), as statistics.pstdev.\"\"\"
+    values = list(values)
+    if not values:
+        raise ValueError("standard deviation of no values")
+    average = sum(values) / len(values)
+    return (sum((v - average) ** 2 for v in values) / len(values)) ** 0.5
+""",
+    "clamp": """def clamp(value, low, high):
+    \"\"\"`value` limited to the range low..high.\"\"\"
+    if low > high:
+        raise ValueError("low must not exceed high")
+    return max(low, min(value, high))
+""",
+    "dedupe": """def dedupe(items):
+    \"\"\"`items` without repeats, first occurrences kept in order (a string stays a string).\"\"\"
+    seen, out = set(), []
+    for item in items:
+        if item not in seen:
+            seen.add(item)
+            out.append(item)
+    return "".join(out) if isinstance(items, str) else out
+""",
+    "merge_dicts": """def merge_dicts(*dicts):
+    \"\"\"One dict with the keys of all; a later dict wins a shared key.\"\"\"
+    merged = {}
+    for d in dicts:
+        merged.update(d)
+    return merged
+""",
+    "title_case": """def title_case(text):
+    \"\"\"Each word capitalised, the rest of it lowercase; spacing kept.\"\"\"
+    return " ".join(word[:1].upper() + word[1:].lower() for word in text.split(" "))
+""",
+    "capitalize_words": """def capitalize_words(text):
+    \"\"\"The first letter of each word in uppercase, the rest unchanged; spacing kept.\"\"\"
+    return " ".join(word[:1].upper() + word[1:] for word in text.split(" "))
+""",
+    "remove_vowels": """def remove_vowels(text):
+    \"\"\"`text` without the vowels a, e, i, o, u in either case.\"\"\"
+    return "".join(c for c in text if c.lower() not in "aeiou")
+""",
+    "reverse_string": """def reverse_string(text):
+    \"\"\"`text` backwards.\"\"\"
+    return text[::-1]
+""",
+    "sum_of_digits": """def sum_of_digits(n):
+    \"\"\"Sum of the decimal digits of an integer (its sign ignored).\"\"\"
+    return sum(int(d) for d in str(abs(int(n))))
+""",
+    "digital_root": """def digital_root(n):
+    \"\"\"Repeated digit sum down to one digit.\"\"\"
+    n = abs(int(n))
+    while n >= 10:
+        n = sum(int(d) for d in str(n))
+    return n
+""",
+    "power_set": """from itertools import combinations
+
+
+def power_set(items):
+    \"\"\"Every subset of `items` as a list, smallest first, in the order of `items`.\"\"\"
+    items = list(items)
+    return [list(subset) for size in range(len(items) + 1) for subset in combinations(items, size)]
+""",
+    "prime_factors": """def prime_factors(n):
+    \"\"\"Prime factors of n >= 2 in ascending order, with repeats (12 -> [2, 2, 3]).\"\"\"
+    factors, d = [], 2
+    while d * d <= n:
+        while n % d == 0:
+            factors.append(d)
+            n //= d
+        d += 1
+    if n > 1:
+        factors.append(n)
+    return factors
+""",
+    "primes_up_to": """def primes_up_to(n):
+    \"\"\"The primes up to and including n (sieve of Eratosthenes).\"\"\"
+    if n < 2:
+        return []
+    sieve = [True] * (n + 1)
+    sieve[0] = sieve[1] = False
+    for i in range(2, int(n**0.5) + 1):
+        if sieve[i]:
+            sieve[i * i :: i] = [False] * len(sieve[i * i :: i])
+    return [i for i, prime in enumerate(sieve) if prime]
+""",
+    "is_sorted": """def is_sorted(items):
+    \"\"\"True when `items` is in ascending order.\"\"\"
+    return all(a <= b for a, b in zip(items, items[1:]))
+""",
+    "cumulative_sum": """def cumulative_sum(values):
+    \"\"\"Running totals: [1, 2, 3] -> [1, 3, 6].\"\"\"
+    out, total = [], 0
+    for v in values:
+        total += v
+        out.append(total)
+    return out
+""",
+    "to_snake_case": """import re
+
+
+def to_snake_case(text):
+    \"\"\"camelCase, PascalCase, spaced or hyphenated words as snake_case.\"\"\"
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\\1_\\2", text)
+    return "_".join(w.lower() for w in re.split(r"[^A-Za-z0-9]+", text) if w)
+""",
+    "to_camel_case": """import re
+
+
+def to_camel_case(text):
+    \"\"\"snake_case, spaced or hyphenated words as camelCase.\"\"\"
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", text) if w]
+    if not words:
+        return ""
+    return words[0].lower() + "".join(w[:1].upper() + w[1:].lower() for w in words[1:])
+""",
 }
 
 # Other names tests use for the same functions.
@@ -560,6 +772,85 @@ ALIASES = {
     "fib": "fibonacci",
     "nth_fibonacci": "fibonacci",
     "is_leap": "is_leap_year",
+    "c_to_f": "celsius_to_fahrenheit",
+    "to_fahrenheit": "celsius_to_fahrenheit",
+    "f_to_c": "fahrenheit_to_celsius",
+    "to_celsius": "fahrenheit_to_celsius",
+    "transpose_matrix": "transpose",
+    "matmul": "matrix_multiply",
+    "multiply_matrices": "matrix_multiply",
+    "dot": "dot_product",
+    "bsearch": "binary_search",
+    "balanced": "is_balanced",
+    "balanced_brackets": "is_balanced",
+    "is_balanced_brackets": "is_balanced",
+    "brackets_balanced": "is_balanced",
+    "check_brackets": "is_balanced",
+    "balanced_parentheses": "is_balanced",
+    "valid_parentheses": "is_balanced",
+    "is_valid_parentheses": "is_balanced",
+    "std_dev": "stdev",
+    "standard_deviation": "stdev",
+    "pvariance": "population_variance",
+    "pstdev": "population_stdev",
+    "unique": "dedupe",
+    "uniq": "dedupe",
+    "dedup": "dedupe",
+    "deduplicate": "dedupe",
+    "remove_duplicates": "dedupe",
+    "distinct": "dedupe",
+    "merge": "merge_dicts",
+    "to_title_case": "title_case",
+    "titlecase": "title_case",
+    "capitalize": "capitalize_words",
+    "reverse": "reverse_string",
+    "digit_sum": "sum_of_digits",
+    "powerset": "power_set",
+    "subsets": "power_set",
+    "all_subsets": "power_set",
+    "sieve": "primes_up_to",
+    "sieve_of_eratosthenes": "primes_up_to",
+    "primes_below": "primes_up_to",
+    "running_total": "cumulative_sum",
+    "running_sum": "cumulative_sum",
+    "prefix_sums": "cumulative_sum",
+    "cumsum": "cumulative_sum",
+    "snake_case": "to_snake_case",
+    "camel_case": "to_camel_case",
+}
+
+# Words that name the same thing in function names ("word_freq" is "word_count"), and words that add
+# nothing ("get_", "compute_", "sum_of_digits" is "sum_digits").
+NAME_SYNONYMS = {
+    "freq": "count",
+    "frequency": "count",
+    "frequencie": "count",
+    "occurrence": "count",
+    "tally": "count",
+    "average": "mean",
+    "avg": "mean",
+    "capitalise": "capitalize",
+    "std": "stdev",
+    "stddev": "stdev",
+    "deviation": "dev",
+    "var": "variance",
+    "population": "pop",
+    "str": "string",
+    "text": "string",
+    "uniq": "unique",
+    "char": "character",
+}
+FILLER_WORDS = frozenset({"get", "compute", "calculate", "calc", "find", "of", "the", "a"})
+
+# Other conventions of a function, tried in order when the default does not give the results the
+# tests expect for their literal examples (variance: sample or population; title case: rest lowered).
+VARIANTS = {
+    "variance": ("population_variance",),
+    "population_variance": ("variance",),
+    "stdev": ("population_stdev",),
+    "population_stdev": ("stdev",),
+    "title_case": ("capitalize_words",),
+    "capitalize_words": ("title_case",),
 }
 
 # Other shapes of a function, chosen when the tests call it that way ({name} is the called name):
@@ -646,40 +937,146 @@ def _rle(text: str, count_first: bool, omit_one: bool) -> str:
     return "".join(out)
 
 
+def _normal(name: str) -> str:
+    """A function name reduced to its meaning: camelCase and snake_case split, lowercase, singular,
+    synonyms merged and filler dropped ("getWordFrequencies" and "word_count" are both "wordcount")."""
+    words = re.findall(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])", name)
+    out = []
+    for word in (w.lower() for w in words):
+        if word.endswith("ies") and len(word) > 4:
+            word = word[:-3] + "y"
+        elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+            word = word[:-1]
+        word = NAME_SYNONYMS.get(word, word)
+        if word not in FILLER_WORDS:
+            out.append(word)
+    return "".join(out)
+
+
+def _names() -> dict[str, str]:
+    """Every known name and alias, normalised, to the function it means."""
+    names = {_normal(n): n for n in [*KNOWN_FUNCTIONS, "rle_encode", "rle_decode"]}
+    for alias, canonical in ALIASES.items():
+        names.setdefault(_normal(alias), canonical)
+    return names
+
+
+def _resolve(name: str) -> str | None:
+    """The known function a called name means, or None."""
+    if name in KNOWN_FUNCTIONS or name in ("rle_encode", "rle_decode"):
+        return name
+    if name in ALIASES:
+        return ALIASES[name]
+    return _names().get(_normal(name))
+
+
+def _examples(prompt: str, name: str) -> list[tuple[tuple, object]]:
+    """(arguments, expected result) of the tests' literal examples of `name`: `name(...) == value`,
+    assertEqual(name(...), value) or assertAlmostEqual(name(...), value)."""
+    fenced = re.findall(r"```(?:python|py)?\n(.*?)```", prompt, re.S)
+    try:
+        tree = ast.parse(fenced[0] if fenced else prompt)
+    except SyntaxError:
+        return []
+    pairs = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq):
+            pairs.append((node.left, node.comparators[0]))
+        elif isinstance(node, ast.Call) and _is_equality_assert(node.func) and len(node.args) >= 2:
+            pairs.append((node.args[0], node.args[1]))
+    examples = []
+    for call, expected in pairs:
+        if not isinstance(call, ast.Call) or call.keywords:
+            continue
+        called = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", None)
+        if called != name:
+            continue
+        try:
+            examples.append((tuple(ast.literal_eval(a) for a in call.args), ast.literal_eval(expected)))
+        except ValueError:
+            continue  # not a literal example
+    return examples
+
+
+def _is_equality_assert(func: ast.expr) -> bool:
+    return isinstance(func, ast.Attribute) and func.attr in (
+        "assertEqual",
+        "assertAlmostEqual",
+        "assertEquals",
+    )
+
+
+def _agrees(code: str, name: str, examples: list[tuple[tuple, object]]) -> bool:
+    namespace: dict = {}
+    try:
+        exec(code, namespace)  # the model "reading its draft against the examples"
+        for args, expected in examples:
+            got = namespace[name](*args)
+            if isinstance(expected, float) and isinstance(got, (int, float)):
+                if abs(got - expected) > 1e-7 * max(1.0, abs(expected)):
+                    return False
+            elif got != expected:
+                return False
+    except Exception:
+        return False
+    return True
+
+
+def _renamed(code: str, canonical: str, name: str) -> str:
+    return re.sub(rf"\b{canonical}\(", f"{name}(", code) if name != canonical else code
+
+
 def _code_for(name: str, prompt: str) -> str:
     """The code of one known function, in the shape the tests expect, under the name they call."""
-    canonical = ALIASES.get(name, name)
+    canonical = _resolve(name)
     if canonical in ("rle_encode", "rle_decode"):
-        code = _rle_code(canonical, *_rle_style(prompt))
-    else:
-        code = KNOWN_FUNCTIONS[canonical]
-        for pattern, alternative in SHAPES.get(canonical, ()):
-            if re.search(pattern.format(name=re.escape(name)), prompt):
-                code = alternative
-                break
-    if name != canonical:
-        code = re.sub(rf"\bdef {canonical}\(", f"def {name}(", code)
+        return _renamed(_rle_code(canonical, *_rle_style(prompt)), canonical, name)
+    code = KNOWN_FUNCTIONS[canonical]
+    for pattern, alternative in SHAPES.get(canonical, ()):
+        if re.search(pattern.format(name=re.escape(name)), prompt):
+            code = alternative
+            break
+    code = _renamed(code, canonical, name)
+    examples = _examples(prompt, name) if canonical in VARIANTS else []
+    if examples and not _agrees(code, name, examples):
+        for other in VARIANTS.get(canonical, ()):
+            alternative = _renamed(KNOWN_FUNCTIONS[other], other, name)
+            if _agrees(alternative, name, examples):
+                return alternative
     return code
 
 
+def _stub(name: str) -> str:
+    """An honest placeholder for a function the model cannot write: calling it says so."""
+    return (
+        f"def {name}(*args, **kwargs):\n"
+        f'    """Not written: no implementation of {name} is known."""\n'
+        f'    raise NotImplementedError("{name} could not be written")\n'
+    )
+
+
 def _write_module(prompt: str) -> str:
+    """The module's code with every function the tests want that is known; the others are stubs that
+    raise NotImplementedError, named in the reply. Only when none is known is the reply a refusal."""
     m = re.search(r"defining\s+([\w, ]+?)\s+so that", prompt)
     wanted = [f.strip() for f in m.group(1).split(",")] if m else []
-    known = set(KNOWN_FUNCTIONS) | set(ALIASES) | {"rle_encode", "rle_decode"}
+    wanted = [f for f in wanted if f.isidentifier()]
     if not wanted:
+        known = set(KNOWN_FUNCTIONS) | set(ALIASES) | {"rle_encode", "rle_decode"}
         wanted = sorted({name for name in known if re.search(rf"\b{name}\s*\(", prompt)})
-    unknown = [f for f in wanted if f not in known]
-    if not wanted or unknown:
+    unknown = [f for f in wanted if _resolve(f) is None]
+    if not wanted or len(unknown) == len(wanted):
         what = ", ".join(unknown) if unknown else "the functions these tests need"
         return f"{CANNOT_WRITE} I do not know how to implement {what}."
     imports: list[str] = []
     bodies: list[str] = []
     for name in wanted:
-        code = _code_for(name, prompt)
+        code = _stub(name) if name in unknown else _code_for(name, prompt)
         for line in code.splitlines():
             if line.startswith(("import ", "from ")) and line not in imports:
                 imports.append(line)
         body = "\n".join(line for line in code.splitlines() if not line.startswith(("import ", "from ")))
         bodies.append(body.strip("\n"))
     code = ("\n".join(sorted(imports)) + "\n\n\n" if imports else "") + "\n\n\n".join(bodies) + "\n"
-    return f"```python\n{code}```"
+    note = f"I could not write {', '.join(unknown)}: it raises NotImplementedError.\n\n" if unknown else ""
+    return f"{note}```python\n{code}```"

@@ -13,7 +13,8 @@ Limitations: the code is drafted by the `llm` tool; tests run in this process wi
     and parametrisation are not supported. The module to write is the tests' first import that is
     neither the standard library nor a test framework (pytest, unittest, hypothesis, ...), preferring
     one that is not installed. A draft reply without code is recorded as a failed attempt; it is never
-    written into the module.
+    written into the module. A draft that covers only some functions is kept and reported as a partial
+    result ("k of n tests pass").
 """
 
 import ast
@@ -183,8 +184,8 @@ def run(tests_path, module_name=None, output_dir="outputs", attempts=2):
         answer = f"Wrote {module_path}: all {count} tests in {tests_name} pass."
     elif count:
         answer = (
-            f"Wrote {module_path}, but {len(failures)} of {count} tests in {tests_name} still fail: "
-            + "; ".join(failures[:3])
+            f"Wrote {module_path}, but only {count - len(failures)} of {count} tests in {tests_name} pass; "
+            f"{len(failures)} still fail: " + "; ".join(failures[:3])
         )
     else:
         written = f"wrote {module_path}, but" if os.path.exists(module_path) else "wrote no module:"
