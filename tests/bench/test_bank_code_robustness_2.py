@@ -637,6 +637,20 @@ def test_a_source_missing_one_subject_word_is_kept(site, tmp_path):
     assert result["count"] == 3
 
 
+def test_an_aspect_before_the_subject_is_not_the_subject(site, tmp_path):
+    # "health effects of noise pollution" is about noise pollution: pages on it that never say
+    # "health" are sources, a page on another subject is not.
+    docs = [
+        ("n1", "Noise pollution and heart disease", "Traffic noise raises blood pressure."),
+        ("n2", "How city noise affects sleep", "Night-time noise fragments sleep."),
+        ("v1", "The health problem of vertical farms", "Vertical farms use much energy."),
+    ]
+    base = _serve_docs(site, docs)
+    inputs = {"query": "health effects of noise pollution", "k": 3, "sources_path": "outputs/sources.json"}
+    result = _run("web-research", "web_research", inputs, tmp_path, _docs(tmp_path, base, docs))
+    assert sorted(s["url"].rsplit("/", 1)[1] for s in result["sources"]) == ["n1.html", "n2.html"]
+
+
 def test_research_fails_when_no_result_is_about_the_subject(site, tmp_path):
     docs = RESEARCH_DOCS[1:2] + RESEARCH_DOCS[4:]
     base = _serve_docs(site, docs)

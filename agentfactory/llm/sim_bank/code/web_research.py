@@ -11,7 +11,8 @@ Relevance: the search backend ranks by shared words, so a page sharing only comm
     water" for "microplastics in drinking water") can rank in. The module reads a few more results than
     k and keeps, in the backend's order, at most k that are about the query's subject: the content
     words before its first preposition ("microplastics"; "intermittent fasting" in "intermittent
-    fasting for weight loss"), generic heads such as "effects of" skipped. A page must mention a
+    fasting for weight loss"), generic heads naming an aspect ("effects of", "health effects of",
+    "pros and cons of") skipped, so the subject is what follows them. A page must mention a
     subject word of five letters or more, or subject words making up at least half of the subject's
     letters: short words ("week", "heat") are too common to tie a page to the subject alone. When no
     page qualifies, the module fails rather than research a different topic: a report built on
@@ -30,7 +31,9 @@ STOPWORDS = frozenset(
     "does do did say says said recent latest new evidence research study studies article articles source "
     "sources report reports paper papers find look read web search top results result best good some few "
     "effect effects impact impacts role benefit benefits risk risks use uses history overview state future "
-    "pros cons introduction guide information info facts news topic".split()
+    "pros cons introduction guide information info facts news topic health economic economics "
+    "environmental social cost costs safety science causes consequences advantages disadvantages "
+    "arguments debate case trends challenges potential prospects status".split()
 )
 PREPOSITIONS = frozenset(
     "in on for of about at by with without from to into among during within across under over between "  # noqa: SIM905 (a word list reads better as text)
