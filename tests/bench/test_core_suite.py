@@ -118,10 +118,11 @@ def test_make_fixtures_is_deterministic(tmp_path):
         assert (copy / rel).read_bytes() == (CORE_SUITE / rel).read_bytes(), rel
 
 
-def test_variants_suite_is_valid_and_covers_every_family(core_suite):
+@pytest.mark.parametrize("name", ["variants", "variants2"])
+def test_variant_suites_are_valid_and_cover_every_family(core_suite, name):
     from agentfactory.bench import load_suite
 
-    variants = load_suite(CORE_SUITE.parent / "variants")
+    variants = load_suite(CORE_SUITE.parent / name)
     families = {t.family for t in variants.tasks}
     assert {t.family for t in core_suite.tasks} <= families
     for t in variants.batch(2):
