@@ -10,6 +10,7 @@ import math
 import random
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from agentfactory.llm.sim_bank import get
@@ -254,3 +255,103 @@ def test_sentiment_reads_unix_epoch_seconds_and_milliseconds(tmp_path, scale):
     assert result["date_field"] == "timestamp"
     assert [p["period"] for p in result["periods"]] == ["2024-05-01", "2024-05-02", "2024-05-03"]
     assert result["trend"] == "improving"
+
+
+def _dated_prices(tmp_path, n=120):
+    prices = _prices(n, seed=9)
+    days = [f"{d.date()}" for d in pd.bdate_range("2023-01-02", periods=n)]
+    rows = ["Date,Close"] + [f"{d},{p}" for d, p in zip(days, prices, strict=True)]
+    return days, prices, _write(tmp_path, "dated.csv", "\n".join(rows) + "\n")
+
+
+def test_volatility_over_a_start_end_window_states_the_period_used(tmp_path):
+    days, prices, path = _dated_prices(tmp_path)
+    inputs = {"csv_path": path, "chart_path": "outputs/p.png", "start": "2023-02-01", "end": "2023-03-31"}
+    result = run_on_host(get("price-volatility").code, "price_volatility", inputs, tmp_path)
+    kept = [p for d, p in zip(days, prices, strict=True) if "2023-02-01" <= d <= "2023-03-31"]
+    assert (result["start"], result["end"]) == ("2023-02-01", "2023-03-31")
+    assert result["volatility"] == pytest.approx(_volatility(kept, 252), rel=1e-4)
+    assert "between 2023-02-01 and 2023-03-31" in result["answer"]
+
+
+def test_volatility_over_the_last_months_ends_at_the_last_date(tmp_path):
+    days, prices, path = _dated_prices(tmp_path)
+    inputs = {"csv_path": path, "chart_path": "outputs/p.png", "last": "2M"}
+    result = run_on_host(get("price-volatility").code, "price_volatility", inputs, tmp_path)
+    assert days[-1] == "2023-06-16" and result["end"] == days[-1]
+    kept = [p for d, p in zip(days, prices, strict=True) if d >= "2023-04-16"]
+    assert result["start"] == "2023-04-17" and result["n_returns"] == len(kept) - 1
+
+
+def test_a_window_outside_the_file_names_the_files_dates(tmp_path):
+    _, _, path = _dated_prices(tmp_path)
+    inputs = {"csv_path": path, "chart_path": "outputs/p.png", "start": "2024-01-01"}
+    with pytest.raises(HostRunError, match="file runs from 2023-01-02 to 2023-06-16"):
+        run_on_host(get("price-volatility").code, "price_volatility", inputs, tmp_path)
+
+
+def test_max_drawdown_of_prices_and_of_returns(tmp_path):
+    rows = ["date,close"] + [f"2024-01-{d + 1:02d},{p}" for d, p in enumerate([100, 120, 90, 110, 60, 130])]
+    result = _volatility_run(tmp_path, _write(tmp_path, "dd.csv", "\n".join(rows) + "\n"))
+    assert result["max_drawdown"] == pytest.approx(0.5)
+    assert "maximum drawdown 50.00% (0.5000" in result["answer"].lower()
+    rows = ["date,daily_return"] + [f"2024-01-{d + 1:02d},{r}" for d, r in enumerate([-0.1, 0.05, -0.2, 0.3])]
+    result = _volatility_run(tmp_path, _write(tmp_path, "ddr.csv", "\n".join(rows) + "\n"))
+    # Growth of 1: 0.9, 0.945, 0.756, ...; the peak is the starting 1.
+    assert result["max_drawdown"] == pytest.approx(1 - 0.9 * 1.05 * 0.8, abs=1e-6)
+
+
+def test_regression_reports_correlation_and_predictions(tmp_path):
+    rng = random.Random(13)
+    xs = [rng.uniform(0, 10) for _ in range(30)]
+    ys = [2 - 1.5 * x + rng.gauss(0, 2) for x in xs]
+    rows = ["dose,response"] + [f"{x:.3f},{y:.3f}" for x, y in zip(xs, ys, strict=True)]
+    path = _write(tmp_path, "dose.csv", "\n".join(rows) + "\n")
+    inputs = {"csv_path": path, "chart_path": "outputs/s.png", "predict_at": [0, 4.5]}
+    result = run_on_host(get("linear-regression").code, "linear_regression", inputs, tmp_path)
+    table = np.loadtxt(tmp_path / path, delimiter=",", skiprows=1)
+    r = np.corrcoef(table[:, 0], table[:, 1])[0, 1]
+    assert r < 0 and result["r"] == pytest.approx(r, abs=1e-6)
+    assert f"correlation r = {r:.4f}" in result["answer"]
+    fitted = result["intercept"] + 4.5 * result["slope"]
+    assert result["predictions"][1] == {"x": 4.5, "y": pytest.approx(fitted, abs=1e-5)}
+    assert f"Predicted response at dose = 4.5: {fitted:.4f}" in result["answer"]
+    assert _regression_run(tmp_path, path)["predictions"] == []
+
+
+def _labelled_posts(tmp_path, header, labels):
+    rows = [f"date,text,{header}"] + [
+        f"2024-03-{1 + 7 * i:02d},Chat number {i}.,{label}" for i, label in enumerate(labels)
+    ]
+    return _write(tmp_path, "chats.csv", "\n".join(rows) + "\n")
+
+
+@pytest.mark.parametrize(
+    "header,labels",
+    [
+        ("sentiment", ["Positive", "POSITIVE", "neutral", "negative", "Negative"]),
+        ("sentiment_label", ["pos", "pos", "neu", "neg", "neg"]),
+        ("polarity", ["0.8", "1", "0.01", "-0.3", "-1"]),
+    ],
+)
+def test_sentiment_uses_a_label_column_without_classifying(tmp_path, header, labels):
+    # Bland texts the classifier would call neutral: only the labels can make the trend decline.
+    result = _sentiment_run(tmp_path, _labelled_posts(tmp_path, header, labels))
+    assert result["label_field"] == header and result["text_field"] == "text"
+    assert result["counts"] == {"positive": 2, "negative": 2, "neutral": 1}
+    assert result["trend"] == "declining" and f"labels taken from the '{header}' column" in result["answer"]
+
+
+def test_sentiment_use_labels_false_classifies_and_true_requires_a_label_column(tmp_path):
+    path = _labelled_posts(tmp_path, "mood", ["positive", "positive", "negative"])
+    inputs = {"posts_path": path, "chart_path": "outputs/t.png", "use_labels": False}
+    result = run_on_host(get("sentiment-trend").code, "sentiment_trend", inputs, tmp_path)
+    assert result["label_field"] is None and result["counts"]["positive"] != 2
+    path = _labelled_posts(tmp_path, "stars", ["5", "4", "1"])
+    with pytest.raises(HostRunError, match="no sentiment label field"):
+        run_on_host(
+            get("sentiment-trend").code,
+            "sentiment_trend",
+            {**inputs, "posts_path": path, "use_labels": True},
+            tmp_path,
+        )

@@ -11,14 +11,17 @@ Inputs:
         0..n-1 or 1..n), the first of them; with more, a ValueError that lists them and asks which two.
     y (str | None): response column; default: the other measure column, as for x.
     chart_path (str): where to save the PNG scatter plot, e.g. "outputs/scatter.png".
-Outputs: dict with answer (the result in words), slope, intercept, r_squared, n (rows used), dropped
-    (rows with missing values), x, y, chart.
+    predict_at (float | list[float] | None): x values at which to predict y from the fitted line.
+Outputs: dict with answer (the result in words), slope, intercept, r_squared, r (Pearson correlation),
+    n (rows used), dropped (rows with missing values), x, y, chart, predictions (list of {x, y}; empty
+    without predict_at).
 Limitations: straight-line fit only; rows where x or y is missing or not numeric are dropped.
 """
 
 import contextlib
 import csv
 import json
+import math
 import os
 import re
 
@@ -171,7 +174,7 @@ def _read_table(path):
     return df
 
 
-def run(csv_path, x=None, y=None, chart_path="outputs/scatter.png"):
+def run(csv_path, x=None, y=None, chart_path="outputs/scatter.png", predict_at=None):
     df = _read_table(csv_path)
     x_col, y_col = _pick_columns(df, x, y)
     data = pd.DataFrame({"x": _numbers(df[x_col]), "y": _numbers(df[y_col])})
@@ -184,6 +187,10 @@ def run(csv_path, x=None, y=None, chart_path="outputs/scatter.png"):
     ss_res = float(np.sum((ys - fitted) ** 2))
     ss_tot = float(np.sum((ys - ys.mean()) ** 2))
     r_squared = 1.0 - ss_res / ss_tot if ss_tot else 0.0
+    # For a least-squares line, Pearson's r is the root of R² with the sign of the slope.
+    r = math.copysign(math.sqrt(max(r_squared, 0.0)), slope)
+    at = [] if predict_at is None else predict_at if isinstance(predict_at, (list, tuple)) else [predict_at]
+    predictions = [{"x": float(v), "y": round(float(intercept + slope * float(v)), 6)} for v in at]
 
     os.makedirs(os.path.dirname(chart_path) or ".", exist_ok=True)
     fig, ax = plt.subplots(figsize=(6, 4.5))
@@ -206,17 +213,21 @@ def run(csv_path, x=None, y=None, chart_path="outputs/scatter.png"):
     note = f", {dropped} rows with missing values dropped" if dropped else ""
     answer = (
         f"Linear regression of {y_col} on {x_col} (n = {len(clean)}{note}): slope = {slope:.4f}, "
-        f"intercept = {intercept:.4f}, R² = {r_squared:.4f}. Each unit of {x_col} goes with "
-        f"{slope:.4f} more {y_col}. Scatter plot with the fitted line: {chart_path}."
+        f"intercept = {intercept:.4f}, R² = {r_squared:.4f}, correlation r = {r:.4f}. Each unit of {x_col} "
+        f"goes with {slope:.4f} more {y_col}."
+        + "".join(f" Predicted {y_col} at {x_col} = {p['x']:g}: {p['y']:.4f}." for p in predictions)
+        + f" Scatter plot with the fitted line: {chart_path}."
     )
     return {
         "answer": answer,
         "slope": round(float(slope), 6),
         "intercept": round(float(intercept), 6),
         "r_squared": round(float(r_squared), 6),
+        "r": round(r, 6),
         "n": int(len(clean)),
         "dropped": dropped,
         "x": str(x_col),
         "y": str(y_col),
         "chart": chart_path,
+        "predictions": predictions,
     }

@@ -15,8 +15,12 @@ Inputs:
     hint_columns (list[str] | None): words from the task that may name the series, e.g. ["MSFT"] for a
         file with one column per ticker; the first header equal to one of them (ignoring case, spaces
         and punctuation) is used. Words that name no column are ignored.
+    start, end (str | None): ISO dates "YYYY-MM-DD" (inclusive) that restrict the series first.
+    last (str | None): a window ending at the last date left, e.g. "6M", "90D", "2W", "1Y" ("6 months"
+        also reads); it keeps the dates on or after that date minus the window. Applied after start/end.
 Outputs: dict with answer (the result in words), volatility (annualised std of log returns, ddof=1),
-    total_return (last/first - 1), n_returns, start, end, first_price, last_price, price_column, chart,
+    total_return (last/first - 1), max_drawdown (largest peak-to-trough fall as a positive fraction),
+    n_returns, start, end (the period used), first_price, last_price, price_column, chart,
     source ("prices", "simple returns" or "log returns").
     A file with no price column but a returns column (daily_return, ret, log_return, pct_change...;
     values mostly within +-0.5) is read as returns: volatility from the log returns (simple returns go
@@ -297,6 +301,37 @@ def _read_table(csv_path):
     return df
 
 
+def _window(data, start, end, last, csv_path, minimum):
+    """The rows of `data` (sorted by date) within start/end and the `last` window; a ValueError naming the
+    file's own date range when fewer than `minimum` rows are left."""
+    if data.empty or not (start or end or last):
+        return data
+    span = f"{data['date'].iloc[0].date()} to {data['date'].iloc[-1].date()}"
+    if start:
+        data = data[data["date"] >= pd.Timestamp(start)]
+    if end:
+        data = data[data["date"] < pd.Timestamp(end) + pd.Timedelta(days=1)]
+    if last and not data.empty:
+        match = re.fullmatch(r"\s*(\d+)\s*([dwmy])[a-z]*\s*", str(last), re.I)
+        if not match:
+            raise ValueError(f"last={last!r} is not a window like '6M', '90D', '2W' or '1Y'")
+        n, unit = int(match.group(1)), match.group(2).lower()
+        offset = {"d": pd.DateOffset(days=n), "w": pd.DateOffset(weeks=n), "m": pd.DateOffset(months=n)}
+        data = data[data["date"] >= data["date"].iloc[-1] - offset.get(unit, pd.DateOffset(years=n))]
+    if len(data) < minimum:
+        asked = ", ".join(f"{k}={v}" for k, v in (("start", start), ("end", end), ("last", last)) if v)
+        raise ValueError(
+            f"{asked} leaves {len(data)} rows of {os.path.basename(csv_path)} (at least {minimum} are needed): "
+            f"the file runs from {span}, so choose a period inside it"
+        )
+    return data
+
+
+def _max_drawdown(values):
+    """Largest fall from a running peak, as a positive fraction (0.25 = down 25% from the peak)."""
+    return float(np.max(1 - values / np.maximum.accumulate(values)))
+
+
 def _series(df, date_col, value_col, values):
     data = pd.DataFrame({"date": _dates(df[date_col]), "value": values}).dropna()
     return data.sort_values("date")
@@ -316,10 +351,14 @@ def _chart(dates, values, chart_path, title, ylabel):
     plt.close(fig)
 
 
-def _from_returns(df, date_col, ret_col, csv_path, periods_per_year, chart_path, title):
+def _drawdown_words(drawdown):
+    return f"Maximum drawdown {drawdown:.2%} ({drawdown:.4f}; peak to trough {-drawdown:.4f})."
+
+
+def _from_returns(df, date_col, ret_col, csv_path, periods_per_year, chart_path, title, window):
     """Volatility and total return of a file that holds returns rather than prices."""
     data = _series(df, date_col, ret_col, _returns_values(df[ret_col]))
-    data = data[data["value"] > -1]
+    data = _window(data[data["value"] > -1], *window, csv_path, 2)
     if len(data) < 2:
         raise ValueError(f"need at least 2 valid returns in '{ret_col}', found {len(data)}")
     values = data["value"].to_numpy(dtype=float)
@@ -329,6 +368,7 @@ def _from_returns(df, date_col, ret_col, csv_path, periods_per_year, chart_path,
     volatility = float(np.std(log_returns, ddof=1) * math.sqrt(float(periods_per_year)))
     growth = np.exp(np.cumsum(log_returns))
     total = float(growth[-1] - 1)
+    drawdown = _max_drawdown(np.concatenate([[1.0], growth]))
     name = os.path.basename(csv_path)
     _chart(data["date"], growth, chart_path, title or f"{name}: growth of 1", "growth of 1")
     start, end = data["date"].iloc[0].date().isoformat(), data["date"].iloc[-1].date().isoformat()
@@ -338,12 +378,14 @@ def _from_returns(df, date_col, ret_col, csv_path, periods_per_year, chart_path,
         f"Annualised volatility: {volatility:.2%} ({volatility:.4f}) for {name}, from {len(values)} {per} "
         f"{kind} in '{ret_col}' ({how}) between {start} and {end}, annualised with {periods_per_year} "
         f"periods a year. Total return over the period (compounded): {total:.2%} ({total:.4f}); 1 grew "
-        f"to {growth[-1]:.4f}. Chart of the cumulative growth of 1 saved to {chart_path}."
+        f"to {growth[-1]:.4f}. {_drawdown_words(drawdown)} Chart of the cumulative growth of 1 saved to "
+        f"{chart_path}."
     )
     return {
         "answer": answer,
         "volatility": round(volatility, 6),
         "total_return": round(total, 6),
+        "max_drawdown": round(drawdown, 6),
         "n_returns": int(len(values)),
         "start": start,
         "end": end,
@@ -362,20 +404,24 @@ def run(
     price_column=None,
     title=None,
     hint_columns=None,
+    start=None,
+    end=None,
+    last=None,
 ):
     df = _read_table(csv_path)
     price_column = price_column or _hinted_column(df, hint_columns)
     price_col = _pick_price_column(df, price_column)
     date_col = _pick_date_column(df)
     if _is_returns_column(df, price_col):
-        return _from_returns(df, date_col, price_col, csv_path, periods_per_year, chart_path, title)
+        window = (start, end, last)
+        return _from_returns(df, date_col, price_col, csv_path, periods_per_year, chart_path, title, window)
     data = pd.DataFrame(
         {
             "date": _dates(df[date_col]),
             "price": _numbers(df[price_col]),
         }
     ).dropna()
-    data = data[data["price"] > 0].sort_values("date")
+    data = _window(data[data["price"] > 0].sort_values("date"), start, end, last, csv_path, 3)
     if len(data) < 3:
         raise ValueError(f"need at least 3 valid prices, found {len(data)}")
     prices = data["price"].to_numpy(dtype=float)
@@ -390,18 +436,20 @@ def run(
         str(price_col),
     )
     total = float(prices[-1] / prices[0] - 1)
+    drawdown = _max_drawdown(prices)
     start, end = data["date"].iloc[0].date().isoformat(), data["date"].iloc[-1].date().isoformat()
     per = {252: "daily", 52: "weekly", 12: "monthly"}.get(int(periods_per_year), "periodic")
     answer = (
         f"Annualised volatility: {volatility:.2%} ({volatility:.4f}) for {os.path.basename(csv_path)}, "
         f"from {len(returns)} {per} log returns of '{price_col}' between {start} and {end}, annualised "
         f"with {periods_per_year} periods a year. Total return over the period: {total:.2%} "
-        f"({prices[0]:g} to {prices[-1]:g}). Chart saved to {chart_path}."
+        f"({prices[0]:g} to {prices[-1]:g}). {_drawdown_words(drawdown)} Chart saved to {chart_path}."
     )
     return {
         "answer": answer,
         "volatility": round(volatility, 6),
         "total_return": round(total, 6),
+        "max_drawdown": round(drawdown, 6),
         "n_returns": int(len(returns)),
         "start": start,
         "end": end,

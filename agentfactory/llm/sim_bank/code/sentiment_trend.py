@@ -8,11 +8,15 @@ Inputs:
         Dates may be ISO, written in a common format, or Unix epoch seconds or milliseconds (read as UTC).
     chart_path (str): where to save the PNG chart, e.g. "outputs/sentiment.png".
     period (str): "week" (default), "day" or "month".
+    use_labels (bool | None): None (default) uses a sentiment label field when the posts have one (named
+        sentiment, label, polarity, mood...; values positive/negative/neutral or pos/neg/neu in any case,
+        -1/0/1, or scores in [-1, 1] where > 0.05 is positive and < -0.05 negative) and classifies the
+        text otherwise; False always classifies; True requires a label field (an error without one).
 Outputs: dict with answer (the result in words), counts ({positive, negative, neutral}), periods (list
     of {period, mean, n}), slope (change of mean sentiment per period), trend ("improving", "declining"
-    or "stable"), date_field, text_field, chart.
-Limitations: one label per post from the `llm` tool (positive = +1, neutral = 0, negative = -1);
-    posts with no parsable date are skipped.
+    or "stable"), date_field, text_field, label_field (None when classified), chart.
+Limitations: without labels, one label per post from the `llm` tool (positive = +1, neutral = 0,
+    negative = -1); posts with no parsable date are skipped; a post missing its label is classified.
 """
 
 import csv
@@ -49,6 +53,9 @@ DATE_WORDS = ("date", "datetime", "timestamp", "time", "created", "posted", "pub
 # Words of fields that sit next to a post but are not its text: ids, links, counts, ratings, authors.
 NOT_TEXT_WORDS = {"id", "url", "link", "count", "likes", "rating", "score", "author", "user", "date", "at"}
 SCORES = {"positive": 1, "neutral": 0, "negative": -1}
+# Names of a field holding a ready sentiment label, and the label words it may hold.
+LABEL_WORDS = {"sentiment", "label", "polarity", "mood"}
+LABEL_VALUES = {"pos": "positive", "neg": "negative", "neu": "neutral"}
 DATE_FORMATS = (
     "%d/%m/%Y",
     "%m/%d/%Y",
@@ -182,8 +189,8 @@ def _mean_text_length(records, key):
     return sum(len(v) for v in texts) / len(values)
 
 
-def _text_field(records, date_key):
-    keys = [k for k in _keys(records) if k != date_key]
+def _text_field(records, date_key, label_key=None):
+    keys = [k for k in _keys(records) if k not in (date_key, label_key)]
     for word in TEXT_WORDS:
         for key in keys:
             words = _words(key)
@@ -214,6 +221,38 @@ def _label(text):
     return "neutral"
 
 
+def _given_label(value):
+    """'Positive', 'neg', '-1' or a score like 0.42 as a label; None when it is not a sentiment label."""
+    text = str(value).strip().lower() if value is not None else ""
+    if text in SCORES or text in LABEL_VALUES:
+        return LABEL_VALUES.get(text, text)
+    try:
+        score = float(text)
+    except ValueError:
+        return None
+    if not -1 <= score <= 1:
+        return None
+    return "positive" if score > 0.05 else "negative" if score < -0.05 else "neutral"
+
+
+def _label_field(records, use_labels):
+    """The field holding ready sentiment labels (None to classify the text), as `use_labels` asks."""
+    if use_labels is False:
+        return None
+    for key in _keys(records):
+        values = [r.get(key) for r in records if r.get(key) not in (None, "")]
+        named = LABEL_WORDS.intersection(_words(key)) or key.lower() in LABEL_WORDS
+        readable = named and sum(_given_label(v) is not None for v in values)
+        if readable and len(values) >= len(records) / 2 and readable >= 0.9 * len(values):
+            return key
+    if use_labels:
+        raise ValueError(
+            f"no sentiment label field among {_keys(records)} (named like sentiment, label, polarity or mood, "
+            "holding positive/negative/neutral or scores in [-1, 1]): pass use_labels=False to classify the text"
+        )
+    return None
+
+
 def _period_start(day, period):
     if period == "day":
         return day.date()
@@ -222,19 +261,30 @@ def _period_start(day, period):
     return (day - timedelta(days=day.weekday())).date()
 
 
-def run(posts_path, chart_path="outputs/sentiment.png", period="week"):
+def run(posts_path, chart_path="outputs/sentiment.png", period="week", use_labels=None):
     records = _load(posts_path)
     if not records:
         raise ValueError(f"{posts_path} has no posts")
+    label_key = _label_field(records, use_labels)
     date_key = _date_field(records)
-    text_key = _text_field(records, date_key)
+    try:
+        text_key = _text_field(records, date_key, label_key)
+    except ValueError:
+        if label_key is None:
+            raise
+        text_key = None  # labelled posts need no text
     dates = _parse_dates([record.get(date_key) for record in records])
     counts = {"positive": 0, "negative": 0, "neutral": 0}
-    buckets = {}
+    buckets, classified = {}, 0
     for record, when in zip(records, dates, strict=True):
         if when is None:
             continue
-        label = _label(str(record.get(text_key, "")))
+        label = _given_label(record.get(label_key)) if label_key else None
+        if label is None:
+            if text_key is None:
+                continue
+            label = _label(str(record.get(text_key, "")))
+            classified += 1
         counts[label] += 1
         buckets.setdefault(_period_start(when, period), []).append(SCORES[label])
     keys = sorted(buckets)
@@ -254,8 +304,12 @@ def run(posts_path, chart_path="outputs/sentiment.png", period="week"):
     fig.savefig(chart_path, dpi=100)
     plt.close(fig)
     first, last = (means[0], means[-1]) if means else (0.0, 0.0)
+    how = f"Classified {sum(counts.values())} posts"
+    if label_key:
+        extra = f", {classified} without one classified from their text" if classified else ""
+        how = f"Counted {sum(counts.values())} posts with labels taken from the '{label_key}' column{extra}"
     answer = (
-        f"Classified {sum(counts.values())} posts — positive: {counts['positive']}, negative: "
+        f"{how} — positive: {counts['positive']}, negative: "
         f"{counts['negative']}, neutral: {counts['neutral']}. Mean sentiment per {period} moved from "
         f"{first:+.2f} in the first {period} to {last:+.2f} in the last (trend slope {slope:+.3f} per "
         f"{period}), so sentiment is {trend}. Chart: {chart_path}."
@@ -271,6 +325,7 @@ def run(posts_path, chart_path="outputs/sentiment.png", period="week"):
         "chart": chart_path,
         "date_field": date_key,
         "text_field": text_key,
+        "label_field": label_key,
         "periods": [
             {"period": str(k), "mean": round(m, 4), "n": len(buckets[k])}
             for k, m in zip(keys, means, strict=True)
