@@ -1,16 +1,22 @@
 """Fetch every page of a JSON API and aggregate one field per group (sum, mean, count, min, max).
 
-Purpose: totals, averages or counts per category from a paginated JSON endpoint.
+Purpose: totals, averages or counts per category, or over all records, from a paginated JSON endpoint.
 Inputs:
     url (str): first page of the endpoint.
-    group_by (str): record field to group by (a close name such as "sensor" finds "sensor_id").
-    operation (str): "sum", "mean", "count", "min" or "max".
-    field (str | None): numeric field to aggregate (not needed for "count").
+    group_by (str | None): record field to group by (a close name such as "sensor" finds "sensor_id";
+        "product.category" reads a nested object, and a plain name found only in one nested object is
+        read there). None aggregates over all records as the one group "all".
+    operation (str): "sum", "mean", "count", "min" or "max" (or total, average, maximum, minimum...).
+    field (str | None): numeric field to aggregate (not needed for "count"); may be two fields joined by
+        *, +, - or /, e.g. "qty * unit_price", computed per record.
     output_path (str): JSON file for {group: value}, e.g. "outputs/totals.json".
     max_pages (int): safety limit on pages followed (default 100).
+    output_key (str | None): when given, the file holds {output_key: value} for all records, or
+        {output_key: {group: value}} per group.
 Outputs: dict with answer (the result in words), values ({group: value}, sorted by group), top (group
     with the largest value), records, pages, group_by, field, operation, output_path, complete (False
     when the API reports more records or pages than were fetched; the answer then says so).
+    Records whose value is missing or null are left out of the figures.
 Limitations: records are the list under data, results, items, records, rows or entries, else the
     largest list of objects anywhere in the response (e.g. under "orders"), or the response itself.
     The next page is, in this order: a link under next, next_page, next_url (...) at the top level or in
@@ -22,6 +28,7 @@ Limitations: records are the list under data, results, items, records, rows or e
     total with per_page). A page already seen, or a guessed page that fails or repeats one, ends the walk.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -328,35 +335,143 @@ def _key(record, name):
     raise ValueError(f"field {name!r} not in records (fields: {list(record)})")
 
 
-def run(url, group_by, operation="sum", field=None, output_path="outputs/aggregate.json", max_pages=100):
-    operation = operation.lower()
+def _path(record, name):
+    """The keys leading to `name` in a record: a dotted path, a (close) top-level key, else the one
+    nested object that has it."""
+    head, dot, rest = name.partition(".")
+    if dot and name not in record:
+        key = _key(record, head)
+        if isinstance(record[key], dict):
+            return (key, *_path(record[key], rest))
+        raise ValueError(f"field {key!r} of the records is not an object, so it has no {rest!r}")
+    try:
+        return (_key(record, name),)
+    except ValueError:
+        found = []
+        for key, value in record.items():
+            with contextlib.suppress(ValueError):
+                found += [(key, *_path(value, name))] if isinstance(value, dict) else []
+        if len(found) == 1:
+            return found[0]
+        where = (
+            f"found in several objects ({', '.join('.'.join(f) for f in found)})"
+            if found
+            else "not in records"
+        )
+        raise ValueError(f"field {name!r} {where} (fields: {list(record)})") from None
+
+
+def _get(record, path):
+    for key in path:
+        record = record.get(key) if isinstance(record, dict) else None
+    return record
+
+
+EXPRESSION = re.compile(r"^\s*([\w.]+)\s*([-+*/×x])\s*([\w.]+)\s*$")
+ARITHMETIC = {
+    "*": lambda a, b: a * b,
+    "×": lambda a, b: a * b,
+    "x": lambda a, b: a * b,
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "/": lambda a, b: a / b if b else None,
+}
+
+
+def _measure(record, field):
+    """(label, function giving a record's number) for a field, or for two fields joined by * + - /."""
+    m = None if field in record else EXPRESSION.match(field)
+    if m is None or (m.group(2) == "x" and " x " not in field):
+        path = _path(record, field)
+        return ".".join(path), lambda r: _number(_get(r, path))
+    left, op, right = _path(record, m.group(1)), m.group(2), _path(record, m.group(3))
+
+    def value(r):
+        a, b = _number(_get(r, left)), _number(_get(r, right))
+        return None if a is None or b is None else ARITHMETIC[op](a, b)
+
+    return f"{'.'.join(left)} {'*' if op in '×x' else op} {'.'.join(right)}", value
+
+
+def _number(value):
+    if value is None or value == "":
+        return None
+    return float(value)
+
+
+def _plain(value):
+    """A figure as it reads best: whole numbers without ".0"."""
+    return int(value) if float(value).is_integer() else value
+
+
+SYNONYMS = {
+    "total": "sum",
+    "average": "mean",
+    "avg": "mean",
+    "maximum": "max",
+    "highest": "max",
+    "largest": "max",
+    "minimum": "min",
+    "lowest": "min",
+    "smallest": "min",
+    "number": "count",
+}
+REDUCERS = {"sum": sum, "count": len, "min": min, "max": max, "mean": lambda v: sum(v) / len(v)}
+
+
+def run(
+    url,
+    group_by=None,
+    operation="sum",
+    field=None,
+    output_path="outputs/aggregate.json",
+    max_pages=100,
+    output_key=None,
+):
+    operation = SYNONYMS.get(operation.lower().strip(), operation.lower().strip())
+    if operation not in REDUCERS:
+        raise ValueError(f"unknown operation {operation!r}: use {', '.join(REDUCERS)}")
     records, bodies, cut = _walk(url, max_pages)
     pages = len(bodies)
     if not records:
         raise ValueError(f"{url} returned no records")
-    group_key = _key(records[0], group_by)
-    field_key = _key(records[0], field) if field and operation != "count" else None
+    group_path = _path(records[0], group_by) if group_by else None
+    field_key, measure = _measure(records[0], field) if field and operation != "count" else (None, None)
     groups = {}
     for record in records:
-        value = 1.0 if field_key is None else float(record[field_key])
-        groups.setdefault(str(record[group_key]), []).append(value)
-    reducers = {"sum": sum, "count": len, "min": min, "max": max, "mean": lambda v: sum(v) / len(v)}
-    if operation not in reducers:
-        raise ValueError(f"unknown operation {operation!r}: use {', '.join(reducers)}")
+        value = 1.0 if measure is None else measure(record)
+        group = "all" if group_path is None else str(_get(record, group_path))
+        if value is not None:
+            groups.setdefault(group, []).append(value)
+    if not groups:
+        raise ValueError(f"no record of {url} has a value for {field_key}")
     values = {}
     for group in sorted(groups):
-        result = reducers[operation](groups[group])
-        values[group] = int(result) if operation == "count" else round(float(result), 2)
+        result = REDUCERS[operation](groups[group])
+        values[group] = int(result) if operation == "count" else _plain(round(float(result), 2))
     os.makedirs(os.path.dirname(output_path) or ".", exist_ok=True)
     with open(output_path, "w", encoding="utf-8") as fh:
-        json.dump(values, fh, indent=2)
+        saved = (
+            values if output_key is None else {output_key: values["all"] if group_path is None else values}
+        )
+        json.dump(saved, fh, indent=2)
     top, low = max(values, key=values.get), min(values, key=values.get)
     what = "count" if field_key is None else f"{operation} of {field_key}"
-    listing = ", ".join(f"{k}: {v:g}" for k, v in values.items())
-    answer = (
-        f"Fetched {len(records)} records from {pages} pages. {what} per {group_key}: {listing}. "
-        f"Highest: {top} ({values[top]}); lowest: {low} ({values[low]}). Saved to {output_path}."
-    )
+    group_key = None if group_path is None else ".".join(group_path)
+    if group_path is None:
+        answer = (
+            f"Fetched {len(records)} records from {pages} pages. {what} over all {len(records)} records: "
+        )
+        answer += f"{values['all']}. Saved to {output_path}."
+    else:
+        listing = ", ".join(f"{k}: {v}" for k, v in values.items())
+        answer = (
+            f"Fetched {len(records)} records from {pages} pages. {what} per {group_key}: {listing}. "
+            f"Highest: {top} ({values[top]}); lowest: {low} ({values[low]}). Saved to {output_path}."
+        )
+    skipped = len(records) - sum(map(len, groups.values()))
+    if skipped:
+        answer += f" {skipped} records without a value for {field_key} were left out."
     shortfall = _shortfall(records, bodies, cut)
     if shortfall:
         answer += f" Warning: the figures are incomplete: {shortfall}."
