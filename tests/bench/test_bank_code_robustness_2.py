@@ -108,6 +108,61 @@ def test_a_tag_cloud_inside_main_still_loses_to_the_richer_list(site, tmp_path):
     assert [i["name"] for i in result["items"]] == [f"Product {i}" for i in range(6)]
 
 
+def _recipes(categories):
+    return {
+        name: [(f"{name} dish {i}", f"/r/{name.lower()}-{i}.html") for i in range(count)]
+        for name, count in categories
+    }
+
+
+def test_categories_that_each_wrap_a_sub_list_are_merged_with_their_sections(site, tmp_path):
+    recipes = _recipes([("Breakfast", 3), ("Mains", 4), ("Desserts", 2)])
+    cats = "".join(
+        f"<li><strong>{cat}</strong><ul>"
+        + "".join(f"<li><a href='{url}'>{name}</a> <em>(20 min)</em></li>" for name, url in items)
+        + "</ul></li>"
+        for cat, items in recipes.items()
+    )
+    result = _page_items(site, tmp_path, f"<main><h1>Recipes</h1><ul class='categories'>{cats}</ul></main>")
+    expected = [(cat, name) for cat, items in recipes.items() for name, _ in items]
+    assert [(i["section"], i["name"]) for i in result["items"]] == expected
+    markdown = (tmp_path / "outputs" / "items.md").read_text()
+    assert markdown.index("## Breakfast") < markdown.index("Breakfast dish 0") < markdown.index("## Mains")
+
+
+def test_many_small_categories_are_not_read_as_one_item_each(site, tmp_path):
+    recipes = _recipes([(f"Cat{c}", 2) for c in "ABCDEF"])
+    nested = "".join(
+        f"<li>{cat}<ul>" + "".join(f"<li><a href='{u}'>{n}</a></li>" for n, u in items) + "</ul></li>"
+        for cat, items in recipes.items()
+    )
+    result = _page_items(site, tmp_path, f"<main><ul class='cats'>{nested}</ul></main>")
+    assert result["count"] == 12 and result["items"][-1]["section"] == "CatF"
+
+
+def test_sibling_lists_under_headings_are_merged_and_a_sidebar_list_is_not(site, tmp_path):
+    sections = _recipes([("Fiction", 3), ("History", 2), ("Science", 4)])
+    body = "".join(
+        f"<h2>{title}</h2><ul class='books'>"
+        + "".join(f"<li><a href='{url}'>{name}</a> by Someone</li>" for name, url in items)
+        + "</ul>"
+        for title, items in sections.items()
+    )
+    side = (
+        "<ul class='books'>" + "".join(f"<li><a href='/t/{i}'>tag {i}</a></li>" for i in range(9)) + "</ul>"
+    )
+    result = _page_items(site, tmp_path, f"<div><div>{body}</div><div class='sidebar'>{side}</div></div>")
+    assert [i["name"] for i in result["items"]] == [n for items in sections.values() for n, _ in items]
+    assert [i["section"] for i in result["items"]][2:4] == ["Fiction", "History"]
+
+
+def test_a_single_list_has_no_sections(site, tmp_path):
+    rows = "".join(f"<li><a href='/c/{i}.html'>Course {i}</a> an introduction</li>" for i in range(5))
+    result = _page_items(site, tmp_path, f"<main><h2>Courses</h2><ul>{rows}</ul></main>")
+    assert result["count"] == 5 and all("section" not in i for i in result["items"])
+    assert "##" not in (tmp_path / "outputs" / "items.md").read_text()
+
+
 # ---- json api aggregate --------------------------------------------------------------------------------
 
 
@@ -326,6 +381,72 @@ def test_a_total_without_pagination_fields_is_not_a_record_count(site, tmp_path)
     inputs = {"url": f"{base}/api/page-1.json", "group_by": "k", "operation": "sum", "field": "v"}
     result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
     assert result["complete"] is True and "incomplete" not in result["answer"]
+
+
+SALES = [
+    {"id": 1, "product": {"category": "audio", "sku": "A1"}, "qty": 2, "unit_price": 10.5, "discount": 1},
+    {"id": 2, "product": {"category": "phones", "sku": "P1"}, "qty": 1, "unit_price": 300.0, "discount": 20},
+    {"id": 3, "product": {"category": "audio", "sku": "A2"}, "qty": 3, "unit_price": 4.0, "discount": 0},
+    {"id": 4, "product": {"category": "phones", "sku": "P2"}, "qty": 2, "unit_price": 99.99, "discount": 5},
+]
+
+
+def _sales(site, tmp_path, **inputs):
+    folder, base = site
+    _api_pages(folder, [{"results": SALES[:2], "links": {"next": "page-2.json"}}, {"results": SALES[2:]}])
+    return _run(
+        "json-api-aggregate", "json_api_aggregate", {"url": f"{base}/api/page-1.json", **inputs}, tmp_path
+    )
+
+
+@pytest.mark.parametrize("group_by", ["product.category", "category"])
+def test_group_by_a_key_of_a_nested_object(site, tmp_path, group_by):
+    result = _sales(site, tmp_path, group_by=group_by, operation="count")
+    assert result["values"] == {"audio": 2, "phones": 2} and result["group_by"] == "product.category"
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("qty*unit_price", {"audio": 33.0, "phones": 499.98}),
+        ("qty * unit_price", {"audio": 33.0, "phones": 499.98}),
+        ("unit_price-discount", {"audio": 13.5, "phones": 374.99}),
+        ("qty+discount", {"audio": 6, "phones": 28}),
+    ],
+)
+def test_a_field_computed_from_two_keys(site, tmp_path, field, expected):
+    result = _sales(site, tmp_path, group_by="category", field=field)
+    assert result["values"] == pytest.approx(expected) and result["top"] == "phones"
+    assert json.loads((tmp_path / "outputs" / "aggregate.json").read_text()) == pytest.approx(expected)
+
+
+def test_a_key_found_in_two_nested_objects_is_ambiguous(site, tmp_path):
+    folder, base = site
+    _api_pages(folder, [{"data": [{"a": {"name": "x"}, "b": {"name": "y"}, "v": 1}]}])
+    inputs = {"url": f"{base}/api/page-1.json", "group_by": "name", "field": "v"}
+    with pytest.raises(HostRunError, match="several"):
+        _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+
+
+def test_no_group_by_aggregates_over_all_records(site, tmp_path):
+    result = _sales(site, tmp_path, field="qty", output_key="total_qty")
+    assert result["values"] == {"all": 8} and result["top"] == "all" and result["group_by"] is None
+    assert "sum of qty over all 4 records: 8" in result["answer"]
+    assert json.loads((tmp_path / "outputs" / "aggregate.json").read_text()) == {"total_qty": 8}
+
+
+@pytest.mark.parametrize(("operation", "expected"), [("count", 4), ("maximum", 300.0), ("min", 4.0)])
+def test_operations_over_all_records(site, tmp_path, operation, expected):
+    result = _sales(site, tmp_path, group_by=None, operation=operation, field="unit_price")
+    assert result["values"] == {"all": expected}
+
+
+def test_a_large_total_is_written_in_full(site, tmp_path):
+    folder, base = site
+    _api_pages(folder, [{"data": [{"k": "a", "v": 905473}, {"k": "b", "v": 1234567}]}])
+    inputs = {"url": f"{base}/api/page-1.json", "group_by": "k", "field": "v"}
+    result = _run("json-api-aggregate", "json_api_aggregate", inputs, tmp_path)
+    assert "a: 905473, b: 1234567" in result["answer"]
 
 
 # ---- csv to json validate ------------------------------------------------------------------------------
