@@ -144,6 +144,95 @@ VARIANTS = [
         {"csv_path": "inputs/prices.csv", "hint_columns": ["NVDA"]},
     ),
     (
+        "coin.csv has daily closes for 2023. Give the annualised volatility from 1 July 2023 onwards.",
+        ["inputs/coin.csv"],
+        "price-volatility",
+        {"start": "2023-07-01"},
+    ),
+    (
+        "What was the annualized volatility of the fund over the last 6 months? Daily NAVs are in nav.csv.",
+        ["inputs/nav.csv"],
+        "price-volatility",
+        {"last": "6M"},
+    ),
+    (
+        "Volatility of stock.csv between March 2023 and June 2023, please.",
+        ["inputs/stock.csv"],
+        "price-volatility",
+        {"start": "2023-03-01", "end": "2023-06-30"},
+    ),
+    (
+        "From ads.csv, regress revenue on online spend and say what revenue it predicts when online spend "
+        "is 50.",
+        ["inputs/ads.csv"],
+        "linear-regression",
+        {"x": "online spend", "y": "revenue", "predict_at": 50.0},
+    ),
+    (
+        "How does delivery_minutes relate to distance_km in trips.csv? Fit a line and give the slope.",
+        ["inputs/trips.csv"],
+        "linear-regression",
+        {"x": "distance_km", "y": "delivery_minutes"},
+    ),
+    (
+        "Look into how well heat pumps work in cold climates: find sources and write reports/heat.md.",
+        [],
+        "web-research",
+        {"query": "heat pumps work in cold climates"},
+    ),
+    (
+        "How are electric vehicle batteries recycled? Search the web, read three good sources and write "
+        "a report.",
+        [],
+        "web-research",
+        {"query": "electric vehicle batteries recycled", "k": 3},
+    ),
+    (
+        "Summarise what four different sources say about lithium mining. Save it to lithium.md.",
+        [],
+        "web-research",
+        {"query": "lithium mining", "k": 4},
+    ),
+    (
+        "Please list every open position on http://127.0.0.1:9000/careers.html with a link to the job ad, "
+        "as markdown in roles.md.",
+        [],
+        "page-links-to-markdown",
+        {"output_path": "outputs/roles.md"},
+    ),
+    (
+        "Find the maximum nightly price in each city of the API at http://127.0.0.1:9000/rentals.json.",
+        [],
+        "json-api-aggregate",
+        {"group_by": "city", "operation": "max", "field": "price"},
+    ),
+    (
+        "What is the cheapest price per room_type in the API http://127.0.0.1:9000/rentals.json?",
+        [],
+        "json-api-aggregate",
+        {"group_by": "room_type", "operation": "min", "field": "price"},
+    ),
+    (
+        "The sales API is at http://127.0.0.1:9000/sales.json. Revenue per sale is qty × unit_price. Compute total "
+        "revenue per product category and save it to revenue.json.",
+        [],
+        "json-api-aggregate",
+        {"group_by": "product category", "operation": "sum", "field": "qty*unit_price"},
+    ),
+    (
+        "What is the total number of downloads across all packages in the API http://127.0.0.1:9000/p.json? "
+        'Save it as total.json in the form {"total_downloads": N}.',
+        [],
+        "json-api-aggregate",
+        {"group_by": None, "operation": "sum", "field": "downloads", "output_key": "total_downloads"},
+    ),
+    (
+        "Create wordstats.py that satisfies the tests in test_wordstats.py; put it in the outputs folder.",
+        ["inputs/test_wordstats.py"],
+        "module-from-tests",
+        {"tests_path": "inputs/test_wordstats.py"},
+    ),
+    (
         "Regress Weekly Revenue ($k) on Ad Spend ($k) using shop.csv and plot the fit as shop.png.",
         ["inputs/shop.csv"],
         "linear-regression",
@@ -198,6 +287,8 @@ OUT_OF_FAMILY = [
     "Resize holiday.jpg to 800 pixels wide.",
     "Check which links on http://127.0.0.1:9000/shop.html are broken and list them in broken.md.",
     "Fit a logistic regression of churned on tenure in customers.csv and plot it.",
+    "Using ads.csv, fit a multiple linear regression of revenue on tv, radio and online together.",
+    "How many links on http://127.0.0.1:9000/page.html point to an external website?",
 ]
 
 
@@ -256,8 +347,15 @@ def test_no_match_when_inputs_cannot_be_read():
     assert plan("Compute the annualised volatility of the stock prices.", []) is None
 
 
+def test_comparing_several_series_is_not_one_volatility_run():
+    files = ["inputs/alpha.csv", "inputs/beta.csv", "inputs/gamma.csv"]
+    text = "Which of alpha.csv, beta.csv or gamma.csv had the highest annualised volatility?"
+    assert plan(text, files) is None
+
+
 def test_triggers_are_word_prefixes():
     assert _hit("api", "the /api/ endpoint") and not _hit("api", "rapid growth")
+    assert _hit(".py", "write stats.py")  # a trigger starting with punctuation may end a word
 
 
 def _write(tmp_path, name, text):

@@ -86,7 +86,9 @@ class Capability:
 
 
 def _hit(trigger: str, low_text: str) -> bool:
-    return re.search(r"(?<![a-z0-9])" + re.escape(trigger.lower()), low_text) is not None
+    """A word starting with the trigger; a trigger starting with punctuation (".py") may end a word."""
+    start = "" if not trigger[:1].isalnum() else r"(?<![a-z0-9])"
+    return re.search(start + re.escape(trigger.lower()), low_text) is not None
 
 
 @dataclass(frozen=True)

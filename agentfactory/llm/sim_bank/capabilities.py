@@ -6,12 +6,14 @@ phrasings); nothing refers to a particular suite's tasks, ids or entities.
 
 from __future__ import annotations
 
+import calendar
 import re
 from pathlib import PurePosixPath
 from typing import Any
 
 from agentfactory.llm.sim_bank.bank import Capability
 from agentfactory.llm.sim_bank.reading import (
+    NUMBER_WORDS,
     count_word,
     entity_from_file,
     file_names,
@@ -34,6 +36,8 @@ def _stem(path: str) -> str:
 
 
 def price_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
+    if len(_named_inputs(text, files, _TABLES + "|json")) > 1:
+        return None  # one series per subagent run: comparing files is another task
     csv = find_input(text, files, _TABLES + "|json")
     if csv is None:
         return None
@@ -62,12 +66,132 @@ def price_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
         hints = _ticker_words(text)
         if hints:
             inputs["hint_columns"] = hints
-    return inputs
+    return inputs | _period(text)
+
+
+def _named_inputs(text: str, files: list[str], extensions: str) -> list[str]:
+    names = {PurePosixPath(f).name for f in files}
+    named = (PurePosixPath(f).name for f in file_names(text, extensions))
+    return list(dict.fromkeys(n for n in named if n in names))
+
+
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DATE = (
+    rf"(?:(\d{{4}})-(\d{{1,2}})-(\d{{1,2}})|(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH},?\s+(\d{{4}})|"
+    rf"{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?,?\s+(\d{{4}})|{_MONTH}\s+(\d{{4}}))"
+)
+
+
+def _iso(m: re.Match, end: bool = False) -> str:
+    """An ISO date from a _DATE match; a month alone means its first day (or its last, for an end)."""
+    g = m.groups()
+    if g[0]:
+        year, month, day = int(g[0]), int(g[1]), int(g[2])
+    elif g[4]:
+        year, month, day = int(g[5]), _month_number(g[4]), int(g[3])
+    elif g[6]:
+        year, month, day = int(g[8]), _month_number(g[6]), int(g[7])
+    else:
+        year, month, day = int(g[10]), _month_number(g[9]), 0
+        day = _month_end(year, month) if end else 1
+    return f"{year:04d}-{month:02d}-{day:02d}"
+
+
+def _month_number(word: str) -> int:
+    return next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(word.lower()[:3]))
+
+
+def _month_end(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def _period(text: str) -> dict[str, Any]:
+    """The part of the series the task asks about: start/end dates or a trailing window."""
+    low = text.lower()
+    out: dict[str, Any] = {}
+    start = re.search(rf"\b(?:from|since|starting(?:\s+(?:on|in|from))?|beginning|after)\s+{_DATE}", low)
+    end = re.search(rf"\b(?:to|until|till|through|up\s+to|ending(?:\s+on)?|before)\s+{_DATE}", low)
+    between = re.search(rf"\bbetween\s+{_DATE}\s+and\s+{_DATE}", low)
+    if between:
+        first, second = re.finditer(_DATE, between.group(0))
+        return {"start": _iso(first), "end": _iso(second, end=True)}
+    if start:
+        out["start"] = _iso(start)
+    if end:
+        out["end"] = _iso(end, end=True)
+    half = re.search(r"\b(first|second)\s+half\s+of\s+(?:the\s+year\s+)?(\d{4})", low)
+    quarter = re.search(r"\b(?:q([1-4])|(first|second|third|fourth)\s+quarter)(?:\s+of)?\s+(\d{4})", low)
+    if not out and half:
+        year, first = int(half.group(2)), half.group(1) == "first"
+        out = {
+            "start": f"{year}-{'01' if first else '07'}-01",
+            "end": f"{year}-{'06-30' if first else '12-31'}",
+        }
+    elif not out and quarter:
+        q = int(quarter.group(1) or ["first", "second", "third", "fourth"].index(quarter.group(2)) + 1)
+        year = int(quarter.group(3))
+        out = {
+            "start": f"{year}-{3 * q - 2:02d}-01",
+            "end": f"{year}-{3 * q:02d}-{_month_end(year, 3 * q):02d}",
+        }
+    # A year or trailing window in the sentence that names the file describes the file, not the ask.
+    sentences = re.split(r"(?<=[.!?])\s+", low)
+    asked = " ".join(x for x in sentences if not re.search(r"\w\.(?:csv|tsv|tab|txt|json)\b", x))
+    year = re.search(
+        r"\b(?:in|for|during|over|throughout)\s+(?:the\s+(?:year|whole\s+of)\s+)?(\d{4})\b", asked
+    )
+    if not out and year and 1900 < int(year.group(1)) < 2200:
+        out = {"start": f"{year.group(1)}-01-01", "end": f"{year.group(1)}-12-31"}
+    window = re.search(
+        r"\b(?:last|past|final|trailing|most\s+recent)\s+(\d{1,3}|\w+)\s+(day|week|month|year)s?\b", asked
+    )
+    if window:
+        n = NUMBER_WORDS.get(window.group(1), None) if not window.group(1).isdigit() else int(window.group(1))
+        if n:
+            out["last"] = f"{n}{window.group(2)[0].upper()}"
+    return out
 
 
 # Capitalised words a price task names that are not a ticker or column.
 _NOT_TICKERS = {"CSV", "TSV", "JSON", "PNG", "SVG", "PDF", "API", "URL", "USD", "EUR", "GBP", "JPY", "CHF"}
-_NOT_TICKERS |= {"ETF", "NAV", "OHLC", "OHLCV", "CEO", "IPO", "UTC", "GMT", "AM", "PM", "ID", "I", "A", "OK"}
+_NOT_TICKERS |= {
+    "Q1",
+    "Q2",
+    "Q3",
+    "Q4",
+    "H1",
+    "H2",
+    "FY",
+    "YTD",
+    "ETF",
+    "NAV",
+    "OHLC",
+    "OHLCV",
+    "CEO",
+    "IPO",
+    "UTC",
+    "GMT",
+    "AM",
+    "PM",
+    "ID",
+    "I",
+    "A",
+    "OK",
+}
 
 
 def _ticker_words(text: str) -> list[str]:
@@ -127,6 +251,9 @@ PRICE = Capability(
             "chart_path": {"type": "string"},
             "price_column": {"type": ["string", "null"]},
             "hint_columns": {"type": ["array", "null"], "items": {"type": "string"}},
+            "start": {"type": ["string", "null"]},
+            "end": {"type": ["string", "null"]},
+            "last": {"type": ["string", "null"]},
             "title": {"type": ["string", "null"]},
         },
     },
@@ -148,6 +275,7 @@ _REGRESSION_PATTERNS = [
     (rf"(?:effect|impact|influence)\s+of\s+{_IDENT}\s+on\s+{_IDENT}", "xy"),
     (rf"(?:relationship|relation|correlation)\s+between\s+{_IDENT}\s+and\s+{_IDENT}", "xy"),
     (rf"{_IDENT}\s+as\s+a\s+(?:linear\s+)?function\s+of\s+{_IDENT}", "yx"),
+    (rf"{_IDENT}\s+(?:relates?|is\s+related|correlates?|is\s+correlated)\s+(?:to|with)\s+{_IDENT}", "yx"),
     (
         rf"{_IDENT}\s+(?:changes?|var(?:y|ies)|increases?|decreases?|grows?|moves?|scales?|responds?)\s+"
         rf"(?:with|to|along\s+with)\s+{_IDENT}",
@@ -197,8 +325,27 @@ def _unglossed(text: str) -> str:
 
 def regression_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
     csv = find_input(text, files, _TABLES)
-    if csv is None:
-        return None
+    if csv is None or re.search(
+        rf"\b(?:on|against|from|using)\s+{_IDENT},\s*{_IDENT},?\s+and\s+{_IDENT}", text
+    ):
+        return None  # three or more predictors: a multiple regression, not a straight line
+    extra = _predict_at(text)
+    inputs = regression_xy(text, files, csv)
+    return inputs | extra if inputs is not None else None
+
+
+def _predict_at(text: str) -> dict[str, Any]:
+    """x values to predict at: "what revenue it predicts when online spend is 50", "at x = 3"."""
+    m = re.search(
+        r"\bpredict\w*\b[^.?!]{0,80}?\b(?:when|if|at|for)\b[^.?!\d]{0,40}?(?:is|=|of|equals)?\s*"
+        r"(-?\d+(?:\.\d+)?)",
+        text,
+        re.I,
+    ) or re.search(r"\bpredict\w*\s+(?:\w+\s+){0,4}?(?:at|for)\s+(?:x\s*=\s*)?(-?\d+(?:\.\d+)?)", text, re.I)
+    return {"predict_at": float(m.group(1))} if m else {}
+
+
+def regression_xy(text: str, files: list[str], csv: str) -> dict[str, Any] | None:
     text = _unglossed(text)
     y, x = _role(text, _ROLE_Y), _role(text, _ROLE_X)
     chart = new_output(text, files, "png") or output_path(f"{_stem(csv)}_scatter.png")
@@ -227,7 +374,8 @@ def regression_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
 # Column names of several words ("Monthly Sales ($k)") in the phrasings that delimit them clearly.
 _PHRASE = r"[`'\"]?([A-Za-z][\w$%()/&' -]{0,48}?)[`'\"]?"
 _PHRASE_END = (
-    r"(?=\s*(?:\b(?:using|in|from|with|for|and\s+(?:plot|save|report|give|make|draw))\b|[.,;:?!]|$))"
+    r"(?=\s*(?:\b(?:using|in|from|with|for|and\s+(?:then\s+)?(?:plot|save|report|give|make|draw|say|tell|show|"
+    r"write|compute|list|chart|predict|estimate|find|state))\b|[.,;:?!]|$))"
 )
 _REGRESSION_PHRASES = [
     (rf"\bregress(?:es|ing)?\s+{_PHRASE}\s+(?:on|against)\s+{_PHRASE}{_PHRASE_END}", "yx"),
@@ -328,6 +476,7 @@ REGRESSION = Capability(
             "x": {"type": ["string", "null"]},
             "y": {"type": ["string", "null"]},
             "chart_path": {"type": "string"},
+            "predict_at": {"type": ["number", "array", "null"]},
         },
     },
     buggy_edits=(("clean = data.dropna()", "clean = data"),),
@@ -337,7 +486,11 @@ REGRESSION = Capability(
         "polynomial",
         "quadratic",
         "multiple regression",
+        "multiple linear",
         "multivariate",
+        "multivariable",
+        "several predictors",
+        "each predictor",
         "exponential fit",
     ),
 )
@@ -373,7 +526,20 @@ PAGE_LIST = Capability(
         "Fetches a web page and extracts its main list of items (courses, projects, members, products) "
         "with their links into a markdown list. Use to turn a catalogue or directory page into markdown."
     ),
-    strong=("links", "list of", "extract", "markdown list", "directory", "listed", "with its link", "scrape"),
+    strong=(
+        "links",
+        "list of",
+        "extract",
+        "markdown list",
+        "directory",
+        "listed",
+        "with its link",
+        "with a link",
+        "linked to",
+        "list every",
+        "list all",
+        "scrape",
+    ),
     triggers=(
         "page",
         "course",
@@ -411,6 +577,12 @@ PAGE_LIST = Capability(
         "validate the links",
         "response time",
         "uptime",
+        "external",
+        "another domain",
+        "other domain",
+        "how many links",
+        "point to",
+        "points to",
     ),
 )
 
@@ -434,9 +606,14 @@ _QUERY_PATTERNS = [
     r"(?:evidence|research|science|literature|studies|experts?|data|sources)\s+(?:say|show|tell\s+us|suggest)"
     r"\s+(?:about|on|regarding)\s+(?P<q>[^,.;:!?]+?)" + _END,
     r"\b(?:look\s+up|find|gather|collect|read|dig\s+up)\s+(?:(?:a|few|some|several|good|recent|reliable|"
-    r"\w+)\s+){0,3}(?:sources|articles|papers|pages|information|studies)\s+(?:on|about|regarding|covering)"
+    r"\w+)\s+){0,6}(?:sources|articles|papers|pages|information|studies)\s+(?:on|about|regarding|covering)"
     r"\s+(?P<q>[^,.;:!?]+?)" + _END,
     r"\blook\s+up\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"\blook\s+into\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"\b(?:sources|articles|experts|studies|papers|researchers|scientists)\s+(?:say|said|report|found)\s+"
+    r"(?:about|on|regarding)\s+(?P<q>[^,.;:!?]+?)" + _END,
+    # A question the report answers: "How are EV batteries recycled? Search the web, read ..."
+    r"(?:^|[.!?]\s+)(?:how|what|why|which|when|where|who|is|are|does|do|can|should)\s+(?P<q>[^.;!?]{6,120}?)\?",
 ]
 
 
@@ -448,6 +625,12 @@ def _query(text: str) -> str | None:
         m = re.search(pattern, text, re.I)
         if m:
             q = re.sub(r"^(?:the|a|an)\s+", "", m.group("q").strip(), flags=re.I)
+            q = re.sub(
+                r"^(?:how\s+(?:well|much|many|far|often)|whether|if|are|is|do|does|did|can|could|should|will)\s+",
+                "",
+                q,
+                flags=re.I,
+            )
             if len(q) >= 3 and not set(q.lower().split()) <= _STOP | _GENERIC_QUERY:
                 return q
     return None
@@ -651,11 +834,49 @@ _OPS = {
     "minimum": "min",
     "min": "min",
     "lowest": "min",
+    "cheapest": "min",
+    "smallest": "min",
+    "most expensive": "max",
+    "priciest": "max",
+    "largest": "max",
+    "biggest": "max",
 }
+_OP_WORDS = "|".join(sorted((re.escape(k).replace("\\ ", r"\s+") for k in _OPS), key=len, reverse=True))
+# A group named by one word, or by two ("product category": the key may sit in a nested object).
+_GROUP_NAME = r"[`'\"]?([A-Za-z_]\w*(?:[ .][A-Za-z_]\w*)?)[`'\"]?"
 _GROUP = (
     r"(?:per|by|for\s+each|for\s+every|in\s+each|of\s+each|of\s+every|each|every|grouped\s+by|"
-    r"broken\s+down\s+by|split\s+by|across)\s+(?:(?:individual|single|distinct)\s+)?" + _IDENT
+    r"broken\s+down\s+by|split\s+by|across)\s+(?!all\b|the\s+whole\b)(?:(?:individual|single|distinct)\s+)?"
+    + _GROUP_NAME
 )
+_NO_GROUP = r"(?:across\s+all|over\s+all|in\s+total|overall|altogether|for\s+all|of\s+all)\b"
+_NOT_KEYS = {"does", "do", "did", "is", "are", "was", "were", "has", "have", "had", "can", "will", "there"}
+_NOT_KEYS |= {"that", "which", "who", "where", "when", "sells", "has", "gets", "makes", "appears", "so"}
+_GROUP_END = {"in", "from", "at", "on", "and", "of", "to", "is", "are", "with", "for", "using", "the", "then"}
+_GROUP_END |= {"across", "over", "per", "by", "within", "among", "between", "into", "or", "as"}
+
+
+def _group_name(raw: str) -> str:
+    """ "category in" -> "category"; "product category" stays (the subagent resolves it)."""
+    words = raw.replace(".", " . ").split()
+    last = words[-1].lower()
+    if len(words) > 1 and (last in _GROUP_END | _STOP | _NOT_KEYS or last.endswith(("ed", "ing", "ly"))):
+        words = words[:1]
+    return " ".join(words).replace(" . ", ".")
+
+
+def _derived_field(text: str, name: str) -> str | None:
+    """`name` defined as a product, sum or difference of two fields: "revenue is qty × unit_price"."""
+    m = re.search(
+        rf"\b{re.escape(name)}\b(?:\s+(?:per|of|for)\s+\w+)?\s+(?:is|=|equals|means)\s+{_IDENT}\s*"
+        rf"([×x*+\-])\s*{_IDENT}",
+        text,
+        re.I,
+    )
+    if not m:
+        return None
+    op = "*" if m.group(2) in "×x*" else m.group(2)
+    return f"{m.group(1)}{op}{m.group(3)}"
 
 
 def api_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
@@ -664,27 +885,50 @@ def api_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
         return None
     op = field_name = group = None
     m = re.search(
-        r"\b(sum|total|average|mean|avg|maximum|max|highest|minimum|min|lowest)\s+(?:of\s+)?(?:the\s+)?"
+        rf"\b({_OP_WORDS})\s+(?:of\s+)?(?:the\s+)?(?:[a-z]+\s+){{0,2}}?"
         + _IDENT
         + r"(?:\s+field|\s+values?)?\s+"
         + _GROUP,
         text,
         re.I,
     )
+    whole = re.search(
+        rf"\b({_OP_WORDS})\s+(?:number\s+of\s+|amount\s+of\s+|of\s+)?(?:the\s+)?{_IDENT}\s+{_NO_GROUP}",
+        text,
+        re.I,
+    )
     if m and m.group(2).lower() not in _STOP:
-        op, field_name, group = _OPS[m.group(1).lower()], m.group(2), m.group(3)
+        op, field_name, group = (
+            _OPS[" ".join(m.group(1).lower().split())],
+            m.group(2),
+            _group_name(m.group(3)),
+        )
+    elif whole and whole.group(2).lower() not in _STOP:
+        # One figure over every record ("the total number of downloads across all packages").
+        field_name = whole.group(2)
+        out = new_output(text, files, "json") or "outputs/aggregate.json"
+        inputs = {
+            "url": found[0],
+            "group_by": None,
+            "operation": _OPS[" ".join(whole.group(1).lower().split())],
+        }
+        inputs |= {"output_path": out, "field": _derived_field(text, field_name) or field_name}
+        key = re.search(r"\{\s*[\"']([A-Za-z_]\w*)[\"']\s*:\s*(?:N|<[^>]*>|\.\.\.|x|n)\s*\}", text)
+        if key:
+            inputs["output_key"] = key.group(1)
+        return inputs
     else:
         m = re.search(
             r"\b(?:count|number\s+of|how\s+many)\s+(?:the\s+|all\s+)?(?:\w+\s+){0,3}?" + _GROUP, text, re.I
         )
         if m:
-            op, group = "count", m.group(1)
+            op, group = "count", _group_name(m.group(1))
     if op is None or group is None or group.lower() in _STOP:
         return None
     out = new_output(text, files, "json") or "outputs/aggregate.json"
     inputs: dict[str, Any] = {"url": found[0], "group_by": group, "operation": op, "output_path": out}
     if field_name:
-        inputs["field"] = field_name
+        inputs["field"] = _derived_field(text, field_name) or field_name
     return inputs
 
 
@@ -729,13 +973,14 @@ API = Capability(
     answer=api_answer,
     inputs_schema={
         "type": "object",
-        "required": ["url", "group_by"],
+        "required": ["url"],
         "properties": {
             "url": {"type": "string"},
-            "group_by": {"type": "string"},
+            "group_by": {"type": ["string", "null"]},
             "operation": {"enum": ["sum", "mean", "count", "min", "max"]},
             "field": {"type": ["string", "null"]},
             "output_path": {"type": "string"},
+            "output_key": {"type": ["string", "null"]},
             "max_pages": {"type": "integer"},
         },
     },
@@ -759,7 +1004,7 @@ def convert_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
         return None
     names = [PurePosixPath(f).name for f in files]
     schemas = [n for n in names if n.lower().endswith(".json") and "schema" in n.lower()]
-    named = [n for n in file_names(text, "json") if n in names]
+    named = [PurePosixPath(n).name for n in file_names(text, "json") if PurePosixPath(n).name in names]
     schema = (schemas or named or [None])[0]
     if schema is None:
         return None
@@ -821,7 +1066,8 @@ CONVERT = Capability(
 
 def program_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
     names = [PurePosixPath(f).name for f in files]
-    tests = [n for n in file_names(text, "py") if n in names and n.startswith("test")]
+    tests = [PurePosixPath(n).name for n in file_names(text, "py")]
+    tests = [n for n in tests if n in names and n.startswith("test")]
     tests = tests or [n for n in names if n.startswith("test") and n.endswith(".py")]
     if not tests:
         return None
@@ -849,7 +1095,7 @@ PROGRAM = Capability(
         "the code with the llm tool and running the tests to confirm. Use when a task gives tests and "
         "asks for the implementation."
     ),
-    strong=("test", "implement", "pass"),
+    strong=("test", "implement", "pass", "satisf"),
     triggers=("python", "module", "function", "write", "program", "code", ".py", "outputs"),
     tools=("llm",),
     module="module_from_tests",

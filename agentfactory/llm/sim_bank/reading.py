@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
-_FILE = re.compile(r"(?<![\w/.-])(?:(?:inputs|outputs)/)?([A-Za-z0-9_][\w.-]*\.(?:%s))\b")
+# A file name, with the folders written before it ("reports/q3.md"); inputs/ and outputs/ are not kept.
+_FILE = re.compile(r"(?<![\w/.:-])(?:(?:inputs|outputs)/)?((?:[\w-]+/){0,3}[A-Za-z0-9_][\w.-]*\.(?:%s))\b")
 _URL = re.compile(r"https?://[^\s'\"<>)\]]+")
 NUMBER_WORDS = {
     "one": 1,
@@ -42,7 +43,11 @@ def input_path(name: str) -> str:
 
 
 def output_path(name: str) -> str:
-    return f"outputs/{PurePosixPath(name).name}"
+    """outputs/<name>, keeping a relative folder the task asked for ("reports/q3.md")."""
+    parts = [p for p in PurePosixPath(name).parts if p not in ("/", "..", ".")]
+    if parts[:1] == ["outputs"]:
+        parts = parts[1:]
+    return "outputs/" + "/".join(parts or [PurePosixPath(name).name])
 
 
 def find_input(text: str, input_files: list[str], extensions: str) -> str | None:
@@ -50,7 +55,7 @@ def find_input(text: str, input_files: list[str], extensions: str) -> str | None
     names = [PurePosixPath(f).name for f in input_files]
     exts = tuple("." + e.lower() for e in extensions.split("|"))
     for name in file_names(text, extensions):
-        if name in names:
+        if PurePosixPath(name).name in names:
             return input_path(name)
     candidates = [n for n in names if n.lower().endswith(exts)]
     if len(candidates) == 1:
@@ -77,7 +82,8 @@ def new_output(
     found = []
     for m in pattern.finditer(text):
         name = m.group(1)
-        if name in names or name in exclude or re.search(r"[-_.]N\.|\{|<|\bX\b", name):
+        base = PurePosixPath(name).name
+        if base in names or name in exclude or base in exclude or re.search(r"[-_.]N\.|\{|<|\bX\b", name):
             continue
         found.append((not _SAVE_BEFORE.search(text[max(0, m.start() - 60) : m.start()]), m.start(), name))
     return output_path(min(found)[2]) if found else None

@@ -337,7 +337,11 @@ def _key(record, name):
 
 def _path(record, name):
     """The keys leading to `name` in a record: a dotted path, a (close) top-level key, else the one
-    nested object that has it."""
+    nested object that has it. Words ("product category") may name a key or a path."""
+    if " " in name.strip():
+        for form in ("_".join(name.split()), ".".join(name.split()), name.split()[-1]):
+            with contextlib.suppress(ValueError):
+                return _path(record, form)
     head, dot, rest = name.partition(".")
     if dot and name not in record:
         key = _key(record, head)
