@@ -796,3 +796,132 @@ def test_plain_test_classes_run_and_imported_classes_are_not_tests(tmp_path):
     )
     result = _program(tmp_path, "test_textbits.py", tests)
     assert result["tests"] == 2 and result["passed"] == 2
+
+
+# ---- module from tests: conversions, validators, small classes ----------------------------------------
+
+CONVERSION_PROGRAMS = [
+    (
+        "test_heat.py",
+        "import pytest\nfrom heat import celsius_to_kelvin, kelvin_to_fahrenheit, fahrenheit2celsius\n\n\n"
+        "def test_directions():\n    assert celsius_to_kelvin(0) == 273.15\n"
+        "    assert kelvin_to_fahrenheit(0) == -459.67\n    assert fahrenheit2celsius(212) == 100\n\n\n"
+        "def test_absolute_zero():\n    with pytest.raises(ValueError):\n        celsius_to_kelvin(-300)\n",
+    ),
+    (
+        "test_scales.py",
+        "import unittest\nimport scales\n\n\nclass T(unittest.TestCase):\n"
+        "    def test_to(self):\n        self.assertAlmostEqual(scales.to_kelvin(32), 273.15)\n"
+        "        self.assertEqual(scales.fToK(212), 373.15)\n"
+        "    def test_negative_kelvin_is_fine_when_not_tested(self):\n"
+        "        self.assertAlmostEqual(scales.c_to_f(-40), -40)\n",
+    ),
+    (
+        "test_checks.py",
+        "from checks import validate_email, is_valid_isbn13, luhn_check, is_valid_ip, is_valid_hex_colour, is_url\n\n\n"
+        "def test_checks():\n    assert validate_email('a.b+c@mail.example.org') and not validate_email('a@b')\n"
+        "    assert is_valid_isbn13('978-0-306-40615-7') and not is_valid_isbn13('9780306406158')\n"
+        "    assert luhn_check('4539 1488 0343 6467') and not luhn_check('8273 1232 7352 0569')\n"
+        "    assert is_valid_ip('192.168.0.1') and not is_valid_ip('256.1.1.1') and not is_valid_ip('01.2.3.4')\n"
+        "    assert is_valid_hex_colour('#1aF') and not is_valid_hex_colour('123456')\n"
+        "    assert is_url('https://example.com/a?b=1') and not is_url('ftp://example.com')\n",
+    ),
+    (
+        "test_counts.py",
+        "from counts import word_count, count_words\n\n\n"
+        "def test_both_conventions():\n    assert word_count('a b a') == {'a': 2, 'b': 1}\n"
+        "    assert count_words('the cat sat') == 3\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "tests"), CONVERSION_PROGRAMS, ids=[p[0] for p in CONVERSION_PROGRAMS])
+def test_conversions_and_validators_under_any_usual_name(tmp_path, name, tests):
+    result = _program(tmp_path, name, tests)
+    assert result["tests"] and result["passed"] == result["tests"], result["answer"]
+
+
+def test_a_conversion_checks_absolute_zero_only_when_the_tests_expect_it(tmp_path):
+    prompt = "Write a Python module named t.py defining k_to_c so that these tests pass.\n\n```python\n{}```"
+    plain = sim_llm_answer(
+        prompt.format("from t import k_to_c\n\n\ndef test_it():\n    assert k_to_c(0) == -273.15\n")
+    )
+    strict = sim_llm_answer(
+        prompt.format(
+            "from t import k_to_c\n\n\ndef test_it():\n    try:\n        k_to_c(-1)\n"
+            "    except ValueError:\n        return\n    assert False\n"
+        )
+    )
+    assert "raise" not in plain and "raise ValueError" in strict
+
+
+CLASS_PROGRAMS = [
+    (
+        "test_stack.py",
+        "import pytest\nfrom structures import Stack, Queue\n\n\n"
+        "def test_stack():\n    s = Stack()\n    assert s.is_empty()\n    s.push(1)\n    s.push(2)\n"
+        "    assert s.peek() == 2 and s.pop() == 2 and s.size() == 1 and len(s) == 1\n\n\n"
+        "def test_empty_pop():\n    with pytest.raises(IndexError):\n        Stack().pop()\n\n\n"
+        "def test_queue():\n    q = Queue()\n    q.enqueue('a')\n    q.enqueue('b')\n"
+        "    assert q.dequeue() == 'a' and q.peek() == 'b' and not q.is_empty()\n",
+    ),
+    (
+        "test_bank.py",
+        "from bank import BankAccount, InsufficientFundsError\n\n\n"
+        "def _account():\n    return BankAccount('Ann', 100)\n\n\n"
+        "def test_deposit_and_withdraw():\n    account = _account()\n    account.deposit(50)\n"
+        "    account.withdraw(30)\n    assert account.balance == 120 and account.owner == 'Ann'\n\n\n"
+        "def test_overdraft():\n    try:\n        _account().withdraw(500)\n"
+        "    except InsufficientFundsError:\n        return\n    assert False\n\n\n"
+        "def test_keyword_balance():\n    assert BankAccount('Bo', initial_balance=5).balance == 5\n",
+    ),
+    (
+        "test_store.py",
+        "import unittest\nfrom store import Inventory, Counter\n\n\nclass T(unittest.TestCase):\n"
+        "    def setUp(self):\n        self.inv = Inventory()\n        self.inv.add_item('pen', 3)\n\n"
+        "    def test_remove(self):\n        self.inv.remove_item('pen', 2)\n"
+        "        self.assertEqual(self.inv.get_quantity('pen'), 1)\n        self.assertEqual(self.inv.total_items(), 1)\n\n"
+        "    def test_errors(self):\n        with self.assertRaises(KeyError):\n            self.inv.remove_item('ink', 1)\n"
+        "        with self.assertRaises(ValueError):\n            self.inv.remove_item('pen', 9)\n\n"
+        "    def test_counter(self):\n        c = Counter()\n        c.increment()\n        c.increment()\n"
+        "        c.decrement()\n        self.assertEqual(c.value, 1)\n        c.reset()\n"
+        "        self.assertEqual(c.value, 0)\n",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "tests"), CLASS_PROGRAMS, ids=[p[0] for p in CLASS_PROGRAMS])
+def test_conventional_classes_are_written_with_the_methods_the_tests_use(tmp_path, name, tests):
+    result = _program(tmp_path, name, tests)
+    assert result["tests"] and result["passed"] == result["tests"], result["answer"]
+
+
+def test_a_pytest_fixture_is_read_as_an_instance_of_the_class():
+    tests = (
+        "import pytest\nfrom acct import Account\n\n\n@pytest.fixture\ndef acct():\n    return Account(10)\n\n\n"
+        "def test_it(acct):\n    acct.deposit(5)\n    assert acct.balance == 15\n"
+    )
+    reply = sim_llm_answer(
+        f"Write a Python module named acct.py defining Account so that these tests pass.\n\n```python\n{tests}```"
+    )
+    namespace = {}
+    exec(reply.split("```python\n")[1].split("```")[0], namespace)
+    account = namespace["Account"](10)
+    account.deposit(5)
+    assert account.balance == 15
+
+
+def test_an_unconventional_method_of_a_known_class_is_an_honest_stub(tmp_path):
+    tests = (
+        "from st import Stack\n\n\ndef test_push():\n    s = Stack()\n    s.push(1)\n    assert s.peek() == 1\n\n\n"
+        "def test_odd():\n    assert Stack().frobnicate() == 3\n"
+    )
+    result = _program(tmp_path, "test_st.py", tests)
+    assert result["tests"] == 2 and result["passed"] == 1
+    assert "NotImplementedError" in result["failures"][0]
+
+
+def test_a_class_of_unknown_kind_is_refused():
+    tests = "from z import Spaceship\n\n\ndef test_it():\n    assert Spaceship().warp() == 9\n"
+    prompt = f"Write a Python module named z.py defining Spaceship so that these tests pass.\n\n```python\n{tests}```"
+    assert "```" not in sim_llm_answer(prompt)
