@@ -118,7 +118,7 @@ def test_make_fixtures_is_deterministic(tmp_path):
         assert (copy / rel).read_bytes() == (CORE_SUITE / rel).read_bytes(), rel
 
 
-@pytest.mark.parametrize("name", ["variants", "variants2", "variants3"])
+@pytest.mark.parametrize("name", ["variants", "variants2", "variants3", "rephrased"])
 def test_variant_suites_are_valid_and_cover_every_family(core_suite, name):
     from agentfactory.bench import load_suite
 

@@ -232,6 +232,59 @@ VARIANTS = [
         "module-from-tests",
         {"tests_path": "inputs/test_wordstats.py"},
     ),
+    ("vol + chart for gold.csv -> gold_vol.png", ["inputs/gold.csv"], "price-volatility", {}),
+    (
+        "OLS of sales on tv_spend (ads.csv); report coefficient, constant and R2; plot -> ads.png",
+        ["inputs/ads.csv"],
+        "linear-regression",
+        {"x": "tv_spend", "y": "sales"},
+    ),
+    (
+        "Does exam_score go up with hours_studied? scores.csv. Chart: scores.png",
+        ["inputs/scores.csv"],
+        "linear-regression",
+        {"x": "hours_studied", "y": "exam_score"},
+    ),
+    (
+        "Grab every member org + hyperlink off http://127.0.0.1:9000/members.html and dump them into "
+        "members.md as markdown.",
+        [],
+        "page-links-to-markdown",
+        {"output_path": "outputs/members.md"},
+    ),
+    (
+        "What is known about coral reef bleaching? Find and read three good sources and put a summary "
+        "with references into coral_digest.md.",
+        [],
+        "web-research",
+        {"query": "coral reef bleaching", "k": 3},
+    ),
+    (
+        "Put together a brief on grid-scale battery storage with citations, save to battery.md.",
+        [],
+        "web-research",
+        {"query": "grid-scale battery storage"},
+    ),
+    (
+        "Pull every page of http://127.0.0.1:9000/orders/page-1.json, compute group totals of amount by "
+        "region and write them to by_region.json.",
+        [],
+        "json-api-aggregate",
+        {"group_by": "region", "operation": "sum", "field": "amount"},
+    ),
+    (
+        "Tally the helpdesk tickets by status across all pages starting at "
+        "http://127.0.0.1:9000/tickets/page-1.json; write the tally to tally.json.",
+        [],
+        "json-api-aggregate",
+        {"group_by": "status", "operation": "count"},
+    ),
+    (
+        "Is the buzz around the KettlePro getting better or worse? kettle_posts.csv; plot it weekly.",
+        ["inputs/kettle_posts.csv"],
+        "sentiment-trend",
+        {"posts_path": "inputs/kettle_posts.csv"},
+    ),
     (
         "Regress Weekly Revenue ($k) on Ad Spend ($k) using shop.csv and plot the fit as shop.png.",
         ["inputs/shop.csv"],
@@ -355,6 +408,7 @@ def test_comparing_several_series_is_not_one_volatility_run():
 
 def test_triggers_are_word_prefixes():
     assert _hit("api", "the /api/ endpoint") and not _hit("api", "rapid growth")
+    assert _hit(r"vol\b", "vol + chart") and not _hit(r"vol\b", "trading volume")
     assert _hit(".py", "write stats.py")  # a trigger starting with punctuation may end a word
 
 

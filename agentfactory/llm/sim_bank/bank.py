@@ -86,9 +86,12 @@ class Capability:
 
 
 def _hit(trigger: str, low_text: str) -> bool:
-    """A word starting with the trigger; a trigger starting with punctuation (".py") may end a word."""
+    """A word starting with the trigger; a trigger starting with punctuation (".py") may end a word,
+    and one ending in \\b must end one ("vol\\b" is not "volume")."""
     start = "" if not trigger[:1].isalnum() else r"(?<![a-z0-9])"
-    return re.search(start + re.escape(trigger.lower()), low_text) is not None
+    whole = trigger.endswith("\\b")
+    body = re.escape(trigger[:-2].lower() if whole else trigger.lower())
+    return re.search(start + body + (r"(?![a-z0-9])" if whole else ""), low_text) is not None
 
 
 @dataclass(frozen=True)

@@ -222,7 +222,17 @@ PRICE = Capability(
         "funds, indices, crypto; daily, weekly or monthly data). Use for risk or performance questions "
         "about one series of prices."
     ),
-    strong=("volatil", "annualised", "annualized", "stock price", "closing price", "share price"),
+    strong=(
+        "volatil",
+        "annualised",
+        "annualized",
+        "stock price",
+        "closing price",
+        "share price",
+        r"vol\b",
+        "std dev",
+        "standard deviation of",
+    ),
     triggers=(
         "price",
         "prices",
@@ -267,7 +277,7 @@ PRICE = Capability(
 
 # (pattern, order): order "yx" when the first group is the response, "xy" when it is the explanatory.
 _REGRESSION_PATTERNS = [
-    (rf"regression\s+of\s+{_IDENT}\s+(?:on|against|versus|vs\.?)\s+{_IDENT}", "yx"),
+    (rf"(?:regression|ols|fit|model)\s+of\s+{_IDENT}\s+(?:on|against|versus|vs\.?)\s+{_IDENT}", "yx"),
     (rf"regress(?:es|ing)?\s+{_IDENT}\s+(?:on|against)\s+{_IDENT}", "yx"),
     (rf"{_IDENT}\s+depends?\s+on\s+{_IDENT}", "yx"),
     (rf"model\s+{_IDENT}\s+as\s+(?:a\s+)?(?:linear\s+)?function\s+of\s+{_IDENT}", "yx"),
@@ -276,6 +286,7 @@ _REGRESSION_PATTERNS = [
     (rf"(?:relationship|relation|correlation)\s+between\s+{_IDENT}\s+and\s+{_IDENT}", "xy"),
     (rf"{_IDENT}\s+as\s+a\s+(?:linear\s+)?function\s+of\s+{_IDENT}", "yx"),
     (rf"{_IDENT}\s+(?:relates?|is\s+related|correlates?|is\s+correlated)\s+(?:to|with)\s+{_IDENT}", "yx"),
+    (rf"{_IDENT}\s+(?:go(?:es)?\s+(?:up|down)|rises?|falls?|grows?)\s+(?:with|as)\s+{_IDENT}", "yx"),
     (
         rf"{_IDENT}\s+(?:changes?|var(?:y|ies)|increases?|decreases?|grows?|moves?|scales?|responds?)\s+"
         rf"(?:with|to|along\s+with)\s+{_IDENT}",
@@ -458,6 +469,15 @@ REGRESSION = Capability(
         "linear function",
         "intercept",
         "least squares",
+        r"ols\b",
+        "go up with",
+        "goes up with",
+        "rise with",
+        "rises with",
+        r"r2\b",
+        "trendline",
+        "trend line",
+        "coefficient",
         "least-squares",
         "fit a line",
         "fitted line",
@@ -535,9 +555,19 @@ PAGE_LIST = Capability(
         "listed",
         "with its link",
         "with a link",
+        "as a link",
         "linked to",
+        "hyperlink",
         "list every",
         "list all",
+        "lists every",
+        "lists all",
+        "list each",
+        "with urls",
+        "with their urls",
+        "name and url",
+        "grab",
+        "harvest",
         "scrape",
     ),
     triggers=(
@@ -583,13 +613,20 @@ PAGE_LIST = Capability(
         "how many links",
         "point to",
         "points to",
+        "paginat",
+        "next link",
+        "follow next",
+        "follow the next",
     ),
 )
 
 
 # ---- search, read, summarise (a chain of two) ---------------------------------------------------------
 
-_END = r"(?=\s*(?:[,.;:!?(]|\band\b|\bthen\b|\bwith\b|\bto\b|$))"
+_END = (
+    r"(?=\s*(?:[,.;:!?(]|\band\b|\bthen\b|\bwith\b|\bto\b|$|"
+    r"\b(?:in|into|as)\s+[\w/-]+\.(?:md|markdown|txt|html)\b))"
+)
 _QUERY_PATTERNS = [
     r"\bsearch(?:\s+the\s+web|\s+online)?\s+for\s+(?:(?:recent|the\s+latest|latest|some|current)\s+)?"
     r"(?:(?:information|news|articles|material|sources|facts)\s+)?(?:on\s+|about\s+|regarding\s+)?"
@@ -610,6 +647,7 @@ _QUERY_PATTERNS = [
     r"\s+(?P<q>[^,.;:!?]+?)" + _END,
     r"\blook\s+up\s+(?P<q>[^,.;:!?]+?)" + _END,
     r"\blook\s+into\s+(?P<q>[^,.;:!?]+?)" + _END,
+    r"\btell\s+me\s+(?:all\s+|more\s+)?(?:about|on)\s+(?P<q>[^,.;:!?]+?)" + _END,
     r"\b(?:sources|articles|experts|studies|papers|researchers|scientists)\s+(?:say|said|report|found)\s+"
     r"(?:about|on|regarding)\s+(?P<q>[^,.;:!?]+?)" + _END,
     # A question the report answers: "How are EV batteries recycled? Search the web, read ..."
@@ -626,7 +664,8 @@ def _query(text: str) -> str | None:
         if m:
             q = re.sub(r"^(?:the|a|an)\s+", "", m.group("q").strip(), flags=re.I)
             q = re.sub(
-                r"^(?:how\s+(?:well|much|many|far|often)|whether|if|are|is|do|does|did|can|could|should|will)\s+",
+                r"^(?:how\s+(?:well|much|many|far|often)|whether|if|are|is|do|does|did|can|could|should|will)\s+"
+                r"(?:(?:known|understood|happening|new|the\s+latest)\s+(?:about|on|with|in)\s+)?",
                 "",
                 q,
                 flags=re.I,
@@ -707,6 +746,9 @@ RESEARCH = Capability(
         "top",
         "cite",
         "markdown",
+        "brief",
+        "digest",
+        "write-up",
     ),
     tools=("web_search", "web_fetch"),
     module="web_research",
@@ -789,7 +831,18 @@ SENTIMENT = Capability(
         "averages it per week, day or month, charts the trend and says whether it is improving or "
         "declining."
     ),
-    strong=("sentiment", "opinion", "mood", "tone"),
+    strong=(
+        "sentiment",
+        "opinion",
+        "mood",
+        "tone",
+        "feel about",
+        "buzz",
+        "better or worse",
+        "reception",
+        "perception",
+        "attitude",
+    ),
     triggers=(
         "post",
         "review",
@@ -885,7 +938,7 @@ def api_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
         return None
     op = field_name = group = None
     m = re.search(
-        rf"\b({_OP_WORDS})\s+(?:of\s+)?(?:the\s+)?(?:[a-z]+\s+){{0,2}}?"
+        rf"\b({_OP_WORDS})s?(?:\s+up)?\s+(?:of\s+)?(?:the\s+)?(?:[a-z]+\s+){{0,2}}?"
         + _IDENT
         + r"(?:\s+field|\s+values?)?\s+"
         + _GROUP,
@@ -919,7 +972,10 @@ def api_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
         return inputs
     else:
         m = re.search(
-            r"\b(?:count|number\s+of|how\s+many)\s+(?:the\s+|all\s+)?(?:\w+\s+){0,3}?" + _GROUP, text, re.I
+            r"\b(?:count|number\s+of|how\s+many|tally|frequency\s+of|break\s+down|distribution\s+of)\s+"
+            r"(?:the\s+|all\s+)?(?:\S+\s+){0,5}?" + _GROUP,
+            text,
+            re.I,
         )
         if m:
             op, group = "count", _group_name(m.group(1))
@@ -952,7 +1008,7 @@ API = Capability(
         "mean, count, min or max; writes {group: value} to JSON. Use for totals, averages or counts from "
         "an API endpoint."
     ),
-    strong=("api", "endpoint", "paginated", "json feed"),
+    strong=("api", "endpoint", "paginated", "json feed", "all pages", "every page", "each page", "next page"),
     triggers=(
         "json",
         "page",

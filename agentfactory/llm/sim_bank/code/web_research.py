@@ -33,7 +33,7 @@ STOPWORDS = frozenset(
     "effect effects impact impacts role benefit benefits risk risks use uses history overview state future "
     "pros cons introduction guide information info facts news topic health economic economics "
     "environmental social cost costs safety science causes consequences advantages disadvantages "
-    "arguments debate case trends challenges potential prospects status".split()
+    "arguments debate case trends challenges potential prospects status known understood".split()
 )
 PREPOSITIONS = frozenset(
     "in on for of about at by with without from to into among during within across under over between "  # noqa: SIM905 (a word list reads better as text)
