@@ -234,6 +234,18 @@ VARIANTS = [
     ),
     ("vol + chart for gold.csv -> gold_vol.png", ["inputs/gold.csv"], "price-volatility", {}),
     (
+        "Using acme_weekly.csv, what is the annualized volatility? Chart the price.",
+        ["inputs/acme_weekly.csv"],
+        "price-volatility",
+        {"periods_per_year": 52},
+    ),
+    (
+        "Fit y = a + b*x where y is crop_yield and x is rainfall_mm in farm.csv; give a, b and R^2.",
+        ["inputs/farm.csv"],
+        "linear-regression",
+        {"x": "rainfall_mm", "y": "crop_yield"},
+    ),
+    (
         "OLS of sales on tv_spend (ads.csv); report coefficient, constant and R2; plot -> ads.png",
         ["inputs/ads.csv"],
         "linear-regression",

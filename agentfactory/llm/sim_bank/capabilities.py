@@ -42,18 +42,22 @@ def price_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
     if csv is None:
         return None
     low = text.lower()
-    explicit = re.search(
-        r"(\d{1,3})\s+(?:(?:trading|calendar|business)\s+)?(?:periods|days|weeks|months)\s+"
-        r"(?:a|per|each|in\s+a|in\s+the)\s+year",
-        low,
-    ) or re.search(
-        r"(?:annuali[sz]e|scale)\w*\s+(?:\w+\s+){0,3}?(?:by|with|using)\s+(?:sqrt\()?(\d{1,3})\b", low
+    explicit = (
+        re.search(
+            r"(\d{1,3})\s+(?:(?:trading|calendar|business)\s+)?(?:periods|days|weeks|months)\s+"
+            r"(?:a|per|each|in\s+a|in\s+the)\s+year",
+            low,
+        )
+        or re.search(
+            r"(?:annuali[sz]e|scale)\w*\s+(?:\w+\s+){0,3}?(?:by|with|using)\s+(?:sqrt\()?(\d{1,3})\b", low
+        )
+        or re.search(r"annuali[sz]ed?\b[^.?!]{0,40}?\(\s*(\d{1,3})\s+(?:periods|days|weeks|months)\s*\)", low)
     )
     if explicit:
         periods = int(explicit.group(1))
-    elif re.search(r"\bweekly\b|\bper week\b|\bweek(?:ly)? (?:returns|closes|prices)", low):
-        periods = 52
-    elif re.search(r"\bmonthly\b|\bper month\b", low):
+    elif re.search(r"(?<![a-z])weekly(?![a-z])|\bper week\b|\bweek(?:ly)? (?:returns|closes|prices)", low):
+        periods = 52  # "weekly" also in a file name (initech_weekly.csv)
+    elif re.search(r"(?<![a-z])monthly(?![a-z])|\bper month\b", low):
         periods = 12
     else:
         periods = 252
@@ -359,6 +363,16 @@ def _predict_at(text: str) -> dict[str, Any]:
 def regression_xy(text: str, files: list[str], csv: str) -> dict[str, Any] | None:
     text = _unglossed(text)
     y, x = _role(text, _ROLE_Y), _role(text, _ROLE_X)
+    # "y = a + b*x where y is crop_yield and x is rainfall_mm"
+    named = {
+        v: next(
+            (m.group(1) for m in re.finditer(rf"\b{v}\s+(?:is|=|:)\s+{_IDENT}", text) if len(m.group(1)) > 1),
+            None,
+        )
+        for v in "yx"
+    }
+    if not (x and y) and named["x"] and named["y"]:
+        y, x = named["y"], named["x"]
     chart = new_output(text, files, "png") or output_path(f"{_stem(csv)}_scatter.png")
     if x and y:
         return {"csv_path": csv, "x": x, "y": y, "chart_path": chart}
