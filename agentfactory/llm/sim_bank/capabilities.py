@@ -16,8 +16,8 @@ from agentfactory.llm.sim_bank.reading import (
     NUMBER_WORDS,
     count_word,
     entity_from_file,
-    file_names,
     find_input,
+    named_inputs,
     new_output,
     output_path,
     urls,
@@ -36,7 +36,7 @@ def _stem(path: str) -> str:
 
 
 def price_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
-    if len(_named_inputs(text, files, _TABLES + "|json")) > 1:
+    if len(named_inputs(text, files, _TABLES + "|json")) > 1:
         return None  # one series per subagent run: comparing files is another task
     csv = find_input(text, files, _TABLES + "|json")
     if csv is None:
@@ -71,12 +71,6 @@ def price_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
         if hints:
             inputs["hint_columns"] = hints
     return inputs | _period(text)
-
-
-def _named_inputs(text: str, files: list[str], extensions: str) -> list[str]:
-    names = {PurePosixPath(f).name for f in files}
-    named = (PurePosixPath(f).name for f in file_names(text, extensions))
-    return list(dict.fromkeys(n for n in named if n in names))
 
 
 _MONTHS = [
@@ -1074,8 +1068,7 @@ def convert_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
         return None
     names = [PurePosixPath(f).name for f in files]
     schemas = [n for n in names if n.lower().endswith(".json") and "schema" in n.lower()]
-    named = [PurePosixPath(n).name for n in file_names(text, "json") if PurePosixPath(n).name in names]
-    schema = (schemas or named or [None])[0]
+    schema = (schemas or named_inputs(text, files, "json") or [None])[0]
     if schema is None:
         return None
     json_out = new_output(text, files, "json") or output_path(f"{_stem(csv)}.json")
@@ -1136,8 +1129,7 @@ CONVERT = Capability(
 
 def program_inputs(text: str, files: list[str]) -> dict[str, Any] | None:
     names = [PurePosixPath(f).name for f in files]
-    tests = [PurePosixPath(n).name for n in file_names(text, "py")]
-    tests = [n for n in tests if n in names and n.startswith("test")]
+    tests = [n for n in named_inputs(text, files, "py") if n.startswith("test")]
     tests = tests or [n for n in names if n.startswith("test") and n.endswith(".py")]
     if not tests:
         return None

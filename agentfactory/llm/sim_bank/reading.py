@@ -27,15 +27,22 @@ NUMBER_WORDS = {
 }
 
 
+def _file_matches(text: str, extensions: str) -> list[re.Match]:
+    """Every file name with one of the `|`-separated extensions, as a match (group 1 is the name)."""
+    return list(re.compile(_FILE.pattern % extensions, re.I).finditer(text))
+
+
 def file_names(text: str, extensions: str) -> list[str]:
-    """File names with one of the `|`-separated extensions, in order of appearance, without folder."""
-    pattern = re.compile(_FILE.pattern % extensions, re.I)
-    seen: list[str] = []
-    for m in pattern.finditer(text):
-        name = m.group(1)
-        if name not in seen:
-            seen.append(name)
-    return seen
+    """File names with one of the extensions, in order of appearance, with the folders written
+    before them ("reports/q3.md")."""
+    return list(dict.fromkeys(m.group(1) for m in _file_matches(text, extensions)))
+
+
+def named_inputs(text: str, input_files: list[str], extensions: str) -> list[str]:
+    """Names of the input files the text mentions, in order of appearance."""
+    names = {PurePosixPath(f).name for f in input_files}
+    named = (PurePosixPath(n).name for n in file_names(text, extensions))
+    return list(dict.fromkeys(n for n in named if n in names))
 
 
 def input_path(name: str) -> str:
@@ -52,12 +59,11 @@ def output_path(name: str) -> str:
 
 def find_input(text: str, input_files: list[str], extensions: str) -> str | None:
     """The input file the task means: one named in the text that exists, else the only candidate."""
-    names = [PurePosixPath(f).name for f in input_files]
+    named = named_inputs(text, input_files, extensions)
+    if named:
+        return input_path(named[0])
     exts = tuple("." + e.lower() for e in extensions.split("|"))
-    for name in file_names(text, extensions):
-        if PurePosixPath(name).name in names:
-            return input_path(name)
-    candidates = [n for n in names if n.lower().endswith(exts)]
+    candidates = [n for n in (PurePosixPath(f).name for f in input_files) if n.lower().endswith(exts)]
     if len(candidates) == 1:
         return input_path(candidates[0])
     return None
@@ -78,9 +84,8 @@ def new_output(
     A name the text says to save, write or export to wins over one merely mentioned ("page N is at
     page-N.json ... save it to means.json"); a name with a placeholder in it is never one."""
     names = {PurePosixPath(f).name for f in input_files}
-    pattern = re.compile(_FILE.pattern % extensions, re.I)
     found = []
-    for m in pattern.finditer(text):
+    for m in _file_matches(text, extensions):
         name = m.group(1)
         base = PurePosixPath(name).name
         if base in names or name in exclude or base in exclude or re.search(r"[-_.]N\.|\{|<|\bX\b", name):
