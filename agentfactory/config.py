@@ -7,6 +7,7 @@ provider variables (ANTHROPIC_API_KEY, OPENAI_API_KEY) at call time and never wr
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -60,6 +61,7 @@ class Settings:
     max_tokens: int = 2_000_000
     max_cost: float = 10.0
     max_output_tokens: int = 8192  # per model call
+    call_timeout_s: float = 300.0  # overall deadline of one model call: connect, whole reply, all retries
     agent_id: str = "default"
     experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
     web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
@@ -91,7 +93,11 @@ class Settings:
 
 
 _PATH_FIELDS = {"library", "workspaces", "web_search_dir", "experience_db"}
-_ENV_ALIASES = {"openai_base_url": ("OPENAI_BASE_URL",), "anthropic_base_url": ("ANTHROPIC_BASE_URL",)}
+_ENV_ALIASES = {
+    "openai_base_url": ("OPENAI_BASE_URL",),
+    "anthropic_base_url": ("ANTHROPIC_BASE_URL",),
+    "call_timeout_s": (ENV_PREFIX + "CALL_TIMEOUT",),
+}
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -189,6 +195,10 @@ def load_settings(
         p = getattr(settings, rel)
         if p is not None and not p.is_absolute():
             settings = replace(settings, **{rel: (cwd / p)})
+    if not math.isfinite(settings.call_timeout_s) or settings.call_timeout_s <= 0:
+        raise ConfigError(
+            f"Setting 'call_timeout_s' must be a positive number of seconds, not {settings.call_timeout_s!r}."
+        )
     if settings.sandbox not in ("docker", "local"):
         raise ConfigError(f"Unknown sandbox backend '{settings.sandbox}': use 'docker' or 'local'.")
     return settings
@@ -223,6 +233,7 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: a su
 # max_tokens = 2000000
 # max_cost = 10.0
 # max_output_tokens = 8192        # per model call
+# call_timeout_s = 300            # overall deadline of one model call (connect, whole reply, retries)
 
 # agent_id = "default"            # name of this agent in a team sharing one library
 # experience_db = "team.experience.sqlite"  # default: <library>.experience.sqlite beside it
