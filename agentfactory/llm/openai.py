@@ -124,7 +124,9 @@ def _content_text(value: Any, where: str) -> str:
         return ""
     if isinstance(value, str):
         return value
-    parts = need_list(value, where)
+    if not isinstance(value, list):
+        raise BadReply(f"{where} is {describe(value)}, not text")
+    parts = value
     texts = []
     for index, part in enumerate(parts):
         part = need_object(part, f"{where}[{index}]")
