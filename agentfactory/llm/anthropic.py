@@ -26,6 +26,7 @@ from agentfactory.llm.reply import (
     need_list,
     need_object,
     need_str,
+    scrub,
 )
 from agentfactory.llm.retry import RetryPolicy, call_with_retry, classify_sdk_error
 from agentfactory.llm.transport import DEFAULT_CALL_TIMEOUT_S, check_call_timeout, http_client
@@ -107,7 +108,8 @@ def build_request(
         request["tools"] = wire_tools
     if cache and wire_messages:
         wire_messages[-1]["content"][-1]["cache_control"] = _CACHE
-    return request
+    # Text from subagents and earlier replies may hold lone surrogates, which cannot be sent as UTF-8.
+    return scrub(request)
 
 
 def response_from_body(data: Any, spec: str) -> ModelResponse:

@@ -31,6 +31,7 @@ from agentfactory.llm.reply import (
     need_list,
     need_object,
     need_str,
+    scrub,
 )
 from agentfactory.llm.retry import RetryPolicy, call_with_retry, classify_sdk_error
 from agentfactory.llm.scripted import parse_arguments
@@ -242,7 +243,8 @@ class OpenAIProvider:
         request["max_tokens" if self.base_url else "max_completion_tokens"] = max_tokens
         if tools:
             request["tools"] = [tool_to_wire(t) for t in tools]
-        return request
+        # Text from subagents and earlier replies may hold lone surrogates, which cannot be sent as UTF-8.
+        return scrub(request)
 
     def complete(
         self,

@@ -42,8 +42,8 @@ def describe(value: Any) -> str:
     return type(value).__name__  # pragma: no cover - json.loads makes nothing else
 
 
-def _scrub(value: Any) -> Any:
-    """The value with lone surrogates replaced, so every string can be written out as UTF-8 later."""
+def scrub(value: Any) -> Any:
+    """The value with lone surrogates replaced, so every string in it can be encoded as UTF-8."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -51,9 +51,9 @@ def _scrub(value: Any) -> Any:
         except UnicodeEncodeError:
             return value.encode("utf-8", "replace").decode("utf-8")
     if isinstance(value, list):
-        return [_scrub(v) for v in value]
+        return [scrub(v) for v in value]
     if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
+        return {scrub(k): scrub(v) for k, v in value.items()}
     return value
 
 
@@ -62,7 +62,7 @@ def load_json(raw: bytes, content_type: str | None) -> Any:
     if not raw.strip():
         raise BadReply("the body is empty")
     try:
-        return _scrub(json.loads(raw))
+        return scrub(json.loads(raw))
     except RecursionError:
         raise BadReply("the JSON body is nested too deeply to read") from None
     except ValueError:  # JSONDecodeError, UnicodeDecodeError, an integer too long to convert

@@ -1,7 +1,7 @@
 """Bounded retries for provider calls, shared by every adapter.
 
 The SDKs' own retries are switched off (`max_retries=0`) so that one policy, in one place, decides:
-retry on 408/409/429, 5xx, timeouts and connection errors, with exponential backoff plus jitter, and wait
+retry on 408/409/429, 5xx (529 overloaded included) and connection errors (refused, reset, dropped), with exponential backoff plus jitter, and wait
 at least what the server asks for in `Retry-After` (seconds or an HTTP date; `retry-after-ms` too),
 capped so a hostile or confused server cannot park a run for hours. Never retry any other 4xx: those
 will fail the same way again. 401/403 become `AuthenticationError` naming the key variable; anything
@@ -185,7 +185,7 @@ def call_with_retry(
                 ) from None
             if failure.kind == "unexpected":
                 raise ProviderError(
-                    f"The {provider} call failed on a reply that could not be handled ({failure.message})."
+                    f"The call to the {provider} failed unexpectedly ({failure.message})."
                 ) from None
             if failure.status in AUTH_STATUS:
                 raise AuthenticationError(

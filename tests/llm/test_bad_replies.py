@@ -6,6 +6,8 @@ SDK exception or a traceback, and the sentence names the provider and what was w
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agentfactory.errors import AuthenticationError, ProviderError, ProviderTimeout
@@ -180,11 +182,19 @@ def test_unexpected_sdk_exception_is_classified(wire_server, factory, monkeypatc
         raise TypeError("boom")
 
     monkeypatch.setattr(model, "_call", broken)
-    with pytest.raises(
-        ProviderError, match=r"failed on a reply that could not be handled \(TypeError: boom\)"
-    ):
+    with pytest.raises(ProviderError, match=r"failed unexpectedly \(TypeError: boom\)"):
         model.complete("", [Message.user("hi")])
 
 
 def test_provider_timeout_is_a_provider_error():
     assert issubclass(ProviderTimeout, ProviderError)
+
+
+@pytest.mark.parametrize("factory", [anthropic, openai])
+def test_lone_surrogates_in_a_request_are_replaced(wire_server, factory):
+    # A subagent's result can carry a lone surrogate; sending it used to fail while encoding the request.
+    ok = anthropic_message("fine") if factory is anthropic else openai_completion("fine")
+    wire_server.push(ok)
+    assert factory(wire_server).complete("sys \ud800", [Message.user("result \udcff")]).text == "fine"
+    sent = json.dumps(wire_server.requests[0].body)
+    assert "sys ?" in sent and "result ?" in sent

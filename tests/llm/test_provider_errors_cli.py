@@ -110,5 +110,7 @@ def test_real_process_prints_one_sentence_and_no_traceback(tmp_path):
         )
     assert done.returncode == EXIT_TASK_FAILED
     assert done.stderr == "" and "Traceback" not in done.stdout
-    assert "provider_error: The Anthropic API sent a reply that cannot be used" in " ".join(done.stdout.split())
+    assert "provider_error: The Anthropic API sent a reply that cannot be used" in " ".join(
+        done.stdout.split()
+    )
     assert _events(tmp_path)[-1]["type"] == "run_finished"
