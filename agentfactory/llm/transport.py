@@ -7,8 +7,8 @@ covers connecting, sending, waiting and reading the whole body, across every ret
 built by `http_client()`:
 
 - caps every per-operation timeout (connect, write, pool, read) at the time left,
-- registers each socket the request uses with the guard, whose watchdog timer shuts them down the moment
-  the deadline passes (a blocked read then returns at once, whatever the server does),
+- opens a fresh connection and registers its socket with the guard, whose watchdog timer shuts it down
+  the moment the deadline passes (a blocked read then returns at once, whatever the server does),
 - checks the deadline and a size cap (`MAX_REPLY_BYTES`) on every chunk of the body,
 - asks for an uncompressed reply and refuses a compressed one, so the size cap is the size in memory.
 
@@ -197,6 +197,12 @@ def http_client(sdk: Any, timeout_s: float) -> Any:
                     raise
             return response
 
-    # Redirects are not followed: the model APIs never redirect a POST, and a redirect would carry the
-    # API key header to wherever the server points.
-    return GuardedClient(timeout=timeout_s, follow_redirects=False)
+    # No idle connection is kept: every attempt opens its own, so the watchdog always learns its socket
+    # (a pooled connection's socket is out of reach until its headers have arrived). The price is one
+    # handshake per model call, small beside the call itself. Redirects are not followed: the model APIs
+    # never redirect a POST, and a redirect would carry the API key header wherever the server points.
+    return GuardedClient(
+        timeout=timeout_s,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=0),
+    )

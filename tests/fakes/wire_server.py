@@ -50,6 +50,7 @@ class Canned:
     content_type: str | None = None  # overrides the JSON / text type chosen from the body
     hang: bool = False  # read the request, then never answer (until the server stops or MAX_HOLD_S)
     drip_s: float = 0.0  # send the headers, then the body one byte every drip_s seconds
+    drip_headers: bool = False  # with drip_s: drip the status line and headers too
     reset: bool = False  # close the connection without answering
 
 
@@ -311,24 +312,26 @@ class WireServer:
                 else:
                     payload = str(answer.body or "").encode()
                     kind = "text/plain"
-                self.send_response(answer.status)
-                self.send_header("content-type", answer.content_type or kind)
-                self.send_header("content-length", str(len(payload)))
-                for key, value in answer.headers.items():
-                    self.send_header(key, value)
+                head = [f"HTTP/1.1 {answer.status} Canned", f"content-type: {answer.content_type or kind}"]
+                head.append(f"content-length: {len(payload)}")
+                head += [f"{key}: {value}" for key, value in answer.headers.items()]
+                head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
                 try:
-                    self.end_headers()
                     if answer.drip_s:
-                        self.wfile.flush()
+                        # Headers at once (or dripped too), then the body one byte at a time, bounded.
+                        if not answer.drip_headers:
+                            self.wfile.write(head_bytes)
+                            self.wfile.flush()
+                        dripped = payload if not answer.drip_headers else head_bytes + payload
                         deadline = time.monotonic() + MAX_HOLD_S
-                        for index in range(len(payload)):
+                        for index in range(len(dripped)):
                             if server._stopping.wait(answer.drip_s) or time.monotonic() > deadline:
                                 break
-                            self.wfile.write(payload[index : index + 1])
+                            self.wfile.write(dripped[index : index + 1])
                             self.wfile.flush()
                         self.close_connection = True
                     else:
-                        self.wfile.write(payload)
+                        self.wfile.write(head_bytes + payload)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up (a timeout test); nothing to tell it
 

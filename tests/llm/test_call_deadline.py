@@ -80,6 +80,20 @@ def test_dripping_body_ends_at_the_deadline(wire_server, factory, ok, error, dri
 
 
 @BOTH
+def test_dripping_headers_on_a_later_call_end_at_the_deadline(wire_server, factory, ok, error):
+    # The second call of a provider: were its connection taken from a pool, the watchdog would not know
+    # its socket while the status line and headers arrive one byte every 1.5 s.
+    answer = ok("slow")
+    answer.drip_s, answer.drip_headers = 1.5, True
+    wire_server.push(ok("first"), answer)
+    model = factory(wire_server)
+    assert model.complete("", [Message.user("one")]).text == "first"
+    elapsed, _ = _times_out(model)
+    assert DEADLINE - 0.1 <= elapsed < DEADLINE + MARGIN
+    assert len(wire_server.requests) == 2
+
+
+@BOTH
 def test_deadline_covers_every_retry(wire_server, factory, ok, error):
     wire_server.push(error(503, "busy"), error(529, "overloaded"), Canned(hang=True), ok("never"))
     elapsed, _ = _times_out(factory(wire_server))
