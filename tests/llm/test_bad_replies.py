@@ -7,6 +7,8 @@ SDK exception or a traceback, and the sentence names the provider and what was w
 from __future__ import annotations
 
 import json
+import socket
+import threading
 
 import pytest
 
@@ -198,3 +200,40 @@ def test_lone_surrogates_in_a_request_are_replaced(wire_server, factory):
     assert factory(wire_server).complete("sys \ud800", [Message.user("result \udcff")]).text == "fine"
     sent = json.dumps(wire_server.requests[0].body)
     assert "sys ?" in sent and "result ?" in sent
+
+
+@pytest.mark.parametrize("factory_name", ["anthropic", "openai"])
+def test_garbage_instead_of_http_is_retried_then_one_sentence(factory_name):
+    # Not HTTP at all (a wrong port, a broken proxy): a transport failure, retried within the bounds.
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+    port = listener.getsockname()[1]
+    served = []
+
+    def serve() -> None:
+        for _ in range(FAST.max_attempts):  # bounded: exactly the attempts the policy allows
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"\x00\x01garbage\r\n\r\n")
+                served.append(1)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    if factory_name == "anthropic":
+        model = AnthropicProvider("c", api_key="k", base_url=base, retry=FAST, call_timeout_s=20)
+    else:
+        model = OpenAIProvider("g", api_key="k", base_url=base + "/v1", retry=FAST, call_timeout_s=20)
+    try:
+        with pytest.raises(ProviderError) as info:
+            model.complete("", [Message.user("hi")])
+    finally:
+        thread.join(timeout=10)
+        listener.close()
+    message = str(info.value)
+    assert "still failed after 3 attempts (no response: connection failed" in message
+    assert "\n" not in message and len(served) == 3
