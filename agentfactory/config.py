@@ -92,6 +92,23 @@ class Settings:
         return self.prices[max(matches, key=len)] if matches else None
 
 
+MAX_CALL_TIMEOUT_S = 86_400.0  # a day; beyond it timers overflow and "no deadline" is what is meant
+
+
+def check_call_timeout(value: Any) -> float:
+    """`value` as a model-call deadline in seconds, or ConfigError: finite, positive, at most a day."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (0 < seconds <= MAX_CALL_TIMEOUT_S):  # also refuses nan
+        raise ConfigError(
+            f"Setting 'call_timeout_s' must be a positive number of seconds up to {MAX_CALL_TIMEOUT_S:g}, "
+            f"not {value!r}."
+        )
+    return seconds
+
+
 _PATH_FIELDS = {"library", "workspaces", "web_search_dir", "experience_db"}
 _ENV_ALIASES = {
     "openai_base_url": ("OPENAI_BASE_URL",),
@@ -195,10 +212,7 @@ def load_settings(
         p = getattr(settings, rel)
         if p is not None and not p.is_absolute():
             settings = replace(settings, **{rel: (cwd / p)})
-    if not math.isfinite(settings.call_timeout_s) or settings.call_timeout_s <= 0:
-        raise ConfigError(
-            f"Setting 'call_timeout_s' must be a positive number of seconds, not {settings.call_timeout_s!r}."
-        )
+    check_call_timeout(settings.call_timeout_s)
     if settings.sandbox not in ("docker", "local"):
         raise ConfigError(f"Unknown sandbox backend '{settings.sandbox}': use 'docker' or 'local'.")
     return settings

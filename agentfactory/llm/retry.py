@@ -1,15 +1,16 @@
 """Bounded retries for provider calls, shared by every adapter.
 
 The SDKs' own retries are switched off (`max_retries=0`) so that one policy, in one place, decides:
-retry on 408/409/429, 5xx (529 overloaded included) and connection errors (refused, reset, dropped), with exponential backoff plus jitter, and wait
-at least what the server asks for in `Retry-After` (seconds or an HTTP date; `retry-after-ms` too),
-capped so a hostile or confused server cannot park a run for hours. Never retry any other 4xx: those
+retry on 408/409/429, 5xx (529 overloaded included) and connection errors (refused, reset, dropped),
+with exponential backoff plus jitter, and wait at least what the server asks for in `Retry-After`
+(seconds or an HTTP date; `retry-after-ms` too), capped so a hostile or confused server cannot park a run
+for hours. Never retry any other 4xx: those
 will fail the same way again. 401/403 become `AuthenticationError` naming the key variable; anything
 else that could not be fixed becomes `ProviderError` carrying the status and the provider's message.
 
 Adapters translate their SDK's exceptions into a `Failure` with `classify_sdk_error`; this module never
-imports an SDK. A 2xx reply whose body cannot be used (`BadReply`) is never retried: the provider answered,
-and asking again would bill the same broken answer.
+imports an SDK. A 2xx reply whose body cannot be used (`BadReply`) is never retried: the provider
+answered, and asking again would bill the same broken answer.
 
 Deadline: with `deadline_s`, the whole call (every attempt, and the waits between them) has one overall
 deadline, enforced on the wire by `transport.CallGuard`. When it passes the call ends with

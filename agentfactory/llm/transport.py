@@ -21,32 +21,22 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import importlib
-import math
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
-from agentfactory.errors import ConfigError
+from agentfactory.config import Settings, check_call_timeout
+
+__all__ = ["DEFAULT_CALL_TIMEOUT_S", "MAX_REPLY_BYTES", "CallGuard", "check_call_timeout", "http_client"]
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024  # a model reply is kilobytes; anything near this is hostile or broken
-DEFAULT_CALL_TIMEOUT_S = 300.0  # the same default as Settings.call_timeout_s
+DEFAULT_CALL_TIMEOUT_S: float = Settings.call_timeout_s  # for adapters built without settings
 
 _current: contextvars.ContextVar[CallGuard | None] = contextvars.ContextVar(
     "agentfactory_call_guard", default=None
 )
-
-
-def check_call_timeout(seconds: Any) -> float:
-    """`seconds` as a usable call deadline, or ConfigError: a deadline must be a finite positive number."""
-    try:
-        value = float(seconds)
-    except (TypeError, ValueError):
-        value = math.nan
-    if isinstance(seconds, bool) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"The model call deadline must be a positive number of seconds, not {seconds!r}.")
-    return value
 
 
 class DeadlinePassed(Exception):
