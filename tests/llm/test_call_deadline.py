@@ -7,6 +7,7 @@ plus a small margin, as a `ProviderTimeout`, with a bounded number of requests.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
@@ -162,3 +163,29 @@ def test_setting_default_env_file_and_refusals(tmp_path):
     for bad in ("inf", "nan", "-1", "0", "-inf", "1e12"):
         with pytest.raises(ConfigError, match="'call_timeout_s' must be a positive number of seconds"):
             load_settings(env={"AGENTFACTORY_CALL_TIMEOUT": bad}, cwd=tmp_path)
+
+
+@pytest.mark.parametrize("drip", [False, True], ids=["silent", "dripping"])
+def test_run_against_a_stalling_provider_ends_cleanly_at_the_deadline(tmp_path, wire_server, drip):
+    # A whole Meta-Agent run: the stalled call ends the run provider_error, with events ending run_finished.
+    from agentfactory.meta.agent import MetaAgent
+
+    answer = anthropic_message("late " * 50)
+    if drip:
+        answer.drip_s = 0.5
+    else:
+        answer = Canned(hang=True)
+    wire_server.push(answer)
+    settings = load_settings(
+        {"library": tmp_path / "lib", "workspaces": tmp_path / "ws", "sandbox": "local"}, env={}, cwd=tmp_path
+    )
+    result = MetaAgent(settings, provider=anthropic(wire_server)).run("say hello")
+    [request] = wire_server.requests
+    assert time.monotonic() - request.ts < DEADLINE + MARGIN + 0.5  # the call, then writing the run's end
+    assert result.status == "provider_error" and result.exit_code == 1
+    assert result.reason == (
+        "The Anthropic API did not answer completely within the 2 s call deadline (setting call_timeout_s)."
+    )
+    [log] = (tmp_path / "ws").glob("*/events.jsonl")
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "provider_error"
