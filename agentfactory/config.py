@@ -7,6 +7,7 @@ provider variables (ANTHROPIC_API_KEY, OPENAI_API_KEY) at call time and never wr
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
@@ -60,6 +61,7 @@ class Settings:
     max_tokens: int = 2_000_000
     max_cost: float = 10.0
     max_output_tokens: int = 8192  # per model call
+    call_timeout_s: float = 300.0  # overall deadline of one model call: connect, whole reply, all retries
     agent_id: str = "default"
     experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
     web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
@@ -90,8 +92,29 @@ class Settings:
         return self.prices[max(matches, key=len)] if matches else None
 
 
+MAX_CALL_TIMEOUT_S = 86_400.0  # a day; beyond it timers overflow and "no deadline" is what is meant
+
+
+def check_call_timeout(value: Any) -> float:
+    """`value` as a model-call deadline in seconds, or ConfigError: finite, positive, at most a day."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (0 < seconds <= MAX_CALL_TIMEOUT_S):  # also refuses nan
+        raise ConfigError(
+            f"Setting 'call_timeout_s' must be a positive number of seconds up to {MAX_CALL_TIMEOUT_S:g}, "
+            f"not {value!r}."
+        )
+    return seconds
+
+
 _PATH_FIELDS = {"library", "workspaces", "web_search_dir", "experience_db"}
-_ENV_ALIASES = {"openai_base_url": ("OPENAI_BASE_URL",), "anthropic_base_url": ("ANTHROPIC_BASE_URL",)}
+_ENV_ALIASES = {
+    "openai_base_url": ("OPENAI_BASE_URL",),
+    "anthropic_base_url": ("ANTHROPIC_BASE_URL",),
+    "call_timeout_s": (ENV_PREFIX + "CALL_TIMEOUT",),
+}
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -189,6 +212,7 @@ def load_settings(
         p = getattr(settings, rel)
         if p is not None and not p.is_absolute():
             settings = replace(settings, **{rel: (cwd / p)})
+    check_call_timeout(settings.call_timeout_s)
     if settings.sandbox not in ("docker", "local"):
         raise ConfigError(f"Unknown sandbox backend '{settings.sandbox}': use 'docker' or 'local'.")
     return settings
@@ -223,6 +247,7 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: a su
 # max_tokens = 2000000
 # max_cost = 10.0
 # max_output_tokens = 8192        # per model call
+# call_timeout_s = 300            # overall deadline of one model call (connect, whole reply, retries)
 
 # agent_id = "default"            # name of this agent in a team sharing one library
 # experience_db = "team.experience.sqlite"  # default: <library>.experience.sqlite beside it
