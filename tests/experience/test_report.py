@@ -541,3 +541,44 @@ def test_chart_long_x_labels_are_thinned_not_overlapped():
     labels = [f"2026-01-{d:02d} run {d}" for d in range(1, 29)]
     _assert_no_overlap(svg.bar_chart([float(d) for d in range(28)], labels, "Runs by day"))
     _assert_no_overlap(svg.line_chart([("runs", [float(d) for d in range(28)])], labels, "Runs by day"))
+
+
+@pytest.mark.slow
+def test_demo_report_says_simulated_model_links_runs_and_embeds_their_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import yaml
+
+    import agentfactory.bench as bench
+
+    # The demo on a two-task slice of the core suite (one price-series pair), in the local sandbox.
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    raw = yaml.safe_load((bench.CORE_SUITE / "suite.yaml").read_text())
+    first = raw["tasks"][0]
+    pair = next(t for t in raw["tasks"] if t["batch"] == 2 and t["family"] == first["family"])
+    raw["tasks"] = [first, pair]
+    (suite / "suite.yaml").write_text(yaml.safe_dump(raw))
+    for entry in bench.CORE_SUITE.iterdir():
+        if entry.is_dir():
+            shutil.copytree(entry, suite / entry.name)
+    monkeypatch.setattr(bench, "CORE_SUITE", suite)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--sandbox", "local", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    page = _Page((out / "report.html").read_text())
+    text = page.plain()
+    assert "2 of 2 runs used a simulated model (sim)" in text  # the AgentFactory method's runs
+    links = [a["href"] for a in page.all("a")]
+    assert len(links) == 2
+    run_pages = [(out / href).resolve() for href in links]
+    assert all(
+        p.is_file() and p.parent.parent == (out / "runs/agentfactory/workspaces").resolve() for p in run_pages
+    )
+    first_run = _Page(run_pages[-1].read_text())  # the table lists the newest run first
+    assert "This run used a simulated model (sim)" in first_run.plain()
+    images = [img["src"] for img in first_run.all("img")]
+    assert len(images) == 1 and images[0].startswith("data:image/png;base64,")
+    assert "outputs/acme_chart.png" in first_run.plain()
