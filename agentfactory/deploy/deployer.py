@@ -165,10 +165,19 @@ def check_python(value: Path | str | None) -> str:
 
 
 def missing_modules(python: str, modules: list[str]) -> list[str] | None:
-    """The modules `python` cannot find (without importing them), or None when it could not be asked."""
+    """The modules `python` cannot find (without importing them), or None when it could not be asked.
+
+    An mcp SDK older than 2.x counts as missing (`mcp>=2.0`): the generated server needs 2.x.
+    """
     probe = (
-        "import importlib.util, sys\n"
-        "print(' '.join(m for m in sys.argv[1:] if importlib.util.find_spec(m) is None))"
+        "import importlib.metadata as md, importlib.util, sys\n"
+        "def old(m):\n"
+        "    try:\n"
+        "        return m == 'mcp' and int(md.version('mcp').split('.')[0]) < 2\n"
+        "    except Exception:\n"
+        "        return False\n"
+        "print(' '.join(m + ('>=2.0' if old(m) else '') for m in sys.argv[1:]"
+        " if importlib.util.find_spec(m) is None or old(m)))"
     )
     try:
         proc = subprocess.run(
