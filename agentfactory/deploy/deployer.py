@@ -303,7 +303,7 @@ def deploy(
         f"Checking '{source.name}' version {source.version}: {len(source.cases)} stored case(s) in the "
         f"{settings.sandbox} sandbox, successful runs in the experience store."
     )
-    gate = _run_gate(settings, library, source, force, run_cases, count_runs)
+    gate = _run_gate(settings, library, source, force, run_cases, count_runs, say)
     if not gate.passed and not force:
         raise DeployRefused(
             f"'{source.name}' version {source.version} is not mature enough to deploy: "
@@ -394,10 +394,11 @@ def _run_gate(
     force: bool,
     run_cases: CaseRunner | None,
     count_runs: RunCounter | None,
+    progress: Progress | None = None,
 ) -> MaturityReport:
     from agentfactory.deploy.checks import experience_run_counter, sandbox_case_runner
 
-    run_cases = run_cases or sandbox_case_runner(settings, library)
+    run_cases = run_cases or sandbox_case_runner(settings, library, progress)
     count_runs = count_runs or experience_run_counter(settings)
     try:
         return check_maturity(source, run_cases, count_runs, settings.deploy_min_runs, settings.sandbox)

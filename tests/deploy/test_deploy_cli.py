@@ -90,6 +90,7 @@ def test_json_output_and_progress_on_stderr(env: Env, tmp_path: Path) -> None:
     stderr = " ".join(result.stderr.split())
     for line in (
         f"Checking '{NAME}' version 1: 2 stored case(s) in the local sandbox",
+        "case 1/2: passed case 2/2: passed",
         "Rendering the package af-num-stats (import af_num_stats).",
         f"Rendering the Agent Skills folder {NAME}.",
         "Rendering the MCP server and its client configuration.",

@@ -582,3 +582,64 @@ def test_demo_report_says_simulated_model_links_runs_and_embeds_their_charts(
     images = [img["src"] for img in first_run.all("img")]
     assert len(images) == 1 and images[0].startswith("data:image/png;base64,")
     assert "outputs/acme_chart.png" in first_run.plain()
+
+
+XSS = '<script>alert(1)</script><img src=x onerror="alert(2)"><svg onload=alert(3)>'
+
+
+def test_run_and_all_pages_escape_everything_a_run_wrote(tmp_path: Path, store: ExperienceStore):
+    from agentfactory import events as ev
+    from agentfactory.workspace import WorkspaceManager
+
+    workspaces = tmp_path / "ws"
+    ws = WorkspaceManager(workspaces).create("run-xss")
+    trace = {
+        "status": "error",
+        "error": {
+            "type": XSS,
+            "message": XSS,
+            "frames": [{"file": XSS, "line": 1, "function": XSS, "source": XSS}],
+        },
+        "result_preview": XSS,
+        "stdout": XSS,
+        "stderr": XSS,
+        "tool_calls": [{"tool": XSS, "arguments": XSS, "ok": False, "error": XSS}],
+        "output_files": [XSS],
+    }
+    (ws.traces / "0001-x.json").write_text(json.dumps(trace))
+    (ws.outputs / f"{XSS.replace('/', '_')}.png").write_bytes(b"not a png")
+    with ws.event_log() as log:
+        log.emit(ev.RUN_STARTED, task=XSS, model=XSS, agent_id=XSS, simulated=True)
+        log.emit(ev.MODEL_CALL, role="orchestrator", step=1, model=XSS, stop_reason=XSS, usage={})
+        log.emit(ev.TOOL_CALL, step=1, tool=XSS, arguments={"code": XSS}, is_error=True, result=XSS)
+        log.emit(ev.SUBAGENT_EXECUTION, subagent=XSS, status=XSS, trace="traces/0001-x.json")
+        log.emit(ev.LIBRARY_CHANGE, action=XSS, subagent=XSS, reason=XSS, commit=XSS)
+        log.emit(XSS, detail=XSS)
+        log.emit(
+            ev.RUN_FINISHED,
+            status=XSS,
+            reason=XSS,
+            answer=XSS,
+            created=[XSS],
+            saved=[[XSS, 1]],
+            rejected={XSS: XSS},
+        )
+    store.record_run(
+        RunRecord(
+            run_id="run-xss",
+            agent_id=XSS,
+            task=XSS,
+            status="task_failed",
+            success=False,
+            model=XSS,
+            simulated=True,
+        )
+    )
+    run_html = render_run_report(ws.root, store)
+    out = write_all_reports(store, workspaces / "report.html", workspaces=workspaces)
+    for html in (run_html, out.read_text()):
+        page = _Page(html)
+        assert not any(tag in ("script", "img") for tag, _ in page.tags)
+        assert not any(k.startswith("on") for _, attrs in page.tags for k in attrs)
+        assert [a for a in page.all("svg") if "onload" in a] == []
+        assert XSS in page.plain()  # shown, as text
