@@ -278,7 +278,7 @@ def deploy(
             warnings.append(f"The mcp format was skipped: {problem[0].lower()}{problem[1:]}")
             formats = tuple(f for f in formats if f != "mcp")
 
-    module = export_module(source.module)
+    entry_module = export_module(source.module)
     scan = scan_imports(source.code, source.entry)
     crossing = library_modules(library, set(scan.unknown), source.name)
     if crossing:
@@ -293,7 +293,7 @@ def deploy(
         for module in scan.unknown
         if module not in crossing
     ]
-    if license_expr != "MIT" and {"package", "skill"} & set(formats):
+    if license_expr != "MIT" and "package" in formats:
         warnings.append(
             f"LICENSE names {license_expr} but does not hold its text: put the full license text in it "
             "before publishing."
@@ -314,7 +314,7 @@ def deploy(
     plan = new_plan(
         source,
         names,
-        module,
+        entry_module,
         scan,
         gate,
         forced=force and not gate.passed,
