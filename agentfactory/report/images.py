@@ -4,7 +4,8 @@ run report.
 Output files are written by subagent code and are hostile. What the report does with them:
 - reads only regular files below the run's `outputs/`, opened without following links, walking at most
   MAX_DEPTH folders deep and looking at most at MAX_ENTRIES names (no recursion, so no depth can crash it);
-- reads at most MAX_IMAGE_BYTES (1 MiB) of each and skips larger ones, at most MAX_IMAGES in all;
+- reads at most MAX_IMAGE_BYTES (1 MiB) of each and skips larger ones, at most MAX_IMAGES and
+  MAX_TOTAL_BYTES in all;
 - embeds a file only when its bytes are what its extension says (PNG / JPEG signature and a sane header
   with at most MAX_PIXELS_SIDE pixels a side; SVG that is UTF-8 XML whose root is `<svg>`, without a
   DOCTYPE or entities);
@@ -25,6 +26,7 @@ from pathlib import Path
 
 MAX_IMAGE_BYTES = 1 << 20
 MAX_IMAGES = 24
+MAX_TOTAL_BYTES = 8 << 20  # all images of one page together
 MAX_PIXELS_SIDE = 10_000
 MAX_DEPTH = 6
 MAX_ENTRIES = 2_000
@@ -161,6 +163,7 @@ def collect_images(run_dir: Path) -> tuple[list[Image], list[Skipped]]:
         return [], []
     images: list[Image] = []
     skipped: list[Skipped] = []
+    total = 0
     for rel in _candidates(outputs):
         if len(images) >= MAX_IMAGES:
             skipped.append(Skipped(rel, f"more than {MAX_IMAGES} images in this run"))
@@ -174,6 +177,10 @@ def collect_images(run_dir: Path) -> tuple[list[Image], list[Skipped]]:
         if problem:
             skipped.append(Skipped(rel, problem))
             continue
+        if total + len(data) > MAX_TOTAL_BYTES:
+            skipped.append(Skipped(rel, f"the page already holds {total:,} bytes of images"))
+            continue
+        total += len(data)
         uri = f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
         images.append(Image(rel, mime, len(data), uri))
     return images, skipped

@@ -643,3 +643,23 @@ def test_run_and_all_pages_escape_everything_a_run_wrote(tmp_path: Path, store: 
         assert not any(k.startswith("on") for _, attrs in page.tags for k in attrs)
         assert [a for a in page.all("svg") if "onload" in a] == []
         assert XSS in page.plain()  # shown, as text
+
+
+def test_embedded_images_are_bounded_in_number_and_total_size(tmp_path: Path):
+    from agentfactory.report.images import MAX_IMAGES, MAX_TOTAL_BYTES
+
+    run_dir = make_run(tmp_path / "ws")
+    for i in range(MAX_IMAGES + 6):
+        (run_dir / "outputs" / f"small-{i:02d}.png").write_bytes(_png(1, 1))
+    page = _Page(render_run_report(run_dir))
+    assert len(page.all("img")) == MAX_IMAGES
+    assert page.plain().count(f"more than {MAX_IMAGES} images in this run") == 6
+
+    run_dir = make_run(tmp_path / "ws2")
+    big = _png(1, 1) + b"\0" * (1_000_000 - len(_png(1, 1)))
+    for i in range(9):
+        (run_dir / "outputs" / f"big-{i}.png").write_bytes(big)
+    html = render_run_report(run_dir)
+    assert len(_Page(html).all("img")) == MAX_TOTAL_BYTES // len(big) == 8
+    assert "outputs/big-8.png: the page already holds 8,000,000 bytes of images" in _Page(html).plain()
+    assert len(html) < MAX_TOTAL_BYTES * 4 // 3 + 200_000
