@@ -160,3 +160,18 @@ def test_generated_mcp_server_without_the_sdk_names_what_to_install(env: Env, tm
         assert run.returncode == 3, run.stderr
         assert hint in run.stderr
         assert run.stdout == ""
+
+
+def test_gate_reason_quoting_subagent_output_reaches_the_terminal_escaped(env: Env, tmp_path: Path) -> None:
+    code = 'def run(numbers, scale=1.0):\n    raise ValueError("\\x1b[2J\\x1b]0;pwned\\x07\\u202e" + "x" * 5000)\n'
+    env.save("loud-stats", code, CASES[:1])
+    env.record_runs("loud-stats", 3)
+    result, text = deploy(env, "loud-stats", "--out", str(tmp_path / "x"))
+    assert result.exit_code == EXIT_TASK_FAILED
+    assert "(case 1: ValueError: \\x1b[2J\\x1b]0;pwned\\x07\\u202e" in text
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+    assert len(result.output) < 2000  # one case's detail is cut, not 5,000 characters long
+    result, text = deploy(env, "loud-stats", "--out", str(tmp_path / "x"), "--force", "--format", "package")
+    assert result.exit_code == 0
+    readme = (tmp_path / "x" / "package" / "README.md").read_text()
+    assert "\x1b" not in readme and "\\x1b[2J" in readme
