@@ -29,7 +29,7 @@ def deploy(
         None,
         "--format",
         help="package, skill, mcp, all, or a comma-separated list. Default: every format whose optional "
-        "SDK is installed (mcp needs agentfactory[mcp]; skipped with a warning without it).",
+        "SDK is installed (mcp needs the mcp extra; skipped with a warning without it).",
     ),
     out: Path = typer.Option(None, "--out", help="Output directory (default ./deploy/<name>)."),
     force: bool = typer.Option(False, "--force", help="Override the maturity gate and a non-empty --out."),
