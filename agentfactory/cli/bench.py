@@ -116,10 +116,10 @@ def demo(
     report = out / "report.html"
     try:
         from agentfactory.experience import ExperienceStore
-        from agentfactory.report import render_all_report, write_report
+        from agentfactory.report import write_all_reports
 
         store = ExperienceStore(library.parent / "library.experience.sqlite")
-        write_report(render_all_report(store), report)
+        write_all_reports(store, report, workspaces=library.parent / "workspaces")
     except Exception as exc:  # the report is a bonus: the figures above stand without it
         console.print(f"[yellow]No report: {exc}[/]")
         report = None

@@ -133,7 +133,7 @@ def report(
     db: Path = DbOpt,
 ) -> None:
     """Render a self-contained HTML report of a run or of all runs."""
-    from agentfactory.report import render_all_report, render_run_report, write_report
+    from agentfactory.report import render_run_report, write_all_reports, write_report
     from agentfactory.workspace import WorkspaceManager
 
     if bool(run) == bool(all_):
@@ -142,12 +142,10 @@ def report(
     store = _store(library, db)
     if run:
         ws = WorkspaceManager(cfg.workspaces).get(run)
-        html = render_run_report(ws.root, store=store)
-        target = out or ws.root / "report.html"
-    else:
-        html = render_all_report(store, window=window)
+        path = write_report(render_run_report(ws.root, store=store), out or ws.root / "report.html")
+    else:  # each run's own page is written too, and linked from this one
         target = out or cfg.workspaces / "report.html"
-    path = write_report(html, target)
+        path = write_all_reports(store, target, workspaces=cfg.workspaces, window=window)
     console.print(f"Report written to {path}")
 
 
