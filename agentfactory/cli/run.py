@@ -80,6 +80,9 @@ def run(
     timeout: float = typer.Option(
         None, "--timeout", min=1.0, help="Wall-clock limit per subagent execution (s)."
     ),
+    max_time: float = typer.Option(
+        None, "--max-time", help="Wall-clock limit of the whole run (s); it also caps each execution."
+    ),
     agent_id: str = typer.Option(None, "--agent-id", help="Name of this agent in a team sharing a library."),
     config: Path = typer.Option(None, "--config", help="Path to an agentfactory.toml."),
     json_: bool = typer.Option(False, "--json", help="Print the run result as JSON."),
@@ -102,6 +105,7 @@ def run(
         max_tokens=max_tokens,
         max_cost=max_cost,
         timeout_s=timeout,
+        max_time=max_time,
         agent_id=agent_id,
     )
     check_inputs(list(input or []))  # before the banner: a refusal prints one sentence and nothing else
