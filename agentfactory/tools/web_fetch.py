@@ -69,15 +69,16 @@ def _check_ip(ip: Address, allow_loopback: bool) -> None:
             raise FetchRefused(f"non-public address {ip} is refused (local-use NAT64 prefix)")
         wrapped = embedded_ipv4(ip)
         for form, inner in wrapped:
-            # Mapped and compatible forms reach the IPv4 host itself; a tunnel or translator prefix
+            # An IPv4-mapped address is the IPv4 host itself (loopback as configured); any other form
             # carrying a non-public IPv4 address is refused outright, loopback included.
-            direct = form in ("IPv4-mapped", "IPv4-compatible")
             try:
-                _check_ip(inner, allow_loopback and direct)
+                _check_ip(inner, allow_loopback and form == "IPv4-mapped")
             except FetchRefused as exc:
                 raise FetchRefused(f"{form} address {ip} wraps a refused one: {exc}") from None
-        if wrapped and wrapped[0][0] in ("IPv4-mapped", "IPv4-compatible"):
-            return  # the IPv4 address is the destination, and it passed
+        if wrapped and wrapped[0][0] in ("IPv4-mapped", "NAT64"):
+            # The destination is the (public) IPv4 address: the translator prefix is how an IPv6-only
+            # host reaches it. The other forms are also checked as IPv6 below (and mostly refused).
+            return
         if ip.is_site_local:
             raise FetchRefused(f"site-local address {ip} is refused")
     if ip.is_loopback:
