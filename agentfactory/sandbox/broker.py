@@ -210,6 +210,8 @@ class BrokerSession:
         except Exception:  # a broken pipe, a reset: the client's problem, not the host's
             return
         finally:
+            if self.limit_reached.is_set():
+                self._drop_others(conn)
             self._drop(conn)
 
     def _drop(self, conn: socket.socket) -> None:
@@ -245,17 +247,20 @@ class BrokerSession:
     def _trip(self) -> dict[str, Any]:
         error = self._limit_error()
         self._record(ToolCallRecord(LIMIT_RECORD_TOOL, "", False, error, {}, 0.0))
-        # Stop listening and drop every connection: later calls cost the host nothing.
+        # Stop listening: later connections cost the host nothing. The open ones are dropped once
+        # this call has its answer (`_drop_others`).
         with contextlib.suppress(OSError):
             self._sock.close()
         with contextlib.suppress(OSError):
             self.path.unlink()
+        return {"ok": False, "error": error}
+
+    def _drop_others(self, conn: socket.socket) -> None:
         with self._lock:
-            conns = list(self._conns)
-        for other in conns:
+            others = [c for c in self._conns if c is not conn]
+        for other in others:
             with contextlib.suppress(OSError):
                 other.shutdown(socket.SHUT_RDWR)
-        return {"ok": False, "error": error}
 
     def _refuse_frame(self, error: str) -> dict[str, Any] | None:
         admitted = self._admit()
