@@ -194,7 +194,13 @@ def open_run(
     )
     started = time.time()
     run = OpenRun(
-        ctx, meta_provider, sub_provider, started, getattr(base_provider, "spec", model), simulated, budget=budget
+        ctx,
+        meta_provider,
+        sub_provider,
+        started,
+        getattr(base_provider, "spec", model),
+        simulated,
+        budget=budget,
     )
     try:
         yield run

@@ -93,7 +93,9 @@ def write_frame(sock: socket.socket, data: dict[str, Any]) -> None:
     try:
         body = json.dumps(data, ensure_ascii=False, default=str).encode("utf-8", errors="replace")
     except (ValueError, TypeError, RecursionError) as exc:
-        body = json.dumps({"ok": False, "error": f"response not serialisable ({type(exc).__name__})"}).encode()
+        body = json.dumps(
+            {"ok": False, "error": f"response not serialisable ({type(exc).__name__})"}
+        ).encode()
     if len(body) > MAX_RESPONSE_BYTES:
         body = json.dumps({"ok": False, "error": f"response too large ({len(body)} bytes)"}).encode()
     sock.sendall(struct.pack(">I", len(body)) + body)
@@ -117,7 +119,9 @@ class ToolBroker:
     holds a broker thread past the execution it serves.
     """
 
-    def __init__(self, handlers: dict[str, Handler], max_calls: int = MAX_CALLS, timeout_s: float | None = None):
+    def __init__(
+        self, handlers: dict[str, Handler], max_calls: int = MAX_CALLS, timeout_s: float | None = None
+    ):
         self.handlers = dict(handlers)
         self.max_calls = max_calls
         self.timeout_s = timeout_s  # the execution's wall clock, when this broker serves one execution
@@ -183,7 +187,9 @@ class BrokerSession:
                     continue
                 self._conns.append(conn)
             try:
-                threading.Thread(target=self._serve, args=(conn,), name="tool-broker-conn", daemon=True).start()
+                threading.Thread(
+                    target=self._serve, args=(conn,), name="tool-broker-conn", daemon=True
+                ).start()
             except RuntimeError:  # no thread to be had: the call is refused by closing its connection
                 self._drop(conn)
 
@@ -345,7 +351,11 @@ def settle_trace(trace: Any) -> Any:
         return trace
     frames = (trace.error or {}).get("frames", []) if isinstance(trace.error, dict) else []
     trace.status = TOOL_LIMIT
-    trace.error = {"type": "ToolCallLimit", "message": note.error or "tool call limit reached", "frames": frames}
+    trace.error = {
+        "type": "ToolCallLimit",
+        "message": note.error or "tool call limit reached",
+        "frames": frames,
+    }
     return trace
 
 

@@ -99,7 +99,9 @@ def ask_many_script(n: int) -> list[dict]:
 
 def subagent_model(tokens_each: int, calls: int = 200) -> ScriptedProvider:
     half = tokens_each // 2
-    return ScriptedProvider([{"text": "an answer", "usage": {"input_tokens": half, "output_tokens": half}}] * calls)
+    return ScriptedProvider(
+        [{"text": "an answer", "usage": {"input_tokens": half, "output_tokens": half}}] * calls
+    )
 
 
 def executions(env, result) -> list[dict]:
@@ -149,7 +151,9 @@ def test_cli_subagent_spend_under_max_tokens_and_max_cost_ends_budget_exhausted(
     """The reported case: --max-tokens 20000 --max-cost 0.01, a subagent asking its model in a loop."""
     model = script_file(tmp_path, ask_many_script(500))
     sub_path = tmp_path / "sub.json"
-    sub_path.write_text(json.dumps([{"text": "x", "usage": {"input_tokens": 5000, "output_tokens": 5000}}] * 600))
+    sub_path.write_text(
+        json.dumps([{"text": "x", "usage": {"input_tokens": 5000, "output_tokens": 5000}}] * 600)
+    )
     out = cli(
         tmp_path,
         monkeypatch,
@@ -178,8 +182,10 @@ def test_cli_subagent_spend_under_max_tokens_and_max_cost_ends_budget_exhausted(
 def test_max_steps_bounds_the_tool_calls_of_one_turn(tmp_path):
     env = make_env(tmp_path, max_steps=5)
     sixty = {
-        "tool_calls": [{"name": "run_subagent", "arguments": {"name": "upper-text", "inputs": {"text": f"t{i}"}}}
-                       for i in range(60)],
+        "tool_calls": [
+            {"name": "run_subagent", "arguments": {"name": "upper-text", "inputs": {"text": f"t{i}"}}}
+            for i in range(60)
+        ],
         "usage": SMALL,
     }
     script = [
@@ -210,7 +216,9 @@ def test_cli_max_time_caps_an_execution_and_ends_the_run_cleanly(tmp_path, monke
         ],
     )
     started = time.monotonic()
-    out = cli(tmp_path, monkeypatch, "Sleep", "--model", model, "--timeout", "30", "--max-time", "4", "--json")
+    out = cli(
+        tmp_path, monkeypatch, "Sleep", "--model", model, "--timeout", "30", "--max-time", "4", "--json"
+    )
     elapsed = time.monotonic() - started
 
     assert out.exit_code == EXIT_BUDGET, out.output

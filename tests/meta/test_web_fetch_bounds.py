@@ -132,7 +132,9 @@ def slow_server(mode: str, max_requests: int = 4) -> Iterator[str]:
             with contextlib.suppress(OSError):
                 conn.recv(65536)
                 if mode == "drip":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\n")
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 100\r\n\r\n"
+                    )
                 for _ in range(30):
                     if stop.wait(1.0):
                         return

@@ -76,7 +76,10 @@ def test_broker_protocol_and_refusals(tmp_path):
         records = session.close()
     assert refused["ok"] is False and "not allocated" in refused["error"]
     assert failed["ok"] is False and "ZeroDivisionError" in failed["error"]
-    assert oversized == {"ok": False, "error": f"request frame of {50 << 20} bytes exceeds the limit of 1048576 bytes"}
+    assert oversized == {
+        "ok": False,
+        "error": f"request frame of {50 << 20} bytes exceeds the limit of 1048576 bytes",
+    }
     assert [(r.tool, r.ok) for r in records] == [
         ("echo", True),
         ("web_fetch", False),

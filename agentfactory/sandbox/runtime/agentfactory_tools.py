@@ -32,7 +32,9 @@ def call(tool, **args):
     """Call an allocated tool; returns its result dict."""
     path = os.environ.get("AGENTFACTORY_TOOLS_SOCKET")
     if not path or not os.path.exists(path):
-        raise ToolError("no tools are available in this execution (no broker socket, or the broker closed it)")
+        raise ToolError(
+            "no tools are available in this execution (no broker socket, or the broker closed it)"
+        )
     body = json.dumps({"tool": tool, "args": args}, ensure_ascii=False).encode()
     if len(body) > MAX_REQUEST_BYTES:
         raise ToolError(f"tool request of {len(body)} bytes exceeds {MAX_REQUEST_BYTES}")
