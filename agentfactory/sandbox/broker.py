@@ -139,6 +139,10 @@ class ToolBroker:
             deadline = time.monotonic() + max(0.0, self.timeout_s)
         return BrokerSession(self, Path(socket_path), set(allowed), deadline=deadline)
 
+    def close(self) -> None:
+        """Nothing to release: each session closes itself (the backend closes it after its execution).
+        Present so owners can close a broker like their other resources."""
+
 
 class BrokerSession:
     """A listening socket for one execution; `records` fills as calls arrive. Close it when done.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import socket
+import threading
 import time
 from collections.abc import Callable
 from html.parser import HTMLParser
@@ -96,9 +97,35 @@ def check_address(address: str, allow_loopback: bool = False) -> None:
     _check_ip(ipaddress.ip_address(address.strip("[]").split("%", 1)[0]), allow_loopback)
 
 
-def resolve_allowed(host: str, port: int, allow_loopback: bool, resolver: Resolver | None = None) -> str:
+def _lookup(resolver: Resolver, host: str, port: int, timeout: float | None) -> list[tuple[Any, ...]]:
+    """`resolver(host, port)`, given up on after `timeout` seconds (the system resolver has no timeout
+    of its own to pass; a lookup left behind ends with the resolver's own retries)."""
+    if timeout is None:
+        return resolver(host, port, proto=socket.IPPROTO_TCP)
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["infos"] = resolver(host, port, proto=socket.IPPROTO_TCP)
+        except BaseException as exc:  # handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="web-fetch-lookup", daemon=True)
+    thread.start()
+    thread.join(max(0.0, timeout))
+    if thread.is_alive():
+        raise FetchTimeout(f"resolving {host} outlasted the fetch's deadline")
+    if "error" in box:
+        raise box["error"]
+    return box["infos"]
+
+
+def resolve_allowed(
+    host: str, port: int, allow_loopback: bool, resolver: Resolver | None = None, timeout: float | None = None
+) -> str:
     """The first address of `host` after checking all of them against the policy. `resolver` stands in
-    for `socket.getaddrinfo` (tests inject one; no test looks a name up in DNS)."""
+    for `socket.getaddrinfo` (tests inject one; no test looks a name up in DNS); `timeout` bounds the
+    lookup."""
     try:
         literal = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
@@ -110,7 +137,9 @@ def resolve_allowed(host: str, port: int, allow_loopback: bool, resolver: Resolv
         _check_ip(ipaddress.ip_address("127.0.0.1"), allow_loopback)
         return "127.0.0.1"
     try:
-        infos = (resolver or socket.getaddrinfo)(host, port, proto=socket.IPPROTO_TCP)
+        infos = _lookup(resolver or socket.getaddrinfo, host, port, timeout)
+    except FetchTimeout:
+        raise
     except socket.gaierror as exc:
         raise FetchRefused(f"cannot resolve {host}: {exc.strerror}") from None
     except (UnicodeError, ValueError, OSError) as exc:
@@ -369,7 +398,9 @@ class WebFetchTool:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchRefused(f"only http and https URLs with a host are fetched, not {url!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        ip = resolve_allowed(parts.hostname, port, self.allow_loopback, self.resolver)
+        ip = resolve_allowed(
+            parts.hostname, port, self.allow_loopback, self.resolver, deadline.left(None, FetchTimeout)
+        )
         host_ip = f"[{ip}]" if ":" in ip else ip
         pinned = urlunsplit((parts.scheme, f"{host_ip}:{port}", parts.path or "/", parts.query, ""))
         headers = {"Host": parts.netloc, "User-Agent": "agentfactory-web-fetch/0.1"}

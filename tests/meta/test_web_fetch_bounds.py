@@ -207,3 +207,21 @@ def test_broker_passes_the_executions_clock_to_web_fetch(tmp_path, no_network): 
     assert reply["ok"] is False and reply["error"].startswith("FetchTimeout: web_fetch gave up")
     assert elapsed < 3.0, elapsed
     assert [(r.tool, r.ok) for r in records] == [("web_fetch", False)]
+
+
+def test_a_slow_name_lookup_counts_against_the_same_deadline(no_network):  # noqa: F811
+    release = threading.Event()
+
+    def slow_resolver(host, port, *args, **kwargs):
+        release.wait(10)  # a resolver that does not answer in time
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    tool = WebFetchTool(allow_loopback=True, timeout_s=1.0, resolver=slow_resolver)
+    started = time.monotonic()
+    try:
+        with pytest.raises(FetchTimeout, match="resolving slow.test outlasted the fetch's deadline"):
+            tool({"url": "http://slow.test/"})
+    finally:
+        release.set()
+    assert time.monotonic() - started < 2.0
+    assert no_network == []
