@@ -74,7 +74,9 @@ def run(
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     library: Path = typer.Option(None, "--library", help="Library path (default ./subagent_library)."),
     workspaces: Path = typer.Option(None, "--workspaces", help="Workspaces root (default ./workspaces)."),
-    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many model steps."),
+    max_steps: int = typer.Option(
+        None, "--max-steps", min=1, help="Stop after this many steps (tool calls too)."
+    ),
     max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Stop after this many tokens."),
     max_cost: float = typer.Option(None, "--max-cost", min=0.0, help="Stop after this cost in USD."),
     timeout: float = typer.Option(
