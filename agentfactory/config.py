@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from agentfactory.errors import ConfigError
+from agentfactory.errors import ConfigError, UsageError
 
 CONFIG_FILE = "agentfactory.toml"
 ENV_PREFIX = "AGENTFACTORY_"
@@ -60,6 +60,7 @@ class Settings:
     max_steps: int = 40
     max_tokens: int = 2_000_000
     max_cost: float = 10.0
+    max_time: float | None = None  # wall-clock limit of a whole run (s); None = no limit
     max_output_tokens: int = 8192  # per model call
     call_timeout_s: float = 300.0  # overall deadline of one model call: connect, whole reply, all retries
     agent_id: str = "default"
@@ -127,7 +128,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return Path(os.path.expanduser(str(value)))
         if kind in ("int",):
             return int(value)
-        if kind in ("float",):
+        if kind in ("float", "float | None"):
             return float(value)
         if kind in ("bool",):
             if isinstance(value, bool):
@@ -213,6 +214,8 @@ def load_settings(
         if p is not None and not p.is_absolute():
             settings = replace(settings, **{rel: (cwd / p)})
     check_call_timeout(settings.call_timeout_s)
+    if settings.max_time is not None and not (math.isfinite(settings.max_time) and settings.max_time > 0):
+        raise UsageError(f"max_time must be a positive, finite number of seconds, not {settings.max_time}.")
     if settings.sandbox not in ("docker", "local"):
         raise ConfigError(f"Unknown sandbox backend '{settings.sandbox}': use 'docker' or 'local'.")
     return settings
@@ -246,6 +249,7 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: a su
 # max_steps = 40
 # max_tokens = 2000000
 # max_cost = 10.0
+# max_time = 1800                 # wall clock of the whole run (s); default: no limit
 # max_output_tokens = 8192        # per model call
 # call_timeout_s = 300            # overall deadline of one model call (connect, whole reply, retries)
 

@@ -74,11 +74,16 @@ def run(
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     library: Path = typer.Option(None, "--library", help="Library path (default ./subagent_library)."),
     workspaces: Path = typer.Option(None, "--workspaces", help="Workspaces root (default ./workspaces)."),
-    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many model steps."),
+    max_steps: int = typer.Option(
+        None, "--max-steps", min=1, help="Stop after this many steps (tool calls too)."
+    ),
     max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Stop after this many tokens."),
     max_cost: float = typer.Option(None, "--max-cost", min=0.0, help="Stop after this cost in USD."),
     timeout: float = typer.Option(
         None, "--timeout", min=1.0, help="Wall-clock limit per subagent execution (s)."
+    ),
+    max_time: float = typer.Option(
+        None, "--max-time", help="Wall-clock limit of the whole run (s); it also caps each execution."
     ),
     agent_id: str = typer.Option(None, "--agent-id", help="Name of this agent in a team sharing a library."),
     config: Path = typer.Option(None, "--config", help="Path to an agentfactory.toml."),
@@ -102,6 +107,7 @@ def run(
         max_tokens=max_tokens,
         max_cost=max_cost,
         timeout_s=timeout,
+        max_time=max_time,
         agent_id=agent_id,
     )
     check_inputs(list(input or []))  # before the banner: a refusal prints one sentence and nothing else

@@ -1,8 +1,10 @@
 """Accounting for every model call the framework makes.
 
 `MeteredProvider` wraps any provider: each `complete()` is timed, costed from the price table and
-recorded as a `model_call` event; running totals (`usage`, `cost_usd`, `calls`) are kept for budgets.
-It is thread-safe because the tool broker serves subagent `llm` calls from several threads at once.
+recorded as a `model_call` event; running totals (`usage`, `cost_usd`, `calls`) are kept. With a run's
+`Budget` it is also where the run's limits are enforced for every model call: the budget is checked
+before the request (a spent budget raises BudgetExhausted and nothing is sent) and charged after it, the
+same for the orchestrator and for the subagents' `llm` tool. It is thread-safe because the tool broker serves subagent `llm` calls from several threads at once.
 It never changes what the model said.
 """
 
@@ -19,6 +21,7 @@ from agentfactory.llm.pricing import cost_usd
 from agentfactory.llm.types import Message, ModelProvider, ModelResponse, ToolSpec, Usage
 
 if TYPE_CHECKING:
+    from agentfactory.budget import Budget
     from agentfactory.events import EventLog
 
 
@@ -31,8 +34,10 @@ class MeteredProvider:
         settings: Settings,
         log: EventLog | None = None,
         role: str = "orchestrator",
+        budget: Budget | None = None,
     ):
         self.provider = provider
+        self.budget = budget
         self.settings = settings
         self.log = log
         self.role = role
@@ -60,6 +65,8 @@ class MeteredProvider:
         *,
         step: int | None = None,
     ) -> ModelResponse:
+        if self.budget is not None:
+            self.budget.check_request()
         started = time.perf_counter()
         response = self.provider.complete(system, messages, tools, max_tokens)
         latency = round(time.perf_counter() - started, 6)
@@ -72,6 +79,8 @@ class MeteredProvider:
             self.cost_usd += response.cost_usd
             self.calls += 1
             self.latency_s += latency
+        if self.budget is not None:
+            self.budget.charge(response.usage, response.cost_usd)
         if self.log is not None:
             fields = {
                 "model": self.provider.spec,

@@ -24,7 +24,8 @@ KILLED = "killed"
 OUTPUT_LIMIT = "output_limit"
 SANDBOX_ERROR = "sandbox_error"
 INTERRUPTED = "interrupted"
-STATUSES = (OK, ERROR, TIMEOUT, OOM, KILLED, OUTPUT_LIMIT, SANDBOX_ERROR, INTERRUPTED)
+TOOL_LIMIT = "tool_limit"  # the subagent went past the tool broker's call limit; its session was closed
+STATUSES = (OK, ERROR, TIMEOUT, OOM, KILLED, OUTPUT_LIMIT, SANDBOX_ERROR, INTERRUPTED, TOOL_LIMIT)
 
 DEFAULT_STREAM_MAX_BYTES = 1 << 20  # tail of stdout / stderr kept, each
 DEFAULT_OUTPUT_MAX_MB = 64  # total size of outputs/
