@@ -7,9 +7,11 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from agentfactory import events as ev
 from agentfactory.cli.common import console, print_json, settings
+from agentfactory.cli.untrusted import plain
 from agentfactory.errors import EXIT_TASK_FAILED
 
 _FAILED_VERDICTS = ("refused", "error", "inconclusive")
@@ -31,25 +33,28 @@ class _Progress:
         name, stage = event.get("subagent"), event.get("stage")
         if stage == "assess":
             console.print(
-                f"[bold]{name}[/]: current version passes stored {_pair(event.get('stored'))}, "
-                f"failing {_pair(event.get('failing'))}" + _held(event),
-                highlight=False,
+                Text.assemble(
+                    plain(name, "bold"),
+                    f": current version passes stored {_pair(event.get('stored'))}, "
+                    f"failing {_pair(event.get('failing'))}" + _held(event),
+                )
             )
         elif stage == "round":
             colour = {"accepted": "green", "rejected": "yellow"}.get(event.get("verdict"), "red")
             console.print(
-                f"  round {event.get('round')}: [{colour}]{event.get('verdict')}[/] "
-                f"{str(event.get('reason', ''))[:160]}",
-                highlight=False,
+                Text.assemble(
+                    f"  round {event.get('round')}: ",
+                    plain(event.get("verdict"), colour),
+                    " ",
+                    plain(event.get("reason", ""), limit=160),
+                )
             )
         elif stage in ("refused", "error"):
-            console.print(f"[red]{name}: {event.get('reason')}[/]", highlight=False)
+            console.print(plain(f"{name}: {event.get('reason')}", "red"))
 
     def library(self, event: dict[str, Any]) -> None:
         if not self.quiet and event.get("type") == ev.LIBRARY_CHANGE and event.get("action") == "save":
-            console.print(
-                f"  [cyan]library: saved {event.get('subagent')} v{event.get('version')}[/]", highlight=False
-            )
+            console.print(plain(f"  library: saved {event.get('subagent')} v{event.get('version')}", "cyan"))
 
 
 def _pair(value: Any) -> str:
@@ -102,11 +107,11 @@ def evolve(
         for p in plans:
             held = sum(c.held_out for c in p.failing)
             table.add_row(
-                p.name,
+                plain(p.name),
                 f"v{p.version}",
                 str(p.stored_cases),
                 f"{len(p.failing) - held} + {held} held out" if held else str(len(p.failing)),
-                p.why,
+                plain(p.why),
             )
         console.print(table)
         return
@@ -140,17 +145,17 @@ def _print_table(report: Any) -> None:
         after = f"v{o.version_after}" if o.version_after else f"v{o.version_before} (unchanged)"
         colour = {"accepted": "green", "rejected": "yellow", "skipped": "dim"}.get(o.verdict, "red")
         table.add_row(
-            o.name,
+            plain(o.name),
             f"v{o.version_before} → {after}",
             f"{_pair(o.passing_before)} → {_pair(o.passing_after)}",
             str(len(o.rounds)),
             f"{o.tokens:,}",
-            f"[{colour}]{o.verdict}[/]",
+            plain(o.verdict, colour),
         )
     console.print(table)
     for o in report.outcomes:
         if o.verdict != "accepted":
-            console.print(f"[dim]{o.name}: {o.reason}[/]", highlight=False)
+            console.print(plain(f"{o.name}: {o.reason}", "dim"))
         elif o.held_out[1]:
-            console.print(f"[dim]{o.name}: held-out cases pass {_pair(o.held_out)}[/]", highlight=False)
-    console.print(f"Events: {report.workspace}/events.jsonl · {report.tokens:,} tokens", highlight=False)
+            console.print(plain(f"{o.name}: held-out cases pass {_pair(o.held_out)}", "dim"))
+    console.print(plain(f"Events: {report.workspace}/events.jsonl · {report.tokens:,} tokens"))

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from agentfactory.cli.common import LibraryOpt, WorkspacesOpt, console, print_json, settings
+from agentfactory.cli.untrusted import plain
 from agentfactory.errors import UsageError
 
 DbOpt = typer.Option(
@@ -50,7 +51,7 @@ def stats(
         if json_:
             print_json({"store": str(store.path), "subagents": [], "agents": [], "team": None})
         else:
-            console.print(f"No experience recorded yet ({store.path} does not exist).")
+            console.print(plain(f"No experience recorded yet ({store.path} does not exist)."))
         return
     data = store.stats(agent_id=agent, window=window)
     if agent is not None and not data["agents"]:
@@ -67,7 +68,7 @@ def _print_stats(data: dict[str, Any]) -> None:
     )
     for s in data["subagents"]:
         table.add_row(
-            s["name"],
+            plain(s["name"]),
             f"v{s['version']}" if s["version"] is not None else "candidate",
             str(s["runs"]),
             _pct(s["success_rate"]),
@@ -84,7 +85,7 @@ def _print_stats(data: dict[str, Any]) -> None:
     for a in rows:
         contributed = a["subagents_contributed"]
         table.add_row(
-            a["agent_id"],
+            plain(a["agent_id"]),
             str(a["runs"]),
             _pct(a["success_rate"]),
             f"{a['tokens']['total']:,}",
@@ -148,7 +149,7 @@ def report(
         html = render_all_report(store, window=window)
         target = out or cfg.workspaces / "report.html"
     path = write_report(html, target)
-    console.print(f"Report written to {path}")
+    console.print(plain(f"Report written to {path}"))
 
 
 def feedback(
@@ -163,4 +164,4 @@ def feedback(
     if not store.exists:
         raise UsageError(f"No run '{run}' in the experience store: {store.path} does not exist yet.")
     store.add_feedback(run, score=score, note=note)
-    console.print(f"Feedback recorded for run {run}.")
+    console.print(plain(f"Feedback recorded for run {run}."))

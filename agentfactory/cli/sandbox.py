@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from agentfactory.cli.common import JsonOpt, SandboxOpt, console, print_json, settings
+from agentfactory.cli.untrusted import plain
 from agentfactory.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, SandboxError, UsageError
 
 app = typer.Typer(
@@ -145,7 +146,7 @@ def exec_cmd(
     if json_out:
         print_json(trace.to_dict())
     else:
-        console.print(trace.compact(max_chars=8000), highlight=False, markup=False)
+        console.print(plain(trace.compact(max_chars=8000), newlines=True))
         if trace.backend == "local":
             console.print(f"[yellow]{trace.isolation}[/]", highlight=False)
     raise typer.Exit(code_out)
