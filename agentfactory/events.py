@@ -118,24 +118,27 @@ def clip_json(value: Any, limit: int = 400) -> str:
 
 def _clip_items(items: list[tuple[Any, Any]], limit: int, open_: str, close: str, unit: str) -> str:
     parts: list[str] = []
-    used = len(open_) + len(close) + 40  # room for the "… N more" note
-    for index, (key, item) in enumerate(items):
+    for key, item in items:
         head = _dumps(str(key)) + ": " if key is not None else ""
-        room = limit - used - len(head)
+        room = limit - len(open_) - len(close) - sum(len(p) + 2 for p in parts) - len(head)
         text = _dumps(item)
-        if len(text) > room and isinstance(item, dict | list | tuple) and room > 40:
-            text = clip_json(item, room)  # a nested container is cut at its own inner boundary
+        if len(text) > room and isinstance(item, dict | list | tuple) and room > 60:
+            text = clip_json(item, room - 40)  # cut at its own inner boundary, leaving room for our note
         if len(text) > room:
-            rest = items[index:]
-            note = f"… {len(rest)} more {unit}{'s' if len(rest) > 1 else ''}"
-            if key is not None:
-                names = [str(k)[:30] for k, _ in rest[:5]]
-                note += ": " + ", ".join(names) + (", …" if len(rest) > 5 else "")
-            parts.append(note)
             break
         parts.append(head + text)
-        used += len(head) + len(text) + 2
-    return open_ + ", ".join(parts) + close
+    while True:  # drop whole trailing values until the note about them fits too
+        rest = items[len(parts) :]
+        note = ""
+        if rest:
+            note = f"… {len(rest)} more {unit}{'s' if len(rest) > 1 else ''}"
+            if rest[0][0] is not None:
+                names = [str(k)[:30] for k, _ in rest[:5]]
+                note += ": " + ", ".join(names) + (", …" if len(rest) > 5 else "")
+        text = open_ + ", ".join([*parts, note] if note else parts) + close
+        if len(text) <= limit or not parts:
+            return text
+        parts.pop()
 
 
 def _dumps(value: Any) -> str:
