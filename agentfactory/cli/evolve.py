@@ -14,11 +14,29 @@ from agentfactory.cli.common import console, print_json, settings
 from agentfactory.cli.untrusted import plain
 from agentfactory.errors import EXIT_TASK_FAILED
 
-_FAILED_VERDICTS = ("refused", "error", "inconclusive")
+# Verdicts that leave a subagent's failures unfixed: any of them makes `evolve` exit 1. "accepted"
+# (a new version) and "skipped" (nothing to fix after all) exit 0, as does "nothing to evolve".
+_FAILED_VERDICTS = ("rejected", "refused", "error", "inconclusive")
+
+
+EVOLVE_HELP = (
+    "Refine subagents from their failing executions; a revision is accepted only if every stored case "
+    "passes.\n\n"
+    "Where failures come from: every execution of a library subagent during `agentfactory run` is "
+    "recorded in the experience store. One that fails (an exception, a timeout, out of memory, an output "
+    "limit) is a failure of that version. One that succeeded but gave a wrong result becomes one when you "
+    "rate its run bad: `agentfactory feedback RUN --bad` (or --score under 0.5, with --note saying what "
+    "was wrong); the inputs it ran on become a failing case whose result must change. Inputs are read "
+    "back from the run's workspace, so keep the workspace until evolve has run. --dry-run lists the "
+    "candidates and why.\n\n"
+    "Exit code: 0 when every evolved subagent got an accepted new version, or there was nothing to evolve "
+    "(or nothing left to fix); 1 when any revision was rejected or a subagent could not be evolved "
+    "(refused, inconclusive, error): the library keeps its current version of that subagent."
+)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("evolve")(evolve)
+    app.command("evolve", help=EVOLVE_HELP)(evolve)
 
 
 class _Progress:
@@ -84,7 +102,7 @@ def evolve(
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Refine subagents from their failing execution traces; accept a revision only if every stored case passes."""
+    """Refine subagents from their failing executions (see EVOLVE_HELP for the full text)."""
     from agentfactory.evolve import EvolveOptions, Evolver
 
     cfg = settings(library=library, workspaces=workspaces, sandbox=sandbox, model=model)

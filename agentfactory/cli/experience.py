@@ -155,13 +155,25 @@ def report(
 def feedback(
     run: str = typer.Argument(..., help="Run id."),
     score: float = typer.Option(None, "--score", min=0.0, max=1.0, help="Quality score 0-1."),
-    note: str = typer.Option(None, "--note", help="Free-text feedback."),
+    bad: bool = typer.Option(
+        False, "--bad", help="The run's result was wrong (score 0): its subagents become evolve candidates."
+    ),
+    note: str = typer.Option(None, "--note", help="Free-text feedback (shown to evolve's model)."),
     library: str = LibraryOpt,
     db: Path = DbOpt,
 ) -> None:
-    """Record user feedback on a run's quality."""
+    """Record user feedback on a run's quality. A score under 0.5 (or --bad) rates the run bad: the
+    subagents it executed become candidates for `agentfactory evolve`, with the inputs they ran on in
+    that run as failing cases whose result must change."""
+    from agentfactory.experience.feedback import record_feedback
+
     store = _store(library, db)
     if not store.exists:
         raise UsageError(f"No run '{run}' in the experience store: {store.path} does not exist yet.")
-    store.add_feedback(run, score=score, note=note)
+    result = record_feedback(store, run, score=score, note=note, bad=bad)
     console.print(plain(f"Feedback recorded for run {run}."))
+    if result.bad:
+        names = ", ".join(result.subagents) or "none (the run executed no subagent)"
+        console.print(
+            plain(f"Rated bad; evolve candidates from it: {names} (see agentfactory evolve --dry-run).")
+        )
