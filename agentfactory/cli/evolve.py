@@ -11,6 +11,7 @@ from rich.text import Text
 
 from agentfactory import events as ev
 from agentfactory.cli.common import console, print_json, settings
+from agentfactory.cli.live import LiveView
 from agentfactory.cli.untrusted import plain
 from agentfactory.errors import EXIT_TASK_FAILED
 
@@ -108,8 +109,10 @@ def evolve(
     cfg = settings(library=library, workspaces=workspaces, sandbox=sandbox, model=model)
     options = EvolveOptions(rounds=rounds, accept=accept)
     progress = _Progress(quiet=json_)
+    status = LiveView(quiet=json_, progress=console, lines=False)  # what runs now, on a terminal
 
     def on_event(event: dict[str, Any]) -> None:
+        status(event)
         progress(event)
         progress.library(event)
 
@@ -145,7 +148,10 @@ def evolve(
         else:
             console.print("Nothing to evolve: no subagent has failures since its current version.")
         return
-    report = evolver.run(plans=plans)
+    try:
+        report = evolver.run(plans=plans)
+    finally:
+        status.close()
     if json_:
         print_json(report.to_dict())
     else:

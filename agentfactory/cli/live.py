@@ -40,8 +40,9 @@ def consoles() -> tuple[Console, Console]:
 class LiveView:
     """An event observer (`MetaAgent(on_event=view)`); thread-safe, as the broker emits from threads."""
 
-    def __init__(self, quiet: bool = False, progress: Console | None = None):
+    def __init__(self, quiet: bool = False, progress: Console | None = None, lines: bool = True):
         self.quiet = quiet
+        self.lines = lines  # False: only the status line (evolve prints its own lines)
         self.console = progress if progress is not None else consoles()[0]
         self.usage = Usage()
         self.cost = 0.0
@@ -59,8 +60,12 @@ class LiveView:
             return
         with self._lock:
             handler = self._handlers.get(event.get("type", ""))
-            if handler is not None:
-                handler(self, event)
+            try:
+                if handler is not None:
+                    handler(self, event)
+            except Exception:  # noqa: BLE001 - a broken view (a closed terminal) must never stop the run
+                self.quiet = True
+                self.close()
 
     def _run_started(self, event: dict[str, Any]) -> None:
         # Printed once the run exists: a refusal before it (bad flag, missing file) prints one sentence.
@@ -72,7 +77,7 @@ class LiveView:
 
     def _model_started(self, event: dict[str, Any]) -> None:
         if event.get("role") == ev.ORCHESTRATOR:
-            label = f"model · step {event.get('step', '?')}"
+            label = f"model · step {event['step']}" if event.get("step") else "model"
         else:
             label = "subagent llm call"
         self._begin(("model", event.get("call")), label)
@@ -219,7 +224,8 @@ class LiveView:
         return self._spinner
 
     def _print(self, text: Text) -> None:
-        self.console.print(text, soft_wrap=True)
+        if self.lines:
+            self.console.print(text, soft_wrap=True)
 
     def close(self) -> None:
         with self._lock:
