@@ -241,3 +241,43 @@ def test_terminal_shows_status_line_and_streamed_lines(tmp_path):
     done = next(t for t, c in stripped if b"printer: ok" in c)
     assert done - first > 0.8
     assert "\x1b[?25l" in text  # rich's live display hid the cursor: a real terminal view
+
+
+def test_visible_shows_every_control_character():
+    from agentfactory.cli.untrusted import plain, visible
+
+    assert (
+        visible("a\x1b[2Jb\x07\x9b1m\u202eevil\ud800\x00") == "a\\x1b[2Jb\\x07\\x9b1m\\u202eevil\\ud800\\x00"
+    )
+    assert visible("two\nlines\tx") == "two\\nlines\\tx"
+    assert visible("two\nlines", newlines=True) == "two\nlines"
+    assert visible("y" * 50, limit=10) == "y" * 10 + "… (50 chars)"
+    assert plain("[/bold] :smile:").plain == "[/bold] :smile:"  # a Text: never markup, never emoji
+
+
+def test_a_broken_terminal_does_not_stop_the_run(tmp_path):
+    """The view writes to a console that fails on every write: the run still ends and is logged."""
+    from rich.console import Console
+
+    from agentfactory.cli.live import LiveView
+    from agentfactory.config import Settings
+    from agentfactory.llm import ScriptedProvider
+    from agentfactory.meta.agent import MetaAgent
+
+    class Broken:
+        def write(self, text):
+            raise OSError("terminal gone")
+
+        def flush(self):
+            raise OSError("terminal gone")
+
+    view = LiveView(progress=Console(file=Broken()))
+    settings = Settings(
+        library=tmp_path / "lib", workspaces=tmp_path / "ws", sandbox="local", model="scripted"
+    )
+    provider = ScriptedProvider([call("finish", answer="done", save=[])])
+    result = MetaAgent(settings, provider=provider, on_event=view).run("a task")
+    assert result.status == "success" and result.answer == "done"
+    assert view.quiet  # the view switched itself off
+    log = (tmp_path / "ws" / result.run_id / "events.jsonl").read_text().splitlines()
+    assert json.loads(log[-1])["type"] == "run_finished"
