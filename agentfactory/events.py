@@ -113,6 +113,8 @@ def clip_json(value: Any, limit: int = 400) -> str:
         return _clip_items([(k, v) for k, v in value.items()], limit, "{", "}", "key")
     if isinstance(value, list | tuple):
         return _clip_items([(None, v) for v in value], limit, "[", "]", "item")
+    if isinstance(value, str):  # one long string (raw arguments that did not parse): its head, closed
+        return _dumps(value[: max(0, limit - 40)]) + f"… ({len(value):,} chars)"
     return f"… ({type(value).__name__}, {len(text):,} chars)"
 
 

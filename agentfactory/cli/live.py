@@ -10,6 +10,7 @@ nothing is hard-wrapped. Everything that came from the model or a subagent is pr
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
@@ -216,10 +217,12 @@ class LiveView:
                 self._active.pop(other, None)
 
     def __rich__(self) -> Any:
-        """The status line, rendered by Live on each refresh: what runs now, with elapsed seconds."""
-        with self._lock:
-            now = time.monotonic()
-            parts = [f"{label} {now - since:.1f} s" for label, since in self._active.values()]
+        """The status line, rendered by Live on each refresh: what runs now, with elapsed seconds.
+
+        No lock here: Live renders this holding its own lock, which a print under our lock also takes.
+        Copying the values is one step under the GIL, so the snapshot is consistent."""
+        now = time.monotonic()
+        parts = [f"{label} {now - since:.1f} s" for label, since in tuple(self._active.values())]
         self._spinner.update(text=Text(" · ".join(parts) or "working", style="dim"))
         return self._spinner
 
@@ -229,9 +232,10 @@ class LiveView:
 
     def close(self) -> None:
         with self._lock:
-            if self._live is not None:
-                self._live.stop()
-                self._live = None
+            live, self._live = self._live, None
+            if live is not None:
+                with contextlib.suppress(Exception):  # a terminal that went away
+                    live.stop()
 
 
 def _which(event: dict[str, Any]) -> str:

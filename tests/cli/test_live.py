@@ -172,7 +172,7 @@ def test_clip_json_keeps_whole_values():
     assert re.search(r"… \d+ more items\], \"e\": 2\}, \"f\": 3\}$", clipped)
     assert clip_json(value, 100) == '{"a": 1, "b": "' + "x" * 50 + '", … 2 more keys: c, f}'
     assert clip_json(list(range(1000)), 50).endswith("more items]")
-    assert clip_json("y" * 1000, 50) == "… (str, 1,002 chars)"
+    assert clip_json("y" * 1000, 50) == '"' + "y" * 10 + '"… (1,000 chars)'
 
 
 def test_json_mode_prints_no_progress(tmp_path):
