@@ -82,6 +82,7 @@ def test_hostile_text_is_printed_literally_and_the_run_completes(tmp_path):
     ]
     result = invoke(tmp_path, script)
     assert result.exit_code == 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
     out = result.output
     assert "\x1b" not in out and "\x07" not in out  # no escape sequence reaches the terminal
     assert "Traceback" not in out and "MarkupError" not in out

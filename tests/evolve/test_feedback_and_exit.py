@@ -134,3 +134,18 @@ def test_bad_rating_of_the_run_that_wrote_the_subagent(env, tmp_path):
     [plan] = Evolver(env.settings, library=env.library).plan(["sum-of"])
     assert plan.rated_bad == 1 and plan.failing[0].inputs == {"numbers": [4, 5]}
     assert plan.failing[0].rejected_result == {"total": 9}
+
+
+def test_evolve_view_prints_hostile_reasons_literally(env, tmp_path):
+    """A revision whose error message is markup and escape sequences: the rejection reason is shown as
+    text, the command ends with its exit code, not a MarkupError."""
+    env.fail_in_run([{"numbers": ["1", "2"]}])
+    hostile = "[/bold] [link=file:///etc]x[/link] \\x1b[2J"
+    raise_it = [{"old": "    total = sum(numbers)", "new": f"    raise ValueError('{hostile}')"}]
+    result = evolve_cli(env, tmp_path, [revision("[/INST] try", edits=raise_it)])
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # the exit code, not an exception that escaped
+    assert "\x1b" not in result.output and "MarkupError" not in result.output
+    flat = " ".join(result.output.split())
+    assert "[/bold] [link=file:///etc]x[/link] \\x1b[2J" in flat
+    assert env.library.get(NAME).version == 1
