@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from agentfactory.cli.common import ConfigOpt, LibraryOpt, SandboxOpt, console, err_console, settings
+from agentfactory.cli.untrusted import visible
 
 
 def register(app: typer.Typer) -> None:
@@ -43,7 +44,7 @@ def deploy(
     if result.forced:
         why = "; ".join(gate.reasons) or "not checked"
         err_console.print(
-            f"[yellow]Maturity gate overridden with --force:[/] {escape(why)}",
+            f"[yellow]Maturity gate overridden with --force:[/] {escape(visible(why))}",
             highlight=False,
             soft_wrap=True,
         )
@@ -55,7 +56,7 @@ def deploy(
             soft_wrap=True,
         )
     for warning in result.warnings:
-        err_console.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]Warning:[/] {escape(visible(warning))}", highlight=False, soft_wrap=True)
     console.print(f"Exported [bold]{result.name}[/] version {result.version}:", highlight=False)
     lines = []
     if "package" in result.outputs:
@@ -69,4 +70,4 @@ def deploy(
             f"  mcp      {result.outputs['mcp']}  (client config: {result.outputs['mcp'] / 'mcp.json'})"
         )
     for line in lines:
-        console.print(escape(line), highlight=False, soft_wrap=True)
+        console.print(escape(visible(line)), highlight=False, soft_wrap=True)

@@ -67,12 +67,12 @@ def check(json_out: bool = JsonOpt) -> None:
         mark = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}
         console.print(f"docker daemon ({report['docker_host']}): {mark[report['docker']]}")
         if report.get("docker_problem"):
-            console.print(f"  {report['docker_problem']}", highlight=False)
+            console.print(plain(f"  {report['docker_problem']}"))
         console.print(f"image {s.image}: {mark[report['image_present']]}")
         if report.get("image_problem"):
-            console.print(f"  {report['image_problem']}", highlight=False)
+            console.print(plain(f"  {report['image_problem']}"))
         console.print(f"bubblewrap: {mark[bool(report['bwrap'])]}")
-        console.print(f"local backend: {report['local_isolation']}", highlight=False)
+        console.print(plain(f"local backend: {report['local_isolation']}"))
     if s.sandbox == "docker" and not report["docker_ready"]:
         raise typer.Exit(EXIT_TASK_FAILED)
 
