@@ -33,6 +33,16 @@ class _TeeLog(ev.EventLog):
             self.on_event(event)
         return event
 
+    @property
+    def observed(self) -> bool:
+        return self.on_event is not None
+
+    def notify(self, type: str, **fields: Any) -> dict[str, Any]:
+        event = super().notify(type, **fields)
+        if self.on_event is not None:
+            self.on_event(event)
+        return event
+
 
 @dataclass
 class OpenRun:

@@ -16,6 +16,7 @@ from agentfactory.cli.common import (
     print_json,
     settings,
 )
+from agentfactory.cli.untrusted import visible
 
 
 def register(app: typer.Typer) -> None:
@@ -65,7 +66,7 @@ def deploy(
     from agentfactory.deploy import deploy as run_deploy
 
     def progress(line: str) -> None:
-        err_console.print(f"[dim]{escape(line)}[/]", highlight=False, soft_wrap=True)
+        err_console.print(f"[dim]{escape(visible(line))}[/]", highlight=False, soft_wrap=True)
 
     resolved = settings(config, library=library, sandbox=sandbox)
     result = run_deploy(
@@ -85,12 +86,12 @@ def deploy(
     if result.forced:
         why = "; ".join(gate.reasons) or "not checked"
         err_console.print(
-            f"[yellow]Maturity gate overridden with --force:[/] {escape(why)}",
+            f"[yellow]Maturity gate overridden with --force:[/] {escape(visible(why))}",
             highlight=False,
             soft_wrap=True,
         )
     for warning in result.warnings:
-        err_console.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]Warning:[/] {escape(visible(warning))}", highlight=False, soft_wrap=True)
     if json_:
         print_json(result.to_json())
         return
@@ -101,7 +102,7 @@ def deploy(
             highlight=False,
             soft_wrap=True,
         )
-    console.print(f"Exported [bold]{escape(result.name)}[/] version {result.version}:", highlight=False)
+    console.print(f"Exported [bold]{escape(visible(result.name))}[/] version {result.version}:", highlight=False)
     lines = []
     names = result.names
     if "package" in result.outputs and names is not None:
@@ -122,4 +123,4 @@ def deploy(
     for fmt in result.skipped:
         lines.append(f"  {fmt:<8} skipped (see the warning above)")
     for line in lines:
-        console.print(escape(line), highlight=False, soft_wrap=True)
+        console.print(escape(visible(line)), highlight=False, soft_wrap=True)

@@ -47,6 +47,7 @@ class MeteredProvider:
         self.calls = 0
         self.latency_s = 0.0
         self._lock = threading.Lock()
+        self._started = 0  # numbers `model_call_started` and its `model_call` alike (the `call` field)
 
     @property
     def spec(self) -> str:
@@ -67,13 +68,21 @@ class MeteredProvider:
     ) -> ModelResponse:
         if self.budget is not None:
             self.budget.check_request()
+        step = self.step if step is None else step
+        with self._lock:
+            self._started += 1
+            number = self._started
+        if self.log is not None:
+            extra = {"step": step} if step is not None else {}
+            self.log.emit(
+                _events.MODEL_CALL_STARTED, model=self.provider.spec, role=self.role, call=number, **extra
+            )
         started = time.perf_counter()
         response = self.provider.complete(system, messages, tools, max_tokens)
         latency = round(time.perf_counter() - started, 6)
         response.latency_s = latency
         response.cost_usd = cost_usd(response.usage, self.provider.spec, self.settings)
         response.simulated = bool(response.simulated or self.provider.simulated)
-        step = self.step if step is None else step
         with self._lock:
             self.usage = self.usage + response.usage
             self.cost_usd += response.cost_usd
@@ -90,6 +99,7 @@ class MeteredProvider:
                 "latency_s": latency,
                 "stop_reason": response.stop_reason,
                 "simulated": response.simulated,
+                "call": number,
             }
             if step is not None:
                 fields["step"] = step

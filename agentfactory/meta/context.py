@@ -47,6 +47,7 @@ class RunContext:
     saved: list[tuple[str, int]] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     traces_written: int = 0
+    executions_started: int = 0  # numbers execution_started and its subagent_execution alike
     _library_cache: dict[tuple[str, int | None], Any] = field(default_factory=dict)
 
     def emit(self, type: str, **fields: Any) -> None:
@@ -246,6 +247,9 @@ class RunContext:
         """Run one subagent in the sandbox and record the execution (event log, experience store)."""
         out_dir = outputs_dir or self.workspace.outputs
         timeout_s = self.execution_timeout()
+        self.executions_started += 1
+        number = self.executions_started
+        self.emit(ev.EXECUTION_STARTED, subagent=name, version=version, revision=revision, execution=number)
         request = ExecutionRequest(
             code_dir=code_dir,
             # The library names the entry file (x.py); the sandbox imports a module name (x).
@@ -262,6 +266,7 @@ class RunContext:
             broker=self.broker.for_execution(timeout_s) if self.broker is not None else None,
             run_id=self.workspace.run_id,
             labels={"subagent": name},
+            on_output=self._output_observer(number, name),
         )
         started = time.time()
         trace = settle_trace(self.backend.execute(request))
@@ -283,6 +288,8 @@ class RunContext:
             trace=str(trace_path.relative_to(self.workspace.root)),
             tool_calls=len(trace.tool_calls),
             tool_usage=tool_usage,
+            execution=number,
+            error=error_summary(trace),
         )
         if self.experience is not None:
             self.experience.record_subagent_execution(
@@ -308,6 +315,16 @@ class RunContext:
                 )
             timeout_s = min(timeout_s, remaining)
         return timeout_s
+
+    def _output_observer(self, number: int, name: str) -> Any:
+        """The sandbox's line callback when a live view watches: each printed line becomes a notice."""
+        if not self.log.observed:
+            return None
+
+        def on_output(stream: str, line: str) -> None:
+            self.log.notify(ev.EXECUTION_OUTPUT, execution=number, subagent=name, stream=stream, line=line)
+
+        return on_output
 
     def make_case_runner(
         self, cand: Candidate, extra_fixtures: Path | None = None, files: dict[str, Path] | None = None
@@ -357,6 +374,21 @@ class RunContext:
                 )
 
         return runner
+
+
+def error_summary(trace: Any) -> dict[str, Any] | None:
+    """What went wrong in a failed execution, for the event and the live view: the exception type, the
+    first 300 characters of its message, and the innermost line of the subagent's own code."""
+    if trace.error is None:
+        return None
+    frames = [f for f in trace.error.get("frames") or [] if isinstance(f, dict)]
+    last = frames[-1] if frames else {}
+    return {
+        "type": str(trace.error.get("type") or trace.status)[:200],
+        "message": str(trace.error.get("message") or "")[:300],
+        "file": str(last.get("file") or "")[:200],
+        "line": last.get("line") if isinstance(last.get("line"), int) else None,
+    }
 
 
 def _copy_files(files: dict[str, Path], dest: Path) -> None:

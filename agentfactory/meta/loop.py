@@ -24,6 +24,7 @@ from agentfactory.llm.validation import check_tool_call
 MAX_NO_TOOL_TURNS = 2  # nudges before a model that never calls a tool is stopped
 MAX_INVALID_CALLS = 5  # consecutive invalid tool calls before the run stops
 MAX_REPEATED_FAILURES = 3  # the same failing call (name + arguments) this often means a loop
+ARGUMENTS_PREVIEW = 400  # characters of a tool call's arguments kept in its events, cut between values
 
 
 @dataclass
@@ -151,6 +152,8 @@ def _call_tool(
     emit: Callable[..., Any],
     step: int,
 ) -> Outcome:
+    arguments = ev.clip_json(call.arguments, ARGUMENTS_PREVIEW)
+    emit(ev.TOOL_CALL_STARTED, step=step, tool=call.name, arguments=arguments)
     started = time.perf_counter()
     problem = check_tool_call(call, tools)
     if problem:
@@ -164,7 +167,7 @@ def _call_tool(
         ev.TOOL_CALL,
         step=step,
         tool=call.name,
-        arguments=preview(call.arguments),
+        arguments=arguments,
         is_error=outcome.is_error,
         duration_s=round(time.perf_counter() - started, 4),
         result=preview(outcome.text, 500),

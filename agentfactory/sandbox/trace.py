@@ -9,6 +9,7 @@ prints is parsed, so printed text can never change the status.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,6 +57,8 @@ class ExecutionRequest:
     output_max_mb: int = DEFAULT_OUTPUT_MAX_MB
     stream_max_bytes: int = DEFAULT_STREAM_MAX_BYTES
     result_max_bytes: int = DEFAULT_RESULT_MAX_BYTES
+    # Live view hook (see base.OutputCallback): called with ("stdout", line) as the subagent prints.
+    on_output: Callable[[str, str], None] | None = None
 
 
 @dataclass
