@@ -12,6 +12,7 @@ import sys
 from dataclasses import dataclass, field
 
 from agentfactory.errors import ValidationError
+from agentfactory.library.introspect import parse_module
 
 # The third-party modules of the sandbox image and the distributions that provide them. Code that ran
 # in the sandbox can only have imported these (besides the standard library and the tool module).
@@ -39,10 +40,7 @@ class ImportScan:
 
 def scan_imports(code: str, filename: str = "<subagent>") -> ImportScan:
     """The imports of `code`, including those nested in functions (they run too when called)."""
-    try:
-        tree = ast.parse(code, filename=filename)
-    except SyntaxError as exc:
-        raise ValidationError(f"{filename} does not parse (line {exc.lineno}: {exc.msg}).") from None
+    tree = parse_module(code, filename)  # bounded: the code is untrusted
     modules: set[str] = set()
     tools: set[str] = set()
     for node in ast.walk(tree):

@@ -16,6 +16,9 @@ from typing import Any
 from agentfactory.errors import ValidationError
 
 MAX_CASES = 1000
+# Lists and maps nested deeper than this in a case, a schema or a frontmatter are refused when read, so
+# every later recursive pass (comparison, json.dumps, rendering) stays far below the recursion limit.
+MAX_NESTING = 64
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 _CASE_KEYS = {"inputs", "expected", "tolerance", "checks", "name", "description", "run_id"}
 _CHECK_KEYS = {"types", "keys", "files"}
@@ -105,16 +108,48 @@ def _validate_checks(checks: object, where: str) -> None:
             )
 
 
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON/YAML value nests lists and maps deeper than `limit` (iterative)."""
+    stack = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list | tuple):
+            children = list(item)
+        else:
+            continue
+        if depth >= limit:
+            return True
+        seen += len(children)
+        if seen > 10_000_000:  # YAML aliases can make a small text a huge graph
+            return True
+        stack.extend((c, depth + 1) for c in children)
+    return False
+
+
+def load_json(text: str, where: str) -> Any:
+    """The one JSON reader for library files: a ValidationError sentence naming `where` for malformed or
+    too deeply nested text (never RecursionError), and no NaN/Infinity tokens beyond what Python writes."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{where} is not valid JSON ({exc.msg}).") from None
+    except (RecursionError, MemoryError):
+        raise ValidationError(f"{where} is nested too deeply (over {MAX_NESTING} levels).") from None
+    if nesting_exceeds(data, MAX_NESTING):
+        raise ValidationError(f"{where} is nested too deeply (over {MAX_NESTING} levels).")
+    return data
+
+
 def parse_cases(text: str, where: str = "cases.jsonl") -> list[Case]:
     """Parse JSON Lines into cases; blank lines are allowed, anything else malformed is refused."""
     cases: list[Case] = []
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"{where} line {lineno} is not valid JSON ({exc.msg}).") from None
+        data = load_json(line, f"{where} line {lineno}")
         cases.append(Case.from_dict(data, f"{where} line {lineno}"))
         if len(cases) > MAX_CASES:
             raise ValidationError(f"{where} has more than {MAX_CASES} cases.")

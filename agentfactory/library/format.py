@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from agentfactory.errors import ValidationError
-from agentfactory.library.cases import Case, dump_cases, parse_cases
+from agentfactory.library.cases import MAX_NESTING, Case, dump_cases, load_json, nesting_exceeds, parse_cases
 from agentfactory.library.introspect import inspect_module
 from agentfactory.library.model import Subagent
 from agentfactory.library.names import default_entry, validate_entry, validate_name
@@ -57,9 +57,16 @@ class _StrictLoader(_Base):  # type: ignore[misc,valid-type]
 def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        line = key_node.start_mark.line + 2  # the frontmatter starts on the file's line 2
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ValidationError(
+                f"SKILL.md line {line}: a frontmatter key is a list or a map; keys must be plain strings."
+            )
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise ValidationError(f"SKILL.md frontmatter has the key {key!r} twice; keep one.")
+            raise ValidationError(
+                f"SKILL.md line {line}: the frontmatter has the key {key!r} twice; keep one."
+            )
         seen.add(key)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -84,6 +91,10 @@ def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
         data = yaml.load(raw, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except ValidationError:
         raise
+    except (RecursionError, MemoryError):
+        raise ValidationError(
+            f"SKILL.md frontmatter is nested too deeply (over {MAX_NESTING} levels)."
+        ) from None
     except yaml.constructor.ConstructorError as exc:
         raise ValidationError(
             f"SKILL.md frontmatter uses a YAML tag that is not allowed ({(exc.problem or '').strip()}); "
@@ -95,6 +106,8 @@ def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
         raise ValidationError(f"SKILL.md frontmatter is not valid YAML{line}.") from None
     if not isinstance(data, dict):
         raise ValidationError("SKILL.md frontmatter must be a YAML mapping with 'name' and 'description'.")
+    if nesting_exceeds(data, MAX_NESTING):
+        raise ValidationError(f"SKILL.md frontmatter is nested too deeply (over {MAX_NESTING} levels).")
     return data, body
 
 
@@ -209,10 +222,7 @@ def parse_subagent(folder_name: str, files: dict[str, bytes], commit: str | None
 
 
 def _parse_schema_file(text: str) -> dict[str, dict]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"schema.json is not valid JSON ({exc.msg}).") from None
+    data = load_json(text, SCHEMA_FILE)
     if not isinstance(data, dict) or set(data) - {"inputs", "outputs"}:
         raise ValidationError("schema.json must be an object with 'inputs' and/or 'outputs' JSON schemas.")
     for key, schema in data.items():
