@@ -21,7 +21,7 @@ def sandbox_case_runner(settings: Settings, library: Any) -> CaseRunner:
     """Run every stored case of a subagent in the sandbox backend of `settings` and check it."""
 
     def run_cases(source: SubagentSource) -> list[CaseOutcome]:
-        from agentfactory.gate import run_case
+        from agentfactory.gate import collect, run_case
         from agentfactory.sandbox import ExecutionRequest, get_backend
 
         backend = get_backend(settings)
@@ -51,7 +51,7 @@ def sandbox_case_runner(settings: Settings, library: Any) -> CaseRunner:
                         run_id=f"deploy-{source.name}",
                         labels={"subagent": source.name, "purpose": "deploy-gate"},
                     )
-                    return backend.execute(request)
+                    return collect(backend.execute(request), workdir / "outputs")  # for pinned files
 
                 outcome = run_case(runner, case, index, "stored")
                 detail = "; ".join(outcome.failures[:2]) or outcome.status
