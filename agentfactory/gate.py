@@ -266,3 +266,72 @@ def _compact(trace: Any) -> str:
     if trace is None or not hasattr(trace, "compact"):
         return ""
     return trace.compact(max_chars=TRACE_IN_RECORD)
+
+
+# ----------------------------------------------------------------------------- outside a run
+
+
+def sandbox_verifier(settings: Any) -> Callable[[Any], str | None]:
+    """A library `Verifier` for work outside a run (`library add`, `library pull`): it runs a version's
+    code on every case it carries, each in a fresh inputs folder holding the version's fixtures, in the
+    sandbox backend of `settings`, and returns None when all pass or the gate's reason."""
+
+    def verify(sub: Any) -> str | None:
+        if not sub.cases:
+            return None
+        report = run_subagent_cases(settings, sub)
+        return None if report.passed else report.reason()
+
+    return verify
+
+
+def run_subagent_cases(settings: Any, sub: Any) -> GateReport:
+    """Run `sub` (a library Subagent, possibly not saved yet) on its own cases in the sandbox."""
+    import contextlib
+    import tempfile
+
+    from agentfactory.library.format import write_folder
+    from agentfactory.sandbox import ExecutionRequest, get_backend
+
+    fixtures = {p[len("fixtures/") :]: d for p, d in sub.files.items() if p.startswith("fixtures/")}
+    backend = get_backend(settings, pool_size=0)
+    with contextlib.ExitStack() as stack:
+        stack.callback(backend.close)
+        broker = _tool_broker(settings, list(sub.tools), stack)
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="af-gate-")))
+        code = tmp / "code"
+        write_folder(code, sub.files)
+
+        def runner(case: Case) -> CaseRun:
+            work = Path(tempfile.mkdtemp(prefix="case-", dir=tmp))
+            write_folder(work / "inputs", fixtures)
+            request = ExecutionRequest(
+                code_dir=code,
+                entry=Path(sub.entry).stem,  # the sandbox takes a module name
+                inputs=case.inputs,
+                workdir=work,
+                output_dir=work / "outputs",
+                timeout_s=settings.timeout_s,
+                memory_mb=settings.memory_mb,
+                tools=list(sub.tools),
+                broker=broker,
+                run_id=f"library-{sub.name}",
+                labels={"subagent": sub.name, "purpose": "library-gate"},
+            )
+            return collect(backend.execute(request), work / "outputs")
+
+        return run_gate(runner, list(sub.cases), [])
+
+
+def _tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
+    """A tool broker for the subagent's tools, or None when it uses none (no model is needed then)."""
+    if not tools:
+        return None
+    from agentfactory.llm.registry import get_provider
+    from agentfactory.sandbox import ToolBroker
+    from agentfactory.tools import build_handlers
+
+    provider = get_provider(settings.resolved_subagent_model(), settings) if "llm" in tools else None
+    broker = ToolBroker(build_handlers(settings, provider))
+    stack.callback(broker.close)
+    return broker

@@ -380,6 +380,23 @@ def content_key(files: dict[str, bytes]) -> dict[str, bytes]:
     return out
 
 
+_SECTION = r"^## {title}[ \t]*\n(.*?)(?=^## |\Z)"
+
+
+def section(body: str, title: str) -> str:
+    """The text of a `## title` section of a SKILL.md body ('' when absent)."""
+    match = re.search(_SECTION.format(title=re.escape(title)), body, re.M | re.S)
+    return match.group(1).strip() if match else ""
+
+
+def with_section(body: str, title: str, text: str) -> str:
+    """`body` with its `## title` section replaced by `text` (appended when absent)."""
+    match = re.search(_SECTION.format(title=re.escape(title)), body, re.M | re.S)
+    if match is None:
+        return body.rstrip() + f"\n\n## {title}\n\n{text.strip()}\n"
+    return body[: match.start(1)] + "\n" + text.strip() + "\n\n" + body[match.end(1) :].lstrip("\n")
+
+
 def _one_line(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

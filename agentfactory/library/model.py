@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,3 +106,8 @@ class PullResult:
     fast_forward: bool
     updated: list[str]  # subagents taken from the remote
     conflicts: list[PullConflict]
+
+
+# Checks a version about to become current (its code with every case it will carry): None to allow it, or
+# a one-line reason to refuse it. The library never runs code; callers pass one that runs the sandbox.
+Verifier = Callable[[Subagent], "str | None"]

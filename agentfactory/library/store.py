@@ -20,6 +20,7 @@ work. Nothing here imports or runs subagent code.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -35,13 +36,17 @@ from filelock import FileLock, Timeout
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
 from agentfactory.library._git import ZERO, Git, read_head
+from agentfactory.library.cases import dump_cases
 from agentfactory.library.format import (
+    CASES_FILE,
     SKILL_FILE,
     canonical_files,
     content_key,
     parse_subagent,
+    section,
     split_skill_md,
     validate_folder,
+    with_section,
 )
 from agentfactory.library.index import Index
 from agentfactory.library.model import (
@@ -51,6 +56,7 @@ from agentfactory.library.model import (
     SearchHit,
     Subagent,
     SubagentInfo,
+    Verifier,
     VersionInfo,
 )
 from agentfactory.library.names import validate_name
@@ -313,10 +319,22 @@ class Library:
         return parse_subagent(name, self._files_at(commit, name), commit=commit)
 
     def diff(self, name: str, v1: int, v2: int) -> str:
+        """A unified diff between two versions, the code first (see `diff_files`)."""
+        return "".join(text for _, text in self.diff_files(name, v1, v2))
+
+    def diff_files(self, name: str, v1: int, v2: int) -> list[tuple[str, str]]:
+        """(path, unified diff) per changed file of `name` between two versions: the entry module
+        first, then SKILL.md, the cases and everything else by path."""
         a, b = self._commit_of(name, v1), self._commit_of(name, v2)
-        return self.git.run("diff", "--no-color", "--no-ext-diff", a, b, "--", name, strip=False).decode(
-            "utf-8", "replace"
-        )
+        changed = self.git.run("diff", "--name-only", "-z", "--no-renames", a, b, "--", name, strip=False)
+        paths = [p.decode("utf-8", "surrogateescape") for p in changed.split(b"\0") if p]
+        entry = next((self.get(name, v).entry for v in (v2, v1) if v is not None), "")
+        rank = {f"{name}/{entry}": 0, f"{name}/{SKILL_FILE}": 1, f"{name}/{CASES_FILE}": 2}
+        out = []
+        for path in sorted(paths, key=lambda p: (rank.get(p, 3), p)):
+            text = self.git.run("diff", "--no-color", "--no-ext-diff", a, b, "--", path, strip=False)
+            out.append((path[len(name) + 1 :], text.decode("utf-8", "replace")))
+        return out
 
     def export(self, name: str, version: int | None, dest: Path) -> Path:
         """Write that version's folder to `dest/<name>` (refusing to overwrite a non-empty folder)."""
@@ -338,19 +356,33 @@ class Library:
         run_id: str | None = None,
         task: str | None = None,
         message: str | None = None,
+        verify: Verifier | None = None,
     ) -> SaveResult:
-        """Validate `folder` and commit it as the next version of its subagent (no-op when unchanged)."""
+        """Validate `folder` and commit it as the next version of its subagent (no-op when unchanged).
+
+        Cases only accumulate: the current version's cases (and the fixtures they read) that the folder
+        lacks are kept in the new version. `verify`, when given, sees the version about to be saved (its
+        code with every accumulated case) and returns None to allow it or a reason to refuse it."""
         folder = Path(folder)
         validate_name(folder.name)
         sub = validate_folder(folder)
-        return self._save(sub, run_id=run_id, task=task, message=message, verb="save")
+        return self._save(sub, run_id=run_id, task=task, message=message, verb="save", verify=verify)
 
     def _save(
-        self, sub: Subagent, *, run_id: str | None, task: str | None, message: str | None, verb: str
+        self,
+        sub: Subagent,
+        *,
+        run_id: str | None,
+        task: str | None,
+        message: str | None,
+        verb: str,
+        verify: Verifier | None = None,
     ) -> SaveResult:
         with self._writing() as head:
             old_files = self._files_at(head, sub.name)
             old_version = _version_of_files(old_files)
+            if old_files:
+                sub = _accumulate(sub, parse_subagent(sub.name, old_files))
             if old_files:
                 base = old_version
             else:
@@ -367,6 +399,13 @@ class Library:
             if old_files and content_key(old_files) == content_key(files):
                 return SaveResult(sub.name, old_version, head, False)
             stored = parse_subagent(sub.name, files)
+            if verify is not None:
+                refusal = verify(stored)
+                if refusal:
+                    raise LibraryError(
+                        f"{sub.name} was not saved: the new version fails its stored cases ({refusal}); "
+                        "fix it, or pass --force to add it anyway."
+                    )
             subject = f"{verb} {sub.name} v{new_version}" if verb == "save" else verb.format(v=new_version)
             body = _one_line(message or sub.description, 500)
             commit = self._commit(head, sub.name, files, subject, body, new_version, run_id, task)
@@ -375,8 +414,17 @@ class Library:
             return SaveResult(sub.name, new_version, commit, True)
 
     def rollback(self, name: str, to_version: int) -> SaveResult:
-        """Make a new version whose content is that of `to_version`."""
+        """Make a new version whose code and description are those of `to_version`.
+
+        Nothing later is lost: cases added since stay (cases only accumulate) and the changelog keeps
+        every later entry and gains one for the rollback."""
         old = self.get(name, to_version)
+        current = self.get(name)
+        if _code_key(old) == _code_key(current):
+            return SaveResult(name, current.version, current.commit or self.head(), False)
+        log = section(current.body, "Changelog")
+        entry = f"- Rolled back to the content of v{to_version} (from v{current.version})."
+        old.body = with_section(old.body, "Changelog", f"{log}\n{entry}" if log else entry)
         return self._save(
             old,
             run_id=None,
@@ -594,6 +642,34 @@ def _is_name(name: str) -> bool:
     except ValidationError:
         return False
     return True
+
+
+FIXTURES_DIR = "fixtures/"  # input files of the cases, kept beside them
+
+
+def _accumulate(new: Subagent, old: Subagent) -> Subagent:
+    """`new` with the cases of `old` it lacks (by inputs) and the fixture files those cases read."""
+    have = {json.dumps(c.inputs, sort_keys=True, default=str) for c in new.cases}
+    kept = [c for c in old.cases if json.dumps(c.inputs, sort_keys=True, default=str) not in have]
+    if not kept:
+        return new
+    files = dict(new.files)
+    for path, data in old.files.items():
+        if path.startswith(FIXTURES_DIR) and path not in files:
+            files[path] = data
+    cases = [*new.cases, *kept]
+    files[CASES_FILE] = dump_cases(cases).encode("utf-8")
+    return dataclasses.replace(new, cases=cases, files=files)
+
+
+def _code_key(sub: Subagent) -> tuple:
+    """What a rollback restores: the description and every file but SKILL.md, the cases and fixtures."""
+    code = {
+        p: d
+        for p, d in sub.files.items()
+        if p not in (SKILL_FILE, CASES_FILE) and not p.startswith(FIXTURES_DIR)
+    }
+    return sub.description, sorted(code.items())
 
 
 def _version_of_files(files: dict[str, bytes]) -> int:
