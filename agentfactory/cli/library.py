@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 
 from agentfactory.cli.common import JsonOpt, LibraryOpt, SandboxOpt, console, print_json, settings
 from agentfactory.errors import UsageError
@@ -249,11 +250,17 @@ def push(
 @app.command("pull")
 def pull(
     remote: str = typer.Argument("origin", help="Remote name, path or URL."),
+    sandbox: str | None = SandboxOpt,
     library: Path | None = LibraryOpt,
     json_: bool = JsonOpt,
 ) -> None:
-    """Pull a git remote; subagents changed on both sides keep ours and are reported as conflicts."""
-    result = _library(library).pull(remote)
+    """Pull a git remote. Its tree is validated before it touches the library; a remote revision of a
+    local subagent must pass the cases it will carry (run in the sandbox) or ours is kept and it is
+    reported, as are subagents changed on both sides."""
+    from agentfactory.gate import sandbox_verifier
+
+    s = settings(library=library, sandbox=sandbox)
+    result = _library(library).pull(remote, verify=sandbox_verifier(s))
     if json_:
         print_json(asdict(result))
     else:
@@ -261,7 +268,7 @@ def pull(
             "fast-forward"
             if result.fast_forward
             else "merge"
-            if result.updated or result.conflicts
+            if result.updated or result.conflicts or result.rejected
             else "up to date"
         )
         console.print(
@@ -273,5 +280,11 @@ def pull(
                 f"(v{c.theirs_version}) is at {c.ref}.",
                 highlight=False,
             )
-    if result.conflicts:
+        for r in result.rejected:
+            console.print(
+                f"[yellow]Rejected:[/] {r.name} v{r.theirs_version} from the remote fails its cases; kept ours "
+                f"(v{r.ours_version}), theirs is at {r.ref}: {escape(r.reason)}",
+                highlight=False,
+            )
+    if result.conflicts or result.rejected:
         raise typer.Exit(1)

@@ -30,6 +30,7 @@ class TreeEntry:
     mode: str
     kind: str
     sha: str
+    size: int | None = None  # blob size, when listed with sizes
 
 
 class Git:
@@ -75,10 +76,14 @@ class Git:
 
     # ------------------------------------------------------------------ reads
 
-    def ls_tree(self, treeish: str, path: str | None = None, recursive: bool = False) -> dict[str, TreeEntry]:
+    def ls_tree(
+        self, treeish: str, path: str | None = None, recursive: bool = False, sizes: bool = False
+    ) -> dict[str, TreeEntry]:
         args = ["ls-tree", "-z", "--full-tree"]
         if recursive:
             args.append("-r")
+        if sizes:
+            args.append("-l")
         args.append(treeish)
         if path is not None:
             args += ["--", path]
@@ -88,8 +93,9 @@ class Git:
             if not record:
                 continue
             meta, _, name = record.partition(b"\t")
-            mode, kind, sha = meta.decode().split()
-            entries[name.decode("utf-8", "surrogateescape")] = TreeEntry(mode, kind, sha)
+            mode, kind, sha, *rest = meta.decode().split()
+            size = int(rest[0]) if rest and rest[0].isdigit() else None
+            entries[name.decode("utf-8", "surrogateescape")] = TreeEntry(mode, kind, sha, size)
         return entries
 
     def blobs(self, shas: list[str]) -> dict[str, bytes]:

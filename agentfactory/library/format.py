@@ -176,9 +176,30 @@ def _decode(files: dict[str, bytes], path: str) -> str:
         raise ValidationError(f"{path} is not UTF-8 text.") from None
 
 
+def check_file_path(rel: str, where: str = "") -> str:
+    """A file path inside a subagent folder: relative, plain parts (no '.', '..', hidden or empty parts,
+    no backslash, NUL or control characters), at most MAX_DEPTH levels. Every reader applies it, so a
+    path from git or a remote can never point outside the folder."""
+    parts = rel.split("/")
+    shown = repr(rel[:120])
+    if (
+        not rel
+        or len(parts) > MAX_DEPTH
+        or any(not part or part.startswith(".") for part in parts)
+        or any(ord(ch) < 32 or ch in "\\\x7f" for ch in rel)
+    ):
+        raise ValidationError(
+            f"{where}{shown} is not an allowed file path in a subagent folder (plain names, no hidden or "
+            f"'..' parts, at most {MAX_DEPTH} levels)."
+        )
+    return rel
+
+
 def parse_subagent(folder_name: str, files: dict[str, bytes], commit: str | None = None) -> Subagent:
     """Validate and parse a subagent from its files (relative path -> bytes). Raises ValidationError."""
     validate_name(folder_name)
+    for rel in files:
+        check_file_path(rel, f"{folder_name}/: ")
     _check_sizes(files)
     if SKILL_FILE not in files:
         raise ValidationError(f"The folder {folder_name!r} has no SKILL.md.")

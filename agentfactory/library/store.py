@@ -35,12 +35,15 @@ import git as gitpython
 from filelock import FileLock, Timeout
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
-from agentfactory.library._git import ZERO, Git, read_head
+from agentfactory.library._git import ZERO, Git, TreeEntry, read_head
 from agentfactory.library.cases import dump_cases
 from agentfactory.library.format import (
     CASES_FILE,
+    MAX_FILES,
+    MAX_TOTAL,
     SKILL_FILE,
     canonical_files,
+    check_file_path,
     content_key,
     parse_subagent,
     section,
@@ -51,6 +54,7 @@ from agentfactory.library.format import (
 from agentfactory.library.index import Index
 from agentfactory.library.model import (
     PullConflict,
+    PullRejection,
     PullResult,
     SaveResult,
     SearchHit,
@@ -70,6 +74,8 @@ _README = (
 )
 # Files a fresh library may find already present in its folder without calling them someone else's.
 _PRESEEDED = {"README.md", LOCK_NAME}
+# The only top-level files of a library; everything else at the top is a subagent folder.
+_ROOT_FILES = {".gitignore", MARKER, "README.md"}
 CRASH_ENV = "AGENTFACTORY_LIBRARY_CRASH_AT"  # test hook: SIGKILL ourselves at a named stage of a write
 _GIT_LOCKS = ("index.lock", "HEAD.lock", "refs/heads/main.lock", "packed-refs.lock")
 
@@ -546,32 +552,136 @@ class Library:
             raise LibraryError(f"Push to {remote} failed: {_one_line(err, 300)}") from None
         return head
 
-    def pull(self, remote: str = "origin") -> PullResult:
+    def pull(self, remote: str = "origin", *, verify: Verifier | None = None) -> PullResult:
         """Fetch `remote`'s main branch and merge it subagent by subagent.
 
-        A subagent changed only on one side takes that side. Changed on both sides: ours is kept, theirs
-        stays reachable (the merge commit's second parent and refs/agentfactory/conflicts/<name>) and is
-        reported in the result; nothing is overwritten.
+        The remote is untrusted. Before anything reaches the work tree, every entry its tip changes must
+        pass what `library add` checks (names, plain files only: no links, submodules or hidden files,
+        sizes, a valid subagent); otherwise the pull is refused and the library is untouched. A subagent
+        changed only on one side takes that side, except that a remote revision of a subagent we have
+        must pass `verify` (the cases it will carry, ours included) or ours stays and theirs is kept at
+        refs/agentfactory/rejected/<name>. Changed on both sides: ours is kept, theirs stays reachable
+        (the merge commit's second parent and refs/agentfactory/conflicts/<name>). Both are reported.
         """
         self._check_remote(remote)
         self.ensure()
         incoming = "refs/agentfactory/incoming"
         try:
-            self.git.run("fetch", "--quiet", "--no-tags", "--", remote, f"+refs/heads/main:{incoming}")
+            self.git.run(
+                "-c",
+                "fetch.fsckObjects=true",
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-recurse-submodules",
+                "--",
+                remote,
+                f"+refs/heads/main:{incoming}",
+            )
         except gitpython.GitCommandError as exc:
-            raise LibraryError(
-                f"Fetch from {remote} failed: {_one_line((exc.stderr or '').strip(), 300)}"
-            ) from None
-        theirs = self.git.text("rev-parse", incoming)
+            err = _one_line((exc.stderr or "").strip().removeprefix("stderr:").strip(" '"), 300)
+            found = re.search(r"error: object \w+: (\w+: [^\n]*?)(?: fatal:|$)", err)
+            if found:  # git's own object check refused a malformed tree (a '.git' or '..' entry, ...)
+                raise ValidationError(
+                    f"Pull from {_one_line(remote, 120)} refused, nothing changed: the remote holds a "
+                    f"malformed git object ({found.group(1).strip()})."
+                ) from None
+            raise LibraryError(f"Fetch from {remote} failed: {err}") from None
+        try:
+            theirs = self.git.text("rev-parse", "--verify", "--quiet", f"{incoming}^{{commit}}")
+        except gitpython.GitCommandError:
+            raise LibraryError(f"The remote {_one_line(remote, 120)} has no main branch to pull.") from None
         with self._writing() as ours:
             if theirs == ours or self.git.is_ancestor(theirs, ours):
                 return PullResult(ours, False, [], [])
-            if self.git.is_ancestor(ours, theirs):
+            try:
+                incoming_subs = self._check_incoming(ours, theirs)
+            except ValidationError as exc:
+                self.git.ok("update-ref", "-d", incoming)
+                why = str(exc).rstrip(".")
+                raise ValidationError(
+                    f"Pull from {_one_line(remote, 120)} refused, nothing changed: {why}."
+                ) from None
+            rejected = self._verify_incoming(ours, theirs, incoming_subs, verify)
+            if not rejected and self.git.is_ancestor(ours, theirs):
                 changed = self._changed_names(ours, theirs)
                 self._move_head(ours, theirs, changed, f"pull {remote} (fast-forward)")
                 self._index.refresh(theirs)
                 return PullResult(theirs, True, sorted(changed), [])
-            return self._merge(remote, ours, theirs)
+            return self._merge(remote, ours, theirs, rejected)
+
+    def _check_incoming(self, ours: str, theirs: str) -> dict[str, Subagent]:
+        """Validate every top-level entry `theirs` changes relative to `ours`, from git objects only.
+        Returns the changed subagents, parsed. Raises ValidationError naming the first bad entry."""
+        mine, other = self.git.ls_tree(ours), self.git.ls_tree(theirs)
+        subs: dict[str, Subagent] = {}
+        for name, entry in sorted(other.items()):
+            if mine.get(name) == entry:
+                continue
+            if name in _ROOT_FILES:
+                self._check_root_file(name, entry, mine.get(name))
+                continue
+            if entry.mode != "040000" or entry.kind != "tree":
+                raise ValidationError(
+                    f"the remote's {name!r} is not a subagent folder (a link, file or submodule)"
+                )
+            validate_name(name)
+            subs[name] = self._incoming_subagent(theirs, name)
+        return subs
+
+    def _check_root_file(self, name: str, entry: TreeEntry, mine: TreeEntry | None) -> None:
+        if entry.mode not in ("100644", "100755") or entry.kind != "blob":
+            raise ValidationError(f"the remote's {name} is not a plain file")
+        if name == ".gitignore" and mine is not None:
+            raise ValidationError("the remote changes the library's .gitignore, which the library owns")
+        size = int(self.git.text("cat-file", "-s", entry.sha))
+        if size > 64 * 1024:
+            raise ValidationError(f"the remote's {name} is {size} bytes; the limit is 65536")
+
+    def _incoming_subagent(self, commit: str, name: str) -> Subagent:
+        entries = self.git.ls_tree(commit, name, recursive=True, sizes=True)
+        if len(entries) > MAX_FILES:
+            raise ValidationError(f"the remote's {name} holds more than {MAX_FILES} files")
+        total = 0
+        for path, entry in entries.items():
+            rel = path[len(name) + 1 :]
+            check_file_path(rel, f"the remote's {name}/: ")
+            if entry.kind != "blob" or entry.mode not in ("100644", "100755"):
+                raise ValidationError(
+                    f"the remote's {name}/{rel} is a link or submodule (mode {entry.mode}); subagent folders "
+                    "hold plain files"
+                )
+            total += entry.size or 0
+            if total > MAX_TOTAL:
+                raise ValidationError(f"the remote's {name} holds more than {MAX_TOTAL} bytes")
+        try:
+            return parse_subagent(name, self._files_at(commit, name), commit=commit)
+        except ValidationError as exc:
+            raise ValidationError(f"the remote's {name} is not a valid subagent ({exc})") from None
+
+    def _verify_incoming(
+        self, ours: str, theirs: str, subs: dict[str, Subagent], verify: Verifier | None
+    ) -> dict[str, PullRejection]:
+        """Remote revisions of subagents we have, checked with `verify` against the cases they will carry
+        (theirs and ours: cases only accumulate). Only revisions that would become current are checked."""
+        if verify is None:
+            return {}
+        bases = self.git.text("merge-base", ours, theirs) if self.git.ok("merge-base", ours, theirs) else ""
+        base = self.git.ls_tree(bases) if bases else {}
+        mine = self.git.ls_tree(ours)
+        rejected: dict[str, PullRejection] = {}
+        for name, sub in subs.items():
+            if name not in mine or mine[name] != base.get(name):
+                continue  # new here (nothing to regress) or changed on both sides (a conflict, ours kept)
+            local = parse_subagent(name, self._files_at(ours, name))
+            reason = verify(_accumulate(sub, local))
+            if reason:
+                ref = f"refs/agentfactory/rejected/{name}"
+                self.git.run("update-ref", ref, theirs)
+                rejected[name] = PullRejection(
+                    name, local.version, sub.version, theirs, ref, _one_line(reason, 500)
+                )
+        return rejected
 
     def _changed_names(self, a: str, b: str) -> list[str]:
         out = self.git.text("diff", "--name-only", "--no-renames", a, b)
@@ -584,7 +694,10 @@ class Library:
         self.git.run("read-tree", "-m", "-u", old, new)
         self._journal.unlink()
 
-    def _merge(self, remote: str, ours: str, theirs: str) -> PullResult:
+    def _merge(
+        self, remote: str, ours: str, theirs: str, rejected: dict[str, PullRejection] | None = None
+    ) -> PullResult:
+        rejected = rejected or {}
         bases = self.git.text("merge-base", ours, theirs) if self.git.ok("merge-base", ours, theirs) else ""
         base = self.git.ls_tree(bases) if bases else {}
         mine, other = self.git.ls_tree(ours), self.git.ls_tree(theirs)
@@ -593,7 +706,7 @@ class Library:
         conflicts: list[PullConflict] = []
         for name in sorted(set(mine) | set(other) | set(base)):
             o, t, b = mine.get(name), other.get(name), base.get(name)
-            if o == t or t == b:
+            if o == t or t == b or name in rejected:
                 continue
             if o == b:
                 if t is None:
@@ -628,12 +741,19 @@ class Library:
                 + ", ".join(c.name for c in conflicts)
                 + "."
             )
-        message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(conflicts)} conflicts\n\n"
+        if rejected:
+            summary.append(
+                "Failing our stored cases, ours kept (theirs at refs/agentfactory/rejected/<name>): "
+                + ", ".join(rejected)
+                + "."
+            )
+        message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(conflicts)} conflicts"
+        message += f", {len(rejected)} rejected\n\n" if rejected else "\n\n"
         message += "\n".join(summary) + "\n"
         commit = self.git.text("commit-tree", tree, "-p", ours, "-p", theirs, input=message.encode())
         self._move_head(ours, commit, updated, "pull (merge)")
         self._index.refresh(commit)
-        return PullResult(commit, False, updated, conflicts)
+        return PullResult(commit, False, updated, conflicts, list(rejected.values()))
 
 
 def _is_name(name: str) -> bool:
