@@ -116,6 +116,27 @@ class Git:
             pos = end + 1 + size + 1
         return result
 
+    def write_tree_of(self, files: dict[str, bytes]) -> str:
+        """Write `files` (relative path -> bytes, paths already validated) as git objects; the tree's sha."""
+        nested: dict = {}
+        for path, data in files.items():
+            *dirs, leaf = path.split("/")
+            node = nested
+            for part in dirs:
+                node = node.setdefault(part, {})
+            node[leaf] = self.text("hash-object", "-w", "--stdin", input=data)
+
+        def mktree(node: dict) -> str:
+            rows = []
+            for name, value in sorted(node.items()):
+                if isinstance(value, dict):
+                    rows.append(f"040000 tree {mktree(value)}\t{name}".encode())
+                else:
+                    rows.append(f"100644 blob {value}\t{name}".encode())
+            return self.text("mktree", "-z", input=b"".join(row + b"\0" for row in rows))
+
+        return mktree(nested)
+
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", older, newer)
 

@@ -602,13 +602,13 @@ class Library:
                 raise ValidationError(
                     f"Pull from {_one_line(remote, 120)} refused, nothing changed: {why}."
                 ) from None
-            rejected = self._verify_incoming(ours, theirs, incoming_subs, verify)
-            if not rejected and self.git.is_ancestor(ours, theirs):
+            rejected, kept_cases = self._verify_incoming(ours, theirs, incoming_subs, verify)
+            if not rejected and not kept_cases and self.git.is_ancestor(ours, theirs):
                 changed = self._changed_names(ours, theirs)
                 self._move_head(ours, theirs, changed, f"pull {remote} (fast-forward)")
                 self._index.refresh(theirs)
                 return PullResult(theirs, True, sorted(changed), [])
-            return self._merge(remote, ours, theirs, rejected)
+            return self._merge(remote, ours, theirs, rejected, kept_cases)
 
     def _check_incoming(self, ours: str, theirs: str) -> dict[str, Subagent]:
         """Validate every top-level entry `theirs` changes relative to `ours`, from git objects only.
@@ -661,27 +661,30 @@ class Library:
 
     def _verify_incoming(
         self, ours: str, theirs: str, subs: dict[str, Subagent], verify: Verifier | None
-    ) -> dict[str, PullRejection]:
-        """Remote revisions of subagents we have, checked with `verify` against the cases they will carry
-        (theirs and ours: cases only accumulate). Only revisions that would become current are checked."""
-        if verify is None:
-            return {}
+    ) -> tuple[dict[str, PullRejection], dict[str, TreeEntry]]:
+        """Remote revisions of subagents we have that would become current: each carries our cases it
+        lacks (cases only accumulate) and must pass `verify` on all of them. Returns the rejected ones and,
+        for accepted ones that gained cases, the tree entry to take instead of theirs."""
         bases = self.git.text("merge-base", ours, theirs) if self.git.ok("merge-base", ours, theirs) else ""
         base = self.git.ls_tree(bases) if bases else {}
         mine = self.git.ls_tree(ours)
         rejected: dict[str, PullRejection] = {}
+        kept: dict[str, TreeEntry] = {}
         for name, sub in subs.items():
             if name not in mine or mine[name] != base.get(name):
                 continue  # new here (nothing to regress) or changed on both sides (a conflict, ours kept)
             local = parse_subagent(name, self._files_at(ours, name))
-            reason = verify(_accumulate(sub, local))
+            merged = _accumulate(sub, local)
+            reason = verify(merged) if verify is not None else None
+            if not reason and merged.files != sub.files:
+                kept[name] = TreeEntry("040000", "tree", self.git.write_tree_of(merged.files))
             if reason:
                 ref = f"refs/agentfactory/rejected/{name}"
                 self.git.run("update-ref", ref, theirs)
                 rejected[name] = PullRejection(
                     name, local.version, sub.version, theirs, ref, _one_line(reason, 500)
                 )
-        return rejected
+        return rejected, kept
 
     def _changed_names(self, a: str, b: str) -> list[str]:
         out = self.git.text("diff", "--name-only", "--no-renames", a, b)
@@ -695,9 +698,14 @@ class Library:
         self._journal.unlink()
 
     def _merge(
-        self, remote: str, ours: str, theirs: str, rejected: dict[str, PullRejection] | None = None
+        self,
+        remote: str,
+        ours: str,
+        theirs: str,
+        rejected: dict[str, PullRejection] | None = None,
+        kept_cases: dict[str, TreeEntry] | None = None,
     ) -> PullResult:
-        rejected = rejected or {}
+        rejected, kept_cases = rejected or {}, kept_cases or {}
         bases = self.git.text("merge-base", ours, theirs) if self.git.ok("merge-base", ours, theirs) else ""
         base = self.git.ls_tree(bases) if bases else {}
         mine, other = self.git.ls_tree(ours), self.git.ls_tree(theirs)
@@ -712,7 +720,7 @@ class Library:
                 if t is None:
                     merged.pop(name, None)
                 else:
-                    merged[name] = t
+                    merged[name] = kept_cases.get(name, t)
                 updated.append(name)
                 continue
             ref = (
@@ -740,6 +748,10 @@ class Library:
                 "Changed on both sides, ours kept (theirs reachable at refs/agentfactory/conflicts/<name>): "
                 + ", ".join(c.name for c in conflicts)
                 + "."
+            )
+        if kept_cases:
+            summary.append(
+                "Our cases kept beside the remote's (cases only accumulate): " + ", ".join(kept_cases) + "."
             )
         if rejected:
             summary.append(

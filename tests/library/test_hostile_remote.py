@@ -161,3 +161,15 @@ def test_a_remote_revision_passing_the_stored_cases_is_taken(teams, tmp_path: Pa
     out = _pull_cli(bob, remote)
     assert out.exit_code == 0, out.output
     assert "updated: text-preview" in " ".join(out.stdout.split()) and bob.get(NAME).version == 2
+
+
+def test_a_remote_revision_that_drops_a_case_is_taken_with_the_case_kept(teams) -> None:
+    alice, bob, remote = teams
+    other = b'{"inputs": {"text": "xyz", "limit": 1}, "expected": {"result": "x"}}\n'
+    sub_rows = [e for e in _entries(alice.path, f"HEAD:{NAME}") if e[3] != "cases.jsonl"]
+    sub = _tree(alice.path, [*sub_rows, ("100644", "blob", _blob(alice.path, other), "cases.jsonl")])
+    _push_tree(alice, remote, [("040000", "tree", sub, NAME)], replace=NAME)
+    out = _pull_cli(bob, remote)
+    assert out.exit_code == 0, out.output
+    assert [c.inputs for c in bob.get(NAME).cases] == [{"text": "xyz", "limit": 1}, {"text": "abcdef"}]
+    assert git(bob.path, "status", "--porcelain") == ""
