@@ -19,7 +19,7 @@ from typing import Any
 
 from agentfactory import events as ev
 from agentfactory.library import Case, check_case
-from agentfactory.library.cases import summarise
+from agentfactory.library.cases import MAX_NESTING, nesting_exceeds, summarise
 
 MAX_EXPECTED_CHARS = 4000
 SANDBOX_RETRIES = 2
@@ -159,7 +159,9 @@ def case_from_run(
     summaries: dict[str, Any] = {}
     types: dict[str, str] = {}
     for key, value in (result or {}).items():
-        if not _finite(value):
+        if nesting_exceeds(value, MAX_NESTING):  # too deep to store or hash safely: its type only
+            types[key] = "object" if isinstance(value, dict) else "array"
+        elif not _finite(value):
             types[key] = "number" if isinstance(value, float) else summarise(value)["type"]
         elif len(json.dumps(value, default=str)) <= MAX_EXPECTED_CHARS:
             expected[key] = value

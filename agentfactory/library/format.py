@@ -469,6 +469,16 @@ def build_subagent_folder(
     folder = dest if dest.name == name else dest / name
     entry = default_entry(name)
     info = inspect_module(code, entry)
+    plain_cases = [c.to_dict() if isinstance(c, Case) else c for c in cases]
+    for label, value in (
+        ("inputs_schema", inputs_schema),
+        ("outputs_schema", outputs_schema),
+        ("cases", plain_cases),
+    ):
+        if nesting_exceeds(value, MAX_NESTING):  # before json.dumps recurses through it
+            raise ValidationError(
+                f"The {label} given for {name} is nested too deeply (over {MAX_NESTING} levels)."
+            )
     case_objs = [
         c if isinstance(c, Case) else Case.from_dict(c, f"case {i + 1}") for i, c in enumerate(cases)
     ]

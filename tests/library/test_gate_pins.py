@@ -74,3 +74,14 @@ def test_large_values_are_pinned_by_shape() -> None:
     assert check_case(case, {"rows": [{"a": i, "b": str(i)} for i in range(500)]}, []).passed
     assert not check_case(case, {"rows": []}, []).passed
     assert not check_case(case, {"rows": {"a": 1}}, []).passed
+
+
+def test_a_deeply_nested_result_is_recorded_by_type_only() -> None:
+    deep: list = []
+    node = deep
+    for _ in range(3000):
+        node.append([])
+        node = node[0]
+    case = case_from_run({}, {"deep": deep, "n": 1}, [])
+    assert case.expected == {"n": 1} and case.checks == {"types": {"deep": "array"}}
+    assert check_case(parse_cases(dump_cases([case]))[0], {"deep": deep, "n": 1}, []).passed

@@ -91,3 +91,22 @@ def test_deeply_nested_yaml_and_schema_are_refused(tmp_path: Path) -> None:
     (folder / "schema.json").write_text('{"inputs": ' + "[" * 50_000 + "]" * 50_000 + "}")
     with pytest.raises(ValidationError, match="schema.json is nested too deeply"):
         validate_folder(folder)
+
+
+def test_a_deeply_nested_schema_from_the_model_is_refused(tmp_path: Path) -> None:
+    from agentfactory.library import build_subagent_folder
+
+    schema: dict = {}
+    node = schema
+    for _ in range(900):  # what a provider's JSON decoder still accepts
+        node["properties"] = {}
+        node = node["properties"]
+    with pytest.raises(ValidationError, match="inputs_schema given for deep-schema is nested too deeply"):
+        build_subagent_folder(
+            tmp_path,
+            name="deep-schema",
+            description="d",
+            code="def run():\n    return {}\n",
+            inputs_schema=schema,
+        )
+    assert not (tmp_path / "deep-schema").exists()
