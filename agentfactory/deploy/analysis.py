@@ -40,7 +40,11 @@ class ImportScan:
 
 def scan_imports(code: str, filename: str = "<subagent>") -> ImportScan:
     """The imports of `code`, including those nested in functions (they run too when called)."""
-    tree = parse_module(code, filename)  # bounded: the code is untrusted
+    try:
+        tree = parse_module(code, filename)  # bounded: the code is untrusted
+    except ValidationError as exc:
+        why = str(exc).removeprefix(f"{filename} ").rstrip(".")
+        raise ValidationError(f"{filename} does not parse ({why}).") from None
     modules: set[str] = set()
     tools: set[str] = set()
     for node in ast.walk(tree):
