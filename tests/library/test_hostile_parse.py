@@ -110,3 +110,14 @@ def test_a_deeply_nested_schema_from_the_model_is_refused(tmp_path: Path) -> Non
             inputs_schema=schema,
         )
     assert not (tmp_path / "deep-schema").exists()
+
+
+@pytest.mark.parametrize("code", [UNARY, LONG_SUM], ids=["unary-minus", "long-sum"])
+def test_the_react_baselines_compile_check_is_bounded_too(code: str) -> None:
+    from agentfactory.bench.react import _run_code
+
+    outcome = _run_code(None, code, {}, 1)  # refused before anything would execute
+    assert (
+        outcome.is_error
+        and outcome.text == "The code is too large or too deeply nested to compile; simplify it."
+    )
