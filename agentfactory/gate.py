@@ -110,6 +110,7 @@ class CaseOutcome:
     failures: list[str] = field(default_factory=list)
     status: str = "ok"
     trace: Any = None
+    files: dict[str, dict[str, Any]] | None = None  # facts of the files it wrote, when the runner measured
 
 
 @dataclass
@@ -173,9 +174,8 @@ def case_from_run(
     if summaries:
         checks["summaries"] = summaries
     pins = {name: files[name] for name in sorted(output_files) if files and name in files}
-    unpinned = sorted(name for name in output_files if name not in pins)
-    if unpinned:
-        checks["files"] = unpinned
+    if output_files:
+        checks["files"] = sorted(output_files)  # readers that know no pins still check the names
     if pins:
         checks["file_pins"] = pins
     return Case(inputs=dict(inputs), expected=expected, checks=checks)
@@ -215,7 +215,7 @@ def run_case(runner: CaseRunner, case: Case, index: int = 0, origin: str = "stor
             message = f"{trace.error.get('type', '')}: {trace.error.get('message', '')}".strip(": ")
         return CaseOutcome(index, origin, False, [message or trace.status], trace.status, trace)
     check = check_case(case, trace.result, list(trace.output_files), run.files)
-    return CaseOutcome(index, origin, check.passed, list(check.failures), trace.status, trace)
+    return CaseOutcome(index, origin, check.passed, list(check.failures), trace.status, trace, run.files)
 
 
 BROKEN_IN_RECORD = 5  # broken cases described in one gate record

@@ -251,9 +251,11 @@ def check_case(
         if _norm_path(path) not in produced:
             failures.append(f"file {path!r} was not produced")
     facts = {_norm_path(p): f for p, f in (file_facts or {}).items()}
+    named = {_norm_path(p) for p in case.checks.get("files", [])}
     for path, pin in case.checks.get("file_pins", {}).items():
         if _norm_path(path) not in produced:
-            failures.append(f"file {path!r} was not produced")
+            if _norm_path(path) not in named:  # else already reported above
+                failures.append(f"file {path!r} was not produced")
             continue
         problem = pin_differs(facts.get(_norm_path(path)), pin, path)
         if problem:

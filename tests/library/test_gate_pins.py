@@ -27,6 +27,7 @@ def test_file_pins_catch_an_empty_file_and_accept_the_same_content(tmp_path: Pat
     assert short.failures == ["file 'report.csv' has 1 lines, expected 3"]
     (out / "report.csv").write_text("a,b\n1,2\n3,5\n")  # the bytes moved, the shape did not
     assert check_case(case, {"ok": True}, ["report.csv"], file_facts(out, ["report.csv"])).passed
+    assert check_case(case, {"ok": True}, [], {}).failures == ["file 'report.csv' was not produced"]
     # a pinned case never passes by name alone
     unmeasured = check_case(case, {"ok": True}, ["report.csv"], None)
     assert unmeasured.failures == ["file 'report.csv': its content could not be read to check it"]

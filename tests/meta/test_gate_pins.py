@@ -46,6 +46,7 @@ def test_an_empty_csv_and_an_empty_list_do_not_pass_a_case_recorded_from_a_run(t
     (case,) = env.library.get("squares-csv").cases
     assert case.expected == {"count": 1500}
     assert case.checks["summaries"]["squares"]["length"] == 1500
+    assert case.checks["files"] == ["squares.csv"]  # readers that know no pins still check the name
     pin = case.checks["file_pins"]["squares.csv"]
     assert pin["head"] == "i,square" and pin["lines"] == 1501 and pin["size"] > 10_000
 
