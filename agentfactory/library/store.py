@@ -190,6 +190,13 @@ class Library:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        lock = self.path / LOCK_NAME
+        if lock.is_symlink():
+            # The lock file is ours: a link planted in its place is removed, never opened (opening it
+            # would create or truncate whatever it points to).
+            lock.unlink()
+        elif lock.exists() and not lock.is_file():
+            raise LibraryError(f"{lock} is not a regular file; remove it (it is the library's lock file).")
         try:
             self._lock.acquire()
         except Timeout:

@@ -173,3 +173,14 @@ def test_a_remote_revision_that_drops_a_case_is_taken_with_the_case_kept(teams) 
     assert out.exit_code == 0, out.output
     assert [c.inputs for c in bob.get(NAME).cases] == [{"text": "xyz", "limit": 1}, {"text": "abcdef"}]
     assert git(bob.path, "status", "--porcelain") == ""
+
+
+def test_a_link_planted_over_the_lock_file_is_never_followed(tmp_path: Path) -> None:
+    library = Library(tmp_path / "lib")
+    library.ensure()
+    target = tmp_path / "elsewhere" / "victim"
+    target.parent.mkdir()
+    (library.path / ".library.lock").unlink(missing_ok=True)
+    (library.path / ".library.lock").symlink_to(target)
+    assert library.save(write_folder(tmp_path / "src", NAME)).version == 1
+    assert not target.exists() and not (library.path / ".library.lock").is_symlink()
