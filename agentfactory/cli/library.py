@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -38,8 +39,19 @@ def parse_version(text: str | None) -> int | None:
     return int(digits)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str, *, keep_lines: bool = False) -> str:
+    """Text from the library (a remote's commit messages, a subagent's files) with control characters
+    shown as escapes, so nothing it holds can drive the terminal."""
+    text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return text if keep_lines else text.replace("\n", "\\n").replace("\t", " ")
+
+
 def _plain(rows: list[list[str]], headers: list[str]) -> None:
     """Aligned plain columns: fast enough for 10,000 rows, unlike a rich table."""
+    rows = [[_printable(c) for c in row] for row in rows]
     widths = [max([len(h), *(min(len(r[i]), 60) for r in rows)]) for i, h in enumerate(headers)]
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row in rows:
@@ -80,8 +92,9 @@ def show(
         data["files"] = sorted(sub.files)
         print_json(data)
         return
-    console.print(f"[bold]{sub.name}[/] v{sub.version}  {sub.signature}", highlight=False)
-    console.print(sub.description, highlight=False)
+    # Everything below comes from the subagent's files: text, never markup.
+    console.print(f"[bold]{sub.name}[/] v{sub.version}  {escape(sub.signature)}", highlight=False)
+    console.print(escape(sub.description), highlight=False)
     meta = [
         f"entry {sub.entry}",
         f"tools {', '.join(sub.tools) or '-'}",
@@ -91,9 +104,9 @@ def show(
         meta.append(f"parent v{sub.parent_version}")
     if sub.source_run:
         meta.append(f"run {sub.source_run}")
-    console.print("  ".join(meta), highlight=False)
-    console.print(f"files: {', '.join(sorted(sub.files))}; {len(sub.cases)} case(s)", highlight=False)
-    sys.stdout.write("\n" + sub.skill_md.rstrip() + "\n")
+    console.print(escape("  ".join(meta)), highlight=False)
+    console.print(escape(f"files: {', '.join(sorted(sub.files))}; {len(sub.cases)} case(s)"), highlight=False)
+    sys.stdout.write("\n" + _printable(sub.skill_md.rstrip(), keep_lines=True) + "\n")
 
 
 @app.command("search")

@@ -145,3 +145,27 @@ def test_add_gate_runs_in_docker(tmp_path: Path) -> None:
     worse = write_folder(tmp_path / "src", NAME, code=TWO_CHARS, cases="")
     refused = _run("add", str(worse), "--sandbox", "docker", "--library", lib)
     assert refused.exit_code == 1 and "got 'ab', expected 'abc'" in refused.output
+
+
+def test_show_prints_markup_from_the_subagent_as_text(tmp_path: Path) -> None:
+    lib = str(tmp_path / "lib")
+    code = 'def run(text: "[/bold]" = "[/INST]") -> dict:\n    return {"result": text}\n'
+    folder = write_folder(tmp_path / "src", NAME, "Closes [/bold] and [/INST] tags.", code=code, cases="")
+    assert _add(folder, lib).exit_code == 0
+    shown = _run("show", NAME, "--library", lib)
+    assert shown.exit_code == 0, shown.output
+    assert "Closes [/bold] and [/INST] tags." in shown.stdout and "[/INST]" in shown.stdout.splitlines()[0]
+
+
+def test_log_and_show_never_pass_terminal_escapes_through(tmp_path: Path) -> None:
+    lib = str(tmp_path / "lib")
+    skill = f"---\nname: {NAME}\ndescription: Preview a text.\n---\n\n# Body \x1b]0;owned\x07 here\n"
+    folder = write_folder(tmp_path / "src", NAME, skill_md=skill)
+    assert (
+        _run("add", str(folder), "-m", "evil \x1b[2J clear", "--sandbox", "local", "--library", lib).exit_code
+        == 0
+    )
+    for out in (_run("log", NAME, "--library", lib), _run("show", NAME, "--library", lib)):
+        assert out.exit_code == 0, out.output
+        assert "\x1b" not in out.stdout and "\x07" not in out.stdout
+    assert "\\x1b]0;owned\\x07" in _run("show", NAME, "--library", lib).stdout
