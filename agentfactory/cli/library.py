@@ -157,7 +157,7 @@ def diff(
     if json_:
         print_json({"name": name, "from": a, "to": b, "files": [{"path": p, "diff": d} for p, d in files]})
         return
-    text = "".join(d for _, d in files)
+    text = _printable("".join(d for _, d in files), keep_lines=True)
     if not text:
         console.print(f"{name} v{a} and v{b} have the same content.", highlight=False)
         return
