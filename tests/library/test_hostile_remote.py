@@ -184,3 +184,13 @@ def test_a_link_planted_over_the_lock_file_is_never_followed(tmp_path: Path) -> 
     (library.path / ".library.lock").symlink_to(target)
     assert library.save(write_folder(tmp_path / "src", NAME)).version == 1
     assert not target.exists() and not (library.path / ".library.lock").is_symlink()
+
+
+@pytest.mark.docker
+def test_pull_runs_the_stored_cases_in_docker(teams, tmp_path: Path) -> None:
+    alice, bob, remote = teams
+    alice.save(write_folder(tmp_path / "v2", NAME, code=TWO_CHARS, cases=""))
+    alice.push(remote)
+    out = runner.invoke(app, ["library", "pull", remote, "--sandbox", "docker", "--library", str(bob.path)])
+    assert out.exit_code == 1 and "Rejected:" in out.stdout, out.output
+    assert bob.get(NAME).version == 1
