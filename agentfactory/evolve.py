@@ -33,7 +33,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from agentfactory import events as ev
 from agentfactory.config import Settings
 from agentfactory.errors import AgentFactoryError, UsageError, ValidationError
-from agentfactory.gate import GateReport, case_from_run, record_gate_decision, run_case, run_gate
+from agentfactory.gate import GateReport, case_from_run, collect, record_gate_decision, run_case, run_gate
 from agentfactory.library import Case, Library, validate_folder
 from agentfactory.llm.types import Message, ModelProvider, ToolResult, ToolSpec
 from agentfactory.llm.validation import check_tool_call
@@ -565,7 +565,7 @@ class _SubagentLoop:
         def runner(case: Case) -> Any:
             with tempfile.TemporaryDirectory(prefix="af-case-") as tmp:
                 shutil.copytree(fixtures, Path(tmp) / "inputs")
-                return self.ctx.execute(
+                trace = self.ctx.execute(
                     folder,
                     sub.entry,
                     case.inputs,
@@ -575,6 +575,7 @@ class _SubagentLoop:
                     revision=revision,
                     inputs_dir=Path(tmp) / "inputs",
                 )
+                return collect(trace, self.ctx.workspace.outputs)  # file contents, for pinned cases
 
         report = run_gate(runner, stored, [c.case() for c in shown])
         for index, case in enumerate(held):

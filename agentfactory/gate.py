@@ -7,19 +7,99 @@ refuses. The gate is shared by `finish` during a run and by `agentfactory evolve
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agentfactory import events as ev
 from agentfactory.library import Case, check_case
+from agentfactory.library.cases import MAX_NESTING, nesting_exceeds, summarise
 
 MAX_EXPECTED_CHARS = 4000
 SANDBOX_RETRIES = 2
+HEAD_CHARS = 200  # the first line of a text output file kept in its pin
 
-# A case runner executes one case's inputs and returns the execution trace.
+
+@dataclass
+class CaseRun:
+    """What a case runner hands back: the execution trace and the measured facts of the files it wrote
+    (see `file_facts`), taken before the runner's output folder goes away."""
+
+    trace: Any
+    files: dict[str, dict[str, Any]] | None = None
+
+
+# A case runner executes one case's inputs and returns the execution trace, or a CaseRun when it also
+# measured the output files (needed by cases that pin file content).
 CaseRunner = Callable[[Case], Any]
+
+
+def collect(trace: Any, output_dir: Path | None) -> CaseRun:
+    """A runner's result with the facts of the output files the execution reported."""
+    if output_dir is None:
+        return CaseRun(trace, None)
+    return CaseRun(trace, file_facts(Path(output_dir), list(getattr(trace, "output_files", []) or [])))
+
+
+def file_facts(folder: Path, names: list[str]) -> dict[str, dict[str, Any]]:
+    """Size, sha256 and, for UTF-8 text, line count and first line of each named file under `folder`.
+
+    The files were copied out of a sandbox: each is opened without following links and must be a regular
+    file; anything else is left out (so a pin on it fails)."""
+    facts: dict[str, dict[str, Any]] = {}
+    root = os.path.abspath(folder)
+    for name in names:
+        parts = name.replace("\\", "/").split("/")
+        if not name or name.startswith("/") or ".." in parts or "\x00" in name:
+            continue
+        one = _facts_of(root, parts)
+        if one is not None:
+            facts[name] = one
+    return facts
+
+
+def _facts_of(root: str, parts: list[str]) -> dict[str, Any] | None:
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(root, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return None
+    try:
+        for part in parts[:-1]:
+            nxt = os.open(part, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | nofollow, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+        leaf = os.open(parts[-1], os.O_RDONLY | nofollow | getattr(os, "O_NONBLOCK", 0), dir_fd=fd)
+    except OSError:
+        os.close(fd)
+        return None
+    os.close(fd)
+    with os.fdopen(leaf, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            return None
+        digest, size, lines, first, text = hashlib.sha256(), 0, 0, b"", True
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+            if size < (1 << 16):
+                first = (first + chunk)[: 1 << 16]
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+            text = text and b"\x00" not in chunk
+    out: dict[str, Any] = {"size": size, "sha256": digest.hexdigest()}
+    try:
+        head = first.split(b"\n", 1)[0].decode("utf-8")
+    except UnicodeDecodeError:
+        text = False
+    if text:
+        out["lines"] = lines
+        out["head"] = head.rstrip("\r")[:HEAD_CHARS]
+    return out
 
 
 @dataclass
@@ -30,6 +110,7 @@ class CaseOutcome:
     failures: list[str] = field(default_factory=list)
     status: str = "ok"
     trace: Any = None
+    files: dict[str, dict[str, Any]] | None = None  # facts of the files it wrote, when the runner measured
 
 
 @dataclass
@@ -66,20 +147,51 @@ class GateReport:
         return f"{len(broken)} of {len(self.outcomes)} cases fail: " + " | ".join(parts) + more
 
 
-def case_from_run(inputs: dict[str, Any], result: dict[str, Any], output_files: list[str]) -> Case:
-    """A regression case recorded from a successful execution: small values exact, large ones by key."""
-    expected, keys = {}, []
+def case_from_run(
+    inputs: dict[str, Any],
+    result: dict[str, Any],
+    output_files: list[str],
+    files: dict[str, dict[str, Any]] | None = None,
+) -> Case:
+    """A regression case recorded from a successful execution: small values exact, large ones by a
+    structural summary, NaN or infinite numbers by type only (no later revision could equal them), and
+    each output file by its content (`files`: the facts `file_facts` measured) or, unmeasured, its name."""
+    expected: dict[str, Any] = {}
+    summaries: dict[str, Any] = {}
+    types: dict[str, str] = {}
     for key, value in (result or {}).items():
-        if len(json.dumps(value, default=str)) <= MAX_EXPECTED_CHARS:
+        if nesting_exceeds(value, MAX_NESTING):  # too deep to store or hash safely: its type only
+            types[key] = "object" if isinstance(value, dict) else "array"
+        elif not _finite(value):
+            types[key] = "number" if isinstance(value, float) else summarise(value)["type"]
+        elif len(json.dumps(value, default=str)) <= MAX_EXPECTED_CHARS:
             expected[key] = value
         else:
-            keys.append(key)
+            summaries[key] = summarise(value)
     checks: dict[str, Any] = {}
-    if keys:
-        checks["keys"] = keys
+    if types:
+        checks["types"] = types
+    if summaries:
+        checks["summaries"] = summaries
+    pins = {name: files[name] for name in sorted(output_files) if files and name in files}
     if output_files:
-        checks["files"] = sorted(output_files)
+        checks["files"] = sorted(output_files)  # readers that know no pins still check the names
+    if pins:
+        checks["file_pins"] = pins
     return Case(inputs=dict(inputs), expected=expected, checks=checks)
+
+
+def _finite(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return False
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return True
 
 
 def run_gate(runner: CaseRunner, stored: list[Case], new: list[Case]) -> GateReport:
@@ -92,7 +204,9 @@ def run_gate(runner: CaseRunner, stored: list[Case], new: list[Case]) -> GateRep
 
 def run_case(runner: CaseRunner, case: Case, index: int = 0, origin: str = "stored") -> CaseOutcome:
     for _attempt in range(SANDBOX_RETRIES + 1):
-        trace = runner(case)
+        run = runner(case)
+        run = run if isinstance(run, CaseRun) else CaseRun(run)
+        trace = run.trace
         if trace.status != "sandbox_error":
             break
     if trace.status != "ok":
@@ -100,8 +214,8 @@ def run_case(runner: CaseRunner, case: Case, index: int = 0, origin: str = "stor
         if trace.error:
             message = f"{trace.error.get('type', '')}: {trace.error.get('message', '')}".strip(": ")
         return CaseOutcome(index, origin, False, [message or trace.status], trace.status, trace)
-    check = check_case(case, trace.result, list(trace.output_files))
-    return CaseOutcome(index, origin, check.passed, list(check.failures), trace.status, trace)
+    check = check_case(case, trace.result, list(trace.output_files), run.files)
+    return CaseOutcome(index, origin, check.passed, list(check.failures), trace.status, trace, run.files)
 
 
 BROKEN_IN_RECORD = 5  # broken cases described in one gate record
@@ -154,3 +268,72 @@ def _compact(trace: Any) -> str:
     if trace is None or not hasattr(trace, "compact"):
         return ""
     return trace.compact(max_chars=TRACE_IN_RECORD)
+
+
+# ----------------------------------------------------------------------------- outside a run
+
+
+def sandbox_verifier(settings: Any) -> Callable[[Any], str | None]:
+    """A library `Verifier` for work outside a run (`library add`, `library pull`): it runs a version's
+    code on every case it carries, each in a fresh inputs folder holding the version's fixtures, in the
+    sandbox backend of `settings`, and returns None when all pass or the gate's reason."""
+
+    def verify(sub: Any) -> str | None:
+        if not sub.cases:
+            return None
+        report = run_subagent_cases(settings, sub)
+        return None if report.passed else report.reason()
+
+    return verify
+
+
+def run_subagent_cases(settings: Any, sub: Any) -> GateReport:
+    """Run `sub` (a library Subagent, possibly not saved yet) on its own cases in the sandbox."""
+    import contextlib
+    import tempfile
+
+    from agentfactory.library.format import write_folder
+    from agentfactory.sandbox import ExecutionRequest, get_backend
+
+    fixtures = {p[len("fixtures/") :]: d for p, d in sub.files.items() if p.startswith("fixtures/")}
+    backend = get_backend(settings, pool_size=0)
+    with contextlib.ExitStack() as stack:
+        stack.callback(backend.close)
+        broker = _tool_broker(settings, list(sub.tools), stack)
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="af-gate-")))
+        code = tmp / "code"
+        write_folder(code, sub.files)
+
+        def runner(case: Case) -> CaseRun:
+            work = Path(tempfile.mkdtemp(prefix="case-", dir=tmp))
+            write_folder(work / "inputs", fixtures)
+            request = ExecutionRequest(
+                code_dir=code,
+                entry=Path(sub.entry).stem,  # the sandbox takes a module name
+                inputs=case.inputs,
+                workdir=work,
+                output_dir=work / "outputs",
+                timeout_s=settings.timeout_s,
+                memory_mb=settings.memory_mb,
+                tools=list(sub.tools),
+                broker=broker,
+                run_id=f"library-{sub.name}",
+                labels={"subagent": sub.name, "purpose": "library-gate"},
+            )
+            return collect(backend.execute(request), work / "outputs")
+
+        return run_gate(runner, list(sub.cases), [])
+
+
+def _tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
+    """A tool broker for the subagent's tools, or None when it uses none (no model is needed then)."""
+    if not tools:
+        return None
+    from agentfactory.llm.registry import get_provider
+    from agentfactory.sandbox import ToolBroker
+    from agentfactory.tools import build_handlers
+
+    provider = get_provider(settings.resolved_subagent_model(), settings) if "llm" in tools else None
+    broker = ToolBroker(build_handlers(settings, provider))
+    stack.callback(broker.close)
+    return broker

@@ -150,6 +150,8 @@ def _run_code(ctx: Any, code: str, inputs: dict[str, Any], n: int) -> Outcome:
         compile(code, "step.py", "exec")
     except SyntaxError as exc:
         return Outcome(f"SyntaxError: {exc.msg} (line {exc.lineno})", is_error=True)
+    except (MemoryError, RecursionError, ValueError):  # the model's code is hostile input too
+        return Outcome("The code is too large or too deeply nested to compile; simplify it.", is_error=True)
     with tempfile.TemporaryDirectory(prefix="af-react-") as tmp:
         folder = Path(tmp) / "step"
         folder.mkdir()

@@ -9,16 +9,35 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from agentfactory.cli.common import JsonOpt, LibraryOpt, console, print_json, settings
+from agentfactory.cli.common import JsonOpt, LibraryOpt, SandboxOpt, console, print_json, settings
 from agentfactory.cli.untrusted import plain, visible
+from agentfactory.errors import UsageError
 
 app = typer.Typer(help="Inspect and manage the git-versioned subagent library.", no_args_is_help=True)
+
+ForceOpt = typer.Option(
+    False, "--force", help="Add it even if it fails its stored cases (said in the output)."
+)
 
 
 def _library(path: Path | None):
     from agentfactory.library import Library
 
     return Library(settings(library=path).library)
+
+
+def parse_version(text: str | None) -> int | None:
+    """A version as users write it, `2` or `v2` (as `library log` prints it); None stays None."""
+    if text is None:
+        return None
+    value = text.strip()
+    digits = value[1:] if value[:1] in ("v", "V") else value
+    if not digits.isdigit() or int(digits) < 1:
+        raise UsageError(
+            f"{text!r} is not a version; write it as 2 or v2 (see `agentfactory library log NAME`)."
+        )
+    return int(digits)
+
 
 
 def _plain(rows: list[list[str]], headers: list[str]) -> None:
@@ -51,12 +70,14 @@ def list_(library: Path | None = LibraryOpt, json_: bool = JsonOpt) -> None:
 @app.command("show")
 def show(
     name: str,
-    version: int | None = typer.Option(None, "--version", "-v", help="Show this version (default: current)."),
+    version: str | None = typer.Option(
+        None, "--version", "-v", help="Show this version, 2 or v2 (default: current)."
+    ),
     library: Path | None = LibraryOpt,
     json_: bool = JsonOpt,
 ) -> None:
     """Show one subagent: its SKILL.md, signature, schemas, cases and provenance."""
-    sub = _library(library).get(name, version)
+    sub = _library(library).get(name, parse_version(version))
     if json_:
         data = asdict(sub)
         data["files"] = sorted(sub.files)
@@ -113,41 +134,84 @@ def log(name: str, library: Path | None = LibraryOpt, json_: bool = JsonOpt) -> 
 
 
 @app.command("diff")
-def diff(name: str, v1: int, v2: int, library: Path | None = LibraryOpt) -> None:
-    """Show the changes between two versions of a subagent."""
-    sys.stdout.write(_library(library).diff(name, v1, v2))
+def diff(
+    name: str,
+    v1: str = typer.Argument(..., help="The older version, 2 or v2."),
+    v2: str = typer.Argument(..., help="The newer version, 2 or v2."),
+    library: Path | None = LibraryOpt,
+    json_: bool = JsonOpt,
+) -> None:
+    """Show the changes between two versions of a subagent, the code first (paged on a terminal)."""
+    a, b = parse_version(v1), parse_version(v2)
+    files = _library(library).diff_files(name, a, b)
+    if json_:
+        print_json({"name": name, "from": a, "to": b, "files": [{"path": p, "diff": d} for p, d in files]})
+        return
+    text = visible("".join(d for _, d in files), newlines=True)
+    if not text:
+        console.print(f"{name} v{a} and v{b} have the same content.", highlight=False)
+        return
+    if not _on_terminal():
+        sys.stdout.write(text)
+        return
+    from rich.console import Console
+    from rich.syntax import Syntax
+
+    out = Console()
+    with out.pager(styles=True):
+        out.print(Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=False))
+
+
+def _on_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 @app.command("rollback")
 def rollback(
     name: str,
-    to: int = typer.Option(..., "--to", help="The version whose content to restore (as a new version)."),
+    version: str | None = typer.Argument(None, help="The version whose content to restore, 2 or v2."),
+    to: str | None = typer.Option(None, "--to", help="Same as VERSION (kept for older scripts)."),
     library: Path | None = LibraryOpt,
     json_: bool = JsonOpt,
 ) -> None:
-    """Restore an old version's content as a new version."""
-    result = _library(library).rollback(name, to)
+    """Restore an old version's code as a new version; later cases and changelog entries are kept."""
+    if (version is None) == (to is None):
+        raise UsageError("Give the version to restore once: `agentfactory library rollback NAME v2`.")
+    target = parse_version(version if version is not None else to)
+    result = _library(library).rollback(name, target)
     if json_:
         print_json(asdict(result))
     elif result.changed:
-        console.print(plain(f"{name}: v{to} restored as v{result.version} ({result.commit[:10]})."))
+        console.print(plain(f"{name}: v{target} restored as v{result.version} ({result.commit[:10]})."))
     else:
-        console.print(plain(f"{name} v{result.version} already has the content of v{to}; nothing changed."))
+        console.print(plain(f"{name} v{result.version} already has the code of v{target}; nothing changed."))
 
 
 @app.command("add")
 def add(
     path: Path,
     message: str | None = typer.Option(None, "--message", "-m", help="Commit message body."),
+    force: bool = ForceOpt,
+    sandbox: str | None = SandboxOpt,
     library: Path | None = LibraryOpt,
     json_: bool = JsonOpt,
 ) -> None:
-    """Import a subagent folder (validated like any save)."""
-    result = _library(library).save(path, message=message)
+    """Import a subagent folder (validated like any save).
+
+    The new version must pass every case it will carry, its own and those stored with the current
+    version (cases only accumulate), each run in the sandbox; --force adds it without running them."""
+    from agentfactory.gate import sandbox_verifier
+
+    s = settings(library=library, sandbox=sandbox)
+    lib = _library(library)
+    verify = None if force else sandbox_verifier(s)
+    result = lib.save(path, message=message, verify=verify)
+    forced = force and result.changed
     if json_:
-        print_json(asdict(result))
+        print_json({**asdict(result), "forced": forced})
     elif result.changed:
-        console.print(plain(f"Saved {result.name} v{result.version} ({result.commit[:10]})."))
+        note = " (forced: its cases were not run)" if forced else ""
+        console.print(plain(f"Saved {result.name} v{result.version} ({result.commit[:10]}){note}."))
     else:
         console.print(plain(f"{result.name} v{result.version} is identical; nothing changed."))
 
@@ -185,11 +249,17 @@ def push(
 @app.command("pull")
 def pull(
     remote: str = typer.Argument("origin", help="Remote name, path or URL."),
+    sandbox: str | None = SandboxOpt,
     library: Path | None = LibraryOpt,
     json_: bool = JsonOpt,
 ) -> None:
-    """Pull a git remote; subagents changed on both sides keep ours and are reported as conflicts."""
-    result = _library(library).pull(remote)
+    """Pull a git remote. Its tree is validated before it touches the library; a remote revision of a
+    local subagent must pass the cases it will carry (run in the sandbox) or ours is kept and it is
+    reported, as are subagents changed on both sides."""
+    from agentfactory.gate import sandbox_verifier
+
+    s = settings(library=library, sandbox=sandbox)
+    result = _library(library).pull(remote, verify=sandbox_verifier(s))
     if json_:
         print_json(asdict(result))
     else:
@@ -197,7 +267,7 @@ def pull(
             "fast-forward"
             if result.fast_forward
             else "merge"
-            if result.updated or result.conflicts
+            if result.updated or result.conflicts or result.rejected
             else "up to date"
         )
         console.print(plain(f"Pulled {remote}: {how}; updated: {', '.join(result.updated) or 'none'}."))
@@ -211,5 +281,15 @@ def pull(
                     ),
                 )
             )
-    if result.conflicts:
+        for r in result.rejected:
+            console.print(
+                Text.assemble(
+                    ("Rejected: ", "yellow"),
+                    plain(
+                        f"{r.name} v{r.theirs_version} from the remote fails its cases; kept ours "
+                        f"(v{r.ours_version}), theirs is at {r.ref}: {r.reason}"
+                    ),
+                )
+            )
+    if result.conflicts or result.rejected:
         raise typer.Exit(1)

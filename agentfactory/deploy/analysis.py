@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass, field
 
 from agentfactory.errors import ValidationError
+from agentfactory.library.introspect import parse_module
 
 # The third-party modules of the sandbox image and the distributions that provide them. Code that ran
 # in the sandbox can only have imported these (besides the standard library and the tool module).
@@ -39,9 +40,10 @@ class ImportScan:
 def scan_imports(code: str, filename: str = "<subagent>") -> ImportScan:
     """The imports of `code`, including those nested in functions (they run too when called)."""
     try:
-        tree = ast.parse(code, filename=filename)
-    except SyntaxError as exc:
-        raise ValidationError(f"{filename} does not parse (line {exc.lineno}: {exc.msg}).") from None
+        tree = parse_module(code, filename)  # bounded: the code is untrusted
+    except ValidationError as exc:
+        why = str(exc).removeprefix(f"{filename} ").rstrip(".")
+        raise ValidationError(f"{filename} does not parse ({why}).") from None
     modules: set[str] = set()
     tools: set[str] = set()
     for node in ast.walk(tree):

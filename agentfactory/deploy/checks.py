@@ -25,7 +25,7 @@ def sandbox_case_runner(
     `progress` hears one line per case."""
 
     def run_cases(source: SubagentSource) -> list[CaseOutcome]:
-        from agentfactory.gate import run_case
+        from agentfactory.gate import collect, run_case
         from agentfactory.sandbox import ExecutionRequest, get_backend
 
         backend = get_backend(settings)
@@ -55,7 +55,7 @@ def sandbox_case_runner(
                         run_id=f"deploy-{source.name}",
                         labels={"subagent": source.name, "purpose": "deploy-gate"},
                     )
-                    return backend.execute(request)
+                    return collect(backend.execute(request), workdir / "outputs")  # for pinned files
 
                 outcome = run_case(runner, case, index, "stored")
                 detail = "; ".join(outcome.failures[:2]) or outcome.status

@@ -11,6 +11,7 @@ from agentfactory.library.cases import Case, CaseResult, check_case, parse_cases
 from agentfactory.library.format import build_subagent_folder, parse_subagent, validate_folder
 from agentfactory.library.model import (
     PullConflict,
+    PullRejection,
     PullResult,
     SaveResult,
     SearchHit,
@@ -26,6 +27,7 @@ __all__ = [
     "CaseResult",
     "Library",
     "PullConflict",
+    "PullRejection",
     "PullResult",
     "SaveResult",
     "SearchHit",

@@ -30,6 +30,7 @@ class TreeEntry:
     mode: str
     kind: str
     sha: str
+    size: int | None = None  # blob size, when listed with sizes
 
 
 class Git:
@@ -75,10 +76,14 @@ class Git:
 
     # ------------------------------------------------------------------ reads
 
-    def ls_tree(self, treeish: str, path: str | None = None, recursive: bool = False) -> dict[str, TreeEntry]:
+    def ls_tree(
+        self, treeish: str, path: str | None = None, recursive: bool = False, sizes: bool = False
+    ) -> dict[str, TreeEntry]:
         args = ["ls-tree", "-z", "--full-tree"]
         if recursive:
             args.append("-r")
+        if sizes:
+            args.append("-l")
         args.append(treeish)
         if path is not None:
             args += ["--", path]
@@ -88,8 +93,9 @@ class Git:
             if not record:
                 continue
             meta, _, name = record.partition(b"\t")
-            mode, kind, sha = meta.decode().split()
-            entries[name.decode("utf-8", "surrogateescape")] = TreeEntry(mode, kind, sha)
+            mode, kind, sha, *rest = meta.decode().split()
+            size = int(rest[0]) if rest and rest[0].isdigit() else None
+            entries[name.decode("utf-8", "surrogateescape")] = TreeEntry(mode, kind, sha, size)
         return entries
 
     def blobs(self, shas: list[str]) -> dict[str, bytes]:
@@ -109,6 +115,27 @@ class Git:
             result[sha] = out[end + 1 : end + 1 + size]
             pos = end + 1 + size + 1
         return result
+
+    def write_tree_of(self, files: dict[str, bytes]) -> str:
+        """Write `files` (relative path -> bytes, paths already validated) as git objects; the tree's sha."""
+        nested: dict = {}
+        for path, data in files.items():
+            *dirs, leaf = path.split("/")
+            node = nested
+            for part in dirs:
+                node = node.setdefault(part, {})
+            node[leaf] = self.text("hash-object", "-w", "--stdin", input=data)
+
+        def mktree(node: dict) -> str:
+            rows = []
+            for name, value in sorted(node.items()):
+                if isinstance(value, dict):
+                    rows.append(f"040000 tree {mktree(value)}\t{name}".encode())
+                else:
+                    rows.append(f"100644 blob {value}\t{name}".encode())
+            return self.text("mktree", "-z", input=b"".join(row + b"\0" for row in rows))
+
+        return mktree(nested)
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", older, newer)

@@ -1,13 +1,17 @@
 """Regression cases (`cases.jsonl`): parsing, validation and the pure check of one result against a case.
 
 A case is `{"inputs": {...}, "expected": {...}}` at least; `expected` keys must equal the output's values
-(floats within a relative 1e-6, or the case's `tolerance`). `checks` adds richer conditions: JSON types of
-keys, keys that must be present, files the run must produce. `check_case` never runs anything: the caller
-(the regression gate) runs the subagent in the sandbox and hands the result here.
+(floats within a relative 1e-6, or the case's `tolerance`; NaN equals NaN). `checks` adds richer
+conditions: JSON types of keys, keys that must be present, files the run must produce, and pins: the
+content of output files (`file_pins`: size, sha256, and for text its line count and first line) and a
+structural summary of values too large to store (`summaries`: type, length, keys). `check_case` never
+runs anything: the caller (the regression gate) runs the subagent in the sandbox and hands the result
+and the facts of its output files here.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from dataclasses import dataclass, field
@@ -16,9 +20,14 @@ from typing import Any
 from agentfactory.errors import ValidationError
 
 MAX_CASES = 1000
+# Lists and maps nested deeper than this in a case, a schema or a frontmatter are refused when read, so
+# every later recursive pass (comparison, json.dumps, rendering) stays far below the recursion limit.
+MAX_NESTING = 64
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 _CASE_KEYS = {"inputs", "expected", "tolerance", "checks", "name", "description", "run_id"}
-_CHECK_KEYS = {"types", "keys", "files"}
+_CHECK_KEYS = {"types", "keys", "files", "file_pins", "summaries"}
+_PIN_KEYS = {"size", "sha256", "lines", "head"}
+_SUMMARY_KEYS = {"type", "length", "keys", "sha256"}
 
 
 @dataclass
@@ -97,12 +106,80 @@ def _validate_checks(checks: object, where: str) -> None:
         value = checks.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
             raise ValidationError(f"{where}: checks.{key} must be a list of non-empty strings.")
-    for path in checks.get("files", []):
+    for path in [*checks.get("files", []), *checks.get("file_pins", {})]:
         parts = path.replace("\\", "/").split("/")
         if path.startswith(("/", "\\")) or ".." in parts or "\x00" in path:
             raise ValidationError(
                 f"{where}: checks.files entry {path!r} must be a relative path inside the run."
             )
+    pins = checks.get("file_pins", {})
+    if not isinstance(pins, dict) or not all(
+        isinstance(pin, dict)
+        and set(pin) <= _PIN_KEYS
+        and _count(pin.get("size"))
+        and isinstance(pin.get("sha256"), str)
+        and (pin.get("lines") is None or _count(pin["lines"]))
+        and (pin.get("head") is None or isinstance(pin["head"], str))
+        for pin in pins.values()
+    ):
+        raise ValidationError(
+            f"{where}: checks.file_pins maps output files to {{size, sha256, lines?, head?}}."
+        )
+    summaries = checks.get("summaries", {})
+    if not isinstance(summaries, dict) or not all(
+        isinstance(k, str)
+        and isinstance(v, dict)
+        and set(v) <= _SUMMARY_KEYS
+        and v.get("type") in JSON_TYPES
+        and (v.get("length") is None or _count(v["length"]))
+        and (
+            v.get("keys") is None
+            or (isinstance(v["keys"], list) and all(isinstance(x, str) for x in v["keys"]))
+        )
+        for k, v in summaries.items()
+    ):
+        raise ValidationError(
+            f"{where}: checks.summaries maps output keys to {{type, length?, keys?, sha256?}}."
+        )
+
+
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def nesting_exceeds(value: Any, limit: int) -> bool:
+    """Whether a decoded JSON/YAML value nests lists and maps deeper than `limit` (iterative)."""
+    stack = [(value, 0)]
+    seen = 0
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list | tuple):
+            children = list(item)
+        else:
+            continue
+        if depth >= limit:
+            return True
+        seen += len(children)
+        if seen > 10_000_000:  # YAML aliases can make a small text a huge graph
+            return True
+        stack.extend((c, depth + 1) for c in children)
+    return False
+
+
+def load_json(text: str, where: str) -> Any:
+    """The one JSON reader for library files: a ValidationError sentence naming `where` for malformed or
+    too deeply nested text (never RecursionError), and no NaN/Infinity tokens beyond what Python writes."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(f"{where} is not valid JSON ({exc.msg}).") from None
+    except (RecursionError, MemoryError):
+        raise ValidationError(f"{where} is nested too deeply (over {MAX_NESTING} levels).") from None
+    if nesting_exceeds(data, MAX_NESTING):
+        raise ValidationError(f"{where} is nested too deeply (over {MAX_NESTING} levels).")
+    return data
 
 
 def parse_cases(text: str, where: str = "cases.jsonl") -> list[Case]:
@@ -111,10 +188,7 @@ def parse_cases(text: str, where: str = "cases.jsonl") -> list[Case]:
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise ValidationError(f"{where} line {lineno} is not valid JSON ({exc.msg}).") from None
+        data = load_json(line, f"{where} line {lineno}")
         cases.append(Case.from_dict(data, f"{where} line {lineno}"))
         if len(cases) > MAX_CASES:
             raise ValidationError(f"{where} has more than {MAX_CASES} cases.")
@@ -131,8 +205,16 @@ class CaseResult:
     failures: list[str]
 
 
-def check_case(case: Case, result: dict[str, Any] | None, output_files: list[str]) -> CaseResult:
-    """Check one run's result (None when the run failed) and produced files against a case. Pure."""
+def check_case(
+    case: Case,
+    result: dict[str, Any] | None,
+    output_files: list[str],
+    file_facts: dict[str, dict[str, Any]] | None = None,
+) -> CaseResult:
+    """Check one run's result (None when the run failed) and produced files against a case. Pure.
+
+    `file_facts` maps produced files to what `file_facts` of the gate measured (size, sha256, lines, head);
+    a case that pins file content fails when the facts are missing, never passes by name alone."""
     if result is None:
         return CaseResult(False, ["the run produced no result (it failed or timed out)"])
     if not isinstance(result, dict):
@@ -157,11 +239,83 @@ def check_case(case: Case, result: dict[str, Any] | None, output_files: list[str
             kind == "number" and _json_type(result[key]) == "integer"
         ):
             failures.append(f"output key {key!r} is a {_json_type(result[key])}, expected a {kind}")
+    for key, summary in case.checks.get("summaries", {}).items():
+        if key not in result:
+            failures.append(f"output key {key!r} is missing")
+            continue
+        problem = summary_differs(result[key], summary, key)
+        if problem:
+            failures.append(problem)
     produced = {_norm_path(p) for p in output_files}
     for path in case.checks.get("files", []):
         if _norm_path(path) not in produced:
             failures.append(f"file {path!r} was not produced")
+    facts = {_norm_path(p): f for p, f in (file_facts or {}).items()}
+    named = {_norm_path(p) for p in case.checks.get("files", [])}
+    for path, pin in case.checks.get("file_pins", {}).items():
+        if _norm_path(path) not in produced:
+            if _norm_path(path) not in named:  # else already reported above
+                failures.append(f"file {path!r} was not produced")
+            continue
+        problem = pin_differs(facts.get(_norm_path(path)), pin, path)
+        if problem:
+            failures.append(problem)
     return CaseResult(not failures, failures)
+
+
+def summarise(value: Any) -> dict[str, Any]:
+    """A structural summary of a value too large to store in a case: type, length, keys, content hash."""
+    kind = _json_type(value)
+    out: dict[str, Any] = {"type": kind}
+    if kind in ("array", "object", "string"):
+        out["length"] = len(value)
+    if kind == "object" and len(value) <= 200:
+        out["keys"] = sorted(str(k) for k in value)
+    out["sha256"] = hashlib.sha256(
+        json.dumps(value, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    ).hexdigest()
+    return out
+
+
+def summary_differs(value: Any, summary: dict[str, Any], where: str) -> str | None:
+    """None if `value` matches a stored summary: same type, same length (strings: within a factor of 2
+    and not empty), same keys. The hash decides only when it matches (floats may move in their last
+    digits)."""
+    kind = _json_type(value)
+    want = summary.get("type")
+    if kind != want and not (want == "number" and kind == "integer"):
+        return f"{where}: got a {kind}, expected a {want}"
+    length = summary.get("length")
+    if length is not None and kind in ("array", "object", "string"):
+        if kind == "string":
+            if length and not (length / 2 <= len(value) <= length * 2):
+                return f"{where}: got a string of {len(value)} characters, expected about {length}"
+        elif len(value) != length:
+            return f"{where}: got {len(value)} items, expected {length}"
+    keys = summary.get("keys")
+    if keys is not None and kind == "object" and sorted(str(k) for k in value) != sorted(keys):
+        return f"{where}: keys {_short(sorted(map(str, value)))} differ from expected {_short(sorted(keys))}"
+    return None
+
+
+def pin_differs(facts: dict[str, Any] | None, pin: dict[str, Any], path: str) -> str | None:
+    """None if a produced file matches its pin: the same bytes, or, for a file whose bytes moved, the
+    same first line and line count (text) and a size within a factor of 2, never empty where the pinned
+    file was not."""
+    if facts is None:
+        return f"file {path!r}: its content could not be read to check it"
+    if facts.get("sha256") == pin["sha256"]:
+        return None
+    size, want = facts.get("size", 0), pin["size"]
+    if want and not size:
+        return f"file {path!r} is empty, expected {want} bytes"
+    if pin.get("head") is not None and facts.get("head") != pin["head"]:
+        return f"file {path!r} starts with {_short(facts.get('head'))}, expected {_short(pin['head'])}"
+    if pin.get("lines") is not None and facts.get("lines") != pin["lines"]:
+        return f"file {path!r} has {facts.get('lines')} lines, expected {pin['lines']}"
+    if want and not (want / 2 <= size <= want * 2):
+        return f"file {path!r} is {size} bytes, expected about {want}"
+    return None
 
 
 def _norm_path(path: str) -> str:
@@ -196,6 +350,11 @@ def _compare(got: Any, want: Any, rel: float, absolute: float, where: str) -> st
     if gk in numeric and wk in numeric:
         if gk == wk == "integer":
             return None if got == want else f"{where}: got {got!r}, expected {want!r}"
+        if not math.isfinite(float(want)) or not math.isfinite(float(got)):
+            # NaN equals NaN and infinities their own sign: a non-finite expected value (cases older
+            # than case_from_run's rule) must not make a case that can never pass.
+            same = (math.isnan(float(want)) and math.isnan(float(got))) or float(want) == float(got)
+            return None if same else f"{where}: got {got!r}, expected {want!r}"
         if math.isclose(float(got), float(want), rel_tol=rel, abs_tol=absolute):
             return None
         return f"{where}: got {got!r}, expected {want!r} (tolerance {rel:g})"

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from agentfactory.errors import ValidationError
-from agentfactory.library.cases import Case, dump_cases, parse_cases
+from agentfactory.library.cases import MAX_NESTING, Case, dump_cases, load_json, nesting_exceeds, parse_cases
 from agentfactory.library.introspect import inspect_module
 from agentfactory.library.model import Subagent
 from agentfactory.library.names import default_entry, validate_entry, validate_name
@@ -57,9 +57,16 @@ class _StrictLoader(_Base):  # type: ignore[misc,valid-type]
 def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: set[Any] = set()
     for key_node, _ in node.value:
+        line = key_node.start_mark.line + 2  # the frontmatter starts on the file's line 2
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ValidationError(
+                f"SKILL.md line {line}: a frontmatter key is a list or a map; keys must be plain strings."
+            )
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
-            raise ValidationError(f"SKILL.md frontmatter has the key {key!r} twice; keep one.")
+            raise ValidationError(
+                f"SKILL.md line {line}: the frontmatter has the key {key!r} twice; keep one."
+            )
         seen.add(key)
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
@@ -84,6 +91,10 @@ def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
         data = yaml.load(raw, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except ValidationError:
         raise
+    except (RecursionError, MemoryError):
+        raise ValidationError(
+            f"SKILL.md frontmatter is nested too deeply (over {MAX_NESTING} levels)."
+        ) from None
     except yaml.constructor.ConstructorError as exc:
         raise ValidationError(
             f"SKILL.md frontmatter uses a YAML tag that is not allowed ({(exc.problem or '').strip()}); "
@@ -95,6 +106,8 @@ def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
         raise ValidationError(f"SKILL.md frontmatter is not valid YAML{line}.") from None
     if not isinstance(data, dict):
         raise ValidationError("SKILL.md frontmatter must be a YAML mapping with 'name' and 'description'.")
+    if nesting_exceeds(data, MAX_NESTING):
+        raise ValidationError(f"SKILL.md frontmatter is nested too deeply (over {MAX_NESTING} levels).")
     return data, body
 
 
@@ -163,9 +176,30 @@ def _decode(files: dict[str, bytes], path: str) -> str:
         raise ValidationError(f"{path} is not UTF-8 text.") from None
 
 
+def check_file_path(rel: str, where: str = "") -> str:
+    """A file path inside a subagent folder: relative, plain parts (no '.', '..', hidden or empty parts,
+    no backslash, NUL or control characters), at most MAX_DEPTH levels. Every reader applies it, so a
+    path from git or a remote can never point outside the folder."""
+    parts = rel.split("/")
+    shown = repr(rel[:120])
+    if (
+        not rel
+        or len(parts) > MAX_DEPTH
+        or any(not part or part.startswith(".") for part in parts)
+        or any(ord(ch) < 32 or ch in "\\\x7f" for ch in rel)
+    ):
+        raise ValidationError(
+            f"{where}{shown} is not an allowed file path in a subagent folder (plain names, no hidden or "
+            f"'..' parts, at most {MAX_DEPTH} levels)."
+        )
+    return rel
+
+
 def parse_subagent(folder_name: str, files: dict[str, bytes], commit: str | None = None) -> Subagent:
     """Validate and parse a subagent from its files (relative path -> bytes). Raises ValidationError."""
     validate_name(folder_name)
+    for rel in files:
+        check_file_path(rel, f"{folder_name}/: ")
     _check_sizes(files)
     if SKILL_FILE not in files:
         raise ValidationError(f"The folder {folder_name!r} has no SKILL.md.")
@@ -209,10 +243,7 @@ def parse_subagent(folder_name: str, files: dict[str, bytes], commit: str | None
 
 
 def _parse_schema_file(text: str) -> dict[str, dict]:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValidationError(f"schema.json is not valid JSON ({exc.msg}).") from None
+    data = load_json(text, SCHEMA_FILE)
     if not isinstance(data, dict) or set(data) - {"inputs", "outputs"}:
         raise ValidationError("schema.json must be an object with 'inputs' and/or 'outputs' JSON schemas.")
     for key, schema in data.items():
@@ -370,6 +401,23 @@ def content_key(files: dict[str, bytes]) -> dict[str, bytes]:
     return out
 
 
+_SECTION = r"^## {title}[ \t]*\n(.*?)(?=^## |\Z)"
+
+
+def section(body: str, title: str) -> str:
+    """The text of a `## title` section of a SKILL.md body ('' when absent)."""
+    match = re.search(_SECTION.format(title=re.escape(title)), body, re.M | re.S)
+    return match.group(1).strip() if match else ""
+
+
+def with_section(body: str, title: str, text: str) -> str:
+    """`body` with its `## title` section replaced by `text` (appended when absent)."""
+    match = re.search(_SECTION.format(title=re.escape(title)), body, re.M | re.S)
+    if match is None:
+        return body.rstrip() + f"\n\n## {title}\n\n{text.strip()}\n"
+    return body[: match.start(1)] + "\n" + text.strip() + "\n\n" + body[match.end(1) :].lstrip("\n")
+
+
 def _one_line(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -421,6 +469,16 @@ def build_subagent_folder(
     folder = dest if dest.name == name else dest / name
     entry = default_entry(name)
     info = inspect_module(code, entry)
+    plain_cases = [c.to_dict() if isinstance(c, Case) else c for c in cases]
+    for label, value in (
+        ("inputs_schema", inputs_schema),
+        ("outputs_schema", outputs_schema),
+        ("cases", plain_cases),
+    ):
+        if nesting_exceeds(value, MAX_NESTING):  # before json.dumps recurses through it
+            raise ValidationError(
+                f"The {label} given for {name} is nested too deeply (over {MAX_NESTING} levels)."
+            )
     case_objs = [
         c if isinstance(c, Case) else Case.from_dict(c, f"case {i + 1}") for i, c in enumerate(cases)
     ]

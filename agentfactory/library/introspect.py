@@ -1,7 +1,10 @@
 """Read an entry module's docstring, `run` signature and JSON schemas with `ast`, never by importing it.
 
-Subagent code is untrusted: the host parses it as text. Schemas are derived from annotations, literal
-defaults and the docstring's Inputs / Outputs sections when the author gave none.
+Subagent code is untrusted: the host parses it as text, and only through `parse_module`, which bounds
+the work (source size, the parser's own stack, the tree's nesting depth) so hostile code is refused with
+a sentence instead of exhausting memory or the recursion limit. Every later pass over the tree (unparse,
+literal_eval, schema derivation) then stays within the bound. Schemas are derived from annotations,
+literal defaults and the docstring's Inputs / Outputs sections when the author gave none.
 """
 
 from __future__ import annotations
@@ -34,6 +37,54 @@ _TYPE_MAP = {
 }
 
 
+MAX_SOURCE_CHARS = 1024 * 1024  # the library's size limit for a .py file
+# Deeper than any module a person writes; shallow enough that every recursive pass over the tree (ours,
+# ast.unparse, ast.literal_eval, the deploy analysis) stays far below Python's recursion limit.
+MAX_AST_DEPTH = 100
+
+
+def parse_module(source: str, filename: str) -> ast.Module:
+    """`ast.parse` for untrusted code: a ValidationError sentence for anything that cannot be parsed within
+    bounded resources (too large, too deeply nested, a parser stack overflow), never MemoryError or
+    RecursionError."""
+    if not isinstance(source, str):
+        raise ValidationError(f"{filename} must be Python source text.")
+    if len(source) > MAX_SOURCE_CHARS:
+        raise ValidationError(
+            f"{filename} is {len(source)} characters long; the limit is {MAX_SOURCE_CHARS}."
+        )
+    try:
+        tree = ast.parse(source, filename=filename)
+    except SyntaxError as exc:
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        raise ValidationError(f"{filename} has a syntax error{where}: {exc.msg}; fix the code.") from None
+    except ValueError as exc:  # e.g. NUL bytes in the source (older Pythons)
+        raise ValidationError(f"{filename} cannot be parsed: {exc}.") from None
+    except (MemoryError, RecursionError):  # CPython's parser signals its own stack overflow this way
+        raise _too_deep(filename) from None
+    if _depth_exceeds(tree, MAX_AST_DEPTH):
+        raise _too_deep(filename)
+    return tree
+
+
+def _too_deep(filename: str) -> ValidationError:
+    return ValidationError(
+        f"{filename} is nested too deeply to analyse (more than {MAX_AST_DEPTH} levels of expressions "
+        "or blocks); simplify the code."
+    )
+
+
+def _depth_exceeds(tree: ast.AST, limit: int) -> bool:
+    """Whether any node lies deeper than `limit` below the root (iterative: the tree may be hostile)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return False
+
+
 @dataclass
 class ModuleInfo:
     docstring: str
@@ -45,14 +96,14 @@ class ModuleInfo:
 
 
 def inspect_module(source: str, filename: str) -> ModuleInfo:
+    tree = parse_module(source, filename)
     try:
-        tree = ast.parse(source, filename=filename)
-    except SyntaxError as exc:
-        raise ValidationError(
-            f"{filename} has a syntax error at line {exc.lineno}: {exc.msg}; fix the code."
-        ) from None
-    except ValueError as exc:  # e.g. NUL bytes in the source
-        raise ValidationError(f"{filename} cannot be parsed: {exc}.") from None
+        return _inspect(tree, filename)
+    except (MemoryError, RecursionError):  # belt and braces: the depth bound should make this unreachable
+        raise _too_deep(filename) from None
+
+
+def _inspect(tree: ast.Module, filename: str) -> ModuleInfo:
     run = next(
         (n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.name == "run"),
         None,
@@ -112,9 +163,8 @@ def _annotation_schema(node: ast.expr | None) -> dict[str, Any]:
     if node is None:
         return {}
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        try:
-            node = ast.parse(node.value, mode="eval").body
-        except SyntaxError:
+        node = _parse_type(node.value)
+        if node is None:
             return {}
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         left, right = _annotation_schema(node.left), _annotation_schema(node.right)
@@ -151,13 +201,22 @@ def _dotted(node: ast.expr) -> str:
     return ""
 
 
+def _parse_type(text: str) -> ast.expr | None:
+    """A type written as text (a string annotation, a docstring's `(type)`): short ones only."""
+    if len(text) > 200:
+        return None
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return None
+    return None if _depth_exceeds(tree, 20) else tree.body
+
+
 def _doc_type(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
-    try:
-        return _annotation_schema(ast.parse(text.strip(), mode="eval").body)
-    except SyntaxError:
-        return {}
+    node = _parse_type(text)
+    return _annotation_schema(node) if node is not None else {}
 
 
 def _inputs_schema(args: ast.arguments, docs: dict[str, tuple[str | None, str]]) -> tuple[list[str], dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,8 +101,27 @@ class PullConflict:
 
 
 @dataclass(frozen=True)
+class PullRejection:
+    """A remote revision of a local subagent that failed the local version's cases: ours stays current,
+    theirs stays reachable at `ref`."""
+
+    name: str
+    ours_version: int | None
+    theirs_version: int | None
+    theirs_commit: str
+    ref: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class PullResult:
     commit: str  # HEAD after the pull
     fast_forward: bool
     updated: list[str]  # subagents taken from the remote
     conflicts: list[PullConflict]
+    rejected: list[PullRejection] = field(default_factory=list)
+
+
+# Checks a version about to become current (its code with every case it will carry): None to allow it, or
+# a one-line reason to refuse it. The library never runs code; callers pass one that runs the sandbox.
+Verifier = Callable[[Subagent], "str | None"]

@@ -20,6 +20,7 @@ work. Nothing here imports or runs subagent code.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -34,23 +35,32 @@ import git as gitpython
 from filelock import FileLock, Timeout
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
-from agentfactory.library._git import ZERO, Git, read_head
+from agentfactory.library._git import ZERO, Git, TreeEntry, read_head
+from agentfactory.library.cases import dump_cases
 from agentfactory.library.format import (
+    CASES_FILE,
+    MAX_FILES,
+    MAX_TOTAL,
     SKILL_FILE,
     canonical_files,
+    check_file_path,
     content_key,
     parse_subagent,
+    section,
     split_skill_md,
     validate_folder,
+    with_section,
 )
 from agentfactory.library.index import Index
 from agentfactory.library.model import (
     PullConflict,
+    PullRejection,
     PullResult,
     SaveResult,
     SearchHit,
     Subagent,
     SubagentInfo,
+    Verifier,
     VersionInfo,
 )
 from agentfactory.library.names import validate_name
@@ -64,6 +74,8 @@ _README = (
 )
 # Files a fresh library may find already present in its folder without calling them someone else's.
 _PRESEEDED = {"README.md", LOCK_NAME}
+# The only top-level files of a library; everything else at the top is a subagent folder.
+_ROOT_FILES = {".gitignore", MARKER, "README.md"}
 CRASH_ENV = "AGENTFACTORY_LIBRARY_CRASH_AT"  # test hook: SIGKILL ourselves at a named stage of a write
 _GIT_LOCKS = ("index.lock", "HEAD.lock", "refs/heads/main.lock", "packed-refs.lock")
 
@@ -178,6 +190,13 @@ class Library:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
+        lock = self.path / LOCK_NAME
+        if lock.is_symlink():
+            # The lock file is ours: a link planted in its place is removed, never opened (opening it
+            # would create or truncate whatever it points to).
+            lock.unlink()
+        elif lock.exists() and not lock.is_file():
+            raise LibraryError(f"{lock} is not a regular file; remove it (it is the library's lock file).")
         try:
             self._lock.acquire()
         except Timeout:
@@ -313,10 +332,22 @@ class Library:
         return parse_subagent(name, self._files_at(commit, name), commit=commit)
 
     def diff(self, name: str, v1: int, v2: int) -> str:
+        """A unified diff between two versions, the code first (see `diff_files`)."""
+        return "".join(text for _, text in self.diff_files(name, v1, v2))
+
+    def diff_files(self, name: str, v1: int, v2: int) -> list[tuple[str, str]]:
+        """(path, unified diff) per changed file of `name` between two versions: the entry module
+        first, then SKILL.md, the cases and everything else by path."""
         a, b = self._commit_of(name, v1), self._commit_of(name, v2)
-        return self.git.run("diff", "--no-color", "--no-ext-diff", a, b, "--", name, strip=False).decode(
-            "utf-8", "replace"
-        )
+        changed = self.git.run("diff", "--name-only", "-z", "--no-renames", a, b, "--", name, strip=False)
+        paths = [p.decode("utf-8", "surrogateescape") for p in changed.split(b"\0") if p]
+        entry = next((self.get(name, v).entry for v in (v2, v1) if v is not None), "")
+        rank = {f"{name}/{entry}": 0, f"{name}/{SKILL_FILE}": 1, f"{name}/{CASES_FILE}": 2}
+        out = []
+        for path in sorted(paths, key=lambda p: (rank.get(p, 3), p)):
+            text = self.git.run("diff", "--no-color", "--no-ext-diff", a, b, "--", path, strip=False)
+            out.append((path[len(name) + 1 :], text.decode("utf-8", "replace")))
+        return out
 
     def export(self, name: str, version: int | None, dest: Path) -> Path:
         """Write that version's folder to `dest/<name>` (refusing to overwrite a non-empty folder)."""
@@ -338,19 +369,33 @@ class Library:
         run_id: str | None = None,
         task: str | None = None,
         message: str | None = None,
+        verify: Verifier | None = None,
     ) -> SaveResult:
-        """Validate `folder` and commit it as the next version of its subagent (no-op when unchanged)."""
+        """Validate `folder` and commit it as the next version of its subagent (no-op when unchanged).
+
+        Cases only accumulate: the current version's cases (and the fixtures they read) that the folder
+        lacks are kept in the new version. `verify`, when given, sees the version about to be saved (its
+        code with every accumulated case) and returns None to allow it or a reason to refuse it."""
         folder = Path(folder)
         validate_name(folder.name)
         sub = validate_folder(folder)
-        return self._save(sub, run_id=run_id, task=task, message=message, verb="save")
+        return self._save(sub, run_id=run_id, task=task, message=message, verb="save", verify=verify)
 
     def _save(
-        self, sub: Subagent, *, run_id: str | None, task: str | None, message: str | None, verb: str
+        self,
+        sub: Subagent,
+        *,
+        run_id: str | None,
+        task: str | None,
+        message: str | None,
+        verb: str,
+        verify: Verifier | None = None,
     ) -> SaveResult:
         with self._writing() as head:
             old_files = self._files_at(head, sub.name)
             old_version = _version_of_files(old_files)
+            if old_files:
+                sub = _accumulate(sub, parse_subagent(sub.name, old_files))
             if old_files:
                 base = old_version
             else:
@@ -367,6 +412,13 @@ class Library:
             if old_files and content_key(old_files) == content_key(files):
                 return SaveResult(sub.name, old_version, head, False)
             stored = parse_subagent(sub.name, files)
+            if verify is not None:
+                refusal = verify(stored)
+                if refusal:
+                    raise LibraryError(
+                        f"{sub.name} was not saved: the new version fails its stored cases ({refusal}); "
+                        "fix it, or pass --force to add it anyway."
+                    )
             subject = f"{verb} {sub.name} v{new_version}" if verb == "save" else verb.format(v=new_version)
             body = _one_line(message or sub.description, 500)
             commit = self._commit(head, sub.name, files, subject, body, new_version, run_id, task)
@@ -375,8 +427,17 @@ class Library:
             return SaveResult(sub.name, new_version, commit, True)
 
     def rollback(self, name: str, to_version: int) -> SaveResult:
-        """Make a new version whose content is that of `to_version`."""
+        """Make a new version whose code and description are those of `to_version`.
+
+        Nothing later is lost: cases added since stay (cases only accumulate) and the changelog keeps
+        every later entry and gains one for the rollback."""
         old = self.get(name, to_version)
+        current = self.get(name)
+        if _code_key(old) == _code_key(current):
+            return SaveResult(name, current.version, current.commit or self.head(), False)
+        log = section(current.body, "Changelog")
+        entry = f"- Rolled back to the content of v{to_version} (from v{current.version})."
+        old.body = with_section(old.body, "Changelog", f"{log}\n{entry}" if log else entry)
         return self._save(
             old,
             run_id=None,
@@ -498,32 +559,139 @@ class Library:
             raise LibraryError(f"Push to {remote} failed: {_one_line(err, 300)}") from None
         return head
 
-    def pull(self, remote: str = "origin") -> PullResult:
+    def pull(self, remote: str = "origin", *, verify: Verifier | None = None) -> PullResult:
         """Fetch `remote`'s main branch and merge it subagent by subagent.
 
-        A subagent changed only on one side takes that side. Changed on both sides: ours is kept, theirs
-        stays reachable (the merge commit's second parent and refs/agentfactory/conflicts/<name>) and is
-        reported in the result; nothing is overwritten.
+        The remote is untrusted. Before anything reaches the work tree, every entry its tip changes must
+        pass what `library add` checks (names, plain files only: no links, submodules or hidden files,
+        sizes, a valid subagent); otherwise the pull is refused and the library is untouched. A subagent
+        changed only on one side takes that side, except that a remote revision of a subagent we have
+        must pass `verify` (the cases it will carry, ours included) or ours stays and theirs is kept at
+        refs/agentfactory/rejected/<name>. Changed on both sides: ours is kept, theirs stays reachable
+        (the merge commit's second parent and refs/agentfactory/conflicts/<name>). Both are reported.
         """
         self._check_remote(remote)
         self.ensure()
         incoming = "refs/agentfactory/incoming"
         try:
-            self.git.run("fetch", "--quiet", "--no-tags", "--", remote, f"+refs/heads/main:{incoming}")
+            self.git.run(
+                "-c",
+                "fetch.fsckObjects=true",
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-recurse-submodules",
+                "--",
+                remote,
+                f"+refs/heads/main:{incoming}",
+            )
         except gitpython.GitCommandError as exc:
-            raise LibraryError(
-                f"Fetch from {remote} failed: {_one_line((exc.stderr or '').strip(), 300)}"
-            ) from None
-        theirs = self.git.text("rev-parse", incoming)
+            err = _one_line((exc.stderr or "").strip().removeprefix("stderr:").strip(" '"), 300)
+            found = re.search(r"error: object \w+: (\w+: [^\n]*?)(?: fatal:|$)", err)
+            if found:  # git's own object check refused a malformed tree (a '.git' or '..' entry, ...)
+                raise ValidationError(
+                    f"Pull from {_one_line(remote, 120)} refused, nothing changed: the remote holds a "
+                    f"malformed git object ({found.group(1).strip()})."
+                ) from None
+            raise LibraryError(f"Fetch from {remote} failed: {err}") from None
+        try:
+            theirs = self.git.text("rev-parse", "--verify", "--quiet", f"{incoming}^{{commit}}")
+        except gitpython.GitCommandError:
+            raise LibraryError(f"The remote {_one_line(remote, 120)} has no main branch to pull.") from None
         with self._writing() as ours:
             if theirs == ours or self.git.is_ancestor(theirs, ours):
                 return PullResult(ours, False, [], [])
-            if self.git.is_ancestor(ours, theirs):
+            try:
+                incoming_subs = self._check_incoming(ours, theirs)
+            except ValidationError as exc:
+                self.git.ok("update-ref", "-d", incoming)
+                why = str(exc).rstrip(".")
+                raise ValidationError(
+                    f"Pull from {_one_line(remote, 120)} refused, nothing changed: {why}."
+                ) from None
+            rejected, kept_cases = self._verify_incoming(ours, theirs, incoming_subs, verify)
+            if not rejected and not kept_cases and self.git.is_ancestor(ours, theirs):
                 changed = self._changed_names(ours, theirs)
                 self._move_head(ours, theirs, changed, f"pull {remote} (fast-forward)")
                 self._index.refresh(theirs)
                 return PullResult(theirs, True, sorted(changed), [])
-            return self._merge(remote, ours, theirs)
+            return self._merge(remote, ours, theirs, rejected, kept_cases)
+
+    def _check_incoming(self, ours: str, theirs: str) -> dict[str, Subagent]:
+        """Validate every top-level entry `theirs` changes relative to `ours`, from git objects only.
+        Returns the changed subagents, parsed. Raises ValidationError naming the first bad entry."""
+        mine, other = self.git.ls_tree(ours), self.git.ls_tree(theirs)
+        subs: dict[str, Subagent] = {}
+        for name, entry in sorted(other.items()):
+            if mine.get(name) == entry:
+                continue
+            if name in _ROOT_FILES:
+                self._check_root_file(name, entry, mine.get(name))
+                continue
+            if entry.mode != "040000" or entry.kind != "tree":
+                raise ValidationError(
+                    f"the remote's {name!r} is not a subagent folder (a link, file or submodule)"
+                )
+            validate_name(name)
+            subs[name] = self._incoming_subagent(theirs, name)
+        return subs
+
+    def _check_root_file(self, name: str, entry: TreeEntry, mine: TreeEntry | None) -> None:
+        if entry.mode not in ("100644", "100755") or entry.kind != "blob":
+            raise ValidationError(f"the remote's {name} is not a plain file")
+        if name == ".gitignore" and mine is not None:
+            raise ValidationError("the remote changes the library's .gitignore, which the library owns")
+        size = int(self.git.text("cat-file", "-s", entry.sha))
+        if size > 64 * 1024:
+            raise ValidationError(f"the remote's {name} is {size} bytes; the limit is 65536")
+
+    def _incoming_subagent(self, commit: str, name: str) -> Subagent:
+        entries = self.git.ls_tree(commit, name, recursive=True, sizes=True)
+        if len(entries) > MAX_FILES:
+            raise ValidationError(f"the remote's {name} holds more than {MAX_FILES} files")
+        total = 0
+        for path, entry in entries.items():
+            rel = path[len(name) + 1 :]
+            check_file_path(rel, f"the remote's {name}/: ")
+            if entry.kind != "blob" or entry.mode not in ("100644", "100755"):
+                raise ValidationError(
+                    f"the remote's {name}/{rel} is a link or submodule (mode {entry.mode}); subagent folders "
+                    "hold plain files"
+                )
+            total += entry.size or 0
+            if total > MAX_TOTAL:
+                raise ValidationError(f"the remote's {name} holds more than {MAX_TOTAL} bytes")
+        try:
+            return parse_subagent(name, self._files_at(commit, name), commit=commit)
+        except ValidationError as exc:
+            raise ValidationError(f"the remote's {name} is not a valid subagent ({exc})") from None
+
+    def _verify_incoming(
+        self, ours: str, theirs: str, subs: dict[str, Subagent], verify: Verifier | None
+    ) -> tuple[dict[str, PullRejection], dict[str, TreeEntry]]:
+        """Remote revisions of subagents we have that would become current: each carries our cases it
+        lacks (cases only accumulate) and must pass `verify` on all of them. Returns the rejected ones and,
+        for accepted ones that gained cases, the tree entry to take instead of theirs."""
+        bases = self.git.text("merge-base", ours, theirs) if self.git.ok("merge-base", ours, theirs) else ""
+        base = self.git.ls_tree(bases) if bases else {}
+        mine = self.git.ls_tree(ours)
+        rejected: dict[str, PullRejection] = {}
+        kept: dict[str, TreeEntry] = {}
+        for name, sub in subs.items():
+            if name not in mine or mine[name] != base.get(name):
+                continue  # new here (nothing to regress) or changed on both sides (a conflict, ours kept)
+            local = parse_subagent(name, self._files_at(ours, name))
+            merged = _accumulate(sub, local)
+            reason = verify(merged) if verify is not None else None
+            if not reason and merged.files != sub.files:
+                kept[name] = TreeEntry("040000", "tree", self.git.write_tree_of(merged.files))
+            if reason:
+                ref = f"refs/agentfactory/rejected/{name}"
+                self.git.run("update-ref", ref, theirs)
+                rejected[name] = PullRejection(
+                    name, local.version, sub.version, theirs, ref, _one_line(reason, 500)
+                )
+        return rejected, kept
 
     def _changed_names(self, a: str, b: str) -> list[str]:
         out = self.git.text("diff", "--name-only", "--no-renames", a, b)
@@ -536,7 +704,15 @@ class Library:
         self.git.run("read-tree", "-m", "-u", old, new)
         self._journal.unlink()
 
-    def _merge(self, remote: str, ours: str, theirs: str) -> PullResult:
+    def _merge(
+        self,
+        remote: str,
+        ours: str,
+        theirs: str,
+        rejected: dict[str, PullRejection] | None = None,
+        kept_cases: dict[str, TreeEntry] | None = None,
+    ) -> PullResult:
+        rejected, kept_cases = rejected or {}, kept_cases or {}
         bases = self.git.text("merge-base", ours, theirs) if self.git.ok("merge-base", ours, theirs) else ""
         base = self.git.ls_tree(bases) if bases else {}
         mine, other = self.git.ls_tree(ours), self.git.ls_tree(theirs)
@@ -545,13 +721,13 @@ class Library:
         conflicts: list[PullConflict] = []
         for name in sorted(set(mine) | set(other) | set(base)):
             o, t, b = mine.get(name), other.get(name), base.get(name)
-            if o == t or t == b:
+            if o == t or t == b or name in rejected:
                 continue
             if o == b:
                 if t is None:
                     merged.pop(name, None)
                 else:
-                    merged[name] = t
+                    merged[name] = kept_cases.get(name, t)
                 updated.append(name)
                 continue
             ref = (
@@ -580,12 +756,23 @@ class Library:
                 + ", ".join(c.name for c in conflicts)
                 + "."
             )
-        message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(conflicts)} conflicts\n\n"
+        if kept_cases:
+            summary.append(
+                "Our cases kept beside the remote's (cases only accumulate): " + ", ".join(kept_cases) + "."
+            )
+        if rejected:
+            summary.append(
+                "Failing our stored cases, ours kept (theirs at refs/agentfactory/rejected/<name>): "
+                + ", ".join(rejected)
+                + "."
+            )
+        message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(conflicts)} conflicts"
+        message += f", {len(rejected)} rejected\n\n" if rejected else "\n\n"
         message += "\n".join(summary) + "\n"
         commit = self.git.text("commit-tree", tree, "-p", ours, "-p", theirs, input=message.encode())
         self._move_head(ours, commit, updated, "pull (merge)")
         self._index.refresh(commit)
-        return PullResult(commit, False, updated, conflicts)
+        return PullResult(commit, False, updated, conflicts, list(rejected.values()))
 
 
 def _is_name(name: str) -> bool:
@@ -594,6 +781,34 @@ def _is_name(name: str) -> bool:
     except ValidationError:
         return False
     return True
+
+
+FIXTURES_DIR = "fixtures/"  # input files of the cases, kept beside them
+
+
+def _accumulate(new: Subagent, old: Subagent) -> Subagent:
+    """`new` with the cases of `old` it lacks (by inputs) and the fixture files those cases read."""
+    have = {json.dumps(c.inputs, sort_keys=True, default=str) for c in new.cases}
+    kept = [c for c in old.cases if json.dumps(c.inputs, sort_keys=True, default=str) not in have]
+    if not kept:
+        return new
+    files = dict(new.files)
+    for path, data in old.files.items():
+        if path.startswith(FIXTURES_DIR) and path not in files:
+            files[path] = data
+    cases = [*new.cases, *kept]
+    files[CASES_FILE] = dump_cases(cases).encode("utf-8")
+    return dataclasses.replace(new, cases=cases, files=files)
+
+
+def _code_key(sub: Subagent) -> tuple:
+    """What a rollback restores: the description and every file but SKILL.md, the cases and fixtures."""
+    code = {
+        p: d
+        for p, d in sub.files.items()
+        if p not in (SKILL_FILE, CASES_FILE) and not p.startswith(FIXTURES_DIR)
+    }
+    return sub.description, sorted(code.items())
 
 
 def _version_of_files(files: dict[str, bytes]) -> int:

@@ -22,6 +22,7 @@ class SuccessfulRun:
     inputs: dict[str, Any]
     result: dict[str, Any]
     output_files: list[str]
+    files: dict[str, dict[str, Any]] | None = None  # facts of the output files (gate.file_facts)
 
 
 @dataclass
@@ -40,7 +41,13 @@ class Candidate:
     successes: list[SuccessfulRun] = field(default_factory=list)
     failures: int = 0
 
-    def record_success(self, inputs: dict[str, Any], result: dict[str, Any], output_files: list[str]) -> None:
+    def record_success(
+        self,
+        inputs: dict[str, Any],
+        result: dict[str, Any],
+        output_files: list[str],
+        files: dict[str, dict[str, Any]] | None = None,
+    ) -> None:
         digest = inputs_digest(inputs)
         if all(inputs_digest(s.inputs) != digest for s in self.successes):
-            self.successes.append(SuccessfulRun(inputs, result, output_files))
+            self.successes.append(SuccessfulRun(inputs, result, output_files, files))

@@ -18,6 +18,7 @@ from typing import Any
 
 from agentfactory import events as ev
 from agentfactory.config import Settings
+from agentfactory.gate import collect
 from agentfactory.library import Case, Library, build_subagent_folder, validate_folder
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.sandbox import ExecutionRequest
@@ -361,7 +362,7 @@ class RunContext:
         def runner(case: Case) -> Any:
             inputs_dir = layout()
             with tempfile.TemporaryDirectory(prefix="af-case-") as tmp:
-                return self.execute(
+                trace = self.execute(
                     cand.folder,
                     cand.entry,
                     case.inputs,
@@ -372,6 +373,7 @@ class RunContext:
                     inputs_dir=inputs_dir,
                     outputs_dir=Path(tmp) / "outputs",
                 )
+                return collect(trace, Path(tmp) / "outputs")  # file contents, for cases that pin them
 
         return runner
 

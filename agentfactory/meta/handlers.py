@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import AgentFactoryError, ValidationError
-from agentfactory.gate import GateReport, case_from_run, record_gate_decision, run_gate
+from agentfactory.gate import GateReport, case_from_run, file_facts, record_gate_decision, run_gate
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.meta.context import RunContext
 from agentfactory.meta.loop import Outcome, preview
@@ -191,7 +191,8 @@ class MetaSkills:
                 cand.folder, cand.entry, inputs, cand.tools, name=name, version=None, revision=cand.revision
             )
             if trace.status == "ok":
-                cand.record_success(inputs, trace.result or {}, list(trace.output_files))
+                facts = file_facts(self.ctx.workspace.outputs, list(trace.output_files))
+                cand.record_success(inputs, trace.result or {}, list(trace.output_files), facts)
             else:
                 cand.failures += 1
         else:
@@ -238,7 +239,7 @@ class MetaSkills:
             reason = "it never ran successfully in this run"
             self.ctx.rejected[name] = reason
             return f"{name}: not saved, {reason}."
-        new_cases = [case_from_run(s.inputs, s.result, s.output_files) for s in cand.successes]
+        new_cases = [case_from_run(s.inputs, s.result, s.output_files, s.files) for s in cand.successes]
         new_cases, files = self.ctx.case_fixtures(cand, new_cases)
         if cand.base_version is not None:
             report = self._gate(cand, new_cases, files)

@@ -22,13 +22,13 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     lib = str(tmp_path / "lib")
     src = tmp_path / "src"
     folder = write_folder(src, "text-preview", "Return the first characters of a text.")
-    added = _run("add", str(folder), "--library", lib, "--json")
+    added = _run("add", str(folder), "--sandbox", "local", "--library", lib, "--json")
     assert added.exit_code == 0, added.output
     assert json.loads(added.stdout)["version"] == 1
-    same = _run("add", str(folder), "--library", lib)
+    same = _run("add", str(folder), "--sandbox", "local", "--library", lib)
     assert same.exit_code == 0 and "nothing changed" in same.stdout
     write_folder(src, "text-preview", "Return the first characters of a text.", purpose="Changed.")
-    assert _run("add", str(folder), "--library", lib).exit_code == 0
+    assert _run("add", str(folder), "--sandbox", "local", "--library", lib).exit_code == 0
 
     listed = _run("list", "--library", lib, "--json")
     assert [i["name"] for i in json.loads(listed.stdout)] == ["text-preview"]
@@ -46,7 +46,7 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     assert [v["version"] for v in log] == [1, 2]
     diff = _run("diff", "text-preview", "1", "2", "--library", lib)
     assert '+"""Changed.' in diff.stdout
-    back = _run("rollback", "text-preview", "--to", "1", "--library", lib)
+    back = _run("rollback", "text-preview", "1", "--library", lib)
     assert back.exit_code == 0 and "as v3" in back.stdout
     assert json.loads(_run("reindex", "--library", lib, "--json").stdout) == {"indexed": 1}
     assert _run("remove", "text-preview", "--library", lib).exit_code == 0
@@ -60,7 +60,7 @@ def test_cli_errors_are_one_sentence(tmp_path: Path) -> None:
     missing = _run("log", "nothing-here", "--library", lib)
     assert missing.exit_code == 2 and "No subagent named" in missing.output
     folder = write_folder(tmp_path / "src", "sub", code="def nope(:\n")
-    invalid = _run("add", str(folder), "--library", lib)
+    invalid = _run("add", str(folder), "--sandbox", "local", "--library", lib)
     assert invalid.exit_code == 2 and "syntax error" in invalid.output
     assert not (tmp_path / "lib").exists()
 
@@ -69,7 +69,12 @@ def test_cli_push_pull(tmp_path: Path) -> None:
     bare = tmp_path / "remote.git"
     git(tmp_path, "init", "-q", "--bare", "-b", "main", str(bare))
     a, b = str(tmp_path / "a"), str(tmp_path / "b")
-    assert _run("add", str(write_folder(tmp_path / "src", "sub")), "--library", a).exit_code == 0
+    assert (
+        _run(
+            "add", str(write_folder(tmp_path / "src", "sub")), "--sandbox", "local", "--library", a
+        ).exit_code
+        == 0
+    )
     pushed = _run("push", str(bare), "--library", a)
     assert pushed.exit_code == 0, pushed.output
     pulled = _run("pull", str(bare), "--library", b, "--json")

@@ -286,3 +286,20 @@ def test_keyboard_interrupt_removes_the_run_containers(tmp_path, docker_availabl
     client = connect(timeout=10)
     mine = client.containers.list(all=True, filters={"label": [f"{LABEL}=1", f"{LABEL_PID}={os.getpid()}"]})
     assert mine == []
+
+
+def test_create_subagent_with_code_too_deep_to_parse_is_a_tool_error(env):
+    hostile = "x = " + "-" * 200_000 + "1\n\n" + UPPER
+    result = env.run(
+        "Upper-case hi",
+        [
+            call("create_subagent", name="upper-text", description="Upper-case a text.", code=hostile),
+            CREATE_UPPER,
+            RUN_UPPER,
+            call("finish", answer="HI", save=["upper-text"]),
+        ],
+    )
+    assert result.status == "success" and result.saved == [("upper-text", 1)]
+    reply = env.providers[0].requests[1][1][-1].tool_results[0]
+    assert reply.is_error and "nested too deeply" in reply.content
+    assert env.events(result)[-1]["type"] == "run_finished"
