@@ -16,9 +16,24 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import UsageError
-from agentfactory.events import EVENTS_FILE, EventLog, new_run_id
+from agentfactory.events import EVENTS_FILE, EventLog, new_run_id, write_json
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+LATEST = "latest"
+MAX_CANDIDATES_SHOWN = 10
+
+
+def _started(ws: Workspace) -> tuple[float, str]:
+    """When a run started: its run_started event's time (the first line), else its log's mtime."""
+    try:
+        with ws.events_path.open("rb") as fh:
+            first = json.loads(fh.readline(1 << 20))
+        return float(first["ts"]), ws.run_id
+    except (OSError, ValueError, KeyError, TypeError):
+        try:
+            return ws.events_path.stat().st_mtime, ws.run_id
+        except OSError:
+            return 0.0, ws.run_id
 
 
 @dataclass
@@ -58,8 +73,7 @@ class Workspace:
         seq = len(list(self.traces.glob("*.json"))) + 1
         label = re.sub(r"[^A-Za-z0-9._-]", "_", name or getattr(trace, "entry", "") or "trace")[:80]
         path = self.traces / f"{seq:04d}-{label}.json"
-        path.write_text(json.dumps(trace.to_dict(), indent=1, default=str, ensure_ascii=False))
-        return path
+        return write_json(path, trace.to_dict())
 
     def files(self, folder: Path) -> list[str]:
         """The regular files under one of this workspace's folders, as sorted paths relative to its root
@@ -83,8 +97,14 @@ class WorkspaceManager:
     def create(self, run_id: str | None = None) -> Workspace:
         run_id = run_id or new_run_id()
         ws = Workspace(self._path(run_id), run_id)
-        for sub in (ws.inputs, ws.outputs, ws.candidates, ws.traces):
-            sub.mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in (ws.inputs, ws.outputs, ws.candidates, ws.traces):
+                sub.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot create the run's workspace in {self.root} ({exc.strerror or exc}): pass "
+                "--workspaces with a folder you can write."
+            ) from None
         return ws
 
     def get(self, run_id: str) -> Workspace:
@@ -92,6 +112,29 @@ class WorkspaceManager:
         if not path.is_dir():
             raise UsageError(f"No run '{run_id}' in {self.root}; see `agentfactory runs list`.")
         return Workspace(path, run_id)
+
+    def resolve(self, ref: str) -> Workspace:
+        """The run `ref` names: its id, `latest` (the newest run), or a prefix of exactly one id."""
+        runs = self.list()
+        if ref == LATEST:
+            if not runs:
+                raise UsageError(f"No runs in {self.root} yet.")
+            return max(runs, key=_started)
+        exact = [ws for ws in runs if ws.run_id == ref]
+        if exact:
+            return exact[0]
+        if not _RUN_ID.match(ref):
+            raise UsageError(f"'{ref}' is not a valid run id.")
+        matches = [ws for ws in runs if ws.run_id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            return self.get(ref)  # the one sentence for a run that does not exist
+        shown = ", ".join(ws.run_id for ws in matches[:MAX_CANDIDATES_SHOWN])
+        more = (
+            f" and {len(matches) - MAX_CANDIDATES_SHOWN} more" if len(matches) > MAX_CANDIDATES_SHOWN else ""
+        )
+        raise UsageError(f"'{ref}' matches {len(matches)} runs ({shown}{more}): give more of the id.")
 
     def list(self) -> list[Workspace]:
         if not self.root.is_dir():

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import click
 import typer
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from agentfactory import __version__
-from agentfactory.cli.common import err_console
+from agentfactory.cli.common import err_console, show
 from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError
 
 
@@ -19,8 +21,9 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except AgentFactoryError as exc:
-            # Escaped: a message such as "pip install 'agentfactory[mcp]'" is text, not rich markup.
-            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            # Escaped: a message such as "pip install 'agentfactory[mcp]'" is text, not rich markup, and
+            # a name it quotes may hold terminal escapes.
+            err_console.print(f"[bold red]Error:[/] {show(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/]")
@@ -32,7 +35,7 @@ app = typer.Typer(
     name="agentfactory",
     help="AgentFactory: agents that get better with use by keeping their experience as tested code.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -56,11 +59,13 @@ def _root(
 def _register() -> None:
     from agentfactory.cli import (
         bench,
+        config,
         deploy,
         evolve,
         experience,
         init,
         library,
+        models,
         run,
         runs,
         sandbox,
@@ -75,10 +80,16 @@ def _register() -> None:
     app.add_typer(sandbox.app, name="sandbox")
     bench.register(app)
     experience.register(app)
+    app.add_typer(config.app, name="config")
+    models.register(app)
 
 
 _register()
 
 
 def main() -> None:
+    # Text from a subagent or a model may hold lone surrogates: shown escaped, never a crash on write.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     app()

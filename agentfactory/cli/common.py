@@ -1,16 +1,27 @@
-"""Shared pieces of the command line: consoles, settings from flags, JSON output."""
+"""Shared pieces of the command line: consoles, settings from flags, JSON output, safe text, JSON arguments.
+
+Everything printed here may come from a subagent or a model: JSON goes through the one JSON writer
+(strict, valid UTF-8) and text through `safe_text` (no control characters, terminal escapes or lone
+surrogates reach the terminal) and `show` (also no rich markup).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from agentfactory.config import Settings, load_settings
+from agentfactory.errors import UsageError
+from agentfactory.events import json_bytes
 
 console = Console()
 err_console = Console(stderr=True)
@@ -24,14 +35,143 @@ SandboxOpt = typer.Option(
 ModelOpt = typer.Option(
     None, "--model", help="Meta-agent model spec, e.g. anthropic:claude-opus-4-6, openai:gpt-4.1, sim."
 )
-ConfigOpt = typer.Option(None, "--config", help="Path to an agentfactory.toml (default ./agentfactory.toml).")
+ConfigOpt = typer.Option(
+    None, "--config", help="Path to an agentfactory.toml (default: found from here upwards)."
+)
+
+# The flag a setting is given with, where it is not `--` + its name with dashes: named in error messages.
+FLAG_NAMES = {
+    "timeout_s": "--timeout",
+    "memory_mb": "--memory",
+    "openai_base_url": "--base-url",
+    "experience_db": "--db",
+}
+
+MAX_JSON_ARG_BYTES = 16 << 20  # an `@file` JSON argument; the sandbox refuses larger inputs anyway
+MAX_JSON_ARG_DEPTH = 64  # the depth the sandbox accepts for a result
+
+
+def flag_name(setting: str) -> str:
+    return FLAG_NAMES.get(setting, "--" + setting.replace("_", "-"))
 
 
 def settings(config: Path | None = None, **flags: Any) -> Settings:
     """Resolve settings from the given CLI flags (None = not given), the environment and the config file."""
-    return load_settings(overrides=flags, config_file=config)
+    sources = {name: flag_name(name) for name in flags}
+    return load_settings(overrides=flags, config_file=config, flag_sources=sources)
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """Strict JSON (non-finite numbers as strings), always valid UTF-8, whatever `data` holds."""
+    data_bytes = json_bytes(data, indent=2) + b"\n"
     sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream: the text is pure UTF-8-encodable already
+        sys.stdout.write(data_bytes.decode("utf-8"))
+    else:
+        buffer.write(data_bytes)
+        buffer.flush()
+    sys.stdout.flush()
+
+
+# C0 and C1 controls (ESC starts terminal escape sequences), DEL, bidirectional overrides and isolates
+# (they reorder what is shown), lone surrogates (they cannot be encoded).
+_UNSAFE_INLINE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE_BLOCK = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def safe_text(text: Any, *, multiline: bool = False) -> str:
+    """`text` with every character that could drive or garble a terminal shown as a visible escape;
+    `multiline` keeps newlines and tabs (an answer), otherwise they are escaped too (a name)."""
+    text = text if isinstance(text, str) else str(text)
+    return (_UNSAFE_BLOCK if multiline else _UNSAFE_INLINE).sub(_escaped, text)
+
+
+def show(text: Any, *, multiline: bool = False) -> str:
+    """Untrusted text ready for `console.print` with markup on: safe for the terminal and for rich."""
+    return escape(safe_text(text, multiline=multiline))
+
+
+def read_json_arg(text: str, flag: str) -> Any:
+    """The JSON value of an argument given inline or as `@file`: the file must be a regular UTF-8 file
+    of at most MAX_JSON_ARG_BYTES; the value at most MAX_JSON_ARG_DEPTH deep. UsageError otherwise."""
+    source = f"{flag} value"
+    if text.startswith("@"):
+        path = Path(text[1:])
+        source = f"{flag} file {safe_text(path)}"
+        raw = _read_regular_file(path, MAX_JSON_ARG_BYTES, source)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(
+                f"The {source} is not UTF-8 text (byte {exc.start}); give a JSON file."
+            ) from None
+    elif _has_surrogates(text):
+        raise UsageError(f"The {source} is not valid UTF-8 text: give the JSON in UTF-8.")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise UsageError(f"The {source} is not strict JSON: {exc}.") from None
+        raise UsageError(f"The {source} is not valid JSON ({exc.msg} at position {exc.pos}).") from None
+    except RecursionError:
+        raise UsageError(f"The {source} is nested too deeply to be read.") from None
+    if _depth(value) > MAX_JSON_ARG_DEPTH:
+        raise UsageError(f"The {source} is nested more than {MAX_JSON_ARG_DEPTH} levels deep.")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (write null or a string)")
+
+
+def _read_regular_file(path: Path, limit: int, what: str) -> bytes:
+    """Read a regular file of at most `limit` bytes (never a device, FIFO or folder, which may not end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UsageError(f"Cannot read the {what}: {exc.strerror}.") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"The {what} is not a regular file.")
+        if info.st_size > limit:
+            raise UsageError(f"The {what} is {info.st_size:,} bytes; the limit is {limit:,}.")
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:  # it grew while being read
+                raise UsageError(f"The {what} is larger than the limit of {limit:,} bytes.")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UsageError(f"Cannot read the {what}: {exc.strerror}.") from None
+    finally:
+        os.close(fd)
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_ARG_DEPTH:
+                break
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import typer
 from rich.table import Table
 
 from agentfactory import events as ev
-from agentfactory.cli.common import console, print_json, settings
+from agentfactory.cli.common import console, err_console, print_json, settings, show
+from agentfactory.errors import UsageError
 from agentfactory.llm.types import Usage
 
 
@@ -58,7 +60,7 @@ class _LiveView:
 
 
 def run(
-    task: str = typer.Argument(..., help="The task, in plain words."),
+    task: str = typer.Argument(..., help="The task, in plain words; - reads it from standard input."),
     input: list[Path] = typer.Option(
         None, "--input", "-i", help="A file for the task (copied into the run's inputs/). Repeatable."
     ),
@@ -74,12 +76,11 @@ def run(
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     library: Path = typer.Option(None, "--library", help="Library path (default ./subagent_library)."),
     workspaces: Path = typer.Option(None, "--workspaces", help="Workspaces root (default ./workspaces)."),
-    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many model steps."),
-    max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Stop after this many tokens."),
-    max_cost: float = typer.Option(None, "--max-cost", min=0.0, help="Stop after this cost in USD."),
-    timeout: float = typer.Option(
-        None, "--timeout", min=1.0, help="Wall-clock limit per subagent execution (s)."
-    ),
+    # Limits are checked where every source of them is (config.py), not by typer: one rule, one message.
+    max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many model steps."),
+    max_tokens: int = typer.Option(None, "--max-tokens", help="Stop after this many tokens."),
+    max_cost: float = typer.Option(None, "--max-cost", help="Stop after this cost in USD."),
+    timeout: float = typer.Option(None, "--timeout", help="Wall-clock limit per subagent execution (s)."),
     agent_id: str = typer.Option(None, "--agent-id", help="Name of this agent in a team sharing a library."),
     config: Path = typer.Option(None, "--config", help="Path to an agentfactory.toml."),
     json_: bool = typer.Option(False, "--json", help="Print the run result as JSON."),
@@ -88,7 +89,7 @@ def run(
     from agentfactory.meta.agent import MetaAgent, check_task
     from agentfactory.runtime import check_inputs
 
-    task = check_task(task)  # refuse an empty or oversized task before printing anything
+    task = check_task(read_task(task))  # refuse an empty, oversized or undecodable task before anything
 
     cfg = settings(
         config=config,
@@ -122,23 +123,47 @@ def run(
     raise typer.Exit(result.exit_code)
 
 
+def read_task(task: str) -> str:
+    """The task as given, or read from standard input for `-`: strict UTF-8, at most the task limit."""
+    if task != "-":
+        return task
+    from agentfactory.meta.agent import MAX_TASK_CHARS
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream (tests, embedding): already decoded
+        return sys.stdin.read(MAX_TASK_CHARS + 1)
+    if sys.stdin.isatty():
+        err_console.print("[dim]Reading the task from standard input; end it with Ctrl-D.[/]")
+    raw = stream.read(MAX_TASK_CHARS * 4 + 1)  # UTF-8 takes at most 4 bytes a character
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"The task on standard input is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start}): convert it, e.g. with iconv -t UTF-8."
+        ) from None
+
+
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
 
 def _print_result(result: Any) -> None:
+    # Answer, reason, names and file names come from the model or a subagent: shown, never interpreted.
     colour = "green" if result.status == "success" else "red"
-    console.print(f"\n[bold {colour}]{result.status}[/]" + (f": {result.reason}" if result.reason else ""))
+    reason = f": {show(result.reason, multiline=True)}" if result.reason else ""
+    console.print(f"\n[bold {colour}]{result.status}[/]{reason}", highlight=False)
     if result.answer:
-        console.print(f"[bold]Answer:[/] {result.answer}", highlight=False)
+        console.print(f"[bold]Answer:[/] {show(result.answer, multiline=True)}", highlight=False)
     if result.output_files:
-        console.print("Output files: " + ", ".join(f"{result.workspace}/{f}" for f in result.output_files))
+        files = ", ".join(show(f"{result.workspace}/{f}") for f in result.output_files)
+        console.print(f"Output files: {files}", highlight=False)
     table = Table("created", "reused", "saved", "rejected")
     table.add_row(
-        ", ".join(result.created) or "-",
-        ", ".join(result.reused) or "-",
-        ", ".join(f"{n} v{v}" for n, v in result.saved) or "-",
-        "; ".join(f"{n}: {r}" for n, r in result.rejected.items()) or "-",
+        show(", ".join(result.created) or "-"),
+        show(", ".join(result.reused) or "-"),
+        show(", ".join(f"{n} v{v}" for n, v in result.saved) or "-"),
+        show("; ".join(f"{n}: {r}" for n, r in result.rejected.items()) or "-"),
     )
     console.print(table)
     total = result.usage + result.subagent_usage
@@ -146,6 +171,7 @@ def _print_result(result: Any) -> None:
     console.print(
         f"steps {result.steps} · model calls {result.model_calls} · tokens {total.total_tokens:,} "
         f"(in {total.total_input_tokens:,}, out {total.output_tokens:,}) · ${result.cost_usd:.4f}{sim} · "
-        f"{result.duration_s:.1f} s"
+        f"{result.duration_s:.1f} s",
+        highlight=False,
     )
-    console.print(f"Run id: {result.run_id}  (agentfactory runs show {result.run_id})")
+    console.print(f"Run id: {result.run_id}  (agentfactory runs show {result.run_id})", highlight=False)
