@@ -112,8 +112,12 @@ class Bound:
     above: bool = False
 
     def describe(self) -> str:
-        low = f"more than {self.low:g}" if self.above else f"at least {self.low:g}"
-        return f"{low} and at most {self.high:,g} {self.unit}"
+        low = f"more than {_number(self.low)}" if self.above else f"at least {_number(self.low)}"
+        return f"{low} and at most {_number(self.high)} {self.unit}".rstrip()
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
 # Every numeric setting has a bound here; a numeric field added without one gets GENERIC_BOUND.

@@ -8,6 +8,7 @@ these paths by hand.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -113,6 +114,16 @@ class WorkspaceManager:
             raise UsageError(f"No run '{run_id}' in {self.root}; see `agentfactory runs list`.")
         return Workspace(path, run_id)
 
+    def resolve_id(self, ref: str) -> str:
+        """The run id `ref` names (see `resolve`); `ref` itself when no workspace has it (a run whose
+        folder was pruned is still known to the experience store)."""
+        try:
+            return self.resolve(ref).run_id
+        except UsageError:
+            if ref == LATEST or any(ws.run_id.startswith(ref) for ws in self.list()):
+                raise  # no runs at all, or an ambiguous prefix: the sentence says which
+            return ref
+
     def resolve(self, ref: str) -> Workspace:
         """The run `ref` names: its id, `latest` (the newest run), or a prefix of exactly one id."""
         runs = self.list()
@@ -155,10 +166,64 @@ class WorkspaceManager:
             if ws.events_path.stat().st_mtime < cutoff:
                 removed.append(ws.run_id)
                 if not dry_run:
-                    shutil.rmtree(ws.root)
+                    remove_tree(ws.root)
         return removed
 
     def _path(self, run_id: str) -> Path:
         if not _RUN_ID.match(run_id):
             raise UsageError(f"'{run_id}' is not a valid run id.")
         return self.root / run_id
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder and everything in it, like shutil.rmtree, but without recursion and with one
+    descriptor open at a time: a run folder may hold a tree written by a subagent (any depth, any
+    width), and links are removed, never followed. Raises UsageError when something cannot be removed."""
+    path = Path(path)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"Cannot remove {path}: {exc.strerror}.") from None
+    # One entry per level below `path`: (this folder's name in its parent, its subfolders still to do).
+    stack: list[tuple[str, list[str]]] = []
+    pending = _empty_files(fd)
+    try:
+        while True:
+            if pending:
+                name = pending.pop()
+                child = os.open(name, flags, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                stack.append((name, pending))
+                pending = _empty_files(fd)
+                continue
+            if not stack:
+                break
+            name, pending = stack.pop()
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(name, dir_fd=fd)
+    except OSError as exc:
+        raise UsageError(f"Cannot remove {path}: {exc.strerror}.") from None
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        raise UsageError(f"Cannot remove {path}: {exc.strerror}.") from None
+
+
+def _empty_files(fd: int) -> list[str]:
+    """Unlink every non-folder entry of the open folder `fd`; return the names of its subfolders."""
+    folders = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+    return folders

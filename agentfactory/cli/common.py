@@ -111,7 +111,7 @@ def read_json_arg(text: str, flag: str) -> Any:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise UsageError(
-                f"The {source} is not UTF-8 text (byte {exc.start}); give a JSON file."
+                f"The {source} is not UTF-8 text (invalid byte at offset {exc.start}): give a JSON file."
             ) from None
     elif _has_surrogates(text):
         raise UsageError(f"The {source} is not valid UTF-8 text: give the JSON in UTF-8.")

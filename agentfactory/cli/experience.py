@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from agentfactory.cli.common import LibraryOpt, WorkspacesOpt, console, print_json, settings
+from agentfactory.cli.common import JsonOpt, LibraryOpt, WorkspacesOpt, console, print_json, settings, show
 from agentfactory.errors import UsageError
 
 DbOpt = typer.Option(
@@ -67,7 +68,7 @@ def _print_stats(data: dict[str, Any]) -> None:
     )
     for s in data["subagents"]:
         table.add_row(
-            s["name"],
+            show(s["name"]),
             f"v{s['version']}" if s["version"] is not None else "candidate",
             str(s["runs"]),
             _pct(s["success_rate"]),
@@ -84,7 +85,7 @@ def _print_stats(data: dict[str, Any]) -> None:
     for a in rows:
         contributed = a["subagents_contributed"]
         table.add_row(
-            a["agent_id"],
+            show(a["agent_id"]),
             str(a["runs"]),
             _pct(a["success_rate"]),
             f"{a['tokens']['total']:,}",
@@ -124,13 +125,14 @@ def _signed_pct(value: float | None) -> str:
 
 
 def report(
-    run: str = typer.Argument(None, help="Run id (default: use --all)."),
+    run: str = typer.Argument(None, help="Run id, a unique prefix of one, or `latest` (or use --all)."),
     all_: bool = typer.Option(False, "--all", help="Report over all runs."),
     out: Path = typer.Option(None, "--out", help="Output HTML file."),
     window: int = typer.Option(10, "--window", min=1, help="Rolling window of the --all charts."),
     workspaces: str = WorkspacesOpt,
     library: str = LibraryOpt,
     db: Path = DbOpt,
+    json_: bool = JsonOpt,
 ) -> None:
     """Render a self-contained HTML report of a run or of all runs."""
     from agentfactory.report import render_all_report, render_run_report, write_report
@@ -141,26 +143,44 @@ def report(
     cfg = settings(workspaces=workspaces, library=library)
     store = _store(library, db)
     if run:
-        ws = WorkspaceManager(cfg.workspaces).get(run)
+        ws = WorkspaceManager(cfg.workspaces).resolve(run)
         html = render_run_report(ws.root, store=store)
         target = out or ws.root / "report.html"
     else:
         html = render_all_report(store, window=window)
         target = out or cfg.workspaces / "report.html"
-    path = write_report(html, target)
-    console.print(f"Report written to {path}")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"--out {show(target)} exists and is not a file.")
+    try:
+        path = write_report(html, target)
+    except OSError as exc:
+        raise UsageError(f"Cannot write the report to {show(target)}: {exc.strerror or exc}.") from None
+    if json_:
+        print_json({"report": str(path), "run_id": ws.run_id if run else None, "all": all_})
+        return
+    console.print(f"Report written to {show(path)}", highlight=False)
 
 
 def feedback(
-    run: str = typer.Argument(..., help="Run id."),
+    run: str = typer.Argument(..., help="Run id, a unique prefix of one, or `latest`."),
     score: float = typer.Option(None, "--score", min=0.0, max=1.0, help="Quality score 0-1."),
     note: str = typer.Option(None, "--note", help="Free-text feedback."),
+    workspaces: str = WorkspacesOpt,
     library: str = LibraryOpt,
     db: Path = DbOpt,
+    json_: bool = JsonOpt,
 ) -> None:
     """Record user feedback on a run's quality."""
+    from agentfactory.workspace import WorkspaceManager
+
+    if score is not None and not math.isfinite(score):
+        raise UsageError(f"--score must be a number from 0 to 1, not {score}.")
+    run_id = WorkspaceManager(settings(workspaces=workspaces).workspaces).resolve_id(run)
     store = _store(library, db)
     if not store.exists:
-        raise UsageError(f"No run '{run}' in the experience store: {store.path} does not exist yet.")
-    store.add_feedback(run, score=score, note=note)
-    console.print(f"Feedback recorded for run {run}.")
+        raise UsageError(f"No run '{run_id}' in the experience store: {store.path} does not exist yet.")
+    store.add_feedback(run_id, score=score, note=note)
+    if json_:
+        print_json({"run_id": run_id, "score": score, "note": note, "store": str(store.path)})
+        return
+    console.print(f"Feedback recorded for run {show(run_id)}.", highlight=False)
