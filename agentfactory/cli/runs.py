@@ -17,12 +17,21 @@ from rich.table import Table
 from agentfactory.cli.common import JsonOpt, WorkspacesOpt, console, print_json, settings, show
 from agentfactory.errors import UsageError
 from agentfactory.events import read_events, summarize, summarize_run
-from agentfactory.workspace import Workspace, WorkspaceManager
+from agentfactory.workspace import LATEST, Workspace, WorkspaceManager
 
 app = typer.Typer(help="List and inspect past runs from their event logs.", no_args_is_help=True)
 
 MAX_TRACE_BYTES = 32 << 20  # a trace file read back for its error (results are capped at 16 MiB)
 MAX_TASK_SHOWN = 50
+
+
+def complete_run_id(incomplete: str) -> list[str]:
+    """Shell completion of a run id: `latest` and the runs of the default workspaces, newest first."""
+    try:
+        ids = [ws.run_id for ws in reversed(WorkspaceManager(settings().workspaces).list())]
+    except Exception:  # completion must never print an error into the user's shell
+        return []
+    return [run_id for run_id in [LATEST, *ids] if run_id.startswith(incomplete)][:200]
 
 
 def _when(ts: float | None) -> str:
@@ -67,7 +76,9 @@ def list_(
 @app.command("show")
 def show_cmd(
     run_id: str = typer.Argument(
-        ..., help="Run id, a unique prefix of one, or `latest` (see `agentfactory runs list`)."
+        ...,
+        help="Run id, a unique prefix of one, or `latest` (see `agentfactory runs list`).",
+        autocompletion=lambda incomplete: complete_run_id(incomplete),
     ),
     workspaces: str = WorkspacesOpt,
     events: bool = typer.Option(False, "--events", help="Also print every event."),

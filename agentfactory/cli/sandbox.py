@@ -76,10 +76,10 @@ def check(json_out: bool = JsonOpt) -> None:
         mark = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}
         console.print(f"docker daemon ({report['docker_host']}): {mark[report['docker']]}")
         if report.get("docker_problem"):
-            console.print(f"  {report['docker_problem']}", highlight=False)
+            console.print(f"  {show(report['docker_problem'])}", highlight=False)
         console.print(f"image {s.image}: {mark[report['image_present']]}")
         if report.get("image_problem"):
-            console.print(f"  {report['image_problem']}", highlight=False)
+            console.print(f"  {show(report['image_problem'])}", highlight=False)
         console.print(f"bubblewrap: {mark[bool(report['bwrap'])]}")
         console.print(f"local backend: {report['local_isolation']}", highlight=False)
     if s.sandbox == "docker" and not report["docker_ready"]:

@@ -263,3 +263,20 @@ def test_version_at_the_root(project):
 
     result = project.invoke("--version")
     assert result.exit_code == 0 and result.stdout.strip() == f"agentfactory {__version__}"
+
+
+def test_run_ids_complete_in_the_shell(project):
+    (run_id,) = make_runs(project, 1)
+    env = {
+        "_AGENTFACTORY_COMPLETE": "complete_bash",
+        "COMP_WORDS": "agentfactory runs show ",
+        "COMP_CWORD": "3",
+    }
+    result = project.runner.invoke(project_app(), [], env=env, prog_name="agentfactory")
+    assert result.exit_code == 0 and result.stdout.split() == ["latest", run_id]
+
+
+def project_app():
+    from agentfactory.cli import app
+
+    return app
