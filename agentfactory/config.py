@@ -1,8 +1,11 @@
 """Settings, resolved in one place: CLI flag > environment variable > agentfactory.toml > default.
 
-`load_settings()` is the only function that reads the environment or the config file for settings;
-everything else receives a `Settings`. API keys are not settings: adapters read them from the usual
-provider variables (ANTHROPIC_API_KEY, OPENAI_API_KEY) at call time and never write them anywhere.
+`resolve_settings()` (and `load_settings()`, its settings alone) is the only function that reads the
+environment or the config file for settings; everything else receives a `Settings`. Every value is
+checked here, whatever its source: numbers must be finite and within `BOUNDS`, and a refusal names the
+setting and where the value came from (InvalidSetting, exit 2). `Settings(...)` built in Python meets
+the same bounds. API keys are not settings: adapters read them from the usual provider variables
+(ANTHROPIC_API_KEY, OPENAI_API_KEY) at call time and never write them anywhere.
 """
 
 from __future__ import annotations
@@ -342,8 +345,10 @@ def load_settings(
 
 
 CONFIG_TEMPLATE = """\
-# agentfactory.toml: settings for AgentFactory in this directory.
+# agentfactory.toml: settings for AgentFactory in this directory and the folders below it (the nearest
+# agentfactory.toml upwards is used, as git finds its repository; relative paths are relative to it).
 # Precedence: command-line flag > environment variable (AGENTFACTORY_<NAME>) > this file > default.
+# `agentfactory config show` prints every setting and where it came from.
 # API keys are never stored here: set ANTHROPIC_API_KEY or OPENAI_API_KEY in the environment.
 
 # Meta-Agent model: "anthropic:claude-opus-4-6", "openai:gpt-4.1", "openai:llama3.1" with a base URL,

@@ -7,8 +7,9 @@ line. This module never decides anything: it records and summarises.
 
 It also owns the one JSON writer of the host (`to_json`, `json_bytes`, `write_json`), used for the event
 log, traces and every `--json` output: its text is strict JSON (no NaN/Infinity tokens) that always
-encodes as UTF-8, whatever a subagent or a model put in the value (lone surrogates, non-finite floats,
-cycles, objects JSON does not know). It never raises.
+encodes as UTF-8 and holds no raw control character, whatever a subagent or a model put in the value
+(lone surrogates, terminal escapes, non-finite floats, cycles, objects JSON does not know). It never
+raises.
 """
 
 from __future__ import annotations
@@ -80,7 +81,10 @@ class EventLog:
 
 MAX_JSON_DEPTH = 200  # deeper subtrees are written as a marker string (the sandbox caps results at 64)
 _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters json.dumps(ensure_ascii=False) leaves raw that must not reach a file or a terminal as they
+# are: lone surrogates (not encodable), DEL and C1 controls (terminal escapes), bidirectional controls and
+# line/paragraph separators (they reorder or break what is shown).
+_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _json_default(obj: Any) -> Any:
@@ -150,10 +154,10 @@ def _key(key: Any) -> str:
     return str(key)
 
 
-def _escape_surrogates(text: str) -> str:
-    # A lone surrogate can only sit inside a JSON string, where \uXXXX is a valid escape: the text
-    # becomes encodable, and json.loads gives the same string back.
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+def _escape_unsafe(text: str) -> str:
+    # These can only sit inside a JSON string, where \uXXXX is a valid escape: the text becomes safe to
+    # encode and to show, and json.loads gives the same string back.
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def to_json(value: Any, *, indent: int | None = None) -> str:
@@ -162,7 +166,7 @@ def to_json(value: Any, *, indent: int | None = None) -> str:
         text = json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError, RecursionError):
         text = json.dumps(_plain(value), indent=indent, ensure_ascii=False, allow_nan=False)
-    return _escape_surrogates(text) if _SURROGATE.search(text) else text
+    return _escape_unsafe(text) if _UNSAFE.search(text) else text
 
 
 def json_bytes(value: Any, *, indent: int | None = None) -> bytes:

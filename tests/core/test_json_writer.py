@@ -91,3 +91,11 @@ def test_write_json_file_is_valid_utf8(tmp_path):
 @pytest.mark.parametrize("value", [None, 1, 1.5, "é", [1, {"a": True}], {"k": []}])
 def test_ordinary_values_are_plain_json(value):
     assert ev.to_json(value) == json.dumps(value, ensure_ascii=False)
+
+
+def test_c1_controls_and_bidi_overrides_are_escaped_losslessly():
+    value = {"name": "report\u202egpj.exe", "csi": "\x9b31m", "del": "\x7f", "sep": "a\u2028b"}
+    text = ev.to_json(value)
+    assert not any(ch in text for ch in "\u202e\x9b\x7f\u2028")
+    assert "\\u202e" in text and "\\u009b" in text
+    assert strict_loads(text) == value
