@@ -74,11 +74,13 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-# C0 and C1 controls (ESC starts terminal escape sequences), DEL, bidirectional overrides and isolates
-# (they reorder what is shown), lone surrogates (they cannot be encoded).
-_UNSAFE_INLINE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# C0 and C1 controls (ESC starts terminal escape sequences), DEL, bidirectional controls and line
+# separators (they reorder or break what is shown), lone surrogates (they cannot be encoded).
+_UNSAFE_INLINE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 _UNSAFE_BLOCK = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 
 

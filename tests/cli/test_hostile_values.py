@@ -248,3 +248,22 @@ def test_sandbox_exec_inputs_dir_with_a_fifo_does_not_hang(project):
     )
     assert result.exit_code == 0, result.output
     assert strict(result.stdout_bytes)["result"] == {"files": ["a.txt"]}
+
+
+@pytest.mark.parametrize(
+    "raw, shown",
+    [
+        ("\x1b[2Jgone", "\\x1b[2Jgone"),
+        ("\x9b31m", "\\x9b31m"),
+        ("name\u202etxt.exe", "name\\u202etxt.exe"),
+        ("a\rb", "a\\x0db"),
+        ("caf\udce9", "caf\\udce9"),
+        ("line\nnext", "line\\x0anext"),
+    ],
+)
+def test_safe_text_shows_every_terminal_control_as_an_escape(raw, shown):
+    from agentfactory.cli.common import safe_text, show
+
+    assert safe_text(raw) == shown
+    assert safe_text("line\nnext\tcol", multiline=True) == "line\nnext\tcol"
+    assert show("[/bold]" + raw) == "\\[/bold]" + shown
