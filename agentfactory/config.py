@@ -1,8 +1,11 @@
 """Settings, resolved in one place: CLI flag > environment variable > agentfactory.toml > default.
 
-`load_settings()` is the only function that reads the environment or the config file for settings;
-everything else receives a `Settings`. API keys are not settings: adapters read them from the usual
-provider variables (ANTHROPIC_API_KEY, OPENAI_API_KEY) at call time and never write them anywhere.
+`resolve_settings()` (and `load_settings()`, its settings alone) is the only function that reads the
+environment or the config file for settings; everything else receives a `Settings`. Every value is
+checked here, whatever its source: numbers must be finite and within `BOUNDS`, and a refusal names the
+setting and where the value came from (InvalidSetting, exit 2). `Settings(...)` built in Python meets
+the same bounds. API keys are not settings: adapters read them from the usual provider variables
+(ANTHROPIC_API_KEY, OPENAI_API_KEY) at call time and never write them anywhere.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from agentfactory.errors import ConfigError, UsageError
+from agentfactory.errors import ConfigError, InvalidSetting
 
 CONFIG_FILE = "agentfactory.toml"
 ENV_PREFIX = "AGENTFACTORY_"
@@ -71,6 +74,12 @@ class Settings:
     deploy_min_runs: int = 3  # successful recorded runs a subagent needs before `deploy` exports it
     prices: dict[str, Prices] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
+    def __post_init__(self) -> None:
+        # Settings built in Python (not through load_settings) meet the same bounds.
+        for name, kind in _field_kinds().items():
+            if kind in ("int", "float") and getattr(self, name) is not None:
+                check_number(name, getattr(self, name), "Settings()", kind)
+
     def resolved_model(self) -> str:
         """The meta-agent model: configured, else a real provider whose key is set, else the sim model."""
         if self.model:
@@ -116,20 +125,91 @@ _ENV_ALIASES = {
     "anthropic_base_url": ("ANTHROPIC_BASE_URL",),
     "call_timeout_s": (ENV_PREFIX + "CALL_TIMEOUT",),
 }
+DEFAULT_SOURCE = "default"
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The sane range of a numeric setting: `low` (exclusive when `above`) to `high`, both included."""
+
+    low: float
+    high: float
+    unit: str
+    above: bool = False
+
+    def describe(self) -> str:
+        low = f"more than {_number(self.low)}" if self.above else f"at least {_number(self.low)}"
+        return f"{low} and at most {_number(self.high)} {self.unit}".rstrip()
+
+
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
+
+
+# Every numeric setting has a bound here; a numeric field added without one gets GENERIC_BOUND.
+BOUNDS: dict[str, Bound] = {
+    "timeout_s": Bound(0.1, 86_400, "seconds"),
+    "memory_mb": Bound(16, 1_048_576, "MB"),
+    "max_steps": Bound(1, 100_000, "steps"),
+    "max_tokens": Bound(1, 10_000_000_000, "tokens"),
+    "max_cost": Bound(0, 1_000_000, "US dollars", above=True),
+    "max_output_tokens": Bound(1, 1_000_000, "tokens"),
+    "deploy_min_runs": Bound(0, 1_000_000, "runs"),
+    "max_time": Bound(0, 30 * 86_400, "seconds", above=True),
+    "call_timeout_s": Bound(0, MAX_CALL_TIMEOUT_S, "seconds", above=True),
+}
+GENERIC_BOUND = Bound(0, 1_000_000_000, "", above=True)
+PRICE_BOUND = Bound(0, 1_000_000, "US dollars per million tokens")
+
+
+def _field_kinds() -> dict[str, str]:
+    """Field name -> its type as written, with an optional `| None` dropped ("int", "float", "str", ...)."""
+    return {f.name: str(f.type).replace(" | None", "").replace("None | ", "") for f in fields(Settings)}
+
+
+def _invalid(name: str, value: Any, source: str, expected: str) -> InvalidSetting:
+    shown = repr(value) if isinstance(value, str) else str(value)
+    if len(shown) > 60:
+        shown = shown[:60] + "…"
+    return InvalidSetting(f"Setting '{name}' from {source} is {shown}: it must be {expected}.")
+
+
+def check_number(name: str, value: Any, source: str, kind: str) -> int | float:
+    """`value` as the setting's type, finite and within its bound; InvalidSetting naming the source."""
+    bound = BOUNDS.get(name, GENERIC_BOUND)
+    expected = ("a whole number, " if kind == "int" else "a finite number, ") + bound.describe()
+    if isinstance(value, bool):
+        raise _invalid(name, value, source, expected)
+    try:
+        if kind == "int":
+            if isinstance(value, float):
+                if not value.is_integer():
+                    raise ValueError(value)
+                value = int(value)
+            number: int | float = int(str(value).strip()) if isinstance(value, str) else int(value)
+        else:
+            number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise _invalid(name, value, source, expected) from None
+    if not math.isfinite(number):
+        raise _invalid(name, value, source, expected)
+    too_low = number <= bound.low if bound.above else number < bound.low
+    if too_low or number > bound.high:
+        raise _invalid(name, value, source, expected)
+    return number
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
-    kinds = {f.name: f.type for f in fields(Settings)}
-    kind = kinds[name]
+    kind = _field_kinds()[name]
     if value is None:
         return None
+    if kind in ("int", "float"):
+        return check_number(name, value, source, kind)
     try:
         if name in _PATH_FIELDS:
+            if isinstance(value, (dict, list, bool)):
+                raise ValueError(value)
             return Path(os.path.expanduser(str(value)))
-        if kind in ("int",):
-            return int(value)
-        if kind in ("float", "float | None"):
-            return float(value)
         if kind in ("bool",):
             if isinstance(value, bool):
                 return value
@@ -140,7 +220,9 @@ def _coerce(name: str, value: Any, source: str) -> Any:
                 return False
             raise ValueError(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"Setting '{name}' from {source} has an invalid value {value!r}.") from None
+        raise InvalidSetting(f"Setting '{name}' from {source} has an invalid value {value!r}.") from None
+    if isinstance(value, (dict, list)):
+        raise InvalidSetting(f"Setting '{name}' from {source} must be text, not a {type(value).__name__}.")
     return str(value) if not isinstance(value, str) else value
 
 
@@ -150,6 +232,10 @@ def _read_file(path: Path) -> dict[str, Any]:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML ({exc}): fix it or delete it.") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text: fix it or delete it.") from None
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to be read: fix it or delete it.") from None
     except OSError as exc:
         raise ConfigError(f"Cannot read {path}: {exc.strerror}.") from None
     return data
@@ -159,32 +245,79 @@ def _parse_prices(raw: Any, source: str) -> dict[str, Prices]:
     if not isinstance(raw, dict):
         raise ConfigError(f"[prices] in {source} must be a table of models.")
     out: dict[str, Prices] = {}
+    names = {f.name for f in fields(Prices)}
     for model, entry in raw.items():
         if not isinstance(entry, dict) or "input" not in entry or "output" not in entry:
             raise ConfigError(f"[prices.\"{model}\"] in {source} needs numeric 'input' and 'output' fields.")
-        try:
-            out[model] = Prices(**{k: float(v) for k, v in entry.items()})
-        except (TypeError, ValueError):
-            raise ConfigError(
-                f'[prices."{model}"] in {source} has an unknown or non-numeric field.'
-            ) from None
+        if set(entry) - names:
+            raise ConfigError(f'[prices."{model}"] in {source} has an unknown field.')
+        checked = {}
+        for key, value in entry.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"[prices.\"{model}\"] in {source} has a non-numeric field '{key}'.")
+            if not math.isfinite(value) or not PRICE_BOUND.low <= value <= PRICE_BOUND.high:
+                raise InvalidSetting(
+                    f"Price '{key}' of [prices.\"{model}\"] from {source} is {value}: it must be a finite "
+                    f"number, {PRICE_BOUND.describe()}."
+                )
+            checked[key] = float(value)
+        out[model] = Prices(**checked)
     return out
 
 
-def load_settings(
+def find_config(start: Path) -> Path | None:
+    """The nearest agentfactory.toml in `start` or a folder above it (as git finds its repository)."""
+    here = Path(start).absolute()
+    for folder in (here, *here.parents):
+        candidate = folder / CONFIG_FILE
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:  # an unreadable folder on the way up ends the search
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Settings and, for each field, where its value came from: a flag, `$VARIABLE`, a config file's
+    path, or "default"."""
+
+    settings: Settings
+    sources: dict[str, str]
+    config_path: Path | None
+
+
+def resolve_settings(
     overrides: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     config_file: Path | None = None,
-) -> Settings:
-    """Resolve settings: `overrides` (CLI flags, None = not given) > env > config file > defaults."""
+    flag_sources: dict[str, str] | None = None,
+) -> Resolved:
+    """Resolve settings: `overrides` (CLI flags, None = not given) > env > config file > defaults.
+
+    The config file is `config_file`, else $AGENTFACTORY_CONFIG, else the nearest agentfactory.toml from
+    `cwd` upwards. Relative paths from the file, and the default paths, are relative to the file's folder
+    (the project); relative paths from flags and variables to `cwd`. Every value is checked here."""
     env = dict(os.environ) if env is None else env
-    cwd = cwd or Path.cwd()
-    path = config_file or Path(env.get(ENV_PREFIX + "CONFIG", "") or cwd / CONFIG_FILE)
+    cwd = Path(cwd or Path.cwd()).absolute()
+    flag_sources = flag_sources or {}
     names = {f.name for f in fields(Settings)}
     values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
 
-    if path.is_file():
+    explicit = config_file or (Path(env[ENV_PREFIX + "CONFIG"]) if env.get(ENV_PREFIX + "CONFIG") else None)
+    if explicit is not None:
+        path: Path | None = explicit if explicit.is_absolute() else cwd / explicit
+        if not path.is_file():
+            how = "--config" if config_file is not None else f"${ENV_PREFIX}CONFIG"
+            raise ConfigError(f"Config file {explicit} (from {how}) does not exist or is not a file.")
+    else:
+        path = find_config(cwd)
+    base = path.parent if path is not None else cwd
+
+    if path is not None:
         data = _read_file(path)
         for key, value in data.items():
             if key == "prices":
@@ -193,37 +326,54 @@ def load_settings(
                 values[key] = _coerce(key, value, str(path))
             else:
                 raise ConfigError(f"Unknown setting '{key}' in {path}; see `agentfactory init --help`.")
-    elif config_file is not None:
-        raise ConfigError(f"Config file {config_file} does not exist.")
+            sources[key] = str(path)
 
     for name in names - {"prices"}:
         for var in (ENV_PREFIX + name.upper(), *_ENV_ALIASES.get(name, ())):
             if env.get(var):
                 values[name] = _coerce(name, env[var], f"${var}")
+                sources[name] = f"${var}"
                 break
 
     for name, value in (overrides or {}).items():
         if value is not None:
             if name not in names:
                 raise ConfigError(f"Unknown setting '{name}'.")
-            values[name] = _coerce(name, value, "the command line") if name != "prices" else value
+            source = flag_sources.get(name, "the command line")
+            values[name] = _coerce(name, value, source) if name != "prices" else value
+            sources[name] = source
 
     settings = replace(Settings(), **values)
-    for rel in sorted(_PATH_FIELDS):  # relative paths are relative to the working directory
+    for rel in sorted(_PATH_FIELDS):
         p = getattr(settings, rel)
         if p is not None and not p.is_absolute():
-            settings = replace(settings, **{rel: (cwd / p)})
-    check_call_timeout(settings.call_timeout_s)
-    if settings.max_time is not None and not (math.isfinite(settings.max_time) and settings.max_time > 0):
-        raise UsageError(f"max_time must be a positive, finite number of seconds, not {settings.max_time}.")
+            origin = sources.get(rel, DEFAULT_SOURCE)
+            root = base if origin in (DEFAULT_SOURCE, str(path)) else cwd
+            settings = replace(settings, **{rel: (root / p)})
     if settings.sandbox not in ("docker", "local"):
-        raise ConfigError(f"Unknown sandbox backend '{settings.sandbox}': use 'docker' or 'local'.")
-    return settings
+        raise InvalidSetting(
+            f"Unknown sandbox backend '{settings.sandbox}' from {sources.get('sandbox', DEFAULT_SOURCE)}: "
+            "use 'docker' or 'local'."
+        )
+    return Resolved(settings, {n: sources.get(n, DEFAULT_SOURCE) for n in sorted(names)}, path)
+
+
+def load_settings(
+    overrides: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    config_file: Path | None = None,
+    flag_sources: dict[str, str] | None = None,
+) -> Settings:
+    """Resolved settings (see `resolve_settings`)."""
+    return resolve_settings(overrides, env, cwd, config_file, flag_sources).settings
 
 
 CONFIG_TEMPLATE = """\
-# agentfactory.toml: settings for AgentFactory in this directory.
+# agentfactory.toml: settings for AgentFactory in this directory and the folders below it (the nearest
+# agentfactory.toml upwards is used, as git finds its repository; relative paths are relative to it).
 # Precedence: command-line flag > environment variable (AGENTFACTORY_<NAME>) > this file > default.
+# `agentfactory config show` prints every setting and where it came from.
 # API keys are never stored here: set ANTHROPIC_API_KEY or OPENAI_API_KEY in the environment.
 
 # Meta-Agent model: "anthropic:claude-opus-4-6", "openai:gpt-4.1", "openai:llama3.1" with a base URL,

@@ -33,6 +33,13 @@ class UsageError(AgentFactoryError):
     exit_code = EXIT_USAGE
 
 
+class InvalidSetting(UsageError, ConfigError):
+    """A setting's value is out of its type or bounds, from a flag, the environment or a config file.
+    Named by setting and source; a usage error (exit 2) wherever the value came from."""
+
+    exit_code = EXIT_USAGE
+
+
 class ProviderError(AgentFactoryError):
     """A model provider failed in a way retries could not fix."""
 

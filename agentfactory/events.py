@@ -4,12 +4,20 @@ Every model call, tool call, subagent execution and library change of a run is a
 a `ts` (unix seconds) and the `run_id`. Lines are appended with one `write` on an O_APPEND descriptor
 and never rewritten, so a killed process loses at most the line being written; readers skip a torn last
 line. This module never decides anything: it records and summarises.
+
+It also owns the one JSON writer of the host (`to_json`, `json_bytes`, `write_json`), used for the event
+log, traces and every `--json` output: its text is strict JSON (no NaN/Infinity tokens) that always
+encodes as UTF-8 and holds no raw control character, whatever a subagent or a model put in the value
+(lone surrogates, terminal escapes, non-finite floats, cycles, objects JSON does not know). It never
+raises.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import secrets
 import threading
 import time
@@ -59,7 +67,7 @@ class EventLog:
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         event = {"type": type, "ts": round(time.time(), 6), "run_id": self.run_id, **fields}
-        line = (json.dumps(event, default=_json_default, ensure_ascii=False) + "\n").encode()
+        line = json_bytes(event) + b"\n"
         with self._lock:
             if self._fd < 0:
                 raise ValueError(f"event log {self.path} is closed")
@@ -88,6 +96,14 @@ class EventLog:
         self.close()
 
 
+MAX_JSON_DEPTH = 200  # deeper subtrees are written as a marker string (the sandbox caps results at 64)
+_NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
+# Characters json.dumps(ensure_ascii=False) leaves raw that must not reach a file or a terminal as they
+# are: lone surrogates (not encodable), DEL and C1 controls (terminal escapes), bidirectional controls and
+# line/paragraph separators (they reorder or break what is shown).
+_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "to_dict"):
         return obj.to_dict()
@@ -96,7 +112,9 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, (set, frozenset)):
-        return sorted(obj)
+        return sorted(obj, key=repr)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8", "backslashreplace")
     return repr(obj)
 
 
@@ -148,6 +166,83 @@ def _dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
         return repr(value)
+def _plain(value: Any) -> Any:
+    """A copy of `value` made of JSON types only: non-finite floats become the strings "NaN",
+    "Infinity", "-Infinity"; unknown objects go through `_json_default`; cycles and subtrees deeper than
+    MAX_JSON_DEPTH become marker strings. Iterative, so no input can exhaust the stack."""
+    root: list[Any] = [None]
+    # (value, container to fill, key in it, depth, ids of the containers above)
+    stack: list[tuple[Any, Any, Any, int, frozenset[int]]] = [(value, root, 0, 0, frozenset())]
+    while stack:
+        item, parent, key, depth, above = stack.pop()
+        for _ in range(3):  # to_dict() may return a dataclass, whose asdict() is plain
+            if item is None or isinstance(item, (str, int, float, dict, list, tuple)):
+                break
+            try:
+                item = _json_default(item)
+            except Exception as exc:  # a hostile __repr__/to_dict: record that, never raise
+                item = f"<unserialisable {type(item).__name__}: {type(exc).__name__}>"
+        if isinstance(item, bool) or item is None or isinstance(item, str):
+            parent[key] = item
+        elif isinstance(item, float):
+            parent[key] = item if math.isfinite(item) else _NON_FINITE.get(item, "NaN")
+        elif isinstance(item, int):
+            parent[key] = int(item)
+        elif isinstance(item, (dict, list, tuple)):
+            if id(item) in above:
+                parent[key] = "<circular reference>"
+                continue
+            if depth >= MAX_JSON_DEPTH:
+                parent[key] = f"<nested deeper than {MAX_JSON_DEPTH} levels>"
+                continue
+            inner = above | {id(item)}
+            if isinstance(item, dict):
+                out: Any = {}
+                for k, v in item.items():
+                    k = k if isinstance(k, str) else _key(k)
+                    out[k] = None
+                    stack.append((v, out, k, depth + 1, inner))
+            else:
+                out = [None] * len(item)
+                stack.extend((v, out, i, depth + 1, inner) for i, v in enumerate(item))
+            parent[key] = out
+        else:
+            parent[key] = f"<unserialisable {type(item).__name__}>"
+    return root[0]
+
+
+def _key(key: Any) -> str:
+    if key is None or isinstance(key, (bool, int)):
+        return json.dumps(key)
+    if isinstance(key, float):
+        return repr(key) if math.isfinite(key) else _NON_FINITE.get(key, "NaN")
+    return str(key)
+
+
+def _escape_unsafe(text: str) -> str:
+    # These can only sit inside a JSON string, where \uXXXX is a valid escape: the text becomes safe to
+    # encode and to show, and json.loads gives the same string back.
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def to_json(value: Any, *, indent: int | None = None) -> str:
+    """Strict JSON text for any value; see the module docstring. Never raises."""
+    try:
+        text = json.dumps(value, indent=indent, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        text = json.dumps(_plain(value), indent=indent, ensure_ascii=False, allow_nan=False)
+    return _escape_unsafe(text) if _UNSAFE.search(text) else text
+
+
+def json_bytes(value: Any, *, indent: int | None = None) -> bytes:
+    """`to_json` encoded: always valid UTF-8."""
+    return to_json(value, indent=indent).encode("utf-8")
+
+
+def write_json(path: Path, value: Any, *, indent: int | None = 1) -> Path:
+    """Write `value` as a strict, valid UTF-8 JSON file."""
+    Path(path).write_bytes(json_bytes(value, indent=indent) + b"\n")
+    return Path(path)
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
@@ -186,6 +281,9 @@ class RunSummary:
     cost_usd: float = 0.0
     simulated: bool = False
     answer: str | None = None
+    reason: str = ""  # why the run ended as it did (empty on a plain success)
+    # executions that did not end ok: {subagent, status, trace} (trace: path relative to the run folder)
+    failed_executions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float | None:
@@ -217,6 +315,7 @@ def summarize(events: list[dict[str, Any]] | Iterator[dict[str, Any]], run_id: s
             summary.finished = ev.get("ts")
             summary.status = ev.get("status", "unknown")
             summary.answer = ev.get("answer")
+            summary.reason = str(ev.get("reason") or "")
             summary.steps = max(summary.steps, int(ev.get("steps", 0) or 0))
         elif kind == MODEL_CALL:
             usage = Usage.from_dict(ev.get("usage"))
@@ -232,6 +331,10 @@ def summarize(events: list[dict[str, Any]] | Iterator[dict[str, Any]], run_id: s
             summary.tool_calls += 1
         elif kind == SUBAGENT_EXECUTION:
             summary.executions += 1
+            if ev.get("status") != "ok":
+                summary.failed_executions.append(
+                    {k: ev.get(k) for k in ("subagent", "version", "status", "trace")}
+                )
         elif kind == LIBRARY_CHANGE:
             summary.library_changes += 1
     summary.cost_usd = round(summary.cost_usd, 6)

@@ -8,6 +8,7 @@ these paths by hand.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import time
@@ -16,9 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import UsageError
-from agentfactory.events import EVENTS_FILE, EventLog, new_run_id
+from agentfactory.events import EVENTS_FILE, EventLog, new_run_id, write_json
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+LATEST = "latest"
+MAX_CANDIDATES_SHOWN = 10
+
+
+def _started(ws: Workspace) -> tuple[float, str]:
+    """When a run started: its run_started event's time (the first line), else its log's mtime."""
+    try:
+        with ws.events_path.open("rb") as fh:
+            first = json.loads(fh.readline(1 << 20))
+        return float(first["ts"]), ws.run_id
+    except (OSError, ValueError, KeyError, TypeError):
+        try:
+            return ws.events_path.stat().st_mtime, ws.run_id
+        except OSError:
+            return 0.0, ws.run_id
 
 
 @dataclass
@@ -58,8 +74,7 @@ class Workspace:
         seq = len(list(self.traces.glob("*.json"))) + 1
         label = re.sub(r"[^A-Za-z0-9._-]", "_", name or getattr(trace, "entry", "") or "trace")[:80]
         path = self.traces / f"{seq:04d}-{label}.json"
-        path.write_text(json.dumps(trace.to_dict(), indent=1, default=str, ensure_ascii=False))
-        return path
+        return write_json(path, trace.to_dict())
 
     def files(self, folder: Path) -> list[str]:
         """The regular files under one of this workspace's folders, as sorted paths relative to its root
@@ -83,8 +98,14 @@ class WorkspaceManager:
     def create(self, run_id: str | None = None) -> Workspace:
         run_id = run_id or new_run_id()
         ws = Workspace(self._path(run_id), run_id)
-        for sub in (ws.inputs, ws.outputs, ws.candidates, ws.traces):
-            sub.mkdir(parents=True, exist_ok=True)
+        try:
+            for sub in (ws.inputs, ws.outputs, ws.candidates, ws.traces):
+                sub.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"Cannot create the run's workspace in {self.root} ({exc.strerror or exc}): pass "
+                "--workspaces with a folder you can write."
+            ) from None
         return ws
 
     def get(self, run_id: str) -> Workspace:
@@ -92,6 +113,39 @@ class WorkspaceManager:
         if not path.is_dir():
             raise UsageError(f"No run '{run_id}' in {self.root}; see `agentfactory runs list`.")
         return Workspace(path, run_id)
+
+    def resolve_id(self, ref: str) -> str:
+        """The run id `ref` names (see `resolve`); `ref` itself when no workspace has it (a run whose
+        folder was pruned is still known to the experience store)."""
+        try:
+            return self.resolve(ref).run_id
+        except UsageError:
+            if ref == LATEST or any(ws.run_id.startswith(ref) for ws in self.list()):
+                raise  # no runs at all, or an ambiguous prefix: the sentence says which
+            return ref
+
+    def resolve(self, ref: str) -> Workspace:
+        """The run `ref` names: its id, `latest` (the newest run), or a prefix of exactly one id."""
+        runs = self.list()
+        if ref == LATEST:
+            if not runs:
+                raise UsageError(f"No runs in {self.root} yet.")
+            return max(runs, key=_started)
+        exact = [ws for ws in runs if ws.run_id == ref]
+        if exact:
+            return exact[0]
+        if not _RUN_ID.match(ref):
+            raise UsageError(f"'{ref}' is not a valid run id.")
+        matches = [ws for ws in runs if ws.run_id.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            return self.get(ref)  # the one sentence for a run that does not exist
+        shown = ", ".join(ws.run_id for ws in matches[:MAX_CANDIDATES_SHOWN])
+        more = (
+            f" and {len(matches) - MAX_CANDIDATES_SHOWN} more" if len(matches) > MAX_CANDIDATES_SHOWN else ""
+        )
+        raise UsageError(f"'{ref}' matches {len(matches)} runs ({shown}{more}): give more of the id.")
 
     def list(self) -> list[Workspace]:
         if not self.root.is_dir():
@@ -112,10 +166,64 @@ class WorkspaceManager:
             if ws.events_path.stat().st_mtime < cutoff:
                 removed.append(ws.run_id)
                 if not dry_run:
-                    shutil.rmtree(ws.root)
+                    remove_tree(ws.root)
         return removed
 
     def _path(self, run_id: str) -> Path:
         if not _RUN_ID.match(run_id):
             raise UsageError(f"'{run_id}' is not a valid run id.")
         return self.root / run_id
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a folder and everything in it, like shutil.rmtree, but without recursion and with one
+    descriptor open at a time: a run folder may hold a tree written by a subagent (any depth, any
+    width), and links are removed, never followed. Raises UsageError when something cannot be removed."""
+    path = Path(path)
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise UsageError(f"Cannot remove {path}: {exc.strerror}.") from None
+    # One entry per level below `path`: (this folder's name in its parent, its subfolders still to do).
+    stack: list[tuple[str, list[str]]] = []
+    pending = _empty_files(fd)
+    try:
+        while True:
+            if pending:
+                name = pending.pop()
+                child = os.open(name, flags, dir_fd=fd)
+                os.close(fd)
+                fd = child
+                stack.append((name, pending))
+                pending = _empty_files(fd)
+                continue
+            if not stack:
+                break
+            name, pending = stack.pop()
+            parent = os.open("..", flags, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(name, dir_fd=fd)
+    except OSError as exc:
+        raise UsageError(f"Cannot remove {path}: {exc.strerror}.") from None
+    finally:
+        os.close(fd)
+    try:
+        os.rmdir(path)
+    except OSError as exc:
+        raise UsageError(f"Cannot remove {path}: {exc.strerror}.") from None
+
+
+def _empty_files(fd: int) -> list[str]:
+    """Unlink every non-folder entry of the open folder `fd`; return the names of its subfolders."""
+    folders = []
+    with os.scandir(fd) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.name)
+            else:
+                os.unlink(entry.name, dir_fd=fd)
+    return folders

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import click
 import typer
-from rich.text import Text
 from typer.core import TyperGroup
 
 from agentfactory import __version__
 from agentfactory.cli.common import err_console
-from agentfactory.cli.untrusted import plain
+from agentfactory.cli.untrusted import show
 from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError
 
 
@@ -20,11 +22,9 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except AgentFactoryError as exc:
-            # Text, not markup: a message such as "pip install 'agentfactory[mcp]'" or one quoting a
-            # subagent's output is shown as it is, with its control characters made visible.
-            err_console.print(
-                Text.assemble(("Error:", "bold red"), " ", plain(str(exc), newlines=True)), soft_wrap=True
-            )
+            # Escaped: a message such as "pip install 'agentfactory[mcp]'" is text, not rich markup, and
+            # a name it quotes may hold terminal escapes.
+            err_console.print(f"[bold red]Error:[/] {show(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/]")
@@ -36,7 +36,7 @@ app = typer.Typer(
     name="agentfactory",
     help="AgentFactory: agents that get better with use by keeping their experience as tested code.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
@@ -60,11 +60,13 @@ def _root(
 def _register() -> None:
     from agentfactory.cli import (
         bench,
+        config,
         deploy,
         evolve,
         experience,
         init,
         library,
+        models,
         run,
         runs,
         sandbox,
@@ -79,10 +81,16 @@ def _register() -> None:
     app.add_typer(sandbox.app, name="sandbox")
     bench.register(app)
     experience.register(app)
+    app.add_typer(config.app, name="config")
+    models.register(app)
 
 
 _register()
 
 
 def main() -> None:
+    # Text from a subagent or a model may hold lone surrogates: shown escaped, never a crash on write.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
     app()

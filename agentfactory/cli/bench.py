@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agentfactory.cli.common import console, print_json, settings
-from agentfactory.cli.untrusted import plain
+from agentfactory.cli.untrusted import show
 
 
 def register(app: typer.Typer) -> None:
@@ -102,19 +102,23 @@ def bench(
 def demo(
     out: Path = typer.Option(None, "--out", help="Where to keep the library, report and chart."),
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local."),
+    json_: bool = typer.Option(False, "--json", help="Print the figures and file paths as JSON."),
 ) -> None:
     """Show the point of AgentFactory offline: batch 1 vs batch 2 on the simulated model, vs a ReAct agent."""
     out = out or Path(tempfile.mkdtemp(prefix="agentfactory-demo-"))
-    console.print(
-        "[bold]AgentFactory demo[/]: the core suite, batch 1 then batch 2, for AgentFactory and a ReAct "
-        "agent, on the [yellow]simulated model[/] (figures are not a real model's)."
-    )
-    result, paths = _run(None, ("agentfactory", "react"), "sim", 1, out, sandbox, quiet=False)
-    console.print(_table(result))
-    for key, value in result.ratios().items():
-        console.print(f"  {key}: {value:.1%}")
+    if not json_:
+        console.print(
+            "[bold]AgentFactory demo[/]: the core suite, batch 1 then batch 2, for AgentFactory and a ReAct "
+            "agent, on the [yellow]simulated model[/] (figures are not a real model's)."
+        )
+    result, paths = _run(None, ("agentfactory", "react"), "sim", 1, out, sandbox, quiet=json_)
+    if not json_:
+        console.print(_table(result))
+        for key, value in result.ratios().items():
+            console.print(f"  {key}: {value:.1%}")
     library = result.root / "agentfactory" / "library"
-    report = out / "report.html"
+    report: Path | None = out / "report.html"
+    problem = None
     try:
         from agentfactory.experience import ExperienceStore
         from agentfactory.report import write_all_reports
@@ -122,9 +126,24 @@ def demo(
         store = ExperienceStore(library.parent / "library.experience.sqlite")
         write_all_reports(store, report, workspaces=library.parent / "workspaces")
     except Exception as exc:  # the report is a bonus: the figures above stand without it
-        console.print(plain(f"No report: {exc}", "yellow"))
+        problem = f"{type(exc).__name__}: {exc}"
         report = None
-    console.print(f"Library: {library}  (agentfactory library list --library {library})")
+    if json_:
+        print_json(
+            {
+                **result.to_json(),
+                "library": str(library),
+                "report": str(report) if report else None,
+                "report_problem": problem,
+                "files": {key: str(path) for key, path in paths.items()},
+            }
+        )
+        return
+    if problem:
+        console.print(f"[yellow]No report: {show(problem)}[/]", highlight=False)
+    console.print(f"Library: {library}  (agentfactory library list --library {library})", highlight=False)
     if report:
-        console.print(f"Report: {report}")
-    console.print(f"Chart: {paths['chart']} · table {paths['markdown']} · JSON {paths['json']}")
+        console.print(f"Report: {report}", highlight=False)
+    console.print(
+        f"Chart: {paths['chart']} · table {paths['markdown']} · JSON {paths['json']}", highlight=False
+    )

@@ -1,8 +1,15 @@
-"""Shared pieces of the command line: consoles, settings from flags, JSON output."""
+"""Shared pieces of the command line: consoles, settings from flags, JSON output, safe text, JSON arguments.
+
+Everything printed here may come from a subagent or a model: JSON goes through the one JSON writer
+(strict, valid UTF-8) and text through `cli/untrusted.py` (no control characters, terminal escapes, lone
+surrogates or rich markup reach the terminal).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,7 +17,10 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from agentfactory.cli.untrusted import visible
 from agentfactory.config import Settings, load_settings
+from agentfactory.errors import UsageError
+from agentfactory.events import json_bytes
 
 console = Console()
 err_console = Console(stderr=True)
@@ -24,14 +34,118 @@ SandboxOpt = typer.Option(
 ModelOpt = typer.Option(
     None, "--model", help="Meta-agent model spec, e.g. anthropic:claude-opus-4-6, openai:gpt-4.1, sim."
 )
-ConfigOpt = typer.Option(None, "--config", help="Path to an agentfactory.toml (default ./agentfactory.toml).")
+ConfigOpt = typer.Option(
+    None, "--config", help="Path to an agentfactory.toml (default: found from here upwards)."
+)
+
+# The flag a setting is given with, where it is not `--` + its name with dashes: named in error messages.
+FLAG_NAMES = {
+    "timeout_s": "--timeout",
+    "memory_mb": "--memory",
+    "openai_base_url": "--base-url",
+    "experience_db": "--db",
+}
+
+MAX_JSON_ARG_BYTES = 16 << 20  # an `@file` JSON argument; the sandbox refuses larger inputs anyway
+MAX_JSON_ARG_DEPTH = 64  # the depth the sandbox accepts for a result
+
+
+def flag_name(setting: str) -> str:
+    return FLAG_NAMES.get(setting, "--" + setting.replace("_", "-"))
 
 
 def settings(config: Path | None = None, **flags: Any) -> Settings:
     """Resolve settings from the given CLI flags (None = not given), the environment and the config file."""
-    return load_settings(overrides=flags, config_file=config)
+    sources = {name: flag_name(name) for name in flags}
+    return load_settings(overrides=flags, config_file=config, flag_sources=sources)
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    """Strict JSON (non-finite numbers as strings), always valid UTF-8, whatever `data` holds."""
+    data_bytes = json_bytes(data, indent=2) + b"\n"
     sys.stdout.flush()
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # a text-only stream: the text is pure UTF-8-encodable already
+        sys.stdout.write(data_bytes.decode("utf-8"))
+    else:
+        buffer.write(data_bytes)
+        buffer.flush()
+    sys.stdout.flush()
+
+
+def read_json_arg(text: str, flag: str) -> Any:
+    """The JSON value of an argument given inline or as `@file`: the file must be a regular UTF-8 file
+    of at most MAX_JSON_ARG_BYTES; the value at most MAX_JSON_ARG_DEPTH deep. UsageError otherwise."""
+    source = f"{flag} value"
+    if text.startswith("@"):
+        path = Path(text[1:])
+        source = f"{flag} file {visible(path)}"
+        raw = _read_regular_file(path, MAX_JSON_ARG_BYTES, source)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageError(
+                f"The {source} is not UTF-8 text (invalid byte at offset {exc.start}): give a JSON file."
+            ) from None
+    elif _has_surrogates(text):
+        raise UsageError(f"The {source} is not valid UTF-8 text: give the JSON in UTF-8.")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except ValueError as exc:
+        if not isinstance(exc, json.JSONDecodeError):
+            raise UsageError(f"The {source} is not strict JSON: {exc}.") from None
+        raise UsageError(f"The {source} is not valid JSON ({exc.msg} at position {exc.pos}).") from None
+    except RecursionError:
+        raise UsageError(f"The {source} is nested too deeply to be read.") from None
+    if _depth(value) > MAX_JSON_ARG_DEPTH:
+        raise UsageError(f"The {source} is nested more than {MAX_JSON_ARG_DEPTH} levels deep.")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number (write null or a string)")
+
+
+def _read_regular_file(path: Path, limit: int, what: str) -> bytes:
+    """Read a regular file of at most `limit` bytes (never a device, FIFO or folder, which may not end)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise UsageError(f"Cannot read the {what}: {exc.strerror}.") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"The {what} is not a regular file.")
+        if info.st_size > limit:
+            raise UsageError(f"The {what} is {info.st_size:,} bytes; the limit is {limit:,}.")
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:  # it grew while being read
+                raise UsageError(f"The {what} is larger than the limit of {limit:,} bytes.")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UsageError(f"Cannot read the {what}: {exc.strerror}.") from None
+    finally:
+        os.close(fd)
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_ARG_DEPTH:
+                break
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest

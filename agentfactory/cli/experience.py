@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
 
-from agentfactory.cli.common import LibraryOpt, WorkspacesOpt, console, print_json, settings
-from agentfactory.cli.untrusted import plain
+from agentfactory.cli.common import JsonOpt, LibraryOpt, WorkspacesOpt, console, print_json, settings
+from agentfactory.cli.untrusted import plain, show
 from agentfactory.errors import UsageError
 
 DbOpt = typer.Option(
@@ -125,13 +126,14 @@ def _signed_pct(value: float | None) -> str:
 
 
 def report(
-    run: str = typer.Argument(None, help="Run id (default: use --all)."),
+    run: str = typer.Argument(None, help="Run id, a unique prefix of one, or `latest` (or use --all)."),
     all_: bool = typer.Option(False, "--all", help="Report over all runs."),
     out: Path = typer.Option(None, "--out", help="Output HTML file."),
     window: int = typer.Option(10, "--window", min=1, help="Rolling window of the --all charts."),
     workspaces: str = WorkspacesOpt,
     library: str = LibraryOpt,
     db: Path = DbOpt,
+    json_: bool = JsonOpt,
 ) -> None:
     """Render a self-contained HTML report of a run or of all runs."""
     from agentfactory.report import render_run_report, write_all_reports, write_report
@@ -142,34 +144,54 @@ def report(
     cfg = settings(workspaces=workspaces, library=library)
     store = _store(library, db)
     if run:
-        ws = WorkspaceManager(cfg.workspaces).get(run)
-        path = write_report(render_run_report(ws.root, store=store), out or ws.root / "report.html")
+        ws = WorkspaceManager(cfg.workspaces).resolve(run)
+        target = out or ws.root / "report.html"
     else:  # each run's own page is written too, and linked from this one
         target = out or cfg.workspaces / "report.html"
-        path = write_all_reports(store, target, workspaces=cfg.workspaces, window=window)
-    console.print(plain(f"Report written to {path}"))
+    if target.exists() and not target.is_file():
+        raise UsageError(f"--out {show(target)} exists and is not a file.")
+    try:
+        if run:
+            path = write_report(render_run_report(ws.root, store=store), target)
+        else:
+            path = write_all_reports(store, target, workspaces=cfg.workspaces, window=window)
+    except OSError as exc:
+        raise UsageError(f"Cannot write the report to {show(target)}: {exc.strerror or exc}.") from None
+    if json_:
+        print_json({"report": str(path), "run_id": ws.run_id if run else None, "all": all_})
+        return
+    console.print(f"Report written to {show(path)}", highlight=False)
 
 
 def feedback(
-    run: str = typer.Argument(..., help="Run id."),
+    run: str = typer.Argument(..., help="Run id, a unique prefix of one, or `latest`."),
     score: float = typer.Option(None, "--score", min=0.0, max=1.0, help="Quality score 0-1."),
     bad: bool = typer.Option(
         False, "--bad", help="The run's result was wrong (score 0): its subagents become evolve candidates."
     ),
     note: str = typer.Option(None, "--note", help="Free-text feedback (shown to evolve's model)."),
+    workspaces: str = WorkspacesOpt,
     library: str = LibraryOpt,
     db: Path = DbOpt,
+    json_: bool = JsonOpt,
 ) -> None:
     """Record user feedback on a run's quality. A score under 0.5 (or --bad) rates the run bad: the
     subagents it executed become candidates for `agentfactory evolve`, with the inputs they ran on in
     that run as failing cases whose result must change."""
     from agentfactory.experience.feedback import record_feedback
+    from agentfactory.workspace import WorkspaceManager
 
+    if score is not None and not math.isfinite(score):
+        raise UsageError(f"--score must be a number from 0 to 1, not {score}.")
+    run_id = WorkspaceManager(settings(workspaces=workspaces).workspaces).resolve_id(run)
     store = _store(library, db)
     if not store.exists:
-        raise UsageError(f"No run '{run}' in the experience store: {store.path} does not exist yet.")
-    result = record_feedback(store, run, score=score, note=note, bad=bad)
-    console.print(plain(f"Feedback recorded for run {run}."))
+        raise UsageError(f"No run '{run_id}' in the experience store: {store.path} does not exist yet.")
+    result = record_feedback(store, run_id, score=score, note=note, bad=bad)
+    if json_:
+        print_json({**result.to_dict(), "store": str(store.path)})
+        return
+    console.print(f"Feedback recorded for run {show(run_id)}.", highlight=False)
     if result.bad:
         names = ", ".join(result.subagents) or "none (the run executed no subagent)"
         console.print(

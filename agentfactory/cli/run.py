@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from agentfactory.cli import live
-from agentfactory.cli.common import print_json, settings
+from agentfactory.cli.common import err_console, print_json, settings
+from agentfactory.errors import UsageError
 
 
 def register(app: typer.Typer) -> None:
@@ -17,7 +19,7 @@ def register(app: typer.Typer) -> None:
 
 
 def run(
-    task: str = typer.Argument(..., help="The task, in plain words."),
+    task: str = typer.Argument(..., help="The task, in plain words; - reads it from standard input."),
     input: list[Path] = typer.Option(
         None, "--input", "-i", help="A file for the task (copied into the run's inputs/). Repeatable."
     ),
@@ -33,14 +35,11 @@ def run(
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     library: Path = typer.Option(None, "--library", help="Library path (default ./subagent_library)."),
     workspaces: Path = typer.Option(None, "--workspaces", help="Workspaces root (default ./workspaces)."),
-    max_steps: int = typer.Option(
-        None, "--max-steps", min=1, help="Stop after this many steps (tool calls too)."
-    ),
-    max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Stop after this many tokens."),
-    max_cost: float = typer.Option(None, "--max-cost", min=0.0, help="Stop after this cost in USD."),
-    timeout: float = typer.Option(
-        None, "--timeout", min=1.0, help="Wall-clock limit per subagent execution (s)."
-    ),
+    # Limits are checked where every source of them is (config.py), not by typer: one rule, one message.
+    max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many steps (tool calls too)."),
+    max_tokens: int = typer.Option(None, "--max-tokens", help="Stop after this many tokens."),
+    max_cost: float = typer.Option(None, "--max-cost", help="Stop after this cost in USD."),
+    timeout: float = typer.Option(None, "--timeout", help="Wall-clock limit per subagent execution (s)."),
     max_time: float = typer.Option(
         None, "--max-time", help="Wall-clock limit of the whole run (s); it also caps each execution."
     ),
@@ -52,7 +51,7 @@ def run(
     from agentfactory.meta.agent import MetaAgent, check_task
     from agentfactory.runtime import check_inputs
 
-    task = check_task(task)  # refuse an empty or oversized task before printing anything
+    task = check_task(read_task(task))  # refuse an empty, oversized or undecodable task before anything
 
     cfg = settings(
         config=config,
@@ -83,6 +82,27 @@ def run(
     else:
         live.print_result(result, progress, answer)
     raise typer.Exit(result.exit_code)
+
+
+def read_task(task: str) -> str:
+    """The task as given, or read from standard input for `-`: strict UTF-8, at most the task limit."""
+    if task != "-":
+        return task
+    from agentfactory.meta.agent import MAX_TASK_CHARS
+
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # a text stream (tests, embedding): already decoded
+        return sys.stdin.read(MAX_TASK_CHARS + 1)
+    if sys.stdin.isatty():
+        err_console.print("[dim]Reading the task from standard input; end it with Ctrl-D.[/]")
+    raw = stream.read(MAX_TASK_CHARS * 4 + 1)  # UTF-8 takes at most 4 bytes a character
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"The task on standard input is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start}): convert it, e.g. with iconv -t UTF-8."
+        ) from None
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:

@@ -1,19 +1,38 @@
-"""`agentfactory runs list|show|prune`: read runs back from their event logs."""
+"""`agentfactory runs list|show|prune`: read runs back from their event logs.
+
+A run is named by its id, by `latest`, or by a prefix of exactly one id. Everything shown from a run
+(task, answer, errors, file names) came from a user, a model or a subagent, and is shown escaped.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import math
+from typing import Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from agentfactory.cli.common import JsonOpt, WorkspacesOpt, console, print_json, settings
-from agentfactory.cli.untrusted import plain
+from agentfactory.cli.untrusted import plain, show
+from agentfactory.errors import UsageError
 from agentfactory.events import read_events, summarize, summarize_run
-from agentfactory.workspace import WorkspaceManager
+from agentfactory.workspace import LATEST, Workspace, WorkspaceManager
 
 app = typer.Typer(help="List and inspect past runs from their event logs.", no_args_is_help=True)
+
+MAX_TRACE_BYTES = 32 << 20  # a trace file read back for its error (results are capped at 16 MiB)
+MAX_TASK_SHOWN = 50
+
+
+def complete_run_id(incomplete: str) -> list[str]:
+    """Shell completion of a run id: `latest` and the runs of the default workspaces, newest first."""
+    try:
+        ids = [ws.run_id for ws in reversed(WorkspaceManager(settings().workspaces).list())]
+    except Exception:  # completion must never print an error into the user's shell
+        return []
+    return [run_id for run_id in [LATEST, *ids] if run_id.startswith(incomplete)][:200]
 
 
 def _when(ts: float | None) -> str:
@@ -33,47 +52,63 @@ def list_(
         print_json([s.to_dict() for s in summaries])
         return
     if not summaries:
-        console.print(plain(f"No runs in {manager.root}."))
+        console.print(f"No runs in {show(manager.root)}.", highlight=False)
         return
-    table = Table("run", "started", "status", "steps", "tokens", "cost $", "task")
+    table = Table()
+    # The id is what the other commands take: never cut, never wrapped; the task gives way instead.
+    table.add_column("run", no_wrap=True, min_width=max(len(s.run_id) for s in summaries))
+    for name in ("started", "status", "steps", "tokens", "cost $"):
+        table.add_column(name)
+    table.add_column("task", no_wrap=True, overflow="ellipsis")
     for s in summaries:
+        task = s.task if len(s.task) <= MAX_TASK_SHOWN else s.task[:MAX_TASK_SHOWN] + "…"
         table.add_row(
             plain(s.run_id),
             _when(s.started),
-            plain(s.status),
+            show(s.status),
             str(s.steps),
             f"{s.usage.total_tokens:,}",
             f"{s.cost_usd:.4f}",
-            plain(s.task, limit=50),
+            show(task),
         )
     console.print(table)
 
 
 @app.command("show")
-def show(
-    run_id: str = typer.Argument(..., help="Run id (see `agentfactory runs list`)."),
+def show_cmd(
+    run_id: str = typer.Argument(
+        ...,
+        help="Run id, a unique prefix of one, or `latest` (see `agentfactory runs list`).",
+        autocompletion=lambda incomplete: complete_run_id(incomplete),
+    ),
     workspaces: str = WorkspacesOpt,
     events: bool = typer.Option(False, "--events", help="Also print every event."),
     json_: bool = JsonOpt,
 ) -> None:
-    """Show one run: status, steps, model calls, tokens (orchestrator and subagents), cost."""
-    ws = WorkspaceManager(settings(workspaces=workspaces).workspaces).get(run_id)
+    """Show one run: status, steps, model calls, tokens, cost; for a failed run its error and files."""
+    ws = WorkspaceManager(settings(workspaces=workspaces).workspaces).resolve(run_id)
     all_events = list(read_events(ws.events_path))
-    s = summarize(all_events, run_id=run_id)
+    s = summarize(all_events, run_id=ws.run_id)
+    outputs = ws.files(ws.outputs) if ws.outputs.is_dir() else []
+    failures = [_failure(ws, f) for f in s.failed_executions]
     if json_:
         data = s.to_dict()
+        data["workspace"] = str(ws.root)
+        data["output_files"] = outputs
+        data["failed_executions"] = failures
         if events:
             data["events"] = all_events
         print_json(data)
         return
     label = " (simulated model)" if s.simulated else ""
+    colour = "green" if s.status == "success" else "red"
     console.print(
-        Text.assemble(
-            ("Run ", "bold"), plain(s.run_id, "bold"), "  status: ", plain(s.status, "bold"),
-            "  model: ", plain(s.model), label,
-        )
-    )  # fmt: skip
-    console.print(Text.assemble("Task: ", plain(s.task, newlines=True)))
+        f"[bold]Run {s.run_id}[/]  status: [bold {colour}]{show(s.status)}[/]  model: {show(s.model)}{label}",
+        highlight=False,
+    )
+    console.print(f"Task: {show(s.task, newlines=True)}", highlight=False)
+    if s.reason:
+        console.print(f"[bold]Reason:[/] {show(s.reason, newlines=True)}", highlight=False)
     table = Table("", "input", "output", "cache read", "cache write", "total")
     for name, u in (
         ("orchestrator", s.orchestrator_usage),
@@ -92,13 +127,47 @@ def show(
     console.print(
         f"steps {s.steps} · model calls {s.model_calls} · tool calls {s.tool_calls} · "
         f"executions {s.executions} · library changes {s.library_changes} · cost ${s.cost_usd:.4f} · "
-        f"duration {s.duration_s if s.duration_s is not None else '-'} s"
+        f"duration {s.duration_s if s.duration_s is not None else '-'} s",
+        highlight=False,
     )
     if s.answer:
-        console.print(Text.assemble("Answer: ", plain(s.answer, newlines=True)))
+        console.print(f"Answer: {show(s.answer, newlines=True)}", highlight=False)
+    for f in failures:
+        error = f": {show(f['error'])}" if f.get("error") else ""
+        console.print(
+            f"[red]✗ {show(f['subagent'])} {show(f['status'])}[/]{error}"
+            + (f"  [dim]({show(f['trace'])})[/]" if f.get("trace") else ""),
+            highlight=False,
+        )
+    if outputs:
+        console.print("Output files:", highlight=False)
+        for name in outputs:
+            console.print(f"  {show(ws.root / name)}", highlight=False)
+    console.print(f"Workspace: {show(ws.root)}", highlight=False)
     if events:
-        for ev in all_events:
-            console.print_json(data=ev)
+        for event in all_events:
+            console.print(show(json.dumps(event, ensure_ascii=True)), highlight=False)
+
+
+def _failure(ws: Workspace, failed: dict[str, Any]) -> dict[str, Any]:
+    """A failed execution with its error ("Type: message") read back from its trace file."""
+    out = {**failed, "error": None}
+    rel = failed.get("trace")
+    if not isinstance(rel, str):
+        return out
+    path = ws.root / rel
+    try:  # the trace path comes from the log; only a regular file inside this run's folder is read
+        if ws.root.resolve() not in path.resolve().parents or not path.is_file():
+            return out
+        if path.stat().st_size > MAX_TRACE_BYTES:
+            return out
+        trace = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return out
+    error = trace.get("error") if isinstance(trace, dict) else None
+    if isinstance(error, dict):
+        out["error"] = f"{error.get('type', 'Error')}: {str(error.get('message', ''))[:1000]}"
+    return out
 
 
 @app.command("prune")
@@ -107,9 +176,17 @@ def prune(
     older_than: float = typer.Option(7.0, "--older-than", min=0.0, help="Age in days."),
     keep: int = typer.Option(0, "--keep", min=0, help="Always keep the newest N runs."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
+    json_: bool = JsonOpt,
 ) -> None:
     """Remove old run workspaces."""
+    if not math.isfinite(older_than):
+        raise UsageError(f"--older-than must be a finite number of days, not {older_than}.")
     manager = WorkspaceManager(settings(workspaces=workspaces).workspaces)
     removed = manager.prune(older_than_days=older_than, keep=keep, dry_run=dry_run)
+    if json_:
+        print_json({"workspaces": str(manager.root), "dry_run": dry_run, "removed": removed})
+        return
     verb = "Would remove" if dry_run else "Removed"
-    console.print(plain(f"{verb} {len(removed)} run(s)." + ("" if not removed else " " + ", ".join(removed))))
+    console.print(
+        f"{verb} {len(removed)} run(s)." + ("" if not removed else " " + ", ".join(removed)), highlight=False
+    )

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import json
+import os
 import shutil
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -11,8 +12,8 @@ from typing import Any
 
 import typer
 
-from agentfactory.cli.common import JsonOpt, SandboxOpt, console, print_json, settings
-from agentfactory.cli.untrusted import plain
+from agentfactory.cli.common import JsonOpt, SandboxOpt, console, print_json, read_json_arg, settings
+from agentfactory.cli.untrusted import plain, show, visible
 from agentfactory.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, SandboxError, UsageError
 
 app = typer.Typer(
@@ -67,10 +68,10 @@ def check(json_out: bool = JsonOpt) -> None:
         mark = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}
         console.print(f"docker daemon ({report['docker_host']}): {mark[report['docker']]}")
         if report.get("docker_problem"):
-            console.print(plain(f"  {report['docker_problem']}"))
+            console.print(f"  {show(report['docker_problem'])}", highlight=False)
         console.print(f"image {s.image}: {mark[report['image_present']]}")
         if report.get("image_problem"):
-            console.print(plain(f"  {report['image_problem']}"))
+            console.print(f"  {show(report['image_problem'])}", highlight=False)
         console.print(f"bubblewrap: {mark[bool(report['bwrap'])]}")
         console.print(plain(f"local backend: {report['local_isolation']}"))
     if s.sandbox == "docker" and not report["docker_ready"]:
@@ -107,22 +108,24 @@ def exec_cmd(
     from agentfactory.sandbox.base import sigterm_as_interrupt
 
     if not file.is_file() or file.suffix != ".py":
-        raise UsageError(f"{file} is not a Python file.")
-    args = _parse_inputs(inputs)
+        raise UsageError(f"{visible(file)} is not a Python file.")
+    args = read_json_arg(inputs, "--inputs")
+    if not isinstance(args, dict):
+        raise UsageError("--inputs must be a JSON object of keyword arguments.")
     unknown = sorted(set(tool) - {"echo"})
     if unknown:
-        raise UsageError(f"Unknown tool '{unknown[0]}': the CLI only offers the test tool 'echo'.")
+        raise UsageError(f"Unknown tool '{visible(unknown[0])}': the CLI only offers the test tool 'echo'.")
     s = settings(sandbox=sandbox, timeout_s=timeout, memory_mb=memory)
+    if output_dir is not None:
+        _prepare_output_dir(output_dir)
     with tempfile.TemporaryDirectory(prefix="af-exec-") as tmp:
         code = Path(tmp) / "code"
         code.mkdir()
         shutil.copyfile(file, code / file.name)
         workdir = None
         if inputs_dir is not None:
-            if not inputs_dir.is_dir():
-                raise UsageError(f"Inputs folder {inputs_dir} does not exist.")
             workdir = Path(tmp) / "work"
-            shutil.copytree(inputs_dir, workdir / "inputs", symlinks=True)
+            _copy_inputs(inputs_dir, workdir / "inputs")
         req = ExecutionRequest(
             code_dir=code,
             entry=file.stem,
@@ -146,26 +149,40 @@ def exec_cmd(
     if json_out:
         print_json(trace.to_dict())
     else:
-        console.print(plain(trace.compact(max_chars=8000), newlines=True))
+        console.print(visible(trace.compact(max_chars=8000), newlines=True), highlight=False, markup=False)
         if trace.backend == "local":
-            console.print(f"[yellow]{trace.isolation}[/]", highlight=False)
+            console.print(f"[yellow]{show(trace.isolation)}[/]", highlight=False)
     raise typer.Exit(code_out)
 
 
-def _parse_inputs(text: str) -> dict[str, Any]:
-    if text.startswith("@"):
-        path = Path(text[1:])
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise UsageError(f"Cannot read inputs file {path}: {exc.strerror}.") from None
+def _prepare_output_dir(path: Path) -> None:
+    """--output-dir must be a folder (made here if missing), before anything runs."""
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--output-dir {visible(path)} exists and is not a folder: give a folder.")
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"--inputs is not valid JSON ({exc.msg} at position {exc.pos}).") from None
-    if not isinstance(value, dict):
-        raise UsageError("--inputs must be a JSON object of keyword arguments.")
-    return value
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"Cannot create --output-dir {visible(path)}: {exc.strerror or exc}.") from None
+
+
+def _copy_inputs(src: Path, dest: Path) -> None:
+    """Copy --inputs-dir: regular files and folders only (links stay links, which the sandbox refuses)."""
+    if not src.is_dir():
+        raise UsageError(f"Inputs folder {visible(src)} does not exist or is not a folder.")
+
+    def special(folder: str, names: list[str]) -> list[str]:  # FIFOs, devices, sockets: never read
+        skip = []
+        for name in names:
+            mode = os.lstat(os.path.join(folder, name)).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                skip.append(name)
+        return skip
+
+    try:
+        shutil.copytree(src, dest, symlinks=True, ignore=special)
+    except (OSError, shutil.Error, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else "a file could not be copied"
+        raise UsageError(f"Cannot copy the inputs folder {visible(src)}: {detail}.") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

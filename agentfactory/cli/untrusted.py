@@ -5,8 +5,8 @@ MarkupError and the command aborts), `[link=...]` would make a link, `:emoji:` c
 And it never reaches the terminal with its control characters: an escape sequence (`\\x1b]52;...` sets the
 clipboard, `\\x1b[2J` clears the screen) is shown as the text `\\x1b]52;...`, not obeyed.
 
-Use `plain(value)` for a Rich `Text` (table cells, lines assembled from parts) and `visible(value)` for
-the bare string. Every CLI module that prints something it did not write itself goes through here.
+Use `plain(value)` for a Rich `Text` (table cells, lines assembled from parts), `show(value)` for a piece
+of a markup string, and `visible(value)` for the bare string. Every CLI module that prints something it did not write itself goes through here.
 """
 
 from __future__ import annotations
@@ -14,12 +14,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 
 # C0 controls but tab and newline, DEL, C1 controls (0x9b is CSI on some terminals), the bidirectional
 # overrides and isolates (text that reads differently from what it is), and lone surrogates (which no
 # UTF-8 stream can encode).
-_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# The Arabic letter mark and the line/paragraph separators also reorder or break what is shown.
+_HIDDEN = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
 
 
 def _show(match: re.Match[str]) -> str:
@@ -45,3 +49,8 @@ def visible(value: Any, *, newlines: bool = False, limit: int | None = None) -> 
 def plain(value: Any, style: str = "", *, newlines: bool = False, limit: int | None = None) -> Text:
     """A Rich Text of `value`: printed as it is, never parsed as markup or emoji codes."""
     return Text(visible(value, newlines=newlines, limit=limit), style=style)
+
+
+def show(value: Any, *, newlines: bool = False, limit: int | None = None) -> str:
+    """`visible(value)` with Rich markup escaped: a piece of a string printed with markup on."""
+    return escape(visible(value, newlines=newlines, limit=limit))

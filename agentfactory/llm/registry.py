@@ -86,4 +86,25 @@ def get_provider(
 
     known = ", ".join(f"{p}:<model>" if p in ("anthropic", "openai") else p for p in KNOWN_PREFIXES)
     known = known.replace("scripted", "scripted:<file.json>")
-    raise ConfigError(f"Unknown model spec '{spec}': use one of {known}.")
+    raise ConfigError(f"Unknown model spec '{spec}': {_suggestion(spec)}use one of {known}.")
+
+
+# Model-name prefixes that tell the provider of a spec given without one ("gpt-4o" -> openai).
+MODEL_FAMILIES = (("claude", "anthropic"), ("gpt-", "openai"), ("chatgpt", "openai"), ("o1", "openai"),
+                  ("o3", "openai"), ("o4", "openai"))  # fmt: skip
+
+
+def provider_for_model(name: str) -> str | None:
+    """The provider a bare model name belongs to, when its family says so."""
+    return next((provider for start, provider in MODEL_FAMILIES if name.startswith(start)), None)
+
+
+def _suggestion(spec: str) -> str:
+    prefix, colon, rest = spec.partition(":")
+    name = rest if colon else prefix
+    if not name or any(c.isspace() for c in name):
+        return ""
+    provider = provider_for_model(name)
+    if provider:
+        return f"write {provider}:{name}, or "
+    return f"write openai:{name} with --base-url for an OpenAI-compatible server (Ollama, vLLM), or "

@@ -166,8 +166,18 @@ class MetaAgent:
 
 
 def check_task(task: str) -> str:
+    if not isinstance(task, str):
+        raise UsageError(f"The task must be text, not {type(task).__name__}.")
     if not task or not task.strip():
         raise UsageError('The task is empty: say what you want done, e.g. agentfactory run "...".')
+    try:
+        task.encode("utf-8")
+    except UnicodeEncodeError as exc:  # undecodable bytes (argv decodes them to lone surrogates)
+        code = ord(task[exc.start])
+        what = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"character U+{code:04X}"
+        raise UsageError(
+            f"The task is not valid UTF-8 text ({what} at position {exc.start}): give it in UTF-8."
+        ) from None
     if len(task) > MAX_TASK_CHARS:
         raise UsageError(
             f"The task is {len(task):,} characters; the limit is {MAX_TASK_CHARS:,}. Put long "

@@ -8,7 +8,6 @@ modified, saved and rejected.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import tempfile
 import time
@@ -276,7 +275,7 @@ class RunContext:
         # The inputs go with the trace: the event log keeps only a preview of long ones, and evolve
         # replays a failure from this file.
         record = {**trace.to_dict(), "inputs": inputs}
-        trace_path.write_text(json.dumps(record, indent=1, default=str, ensure_ascii=False))
+        ev.write_json(trace_path, record)  # strict, valid UTF-8 whatever the result holds
         tool_usage = trace.usage_totals()
         self.emit(
             ev.SUBAGENT_EXECUTION,

@@ -71,7 +71,7 @@ def test_price_table_override(tmp_path):
     [
         ("model = [", "not valid TOML"),
         ("colour = 'red'", "Unknown setting 'colour'"),
-        ("max_steps = 'many'", "invalid value"),
+        ("max_steps = 'many'", "must be a whole number"),
         ("sandbox = 'vm'", "Unknown sandbox backend"),
         ('[prices."x"]\ninput = 1\n', "needs numeric 'input' and 'output'"),
     ],
