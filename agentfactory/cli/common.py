@@ -22,8 +22,9 @@ from agentfactory.config import Settings, load_settings
 from agentfactory.errors import UsageError
 from agentfactory.events import json_bytes
 
-console = Console()
-err_console = Console(stderr=True)
+# No emoji codes: `:smile:` in a task or a result is text like the rest of it.
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 LibraryOpt = typer.Option(None, "--library", help="Library path (default ./subagent_library).")

@@ -157,7 +157,7 @@ def diff(
     from rich.console import Console
     from rich.syntax import Syntax
 
-    out = Console()
+    out = Console(emoji=False)
     with out.pager(styles=True):
         out.print(Syntax(text, "diff", theme="ansi_dark", background_color="default", word_wrap=False))
 
