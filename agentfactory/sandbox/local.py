@@ -2,9 +2,17 @@
 
 The subprocess gets its own session, rlimits (CPU time, address space, processes, file size), an explicit
 environment and the job's work folder as cwd, and is killed by process group at the wall-clock limit.
-When `bwrap` is installed it also runs inside bubblewrap namespaces: no network, read-only view of the host
-root, private /tmp, only outputs/ writable. It still shares the host kernel and, without bwrap, the host
-filesystem and network. Every trace says so.
+
+With bubblewrap (`bwrap`) it runs in new mount, PID, network, IPC and UTS namespaces that show only what
+Python needs, read-only: the system's /usr (and the /bin, /lib links), a few loader files of /etc, the
+interpreter's prefixes and site-packages, the runner and the job folder; outputs/ and the runner's report
+folder are the only writable places besides a size-capped private /tmp. Nothing else of the host is there:
+no /root, /home, /etc/shadow, /run or /var/run (so no Docker socket), no host /tmp or /proc.
+When the host runs as root the subagent never has root's identity: bubblewrap (privileged, without a user
+namespace) keeps only CAP_SETUID/CAP_SETGID, and the runner becomes uid/gid 65534 with no groups and no
+capabilities before it reads the job. Without bubblewrap a root host is refused (the subagent would be
+root on the host); a non-root host falls back to a plain subprocess that can read the user's files and
+reach the network. Every trace says which.
 """
 
 from __future__ import annotations
@@ -21,19 +29,34 @@ import sys
 import time
 
 from agentfactory.config import Settings
+from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
-from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
+from agentfactory.sandbox.jobdir import (
+    MAX_OUTPUT_FILES,
+    RUNTIME_DIR,
+    JobDir,
+    SandboxPaths,
+    _write_new,
+    read_bounded,
+)
 
 ISOLATION_BWRAP = (
-    "local backend (weaker isolation than docker): host subprocess with rlimits and a scrubbed environment "
-    "inside bubblewrap namespaces (no network, read-only host root, private /tmp); shares the host kernel"
+    "local backend (weaker isolation than docker): host subprocess inside bubblewrap namespaces (no network; "
+    "only Python, the runner and the job folder visible, read-only but outputs/; private /tmp and /proc), "
+    "never as root, with rlimits and a scrubbed environment; shares the host kernel"
 )
 ISOLATION_PLAIN = (
     "local backend (weak isolation): host subprocess with rlimits and a scrubbed environment; bubblewrap is "
-    "not installed, so the subagent can read host files and reach the network"
+    "not installed, so the subagent can read the host user's files and reach the network"
 )
-_INSIDE = "/tmp/af"
+SANDBOX_IDS = (65534, 65534)  # uid/gid of the subagent when the host is root (nobody/nogroup)
+INSIDE = SandboxPaths(
+    "/sandbox/code", "/sandbox/work", "/sandbox/ctl", "/sandbox/runtime", "/sandbox/broker", "/sandbox/report"
+)
+TMPFS_BYTES = 64 << 20
+_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives")
 _SITE_PATHS = [p for p in site.getsitepackages() if os.path.isdir(p)]
 _POLL_S = 0.02
 _GRACE_S = 0.5
@@ -46,38 +69,40 @@ class LocalBackend:
         self.settings = settings or Settings()
         self.bwrap = shutil.which("bwrap") if use_bwrap is not False else None
         if use_bwrap and not self.bwrap:
-            from agentfactory.errors import SandboxError
-
             raise SandboxError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap.")
+        self.as_root = os.geteuid() == 0
+        if self.as_root and not self.bwrap:
+            raise SandboxError(
+                "--sandbox local refuses to run subagents as root without bubblewrap (they would have root's "
+                "access to this machine): install bubblewrap (apt-get install bubblewrap) or use --sandbox docker."
+            )
         self.isolation = ISOLATION_BWRAP if self.bwrap else ISOLATION_PLAIN
 
     def close(self) -> None:
         pass
 
     def execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
-        jd = JobDir(writable_by_others=False)
+        jd = JobDir(SANDBOX_IDS if self.as_root else None)
         session = None
         proc = None
         try:
             jd.load(req)
             if self.bwrap:
-                paths = SandboxPaths(
-                    f"{_INSIDE}/code",
-                    f"{_INSIDE}/work",
-                    f"{_INSIDE}/ctl",
-                    str(RUNTIME_DIR),
-                    f"{_INSIDE}/broker",
-                )
+                paths = INSIDE
             else:
                 paths = SandboxPaths(
-                    str(jd.code), str(jd.work), str(jd.ctl), str(RUNTIME_DIR), str(jd.broker)
+                    str(jd.code), str(jd.work), str(jd.ctl), str(RUNTIME_DIR), str(jd.broker), str(jd.report)
                 )
-            (jd.ctl / "job.json").write_bytes(jd.job(req, paths, site_paths=_SITE_PATHS))
+            jd.write_job(jd.job(req, paths, site_paths=_SITE_PATHS))
             if req.broker is not None:
                 session = req.broker.open_session(jd.socket_path, req.tools)
             cmd = self._command(jd, paths)
             start = time.monotonic()
-            with open(jd.root / "launcher.err", "wb") as err:
+            err = os.open(
+                "launcher.err", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                dir_fd=jd.fd,
+            )  # fmt: skip
+            try:
                 proc = subprocess.Popen(
                     cmd,
                     stdin=subprocess.DEVNULL,
@@ -89,6 +114,8 @@ class LocalBackend:
                     preexec_fn=_limits(req),
                     close_fds=True,
                 )
+            finally:
+                os.close(err)
             host_status, note = self._wait(proc, jd, req, start)
             duration = time.monotonic() - start
             _killpg(proc.pid)
@@ -97,6 +124,7 @@ class LocalBackend:
             if host_status is None and proc.returncode not in (0, None):
                 note = _launcher_note(jd, proc.returncode)
             trace = jd.finish(req, self.name, self.isolation, duration, host_status, note, tool_calls=calls)
+            trace.sandbox_id = str(proc.pid)
             if host_status == t.INTERRUPTED:
                 raise SandboxInterrupted(trace)
             return trace
@@ -123,7 +151,7 @@ class LocalBackend:
                 if now >= next_check:
                     next_check = now + 0.25
                     total, count = jd.outputs_usage()
-                    if total >= cap or count > 10_000:
+                    if total >= cap or count > MAX_OUTPUT_FILES:
                         self._stop(proc, jd)
                         return t.OUTPUT_LIMIT, ""
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -142,42 +170,115 @@ class LocalBackend:
         proc.wait()
 
     def _command(self, jd: JobDir, paths: SandboxPaths) -> list[str]:
-        runner = [sys.executable, "-I", "-B", "-S", str(RUNTIME_DIR / "runner.py"), paths.ctl]
+        runner = [sys.executable, "-I", "-B", "-S", f"{paths.runtime}/runner.py", paths.ctl]
         if not self.bwrap:
             return runner
+        if self.as_root:
+            # No user namespace (it would map the subagent to root outside): bubblewrap keeps only what
+            # the runner needs to become SANDBOX_IDS, which clears every capability.
+            identity = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            runner += ["--user", "{}:{}".format(*SANDBOX_IDS)]
+        else:
+            identity = [
+                "--unshare-user",
+                "--disable-userns",
+                "--uid",
+                "65534",
+                "--gid",
+                "65534",
+                "--cap-drop",
+                "ALL",
+            ]
+        passwd = "root:x:0:0::/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n"
+        group = "root:x:0:\nnogroup:x:65534:\n"
+        _write_new(jd.fd, "passwd", passwd.encode(), 0o644)
+        _write_new(jd.fd, "group", group.encode(), 0o644)
         return [
             self.bwrap,
-            "--unshare-all",
-            "--unshare-user",
-            "--uid", "65534",
-            "--gid", "65534",
+            "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            *identity,
             "--die-with-parent",
             "--new-session",
-            "--cap-drop", "ALL",
-            "--ro-bind", "/", "/",
+            *_system_binds(),
+            "--perms", "0755", "--dir", "/etc",
+            *_etc_binds(),
+            "--ro-bind", str(jd.root / "passwd"), "/etc/passwd",
+            "--ro-bind", str(jd.root / "group"), "/etc/group",
             "--dev", "/dev",
             "--proc", "/proc",
-            "--tmpfs", "/tmp",
-            *_rebind_under_tmp(),
-            "--dir", _INSIDE,
+            "--size", str(TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
+            *_python_binds(),  # after /tmp: an interpreter installed under /tmp is bound back
+            "--perms", "0755", "--dir", "/sandbox",
+            "--ro-bind", str(RUNTIME_DIR), paths.runtime,
             "--ro-bind", str(jd.code), paths.code,
             "--ro-bind", str(jd.work), paths.work,
             "--ro-bind", str(jd.inputs), f"{paths.work}/inputs",
             "--bind", str(jd.outputs), f"{paths.work}/outputs",
-            "--bind", str(jd.ctl), paths.ctl,
+            "--ro-bind", str(jd.ctl), paths.ctl,
+            "--bind", str(jd.report), paths.report,
             "--ro-bind", str(jd.broker), paths.broker,
+            "--remount-ro", "/",
             "--chdir", paths.work,
             "--",
             *runner,
         ]  # fmt: skip
 
 
-def _rebind_under_tmp() -> list[str]:
-    """The private /tmp hides whatever lives under the host's /tmp: when the runner, the interpreter
-    or its site-packages are installed there (a checkout or venv in /tmp), bind them back read-only."""
-    needed = {str(RUNTIME_DIR), sys.prefix, os.path.dirname(os.path.realpath(sys.executable)), *_SITE_PATHS}
+def _system_binds() -> list[str]:
     args: list[str] = []
-    for path in sorted(p for p in needed if p == "/tmp" or p.startswith("/tmp/")):
+    for path in _SYSTEM:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _etc_binds() -> list[str]:
+    args: list[str] = []
+    for name in _ETC:
+        path = f"/etc/{name}"
+        if os.path.lexists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _covered(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def python_paths() -> list[str]:
+    """The folders the interpreter needs (prefixes, site-packages, the executable's folder), as seen and
+    resolved, without those under the system folders or under another one of them."""
+    wanted = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(sys.executable),
+        os.path.dirname(os.path.realpath(sys.executable)),
+        *_SITE_PATHS,
+    }
+    wanted |= {os.path.realpath(p) for p in wanted}
+    kept: list[str] = []
+    for path in sorted((os.path.normpath(p) for p in wanted if p), key=len):
+        if path == "/" or not os.path.isdir(path) or _covered(path, list(_SYSTEM) + kept):
+            continue
+        kept.append(path)
+    return kept
+
+
+def _python_binds() -> list[str]:
+    args: list[str] = []
+    made: list[str] = []
+    for path in python_paths():
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts)):
+            parent = "/" + "/".join(parts[:i])
+            if parent not in made and parent not in ("/etc", "/tmp", "/dev", "/proc", "/sandbox"):
+                # folders on the way stay unlistable: /root shows nothing of the host's /root
+                args += ["--perms", "0111", "--dir", parent]
+                made.append(parent)
         args += ["--ro-bind", path, path]
     return args
 
@@ -192,8 +293,8 @@ def _limits(req: t.ExecutionRequest):
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if os.getuid() != 0:  # counted per user on the whole host; root is exempt anyway
-            resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
+        # Counted per user on the whole host; root is exempt until the runner becomes SANDBOX_IDS.
+        resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
 
     return apply
 
@@ -204,8 +305,6 @@ def _killpg(pid: int) -> None:
 
 
 def _launcher_note(jd: JobDir, code: int) -> str:
-    try:
-        text = (jd.root / "launcher.err").read_bytes()[-2000:].decode("utf-8", "replace").strip()
-    except OSError:
-        text = ""
+    data = read_bounded(jd.fd, "launcher.err", 1 << 16) or b""
+    text = data[-2000:].decode("utf-8", "replace").strip()
     return f"the local sandbox exited with code {code}" + (f": {text}" if text else "")
