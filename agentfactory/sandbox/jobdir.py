@@ -180,9 +180,10 @@ class JobDir:
         with contextlib.suppress(OSError):
             _write_new(self.fd, "ctl/stop", b"", 0o644)
 
-    def outputs_usage(self, limit_files: int = MAX_OUTPUT_FILES) -> tuple[int, int]:
-        """(bytes, entries) under outputs/, counting at most limit_files + 1 entries. A tree deeper than
-        MAX_OUTPUT_DEPTH counts as over the entry limit."""
+    def outputs_usage(self, limit_files: int | None = None) -> tuple[int, int]:
+        """(bytes, entries) under outputs/, counting at most limit_files (default MAX_OUTPUT_FILES) + 1
+        entries. A tree deeper than MAX_OUTPUT_DEPTH counts as over the entry limit."""
+        limit_files = MAX_OUTPUT_FILES if limit_files is None else limit_files
         total = count = 0
         try:
             top = os.open("work/outputs", _DIR_FLAGS, dir_fd=self.fd)
@@ -460,13 +461,14 @@ def empty_dir(top_fd: int) -> None:
     Never follows a link; never raises; gives up only when a whole pass removes nothing."""
     counter = 0
     while True:
-        names = []
+        work: list[str] = []
         with contextlib.suppress(OSError), os.scandir(top_fd) as it:
-            names = [entry.name for entry in it]
-        if not names:
+            work = [entry.name for entry in it]
+        if not work:
             return
         progress = False
-        for name in names:
+        while work:
+            name = work.pop()
             try:
                 st = os.stat(name, dir_fd=top_fd, follow_symlinks=False)
             except OSError:
@@ -486,23 +488,19 @@ def empty_dir(top_fd: int) -> None:
             if sub is None:
                 continue
             try:
+                children: list[str] = []
                 with contextlib.suppress(OSError), os.scandir(sub) as it:
                     children = [entry.name for entry in it]
                 for child in children:
                     try:
-                        cst = os.stat(child, dir_fd=sub, follow_symlinks=False)
-                    except OSError:
-                        continue
-                    try:
-                        if stat.S_ISDIR(cst.st_mode):
-                            while True:
+                        if stat.S_ISDIR(os.stat(child, dir_fd=sub, follow_symlinks=False).st_mode):
+                            counter += 1
+                            flat = f".af-rm-{counter}"
+                            while os.path.lexists(f"/proc/self/fd/{top_fd}/{flat}"):
                                 counter += 1
                                 flat = f".af-rm-{counter}"
-                                try:
-                                    os.stat(flat, dir_fd=top_fd, follow_symlinks=False)
-                                except FileNotFoundError:
-                                    break
                             os.rename(child, flat, src_dir_fd=sub, dst_dir_fd=top_fd)
+                            work.append(flat)
                         else:
                             os.unlink(child, dir_fd=sub)
                         progress = True
