@@ -122,7 +122,7 @@ class JobDir:
 
     def write_job(self, data: bytes) -> None:
         """The job as a file, for a runner started after it is written (local backend)."""
-        _write_new(self.fd, "ctl/job.json", data, 0o644)
+        write_new(self.fd, "ctl/job.json", data, 0o644)
 
     def job(self, req: t.ExecutionRequest, paths: SandboxPaths, site_paths: list[str] | None = None) -> bytes:
         payload = {
@@ -178,7 +178,7 @@ class JobDir:
         """Ask the runner to kill the subagent and report its stream tails (a host kill follows).
         ctl/ is read-only in the sandbox, and the file is created new, never through a link."""
         with contextlib.suppress(OSError):
-            _write_new(self.fd, "ctl/stop", b"", 0o644)
+            write_new(self.fd, "ctl/stop", b"", 0o644)
 
     def outputs_usage(self, limit_files: int | None = None) -> tuple[int, int]:
         """(bytes, entries) under outputs/, counting at most limit_files (default MAX_OUTPUT_FILES) + 1
@@ -334,7 +334,7 @@ class JobDir:
 # ---- bounded, link-free file-system primitives ------------------------------------------------------
 
 
-def _write_new(dir_fd: int, rel: str, data: bytes, mode: int) -> None:
+def write_new(dir_fd: int, rel: str, data: bytes, mode: int) -> None:
     """Create `rel` (relative to dir_fd, whose parents the sandbox cannot write) new; never through a link."""
     fd = os.open(
         rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd

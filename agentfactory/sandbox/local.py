@@ -18,8 +18,10 @@ reach the network. Every trace says which.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
+import re
 import resource
 import shutil
 import signal
@@ -37,8 +39,8 @@ from agentfactory.sandbox.jobdir import (
     RUNTIME_DIR,
     JobDir,
     SandboxPaths,
-    _write_new,
     read_bounded,
+    write_new,
 )
 
 ISOLATION_BWRAP = (
@@ -173,6 +175,11 @@ class LocalBackend:
         runner = [sys.executable, "-I", "-B", "-S", f"{paths.runtime}/runner.py", paths.ctl]
         if not self.bwrap:
             return runner
+        have = bwrap_options(self.bwrap)
+
+        def perms(mode: str) -> list[str]:
+            return ["--perms", mode] if "--perms" in have else []
+
         if self.as_root:
             # No user namespace (it would map the subagent to root outside): bubblewrap keeps only what
             # the runner needs to become SANDBOX_IDS, which clears every capability.
@@ -181,7 +188,7 @@ class LocalBackend:
         else:
             identity = [
                 "--unshare-user",
-                "--disable-userns",
+                *(["--disable-userns"] if "--disable-userns" in have else []),
                 "--uid",
                 "65534",
                 "--gid",
@@ -191,8 +198,8 @@ class LocalBackend:
             ]
         passwd = "root:x:0:0::/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n"
         group = "root:x:0:\nnogroup:x:65534:\n"
-        _write_new(jd.fd, "passwd", passwd.encode(), 0o644)
-        _write_new(jd.fd, "group", group.encode(), 0o644)
+        write_new(jd.fd, "passwd", passwd.encode(), 0o644)
+        write_new(jd.fd, "group", group.encode(), 0o644)
         return [
             self.bwrap,
             "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -200,15 +207,16 @@ class LocalBackend:
             "--die-with-parent",
             "--new-session",
             *_system_binds(),
-            "--perms", "0755", "--dir", "/etc",
+            *perms("0755"), "--dir", "/etc",
             *_etc_binds(),
             "--ro-bind", str(jd.root / "passwd"), "/etc/passwd",
             "--ro-bind", str(jd.root / "group"), "/etc/group",
             "--dev", "/dev",
             "--proc", "/proc",
-            "--size", str(TMPFS_BYTES), "--perms", "1777", "--tmpfs", "/tmp",
-            *_python_binds(),  # after /tmp: an interpreter installed under /tmp is bound back
-            "--perms", "0755", "--dir", "/sandbox",
+            *(["--size", str(TMPFS_BYTES)] if "--size" in have else []), *perms("1777"), "--tmpfs", "/tmp",
+            *([] if "--perms" in have else ["--chmod", "1777", "/tmp"] if "--chmod" in have else []),
+            *_python_binds(perms("0111")),  # after /tmp: an interpreter installed under /tmp is bound back
+            *perms("0755"), "--dir", "/sandbox",
             "--ro-bind", str(RUNTIME_DIR), paths.runtime,
             "--ro-bind", str(jd.code), paths.code,
             "--ro-bind", str(jd.work), paths.work,
@@ -217,7 +225,7 @@ class LocalBackend:
             "--ro-bind", str(jd.ctl), paths.ctl,
             "--bind", str(jd.report), paths.report,
             "--ro-bind", str(jd.broker), paths.broker,
-            "--remount-ro", "/",
+            *(["--remount-ro", "/"] if "--remount-ro" in have else []),
             "--chdir", paths.work,
             "--",
             *runner,
@@ -268,7 +276,17 @@ def python_paths() -> list[str]:
     return kept
 
 
-def _python_binds() -> list[str]:
+@functools.lru_cache(maxsize=4)
+def bwrap_options(bwrap: str) -> frozenset[str]:
+    """The options this bubblewrap knows (older ones lack --size, --perms, --disable-userns...)."""
+    try:
+        proc = subprocess.run([bwrap, "--help"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(re.findall(r"--[a-z0-9-]+", (proc.stdout + proc.stderr).decode("utf-8", "replace")))
+
+
+def _python_binds(perms: list[str]) -> list[str]:
     args: list[str] = []
     made: list[str] = []
     for path in python_paths():
@@ -277,7 +295,7 @@ def _python_binds() -> list[str]:
             parent = "/" + "/".join(parts[:i])
             if parent not in made and parent not in ("/etc", "/tmp", "/dev", "/proc", "/sandbox"):
                 # folders on the way stay unlistable: /root shows nothing of the host's /root
-                args += ["--perms", "0111", "--dir", parent]
+                args += [*perms, "--dir", parent]
                 made.append(parent)
         args += ["--ro-bind", path, path]
     return args

@@ -133,3 +133,30 @@ def test_compact_shows_the_answer_field_whole_on_its_own_line():
     lines = text.splitlines()
     assert lines[1].startswith("answer: ") and json.loads(lines[1][len("answer: ") :]) == answer
     assert lines[2] == 'result: {"count": 3}'
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+def test_bwrap_without_newer_options_still_isolates(run_local, monkeypatch):
+    """An older bubblewrap (no --size, --perms, --disable-userns): the options are left out, not failed on."""
+    from agentfactory.sandbox import local
+
+    full = local.bwrap_options(local.shutil.which("bwrap"))
+    assert {"--size", "--perms", "--disable-userns", "--ro-bind"} <= full
+    monkeypatch.setattr(local, "bwrap_options", lambda path: full - {"--size", "--perms", "--disable-userns"})
+    trace = run_local(
+        """
+        import os, socket
+        def run():
+            open("/tmp/scratch", "w").write("x")
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect("/var/run/docker.sock")
+                sock = "connected"
+            except OSError as exc:
+                sock = type(exc).__name__
+            return {"uid": os.getuid(), "shadow": os.path.exists("/etc/shadow"), "sock": sock}
+        """
+    )
+    assert trace.status == "ok", trace.compact()
+    assert trace.result["uid"] != 0 and trace.result["shadow"] is False
+    assert trace.result["sock"] == "FileNotFoundError"
