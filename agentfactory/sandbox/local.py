@@ -56,7 +56,8 @@ SANDBOX_IDS = (65534, 65534)  # uid/gid of the subagent when the host is root (n
 INSIDE = SandboxPaths(
     "/sandbox/code", "/sandbox/work", "/sandbox/ctl", "/sandbox/runtime", "/sandbox/broker", "/sandbox/report"
 )
-TMPFS_BYTES = 64 << 20
+TMPFS_BYTES = 64 << 20  # the private /tmp (memory the rlimits do not count: bounded here)
+SHM_BYTES = 16 << 20
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives")
 _SITE_PATHS = [p for p in site.getsitepackages() if os.path.isdir(p)]
@@ -213,8 +214,8 @@ class LocalBackend:
             "--ro-bind", str(jd.root / "group"), "/etc/group",
             "--dev", "/dev",
             "--proc", "/proc",
-            *(["--size", str(TMPFS_BYTES)] if "--size" in have else []), *perms("1777"), "--tmpfs", "/tmp",
-            *([] if "--perms" in have else ["--chmod", "1777", "/tmp"] if "--chmod" in have else []),
+            *_tmpfs("/tmp", TMPFS_BYTES, have),
+            *_tmpfs("/dev/shm", SHM_BYTES, have),
             *_python_binds(perms("0111")),  # after /tmp: an interpreter installed under /tmp is bound back
             *perms("0755"), "--dir", "/sandbox",
             "--ro-bind", str(RUNTIME_DIR), paths.runtime,
@@ -274,6 +275,14 @@ def python_paths() -> list[str]:
             continue
         kept.append(path)
     return kept
+
+
+def _tmpfs(dest: str, size: int, have: frozenset[str]) -> list[str]:
+    """A size-capped tmpfs any sandbox user may write (sticky, like the host's /tmp)."""
+    args = ["--size", str(size)] if "--size" in have else []
+    if "--perms" in have:
+        return [*args, "--perms", "1777", "--tmpfs", dest]
+    return [*args, "--tmpfs", dest, *(["--chmod", "1777", dest] if "--chmod" in have else [])]
 
 
 @functools.lru_cache(maxsize=4)

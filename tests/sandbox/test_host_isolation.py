@@ -198,6 +198,40 @@ def test_local_still_runs_numpy_pandas_and_matplotlib(run_local):
     assert trace.output_files == ["plot.png"]
 
 
+@needs_bwrap
+def test_local_private_tmp_and_shm_are_size_capped(run_local):
+    """The private /tmp and /dev/shm are memory the rlimits do not count: they are capped."""
+    trace = run_local(
+        """
+        import multiprocessing
+
+        def fill(path):
+            written = 0
+            try:
+                with open(path, "wb") as fh:
+                    while written < (512 << 20):
+                        fh.write(b"x" * (1 << 20))
+                        fh.flush()
+                        written += 1 << 20
+            except OSError as exc:
+                return written >> 20, exc.errno
+            return written >> 20, None
+
+        def run():
+            lock = multiprocessing.Lock()  # a semaphore in /dev/shm
+            with lock:
+                pass
+            return {"tmp": fill("/tmp/fill"), "shm": fill("/dev/shm/fill")}
+        """,
+        timeout_s=30,
+    )
+    assert trace.status == "ok", trace.compact()
+    tmp_mb, tmp_errno = trace.result["tmp"]
+    shm_mb, shm_errno = trace.result["shm"]
+    assert tmp_errno in (27, 28) and shm_errno == 28  # EFBIG (the file-size rlimit, 64 MB here), ENOSPC
+    assert tmp_mb <= 64 and shm_mb <= 16
+
+
 # ---- item 2: paths the sandbox controls ------------------------------------------------------------------
 
 
