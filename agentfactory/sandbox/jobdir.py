@@ -23,7 +23,6 @@ import contextlib
 import errno
 import hashlib
 import json
-import math
 import os
 import secrets
 import stat
@@ -841,8 +840,9 @@ class _Refused(ValueError):
 
 
 def _loads(data: bytes | None, limit: int) -> Any:
-    """JSON within `limit` bytes, or a _Refused/None. Non-finite numbers become null; lone surrogates
-    and undecodable text become U+FFFD, so the value can always be written as UTF-8 JSON."""
+    """JSON within `limit` bytes, or a _Refused/None. Lone surrogates and undecodable text become U+FFFD,
+    so every string can be written as UTF-8. NaN and infinities stay floats: the orchestrator refuses them
+    as a final answer, and whoever writes JSON decides how to show them."""
     if data is None or len(data) > limit:
         return None
     try:
@@ -850,17 +850,12 @@ def _loads(data: bytes | None, limit: int) -> Any:
     except UnicodeDecodeError:
         text = data.decode("utf-8", "replace")
     try:
-        value = json.loads(text, parse_constant=lambda _: None, parse_float=_finite_float)
+        value = json.loads(text)
     except RecursionError:
         return _Refused("the result is nested too deeply")
     except (ValueError, TypeError):
         return _Refused("the result file is not valid JSON")
     return _clean_strings(value)
-
-
-def _finite_float(text: str) -> float | None:
-    value = float(text)
-    return value if math.isfinite(value) else None
 
 
 def _clean_strings(value: Any) -> Any:
@@ -871,7 +866,7 @@ def _clean_strings(value: Any) -> Any:
             s.encode("utf-8")
             return s
         except UnicodeEncodeError:
-            return s.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+            return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in s)
 
     if isinstance(value, str):
         return clean(value)

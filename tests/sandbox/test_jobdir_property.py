@@ -241,7 +241,8 @@ def hostile_status(rng: random.Random) -> bytes:
 
 
 def writable_as_json(value) -> None:
-    json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    """Serialisable and encodable as UTF-8 (NaN and infinities are kept: the view decides how to show them)."""
+    json.dumps(value, ensure_ascii=False).encode("utf-8")
 
 
 @pytest.mark.parametrize("seed", range(300))
@@ -329,3 +330,14 @@ def test_every_host_touchpoint_with_every_part_swapped(variant, tmp_path):
     assert not os.path.lexists(made)
     out = tmp_path / "out"
     assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_result_decoder_keeps_nan_and_replaces_lone_surrogates():
+    data = b'{"ok": true, "result": {"x": NaN, "y": 1e999, "s": "a\\ud800b", "\\udcff": ["\\ud83d"]}}'
+    value = decode_result(data, 1 << 10)
+    result = value["result"]
+    assert result["x"] != result["x"] and result["y"] == float("inf")  # NaN and inf stay numbers
+    assert result["s"] == "a\ufffdb" and result["\ufffd"] == ["\ufffd"]
+    raw = b'{"ok": true, "result": "\xed\xa0\x80"}'  # what the runner writes for a lone surrogate
+    assert decode_result(raw, 1 << 10)["result"] == "\ufffd"
+    assert decode_result(b'{"ok": true, "result": "\xff\xfe"}', 1 << 10)["result"] == "\ufffd\ufffd"
