@@ -60,6 +60,12 @@ TMPFS_BYTES = 64 << 20  # the private /tmp (memory the rlimits do not count: bou
 SHM_BYTES = 16 << 20
 _SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives")
+_ETC_WRITTEN = {
+    "passwd": "root:x:0:0::/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n",
+    "group": "root:x:0:\nnogroup:x:65534:\n",
+    "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
+    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+}
 _SITE_PATHS = [p for p in site.getsitepackages() if os.path.isdir(p)]
 _POLL_S = 0.02
 _GRACE_S = 0.5
@@ -197,10 +203,10 @@ class LocalBackend:
                 "--cap-drop",
                 "ALL",
             ]
-        passwd = "root:x:0:0::/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n"
-        group = "root:x:0:\nnogroup:x:65534:\n"
-        write_new(jd.fd, "passwd", passwd.encode(), 0o644)
-        write_new(jd.fd, "group", group.encode(), 0o644)
+        etc: list[str] = []
+        for name, text in _ETC_WRITTEN.items():  # written by the host in the job root, never the host's
+            write_new(jd.fd, f"etc-{name}", text.encode(), 0o644)
+            etc += ["--ro-bind", str(jd.root / f"etc-{name}"), f"/etc/{name}"]
         return [
             self.bwrap,
             "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
@@ -210,8 +216,7 @@ class LocalBackend:
             *_system_binds(),
             *perms("0755"), "--dir", "/etc",
             *_etc_binds(),
-            "--ro-bind", str(jd.root / "passwd"), "/etc/passwd",
-            "--ro-bind", str(jd.root / "group"), "/etc/group",
+            *etc,
             "--dev", "/dev",
             "--proc", "/proc",
             *_tmpfs("/tmp", TMPFS_BYTES, have),

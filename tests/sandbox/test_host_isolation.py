@@ -91,6 +91,8 @@ def run(sockets):
         finally:
             s.close()
     out["top"] = sorted(os.listdir("/"))
+    out["etc"] = sorted(os.listdir("/etc"))
+    out["passwd"] = open("/etc/passwd").read()
     out["status"] = {
         line.split(":")[0]: line.split(":", 1)[1].split()
         for line in open("/proc/self/status").read().splitlines()
@@ -127,6 +129,10 @@ def test_local_as_root_denies_shadow_root_and_host_sockets(run_local):
     assert set(result["sockets"]) == set(sockets)
     assert all(v in ("FileNotFoundError", "PermissionError") for v in result["sockets"].values()), result
     assert not {"run", "var", "home", "mnt", "srv", "opt"} & set(result["top"])
+    from agentfactory.sandbox import local
+
+    assert set(result["etc"]) <= set(local._ETC) | set(local._ETC_WRITTEN)  # no shadow, no host accounts
+    assert result["passwd"] == local._ETC_WRITTEN["passwd"]
     uid, gid = result["status"]["Uid"], result["status"]["Gid"]
     assert "0" not in uid and "0" not in gid
     assert int(result["status"]["CapEff"][0], 16) == 0 and int(result["status"]["CapPrm"][0], 16) == 0
