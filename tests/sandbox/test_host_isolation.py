@@ -183,6 +183,40 @@ def test_local_without_bwrap_as_root_is_refused():
     assert "\n" not in str(info.value)
 
 
+@as_root
+def test_cli_local_without_bwrap_as_root_exits_3_with_one_sentence(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "sub.py"
+    script.write_text("def run():\n    return 1\n")
+    env = {
+        "PATH": str(tmp_path),
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "HOME": str(tmp_path),
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agentfactory",
+            "sandbox",
+            "exec",
+            str(script),
+            "--sandbox",
+            "local",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert proc.stderr.strip().endswith("or use --sandbox docker.") and proc.stderr.strip().count("\n") == 0
+
+
 @needs_bwrap
 def test_local_still_runs_numpy_pandas_and_matplotlib(run_local):
     trace = run_local(
