@@ -6,8 +6,9 @@ environment and the job's work folder as cwd, and is killed by process group at 
 With bubblewrap (`bwrap`) it runs in new mount, PID, network, IPC and UTS namespaces that show only what
 Python needs, read-only: the system's /usr (and the /bin, /lib links), a few loader files of /etc, the
 interpreter's prefixes and site-packages, the runner and the job folder; outputs/ and the runner's report
-folder are the only writable places besides a size-capped private /tmp. Nothing else of the host is there:
-no /root, /home, /etc/shadow, /run or /var/run (so no Docker socket), no host /tmp or /proc.
+folder are the only writable places besides a size-capped private /tmp and /dev/shm. Nothing else of the
+host is there: no /root, /home, /etc/shadow, /run or /var/run (so no Docker socket), no host /tmp or /proc.
+A seccomp filter refuses new user namespaces, kernel keyrings, bpf, perf events and userfaultfd.
 When the host runs as root the subagent never has root's identity: bubblewrap (privileged, without a user
 namespace) keeps only CAP_SETUID/CAP_SETGID, and the runner becomes uid/gid 65534 with no groups and no
 capabilities before it reads the job. Without bubblewrap a root host is refused (the subagent would be
@@ -105,7 +106,9 @@ class LocalBackend:
             jd.write_job(jd.job(req, paths, site_paths=_SITE_PATHS))
             if req.broker is not None:
                 session = req.broker.open_session(jd.socket_path, req.tools)
-            cmd = self._command(jd, paths)
+            program = seccomp_filter() if self.bwrap and "--seccomp" in bwrap_options(self.bwrap) else None
+            filter_fd = _memfd(program) if program else -1
+            cmd = self._command(jd, paths, filter_fd)
             start = time.monotonic()
             err = os.open(
                 "launcher.err", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
@@ -122,9 +125,12 @@ class LocalBackend:
                     start_new_session=True,
                     preexec_fn=_limits(req),
                     close_fds=True,
+                    pass_fds=(filter_fd,) if filter_fd >= 0 else (),
                 )
             finally:
                 os.close(err)
+                if filter_fd >= 0:
+                    os.close(filter_fd)
             host_status, note = self._wait(proc, jd, req, start)
             duration = time.monotonic() - start
             _killpg(proc.pid)
@@ -178,7 +184,7 @@ class LocalBackend:
         _killpg(proc.pid)
         proc.wait()
 
-    def _command(self, jd: JobDir, paths: SandboxPaths) -> list[str]:
+    def _command(self, jd: JobDir, paths: SandboxPaths, filter_fd: int = -1) -> list[str]:
         runner = [sys.executable, "-I", "-B", "-S", f"{paths.runtime}/runner.py", paths.ctl]
         if not self.bwrap:
             return runner
@@ -213,6 +219,7 @@ class LocalBackend:
             *identity,
             "--die-with-parent",
             "--new-session",
+            *(["--seccomp", str(filter_fd)] if filter_fd >= 0 else []),
             *_system_binds(),
             *perms("0755"), "--dir", "/etc",
             *_etc_binds(),
@@ -236,6 +243,80 @@ class LocalBackend:
             "--",
             *runner,
         ]  # fmt: skip
+
+
+# ---- seccomp: no new user namespaces, no kernel keyrings, bpf, perf or userfaultfd ----------------------
+# A root host cannot use bubblewrap's --disable-userns (it needs a user namespace of its own, which would
+# map the subagent to root): this filter does it, and closes interfaces Docker's default profile closes too.
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_SYSCALLS = {  # name: (x86_64, aarch64)
+    "unshare": (272, 97),
+    "setns": (308, 268),
+    "clone3": (435, 435),
+    "keyctl": (250, 219),
+    "add_key": (248, 217),
+    "request_key": (249, 218),
+    "bpf": (321, 280),
+    "perf_event_open": (298, 241),
+    "userfaultfd": (323, 282),
+    "clone": (56, 220),
+}
+_CLONE_NEWUSER = 0x10000000
+_EPERM, _ENOSYS = 1, 38
+
+
+def seccomp_filter() -> bytes | None:
+    """A classic BPF seccomp program for bubblewrap's --seccomp, or None on an architecture it does not
+    know. clone3 answers ENOSYS (the C library falls back to clone, whose flags can be checked)."""
+    import platform
+    import struct
+
+    machine = platform.machine()
+    if machine not in _AUDIT_ARCH:
+        return None
+    col = 0 if machine == "x86_64" else 1
+    nr = {name: numbers[col] for name, numbers in _SYSCALLS.items()}
+    ld_w_abs, jeq_k, jset_k, jge_k, ret_k = 0x20, 0x15, 0x45, 0x35, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+
+    def errno_(n: int) -> int:
+        return 0x00050000 | n
+
+    prog: list[tuple[int, int, int, int]] = [
+        (ld_w_abs, 0, 0, 4),  # arch
+        (jeq_k, 1, 0, _AUDIT_ARCH[machine]),
+        (ret_k, 0, 0, kill),
+        (ld_w_abs, 0, 0, 0),  # syscall number
+    ]
+    if machine == "x86_64":
+        prog += [(jge_k, 0, 1, 0x40000000), (ret_k, 0, 0, errno_(_ENOSYS))]  # the x32 ABI
+    prog += [(jeq_k, 0, 1, nr["clone3"]), (ret_k, 0, 0, errno_(_ENOSYS))]
+    for name in (
+        "unshare",
+        "setns",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+    ):
+        prog += [(jeq_k, 0, 1, nr[name]), (ret_k, 0, 0, errno_(_EPERM))]
+    prog += [
+        (jeq_k, 0, 3, nr["clone"]),
+        (ld_w_abs, 0, 0, 16),  # low half of the flags
+        (jset_k, 0, 1, _CLONE_NEWUSER),
+        (ret_k, 0, 0, errno_(_EPERM)),
+        (ret_k, 0, 0, allow),
+    ]
+    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
+def _memfd(data: bytes) -> int:
+    fd = os.memfd_create("af-seccomp", os.MFD_CLOEXEC)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
 def _system_binds() -> list[str]:

@@ -174,6 +174,49 @@ def test_local_as_root_subagent_files_are_not_roots_on_the_host(local_backend, t
     assert (found["uid"], found["gid"]) == (65534, 65534)
 
 
+@needs_bwrap
+def test_local_sandbox_cannot_make_user_namespaces_or_use_keyrings(run_local):
+    """What --disable-userns gives a non-root host, a seccomp filter gives every host (a root host's
+    bubblewrap has no user namespace of its own); forks, threads, pools and subprocesses still work."""
+    import platform
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the raw syscall numbers below are x86_64's")
+    trace = run_local(
+        """
+        import ctypes, os, subprocess, multiprocessing
+
+        def square(x):
+            return x * x
+
+        def run():
+            libc = ctypes.CDLL(None, use_errno=True)
+            def raw(*args):
+                ctypes.set_errno(0)
+                return libc.syscall(*args), ctypes.get_errno()
+            out = {
+                "unshare": raw(272, 0x10000000),
+                "clone": raw(56, 0x10000000 | 17, 0, 0, 0, 0),
+                "clone3": raw(435, 0, 0),
+                "keyctl": raw(250, 0, 0, 0, 0, 0),
+                "bpf": raw(321, 0, 0, 0),
+            }
+            out["unshare_tool"] = subprocess.run(["unshare", "-U", "true"], capture_output=True).returncode
+            out["echo"] = subprocess.run(["echo", "hi"], capture_output=True, text=True).stdout
+            with multiprocessing.Pool(2) as pool:
+                out["pool"] = pool.map(square, [1, 2, 3])
+            return out
+        """,
+        timeout_s=30,
+    )
+    assert trace.status == "ok", trace.compact()
+    r = trace.result
+    assert r["unshare"] == r["clone"] == r["keyctl"] == r["bpf"] == [-1, 1]  # EPERM
+    assert r["clone3"] == [-1, 38]  # ENOSYS: the C library falls back to clone
+    assert r["unshare_tool"] != 0
+    assert r["echo"] == "hi\n" and r["pool"] == [1, 4, 9]
+
+
 @as_root
 def test_local_without_bwrap_as_root_is_refused():
     from agentfactory.sandbox.local import LocalBackend
