@@ -323,16 +323,19 @@ STOP_ATTACK = """
 import json, os, time
 
 def run(target, trip):
+    # The runner's command line names the control folder, as an attacker would find it.
+    argv = open(f"/proc/{os.getppid()}/cmdline", "rb").read().decode().split("\\0")
+    ctl = argv[[i for i, a in enumerate(argv) if a.endswith("runner.py")][0] + 1]
     tried = {}
-    for folder in ("/sandbox/ctl", "/sandbox/report", "outputs", "/sandbox"):
+    for key, folder in (("ctl", ctl), ("report", "/sandbox/report"), ("outputs", "outputs")):
         path = os.path.join(folder, "stop")
         try:
             if os.path.lexists(path):
                 os.unlink(path)
             os.symlink(target, path)
-            tried[folder] = "planted"
+            tried[key] = "planted"
         except OSError as exc:
-            tried[folder] = type(exc).__name__
+            tried[key] = type(exc).__name__
     with open("outputs/tried.json", "w") as fh:
         json.dump(tried, fh)
     if trip == "output_limit":
@@ -351,7 +354,7 @@ def test_stop_file_symlink_attack_creates_nothing(sandbox, tmp_path, trip):
     trace = sandbox(STOP_ATTACK, {"target": str(target), "trip": trip}, timeout_s=3, output_max_mb=4)
     assert trace.status == trip, trace.compact()
     tried = json.loads((sandbox.out / "tried.json").read_text())
-    assert tried["/sandbox/ctl"] != "planted"  # the host's control folder is read-only in the sandbox
+    assert tried["ctl"] == "OSError"  # the host's control folder is read-only in the sandbox (EROFS)
     assert not os.path.lexists(target)
     assert _gone(sandbox.roots)
 
