@@ -830,11 +830,6 @@ def decode_status(data: bytes | None) -> dict[str, Any] | None:
     }
 
 
-def read_json(dir_fd: int, rel: str, limit: int) -> dict[str, Any] | None:
-    value = _loads(read_bounded(dir_fd, rel, limit), limit)
-    return value if isinstance(value, dict) else None
-
-
 class _Refused(ValueError):
     pass
 
