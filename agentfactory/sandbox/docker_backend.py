@@ -1,7 +1,7 @@
 """The `docker` backend: one fresh, hardened, single-use container per execution.
 
-Every container: no network, read-only root, a sized /tmp tmpfs, code and inputs mounted read-only,
-outputs/ writable and capped, mem_limit == memswap_limit, one CPU, a pids limit, all capabilities dropped,
+Every container: no network, read-only root, a sized /tmp tmpfs, code, inputs and the host's control
+folder mounted read-only, outputs/ (capped) and the runner's report folder writable, mem_limit == memswap_limit, one CPU, a pids limit, all capabilities dropped,
 no-new-privileges, a non-root user, an init process, the explicit environment of base.SANDBOX_ENV, no log
 driver (a flood of output cannot fill the daemon's disk), and labels with the owner pid for orphan sweeping.
 Never mounted: the docker socket, host credentials, anything of the host but the job folder and the
