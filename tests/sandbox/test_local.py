@@ -160,3 +160,22 @@ def test_bwrap_without_newer_options_still_isolates(run_local, monkeypatch):
     assert trace.status == "ok", trace.compact()
     assert trace.result["uid"] != 0 and trace.result["shadow"] is False
     assert trace.result["sock"] == "FileNotFoundError"
+
+
+def test_plain_fallback_for_a_non_root_host_runs_the_same_protocol(tmp_path, monkeypatch):
+    """Without bubblewrap a non-root host gets a plain subprocess (said in the trace); the control and
+    report folders work the same way. (The test pretends to be non-root: the code it runs is benign.)"""
+    from agentfactory.sandbox import ExecutionRequest
+    from agentfactory.sandbox.local import ISOLATION_PLAIN, LocalBackend
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    backend = LocalBackend(use_bwrap=False)
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "sub.py").write_text("import time\ndef run(n):\n    open('outputs/o.txt', 'w').write('o')\n"
+                                 "    time.sleep(n)\n    return n\n")  # fmt: skip
+    ok = backend.execute(ExecutionRequest(code, "sub", {"n": 0}, output_dir=tmp_path / "out", timeout_s=10))
+    assert ok.status == "ok" and ok.result == 0 and ok.output_files == ["o.txt"]
+    assert ok.isolation == ISOLATION_PLAIN
+    slow = backend.execute(ExecutionRequest(code, "sub", {"n": 30}, output_dir=tmp_path / "out", timeout_s=1))
+    assert slow.status == "timeout" and slow.duration_s < 5
