@@ -381,7 +381,6 @@ class DockerBackend:
     def _wait(self, slot: _Slot, req: t.ExecutionRequest, start: float) -> str | None:
         deadline = start + req.timeout_s
         next_check = start + 0.25
-        cap = req.output_max_mb << 20
         while not slot.exited.wait(timeout=min(0.1, max(deadline - time.monotonic(), 0.001))):
             now = time.monotonic()
             if now >= deadline:
@@ -389,8 +388,7 @@ class DockerBackend:
                 return t.TIMEOUT
             if now >= next_check:
                 next_check = now + 0.25
-                total, count = slot.jd.outputs_usage()
-                if total >= cap or count > 10_000:
+                if slot.jd.over_limits(req):
                     self._stop(slot)
                     return t.OUTPUT_LIMIT
         return None

@@ -45,6 +45,7 @@ MAX_OUTPUT_DEPTH = 32  # path components under outputs/
 MAX_TREE_ENTRIES = 100_000  # code/ and inputs/ copied in
 MAX_TREE_DEPTH = 64
 MAX_REFUSALS_LISTED = 200
+MAX_REPORT_FILES = 16
 STREAM_KILL_FACTOR = 64  # a stream this many times its tail cap is a flood: the runner stops the subagent
 _SKIP = {"__pycache__", ".git", ".pytest_cache"}
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
@@ -183,19 +184,33 @@ class JobDir:
         """(bytes, entries) under outputs/, counting at most limit_files (default MAX_OUTPUT_FILES) + 1
         entries. A tree deeper than MAX_OUTPUT_DEPTH counts as over the entry limit."""
         limit_files = MAX_OUTPUT_FILES if limit_files is None else limit_files
+        return self._usage("work/outputs", limit_files, MAX_OUTPUT_DEPTH)
+
+    def over_limits(self, req: t.ExecutionRequest) -> bool:
+        """Whether what the sandbox wrote to the host's disk is past its bounds: outputs/ (size, entries,
+        depth) or the runner's report folder (a few files, at most a result and two stream tails)."""
+        total, count = self.outputs_usage()
+        if total >= (req.output_max_mb << 20) or count > MAX_OUTPUT_FILES:
+            return True
+        total, count = self._usage("report", MAX_REPORT_FILES, 1)
+        return count > MAX_REPORT_FILES or total > 2 * (req.result_max_bytes + req.stream_max_bytes) + (
+            1 << 20
+        )
+
+    def _usage(self, rel: str, limit: int, depth: int) -> tuple[int, int]:
         total = count = 0
         try:
-            top = os.open("work/outputs", _DIR_FLAGS, dir_fd=self.fd)
+            top = os.open(rel, _DIR_FLAGS, dir_fd=self.fd)
         except OSError:
             return 0, 0
         try:
-            walk = Walk(top, limit_files + 1, MAX_OUTPUT_DEPTH)
+            walk = Walk(top, limit + 1, depth)
             for item in walk:
                 count += 1
                 if stat.S_ISREG(item.st.st_mode):
                     total += item.st.st_size
             if walk.too_deep:
-                count = max(count, limit_files + 1)
+                count = max(count, limit + 1)
         finally:
             os.close(top)
         return total, count
@@ -246,8 +261,7 @@ class JobDir:
             trace.stderr = _stream(self.read_report("stderr.bin", cap), cap, trace.stderr_bytes)
             if report["maxrss_kb"]:
                 trace.peak_memory_mb = round(report["maxrss_kb"] / 1024, 1)
-        outputs_total, outputs_count = self.outputs_usage()
-        over_cap = outputs_total >= (req.output_max_mb << 20) or outputs_count > MAX_OUTPUT_FILES
+        over_cap = self.over_limits(req)
         if req.output_dir is not None:
             copy = copy_outputs(self.fd, "work/outputs", Path(req.output_dir), req.output_max_mb << 20)
             # Report what this execution produced: files seeded from earlier executions and left
@@ -274,7 +288,7 @@ class JobDir:
                 t.OUTPUT_LIMIT,
                 "OutputLimit",
                 f"outputs/ reached its cap of {req.output_max_mb} MB or {MAX_OUTPUT_FILES} files and "
-                f"folders, or {MAX_OUTPUT_DEPTH} levels of folders",
+                f"folders, or {MAX_OUTPUT_DEPTH} levels of folders (or the report folder was flooded)",
             )
         if oom:
             return fail(t.OOM, "OutOfMemory", f"killed by the memory limit of {req.memory_mb} MB")

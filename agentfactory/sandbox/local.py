@@ -36,7 +36,6 @@ from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
 from agentfactory.sandbox.jobdir import (
-    MAX_OUTPUT_FILES,
     RUNTIME_DIR,
     JobDir,
     SandboxPaths,
@@ -156,7 +155,6 @@ class LocalBackend:
     ) -> tuple[str | None, str]:
         deadline = start + req.timeout_s
         next_check = start + 0.25
-        cap = req.output_max_mb << 20
         try:
             while proc.poll() is None:
                 now = time.monotonic()
@@ -165,8 +163,7 @@ class LocalBackend:
                     return t.TIMEOUT, ""
                 if now >= next_check:
                     next_check = now + 0.25
-                    total, count = jd.outputs_usage()
-                    if total >= cap or count > MAX_OUTPUT_FILES:
+                    if jd.over_limits(req):
                         self._stop(proc, jd)
                         return t.OUTPUT_LIMIT, ""
                 with contextlib.suppress(subprocess.TimeoutExpired):

@@ -429,6 +429,30 @@ def test_host_never_follows_what_the_sandbox_left(sandbox, tmp_path):
     assert _gone(sandbox.roots)
 
 
+@pytest.mark.parametrize("flood", ["files", "bytes"])
+def test_report_folder_flood_is_stopped(sandbox, flood):
+    """The runner's report folder is writable from inside and on the host's disk: it is bounded too."""
+    trace = sandbox(
+        """
+        import time
+        def run(flood):
+            i = 0
+            while True:
+                with open(f"/sandbox/report/junk{i}", "wb") as fh:
+                    fh.write(b"x" * (4 << 20 if flood == "bytes" else 1))
+                i += 1
+                time.sleep(0.01)
+        """,
+        {"flood": flood},
+        timeout_s=20,
+        result_max_bytes=1 << 20,
+        stream_max_bytes=1 << 16,
+    )
+    assert trace.status == "output_limit", trace.compact()
+    assert trace.duration_s < 10
+    assert _gone(sandbox.roots)
+
+
 # ---- item 5: output trees that used to crash the copy-out --------------------------------------------------
 
 
