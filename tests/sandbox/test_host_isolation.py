@@ -115,7 +115,6 @@ def test_local_as_root_denies_shadow_root_and_host_sockets(run_local):
     listener.settimeout(0.5)
     sockets = ["/var/run/docker.sock", "/run/docker.sock", str(folder / "open.sock")]
     try:
-        assert os.path.exists("/var/run/docker.sock")  # the real one is there on the host
         trace = run_local(PROBE, {"sockets": sockets}, timeout_s=20)
         with pytest.raises(TimeoutError):
             listener.accept()
