@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import math
 import os
 import re
@@ -94,6 +95,7 @@ class LocalBackend:
         jd = JobDir(SANDBOX_IDS if self.as_root else None)
         session = None
         proc = None
+        info_r = info_w = filter_fd = -1
         try:
             jd.load(req)
             if self.bwrap:
@@ -107,7 +109,8 @@ class LocalBackend:
                 session = req.broker.open_session(jd.socket_path, req.tools)
             program = seccomp_filter() if self.bwrap and "--seccomp" in bwrap_options(self.bwrap) else None
             filter_fd = _memfd(program) if program else -1
-            cmd = self._command(jd, paths, filter_fd)
+            info_r, info_w = os.pipe() if self.bwrap else (-1, -1)
+            cmd = self._command(jd, paths, filter_fd, info_w)
             start = time.monotonic()
             err = os.open(
                 "launcher.err", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
@@ -124,15 +127,20 @@ class LocalBackend:
                     start_new_session=True,
                     preexec_fn=_limits(req),
                     close_fds=True,
-                    pass_fds=(filter_fd,) if filter_fd >= 0 else (),
+                    pass_fds=tuple(fd for fd in (filter_fd, info_w) if fd >= 0),
                 )
             finally:
-                os.close(err)
-                if filter_fd >= 0:
-                    os.close(filter_fd)
+                for fd in (err, filter_fd, info_w):
+                    if fd >= 0:
+                        os.close(fd)
+                filter_fd = info_w = -1
             host_status, note = self._wait(proc, jd, req, start)
             duration = time.monotonic() - start
             _killpg(proc.pid)
+            proc.wait()
+            if info_r >= 0:
+                info_r, fd = -1, info_r
+                _await_namespace_end(fd)  # nothing of the sandbox still writes while the host reads
             calls = session.close() if session else []
             session = None
             if host_status is None and proc.returncode not in (0, None):
@@ -148,6 +156,9 @@ class LocalBackend:
                 proc.wait()
             if session is not None:
                 session.close()
+            for fd in (info_r, info_w, filter_fd):
+                if fd >= 0:
+                    os.close(fd)
             jd.remove()
 
     def _wait(
@@ -181,7 +192,7 @@ class LocalBackend:
         _killpg(proc.pid)
         proc.wait()
 
-    def _command(self, jd: JobDir, paths: SandboxPaths, filter_fd: int = -1) -> list[str]:
+    def _command(self, jd: JobDir, paths: SandboxPaths, filter_fd: int = -1, info_fd: int = -1) -> list[str]:
         runner = [sys.executable, "-I", "-B", "-S", f"{paths.runtime}/runner.py", paths.ctl]
         if not self.bwrap:
             return runner
@@ -217,6 +228,7 @@ class LocalBackend:
             "--die-with-parent",
             "--new-session",
             *(["--seccomp", str(filter_fd)] if filter_fd >= 0 else []),
+            *(["--info-fd", str(info_fd)] if info_fd >= 0 else []),
             *_system_binds(),
             *perms("0755"), "--dir", "/etc",
             *_etc_binds(),
@@ -407,6 +419,35 @@ def _limits(req: t.ExecutionRequest):
         resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
 
     return apply
+
+
+def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
+    """Once bubblewrap is dead, its init in the sandbox gets SIGKILL and the kernel kills every process of
+    the PID namespace. Wait (bounded) until that init, named by --info-fd, is gone or a zombie."""
+    try:
+        os.set_blocking(info_r, False)
+        try:
+            data = os.read(info_r, 1 << 16)
+        except BlockingIOError:
+            data = b""
+    finally:
+        os.close(info_r)
+    try:
+        pid = int(json.loads(data or b"{}").get("child-pid", 0))
+    except (ValueError, TypeError, AttributeError):
+        return
+    if pid <= 1:
+        return
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                state = fh.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in (b"Z", b"X"):
+            return
+        time.sleep(0.005)
 
 
 def _killpg(pid: int) -> None:

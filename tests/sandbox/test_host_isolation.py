@@ -219,6 +219,50 @@ def test_local_sandbox_cannot_make_user_namespaces_or_use_keyrings(run_local):
     assert r["echo"] == "hi\n" and r["pool"] == [1, 4, 9]
 
 
+def _processes_named(comm: str) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if Path(f"/proc/{entry}/comm").read_text().strip() == comm:
+                    found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@needs_bwrap
+@pytest.mark.parametrize("ending", ["returns", "times_out"])
+def test_local_nothing_of_the_sandbox_outlives_the_execution(run_local, ending):
+    """A detached, SIGTERM-ignoring grandchild that keeps writing: gone when execute() returns, so the
+    host never reads or removes the job folder while something in the sandbox still writes to it."""
+    comm = f"af{uuid.uuid4().hex[:12]}"
+    trace = run_local(
+        """
+        import ctypes, os, signal, time
+        def run(comm, ending):
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    ctypes.CDLL(None).prctl(15, comm.encode(), 0, 0, 0)  # PR_SET_NAME
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                    while True:
+                        with open("outputs/alive", "a") as fh:
+                            fh.write("x")
+                        time.sleep(0.01)
+                os._exit(0)
+            time.sleep(0.5)
+            if ending == "times_out":
+                time.sleep(60)
+            return "parent done"
+        """,
+        {"comm": comm, "ending": ending},
+        timeout_s=2,
+    )
+    assert _processes_named(comm) == []
+    assert trace.status == ("ok" if ending == "returns" else "timeout"), trace.compact()
+
+
 @as_root
 def test_local_without_bwrap_as_root_is_refused():
     from agentfactory.sandbox.local import LocalBackend
