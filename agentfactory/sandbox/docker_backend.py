@@ -1,7 +1,7 @@
 """The `docker` backend: one fresh, hardened, single-use container per execution.
 
-Every container: no network, read-only root, a sized /tmp tmpfs, code and inputs mounted read-only,
-outputs/ writable and capped, mem_limit == memswap_limit, one CPU, a pids limit, all capabilities dropped,
+Every container: no network, read-only root, a sized /tmp tmpfs, code, inputs and the host's control
+folder mounted read-only, outputs/ (capped) and the runner's report folder writable, mem_limit == memswap_limit, one CPU, a pids limit, all capabilities dropped,
 no-new-privileges, a non-root user, an init process, the explicit environment of base.SANDBOX_ENV, no log
 driver (a flood of output cannot fill the daemon's disk), and labels with the owner pid for orphan sweeping.
 Never mounted: the docker socket, host credentials, anything of the host but the job folder and the
@@ -31,7 +31,7 @@ from agentfactory.config import Settings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
-from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, read_json
+from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, decode_status, remove_tree
 from agentfactory.sandbox.live_output import pump_container
 
 ISOLATION = (
@@ -43,7 +43,10 @@ LABEL_PID = "agentfactory.owner_pid"
 LABEL_HOST = "agentfactory.owner_host"
 LABEL_JOBDIR = "agentfactory.jobdir"
 LABEL_RUN = "agentfactory.run_id"
-PATHS = SandboxPaths("/sandbox/code", "/work", "/sandbox/ctl", "/sandbox/runtime", "/sandbox/broker")
+PATHS = SandboxPaths(
+    "/sandbox/code", "/work", "/sandbox/ctl", "/sandbox/runtime", "/sandbox/broker", "/sandbox/report"
+)
+SANDBOX_IDS = (10001, 10001)  # the container user when the host is root
 PIDS_LIMIT = 64
 TMPFS_MB = 64
 GRACE_S = 0.5
@@ -126,12 +129,9 @@ def sweep_orphans(client: Any) -> list[str]:
 
 
 def _remove_jobdir(path: str) -> None:
-    import shutil
-
-    tmp = os.path.realpath(tempfile.gettempdir())
-    real = os.path.realpath(path) if path else ""
-    if real and os.path.dirname(real) == tmp and os.path.basename(real).startswith("af-"):
-        shutil.rmtree(real, ignore_errors=True)
+    tmps = {tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
+    if path and os.path.dirname(path) in tmps and os.path.basename(path).startswith("af-"):
+        remove_tree(path)  # never through a link, never recursive
 
 
 @dataclass
@@ -165,7 +165,7 @@ class DockerBackend:
         self.image = self.settings.image
         self.client = client if client is not None else connect()
         check_image(self.client, self.image)
-        self.user = "10001:10001" if os.getuid() == 0 else f"{os.getuid()}:{os.getgid()}"
+        self.user = "{}:{}".format(*SANDBOX_IDS) if os.getuid() == 0 else f"{os.getuid()}:{os.getgid()}"
         self.pool_size = max(0, pool_size)
         self._pool: deque[_Slot] = deque()
         self._pool_memory = self.settings.memory_mb
@@ -187,7 +187,7 @@ class DockerBackend:
     def _create(self, memory_mb: int, run_id: str = "") -> _Slot:
         from docker.types import LogConfig, Ulimit
 
-        jd = JobDir(writable_by_others=os.getuid() == 0)
+        jd = JobDir(SANDBOX_IDS if os.getuid() == 0 else None)
         labels = {
             LABEL: "1",
             LABEL_PID: str(os.getpid()),
@@ -200,7 +200,8 @@ class DockerBackend:
             str(jd.work): {"bind": PATHS.work, "mode": "ro"},
             str(jd.inputs): {"bind": f"{PATHS.work}/inputs", "mode": "ro"},
             str(jd.outputs): {"bind": f"{PATHS.work}/outputs", "mode": "rw"},
-            str(jd.ctl): {"bind": PATHS.ctl, "mode": "rw"},
+            str(jd.ctl): {"bind": PATHS.ctl, "mode": "ro"},
+            str(jd.report): {"bind": PATHS.report, "mode": "rw"},
             str(RUNTIME_DIR): {"bind": PATHS.runtime, "mode": "ro"},
             str(jd.broker): {"bind": PATHS.broker, "mode": "ro"},
         }
@@ -385,7 +386,6 @@ class DockerBackend:
     def _wait(self, slot: _Slot, req: t.ExecutionRequest, start: float) -> str | None:
         deadline = start + req.timeout_s
         next_check = start + 0.25
-        cap = req.output_max_mb << 20
         while not slot.exited.wait(timeout=min(0.1, max(deadline - time.monotonic(), 0.001))):
             now = time.monotonic()
             if now >= deadline:
@@ -393,8 +393,7 @@ class DockerBackend:
                 return t.TIMEOUT
             if now >= next_check:
                 next_check = now + 0.25
-                total, count = slot.jd.outputs_usage()
-                if total >= cap or count > 10_000:
+                if slot.jd.over_limits(req):
                     self._stop(slot)
                     return t.OUTPUT_LIMIT
         return None
@@ -447,8 +446,8 @@ class DockerBackend:
 
 def _needs_inspect(jd: JobDir) -> bool:
     """Only a missing report or a killed subagent can mean an OOM kill; skip the inspect call otherwise."""
-    report = read_json(jd.ctl / "status.json", 1 << 16)  # bounded, never follows links or FIFOs
-    return report is None or report.get("signal") is not None
+    report = decode_status(jd.read_report("status.json", 1 << 16))  # bounded, never follows links or FIFOs
+    return report is None or report["signal"] is not None
 
 
 def _remove(container: Any) -> None:

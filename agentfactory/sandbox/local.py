@@ -2,16 +2,28 @@
 
 The subprocess gets its own session, rlimits (CPU time, address space, processes, file size), an explicit
 environment and the job's work folder as cwd, and is killed by process group at the wall-clock limit.
-When `bwrap` is installed it also runs inside bubblewrap namespaces: no network, read-only view of the host
-root, private /tmp, only outputs/ writable. It still shares the host kernel and, without bwrap, the host
-filesystem and network. Every trace says so.
+
+With bubblewrap (`bwrap`) it runs in new mount, PID, network, IPC and UTS namespaces that show only what
+Python needs, read-only: the system's /usr (and the /bin, /lib links), a few loader files of /etc, the
+interpreter's prefixes and site-packages, the runner and the job folder; outputs/ and the runner's report
+folder are the only writable places besides a size-capped private /tmp and /dev/shm. Nothing else of the
+host is there: no /root, /home, /etc/shadow, /run or /var/run (so no Docker socket), no host /tmp or /proc.
+A seccomp filter refuses new user namespaces, kernel keyrings, bpf, perf events and userfaultfd.
+When the host runs as root the subagent never has root's identity: bubblewrap (privileged, without a user
+namespace) keeps only CAP_SETUID/CAP_SETGID, and the runner becomes uid/gid 65534 with no groups and no
+capabilities before it reads the job. Without bubblewrap a root host is refused (the subagent would be
+root on the host); a non-root host falls back to a plain subprocess that can read the user's files and
+reach the network. Every trace says which.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import json
 import math
 import os
+import re
 import resource
 import shutil
 import signal
@@ -21,20 +33,41 @@ import sys
 import time
 
 from agentfactory.config import Settings
+from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
-from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
+from agentfactory.sandbox.jobdir import (
+    RUNTIME_DIR,
+    JobDir,
+    SandboxPaths,
+    read_bounded,
+    write_new,
+)
 from agentfactory.sandbox.live_output import pump_fd
 
 ISOLATION_BWRAP = (
-    "local backend (weaker isolation than docker): host subprocess with rlimits and a scrubbed environment "
-    "inside bubblewrap namespaces (no network, read-only host root, private /tmp); shares the host kernel"
+    "local backend (weaker isolation than docker): host subprocess inside bubblewrap namespaces (no network; "
+    "only Python, the runner and the job folder visible, read-only but outputs/; private /tmp and /proc), "
+    "never as root, with rlimits and a scrubbed environment; shares the host kernel"
 )
 ISOLATION_PLAIN = (
     "local backend (weak isolation): host subprocess with rlimits and a scrubbed environment; bubblewrap is "
-    "not installed, so the subagent can read host files and reach the network"
+    "not installed, so the subagent can read the host user's files and reach the network"
 )
-_INSIDE = "/tmp/af"
+SANDBOX_IDS = (65534, 65534)  # uid/gid of the subagent when the host is root (nobody/nogroup)
+INSIDE = SandboxPaths(
+    "/sandbox/code", "/sandbox/work", "/sandbox/ctl", "/sandbox/runtime", "/sandbox/broker", "/sandbox/report"
+)
+TMPFS_BYTES = 64 << 20  # the private /tmp (memory the rlimits do not count: bounded here)
+SHM_BYTES = 16 << 20
+_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives")
+_ETC_WRITTEN = {
+    "passwd": "root:x:0:0::/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n",
+    "group": "root:x:0:\nnogroup:x:65534:\n",
+    "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
+    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+}
 _SITE_PATHS = [p for p in site.getsitepackages() if os.path.isdir(p)]
 _POLL_S = 0.02
 _GRACE_S = 0.5
@@ -47,56 +80,74 @@ class LocalBackend:
         self.settings = settings or Settings()
         self.bwrap = shutil.which("bwrap") if use_bwrap is not False else None
         if use_bwrap and not self.bwrap:
-            from agentfactory.errors import SandboxError
-
             raise SandboxError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap.")
+        self.as_root = os.geteuid() == 0
+        if self.as_root and not self.bwrap:
+            raise SandboxError(
+                "--sandbox local refuses to run subagents as root without bubblewrap (they would have root's "
+                "access to this machine): install bubblewrap (apt-get install bubblewrap) or use --sandbox docker."
+            )
         self.isolation = ISOLATION_BWRAP if self.bwrap else ISOLATION_PLAIN
 
     def close(self) -> None:
         pass
 
     def execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
-        jd = JobDir(writable_by_others=False)
+        jd = JobDir(SANDBOX_IDS if self.as_root else None)
         session = None
         proc = None
+        info_r = info_w = filter_fd = -1
         live = None
+        live_r = live_w = -1
         try:
             jd.load(req)
             if self.bwrap:
-                paths = SandboxPaths(
-                    f"{_INSIDE}/code",
-                    f"{_INSIDE}/work",
-                    f"{_INSIDE}/ctl",
-                    str(RUNTIME_DIR),
-                    f"{_INSIDE}/broker",
-                )
+                paths = INSIDE
             else:
                 paths = SandboxPaths(
-                    str(jd.code), str(jd.work), str(jd.ctl), str(RUNTIME_DIR), str(jd.broker)
+                    str(jd.code), str(jd.work), str(jd.ctl), str(RUNTIME_DIR), str(jd.broker), str(jd.report)
                 )
-            (jd.ctl / "job.json").write_bytes(jd.job(req, paths, site_paths=_SITE_PATHS))
+            jd.write_job(jd.job(req, paths, site_paths=_SITE_PATHS))
             if req.broker is not None:
                 session = req.broker.open_session(jd.socket_path, req.tools)
-            cmd = self._command(jd, paths)
+            program = seccomp_filter() if self.bwrap and "--seccomp" in bwrap_options(self.bwrap) else None
+            filter_fd = _memfd(program) if program else -1
+            info_r, info_w = os.pipe() if self.bwrap else (-1, -1)
+            cmd = self._command(jd, paths, filter_fd, info_w)
             start = time.monotonic()
-            live_r, live_w = os.pipe() if req.on_output is not None else (None, None)  # live view only
-            with open(jd.root / "launcher.err", "wb") as err, _live_pipe(live_r, live_w):
+            if req.on_output is not None:  # the live view's copy of the subagent's stdout
+                live_r, live_w = os.pipe()
+            err = os.open(
+                "launcher.err", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                dir_fd=jd.fd,
+            )  # fmt: skip
+            try:
                 proc = subprocess.Popen(
                     cmd,
                     stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL if live_w is None else live_w,
+                    stdout=subprocess.DEVNULL if live_w < 0 else live_w,
                     stderr=err,
                     cwd=jd.work,
                     env=dict(SANDBOX_ENV, TMPDIR="/tmp" if self.bwrap else str(jd.root)),
                     start_new_session=True,
                     preexec_fn=_limits(req),
                     close_fds=True,
+                    pass_fds=tuple(fd for fd in (filter_fd, info_w) if fd >= 0),
                 )
-            if live_r is not None:
-                live = pump_fd(live_r, req.on_output)
+            finally:
+                for fd in (err, filter_fd, info_w, live_w):
+                    if fd >= 0:
+                        os.close(fd)
+                filter_fd = info_w = live_w = -1
+            if live_r >= 0:
+                live, live_r = pump_fd(live_r, req.on_output), -1  # the pump owns and closes it now
             host_status, note = self._wait(proc, jd, req, start)
             duration = time.monotonic() - start
             _killpg(proc.pid)
+            proc.wait()
+            if info_r >= 0:
+                info_r, fd = -1, info_r
+                _await_namespace_end(fd)  # nothing of the sandbox still writes while the host reads
             if live is not None:
                 live.join()
             calls = session.close() if session else []
@@ -104,6 +155,7 @@ class LocalBackend:
             if host_status is None and proc.returncode not in (0, None):
                 note = _launcher_note(jd, proc.returncode)
             trace = jd.finish(req, self.name, self.isolation, duration, host_status, note, tool_calls=calls)
+            trace.sandbox_id = str(proc.pid)
             if host_status == t.INTERRUPTED:
                 raise SandboxInterrupted(trace)
             return trace
@@ -113,6 +165,9 @@ class LocalBackend:
                 proc.wait()
             if session is not None:
                 session.close()
+            for fd in (info_r, info_w, filter_fd, live_r, live_w):
+                if fd >= 0:
+                    os.close(fd)
             jd.remove()
 
     def _wait(
@@ -120,7 +175,6 @@ class LocalBackend:
     ) -> tuple[str | None, str]:
         deadline = start + req.timeout_s
         next_check = start + 0.25
-        cap = req.output_max_mb << 20
         try:
             while proc.poll() is None:
                 now = time.monotonic()
@@ -129,8 +183,7 @@ class LocalBackend:
                     return t.TIMEOUT, ""
                 if now >= next_check:
                     next_check = now + 0.25
-                    total, count = jd.outputs_usage()
-                    if total >= cap or count > 10_000:
+                    if jd.over_limits(req):
                         self._stop(proc, jd)
                         return t.OUTPUT_LIMIT, ""
                 with contextlib.suppress(subprocess.TimeoutExpired):
@@ -148,57 +201,215 @@ class LocalBackend:
         _killpg(proc.pid)
         proc.wait()
 
-    def _command(self, jd: JobDir, paths: SandboxPaths) -> list[str]:
-        runner = [sys.executable, "-I", "-B", "-S", str(RUNTIME_DIR / "runner.py"), paths.ctl]
+    def _command(self, jd: JobDir, paths: SandboxPaths, filter_fd: int = -1, info_fd: int = -1) -> list[str]:
+        runner = [sys.executable, "-I", "-B", "-S", f"{paths.runtime}/runner.py", paths.ctl]
         if not self.bwrap:
             return runner
+        have = bwrap_options(self.bwrap)
+
+        def perms(mode: str) -> list[str]:
+            return ["--perms", mode] if "--perms" in have else []
+
+        if self.as_root:
+            # No user namespace (it would map the subagent to root outside): bubblewrap keeps only what
+            # the runner needs to become SANDBOX_IDS, which clears every capability.
+            identity = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+            runner += ["--user", "{}:{}".format(*SANDBOX_IDS)]
+        else:
+            identity = [
+                "--unshare-user",
+                *(["--disable-userns"] if "--disable-userns" in have else []),
+                "--uid",
+                "65534",
+                "--gid",
+                "65534",
+                "--cap-drop",
+                "ALL",
+            ]
+        etc: list[str] = []
+        for name, text in _ETC_WRITTEN.items():  # written by the host in the job root, never the host's
+            write_new(jd.fd, f"etc-{name}", text.encode(), 0o644)
+            etc += ["--ro-bind", str(jd.root / f"etc-{name}"), f"/etc/{name}"]
         return [
             self.bwrap,
-            "--unshare-all",
-            "--unshare-user",
-            "--uid", "65534",
-            "--gid", "65534",
+            "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
+            *identity,
             "--die-with-parent",
             "--new-session",
-            "--cap-drop", "ALL",
-            "--ro-bind", "/", "/",
+            *(["--seccomp", str(filter_fd)] if filter_fd >= 0 else []),
+            *(["--info-fd", str(info_fd)] if info_fd >= 0 else []),
+            *_system_binds(),
+            *perms("0755"), "--dir", "/etc",
+            *_etc_binds(),
+            *etc,
             "--dev", "/dev",
             "--proc", "/proc",
-            "--tmpfs", "/tmp",
-            *_rebind_under_tmp(),
-            "--dir", _INSIDE,
+            *_tmpfs("/tmp", TMPFS_BYTES, have),
+            *_tmpfs("/dev/shm", SHM_BYTES, have),
+            *_python_binds(perms("0111")),  # after /tmp: an interpreter installed under /tmp is bound back
+            *perms("0755"), "--dir", "/sandbox",
+            "--ro-bind", str(RUNTIME_DIR), paths.runtime,
             "--ro-bind", str(jd.code), paths.code,
             "--ro-bind", str(jd.work), paths.work,
             "--ro-bind", str(jd.inputs), f"{paths.work}/inputs",
             "--bind", str(jd.outputs), f"{paths.work}/outputs",
-            "--bind", str(jd.ctl), paths.ctl,
+            "--ro-bind", str(jd.ctl), paths.ctl,
+            "--bind", str(jd.report), paths.report,
             "--ro-bind", str(jd.broker), paths.broker,
+            *(["--remount-ro", "/"] if "--remount-ro" in have else []),
             "--chdir", paths.work,
             "--",
             *runner,
         ]  # fmt: skip
 
 
-@contextlib.contextmanager
-def _live_pipe(read_fd: int | None, write_fd: int | None):
-    """Around Popen: the child keeps the write end; the read end is closed too if Popen fails."""
-    try:
-        yield
-    except BaseException:
-        if read_fd is not None:
-            os.close(read_fd)
-        raise
-    finally:
-        if write_fd is not None:
-            os.close(write_fd)
+# ---- seccomp: no new user namespaces, no kernel keyrings, bpf, perf or userfaultfd ----------------------
+# A root host cannot use bubblewrap's --disable-userns (it needs a user namespace of its own, which would
+# map the subagent to root): this filter does it, and closes interfaces Docker's default profile closes too.
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+_SYSCALLS = {  # name: (x86_64, aarch64)
+    "unshare": (272, 97),
+    "setns": (308, 268),
+    "clone3": (435, 435),
+    "keyctl": (250, 219),
+    "add_key": (248, 217),
+    "request_key": (249, 218),
+    "bpf": (321, 280),
+    "perf_event_open": (298, 241),
+    "userfaultfd": (323, 282),
+    "clone": (56, 220),
+}
+_CLONE_NEWUSER = 0x10000000
+_EPERM, _ENOSYS = 1, 38
 
 
-def _rebind_under_tmp() -> list[str]:
-    """The private /tmp hides whatever lives under the host's /tmp: when the runner, the interpreter
-    or its site-packages are installed there (a checkout or venv in /tmp), bind them back read-only."""
-    needed = {str(RUNTIME_DIR), sys.prefix, os.path.dirname(os.path.realpath(sys.executable)), *_SITE_PATHS}
+def seccomp_filter() -> bytes | None:
+    """A classic BPF seccomp program for bubblewrap's --seccomp, or None on an architecture it does not
+    know. clone3 answers ENOSYS (the C library falls back to clone, whose flags can be checked)."""
+    import platform
+    import struct
+
+    machine = platform.machine()
+    if machine not in _AUDIT_ARCH:
+        return None
+    col = 0 if machine == "x86_64" else 1
+    nr = {name: numbers[col] for name, numbers in _SYSCALLS.items()}
+    ld_w_abs, jeq_k, jset_k, jge_k, ret_k = 0x20, 0x15, 0x45, 0x35, 0x06
+    allow, kill = 0x7FFF0000, 0x80000000
+
+    def errno_(n: int) -> int:
+        return 0x00050000 | n
+
+    prog: list[tuple[int, int, int, int]] = [
+        (ld_w_abs, 0, 0, 4),  # arch
+        (jeq_k, 1, 0, _AUDIT_ARCH[machine]),
+        (ret_k, 0, 0, kill),
+        (ld_w_abs, 0, 0, 0),  # syscall number
+    ]
+    if machine == "x86_64":
+        prog += [(jge_k, 0, 1, 0x40000000), (ret_k, 0, 0, errno_(_ENOSYS))]  # the x32 ABI
+    prog += [(jeq_k, 0, 1, nr["clone3"]), (ret_k, 0, 0, errno_(_ENOSYS))]
+    for name in (
+        "unshare",
+        "setns",
+        "keyctl",
+        "add_key",
+        "request_key",
+        "bpf",
+        "perf_event_open",
+        "userfaultfd",
+    ):
+        prog += [(jeq_k, 0, 1, nr[name]), (ret_k, 0, 0, errno_(_EPERM))]
+    prog += [
+        (jeq_k, 0, 3, nr["clone"]),
+        (ld_w_abs, 0, 0, 16),  # low half of the flags
+        (jset_k, 0, 1, _CLONE_NEWUSER),
+        (ret_k, 0, 0, errno_(_EPERM)),
+        (ret_k, 0, 0, allow),
+    ]
+    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
+def _memfd(data: bytes) -> int:
+    fd = os.memfd_create("af-seccomp", os.MFD_CLOEXEC)
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _system_binds() -> list[str]:
     args: list[str] = []
-    for path in sorted(p for p in needed if p == "/tmp" or p.startswith("/tmp/")):
+    for path in _SYSTEM:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _etc_binds() -> list[str]:
+    args: list[str] = []
+    for name in _ETC:
+        path = f"/etc/{name}"
+        if os.path.lexists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _covered(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def python_paths() -> list[str]:
+    """The folders the interpreter needs (prefixes, site-packages, the executable's folder), as seen and
+    resolved, without those under the system folders or under another one of them."""
+    wanted = {
+        sys.prefix,
+        sys.base_prefix,
+        sys.exec_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(sys.executable),
+        os.path.dirname(os.path.realpath(sys.executable)),
+        *_SITE_PATHS,
+    }
+    wanted |= {os.path.realpath(p) for p in wanted}
+    kept: list[str] = []
+    for path in sorted((os.path.normpath(p) for p in wanted if p), key=len):
+        if path == "/" or not os.path.isdir(path) or _covered(path, list(_SYSTEM) + kept):
+            continue
+        kept.append(path)
+    return kept
+
+
+def _tmpfs(dest: str, size: int, have: frozenset[str]) -> list[str]:
+    """A size-capped tmpfs any sandbox user may write (sticky, like the host's /tmp)."""
+    args = ["--size", str(size)] if "--size" in have else []
+    if "--perms" in have:
+        return [*args, "--perms", "1777", "--tmpfs", dest]
+    return [*args, "--tmpfs", dest, *(["--chmod", "1777", dest] if "--chmod" in have else [])]
+
+
+@functools.lru_cache(maxsize=4)
+def bwrap_options(bwrap: str) -> frozenset[str]:
+    """The options this bubblewrap knows (older ones lack --size, --perms, --disable-userns...)."""
+    try:
+        proc = subprocess.run([bwrap, "--help"], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    return frozenset(re.findall(r"--[a-z0-9-]+", (proc.stdout + proc.stderr).decode("utf-8", "replace")))
+
+
+def _python_binds(perms: list[str]) -> list[str]:
+    args: list[str] = []
+    made: list[str] = []
+    for path in python_paths():
+        parts = path.strip("/").split("/")
+        for i in range(1, len(parts)):
+            parent = "/" + "/".join(parts[:i])
+            if parent not in made and parent not in ("/etc", "/tmp", "/dev", "/proc", "/sandbox"):
+                # folders on the way stay unlistable: /root shows nothing of the host's /root
+                args += [*perms, "--dir", parent]
+                made.append(parent)
         args += ["--ro-bind", path, path]
     return args
 
@@ -213,10 +424,39 @@ def _limits(req: t.ExecutionRequest):
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if os.getuid() != 0:  # counted per user on the whole host; root is exempt anyway
-            resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
+        # Counted per user on the whole host; root is exempt until the runner becomes SANDBOX_IDS.
+        resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
 
     return apply
+
+
+def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
+    """Once bubblewrap is dead, its init in the sandbox gets SIGKILL and the kernel kills every process of
+    the PID namespace. Wait (bounded) until that init, named by --info-fd, is gone or a zombie."""
+    try:
+        os.set_blocking(info_r, False)
+        try:
+            data = os.read(info_r, 1 << 16)
+        except BlockingIOError:
+            data = b""
+    finally:
+        os.close(info_r)
+    try:
+        pid = int(json.loads(data or b"{}").get("child-pid", 0))
+    except (ValueError, TypeError, AttributeError):
+        return
+    if pid <= 1:
+        return
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                state = fh.read().rsplit(b")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state in (b"Z", b"X"):
+            return
+        time.sleep(0.005)
 
 
 def _killpg(pid: int) -> None:
@@ -225,8 +465,6 @@ def _killpg(pid: int) -> None:
 
 
 def _launcher_note(jd: JobDir, code: int) -> str:
-    try:
-        text = (jd.root / "launcher.err").read_bytes()[-2000:].decode("utf-8", "replace").strip()
-    except OSError:
-        text = ""
+    data = read_bounded(jd.fd, "launcher.err", 1 << 16) or b""
+    text = data[-2000:].decode("utf-8", "replace").strip()
     return f"the local sandbox exited with code {code}" + (f": {text}" if text else "")

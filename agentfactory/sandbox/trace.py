@@ -90,7 +90,8 @@ class ExecutionTrace:
     duration_s: float = 0.0
     peak_memory_mb: float | None = None
     output_files: list[str] = field(default_factory=list)
-    refused_outputs: list[str] = field(default_factory=list)
+    refused_outputs: list[str] = field(default_factory=list)  # printable (escaped) relative paths
+    output_refusals: dict[str, str] = field(default_factory=dict)  # refused path -> why
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     isolation: str = ""
     entry: str = ""
@@ -145,7 +146,11 @@ class ExecutionTrace:
         if self.output_files:
             lines.append("output files: " + ", ".join(self.output_files[:20]))
         if self.refused_outputs:
-            lines.append("refused output files: " + ", ".join(self.refused_outputs[:20]))
+            shown = [
+                f"{p} ({self.output_refusals[p]})" if p in self.output_refusals else p
+                for p in self.refused_outputs[:20]
+            ]
+            lines.append("refused output files: " + ", ".join(shown))
         for call in self.tool_calls[:10]:
             state = "ok" if call.ok else f"refused/failed: {call.error}"
             lines.append(f"tool {call.tool}({call.arguments[:80]}) -> {state}")

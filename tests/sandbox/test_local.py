@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -133,3 +136,131 @@ def test_compact_shows_the_answer_field_whole_on_its_own_line():
     lines = text.splitlines()
     assert lines[1].startswith("answer: ") and json.loads(lines[1][len("answer: ") :]) == answer
     assert lines[2] == 'result: {"count": 3}'
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+def test_bwrap_without_newer_options_still_isolates(run_local, monkeypatch):
+    """An older bubblewrap (no --size, --perms, --disable-userns): the options are left out, not failed on."""
+    from agentfactory.sandbox import local
+
+    full = local.bwrap_options(local.shutil.which("bwrap"))
+    assert {"--size", "--perms", "--disable-userns", "--ro-bind"} <= full
+    monkeypatch.setattr(local, "bwrap_options", lambda path: full - {"--size", "--perms", "--disable-userns"})
+    trace = run_local(
+        """
+        import os, socket
+        def run():
+            open("/tmp/scratch", "w").write("x")
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect("/var/run/docker.sock")
+                sock = "connected"
+            except OSError as exc:
+                sock = type(exc).__name__
+            return {"uid": os.getuid(), "shadow": os.path.exists("/etc/shadow"), "sock": sock}
+        """
+    )
+    assert trace.status == "ok", trace.compact()
+    assert trace.result["uid"] != 0 and trace.result["shadow"] is False
+    assert trace.result["sock"] == "FileNotFoundError"
+
+
+def test_plain_fallback_for_a_non_root_host_runs_the_same_protocol(tmp_path, monkeypatch):
+    """Without bubblewrap a non-root host gets a plain subprocess (said in the trace); the control and
+    report folders work the same way. (The test pretends to be non-root: the code it runs is benign.)"""
+    from agentfactory.sandbox import ExecutionRequest
+    from agentfactory.sandbox.local import ISOLATION_PLAIN, LocalBackend
+
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    backend = LocalBackend(use_bwrap=False)
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "sub.py").write_text("import time\ndef run(n):\n    open('outputs/o.txt', 'w').write('o')\n"
+                                 "    time.sleep(n)\n    return n\n")  # fmt: skip
+    ok = backend.execute(ExecutionRequest(code, "sub", {"n": 0}, output_dir=tmp_path / "out", timeout_s=10))
+    assert ok.status == "ok" and ok.result == 0 and ok.output_files == ["o.txt"]
+    assert ok.isolation == ISOLATION_PLAIN
+    slow = backend.execute(ExecutionRequest(code, "sub", {"n": 30}, output_dir=tmp_path / "out", timeout_s=1))
+    assert slow.status == "timeout" and slow.duration_s < 5
+
+
+def _world_reachable(path: Path) -> bool:
+    return all(os.stat(p).st_mode & 0o005 == 0o005 for p in [path, *path.parents])
+
+
+def test_bwrap_for_a_non_root_host_uses_a_user_namespace():
+    """The non-root path, for real: the host process is uid 65534 (setpriv) running the system Python."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    site_packages = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    system_python = Path("/usr/bin/python3")
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("bwrap"):
+        pytest.skip("needs root (to become another user), setpriv and bubblewrap")
+    if (
+        not system_python.exists()
+        or subprocess.run(
+            [
+                system_python,
+                "-c",
+                f"import sys; sys.exit(sys.version_info[:2] != {tuple(sys.version_info[:2])})",
+            ]
+        ).returncode
+    ):
+        pytest.skip("needs a system Python of the same version as the test's (for the installed packages)")
+    if not (_world_reachable(repo) and _world_reachable(site_packages)):
+        pytest.skip("the checkout or the site-packages are not readable by other users")
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="af-test-nonroot-"))  # pytest's tmp_path is root's alone
+    os.chmod(folder, 0o777)
+    try:
+        _run_as_nobody(folder, repo, site_packages, system_python)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_as_nobody(folder: Path, repo: Path, site_packages: Path, system_python: Path) -> None:
+    import subprocess
+
+    driver = folder / "drive.py"
+    driver.write_text(
+        textwrap.dedent(
+            f"""
+            import json, os, sys, tempfile
+            sys.path[:0] = [{str(repo)!r}, {str(site_packages)!r}]
+            from agentfactory.sandbox import ExecutionRequest
+            from agentfactory.sandbox.local import LocalBackend
+            code = tempfile.mkdtemp(dir={str(folder)!r})
+            with open(os.path.join(code, "sub.py"), "w") as fh:
+                fh.write('''
+            import ctypes, os
+            def run():
+                libc = ctypes.CDLL(None, use_errno=True)
+                open("outputs/x.txt", "w").write("x")
+                return {{"uid": os.getuid(), "top": sorted(os.listdir("/")),
+                        "unshare": [libc.unshare(0x10000000), ctypes.get_errno()]}}
+            ''')
+            backend = LocalBackend()
+            trace = backend.execute(ExecutionRequest(code, "sub", {{}}, output_dir=os.path.join(code, "out")))
+            print(json.dumps({{"as_root": backend.as_root, "status": trace.status, "result": trace.result,
+                              "files": trace.output_files, "error": trace.error}}))
+            """
+        )
+    )
+    proc = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", system_python, str(driver)],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(folder), "TMPDIR": str(folder)},
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["as_root"] is False
+    assert report["status"] == "ok", report
+    assert report["result"]["uid"] == 65534
+    assert report["result"]["unshare"] == [-1, 1]  # no user namespace inside the sandbox's own
+    assert not {"root", "home", "run", "var", "work"} & set(report["result"]["top"])
+    assert report["files"] == ["x.txt"]

@@ -1,13 +1,21 @@
-"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR`. Standard library only; never imports agentfactory.
+"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR [--user UID:GID]`. Standard library only; never
+imports agentfactory.
 
-Protocol with the host (all files in CTL_DIR):
-- the job is `job.json` if present, else read to EOF from the FIFO `go` (a pre-started container blocks
-  there until the host hands it a job). Job keys: entry, code_dir, work_dir, inputs, runtime_dir,
-  tools_socket, site_paths, result_max_bytes, result_max_depth, stream_max_bytes, stream_kill_bytes, output_max_bytes.
-- the runner forks: the child imports the entry module, calls `run(**inputs)` and writes `result.json`
-  ({"ok": true, "result": ...} or {"ok": false, "error": {...}, "limit": ...}); the parent captures the
-  child's stdout and stderr through pipes (keeping only a bounded tail), waits for it and writes
-  `status.json` (exit code, signal, peak memory, byte counts) and `stdout.bin` / `stderr.bin`.
+With --user and started as root (the local backend on a root host, inside bubblewrap with only
+CAP_SETUID/CAP_SETGID), it first becomes UID:GID with no supplementary groups, which drops every
+capability, before it reads anything.
+
+Protocol with the host:
+- CTL_DIR is the host's, read-only here: the job is `job.json` if present, else read to EOF from the FIFO
+  `go` (a pre-started container blocks there until the host hands it a job); `stop` appears when the
+  host wants the subagent stopped. Job keys: entry, code_dir, work_dir, report_dir, inputs, runtime_dir,
+  tools_socket, site_paths, result_max_bytes, result_max_depth, stream_max_bytes, stream_kill_bytes,
+  output_max_bytes.
+- the runner forks: the child imports the entry module, calls `run(**inputs)` and writes
+  REPORT_DIR/result.json ({"ok": true, "result": ...} or {"ok": false, "error": {...}, "limit": ...});
+  the parent captures the child's stdout and stderr through pipes (keeping only a bounded tail), waits
+  for it and writes REPORT_DIR/status.json (exit code, signal, peak memory, byte counts) and
+  `stdout.bin` / `stderr.bin`. The subagent can write REPORT_DIR too: the host trusts none of it.
 The host decides the status from its own timer, the container state and these files; what the subagent
 prints goes only into the stream tails and is never parsed. Results are JSON, never pickle.
 """
@@ -126,7 +134,7 @@ def _child(job, out_w, err_w):
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     code_dir = job["code_dir"]
-    result_path = os.path.join(job["ctl"], "result.json")
+    result_path = os.path.join(job["report_dir"], "result.json")
     cap = job.get("output_max_bytes")
     if cap:  # per-file cap; the host also watches the total. Room for the result file itself.
         cap = max(cap, job["result_max_bytes"] + 65536)
@@ -220,9 +228,21 @@ def _forward(chunk, budget):
         return 0
 
 
-def main(ctl):
+def _drop_privileges(spec):
+    uid, gid = (int(x) for x in spec.split(":"))
+    if os.getuid() == 0 or os.geteuid() == 0:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    if 0 in os.getresuid() or 0 in os.getresgid():
+        os._exit(72)
+
+
+def main(ctl, user=None):
+    if user:
+        _drop_privileges(user)
     job = _read_job(ctl)
-    job["ctl"] = ctl
+    report = job["report_dir"]
     started = time.monotonic()
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
@@ -271,7 +291,7 @@ def main(ctl):
             stopped = True  # the host's timer ran out: stop the subagent, then report what we have
             _kill(pid)
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    report = {
+    status_report = {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "maxrss_kb": usage.ru_maxrss,
@@ -281,10 +301,10 @@ def main(ctl):
         "stopped": stopped,
         "duration_s": round(time.monotonic() - started, 6),
     }
-    _write_atomic(os.path.join(ctl, "stdout.bin"), tails[out_r].tail())
-    _write_atomic(os.path.join(ctl, "stderr.bin"), tails[err_r].tail())
-    _write_atomic(os.path.join(ctl, "status.json"), json.dumps(report).encode())
+    _write_atomic(os.path.join(report, "stdout.bin"), tails[out_r].tail())
+    _write_atomic(os.path.join(report, "stderr.bin"), tails[err_r].tail())
+    _write_atomic(os.path.join(report, "status.json"), json.dumps(status_report).encode())
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--user" else None)
