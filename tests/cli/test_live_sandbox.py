@@ -102,8 +102,8 @@ def test_no_listener_no_forwarding(tmp_path):
 
     from agentfactory.sandbox.jobdir import JobDir, SandboxPaths
 
-    paths = SandboxPaths("/c", "/w", "/ctl", "/r", "/b")
-    jd = JobDir(writable_by_others=False)
+    paths = SandboxPaths("/c", "/w", "/ctl", "/r", "/b", "/report")
+    jd = JobDir()
     try:
         plain_job = json.loads(jd.job(_request(tmp_path, TICKS), paths))
         watched_job = json.loads(jd.job(_request(tmp_path, TICKS, lambda s, line: None), paths))
