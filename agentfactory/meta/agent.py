@@ -42,6 +42,7 @@ _templates = Environment(
 
 STATUS_EXIT = {
     "success": EXIT_OK,
+    "task_failed": EXIT_TASK_FAILED,
     "budget_exhausted": EXIT_BUDGET,
     "interrupted": EXIT_INTERRUPTED,
 }

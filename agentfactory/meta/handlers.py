@@ -219,12 +219,19 @@ class MetaSkills:
 
     # -- finish ----------------------------------------------------------------------------------
 
-    def finish(self, answer: str, save: list[str] | None = None) -> Outcome:
+    def finish(
+        self, answer: str, save: list[str] | None = None, status: str = "done", reason: str = ""
+    ) -> Outcome:
+        """`status` "failed" (with `reason`) ends the run as task_failed; the loop also fails a
+        finish without an answer. Saving does not depend on it: a candidate that worked is kept."""
         lines = []
         for name in dict.fromkeys(save or []):
             lines.append(self._save_one(name))
         summary = "\n".join(lines) if lines else "Nothing saved."
-        return Outcome(f"Run finished.\n{summary}", finished=True, answer=answer)
+        failure = ""
+        if status == "failed":
+            failure = " ".join(reason.split()) or " ".join((answer or "").split()) or "the task was not done"
+        return Outcome(f"Run finished.\n{summary}", finished=True, answer=answer, failure=failure)
 
     def _save_one(self, name: str) -> str:
         cand = self.ctx.candidates.get(name)
