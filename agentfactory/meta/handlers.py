@@ -200,13 +200,7 @@ class MetaSkills:
                 return Outcome(
                     f"No subagent named '{name}' in this run or the library. Create it first.", True
                 )
-            with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
-                folder = self.ctx.library.export(name, sub.version, Path(tmp) / name)
-                trace = self.ctx.execute(
-                    folder, sub.entry, inputs, list(sub.tools), name=name, version=sub.version, revision=None
-                )
-            if name not in self.ctx.reused:
-                self.ctx.reused.append(name)
+            trace = self.execute_library(sub, inputs)
         text = trace.compact(max_chars=RESULT_PREVIEW_CHARS)
         if final and trace.status == "ok":
             if not _finite(trace.result):
@@ -216,6 +210,17 @@ class MetaSkills:
             done = self.finish(result_answer(trace.result, trace.output_files), [name] if cand else [])
             return Outcome(f"{text}\n{done.text}", finished=True, answer=done.answer)
         return Outcome(text, is_error=trace.status != "ok", data={"status": trace.status})
+
+    def execute_library(self, sub: Any, inputs: dict[str, Any]) -> Any:
+        """Run one version of a library subagent in the sandbox; the run counts it as reused."""
+        with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
+            folder = self.ctx.library.export(sub.name, sub.version, Path(tmp) / sub.name)
+            trace = self.ctx.execute(
+                folder, sub.entry, inputs, list(sub.tools), name=sub.name, version=sub.version, revision=None
+            )
+        if sub.name not in self.ctx.reused:
+            self.ctx.reused.append(sub.name)
+        return trace
 
     # -- finish ----------------------------------------------------------------------------------
 
