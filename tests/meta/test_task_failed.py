@@ -97,3 +97,15 @@ def test_cli_run_of_a_failed_task_exits_1_with_task_failed_in_json(tmp_path, mon
     assert stats.exit_code == 0, stats.output
     team = json.loads(stats.stdout)["team"]
     assert team["runs"] == 2 and team["successes"] == 0
+
+
+def test_report_of_all_runs_counts_a_failed_task_as_a_failure(tmp_path):
+    from agentfactory.report import render_all_report
+
+    env = make_env(tmp_path)
+    env.run("Upper-case the word sea.", [call("finish", answer="SEA")])
+    env.run(TASK, [call("finish", answer="No.", status="failed", reason=REASON)])
+    with ExperienceStore(default_store_path(env.settings)) as store:
+        html = render_all_report(store)
+    rate = html.split('<div class="k">success rate</div><div class="v">', 1)[1].split("<", 1)[0]
+    assert rate == "50%"
