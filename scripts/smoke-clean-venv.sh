@@ -20,6 +20,24 @@ trap 'rm -rf "$WORK"' EXIT
 chmod 755 "$WORK"
 step() { printf '\n== clean venv: %s\n' "$*"; }
 fail() { printf 'clean venv smoke FAILED: %s\n' "$*" >&2; exit 1; }
+# field FILE KEY: one top-level field of a JSON object file.
+field() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
+# expect CODE NAME CMD...: run CMD, require exit code CODE and no traceback.
+expect() {
+  local want="$1" name="$2"
+  shift 2
+  local got=0
+  "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || got=$?
+  cat "$WORK/out.txt"
+  if grep -q "Traceback (most recent call last)" "$WORK/out.txt" "$WORK/err.txt"; then
+    cat "$WORK/err.txt" >&2
+    fail "$name printed a traceback"
+  fi
+  if [ "$got" != "$want" ]; then
+    cat "$WORK/err.txt" >&2
+    fail "$name exited $got, expected $want"
+  fi
+}
 
 step "create $WORK/venv and install $ROOT without extras"
 "$BASE_PYTHON" -m venv "$WORK/venv" || fail "could not create a virtual environment with $BASE_PYTHON"
@@ -34,6 +52,12 @@ unset PYTHONPATH
 while IFS= read -r var; do unset "$var"; done < <(env | grep -o '^AGENTFACTORY_[A-Z_]*' || true)
 unset ANTHROPIC_API_KEY OPENAI_API_KEY OPENAI_BASE_URL
 export AGENTFACTORY_SANDBOX=local
+
+if [ "$IMPORTS_ONLY" = "0" ]; then
+  step "agentfactory --version"
+  expect 0 "--version" "$AF" --version
+  grep -q "^agentfactory " "$WORK/out.txt" || fail "--version printed no version"
+fi
 
 step "import every module of the base package"
 "$PY" - <<'EOF' || fail "a module of the base package does not import without extras"
@@ -64,29 +88,6 @@ if [ "$IMPORTS_ONLY" = "1" ]; then
   echo "clean venv smoke: imports ok"
   exit 0
 fi
-
-# field FILE KEY: one top-level field of a JSON object file.
-field() { "$PY" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
-# expect CODE NAME CMD...: run CMD, require exit code CODE and no traceback.
-expect() {
-  local want="$1" name="$2"
-  shift 2
-  local got=0
-  "$@" >"$WORK/out.txt" 2>"$WORK/err.txt" || got=$?
-  cat "$WORK/out.txt"
-  if grep -q "Traceback (most recent call last)" "$WORK/out.txt" "$WORK/err.txt"; then
-    cat "$WORK/err.txt" >&2
-    fail "$name printed a traceback"
-  fi
-  if [ "$got" != "$want" ]; then
-    cat "$WORK/err.txt" >&2
-    fail "$name exited $got, expected $want"
-  fi
-}
-
-step "agentfactory --version"
-expect 0 "--version" "$AF" --version
-grep -q "^agentfactory " "$WORK/out.txt" || fail "--version printed no version"
 
 step "agentfactory init"
 mkdir "$WORK/project"

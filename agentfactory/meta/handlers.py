@@ -19,6 +19,7 @@ from agentfactory.gate import GateReport, case_from_run, record_gate_decision, r
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.meta.context import RunContext
 from agentfactory.meta.loop import Outcome, preview
+from agentfactory.meta.skills import meta_tools
 
 RESULT_PREVIEW_CHARS = 1500
 
@@ -293,10 +294,10 @@ class MetaSkills:
 
 
 def dispatch(skills: MetaSkills, name: str, arguments: dict[str, Any]) -> Outcome:
-    handler = getattr(skills, name, None)
-    if handler is None or name.startswith("_"):
+    # Only the meta skills the model is offered: MetaSkills' other methods are not tools.
+    if name not in {t.name for t in meta_tools()}:
         return Outcome(f"Unknown tool '{name}'.", True)
-    return handler(**arguments)
+    return getattr(skills, name)(**arguments)
 
 
 __all__ = ["MetaSkills", "Outcome", "dispatch", "inputs_digest", "numbered", "preview"]

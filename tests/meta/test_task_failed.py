@@ -109,3 +109,10 @@ def test_report_of_all_runs_counts_a_failed_task_as_a_failure(tmp_path):
         html = render_all_report(store)
     rate = html.split('<div class="k">success rate</div><div class="v">', 1)[1].split("<", 1)[0]
     assert rate == "50%"
+
+
+def test_only_offered_meta_skills_are_dispatched(tmp_path):
+    """A helper of MetaSkills (such as execute_library) is not a tool, even if a model names it."""
+    from agentfactory.meta.handlers import dispatch
+
+    assert dispatch(object(), "execute_library", {}).text == "Unknown tool 'execute_library'."
