@@ -7,13 +7,14 @@ provider variables (ANTHROPIC_API_KEY, OPENAI_API_KEY) at call time and never wr
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from agentfactory.errors import ConfigError
+from agentfactory.errors import ConfigError, UsageError
 
 CONFIG_FILE = "agentfactory.toml"
 ENV_PREFIX = "AGENTFACTORY_"
@@ -59,7 +60,9 @@ class Settings:
     max_steps: int = 40
     max_tokens: int = 2_000_000
     max_cost: float = 10.0
+    max_time: float | None = None  # wall-clock limit of a whole run (s); None = no limit
     max_output_tokens: int = 8192  # per model call
+    call_timeout_s: float = 300.0  # overall deadline of one model call: connect, whole reply, all retries
     agent_id: str = "default"
     experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
     web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
@@ -90,8 +93,29 @@ class Settings:
         return self.prices[max(matches, key=len)] if matches else None
 
 
+MAX_CALL_TIMEOUT_S = 86_400.0  # a day; beyond it timers overflow and "no deadline" is what is meant
+
+
+def check_call_timeout(value: Any) -> float:
+    """`value` as a model-call deadline in seconds, or ConfigError: finite, positive, at most a day."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if isinstance(value, bool) or not (0 < seconds <= MAX_CALL_TIMEOUT_S):  # also refuses nan
+        raise ConfigError(
+            f"Setting 'call_timeout_s' must be a positive number of seconds up to {MAX_CALL_TIMEOUT_S:g}, "
+            f"not {value!r}."
+        )
+    return seconds
+
+
 _PATH_FIELDS = {"library", "workspaces", "web_search_dir", "experience_db"}
-_ENV_ALIASES = {"openai_base_url": ("OPENAI_BASE_URL",), "anthropic_base_url": ("ANTHROPIC_BASE_URL",)}
+_ENV_ALIASES = {
+    "openai_base_url": ("OPENAI_BASE_URL",),
+    "anthropic_base_url": ("ANTHROPIC_BASE_URL",),
+    "call_timeout_s": (ENV_PREFIX + "CALL_TIMEOUT",),
+}
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:
@@ -104,7 +128,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
             return Path(os.path.expanduser(str(value)))
         if kind in ("int",):
             return int(value)
-        if kind in ("float",):
+        if kind in ("float", "float | None"):
             return float(value)
         if kind in ("bool",):
             if isinstance(value, bool):
@@ -189,6 +213,9 @@ def load_settings(
         p = getattr(settings, rel)
         if p is not None and not p.is_absolute():
             settings = replace(settings, **{rel: (cwd / p)})
+    check_call_timeout(settings.call_timeout_s)
+    if settings.max_time is not None and not (math.isfinite(settings.max_time) and settings.max_time > 0):
+        raise UsageError(f"max_time must be a positive, finite number of seconds, not {settings.max_time}.")
     if settings.sandbox not in ("docker", "local"):
         raise ConfigError(f"Unknown sandbox backend '{settings.sandbox}': use 'docker' or 'local'.")
     return settings
@@ -222,7 +249,9 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: a su
 # max_steps = 40
 # max_tokens = 2000000
 # max_cost = 10.0
+# max_time = 1800                 # wall clock of the whole run (s); default: no limit
 # max_output_tokens = 8192        # per model call
+# call_timeout_s = 300            # overall deadline of one model call (connect, whole reply, retries)
 
 # agent_id = "default"            # name of this agent in a team sharing one library
 # experience_db = "team.experience.sqlite"  # default: <library>.experience.sqlite beside it

@@ -37,6 +37,10 @@ class ProviderError(AgentFactoryError):
     """A model provider failed in a way retries could not fix."""
 
 
+class ProviderTimeout(ProviderError):
+    """A model call did not finish within its overall deadline (setting call_timeout_s)."""
+
+
 class AuthenticationError(ProviderError, ConfigError):
     """The provider refused the credentials (401/403)."""
 

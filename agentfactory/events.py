@@ -28,6 +28,14 @@ MODEL_CALL = "model_call"
 TOOL_CALL = "tool_call"
 SUBAGENT_EXECUTION = "subagent_execution"
 LIBRARY_CHANGE = "library_change"
+# Progress: written when work begins, so a view shows each call before its result and a log cut short
+# shows what the run was waiting on. The finishing event (model_call, tool_call, subagent_execution)
+# carries the same `call`, `step` or `execution` number.
+MODEL_CALL_STARTED = "model_call_started"
+TOOL_CALL_STARTED = "tool_call_started"
+EXECUTION_STARTED = "execution_started"
+# Live only, never written to the log (the trace keeps the stream tails): one line a subagent printed.
+EXECUTION_OUTPUT = "execution_output"
 
 # Roles of model calls: the orchestrator (Meta-Agent, ReAct agent) or a subagent's `llm` tool.
 ORCHESTRATOR = "orchestrator"
@@ -58,6 +66,15 @@ class EventLog:
             os.write(self._fd, line)
         return event
 
+    @property
+    def observed(self) -> bool:
+        """Whether someone watches events as they happen (a live view); see `notify`."""
+        return False
+
+    def notify(self, type: str, **fields: Any) -> dict[str, Any]:
+        """An event for observers only, not written to the log (e.g. a subagent's printed line)."""
+        return {"type": type, "ts": round(time.time(), 6), "run_id": self.run_id, **fields}
+
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0:
@@ -81,6 +98,56 @@ def _json_default(obj: Any) -> Any:
     if isinstance(obj, (set, frozenset)):
         return sorted(obj)
     return repr(obj)
+
+
+def clip_json(value: Any, limit: int = 400) -> str:
+    """`value` as JSON of at most about `limit` characters, cut only between whole keys or items.
+
+    What does not fit is dropped from the end and counted (`… 2 more keys: code, tools`), so a preview
+    never ends inside a value: a short value reads back as the exact JSON, a long one as its head.
+    """
+    text = _dumps(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, dict):
+        return _clip_items([(k, v) for k, v in value.items()], limit, "{", "}", "key")
+    if isinstance(value, list | tuple):
+        return _clip_items([(None, v) for v in value], limit, "[", "]", "item")
+    if isinstance(value, str):  # one long string (raw arguments that did not parse): its head, closed
+        return _dumps(value[: max(0, limit - 40)]) + f"… ({len(value):,} chars)"
+    return f"… ({type(value).__name__}, {len(text):,} chars)"
+
+
+def _clip_items(items: list[tuple[Any, Any]], limit: int, open_: str, close: str, unit: str) -> str:
+    parts: list[str] = []
+    for key, item in items:
+        head = _dumps(str(key)) + ": " if key is not None else ""
+        room = limit - len(open_) - len(close) - sum(len(p) + 2 for p in parts) - len(head)
+        text = _dumps(item)
+        if len(text) > room and isinstance(item, dict | list | tuple) and room > 60:
+            text = clip_json(item, room - 40)  # cut at its own inner boundary, leaving room for our note
+        if len(text) > room:
+            break
+        parts.append(head + text)
+    while True:  # drop whole trailing values until the note about them fits too
+        rest = items[len(parts) :]
+        note = ""
+        if rest:
+            note = f"… {len(rest)} more {unit}{'s' if len(rest) > 1 else ''}"
+            if rest[0][0] is not None:
+                names = [str(k)[:30] for k, _ in rest[:5]]
+                note += ": " + ", ".join(names) + (", …" if len(rest) > 5 else "")
+        text = open_ + ", ".join([*parts, note] if note else parts) + close
+        if len(text) <= limit or not parts:
+            return text
+        parts.pop()
+
+
+def _dumps(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:

@@ -102,6 +102,9 @@ class FailingCase:
     fixtures: Path | None = None  # the folder `inputs/...` paths in the inputs refer to
     held_out: bool = False  # hidden from the model, used in validation (the generalisation check)
     trace: Any = None  # the latest trace on the current version (recorded, then the fresh one)
+    # From a run the user rated bad: the execution succeeded, but its result is the one to change.
+    rated_bad: bool = False
+    rejected_result: Any = None
 
     def case(self) -> Case:
         return Case(
@@ -118,6 +121,7 @@ class FailingCase:
             "error": self.error,
             "run_id": self.run_id,
             "held_out": self.held_out,
+            "rated_bad": self.rated_bad,
         }
 
 
@@ -132,6 +136,7 @@ class EvolvePlan:
     stored_cases: int
     failing: list[FailingCase]
     skipped: list[str] = field(default_factory=list)  # failures that cannot be replayed, and why
+    rated_bad: int = 0  # of `failures`: successful executions in runs the user rated bad
 
     @property
     def why(self) -> str:
@@ -145,6 +150,10 @@ class EvolvePlan:
         shown = ", ".join(f"{k}×{n}" for k, n in kinds.items()) or "none replayable"
         held = sum(c.held_out for c in self.failing)
         text = f"{self.failures} failed execution(s) of v{self.version}, last {when}; cases: {shown}"
+        if self.rated_bad:
+            text = text.replace(
+                " failed execution(s)", f" failed execution(s) ({self.rated_bad} rated bad)", 1
+            )
         if held:
             text += f" ({held} held out)"
         if self.skipped:
@@ -162,6 +171,7 @@ class EvolvePlan:
             "stored_cases": self.stored_cases,
             "failing_cases": [c.to_dict() for c in self.failing],
             "skipped": self.skipped,
+            "rated_bad": self.rated_bad,
             "why": self.why,
         }
 
@@ -273,42 +283,63 @@ class Evolver:
         else:
             current = {info.name: info.version for info in self.library.list()}
             ranked = [c for c in store.evolve_candidates(current_versions=current) if c.name in current]
+            names = [c.name for c in ranked]
+            # Subagents of runs the user rated bad, when that evidence is about their current version.
+            for name in dict.fromkeys(r.subagent for r in store.rated_bad()):
+                if name in current and name not in names and self._rated_bad(store, name, current[name]):
+                    names.append(name)
             if not all_:
-                ranked = ranked[:DEFAULT_CANDIDATES]
-            chosen = [(c.name, c.failures, c.last_failure_ts) for c in ranked]
+                names = names[:DEFAULT_CANDIDATES]
+            chosen = [(name, None, None) for name in names]
         plans = []
         for name, _failures, _last in chosen:
             sub = self.library.get(name)  # an unknown name is one clear UsageError
             records = store.failures_since(name, sub.version) if store is not None else []
             records = [r for r in records if r.version == sub.version]
-            failing, skipped = self._failing_from_records(name, records)
+            bad = self._rated_bad(store, name, sub.version) if store is not None else []
+            failing, skipped = self._failing_from_records(name, records, bad)
             plans.append(
                 EvolvePlan(
                     name=name,
                     version=sub.version,
-                    failures=len(records),
-                    last_failure_ts=max((r.ts for r in records), default=None),
+                    failures=len(records) + len(bad),
+                    last_failure_ts=max((r.ts for r in records + bad), default=None),
                     stored_cases=len(sub.cases),
                     failing=failing,
                     skipped=skipped,
+                    rated_bad=len(bad),
                 )
             )
         return plans
+
+    def _rated_bad(self, store: Any, name: str, version: int) -> list[Any]:
+        """Successful executions of `version` in runs the user rated bad. A run that wrote the subagent
+        ran it as an unsaved candidate: those count for the version that run saved."""
+        saved_by = {v.run_id for v in self.library.history(name) if v.version == version and v.run_id}
+        return [
+            r
+            for r in store.rated_bad(name)
+            if r.version == version or (r.version is None and r.run_id in saved_by)
+        ]
 
     def plan_for(self, name: str, failing: list[FailingCase]) -> EvolvePlan:
         """A plan from failing cases given directly (tests, benchmarks, a caller that knows them)."""
         sub = self.library.get(name)
         return EvolvePlan(name, sub.version, len(failing), time.time(), len(sub.cases), list(failing))
 
-    def _failing_from_records(self, name: str, records: list[Any]) -> tuple[list[FailingCase], list[str]]:
+    def _failing_from_records(
+        self, name: str, records: list[Any], rated_bad: list[Any] | None = None
+    ) -> tuple[list[FailingCase], list[str]]:
         """Failing cases from experience records; inputs and traces come from the runs' event logs."""
         latest: dict[str, Any] = {}
-        for record in records:  # oldest first: the latest failure of each input wins
+        for record in sorted(
+            [*records, *(rated_bad or [])], key=lambda r: r.ts
+        ):  # the latest of each input wins
             latest[record.inputs_digest] = record
         chosen = sorted(latest.values(), key=lambda r: r.ts, reverse=True)[: self.options.max_failing_cases]
         cases, skipped = [], []
         for record in reversed(chosen):
-            found = _recover_failure(Path(self.settings.workspaces), name, record)
+            found = _recover_failure(Path(self.settings.workspaces), name, record, record.success)
             if isinstance(found, str):
                 skipped.append(found)
                 continue
@@ -548,6 +579,10 @@ class _SubagentLoop:
         report = run_gate(runner, stored, [c.case() for c in shown])
         for index, case in enumerate(held):
             report.outcomes.append(run_case(runner, case.case(), index, "held_out"))
+        for case, outcome in zip(shown + held, report.outcomes[len(stored) :], strict=True):
+            if case.rated_bad and outcome.passed and _same_result(outcome.trace, case.rejected_result):
+                outcome.passed = False
+                outcome.failures = [f"the result is still the one the user rated bad in run {case.run_id}"]
         return report
 
     def _judge(self, report: GateReport, before: GateReport, stored_total: int) -> tuple[str, str]:
@@ -923,8 +958,11 @@ def _summary_line(outcomes: list[EvolveOutcome]) -> str:
 # ----------------------------------------------------------------------------------------- run logs
 
 
-def _recover_failure(workspaces: Path, name: str, record: Any) -> FailingCase | str:
+def _recover_failure(workspaces: Path, name: str, record: Any, rated_bad: bool = False) -> FailingCase | str:
     """A failing case from an experience record, or why it cannot be replayed.
+
+    rated_bad: the record is a successful execution in a run the user rated bad; its result, read from
+    the trace, is what a revision must change.
 
     The store keeps a digest of the inputs, not the inputs. The run's trace files hold each
     execution's inputs in full; workspaces written before they did are searched through the event
@@ -969,7 +1007,7 @@ def _recover_failure(workspaces: Path, name: str, record: Any) -> FailingCase | 
             event.get("type") == ev.SUBAGENT_EXECUTION
             and event.get("subagent") == name
             and event.get("inputs_digest") == digest
-            and event.get("status") != "ok"
+            and (event.get("status") == "ok") == rated_bad
         ):
             trace_rel = event.get("trace")
     trace = None
@@ -978,6 +1016,20 @@ def _recover_failure(workspaces: Path, name: str, record: Any) -> FailingCase | 
             trace = ExecutionTrace.from_dict(json.loads((run_dir / trace_rel).read_text()))
         except (json.JSONDecodeError, TypeError, ValueError):
             trace = None
+    if rated_bad:
+        if trace is None or trace.result is None:
+            return f"run {record.run_id}: the result the user rated bad was not recorded"
+        why = f"the user rated run {record.run_id} bad" + (f": {record.feedback}" if record.feedback else "")
+        return FailingCase(
+            inputs=inputs,
+            kind=f"rated_bad|{record.inputs_shape}",
+            error=why + "; the execution succeeded, but its result must change",
+            run_id=record.run_id,
+            fixtures=run_dir / "inputs",
+            trace=trace,
+            rated_bad=True,
+            rejected_result=trace.result,
+        )
     error = record.error or ""
     return FailingCase(
         inputs=inputs,
@@ -986,6 +1038,15 @@ def _recover_failure(workspaces: Path, name: str, record: Any) -> FailingCase | 
         run_id=record.run_id,
         fixtures=run_dir / "inputs",
         trace=trace,
+    )
+
+
+def _same_result(trace: Any, rejected: Any) -> bool:
+    """Whether an execution returned the result the user rated bad (compared as canonical JSON)."""
+    if trace is None:
+        return False
+    return json.dumps(trace.result, sort_keys=True, default=str) == json.dumps(
+        rejected, sort_keys=True, default=str
     )
 
 

@@ -33,6 +33,16 @@ class _TeeLog(ev.EventLog):
             self.on_event(event)
         return event
 
+    @property
+    def observed(self) -> bool:
+        return self.on_event is not None
+
+    def notify(self, type: str, **fields: Any) -> dict[str, Any]:
+        event = super().notify(type, **fields)
+        if self.on_event is not None:
+            self.on_event(event)
+        return event
+
 
 @dataclass
 class OpenRun:
@@ -43,6 +53,7 @@ class OpenRun:
     model: str
     simulated: bool
     finished: bool = False
+    budget: Any = None  # the run's Budget: every model call and tool step is checked against it
 
     def finish(self, *, status: str, reason: str, answer: str | None, steps: int):
         from agentfactory.meta.agent import RunResult
@@ -109,10 +120,12 @@ def check_inputs(input_files: list[Path]) -> None:
         seen[path.name] = path
 
 
-def _metered(provider: ModelProvider, settings: Settings, log: ev.EventLog, role: str) -> Any:
+def _metered(
+    provider: ModelProvider, settings: Settings, log: ev.EventLog, role: str, budget: Any = None
+) -> Any:
     from agentfactory.llm.metered import MeteredProvider
 
-    return MeteredProvider(provider, settings, log, role=role)
+    return MeteredProvider(provider, settings, log, role=role, budget=budget)
 
 
 @contextlib.contextmanager
@@ -129,6 +142,7 @@ def open_run(
     experience: Any = None,
     on_event: Any = None,
 ) -> Iterator[OpenRun]:
+    from agentfactory.budget import Budget
     from agentfactory.library import Library
     from agentfactory.llm.registry import get_provider
     from agentfactory.meta.context import RunContext
@@ -158,8 +172,11 @@ def open_run(
     for path in input_files:
         workspace.add_input(Path(path))
     log = _TeeLog(workspace.events_path, workspace.run_id, on_event)
-    meta_provider = _metered(base_provider, settings, log, ev.ORCHESTRATOR)
-    sub_provider = _metered(base_sub, settings, log, ev.SUBAGENT)
+    # One budget for the run: the Meta-Agent's calls and the subagents' `llm` calls are charged to it,
+    # and its wall clock (max_time) starts now.
+    budget = Budget.from_settings(settings)
+    meta_provider = _metered(base_provider, settings, log, ev.ORCHESTRATOR, budget)
+    sub_provider = _metered(base_sub, settings, log, ev.SUBAGENT, budget)
     broker = ToolBroker(build_handlers(settings, sub_provider))
     simulated = bool(getattr(base_provider, "simulated", False))
     ctx = RunContext(
@@ -172,6 +189,7 @@ def open_run(
         broker=broker,
         experience=experience,
         agent_id=settings.agent_id,
+        budget=budget,
     )
     ctx.emit(
         ev.RUN_STARTED,
@@ -185,7 +203,15 @@ def open_run(
         inputs=[p.name for p in workspace.inputs.iterdir()],
     )
     started = time.time()
-    run = OpenRun(ctx, meta_provider, sub_provider, started, getattr(base_provider, "spec", model), simulated)
+    run = OpenRun(
+        ctx,
+        meta_provider,
+        sub_provider,
+        started,
+        getattr(base_provider, "spec", model),
+        simulated,
+        budget=budget,
+    )
     try:
         yield run
     except BaseException as exc:

@@ -10,6 +10,7 @@ budgets, validation and accounting are those of the Meta-Agent.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from agentfactory.budget import Budget
 from agentfactory.config import Settings
+from agentfactory.errors import BudgetExhausted
 from agentfactory.llm.types import Message, ToolSpec
 from agentfactory.meta.loop import Outcome, run_tool_loop
 from agentfactory.runtime import open_run
@@ -95,7 +97,7 @@ class ReactAgent:
             self.settings, task, input_files or [], provider=self._provider, backend=self._backend
         ) as run:
             ctx = run.ctx
-            budget = Budget(self.settings.max_steps, self.settings.max_tokens, self.settings.max_cost)
+            budget = run.budget or Budget.from_settings(self.settings)
             first = f"<task>\n{task}\n</task>"
             files = ctx.workspace.files(ctx.workspace.inputs)
             if files:
@@ -120,7 +122,9 @@ class ReactAgent:
                 self.settings.max_output_tokens,
             )
             if self.lessons is not None and result.status != "interrupted":
-                self._extract_lessons(run.provider, task, result.messages)
+                # The lessons call is a model call like any other: a spent budget leaves the lessons be.
+                with contextlib.suppress(BudgetExhausted):
+                    self._extract_lessons(run.provider, task, result.messages)
             return run.finish(
                 status=result.status, reason=result.reason, answer=result.answer, steps=result.steps
             )

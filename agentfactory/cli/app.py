@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import typer
-from rich.markup import escape
+from rich.text import Text
 from typer.core import TyperGroup
 
 from agentfactory import __version__
 from agentfactory.cli.common import err_console
+from agentfactory.cli.untrusted import plain
 from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError
 
 
@@ -18,8 +19,11 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except AgentFactoryError as exc:
-            # Escaped: a message such as "pip install 'agentfactory[mcp]'" is text, not rich markup.
-            err_console.print(f"[bold red]Error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            # Text, not markup: a message such as "pip install 'agentfactory[mcp]'" or one quoting a
+            # subagent's output is shown as it is, with its control characters made visible.
+            err_console.print(
+                Text.assemble(("Error:", "bold red"), " ", plain(str(exc), newlines=True)), soft_wrap=True
+            )
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("[yellow]Interrupted.[/]")

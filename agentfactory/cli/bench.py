@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from agentfactory.cli.common import console, print_json, settings
+from agentfactory.cli.untrusted import plain
 
 
 def register(app: typer.Typer) -> None:
@@ -116,12 +117,12 @@ def demo(
     report = out / "report.html"
     try:
         from agentfactory.experience import ExperienceStore
-        from agentfactory.report import render_all_report, write_report
+        from agentfactory.report import write_all_reports
 
         store = ExperienceStore(library.parent / "library.experience.sqlite")
-        write_report(render_all_report(store), report)
+        write_all_reports(store, report, workspaces=library.parent / "workspaces")
     except Exception as exc:  # the report is a bonus: the figures above stand without it
-        console.print(f"[yellow]No report: {exc}[/]")
+        console.print(plain(f"No report: {exc}", "yellow"))
         report = None
     console.print(f"Library: {library}  (agentfactory library list --library {library})")
     if report:

@@ -7,7 +7,16 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
-from agentfactory.cli.common import ConfigOpt, LibraryOpt, SandboxOpt, console, err_console, settings
+from agentfactory.cli.common import (
+    ConfigOpt,
+    LibraryOpt,
+    SandboxOpt,
+    console,
+    err_console,
+    print_json,
+    settings,
+)
+from agentfactory.cli.untrusted import visible
 
 
 def register(app: typer.Typer) -> None:
@@ -17,10 +26,30 @@ def register(app: typer.Typer) -> None:
 def deploy(
     name: str = typer.Argument(..., help="Subagent to export."),
     version: int = typer.Option(None, "--version", help="Version to export (default: latest)."),
-    format: str = typer.Option("all", "--format", help="package, skill, mcp or all."),
+    format: str = typer.Option(
+        None,
+        "--format",
+        help="package, skill, mcp, all, or a comma-separated list. Default: every format whose optional "
+        "SDK is installed (mcp needs the mcp extra; skipped with a warning without it).",
+    ),
     out: Path = typer.Option(None, "--out", help="Output directory (default ./deploy/<name>)."),
     force: bool = typer.Option(False, "--force", help="Override the maturity gate and a non-empty --out."),
     build: bool = typer.Option(False, "--build", help="Also build the sdist and wheel of the package."),
+    package_name: str = typer.Option(
+        None,
+        "--package-name",
+        help="Distribution name of the package (default af-<name>; import name with '_'). Refused when it "
+        "would replace a standard-library, installed or well-known package.",
+    ),
+    license: str = typer.Option(
+        None, "--license", help="SPDX license expression for the package and skill (default MIT)."
+    ),
+    python: Path = typer.Option(
+        None,
+        "--python",
+        help="Interpreter the MCP client configuration starts (default: the one running agentfactory).",
+    ),
+    json_: bool = typer.Option(False, "--json", help="Print the result as JSON (progress stays on stderr)."),
     library: Path = LibraryOpt,
     sandbox: str = SandboxOpt,
     config: Path = ConfigOpt,
@@ -31,42 +60,67 @@ def deploy(
 
     --force exports anyway, and the exported README says so.
 
-    Output: <out>/package, <out>/skill/<name>, <out>/mcp.
+    Output: <out>/package, <out>/skill/<name>, <out>/mcp. The package installs as af-<name> (import
+    af_<name>) unless --package-name says otherwise, so it never replaces another package.
     """
     from agentfactory.deploy import deploy as run_deploy
-    from agentfactory.deploy import parse_formats
 
-    formats = parse_formats(format)
+    def progress(line: str) -> None:
+        err_console.print(f"[dim]{escape(visible(line))}[/]", highlight=False, soft_wrap=True)
+
     resolved = settings(config, library=library, sandbox=sandbox)
-    result = run_deploy(resolved, name, version=version, formats=formats, out=out, force=force, build=build)
+    result = run_deploy(
+        resolved,
+        name,
+        version=version,
+        formats=format,
+        out=out,
+        force=force,
+        build=build,
+        package_name=package_name,
+        license=license,
+        python=python,
+        progress=progress,
+    )
     gate = result.gate
     if result.forced:
         why = "; ".join(gate.reasons) or "not checked"
         err_console.print(
-            f"[yellow]Maturity gate overridden with --force:[/] {escape(why)}",
+            f"[yellow]Maturity gate overridden with --force:[/] {escape(visible(why))}",
             highlight=False,
             soft_wrap=True,
         )
-    else:
+    for warning in result.warnings:
+        err_console.print(f"[yellow]Warning:[/] {escape(visible(warning))}", highlight=False, soft_wrap=True)
+    if json_:
+        print_json(result.to_json())
+        return
+    if not result.forced:
         console.print(
             f"Maturity gate passed: {gate.cases_passed}/{gate.cases_total} cases in the {gate.sandbox} "
             f"sandbox, {gate.successful_runs} successful runs (minimum {gate.min_runs}).",
             highlight=False,
             soft_wrap=True,
         )
-    for warning in result.warnings:
-        err_console.print(f"[yellow]Warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-    console.print(f"Exported [bold]{result.name}[/] version {result.version}:", highlight=False)
+    console.print(f"Exported [bold]{escape(visible(result.name))}[/] version {result.version}:", highlight=False)
     lines = []
-    if "package" in result.outputs:
+    names = result.names
+    if "package" in result.outputs and names is not None:
         lines.append(f"  package  {result.outputs['package']}  (pip install {result.outputs['package']})")
+        lines.append(
+            f"           installs {names.dist} (import {names.package}; commands {names.command}, "
+            f"{names.mcp_command}), license {result.license}"
+        )
     if result.distributions:
         lines += [f"           {result.distributions.wheel}", f"           {result.distributions.sdist}"]
     if "skill" in result.outputs:
         lines.append(f"  skill    {result.outputs['skill']}  (copy into .claude/skills/)")
     if "mcp" in result.outputs:
         lines.append(
-            f"  mcp      {result.outputs['mcp']}  (client config: {result.outputs['mcp'] / 'mcp.json'})"
+            f"  mcp      {result.outputs['mcp']}  (client config: {result.outputs['mcp'] / 'mcp.json'}, "
+            f"started with {result.mcp_python})"
         )
+    for fmt in result.skipped:
+        lines.append(f"  {fmt:<8} skipped (see the warning above)")
     for line in lines:
-        console.print(escape(line), highlight=False, soft_wrap=True)
+        console.print(escape(visible(line)), highlight=False, soft_wrap=True)

@@ -7,16 +7,37 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from agentfactory import events as ev
 from agentfactory.cli.common import console, print_json, settings
+from agentfactory.cli.live import LiveView
+from agentfactory.cli.untrusted import plain
 from agentfactory.errors import EXIT_TASK_FAILED
 
-_FAILED_VERDICTS = ("refused", "error", "inconclusive")
+# Verdicts that leave a subagent's failures unfixed: any of them makes `evolve` exit 1. "accepted"
+# (a new version) and "skipped" (nothing to fix after all) exit 0, as does "nothing to evolve".
+_FAILED_VERDICTS = ("rejected", "refused", "error", "inconclusive")
+
+
+EVOLVE_HELP = (
+    "Refine subagents from their failing executions; a revision is accepted only if every stored case "
+    "passes.\n\n"
+    "Where failures come from: every execution of a library subagent during `agentfactory run` is "
+    "recorded in the experience store. One that fails (an exception, a timeout, out of memory, an output "
+    "limit) is a failure of that version. One that succeeded but gave a wrong result becomes one when you "
+    "rate its run bad: `agentfactory feedback RUN --bad` (or --score under 0.5, with --note saying what "
+    "was wrong); the inputs it ran on become a failing case whose result must change. Inputs are read "
+    "back from the run's workspace, so keep the workspace until evolve has run. --dry-run lists the "
+    "candidates and why.\n\n"
+    "Exit code: 0 when every evolved subagent got an accepted new version, or there was nothing to evolve "
+    "(or nothing left to fix); 1 when any revision was rejected or a subagent could not be evolved "
+    "(refused, inconclusive, error): the library keeps its current version of that subagent."
+)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("evolve")(evolve)
+    app.command("evolve", help=EVOLVE_HELP)(evolve)
 
 
 class _Progress:
@@ -31,25 +52,28 @@ class _Progress:
         name, stage = event.get("subagent"), event.get("stage")
         if stage == "assess":
             console.print(
-                f"[bold]{name}[/]: current version passes stored {_pair(event.get('stored'))}, "
-                f"failing {_pair(event.get('failing'))}" + _held(event),
-                highlight=False,
+                Text.assemble(
+                    plain(name, "bold"),
+                    f": current version passes stored {_pair(event.get('stored'))}, "
+                    f"failing {_pair(event.get('failing'))}" + _held(event),
+                )
             )
         elif stage == "round":
             colour = {"accepted": "green", "rejected": "yellow"}.get(event.get("verdict"), "red")
             console.print(
-                f"  round {event.get('round')}: [{colour}]{event.get('verdict')}[/] "
-                f"{str(event.get('reason', ''))[:160]}",
-                highlight=False,
+                Text.assemble(
+                    f"  round {event.get('round')}: ",
+                    plain(event.get("verdict"), colour),
+                    " ",
+                    plain(event.get("reason", ""), limit=160),
+                )
             )
         elif stage in ("refused", "error"):
-            console.print(f"[red]{name}: {event.get('reason')}[/]", highlight=False)
+            console.print(plain(f"{name}: {event.get('reason')}", "red"))
 
     def library(self, event: dict[str, Any]) -> None:
         if not self.quiet and event.get("type") == ev.LIBRARY_CHANGE and event.get("action") == "save":
-            console.print(
-                f"  [cyan]library: saved {event.get('subagent')} v{event.get('version')}[/]", highlight=False
-            )
+            console.print(plain(f"  library: saved {event.get('subagent')} v{event.get('version')}", "cyan"))
 
 
 def _pair(value: Any) -> str:
@@ -79,14 +103,16 @@ def evolve(
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Refine subagents from their failing execution traces; accept a revision only if every stored case passes."""
+    """Refine subagents from their failing executions (see EVOLVE_HELP for the full text)."""
     from agentfactory.evolve import EvolveOptions, Evolver
 
     cfg = settings(library=library, workspaces=workspaces, sandbox=sandbox, model=model)
     options = EvolveOptions(rounds=rounds, accept=accept)
     progress = _Progress(quiet=json_)
+    status = LiveView(quiet=json_, progress=console, lines=False)  # what runs now, on a terminal
 
     def on_event(event: dict[str, Any]) -> None:
+        status(event)
         progress(event)
         progress.library(event)
 
@@ -102,11 +128,11 @@ def evolve(
         for p in plans:
             held = sum(c.held_out for c in p.failing)
             table.add_row(
-                p.name,
+                plain(p.name),
                 f"v{p.version}",
                 str(p.stored_cases),
                 f"{len(p.failing) - held} + {held} held out" if held else str(len(p.failing)),
-                p.why,
+                plain(p.why),
             )
         console.print(table)
         return
@@ -122,7 +148,10 @@ def evolve(
         else:
             console.print("Nothing to evolve: no subagent has failures since its current version.")
         return
-    report = evolver.run(plans=plans)
+    try:
+        report = evolver.run(plans=plans)
+    finally:
+        status.close()
     if json_:
         print_json(report.to_dict())
     else:
@@ -140,17 +169,17 @@ def _print_table(report: Any) -> None:
         after = f"v{o.version_after}" if o.version_after else f"v{o.version_before} (unchanged)"
         colour = {"accepted": "green", "rejected": "yellow", "skipped": "dim"}.get(o.verdict, "red")
         table.add_row(
-            o.name,
+            plain(o.name),
             f"v{o.version_before} → {after}",
             f"{_pair(o.passing_before)} → {_pair(o.passing_after)}",
             str(len(o.rounds)),
             f"{o.tokens:,}",
-            f"[{colour}]{o.verdict}[/]",
+            plain(o.verdict, colour),
         )
     console.print(table)
     for o in report.outcomes:
         if o.verdict != "accepted":
-            console.print(f"[dim]{o.name}: {o.reason}[/]", highlight=False)
+            console.print(plain(f"{o.name}: {o.reason}", "dim"))
         elif o.held_out[1]:
-            console.print(f"[dim]{o.name}: held-out cases pass {_pair(o.held_out)}[/]", highlight=False)
-    console.print(f"Events: {report.workspace}/events.jsonl · {report.tokens:,} tokens", highlight=False)
+            console.print(plain(f"{o.name}: held-out cases pass {_pair(o.held_out)}", "dim"))
+    console.print(plain(f"Events: {report.workspace}/events.jsonl · {report.tokens:,} tokens"))

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from agentfactory.cli.common import LibraryOpt, WorkspacesOpt, console, print_json, settings
+from agentfactory.cli.untrusted import plain
 from agentfactory.errors import UsageError
 
 DbOpt = typer.Option(
@@ -50,7 +51,7 @@ def stats(
         if json_:
             print_json({"store": str(store.path), "subagents": [], "agents": [], "team": None})
         else:
-            console.print(f"No experience recorded yet ({store.path} does not exist).")
+            console.print(plain(f"No experience recorded yet ({store.path} does not exist)."))
         return
     data = store.stats(agent_id=agent, window=window)
     if agent is not None and not data["agents"]:
@@ -67,7 +68,7 @@ def _print_stats(data: dict[str, Any]) -> None:
     )
     for s in data["subagents"]:
         table.add_row(
-            s["name"],
+            plain(s["name"]),
             f"v{s['version']}" if s["version"] is not None else "candidate",
             str(s["runs"]),
             _pct(s["success_rate"]),
@@ -84,7 +85,7 @@ def _print_stats(data: dict[str, Any]) -> None:
     for a in rows:
         contributed = a["subagents_contributed"]
         table.add_row(
-            a["agent_id"],
+            plain(a["agent_id"]),
             str(a["runs"]),
             _pct(a["success_rate"]),
             f"{a['tokens']['total']:,}",
@@ -133,7 +134,7 @@ def report(
     db: Path = DbOpt,
 ) -> None:
     """Render a self-contained HTML report of a run or of all runs."""
-    from agentfactory.report import render_all_report, render_run_report, write_report
+    from agentfactory.report import render_run_report, write_all_reports, write_report
     from agentfactory.workspace import WorkspaceManager
 
     if bool(run) == bool(all_):
@@ -142,25 +143,35 @@ def report(
     store = _store(library, db)
     if run:
         ws = WorkspaceManager(cfg.workspaces).get(run)
-        html = render_run_report(ws.root, store=store)
-        target = out or ws.root / "report.html"
-    else:
-        html = render_all_report(store, window=window)
+        path = write_report(render_run_report(ws.root, store=store), out or ws.root / "report.html")
+    else:  # each run's own page is written too, and linked from this one
         target = out or cfg.workspaces / "report.html"
-    path = write_report(html, target)
-    console.print(f"Report written to {path}")
+        path = write_all_reports(store, target, workspaces=cfg.workspaces, window=window)
+    console.print(plain(f"Report written to {path}"))
 
 
 def feedback(
     run: str = typer.Argument(..., help="Run id."),
     score: float = typer.Option(None, "--score", min=0.0, max=1.0, help="Quality score 0-1."),
-    note: str = typer.Option(None, "--note", help="Free-text feedback."),
+    bad: bool = typer.Option(
+        False, "--bad", help="The run's result was wrong (score 0): its subagents become evolve candidates."
+    ),
+    note: str = typer.Option(None, "--note", help="Free-text feedback (shown to evolve's model)."),
     library: str = LibraryOpt,
     db: Path = DbOpt,
 ) -> None:
-    """Record user feedback on a run's quality."""
+    """Record user feedback on a run's quality. A score under 0.5 (or --bad) rates the run bad: the
+    subagents it executed become candidates for `agentfactory evolve`, with the inputs they ran on in
+    that run as failing cases whose result must change."""
+    from agentfactory.experience.feedback import record_feedback
+
     store = _store(library, db)
     if not store.exists:
         raise UsageError(f"No run '{run}' in the experience store: {store.path} does not exist yet.")
-    store.add_feedback(run, score=score, note=note)
-    console.print(f"Feedback recorded for run {run}.")
+    result = record_feedback(store, run, score=score, note=note, bad=bad)
+    console.print(plain(f"Feedback recorded for run {run}."))
+    if result.bad:
+        names = ", ".join(result.subagents) or "none (the run executed no subagent)"
+        console.print(
+            plain(f"Rated bad; evolve candidates from it: {names} (see agentfactory evolve --dry-run).")
+        )

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from agentfactory.cli.common import console
+from agentfactory.cli.untrusted import plain
 from agentfactory.config import CONFIG_FILE, CONFIG_TEMPLATE
 from agentfactory.errors import UsageError
 
@@ -26,17 +27,17 @@ def init(
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / CONFIG_FILE
     if config.exists() and not force:
-        console.print(f"{config} exists; leaving it as is (use --force to overwrite).")
+        console.print(plain(f"{config} exists; leaving it as is (use --force to overwrite)."))
     else:
         config.write_text(CONFIG_TEMPLATE)
-        console.print(f"Wrote {config}")
+        console.print(plain(f"Wrote {config}"))
     for name in ("subagent_library", "workspaces"):
         (directory / name).mkdir(exist_ok=True)
     try:
         from agentfactory.library import Library
 
         Library(directory / "subagent_library").ensure()
-        console.print(f"Library ready at {directory / 'subagent_library'}")
+        console.print(plain(f"Library ready at {directory / 'subagent_library'}"))
     except ImportError:
         (directory / "subagent_library").mkdir(exist_ok=True)
-    console.print(f"Workspaces at {directory / 'workspaces'}")
+    console.print(plain(f"Workspaces at {directory / 'workspaces'}"))

@@ -7,8 +7,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 import typer
+from rich.text import Text
 
 from agentfactory.cli.common import JsonOpt, LibraryOpt, console, print_json, settings
+from agentfactory.cli.untrusted import plain, visible
 
 app = typer.Typer(help="Inspect and manage the git-versioned subagent library.", no_args_is_help=True)
 
@@ -21,6 +23,7 @@ def _library(path: Path | None):
 
 def _plain(rows: list[list[str]], headers: list[str]) -> None:
     """Aligned plain columns: fast enough for 10,000 rows, unlike a rich table."""
+    rows = [[visible(c) for c in row] for row in rows]  # library content may come from a remote
     widths = [max([len(h), *(min(len(r[i]), 60) for r in rows)]) for i, h in enumerate(headers)]
     out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
     for row in rows:
@@ -59,8 +62,8 @@ def show(
         data["files"] = sorted(sub.files)
         print_json(data)
         return
-    console.print(f"[bold]{sub.name}[/] v{sub.version}  {sub.signature}", highlight=False)
-    console.print(sub.description, highlight=False)
+    console.print(Text.assemble(plain(sub.name, "bold"), f" v{sub.version}  ", plain(sub.signature)))
+    console.print(plain(sub.description, newlines=True))
     meta = [
         f"entry {sub.entry}",
         f"tools {', '.join(sub.tools) or '-'}",
@@ -70,9 +73,9 @@ def show(
         meta.append(f"parent v{sub.parent_version}")
     if sub.source_run:
         meta.append(f"run {sub.source_run}")
-    console.print("  ".join(meta), highlight=False)
-    console.print(f"files: {', '.join(sorted(sub.files))}; {len(sub.cases)} case(s)", highlight=False)
-    sys.stdout.write("\n" + sub.skill_md.rstrip() + "\n")
+    console.print(plain("  ".join(meta)))
+    console.print(plain(f"files: {', '.join(sorted(sub.files))}; {len(sub.cases)} case(s)"))
+    sys.stdout.write("\n" + visible(sub.skill_md.rstrip(), newlines=True) + "\n")
 
 
 @app.command("search")
@@ -127,11 +130,9 @@ def rollback(
     if json_:
         print_json(asdict(result))
     elif result.changed:
-        console.print(f"{name}: v{to} restored as v{result.version} ({result.commit[:10]}).", highlight=False)
+        console.print(plain(f"{name}: v{to} restored as v{result.version} ({result.commit[:10]})."))
     else:
-        console.print(
-            f"{name} v{result.version} already has the content of v{to}; nothing changed.", highlight=False
-        )
+        console.print(plain(f"{name} v{result.version} already has the content of v{to}; nothing changed."))
 
 
 @app.command("add")
@@ -146,9 +147,9 @@ def add(
     if json_:
         print_json(asdict(result))
     elif result.changed:
-        console.print(f"Saved {result.name} v{result.version} ({result.commit[:10]}).", highlight=False)
+        console.print(plain(f"Saved {result.name} v{result.version} ({result.commit[:10]})."))
     else:
-        console.print(f"{result.name} v{result.version} is identical; nothing changed.", highlight=False)
+        console.print(plain(f"{result.name} v{result.version} is identical; nothing changed."))
 
 
 @app.command("remove")
@@ -158,7 +159,7 @@ def remove(name: str, library: Path | None = LibraryOpt, json_: bool = JsonOpt) 
     if json_:
         print_json(asdict(result))
     else:
-        console.print(f"Removed {name} (was v{result.version}; {result.commit[:10]}).", highlight=False)
+        console.print(plain(f"Removed {name} (was v{result.version}; {result.commit[:10]})."))
 
 
 @app.command("reindex")
@@ -178,7 +179,7 @@ def push(
 ) -> None:
     """Push the library to a git remote."""
     head = _library(library).push(remote)
-    console.print(f"Pushed {head[:10]} to {remote}.", highlight=False)
+    console.print(plain(f"Pushed {head[:10]} to {remote}."))
 
 
 @app.command("pull")
@@ -199,14 +200,16 @@ def pull(
             if result.updated or result.conflicts
             else "up to date"
         )
-        console.print(
-            f"Pulled {remote}: {how}; updated: {', '.join(result.updated) or 'none'}.", highlight=False
-        )
+        console.print(plain(f"Pulled {remote}: {how}; updated: {', '.join(result.updated) or 'none'}."))
         for c in result.conflicts:
             console.print(
-                f"[yellow]Conflict:[/] {c.name} changed on both sides; kept ours (v{c.ours_version}), theirs "
-                f"(v{c.theirs_version}) is at {c.ref}.",
-                highlight=False,
+                Text.assemble(
+                    ("Conflict: ", "yellow"),
+                    plain(
+                        f"{c.name} changed on both sides; kept ours (v{c.ours_version}), theirs "
+                        f"(v{c.theirs_version}) is at {c.ref}."
+                    ),
+                )
             )
     if result.conflicts:
         raise typer.Exit(1)

@@ -7,54 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
-from agentfactory import events as ev
-from agentfactory.cli.common import console, print_json, settings
-from agentfactory.llm.types import Usage
+from agentfactory.cli import live
+from agentfactory.cli.common import print_json, settings
 
 
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
-
-
-class _LiveView:
-    """Prints one line per step, subagent execution and library change, plus a running token/cost line."""
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.usage = Usage()
-        self.cost = 0.0
-
-    def __call__(self, event: dict[str, Any]) -> None:
-        if self.quiet:
-            return
-        kind = event["type"]
-        if kind == ev.MODEL_CALL:
-            self.usage = self.usage + Usage.from_dict(event.get("usage"))
-            self.cost += float(event.get("cost_usd") or 0.0)
-            if event.get("role") == ev.ORCHESTRATOR:
-                console.print(
-                    f"[dim]step {event.get('step', '?')} · {self.usage.total_tokens:,} tokens · "
-                    f"${self.cost:.4f}[/]",
-                    highlight=False,
-                )
-        elif kind == ev.TOOL_CALL:
-            mark = "[red]✗[/]" if event.get("is_error") else "[green]→[/]"
-            console.print(f"  {mark} {event['tool']} {event.get('arguments', '')[:100]}", highlight=False)
-        elif kind == ev.SUBAGENT_EXECUTION:
-            colour = "green" if event.get("status") == "ok" else "red"
-            console.print(
-                f"    [{colour}]{event['subagent']}: {event.get('status')}[/] "
-                f"({event.get('duration_s', 0):.2f} s)",
-                highlight=False,
-            )
-        elif kind == ev.LIBRARY_CHANGE:
-            console.print(
-                f"    [cyan]library: {event.get('action')} {event.get('subagent')} "
-                f"v{event.get('version', '')}[/]",
-                highlight=False,
-            )
 
 
 def run(
@@ -74,11 +33,16 @@ def run(
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     library: Path = typer.Option(None, "--library", help="Library path (default ./subagent_library)."),
     workspaces: Path = typer.Option(None, "--workspaces", help="Workspaces root (default ./workspaces)."),
-    max_steps: int = typer.Option(None, "--max-steps", min=1, help="Stop after this many model steps."),
+    max_steps: int = typer.Option(
+        None, "--max-steps", min=1, help="Stop after this many steps (tool calls too)."
+    ),
     max_tokens: int = typer.Option(None, "--max-tokens", min=1, help="Stop after this many tokens."),
     max_cost: float = typer.Option(None, "--max-cost", min=0.0, help="Stop after this cost in USD."),
     timeout: float = typer.Option(
         None, "--timeout", min=1.0, help="Wall-clock limit per subagent execution (s)."
+    ),
+    max_time: float = typer.Option(
+        None, "--max-time", help="Wall-clock limit of the whole run (s); it also caps each execution."
     ),
     agent_id: str = typer.Option(None, "--agent-id", help="Name of this agent in a team sharing a library."),
     config: Path = typer.Option(None, "--config", help="Path to an agentfactory.toml."),
@@ -102,50 +66,24 @@ def run(
         max_tokens=max_tokens,
         max_cost=max_cost,
         timeout_s=timeout,
+        max_time=max_time,
         agent_id=agent_id,
     )
     check_inputs(list(input or []))  # before the banner: a refusal prints one sentence and nothing else
-    view = _LiveView(quiet=json_)
-    resolved = cfg.resolved_model()
-    if not json_:
-        label = " [yellow](simulated model: figures are not a real model's)[/]" if resolved == "sim" else ""
-        console.print(f"[bold]AgentFactory[/] · model {resolved}{label} · sandbox {cfg.sandbox}")
+    progress, answer = live.consoles()
+    view = live.LiveView(quiet=json_, progress=progress)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         result = MetaAgent(cfg, on_event=view).run(task, input_files=list(input or []))
     finally:
+        view.close()
         signal.signal(signal.SIGTERM, previous)
     if json_:
         print_json(result.to_dict())
     else:
-        _print_result(result)
+        live.print_result(result, progress, answer)
     raise typer.Exit(result.exit_code)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def _print_result(result: Any) -> None:
-    colour = "green" if result.status == "success" else "red"
-    console.print(f"\n[bold {colour}]{result.status}[/]" + (f": {result.reason}" if result.reason else ""))
-    if result.answer:
-        console.print(f"[bold]Answer:[/] {result.answer}", highlight=False)
-    if result.output_files:
-        console.print("Output files: " + ", ".join(f"{result.workspace}/{f}" for f in result.output_files))
-    table = Table("created", "reused", "saved", "rejected")
-    table.add_row(
-        ", ".join(result.created) or "-",
-        ", ".join(result.reused) or "-",
-        ", ".join(f"{n} v{v}" for n, v in result.saved) or "-",
-        "; ".join(f"{n}: {r}" for n, r in result.rejected.items()) or "-",
-    )
-    console.print(table)
-    total = result.usage + result.subagent_usage
-    sim = " (simulated model)" if result.simulated else ""
-    console.print(
-        f"steps {result.steps} · model calls {result.model_calls} · tokens {total.total_tokens:,} "
-        f"(in {total.total_input_tokens:,}, out {total.output_tokens:,}) · ${result.cost_usd:.4f}{sim} · "
-        f"{result.duration_s:.1f} s"
-    )
-    console.print(f"Run id: {result.run_id}  (agentfactory runs show {result.run_id})")

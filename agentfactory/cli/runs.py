@@ -6,8 +6,10 @@ import datetime as dt
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from agentfactory.cli.common import JsonOpt, WorkspacesOpt, console, print_json, settings
+from agentfactory.cli.untrusted import plain
 from agentfactory.events import read_events, summarize, summarize_run
 from agentfactory.workspace import WorkspaceManager
 
@@ -31,18 +33,18 @@ def list_(
         print_json([s.to_dict() for s in summaries])
         return
     if not summaries:
-        console.print(f"No runs in {manager.root}.")
+        console.print(plain(f"No runs in {manager.root}."))
         return
     table = Table("run", "started", "status", "steps", "tokens", "cost $", "task")
     for s in summaries:
         table.add_row(
-            s.run_id,
+            plain(s.run_id),
             _when(s.started),
-            s.status,
+            plain(s.status),
             str(s.steps),
             f"{s.usage.total_tokens:,}",
             f"{s.cost_usd:.4f}",
-            (s.task[:50] + "…") if len(s.task) > 50 else s.task,
+            plain(s.task, limit=50),
         )
     console.print(table)
 
@@ -65,8 +67,13 @@ def show(
         print_json(data)
         return
     label = " (simulated model)" if s.simulated else ""
-    console.print(f"[bold]Run {s.run_id}[/]  status: [bold]{s.status}[/]  model: {s.model}{label}")
-    console.print(f"Task: {s.task}")
+    console.print(
+        Text.assemble(
+            ("Run ", "bold"), plain(s.run_id, "bold"), "  status: ", plain(s.status, "bold"),
+            "  model: ", plain(s.model), label,
+        )
+    )  # fmt: skip
+    console.print(Text.assemble("Task: ", plain(s.task, newlines=True)))
     table = Table("", "input", "output", "cache read", "cache write", "total")
     for name, u in (
         ("orchestrator", s.orchestrator_usage),
@@ -88,7 +95,7 @@ def show(
         f"duration {s.duration_s if s.duration_s is not None else '-'} s"
     )
     if s.answer:
-        console.print(f"Answer: {s.answer}")
+        console.print(Text.assemble("Answer: ", plain(s.answer, newlines=True)))
     if events:
         for ev in all_events:
             console.print_json(data=ev)
@@ -105,4 +112,4 @@ def prune(
     manager = WorkspaceManager(settings(workspaces=workspaces).workspaces)
     removed = manager.prune(older_than_days=older_than, keep=keep, dry_run=dry_run)
     verb = "Would remove" if dry_run else "Removed"
-    console.print(f"{verb} {len(removed)} run(s)." + ("" if not removed else " " + ", ".join(removed)))
+    console.print(plain(f"{verb} {len(removed)} run(s)." + ("" if not removed else " " + ", ".join(removed))))

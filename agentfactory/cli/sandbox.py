@@ -12,6 +12,7 @@ from typing import Any
 import typer
 
 from agentfactory.cli.common import JsonOpt, SandboxOpt, console, print_json, settings
+from agentfactory.cli.untrusted import plain
 from agentfactory.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, SandboxError, UsageError
 
 app = typer.Typer(
@@ -66,12 +67,12 @@ def check(json_out: bool = JsonOpt) -> None:
         mark = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}
         console.print(f"docker daemon ({report['docker_host']}): {mark[report['docker']]}")
         if report.get("docker_problem"):
-            console.print(f"  {report['docker_problem']}", highlight=False)
+            console.print(plain(f"  {report['docker_problem']}"))
         console.print(f"image {s.image}: {mark[report['image_present']]}")
         if report.get("image_problem"):
-            console.print(f"  {report['image_problem']}", highlight=False)
+            console.print(plain(f"  {report['image_problem']}"))
         console.print(f"bubblewrap: {mark[bool(report['bwrap'])]}")
-        console.print(f"local backend: {report['local_isolation']}", highlight=False)
+        console.print(plain(f"local backend: {report['local_isolation']}"))
     if s.sandbox == "docker" and not report["docker_ready"]:
         raise typer.Exit(EXIT_TASK_FAILED)
 
@@ -145,7 +146,7 @@ def exec_cmd(
     if json_out:
         print_json(trace.to_dict())
     else:
-        console.print(trace.compact(max_chars=8000), highlight=False, markup=False)
+        console.print(plain(trace.compact(max_chars=8000), newlines=True))
         if trace.backend == "local":
             console.print(f"[yellow]{trace.isolation}[/]", highlight=False)
     raise typer.Exit(code_out)

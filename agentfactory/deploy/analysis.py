@@ -6,7 +6,6 @@ Everything here reads source text with `ast`; it never imports or runs the subag
 from __future__ import annotations
 
 import ast
-import keyword
 import re
 import sys
 from dataclasses import dataclass, field
@@ -64,26 +63,6 @@ def scan_imports(code: str, filename: str = "<subagent>") -> ImportScan:
         if m not in SANDBOX_DISTRIBUTIONS and m != TOOLS_MODULE and m not in sys.stdlib_module_names
     )
     return ImportScan(frozenset(modules), tuple(deps), tuple(sorted(tools)), tuple(unknown))
-
-
-_PACKAGE_RE = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-def package_name(subagent_name: str) -> str:
-    """The Python package name for a subagent name (`csv-stats` -> `csv_stats`), or a clear refusal."""
-    candidate = subagent_name.replace("-", "_")
-    if not _PACKAGE_RE.match(candidate) or keyword.iskeyword(candidate) or not candidate.isascii():
-        raise ValidationError(
-            f"Subagent name '{subagent_name}' becomes '{candidate}', which is not a valid Python package "
-            "name (it must start with a letter or underscore and use only a-z, 0-9 and _): rename the "
-            "subagent before deploying it."
-        )
-    if candidate in sys.stdlib_module_names or candidate in (TOOLS_MODULE, "agentfactory"):
-        raise ValidationError(
-            f"Subagent name '{subagent_name}' becomes the package name '{candidate}', which would shadow "
-            "an existing module: rename the subagent before deploying it."
-        )
-    return candidate
 
 
 _SKILL_NAME_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

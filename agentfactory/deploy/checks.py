@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,11 @@ from agentfactory.deploy.source import SubagentSource
 FIXTURES_DIR = "fixtures"  # input files of a subagent's cases, kept in its folder (see meta/context.py)
 
 
-def sandbox_case_runner(settings: Settings, library: Any) -> CaseRunner:
-    """Run every stored case of a subagent in the sandbox backend of `settings` and check it."""
+def sandbox_case_runner(
+    settings: Settings, library: Any, progress: Callable[[str], None] | None = None
+) -> CaseRunner:
+    """Run every stored case of a subagent in the sandbox backend of `settings` and check it;
+    `progress` hears one line per case."""
 
     def run_cases(source: SubagentSource) -> list[CaseOutcome]:
         from agentfactory.gate import run_case
@@ -56,6 +60,9 @@ def sandbox_case_runner(settings: Settings, library: Any) -> CaseRunner:
                 outcome = run_case(runner, case, index, "stored")
                 detail = "; ".join(outcome.failures[:2]) or outcome.status
                 outcomes.append(CaseOutcome(index + 1, outcome.passed, detail))
+                if progress is not None:
+                    total = len(source.original.cases)
+                    progress(f"  case {index + 1}/{total}: {'passed' if outcome.passed else 'failed'}")
             return outcomes
         finally:
             stack.close()

@@ -7,6 +7,7 @@ sandbox backend ran the cases or where runs are recorded.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -39,6 +40,26 @@ class MaturityReport:
         return self.checked and not self.reasons
 
 
+DETAIL_LIMIT = 300  # characters of one failed case's detail in a reason
+
+
+def printable(text: str, limit: int = DETAIL_LIMIT) -> str:
+    """`text` with every control, format or surrogate character written as an escape (`\\x1b`, `\\u202e`),
+    cut to `limit` characters: case details quote subagent output, which reaches terminals, JSON and the
+    exported READMEs."""
+    out = []
+    for ch in text[: limit + 1]:
+        if unicodedata.category(ch)[0] == "C" and ch != " ":
+            code = ord(ch)
+            out.append(
+                f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+            )
+        else:
+            out.append(ch)
+    shown = "".join(out)
+    return shown[:limit] + "…" if len(text) > limit or len(shown) > limit else shown
+
+
 CaseRunner = Callable[[SubagentSource], list[CaseOutcome]]
 RunCounter = Callable[[str], int]
 
@@ -58,7 +79,7 @@ def check_maturity(
         reasons.append("it has no stored cases, so nothing shows that it works")
     failed = [o for o in outcomes if not o.passed]
     if failed:
-        shown = "; ".join(f"case {o.index}: {o.detail}" for o in failed[:3])
+        shown = "; ".join(f"case {o.index}: {printable(o.detail)}" for o in failed[:3])
         more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
         reasons.append(
             f"{len(failed)} of {len(source.cases)} stored cases fail in the {sandbox} sandbox ({shown}{more})"

@@ -21,6 +21,7 @@ import yaml
 from agentfactory import __version__
 from agentfactory.deploy.analysis import ImportScan, valid_skill_name
 from agentfactory.deploy.gate import MaturityReport
+from agentfactory.deploy.names import EXPORT_KEYWORD, ExportNames, subagent_marker
 from agentfactory.deploy.source import DEFAULT_TOLERANCE, SubagentSource, split_skill_md
 from agentfactory.errors import ValidationError
 
@@ -30,8 +31,6 @@ SKILL_DESCRIPTION_MAX = 1024
 SKILL_COMPATIBILITY_MAX = 500
 # Files of the library folder that the exporters regenerate in their own form, not copy.
 _NOT_COPIED = {"SKILL.md", "cases.jsonl", "schema.json"}
-# Names the generated code takes next to the subagent module.
-_RESERVED_MODULES = {"__init__", "__main__", "cli", "mcp_server", "agentfactory_tools", "run", "server"}
 _TOOL_EXTRAS = {"llm": ("anthropic", "openai"), "web_fetch": ("web",), "web_search": ("web",)}
 
 
@@ -40,11 +39,18 @@ class ExportPlan:
     """Everything the templates need, computed once for all formats."""
 
     source: SubagentSource
-    package: str  # Python package name, e.g. csv_stats
+    names: ExportNames  # installed names: distribution, import package, commands, MCP tool
+    module: str  # file name (without .py) of the subagent module in the exports (names.export_module)
     scan: ImportScan
     gate: MaturityReport
     forced: bool
     exported_at: str
+    license: str = "MIT"  # SPDX expression
+    mcp_python: str = "python"  # absolute path of the interpreter the MCP client configuration starts
+
+    @property
+    def package(self) -> str:
+        return self.names.package
 
 
 def _py_literal(value: Any) -> str:
@@ -74,15 +80,17 @@ def environment() -> jinja2.Environment:
 
 
 def new_plan(
-    source: SubagentSource, package: str, scan: ImportScan, gate: MaturityReport, forced: bool
+    source: SubagentSource,
+    names: ExportNames,
+    module: str,
+    scan: ImportScan,
+    gate: MaturityReport,
+    forced: bool,
+    license: str = "MIT",
+    mcp_python: str = "python",
 ) -> ExportPlan:
-    if source.module in _RESERVED_MODULES:
-        raise ValidationError(
-            f"The entry module of '{source.name}' is named '{source.entry}', a name the exported code needs "
-            "for itself: rename the subagent's module before deploying it."
-        )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return ExportPlan(source, package, scan, gate, forced, stamp)
+    return ExportPlan(source, names, module, scan, gate, forced, stamp, license, mcp_python)
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -131,9 +139,13 @@ def _context(plan: ExportPlan) -> dict[str, Any]:
     gate = plan.gate
     return {
         "name": s.name,
-        "dist": s.name,
+        "dist": plan.names.dist,
         "package": plan.package,
-        "module": s.module,
+        "module": plan.module,
+        "mcp_command": plan.names.mcp_command,
+        "keywords": [EXPORT_KEYWORD, subagent_marker(s.name)],
+        "license": plan.license,
+        "mcp_python": plan.mcp_python,
         "version": s.version,
         "description": " ".join(s.description.split()) or f"The {s.name} subagent.",
         "short_description": _one_line(s.description or f"The {s.name} subagent.", 200),
@@ -151,7 +163,7 @@ def _context(plan: ExportPlan) -> dict[str, Any]:
         + (["httpx"] if {"web_fetch", "web_search"} & set(tools) else []),
         "tools": tools,
         "extras": sorted({extra for t in tools for extra in _TOOL_EXTRAS[t]}),
-        "tool_name": plan.package,
+        "tool_name": plan.names.tool,
         "default_tolerance": DEFAULT_TOLERANCE,
         "year": plan.exported_at[:4],
         "provenance": {
@@ -209,11 +221,11 @@ def _fixtures(source: SubagentSource) -> dict[str, bytes]:
     return out
 
 
-def _module_files(root: Path, source: SubagentSource, env: jinja2.Environment, ctx: dict[str, Any]) -> None:
-    """The subagent module unchanged, its other files, and the tool shim, side by side in `root`."""
-    _write(root, source.entry, source.code.encode("utf-8"))
-    for rel, data in _extra_files(source).items():
+def _module_files(root: Path, plan: ExportPlan, env: jinja2.Environment, ctx: dict[str, Any]) -> None:
+    """The subagent module unchanged (under its export name), its other files, and the tool shim."""
+    for rel, data in _extra_files(plan.source).items():
         _write(root, rel, data)
+    _write(root, f"{plan.module}.py", plan.source.code.encode("utf-8"))
     _write(root, "agentfactory_tools.py", env.get_template("common/agentfactory_tools.py.j2").render(ctx))
 
 
@@ -222,17 +234,17 @@ def render_package(plan: ExportPlan, dest: Path) -> Path:
     env = environment()
     ctx = _context(plan)
     src = dest / "src" / plan.package
-    _module_files(src, plan.source, env, ctx)
+    _module_files(src, plan, env, ctx)
     _write(src, "__init__.py", env.get_template("package/__init__.py.j2").render(ctx))
     _write(src, "__main__.py", env.get_template("package/__main__.py.j2").render(ctx))
-    cli_ctx = {**ctx, "standalone": False, "prog": plan.source.name, "usage_command": plan.source.name}
+    cli_ctx = {**ctx, "standalone": False, "prog": plan.names.command, "usage_command": plan.names.command}
     _write(src, "cli.py", env.get_template("common/cli.py.j2").render(cli_ctx))
     mcp_ctx = {
         **ctx,
         "outputs_schema": _mcp_output_schema(plan.source),
         "standalone": False,
         "config_hint": "README.md",
-        "missing_sdk_hint": f"pip install '{plan.source.name}[mcp]'",
+        "missing_sdk_hint": f"pip install '{plan.names.dist}[mcp]'",
     }
     _write(src, "mcp_server.py", env.get_template("common/mcp_server.py.j2").render(mcp_ctx))
     for name in ("pyproject.toml", "README.md", "LICENSE"):
@@ -258,7 +270,7 @@ def skill_frontmatter(plan: ExportPlan) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "name": s.name,
         "description": description,
-        "license": "MIT",
+        "license": plan.license,
         "compatibility": _one_line(f"Needs {needs}; run scripts/run.py.", SKILL_COMPATIBILITY_MAX),
         "metadata": {
             "version": str(s.version),
@@ -297,22 +309,26 @@ def render_skill(plan: ExportPlan, dest: Path) -> Path:
     }
     _write(dest, "SKILL.md", env.get_template("skill/SKILL.md.j2").render(usage))
     scripts = dest / "scripts"
-    _module_files(scripts, plan.source, env, ctx)
+    _module_files(scripts, plan, env, ctx)
     cli_ctx = {**ctx, "standalone": True, "prog": "run.py", "usage_command": "python scripts/run.py"}
     _write(scripts, "run.py", env.get_template("common/cli.py.j2").render(cli_ctx))
     return dest
 
 
 def mcp_client_config(plan: ExportPlan, server: Path) -> dict[str, Any]:
-    """The `mcpServers` entry a client (.mcp.json, claude_desktop_config.json) needs to start the server."""
-    return {"mcpServers": {plan.source.name: {"command": "python", "args": [str(server)], "env": {}}}}
+    """The `mcpServers` entry a client (.mcp.json, claude_desktop_config.json) needs to start the server.
+
+    The command is an absolute interpreter path: a client starts servers with its own PATH, where a bare
+    `python` is often missing or another interpreter without the mcp SDK.
+    """
+    return {"mcpServers": {plan.source.name: {"command": plan.mcp_python, "args": [str(server)], "env": {}}}}
 
 
 def render_mcp(plan: ExportPlan, dest: Path, final_dest: Path) -> Path:
     """A standalone MCP server folder in `dest`; `final_dest` is where it will live (for the config)."""
     env = environment()
     ctx = _context(plan)
-    _module_files(dest, plan.source, env, ctx)
+    _module_files(dest, plan, env, ctx)
     server_ctx = {
         **ctx,
         "outputs_schema": _mcp_output_schema(plan.source),

@@ -27,6 +27,9 @@ from agentfactory.experience.records import ExecutionRecord, RunRecord
 from agentfactory.experience.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_BUSY_TIMEOUT_S = 15.0
+# A run whose user feedback scores under this is rated bad: the executions it made, even successful
+# ones, are evidence for evolve (`agentfactory feedback RUN --bad` records 0).
+BAD_SCORE_BELOW = 0.5
 
 
 class ExperienceStoreError(AgentFactoryError):
@@ -402,6 +405,21 @@ class ExperienceStore:
                 "ORDER BY ts, id",
                 (name, base),
             ).fetchall()
+        return [_execution_from_row(r) for r in rows]
+
+    def rated_bad(self, name: str | None = None) -> list[ExecutionRecord]:
+        """Successful executions made in runs the user rated bad (feedback score under BAD_SCORE_BELOW),
+        oldest first; of `name` only when given. Failed ones are already in `failures_since`."""
+        sql = (
+            "SELECT e.* FROM executions e JOIN runs r ON r.run_id = e.run_id "
+            "WHERE e.success = 1 AND r.feedback_score IS NOT NULL AND r.feedback_score < ?"
+        )
+        params: list[Any] = [BAD_SCORE_BELOW]
+        if name is not None:
+            sql += " AND e.subagent = ?"
+            params.append(name)
+        with self._read() as conn:
+            rows = conn.execute(sql + " ORDER BY e.ts, e.id", params).fetchall()
         return [_execution_from_row(r) for r in rows]
 
     def evolve_candidates(

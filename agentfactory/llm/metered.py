@@ -1,8 +1,10 @@
 """Accounting for every model call the framework makes.
 
 `MeteredProvider` wraps any provider: each `complete()` is timed, costed from the price table and
-recorded as a `model_call` event; running totals (`usage`, `cost_usd`, `calls`) are kept for budgets.
-It is thread-safe because the tool broker serves subagent `llm` calls from several threads at once.
+recorded as a `model_call` event; running totals (`usage`, `cost_usd`, `calls`) are kept. With a run's
+`Budget` it is also where the run's limits are enforced for every model call: the budget is checked
+before the request (a spent budget raises BudgetExhausted and nothing is sent) and charged after it, the
+same for the orchestrator and for the subagents' `llm` tool. It is thread-safe because the tool broker serves subagent `llm` calls from several threads at once.
 It never changes what the model said.
 """
 
@@ -19,6 +21,7 @@ from agentfactory.llm.pricing import cost_usd
 from agentfactory.llm.types import Message, ModelProvider, ModelResponse, ToolSpec, Usage
 
 if TYPE_CHECKING:
+    from agentfactory.budget import Budget
     from agentfactory.events import EventLog
 
 
@@ -31,8 +34,10 @@ class MeteredProvider:
         settings: Settings,
         log: EventLog | None = None,
         role: str = "orchestrator",
+        budget: Budget | None = None,
     ):
         self.provider = provider
+        self.budget = budget
         self.settings = settings
         self.log = log
         self.role = role
@@ -42,6 +47,7 @@ class MeteredProvider:
         self.calls = 0
         self.latency_s = 0.0
         self._lock = threading.Lock()
+        self._started = 0  # numbers `model_call_started` and its `model_call` alike (the `call` field)
 
     @property
     def spec(self) -> str:
@@ -60,18 +66,30 @@ class MeteredProvider:
         *,
         step: int | None = None,
     ) -> ModelResponse:
+        if self.budget is not None:
+            self.budget.check_request()
+        step = self.step if step is None else step
+        with self._lock:
+            self._started += 1
+            number = self._started
+        if self.log is not None:
+            extra = {"step": step} if step is not None else {}
+            self.log.emit(
+                _events.MODEL_CALL_STARTED, model=self.provider.spec, role=self.role, call=number, **extra
+            )
         started = time.perf_counter()
         response = self.provider.complete(system, messages, tools, max_tokens)
         latency = round(time.perf_counter() - started, 6)
         response.latency_s = latency
         response.cost_usd = cost_usd(response.usage, self.provider.spec, self.settings)
         response.simulated = bool(response.simulated or self.provider.simulated)
-        step = self.step if step is None else step
         with self._lock:
             self.usage = self.usage + response.usage
             self.cost_usd += response.cost_usd
             self.calls += 1
             self.latency_s += latency
+        if self.budget is not None:
+            self.budget.charge(response.usage, response.cost_usd)
         if self.log is not None:
             fields = {
                 "model": self.provider.spec,
@@ -81,6 +99,7 @@ class MeteredProvider:
                 "latency_s": latency,
                 "stop_reason": response.stop_reason,
                 "simulated": response.simulated,
+                "call": number,
             }
             if step is not None:
                 fields["step"] = step

@@ -6,6 +6,9 @@ string the model wrote: they are parsed here and, when invalid, kept raw with th
 of raising, so the caller can tell the model what went wrong. Usage: `prompt_tokens` includes cached
 tokens, so they are subtracted to keep `Usage.input_tokens` uncached as everywhere else. The chat API
 has no error flag on tool results, so a failed tool's result is sent prefixed with "Error: ".
+Replies are read from the raw body and checked field by field (`reply.py`): a body that is not a usable
+completion (HTML, a list, `choices: []`, `message: null`, usage missing) is a `ProviderError` naming
+what was wrong. Every call has one overall deadline (`transport.py`).
 """
 
 from __future__ import annotations
@@ -15,8 +18,24 @@ import time
 from typing import Any
 
 from agentfactory.errors import ConfigError
+from agentfactory.llm.reply import (
+    MISSING,
+    BadReply,
+    clip,
+    count,
+    depth_exceeds,
+    describe,
+    error_message,
+    field,
+    load_json,
+    need_list,
+    need_object,
+    need_str,
+    scrub,
+)
 from agentfactory.llm.retry import RetryPolicy, call_with_retry, classify_sdk_error
 from agentfactory.llm.scripted import parse_arguments
+from agentfactory.llm.transport import DEFAULT_CALL_TIMEOUT_S, check_call_timeout, http_client
 from agentfactory.llm.types import Message, ModelResponse, StopReason, ToolCall, ToolSpec, Usage
 
 KEY_VAR = "OPENAI_API_KEY"
@@ -80,54 +99,100 @@ def tool_to_wire(tool: ToolSpec) -> dict[str, Any]:
     }
 
 
-def usage_from_wire(u: Any) -> Usage:
-    if u is None:
-        return Usage()
-    prompt = int(getattr(u, "prompt_tokens", 0) or 0)
-    details = getattr(u, "prompt_tokens_details", None)
-    cached = int(getattr(details, "cached_tokens", 0) or 0) if details is not None else 0
-    written = int(getattr(details, "cache_write_tokens", 0) or 0) if details is not None else 0
+def usage_from_body(u: Any) -> Usage:
+    """Our Usage from a chat-completions `usage` object; BadReply when it is missing or not counts."""
+    u = need_object(u, "'usage'")
+    prompt = count(field(u, "prompt_tokens"), "'usage.prompt_tokens'")
+    completion = count(field(u, "completion_tokens"), "'usage.completion_tokens'")
+    details = field(u, "prompt_tokens_details")
+    cached = written = 0
+    if details is not None and details is not MISSING:
+        details = need_object(details, "'usage.prompt_tokens_details'")
+        where = "'usage.prompt_tokens_details"
+        cached = count(field(details, "cached_tokens"), f"{where}.cached_tokens'", optional=True)
+        written = count(field(details, "cache_write_tokens"), f"{where}.cache_write_tokens'", optional=True)
     return Usage(
         input_tokens=max(0, prompt - cached - written),
-        output_tokens=int(getattr(u, "completion_tokens", 0) or 0),
+        output_tokens=completion,
         cache_read_tokens=cached,
         cache_write_tokens=written,
     )
 
 
-def response_from_wire(completion: Any, spec: str) -> ModelResponse:
-    """Our ModelResponse from the SDK's `ChatCompletion`; invalid argument JSON never raises."""
-    if not completion.choices:
-        return ModelResponse("", [], "other", usage_from_wire(completion.usage), spec)
-    choice = completion.choices[0]
-    message = choice.message
-    calls: list[ToolCall] = []
-    for index, tc in enumerate(message.tool_calls or []):
-        function = getattr(tc, "function", None)
-        if function is None:
-            continue
-        raw = function.arguments or ""
-        args, error = parse_arguments(raw)
-        calls.append(
-            ToolCall(
-                id=tc.id or f"call_{index}",
-                name=function.name,
-                arguments=args,
-                raw_arguments=raw,
-                parse_error=error,
-            )
-        )
-    stop = _STOP.get(choice.finish_reason or "", "other")
+def _content_text(value: Any, where: str) -> str:
+    """The message text: a string, null, or (some compatible servers) a list of {"type": "text"} parts."""
+    if value is None or value is MISSING:
+        return ""
+    if isinstance(value, str):
+        return value
+    if not isinstance(value, list):
+        raise BadReply(f"{where} is {describe(value)}, not text")
+    parts = value
+    texts = []
+    for index, part in enumerate(parts):
+        part = need_object(part, f"{where}[{index}]")
+        if part.get("type") == "text":
+            texts.append(need_str(field(part, "text"), f"{where}[{index}].text") or "")
+    return "".join(texts)
+
+
+def _tool_call(tc: Any, index: int) -> ToolCall:
+    where = f"'choices[0].message.tool_calls[{index}]"
+    tc = need_object(tc, where + "'")
+    function = need_object(field(tc, "function"), f"{where}.function'")
+    name = need_str(field(function, "name"), f"{where}.function.name'", nonempty=True) or ""
+    call_id = need_str(field(tc, "id"), f"{where}.id'", optional=True) or f"call_{index}"
+    raw = field(function, "arguments")
+    if raw is None or raw is MISSING:
+        raw = ""
+    if isinstance(raw, str):
+        # The model's own text: invalid JSON here is the model's mistake, told back to it, not a failure.
+        try:
+            args, error = parse_arguments(raw)
+        except RecursionError:
+            args, error = None, "the JSON is nested too deeply"
+        except ValueError as exc:  # e.g. an integer literal too long to convert
+            args, error = None, clip(str(exc), 120)
+        if args is not None and depth_exceeds(args):
+            args, error = None, "the JSON is nested too deeply"
+        return ToolCall(id=call_id, name=name, arguments=args, raw_arguments=raw, parse_error=error)
+    # Some compatible servers send the arguments as a JSON value instead of a string.
+    if depth_exceeds(raw):
+        return ToolCall(call_id, name, None, "", "the JSON is nested too deeply")
+    text = json.dumps(raw, ensure_ascii=False)
+    if isinstance(raw, dict):
+        return ToolCall(call_id, name, raw, text, None)
+    return ToolCall(call_id, name, None, text, f"expected a JSON object, got {describe(raw)}")
+
+
+def response_from_body(data: Any, spec: str) -> ModelResponse:
+    """Our ModelResponse from a chat-completions reply body (parsed JSON), every field checked.
+
+    Raises `BadReply` when the body is not a usable completion. Invalid argument JSON never raises: the
+    call keeps the raw text and the parse error, so the model can be told.
+    """
+    completion = need_object(data, "the body")
+    if field(completion, "choices") in (None, MISSING):
+        problem = error_message(completion)
+        if problem is not None:
+            raise BadReply(f"it is an error object ({problem})")
+    choices = need_list(field(completion, "choices"), "'choices'", nonempty=True)
+    choice = need_object(choices[0], "'choices[0]'")
+    message = need_object(field(choice, "message"), "'choices[0].message'")
+    text = _content_text(field(message, "content"), "'choices[0].message.content'")
+    tool_calls = field(message, "tool_calls")
+    if tool_calls is None or tool_calls is MISSING:
+        tool_calls = []
+    calls = [
+        _tool_call(tc, i) for i, tc in enumerate(need_list(tool_calls, "'choices[0].message.tool_calls'"))
+    ]
+    finish = need_str(field(choice, "finish_reason"), "'choices[0].finish_reason'", optional=True)
+    stop = _STOP.get(finish or "", "other")
     if calls:
         # Some compatible servers report "stop" even when the turn ends in tool calls.
         stop = "tool_use"
-    return ModelResponse(
-        text=message.content or "",
-        tool_calls=calls,
-        stop_reason=stop,
-        usage=usage_from_wire(completion.usage),
-        model=spec,
-    )
+    usage = usage_from_body(field(completion, "usage"))
+    return ModelResponse(text=text, tool_calls=calls, stop_reason=stop, usage=usage, model=spec)
 
 
 class OpenAIProvider:
@@ -142,21 +207,32 @@ class OpenAIProvider:
         api_key: str | None,
         base_url: str | None = None,
         retry: RetryPolicy | None = None,
-        timeout_s: float = 600.0,
+        call_timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
     ):
         sdk = _import_sdk()
         self.model = model
         self.spec = f"openai:{model}"
         self.base_url = base_url
         self.retry = retry or RetryPolicy()
+        self.call_timeout_s = check_call_timeout(call_timeout_s)
         self._sdk = sdk
         self._client = sdk.OpenAI(
-            api_key=api_key or PLACEHOLDER_KEY, base_url=base_url, max_retries=0, timeout=timeout_s
+            api_key=api_key or PLACEHOLDER_KEY,
+            base_url=base_url,
+            max_retries=0,
+            timeout=self.call_timeout_s,
+            http_client=http_client(sdk, self.call_timeout_s),
         )
         self._provider_name = "OpenAI API" if not base_url else f"OpenAI-compatible server at {base_url}"
 
     def _classify(self, exc: BaseException) -> Any:
         return classify_sdk_error(exc, self._sdk.APIStatusError, self._sdk.APIConnectionError)
+
+    def _call(self, request: dict[str, Any]) -> ModelResponse:
+        # The raw reply, read and checked here: the SDK's parsed object is never trusted (see reply.py).
+        raw = self._client.chat.completions.with_raw_response.create(**request)
+        body = raw.http_response
+        return response_from_body(load_json(body.content, body.headers.get("content-type")), self.spec)
 
     def build_request(
         self, system: str, messages: list[Message], tools: list[ToolSpec] | None, max_tokens: int
@@ -167,7 +243,8 @@ class OpenAIProvider:
         request["max_tokens" if self.base_url else "max_completion_tokens"] = max_tokens
         if tools:
             request["tools"] = [tool_to_wire(t) for t in tools]
-        return request
+        # Text from subagents and earlier replies may hold lone surrogates, which cannot be sent as UTF-8.
+        return scrub(request)
 
     def complete(
         self,
@@ -178,13 +255,13 @@ class OpenAIProvider:
     ) -> ModelResponse:
         request = self.build_request(system, messages, tools, max_tokens)
         started = time.perf_counter()
-        completion = call_with_retry(
-            lambda: self._client.chat.completions.create(**request),
+        response = call_with_retry(
+            lambda: self._call(request),
             self._classify,
             self.retry,
             provider=self._provider_name,
             key_var=KEY_VAR,
+            deadline_s=self.call_timeout_s,
         )
-        response = response_from_wire(completion, self.spec)
         response.latency_s = round(time.perf_counter() - started, 6)
         return response

@@ -1,14 +1,20 @@
 """Bounded retries for provider calls, shared by every adapter.
 
 The SDKs' own retries are switched off (`max_retries=0`) so that one policy, in one place, decides:
-retry on 408/409/429, 5xx, timeouts and connection errors, with exponential backoff plus jitter, and wait
-at least what the server asks for in `Retry-After` (seconds or an HTTP date; `retry-after-ms` too),
-capped so a hostile or confused server cannot park a run for hours. Never retry any other 4xx: those
+retry on 408/409/429, 5xx (529 overloaded included) and connection errors (refused, reset, dropped),
+with exponential backoff plus jitter, and wait at least what the server asks for in `Retry-After`
+(seconds or an HTTP date; `retry-after-ms` too), capped so a hostile or confused server cannot park a run
+for hours. Never retry any other 4xx: those
 will fail the same way again. 401/403 become `AuthenticationError` naming the key variable; anything
 else that could not be fixed becomes `ProviderError` carrying the status and the provider's message.
 
 Adapters translate their SDK's exceptions into a `Failure` with `classify_sdk_error`; this module never
-imports an SDK.
+imports an SDK. A 2xx reply whose body cannot be used (`BadReply`) is never retried: the provider
+answered, and asking again would bill the same broken answer.
+
+Deadline: with `deadline_s`, the whole call (every attempt, and the waits between them) has one overall
+deadline, enforced on the wire by `transport.CallGuard`. When it passes the call ends with
+`ProviderTimeout`; a backoff that would end after it is not started.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from agentfactory.errors import AuthenticationError, ProviderError
+from agentfactory.errors import AuthenticationError, ProviderError, ProviderTimeout
+from agentfactory.llm.reply import BadReply, clip
+from agentfactory.llm.transport import CallGuard, DeadlinePassed
 
 T = TypeVar("T")
 
@@ -46,9 +54,12 @@ class Failure:
     status: int | None  # HTTP status, None for timeouts and connection errors
     message: str  # the provider's own message, or a description of the transport failure
     retry_after_s: float | None = None
+    kind: str = "status"  # "status", "transport", "reply" (a 2xx body we cannot use), "unexpected"
 
     @property
     def retryable(self) -> bool:
+        if self.kind in ("reply", "unexpected"):
+            return False
         return self.status is None or self.status in RETRYABLE_STATUS or self.status >= 500
 
 
@@ -84,22 +95,26 @@ def provider_message(body: Any, fallback: str) -> str:
     if isinstance(body, dict):
         inner = body.get("error", body)
         if isinstance(inner, dict) and isinstance(inner.get("message"), str):
-            return inner["message"]
+            return clip(inner["message"])
         if isinstance(inner, str):
-            return inner
+            return clip(inner)
         if isinstance(body.get("message"), str):
-            return body["message"]
+            return clip(body["message"])
     if isinstance(body, str) and body.strip():
-        return body.strip()[:500]
-    return fallback
+        return clip(body)
+    return clip(fallback)
 
 
 def classify_sdk_error(exc: BaseException, status_error: type, connection_error: type) -> Failure | None:
-    """Map an exception of an official SDK (anthropic or openai share the shape) to a Failure.
+    """Map an exception met while calling an official SDK (anthropic and openai share the shape).
 
     `status_error` is the SDK's APIStatusError, `connection_error` its APIConnectionError (timeouts
-    subclass it). Anything else returns None and is re-raised unchanged: it is a bug, not an outage.
+    subclass it). A `BadReply` from reading the body is a non-retryable "reply" failure; anything else
+    (an SDK raising on a body it could not handle) is a non-retryable "unexpected" one, so no exception
+    of the SDK or of a hostile reply escapes the adapter unclassified.
     """
+    if isinstance(exc, BadReply):
+        return Failure(status=None, message=str(exc), kind="reply")
     if isinstance(exc, status_error):
         response = getattr(exc, "response", None)
         headers = dict(response.headers) if response is not None else {}
@@ -111,9 +126,9 @@ def classify_sdk_error(exc: BaseException, status_error: type, connection_error:
     if isinstance(exc, connection_error):
         kind = "timed out" if "timeout" in type(exc).__name__.lower() else "connection failed"
         cause = exc.__cause__ or exc.__context__
-        detail = f"{kind}: {cause}" if cause else kind
-        return Failure(status=None, message=detail)
-    return None
+        detail = f"{kind}: {clip(str(cause))}" if cause and str(cause) else kind
+        return Failure(status=None, message=detail, kind="transport")
+    return Failure(status=None, message=f"{type(exc).__name__}: {clip(str(exc))}", kind="unexpected")
 
 
 def backoff_delay(attempt: int, failure: Failure, policy: RetryPolicy, rng: random.Random) -> float:
@@ -136,22 +151,43 @@ def call_with_retry(
     key_var: str,
     sleep: Callable[[float], None] = time.sleep,
     rng: random.Random | None = None,
+    deadline_s: float | None = None,
 ) -> T:
     """Run `call`, retrying transient failures under `policy`; raise typed errors for the rest.
 
     `provider` names the service in messages ("Anthropic API"); `key_var` is the environment variable
-    whose key was used, so a 401 tells the user exactly what to fix.
+    whose key was used, so a 401 tells the user exactly what to fix. `deadline_s` bounds the whole call,
+    retries included (see the module docstring).
     """
     rng = rng or random.Random()
+    guard = CallGuard(deadline_s) if deadline_s is not None else None
     attempt = 0
     while True:
         attempt += 1
         try:
-            return call()
+            if guard is None:
+                return call()
+            with guard.attempt():
+                return call()
+        except DeadlinePassed:
+            raise _timeout(provider, guard) from None
         except Exception as exc:
-            failure = classify(exc)
+            if guard is not None and guard.reply_problem:
+                failure: Failure | None = Failure(None, guard.reply_problem, kind="reply")
+            elif guard is not None and guard.expired:
+                raise _timeout(provider, guard) from None
+            else:
+                failure = classify(exc)
             if failure is None:
                 raise
+            if failure.kind == "reply":
+                raise ProviderError(
+                    f"The {provider} sent a reply that cannot be used: {failure.message}."
+                ) from None
+            if failure.kind == "unexpected":
+                raise ProviderError(
+                    f"The call to the {provider} failed unexpectedly ({failure.message})."
+                ) from None
             if failure.status in AUTH_STATUS:
                 raise AuthenticationError(
                     f"The {provider} refused the credentials ({failure.status}: {failure.message}): "
@@ -166,4 +202,19 @@ def call_with_retry(
                 raise ProviderError(
                     f"The {provider} still failed after {attempt} attempts ({status}: {failure.message})."
                 ) from None
-            sleep(backoff_delay(attempt, failure, policy, rng))
+            delay = backoff_delay(attempt, failure, policy, rng)
+            if guard is not None and delay >= guard.remaining():
+                status = failure.status if failure.status is not None else "no response"
+                raise ProviderTimeout(
+                    f"The {provider} still failed after {attempt} attempts ({status}: {failure.message}) "
+                    f"and the {guard.seconds:g} s call deadline leaves no time to try again."
+                ) from None
+            sleep(delay)
+
+
+def _timeout(provider: str, guard: CallGuard | None) -> ProviderTimeout:
+    seconds = guard.seconds if guard is not None else 0
+    return ProviderTimeout(
+        f"The {provider} did not answer completely within the {seconds:g} s call deadline "
+        f"(setting call_timeout_s)."
+    )

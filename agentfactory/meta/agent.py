@@ -174,7 +174,7 @@ class MetaAgent:
 
     def _loop(self, ctx: RunContext, provider: Any, run: Any) -> RunResult:
         skills = MetaSkills(ctx)
-        budget = Budget(self.settings.max_steps, self.settings.max_tokens, self.settings.max_cost)
+        budget = run.budget or Budget.from_settings(self.settings)
         result = run_tool_loop(
             provider,
             system_prompt(),

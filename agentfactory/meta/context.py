@@ -21,9 +21,11 @@ from agentfactory.config import Settings
 from agentfactory.library import Case, Library, build_subagent_folder, validate_folder
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.sandbox import ExecutionRequest
+from agentfactory.sandbox.broker import settle_trace
 from agentfactory.workspace import Workspace
 
 FIXTURES_DIR = "fixtures"  # input files of a subagent's cases, stored beside them in its folder
+MIN_EXECUTION_S = 1.0  # less left on the run's clock than this starts no execution
 
 
 @dataclass
@@ -37,6 +39,7 @@ class RunContext:
     broker: Any = None
     experience: Any = None
     agent_id: str = "default"
+    budget: Any = None  # the run's Budget: its wall clock caps each execution, a spent one starts none
     candidates: dict[str, Candidate] = field(default_factory=dict)
     created: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
@@ -44,6 +47,7 @@ class RunContext:
     saved: list[tuple[str, int]] = field(default_factory=list)
     rejected: dict[str, str] = field(default_factory=dict)
     traces_written: int = 0
+    executions_started: int = 0  # numbers execution_started and its subagent_execution alike
     _library_cache: dict[tuple[str, int | None], Any] = field(default_factory=dict)
 
     def emit(self, type: str, **fields: Any) -> None:
@@ -242,6 +246,10 @@ class RunContext:
     ) -> Any:
         """Run one subagent in the sandbox and record the execution (event log, experience store)."""
         out_dir = outputs_dir or self.workspace.outputs
+        timeout_s = self.execution_timeout()
+        self.executions_started += 1
+        number = self.executions_started
+        self.emit(ev.EXECUTION_STARTED, subagent=name, version=version, revision=revision, execution=number)
         request = ExecutionRequest(
             code_dir=code_dir,
             # The library names the entry file (x.py); the sandbox imports a module name (x).
@@ -250,15 +258,18 @@ class RunContext:
             # The sandbox takes the folder that holds inputs/, not inputs/ itself.
             workdir=(inputs_dir or self.workspace.inputs).parent,
             output_dir=out_dir,
-            timeout_s=self.settings.timeout_s,
+            timeout_s=timeout_s,
             memory_mb=self.settings.memory_mb,
             tools=list(tools),
-            broker=self.broker,
+            # The broker's tool calls end with the execution's wall clock (a slow web server or model
+            # never holds a broker thread past it).
+            broker=self.broker.for_execution(timeout_s) if self.broker is not None else None,
             run_id=self.workspace.run_id,
             labels={"subagent": name},
+            on_output=self._output_observer(number, name),
         )
         started = time.time()
-        trace = self.backend.execute(request)
+        trace = settle_trace(self.backend.execute(request))
         self.traces_written += 1
         trace_path = self.workspace.traces / f"{self.traces_written:03d}-{name}.json"
         # The inputs go with the trace: the event log keeps only a preview of long ones, and evolve
@@ -277,12 +288,43 @@ class RunContext:
             trace=str(trace_path.relative_to(self.workspace.root)),
             tool_calls=len(trace.tool_calls),
             tool_usage=tool_usage,
+            execution=number,
+            error=error_summary(trace),
         )
         if self.experience is not None:
             self.experience.record_subagent_execution(
                 self, name, version, inputs, trace, time.time() - started
             )
         return trace
+
+    def execution_timeout(self) -> float:
+        """The wall clock of the next execution: the per-execution limit, capped by what is left of the
+        run's time limit. Raises BudgetExhausted when the run's budget is spent (no execution starts)."""
+        timeout_s = self.settings.timeout_s
+        if self.budget is None:
+            return timeout_s
+        self.budget.check_request()
+        remaining = self.budget.remaining_time()
+        if remaining is not None:
+            if remaining < MIN_EXECUTION_S:
+                from agentfactory.errors import BudgetExhausted
+
+                raise BudgetExhausted(
+                    f"Budget exhausted: time limit nearly reached ({remaining:.1f} s left of "
+                    f"{self.budget.max_time:g} s), too little for an execution."
+                )
+            timeout_s = min(timeout_s, remaining)
+        return timeout_s
+
+    def _output_observer(self, number: int, name: str) -> Any:
+        """The sandbox's line callback when a live view watches: each printed line becomes a notice."""
+        if not self.log.observed:
+            return None
+
+        def on_output(stream: str, line: str) -> None:
+            self.log.notify(ev.EXECUTION_OUTPUT, execution=number, subagent=name, stream=stream, line=line)
+
+        return on_output
 
     def make_case_runner(
         self, cand: Candidate, extra_fixtures: Path | None = None, files: dict[str, Path] | None = None
@@ -332,6 +374,21 @@ class RunContext:
                 )
 
         return runner
+
+
+def error_summary(trace: Any) -> dict[str, Any] | None:
+    """What went wrong in a failed execution, for the event and the live view: the exception type, the
+    first 300 characters of its message, and the innermost line of the subagent's own code."""
+    if trace.error is None:
+        return None
+    frames = [f for f in trace.error.get("frames") or [] if isinstance(f, dict)]
+    last = frames[-1] if frames else {}
+    return {
+        "type": str(trace.error.get("type") or trace.status)[:200],
+        "message": str(trace.error.get("message") or "")[:300],
+        "file": str(last.get("file") or "")[:200],
+        "line": last.get("line") if isinstance(last.get("line"), int) else None,
+    }
 
 
 def _copy_files(files: dict[str, Path], dest: Path) -> None:

@@ -1,7 +1,9 @@
 """The tool-calling loop shared by every orchestrator (the Meta-Agent and the benchmark baselines).
 
 Ask the model, validate each tool call, dispatch it, return the result as delimited data, and stop on
-a finishing tool, a budget, or a model that stops making progress. Sharing one loop means every method
+a finishing tool, a budget, or a model that stops making progress. The budget is checked before each
+model turn and before each tool call; each tool call counts as a step, so `max_steps` also bounds a
+turn that asks for many tool calls at once. Sharing one loop means every method
 is accounted for, budgeted and stopped the same way; only the prompt and the tools differ.
 """
 
@@ -15,13 +17,14 @@ from typing import Any
 
 from agentfactory import events as ev
 from agentfactory.budget import Budget
-from agentfactory.errors import AgentFactoryError, ProviderError
+from agentfactory.errors import AgentFactoryError, BudgetExhausted, ProviderError
 from agentfactory.llm.types import Message, ToolCall, ToolResult, ToolSpec
 from agentfactory.llm.validation import check_tool_call
 
 MAX_NO_TOOL_TURNS = 2  # nudges before a model that never calls a tool is stopped
 MAX_INVALID_CALLS = 5  # consecutive invalid tool calls before the run stops
 MAX_REPEATED_FAILURES = 3  # the same failing call (name + arguments) this often means a loop
+ARGUMENTS_PREVIEW = 400  # characters of a tool call's arguments kept in its events, cut between values
 
 
 @dataclass
@@ -69,6 +72,9 @@ def run_tool_loop(
     messages = [Message.user(first_message)]
     no_tool_turns = invalid_streak = 0
     failing_calls: dict[str, int] = {}
+    # A metered provider holding this budget checks and charges it on every call (the one limit check
+    # every model call passes, the subagents' included); a bare provider is charged here.
+    charged_by_provider = getattr(provider, "budget", None) is budget
     try:
         while True:
             exhausted = budget.exhausted()
@@ -78,7 +84,8 @@ def run_tool_loop(
             response = provider.complete(
                 system, messages, tools, max_tokens=max_output_tokens, step=budget.steps
             )
-            budget.charge(response.usage, response.cost_usd)
+            if not charged_by_provider:
+                budget.charge(response.usage, response.cost_usd)
             messages.append(response.to_message())
             if not response.tool_calls:
                 no_tool_turns += 1
@@ -93,8 +100,18 @@ def run_tool_loop(
                 messages.append(Message.user("Continue with a tool call; call finish(answer) when done."))
                 continue
             no_tool_turns = 0
-            results, finished = [], None
-            for call in response.tool_calls:
+            results, finished, stopped = [], None, None
+            for index, call in enumerate(response.tool_calls):
+                # Every tool call is a step: the turn's model call paid for its first one, each further
+                # call takes one more, and none starts once the budget (time, tokens, cost) is spent.
+                if stopped is None:
+                    stopped = budget.exhausted(steps=index > 0)
+                    if stopped is None and index > 0:
+                        budget.step()
+                if stopped is not None:
+                    text = f"Not run: budget exhausted ({stopped})."
+                    results.append(ToolResult(call.id, wrap_data(call.name, text), True))
+                    continue
                 outcome = _call_tool(call, tools, dispatch, emit, budget.steps)
                 results.append(ToolResult(call.id, wrap_data(call.name, outcome.text), outcome.is_error))
                 invalid_streak = invalid_streak + 1 if outcome.data.get("invalid") else 0
@@ -106,6 +123,8 @@ def run_tool_loop(
             messages.append(Message(role="user", tool_results=results))
             if finished is not None:
                 return _finished(finished, budget.steps, messages)
+            if stopped is not None:
+                return LoopResult("budget_exhausted", stopped, None, budget.steps, messages)
             if invalid_streak >= MAX_INVALID_CALLS:
                 return LoopResult(
                     "no_progress",
@@ -120,6 +139,9 @@ def run_tool_loop(
                 )
     except KeyboardInterrupt:
         return LoopResult("interrupted", "interrupted by the user", None, budget.steps, messages)
+    except BudgetExhausted as exc:  # the provider refused a model call: the budget was spent meanwhile
+        reason = budget.exhausted(steps=False) or str(exc)
+        return LoopResult("budget_exhausted", reason, None, budget.steps, messages)
     except ProviderError as exc:
         return LoopResult("provider_error", str(exc), None, budget.steps, messages)
 
@@ -141,6 +163,8 @@ def _call_tool(
     emit: Callable[..., Any],
     step: int,
 ) -> Outcome:
+    arguments = ev.clip_json(call.arguments, ARGUMENTS_PREVIEW)
+    emit(ev.TOOL_CALL_STARTED, step=step, tool=call.name, arguments=arguments)
     started = time.perf_counter()
     problem = check_tool_call(call, tools)
     if problem:
@@ -154,7 +178,7 @@ def _call_tool(
         ev.TOOL_CALL,
         step=step,
         tool=call.name,
-        arguments=preview(call.arguments),
+        arguments=arguments,
         is_error=outcome.is_error,
         duration_s=round(time.perf_counter() - started, 4),
         result=preview(outcome.text, 500),

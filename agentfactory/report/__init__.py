@@ -1,11 +1,16 @@
 """Self-contained HTML reports: one run's trajectory, or charts over every run of a team.
 
-The page is one file: inline CSS, inline SVG drawn by `report.svg`, no script, no font, image or
-stylesheet from anywhere; a Content-Security-Policy meta tag says so to the browser as well. Reports
-only read: the event log, traces and the experience store.
+The page is one file: inline CSS, inline SVG drawn by `report.svg`, the run's output images as `data:`
+URIs (`report.images`: checked, size-capped, never inline SVG), no script, no font, image or stylesheet
+from anywhere; a Content-Security-Policy meta tag says so to the browser as well. Reports only read the
+event log, traces, output images and the experience store; everything they show from a run (task,
+model output, subagent output, file names) is HTML-escaped by the templates' autoescaping.
 
-Public: `render_run_report(run_dir, store=None)`, `render_all_report(store, workspaces=None)`,
-`write_report(html, out)`.
+Runs made with a simulated model (`sim`, `scripted`) are labelled "simulated model" on both pages.
+
+Public: `render_run_report(run_dir, store=None, all_href=None)`,
+`render_all_report(store, window=10, run_links=None)`, `write_all_reports(store, out, workspaces=None,
+window=10)` (the all-runs page and each run's own page, linked), `write_report(html, out)`.
 """
 
 from __future__ import annotations
@@ -13,15 +18,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import jinja2
 
 from agentfactory import __version__
+from agentfactory.errors import UsageError
 from agentfactory.events import read_events, summarize
 from agentfactory.report import svg
+from agentfactory.report.images import collect_images
 from agentfactory.report.trajectory import build_trajectory
+
+RUN_PAGE = "report.html"  # a run's own page, in its workspace folder
 
 _env = jinja2.Environment(
     loader=jinja2.PackageLoader("agentfactory.report", "templates"),
@@ -55,8 +66,9 @@ def _common() -> dict[str, Any]:
     return {"version": __version__, "generated": _when(dt.datetime.now().timestamp())}
 
 
-def render_run_report(run_dir: Path, store: Any = None) -> str:
-    """HTML of one run from `workspaces/<run-id>/` (events.jsonl and traces/), plus its store rows."""
+def render_run_report(run_dir: Path, store: Any = None, all_href: str | None = None) -> str:
+    """HTML of one run from `workspaces/<run-id>/` (events.jsonl, traces/, images in outputs/), plus its
+    store rows. `all_href` links back to the all-runs page."""
     run_dir = Path(run_dir)
     events = [_sane(e) for e in read_events(run_dir / "events.jsonl")]
     summary = summarize(events, run_id=run_dir.name)
@@ -67,6 +79,7 @@ def render_run_report(run_dir: Path, store: Any = None) -> str:
         [s.usage.total_tokens for s in numbered],
         [str(s.number) for s in numbered],
         "Orchestrator and subagent tokens per step",
+        legend=[("tokens of the step (orchestrator + subagents)", svg.NEUTRAL)],
         hovers=[
             f"step {s.number}: {s.usage.total_tokens:,} tokens "
             f"(in {s.usage.input_tokens:,}, out {s.usage.output_tokens:,}, "
@@ -77,9 +90,14 @@ def render_run_report(run_dir: Path, store: Any = None) -> str:
     )
     record = store.get_run(summary.run_id) if store is not None and store.exists else None
     executions = store.executions(run_id=summary.run_id) if record is not None else []
+    images, skipped_images = collect_images(run_dir)
     return _env.get_template("run.html.j2").render(
         **_common(),
         s=summary,
+        simulated=summary.simulated or bool(record is not None and record.simulated),
+        images=images,
+        skipped_images=skipped_images,
+        all_href=all_href,
         finished=finished,
         steps=steps,
         chart=chart,
@@ -108,17 +126,27 @@ def _lessons_in_play(store: Any, executions: list[Any]) -> dict[str, list[str]]:
     return store.lessons_for_many(names) if names else {}
 
 
-def render_all_report(store: Any, window: int = 10) -> str:
-    """HTML over every run in the store: tokens per task, library growth, success and reuse trends."""
+def render_all_report(store: Any, window: int = 10, run_links: Mapping[str, str] | None = None) -> str:
+    """HTML over every run in the store: tokens per task, library growth, success and reuse trends.
+
+    `run_links` maps run ids to the href of their own page (see `write_all_reports`).
+    """
     stats = store.stats(window=window) if store.exists else None
     series: list[dict[str, Any]] = store.run_series() if store.exists else []
+    records = {r.run_id: r for r in store.runs()} if store.exists else {}
+    for row in series:
+        record = records.get(row["run_id"])
+        row["model"] = record.model if record is not None else ""
+        row["simulated"] = bool(record is not None and record.simulated)
+    simulated = [r for r in series if r["simulated"]]
     labels = [str(i + 1) for i in range(len(series))]
     charts = {
         "tokens": svg.bar_chart(
             [r["tokens"] for r in series],
             labels,
-            "Tokens per task (run order; green = success, red = failure)",
+            "Tokens per task, in run order" + (" (simulated model)" if simulated else ""),
             colors=[svg.OK_COLOR if r["success"] else svg.FAIL_COLOR for r in series],
+            legend=[("success", svg.OK_COLOR), ("failure", svg.FAIL_COLOR)],
             hovers=[
                 f"#{i + 1} {r['run_id']} ({r['agent_id']}): {r['tokens']:,} tokens — {r['task'][:80]}"
                 for i, r in enumerate(series)
@@ -160,8 +188,51 @@ def render_all_report(store: Any, window: int = 10) -> str:
         ),
     }
     return _env.get_template("all.html.j2").render(
-        **_common(), stats=stats, series=series, charts=charts, window=window, store_path=str(store.path)
+        **_common(),
+        stats=stats,
+        series=series,
+        charts=charts,
+        window=window,
+        store_path=str(store.path),
+        simulated_runs=len(simulated),
+        simulated_models=sorted({r["model"] or "unknown" for r in simulated}),
+        links=dict(run_links or {}),
     )
+
+
+def _href(target: Path, start: Path) -> str:
+    """A relative link from a page in `start` to `target`, percent-encoded."""
+    return quote(Path(os.path.relpath(target, start)).as_posix(), safe="/")
+
+
+def write_all_reports(store: Any, out: Path, workspaces: Path | None = None, window: int = 10) -> Path:
+    """Write the all-runs page to `out` and, for every recorded run whose workspace is under
+    `workspaces`, that run's own page (`<workspaces>/<run-id>/report.html`), linked both ways.
+
+    Run ids come from the store, which a pulled library feeds: one is used as a folder name only when it
+    is a valid run id naming a real folder (not a link) with an event log in it.
+    """
+    from agentfactory.workspace import WorkspaceManager
+
+    out = Path(out)
+    links: dict[str, str] = {}
+    if workspaces is not None and store.exists:
+        manager = WorkspaceManager(Path(workspaces))
+        for record in store.runs():
+            try:
+                ws = manager.get(record.run_id)
+            except UsageError:
+                continue
+            if ws.root.is_symlink() or not ws.events_path.is_file():
+                continue
+            page = ws.root / RUN_PAGE
+            try:
+                html = render_run_report(ws.root, store, all_href=_href(out, ws.root))
+                write_report(html, page)
+            except OSError:
+                continue  # an unwritable run folder: that run is listed without a link
+            links[record.run_id] = _href(page, out.parent)
+    return write_report(render_all_report(store, window=window, run_links=links), out)
 
 
 def write_report(html: str, out: Path) -> Path:

@@ -159,6 +159,9 @@ def _library_item(e: dict[str, Any], offset: float) -> Item:
     return item
 
 
+_STARTED = (ev.MODEL_CALL_STARTED, ev.TOOL_CALL_STARTED, ev.EXECUTION_STARTED)
+
+
 def build_trajectory(events: list[dict[str, Any]], run_dir: Path) -> list[Step]:
     """Group events by orchestrator step; what happens before the first step is step 0."""
     started = next((e.get("ts") for e in events if e.get("type") == ev.RUN_STARTED), None)
@@ -184,8 +187,8 @@ def build_trajectory(events: list[dict[str, Any]], run_dir: Path) -> list[Step]:
             item = _execution_item(e, offset, run_dir)
         elif kind == ev.LIBRARY_CHANGE:
             item = _library_item(e, offset)
-        elif kind in (ev.RUN_STARTED, ev.RUN_FINISHED):
-            continue
+        elif kind in (ev.RUN_STARTED, ev.RUN_FINISHED, *_STARTED):
+            continue  # a started event is shown by the item of the call or execution it began
         else:
             item = Item("other", offset, str(kind), "", [], [("event", clip(e, 1000))])
         steps[-1].items.append(item)

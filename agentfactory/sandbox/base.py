@@ -27,6 +27,10 @@ SANDBOX_ENV = {
 
 
 class Backend(Protocol):
+    """`execute` runs one request to its end and returns the trace. When the request has `on_output`
+    (live_output.OutputCallback), the subagent's stdout lines are also passed to it while it runs,
+    bounded, for display only."""
+
     name: str
     isolation: str
 

@@ -32,6 +32,7 @@ from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, read_json
+from agentfactory.sandbox.live_output import pump_container
 
 ISOLATION = (
     "docker: fresh single-use container, no network, read-only root, non-root user, all capabilities "
@@ -340,6 +341,7 @@ class DockerBackend:
             if req.broker is not None:
                 session = req.broker.open_session(slot.jd.socket_path, req.tools)
             start = time.monotonic()
+            live = pump_container(slot.container, req.on_output) if req.on_output is not None else None
             handover = POOL_HANDOVER_S if pooled else COLD_HANDOVER_S
             if not slot.jd.hand_over(job, handover, alive=lambda: not slot.exited.is_set()):
                 if pooled:  # a stale pre-started container: fall back to a fresh one, once
@@ -352,6 +354,9 @@ class DockerBackend:
                     if req.broker is not None:
                         session = req.broker.open_session(slot.jd.socket_path, req.tools)
                     start = time.monotonic()
+                    if live is not None:  # the stale container's stream ends with it; follow the new one
+                        live.join()
+                        live = pump_container(slot.container, req.on_output)
                     handed = slot.jd.hand_over(job, COLD_HANDOVER_S, alive=lambda: not slot.exited.is_set())
                 else:
                     handed = False
@@ -360,7 +365,7 @@ class DockerBackend:
                         slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
                     )
             host_status = self._wait(slot, req, start)
-            return self._finish(slot, req, session, start, host_status)
+            return self._finish(slot, req, session, start, host_status, live=live)
         except KeyboardInterrupt:
             _remove(slot.container)  # first, before anything else can be interrupted
             calls = session.close() if session else []
@@ -411,12 +416,15 @@ class DockerBackend:
         start: float,
         host_status: str | None,
         note: str = "",
+        live: Any = None,
     ) -> t.ExecutionTrace:
         duration = time.monotonic() - start
         if not slot.exited.is_set():
             with contextlib.suppress(Exception):
                 slot.container.kill()
             slot.exited.wait(30)
+        if live is not None:  # the live view's stream ends with the container
+            live.join()
         oom = False
         if host_status is None:
             if slot.exit_info.get("wait_error"):

@@ -29,6 +29,7 @@ from typing import Any
 
 from agentfactory.errors import UsageError
 from agentfactory.sandbox import trace as t
+from agentfactory.sandbox.live_output import FORWARD_BYTES
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
 MAX_CODE_BYTES = 50 << 20
@@ -116,6 +117,7 @@ class JobDir:
             "stream_max_bytes": req.stream_max_bytes,
             "stream_kill_bytes": req.stream_max_bytes * STREAM_KILL_FACTOR,
             "output_max_bytes": req.output_max_mb << 20,
+            "forward_bytes": FORWARD_BYTES if req.on_output is not None else 0,  # live view (live_output.py)
         }
         try:
             data = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()

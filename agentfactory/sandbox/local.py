@@ -24,6 +24,7 @@ from agentfactory.config import Settings
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
+from agentfactory.sandbox.live_output import pump_fd
 
 ISOLATION_BWRAP = (
     "local backend (weaker isolation than docker): host subprocess with rlimits and a scrubbed environment "
@@ -58,6 +59,7 @@ class LocalBackend:
         jd = JobDir(writable_by_others=False)
         session = None
         proc = None
+        live = None
         try:
             jd.load(req)
             if self.bwrap:
@@ -77,11 +79,12 @@ class LocalBackend:
                 session = req.broker.open_session(jd.socket_path, req.tools)
             cmd = self._command(jd, paths)
             start = time.monotonic()
-            with open(jd.root / "launcher.err", "wb") as err:
+            live_r, live_w = os.pipe() if req.on_output is not None else (None, None)  # live view only
+            with open(jd.root / "launcher.err", "wb") as err, _live_pipe(live_r, live_w):
                 proc = subprocess.Popen(
                     cmd,
                     stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL if live_w is None else live_w,
                     stderr=err,
                     cwd=jd.work,
                     env=dict(SANDBOX_ENV, TMPDIR="/tmp" if self.bwrap else str(jd.root)),
@@ -89,9 +92,13 @@ class LocalBackend:
                     preexec_fn=_limits(req),
                     close_fds=True,
                 )
+            if live_r is not None:
+                live = pump_fd(live_r, req.on_output)
             host_status, note = self._wait(proc, jd, req, start)
             duration = time.monotonic() - start
             _killpg(proc.pid)
+            if live is not None:
+                live.join()
             calls = session.close() if session else []
             session = None
             if host_status is None and proc.returncode not in (0, None):
@@ -170,6 +177,20 @@ class LocalBackend:
             "--",
             *runner,
         ]  # fmt: skip
+
+
+@contextlib.contextmanager
+def _live_pipe(read_fd: int | None, write_fd: int | None):
+    """Around Popen: the child keeps the write end; the read end is closed too if Popen fails."""
+    try:
+        yield
+    except BaseException:
+        if read_fd is not None:
+            os.close(read_fd)
+        raise
+    finally:
+        if write_fd is not None:
+            os.close(write_fd)
 
 
 def _rebind_under_tmp() -> list[str]:

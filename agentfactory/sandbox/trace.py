@@ -9,6 +9,7 @@ prints is parsed, so printed text can never change the status.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,8 @@ KILLED = "killed"
 OUTPUT_LIMIT = "output_limit"
 SANDBOX_ERROR = "sandbox_error"
 INTERRUPTED = "interrupted"
-STATUSES = (OK, ERROR, TIMEOUT, OOM, KILLED, OUTPUT_LIMIT, SANDBOX_ERROR, INTERRUPTED)
+TOOL_LIMIT = "tool_limit"  # the subagent went past the tool broker's call limit; its session was closed
+STATUSES = (OK, ERROR, TIMEOUT, OOM, KILLED, OUTPUT_LIMIT, SANDBOX_ERROR, INTERRUPTED, TOOL_LIMIT)
 
 DEFAULT_STREAM_MAX_BYTES = 1 << 20  # tail of stdout / stderr kept, each
 DEFAULT_OUTPUT_MAX_MB = 64  # total size of outputs/
@@ -55,6 +57,8 @@ class ExecutionRequest:
     output_max_mb: int = DEFAULT_OUTPUT_MAX_MB
     stream_max_bytes: int = DEFAULT_STREAM_MAX_BYTES
     result_max_bytes: int = DEFAULT_RESULT_MAX_BYTES
+    # Live view hook (see base.OutputCallback): called with ("stdout", line) as the subagent prints.
+    on_output: Callable[[str, str], None] | None = None
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""The `llm` tool skill: a subagent's model call, made on the host with the subagent model."""
+"""The `llm` tool skill: a subagent's model call, made on the host with the subagent model.
+
+The provider is the run's metered subagent provider: it checks the run's budget before the call and
+charges it after, so a spent budget refuses the call (the subagent gets a ToolError saying so).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,11 @@ class LlmTool:
         if not prompt.strip():
             raise ValueError("llm needs a non-empty prompt")
         system = args.get("system") or ""
-        max_tokens = min(int(args.get("max_tokens", 1024) or 1024), self.max_tokens_cap)
+        try:
+            asked = int(args.get("max_tokens", 1024) or 1024)
+        except (TypeError, ValueError):
+            raise ValueError("max_tokens must be a whole number") from None
+        max_tokens = max(1, min(asked, self.max_tokens_cap))
         response = self.provider.complete(str(system), [Message.user(prompt)], [], max_tokens=max_tokens)
         return {
             "text": response.text,

@@ -20,6 +20,8 @@ from agentfactory.library import Case, check_case
 
 from .conftest import CASES, NAME, Env
 
+DIST = "af-num-stats"  # the default distribution name and command of an export
+
 pytestmark = pytest.mark.slow
 
 
@@ -61,14 +63,15 @@ def test_package_builds_installs_offline_and_runs_without_agentfactory(env: Env,
     assert sorted(p.name for p in out.iterdir()) == ["package"]
 
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-    assert pyproject["project"]["name"] == NAME
+    assert pyproject["project"]["name"] == DIST
     assert pyproject["project"]["version"] == "1"
     assert pyproject["project"]["dependencies"] == []  # standard library only
-    assert pyproject["project"]["scripts"][NAME] == "num_stats.cli:main"
+    assert pyproject["project"]["scripts"][DIST] == "af_num_stats.cli:main"
+    assert pyproject["project"]["license"] == "MIT"
     assert pyproject["build-system"]["build-backend"] == "hatchling.build"
     # The module is the library's code byte for byte, next to the tool shim.
-    assert (project / "src/num_stats/num_stats.py").read_text() == env.library.get(NAME).code
-    assert (project / "src/num_stats/agentfactory_tools.py").is_file()
+    assert (project / "src/af_num_stats/num_stats.py").read_text() == env.library.get(NAME).code
+    assert (project / "src/af_num_stats/agentfactory_tools.py").is_file()
     assert (project / "LICENSE").read_text().startswith("MIT License")
     readme = (project / "README.md").read_text()
     assert env.library.head() in readme and "version 1" in readme
@@ -92,7 +95,7 @@ def test_package_builds_installs_offline_and_runs_without_agentfactory(env: Env,
 
     for stored in CASES:
         run = subprocess.run(
-            [str(bindir / NAME), "--inputs", json.dumps(stored["inputs"])],
+            [str(bindir / DIST), "--inputs", json.dumps(stored["inputs"])],
             capture_output=True,
             text=True,
             timeout=60,
@@ -108,11 +111,11 @@ def test_package_builds_installs_offline_and_runs_without_agentfactory(env: Env,
     inputs_file = tmp_path / "inputs.json"
     inputs_file.write_text(json.dumps(CASES[0]["inputs"]))
     from_file = subprocess.run(
-        [str(bindir / NAME), "--inputs", f"@{inputs_file}"], capture_output=True, text=True, env=clean_env
+        [str(bindir / DIST), "--inputs", f"@{inputs_file}"], capture_output=True, text=True, env=clean_env
     )
     assert from_file.returncode == 0 and json.loads(from_file.stdout)["count"] == 3
     bad = subprocess.run(
-        [str(bindir / NAME), "--inputs", "[1"], capture_output=True, text=True, env=clean_env
+        [str(bindir / DIST), "--inputs", "[1"], capture_output=True, text=True, env=clean_env
     )
     assert bad.returncode == 2 and "not valid JSON" in bad.stderr
 

@@ -99,8 +99,8 @@ def test_non_empty_out_is_refused_unless_force(env: Env, tmp_path: Path) -> None
     assert "overridden" not in text  # --force on a mature subagent overrides nothing
 
 
-def test_name_that_is_not_a_python_package_name(env: Env, tmp_path: Path) -> None:
-    # A valid library name whose package form starts with a digit (its module has a name of its own).
+def test_name_that_is_not_a_python_package_name_exports_under_the_prefix(env: Env, tmp_path: Path) -> None:
+    # A valid library name whose bare package form would start with a digit: the prefixed name is valid.
     folder = tmp_path / "hand" / "3d-stats"
     folder.mkdir(parents=True)
     (folder / "SKILL.md").write_text(
@@ -111,10 +111,9 @@ def test_name_that_is_not_a_python_package_name(env: Env, tmp_path: Path) -> Non
     (folder / "cases.jsonl").write_text("".join(json.dumps(c) + "\n" for c in CASES))
     env.library.save(folder)
     env.record_runs("3d-stats", 3)
-    result, text = deploy(env, "3d-stats", "--out", str(tmp_path / "x"))
-    assert result.exit_code == EXIT_USAGE
-    assert "becomes '3d_stats', which is not a valid Python package name" in text
-    assert not (tmp_path / "x").exists()
+    result, text = deploy(env, "3d-stats", "--format", "package", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 0, text
+    assert (tmp_path / "x" / "package" / "src" / "af_3d_stats" / "stats3d.py").read_text() == CODE
 
 
 def test_subagent_importing_another_library_subagent_is_refused(env: Env, tmp_path: Path) -> None:
@@ -152,7 +151,7 @@ def test_generated_mcp_server_without_the_sdk_names_what_to_install(env: Env, tm
     (blocker / "mcp.py").write_text("raise ImportError('mcp is not installed here')\n")
     for script, hint in (
         (out / "mcp" / "server.py", "pip install -r requirements.txt"),
-        (out / "package" / "src" / "num_stats" / "mcp_server.py", "pip install 'num-stats[mcp]'"),
+        (out / "package" / "src" / "af_num_stats" / "mcp_server.py", "pip install 'af-num-stats[mcp]'"),
     ):
         env_vars = {"PYTHONPATH": f"{blocker}:{out / 'package' / 'src'}", "PATH": "/usr/bin:/bin"}
         run = subprocess.run(
@@ -161,3 +160,18 @@ def test_generated_mcp_server_without_the_sdk_names_what_to_install(env: Env, tm
         assert run.returncode == 3, run.stderr
         assert hint in run.stderr
         assert run.stdout == ""
+
+
+def test_gate_reason_quoting_subagent_output_reaches_the_terminal_escaped(env: Env, tmp_path: Path) -> None:
+    code = 'def run(numbers, scale=1.0):\n    raise ValueError("\\x1b[2J\\x1b]0;pwned\\x07\\u202e" + "x" * 5000)\n'
+    env.save("loud-stats", code, CASES[:1])
+    env.record_runs("loud-stats", 3)
+    result, text = deploy(env, "loud-stats", "--out", str(tmp_path / "x"))
+    assert result.exit_code == EXIT_TASK_FAILED
+    assert "(case 1: ValueError: \\x1b[2J\\x1b]0;pwned\\x07\\u202e" in text
+    assert "\x1b" not in result.output and "\u202e" not in result.output
+    assert len(result.output) < 2000  # one case's detail is cut, not 5,000 characters long
+    result, text = deploy(env, "loud-stats", "--out", str(tmp_path / "x"), "--force", "--format", "package")
+    assert result.exit_code == 0
+    readme = (tmp_path / "x" / "package" / "README.md").read_text()
+    assert "\x1b" not in readme and "\\x1b[2J" in readme

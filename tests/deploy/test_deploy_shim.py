@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from agentfactory.deploy import deploy
-from agentfactory.deploy.analysis import package_name, scan_imports
+from agentfactory.deploy.analysis import scan_imports
 from agentfactory.errors import ValidationError
 from tests.fakes.wire_server import WireServer, anthropic_message, openai_completion
 
@@ -63,7 +63,7 @@ def page_url():
 def _run_exported(src: Path, url: str, env: dict[str, str]) -> dict:
     script = (
         "import json, sys\n"
-        "from page_summary import run\n"
+        "from af_page_summary import run\n"
         "result = run(url=sys.argv[1])\n"
         "result['shim'] = sys.modules['agentfactory_tools'].__file__\n"
         "print(json.dumps(result))\n"
@@ -107,7 +107,7 @@ def test_shim_serves_llm_and_web_fetch_to_the_unchanged_module(
             },
         )
         assert out["title"] == "Cats" and out["summary"] == "CATS NAP" and out["links"] == 1
-        assert out["shim"].endswith("page_summary/agentfactory_tools.py")
+        assert out["shim"].endswith("af_page_summary/agentfactory_tools.py")
         body = wire.bodies()[-1]
         assert body["model"] == "claude-test" and body["system"] == "Be brief." and body["max_tokens"] == 50
         assert "Cats sleep a lot." in body["messages"][0]["content"]
@@ -129,7 +129,7 @@ def test_shim_without_credentials_says_what_to_set(env: Env, tmp_path: Path, pag
         [
             sys.executable,
             "-m",
-            "page_summary",
+            "af_page_summary",
             "--inputs",
             json.dumps({"url": page_url}),
         ],
@@ -154,15 +154,3 @@ def test_import_scan_maps_sandbox_modules_to_distributions() -> None:
     assert scan.unknown == ("mystery_lib",)
     with pytest.raises(ValidationError, match="does not parse"):
         scan_imports("def run(:\n", "broken.py")
-
-
-@pytest.mark.parametrize(
-    ("name", "ok"),
-    [("csv-stats", "csv_stats"), ("a", "a"), ("3d-plot", None), ("class", None), ("json", None)],
-)
-def test_package_name(name: str, ok: str | None) -> None:
-    if ok:
-        assert package_name(name) == ok
-    else:
-        with pytest.raises(ValidationError):
-            package_name(name)

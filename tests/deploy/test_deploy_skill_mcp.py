@@ -4,6 +4,7 @@ started over stdio with the official client, its one tool listed and called)."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import subprocess
@@ -72,8 +73,9 @@ def test_skill_folder_is_spec_valid_and_its_usage_example_runs(env: Env, tmp_pat
     assert verdict.passed, verdict.failures
 
 
-async def _talk_to_server(server: Path) -> tuple[list, object, object]:
-    params = StdioServerParameters(command=sys.executable, args=["-I", str(server)])
+async def _talk_to_server(server: Path, entry: dict) -> tuple[list, object, object]:
+    # Started exactly as the written client configuration says (the SDK passes a minimal environment).
+    params = StdioServerParameters(command=entry["command"], args=entry["args"], env=entry["env"] or None)
     with open(server.parent / "stderr.log", "w") as errlog, anyio.fail_after(60):
         async with (
             stdio_client(params, errlog=errlog) as (read, write),
@@ -95,9 +97,10 @@ def test_mcp_server_serves_the_subagent_as_one_tool_over_stdio(env: Env, tmp_pat
     config = json.loads((out / "mcp" / "mcp.json").read_text())
     entry = config["mcpServers"][NAME]
     assert entry["args"] == [str(server.resolve())]
+    assert entry["command"] == os.path.abspath(sys.executable)
     assert "mcp>=2.0" in (out / "mcp" / "requirements.txt").read_text()
 
-    tools, good, bad = anyio.run(_talk_to_server, server)
+    tools, good, bad = anyio.run(_talk_to_server, server, entry)
     assert len(tools) == 1
     tool = tools[0]
     assert tool.name == "num_stats"

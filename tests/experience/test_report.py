@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shutil
@@ -9,14 +10,17 @@ import struct
 import subprocess
 import tempfile
 import zlib
+from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from typer.testing import CliRunner
 
 from agentfactory.cli.app import app
 from agentfactory.experience import ExperienceStore, RunRecord
-from agentfactory.report import render_all_report, render_run_report, write_report
+from agentfactory.report import render_all_report, render_run_report, svg, write_all_reports, write_report
+from agentfactory.report.images import MAX_IMAGE_BYTES
 
 from .builders import make_run, record_history
 
@@ -308,3 +312,354 @@ def test_report_of_a_real_scripted_run_in_headless_chromium(tmp_path: Path):
     shot = tmp_path / "run.png"
     assert _console_messages(_screenshot(page, shot)) == []
     _check_not_blank(shot)
+
+
+# ------------------------------------------------------------- simulated model, links, images, charts
+
+
+class _Page(HTMLParser):
+    """Tags and attributes of a report page, and its text."""
+
+    def __init__(self, html: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str]]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {k: v or "" for k, v in attrs}))
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def all(self, tag: str) -> list[dict[str, str]]:
+        return [attrs for t, attrs in self.tags if t == tag]
+
+    def plain(self) -> str:
+        return " ".join(" ".join(self.text).split())
+
+
+def _record(store: ExperienceStore, run_id: str, model: str, simulated: bool, started: float) -> None:
+    store.record_run(
+        RunRecord(
+            run_id=run_id, agent_id="alice", task=f"task {run_id}", status="success", success=True,
+            model=model, simulated=simulated, input_tokens=100, started=started,
+        )
+    )  # fmt: skip
+
+
+def test_all_runs_page_says_simulated_model_when_runs_used_it(tmp_path: Path, store: ExperienceStore):
+    _record(store, "r-real", "anthropic:claude-test", False, 1.0)
+    page = _Page(render_all_report(store))
+    assert "simulated model" not in page.plain()
+
+    _record(store, "r-sim-1", "sim", True, 2.0)
+    _record(store, "r-sim-2", "sim", True, 3.0)
+    page = _Page(render_all_report(store))
+    text = page.plain()
+    assert "2 of 3 runs used a simulated model (sim)" in text
+    assert "not a real model's" in text
+    badges = [a for a in page.all("span") if a.get("class") == "badge sim"]
+    assert len(badges) == 1 + 2  # the page header and each simulated run's row
+    assert "Tokens per task, in run order (simulated model)" in text
+
+
+def test_run_page_says_simulated_model(tmp_path: Path, store: ExperienceStore):
+    run_dir = make_run(tmp_path / "ws")  # its run_started event says simulated=True (scripted)
+    text = _Page(render_run_report(run_dir, store)).plain()
+    assert "simulated model" in text and "This run used a simulated model (scripted)" in text
+
+
+def test_all_runs_page_links_each_run_to_its_own_page(tmp_path: Path, store: ExperienceStore):
+    workspaces = tmp_path / "workspaces"
+    make_run(workspaces, RUN_ID)
+    _record(store, RUN_ID, "scripted", True, 1.0)
+    _record(store, "../../escape", "sim", True, 2.0)  # a store row (from a pulled library) is data
+    _record(store, "no-folder-run", "sim", True, 3.0)
+    (workspaces / "linked-run").symlink_to(workspaces / RUN_ID)
+    _record(store, "linked-run", "sim", True, 4.0)
+
+    out = write_all_reports(store, workspaces / "report.html", workspaces=workspaces)
+    links = [a["href"] for a in _Page(out.read_text()).all("a")]
+    assert links == [f"{RUN_ID}/report.html"]
+    run_page = workspaces / RUN_ID / "report.html"
+    assert run_page.is_file() and "Step 4" in run_page.read_text()
+    assert [a["href"] for a in _Page(run_page.read_text()).all("a")] == ["../report.html"]
+    assert not (tmp_path.parent / "escape").exists() and not (tmp_path / "escape").exists()
+    assert sorted(p.name for p in workspaces.iterdir()) == [RUN_ID, "linked-run", "report.html"]
+
+    # Written elsewhere, the links still lead to the run pages.
+    elsewhere = write_all_reports(store, tmp_path / "out" / "all.html", workspaces=workspaces)
+    assert [a["href"] for a in _Page(elsewhere.read_text()).all("a")] == [
+        f"../workspaces/{RUN_ID}/report.html"
+    ]
+    assert (elsewhere.parent / f"../workspaces/{RUN_ID}/report.html").resolve() == run_page.resolve()
+
+
+def test_cli_report_all_writes_and_links_the_run_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    for var in ("AGENTFACTORY_EXPERIENCE_DB", "AGENTFACTORY_LIBRARY", "AGENTFACTORY_WORKSPACES"):
+        monkeypatch.delenv(var, raising=False)
+    store = ExperienceStore(tmp_path / "subagent_library.experience.sqlite")
+    make_run(tmp_path / "workspaces", RUN_ID)
+    _record(store, RUN_ID, "scripted", True, 1.0)
+    result = CliRunner().invoke(app, ["report", "--all"])
+    assert result.exit_code == 0, result.output
+    page = _Page((tmp_path / "workspaces" / "report.html").read_text())
+    assert [a["href"] for a in page.all("a")] == [f"{RUN_ID}/report.html"]
+    assert (tmp_path / "workspaces" / RUN_ID / "report.html").is_file()
+
+
+def _png(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + b"\x20\x80\xc0" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _jpeg(width: int, height: int) -> bytes:
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
+    return b"\xff\xd8" + app0 + sof + b"\xff\xd9"
+
+
+HOSTILE_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)" width="10" height="10">'
+    b'<script>alert(2)</script><image href="https://example.com/track.png"/>'
+    b'<rect width="10" height="10" fill="red"/></svg>'
+)
+
+
+def test_output_images_are_embedded_checked_and_capped(tmp_path: Path):
+    run_dir = make_run(tmp_path / "ws")
+    outputs = run_dir / "outputs"
+    good = {
+        "chart.png": _png(4, 3),
+        "photo.jpg": _jpeg(640, 480),
+        "plots/hostile.svg": HOSTILE_SVG,
+        "<b>bold</b>.png": _png(1, 1),
+    }
+    for rel, data in good.items():
+        (outputs / rel).parent.mkdir(parents=True, exist_ok=True)
+        (outputs / rel).write_bytes(data)
+    (outputs / "fake.png").write_text("<html><script>alert(3)</script></html>")
+    (outputs / "huge.png").write_bytes(_png(2, 2) + b"\0" * MAX_IMAGE_BYTES)
+    (outputs / "wide.png").write_bytes(_png(1, 1)[:16] + struct.pack(">II", 60_000, 60_000) + _png(1, 1)[24:])
+    (outputs / "bomb.svg").write_text('<!DOCTYPE svg [<!ENTITY a "aaaa">]><svg>&a;</svg>')
+    (outputs / "passwd.png").symlink_to("/etc/passwd")
+    deep = outputs
+    for _ in range(40):  # deeper than the walk goes (it is a bounded loop, not a recursion)
+        deep = deep / "d"
+    deep.mkdir(parents=True)
+    (deep / "deep.png").write_bytes(_png(1, 1))
+
+    html = render_run_report(run_dir)
+    page = _Page(html)
+    sources = [img["src"] for img in page.all("img")]
+    assert len(sources) == 4
+    embedded = sorted(base64.b64decode(src.split(",", 1)[1]) for src in sources)
+    assert embedded == sorted(good.values())
+    assert {src.split(";", 1)[0] for src in sources} == {
+        "data:image/png",
+        "data:image/jpeg",
+        "data:image/svg+xml",
+    }
+    # The SVG travels only inside an <img> data URI: nothing of it is markup on the page.
+    assert "<script" not in html and "onload" not in html and "example.com" not in html
+    assert page.all("svg") == [{"xmlns": "http://www.w3.org/2000/svg", **a} for a in page.all("svg")]
+    assert not any("onload" in attrs for _, attrs in page.tags)
+    assert "outputs/&lt;b&gt;bold&lt;/b&gt;.png" in html and "<b>bold</b>" not in html
+    text = page.plain()
+    assert "outputs/fake.png: not a PNG image (its content does not match its name)" in text
+    assert f"outputs/huge.png: {MAX_IMAGE_BYTES + len(_png(2, 2)):,} bytes, larger than the" in text
+    assert "outputs/wide.png: 60000x60000 pixels" in text
+    assert "outputs/bomb.svg: an SVG with a DOCTYPE or entities" in text
+    assert "outputs/passwd.png: could not be opened" in text
+    assert "root:" not in html and "deep.png" not in html
+
+
+def _boxes(chart: str) -> tuple[float, float, list[tuple[str, float, float, float, float]]]:
+    root = ElementTree.fromstring(chart)
+    _, _, width, height = (float(v) for v in root.get("viewBox").split())
+    boxes = []
+    for el in root.iter("{http://www.w3.org/2000/svg}text"):
+        if el.get("transform"):
+            continue  # the rotated y-axis label sits alone left of the tick labels
+        text, size = el.text or "", float(el.get("font-size"))
+        w = len(text) * size * 0.66
+        x, y = float(el.get("x")), float(el.get("y"))
+        left = {"end": x - w, "middle": x - w / 2}.get(el.get("text-anchor"), x)
+        boxes.append((text, left, y - size, left + w, y + 0.3 * size))
+    return width, height, boxes
+
+
+def _assert_no_overlap(chart: str) -> list[str]:
+    width, height, boxes = _boxes(chart)
+    for text, x0, y0, x1, y1 in boxes:
+        assert x0 >= 0 and x1 <= width and y0 >= 0 and y1 <= height, (text, x0, x1, width)
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            apart = a[3] <= b[1] or b[3] <= a[1] or a[4] <= b[2] or b[4] <= a[2]
+            assert apart, f"{a[0]!r} overlaps {b[0]!r}"
+    return [b[0] for b in boxes]
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 31, 200, 1000])
+def test_chart_labels_do_not_overlap_and_have_legends(count: int):
+    labels = [str(i + 1) for i in range(count)]
+    long_title = "Reuse ratio: subagents reused / (reused + created), over every recorded run of the team"
+    bars = svg.bar_chart(
+        [float(i * 997 % 50_000) for i in range(count)],
+        labels,
+        long_title,
+        colors=[svg.OK_COLOR if i % 3 else svg.FAIL_COLOR for i in range(count)],
+        legend=[("success", svg.OK_COLOR), ("failure", svg.FAIL_COLOR)],
+        y_label="tokens",
+    )
+    texts = _assert_no_overlap(bars)
+    assert "success" in texts and "failure" in texts and labels[-1] in texts
+    names = [f"success rate of agent {n}, rolling window of the last 10 runs" for n in "abcde"]
+    lines = svg.line_chart(
+        [(name, [(i % 7) / 7 if i % 5 != 4 else None for i in range(count)]) for name in names],
+        labels,
+        long_title,
+        percent=True,
+    )
+    texts = _assert_no_overlap(lines)
+    assert all(name in texts for name in names), texts  # one legend entry per series, whole
+    assert labels[-1] in texts
+
+
+def test_chart_long_x_labels_are_thinned_not_overlapped():
+    labels = [f"2026-01-{d:02d} run {d}" for d in range(1, 29)]
+    _assert_no_overlap(svg.bar_chart([float(d) for d in range(28)], labels, "Runs by day"))
+    _assert_no_overlap(svg.line_chart([("runs", [float(d) for d in range(28)])], labels, "Runs by day"))
+
+
+@pytest.mark.slow
+def test_demo_report_says_simulated_model_links_runs_and_embeds_their_charts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    import yaml
+
+    import agentfactory.bench as bench
+
+    # The demo on a two-task slice of the core suite (one price-series pair), in the local sandbox.
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    raw = yaml.safe_load((bench.CORE_SUITE / "suite.yaml").read_text())
+    first = raw["tasks"][0]
+    pair = next(t for t in raw["tasks"] if t["batch"] == 2 and t["family"] == first["family"])
+    raw["tasks"] = [first, pair]
+    (suite / "suite.yaml").write_text(yaml.safe_dump(raw))
+    for entry in bench.CORE_SUITE.iterdir():
+        if entry.is_dir():
+            shutil.copytree(entry, suite / entry.name)
+    monkeypatch.setattr(bench, "CORE_SUITE", suite)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "demo"
+    result = CliRunner().invoke(app, ["demo", "--sandbox", "local", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    page = _Page((out / "report.html").read_text())
+    text = page.plain()
+    assert "2 of 2 runs used a simulated model (sim)" in text  # the AgentFactory method's runs
+    links = [a["href"] for a in page.all("a")]
+    assert len(links) == 2
+    run_pages = [(out / href).resolve() for href in links]
+    assert all(
+        p.is_file() and p.parent.parent == (out / "runs/agentfactory/workspaces").resolve() for p in run_pages
+    )
+    first_run = _Page(run_pages[-1].read_text())  # the table lists the newest run first
+    assert "This run used a simulated model (sim)" in first_run.plain()
+    images = [img["src"] for img in first_run.all("img")]
+    assert len(images) == 1 and images[0].startswith("data:image/png;base64,")
+    assert "outputs/acme_chart.png" in first_run.plain()
+
+
+XSS = '<script>alert(1)</script><img src=x onerror="alert(2)"><svg onload=alert(3)>'
+
+
+def test_run_and_all_pages_escape_everything_a_run_wrote(tmp_path: Path, store: ExperienceStore):
+    from agentfactory import events as ev
+    from agentfactory.workspace import WorkspaceManager
+
+    workspaces = tmp_path / "ws"
+    ws = WorkspaceManager(workspaces).create("run-xss")
+    trace = {
+        "status": "error",
+        "error": {
+            "type": XSS,
+            "message": XSS,
+            "frames": [{"file": XSS, "line": 1, "function": XSS, "source": XSS}],
+        },
+        "result_preview": XSS,
+        "stdout": XSS,
+        "stderr": XSS,
+        "tool_calls": [{"tool": XSS, "arguments": XSS, "ok": False, "error": XSS}],
+        "output_files": [XSS],
+    }
+    (ws.traces / "0001-x.json").write_text(json.dumps(trace))
+    (ws.outputs / f"{XSS.replace('/', '_')}.png").write_bytes(b"not a png")
+    with ws.event_log() as log:
+        log.emit(ev.RUN_STARTED, task=XSS, model=XSS, agent_id=XSS, simulated=True)
+        log.emit(ev.MODEL_CALL, role="orchestrator", step=1, model=XSS, stop_reason=XSS, usage={})
+        log.emit(ev.TOOL_CALL, step=1, tool=XSS, arguments={"code": XSS}, is_error=True, result=XSS)
+        log.emit(ev.SUBAGENT_EXECUTION, subagent=XSS, status=XSS, trace="traces/0001-x.json")
+        log.emit(ev.LIBRARY_CHANGE, action=XSS, subagent=XSS, reason=XSS, commit=XSS)
+        log.emit(XSS, detail=XSS)
+        log.emit(
+            ev.RUN_FINISHED,
+            status=XSS,
+            reason=XSS,
+            answer=XSS,
+            created=[XSS],
+            saved=[[XSS, 1]],
+            rejected={XSS: XSS},
+        )
+    store.record_run(
+        RunRecord(
+            run_id="run-xss",
+            agent_id=XSS,
+            task=XSS,
+            status="task_failed",
+            success=False,
+            model=XSS,
+            simulated=True,
+        )
+    )
+    run_html = render_run_report(ws.root, store)
+    out = write_all_reports(store, workspaces / "report.html", workspaces=workspaces)
+    for html in (run_html, out.read_text()):
+        page = _Page(html)
+        assert not any(tag in ("script", "img") for tag, _ in page.tags)
+        assert not any(k.startswith("on") for _, attrs in page.tags for k in attrs)
+        assert [a for a in page.all("svg") if "onload" in a] == []
+        assert XSS in page.plain()  # shown, as text
+
+
+def test_embedded_images_are_bounded_in_number_and_total_size(tmp_path: Path):
+    from agentfactory.report.images import MAX_IMAGES, MAX_TOTAL_BYTES
+
+    run_dir = make_run(tmp_path / "ws")
+    for i in range(MAX_IMAGES + 6):
+        (run_dir / "outputs" / f"small-{i:02d}.png").write_bytes(_png(1, 1))
+    page = _Page(render_run_report(run_dir))
+    assert len(page.all("img")) == MAX_IMAGES
+    assert page.plain().count(f"more than {MAX_IMAGES} images in this run") == 6
+
+    run_dir = make_run(tmp_path / "ws2")
+    big = _png(1, 1) + b"\0" * (1_000_000 - len(_png(1, 1)))
+    for i in range(9):
+        (run_dir / "outputs" / f"big-{i}.png").write_bytes(big)
+    html = render_run_report(run_dir)
+    assert len(_Page(html).all("img")) == MAX_TOTAL_BYTES // len(big) == 8
+    assert "outputs/big-8.png: the page already holds 8,000,000 bytes of images" in _Page(html).plain()
+    assert len(html) < MAX_TOTAL_BYTES * 4 // 3 + 200_000

@@ -11,6 +11,12 @@ daemon thread and serves a bounded number of requests; when the queue is empty i
         ...
 
 or the `wire_server` pytest fixture (import it into a test module or conftest).
+
+Hostile and broken servers are canned too: `raw_reply` sends any bytes with any content type (HTML, a
+JSON list, a body that is not JSON), `Canned(hang=True)` reads the request and never answers,
+`Canned(drip_s=0.5)` sends the headers and then the body one byte at a time, and `Canned(reset=True)`
+drops the connection without a word. Every such loop is bounded (`MAX_HOLD_S`) and ends when the server
+stops, so no test can leave a thread behind for long.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +36,7 @@ from typing import Any
 import pytest
 
 MAX_BODY = 8 * 1024 * 1024
+MAX_HOLD_S = 60.0  # the longest a hanging or dripping answer holds its connection
 
 
 @dataclass
@@ -38,6 +47,16 @@ class Canned:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # to provoke client timeouts; capped at 5 s to keep the server bounded
+    content_type: str | None = None  # overrides the JSON / text type chosen from the body
+    hang: bool = False  # read the request, then never answer (until the server stops or MAX_HOLD_S)
+    drip_s: float = 0.0  # send the headers, then the body one byte every drip_s seconds
+    drip_headers: bool = False  # with drip_s: drip the status line and headers too
+    reset: bool = False  # close the connection without answering
+
+
+def raw_reply(body: bytes | str, content_type: str = "application/json", status: int = 200) -> Canned:
+    """A reply whose body is sent exactly as given (bytes, or text encoded as UTF-8)."""
+    return Canned(status, body if isinstance(body, bytes) else body.encode(), content_type=content_type)
 
 
 @dataclass
@@ -176,6 +195,7 @@ class WireServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05})
         self._thread.daemon = True
         self._started = False
+        self._stopping = threading.Event()
 
     @property
     def port(self) -> int:
@@ -211,6 +231,7 @@ class WireServer:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()  # releases hanging and dripping answers
         if self._started:
             self._httpd.shutdown()
             self._thread.join(timeout=5)
@@ -274,22 +295,45 @@ class WireServer:
             def _send(self, answer: Canned) -> None:
                 if answer.delay_s:
                     time.sleep(min(answer.delay_s, 5.0))
+                if answer.hang:
+                    server._stopping.wait(MAX_HOLD_S)
+                    self.close_connection = True
+                    return
+                if answer.reset:
+                    # SO_LINGER 0: close() sends a TCP reset instead of an orderly end.
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
                 if isinstance(answer.body, (dict, list)):
                     payload = json.dumps(answer.body).encode()
                     kind = "application/json"
+                elif isinstance(answer.body, bytes):
+                    payload, kind = answer.body, "application/octet-stream"
                 else:
                     payload = str(answer.body or "").encode()
                     kind = "text/plain"
-                self.send_response(answer.status)
-                self.send_header("content-type", kind)
-                self.send_header("content-length", str(len(payload)))
-                for key, value in answer.headers.items():
-                    self.send_header(key, value)
+                head = [f"HTTP/1.1 {answer.status} Canned", f"content-type: {answer.content_type or kind}"]
+                head.append(f"content-length: {len(payload)}")
+                head += [f"{key}: {value}" for key, value in answer.headers.items()]
+                head_bytes = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
                 try:
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    if answer.drip_s:
+                        # Headers at once (or dripped too), then the body one byte at a time, bounded.
+                        if not answer.drip_headers:
+                            self.wfile.write(head_bytes)
+                            self.wfile.flush()
+                        dripped = payload if not answer.drip_headers else head_bytes + payload
+                        deadline = time.monotonic() + MAX_HOLD_S
+                        for index in range(len(dripped)):
+                            if server._stopping.wait(answer.drip_s) or time.monotonic() > deadline:
+                                break
+                            self.wfile.write(dripped[index : index + 1])
+                            self.wfile.flush()
+                        self.close_connection = True
+                    else:
+                        self.wfile.write(head_bytes + payload)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout test); nothing to tell it
+                    self.close_connection = True  # the client gave up (a timeout test); nothing to tell it
 
         return Handler
 

@@ -19,8 +19,11 @@ def test_events_sum_to_totals_and_cost_is_set(tmp_path):
             response = metered.complete("sys", [Message.user("hi")], step=step)
             assert response.cost_usd > 0
             assert response.latency_s >= 0
-    events = list(read_events(tmp_path / "events.jsonl"))
-    assert [e["type"] for e in events] == ["model_call"] * 3
+    logged = list(read_events(tmp_path / "events.jsonl"))
+    # Each call is logged when it starts and when it ends, numbered alike.
+    assert [e["type"] for e in logged] == ["model_call_started", "model_call"] * 3
+    assert [e["call"] for e in logged] == [1, 1, 2, 2, 3, 3]
+    events = [e for e in logged if e["type"] == "model_call"]
     assert [e["step"] for e in events] == [1, 2, 3]
     assert all(e["role"] == "orchestrator" and e["simulated"] is True for e in events)
     assert all(e["model"] == "anthropic:claude-sonnet-4-6" for e in events)
@@ -45,8 +48,10 @@ def test_thread_safe_totals_with_subagent_role(tmp_path):
             t.start()
         for t in threads:
             t.join()
-    events = list(read_events(tmp_path / "events.jsonl"))
-    assert len(events) == metered.calls == 400
+    logged = list(read_events(tmp_path / "events.jsonl"))
+    events = [e for e in logged if e["type"] == "model_call"]
+    assert len(events) == metered.calls == 400 and len(logged) == 800
+    assert sorted(e["call"] for e in events) == list(range(1, 401))  # unique numbers across threads
     assert metered.usage == Usage(4000, 400)
     summary = summarize(events)
     assert summary.subagent_usage == metered.usage

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from agentfactory.errors import AuthenticationError, ProviderError
+from agentfactory.errors import AuthenticationError, ProviderError, ProviderTimeout
 from agentfactory.llm import Message, RetryPolicy, ToolResult, ToolSpec, check_tool_call
 from agentfactory.llm.openai import OpenAIProvider
 from tests.fakes.wire_server import openai_completion, openai_error
@@ -142,12 +142,15 @@ def test_many_queued_responses_in_order(wire_server):
     assert wire_server.pending == 0
 
 
-def test_timeout_is_retried(wire_server):
+def test_slow_reply_ends_at_the_call_deadline_without_retry(wire_server):
     slow = openai_completion("too late")
-    slow.delay_s = 1.0
-    wire_server.push(slow, openai_completion("in time"))
+    slow.delay_s = 1.5
+    wire_server.push(slow, openai_completion("never asked"))
     model = OpenAIProvider(
-        "gpt-4.1", api_key="k", base_url=wire_server.openai_base_url, retry=FAST, timeout_s=0.3
+        "gpt-4.1", api_key="k", base_url=wire_server.openai_base_url, retry=FAST, call_timeout_s=0.5
     )
-    assert model.complete("", [Message.user("hi")]).text == "in time"
-    assert len(wire_server.requests) == 2
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout, match=r"within the 0\.5 s call deadline"):
+        model.complete("", [Message.user("hi")])
+    assert time.monotonic() - started < 0.5 + 0.4
+    assert len(wire_server.requests) == 1

@@ -69,13 +69,16 @@ def test_install_then_reuse(tmp_path, sandbox):
     assert trace["status"] == "ok" and trace["result"] == {"words": 9, "top": "the"}
 
     # The event log has every call: one model call per step, one tool call per call, one execution
-    # per run_subagent, one library change per save.
+    # per run_subagent, one library change per save; each call and execution also when it started.
     events = env.events(first)
     kinds = Counter(e["type"] for e in events)
     assert kinds == {
         "run_started": 1,
+        "model_call_started": 5,
         "model_call": 5,
+        "tool_call_started": 5,
         "tool_call": 5,
+        "execution_started": 2,
         "subagent_execution": 2,
         "library_change": 2,
         "run_finished": 1,

@@ -47,6 +47,10 @@ def test_exec_bad_inputs_is_usage_error(tmp_path):
 def _frame(sock, data):
     body = json.dumps(data).encode()
     sock.sendall(struct.pack(">I", len(body)) + body)
+    return _read_reply(sock)
+
+
+def _read_reply(sock):
     (n,) = struct.unpack(">I", sock.recv(4))
     buf = b""
     while len(buf) < n:
@@ -63,13 +67,23 @@ def test_broker_protocol_and_refusals(tmp_path):
             assert _frame(s, {"tool": "echo", "args": {"x": 1}}) == {"ok": True, "result": {"echo": {"x": 1}}}
             refused = _frame(s, {"tool": "web_fetch", "args": {}})
             failed = _frame(s, {"tool": "boom", "args": {}})
-        with socket.socket(socket.AF_UNIX) as s:  # an oversized frame closes the connection
+        with socket.socket(socket.AF_UNIX) as s:  # an oversized frame is answered, then closes the connection
             s.connect(str(tmp_path / "t.sock"))
             s.sendall(struct.pack(">I", 50 << 20))
+            oversized = _read_reply(s)
             assert s.recv(4) == b""
     finally:
         records = session.close()
     assert refused["ok"] is False and "not allocated" in refused["error"]
     assert failed["ok"] is False and "ZeroDivisionError" in failed["error"]
-    assert [(r.tool, r.ok) for r in records] == [("echo", True), ("web_fetch", False), ("boom", False)]
+    assert oversized == {
+        "ok": False,
+        "error": f"request frame of {50 << 20} bytes exceeds the limit of 1048576 bytes",
+    }
+    assert [(r.tool, r.ok) for r in records] == [
+        ("echo", True),
+        ("web_fetch", False),
+        ("boom", False),
+        ("(invalid frame)", False),
+    ]
     assert not (tmp_path / "t.sock").exists()

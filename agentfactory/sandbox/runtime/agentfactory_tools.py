@@ -32,17 +32,22 @@ def call(tool, **args):
     """Call an allocated tool; returns its result dict."""
     path = os.environ.get("AGENTFACTORY_TOOLS_SOCKET")
     if not path or not os.path.exists(path):
-        raise ToolError("no tools are available in this execution (no broker socket)")
+        raise ToolError(
+            "no tools are available in this execution (no broker socket, or the broker closed it)"
+        )
     body = json.dumps({"tool": tool, "args": args}, ensure_ascii=False).encode()
     if len(body) > MAX_REQUEST_BYTES:
         raise ToolError(f"tool request of {len(body)} bytes exceeds {MAX_REQUEST_BYTES}")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-        sock.connect(path)
-        sock.sendall(struct.pack(">I", len(body)) + body)
-        (length,) = struct.unpack(">I", _recv_exact(sock, 4))
-        if length > MAX_RESPONSE_BYTES:
-            raise ToolError(f"tool response of {length} bytes exceeds {MAX_RESPONSE_BYTES}")
-        reply = json.loads(_recv_exact(sock, length))
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(path)
+            sock.sendall(struct.pack(">I", len(body)) + body)
+            (length,) = struct.unpack(">I", _recv_exact(sock, 4))
+            if length > MAX_RESPONSE_BYTES:
+                raise ToolError(f"tool response of {length} bytes exceeds {MAX_RESPONSE_BYTES}")
+            reply = json.loads(_recv_exact(sock, length))
+    except OSError as exc:  # the broker closed the session (call limit, end of the execution)
+        raise ToolError(f"the tool broker is unreachable ({type(exc).__name__})") from None
     if not reply.get("ok"):
         raise ToolError(reply.get("error", "tool call failed"))
     return reply.get("result", {})

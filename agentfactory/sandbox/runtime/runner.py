@@ -201,6 +201,25 @@ def _kill(pid):
             os.kill(target, signal.SIGKILL)
 
 
+def _forwarding(job):
+    """Bytes of the subagent's stdout to copy live to our own stdout (a host view reads it), 0 = none.
+    Non-blocking, so a reader that stops reading can never stall the runner."""
+    budget = int(job.get("forward_bytes") or 0)
+    if budget:
+        try:
+            os.set_blocking(1, False)
+        except OSError:
+            return 0
+    return budget
+
+
+def _forward(chunk, budget):
+    try:
+        return budget - os.write(1, chunk[:budget])
+    except OSError:
+        return 0
+
+
 def main(ctl):
     job = _read_job(ctl)
     job["ctl"] = ctl
@@ -222,6 +241,7 @@ def main(ctl):
     open_fds = [out_r, err_r]
     flooded = stopped = False
     stop_path = os.path.join(ctl, "stop")
+    forward = _forwarding(job)
     status = None
     exited_at = None
     while True:
@@ -242,6 +262,8 @@ def main(ctl):
                 open_fds.remove(fd)
                 continue
             tails[fd].add(chunk)
+            if forward and fd == out_r:
+                forward = _forward(chunk, forward)
         if kill_at and not flooded and tails[out_r].total + tails[err_r].total > kill_at:
             flooded = True
             _kill(pid)

@@ -1,0 +1,251 @@
+"""The tool broker's bounds: whatever a subagent sends, one session serves and records at most its call
+limit, closes past it, decodes frames with bounded size and depth, and never lets a thread raise."""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from agentfactory.sandbox import ToolBroker, echo_tool
+from agentfactory.sandbox.broker import (
+    ARG_PREVIEW_CHARS,
+    ERROR_CHARS,
+    LIMIT_RECORD_TOOL,
+    MAX_CONNECTIONS,
+    settle_trace,
+)
+
+
+def _send(sock: socket.socket, body: bytes) -> None:
+    sock.sendall(struct.pack(">I", len(body)) + body)
+
+
+def _reply(sock: socket.socket) -> dict | None:
+    """The next answer, or None when the broker closed the connection (a reset once the answers sent
+    before it are read: the broker closed with the flood's frames unread)."""
+    try:
+        return _read_answer(sock)
+    except ConnectionResetError:
+        return None
+
+
+def _read_answer(sock: socket.socket) -> dict | None:
+    header = b""
+    while len(header) < 4:
+        chunk = sock.recv(4 - len(header))
+        if not chunk:
+            return None
+        header += chunk
+    (n,) = struct.unpack(">I", header)
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return json.loads(buf)
+
+
+@pytest.fixture
+def thread_errors(monkeypatch):
+    """Every exception that escapes a broker thread (it would print a traceback on the host's stderr).
+    Threads other tests left behind are passed on to the usual hook."""
+    seen: list[BaseException] = []
+    previous = threading.excepthook
+
+    def hook(args):
+        if args.thread is not None and args.thread.name.startswith("tool-broker"):
+            seen.append(args.exc_value)
+        else:
+            previous(args)
+
+    monkeypatch.setattr(threading, "excepthook", hook)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        (b'{"tool": "echo", "args": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "nested deeper than 64"),
+        (b'{"tool": "echo", "args": {"a": ' + b"[" * 100 + b"]" * 100 + b"}}", "nested deeper than 64"),
+        (b'{"tool": "echo", "args": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_001, "nested deeper than 64"),
+        (b"\xff\xfe not utf-8", "not UTF-8"),
+        (b"[1, 2, 3]", "not a JSON object"),
+        (b'{"tool": "echo", "args": {"x": 1', "not valid JSON"),
+    ],
+)
+def test_hostile_frames_get_a_clear_error_and_no_thread_traceback(
+    tmp_path, capfd, thread_errors, body, words
+):
+    session = ToolBroker({"echo": echo_tool}).open_session(tmp_path / "t.sock", ["echo"])
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(tmp_path / "t.sock"))
+            _send(s, body)
+            reply = _reply(s)
+            assert _reply(s) is None  # then the connection is closed
+        with socket.socket(socket.AF_UNIX) as s:  # and the session still serves
+            s.connect(str(tmp_path / "t.sock"))
+            _send(s, json.dumps({"tool": "echo", "args": {"x": 1}}).encode())
+            assert _reply(s) == {"ok": True, "result": {"echo": {"x": 1}}}
+    finally:
+        records = session.close()
+    assert reply["ok"] is False and words in reply["error"]
+    assert [(r.tool, r.ok) for r in records] == [("(invalid frame)", False), ("echo", True)]
+    assert thread_errors == []
+    err = capfd.readouterr().err
+    assert "tool-broker" not in err and "RecursionError" not in err and "Traceback" not in err
+
+
+def test_a_flood_on_one_connection_is_cut_at_the_limit_and_not_recorded(tmp_path, thread_errors):
+    session = ToolBroker({"echo": echo_tool}, max_calls=50).open_session(tmp_path / "t.sock", ["echo"])
+    frame = json.dumps({"tool": "echo", "args": {"pad": "x" * 5000}}).encode()
+    replies: list[dict] = []
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(tmp_path / "t.sock"))
+
+            def flood() -> None:
+                try:
+                    for _ in range(5000):
+                        _send(s, frame)
+                except OSError:
+                    pass  # the broker closed the connection
+
+            sender = threading.Thread(target=flood, daemon=True)
+            sender.start()
+            s.settimeout(10)
+            while (reply := _reply(s)) is not None:
+                replies.append(reply)
+            sender.join(timeout=10)
+        assert not (tmp_path / "t.sock").exists()  # the session stopped listening
+        with socket.socket(socket.AF_UNIX) as s, pytest.raises(OSError):
+            s.connect(str(tmp_path / "t.sock"))
+    finally:
+        records = session.close()
+    assert [r["ok"] for r in replies] == [True] * 50 + [False]
+    assert "call limit of 50 tool calls per execution reached" in replies[-1]["error"]
+    assert len(records) == 51 and records[-1].tool == LIMIT_RECORD_TOOL
+    assert all(len(r.arguments) <= ARG_PREVIEW_CHARS + 1 for r in records)
+    assert session.calls == 50
+    assert thread_errors == []
+
+
+def test_calls_arriving_after_the_limit_are_counted_not_recorded(tmp_path):
+    broker = ToolBroker({"echo": echo_tool}, max_calls=5)
+    session = broker.open_session(tmp_path / "t.sock", ["echo"])
+    try:
+        for _ in range(5):
+            session._call({"tool": "echo", "args": {}})
+        tripped = session._call({"tool": "echo", "args": {}})
+        later = [session._call({"tool": "echo", "args": {}}) for _ in range(10_000)]
+    finally:
+        records = session.close()
+    assert tripped["ok"] is False and later == [None] * 10_000  # no answer: the connection is closed
+    assert len(records) == 6
+    assert records[-1].error.endswith("10000 later call(s) were refused and not recorded")
+
+
+def test_concurrent_connections_and_threads_are_bounded(tmp_path, thread_errors):
+    release = threading.Event()
+
+    def slow(args):
+        release.wait(10)
+        return {}
+
+    session = ToolBroker({"slow": slow}).open_session(tmp_path / "t.sock", ["slow"])
+    socks = []
+    try:
+        for _ in range(MAX_CONNECTIONS * 4):
+            s = socket.socket(socket.AF_UNIX)
+            socks.append(s)
+            try:
+                s.connect(str(tmp_path / "t.sock"))
+                _send(s, json.dumps({"tool": "slow", "args": {}}).encode())
+            except OSError:  # a connection over the limit is closed at once
+                pass
+        time.sleep(1.0)
+        serving = [t for t in threading.enumerate() if t.name == "tool-broker-conn"]
+        assert len(serving) <= MAX_CONNECTIONS
+        release.set()
+    finally:
+        release.set()
+        for s in socks:
+            s.close()
+        records = session.close()
+    assert len(records) <= MAX_CONNECTIONS
+    assert thread_errors == []
+
+
+def test_recorded_fields_are_bounded(tmp_path):
+    def noisy(args):
+        return {"usage": {f"k{i}": 1 for i in range(10_000)} | {"bad": "x" * 10_000, "inf": float("inf")}}
+
+    def failing(args):
+        raise RuntimeError("y" * 100_000)
+
+    session = ToolBroker({"noisy": noisy, "failing": failing}).open_session(
+        tmp_path / "t.sock", ["noisy", "failing"]
+    )
+    try:
+        session._call({"tool": "noisy", "args": {"a": "z" * 500_000}})
+        session._call({"tool": "failing", "args": {}})
+        session._call({"tool": "t" * 100_000, "args": {}})
+    finally:
+        records = session.close()
+    noisy_rec, failing_rec, unknown_rec = records
+    assert len(noisy_rec.usage) <= 16 and all(isinstance(v, int) for v in noisy_rec.usage.values())
+    assert len(noisy_rec.arguments) <= ARG_PREVIEW_CHARS + 1
+    assert len(failing_rec.error) <= ERROR_CHARS
+    assert len(unknown_rec.tool) <= 100 and len(unknown_rec.error) < 200
+
+
+FLOOD = """
+import json, os, socket, struct
+from agentfactory_tools import ToolError, call
+
+
+def run():
+    ok = refused = 0
+    last = ""
+    for i in range(20000):
+        try:
+            call("echo", i=i)
+            ok += 1
+        except ToolError as exc:
+            refused += 1
+            last = str(exc)
+    # and raw frames, bypassing the client, on fresh connections
+    raw = 0
+    for _ in range(2000):
+        try:
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(os.environ["AGENTFACTORY_TOOLS_SOCKET"])
+                body = json.dumps({"tool": "echo", "args": {}}).encode()
+                s.sendall(struct.pack(">I", len(body)) + body)
+                raw += 1
+        except OSError:
+            pass
+    return {"ok": ok, "refused": refused, "raw": raw, "last": last[:300]}
+"""
+
+
+def test_flood_in_a_real_sandbox_ends_with_tool_limit_and_a_bounded_trace(run_local, thread_errors):
+    trace = run_local(
+        FLOOD, tools=["echo"], broker=ToolBroker({"echo": echo_tool}, max_calls=200), timeout_s=20
+    )
+    assert trace.status == "ok", trace.compact()  # the subagent caught every refusal...
+    assert trace.result["ok"] == 200 and trace.result["refused"] == 19_800
+    assert trace.result["raw"] == 0  # ...and past the limit there is no socket left to connect to
+    assert "call limit of 200" in trace.result["last"] or "broker" in trace.result["last"]
+    assert len(trace.tool_calls) == 201 and trace.tool_calls[-1].tool == LIMIT_RECORD_TOOL
+    settled = settle_trace(trace)  # what the run does with every trace
+    assert settled.status == "tool_limit"
+    assert settled.error["type"] == "ToolCallLimit" and "call limit of 200" in settled.error["message"]
+    assert len(json.dumps(settled.to_dict())) < 200_000
+    assert thread_errors == []
