@@ -80,9 +80,9 @@ def test_deploy_is_the_function_whatever_was_imported_first():
 
 
 def test_calling_the_deploy_module_calls_the_function(tmp_path):
-    settings = load_settings({"library": "lib", "sandbox": "local"}, env={}, cwd=tmp_path)
-    with pytest.raises(UsageError, match="Unknown format"):
-        agentfactory.deploy(settings, "anything", formats=("zip",))
+    settings, _ = _library_with_upper(tmp_path)
+    with pytest.raises(UsageError, match="zip"):
+        agentfactory.deploy(settings, "upper-text", formats=("zip",))
 
 
 def test_unknown_name_or_attribute():

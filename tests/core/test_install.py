@@ -41,13 +41,19 @@ def _declared() -> tuple[set[str], set[str]]:
 
 def _imports(path: Path) -> list[tuple[str, bool]]:
     """(top-level module, imported at module level) for every absolute import of a file; imports under
-    `if TYPE_CHECKING:` are skipped (never executed)."""
+    `if TYPE_CHECKING:` (never executed) and in a `try` that catches ImportError (optional) are skipped."""
     found: list[tuple[str, bool]] = []
 
     def visit(node: ast.AST, lazy: bool) -> None:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
                 continue
+            if isinstance(child, ast.Try) and any(
+                h.type is not None
+                and re.search(r"\b(ImportError|ModuleNotFoundError)\b", ast.unparse(h.type))
+                for h in child.handlers
+            ):
+                continue  # an optional import with its fallback
             if isinstance(child, ast.Import):
                 found.extend((a.name.split(".")[0], not lazy) for a in child.names)
             elif isinstance(child, ast.ImportFrom) and not child.level and child.module:
