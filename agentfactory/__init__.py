@@ -1,25 +1,102 @@
 """AgentFactory: agents that get better with use by keeping their experience as executable code.
 
-The supported Python API is what this module exports; everything else may change between versions.
+The supported Python API is what this module exports (`__all__`); everything else may change between
+versions. The heavy parts (the Meta-Agent, the library, evolve, deploy) are imported on first use, so
+`import agentfactory` stays cheap:
+
+    from agentfactory import MetaAgent, Library, load_settings
+
+    settings = load_settings({"sandbox": "local"})
+    result = MetaAgent(settings).run("Convert people.csv to JSON", input_files=["people.csv"])
+    print(result.status, result.answer)
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
 from agentfactory.config import Settings, load_settings  # noqa: E402
-from agentfactory.errors import AgentFactoryError  # noqa: E402
+from agentfactory.errors import (  # noqa: E402
+    AgentFactoryError,
+    AuthenticationError,
+    BudgetExhausted,
+    ConfigError,
+    LibraryError,
+    ProviderError,
+    SandboxError,
+    UsageError,
+    ValidationError,
+)
 from agentfactory.events import EventLog, read_events, summarize_run  # noqa: E402
 from agentfactory.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage  # noqa: E402
 
+# name -> module that defines it, imported on first access (PEP 562).
+_LAZY = {
+    "MetaAgent": "agentfactory.meta.agent",
+    "RunResult": "agentfactory.meta.agent",
+    "Library": "agentfactory.library",
+    "Subagent": "agentfactory.library",
+    "Case": "agentfactory.library",
+    "Evolver": "agentfactory.evolve",
+    "EvolveOptions": "agentfactory.evolve",
+    "DeployRefused": "agentfactory.deploy",
+}
+
+if TYPE_CHECKING:
+    from agentfactory import deploy
+    from agentfactory.deploy import DeployRefused
+    from agentfactory.evolve import EvolveOptions, Evolver
+    from agentfactory.library import Case, Library, Subagent
+    from agentfactory.meta.agent import MetaAgent, RunResult
+
+
+def __getattr__(name: str) -> Any:
+    if name == "deploy":
+        # The package `agentfactory.deploy` is itself callable as its `deploy()` function, so the name
+        # means the same whether or not the subpackage was imported before (which rebinds it).
+        return importlib.import_module("agentfactory.deploy")
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentfactory' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
 __all__ = [
     "AgentFactoryError",
+    "AuthenticationError",
+    "BudgetExhausted",
+    "Case",
+    "ConfigError",
+    "DeployRefused",
     "EventLog",
+    "EvolveOptions",
+    "Evolver",
+    "Library",
+    "LibraryError",
     "Message",
+    "MetaAgent",
     "ModelResponse",
+    "ProviderError",
+    "RunResult",
+    "SandboxError",
     "Settings",
+    "Subagent",
     "ToolCall",
     "ToolSpec",
     "Usage",
+    "UsageError",
+    "ValidationError",
     "__version__",
+    "deploy",
     "load_settings",
     "read_events",
     "summarize_run",

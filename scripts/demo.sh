@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The main job on a clean machine: install AgentFactory, make the Docker sandbox ready (engine and
-# image, reused when present), then run `agentfactory demo` (the simulated model until a key is set).
+# The main job on a clean machine: install AgentFactory into the project virtual environment (.venv,
+# created or reused; see scripts/venv.sh), make the Docker sandbox ready (engine and image, reused when
+# present; as root only, and not with AGENTFACTORY_SETUP_DOCKER=0), then run `agentfactory demo` (the
+# simulated model until a key is set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q -e .
-if [ "$(id -u)" = "0" ]; then
+# shellcheck source=scripts/venv.sh
+source scripts/venv.sh
+"$VENV_PY" -m pip install -q -e .
+if [ "$(id -u)" = "0" ] && [ "${AGENTFACTORY_SETUP_DOCKER:-1}" != "0" ]; then
   bash scripts/setup-docker.sh
 fi
-exec agentfactory demo "$@"
+exec "$VENV/bin/agentfactory" demo "$@"

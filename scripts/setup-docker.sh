@@ -44,9 +44,16 @@ fi
 if docker image inspect "$IMAGE" >/dev/null 2>&1; then
     echo "Image $IMAGE already present."
 else
-    if command -v agentfactory >/dev/null 2>&1; then
-        agentfactory sandbox build-image
-    else
-        python3 -c "from agentfactory.cli import main; main()" sandbox build-image
+    # The interpreter that has AgentFactory installed: the one demo.sh/test.sh pass, else the project
+    # venv, else python3. Never whatever `agentfactory` happens to be first on PATH.
+    ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+    PY="${AGENTFACTORY_PYTHON:-}"
+    if [ -z "$PY" ]; then
+        if [ -x "$ROOT/.venv/bin/python" ]; then PY="$ROOT/.venv/bin/python"; else PY=python3; fi
     fi
+    if ! "$PY" -c "import agentfactory" >/dev/null 2>&1; then
+        echo "$PY cannot import agentfactory: run bash scripts/demo.sh (it installs into .venv) first." >&2
+        exit 1
+    fi
+    "$PY" -m agentfactory sandbox build-image
 fi

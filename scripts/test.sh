@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The whole test suite on a clean machine: installs the package with its dev extra, the Docker engine
-# and the sandbox image (reused when present), headless Chromium for the report test, then runs pytest.
-# Idempotent: a running daemon, a built image and installed packages are reused.
+# The whole test suite on a clean machine: installs the package with its dev extra into the project
+# virtual environment (.venv, created or reused; see scripts/venv.sh), the Docker engine and the sandbox
+# image (reused when present), headless Chromium for the report test; then, on a full run (no pytest
+# arguments), the clean-install smoke checks in a second, throw-away venv without extras
+# (scripts/smoke-clean-venv.sh); then pytest. Idempotent: a running daemon, a built image, the venv and
+# installed packages are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install -q -e '.[dev]'
+# shellcheck source=scripts/venv.sh
+source scripts/venv.sh
+"$VENV_PY" -m pip install -q -e '.[dev]'
 
 if [ "$(id -u)" = "0" ]; then
   bash scripts/setup-docker.sh
@@ -16,8 +21,14 @@ else
   echo "scripts/test.sh: not root, so Docker and Chromium are not installed; their tests skip unless present." >&2
 fi
 
+if [ "$#" = "0" ]; then
+  bash scripts/smoke-clean-venv.sh
+  # The same fresh-venv import check as a pytest test would only repeat the install: say it was done.
+  export AGENTFACTORY_CLEAN_VENV_SMOKE=passed
+fi
+
 set +e
-python3 -m pytest "$@"
+"$VENV_PY" -m pytest "$@"
 status=$?
 set -e
 # pytest exits 5 when no test was collected: a filtered run with nothing to do is not a failure.

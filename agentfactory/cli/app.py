@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import sys
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -18,7 +17,7 @@ from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError
 class _Group(TyperGroup):
     """Root group: an expected error becomes one red sentence and its exit code, never a traceback."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except AgentFactoryError as exc:

@@ -11,6 +11,8 @@ The exports never need AgentFactory; nothing here imports or runs a subagent's c
 
 from __future__ import annotations
 
+import sys
+
 from agentfactory.deploy.deployer import FORMATS, DeployRefused, DeployResult, deploy, parse_formats
 from agentfactory.deploy.gate import CaseOutcome, MaturityReport, check_maturity
 from agentfactory.deploy.names import ExportNames, export_names
@@ -27,3 +29,14 @@ __all__ = [
     "export_names",
     "parse_formats",
 ]
+
+
+class _CallableModule(type(sys.modules[__name__])):
+    """`from agentfactory import deploy` gives this package whatever was imported first; calling it
+    is calling `deploy()`, so `deploy(settings, name, ...)` works either way."""
+
+    def __call__(self, *args, **kwargs) -> DeployResult:
+        return deploy(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

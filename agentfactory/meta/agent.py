@@ -42,6 +42,7 @@ _templates = Environment(
 
 STATUS_EXIT = {
     "success": EXIT_OK,
+    "task_failed": EXIT_TASK_FAILED,
     "budget_exhausted": EXIT_BUDGET,
     "interrupted": EXIT_INTERRUPTED,
 }
@@ -67,6 +68,7 @@ class RunResult:
     output_files: list[str] = field(default_factory=list)
     workspace: str = ""
     duration_s: float = 0.0
+    result: Any = None  # the subagent's own JSON result when the run was `MetaAgent.run_subagent`
 
     @property
     def exit_code(self) -> int:
@@ -122,6 +124,53 @@ class MetaAgent:
             on_event=self.on_event,
         ) as run:
             return self._loop(run.ctx, run.provider, run)
+
+    def run_subagent(
+        self,
+        name: str,
+        inputs: dict[str, Any] | None = None,
+        *,
+        version: int | None = None,
+        input_files: list[Path] | None = None,
+        run_id: str | None = None,
+    ) -> RunResult:
+        """Run one library subagent on `inputs` in the sandbox, without asking the model.
+
+        The execution path of the Meta-Agent's `run_subagent` tool, recorded as a run of its own
+        (workspace, event log, experience store). `input_files` are copied into the run's inputs/,
+        where the subagent reads them (`inputs/NAME`). Status `success` when the execution succeeded,
+        else `task_failed` with the trace's status as the reason; `result` holds the subagent's result.
+        """
+        from agentfactory.library import Library
+        from agentfactory.meta.handlers import result_answer
+        from agentfactory.runtime import open_run
+
+        library = self._library or Library(self.settings.library)
+        sub = library.get(name, version)  # an unknown name or version: one UsageError, nothing written
+        with open_run(
+            self.settings,
+            f"run subagent {sub.name} v{sub.version}",
+            input_files or [],
+            run_id=run_id,
+            provider=self._provider,
+            subagent_provider=self._subagent_provider,
+            library=library,
+            backend=self._backend,
+            experience=self._experience,
+            on_event=self.on_event,
+        ) as run:
+            trace = MetaSkills(run.ctx).execute_library(sub, dict(inputs or {}))
+            if trace.status == "ok":
+                status, reason = "success", ""
+                answer = result_answer(trace.result, list(trace.output_files))
+            else:
+                status, answer = "task_failed", None
+                reason = f"{sub.name} v{sub.version} ended with status {trace.status}"
+                if trace.error:
+                    reason += f" ({trace.error.get('type', 'Error')}: {trace.error.get('message', '')})"
+            result = run.finish(status=status, reason=reason[:500], answer=answer, steps=0)
+            result.result = trace.result
+            return result
 
     def _loop(self, ctx: RunContext, provider: Any, run: Any) -> RunResult:
         skills = MetaSkills(ctx)

@@ -19,6 +19,7 @@ from agentfactory.gate import GateReport, case_from_run, file_facts, record_gate
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.meta.context import RunContext
 from agentfactory.meta.loop import Outcome, preview
+from agentfactory.meta.skills import meta_tools
 
 RESULT_PREVIEW_CHARS = 1500
 
@@ -201,13 +202,7 @@ class MetaSkills:
                 return Outcome(
                     f"No subagent named '{name}' in this run or the library. Create it first.", True
                 )
-            with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
-                folder = self.ctx.library.export(name, sub.version, Path(tmp) / name)
-                trace = self.ctx.execute(
-                    folder, sub.entry, inputs, list(sub.tools), name=name, version=sub.version, revision=None
-                )
-            if name not in self.ctx.reused:
-                self.ctx.reused.append(name)
+            trace = self.execute_library(sub, inputs)
         text = trace.compact(max_chars=RESULT_PREVIEW_CHARS)
         if final and trace.status == "ok":
             if not _finite(trace.result):
@@ -218,14 +213,32 @@ class MetaSkills:
             return Outcome(f"{text}\n{done.text}", finished=True, answer=done.answer)
         return Outcome(text, is_error=trace.status != "ok", data={"status": trace.status})
 
+    def execute_library(self, sub: Any, inputs: dict[str, Any]) -> Any:
+        """Run one version of a library subagent in the sandbox; the run counts it as reused."""
+        with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
+            folder = self.ctx.library.export(sub.name, sub.version, Path(tmp) / sub.name)
+            trace = self.ctx.execute(
+                folder, sub.entry, inputs, list(sub.tools), name=sub.name, version=sub.version, revision=None
+            )
+        if sub.name not in self.ctx.reused:
+            self.ctx.reused.append(sub.name)
+        return trace
+
     # -- finish ----------------------------------------------------------------------------------
 
-    def finish(self, answer: str, save: list[str] | None = None) -> Outcome:
+    def finish(
+        self, answer: str, save: list[str] | None = None, status: str = "done", reason: str = ""
+    ) -> Outcome:
+        """`status` "failed" (with `reason`) ends the run as task_failed; the loop also fails a
+        finish without an answer. Saving does not depend on it: a candidate that worked is kept."""
         lines = []
         for name in dict.fromkeys(save or []):
             lines.append(self._save_one(name))
         summary = "\n".join(lines) if lines else "Nothing saved."
-        return Outcome(f"Run finished.\n{summary}", finished=True, answer=answer)
+        failure = ""
+        if status == "failed":
+            failure = " ".join(reason.split()) or " ".join((answer or "").split()) or "the task was not done"
+        return Outcome(f"Run finished.\n{summary}", finished=True, answer=answer, failure=failure)
 
     def _save_one(self, name: str) -> str:
         cand = self.ctx.candidates.get(name)
@@ -282,10 +295,10 @@ class MetaSkills:
 
 
 def dispatch(skills: MetaSkills, name: str, arguments: dict[str, Any]) -> Outcome:
-    handler = getattr(skills, name, None)
-    if handler is None or name.startswith("_"):
+    # Only the meta skills the model is offered: MetaSkills' other methods are not tools.
+    if name not in {t.name for t in meta_tools()}:
         return Outcome(f"Unknown tool '{name}'.", True)
-    return handler(**arguments)
+    return getattr(skills, name)(**arguments)
 
 
 __all__ = ["MetaSkills", "Outcome", "dispatch", "inputs_digest", "numbered", "preview"]

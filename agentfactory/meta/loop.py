@@ -35,12 +35,13 @@ class Outcome:
     is_error: bool = False
     finished: bool = False
     answer: str | None = None
+    failure: str = ""  # a finishing tool that says the task was not done: why (the run is task_failed)
     data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class LoopResult:
-    status: str  # success, budget_exhausted, interrupted, no_progress, provider_error
+    status: str  # success, task_failed, budget_exhausted, interrupted, no_progress, provider_error
     reason: str
     answer: str | None
     steps: int
@@ -121,7 +122,7 @@ def run_tool_loop(
                     break
             messages.append(Message(role="user", tool_results=results))
             if finished is not None:
-                return LoopResult("success", "", finished.answer, budget.steps, messages)
+                return _finished(finished, budget.steps, messages)
             if stopped is not None:
                 return LoopResult("budget_exhausted", stopped, None, budget.steps, messages)
             if invalid_streak >= MAX_INVALID_CALLS:
@@ -143,6 +144,16 @@ def run_tool_loop(
         return LoopResult("budget_exhausted", reason, None, budget.steps, messages)
     except ProviderError as exc:
         return LoopResult("provider_error", str(exc), None, budget.steps, messages)
+
+
+def _finished(outcome: Outcome, steps: int, messages: list[Message]) -> LoopResult:
+    """A finishing tool ends the run as a success only with an answer and no declared failure: a task
+    that was not done, or an empty answer, is `task_failed` whatever the finishing tool was."""
+    if outcome.failure:
+        return LoopResult("task_failed", outcome.failure, outcome.answer, steps, messages)
+    if not (outcome.answer or "").strip():
+        return LoopResult("task_failed", "the run finished without an answer", None, steps, messages)
+    return LoopResult("success", "", outcome.answer, steps, messages)
 
 
 def _call_tool(

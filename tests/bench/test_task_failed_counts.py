@@ -1,0 +1,39 @@
+"""The benchmark counts a run that ended `task_failed` as a failure, even when its answer passes the
+task's checks: the run itself said the task was not done."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentfactory.bench import load_suite
+from agentfactory.bench.harness import _run_task
+from agentfactory.config import load_settings
+from agentfactory.llm import ScriptedProvider
+from agentfactory.meta.agent import MetaAgent
+
+SUITE = Path(__file__).resolve().parents[2] / "benchmarks" / "suites" / "variants2"
+REFUSAL = "I could not do this: Excel workbooks are outside what I can write."
+
+
+def _row(tmp_path, finish_args):
+    suite = load_suite(SUITE)
+    task = next(t for t in suite.tasks if t.id == "other-pivot-excel")  # checks: the answer refuses
+    settings = load_settings({"model": "scripted", "sandbox": "local"}, env={}, cwd=tmp_path)
+
+    def runner(s, text, files):
+        provider = ScriptedProvider([{"tool_calls": [{"name": "finish", "arguments": finish_args}]}])
+        return MetaAgent(s, provider=provider).run(text, input_files=files)
+
+    row, _ = _run_task("agentfactory", 1, task, runner, settings, tmp_path / "m", "http://127.0.0.1:9", None)
+    return row
+
+
+def test_task_failed_run_is_a_failure_even_when_the_check_passes(tmp_path):
+    row = _row(tmp_path, {"answer": REFUSAL, "status": "failed", "reason": "out of scope"})
+    assert row.status == "task_failed" and row.success is False
+    assert all(line.startswith("ok ") for line in row.check)  # the answer alone would have passed
+
+
+def test_same_answer_reported_done_passes(tmp_path):
+    row = _row(tmp_path, {"answer": REFUSAL})
+    assert row.status == "success" and row.success is True
