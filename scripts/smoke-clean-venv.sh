@@ -104,19 +104,18 @@ cp "$WORK/out.txt" "$WORK/run.json"
 [ "$(field "$WORK/run.json" status)" = "success" ] || fail "run: status is not success"
 RUN_ID="$(field "$WORK/run.json" run_id)"
 
-# A refused task must end task_failed with exit 1. The simulated model says it could not do a task
-# only in its answer text (its finish call carries no status), so the refusal is scripted here: the
-# model's own finish(status="failed"), as a real model is told to send it.
-step "agentfactory run on a refused task: exit 1, status task_failed"
-cat >"$WORK/refuse.json" <<'EOF'
-[{"text": "This is outside what I can do.", "tool_calls": [{"name": "finish", "arguments":
-  {"answer": "I could not write a haiku.", "status": "failed", "reason": "out of scope"}}]}]
-EOF
-expect 1 "run (refused task)" "$AF" run "Write a haiku about the sea." --model "scripted:$WORK/refuse.json" --json
-[ "$(field "$WORK/out.txt" status)" = "task_failed" ] || fail "refused run: status is not task_failed"
+# A task the model cannot do ends task_failed with exit 1: the model says so with finish(status="failed").
+step "agentfactory run (sim) on a refused task: exit 1, status task_failed"
+expect 1 "run (refused task)" "$AF" run "Write a haiku about the sea." --model sim --json
+cp "$WORK/out.txt" "$WORK/refused.json"
+[ "$(field "$WORK/refused.json" status)" = "task_failed" ] || fail "refused run: status is not task_failed"
+REFUSED_ID="$(field "$WORK/refused.json" run_id)"
 
-step "agentfactory runs show (the first run)"
-expect 0 "runs show" "$AF" runs show "$RUN_ID"
+step "agentfactory runs show latest (the refused run), and the first run by a prefix of its id"
+expect 0 "runs show latest" "$AF" runs show latest
+grep -q "$REFUSED_ID" "$WORK/out.txt" || fail "runs show latest did not show run $REFUSED_ID"
+grep -q "task_failed" "$WORK/out.txt" || fail "runs show latest did not say task_failed"
+expect 0 "runs show PREFIX" "$AF" runs show "${RUN_ID:0:${#RUN_ID}-2}"
 grep -q "$RUN_ID" "$WORK/out.txt" || fail "runs show did not show run $RUN_ID"
 
 step "agentfactory stats: one success, one failure"
@@ -124,12 +123,12 @@ expect 0 "stats" "$AF" stats --json
 "$PY" -c 'import json, sys; t = json.load(open(sys.argv[1]))["team"]; sys.exit(not (t["runs"] == 2 and t["successes"] == 1))' \
   "$WORK/out.txt" || fail "stats does not count one success and one failure"
 
-step "agentfactory library diff NAME 1 2"
+step "agentfactory library diff NAME v1 v2"
 NAME="csv-to-json-validate"
 cp -r "subagent_library/$NAME" "$WORK/$NAME"
 printf '\n# smoke: a second version\n' >>"$WORK/$NAME/csv_to_json_validate.py"
 expect 0 "library add" "$AF" library add "$WORK/$NAME"
-expect 0 "library diff" "$AF" library diff "$NAME" 1 2
+expect 0 "library diff" "$AF" library diff "$NAME" v1 v2
 grep -q "smoke: a second version" "$WORK/out.txt" || fail "library diff does not show the change"
 
 step "the README's Python example"

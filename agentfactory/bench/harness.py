@@ -20,7 +20,7 @@ from typing import Any
 
 from agentfactory.bench.checkers import check_task, sandbox_runner
 from agentfactory.bench.fixtures import FixtureServer, prepare_task
-from agentfactory.bench.suite import Suite
+from agentfactory.bench.suite import Suite, Task
 from agentfactory.config import Settings
 from agentfactory.errors import UsageError
 from agentfactory.events import summarize_run
@@ -214,6 +214,14 @@ def _method_runner(method: str, backend: Any) -> Callable[[Settings, str, list[P
     return lambda s, text, files: ReactAgent(s, backend=backend, lessons=lessons).run(text, input_files=files)
 
 
+def _solved(task: Task, status: str, checks_passed: bool) -> bool:
+    """A task counts as solved when the run says it is done and its checks pass. A run that ended
+    task_failed is a failure, but for a task marked out_of_scope, where saying so is the right answer."""
+    if status == "task_failed":
+        return task.out_of_scope
+    return status == "success" and checks_passed
+
+
 def _run_task(
     method: str,
     repeat: int,
@@ -254,7 +262,7 @@ def _run_task(
         batch=task.batch,
         task_id=task.id,
         family=task.family,
-        success=result.status == "success" and check.passed,
+        success=_solved(task, result.status, check.passed),
         status=result.status,
         check=check.details,
         orchestrator=summary.orchestrator_usage.to_dict(),

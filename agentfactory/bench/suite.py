@@ -21,7 +21,7 @@ BASE_URL = "{base_url}"
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _SUITE_KEYS = {"name", "description", "tasks"}
-_TASK_KEYS = {"id", "batch", "family", "text", "pair", "fixtures", "check"}
+_TASK_KEYS = {"id", "batch", "family", "text", "pair", "fixtures", "check", "out_of_scope"}
 _FIXTURE_KEYS = {"files", "pages", "documents"}
 
 # Checker kinds and the shape of their argument: "str" (a string), "strs" (a string or a list of
@@ -76,6 +76,9 @@ class Task:
     pages: tuple[str, ...] = ()
     documents: tuple[Path, ...] = ()
     checks: tuple[Check, ...] = ()
+    # Outside what any method is expected to do: an honest task_failed is a correct outcome, and an
+    # answer given as done must still pass the checks.
+    out_of_scope: bool = False
 
     def render_text(self, base_url: str | None = None) -> str:
         """The task text as the user types it, with `{base_url}` replaced by the fixture server's URL."""
@@ -217,6 +220,9 @@ def _parse_task(entry: Any, index: int, folder: Path, file: Path) -> Task:
     family = entry.get("family", "")
     if not isinstance(family, str):
         raise ValidationError(f"{where}: 'family' must be a string.")
+    out_of_scope = entry.get("out_of_scope", False)
+    if not isinstance(out_of_scope, bool):
+        raise ValidationError(f"{where}: 'out_of_scope' must be true or false.")
     pair = entry.get("pair")
     if pair is not None and not isinstance(pair, str):
         raise ValidationError(f"{where}: 'pair' must be the id of a batch-1 task.")
@@ -234,6 +240,7 @@ def _parse_task(entry: Any, index: int, folder: Path, file: Path) -> Task:
         pages=pages,
         documents=documents,
         checks=checks,
+        out_of_scope=out_of_scope,
     )
 
 

@@ -48,7 +48,9 @@ def get_provider(
         from agentfactory.llm.anthropic import AnthropicProvider
 
         base_url = settings.anthropic_base_url or env.get("ANTHROPIC_BASE_URL") or None
-        return AnthropicProvider(rest, api_key=key, base_url=base_url, retry=retry)
+        return AnthropicProvider(
+            rest, api_key=key, base_url=base_url, retry=retry, call_timeout_s=settings.call_timeout_s
+        )
 
     if prefix == "openai":
         if not rest:
@@ -59,7 +61,9 @@ def get_provider(
             raise _missing_key("OPENAI_API_KEY")
         from agentfactory.llm.openai import OpenAIProvider
 
-        return OpenAIProvider(rest, api_key=key, base_url=base_url, retry=retry)
+        return OpenAIProvider(
+            rest, api_key=key, base_url=base_url, retry=retry, call_timeout_s=settings.call_timeout_s
+        )
 
     if prefix == "scripted":
         if not rest:

@@ -169,17 +169,17 @@ class SimProvider:
         raw = json.dumps(arguments, ensure_ascii=False)
         return ToolCall(id=f"sim_{self._ids}", name=tool, arguments=arguments, raw_arguments=raw)
 
+    def _failed(self, answer: str, **arguments: Any) -> ToolCall:
+        """`finish` for a task not done: every role says so through the tool's status, not only in words."""
+        return self._call("finish", answer=answer, status="failed", reason=answer, **arguments)
+
     # -- Meta-Agent --------------------------------------------------------------------------------
 
     def _meta(self, r: _Reading) -> tuple[str, list[ToolCall]]:
         plan = sim_bank.plan(r.task, r.input_files)
         if plan is None:
             return "No known approach fits this task.", [
-                self._call(
-                    "finish",
-                    answer="I could not solve this task: it is outside what I know how to do.",
-                    save=[],
-                )
+                self._failed("I could not solve this task: it is outside what I know how to do.", save=[])
             ]
         inputs = plan.inputs
         result: dict[str, Any] | None = None
@@ -282,7 +282,7 @@ class SimProvider:
 
     def _give_up(self, r: _Reading, why: str) -> tuple[str, list[ToolCall]]:
         return f"Stopping: {why}.", [
-            self._call("finish", answer=f"I could not complete the task: {why}.", save=[])
+            self._failed(f"I could not complete the task: {why}.", save=[])
         ]
 
     # -- ReAct agent -------------------------------------------------------------------------------
@@ -291,9 +291,7 @@ class SimProvider:
         plan = sim_bank.plan(r.task, r.input_files)
         if plan is None:
             return "Thought: I do not know how to approach this task.", [
-                self._call(
-                    "finish", answer="I could not solve this task: it is outside what I know how to do."
-                )
+                self._failed("I could not solve this task: it is outside what I know how to do.")
             ]
         runs = r.calls("run_code")
         if not runs and (r.input_files or _urls(plan.inputs)):
@@ -308,7 +306,7 @@ class SimProvider:
             if index:
                 inputs = _next_inputs(plan, index, result, inputs, r)
                 if inputs is None:
-                    return "Thought: I cannot continue.", [self._call("finish", answer="I could not finish.")]
+                    return "Thought: I cannot continue.", [self._failed("I could not finish.")]
             known_bug = f"[{cap.name}]" in system  # a lesson from an earlier task warns about the draft
             attempts = [
                 e
@@ -326,7 +324,7 @@ class SimProvider:
             if not _ok(last):
                 if (last.call.arguments or {}).get("code") == cap.code:
                     return "Thought: this fails and I know no fix.", [
-                        self._call("finish", answer="I could not complete the task.")
+                        self._failed("I could not complete the task.")
                     ]
                 return (
                     "Thought: the traceback shows the bug; I rewrite the code with the fix.",

@@ -18,6 +18,7 @@ from agentfactory.budget import Budget
 from agentfactory.config import Settings, load_settings
 from agentfactory.errors import (
     EXIT_BUDGET,
+    EXIT_CONFIG,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TASK_FAILED,
@@ -45,6 +46,7 @@ STATUS_EXIT = {
     "task_failed": EXIT_TASK_FAILED,
     "budget_exhausted": EXIT_BUDGET,
     "interrupted": EXIT_INTERRUPTED,
+    "config_error": EXIT_CONFIG,
 }
 
 

@@ -18,7 +18,7 @@ from agentfactory.errors import AgentFactoryError, ValidationError
 from agentfactory.gate import GateReport, case_from_run, file_facts, record_gate_decision, run_gate
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.meta.context import RunContext
-from agentfactory.meta.loop import Outcome, preview
+from agentfactory.meta.loop import Outcome, declared_failure, preview
 from agentfactory.meta.skills import meta_tools
 
 RESULT_PREVIEW_CHARS = 1500
@@ -235,9 +235,7 @@ class MetaSkills:
         for name in dict.fromkeys(save or []):
             lines.append(self._save_one(name))
         summary = "\n".join(lines) if lines else "Nothing saved."
-        failure = ""
-        if status == "failed":
-            failure = " ".join(reason.split()) or " ".join((answer or "").split()) or "the task was not done"
+        failure = declared_failure(status, reason, answer)
         return Outcome(f"Run finished.\n{summary}", finished=True, answer=answer, failure=failure)
 
     def _save_one(self, name: str) -> str:

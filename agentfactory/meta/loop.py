@@ -17,7 +17,7 @@ from typing import Any
 
 from agentfactory import events as ev
 from agentfactory.budget import Budget
-from agentfactory.errors import AgentFactoryError, BudgetExhausted, ProviderError
+from agentfactory.errors import AgentFactoryError, AuthenticationError, BudgetExhausted, ProviderError
 from agentfactory.llm.types import Message, ToolCall, ToolResult, ToolSpec
 from agentfactory.llm.validation import check_tool_call
 
@@ -39,9 +39,17 @@ class Outcome:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+def declared_failure(status: str, reason: str, answer: str) -> str:
+    """Why a finishing tool said the task was not done ("" when it did not): the reason, else the
+    answer, else a plain sentence. Every orchestrator's `finish` reads its status through this."""
+    if status != "failed":
+        return ""
+    return " ".join(reason.split()) or " ".join((answer or "").split()) or "the task was not done"
+
+
 @dataclass
 class LoopResult:
-    status: str  # success, task_failed, budget_exhausted, interrupted, no_progress, provider_error
+    status: str  # success, task_failed, budget_exhausted, interrupted, no_progress, provider_error, config_error
     reason: str
     answer: str | None
     steps: int
@@ -142,6 +150,8 @@ def run_tool_loop(
     except BudgetExhausted as exc:  # the provider refused a model call: the budget was spent meanwhile
         reason = budget.exhausted(steps=False) or str(exc)
         return LoopResult("budget_exhausted", reason, None, budget.steps, messages)
+    except AuthenticationError as exc:  # a key the provider refuses is configuration, not a model fault
+        return LoopResult("config_error", str(exc), None, budget.steps, messages)
     except ProviderError as exc:
         return LoopResult("provider_error", str(exc), None, budget.steps, messages)
 

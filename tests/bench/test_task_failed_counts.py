@@ -1,8 +1,10 @@
 """The benchmark counts a run that ended `task_failed` as a failure, even when its answer passes the
-task's checks: the run itself said the task was not done."""
+task's checks: the run itself said the task was not done. Only a task marked `out_of_scope` takes an
+honest task_failed as its correct outcome."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from agentfactory.bench import load_suite
@@ -15,9 +17,11 @@ SUITE = Path(__file__).resolve().parents[2] / "benchmarks" / "suites" / "variant
 REFUSAL = "I could not do this: Excel workbooks are outside what I can write."
 
 
-def _row(tmp_path, finish_args):
+def _row(tmp_path, finish_args, *, out_of_scope):
     suite = load_suite(SUITE)
     task = next(t for t in suite.tasks if t.id == "other-pivot-excel")  # checks: the answer refuses
+    assert task.out_of_scope  # as the suite marks it
+    task = dataclasses.replace(task, out_of_scope=out_of_scope)
     settings = load_settings({"model": "scripted", "sandbox": "local"}, env={}, cwd=tmp_path)
 
     def runner(s, text, files):
@@ -29,11 +33,18 @@ def _row(tmp_path, finish_args):
 
 
 def test_task_failed_run_is_a_failure_even_when_the_check_passes(tmp_path):
-    row = _row(tmp_path, {"answer": REFUSAL, "status": "failed", "reason": "out of scope"})
+    failed = {"answer": REFUSAL, "status": "failed", "reason": "out of scope"}
+    row = _row(tmp_path, failed, out_of_scope=False)
     assert row.status == "task_failed" and row.success is False
     assert all(line.startswith("ok ") for line in row.check)  # the answer alone would have passed
 
 
+def test_an_honest_task_failed_solves_an_out_of_scope_task(tmp_path):
+    failed = {"answer": "Not done.", "status": "failed", "reason": "Excel is out of scope"}
+    row = _row(tmp_path, failed, out_of_scope=True)
+    assert row.status == "task_failed" and row.success is True
+
+
 def test_same_answer_reported_done_passes(tmp_path):
-    row = _row(tmp_path, {"answer": REFUSAL})
+    row = _row(tmp_path, {"answer": REFUSAL}, out_of_scope=True)
     assert row.status == "success" and row.success is True

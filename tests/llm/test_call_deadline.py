@@ -189,3 +189,12 @@ def test_run_against_a_stalling_provider_ends_cleanly_at_the_deadline(tmp_path, 
     [log] = (tmp_path / "ws").glob("*/events.jsonl")
     events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
     assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "provider_error"
+
+
+def test_the_setting_reaches_the_providers_a_run_builds():
+    from agentfactory.config import Settings
+    from agentfactory.llm.registry import get_provider
+
+    for spec, env in (("anthropic:x", {"ANTHROPIC_API_KEY": "k"}), ("openai:x", {"OPENAI_API_KEY": "k"})):
+        provider = get_provider(spec, Settings(call_timeout_s=12.0), env=env)
+        assert provider.call_timeout_s == 12.0

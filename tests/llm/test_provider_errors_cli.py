@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from agentfactory.cli import app
-from agentfactory.errors import EXIT_TASK_FAILED
-from tests.fakes.wire_server import WireServer, openai_completion, raw_reply
+from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED
+from tests.fakes.wire_server import WireServer, anthropic_error, openai_completion, openai_error, raw_reply
 from tests.llm.bad_replies import ANTHROPIC, OPENAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,3 +115,16 @@ def test_real_process_prints_one_sentence_and_no_traceback(tmp_path):
     assert said.count("The Anthropic API sent a reply that cannot be used") == 1
     assert "provider_error: The Anthropic API sent a reply that cannot be used" in said
     assert _events(tmp_path)[-1]["type"] == "run_finished"
+
+
+@pytest.mark.parametrize("api", ["anthropic", "openai"])
+def test_a_refused_api_key_ends_the_run_as_configuration(tmp_path, monkeypatch, api):
+    # A key the provider refuses is a configuration problem: exit 3 (errors.EXIT_CONFIG), as before a run.
+    error = anthropic_error if api == "anthropic" else openai_error
+    with WireServer() as server:
+        server.push(error(401, "invalid x-api-key"))
+        code, output = _run(tmp_path, monkeypatch, server, api)
+        assert len(server.requests) == 1  # not retried
+    assert code == EXIT_CONFIG and "Traceback" not in output
+    events = _events(tmp_path)
+    assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "config_error"

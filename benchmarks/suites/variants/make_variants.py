@@ -526,17 +526,17 @@ tasks.append(dict(id="program-rle", batch=2, pair="program-caesar", family="prog
 # ---------------- outside every family ----------------
 REFUSE = {"answer_contains_any": ["could not", "cannot", "can't", "unable", "not able", "outside"]}
 w("data/letter.txt", "Dear Ms Moreau,\n\nThank you for your order of 12 May. The parcel will ship on Monday.\n\nKind regards,\nJon\n")
-tasks.append(dict(id="other-translate", batch=1, family="none",
+tasks.append(dict(id="other-translate", batch=1, family="none", out_of_scope=True,
     text="Translate letter.txt into French and save the translation as letter_fr.txt.",
     fixtures={"files": ["data/letter.txt"]}, check=[REFUSE]))
 with open(ROOT / "data/income.csv", "w", newline="") as fh:
     wr = csv.writer(fh); wr.writerow(["state", "county", "median_income"])
     for s in ["OH", "PA", "MI"]:
         for c in range(4): wr.writerow([s, f"{s}-county-{c}", R.randint(41000, 88000)])
-tasks.append(dict(id="other-groupby-chart", batch=1, family="none",
+tasks.append(dict(id="other-groupby-chart", batch=1, family="none", out_of_scope=True,
     text="Using income.csv, compute the median household income per state and save a bar chart as income_by_state.png.",
     fixtures={"files": ["data/income.csv"]}, check=[REFUSE]))
-tasks.append(dict(id="other-linkcheck", batch=1, family="none",
+tasks.append(dict(id="other-linkcheck", batch=1, family="none", out_of_scope=True,
     text="Check which product links on {base_url}/site/shop/tools.html are broken (return an HTTP error) and list the broken ones in broken_links.md.",
     fixtures={"pages": ["site/shop/tools.html"]},
     check=[{"answer_contains_any": ["could not", "cannot", "unable", "broken", "404"]},

@@ -466,11 +466,11 @@ for key, (id_, b, pair, text, src) in PROGS.items():
 # ---------------- outside every family ----------------
 REFUSE = {"answer_contains_any": ["could not", "cannot", "can't", "unable", "not able", "outside"]}
 w("data/names.txt", "\n".join(["Zoe", "adam", "Maria", "zoe", "Liam", "Maria", "Chen"]) + "\n")
-tasks.append(dict(id="other-dedupe-sort", batch=1, family="none",
+tasks.append(dict(id="other-dedupe-sort", batch=1, family="none", out_of_scope=True,
     text="Sort the names in names.txt alphabetically, remove duplicates (case-insensitive) and save the result as names_sorted.txt.",
     fixtures={"files": ["data/names.txt"]}, check=[REFUSE]))
 w("data/sales_q.csv", "quarter,region,revenue\nQ1,north,120\nQ1,south,95\nQ2,north,130\nQ2,south,101\n")
-tasks.append(dict(id="other-pivot-excel", batch=1, family="none",
+tasks.append(dict(id="other-pivot-excel", batch=1, family="none", out_of_scope=True,
     text="Pivot sales_q.csv so quarters are rows and regions are columns, and save it as an Excel workbook sales_pivot.xlsx.",
     fixtures={"files": ["data/sales_q.csv"]}, check=[REFUSE]))
 

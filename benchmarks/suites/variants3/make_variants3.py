@@ -480,7 +480,7 @@ def check(answer, outputs_dir, fixtures_dir):
     ok = re.search(r"{best}[^.]*\\b(highest|most volatile)|(highest|most volatile)[^.]*\\b{best}", a) is not None
     return ok, "names {best} as highest" if ok else "wrong/unsupported answer: " + a[:200]
 ''')
-T(id="other-compare-vols", batch=1, family="outside",
+T(id="other-compare-vols", batch=1, family="outside", out_of_scope=True,
   text="Which of these three stocks had the highest annualised volatility in 2023: alpha.csv, beta.csv or gamma.csv? Give the volatility of each.",
   fixtures={"files": ["data/alpha.csv", "data/beta.csv", "data/gamma.csv"]}, check=[{"python": "checks/compare_vol.py"}])
 # multiple regression: refuse or correct coefficients
@@ -496,7 +496,7 @@ def check(answer, outputs_dir, fixtures_dir):
     hit = [any(abs(n - c) <= max(0.01 * abs(c), 0.002) for n in nums) for c in COEF[1:]]
     return all(hit), f"coef hits {{hit}} expected {{COEF}}"
 ''')
-T(id="other-multiple-regression", batch=1, family="outside",
+T(id="other-multiple-regression", batch=1, family="outside", out_of_scope=True,
   text="Using advertising.csv, fit a multiple linear regression of revenue on tv, radio and online together and report the coefficient of each predictor and the intercept.",
   fixtures={"files": ["data/advertising.csv"]}, check=[{"python": "checks/multireg.py"}])
 # external links count on recipes page: 1 (facebook) ; refusal or correct
@@ -508,7 +508,7 @@ def check(answer, outputs_dir, fixtures_dir):
     ok = re.search(r"(?<![\\w./:-])(1|one)(?![\\w.%/-])", a) is not None and "facebook" in a
     return ok, "answer: " + a[:200]
 ''')
-T(id="other-external-links", batch=2, pair="other-compare-vols", family="outside",
+T(id="other-external-links", batch=2, pair="other-compare-vols", family="outside", out_of_scope=True,
   text="How many links on {base_url}/site/cook/recipes.html point to an external website (another domain), and which ones are they?",
   fixtures={"pages": ["site/cook/recipes.html"]}, check=[{"python": "checks/extlinks.py"}])
 
