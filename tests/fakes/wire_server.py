@@ -188,6 +188,9 @@ class WireServer:
         self.max_requests = max_requests
         self.requests: list[RecordedRequest] = []
         self.fallback: Callable[[RecordedRequest], Canned] | None = None
+        # Request rules, as a real API applies them: the first that returns an answer (an error) wins,
+        # before any queued answer is used. See tests/fakes/*_rules.py.
+        self.validators: list[Callable[[RecordedRequest], Canned | None]] = []
         self._queue: collections.deque[Canned] = collections.deque()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -248,6 +251,11 @@ class WireServer:
             self.requests.append(request)
             if len(self.requests) > self.max_requests:
                 return Canned(400, {"error": {"message": "wire server: request limit reached"}})
+        for validate in list(self.validators):
+            refusal = validate(request)
+            if refusal is not None:
+                return refusal
+        with self._lock:
             if self._queue:
                 return self._queue.popleft()
         if self.fallback is not None:
