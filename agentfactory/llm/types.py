@@ -7,6 +7,7 @@ everything outside `agentfactory.llm` speaks only these.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
 from typing import Any, Literal, Protocol, runtime_checkable
 
 
@@ -44,13 +45,40 @@ class ToolResult:
 
 
 @dataclass
+class ThinkingBlock:
+    """A reasoning block as the provider sent it. It goes back to the provider unchanged, first in its
+    assistant turn (Anthropic rejects the next request of a tool-use turn otherwise); never shown raw."""
+
+    kind: Literal["thinking", "redacted_thinking"]
+    text: str = ""  # the thinking text; empty when redacted
+    signature: str = ""  # the provider's signature of a thinking block
+    data: str = ""  # a redacted block's opaque data
+
+
+@dataclass
+class StreamEvent:
+    """What a streaming provider reports while a reply is being written: for display only (usage is
+    read from the finished reply, never from these)."""
+
+    kind: Literal["text", "thinking", "tool_call", "tool_input"]
+    text: str = ""  # the new text (text and thinking deltas; a thinking summary when the API gives one)
+    tool: str = ""  # the tool being called (tool_call, tool_input)
+    output_tokens: int = 0  # estimated output tokens of this reply so far
+
+
+StreamCallback = Callable[[StreamEvent], None]
+
+
+@dataclass
 class Message:
-    """One conversation turn. User turns carry text and/or tool results; assistant turns text and/or calls."""
+    """One conversation turn. User turns carry text and/or tool results; assistant turns text and/or calls,
+    and the thinking blocks that came before them."""
 
     role: Literal["user", "assistant"]
     text: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
+    thinking: list[ThinkingBlock] = field(default_factory=list)
 
     @classmethod
     def user(cls, text: str) -> Message:
@@ -106,9 +134,13 @@ class ModelResponse:
     latency_s: float = 0.0
     cost_usd: float = 0.0
     simulated: bool = False
+    thinking: list[ThinkingBlock] = field(default_factory=list)
+    usage_estimated: bool = False  # the server gave no usage: counted with the project's tokenizer
 
     def to_message(self) -> Message:
-        return Message(role="assistant", text=self.text, tool_calls=list(self.tool_calls))
+        return Message(
+            role="assistant", text=self.text, tool_calls=list(self.tool_calls), thinking=list(self.thinking)
+        )
 
 
 @runtime_checkable
@@ -124,4 +156,9 @@ class ModelProvider(Protocol):
         messages: list[Message],
         tools: list[ToolSpec] | None = None,
         max_tokens: int = 4096,
-    ) -> ModelResponse: ...
+        *,
+        on_stream: StreamCallback | None = None,
+    ) -> ModelResponse:
+        """One model call. With `on_stream`, a provider that can stream reports the reply as it is
+        written; the returned response is the same either way."""
+        ...
