@@ -52,6 +52,18 @@ class Canned:
     drip_s: float = 0.0  # send the headers, then the body one byte every drip_s seconds
     drip_headers: bool = False  # with drip_s: drip the status line and headers too
     reset: bool = False  # close the connection without answering
+    # A streamed answer: server-sent events, each (event name or None, data), sent with `sse_gap_s`
+    # between them, chunked, as the APIs stream (`text/event-stream`). `body` is ignored then.
+    sse: list[tuple[str | None, Any]] | None = None
+    sse_gap_s: float = 0.0
+
+
+def sse_event(event: str | None, data: Any) -> bytes:
+    """One server-sent event as the APIs write it: `event:` (when named) and one `data:` line of JSON
+    (or the text as given, e.g. OpenAI's final `[DONE]`)."""
+    text = data if isinstance(data, str) else json.dumps(data)
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {text}\n\n".encode()
 
 
 def raw_reply(body: bytes | str, content_type: str = "application/json", status: int = 200) -> Canned:
@@ -312,6 +324,9 @@ class WireServer:
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.close_connection = True
                     return
+                if answer.sse is not None:
+                    self._send_sse(answer)
+                    return
                 if isinstance(answer.body, (dict, list)):
                     payload = json.dumps(answer.body).encode()
                     kind = "application/json"
@@ -342,6 +357,23 @@ class WireServer:
                         self.wfile.write(head_bytes + payload)
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up (a timeout test); nothing to tell it
+
+            def _send_sse(self, answer: Canned) -> None:
+                head = [f"HTTP/1.1 {answer.status} Canned", "content-type: text/event-stream"]
+                head += ["transfer-encoding: chunked", "cache-control: no-cache"]
+                head += [f"{key}: {value}" for key, value in answer.headers.items()]
+                try:
+                    self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+                    for event, data in (answer.sse or [])[:10_000]:
+                        if answer.sse_gap_s and server._stopping.wait(min(answer.sse_gap_s, 5.0)):
+                            break
+                        chunk = sse_event(event, data)
+                        self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                        self.wfile.flush()
+                    self.wfile.write(b"0\r\n\r\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+                self.close_connection = True
 
         return Handler
 
