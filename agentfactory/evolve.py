@@ -641,7 +641,7 @@ class _SubagentLoop:
         failing = shown + held
         outcomes = report.outcomes[len(sub.cases) :]
         fixed = [(c, o) for c, o in zip(failing, outcomes, strict=True) if o.passed]
-        new_cases = [_case_from_fix(c, o.trace, sub.version + 1) for c, o in fixed]
+        new_cases = [_case_from_fix(c, o, sub.version + 1) for c, o in fixed]
         still = [c for c, o in zip(failing, outcomes, strict=True) if not o.passed]
         with tempfile.TemporaryDirectory(prefix="af-evolve-save-") as tmp:
             save = Path(tmp) / self.name
@@ -849,9 +849,11 @@ def _copy_referenced(case: FailingCase, dest: Path) -> None:
             shutil.copyfile(src, target)
 
 
-def _case_from_fix(case: FailingCase, trace: Any, version: int) -> Case:
-    """The regression case a fixed failure becomes: what it must satisfy if known, else the new output."""
-    derived = case_from_run(case.inputs, trace.result or {}, list(trace.output_files))
+def _case_from_fix(case: FailingCase, outcome: Any, version: int) -> Case:
+    """The regression case a fixed failure becomes: what it must satisfy if known, else the new output,
+    its files pinned by content like any case recorded from a run."""
+    trace = outcome.trace
+    derived = case_from_run(case.inputs, trace.result or {}, list(trace.output_files), outcome.files)
     return Case(
         inputs=dict(case.inputs),
         expected={**derived.expected, **case.expected},

@@ -125,7 +125,10 @@ class Library:
         if self.exists() and read_head(self.gitdir):
             return
         self._check_adoptable()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a path under a file, a read-only or full disk: one sentence, not a traceback
+            raise UsageError(f"Cannot create the library folder {self.path}: {exc.strerror or exc}.") from None
         with self._locked():
             if self.exists() and read_head(self.gitdir):
                 return

@@ -365,7 +365,7 @@ class DockerBackend:
                     return self._finish(
                         slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
                     )
-            host_status = self._wait(slot, req, start)
+            host_status = self._wait(slot, req, start, session)
             return self._finish(slot, req, session, start, host_status, live=live)
         except KeyboardInterrupt:
             _remove(slot.container)  # first, before anything else can be interrupted
@@ -383,7 +383,7 @@ class DockerBackend:
             if session is not None:
                 session.close()
 
-    def _wait(self, slot: _Slot, req: t.ExecutionRequest, start: float) -> str | None:
+    def _wait(self, slot: _Slot, req: t.ExecutionRequest, start: float, session: Any = None) -> str | None:
         deadline = start + req.timeout_s
         next_check = start + 0.25
         while not slot.exited.wait(timeout=min(0.1, max(deadline - time.monotonic(), 0.001))):
@@ -391,6 +391,9 @@ class DockerBackend:
             if now >= deadline:
                 self._stop(slot)
                 return t.TIMEOUT
+            if session is not None and session.limit_reached.is_set():  # past the broker's call limit
+                self._stop(slot)
+                return t.TOOL_LIMIT
             if now >= next_check:
                 next_check = now + 0.25
                 if slot.jd.over_limits(req):

@@ -285,6 +285,11 @@ class JobDir:
             return fail(t.TIMEOUT, "Timeout", f"killed after the wall-clock limit of {req.timeout_s:g} s")
         if host_status == t.INTERRUPTED:
             return fail(t.INTERRUPTED, "Interrupted", "the host was interrupted; the sandbox was removed")
+        if host_status == t.TOOL_LIMIT:
+            return fail(
+                t.TOOL_LIMIT, "ToolCallLimit", "past the tool broker's call limit: the session was closed and "
+                "the subagent stopped",
+            )  # fmt: skip
         if host_status == t.OUTPUT_LIMIT or over_cap:
             return fail(
                 t.OUTPUT_LIMIT,

@@ -31,6 +31,7 @@ import site
 import subprocess
 import sys
 import time
+from typing import Any
 
 from agentfactory.config import Settings
 from agentfactory.errors import SandboxError
@@ -141,7 +142,7 @@ class LocalBackend:
                 filter_fd = info_w = live_w = -1
             if live_r >= 0:
                 live, live_r = pump_fd(live_r, req.on_output), -1  # the pump owns and closes it now
-            host_status, note = self._wait(proc, jd, req, start)
+            host_status, note = self._wait(proc, jd, req, start, session)
             duration = time.monotonic() - start
             _killpg(proc.pid)
             proc.wait()
@@ -171,7 +172,7 @@ class LocalBackend:
             jd.remove()
 
     def _wait(
-        self, proc: subprocess.Popen, jd: JobDir, req: t.ExecutionRequest, start: float
+        self, proc: subprocess.Popen, jd: JobDir, req: t.ExecutionRequest, start: float, session: Any = None
     ) -> tuple[str | None, str]:
         deadline = start + req.timeout_s
         next_check = start + 0.25
@@ -181,6 +182,9 @@ class LocalBackend:
                 if now >= deadline:
                     self._stop(proc, jd)
                     return t.TIMEOUT, ""
+                if session is not None and session.limit_reached.is_set():  # past the broker's call limit
+                    self._stop(proc, jd)
+                    return t.TOOL_LIMIT, ""
                 if now >= next_check:
                     next_check = now + 0.25
                     if jd.over_limits(req):

@@ -191,6 +191,17 @@ def test_uncreatable_workspaces_is_one_sentence(project):
     assert "Traceback" not in result.output
 
 
+
+def test_uncreatable_library_is_one_sentence(project):
+    (project.root / "a-file").write_text("x")
+    model = project.script([{"tool_calls": [{"name": "finish", "arguments": {"answer": "hi"}}]}])
+    result = project.run("say hi", model, "--library", str(project.root / "a-file" / "lib"))
+    assert result.exit_code == 2, result.output
+    assert "Cannot create the library folder" in result.stderr
+    assert "Traceback" not in result.output
+    for run_dir in project.run_dirs():  # a run that started still ends its log
+        assert events_of(run_dir)[-1]["type"] == "run_finished"
+
 @pytest.mark.parametrize(
     "make, fragment",
     [

@@ -106,3 +106,20 @@ def test_same_gate_in_docker(tmp_path):
     outcome = report.outcomes[0]
     assert [r.verdict for r in outcome.rounds] == ["rejected", "accepted"]
     assert env.library.get(NAME).version == 2
+
+
+def test_a_fixed_case_pins_the_files_the_revision_writes(env):
+    # The case an accepted revision records is pinned by content like a case recorded from a run: a
+    # later revision writing an empty file of the same name cannot pass it.
+    writes_file = [
+        {
+            "old": "    total = sum(numbers)",
+            "new": '    if not numbers:\n        with open("outputs/mean.txt", "w") as f:\n'
+            '            f.write("no numbers\\n")\n        return {"mean": None}\n    total = sum(numbers)',
+        }
+    ]
+    report, _ = evolve(env, [revision("an empty list has no mean", edits=writes_file)])
+    assert report.outcomes[0].verdict == "accepted"
+    fixed = env.library.get(NAME).cases[2]
+    pin = fixed.checks["file_pins"]["mean.txt"]
+    assert pin["size"] == len("no numbers\n") and len(pin["sha256"]) == 64

@@ -265,7 +265,7 @@ def test_max_time_must_be_positive_and_finite(tmp_path, monkeypatch, value):
     model = script_file(tmp_path, [call("finish", answer="x")])
     out = cli(tmp_path, monkeypatch, "Anything", "--model", model, f"--max-time={value}")
     assert out.exit_code == EXIT_USAGE, out.output
-    assert "max_time must be a positive, finite number of seconds" in one_line_error(out)
+    assert "Setting 'max_time' from --max-time is" in one_line_error(out)
     assert not (tmp_path / "ws").exists()
 
 
@@ -301,7 +301,6 @@ def test_a_flooding_subagent_ends_with_tool_limit_and_a_bounded_trace(tmp_path, 
     trace_path = Path(result.workspace) / execution["trace"]
     assert trace_path.stat().st_size < 1_000_000
     trace = json.loads(trace_path.read_text())
-    assert trace["error"]["type"] == "ToolCallLimit"
-    assert "call limit of 1000 tool calls per execution reached" in trace["error"]["message"]
-    assert trace["result"]["refused"] == 5000  # every call failed for the subagent, none hung
+    assert trace["error"]["type"] == "ToolCallLimit" and "call limit" in trace["error"]["message"]
+    assert "call limit of 1000 tool calls per execution reached" in trace["tool_calls"][-1]["error"]
     assert events[-1]["type"] == "run_finished" and result.status == "success"

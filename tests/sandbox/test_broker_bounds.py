@@ -239,13 +239,40 @@ def test_flood_in_a_real_sandbox_ends_with_tool_limit_and_a_bounded_trace(run_lo
     trace = run_local(
         FLOOD, tools=["echo"], broker=ToolBroker({"echo": echo_tool}, max_calls=200), timeout_s=20
     )
-    assert trace.status == "ok", trace.compact()  # the subagent caught every refusal...
-    assert trace.result["ok"] == 200 and trace.result["refused"] == 19_800
-    assert trace.result["raw"] == 0  # ...and past the limit there is no socket left to connect to
-    assert "call limit of 200" in trace.result["last"] or "broker" in trace.result["last"]
+    # However the subagent handles its refusals, the execution ends tool_limit, long before its own
+    # wall clock: the backend stops it once the session closed (unless it had already returned).
+    assert trace.status == "tool_limit", trace.compact()
+    assert trace.error["type"] == "ToolCallLimit" and "call limit" in trace.error["message"]
+    assert trace.duration_s < 10
     assert len(trace.tool_calls) == 201 and trace.tool_calls[-1].tool == LIMIT_RECORD_TOOL
-    settled = settle_trace(trace)  # what the run does with every trace
-    assert settled.status == "tool_limit"
-    assert settled.error["type"] == "ToolCallLimit" and "call limit of 200" in settled.error["message"]
-    assert len(json.dumps(settled.to_dict())) < 200_000
+    assert "call limit of 200" in trace.tool_calls[-1].error
+    assert settle_trace(trace).status == "tool_limit"  # what the run does with every trace: unchanged
+    assert len(json.dumps(trace.to_dict())) < 200_000
+    assert thread_errors == []
+
+
+STAYS_AFTER_THE_LIMIT = """
+import time
+from agentfactory_tools import ToolError, call
+
+
+def run():
+    for i in range(100):
+        try:
+            call("echo", i=i)
+        except ToolError:
+            break
+    time.sleep(60)  # past the limit: the host must not wait for this
+    return {"slept": True}
+"""
+
+
+def test_a_subagent_past_the_call_limit_is_stopped_at_once(run_local, thread_errors):
+    trace = run_local(
+        STAYS_AFTER_THE_LIMIT, tools=["echo"], broker=ToolBroker({"echo": echo_tool}, max_calls=5),
+        timeout_s=40,
+    )  # fmt: skip
+    assert trace.status == "tool_limit", trace.compact()
+    assert trace.result is None and trace.duration_s < 10
+    assert len(trace.tool_calls) == 6 and trace.tool_calls[-1].tool == LIMIT_RECORD_TOOL
     assert thread_errors == []
