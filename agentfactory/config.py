@@ -390,7 +390,7 @@ CONFIG_TEMPLATE = """\
 
 library = "subagent_library"      # git repository of subagents
 workspaces = "workspaces"         # one folder per run
-sandbox = "docker"                # "docker" (isolated) or "local" (weaker: a subprocess with rlimits)
+sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubblewrap, never root; see the README)
 # image = "agentfactory-sandbox:latest"
 # timeout_s = 120                 # wall-clock limit per subagent execution
 # memory_mb = 512

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from pathlib import Path
 
 import typer
 from typer.core import TyperGroup
 
 from agentfactory import __version__
-from agentfactory.cli.common import err_console
+from agentfactory.cli.common import ROOT_CONFIG, err_console
 from agentfactory.cli.untrusted import show
 from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError
 
@@ -52,8 +53,14 @@ def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Show the version."
     ),
+    config: Path = typer.Option(
+        None,
+        "--config",
+        help="The agentfactory.toml every command uses (default: found from here upwards).",
+    ),
 ) -> None:
     """AgentFactory: agents that get better with use by keeping their experience as tested code."""
+    ROOT_CONFIG["path"] = config
 
 
 def _register() -> None:

@@ -116,6 +116,11 @@ def demo(
         console.print(_table(result))
         for key, value in result.ratios().items():
             console.print(f"  {key}: {value:.1%}")
+        console.print(
+            "[yellow]These ratios measure orchestration under the simulated model, whose design favours "
+            "reuse; they are not evidence that reuse saves tokens with a real model (README, The "
+            "benchmark). Model calls include the subagents' llm tool calls.[/]"
+        )
     library = result.root / "agentfactory" / "library"
     report: Path | None = out / "report.html"
     problem = None

@@ -23,12 +23,12 @@ from agentfactory.errors import UsageError
 from agentfactory.events import json_bytes
 
 # No emoji codes: `:smile:` in a task or a result is text like the rest of it.
-console = Console(emoji=False)
-err_console = Console(stderr=True, emoji=False)
+console = Console(emoji=False, soft_wrap=True)
+err_console = Console(stderr=True, emoji=False, soft_wrap=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
-LibraryOpt = typer.Option(None, "--library", help="Library path (default ./subagent_library).")
-WorkspacesOpt = typer.Option(None, "--workspaces", help="Workspaces root (default ./workspaces).")
+LibraryOpt = typer.Option(None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library).")
+WorkspacesOpt = typer.Option(None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces).")
 SandboxOpt = typer.Option(
     None, "--sandbox", help="Sandbox backend: docker (default) or local (weaker isolation)."
 )
@@ -55,10 +55,15 @@ def flag_name(setting: str) -> str:
     return FLAG_NAMES.get(setting, "--" + setting.replace("_", "-"))
 
 
+# `agentfactory --config FILE <command>`: the config file every command of this invocation uses unless
+# the command's own --config names another.
+ROOT_CONFIG: dict[str, Path | None] = {"path": None}
+
+
 def settings(config: Path | None = None, **flags: Any) -> Settings:
     """Resolve settings from the given CLI flags (None = not given), the environment and the config file."""
     sources = {name: flag_name(name) for name in flags}
-    return load_settings(overrides=flags, config_file=config, flag_sources=sources)
+    return load_settings(overrides=flags, config_file=config or ROOT_CONFIG["path"], flag_sources=sources)
 
 
 def print_json(data: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from agentfactory.cli.common import ConfigOpt, JsonOpt, console, print_json
+from agentfactory.cli.common import ROOT_CONFIG, ConfigOpt, JsonOpt, console, print_json
 from agentfactory.cli.untrusted import show
 from agentfactory.config import DEFAULT_PRICES, resolve_settings
 
@@ -22,7 +22,7 @@ def show_cmd(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
     The config file is --config, else $AGENTFACTORY_CONFIG, else the nearest agentfactory.toml from the
     current folder upwards.
     """
-    resolved = resolve_settings(config_file=config)
+    resolved = resolve_settings(config_file=config or ROOT_CONFIG["path"])
     settings, sources = resolved.settings, resolved.sources
     rows: list[dict[str, Any]] = []
     for name, source in sources.items():

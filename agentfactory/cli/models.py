@@ -87,7 +87,7 @@ def models(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
     console.print(table)
     console.print(
         f"Default model here: {show(cfg.resolved_model())}. Choose one with --model or `model` in "
-        'agentfactory.toml; add prices under [prices."<model>"].',
+        'agentfactory.toml; add prices under \\[prices."<model>"].',
         highlight=False,
     )
 

@@ -9,15 +9,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import sys
 from typing import Any
 
 import typer
 from rich.table import Table
 
 from agentfactory.cli.common import JsonOpt, WorkspacesOpt, console, print_json, settings
-from agentfactory.cli.untrusted import plain, show
+from agentfactory.cli.untrusted import plain, show, visible
 from agentfactory.errors import UsageError
-from agentfactory.events import read_events, summarize, summarize_run
+from agentfactory.events import read_events, summarize, summarize_run, to_json
 from agentfactory.workspace import LATEST, Workspace, WorkspaceManager
 
 app = typer.Typer(help="List and inspect past runs from their event logs.", no_args_is_help=True)
@@ -54,23 +55,28 @@ def list_(
     if not summaries:
         console.print(f"No runs in {show(manager.root)}.", highlight=False)
         return
-    table = Table()
-    # The id is what the other commands take: never cut, never wrapped; the task gives way instead.
-    table.add_column("run", no_wrap=True, min_width=max(len(s.run_id) for s in summaries))
-    for name in ("started", "status", "steps", "tokens", "cost $"):
-        table.add_column(name)
-    table.add_column("task", no_wrap=True, overflow="ellipsis")
-    for s in summaries:
-        task = s.task if len(s.task) <= MAX_TASK_SHOWN else s.task[:MAX_TASK_SHOWN] + "…"
-        table.add_row(
-            plain(s.run_id),
-            _when(s.started),
-            show(s.status),
+    rows = [
+        [
+            s.run_id,  # starts with the date and time the run started (the JSON has `started`)
+            s.status,
             str(s.steps),
             f"{s.usage.total_tokens:,}",
             f"{s.cost_usd:.4f}",
-            show(task),
-        )
+            s.task if len(s.task) <= MAX_TASK_SHOWN else s.task[:MAX_TASK_SHOWN] + "…",
+        ]
+        for s in summaries
+    ]
+    headers = ["run", "status", "steps", "tokens", "cost $", "task"]
+    table = Table()
+    # Every column but the task keeps its full width (the id is what the other commands take); the task
+    # takes what is left of the terminal (each column costs 3 characters of padding and rule).
+    widths = [max(len(name), *(len(visible(row[i])) for row in rows)) for i, name in enumerate(headers[:-1])]
+    for name, width in zip(headers[:-1], widths, strict=True):
+        table.add_column(name, no_wrap=True, width=width)
+    task_width = max(8, console.width - sum(w + 3 for w in widths) - 5)
+    table.add_column("task", no_wrap=True, overflow="ellipsis", width=task_width)
+    for row in rows:
+        table.add_row(*(plain(cell) for cell in row))
     console.print(table)
 
 
@@ -144,9 +150,11 @@ def show_cmd(
         for name in outputs:
             console.print(f"  {show(ws.root / name)}", highlight=False)
     console.print(f"Workspace: {show(ws.root)}", highlight=False)
-    if events:
+    if events:  # one JSON object per line, never wrapped, so a pipe can read them back
+        console.file.flush()
         for event in all_events:
-            console.print(show(json.dumps(event, ensure_ascii=True)), highlight=False)
+            sys.stdout.write(to_json(event) + "\n")
+        sys.stdout.flush()
 
 
 def _failure(ws: Workspace, failed: dict[str, Any]) -> dict[str, Any]:

@@ -60,6 +60,7 @@ def check(json_out: bool = JsonOpt) -> None:
         report["image_present"] = None
     report["bwrap"] = shutil.which("bwrap")
     report["local_isolation"] = _local_isolation()
+    report["local_missing_packages"] = _local_missing_packages()
     report["default_backend"] = s.sandbox
     report["docker_ready"] = bool(report["docker"] and report["image_present"])
     if json_out:
@@ -74,8 +75,27 @@ def check(json_out: bool = JsonOpt) -> None:
             console.print(f"  {show(report['image_problem'])}", highlight=False)
         console.print(f"bubblewrap: {mark[bool(report['bwrap'])]}")
         console.print(plain(f"local backend: {report['local_isolation']}"))
+        if report["local_missing_packages"]:
+            missing = ", ".join(report["local_missing_packages"])
+            console.print(
+                plain(
+                    f"  local backend lacks packages subagents commonly use ({missing}): it runs them "
+                    "with this Python; pip install 'agentfactory[local]' adds them.",
+                    "yellow",
+                )
+            )
     if s.sandbox == "docker" and not report["docker_ready"]:
         raise typer.Exit(EXIT_TASK_FAILED)
+
+
+# What the sandbox image offers subagents; the local backend runs them with this interpreter instead.
+IMAGE_PACKAGES = ("numpy", "pandas", "matplotlib", "requests", "bs4", "yaml")
+
+
+def _local_missing_packages() -> list[str]:
+    import importlib.util
+
+    return [name for name in IMAGE_PACKAGES if importlib.util.find_spec(name) is None]
 
 
 def _local_isolation() -> str:
