@@ -73,7 +73,12 @@ def list_(
     widths = [max(len(name), *(len(visible(row[i])) for row in rows)) for i, name in enumerate(headers[:-1])]
     for name, width in zip(headers[:-1], widths, strict=True):
         table.add_column(name, no_wrap=True, width=width)
-    task_width = max(8, console.width - sum(w + 3 for w in widths) - 5)
+    task_width = console.width - sum(w + 3 for w in widths) - 5
+    if task_width < 8:  # too narrow for a table that cuts nothing but the task: aligned plain lines
+        for row in [headers, *rows]:
+            cells = [visible(cell).ljust(width) for cell, width in zip(row, widths, strict=False)]
+            console.print(plain("  ".join([*cells, visible(row[-1])])))
+        return
     table.add_column("task", no_wrap=True, overflow="ellipsis", width=task_width)
     for row in rows:
         table.add_row(*(plain(cell) for cell in row))
