@@ -7,9 +7,12 @@ as the Meta-Agent's. The tool loop calls `exhausted()` before each model turn an
 `step()` for each of them, so `max_steps` bounds tool calls as well as turns, and the loop stops between
 steps, never mid-write. It is thread-safe: the tool broker serves subagent calls from several threads.
 
-Overshoot is bounded: a call is refused once the limit is reached, so a run spends at most the calls
-already in flight when it crossed the limit (one for the orchestrator, at most the broker's connection
-limit for one execution's subagent calls).
+A model call reserves its share before it is sent (`reserve()`): the request's input tokens, estimated
+with the project's tokenizer, and an output cap cut to what is left, so calls in flight at the same time
+(a subagent's threads) cannot together pass the token limit, and one huge prompt is refused before it
+is sent. The cap is passed to the provider as the call's max_tokens. `release()` gives the reservation
+back once the real usage is charged. Overshoot is therefore bounded by the tokenizer's estimation error
+of the input, not by the number of calls in flight.
 """
 
 from __future__ import annotations
@@ -17,10 +20,20 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agentfactory.errors import BudgetExhausted
 from agentfactory.llm.types import Usage
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one model call holds of the budget while it is in flight."""
+
+    tokens: int
+    cost_usd: float
+    output_cap: int  # the call's max_tokens: what is left after its input, at most what it asked for
 
 
 @dataclass
@@ -33,6 +46,8 @@ class Budget:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float = 0.0
     started: float = field(default_factory=time.monotonic)
+    reserved_tokens: int = 0
+    reserved_cost: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
@@ -49,6 +64,47 @@ class Budget:
             self.usage = self.usage + usage
             cost = float(cost_usd or 0.0)
             self.cost_usd += cost if math.isfinite(cost) and cost > 0 else 0.0
+
+    def reserve(
+        self, input_tokens: int, max_output: int, price: Callable[[int, int], float] | None = None
+    ) -> Reservation:
+        """Hold a model call's share of the budget before it is sent, or raise BudgetExhausted.
+
+        `price(input_tokens, output_tokens)` estimates a call's cost in USD (for the cost limit)."""
+        self.check_request()
+        with self._lock:
+            cap = max(1, int(max_output))
+            if self.max_tokens is not None:
+                left = self.max_tokens - self.usage.total_tokens - self.reserved_tokens - input_tokens
+                if left < 1:
+                    raise BudgetExhausted(
+                        f"Budget exhausted: a model call of about {input_tokens:,} input tokens does not fit "
+                        f"the token limit ({self.usage.total_tokens + self.reserved_tokens:,} of "
+                        f"{self.max_tokens:,} tokens used or held by calls in flight)."
+                    )
+                cap = min(cap, left)
+            cost = price(input_tokens, cap) if price is not None else 0.0
+            if self.max_cost is not None and price is not None:
+                left_cost = self.max_cost - self.cost_usd - self.reserved_cost
+                input_cost = price(input_tokens, 0)
+                if input_cost >= left_cost:
+                    raise BudgetExhausted(
+                        f"Budget exhausted: a model call of about {input_tokens:,} input tokens does not fit "
+                        f"the cost limit (${self.cost_usd + self.reserved_cost:.4f} of ${self.max_cost:.2f} "
+                        "spent or held by calls in flight)."
+                    )
+                if cost > left_cost:  # cut the output cap to what the money left pays for
+                    cap = max(1, int(cap * (left_cost - input_cost) / max(cost - input_cost, 1e-12)))
+                    cost = price(input_tokens, cap)
+            reservation = Reservation(input_tokens + cap, cost, cap)
+            self.reserved_tokens += reservation.tokens
+            self.reserved_cost += reservation.cost_usd
+            return reservation
+
+    def release(self, reservation: Reservation) -> None:
+        with self._lock:
+            self.reserved_tokens -= reservation.tokens
+            self.reserved_cost -= reservation.cost_usd
 
     def step(self) -> None:
         with self._lock:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from agentfactory import events as _events
 from agentfactory.config import Settings
 from agentfactory.llm.pricing import cost_usd
+from agentfactory.llm.tokens import count_request_tokens
 from agentfactory.llm.types import Message, ModelProvider, ModelResponse, ToolSpec, Usage
 
 if TYPE_CHECKING:
@@ -66,8 +67,12 @@ class MeteredProvider:
         *,
         step: int | None = None,
     ) -> ModelResponse:
-        if self.budget is not None:
-            self.budget.check_request()
+        reservation = None
+        if self.budget is not None:  # hold this call's share first: calls in flight cannot pass the limit
+            reservation = self.budget.reserve(
+                count_request_tokens(system, messages, tools), max_tokens, self._price
+            )
+            max_tokens = reservation.output_cap
         step = self.step if step is None else step
         with self._lock:
             self._started += 1
@@ -78,7 +83,11 @@ class MeteredProvider:
                 _events.MODEL_CALL_STARTED, model=self.provider.spec, role=self.role, call=number, **extra
             )
         started = time.perf_counter()
-        response = self.provider.complete(system, messages, tools, max_tokens)
+        try:
+            response = self.provider.complete(system, messages, tools, max_tokens)
+        finally:
+            if reservation is not None:
+                self.budget.release(reservation)  # the real usage is charged below
         latency = round(time.perf_counter() - started, 6)
         response.latency_s = latency
         response.cost_usd = cost_usd(response.usage, self.provider.spec, self.settings)
@@ -105,6 +114,10 @@ class MeteredProvider:
                 fields["step"] = step
             self.log.emit(_events.MODEL_CALL, **fields)
         return response
+
+    def _price(self, input_tokens: int, output_tokens: int) -> float:
+        usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
+        return cost_usd(usage, self.provider.spec, self.settings)
 
     def __getattr__(self, name: str) -> object:
         # Anything else (a scripted model's `remaining`, an adapter's `model`) comes from the wrapped one.

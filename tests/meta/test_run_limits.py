@@ -304,3 +304,59 @@ def test_a_flooding_subagent_ends_with_tool_limit_and_a_bounded_trace(tmp_path, 
     assert trace["error"]["type"] == "ToolCallLimit" and "call limit" in trace["error"]["message"]
     assert "call limit of 1000 tool calls per execution reached" in trace["tool_calls"][-1]["error"]
     assert events[-1]["type"] == "run_finished" and result.status == "success"
+
+
+# ---- calls in flight at once, and one huge prompt ----------------------------------------------------
+
+PARALLEL_ASK = '''"""Ask the model from several threads at once.
+
+Purpose: spend the budget in parallel.
+Inputs: k (int), words (int).
+Outputs: answered (int), refused (int).
+Limitations: hostile.
+"""
+import threading
+from agentfactory_tools import ToolError, llm
+
+
+def run(k: int, words: int) -> dict:
+    res = {"answered": 0, "refused": 0}
+
+    def one():
+        try:
+            llm("word " * words)
+            res["answered"] += 1
+        except ToolError:
+            res["refused"] += 1
+
+    threads = [threading.Thread(target=one) for _ in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return res
+'''
+
+
+def _billed_like_a_real_provider(system, messages, tools):
+    time.sleep(0.5)  # all calls are in flight together
+    return {"text": "answer"}  # usage counted from the request it received, as a provider bills
+
+
+@pytest.mark.parametrize("k, words", [(8, 3_000), (1, 150_000)], ids=["parallel", "one-huge-prompt"])
+def test_calls_in_flight_together_cannot_pass_the_token_limit(tmp_path, k, words):
+    env = make_env(tmp_path, "local", max_tokens=20_000)
+    subagent_model = ScriptedProvider([_billed_like_a_real_provider] * 20)
+    script = [
+        turn("create_subagent", name="ask-par", description="Ask.", code=PARALLEL_ASK, tools=["llm"]),
+        turn("run_subagent", name="ask-par", inputs={"k": k, "words": words}),
+        turn("finish", answer="done"),
+    ]
+    result = env.run("Ask in parallel", script, subagent_provider=subagent_model)
+    # Each call reserves its input (estimated) and output cap before it is sent: what fits is served,
+    # the rest is refused before anything is sent.
+    assert result.usage.total_tokens + result.subagent_usage.total_tokens <= 20_000
+    execution = [e for e in env.events(result) if e["type"] == "subagent_execution"][0]
+    assert execution["status"] == "ok"
+    refused = 20 - subagent_model.remaining < k
+    assert refused  # not every call fitted
