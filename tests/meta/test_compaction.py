@@ -272,3 +272,18 @@ def test_the_new_settings_are_bounded(name, value, tmp_path):
 
     with pytest.raises(InvalidSetting, match=name):
         load_settings({name: value}, env={}, cwd=tmp_path)
+
+
+def test_the_benchmarks_forty_step_run_stays_under_its_bound_and_without_compaction_does_not():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "context_compaction.py"
+    spec = importlib.util.spec_from_file_location("context_compaction", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    m = bench.measure(steps=40, window=100_000, compact_at=0.75)
+    assert len(m["with"]["inputs"]) == len(m["without"]["inputs"]) == 40
+    assert m["with"]["status"] == m["without"]["status"] == "success"
+    assert m["with"]["max"] <= 75_000 < m["without"]["max"]
+    assert m["with"]["compactions"] >= 1
