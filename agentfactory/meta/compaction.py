@@ -60,6 +60,7 @@ class Compactor:
     keep_results: int = KEEP_RESULTS
     # tool call id -> its status line ("run_subagent csv-stats: ok, 1.2 s"), recorded by the loop
     notes: dict[str, str] = field(default_factory=dict)
+    estimate: int = 0  # the conversation's estimated input tokens after the last `compact` call
 
     @property
     def bound(self) -> int:
@@ -75,11 +76,11 @@ class Compactor:
         tools: list[ToolSpec] | None = None,
         *,
         hard: bool = False,
-        estimate: Callable[[str, list[Message], list[ToolSpec] | None], int] = estimate_tokens,
+        count: Callable[[str, list[Message], list[ToolSpec] | None], int] = estimate_tokens,
     ) -> Compaction | None:
         """Compact `messages` in place when over the bound (always when `hard`); None when nothing
         was (or could be) compacted."""
-        before = estimate(system, messages, tools)
+        before = self.estimate = count(system, messages, tools)
         if not hard and before <= self.bound:
             return None
         target = 0 if hard else int(self.bound * RELIEF)
@@ -98,8 +99,9 @@ class Compactor:
             if changed:
                 steps += 1
                 results += changed
-                now = estimate(system, messages, tools)
+                now = count(system, messages, tools)
             index = end
+        self.estimate = now
         if not steps:
             return None
         return Compaction(steps, results, before, now)

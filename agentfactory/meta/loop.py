@@ -32,6 +32,7 @@ from agentfactory.meta.compaction import Compactor
 MAX_NO_TOOL_TURNS = 2  # nudges before a model that never calls a tool is stopped
 MAX_INVALID_CALLS = 5  # consecutive invalid tool calls before the run stops
 MAX_REPEATED_FAILURES = 3  # the same failing call (name + arguments) this often means a loop
+MIN_OUTPUT_TOKENS = 1024  # output tokens a call asks for even when the window is nearly full
 ARGUMENTS_PREVIEW = 400  # characters of a tool call's arguments kept in its events, cut between values
 
 
@@ -216,8 +217,9 @@ class _Asker:
     def ask(self, messages: list[Message], step: int) -> ModelResponse:
         self._compact(messages, step, hard=False)
         response = self._call(messages, step, self.max_tokens)
-        larger = min(self.max_tokens * 2, self.ceiling)
-        if response.stop_reason == "max_tokens" and response.tool_calls and larger > self.max_tokens:
+        larger = min(self.last_limit * 2, self.ceiling)
+        cut = response.stop_reason == "max_tokens" and bool(response.tool_calls)
+        if cut and self._room(larger) > self.last_limit:
             exhausted = self.budget.exhausted(steps=False)
             if exhausted:
                 raise BudgetExhausted(exhausted)
@@ -225,7 +227,6 @@ class _Asker:
         return response
 
     def _call(self, messages: list[Message], step: int, max_tokens: int) -> ModelResponse:
-        self.last_limit = max_tokens
         try:
             response = self._complete(messages, step, max_tokens)
         except ContextWindowExceeded:
@@ -234,7 +235,14 @@ class _Asker:
             response = self._complete(messages, step, max_tokens)
         return response
 
+    def _room(self, max_tokens: int) -> int:
+        """`max_tokens`, less where the input and it would not fit the window together (APIs refuse
+        such a request); never below MIN_OUTPUT_TOKENS."""
+        room = self.compactor.window - self.compactor.estimate
+        return max(min(max_tokens, room), min(max_tokens, MIN_OUTPUT_TOKENS))
+
     def _complete(self, messages: list[Message], step: int, max_tokens: int) -> ModelResponse:
+        max_tokens = self.last_limit = self._room(max_tokens)
         response = self.provider.complete(self.system, messages, self.tools, max_tokens=max_tokens, step=step)
         if not self.charged_by_provider:
             self.budget.charge(response.usage, response.cost_usd)

@@ -287,3 +287,13 @@ def test_the_benchmarks_forty_step_run_stays_under_its_bound_and_without_compact
     assert m["with"]["status"] == m["without"]["status"] == "success"
     assert m["with"]["max"] <= 75_000 < m["without"]["max"]
     assert m["with"]["compactions"] >= 1
+
+
+def test_a_call_never_asks_for_more_output_than_the_window_has_room_for():
+    # 40 steps of traces in a 40,000-token window at 0.9: the input nears the window, so the output
+    # asked for shrinks to what fits (an API refuses input + max_tokens over the window).
+    provider = Recorder(forty_steps(), spec="anthropic:claude-sonnet-4-6")
+    run(provider, max_steps=100, context_window=WINDOW, compact_at=0.9)
+    assert provider.limits[0] == 32_000
+    assert all(i + m <= WINDOW or m == 1024 for i, m in zip(provider.inputs, provider.limits, strict=True))
+    assert min(provider.limits) < 32_000
