@@ -19,7 +19,8 @@ prefix before the first newly compacted message stays what the provider cached. 
 stays compacted; a later compaction skips it.
 
 `compact(..., hard=True)` is the answer to a provider that refused the request as too long anyway: it
-compacts every step it may, down to the last one, whatever the estimate says.
+compacts every step it may, down to the last one, whatever the estimate says, keeping whole only the
+latest tool result and the current code of the subagent written last.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class Compactor:
         if not hard and before <= self.bound:
             return None
         target = 0 if hard else int(self.bound * RELIEF)
-        protected = self._protected(messages, keep=1 if hard else self.keep_results)
+        protected = self._protected(messages, keep=1 if hard else self.keep_results, hard=hard)
         last_step = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=len(messages))
         now, steps, results = before, 0, 0
         index = 1  # the task (message 0) is never compacted
@@ -106,17 +107,21 @@ class Compactor:
             return None
         return Compaction(steps, results, before, now)
 
-    def _protected(self, messages: list[Message], keep: int) -> set[str]:
+    def _protected(self, messages: list[Message], keep: int, hard: bool) -> set[str]:
         """Tool call ids kept whole: the latest `keep` results and the latest create/modify of each
-        subagent (the current code)."""
+        subagent (the current code); when `hard`, of the subagent written last only (the others'
+        code stays readable with view_subagent)."""
         ids = [r.tool_call_id for m in messages for r in m.tool_results]
         protected = set(ids[-keep:]) if keep > 0 else set()
         latest: dict[str, str] = {}
         for message in messages:
             for call in message.tool_calls:
                 if call.name in CODE_TOOLS and isinstance(call.arguments, dict):
-                    latest[str(call.arguments.get("name", ""))] = call.id
-        return protected | set(latest.values())
+                    name = str(call.arguments.get("name", ""))
+                    latest.pop(name, None)  # so the order is that of the latest writes
+                    latest[name] = call.id
+        current = list(latest.values())
+        return protected | set(current[-1:] if hard else current)
 
     def _compact_message(self, message: Message, protected: set[str]) -> int:
         changed = 0

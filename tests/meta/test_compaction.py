@@ -297,3 +297,21 @@ def test_a_call_never_asks_for_more_output_than_the_window_has_room_for():
     assert provider.limits[0] == 32_000
     assert all(i + m <= WINDOW or m == 1024 for i, m in zip(provider.inputs, provider.limits, strict=True))
     assert min(provider.limits) < 32_000
+
+
+def test_hard_compaction_keeps_only_the_code_written_last():
+    code_a, code_b = "a = 1\n" * 400, "b = 2\n" * 400
+    messages = [Message.user(TASK)]
+    calls = [
+        ToolCall("b1", "create_subagent", {"name": "b", "code": code_b}),
+        ToolCall("a1", "create_subagent", {"name": "a", "code": code_a}),
+        ToolCall("b2", "modify_subagent", {"name": "b", "code": code_b + "# v2\n"}),
+        ToolCall("r1", "run_subagent", {"name": "b"}),
+    ]
+    for c in calls:
+        messages.append(Message(role="assistant", tool_calls=[c]))
+        messages.append(Message(role="user", tool_results=[ToolResult(c.id, "ok " * 50)]))
+    Compactor(window=1_000_000).compact(SYSTEM, messages, TOOLS, hard=True)
+    assert calls[0].arguments["code"] == SUPERSEDED
+    assert calls[1].arguments["code"] == SUPERSEDED  # a is not the subagent written last
+    assert calls[2].arguments["code"] == code_b + "# v2\n"
