@@ -64,7 +64,10 @@ class Settings:
     max_tokens: int = 2_000_000
     max_cost: float = 10.0
     max_time: float | None = None  # wall-clock limit of a whole run (s); None = no limit
-    max_output_tokens: int = 8192  # per model call
+    max_output_tokens: int | None = None  # per model call; None = the model's default (llm/models.py)
+    context_window: int | None = None  # tokens the model accepts; None = the model's (llm/models.py)
+    compact_at: float = 0.75  # share of the context window at which older tool results are compacted
+    stream: str = "auto"  # "auto" (stream when the live view is on a terminal), "on", "off"
     call_timeout_s: float = 300.0  # overall deadline of one model call: connect, whole reply, all retries
     agent_id: str = "default"
     experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
@@ -93,6 +96,18 @@ class Settings:
     def resolved_subagent_model(self) -> str:
         return self.subagent_model or self.resolved_model()
 
+    def output_tokens_for(self, model: str) -> int:
+        """Output tokens one call of `model` requests: `max_output_tokens`, else the model's default."""
+        from agentfactory.llm.models import limits_for
+
+        return self.max_output_tokens or limits_for(model).default_output
+
+    def context_window_for(self, model: str) -> int:
+        """Tokens `model` accepts: `context_window`, else the model's from the table."""
+        from agentfactory.llm.models import limits_for
+
+        return self.context_window or limits_for(model).context_window
+
     def price_for(self, model: str) -> Prices | None:
         """Prices for a bare model name or a spec ("anthropic:claude-..."); longest-prefix match."""
         name = model.split(":", 1)[-1]
@@ -102,6 +117,7 @@ class Settings:
         return self.prices[max(matches, key=len)] if matches else None
 
 
+STREAM_MODES = ("auto", "on", "off")
 MAX_CALL_TIMEOUT_S = 86_400.0  # a day; beyond it timers overflow and "no deadline" is what is meant
 
 
@@ -154,6 +170,8 @@ BOUNDS: dict[str, Bound] = {
     "max_tokens": Bound(1, 10_000_000_000, "tokens"),
     "max_cost": Bound(0, 1_000_000, "US dollars", above=True),
     "max_output_tokens": Bound(1, 1_000_000, "tokens"),
+    "context_window": Bound(1_024, 100_000_000, "tokens"),
+    "compact_at": Bound(0, 1, "of the context window", above=True),
     "deploy_min_runs": Bound(0, 1_000_000, "runs"),
     "max_time": Bound(0, 30 * 86_400, "seconds", above=True),
     "call_timeout_s": Bound(0, MAX_CALL_TIMEOUT_S, "seconds", above=True),
@@ -355,6 +373,11 @@ def resolve_settings(
             f"Unknown sandbox backend '{settings.sandbox}' from {sources.get('sandbox', DEFAULT_SOURCE)}: "
             "use 'docker' or 'local'."
         )
+    if settings.stream not in STREAM_MODES:
+        raise InvalidSetting(
+            f"Setting 'stream' from {sources.get('stream', DEFAULT_SOURCE)} is {settings.stream!r}: "
+            "use 'auto', 'on' or 'off'."
+        )
     return Resolved(settings, {n: sources.get(n, DEFAULT_SOURCE) for n in sorted(names)}, path)
 
 
@@ -400,7 +423,10 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubb
 # max_tokens = 2000000
 # max_cost = 10.0
 # max_time = 1800                 # wall clock of the whole run (s); default: no limit
-# max_output_tokens = 8192        # per model call
+# max_output_tokens = 32000       # per model call; default: the model's (see the models table)
+# context_window = 200000         # tokens the model accepts; default: the model's
+# compact_at = 0.75               # compact older tool results beyond this share of the window
+# stream = "auto"                 # "auto" (when the live view is on a terminal), "on", "off"
 # call_timeout_s = 300            # overall deadline of one model call (connect, whole reply, retries)
 
 # agent_id = "default"            # name of this agent in a team sharing one library

@@ -44,6 +44,11 @@ TOOL_CALL_STARTED = "tool_call_started"
 EXECUTION_STARTED = "execution_started"
 # Live only, never written to the log (the trace keeps the stream tails): one line a subagent printed.
 EXECUTION_OUTPUT = "execution_output"
+# Live only, never written to the log: a model reply as it is written (a StreamEvent: kind "text",
+# "thinking", "tool_call" or "tool_input", with its `call` and `step`). Usage comes from model_call.
+MODEL_STREAM = "model_stream"
+# Older tool results of the conversation were reduced to status lines to stay within the context window.
+CONTEXT_COMPACTED = "context_compacted"
 
 # Roles of model calls: the orchestrator (Meta-Agent, ReAct agent) or a subagent's `llm` tool.
 ORCHESTRATOR = "orchestrator"
@@ -77,6 +82,11 @@ class EventLog:
     @property
     def observed(self) -> bool:
         """Whether someone watches events as they happen (a live view); see `notify`."""
+        return False
+
+    @property
+    def on_terminal(self) -> bool:
+        """Whether that watcher shows progress on a terminal (then replies are streamed to it)."""
         return False
 
     def notify(self, type: str, **fields: Any) -> dict[str, Any]:

@@ -502,7 +502,10 @@ class _SubagentLoop:
         out.verdict, out.reason = "rejected", "no round was run"
         for number in range(1, self.options.rounds + 1):
             response = self.provider.complete(
-                system, messages, [SUBMIT_REVISION], max_tokens=self.evolver.settings.max_output_tokens
+                system,
+                messages,
+                [SUBMIT_REVISION],
+                max_tokens=self.evolver.settings.output_tokens_for(self.provider.spec),
             )
             messages.append(response.to_message())
             code, reason, limitations, problem = _read_revision(response, sub.code)

@@ -37,6 +37,11 @@ class _TeeLog(ev.EventLog):
     def observed(self) -> bool:
         return self.on_event is not None
 
+    @property
+    def on_terminal(self) -> bool:
+        """Whether the view shows progress on a terminal (where streaming is worth it)."""
+        return bool(getattr(self.on_event, "on_terminal", False))
+
     def notify(self, type: str, **fields: Any) -> dict[str, Any]:
         event = super().notify(type, **fields)
         if self.on_event is not None:

@@ -6,6 +6,12 @@ and the subagent's own line when it failed. On a terminal a status line below sh
 and for how long. When stdout is not a terminal, progress goes to stderr and only the answer to stdout;
 nothing is hard-wrapped. Everything that came from the model or a subagent is printed through
 `untrusted.plain`: never parsed as markup, control characters shown, not obeyed.
+
+When the model's replies stream (settings `stream`; by default only when this view is on a terminal),
+its text is printed line by line as it is written (the line being written shows in the status line),
+a tool call being written shows as "writing create_subagent … 2,140 tokens" growing in the status
+line, and thinking as "thinking…" with the last line of its summary when the API gives one. None of
+this is written to the event log or to --json: the notices are live only.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ MAX_LINES = 20  # printed lines shown per execution
 MAX_LINE_CHARS = 200
 MAX_OUTPUT_CHARS = 4000  # printed characters shown per execution
 MAX_RESULT_CHARS = 300  # of a failed tool call's message
+MAX_STREAM_LINES = 200  # streamed text lines printed per model reply
+MAX_PARTIAL_CHARS = 80  # of the line being written, or the thinking summary, in the status line
+REFRESH_S = 0.05  # least time between two refreshes a streamed delta forces
 
 
 def consoles() -> tuple[Console, Console]:
@@ -53,6 +62,13 @@ class LiveView:
         self._live: Live | None = None
         self._executed = False  # an execution was shown during the current tool call
         self._spinner = Spinner("dots")
+        self._streams: dict[Any, _Stream] = {}  # model call -> what its streamed reply has shown
+        self._refreshed = 0.0
+
+    @property
+    def on_terminal(self) -> bool:
+        """Whether progress is shown on a terminal: then model replies are streamed to this view."""
+        return not self.quiet and bool(self.console.is_terminal)
 
     # -- events ------------------------------------------------------------------------------------
 
@@ -83,8 +99,67 @@ class LiveView:
             label = "subagent llm call"
         self._begin(("model", event.get("call")), label)
 
+    def _model_stream(self, event: dict[str, Any]) -> None:
+        call = event.get("call")
+        stream = self._streams.setdefault(call, _Stream())
+        kind = event.get("kind")
+        tokens = int(event.get("output_tokens") or 0)
+        if kind == "text":
+            stream.partial += str(event.get("text") or "")
+            *lines, stream.partial = stream.partial.split("\n")
+            for line in lines:
+                self._stream_line(stream, line)
+            stream.partial = stream.partial[-4 * MAX_PARTIAL_CHARS :]
+            label = f"writing · {visible(stream.partial[-MAX_PARTIAL_CHARS:])}" if stream.partial else ""
+        elif kind == "thinking":
+            stream.thought = (stream.thought + str(event.get("text") or ""))[-2000:]
+            summary = next((line for line in reversed(stream.thought.splitlines()) if line.strip()), "")
+            label = "thinking…" + (f" {visible(summary.strip(), limit=MAX_PARTIAL_CHARS)}" if summary else "")
+        elif kind in ("tool_call", "tool_input"):
+            if stream.partial:  # a tool call starts: the text before it is complete
+                self._stream_line(stream, stream.partial)
+                stream.partial = ""
+            label = f"writing {visible(event.get('tool'), limit=60)} … {tokens:,} tokens"
+        else:
+            return
+        self._label(("write", call), label)
+
+    def _stream_line(self, stream: _Stream, line: str) -> None:
+        stream.lines += 1
+        if stream.lines <= MAX_STREAM_LINES:
+            self._print(Text.assemble(("  ", "dim"), plain(line, limit=MAX_LINE_CHARS)))
+        elif stream.lines == MAX_STREAM_LINES + 1:
+            self._print(Text("  … (the rest of this reply is not shown)", "dim"))
+
+    def _label(self, key: tuple[str, Any], label: str) -> None:
+        """Set (or clear, when empty) a status entry that changes as a reply streams; shown at once."""
+        if not label:
+            self._active.pop(key, None)
+        else:
+            since = self._active.get(key, ("", time.monotonic()))[1]
+            self._begin(key, label)
+            self._active[key] = (label, since)
+        now = time.monotonic()
+        if self._live is not None and now - self._refreshed >= REFRESH_S:
+            self._refreshed = now
+            self._live.refresh()
+
+    def _compacted(self, event: dict[str, Any]) -> None:
+        self._print(
+            Text(
+                f"  context compacted: {int(event.get('results') or 0)} older item(s) reduced to status "
+                f"lines ({int(event.get('tokens_before') or 0):,} → {int(event.get('tokens_after') or 0):,} "
+                "tokens, estimated)",
+                style="dim",
+            )
+        )
+
     def _model_done(self, event: dict[str, Any]) -> None:
         self._end(("model", event.get("call")))
+        self._active.pop(("write", event.get("call")), None)
+        stream = self._streams.pop(event.get("call"), None)
+        if stream is not None and stream.partial:
+            self._stream_line(stream, stream.partial)
         self.usage = self.usage + Usage.from_dict(event.get("usage"))
         self.cost += float(event.get("cost_usd") or 0.0)
         if event.get("role") == ev.ORCHESTRATOR:
@@ -184,12 +259,15 @@ class LiveView:
 
     def _finished(self, event: dict[str, Any]) -> None:
         self._active.clear()
+        self._streams.clear()
         self.close()
 
     _handlers = {
         ev.RUN_STARTED: _run_started,
         ev.MODEL_CALL_STARTED: _model_started,
         ev.MODEL_CALL: _model_done,
+        ev.MODEL_STREAM: _model_stream,
+        ev.CONTEXT_COMPACTED: _compacted,
         ev.TOOL_CALL_STARTED: _tool_started,
         ev.TOOL_CALL: _tool_done,
         ev.EXECUTION_STARTED: _execution_started,
@@ -236,6 +314,15 @@ class LiveView:
             if live is not None:
                 with contextlib.suppress(Exception):  # a terminal that went away
                     live.stop()
+
+
+class _Stream:
+    """What the view has shown of one streamed reply."""
+
+    def __init__(self) -> None:
+        self.partial = ""  # the text line being written
+        self.thought = ""  # the tail of the thinking summary
+        self.lines = 0  # text lines printed
 
 
 def _which(event: dict[str, Any]) -> str:

@@ -6,6 +6,11 @@ recorded as a `model_call` event; running totals (`usage`, `cost_usd`, `calls`) 
 before the request (a spent budget raises BudgetExhausted and nothing is sent) and charged after it, the
 same for the orchestrator and for the subagents' `llm` tool. It is thread-safe because the tool broker serves subagent `llm` calls from several threads at once.
 It never changes what the model said.
+
+It is also where streaming is decided: the wrapped provider gets an `on_stream` callback only when
+someone watches the run (a live view) and `settings.stream` says so ("auto": the view is on a terminal;
+"on"; "off"). Each StreamEvent becomes a live-only `model_stream` notice, never written to the log;
+usage is read from the finished response only, streamed or not.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from agentfactory import events as _events
 from agentfactory.config import Settings
 from agentfactory.llm.pricing import cost_usd
 from agentfactory.llm.tokens import count_request_tokens
-from agentfactory.llm.types import Message, ModelProvider, ModelResponse, ToolSpec, Usage
+from agentfactory.llm.types import (
+    Message,
+    ModelProvider,
+    ModelResponse,
+    StreamCallback,
+    StreamEvent,
+    ToolSpec,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from agentfactory.budget import Budget
@@ -66,6 +79,7 @@ class MeteredProvider:
         max_tokens: int = 4096,
         *,
         step: int | None = None,
+        on_stream: StreamCallback | None = None,
     ) -> ModelResponse:
         reservation = None
         if self.budget is not None:  # hold this call's share first: calls in flight cannot pass the limit
@@ -83,8 +97,12 @@ class MeteredProvider:
                 _events.MODEL_CALL_STARTED, model=self.provider.spec, role=self.role, call=number, **extra
             )
         started = time.perf_counter()
+        streamed = self._stream_to(number, step, on_stream)
         try:
-            response = self.provider.complete(system, messages, tools, max_tokens)
+            if streamed is None:
+                response = self.provider.complete(system, messages, tools, max_tokens)
+            else:
+                response = self.provider.complete(system, messages, tools, max_tokens, on_stream=streamed)
         finally:
             if reservation is not None:
                 self.budget.release(reservation)  # the real usage is charged below
@@ -118,6 +136,43 @@ class MeteredProvider:
     def _price(self, input_tokens: int, output_tokens: int) -> float:
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
         return cost_usd(usage, self.provider.spec, self.settings)
+
+    def streams(self) -> bool:
+        """Whether calls of this provider stream: someone watches and the `stream` setting agrees."""
+        mode = getattr(self.settings, "stream", "auto")
+        if mode == "off" or self.role == _events.SUBAGENT or self.log is None or not self.log.observed:
+            return False
+        return mode == "on" or bool(getattr(self.log, "on_terminal", False))
+
+    def _stream_to(
+        self, number: int, step: int | None, caller: StreamCallback | None
+    ) -> StreamCallback | None:
+        """The callback handed to the provider, or None when nobody wants the stream."""
+        log = self.log if self.streams() else None
+        if log is None and caller is None:
+            return None
+
+        def on_stream(event: StreamEvent) -> None:
+            # Display only: a broken observer never breaks the call.
+            try:
+                if caller is not None:
+                    caller(event)
+                if log is not None:
+                    extra = {"step": step} if step is not None else {}
+                    log.notify(
+                        _events.MODEL_STREAM,
+                        call=number,
+                        role=self.role,
+                        kind=event.kind,
+                        text=event.text,
+                        tool=event.tool,
+                        output_tokens=event.output_tokens,
+                        **extra,
+                    )
+            except Exception:  # noqa: BLE001
+                pass
+
+        return on_stream
 
     def __getattr__(self, name: str) -> object:
         # Anything else (a scripted model's `remaining`, an adapter's `model`) comes from the wrapped one.

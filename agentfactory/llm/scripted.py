@@ -6,22 +6,39 @@ may therefore be invalid), or a callable `(system, messages, tools) -> either of
 gives no usage, it is counted with `agentfactory.llm.tokens` from the actual request and response, so
 token figures of scripted runs move with the prompt like real ones. Everything it returns is marked
 simulated: no model was asked.
+
+A dict item may also declare how its reply streams, replayed only when the caller passes `on_stream`
+(the response is the same either way): `"stream": true` derives the deltas from the text and tool calls,
+or `"stream": [{"kind": "text"|"thinking"|"tool_call"|"tool_input", "text"?, "tool"?, "output_tokens"?,
+"delay_s"?}, ...]` gives them one by one (`delay_s`, at most 5 s, waits before the delta is reported).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import ConfigError, ProviderError
 from agentfactory.llm.tokens import count_output_tokens, count_request_tokens
-from agentfactory.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
+from agentfactory.llm.types import (
+    Message,
+    ModelResponse,
+    StreamCallback,
+    StreamEvent,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 
 ScriptItem = ModelResponse | dict[str, Any] | Callable[[str, list[Message], list[ToolSpec]], Any]
 
+_STREAM_KINDS = {"text", "thinking", "tool_call", "tool_input"}
+MAX_STREAM_DELAY_S = 5.0
+STREAM_CHUNK_TOKENS = 200  # derived tool-input deltas: one per this many tokens written
 _STOP_REASONS = {"end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal", "other"}
 
 
@@ -86,6 +103,8 @@ class ScriptedProvider:
         messages: list[Message],
         tools: list[ToolSpec] | None = None,
         max_tokens: int = 4096,
+        *,
+        on_stream: StreamCallback | None = None,
     ) -> ModelResponse:
         tools = list(tools or [])
         with self._lock:
@@ -105,7 +124,10 @@ class ScriptedProvider:
             raise ProviderError(
                 f"A scripted response must be a ModelResponse or a dict, got {type(item).__name__}."
             )
-        return self._build(item, system, messages, tools)
+        response = self._build(item, system, messages, tools)
+        if on_stream is not None and item.get("stream"):
+            _replay(item["stream"], response, on_stream)
+        return response
 
     def _new_call_id(self) -> str:
         with self._lock:
@@ -141,7 +163,52 @@ class ScriptedProvider:
         )
 
 
+def _replay(stream: Any, response: ModelResponse, on_stream: StreamCallback) -> None:
+    """Report a scripted reply as it would stream: the declared deltas, or ones derived from it."""
+    if stream is True:
+        stream = []
+        for line in response.text.splitlines(keepends=True):
+            stream.append({"kind": "text", "text": line})
+        written = count_output_tokens(response.text, [])
+        for call in response.tool_calls:
+            stream.append({"kind": "tool_call", "tool": call.name, "output_tokens": written})
+            total = count_output_tokens("", [call])
+            for done in range(STREAM_CHUNK_TOKENS, total, STREAM_CHUNK_TOKENS):
+                stream.append({"kind": "tool_input", "tool": call.name, "output_tokens": written + done})
+            written += total
+            stream.append({"kind": "tool_input", "tool": call.name, "output_tokens": written})
+    for delta in stream:
+        delay = min(float(delta.get("delay_s", 0) or 0), MAX_STREAM_DELAY_S)
+        if delay > 0:
+            time.sleep(delay)
+        on_stream(
+            StreamEvent(
+                kind=delta["kind"],
+                text=str(delta.get("text", "")),
+                tool=str(delta.get("tool", "")),
+                output_tokens=int(delta.get("output_tokens", 0) or 0),
+            )
+        )
+
+
+def _check_stream(stream: Any, where: str, error: type[Exception]) -> None:
+    if stream is None or isinstance(stream, bool):
+        return
+    if not isinstance(stream, list):
+        raise error(f"In {where}, 'stream' must be true or a list of deltas.")
+    for delta in stream:
+        if not isinstance(delta, dict) or delta.get("kind") not in _STREAM_KINDS:
+            raise error(
+                f"In {where}, each stream delta needs a 'kind' of {', '.join(sorted(_STREAM_KINDS))}."
+            )
+        for key in ("output_tokens", "delay_s"):
+            value = delta.get(key, 0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e9:
+                raise error(f"In {where}, a stream delta's '{key}' must be a number of at least 0.")
+
+
 def _check_item(item: dict[str, Any], where: str, error: type[Exception]) -> None:
+    _check_stream(item.get("stream"), where, error)
     calls = item.get("tool_calls") or []
     if not isinstance(calls, list):
         raise error(f"In {where}, 'tool_calls' must be a list.")

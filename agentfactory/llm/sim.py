@@ -29,7 +29,7 @@ from typing import Any
 
 from agentfactory.llm import sim_bank
 from agentfactory.llm.tokens import count_output_tokens, count_request_tokens
-from agentfactory.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
+from agentfactory.llm.types import Message, ModelResponse, StreamCallback, ToolCall, ToolSpec, Usage
 
 LESSONS_SYSTEM_MARK = "You extract short lessons"
 INSPECT_MARK = "# Look at the inputs before writing the solution."
@@ -136,6 +136,8 @@ class SimProvider:
         messages: list[Message],
         tools: list[ToolSpec] | None = None,
         max_tokens: int = 4096,
+        *,
+        on_stream: StreamCallback | None = None,  # accepted and ignored: the simulator does not stream
     ) -> ModelResponse:
         started = time.perf_counter()
         names = {t.name for t in tools or []}

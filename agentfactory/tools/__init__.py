@@ -26,7 +26,9 @@ def build_handlers(settings: Settings, subagent_provider: ModelProvider | None) 
         "web_search": WebSearchTool.from_settings(settings),
     }
     if subagent_provider is not None:
-        handlers["llm"] = LlmTool(subagent_provider, max_tokens_cap=settings.max_output_tokens)
+        handlers["llm"] = LlmTool(
+            subagent_provider, max_tokens_cap=settings.output_tokens_for(subagent_provider.spec)
+        )
     return handlers
 
 
