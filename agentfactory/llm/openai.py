@@ -7,8 +7,8 @@ of raising, so the caller can tell the model what went wrong. Usage: `prompt_tok
 tokens, so they are subtracted to keep `Usage.input_tokens` uncached as everywhere else. The chat API
 has no error flag on tool results, so a failed tool's result is sent prefixed with "Error: ".
 Replies are read from the raw body and checked field by field (`reply.py`): a body that is not a usable
-completion (HTML, a list, `choices: []`, `message: null`, usage missing) is a `ProviderError` naming
-what was wrong. Every call has one overall deadline (`transport.py`).
+completion (HTML, a list, `choices: []`, `message: null`, usage that is not counts) is a `ProviderError`
+naming what was wrong. Every call has one overall deadline (`transport.py`).
 
 With `on_stream` the reply is streamed (`stream: true`, `stream_options.include_usage`) and read by
 `openai_stream.py` into the body an unstreamed reply would have had, so both give the same response.
@@ -349,7 +349,12 @@ class OpenAIProvider:
         # The raw event stream, read line by line here (the SDK's chunk objects are never trusted).
         try:
             with self._client.chat.completions.with_streaming_response.create(**request) as raw:
-                data = read_stream(raw.iter_lines(), on_stream)
+                kind = raw.headers.get("content-type", "")
+                if "text/event-stream" in kind.lower():
+                    data = read_stream(raw.iter_lines(), on_stream)
+                else:
+                    # A server that does not stream answers with the whole reply: read it as one.
+                    data = load_json(raw.read(), kind)
         except self._sdk.APIStatusError as exc:
             typed = self._typed(exc, request)
             if typed is None:

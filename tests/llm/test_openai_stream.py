@@ -226,3 +226,32 @@ def test_streamed_call_retries_a_503_then_streams(server):
     server.push(Canned(503, {"error": {"message": "Service unavailable."}}), openai_stream("back"))
     response = provider(server).complete("", [Message.user("hi")], on_stream=lambda event: None)
     assert response.text == "back" and len(server.requests) == 2
+
+
+def test_a_server_that_does_not_stream_is_read_as_one_reply(server):
+    server.push(openai_completion("whole at once", prompt_tokens=12, completion_tokens=3))
+    events = []
+    response = provider(server).complete("", [Message.user("hi")], on_stream=events.append)
+    assert (response.text, response.usage.input_tokens, response.usage_estimated) == (
+        "whole at once",
+        12,
+        False,
+    )
+    assert events == []
+
+
+def test_visible_reasoning_of_compatible_servers_is_shown_as_thinking_not_kept(server):
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"reasoning_content": "Two plus "}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"reasoning": "three."}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"content": "5"}, "finish_reason": "stop"}]},
+    ]
+    server.push(Canned(200, sse=[(None, c) for c in chunks] + [(None, "[DONE]")]))
+    events = []
+    response = provider(server).complete("", [Message.user("2+3?")], on_stream=events.append)
+    assert [(e.kind, e.text) for e in events] == [
+        ("thinking", "Two plus "),
+        ("thinking", "three."),
+        ("text", "5"),
+    ]
+    assert (response.text, response.thinking, response.stop_reason) == ("5", [], "end_turn")
