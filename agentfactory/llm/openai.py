@@ -262,13 +262,16 @@ def response_from_body(data: Any, spec: str, prompt: Prompt | None = None) -> Mo
 
 
 def _no_usage(usage: Any, text: str, calls: list[ToolCall]) -> bool:
-    """True when the server gave no usage: missing, null, or (some servers) all zeros for a real reply."""
+    """True when the server gave no usage: missing, null, an object without either count, or (some
+    servers) both counts zero for a reply that has output."""
     if usage is None or usage is MISSING:
         return True
-    if isinstance(usage, dict) and (text or calls):
-        counts = [usage.get("prompt_tokens"), usage.get("completion_tokens")]
-        return all(type(c) is int and c == 0 for c in counts)
-    return False
+    if not isinstance(usage, dict):
+        return False
+    counts = [usage.get("prompt_tokens"), usage.get("completion_tokens")]
+    if all(c is None for c in counts):
+        return True
+    return bool(text or calls) and all(type(c) is int and c == 0 for c in counts)
 
 
 class OpenAIProvider:

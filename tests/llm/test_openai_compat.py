@@ -98,11 +98,19 @@ def test_missing_usage_is_estimated_with_the_project_tokenizer(server, answer):
     assert response.usage.output_tokens == count_output_tokens(text, []) > 0
 
 
-def test_null_usage_is_estimated(server):
+@pytest.mark.parametrize("usage", [None, {}, {"total_tokens": 0}], ids=["null", "empty", "no-counts"])
+def test_usage_without_counts_is_estimated(server, usage):
     answer = openai_completion("fine")
-    answer.body["usage"] = None
+    answer.body["usage"] = usage
     response = ask(server, answer, tools=())
     assert response.usage_estimated is True and response.usage.output_tokens == 1
+
+
+def test_zero_usage_for_an_empty_reply_is_taken_as_given(server):
+    answer = openai_completion("")
+    answer.body["usage"].update(prompt_tokens=0, completion_tokens=0)
+    response = ask(server, answer, tools=())
+    assert response.usage_estimated is False and response.usage.total_tokens == 0
 
 
 def test_reported_usage_is_not_estimated(server):

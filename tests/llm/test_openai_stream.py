@@ -255,3 +255,18 @@ def test_visible_reasoning_of_compatible_servers_is_shown_as_thinking_not_kept(s
         ("text", "5"),
     ]
     assert (response.text, response.thinking, response.stop_reason) == ("5", [], "end_turn")
+
+
+def test_tool_call_deltas_without_index_are_told_apart_by_id(server):
+    def delta(call_id, name, arguments):
+        call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+        return (None, {"choices": [{"index": 0, "delta": {"tool_calls": [call]}, "finish_reason": None}]})
+
+    end = (None, {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+    sse = [delta("c1", "read_file", '{"path": "a"}'), delta("c2", "read_file", '{"path": "b"}'), end]
+    server.push(Canned(200, sse=sse + [(None, "[DONE]")]))
+    response = provider(server).complete("", [Message.user("read")], [READ], on_stream=lambda event: None)
+    assert [(c.id, c.arguments) for c in response.tool_calls] == [
+        ("c1", {"path": "a"}),
+        ("c2", {"path": "b"}),
+    ]
