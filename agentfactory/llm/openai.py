@@ -241,8 +241,9 @@ def response_from_body(data: Any, spec: str, prompt: Prompt | None = None) -> Mo
     if not calls and prompt.tools:
         # Some chat templates write the calls into the text and the server passes them on as text.
         text, calls = embedded_tool_calls(text, [t.name for t in prompt.tools])
-    if calls:
-        # Some compatible servers report "stop" even when the turn ends in tool calls.
+    if calls and stop != "max_tokens":
+        # Some compatible servers report "stop" even when the turn ends in tool calls. A turn cut at
+        # the output limit keeps "max_tokens": its last call's arguments are incomplete.
         stop = "tool_use"
     if refusal:
         text = f"{text}\n{refusal}" if text else refusal

@@ -270,3 +270,20 @@ def test_tool_call_deltas_without_index_are_told_apart_by_id(server):
         ("c1", {"path": "a"}),
         ("c2", {"path": "b"}),
     ]
+
+
+def test_tool_call_cut_at_the_output_limit_keeps_max_tokens_streamed_or_not(server):
+    cut = [("call_w", "write_file", '{"path": "m.py", "code": "def main(x):\\n    ret')]
+    streamed = openai_stream(None, cut, completion_tokens=64)
+    streamed.sse[-3][1]["choices"][0]["finish_reason"] = "length"
+    plain, live, _ = both(
+        server,
+        provider(server),
+        openai_completion(None, cut, finish_reason="length", completion_tokens=64),
+        streamed,
+        [WRITE],
+    )
+    assert observable(live) == observable(plain)
+    assert plain.stop_reason == "max_tokens"
+    [call] = plain.tool_calls
+    assert call.arguments is None and call.parse_error and call.raw_arguments.endswith("ret")
