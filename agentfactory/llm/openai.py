@@ -240,7 +240,7 @@ def response_from_body(data: Any, spec: str, prompt: Prompt | None = None) -> Mo
     stop = _STOP.get(finish or "", "other")
     if not calls and prompt.tools:
         # Some chat templates write the calls into the text and the server passes them on as text.
-        text, calls = embedded_tool_calls(text, [t.name for t in prompt.tools])
+        text, calls = embedded_tool_calls(text, prompt.tools)
     if calls and stop != "max_tokens":
         # Some compatible servers report "stop" even when the turn ends in tool calls. A turn cut at
         # the output limit keeps "max_tokens": its last call's arguments are incomplete.

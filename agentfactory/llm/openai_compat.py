@@ -8,7 +8,8 @@
   high; no budget → the API's default). Their hidden reasoning tokens are part of `completion_tokens`,
   so they are counted and priced as output.
 - **Tool calls written into the text** by chat templates that the server does not parse
-  (`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`, Mistral's `[TOOL_CALLS][...]`, or a
+  (`<tool_call>{"name": ..., "arguments": {...}}</tool_call>`, or with Qwen3-Coder's
+  `<function=NAME><parameter=KEY>VALUE</parameter></function>` inside; Mistral's `[TOOL_CALLS][...]`; or a
   bare JSON object or list of them with `name` and `arguments`/`parameters` as the whole reply) are
   read back into tool calls, only for the names of the tools offered (`embedded_tool_calls`).
 - **Errors users meet** become one typed sentence (`typed_error`): context window exceeded
@@ -27,7 +28,7 @@ from agentfactory.errors import AgentFactoryError, ContextWindowExceeded, Provid
 from agentfactory.llm.reply import clip, depth_exceeds
 from agentfactory.llm.retry import AUTH_STATUS, provider_message
 from agentfactory.llm.scripted import parse_arguments
-from agentfactory.llm.types import ToolCall
+from agentfactory.llm.types import ToolCall, ToolSpec
 
 _O_SERIES = re.compile(r"o[1-9][0-9]*(?:-|$)")
 EFFORT_LOW_BELOW = 4_096
@@ -95,12 +96,39 @@ def _as_calls(value: Any, names: set[str]) -> list[ToolCall] | None:
     return None if any(c is None for c in calls) else calls  # type: ignore[return-value]
 
 
-def embedded_tool_calls(text: str, tool_names: list[str]) -> tuple[str, list[ToolCall]]:
-    """(the text left, the tool calls written into `text`), for the offered `tool_names` only.
+_XML_FUNCTION = re.compile(r"\A\s*<function=([A-Za-z0-9_.-]{1,64})>(.*?)</function>\s*\Z", re.S)
+_XML_PARAMETER = re.compile(r"<parameter=([A-Za-z0-9_.-]{1,64})>\n?(.*?)\n?</parameter>", re.S)
+_JSON_TYPES = {"integer", "number", "boolean", "object", "array", "null"}
 
-    A block that is not valid JSON or names a tool not offered stays in the text, untouched.
+
+def _xml_call(block: str, tools: dict[str, ToolSpec], index: int) -> ToolCall | None:
+    """A call in the XML form of Qwen3-Coder's template: `<function=NAME><parameter=KEY>VALUE</parameter>`.
+    Values are text; one whose schema type is not a string is read as JSON when it parses."""
+    match = _XML_FUNCTION.match(block)
+    if match is None or match.group(1) not in tools:
+        return None
+    properties = tools[match.group(1)].input_schema.get("properties")
+    properties = properties if isinstance(properties, dict) else {}
+    arguments: dict[str, Any] = {}
+    for key, value in _XML_PARAMETER.findall(match.group(2)):
+        schema = properties.get(key)
+        if isinstance(schema, dict) and schema.get("type") in _JSON_TYPES:
+            loaded = _load(value)
+            value = loaded if loaded is not None or value.strip() == "null" else value
+        arguments[key] = value
+    return ToolCall(
+        f"call_{index}", match.group(1), arguments, json.dumps(arguments, ensure_ascii=False), None
+    )
+
+
+def embedded_tool_calls(text: str, tools: list[ToolSpec]) -> tuple[str, list[ToolCall]]:
+    """(the text left, the tool calls written into `text`), for the offered `tools` only.
+
+    A block that is not valid JSON (or the XML function form) or names a tool not offered stays in the
+    text, untouched.
     """
-    names = set(tool_names)
+    by_name = {tool.name: tool for tool in tools}
+    names = set(by_name)
     if not names or not text.strip():
         return text, []
     stripped = text.strip()
@@ -112,7 +140,9 @@ def embedded_tool_calls(text: str, tool_names: list[str]) -> tuple[str, list[Too
         kept: list[str] = []
         position = 0
         for match in _TAGGED.finditer(text):
-            call = _as_call(_load(match.group(1)), names, len(calls))
+            call = _as_call(_load(match.group(1)), names, len(calls)) or _xml_call(
+                match.group(1), by_name, len(calls)
+            )
             if call is None or len(calls) >= MAX_EMBEDDED_CALLS:
                 continue
             kept.append(text[position : match.start()])
@@ -137,7 +167,8 @@ _CONTEXT_TEXT = re.compile(
 )
 _NO_TOOLS_TEXT = re.compile(
     r"does not support tools|does not support tool|tool choice requires|tools param requires"
-    r"|tool calling is not supported|tools are not supported|not support function calling",
+    r"|tool calling is not supported|tools are not supported|not support function calling"
+    r"|unsupported param: tools",
     re.I,
 )
 

@@ -12,9 +12,12 @@ the same shape several times.
 - vLLM: errors as a top-level `{"object": "error", "message", "type", "code": 400}`; the context
   overflow sentence "This model's maximum context length is N tokens"; 400 when tools are sent to a
   server started without `--enable-auto-tool-choice`.
-- LM Studio: tool-call `arguments` given as a JSON object; replies without `usage`.
-- llama.cpp (`llama-server`): `exceed_context_size_error`; 500 "tools param requires --jinja flag";
-  without a tool-call parser the template's `<tool_call>` block arrives as text.
+- LM Studio: a Qwen3-Coder tool call left as text in `content` (`<tool_call><function=...>`, reported
+  for its OpenAI-compatible endpoint); replies without `usage`.
+- Servers that give a tool call's `arguments` as a JSON object instead of a string (`object_arguments`).
+- llama.cpp (`llama-server`): `exceed_context_size_error`; 500 "tools param requires --jinja flag"
+  (older builds: "Unsupported param: tools"); without a tool-call parser the template's `<tool_call>`
+  block arrives as text.
 """
 
 from __future__ import annotations
@@ -259,7 +262,7 @@ def vllm_reply_ignoring_tools(text: str) -> Canned:
 # ---- LM Studio ---------------------------------------------------------------------------------
 
 
-def lmstudio_object_arguments(name: str, arguments: dict[str, Any]) -> Canned:
+def object_arguments(name: str, arguments: dict[str, Any]) -> Canned:
     """A tool call whose `arguments` is a JSON object, not the string OpenAI sends."""
     message = {
         "role": "assistant",
@@ -292,7 +295,7 @@ def llamacpp_context_exceeded() -> Canned:
     body = {
         "error": {
             "code": 400,
-            "message": "the request exceeds the available context size, try increasing it",
+            "message": "request (4711 tokens) exceeds the available context size (4096 tokens)",
             "type": "exceed_context_size_error",
             "n_prompt_tokens": 4711,
             "n_ctx": 4096,
@@ -305,6 +308,21 @@ def llamacpp_tools_need_jinja() -> Canned:
     return Canned(
         500, {"error": {"code": 500, "message": "tools param requires --jinja flag", "type": "server_error"}}
     )
+
+
+def llamacpp_unsupported_tools() -> Canned:
+    return Canned(500, {"code": 500, "message": "Unsupported param: tools", "type": "server_error"})
+
+
+def lmstudio_xml_tool_call_text(name: str, arguments: dict[str, str]) -> Canned:
+    """LM Studio's reply when a Qwen3-Coder tool call is left in `content` and `tool_calls` is absent."""
+    params = "".join(f"<parameter={key}>\n{value}\n</parameter>\n" for key, value in arguments.items())
+    content = f"<tool_call>\n<function={name}>\n{params}</function>\n</tool_call>"
+    body = _completion(
+        {"role": "assistant", "content": content}, "stop", _usage(320, 48), "qwen/qwen3-coder-30b"
+    )
+    body["stats"] = {}
+    return Canned(200, body)
 
 
 def llamacpp_text_reply(content: str) -> Canned:

@@ -58,7 +58,7 @@ def test_ollama_tool_call_reads_as_openai(server):
 
 def test_arguments_as_a_json_object_are_accepted_and_sent_back_as_a_string(server):
     model = provider(server)
-    server.push(shapes.lmstudio_object_arguments("add", {"a": 2, "b": 3}), openai_completion("5"))
+    server.push(shapes.object_arguments("add", {"a": 2, "b": 3}), openai_completion("5"))
     first = model.complete("You add.", [Message.user("2+3?")], [ADD])
     [call] = first.tool_calls
     assert (call.name, call.arguments, call.parse_error) == ("add", {"a": 2, "b": 3}, None)
@@ -124,8 +124,9 @@ def test_reported_usage_is_not_estimated(server):
         (shapes.ollama_no_tools("gemma2:2b"), "gemma2:2b", "registry.ollama.ai/library/gemma2:2b does not support tools"),
         (shapes.vllm_no_tool_choice(), "Qwen/Qwen2.5-7B", '"auto" tool choice requires --enable-auto-tool-choice'),
         (shapes.llamacpp_tools_need_jinja(), "qwen2.5", "tools param requires --jinja flag"),
+        (shapes.llamacpp_unsupported_tools(), "qwen2.5", "Unsupported param: tools"),
     ],
-    ids=["ollama", "vllm", "llama.cpp"],
+    ids=["ollama", "vllm", "llama.cpp", "llama.cpp-old"],
 )  # fmt: skip
 def test_server_without_tool_support_is_one_sentence_naming_server_and_model(server, answer, model, where):
     server.push(answer, answer, answer)
@@ -237,3 +238,24 @@ def test_reply_ignoring_tools_is_a_text_turn(server):
     # A server that drops the tools cannot be told from a model that chose to answer: a text turn.
     response = ask(server, shapes.vllm_reply_ignoring_tools("2 + 3 = 5"))
     assert (response.text, response.tool_calls, response.stop_reason) == ("2 + 3 = 5", [], "end_turn")
+
+
+def test_qwen3_coder_xml_tool_call_in_text_becomes_a_tool_call(server):
+    code = "def main(x):\n    return {'n': 1 < 2}\n"
+    answer = shapes.lmstudio_xml_tool_call_text("write", {"path": "m.py", "code": code, "mode": "420"})
+    write = ToolSpec(
+        "write",
+        "Write.",
+        {"type": "object", "properties": {"path": {"type": "string"}, "code": {"type": "string"},
+                                          "mode": {"type": "integer"}}},
+    )  # fmt: skip
+    response = ask(server, answer, tools=(write,))
+    [call] = response.tool_calls
+    assert call.name == "write" and call.arguments == {"path": "m.py", "code": code, "mode": 420}
+    assert (response.text, response.stop_reason) == ("", "tool_use")
+
+
+def test_xml_tool_call_for_a_tool_not_offered_stays_text(server):
+    answer = shapes.lmstudio_xml_tool_call_text("delete_all", {"path": "/"})
+    response = ask(server, answer)
+    assert response.tool_calls == [] and response.text.startswith("<tool_call>")

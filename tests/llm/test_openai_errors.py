@@ -43,7 +43,10 @@ def fail(server, answer, model: str = "gpt-4.1", stream: bool = False):
     [
         (shapes.openai_context_exceeded(), "This model's maximum context length is 128000 tokens."),
         (shapes.vllm_context_exceeded(), "This model's maximum context length is 8192 tokens."),
-        (shapes.llamacpp_context_exceeded(), "the request exceeds the available context size"),
+        (
+            shapes.llamacpp_context_exceeded(),
+            "request (4711 tokens) exceeds the available context size (4096 tokens)",
+        ),
     ],
     ids=["openai", "vllm", "llama.cpp"],
 )
