@@ -275,6 +275,17 @@ def _no_usage(usage: Any, text: str, calls: list[ToolCall]) -> bool:
     return bool(text or calls) and all(type(c) is int and c == 0 for c in counts)
 
 
+def _refuses_stream_options(exc: Any) -> bool:
+    """True when a 400/422 refusal is about `stream_options` (a service that does not know it)."""
+    if getattr(exc, "status_code", None) not in (400, 422):
+        return False
+    try:
+        body = json.dumps(getattr(exc, "body", None), default=str)[:20_000]
+    except (TypeError, ValueError, RecursionError):
+        body = ""
+    return "stream_options" in body or "stream_options" in str(getattr(exc, "message", ""))[:20_000]
+
+
 class OpenAIProvider:
     """`openai:<model>`, or any OpenAI-compatible server when `base_url` is given.
 
@@ -317,6 +328,7 @@ class OpenAIProvider:
             http_client=http_client(sdk, self.call_timeout_s),
         )
         self._provider_name = "OpenAI API" if not base_url else f"OpenAI-compatible server at {base_url}"
+        self._omit_stream_options = False  # set when the server refused `stream_options`
 
     def _classify(self, exc: BaseException) -> Any:
         if isinstance(exc, AgentFactoryError):
@@ -350,21 +362,34 @@ class OpenAIProvider:
     def _call_streaming(
         self, request: dict[str, Any], prompt: Prompt, on_stream: StreamCallback
     ) -> ModelResponse:
-        # The raw event stream, read line by line here (the SDK's chunk objects are never trusted).
+        if self._omit_stream_options:
+            request = {k: v for k, v in request.items() if k != "stream_options"}
         try:
-            with self._client.chat.completions.with_streaming_response.create(**request) as raw:
-                kind = raw.headers.get("content-type", "")
-                if "text/event-stream" in kind.lower():
-                    data = read_stream(raw.iter_lines(), on_stream)
-                else:
-                    # A server that does not stream answers with the whole reply: read it as one.
-                    data = load_json(raw.read(), kind)
+            try:
+                data = self._stream_once(request, on_stream)
+            except self._sdk.APIStatusError as exc:
+                if "stream_options" not in request or not _refuses_stream_options(exc):
+                    raise
+                # Some compatible services (Mistral, Groq, ...) refuse the option: stream without it,
+                # from now on, and count the usage ourselves when none comes.
+                self._omit_stream_options = True
+                request = {k: v for k, v in request.items() if k != "stream_options"}
+                data = self._stream_once(request, on_stream)
         except self._sdk.APIStatusError as exc:
             typed = self._typed(exc, request)
             if typed is None:
                 raise
             raise typed from None
         return response_from_body(data, self.spec, prompt)
+
+    def _stream_once(self, request: dict[str, Any], on_stream: StreamCallback) -> Any:
+        # The raw event stream, read line by line here (the SDK's chunk objects are never trusted).
+        with self._client.chat.completions.with_streaming_response.create(**request) as raw:
+            kind = raw.headers.get("content-type", "")
+            if "text/event-stream" in kind.lower():
+                return read_stream(raw.iter_lines(), on_stream)
+            # A server that does not stream answers with the whole reply: read it as one.
+            return load_json(raw.read(), kind)
 
     def build_request(
         self,

@@ -287,3 +287,38 @@ def test_tool_call_cut_at_the_output_limit_keeps_max_tokens_streamed_or_not(serv
     assert plain.stop_reason == "max_tokens"
     [call] = plain.tool_calls
     assert call.arguments is None and call.parse_error and call.raw_arguments.endswith("ret")
+
+
+REFUSALS = {
+    "groq": Canned(400, {"error": {"message": "property 'stream_options' is unsupported, did you mean 'stream'?",
+                                   "type": "invalid_request_error"}}),
+    "mistral": Canned(422, {"object": "error", "message": {"detail": [
+        {"type": "extra_forbidden", "loc": ["body", "stream_options", "include_usage"],
+         "msg": "Extra inputs are not permitted", "input": True}]}, "type": "invalid_request_error",
+        "param": None, "code": None}),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("service", sorted(REFUSALS))
+def test_a_service_refusing_stream_options_is_streamed_without_them(server, service):
+    def refuse_stream_options(request):
+        return REFUSALS[service] if "stream_options" in request.body else None
+
+    server.validators.insert(0, refuse_stream_options)
+    server.push(openai_stream("first", include_usage=False), openai_stream("second", include_usage=False))
+    model = provider(server)
+    first = model.complete("", [Message.user("hi")], on_stream=lambda event: None)
+    second = model.complete("", [Message.user("hi")], on_stream=lambda event: None)
+    assert (first.text, second.text) == ("first", "second")
+    assert first.usage_estimated and second.usage_estimated and first.usage.output_tokens == 1
+    sent = [r.body for r in server.requests]
+    assert len(sent) == 3  # refused once, then never sent again
+    assert "stream_options" in sent[0]
+    assert all("stream_options" not in b and b["stream"] is True for b in sent[1:])
+
+
+def test_other_refusals_of_a_stream_are_not_retried_without_stream_options(server):
+    server.push(Canned(400, {"error": {"message": "Invalid 'messages[0]'.", "param": "messages"}}))
+    with pytest.raises(ProviderError, match=r"rejected the request \(400: Invalid 'messages\[0\]'\.\)"):
+        provider(server).complete("", [Message.user("hi")], on_stream=lambda event: None)
+    assert len(server.requests) == 1
