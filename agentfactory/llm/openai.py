@@ -12,6 +12,8 @@ naming what was wrong. Every call has one overall deadline (`transport.py`).
 
 With `on_stream` the reply is streamed (`stream: true`, `stream_options.include_usage`) and read by
 `openai_stream.py` into the body an unstreamed reply would have had, so both give the same response.
+A service that refuses `stream_options` (Mistral, Groq) is streamed without them from then on, and a
+server that answers a streamed request with one JSON reply is read as one.
 Compatible servers as they are (`openai_compat.py`): tool-call arguments sent as a JSON object are
 accepted; tool calls a chat template wrote into the text are read back, for offered tools only; a
 reply without usage is counted with the project's tokenizer (`agentfactory.llm.tokens`) and marked
