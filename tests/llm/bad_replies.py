@@ -176,8 +176,9 @@ OPENAI = COMMON + [
         ),
         "'choices[0].message.tool_calls[0].function.name' is a number, not a non-empty string",
     ),
-    ("usage-missing", _openai(_set("usage", _DROP)), "'usage' is missing, not a JSON object"),
-    ("usage-null", _openai(_set("usage", None)), "'usage' is null, not a JSON object"),
+    # A missing or null usage is not broken: compatible servers omit it, and it is then estimated
+    # (tests/llm/test_openai_compat.py).
+    ("usage-list", _openai(_set("usage", [])), "'usage' is an empty list, not a JSON object"),
     (
         "usage-string",
         _openai(_set("usage.prompt_tokens", "10")),
@@ -192,6 +193,16 @@ OPENAI = COMMON + [
         "usage-details-list",
         _openai(_set("usage.prompt_tokens_details", [])),
         "'usage.prompt_tokens_details' is an empty list, not a JSON object",
+    ),
+    (
+        "reasoning-tokens-over-completion",
+        _openai(_set("usage.completion_tokens_details", {"reasoning_tokens": 6})),
+        "'usage.completion_tokens_details.reasoning_tokens' is more than 'usage.completion_tokens'",
+    ),
+    (
+        "refusal-number",
+        _openai(_set("choices.0.message.refusal", 7)),
+        "'choices[0].message.refusal' is a number, not a string",
     ),
     (
         "finish-reason-list",
