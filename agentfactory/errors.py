@@ -48,6 +48,10 @@ class ProviderTimeout(ProviderError):
     """A model call did not finish within its overall deadline (setting call_timeout_s)."""
 
 
+class ContextWindowExceeded(ProviderError):
+    """The conversation is longer than the model's context window; asking again cannot help."""
+
+
 class AuthenticationError(ProviderError, ConfigError):
     """The provider refused the credentials (401/403)."""
 
