@@ -49,7 +49,12 @@ def get_provider(
 
         base_url = settings.anthropic_base_url or env.get("ANTHROPIC_BASE_URL") or None
         return AnthropicProvider(
-            rest, api_key=key, base_url=base_url, retry=retry, call_timeout_s=settings.call_timeout_s
+            rest,
+            api_key=key,
+            base_url=base_url,
+            retry=retry,
+            call_timeout_s=settings.call_timeout_s,
+            thinking_budget=settings.thinking_budget,
         )
 
     if prefix == "openai":
