@@ -350,7 +350,12 @@ class AnthropicProvider:
         # The raw event stream, read and checked event by event (see anthropic_stream.py).
         create = self._client.messages.with_streaming_response.create
         with self._typed_errors(), create(**request, stream=True) as raw:
-            body = StreamReader(on_stream).read(raw.http_response.iter_raw())
+            http = raw.http_response
+            kind = http.headers.get("content-type", "")
+            if kind.split(";")[0].strip().lower() == "application/json":
+                # A server (a proxy, a compatible one) that ignored stream=true: read the whole reply.
+                return response_from_body(load_json(http.read(), kind), self.spec)
+            body = StreamReader(on_stream).read(http.iter_raw())
         return response_from_body(body, self.spec)
 
     def complete(

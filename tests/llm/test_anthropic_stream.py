@@ -10,8 +10,8 @@ import pytest
 from agentfactory.errors import ProviderError, ProviderTimeout
 from agentfactory.llm import Message, RetryPolicy, ToolResult
 from agentfactory.llm.anthropic import AnthropicProvider
-from agentfactory.llm.types import StreamEvent
-from tests.fakes.anthropic_rules import AnthropicRules, as_stream, sign
+from agentfactory.llm.types import StreamEvent, ThinkingBlock
+from tests.fakes.anthropic_rules import AnthropicRules, as_stream, redacted, sign
 from tests.fakes.wire_server import Canned, anthropic_error
 
 FAST = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02)
@@ -34,11 +34,12 @@ def provider(server, timeout: float = 30.0, budget: int | None = 2048) -> Anthro
     )
 
 
-def reply(rules: AnthropicRules) -> Canned:
+def reply(rules: AnthropicRules, with_redacted: bool = True) -> Canned:
     return rules.message(
         "I will write the module.",
         [("toolu_1", "create_subagent", CODE)],
-        thinking=["A module that upper-cases its input is enough here."],
+        thinking=[("redacted", "r1")] * with_redacted
+        + ["A module that upper-cases its input is enough here."],
         input_tokens=1200,
         output_tokens=640,
         cache_read=1000,
@@ -69,7 +70,7 @@ def test_streamed_reply_equals_the_non_streamed_one(wire_server, rules):
     same(streamed, plain)
     assert streamed.usage.input_tokens == 1200 and streamed.usage.output_tokens == 640
     assert streamed.usage.cache_read_tokens == 1000 and streamed.usage.cache_write_tokens == 50
-    assert streamed.thinking[0].signature == sign("A module that upper-cases its input is enough here.")
+    assert streamed.thinking[1].signature == sign("A module that upper-cases its input is enough here.")
     first, second = wire_server.bodies()
     assert "stream" not in first and second["stream"] is True
     assert second["thinking"] == {"type": "enabled", "budget_tokens": 2048}
@@ -78,10 +79,11 @@ def test_streamed_reply_equals_the_non_streamed_one(wire_server, rules):
     assert (
         kinds.index("thinking") < kinds.index("text") < kinds.index("tool_call") < kinds.index("tool_input")
     )
-    assert "".join(e.text for e in seen if e.kind == "thinking") == plain.thinking[0].text
+    assert streamed.thinking[0] == ThinkingBlock("redacted_thinking", data=redacted("r1"))
+    assert "".join(e.text for e in seen if e.kind == "thinking") == plain.thinking[1].text
     assert "".join(e.text for e in seen if e.kind == "text") == plain.text
     # The signature is never reported: it is not the model's words.
-    assert all(plain.thinking[0].signature not in e.text for e in seen)
+    assert all(plain.thinking[1].signature not in e.text and "r1" not in e.text for e in seen)
     assert [e.tool for e in seen if e.kind == "tool_call"] == ["create_subagent"]
     counts = [e.output_tokens for e in seen if e.kind == "tool_input"]
     assert len(counts) >= 4 and counts == sorted(counts) and counts[-1] > counts[0]
@@ -97,7 +99,7 @@ def test_streamed_thinking_goes_back_unchanged_and_the_rules_accept_it(wire_serv
         "", [Message.user("upper"), first.to_message(), results], on_stream=lambda e: None
     )
     assert second.text == "Done." and rules.refusals == []
-    assert wire_server.bodies()[1]["messages"][1]["content"][0]["signature"] == first.thinking[0].signature
+    assert wire_server.bodies()[1]["messages"][1]["content"][1]["signature"] == first.thinking[1].signature
 
 
 def test_a_callback_that_raises_does_not_break_the_call(wire_server, rules):
@@ -228,7 +230,7 @@ def test_a_529_before_the_stream_is_retried(wire_server, rules):
     ],
 )
 def test_a_hostile_stream_is_one_sentence_and_not_retried(wire_server, rules, mangle, reason):
-    canned = as_stream(reply(rules))
+    canned = as_stream(reply(rules, with_redacted=False))
     canned.sse = mangle(canned.sse)
     wire_server.push(canned)
     with pytest.raises(
@@ -249,3 +251,14 @@ def test_streamed_tool_input_that_is_not_json_goes_to_the_model_as_a_parse_error
     [call] = provider(wire_server).complete("", [Message.user("x")], on_stream=lambda e: None).tool_calls
     assert call.arguments is None and call.parse_error == "tool input is not valid JSON"
     assert call.raw_arguments.startswith('{"a": ')
+
+
+def test_a_server_that_ignores_stream_true_is_read_as_a_whole_reply(wire_server, rules):
+    wire_server.push(reply(rules), reply(rules))
+    model = provider(wire_server)
+    seen: list[StreamEvent] = []
+    same(
+        model.complete("", [Message.user("x")], on_stream=seen.append),
+        model.complete("", [Message.user("x")]),
+    )
+    assert seen == [] and wire_server.bodies()[0]["stream"] is True
