@@ -223,3 +223,29 @@ def test_thinking_flag_under_1024_is_refused_by_the_cli(tmp_path):
 
 def _root() -> Path:
     return Path(__file__).resolve().parents[2]
+
+
+def test_evolve_thinks_with_its_own_budget(tmp_path, monkeypatch):
+    # `run` thinks with thinking_budget, `evolve` with evolve_thinking_budget (--thinking there).
+    from typer.testing import CliRunner
+
+    from agentfactory.cli import app
+    from agentfactory.errors import ConfigError as Stop
+    from agentfactory.llm import registry
+
+    built: list[int | None] = []
+
+    def recording(spec, settings, **kwargs):
+        built.append(settings.thinking_budget)
+        raise Stop("stop here")
+
+    monkeypatch.setattr(registry, "get_provider", recording)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AGENTFACTORY_CONFIG", raising=False)
+    monkeypatch.setenv("AGENTFACTORY_THINKING_BUDGET", "5000")
+    runner = CliRunner()
+    for extra in (["--thinking", "2048"], []):
+        result = runner.invoke(app, ["evolve", "--all", "--model", "anthropic:claude-x", *extra])
+        assert result.exit_code == 3 and "stop here" in result.output
+    assert built == [2048, None]
+    assert load_settings(env={"AGENTFACTORY_THINKING_BUDGET": "5000"}, cwd=tmp_path).thinking_budget == 5000
