@@ -71,10 +71,11 @@ def sse_events(chunks: Iterable[bytes]) -> Iterator[tuple[str | None, bytes]]:
     event: str | None = None
     data = bytearray()
     for chunk in chunks:
+        scanned = len(buffer)  # the bytes held over hold no newline: search only the new ones
         buffer += chunk
         start = 0
         while True:
-            end = buffer.find(b"\n", start)
+            end = buffer.find(b"\n", max(start, scanned))
             if end < 0:
                 break
             line = bytes(buffer[start:end]).rstrip(b"\r")

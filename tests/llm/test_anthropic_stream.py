@@ -262,3 +262,18 @@ def test_a_server_that_ignores_stream_true_is_read_as_a_whole_reply(wire_server,
         model.complete("", [Message.user("x")]),
     )
     assert seen == [] and wire_server.bodies()[0]["stream"] is True
+
+
+@pytest.mark.parametrize("size", [1, 7, 1 << 16])
+def test_events_split_anywhere_read_the_same(rules, size):
+    from agentfactory.llm.anthropic_stream import StreamReader
+    from tests.fakes.wire_server import sse_event
+
+    canned = as_stream(reply(rules))
+    raw = b"".join(sse_event(name, data) for name, data in canned.sse)
+    raw = raw.replace(b"\n", b"\r\n") if size == 7 else raw  # CRLF line ends too
+    chunks = [raw[i : i + size] for i in range(0, len(raw), size)]
+    body = StreamReader().read(chunks)
+    expected = reply(rules).body
+    assert body["content"] == expected["content"] and body["usage"] == expected["usage"]
+    assert body["stop_reason"] == expected["stop_reason"]
