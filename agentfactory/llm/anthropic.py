@@ -320,7 +320,8 @@ class AnthropicProvider:
         if status == 400 and "prompt is too long" in message.lower():
             return ContextWindowExceeded(
                 f"The conversation no longer fits the context window of {self.spec} ({message}): "
-                f"lower max_steps, or choose a model with a larger window."
+                "lower compact_at so older tool results are compacted sooner, "
+                "or choose a model with a larger window."
             )
         if status == 404:
             return ProviderError(

@@ -138,16 +138,19 @@ class AnthropicRules:
             if i == 0 and role != "user":
                 return 'messages: first message must use the "user" role'
             if i and role == messages[i - 1].get("role"):
-                return f'messages: roles must alternate between "user" and "assistant", but found multiple "{role}" roles in a row'
+                return (
+                    'messages: roles must alternate between "user" and "assistant", '
+                    f'but found multiple "{role}" roles in a row'
+                )
             blocks = _blocks(message.get("content"))
             if role == "user":
                 answered = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
                 for k, block in enumerate(blocks):
                     if block.get("type") == "tool_result" and block.get("tool_use_id") not in previous_calls:
                         return (
-                            f"messages.{i}.content.{k}: unexpected `tool_use_id` found in `tool_result` blocks: "
-                            f"{block.get('tool_use_id')}. Each `tool_result` block must have a corresponding "
-                            f"`tool_use` block in the previous message."
+                            f"messages.{i}.content.{k}: unexpected `tool_use_id` found in `tool_result` "
+                            f"blocks: {block.get('tool_use_id')}. Each `tool_result` block must have a "
+                            f"corresponding `tool_use` block in the previous message."
                         )
                     if block.get("type") in ("thinking", "redacted_thinking"):
                         return (
@@ -156,9 +159,9 @@ class AnthropicRules:
                 missing = sorted(previous_calls - answered)
                 if missing:
                     return (
-                        f"messages.{i - 1}: `tool_use` ids were found without `tool_result` blocks immediately "
-                        f"after: {', '.join(missing)}. Each `tool_use` block must have a corresponding "
-                        f"`tool_result` block in the next message."
+                        f"messages.{i - 1}: `tool_use` ids were found without `tool_result` blocks "
+                        f"immediately after: {', '.join(missing)}. Each `tool_use` block must have a "
+                        f"corresponding `tool_result` block in the next message."
                     )
                 previous_calls = set()
                 continue
@@ -183,8 +186,8 @@ class AnthropicRules:
                     sent = [_strip(b) for b in blocks[: len(issued)]]
                     if sent != issued:
                         return (
-                            f"messages.{i}.content: the thinking blocks of this turn were changed, dropped or "
-                            f"moved: an assistant turn with tool use must start with its thinking blocks "
+                            f"messages.{i}.content: the thinking blocks of this turn were changed, dropped "
+                            f"or moved: an assistant turn with tool use must start with its thinking blocks "
                             f"exactly as they were sent. {DOCS}"
                         )
         if previous_calls:

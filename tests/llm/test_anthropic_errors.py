@@ -56,7 +56,7 @@ def test_context_window_exceeded_is_typed_and_not_retried(wire_server, streamed)
         provider(wire_server).complete("", [Message.user("x")], on_stream=on_stream)
     assert str(caught.value) == (
         f"The conversation no longer fits the context window of anthropic:claude-sonnet-4-6 ({TOO_LONG}): "
-        "lower max_steps, or choose a model with a larger window."
+        "lower compact_at so older tool results are compacted sooner, or choose a model with a larger window."
     )
     assert caught.value.exit_code == EXIT_TASK_FAILED
     assert len(wire_server.requests) == 1
@@ -134,7 +134,8 @@ def _run(tmp_path: Path, monkeypatch, server: WireServer, *extra: str) -> tuple[
         (
             anthropic_error(400, TOO_LONG),
             f"The conversation no longer fits the context window of anthropic:claude-x ({TOO_LONG}): "
-            "lower max_steps, or choose a model with a larger window.",
+            "lower compact_at so older tool results are compacted sooner, "
+            "or choose a model with a larger window.",
         ),
         (
             anthropic_error(404, "model: claude-x"),
