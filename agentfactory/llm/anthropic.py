@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -353,9 +354,13 @@ class AnthropicProvider:
         with self._typed_errors(), create(**request, stream=True) as raw:
             http = raw.http_response
             kind = http.headers.get("content-type", "")
-            if kind.split(";")[0].strip().lower() == "application/json":
+            media = kind.split(";")[0].strip().lower()
+            if media == "application/json":
                 # A server (a proxy, a compatible one) that ignored stream=true: read the whole reply.
                 return response_from_body(load_json(http.read(), kind), self.spec)
+            if media not in ("", "text/event-stream"):
+                shown = re.sub(r"[^a-z0-9.+/_-]", "", media)[:60] or "unknown"
+                raise BadReply(f"the stream is not server-sent events (content-type {shown})")
             body = StreamReader(on_stream).read(http.iter_raw())
         return response_from_body(body, self.spec)
 

@@ -277,3 +277,16 @@ def test_events_split_anywhere_read_the_same(rules, size):
     expected = reply(rules).body
     assert body["content"] == expected["content"] and body["usage"] == expected["usage"]
     assert body["stop_reason"] == expected["stop_reason"]
+
+
+def test_a_stream_that_is_not_server_sent_events_is_one_sentence(wire_server):
+    from tests.fakes.wire_server import raw_reply
+
+    wire_server.push(raw_reply("<html>\x1b[2J502</html>", "text/html; charset=\x1b[31m"))
+    with pytest.raises(ProviderError) as caught:
+        provider(wire_server).complete("", [Message.user("x")], on_stream=lambda e: None)
+    assert str(caught.value) == (
+        "The Anthropic API sent a reply that cannot be used: the stream is not server-sent events "
+        "(content-type text/html)."
+    )
+    assert len(wire_server.requests) == 1
