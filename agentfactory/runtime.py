@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -154,8 +154,9 @@ def open_run(
     model = settings.resolved_model()
     base_provider = provider or get_provider(model, settings)
     base_sub = subagent_provider or (
-        get_provider(settings.resolved_subagent_model(), settings)
-        if settings.subagent_model
+        # thinking_budget is the Meta-Agent's: the subagents' `llm` calls do not think.
+        get_provider(settings.resolved_subagent_model(), replace(settings, thinking_budget=None))
+        if settings.subagent_model or settings.thinking_budget
         else base_provider
     )
     library = library or Library(settings.library)

@@ -249,3 +249,27 @@ def test_evolve_thinks_with_its_own_budget(tmp_path, monkeypatch):
         assert result.exit_code == 3 and "stop here" in result.output
     assert built == [2048, None]
     assert load_settings(env={"AGENTFACTORY_THINKING_BUDGET": "5000"}, cwd=tmp_path).thinking_budget == 5000
+
+
+def test_only_the_meta_agent_thinks_not_the_subagents_llm_calls(tmp_path, wire_server, rules, monkeypatch):
+    from agentfactory.llm import registry
+
+    built: list[tuple[str, int | None]] = []
+    real = registry.get_provider
+
+    def recording(spec, settings, **kwargs):
+        built.append((spec, settings.thinking_budget))
+        return real(spec, settings, **kwargs)
+
+    monkeypatch.setattr(registry, "get_provider", recording)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    wire_server.push(rules.message(None, [("toolu_1", "finish", {"answer": "hi"})], thinking=["Done."]))
+    env = make_env(
+        tmp_path,
+        model="anthropic:claude-sonnet-4-6",
+        anthropic_base_url=wire_server.url,
+        thinking_budget=2048,
+    )
+    assert MetaAgent(env.settings).run("Say hi.").status == "success"
+    spec = "anthropic:claude-sonnet-4-6"
+    assert built == [(spec, 2048), (spec, None)]
