@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +152,10 @@ def open_run(
 
     # Everything that can fail on configuration fails here, before a workspace exists.
     model = settings.resolved_model()
-    base_provider = provider or get_provider(model, settings)
+    base_provider = provider or get_provider(model, settings, thinking_budget=settings.thinking_budget)
     base_sub = subagent_provider or (
         # thinking_budget is the Meta-Agent's: the subagents' `llm` calls do not think.
-        get_provider(settings.resolved_subagent_model(), replace(settings, thinking_budget=None))
+        get_provider(settings.resolved_subagent_model(), settings)
         if settings.subagent_model or settings.thinking_budget
         else base_provider
     )

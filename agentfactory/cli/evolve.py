@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +145,7 @@ def evolve(
     from agentfactory.llm.registry import get_provider
 
     # Evolve thinks with its own budget, not the Meta-Agent's.
-    provider = get_provider(cfg.resolved_model(), replace(cfg, thinking_budget=cfg.evolve_thinking_budget))
+    provider = get_provider(cfg.resolved_model(), cfg, thinking_budget=cfg.evolve_thinking_budget)
     evolver = Evolver(cfg, provider=provider, options=options, on_event=on_event)
     plans = evolver.plan(names or None, all_)
     if not plans:

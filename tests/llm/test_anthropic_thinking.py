@@ -194,9 +194,13 @@ def test_thinking_tokens_are_priced_as_output(wire_server, rules):
 
 
 def test_registry_builds_the_adapter_with_the_setting(wire_server):
-    settings = load_settings({"thinking_budget": 3000, "anthropic_base_url": wire_server.url}, env={})
-    model = get_provider("anthropic:claude-sonnet-4-6", settings, env={"ANTHROPIC_API_KEY": "k"})
-    assert model.thinking_budget == 3000
+    settings = load_settings({"anthropic_base_url": wire_server.url}, env={})
+    key = {"ANTHROPIC_API_KEY": "k"}
+    assert (
+        get_provider("anthropic:claude-sonnet-4-6", settings, env=key, thinking_budget=3000).thinking_budget
+        == 3000
+    )
+    assert get_provider("anthropic:claude-sonnet-4-6", settings, env=key).thinking_budget is None
     with pytest.raises(InvalidSetting, match=r"'thinking_budget' from settings is 512: .*at least 1,024"):
         load_settings({"thinking_budget": 512}, env={}, flag_sources={"thinking_budget": "settings"})
 
@@ -236,7 +240,7 @@ def test_evolve_thinks_with_its_own_budget(tmp_path, monkeypatch):
     built: list[int | None] = []
 
     def recording(spec, settings, **kwargs):
-        built.append(settings.thinking_budget)
+        built.append(kwargs.get("thinking_budget"))
         raise Stop("stop here")
 
     monkeypatch.setattr(registry, "get_provider", recording)
@@ -258,7 +262,7 @@ def test_only_the_meta_agent_thinks_not_the_subagents_llm_calls(tmp_path, wire_s
     real = registry.get_provider
 
     def recording(spec, settings, **kwargs):
-        built.append((spec, settings.thinking_budget))
+        built.append((spec, kwargs.get("thinking_budget")))
         return real(spec, settings, **kwargs)
 
     monkeypatch.setattr(registry, "get_provider", recording)
