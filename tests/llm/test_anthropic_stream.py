@@ -124,7 +124,7 @@ def test_a_stalled_stream_ends_at_the_call_deadline(wire_server, rules):
     started = time.monotonic()
     with pytest.raises(ProviderTimeout, match=r"within the 1 s call deadline"):
         provider(wire_server, timeout=1.0).complete("", [Message.user("x")], on_stream=lambda e: None)
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 4.0  # the deadline, not the 5 s gap
     assert len(wire_server.requests) == 1
 
 
@@ -137,7 +137,7 @@ def test_a_dripping_stream_ends_at_the_call_deadline(wire_server, rules):
     started = time.monotonic()
     with pytest.raises(ProviderTimeout, match=r"within the 1.5 s call deadline"):
         provider(wire_server, timeout=1.5).complete("", [Message.user("x")], on_stream=lambda e: None)
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 4.5  # not the 10 s the events would take
 
 
 def test_overloaded_mid_stream_is_retried(wire_server, rules):
