@@ -69,6 +69,8 @@ class Settings:
     compact_at: float = 0.75  # share of the context window at which older tool results are compacted
     stream: str = "auto"  # "auto" (stream when the live view is on a terminal), "on", "off"
     call_timeout_s: float = 300.0  # overall deadline of one model call: connect, whole reply, all retries
+    thinking_budget: int | None = None  # extended thinking tokens per Meta-Agent call; None = off
+    evolve_thinking_budget: int | None = None  # the same for `agentfactory evolve`'s revisions
     agent_id: str = "default"
     experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
     web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
@@ -175,6 +177,8 @@ BOUNDS: dict[str, Bound] = {
     "deploy_min_runs": Bound(0, 1_000_000, "runs"),
     "max_time": Bound(0, 30 * 86_400, "seconds", above=True),
     "call_timeout_s": Bound(0, MAX_CALL_TIMEOUT_S, "seconds", above=True),
+    "thinking_budget": Bound(1024, 1_000_000, "tokens"),  # 1,024: the Anthropic API's minimum
+    "evolve_thinking_budget": Bound(1024, 1_000_000, "tokens"),
 }
 GENERIC_BOUND = Bound(0, 1_000_000_000, "", above=True)
 PRICE_BOUND = Bound(0, 1_000_000, "US dollars per million tokens")
@@ -428,6 +432,8 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubb
 # compact_at = 0.75               # compact older tool results beyond this share of the window
 # stream = "auto"                 # "auto" (when the live view is on a terminal), "on", "off"
 # call_timeout_s = 300            # overall deadline of one model call (connect, whole reply, retries)
+# thinking_budget = 8000          # extended thinking tokens per call (at least 1024); default: off
+# evolve_thinking_budget = 8000   # the same for `agentfactory evolve`
 
 # agent_id = "default"            # name of this agent in a team sharing one library
 # experience_db = "team.experience.sqlite"  # default: <library>.experience.sqlite beside it

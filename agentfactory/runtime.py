@@ -157,10 +157,11 @@ def open_run(
 
     # Everything that can fail on configuration fails here, before a workspace exists.
     model = settings.resolved_model()
-    base_provider = provider or get_provider(model, settings)
+    base_provider = provider or get_provider(model, settings, thinking_budget=settings.thinking_budget)
     base_sub = subagent_provider or (
+        # thinking_budget is the Meta-Agent's: the subagents' `llm` calls do not think.
         get_provider(settings.resolved_subagent_model(), settings)
-        if settings.subagent_model
+        if settings.subagent_model or settings.thinking_budget
         else base_provider
     )
     library = library or Library(settings.library)

@@ -45,6 +45,8 @@ FLAG_NAMES = {
     "memory_mb": "--memory",
     "openai_base_url": "--base-url",
     "experience_db": "--db",
+    "thinking_budget": "--thinking",
+    "evolve_thinking_budget": "--thinking",
 }
 
 MAX_JSON_ARG_BYTES = 16 << 20  # an `@file` JSON argument; the sandbox refuses larger inputs anyway

@@ -92,6 +92,9 @@ def evolve(
     all_: bool = typer.Option(False, "--all", help="Consider every subagent with failures."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Revision rounds per subagent."),
     model: str = typer.Option(None, "--model", help="Model spec for the revisions."),
+    thinking: int = typer.Option(
+        None, "--thinking", help="Extended thinking with this token budget per revision (at least 1024)."
+    ),
     dry_run: bool = typer.Option(
         False, "--dry-run", help="Show what would be evolved and why; no model calls."
     ),
@@ -106,7 +109,9 @@ def evolve(
     """Refine subagents from their failing executions (see EVOLVE_HELP for the full text)."""
     from agentfactory.evolve import EvolveOptions, Evolver
 
-    cfg = settings(library=library, workspaces=workspaces, sandbox=sandbox, model=model)
+    cfg = settings(
+        library=library, workspaces=workspaces, sandbox=sandbox, model=model, evolve_thinking_budget=thinking
+    )
     options = EvolveOptions(rounds=rounds, accept=accept)
     progress = _Progress(quiet=json_)
     status = LiveView(quiet=json_, progress=console, lines=False)  # what runs now, on a terminal
@@ -139,7 +144,8 @@ def evolve(
 
     from agentfactory.llm.registry import get_provider
 
-    provider = get_provider(cfg.resolved_model(), cfg)
+    # Evolve thinks with its own budget, not the Meta-Agent's.
+    provider = get_provider(cfg.resolved_model(), cfg, thinking_budget=cfg.evolve_thinking_budget)
     evolver = Evolver(cfg, provider=provider, options=options, on_event=on_event)
     plans = evolver.plan(names or None, all_)
     if not plans:

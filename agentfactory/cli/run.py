@@ -44,6 +44,9 @@ def run(
         None, "--max-time", help="Wall-clock limit of the whole run (s); it also caps each execution."
     ),
     agent_id: str = typer.Option(None, "--agent-id", help="Name of this agent in a team sharing a library."),
+    thinking: int = typer.Option(
+        None, "--thinking", help="Extended thinking with this token budget per call (at least 1024)."
+    ),
     config: Path = typer.Option(None, "--config", help="Path to an agentfactory.toml."),
     json_: bool = typer.Option(False, "--json", help="Print the run result as JSON."),
 ) -> None:
@@ -67,6 +70,7 @@ def run(
         timeout_s=timeout,
         max_time=max_time,
         agent_id=agent_id,
+        thinking_budget=thinking,
     )
     check_inputs(list(input or []))  # before the banner: a refusal prints one sentence and nothing else
     progress, answer = live.consoles()

@@ -32,8 +32,13 @@ def get_provider(
     *,
     retry: RetryPolicy | None = None,
     env: Mapping[str, str] | None = None,
+    thinking_budget: int | None = None,
 ) -> ModelProvider:
-    """The provider for `spec`; ConfigError with one clear sentence when it cannot be built."""
+    """The provider for `spec`; ConfigError with one clear sentence when it cannot be built.
+
+    `thinking_budget` turns extended thinking on (Anthropic): only the callers that should think pass
+    it (the Meta-Agent: setting thinking_budget; evolve: evolve_thinking_budget), so a subagent's `llm`
+    calls, the gate and the deploy checks never do."""
     env = os.environ if env is None else env
     spec = (spec or "").strip()
     prefix, _, rest = spec.partition(":")
@@ -49,7 +54,12 @@ def get_provider(
 
         base_url = settings.anthropic_base_url or env.get("ANTHROPIC_BASE_URL") or None
         return AnthropicProvider(
-            rest, api_key=key, base_url=base_url, retry=retry, call_timeout_s=settings.call_timeout_s
+            rest,
+            api_key=key,
+            base_url=base_url,
+            retry=retry,
+            call_timeout_s=settings.call_timeout_s,
+            thinking_budget=thinking_budget,
         )
 
     if prefix == "openai":

@@ -29,7 +29,14 @@ from typing import Any
 
 from agentfactory.config import Settings, check_call_timeout
 
-__all__ = ["DEFAULT_CALL_TIMEOUT_S", "MAX_REPLY_BYTES", "CallGuard", "check_call_timeout", "http_client"]
+__all__ = [
+    "DEFAULT_CALL_TIMEOUT_S",
+    "MAX_REPLY_BYTES",
+    "CallGuard",
+    "check_call_timeout",
+    "http_client",
+    "http_module",
+]
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024  # a model reply is kilobytes; anything near this is hostile or broken
 DEFAULT_CALL_TIMEOUT_S: float = Settings.call_timeout_s  # for adapters built without settings
@@ -114,7 +121,7 @@ def current_guard() -> CallGuard | None:
     return _current.get()
 
 
-def _http_module(client_class: type) -> Any:
+def http_module(client_class: type) -> Any:
     """The HTTP library (httpx or its successor httpx2) the SDK's client class is built on."""
     for klass in client_class.__mro__:
         top = klass.__module__.split(".", 1)[0]
@@ -126,7 +133,7 @@ def _http_module(client_class: type) -> Any:
 def http_client(sdk: Any, timeout_s: float) -> Any:
     """An instance of the SDK's default HTTP client that honours the current call's `CallGuard`."""
     base = sdk.DefaultHttpxClient
-    httpx = _http_module(base)
+    httpx = http_module(base)
 
     class GuardedStream(httpx.SyncByteStream):
         def __init__(self, inner: Any, guard: CallGuard):
