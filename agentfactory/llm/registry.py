@@ -72,7 +72,12 @@ def get_provider(
         from agentfactory.llm.openai import OpenAIProvider
 
         return OpenAIProvider(
-            rest, api_key=key, base_url=base_url, retry=retry, call_timeout_s=settings.call_timeout_s
+            rest,
+            api_key=key,
+            base_url=base_url,
+            retry=retry,
+            call_timeout_s=settings.call_timeout_s,
+            thinking_budget=thinking_budget,  # sent to reasoning models as reasoning_effort
         )
 
     if prefix == "scripted":

@@ -114,6 +114,11 @@ def run_tool_loop(
             budget.step()
             response = asker.ask(messages, budget.steps)
             messages.append(response.to_message())
+            if response.stop_reason == "refusal":  # the provider's content refusal: asking again won't help
+                said = " ".join((response.text or "").split())[:500] or "no reason given"
+                return LoopResult(
+                    "task_failed", f"The model refused the request: {said}", None, budget.steps, messages
+                )
             if response.stop_reason == "max_tokens" and response.tool_calls:
                 # Cut even with the larger limit: nothing of it runs; the model is told to write less.
                 messages.append(Message(role="user", tool_results=_truncated(response, asker.last_limit)))

@@ -191,3 +191,11 @@ def test_rules_answer_through_the_sdk(server):
     client = openai.OpenAI(api_key="k", base_url=server.openai_base_url, max_retries=0)
     with pytest.raises(openai.BadRequestError, match="Use 'max_completion_tokens' instead"):
         client.chat.completions.create(model="o3", messages=[{"role": "user", "content": "hi"}], max_tokens=5)
+
+
+def test_the_registry_hands_the_thinking_budget_to_openai_too():
+    from agentfactory.config import Settings
+    from agentfactory.llm.registry import get_provider
+
+    provider = get_provider("openai:o3", Settings(), env={"OPENAI_API_KEY": "k"}, thinking_budget=20_000)
+    assert provider.thinking_budget == 20_000

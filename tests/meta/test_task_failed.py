@@ -116,3 +116,16 @@ def test_only_offered_meta_skills_are_dispatched(tmp_path):
     from agentfactory.meta.handlers import dispatch
 
     assert dispatch(object(), "execute_library", {}).text == "Unknown tool 'execute_library'."
+
+
+def test_a_content_refusal_ends_the_run_task_failed_with_the_models_words(tmp_path):
+    from agentfactory.config import load_settings
+    from agentfactory.llm import ScriptedProvider
+    from agentfactory.meta.agent import MetaAgent
+
+    settings = load_settings({"model": "scripted", "sandbox": "local"}, env={}, cwd=tmp_path)
+    provider = ScriptedProvider([{"text": "I can't help with that.", "stop_reason": "refusal"}])
+    result = MetaAgent(settings, provider=provider).run("Something the model declines")
+    assert result.status == "task_failed" and result.exit_code == 1
+    assert result.reason == "The model refused the request: I can't help with that."
+    assert provider.remaining == 0  # asked once, not nudged again
