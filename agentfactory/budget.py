@@ -113,6 +113,10 @@ class Budget:
     def elapsed(self) -> float:
         return time.monotonic() - self.started
 
+    def deadline(self) -> float | None:
+        """The time.monotonic() value at which the run's wall clock ends, or None without a time limit."""
+        return None if self.max_time is None else self.started + self.max_time
+
     def remaining_time(self) -> float | None:
         """Seconds left on the run's wall clock, or None when there is no time limit."""
         if self.max_time is None:

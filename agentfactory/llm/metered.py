@@ -24,6 +24,7 @@ from agentfactory import events as _events
 from agentfactory.config import Settings
 from agentfactory.llm.pricing import cost_usd
 from agentfactory.llm.tokens import count_request_tokens
+from agentfactory.llm.transport import run_deadline
 from agentfactory.llm.types import (
     Message,
     ModelProvider,
@@ -98,11 +99,16 @@ class MeteredProvider:
             )
         started = time.perf_counter()
         streamed = self._stream_to(number, step, on_stream)
+        # The run's wall clock (--max-time) also ends a call still waiting on the provider.
+        end = self.budget.deadline() if self.budget is not None else None
         try:
-            if streamed is None:
-                response = self.provider.complete(system, messages, tools, max_tokens)
-            else:
-                response = self.provider.complete(system, messages, tools, max_tokens, on_stream=streamed)
+            with run_deadline(end):
+                if streamed is None:
+                    response = self.provider.complete(system, messages, tools, max_tokens)
+                else:
+                    response = self.provider.complete(
+                        system, messages, tools, max_tokens, on_stream=streamed
+                    )
         finally:
             if reservation is not None:
                 self.budget.release(reservation)  # the real usage is charged below

@@ -26,9 +26,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from agentfactory.errors import AuthenticationError, ProviderError, ProviderTimeout
+from agentfactory.errors import AuthenticationError, BudgetExhausted, ProviderError, ProviderTimeout
 from agentfactory.llm.reply import BadReply, clip
-from agentfactory.llm.transport import CallGuard, DeadlinePassed
+from agentfactory.llm.transport import CallGuard, DeadlinePassed, cut_by_run
 
 T = TypeVar("T")
 
@@ -160,6 +160,11 @@ def call_with_retry(
     retries included (see the module docstring).
     """
     rng = rng or random.Random()
+    by_run = False
+    if deadline_s is not None:
+        deadline_s, by_run = cut_by_run(deadline_s)
+        if deadline_s <= 0:
+            raise BudgetExhausted("Budget exhausted: time limit reached before the model call.")
     guard = CallGuard(deadline_s) if deadline_s is not None else None
     attempt = 0
     while True:
@@ -170,12 +175,12 @@ def call_with_retry(
             with guard.attempt():
                 return call()
         except DeadlinePassed:
-            raise _timeout(provider, guard) from None
+            raise _timeout(provider, guard, by_run) from None
         except Exception as exc:
             if guard is not None and guard.reply_problem:
                 failure: Failure | None = Failure(None, guard.reply_problem, kind="reply")
             elif guard is not None and guard.expired:
-                raise _timeout(provider, guard) from None
+                raise _timeout(provider, guard, by_run) from None
             else:
                 failure = classify(exc)
             if failure is None:
@@ -205,6 +210,11 @@ def call_with_retry(
             delay = backoff_delay(attempt, failure, policy, rng)
             if guard is not None and delay >= guard.remaining():
                 status = failure.status if failure.status is not None else "no response"
+                if by_run:
+                    raise BudgetExhausted(
+                        f"Budget exhausted: time limit reached while the {provider} kept failing "
+                        f"({status}: {failure.message})."
+                    ) from None
                 raise ProviderTimeout(
                     f"The {provider} still failed after {attempt} attempts ({status}: {failure.message}) "
                     f"and the {guard.seconds:g} s call deadline leaves no time to try again."
@@ -212,7 +222,9 @@ def call_with_retry(
             sleep(delay)
 
 
-def _timeout(provider: str, guard: CallGuard | None) -> ProviderTimeout:
+def _timeout(provider: str, guard: CallGuard | None, by_run: bool = False) -> Exception:
+    if by_run:  # the run's wall clock ended the call: the run's time budget, not the provider, ran out
+        return BudgetExhausted(f"Budget exhausted: time limit reached while waiting for the {provider}.")
     seconds = guard.seconds if guard is not None else 0
     return ProviderTimeout(
         f"The {provider} did not answer completely within the {seconds:g} s call deadline "

@@ -50,6 +50,30 @@ class DeadlinePassed(Exception):
     """Raised by `CallGuard.attempt()` when no time is left to start another attempt."""
 
 
+# The end (time.monotonic()) of the run a model call belongs to: its wall clock (`--max-time`) cuts the
+# call's own deadline. Set by the metered provider around each call; None when the run has no limit.
+_run_end: contextvars.ContextVar[float | None] = contextvars.ContextVar("agentfactory_run_end", default=None)
+
+
+@contextlib.contextmanager
+def run_deadline(end: float | None) -> Iterator[None]:
+    """Model calls inside this block end by `end` (a time.monotonic() value) at the latest."""
+    token = _run_end.set(end)
+    try:
+        yield
+    finally:
+        _run_end.reset(token)
+
+
+def cut_by_run(seconds: float) -> tuple[float, bool]:
+    """A call's deadline cut to what is left of its run's wall clock, and whether the run's clock cut it."""
+    end = _run_end.get()
+    if end is None:
+        return seconds, False
+    left = end - time.monotonic()
+    return (left, True) if left < seconds else (seconds, False)
+
+
 class CallGuard:
     """The deadline of one model call and what its attempts learned about the reply."""
 

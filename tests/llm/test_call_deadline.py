@@ -198,3 +198,31 @@ def test_the_setting_reaches_the_providers_a_run_builds():
     for spec, env in (("anthropic:x", {"ANTHROPIC_API_KEY": "k"}), ("openai:x", {"OPENAI_API_KEY": "k"})):
         provider = get_provider(spec, Settings(call_timeout_s=12.0), env=env)
         assert provider.call_timeout_s == 12.0
+
+
+@pytest.mark.parametrize("drip", [False, True], ids=["silent", "dripping"])
+def test_the_runs_max_time_ends_a_call_still_waiting_on_the_provider(tmp_path, wire_server, drip):
+    # --max-time 1.5 with a call deadline of 60 s: the run's wall clock ends the call, budget_exhausted.
+    from agentfactory.llm.anthropic import AnthropicProvider
+    from agentfactory.meta.agent import MetaAgent
+
+    answer = anthropic_message("late " * 50)
+    if drip:
+        answer.drip_s = 0.5
+    else:
+        answer = Canned(hang=True)
+    wire_server.push(answer)
+    settings = load_settings(
+        {"library": tmp_path / "lib", "workspaces": tmp_path / "ws", "sandbox": "local", "max_time": 1.5},
+        env={},
+        cwd=tmp_path,
+    )
+    provider = AnthropicProvider("claude-x", api_key="k", base_url=wire_server.url, call_timeout_s=60)
+    started = time.monotonic()
+    result = MetaAgent(settings, provider=provider).run("say hello")
+    assert time.monotonic() - started < 1.5 + MARGIN + 1.0
+    assert result.status == "budget_exhausted" and result.exit_code == 4
+    assert "time limit reached" in result.reason
+    [log] = (tmp_path / "ws").glob("*/events.jsonl")
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "budget_exhausted"
