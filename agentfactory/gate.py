@@ -24,6 +24,7 @@ from agentfactory.library.cases import MAX_NESTING, nesting_exceeds, summarise
 MAX_EXPECTED_CHARS = 4000
 SANDBOX_RETRIES = 2
 HEAD_CHARS = 200  # the first line of a text output file kept in its pin
+MAX_TEXT_PIN_BYTES = 16 << 20  # larger text files are pinned by their bytes
 
 
 @dataclass
@@ -84,6 +85,7 @@ def _facts_of(root: str, parts: list[str]) -> dict[str, Any] | None:
         if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
             return None
         digest, size, lines, first, text = hashlib.sha256(), 0, 0, b"", True
+        body = bytearray()  # kept for the text digest while small enough to hold
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
             if size < (1 << 16):
@@ -91,15 +93,37 @@ def _facts_of(root: str, parts: list[str]) -> dict[str, Any] | None:
             size += len(chunk)
             lines += chunk.count(b"\n")
             text = text and b"\x00" not in chunk
-    out: dict[str, Any] = {"size": size, "sha256": digest.hexdigest()}
+            if size <= MAX_TEXT_PIN_BYTES:
+                body += chunk
+    out: dict[str, Any] = {"size": size, "sha256": digest.hexdigest(), "kind": "binary"}
+    image = _image_kind(first)
+    if image is not None:
+        out["kind"], out["format"], out["pixels"] = "image", image[0], image[1]
+        return out
     try:
         head = first.split(b"\n", 1)[0].decode("utf-8")
+        content = bytes(body).decode("utf-8") if text and size <= MAX_TEXT_PIN_BYTES else None
     except UnicodeDecodeError:
-        text = False
+        text, content = False, None
     if text:
         out["lines"] = lines
         out["head"] = head.rstrip("\r")[:HEAD_CHARS]
+    if content is not None:
+        # Line endings and trailing spaces aside, the text must stay the same.
+        normalised = "\n".join(line.rstrip() for line in content.splitlines()).strip("\n")
+        out["kind"] = "text"
+        out["text_sha256"] = hashlib.sha256(normalised.encode("utf-8", "surrogatepass")).hexdigest()
     return out
+
+
+def _image_kind(head: bytes) -> tuple[str, str | None] | None:
+    """(format, "WxH" or None) of a PNG or JPEG file from its first bytes, else None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= 24 and head[12:16] == b"IHDR":
+        width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        return "png", f"{width}x{height}"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg", None
+    return None
 
 
 @dataclass
@@ -163,7 +187,12 @@ def case_from_run(
         if nesting_exceeds(value, MAX_NESTING):  # too deep to store or hash safely: its type only
             types[key] = "object" if isinstance(value, dict) else "array"
         elif not _finite(value):
-            types[key] = "number" if isinstance(value, float) else summarise(value)["type"]
+            # NaN or infinities: a fix may replace them, so the content is not pinned; a list or object
+            # keeps its shape (type, length, keys), a number its type.
+            if isinstance(value, float):
+                types[key] = "number"
+            else:
+                summaries[key] = {k: v for k, v in summarise(value).items() if k != "digest"}
         elif len(json.dumps(value, default=str)) <= MAX_EXPECTED_CHARS:
             expected[key] = value
         else:

@@ -26,8 +26,8 @@ MAX_NESTING = 64
 JSON_TYPES = ("string", "integer", "number", "boolean", "array", "object", "null")
 _CASE_KEYS = {"inputs", "expected", "tolerance", "checks", "name", "description", "run_id"}
 _CHECK_KEYS = {"types", "keys", "files", "file_pins", "summaries"}
-_PIN_KEYS = {"size", "sha256", "lines", "head"}
-_SUMMARY_KEYS = {"type", "length", "keys", "sha256"}
+_PIN_KEYS = {"size", "sha256", "lines", "head", "kind", "text_sha256", "format", "pixels"}
+_SUMMARY_KEYS = {"type", "length", "keys", "sha256", "digest"}
 
 
 @dataclass
@@ -120,10 +120,13 @@ def _validate_checks(checks: object, where: str) -> None:
         and isinstance(pin.get("sha256"), str)
         and (pin.get("lines") is None or _count(pin["lines"]))
         and (pin.get("head") is None or isinstance(pin["head"], str))
+        and pin.get("kind") in (None, "text", "image", "binary")
+        and all(pin.get(k) is None or isinstance(pin[k], str) for k in ("text_sha256", "format", "pixels"))
         for pin in pins.values()
     ):
         raise ValidationError(
-            f"{where}: checks.file_pins maps output files to {{size, sha256, lines?, head?}}."
+            f"{where}: checks.file_pins maps output files to "
+            "{{size, sha256, lines?, head?, kind?, text_sha256?, format?, pixels?}}."
         )
     summaries = checks.get("summaries", {})
     if not isinstance(summaries, dict) or not all(
@@ -132,6 +135,7 @@ def _validate_checks(checks: object, where: str) -> None:
         and set(v) <= _SUMMARY_KEYS
         and v.get("type") in JSON_TYPES
         and (v.get("length") is None or _count(v["length"]))
+        and (v.get("digest") is None or isinstance(v["digest"], str))
         and (
             v.get("keys") is None
             or (isinstance(v["keys"], list) and all(isinstance(x, str) for x in v["keys"]))
@@ -139,7 +143,7 @@ def _validate_checks(checks: object, where: str) -> None:
         for k, v in summaries.items()
     ):
         raise ValidationError(
-            f"{where}: checks.summaries maps output keys to {{type, length?, keys?, sha256?}}."
+            f"{where}: checks.summaries maps output keys to {{type, length?, keys?, sha256?, digest?}}."
         )
 
 
@@ -274,20 +278,43 @@ def summarise(value: Any) -> dict[str, Any]:
     out["sha256"] = hashlib.sha256(
         json.dumps(value, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass")
     ).hexdigest()
+    out["digest"] = value_digest(value)
     return out
 
 
+def value_digest(value: Any) -> str:
+    """A hash of `value`'s content that tolerates float noise: numbers are written with 9 significant
+    digits (the gate's relative tolerance is 1e-6), NaN and infinities by name, keys sorted."""
+
+    def canonical(item: Any) -> Any:
+        if isinstance(item, bool) or item is None or isinstance(item, str):
+            return item
+        if isinstance(item, int | float):  # 2 and 2.0 are the same number, as in the gate's comparison
+            return f"{float(item):.9g}" if math.isfinite(float(item)) else repr(float(item))
+        if isinstance(item, dict):
+            return {str(k): canonical(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [canonical(v) for v in item]
+        return str(item)
+
+    text = json.dumps(canonical(value), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def summary_differs(value: Any, summary: dict[str, Any], where: str) -> str | None:
-    """None if `value` matches a stored summary: same type, same length (strings: within a factor of 2
-    and not empty), same keys. The hash decides only when it matches (floats may move in their last
-    digits)."""
+    """None if `value` matches a stored summary. A summary with a `digest` (every one recorded now)
+    pins the content: the value must equal the recorded one, floats to 9 significant digits. Older
+    summaries check the shape only: same type, same length (strings: within a factor of 2), same keys."""
     kind = _json_type(value)
     want = summary.get("type")
     if kind != want and not (want == "number" and kind == "integer"):
         return f"{where}: got a {kind}, expected a {want}"
     length = summary.get("length")
     if length is not None and kind in ("array", "object", "string"):
-        if kind == "string":
+        if kind == "string" and summary.get("digest") is not None:
+            if len(value) != length:
+                return f"{where}: got a string of {len(value)} characters, expected {length}"
+        elif kind == "string":
             if length and not (length / 2 <= len(value) <= length * 2):
                 return f"{where}: got a string of {len(value)} characters, expected about {length}"
         elif len(value) != length:
@@ -295,18 +322,40 @@ def summary_differs(value: Any, summary: dict[str, Any], where: str) -> str | No
     keys = summary.get("keys")
     if keys is not None and kind == "object" and sorted(str(k) for k in value) != sorted(keys):
         return f"{where}: keys {_short(sorted(map(str, value)))} differ from expected {_short(sorted(keys))}"
+    if summary.get("digest") is not None and value_digest(value) != summary["digest"]:
+        size = f" of {len(value)}" if kind in ("array", "object", "string") else ""
+        return f"{where}: the {kind}{size} differs from the recorded one (content digest)"
     return None
 
 
 def pin_differs(facts: dict[str, Any] | None, pin: dict[str, Any], path: str) -> str | None:
-    """None if a produced file matches its pin: the same bytes, or, for a file whose bytes moved, the
-    same first line and line count (text) and a size within a factor of 2, never empty where the pinned
-    file was not."""
+    """None if a produced file matches its pin. Pins recorded now have a `kind`: a text file must have
+    the same text (line endings and trailing spaces aside), an image the same format and pixel size and
+    a size within a factor of 2 (a chart may render slightly differently), any other file the same
+    bytes. Older pins accept moved bytes with the same first line and line count (text) and a size
+    within a factor of 2, never empty where the pinned file was not."""
     if facts is None:
         return f"file {path!r}: its content could not be read to check it"
     if facts.get("sha256") == pin["sha256"]:
         return None
     size, want = facts.get("size", 0), pin["size"]
+    if want and not size:
+        return f"file {path!r} is empty, expected {want} bytes"
+    kind = pin.get("kind")
+    if kind == "text":
+        if facts.get("text_sha256") != pin.get("text_sha256"):
+            return f"file {path!r}: its text differs from the recorded one ({size} bytes, expected {want})"
+        return None
+    if kind == "image":
+        if facts.get("kind") != "image" or facts.get("format") != pin.get("format"):
+            return f"file {path!r} is not a {pin.get('format')} image like the recorded one"
+        if facts.get("pixels") != pin.get("pixels"):
+            return f"file {path!r} is {facts.get('pixels')} pixels, expected {pin.get('pixels')}"
+        if want and not (want / 2 <= size <= want * 2):
+            return f"file {path!r} is {size} bytes, expected about {want}"
+        return None
+    if kind is not None:
+        return f"file {path!r}: its bytes differ from the recorded ones ({size} bytes, expected {want})"
     if want and not size:
         return f"file {path!r} is empty, expected {want} bytes"
     if pin.get("head") is not None and facts.get("head") != pin["head"]:
