@@ -17,7 +17,6 @@ from agentfactory.errors import EXIT_TASK_FAILED
 
 # Verdicts that leave a subagent's failures unfixed: any of them makes `evolve` exit 1. "accepted"
 # (a new version) and "skipped" (nothing to fix after all) exit 0, as does "nothing to evolve".
-_FAILED_VERDICTS = ("rejected", "refused", "error", "inconclusive")
 
 
 EVOLVE_HELP = (
@@ -104,7 +103,7 @@ def evolve(
     json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Refine subagents from their failing executions (see EVOLVE_HELP for the full text)."""
-    from agentfactory.evolve import EvolveOptions, Evolver
+    from agentfactory.evolve import FAILED_VERDICTS, EvolveOptions, Evolver
 
     cfg = settings(library=library, workspaces=workspaces, sandbox=sandbox, model=model)
     options = EvolveOptions(rounds=rounds, accept=accept)
@@ -156,7 +155,7 @@ def evolve(
         print_json(report.to_dict())
     else:
         _print_table(report)
-    if any(o.verdict in _FAILED_VERDICTS for o in report.outcomes):
+    if any(o.verdict in FAILED_VERDICTS for o in report.outcomes):
         raise typer.Exit(EXIT_TASK_FAILED)
 
 
