@@ -28,10 +28,12 @@ EVOLVE_HELP = (
     "rate its run bad: `agentfactory feedback RUN --bad` (or --score under 0.5, with --note saying what "
     "was wrong); the inputs it ran on become a failing case whose result must change. Inputs are read "
     "back from the run's workspace, so keep the workspace until evolve has run. --dry-run lists the "
-    "candidates and why.\n\n"
+    "candidates and why. Evolve's own executions (checking versions on cases) are recorded as validation: "
+    "they never count as runs, successes or failures in stats, search, evolve or deploy's gate.\n\n"
     "Exit code: 0 when every evolved subagent got an accepted new version, or there was nothing to evolve "
     "(or nothing left to fix); 1 when any revision was rejected or a subagent could not be evolved "
-    "(refused, inconclusive, error): the library keeps its current version of that subagent."
+    "(refused, inconclusive, error): the library keeps its current version of that subagent. The evolve "
+    "run ends with the same status in `agentfactory runs list` (success or task_failed, naming them)."
 )
 
 
