@@ -36,6 +36,8 @@ MODEL_CALL = "model_call"
 TOOL_CALL = "tool_call"
 SUBAGENT_EXECUTION = "subagent_execution"
 LIBRARY_CHANGE = "library_change"
+# `library_change` actions that record a gate decision rather than a change of the library.
+GATE_DECISIONS = ("accepted", "rejected")
 # Progress: written when work begins, so a view shows each call before its result and a log cut short
 # shows what the run was waiting on. The finishing event (model_call, tool_call, subagent_execution)
 # carries the same `call`, `step` or `execution` number.
@@ -284,7 +286,8 @@ class RunSummary:
     model_calls: int = 0
     tool_calls: int = 0
     executions: int = 0
-    library_changes: int = 0
+    library_changes: int = 0  # saves and rollbacks
+    gate_decisions: int = 0  # accepted or rejected candidates (library_change events of GATE_DECISIONS)
     usage: Usage = field(default_factory=Usage)
     orchestrator_usage: Usage = field(default_factory=Usage)
     subagent_usage: Usage = field(default_factory=Usage)
@@ -346,7 +349,12 @@ def summarize(events: list[dict[str, Any]] | Iterator[dict[str, Any]], run_id: s
                     {k: ev.get(k) for k in ("subagent", "version", "status", "trace")}
                 )
         elif kind == LIBRARY_CHANGE:
-            summary.library_changes += 1
+            # A gate decision is not a change: an accepted one is followed by its save, a rejected one
+            # changed nothing. Decisions are counted apart so they stay visible.
+            if ev.get("action") in GATE_DECISIONS:
+                summary.gate_decisions += 1
+            else:
+                summary.library_changes += 1
     summary.cost_usd = round(summary.cost_usd, 6)
     return summary
 

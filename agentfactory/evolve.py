@@ -371,26 +371,26 @@ class Evolver:
             provider=self.provider,
             library=self.library,
             backend=self.backend,
-            experience=None,  # validation executions are not usage: they must not count as failures
+            experience=self.experience(),  # its executions are recorded as validation, never as usage
             on_event=self.on_event,
         ) as opened:
-            outcomes = []
-            try:
-                for plan in plans:
-                    outcomes.append(_SubagentLoop(self, opened.ctx, opened.provider, plan).run())
-            finally:
-                tokens = opened.provider.usage.total_tokens
-                opened.ctx.emit(
-                    ev.RUN_FINISHED,
-                    status="success",
-                    reason="",
-                    answer=_summary_line(outcomes),
-                    steps=sum(len(o.rounds) for o in outcomes),
-                    created=[],
-                    reused=[],
-                    saved=[(o.name, o.version_after) for o in outcomes if o.verdict == "accepted"],
-                    rejected={o.name: o.reason for o in outcomes if o.verdict != "accepted"},
-                )
+            # A crash leaves this block before `run_finished` is written: open_run then ends the log
+            # with the one `run_finished` of status error.
+            outcomes = [_SubagentLoop(self, opened.ctx, opened.provider, plan).run() for plan in plans]
+            tokens = opened.provider.usage.total_tokens
+            status, reason = _run_status(outcomes)
+            opened.finished = True
+            opened.ctx.emit(
+                ev.RUN_FINISHED,
+                status=status,
+                reason=reason,
+                answer=_summary_line(outcomes),
+                steps=sum(len(o.rounds) for o in outcomes),
+                created=[],
+                reused=[],
+                saved=[(o.name, o.version_after) for o in outcomes if o.verdict == "accepted"],
+                rejected={o.name: o.reason for o in outcomes if o.verdict in FAILED_VERDICTS},
+            )
             return EvolveReport(
                 run_id=opened.ctx.workspace.run_id,
                 workspace=str(opened.ctx.workspace.root),
@@ -577,6 +577,7 @@ class _SubagentLoop:
                     version=sub.version if revision is None else None,
                     revision=revision,
                     inputs_dir=Path(tmp) / "inputs",
+                    validation=True,  # checking versions on cases is not usage of the subagent
                 )
                 return collect(trace, self.ctx.workspace.outputs)  # file contents, for pinned cases
 
@@ -950,6 +951,22 @@ def _counts_text(report: GateReport) -> str:
     s, f, h = report.counts("stored"), report.counts("new"), report.counts("held_out")
     text = f"stored {s[0]}/{s[1]}, failing {f[0]}/{f[1]} pass"
     return text + (f", held-out {h[0]}/{h[1]}" if h[1] else "")
+
+
+# Verdicts that leave a subagent without the version evolve set out to make ("skipped" means there was
+# nothing to do for it). One of them makes the evolve run a failed task and its exit code 1.
+FAILED_VERDICTS = ("rejected", "refused", "error", "inconclusive")
+
+
+def _run_status(outcomes: list[EvolveOutcome]) -> tuple[str, str]:
+    """`success` when every subagent got an accepted version or had nothing to do, else `task_failed`
+    with a reason that names the subagents left unchanged and why."""
+    failed = [o for o in outcomes if o.verdict in FAILED_VERDICTS]
+    if not failed:
+        return "success", ""
+    named = "; ".join(f"{o.name} {o.verdict} ({o.reason})" for o in failed)
+    reason = f"no accepted version for {len(failed)} of {len(outcomes)} subagent(s): {named}"
+    return "task_failed", reason[:2000]
 
 
 def _summary_line(outcomes: list[EvolveOutcome]) -> str:

@@ -17,7 +17,6 @@ from agentfactory.errors import EXIT_TASK_FAILED
 
 # Verdicts that leave a subagent's failures unfixed: any of them makes `evolve` exit 1. "accepted"
 # (a new version) and "skipped" (nothing to fix after all) exit 0, as does "nothing to evolve".
-_FAILED_VERDICTS = ("rejected", "refused", "error", "inconclusive")
 
 
 EVOLVE_HELP = (
@@ -29,10 +28,12 @@ EVOLVE_HELP = (
     "rate its run bad: `agentfactory feedback RUN --bad` (or --score under 0.5, with --note saying what "
     "was wrong); the inputs it ran on become a failing case whose result must change. Inputs are read "
     "back from the run's workspace, so keep the workspace until evolve has run. --dry-run lists the "
-    "candidates and why.\n\n"
+    "candidates and why. Evolve's own executions (checking versions on cases) are recorded as validation: "
+    "they never count as runs, successes or failures in stats, search, evolve or deploy's gate.\n\n"
     "Exit code: 0 when every evolved subagent got an accepted new version, or there was nothing to evolve "
     "(or nothing left to fix); 1 when any revision was rejected or a subagent could not be evolved "
-    "(refused, inconclusive, error): the library keeps its current version of that subagent."
+    "(refused, inconclusive, error): the library keeps its current version of that subagent. The evolve "
+    "run ends with the same status in `agentfactory runs list` (success or task_failed, naming them)."
 )
 
 
@@ -107,7 +108,7 @@ def evolve(
     json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Refine subagents from their failing executions (see EVOLVE_HELP for the full text)."""
-    from agentfactory.evolve import EvolveOptions, Evolver
+    from agentfactory.evolve import FAILED_VERDICTS, EvolveOptions, Evolver
 
     cfg = settings(
         library=library, workspaces=workspaces, sandbox=sandbox, model=model, evolve_thinking_budget=thinking
@@ -162,7 +163,7 @@ def evolve(
         print_json(report.to_dict())
     else:
         _print_table(report)
-    if any(o.verdict in _FAILED_VERDICTS for o in report.outcomes):
+    if any(o.verdict in FAILED_VERDICTS for o in report.outcomes):
         raise typer.Exit(EXIT_TASK_FAILED)
 
 

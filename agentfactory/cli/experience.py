@@ -164,7 +164,9 @@ def report(
 
 
 def feedback(
-    run: str = typer.Argument(..., help="Run id, a unique prefix of one, or `latest`."),
+    run: str = typer.Argument(
+        ..., help="Task run id, a unique prefix of one, or `latest` (the newest task run)."
+    ),
     score: float = typer.Option(None, "--score", min=0.0, max=1.0, help="Quality score 0-1."),
     bad: bool = typer.Option(
         False, "--bad", help="The run's result was wrong (score 0): its subagents become evolve candidates."
@@ -178,15 +180,13 @@ def feedback(
     """Record user feedback on a run's quality. A score under 0.5 (or --bad) rates the run bad: the
     subagents it executed become candidates for `agentfactory evolve`, with the inputs they ran on in
     that run as failing cases whose result must change."""
-    from agentfactory.experience.feedback import record_feedback
+    from agentfactory.experience.feedback import feedback_run_id, record_feedback
     from agentfactory.workspace import WorkspaceManager
 
     if score is not None and not math.isfinite(score):
         raise UsageError(f"--score must be a number from 0 to 1, not {score}.")
-    run_id = WorkspaceManager(settings(workspaces=workspaces).workspaces).resolve_id(run)
     store = _store(library, db)
-    if not store.exists:
-        raise UsageError(f"No run '{run_id}' in the experience store: {store.path} does not exist yet.")
+    run_id = feedback_run_id(store, WorkspaceManager(settings(workspaces=workspaces).workspaces), run)
     result = record_feedback(store, run_id, score=score, note=note, bad=bad)
     if json_:
         print_json({**result.to_dict(), "store": str(store.path)})

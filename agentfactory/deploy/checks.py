@@ -89,7 +89,12 @@ def _broker(settings: Settings, source: SubagentSource, stack: contextlib.ExitSt
 
 
 def experience_run_counter(settings: Settings) -> RunCounter:
-    """Successful recorded runs of a subagent, from the experience store beside the library."""
+    """Successful recorded runs of a subagent, from the experience store beside the library.
+
+    Task runs only (see `ExperienceStore.successful_runs`): a run that failed or that the user rated bad
+    does not count, and neither do validation executions (gates, evolve). The gate's own case runs go
+    straight to the sandbox backend and are never recorded.
+    """
 
     def count(name: str) -> int:
         from agentfactory.experience.store import ExperienceStore, default_store_path

@@ -1,5 +1,6 @@
 """The maturity gate: a subagent is exported only when every stored case passes now and it has enough
-successful recorded runs.
+successful recorded runs (task runs that succeeded and were not rated bad; checks made by gates and by
+evolve are validation, not runs).
 
 The gate takes the case runner and the run counter as functions, so it judges without knowing which
 sandbox backend ran the cases or where runs are recorded.

@@ -8,9 +8,12 @@ whose recorded output is the one to change, even though the execution itself rai
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from agentfactory.errors import UsageError
 from agentfactory.experience.store import BAD_SCORE_BELOW, ExperienceStore
+
+LATEST = "latest"
 
 
 @dataclass
@@ -41,3 +44,45 @@ def record_feedback(
         names = sorted({r.subagent for r in store.rated_bad() if r.run_id == run_id})
         names += sorted({r.subagent for r in store.executions(run_id=run_id) if not r.success} - set(names))
     return FeedbackResult(run_id, score, note, rated_bad, names)
+
+
+def feedback_run_id(store: ExperienceStore, workspaces: Any, ref: str) -> str:
+    """The task run `ref` names for feedback: `latest` is the newest run the experience store holds (an
+    evolve run, which rates nothing, is never it); an id or prefix is resolved against the workspaces.
+
+    A run that exists but is not a task run in the store is refused with a sentence saying why.
+    """
+    if ref == LATEST:
+        runs = store.runs() if store.exists else []
+        if not runs:
+            raise UsageError(
+                f"No task run in the experience store {store.path} yet: feedback rates task runs "
+                "(`agentfactory run`)."
+            )
+        return max(runs, key=lambda r: (r.started, r.run_id)).run_id
+    run_id = workspaces.resolve_id(ref)
+    if store.exists and store.get_run(run_id) is not None:
+        return run_id
+    try:
+        workspace = workspaces.get(run_id)
+    except UsageError:
+        workspace = None  # not on disk either: the store's own sentence below says so
+    if workspace is not None:
+        from agentfactory.events import read_events
+
+        # Evolve's own log (its task "evolve NAME...", its evolve_round events) is the one kind of run
+        # that never records a run row.
+        events = list(read_events(workspace.events_path))
+        task = next((str(e.get("task") or "") for e in events if e.get("type") == "run_started"), "")
+        if task.startswith("evolve ") and any(e.get("type") == "evolve_round" for e in events):
+            raise UsageError(
+                f"Run {run_id} is an evolve run, not a task run: feedback rates task runs (see "
+                "`agentfactory runs list`); evolve's verdicts are in its events."
+            )
+        raise UsageError(
+            f"Run {run_id} is not a task run in the experience store {store.path} (it did not finish, "
+            "or recorded into another store): feedback rates finished task runs."
+        )
+    if not store.exists:
+        raise UsageError(f"No run '{run_id}' in the experience store: {store.path} does not exist yet.")
+    return run_id  # add_feedback names the missing run

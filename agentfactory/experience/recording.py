@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from agentfactory.experience.quality import automatic_quality
-from agentfactory.experience.records import ExecutionRecord, RunRecord, input_shape, inputs_digest
+from agentfactory.experience.records import USE, ExecutionRecord, RunRecord, input_shape, inputs_digest
 
 SUCCESS_STATUSES = frozenset({"success", "succeeded"})
 
@@ -52,6 +52,7 @@ def execution_record(
     trace: Any,
     duration_s: float,
     case_results: list[bool] | None = None,
+    execution_kind: str = USE,
 ) -> ExecutionRecord:
     status = str(getattr(trace, "status", "error"))
     usage = trace.usage_totals() if hasattr(trace, "usage_totals") else {}
@@ -73,6 +74,7 @@ def execution_record(
         cost_usd=_cost(getattr(ctx, "settings", None), usage),
         error_kind=kind,
         error=message,
+        kind=execution_kind,
     )
 
 

@@ -13,6 +13,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+# The kind of an execution: a subagent working in a task run, or a gate / evolve checking a version on
+# cases. Only USE executions are usage: statistics, ranking, evolve's evidence and deploy's maturity gate
+# read those alone.
+USE = "use"
+VALIDATION = "validation"
+EXECUTION_KINDS = (USE, VALIDATION)
+
 
 def inputs_digest(inputs: Any) -> str:
     """sha256 of the canonical JSON of a subagent's inputs: equal inputs give equal digests."""
@@ -90,6 +97,7 @@ class ExecutionRecord:
     error: str | None = None  # one line, for evolve and lessons; never the whole traceback
     feedback: str | None = None
     ts: float = field(default_factory=time.time)
+    kind: str = USE  # USE or VALIDATION (see EXECUTION_KINDS)
     id: int | None = None  # row id, set when read back from the store
 
     @classmethod

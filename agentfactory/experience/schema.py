@@ -95,6 +95,16 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (subagent, version)
         )""",
     ],
+    # 4: the kind of an execution. "use" is a subagent doing work in a task run; "validation" is a gate
+    # or evolve running cases to check a version, which is never usage, success or failure evidence.
+    # Stores written before this kept evolve's validation executions as usage: they are the rows of an
+    # evolve workspace (its task is "evolve NAME..."), which never records a run row.
+    [
+        "ALTER TABLE executions ADD COLUMN kind TEXT NOT NULL DEFAULT 'use'",
+        "UPDATE executions SET kind = 'validation' WHERE task LIKE 'evolve %' "
+        "AND run_id NOT IN (SELECT run_id FROM runs)",
+        "CREATE INDEX executions_kind ON executions (kind, subagent)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -16,6 +16,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
+from agentfactory.experience.records import USE
+
 
 def _rate(successes: int, total: int) -> float | None:
     return round(successes / total, 4) if total else None
@@ -81,17 +83,27 @@ def origins(runs: list[_Run]) -> dict[str, str]:
     return found
 
 
+# The quality of one execution as statistics see it: the user's rating of its run caps the automatic
+# score (a run rated bad makes its executions bad, a good rating never lifts a failed execution).
+_RATED_QUALITY = (
+    "CASE WHEN r.feedback_score IS NULL THEN e.quality WHEN e.quality IS NULL THEN r.feedback_score "
+    "ELSE MIN(e.quality, r.feedback_score) END"
+)
+
+
 def _subagent_stats(conn: sqlite3.Connection, agent_id: str | None) -> list[dict[str, Any]]:
+    # Usage only: validation executions (gates, evolve) are checks of a version, not runs of it.
     sql = (
-        "SELECT subagent, version, COUNT(*) AS runs, SUM(success) AS successes, AVG(quality) AS quality, "
-        "AVG(duration_s) AS duration, SUM(cost_usd) AS cost, SUM(input_tokens + output_tokens) AS tokens, "
-        "MAX(ts) AS last FROM executions"
+        "SELECT e.subagent AS subagent, e.version AS version, COUNT(*) AS runs, SUM(e.success) AS successes, "
+        f"AVG({_RATED_QUALITY}) AS quality, AVG(e.duration_s) AS duration, SUM(e.cost_usd) AS cost, "
+        "SUM(e.input_tokens + e.output_tokens) AS tokens, MAX(e.ts) AS last "
+        "FROM executions e LEFT JOIN runs r ON r.run_id = e.run_id WHERE e.kind = ?"
     )
-    params: list[Any] = []
+    params: list[Any] = [USE]
     if agent_id is not None:
-        sql += " WHERE agent_id = ?"
+        sql += " AND e.agent_id = ?"
         params.append(agent_id)
-    sql += " GROUP BY subagent, version ORDER BY subagent, version IS NULL, version"
+    sql += " GROUP BY e.subagent, e.version ORDER BY e.subagent, e.version IS NULL, e.version"
     return [
         {
             "name": r["subagent"],
@@ -185,7 +197,11 @@ def _trends(runs: list[_Run], window: int) -> dict[str, Any]:
 def compute_stats(conn: sqlite3.Connection, agent_id: str | None = None, window: int = 20) -> dict:
     all_runs = _load_runs(conn)
     origin = origins(all_runs)
-    executions = dict(conn.execute("SELECT agent_id, COUNT(*) FROM executions GROUP BY agent_id").fetchall())
+    executions = dict(
+        conn.execute(
+            "SELECT agent_id, COUNT(*) FROM executions WHERE kind = ? GROUP BY agent_id", (USE,)
+        ).fetchall()
+    )
     agents = _agent_stats(all_runs, origin, executions)
     team_group = _group(all_runs)
     rates = [a["success_rate"] for a in agents if a["success_rate"] is not None]

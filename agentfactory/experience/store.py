@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 from agentfactory.config import Settings
 from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED, AgentFactoryError, UsageError
 from agentfactory.experience import lessons as _lessons
-from agentfactory.experience.records import ExecutionRecord, RunRecord
+from agentfactory.experience.records import EXECUTION_KINDS, USE, ExecutionRecord, RunRecord
 from agentfactory.experience.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
 DEFAULT_BUSY_TIMEOUT_S = 15.0
@@ -274,8 +274,14 @@ class ExperienceStore:
     # -- writes -------------------------------------------------------------------------------------------
 
     def record_execution(self, record: ExecutionRecord) -> int:
-        """Persist one subagent execution and fold it into the subagent's lessons; returns its row id."""
+        """Persist one subagent execution and fold it into the subagent's lessons; returns its row id.
+
+        A validation execution (a gate or evolve checking a version on cases) is kept for the record but
+        teaches no lesson: it replays inputs whose outcome is already known.
+        """
         _check_quality(record.quality)
+        if record.kind not in EXECUTION_KINDS:
+            raise UsageError(f"Execution kind {record.kind!r} is not one of {', '.join(EXECUTION_KINDS)}.")
         values = [getattr(record, k) for k in _EXEC_COLUMNS]
         values[_EXEC_COLUMNS.index("success")] = int(bool(record.success))
         with self._write() as conn:
@@ -284,7 +290,8 @@ class ExperienceStore:
                 f"VALUES ({', '.join('?' * len(_EXEC_COLUMNS))})",
                 values,
             )
-            _lessons.update(conn, record)
+            if record.kind == USE:
+                _lessons.update(conn, record)
             row_id = cursor.lastrowid
         record.id = row_id
         return int(row_id or 0)
@@ -340,11 +347,12 @@ class ExperienceStore:
         trace: Any,
         duration_s: float,
         case_results: list[bool] | None = None,
+        kind: str = USE,
     ) -> ExecutionRecord:
         """Record one execution from the Meta-Agent's run context and the sandbox trace."""
         from agentfactory.experience.recording import execution_record
 
-        record = execution_record(ctx, name, version, inputs, trace, duration_s, case_results)
+        record = execution_record(ctx, name, version, inputs, trace, duration_s, case_results, kind)
         self.record_execution(record)
         return record
 
@@ -366,8 +374,8 @@ class ExperienceStore:
         Candidate executions (version None) are left out: failures while a subagent was being written
         say nothing about the saved one that retrieval ranks.
         """
-        sql = "SELECT subagent, COUNT(*), SUM(success) FROM executions WHERE version IS NOT NULL"
-        params: list[Any] = []
+        sql = "SELECT subagent, COUNT(*), SUM(success) FROM executions WHERE version IS NOT NULL AND kind = ?"
+        params: list[Any] = [USE]
         if version is not None:
             sql += " AND version = ?"
             params.append(version)
@@ -402,8 +410,8 @@ class ExperienceStore:
             base = _code_base(conn, name, version)
             rows = conn.execute(
                 "SELECT * FROM executions WHERE subagent = ? AND version >= ? AND success = 0 "
-                "ORDER BY ts, id",
-                (name, base),
+                "AND kind = ? ORDER BY ts, id",
+                (name, base, USE),
             ).fetchall()
         return [_execution_from_row(r) for r in rows]
 
@@ -412,9 +420,9 @@ class ExperienceStore:
         oldest first; of `name` only when given. Failed ones are already in `failures_since`."""
         sql = (
             "SELECT e.* FROM executions e JOIN runs r ON r.run_id = e.run_id "
-            "WHERE e.success = 1 AND r.feedback_score IS NOT NULL AND r.feedback_score < ?"
+            "WHERE e.success = 1 AND e.kind = ? AND r.feedback_score IS NOT NULL AND r.feedback_score < ?"
         )
-        params: list[Any] = [BAD_SCORE_BELOW]
+        params: list[Any] = [USE, BAD_SCORE_BELOW]
         if name is not None:
             sql += " AND e.subagent = ?"
             params.append(name)
@@ -433,12 +441,14 @@ class ExperienceStore:
         with self._read() as conn:
             rows = conn.execute(
                 "SELECT subagent, version, COUNT(*) AS n, MAX(ts) AS last FROM executions "
-                "WHERE version IS NOT NULL AND success = 0 GROUP BY subagent, version"
+                "WHERE version IS NOT NULL AND success = 0 AND kind = ? GROUP BY subagent, version",
+                (USE,),
             ).fetchall()
             latest = dict(
                 conn.execute(
-                    "SELECT subagent, MAX(version) FROM executions WHERE version IS NOT NULL "
-                    "GROUP BY subagent"
+                    "SELECT subagent, MAX(version) FROM executions WHERE version IS NOT NULL AND kind = ? "
+                    "GROUP BY subagent",
+                    (USE,),
                 ).fetchall()
             )
             latest.update(current_versions or {})
@@ -453,17 +463,33 @@ class ExperienceStore:
         return found[:limit] if limit else found
 
     def successful_runs(self, name: str) -> int:
-        """Distinct runs in which `name` (any version, or as a candidate) executed successfully."""
+        """Distinct task runs in which `name` (any version, or as a candidate) executed successfully.
+
+        Only usage counts: validation executions (gates, evolve) are not runs, a run that failed is not a
+        successful run whatever its executions did, and neither is a run the user rated bad.
+        """
         with self._read() as conn:
             row = conn.execute(
-                "SELECT COUNT(DISTINCT run_id) FROM executions WHERE subagent = ? AND success = 1", (name,)
+                "SELECT COUNT(DISTINCT e.run_id) FROM executions e LEFT JOIN runs r ON r.run_id = e.run_id "
+                "WHERE e.subagent = ? AND e.success = 1 AND e.kind = ? "
+                "AND (r.run_id IS NULL OR r.success = 1) "
+                "AND (r.feedback_score IS NULL OR r.feedback_score >= ?)",
+                (name, USE, BAD_SCORE_BELOW),
             ).fetchone()
         return int(row[0])
 
     def executions(
-        self, run_id: str | None = None, subagent: str | None = None, limit: int | None = None
+        self,
+        run_id: str | None = None,
+        subagent: str | None = None,
+        limit: int | None = None,
+        kind: str | None = None,
     ) -> list[ExecutionRecord]:
+        """Executions in time order, of every kind unless `kind` (USE or VALIDATION) is given."""
         sql, params = "SELECT * FROM executions WHERE 1 = 1", []
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
         if run_id is not None:
             sql += " AND run_id = ?"
             params.append(run_id)
@@ -534,8 +560,8 @@ class ExperienceStore:
                 row[0]
                 for row in conn.execute(
                     "SELECT DISTINCT subagent FROM executions WHERE run_id = ? AND success = 0 "
-                    "AND version IS NOT NULL ORDER BY subagent",
-                    (run_id,),
+                    "AND version IS NOT NULL AND kind = ? ORDER BY subagent",
+                    (run_id, USE),
                 )
             ]
         results = []

@@ -243,8 +243,13 @@ class RunContext:
         revision: int | None,
         inputs_dir: Path | None = None,
         outputs_dir: Path | None = None,
+        validation: bool = False,
     ) -> Any:
-        """Run one subagent in the sandbox and record the execution (event log, experience store)."""
+        """Run one subagent in the sandbox and record the execution (event log, experience store).
+
+        `validation`: a gate or evolve checking a version on cases; the experience store keeps it apart
+        from usage, so it never counts as a run, a success or a failure of the subagent.
+        """
         out_dir = outputs_dir or self.workspace.outputs
         timeout_s = self.execution_timeout()
         self.executions_started += 1
@@ -292,9 +297,12 @@ class RunContext:
             error=error_summary(trace),
         )
         if self.experience is not None:
+            from agentfactory.experience.records import USE, VALIDATION
+
             self.experience.record_subagent_execution(
-                self, name, version, inputs, trace, time.time() - started
-            )
+                self, name, version, inputs, trace, time.time() - started,
+                kind=VALIDATION if validation else USE,
+            )  # fmt: skip
         return trace
 
     def execution_timeout(self) -> float:
@@ -371,6 +379,7 @@ class RunContext:
                     revision=cand.revision,
                     inputs_dir=inputs_dir,
                     outputs_dir=Path(tmp) / "outputs",
+                    validation=True,
                 )
                 return collect(trace, Path(tmp) / "outputs")  # file contents, for cases that pin them
 

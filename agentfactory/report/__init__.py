@@ -28,6 +28,7 @@ import jinja2
 from agentfactory import __version__
 from agentfactory.errors import UsageError
 from agentfactory.events import read_events, summarize
+from agentfactory.experience.records import USE
 from agentfactory.report import svg
 from agentfactory.report.images import collect_images
 from agentfactory.report.trajectory import build_trajectory
@@ -89,7 +90,8 @@ def render_run_report(run_dir: Path, store: Any = None, all_href: str | None = N
         y_label="tokens",
     )
     record = store.get_run(summary.run_id) if store is not None and store.exists else None
-    executions = store.executions(run_id=summary.run_id) if record is not None else []
+    # Usage only: a gate's case runs in this run are checks, not what the run did with its subagents.
+    executions = store.executions(run_id=summary.run_id, kind=USE) if record is not None else []
     images, skipped_images = collect_images(run_dir)
     return _env.get_template("run.html.j2").render(
         **_common(),
