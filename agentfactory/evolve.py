@@ -577,9 +577,12 @@ class _SubagentLoop:
                     version=sub.version if revision is None else None,
                     revision=revision,
                     inputs_dir=Path(tmp) / "inputs",
+                    # Each case writes into an empty outputs folder of its own, as in the save gate: in
+                    # the run's shared one, a file equal to an earlier case's would not count as produced.
+                    outputs_dir=Path(tmp) / "outputs",
                     validation=True,  # checking versions on cases is not usage of the subagent
                 )
-                return collect(trace, self.ctx.workspace.outputs)  # file contents, for pinned cases
+                return collect(trace, Path(tmp) / "outputs")  # file contents, for pinned cases
 
         report = run_gate(runner, stored, [c.case() for c in shown])
         for index, case in enumerate(held):

@@ -11,7 +11,7 @@ from agentfactory.cli.app import app
 from agentfactory.evolve import EvolveOptions, Evolver, FailingCase
 from agentfactory.llm import ScriptedProvider
 
-from .conftest import FIX_EMPTY, FIX_EMPTY_BUT_ROUND, NAME, make_env, revision
+from .conftest import FIX_EMPTY, FIX_EMPTY_BUT_ROUND, FIX_STRINGS, NAME, make_env, revision
 
 EMPTY = FailingCase(
     inputs={"numbers": []}, expected={"mean": None}, error="ZeroDivisionError: division by zero"
@@ -123,3 +123,22 @@ def test_a_fixed_case_pins_the_files_the_revision_writes(env):
     fixed = env.library.get(NAME).cases[2]
     pin = fixed.checks["file_pins"]["mean.txt"]
     assert pin["size"] == len("no numbers\n") and len(pin["sha256"]) == 64
+
+
+def test_a_case_pinning_a_file_passes_every_time_it_is_run(env):
+    # Evolve runs the stored cases more than once (the current version, then each revision): each run
+    # writes into an outputs folder of its own, so a file equal to an earlier run's still counts.
+    writes_file = [
+        {
+            "old": "    total = sum(numbers)",
+            "new": '    if not numbers:\n        with open("outputs/mean.txt", "w") as f:\n'
+            '            f.write("no numbers\\n")\n        return {"mean": None}\n    total = sum(numbers)',
+        }
+    ]
+    report, _ = evolve(env, [revision("an empty list has no mean", edits=writes_file)])
+    assert report.outcomes[0].verdict == "accepted"
+    strings = FailingCase(inputs={"numbers": ["1", "2"]}, error="TypeError")
+    report, _ = evolve(env, [revision("numbers given as strings", edits=FIX_STRINGS)], failing=[strings])
+    outcome = report.outcomes[0]
+    assert outcome.verdict == "accepted", outcome.reason
+    assert env.library.get(NAME).version == 3
