@@ -97,8 +97,22 @@ def _atomic_write(path: Path, data: bytes, *, sync: bool = False) -> None:
 
 
 def _one_line(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
+    text = " ".join(_controls_shown(str(text)).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _controls_shown(text: str) -> str:
+    """Text for git (commit messages, reflog): control characters shown as escapes. A NUL in a task or a
+    description would make git refuse the commit, and an argument cannot hold one at all."""
+    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _message(text: str) -> bytes:
+    """A commit message as git takes it: no control characters, valid UTF-8 whatever the text held."""
+    return _controls_shown(text).encode("utf-8", "backslashreplace")
 
 
 class Library:
@@ -508,7 +522,7 @@ class Library:
         self.git.run("add", "-A", "-f", "--", name)
         _crash_point("staged")
         tree = self.git.text("write-tree")
-        commit = self.git.text("commit-tree", tree, "-p", parent, input=message.encode("utf-8"))
+        commit = self.git.text("commit-tree", tree, "-p", parent, input=_message(message))
         _crash_point("commit-object")
         try:
             self.git.run("update-ref", "-m", _one_line(subject), "HEAD", commit, parent)
@@ -772,7 +786,7 @@ class Library:
         message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(conflicts)} conflicts"
         message += f", {len(rejected)} rejected\n\n" if rejected else "\n\n"
         message += "\n".join(summary) + "\n"
-        commit = self.git.text("commit-tree", tree, "-p", ours, "-p", theirs, input=message.encode())
+        commit = self.git.text("commit-tree", tree, "-p", ours, "-p", theirs, input=_message(message))
         self._move_head(ours, commit, updated, "pull (merge)")
         self._index.refresh(commit)
         return PullResult(commit, False, updated, conflicts, list(rejected.values()))

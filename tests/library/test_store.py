@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,18 @@ def test_readers_on_a_missing_library_see_it_empty(tmp_path: Path) -> None:
     library = Library(tmp_path / "nothing")
     assert library.list() == [] and library.search("anything") == []
     assert not (tmp_path / "nothing").exists()
+
+
+def test_a_nul_or_control_character_in_a_task_or_description_never_breaks_a_commit(tmp_path):
+    # git refuses a NUL in a commit message and no argument can hold one: such text reaches git escaped.
+    from tests.library._helpers import write_folder
+
+    library = Library(tmp_path / "lib")
+    folder = write_folder(tmp_path / "src", "nul-desc")
+    result = library.save(folder, run_id="r\x00id", task="a\x00b\x07", message="msg\x00")
+    assert result.changed and result.version == 1
+    log = subprocess.run(
+        ["git", "-C", str(tmp_path / "lib"), "log", "-1", "--format=%B"], capture_output=True, text=True
+    ).stdout
+    assert "\x00" not in log and "a\\x00b\\x07" in log and "msg\\x00" in log
+    assert library.get("nul-desc").version == 1
