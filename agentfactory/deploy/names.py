@@ -20,6 +20,7 @@ Nothing here imports the modules it looks for: `importlib.util.find_spec` only l
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import keyword
@@ -77,16 +78,31 @@ class ExportNames:
 @lru_cache(maxsize=1)
 def well_known() -> tuple[frozenset[str], frozenset[str]]:
     """(normalized distribution names, lower-case import names) of the bundled list."""
+    return _well_known()[:2]
+
+
+def well_known_commands() -> frozenset[str]:
+    """Lower-case names of the commands well-known distributions install (`cmd` lines of the list)."""
+    return _well_known()[2]
+
+
+@functools.lru_cache(maxsize=1)
+def _well_known() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     dists: set[str] = set()
     modules: set[str] = set()
+    commands: set[str] = set()
     for raw in WELL_KNOWN_FILE.read_text(encoding="utf-8").splitlines():
         fields = raw.split("#", 1)[0].split()
         if not fields:
             continue
+        if fields[0] == "cmd":
+            commands.update(c.lower() for c in fields[1:])
+            continue
         dists.add(normalize(fields[0]))
+        commands.add(normalize(fields[0]))
         modules.add(import_name(fields[0]))
         modules.update(m.lower() for m in fields[1:])
-    return frozenset(dists), frozenset(modules)
+    return frozenset(dists), frozenset(modules), frozenset(commands)
 
 
 def _installed() -> dict[str, importlib.metadata.Distribution]:
@@ -141,9 +157,14 @@ def collision(dist: str, package: str, subagent: str) -> str | None:
     if module in modules:
         return f"'{package}' is the import name of a well-known PyPI distribution"
     for command in (dist, f"{dist}-mcp"):
-        where = shutil.which(command)
-        if where and not own:
+        if own:
+            break
+        # A file system may ignore case (a `Pip3` script would replace `pip3`): compare in lower case too.
+        where = shutil.which(command) or shutil.which(command.lower())
+        if where:
             return f"a command named '{command}' is already on PATH ({where})"
+        if command.lower() in well_known_commands() or normalize(command) in well_known_commands():
+            return f"'{command}' is the name of a command a well-known distribution installs"
     return None
 
 

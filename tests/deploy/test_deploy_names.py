@@ -194,3 +194,19 @@ def test_export_module_keeps_plain_names_and_prefixes_shadowing_ones() -> None:
     assert export_module("num_stats") == "num_stats"
     for module in ("json", "numpy", "requests", "cli", "server", "agentfactory_tools", "3d", "class"):
         assert export_module(module) == f"af_{module}"
+
+
+@pytest.mark.parametrize(
+    "requested",
+    ["google", "streamlit", "datasets", "langchain", "xgboost", "psycopg2-binary", "sentencepiece",
+     "Pip3", "jupyter-lab", "django-admin", "huggingface-cli"],
+)  # fmt: skip
+def test_more_well_known_names_and_their_commands_are_refused(env: Env, tmp_path: Path, requested: str) -> None:
+    # Not installed here: the bundled list (distributions, their import names, the commands they install)
+    # and a case-insensitive look at PATH refuse them.
+    from agentfactory.deploy.names import collision, import_name
+
+    assert collision(requested, import_name(requested), NAME) is not None
+    result, text = deploy(env, NAME, "--package-name", requested, "--out", str(tmp_path / "x"))
+    assert result.exit_code == EXIT_USAGE, text
+    assert not (tmp_path / "x").exists()
