@@ -248,6 +248,10 @@ def push(
     console.print(plain(f"Pushed {head[:10]} to {remote}."))
 
 
+def _v(version: int | None, missing: str) -> str:
+    return f"v{version}" if version else missing
+
+
 @app.command("pull")
 def pull(
     remote: str = typer.Argument("origin", help="Remote name, path or URL."),
@@ -294,8 +298,8 @@ def pull(
                 Text.assemble(
                     ("Rejected: ", "yellow"),
                     plain(
-                        f"{r.name} from the remote (v{r.theirs_version}); kept ours (v{r.ours_version}), "
-                        f"theirs is at {r.ref}: {r.reason}."
+                        f"{r.name} from the remote ({_v(r.theirs_version, 'its removal')}); "
+                        f"kept ours ({_v(r.ours_version, 'none')}), theirs is at {r.ref}: {r.reason}."
                     ),
                 )
             )

@@ -708,7 +708,8 @@ class Library:
         try:
             return parse_subagent(name, self._files_at(commit, name), commit=commit)
         except ValidationError as exc:
-            raise ValidationError(f"the remote's {name} is not a valid subagent ({exc})") from None
+            why = str(exc).rstrip(".")
+            raise ValidationError(f"the remote's {name} is not a valid subagent ({why})") from None
 
     def _verify_incoming(
         self,
