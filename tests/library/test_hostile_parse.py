@@ -233,13 +233,15 @@ def _pathological_docstring(size: int) -> str:
 
 
 def test_a_megabyte_of_pathological_docstring_is_analysed_in_bounded_time(tmp_path: Path) -> None:
-    from agentfactory.library.format import section
+    from agentfactory.library.format import section, split_skill_md
     from agentfactory.library.introspect import split_sections
 
     doc = _pathological_docstring(1024 * 1024)
     start = time.monotonic()
     split_sections(doc)
     section("## Changelog" + " " * 500_000 + "\n" + doc, "Changelog")
+    with pytest.raises(ValidationError, match="not closed"):
+        split_skill_md("---\n" + ("---" + " \t" * 2500 + "x\n") * 200)
     code = (
         '"""'
         + doc.replace('"""', "")[: 1024 * 1024 - 200]
