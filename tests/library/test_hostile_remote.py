@@ -321,3 +321,15 @@ def test_the_incoming_ref_never_outlives_a_pull(teams, tmp_path: Path) -> None:
     _no_incoming(bob)
     assert _pull_cli(bob, remote).exit_code == 0  # up to date
     _no_incoming(bob)
+
+
+def test_a_remote_revision_with_a_huge_integer_default_is_refused_in_one_sentence(teams) -> None:
+    """Item 8a via pull (p9_pull.py hex_default_code): exit 2, one sentence, the library untouched."""
+    alice, bob, remote = teams
+    code = b"def run(text: str, limit: int = 0x" + b"f" * 20_000 + b") -> dict:\n    return {}\n"
+    rows = [e for e in _entries(alice.path, f"HEAD:{NAME}") if e[3] != "text_preview.py"]
+    sub = _tree(alice.path, [*rows, ("100644", "blob", _blob(alice.path, code), "text_preview.py")])
+    _push_tree(alice, remote, [("040000", "tree", sub, NAME)], replace=NAME)
+    line = _refused(bob, remote, snapshot(bob.path))
+    assert "text_preview.py cannot be analysed" in line and "integer of thousands of digits" in line
+    _no_incoming(bob)
