@@ -62,10 +62,7 @@ MAX_AST_DEPTH = 100
 # What analysing hostile code can raise besides a syntax error: a literal too large to convert to text
 # (ValueError: int over 4300 digits), a tree too large or deep (MemoryError, RecursionError), a number
 # out of range (OverflowError). Each means "cannot analyse", said in one sentence.
-_CANNOT_ANALYSE = {
-    ValueError: "it holds a value too large to analyse, such as an integer of thousands of digits",
-    OverflowError: "it holds a number out of range",
-}
+_HUGE_LITERAL = "it holds a value too large to analyse, such as an integer of thousands of digits"
 
 
 @contextlib.contextmanager
@@ -86,7 +83,12 @@ def _cannot_analyse(filename: str, exc: BaseException) -> ValidationError:
         return ValidationError(f"{filename} has a syntax error{where}: {exc.msg}; fix the code.")
     if isinstance(exc, MemoryError | RecursionError):
         return _too_deep(filename)
-    why = next(text for kind, text in _CANNOT_ANALYSE.items() if isinstance(exc, kind))
+    if isinstance(exc, OverflowError):
+        why = "it holds a number out of range"
+    elif "digits" in str(exc) or "integer string conversion" in str(exc):
+        why = _HUGE_LITERAL
+    else:  # e.g. NUL bytes in the source (older Pythons)
+        why = "its text cannot be parsed (" + " ".join(str(exc).split())[:200].rstrip(".") + ")"
     return ValidationError(f"{filename} cannot be analysed: {why}; simplify the code.")
 
 
@@ -107,12 +109,8 @@ def parse_module(source: str, filename: str) -> ast.Module:
         raise ValidationError(
             f"{filename} is {len(source)} characters long; the limit is {MAX_SOURCE_CHARS}."
         )
-    try:
+    with analysing(filename):  # the parser signals its own stack overflow as MemoryError/RecursionError
         tree = ast.parse(source, filename=filename)
-    except (MemoryError, RecursionError):  # CPython's parser signals its own stack overflow this way
-        raise _too_deep(filename) from None
-    except (SyntaxError, ValueError, OverflowError) as exc:  # ValueError: NUL bytes (older Pythons), ...
-        raise _cannot_analyse(filename, exc) from None
     if _depth_exceeds(tree, MAX_AST_DEPTH):
         raise _too_deep(filename)
     return tree
