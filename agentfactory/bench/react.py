@@ -18,7 +18,8 @@ from typing import Any
 
 from agentfactory.budget import Budget
 from agentfactory.config import Settings
-from agentfactory.errors import BudgetExhausted
+from agentfactory.errors import BudgetExhausted, ValidationError
+from agentfactory.library.introspect import check_compiles
 from agentfactory.llm.types import Message, ToolSpec
 from agentfactory.meta.loop import Outcome, declared_failure, run_tool_loop
 from agentfactory.runtime import open_run
@@ -154,11 +155,9 @@ class ReactAgent:
 
 def _run_code(ctx: Any, code: str, inputs: dict[str, Any], n: int) -> Outcome:
     try:
-        compile(code, "step.py", "exec")
-    except SyntaxError as exc:
-        return Outcome(f"SyntaxError: {exc.msg} (line {exc.lineno})", is_error=True)
-    except (MemoryError, RecursionError, ValueError):  # the model's code is hostile input too
-        return Outcome("The code is too large or too deeply nested to compile; simplify it.", is_error=True)
+        check_compiles(code, "step.py")  # the model's code is hostile input too
+    except ValidationError as exc:
+        return Outcome(str(exc), is_error=True)
     with tempfile.TemporaryDirectory(prefix="af-react-") as tmp:
         folder = Path(tmp) / "step"
         folder.mkdir()

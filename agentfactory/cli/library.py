@@ -39,7 +39,6 @@ def parse_version(text: str | None) -> int | None:
     return int(digits)
 
 
-
 def _plain(rows: list[list[str]], headers: list[str]) -> None:
     """Aligned plain columns: fast enough for 10,000 rows, unlike a rich table."""
     rows = [[visible(c) for c in row] for row in rows]  # library content may come from a remote
@@ -205,12 +204,15 @@ def add(
     s = settings(library=library, sandbox=sandbox)
     lib = _library(library)
     verify = None if force else sandbox_verifier(s)
-    result = lib.save(path, message=message, verify=verify)
+    result = lib.save(path, message=message, verify=verify, replace_cases=force)
     forced = force and result.changed
     if json_:
         print_json({**asdict(result), "forced": forced})
     elif result.changed:
-        note = " (forced: its cases were not run)" if forced else ""
+        note = " (forced: its cases were not run" if forced else ""
+        if result.replaced_cases:
+            note += f"; it replaced stored cases: {'; '.join(result.replaced_cases)}"
+        note += ")" if forced else ""
         console.print(plain(f"Saved {result.name} v{result.version} ({result.commit[:10]}){note}."))
     else:
         console.print(plain(f"{result.name} v{result.version} is identical; nothing changed."))
@@ -246,20 +248,28 @@ def push(
     console.print(plain(f"Pushed {head[:10]} to {remote}."))
 
 
+def _v(version: int | None, missing: str) -> str:
+    return f"v{version}" if version else missing
+
+
 @app.command("pull")
 def pull(
     remote: str = typer.Argument("origin", help="Remote name, path or URL."),
     sandbox: str | None = SandboxOpt,
     library: Path | None = LibraryOpt,
+    accept_removals: bool = typer.Option(
+        False, "--accept-removals", help="Take the remote's removal of subagents we have (reported)."
+    ),
     json_: bool = JsonOpt,
 ) -> None:
     """Pull a git remote. Its tree is validated before it touches the library; a remote revision of a
-    local subagent must pass the cases it will carry (run in the sandbox) or ours is kept and it is
-    reported, as are subagents changed on both sides."""
+    local subagent must pass the cases it will carry, ours with our expectation (run in the sandbox), and
+    a new one its own, or ours is kept and it is reported, as are subagents changed on both sides and
+    subagents the remote removed (kept unless --accept-removals). Exit 1 when anything was kept aside."""
     from agentfactory.gate import sandbox_verifier
 
     s = settings(library=library, sandbox=sandbox)
-    result = _library(library).pull(remote, verify=sandbox_verifier(s))
+    result = _library(library).pull(remote, verify=sandbox_verifier(s), accept_removals=accept_removals)
     if json_:
         print_json(asdict(result))
     else:
@@ -267,10 +277,12 @@ def pull(
             "fast-forward"
             if result.fast_forward
             else "merge"
-            if result.updated or result.conflicts or result.rejected
+            if result.updated or result.removed or result.conflicts or result.rejected
             else "up to date"
         )
-        console.print(plain(f"Pulled {remote}: {how}; updated: {', '.join(result.updated) or 'none'}."))
+        line = f"Pulled {remote}: {how}; updated: {', '.join(result.updated) or 'none'}"
+        line += f"; removed: {', '.join(result.removed)}." if result.removed else "."
+        console.print(plain(line))
         for c in result.conflicts:
             console.print(
                 Text.assemble(
@@ -286,8 +298,8 @@ def pull(
                 Text.assemble(
                     ("Rejected: ", "yellow"),
                     plain(
-                        f"{r.name} v{r.theirs_version} from the remote fails its cases; kept ours "
-                        f"(v{r.ours_version}), theirs is at {r.ref}: {r.reason}"
+                        f"{r.name} from the remote ({_v(r.theirs_version, 'its removal')}); "
+                        f"kept ours ({_v(r.ours_version, 'none')}), theirs is at {r.ref}: {r.reason}."
                     ),
                 )
             )

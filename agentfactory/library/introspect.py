@@ -11,16 +11,32 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import re
+import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from agentfactory.errors import ValidationError
 
-_SECTION_RE = re.compile(
-    r"^\s*(purpose|inputs?|outputs?|returns?|limitations?|known limitations)\s*:?\s*$", re.I
-)
-_ITEM_RE = re.compile(r"^\s*[-*]?\s*`?([A-Za-z_][A-Za-z0-9_]*)`?\s*(?:\(([^)]*)\))?\s*[:\u2014-]\s*(.*)$")
+# Docstring headings and `- name (type): description` items are recognised with str methods, in one
+# linear pass: the docstring is hostile text, and a regex with overlapping quantifiers over a long line of
+# blanks backtracks quadratically. Only this much of a docstring, and lines this long, are examined.
+MAX_DOC_CHARS = 64 * 1024
+MAX_DOC_LINE = 1000
+_SECTION_WORDS = {
+    "purpose": "purpose",
+    "input": "inputs",
+    "inputs": "inputs",
+    "output": "outputs",
+    "outputs": "outputs",
+    "return": "outputs",
+    "returns": "outputs",
+    "limitation": "limitations",
+    "limitations": "limitations",
+    "known limitations": "limitations",
+}
+_IDENT_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_IDENT_CHARS = _IDENT_START | frozenset("0123456789")
 _TYPE_MAP = {
     "str": "string",
     "int": "integer",
@@ -43,6 +59,46 @@ MAX_SOURCE_CHARS = 1024 * 1024  # the library's size limit for a .py file
 MAX_AST_DEPTH = 100
 
 
+# What analysing hostile code can raise besides a syntax error: a literal too large to convert to text
+# (ValueError: int over 4300 digits), a tree too large or deep (MemoryError, RecursionError), a number
+# out of range (OverflowError). Each means "cannot analyse", said in one sentence.
+_HUGE_LITERAL = "it holds a value too large to analyse, such as an integer of thousands of digits"
+
+
+@contextlib.contextmanager
+def analysing(filename: str) -> Iterator[None]:
+    """Every ast/introspection step on untrusted code runs inside this: a SyntaxError, ValueError,
+    OverflowError, MemoryError or RecursionError becomes a ValidationError sentence, never a traceback."""
+    try:
+        yield
+    except ValidationError:
+        raise
+    except (SyntaxError, ValueError, OverflowError, MemoryError, RecursionError) as exc:
+        raise _cannot_analyse(filename, exc) from None
+
+
+def _cannot_analyse(filename: str, exc: BaseException) -> ValidationError:
+    if isinstance(exc, SyntaxError):
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        return ValidationError(f"{filename} has a syntax error{where}: {exc.msg}; fix the code.")
+    if isinstance(exc, MemoryError | RecursionError):
+        return _too_deep(filename)
+    if isinstance(exc, OverflowError):
+        why = "it holds a number out of range"
+    elif "digits" in str(exc) or "integer string conversion" in str(exc):
+        why = _HUGE_LITERAL
+    else:  # e.g. NUL bytes in the source (older Pythons)
+        why = "its text cannot be parsed (" + " ".join(str(exc).split())[:200].rstrip(".") + ")"
+    return ValidationError(f"{filename} cannot be analysed: {why}; simplify the code.")
+
+
+def check_compiles(source: str, filename: str) -> None:
+    """`compile` for untrusted code (a syntax check), bounded like `parse_module`."""
+    parse_module(source, filename)
+    with analysing(filename):
+        compile(source, filename, "exec")
+
+
 def parse_module(source: str, filename: str) -> ast.Module:
     """`ast.parse` for untrusted code: a ValidationError sentence for anything that cannot be parsed within
     bounded resources (too large, too deeply nested, a parser stack overflow), never MemoryError or
@@ -53,15 +109,8 @@ def parse_module(source: str, filename: str) -> ast.Module:
         raise ValidationError(
             f"{filename} is {len(source)} characters long; the limit is {MAX_SOURCE_CHARS}."
         )
-    try:
+    with analysing(filename):  # the parser signals its own stack overflow as MemoryError/RecursionError
         tree = ast.parse(source, filename=filename)
-    except SyntaxError as exc:
-        where = f" at line {exc.lineno}" if exc.lineno else ""
-        raise ValidationError(f"{filename} has a syntax error{where}: {exc.msg}; fix the code.") from None
-    except ValueError as exc:  # e.g. NUL bytes in the source (older Pythons)
-        raise ValidationError(f"{filename} cannot be parsed: {exc}.") from None
-    except (MemoryError, RecursionError):  # CPython's parser signals its own stack overflow this way
-        raise _too_deep(filename) from None
     if _depth_exceeds(tree, MAX_AST_DEPTH):
         raise _too_deep(filename)
     return tree
@@ -97,10 +146,8 @@ class ModuleInfo:
 
 def inspect_module(source: str, filename: str) -> ModuleInfo:
     tree = parse_module(source, filename)
-    try:
+    with analysing(filename):
         return _inspect(tree, filename)
-    except (MemoryError, RecursionError):  # belt and braces: the depth bound should make this unreachable
-        raise _too_deep(filename) from None
 
 
 def _inspect(tree: ast.Module, filename: str) -> ModuleInfo:
@@ -128,35 +175,61 @@ def _inspect(tree: ast.Module, filename: str) -> ModuleInfo:
 
 
 def split_sections(docstring: str) -> dict[str, str]:
-    """Split a docstring into purpose / inputs / outputs / limitations; text before any heading is purpose."""
+    """Split a docstring into purpose / inputs / outputs / limitations; text before any heading is purpose.
+
+    Linear in the text: str methods only, the first MAX_DOC_CHARS examined, and a line longer than
+    MAX_DOC_LINE is text, never a heading."""
     sections: dict[str, list[str]] = {}
     current = "purpose"
-    for line in docstring.splitlines():
-        match = _SECTION_RE.match(line)
-        if match:
-            word = match.group(1).lower()
-            current = (
-                "inputs"
-                if word.startswith("input")
-                else "outputs"
-                if word.startswith(("output", "return"))
-                else "limitations"
-                if "limitation" in word
-                else "purpose"
-            )
+    for line in docstring[:MAX_DOC_CHARS].splitlines():
+        heading = _heading(line) if len(line) <= MAX_DOC_LINE else None
+        if heading is not None:
+            current = heading
             continue
         sections.setdefault(current, []).append(line)
     return {k: "\n".join(v).strip() for k, v in sections.items() if "\n".join(v).strip()}
+
+
+def _heading(line: str) -> str | None:
+    """`Inputs:` / `Returns` / `Known limitations:` ... -> the section it opens, else None."""
+    text = line.strip()
+    if text.endswith(":"):
+        text = text[:-1].rstrip()
+    return _SECTION_WORDS.get(text.lower())
 
 
 def _items(text: str) -> dict[str, tuple[str | None, str]]:
     """`- name (type): description` lines of a section -> {name: (type, description)}."""
     out: dict[str, tuple[str | None, str]] = {}
     for line in text.splitlines():
-        match = _ITEM_RE.match(line)
-        if match:
-            out[match.group(1)] = (match.group(2), match.group(3).strip())
+        item = _item(line) if len(line) <= MAX_DOC_LINE else None
+        if item is not None:
+            out[item[0]] = item[1:]
     return out
+
+
+def _item(line: str) -> tuple[str, str | None, str] | None:
+    """One `- name (type): description` line (bullet, backticks and type optional; `:`, `-` or an em
+    dash before the description) -> (name, type, description), else None."""
+    rest = line.lstrip()
+    if rest[:1] in ("-", "*"):
+        rest = rest[1:].lstrip()
+    rest = rest.removeprefix("`")
+    if rest[:1] not in _IDENT_START:
+        return None
+    end = 1
+    while end < len(rest) and rest[end] in _IDENT_CHARS:
+        end += 1
+    name, rest = rest[:end], rest[end:].removeprefix("`").lstrip()
+    kind = None
+    if rest.startswith("("):
+        close = rest.find(")")
+        if close < 0:
+            return None
+        kind, rest = rest[1:close], rest[close + 1 :].lstrip()
+    if rest[:1] not in (":", "-", "\u2014"):
+        return None
+    return name, kind, rest[1:].strip()
 
 
 def _annotation_schema(node: ast.expr | None) -> dict[str, Any]:
@@ -237,14 +310,28 @@ def _inputs_schema(args: ast.arguments, docs: dict[str, tuple[str | None, str]])
         if default is None:
             required.append(arg.arg)
         else:
-            with contextlib.suppress(ValueError, SyntaxError, TypeError):
-                prop["default"] = ast.literal_eval(default)
+            value = _json_default(default)
+            if value is not _NO_DEFAULT:
+                prop["default"] = value
         props[arg.arg] = prop
     schema: dict[str, Any] = {"type": "object", "properties": props}
     if required:
         schema["required"] = required
     schema["additionalProperties"] = args.kwarg is not None
     return [a.arg for a, _ in pairs], schema
+
+
+_NO_DEFAULT = object()
+
+
+def _json_default(node: ast.expr) -> Any:
+    """A literal default that JSON can carry (finite numbers, short text), else _NO_DEFAULT."""
+    try:
+        value = ast.literal_eval(node)
+        text = json.dumps(value, allow_nan=False)
+    except (ValueError, TypeError, SyntaxError, OverflowError, MemoryError, RecursionError):
+        return _NO_DEFAULT
+    return value if len(text) <= 4096 else _NO_DEFAULT
 
 
 def _outputs_schema(docs: dict[str, tuple[str | None, str]]) -> dict[str, Any]:

@@ -76,6 +76,7 @@ class SaveResult:
     version: int
     commit: str
     changed: bool
+    replaced_cases: list[str] = field(default_factory=list)  # stored cases a forced save redefined
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,9 @@ class PullConflict:
 
 @dataclass(frozen=True)
 class PullRejection:
-    """A remote revision of a local subagent that failed the local version's cases: ours stays current,
-    theirs stays reachable at `ref`."""
+    """A remote revision of a local subagent that failed the local version's cases, redefined one of them,
+    or removed the subagent (or a new subagent failing its own cases): ours stays current (a new one is
+    not added), theirs stays reachable at `ref`."""
 
     name: str
     ours_version: int | None
@@ -120,6 +122,7 @@ class PullResult:
     updated: list[str]  # subagents taken from the remote
     conflicts: list[PullConflict]
     rejected: list[PullRejection] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # subagents the remote removed (--accept-removals)
 
 
 # Checks a version about to become current (its code with every case it will carry): None to allow it, or

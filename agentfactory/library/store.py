@@ -36,7 +36,7 @@ from filelock import FileLock, Timeout
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
 from agentfactory.library._git import ZERO, Git, TreeEntry, read_head
-from agentfactory.library.cases import dump_cases
+from agentfactory.library.cases import Case, dump_cases
 from agentfactory.library.format import (
     CASES_FILE,
     MAX_FILES,
@@ -142,7 +142,9 @@ class Library:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a path under a file, a read-only or full disk: one sentence, not a traceback
-            raise UsageError(f"Cannot create the library folder {self.path}: {exc.strerror or exc}.") from None
+            raise UsageError(
+                f"Cannot create the library folder {self.path}: {exc.strerror or exc}."
+            ) from None
         with self._locked():
             if self.exists() and read_head(self.gitdir):
                 return
@@ -387,16 +389,28 @@ class Library:
         task: str | None = None,
         message: str | None = None,
         verify: Verifier | None = None,
+        replace_cases: bool = False,
     ) -> SaveResult:
         """Validate `folder` and commit it as the next version of its subagent (no-op when unchanged).
 
         Cases only accumulate: the current version's cases (and the fixtures they read) that the folder
-        lacks are kept in the new version. `verify`, when given, sees the version about to be saved (its
-        code with every accumulated case) and returns None to allow it or a reason to refuse it."""
+        lacks are kept in the new version, with the stored expectation. A folder case with the inputs of a
+        stored case but another expectation (or a stored fixture with other content) is refused unless
+        `replace_cases`, which lets the folder's win and lists them in the result. `verify`, when given,
+        sees the version about to be saved (its code with every accumulated case) and returns None to
+        allow it or a reason to refuse it."""
         folder = Path(folder)
         validate_name(folder.name)
         sub = validate_folder(folder)
-        return self._save(sub, run_id=run_id, task=task, message=message, verb="save", verify=verify)
+        return self._save(
+            sub,
+            run_id=run_id,
+            task=task,
+            message=message,
+            verb="save",
+            verify=verify,
+            replace_cases=replace_cases,
+        )
 
     def _save(
         self,
@@ -407,12 +421,21 @@ class Library:
         message: str | None,
         verb: str,
         verify: Verifier | None = None,
+        replace_cases: bool = False,
     ) -> SaveResult:
+        replaced: list[str] = []
         with self._writing() as head:
             old_files = self._files_at(head, sub.name)
             old_version = _version_of_files(old_files)
             if old_files:
-                sub = _accumulate(sub, parse_subagent(sub.name, old_files))
+                old = parse_subagent(sub.name, old_files)
+                sub, replaced = _accumulate(sub, old, prefer_new=replace_cases)
+                if replaced and verb == "save" and not replace_cases:
+                    raise LibraryError(
+                        f"{sub.name} was not saved: it redefines {len(replaced)} stored case(s) of "
+                        f"v{old_version} ({_one_line('; '.join(replaced), 300)}); stored cases only "
+                        "accumulate, so add a case with other inputs, or pass --force to replace them."
+                    )
             if old_files:
                 base = old_version
             else:
@@ -428,6 +451,7 @@ class Library:
             )
             if old_files and content_key(old_files) == content_key(files):
                 return SaveResult(sub.name, old_version, head, False)
+            replaced = replaced if replace_cases else []
             stored = parse_subagent(sub.name, files)
             if verify is not None:
                 refusal = verify(stored)
@@ -441,7 +465,7 @@ class Library:
             commit = self._commit(head, sub.name, files, subject, body, new_version, run_id, task)
             stored.commit = commit
             self._note(head, commit, stored, sub.name, new_version, subject, run_id, task, removed=False)
-            return SaveResult(sub.name, new_version, commit, True)
+            return SaveResult(sub.name, new_version, commit, True, replaced)
 
     def rollback(self, name: str, to_version: int) -> SaveResult:
         """Make a new version whose code and description are those of `to_version`.
@@ -576,7 +600,9 @@ class Library:
             raise LibraryError(f"Push to {remote} failed: {_one_line(err, 300)}") from None
         return head
 
-    def pull(self, remote: str = "origin", *, verify: Verifier | None = None) -> PullResult:
+    def pull(
+        self, remote: str = "origin", *, verify: Verifier | None = None, accept_removals: bool = False
+    ) -> PullResult:
         """Fetch `remote`'s main branch and merge it subagent by subagent.
 
         The remote is untrusted. Before anything reaches the work tree, every entry its tip changes must
@@ -586,10 +612,22 @@ class Library:
         must pass `verify` (the cases it will carry, ours included) or ours stays and theirs is kept at
         refs/agentfactory/rejected/<name>. Changed on both sides: ours is kept, theirs stays reachable
         (the merge commit's second parent and refs/agentfactory/conflicts/<name>). Both are reported.
+
+        Our stored cases always run against the incoming revision with our expectation; a remote case
+        that redefines one (same inputs, other expectation) is rejected like a failing one. A subagent new
+        here must pass its own cases (a renamed copy is a new subagent). A remote removal of a subagent we
+        have is rejected too, unless `accept_removals` (then reported as removed).
+        refs/agentfactory/incoming, the fetched tip, never outlives the pull.
         """
         self._check_remote(remote)
         self.ensure()
         incoming = "refs/agentfactory/incoming"
+        try:
+            return self._pull(remote, incoming, verify, accept_removals)
+        finally:
+            self.git.ok("update-ref", "-d", incoming)
+
+    def _pull(self, remote: str, incoming: str, verify: Verifier | None, accept_removals: bool) -> PullResult:
         try:
             self.git.run(
                 "-c",
@@ -621,17 +659,20 @@ class Library:
             try:
                 incoming_subs = self._check_incoming(ours, theirs)
             except ValidationError as exc:
-                self.git.ok("update-ref", "-d", incoming)
                 why = str(exc).rstrip(".")
                 raise ValidationError(
                     f"Pull from {_one_line(remote, 120)} refused, nothing changed: {why}."
                 ) from None
-            rejected, kept_cases = self._verify_incoming(ours, theirs, incoming_subs, verify)
+            rejected, kept_cases = self._verify_incoming(ours, theirs, incoming_subs, verify, accept_removals)
             if not rejected and not kept_cases and self.git.is_ancestor(ours, theirs):
                 changed = self._changed_names(ours, theirs)
                 self._move_head(ours, theirs, changed, f"pull {remote} (fast-forward)")
                 self._index.refresh(theirs)
-                return PullResult(theirs, True, sorted(changed), [])
+                other = self.git.ls_tree(theirs)
+                gone = [n for n in changed if n not in other]
+                return PullResult(
+                    theirs, True, sorted(n for n in changed if n in other), [], removed=sorted(gone)
+                )
             return self._merge(remote, ours, theirs, rejected, kept_cases)
 
     def _check_incoming(self, ours: str, theirs: str) -> dict[str, Subagent]:
@@ -681,33 +722,61 @@ class Library:
         try:
             return parse_subagent(name, self._files_at(commit, name), commit=commit)
         except ValidationError as exc:
-            raise ValidationError(f"the remote's {name} is not a valid subagent ({exc})") from None
+            why = str(exc).rstrip(".")
+            raise ValidationError(f"the remote's {name} is not a valid subagent ({why})") from None
 
     def _verify_incoming(
-        self, ours: str, theirs: str, subs: dict[str, Subagent], verify: Verifier | None
+        self,
+        ours: str,
+        theirs: str,
+        subs: dict[str, Subagent],
+        verify: Verifier | None,
+        accept_removals: bool = False,
     ) -> tuple[dict[str, PullRejection], dict[str, TreeEntry]]:
-        """Remote revisions of subagents we have that would become current: each carries our cases it
-        lacks (cases only accumulate) and must pass `verify` on all of them. Returns the rejected ones and,
-        for accepted ones that gained cases, the tree entry to take instead of theirs."""
+        """What of `theirs` may become current. A remote revision of a subagent we have carries every
+        stored case with our expectation (cases only accumulate) and must pass `verify` on all of them; one
+        redefining a stored case is rejected without running. A subagent new here must pass its own cases.
+        A removal of a subagent we have is rejected unless `accept_removals`. Returns the rejected ones
+        and, for accepted ones that gained cases, the tree entry to take instead of theirs."""
         bases = self.git.text("merge-base", ours, theirs) if self.git.ok("merge-base", ours, theirs) else ""
         base = self.git.ls_tree(bases) if bases else {}
-        mine = self.git.ls_tree(ours)
+        mine, other = self.git.ls_tree(ours), self.git.ls_tree(theirs)
         rejected: dict[str, PullRejection] = {}
         kept: dict[str, TreeEntry] = {}
+
+        def reject(name: str, ours_version: int | None, theirs_version: int | None, reason: str) -> None:
+            ref = f"refs/agentfactory/rejected/{name}"
+            self.git.run("update-ref", ref, theirs)
+            rejected[name] = PullRejection(
+                name, ours_version, theirs_version, theirs, ref, _one_line(reason, 500)
+            )
+
         for name, sub in subs.items():
-            if name not in mine or mine[name] != base.get(name):
-                continue  # new here (nothing to regress) or changed on both sides (a conflict, ours kept)
+            if name not in mine:
+                if name in base:
+                    continue  # removed here, changed there: a conflict, reported by the merge
+                reason = verify(sub) if verify is not None else None
+                if reason:
+                    reject(name, None, sub.version, f"new here, it fails its own cases ({reason})")
+                continue
+            if mine[name] != base.get(name):
+                continue  # changed on both sides: a conflict, ours kept
             local = parse_subagent(name, self._files_at(ours, name))
-            merged = _accumulate(sub, local)
-            reason = verify(merged) if verify is not None else None
-            if not reason and merged.files != sub.files:
-                kept[name] = TreeEntry("040000", "tree", self.git.write_tree_of(merged.files))
+            merged, redefined = _accumulate(sub, local)
+            if redefined:
+                reason = "it redefines our stored cases (" + "; ".join(redefined) + ")"
+            else:
+                failed = verify(merged) if verify is not None else None
+                reason = f"it fails the cases it would carry, ours included ({failed})" if failed else None
             if reason:
-                ref = f"refs/agentfactory/rejected/{name}"
-                self.git.run("update-ref", ref, theirs)
-                rejected[name] = PullRejection(
-                    name, local.version, sub.version, theirs, ref, _one_line(reason, 500)
-                )
+                reject(name, local.version, sub.version, reason)
+            elif merged.files != sub.files:
+                kept[name] = TreeEntry("040000", "tree", self.git.write_tree_of(merged.files))
+        if not accept_removals:
+            for name, entry in mine.items():
+                if name not in other and base.get(name) == entry and _is_name(name):
+                    version = _version_of_files(self._files_at(ours, name)) or None
+                    reject(name, version, None, "the remote removes it (pass --accept-removals to take that)")
         return rejected, kept
 
     def _changed_names(self, a: str, b: str) -> list[str]:
@@ -735,6 +804,7 @@ class Library:
         mine, other = self.git.ls_tree(ours), self.git.ls_tree(theirs)
         merged = dict(mine)
         updated: list[str] = []
+        removed: list[str] = []
         conflicts: list[PullConflict] = []
         for name in sorted(set(mine) | set(other) | set(base)):
             o, t, b = mine.get(name), other.get(name), base.get(name)
@@ -743,9 +813,10 @@ class Library:
             if o == b:
                 if t is None:
                     merged.pop(name, None)
+                    removed.append(name)
                 else:
                     merged[name] = kept_cases.get(name, t)
-                updated.append(name)
+                    updated.append(name)
                 continue
             ref = (
                 f"refs/agentfactory/conflicts/{name}"
@@ -767,6 +838,8 @@ class Library:
         summary = [f"Merge the library at {_one_line(remote, 120)}."]
         if updated:
             summary.append("Taken from the remote: " + ", ".join(updated) + ".")
+        if removed:
+            summary.append("Removed as the remote did: " + ", ".join(removed) + ".")
         if conflicts:
             summary.append(
                 "Changed on both sides, ours kept (theirs reachable at refs/agentfactory/conflicts/<name>): "
@@ -779,17 +852,18 @@ class Library:
             )
         if rejected:
             summary.append(
-                "Failing our stored cases, ours kept (theirs at refs/agentfactory/rejected/<name>): "
+                "Rejected, ours kept (theirs at refs/agentfactory/rejected/<name>): "
                 + ", ".join(rejected)
                 + "."
             )
-        message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(conflicts)} conflicts"
+        message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(removed)} removed, "
+        message += f"{len(conflicts)} conflicts"
         message += f", {len(rejected)} rejected\n\n" if rejected else "\n\n"
         message += "\n".join(summary) + "\n"
         commit = self.git.text("commit-tree", tree, "-p", ours, "-p", theirs, input=_message(message))
-        self._move_head(ours, commit, updated, "pull (merge)")
+        self._move_head(ours, commit, updated + removed, "pull (merge)")
         self._index.refresh(commit)
-        return PullResult(commit, False, updated, conflicts, list(rejected.values()))
+        return PullResult(commit, False, updated, conflicts, list(rejected.values()), removed)
 
 
 def _is_name(name: str) -> bool:
@@ -803,19 +877,52 @@ def _is_name(name: str) -> bool:
 FIXTURES_DIR = "fixtures/"  # input files of the cases, kept beside them
 
 
-def _accumulate(new: Subagent, old: Subagent) -> Subagent:
-    """`new` with the cases of `old` it lacks (by inputs) and the fixture files those cases read."""
-    have = {json.dumps(c.inputs, sort_keys=True, default=str) for c in new.cases}
-    kept = [c for c in old.cases if json.dumps(c.inputs, sort_keys=True, default=str) not in have]
-    if not kept:
-        return new
+def _case_key(case: Case) -> str:
+    return json.dumps(case.inputs, sort_keys=True, default=str)
+
+
+def _case_label(case: Case) -> str:
+    return case.name or _one_line(_case_key(case), 80)
+
+
+def _accumulate(new: Subagent, old: Subagent, *, prefer_new: bool = False) -> tuple[Subagent, list[str]]:
+    """`new` carrying every case of `old` (the stored version) and the fixture files they read.
+
+    Returns it with the redefinitions found: a case of `new` with the inputs of a stored case but another
+    expectation, or a stored fixture `new` gives other content. The stored case and fixture are what the
+    result carries (so they run with OUR expectation), unless `prefer_new`."""
+    stored = {_case_key(c): c for c in old.cases}
+    redefined: list[str] = []
+    cases: list[Case] = []
+    seen: set[str] = set()
+    for case in new.cases:
+        key = _case_key(case)
+        if key in seen:
+            continue
+        seen.add(key)
+        mine = stored.get(key)
+        if mine is not None and _expectation(mine) != _expectation(case):
+            redefined.append(f"case {_case_label(mine)} expects something else")
+            case = case if prefer_new else mine
+        cases.append(case)
+    cases += [c for k, c in stored.items() if k not in seen]
     files = dict(new.files)
     for path, data in old.files.items():
-        if path.startswith(FIXTURES_DIR) and path not in files:
-            files[path] = data
-    cases = [*new.cases, *kept]
+        if not path.startswith(FIXTURES_DIR):
+            continue
+        if path in files and files[path] != data:
+            redefined.append(f"{path} has other content")
+            if prefer_new:
+                continue
+        files[path] = data
+    if cases == list(new.cases) and files == new.files:
+        return new, redefined
     files[CASES_FILE] = dump_cases(cases).encode("utf-8")
-    return dataclasses.replace(new, cases=cases, files=files)
+    return dataclasses.replace(new, cases=cases, files=files), redefined
+
+
+def _expectation(case: Case) -> str:
+    return json.dumps([case.expected, case.tolerance, case.checks], sort_keys=True, default=str)
 
 
 def _code_key(sub: Subagent) -> tuple:

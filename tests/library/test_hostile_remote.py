@@ -194,3 +194,142 @@ def test_pull_runs_the_stored_cases_in_docker(teams, tmp_path: Path) -> None:
     out = runner.invoke(app, ["library", "pull", remote, "--sandbox", "docker", "--library", str(bob.path)])
     assert out.exit_code == 1 and "Rejected:" in out.stdout, out.output
     assert bob.get(NAME).version == 1
+
+
+WRONG = "def run(text: str, limit: int = 3) -> dict:\n    return {'result': 'WRONG'}\n"
+WRONG_CASE = '{"inputs": {"text": "abcdef"}, "expected": {"result": "WRONG"}}\n'
+
+
+def _no_incoming(bob: Library) -> None:
+    refs = git(bob.path, "for-each-ref", "--format=%(refname)").split()
+    assert "refs/agentfactory/incoming" not in refs
+
+
+def test_a_remote_case_redefining_our_stored_case_is_rejected_and_ours_runs(teams, tmp_path: Path) -> None:
+    """Item 9a: the remote's cases.jsonl holds our case's inputs with another expectation (its code returns
+    'WRONG'): a conflict kept on the side ref and reported, never a silent replacement."""
+    alice, bob, remote = teams
+    alice.save(write_folder(tmp_path / "v2", NAME, code=WRONG, cases=WRONG_CASE), replace_cases=True)
+    alice.push(remote)
+    before_cases = (bob.path / NAME / "cases.jsonl").read_bytes()
+    out = _pull_cli(bob, remote, "--json")
+    assert out.exit_code == 1, out.output
+    import json
+
+    (rejected,) = json.loads(out.stdout)["rejected"]
+    assert rejected["name"] == NAME and "redefines our stored cases" in rejected["reason"]
+    assert git(bob.path, "rev-parse", rejected["ref"]).strip() == rejected["theirs_commit"]
+    assert (bob.path / NAME / "cases.jsonl").read_bytes() == before_cases
+    assert bob.get(NAME).version == 1 and "text[:limit]" in bob.get(NAME).code
+    _no_incoming(bob)
+
+
+def test_a_remote_fixture_redefining_ours_is_rejected(teams, tmp_path: Path) -> None:
+    """Item 9a, the fixture variant: same cases, but a fixture our case reads gets other content."""
+    alice, bob, remote = teams
+    fixture = tmp_path / "v2" / NAME / "fixtures" / "in.txt"
+    fixture.parent.mkdir(parents=True)
+    fixture.write_text("ours\n")
+    folder = write_folder(tmp_path / "v2", NAME, purpose="With a fixture.")
+    alice.save(folder)
+    alice.push(remote)
+    assert _pull_cli(bob, remote).exit_code == 0
+    fixture.write_text("theirs\n")
+    alice.save(folder, replace_cases=True)
+    alice.push(remote)
+    out = _pull_cli(bob, remote)
+    assert out.exit_code == 1 and "fixtures/in.txt has other content" in " ".join(out.stdout.split())
+    assert (bob.path / NAME / "fixtures" / "in.txt").read_text() == "ours\n"
+    _no_incoming(bob)
+
+
+def test_library_add_refuses_a_case_redefining_a_stored_one_unless_forced(tmp_path: Path) -> None:
+    """Item 9a for `library add` (p9_add_same_inputs.sh): refused, exit 1, the stored case kept; --force
+    replaces it and says so."""
+    lib = tmp_path / "lib"
+    add = ["library", "add", "--library", str(lib), "--sandbox", "local"]
+    assert runner.invoke(app, [*add, str(write_folder(tmp_path / "v1", NAME))]).exit_code == 0
+    stored = (lib / NAME / "cases.jsonl").read_bytes()
+    v2 = write_folder(tmp_path / "v2", NAME, code=WRONG, cases=WRONG_CASE)
+    out = runner.invoke(app, [*add, str(v2)])
+    assert out.exit_code == 1 and "Traceback" not in out.output
+    assert "redefines 1 stored case(s)" in " ".join(out.output.split())
+    assert (lib / NAME / "cases.jsonl").read_bytes() == stored and Library(lib).get(NAME).version == 1
+    out = runner.invoke(app, [*add, str(v2), "--force"])
+    assert out.exit_code == 0 and "replaced stored cases" in " ".join(out.output.split())
+    assert [c.expected for c in Library(lib).get(NAME).cases] == [{"result": "WRONG"}]
+
+
+def test_a_remote_removal_of_our_subagent_is_kept_aside_and_reported(teams, tmp_path: Path) -> None:
+    """Item 9b (p9_pull.py delete_sub): ours stays, theirs is at the rejected ref, exit 1; with
+    --accept-removals it is applied and reported as removed, not updated."""
+    alice, bob, remote = teams
+    dave = Library(tmp_path / "dave")
+    dave.pull(remote)  # holds our subagent too
+    alice.save(write_folder(tmp_path / "o", "other-tool"))
+    alice.remove(NAME)
+    alice.push(remote)
+    out = _pull_cli(bob, remote)
+    assert out.exit_code == 1, out.output
+    text = " ".join(out.stdout.split())
+    assert "the remote removes it" in text and "updated: other-tool." in text
+    assert bob.get(NAME).version == 1 and (bob.path / NAME / "text_preview.py").is_file()
+    ref = f"refs/agentfactory/rejected/{NAME}"
+    assert git(bob.path, "rev-parse", ref).strip() == git(alice.path, "rev-parse", "HEAD").strip()
+    _no_incoming(bob)
+    out = _pull_cli(dave, remote, "--accept-removals")
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.stdout.split())
+    assert f"removed: {NAME}." in text and f"updated: {NAME}" not in text
+    assert not (dave.path / NAME).exists()
+    _no_incoming(dave)
+
+
+def test_a_renamed_copy_arrives_as_a_new_subagent_that_must_pass_its_own_cases(teams, tmp_path: Path) -> None:
+    """Item 9b (p9_pull.py rename_and_regress): the original is kept (its removal rejected); the copy under
+    a new name that fails the cases it brings is not added; one that passes them is."""
+    alice, bob, remote = teams
+    dave = Library(tmp_path / "dave")
+    dave.pull(remote)
+    alice.remove(NAME)
+    alice.save(write_folder(tmp_path / "bad", "text-previex", code=WRONG))  # carries the 'abc' case
+    alice.push(remote)
+    out = _pull_cli(bob, remote, "--json")
+    assert out.exit_code == 1, out.output
+    import json
+
+    data = json.loads(out.stdout)
+    reasons = {r["name"]: r["reason"] for r in data["rejected"]}
+    assert "the remote removes it" in reasons[NAME]
+    assert "fails its own cases" in reasons["text-previex"] and data["updated"] == []
+    assert not (bob.path / "text-previex").exists() and bob.get(NAME).version == 1
+    _no_incoming(bob)
+    alice.save(write_folder(tmp_path / "good", "text-previex"))
+    alice.push(remote)
+    out = _pull_cli(dave, remote, "--json")
+    data = json.loads(out.stdout)
+    assert out.exit_code == 1 and data["updated"] == ["text-previex"]
+    assert [r["name"] for r in data["rejected"]] == [NAME] and dave.get(NAME).version == 1
+    assert dave.get("text-previex").version == 2
+
+
+def test_the_incoming_ref_never_outlives_a_pull(teams, tmp_path: Path) -> None:
+    alice, bob, remote = teams
+    alice.save(write_folder(tmp_path / "v2", NAME, purpose="Better docs."))
+    alice.push(remote)
+    assert _pull_cli(bob, remote).exit_code == 0
+    _no_incoming(bob)
+    assert _pull_cli(bob, remote).exit_code == 0  # up to date
+    _no_incoming(bob)
+
+
+def test_a_remote_revision_with_a_huge_integer_default_is_refused_in_one_sentence(teams) -> None:
+    """Item 8a via pull (p9_pull.py hex_default_code): exit 2, one sentence, the library untouched."""
+    alice, bob, remote = teams
+    code = b"def run(text: str, limit: int = 0x" + b"f" * 20_000 + b") -> dict:\n    return {}\n"
+    rows = [e for e in _entries(alice.path, f"HEAD:{NAME}") if e[3] != "text_preview.py"]
+    sub = _tree(alice.path, [*rows, ("100644", "blob", _blob(alice.path, code), "text_preview.py")])
+    _push_tree(alice, remote, [("040000", "tree", sub, NAME)], replace=NAME)
+    line = _refused(bob, remote, snapshot(bob.path))
+    assert "text_preview.py cannot be analysed" in line and "integer of thousands of digits" in line
+    _no_incoming(bob)
