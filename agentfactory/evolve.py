@@ -35,6 +35,7 @@ from agentfactory.config import Settings
 from agentfactory.errors import AgentFactoryError, UsageError, ValidationError
 from agentfactory.gate import GateReport, case_from_run, collect, record_gate_decision, run_case, run_gate
 from agentfactory.library import Case, Library, validate_folder
+from agentfactory.library.cases import dump_cases
 from agentfactory.llm.types import Message, ModelProvider, ToolResult, ToolSpec
 from agentfactory.llm.validation import check_tool_call
 from agentfactory.meta.candidates import inputs_digest as event_digest
@@ -654,9 +655,7 @@ class _SubagentLoop:
             save = Path(tmp) / self.name
             shutil.copytree(folder, save)
             cases = _dedupe([*sub.cases, *new_cases])
-            (save / "cases.jsonl").write_text(
-                "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in cases), encoding="utf-8"
-            )
+            (save / "cases.jsonl").write_text(dump_cases(cases), encoding="utf-8")
             for case, _ in fixed:
                 _copy_referenced(case, save / FIXTURES_DIR)
             (save / "SKILL.md").write_text(

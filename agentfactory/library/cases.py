@@ -179,6 +179,8 @@ def load_json(text: str, where: str) -> Any:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(f"{where} is not valid JSON ({exc.msg}).") from None
+    except ValueError:  # an integer of thousands of digits (Python's conversion limit)
+        raise ValidationError(f"{where} holds a number too large to read.") from None
     except (RecursionError, MemoryError):
         raise ValidationError(f"{where} is nested too deeply (over {MAX_NESTING} levels).") from None
     if nesting_exceeds(data, MAX_NESTING):
@@ -189,7 +191,9 @@ def load_json(text: str, where: str) -> Any:
 def parse_cases(text: str, where: str = "cases.jsonl") -> list[Case]:
     """Parse JSON Lines into cases; blank lines are allowed, anything else malformed is refused."""
     cases: list[Case] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only: str.splitlines() would also split inside a JSON string holding U+2028,
+    # U+2029 or U+0085, which JSON allows unescaped.
+    for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         data = load_json(line, f"{where} line {lineno}")
@@ -200,7 +204,12 @@ def parse_cases(text: str, where: str = "cases.jsonl") -> list[Case]:
 
 
 def dump_cases(cases: list[Case]) -> str:
-    return "".join(json.dumps(c.to_dict(), ensure_ascii=False, sort_keys=False) + "\n" for c in cases)
+    """The one writer of cases.jsonl: one case per line, line separators inside strings escaped."""
+    lines = (json.dumps(c.to_dict(), ensure_ascii=False, sort_keys=False) for c in cases)
+    return "".join(
+        line.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").replace("\x85", "\\u0085") + "\n"
+        for line in lines
+    )
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ class Library:
 
     def _check_adoptable(self) -> None:
         if self.path.exists() and not self.path.is_dir():
-            raise LibraryError(f"Library path {self.path} is a file, not a folder.")
+            raise UsageError(f"Library path {self.path} is a file, not a folder: give a folder.")
         if not self.path.exists():
             return
         if self.gitdir.exists():

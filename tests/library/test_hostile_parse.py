@@ -276,3 +276,24 @@ def test_library_add_and_a_run_with_a_docstring_of_100000_spaces_finish_quickly(
     assert proc.returncode == 0, proc.stderr
     assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "success"
     assert events[-1]["created"] == ["hostile-code"]
+
+
+def test_a_number_too_large_to_read_in_cases_jsonl_is_one_sentence():
+    from agentfactory.library.cases import parse_cases
+
+    line = '{"inputs": {"n": ' + "9" * 5000 + '}, "expected": {}}\n'
+    with pytest.raises(ValidationError, match="cases.jsonl line 1 holds a number too large to read"):
+        parse_cases(line)
+
+
+def test_line_separators_inside_a_case_survive_the_round_trip():
+    # U+2028, U+2029 and U+0085 are allowed raw in JSON strings: a case holding them stays one case.
+    from agentfactory.library.cases import Case, dump_cases, parse_cases
+
+    case = Case(inputs={"text": "a\u2028b\u2029c\x85d"}, expected={"out": "x\u2028y"})
+    text = dump_cases([case])
+    assert text.count("\n") == 1
+    (back,) = parse_cases(text)
+    assert back.inputs == case.inputs and back.expected == case.expected
+    (raw,) = parse_cases('{"inputs": {"t": "a\u2028b"}, "expected": {}}\n')  # written by another tool
+    assert raw.inputs == {"t": "a\u2028b"}
