@@ -97,11 +97,11 @@ def test_api_bad_input_files_leave_no_workspace(env):
 def test_library_path_is_a_file(tmp_path, monkeypatch):
     (tmp_path / "lib").write_text("not a library")
     env = make_env(tmp_path)
-    with pytest.raises(LibraryError, match=r"lib is a file, not a folder"):
+    with pytest.raises(UsageError, match=r"lib is a file, not a folder"):
         env.run("Count words", [])
     assert env.workspaces() == []
     out = cli(tmp_path, monkeypatch, "Count words", "--model", script_file(tmp_path, [{"text": "x"}]))
-    assert out.exit_code == 1 and "is a file, not a folder" in one_line_error(out)
+    assert out.exit_code == 2 and "is a file, not a folder" in one_line_error(out)  # bad usage, not a task
     assert (tmp_path / "lib").read_text() == "not a library"
 
 
