@@ -192,10 +192,7 @@ def run_tool_loop(
     except AuthenticationError as exc:  # a key the provider refuses is configuration, not a model fault
         return LoopResult("config_error", str(exc), None, budget.steps, messages)
     except ContextWindowExceeded as exc:  # refused even after compacting everything that may be
-        reason = (
-            "the conversation no longer fits the model's context window even with every older tool "
-            f"result compacted ({exc})"
-        )
+        reason = f"{str(exc).rstrip('.')}; every older tool result was already compacted."
         return LoopResult("provider_error", reason, None, budget.steps, messages)
     except ProviderError as exc:
         return LoopResult("provider_error", str(exc), None, budget.steps, messages)

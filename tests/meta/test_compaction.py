@@ -206,7 +206,7 @@ def test_a_context_window_refusal_that_compaction_cannot_fix_ends_the_run_clearl
 
     result, _, _ = run(Recorder([call("finish", answer="x")], fail=always), context_window=10_000_000)
     assert result.status == "provider_error"
-    assert "no longer fits the model's context window" in result.reason
+    assert "every older tool result was already compacted" in result.reason
 
 
 CUT = {
