@@ -39,6 +39,9 @@ Handler = Callable[[dict[str, Any]], dict[str, Any]]
 MAX_REQUEST_BYTES = 1 << 20
 MAX_RESPONSE_BYTES = 8 << 20
 MAX_FRAME_DEPTH = 64
+# Containers in one request: each costs the host far more memory than its two bytes of JSON, so a 1 MiB
+# frame of "[[],[],...]" would hold hundreds of MB across the open connections. Counted before decoding.
+MAX_FRAME_CONTAINERS = 20_000
 MAX_CONNECTIONS = 8
 MAX_CALLS = 1000
 ARG_PREVIEW_CHARS = 200
@@ -73,7 +76,10 @@ def read_frame(sock: socket.socket, limit: int, max_depth: int = MAX_FRAME_DEPTH
 
 def decode_frame(body: bytes, max_depth: int = MAX_FRAME_DEPTH) -> dict[str, Any]:
     """Bounded JSON decoding: a nesting the parser cannot follow, or deeper than `max_depth`, is a
-    FrameError (never a RecursionError in a broker thread)."""
+    FrameError (never a RecursionError in a broker thread). A frame with more containers than
+    MAX_FRAME_CONTAINERS is refused before it is decoded (an upper count: brackets inside strings count)."""
+    if body.count(b"[") + body.count(b"{") > MAX_FRAME_CONTAINERS:
+        raise FrameError(f"request frame holds more than {MAX_FRAME_CONTAINERS:,} lists and objects")
     try:
         data = json.loads(body.decode("utf-8"))
     except RecursionError:

@@ -13,6 +13,7 @@ import math
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
@@ -403,7 +404,11 @@ class WebFetchTool:
         )
         host_ip = f"[{ip}]" if ":" in ip else ip
         pinned = urlunsplit((parts.scheme, f"{host_ip}:{port}", parts.path or "/", parts.query, ""))
-        headers = {"Host": parts.netloc, "User-Agent": "agentfactory-web-fetch/0.1"}
+        headers = {
+            "Host": parts.netloc,
+            "User-Agent": "agentfactory-web-fetch/0.1",
+            "Accept-Encoding": "gzip, deflate",  # decoded here within the byte limit (_bounded_body)
+        }
         extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
         timeout = deadline.left(None, FetchTimeout)
         transport = _DeadlineTransport(deadline)
@@ -413,13 +418,36 @@ class WebFetchTool:
             request = client.build_request("GET", pinned, headers=headers, extensions=extensions)
             response = client.send(request, stream=True)
             try:
-                chunks, size, truncated = [], 0, False
-                for chunk in response.iter_bytes():
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > limit:
-                        truncated = True
-                        break
-                return response, b"".join(chunks)[:limit], truncated
+                body, truncated = _bounded_body(response, limit)
+                return response, body, truncated
             finally:
                 response.close()
+
+
+def _bounded_body(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the decoded body, and whether there was more. The raw stream is decoded
+    here, never more than the limit at a time, so a small compressed body cannot expand in memory
+    (httpx would inflate a whole chunk at once: a 1 MB gzip bomb is 1 GB)."""
+    encoding = response.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        inflate = None
+    elif encoding in ("gzip", "x-gzip", "deflate"):
+        inflate = zlib.decompressobj(47 if encoding != "deflate" else 15)  # 47: gzip or zlib header
+    else:
+        raise FetchRefused(f"the response is encoded with {encoding[:40]!r}, which web_fetch does not decode")
+    out = bytearray()
+    for raw in response.iter_raw():
+        data = raw
+        while data:
+            if inflate is None:
+                piece, data = data, b""
+            else:
+                try:
+                    piece = inflate.decompress(data, limit + 1 - len(out))
+                except zlib.error:
+                    raise FetchRefused("the response's compressed body is corrupt") from None
+                data = inflate.unconsumed_tail
+            out += piece
+            if len(out) > limit:
+                return bytes(out[:limit]), True
+    return bytes(out), False

@@ -225,3 +225,57 @@ def test_a_slow_name_lookup_counts_against_the_same_deadline(no_network):  # noq
         release.set()
     assert time.monotonic() - started < 2.0
     assert no_network == []
+
+
+@contextlib.contextmanager
+def one_reply_server(head: bytes, body: bytes) -> Iterator[str]:
+    """A 127.0.0.1 server answering one request with `head` + `body`, then stopping."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(10)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(5)
+                conn.recv(65536)
+                conn.sendall(head + body)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(timeout=5)
+
+
+def test_a_gzip_bomb_is_inflated_no_further_than_the_byte_limit(no_network):  # noqa: F811
+    import gzip
+    import tracemalloc
+
+    bomb = gzip.compress(b"\0" * (200 << 20), compresslevel=9)  # 200 MB of zeros in ~200 KB
+    head = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-encoding: gzip\r\n"
+        b"content-length: " + str(len(bomb)).encode() + b"\r\n\r\n"
+    )
+    with one_reply_server(head, bomb) as base:
+        tool = WebFetchTool(allow_loopback=True, timeout_s=10.0)
+        tracemalloc.start()
+        try:
+            result = tool({"url": f"{base}/bomb", "max_bytes": 1_000_000})
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert result["truncated"] is True
+    assert peak < 40 << 20, peak  # the whole body inflated at once would be 200 MB
+
+
+def test_an_unknown_content_encoding_is_refused(no_network):  # noqa: F811
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-encoding: br\r\ncontent-length: 3\r\n\r\n"
+    with one_reply_server(head, b"abc") as base:
+        tool = WebFetchTool(allow_loopback=True, timeout_s=5.0)
+        with pytest.raises(FetchRefused, match="encoded with 'br'"):
+            tool({"url": f"{base}/br"})

@@ -71,9 +71,12 @@ def thread_errors(monkeypatch):
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        (b'{"tool": "echo", "args": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "nested deeper than 64"),
+        (b'{"tool": "echo", "args": ' + b"[" * 200_000 + b"]" * 200_000 + b"}", "more than 20,000 lists"),
+        (b'{"tool": "echo", "args": ' + b"[" * 10_000 + b"]" * 10_000 + b"}", "nested deeper than 64"),
         (b'{"tool": "echo", "args": {"a": ' + b"[" * 100 + b"]" * 100 + b"}}", "nested deeper than 64"),
-        (b'{"tool": "echo", "args": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_001, "nested deeper than 64"),
+        (b'{"tool": "echo", "args": ' + b'{"a": ' * 50_000 + b"1" + b"}" * 50_001, "more than 20,000 lists"),
+        # wide, not deep: each empty list costs the host ~60 bytes for its 3 bytes of JSON
+        (b'{"tool": "echo", "args": {"a": [' + b"[]," * 300_000 + b"[]]}}", "more than 20,000 lists"),
         (b"\xff\xfe not utf-8", "not UTF-8"),
         (b"[1, 2, 3]", "not a JSON object"),
         (b'{"tool": "echo", "args": {"x": 1', "not valid JSON"),
