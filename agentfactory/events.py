@@ -178,6 +178,8 @@ def _dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=str)
     except (TypeError, ValueError, RecursionError):
         return repr(value)
+
+
 def _plain(value: Any) -> Any:
     """A copy of `value` made of JSON types only: non-finite floats become the strings "NaN",
     "Infinity", "-Infinity"; unknown objects go through `_json_default`; cycles and subtrees deeper than

@@ -113,9 +113,13 @@ class ReactAgent:
             def dispatch(name: str, args: dict[str, Any]) -> Outcome:
                 if name == "finish":
                     failure = declared_failure(
-                        str(args.get("status") or "done"), str(args.get("reason") or ""), args.get("answer", "")
+                        str(args.get("status") or "done"),
+                        str(args.get("reason") or ""),
+                        args.get("answer", ""),
                     )
-                    return Outcome("Task finished.", finished=True, answer=args.get("answer", ""), failure=failure)
+                    return Outcome(
+                        "Task finished.", finished=True, answer=args.get("answer", ""), failure=failure
+                    )
                 counter["n"] += 1
                 return _run_code(ctx, args["code"], args.get("inputs") or {}, counter["n"])
 

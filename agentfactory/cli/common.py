@@ -27,8 +27,12 @@ console = Console(emoji=False, soft_wrap=True)
 err_console = Console(stderr=True, emoji=False, soft_wrap=True)
 
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
-LibraryOpt = typer.Option(None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library).")
-WorkspacesOpt = typer.Option(None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces).")
+LibraryOpt = typer.Option(
+    None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library)."
+)
+WorkspacesOpt = typer.Option(
+    None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."
+)
 SandboxOpt = typer.Option(
     None, "--sandbox", help="Sandbox backend: docker (default) or local (weaker isolation)."
 )

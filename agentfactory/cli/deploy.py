@@ -102,7 +102,9 @@ def deploy(
             highlight=False,
             soft_wrap=True,
         )
-    console.print(f"Exported [bold]{escape(visible(result.name))}[/] version {result.version}:", highlight=False)
+    console.print(
+        f"Exported [bold]{escape(visible(result.name))}[/] version {result.version}:", highlight=False
+    )
     lines = []
     names = result.names
     if "package" in result.outputs and names is not None:

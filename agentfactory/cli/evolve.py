@@ -102,8 +102,12 @@ def evolve(
     accept: str = typer.Option(
         "all", "--accept", help="all: every failing case must pass; more: strictly more must pass."
     ),
-    library: Path = typer.Option(None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library)."),
-    workspaces: Path = typer.Option(None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."),
+    library: Path = typer.Option(
+        None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library)."
+    ),
+    workspaces: Path = typer.Option(
+        None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."
+    ),
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:

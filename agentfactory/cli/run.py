@@ -33,8 +33,12 @@ def run(
         None, "--base-url", help="Base URL for the openai adapter (Ollama, vLLM, LM Studio, llama.cpp)."
     ),
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
-    library: Path = typer.Option(None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library)."),
-    workspaces: Path = typer.Option(None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."),
+    library: Path = typer.Option(
+        None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library)."
+    ),
+    workspaces: Path = typer.Option(
+        None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."
+    ),
     # Limits are checked where every source of them is (config.py), not by typer: one rule, one message.
     max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many steps (tool calls too)."),
     max_tokens: int = typer.Option(None, "--max-tokens", help="Stop after this many tokens."),

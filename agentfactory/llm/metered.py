@@ -106,9 +106,7 @@ class MeteredProvider:
                 if streamed is None:
                     response = self.provider.complete(system, messages, tools, max_tokens)
                 else:
-                    response = self.provider.complete(
-                        system, messages, tools, max_tokens, on_stream=streamed
-                    )
+                    response = self.provider.complete(system, messages, tools, max_tokens, on_stream=streamed)
         finally:
             if reservation is not None:
                 self.budget.release(reservation)  # the real usage is charged below

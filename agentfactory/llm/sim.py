@@ -283,9 +283,7 @@ class SimProvider:
         return {"code": cap.code}
 
     def _give_up(self, r: _Reading, why: str) -> tuple[str, list[ToolCall]]:
-        return f"Stopping: {why}.", [
-            self._failed(f"I could not complete the task: {why}.", save=[])
-        ]
+        return f"Stopping: {why}.", [self._failed(f"I could not complete the task: {why}.", save=[])]
 
     # -- ReAct agent -------------------------------------------------------------------------------
 

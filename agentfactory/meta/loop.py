@@ -58,7 +58,9 @@ def declared_failure(status: str, reason: str, answer: str) -> str:
 
 @dataclass
 class LoopResult:
-    status: str  # success, task_failed, budget_exhausted, interrupted, no_progress, provider_error, config_error
+    status: (
+        str  # success, task_failed, budget_exhausted, interrupted, no_progress, provider_error, config_error
+    )
     reason: str
     answer: str | None
     steps: int

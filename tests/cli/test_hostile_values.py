@@ -191,7 +191,6 @@ def test_uncreatable_workspaces_is_one_sentence(project):
     assert "Traceback" not in result.output
 
 
-
 def test_uncreatable_library_is_one_sentence(project):
     (project.root / "a-file").write_text("x")
     model = project.script([{"tool_calls": [{"name": "finish", "arguments": {"answer": "hi"}}]}])
@@ -201,6 +200,7 @@ def test_uncreatable_library_is_one_sentence(project):
     assert "Traceback" not in result.output
     for run_dir in project.run_dirs():  # a run that started still ends its log
         assert events_of(run_dir)[-1]["type"] == "run_finished"
+
 
 @pytest.mark.parametrize(
     "make, fragment",

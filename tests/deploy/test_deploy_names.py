@@ -201,7 +201,9 @@ def test_export_module_keeps_plain_names_and_prefixes_shadowing_ones() -> None:
     ["google", "streamlit", "datasets", "langchain", "xgboost", "psycopg2-binary", "sentencepiece",
      "Pip3", "jupyter-lab", "django-admin", "huggingface-cli"],
 )  # fmt: skip
-def test_more_well_known_names_and_their_commands_are_refused(env: Env, tmp_path: Path, requested: str) -> None:
+def test_more_well_known_names_and_their_commands_are_refused(
+    env: Env, tmp_path: Path, requested: str
+) -> None:
     # Not installed here: the bundled list (distributions, their import names, the commands they install)
     # and a case-insensitive look at PATH refuse them.
     from agentfactory.deploy.names import collision, import_name

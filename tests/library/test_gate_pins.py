@@ -24,7 +24,9 @@ def test_file_pins_catch_an_empty_file_and_accept_the_same_content(tmp_path: Pat
     assert empty.failures == ["file 'report.csv' is empty, expected 12 bytes"]
     (out / "report.csv").write_text("a,b\n")
     short = check_case(case, {"ok": True}, ["report.csv"], file_facts(out, ["report.csv"]))
-    assert short.failures == ["file 'report.csv': its text differs from the recorded one (4 bytes, expected 12)"]
+    assert short.failures == [
+        "file 'report.csv': its text differs from the recorded one (4 bytes, expected 12)"
+    ]
     (out / "report.csv").write_text("a,b\n1,2\n3,5\n")  # same shape, one value changed: not the same text
     assert not check_case(case, {"ok": True}, ["report.csv"], file_facts(out, ["report.csv"])).passed
     (out / "report.csv").write_bytes(b"a,b \r\n1,2\r\n3,4\r\n")  # line endings and trailing spaces aside
@@ -62,8 +64,11 @@ def test_a_nan_result_recorded_as_a_case_lets_a_later_correct_revision_pass() ->
     stored = parse_cases(dump_cases([case]))[0]
     assert stored.expected == {"rows": 3}
     assert stored.checks["types"] == {"mean": "number"}
-    assert stored.checks["summaries"]["parts"] == {"type": "array", "length": 2, "sha256": stored.checks[
-        "summaries"]["parts"]["sha256"]}  # its shape, not its content: a fix may replace the infinity
+    assert stored.checks["summaries"]["parts"] == {
+        "type": "array",
+        "length": 2,
+        "sha256": stored.checks["summaries"]["parts"]["sha256"],
+    }  # its shape, not its content: a fix may replace the infinity
     fixed = run_case(lambda c: CaseRun(_Trace({"mean": 2.5, "rows": 3, "parts": [1.0, 2.0]})), stored)
     assert fixed.passed, fixed.failures
     # a NaN left in an older case by hand still compares equal to NaN
@@ -136,7 +141,9 @@ def test_a_binary_file_of_the_same_size_but_other_bytes_fails(tmp_path: Path) ->
 
     case = _recorded(tmp_path, {"ok": True}, {"data.bin": os.urandom(5000)})
     failed = _check(tmp_path, case, {"ok": True}, {"data.bin": bytes(5000)})
-    assert failed.failures == ["file 'data.bin': its bytes differ from the recorded ones (5000 bytes, expected 5000)"]
+    assert failed.failures == [
+        "file 'data.bin': its bytes differ from the recorded ones (5000 bytes, expected 5000)"
+    ]
 
 
 def test_a_csv_with_the_same_header_and_line_count_but_garbage_rows_fails(tmp_path: Path) -> None:
@@ -154,7 +161,13 @@ def test_a_nan_inside_a_large_list_is_part_of_its_content(tmp_path: Path) -> Non
 
 def test_a_chart_may_render_differently_but_not_change_size_or_format(tmp_path: Path) -> None:
     def png(width: int, height: int, body: bytes) -> bytes:
-        return b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + width.to_bytes(4, "big") + height.to_bytes(4, "big") + body
+        return (
+            b"\x89PNG\r\n\x1a\n"
+            + b"\x00\x00\x00\rIHDR"
+            + width.to_bytes(4, "big")
+            + height.to_bytes(4, "big")
+            + body
+        )
 
     case = _recorded(tmp_path, {"ok": True}, {"chart.png": png(640, 480, b"a" * 4000)})
     assert _check(tmp_path, case, {"ok": True}, {"chart.png": png(640, 480, b"b" * 4100)}).passed

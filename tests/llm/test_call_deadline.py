@@ -161,7 +161,9 @@ def test_setting_default_env_file_and_refusals(tmp_path):
     (tmp_path / "agentfactory.toml").write_text("call_timeout_s = 12.5\n")
     assert load_settings(env={}, cwd=tmp_path).call_timeout_s == 12.5
     for bad in ("inf", "nan", "-1", "0", "-inf", "1e12"):
-        with pytest.raises(ConfigError, match=r"Setting 'call_timeout_s' from \$AGENTFACTORY_CALL_TIMEOUT is"):
+        with pytest.raises(
+            ConfigError, match=r"Setting 'call_timeout_s' from \$AGENTFACTORY_CALL_TIMEOUT is"
+        ):
             load_settings(env={"AGENTFACTORY_CALL_TIMEOUT": bad}, cwd=tmp_path)
 
 
