@@ -328,7 +328,7 @@ def run_subagent_cases(settings: Any, sub: Any) -> GateReport:
     backend = get_backend(settings, pool_size=0)
     with contextlib.ExitStack() as stack:
         stack.callback(backend.close)
-        broker = _tool_broker(settings, list(sub.tools), stack)
+        broker = tool_broker(settings, list(sub.tools), stack)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="af-gate-")))
         code = tmp / "code"
         write_folder(code, sub.files)
@@ -354,8 +354,9 @@ def run_subagent_cases(settings: Any, sub: Any) -> GateReport:
         return run_gate(runner, list(sub.cases), [])
 
 
-def _tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
-    """A tool broker for the subagent's tools, or None when it uses none (no model is needed then)."""
+def tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
+    """A tool broker for a subagent's tools when its cases run outside a run (library gate, deploy's
+    checks), closed with `stack`; None when it uses none (no model is needed then)."""
     if not tools:
         return None
     from agentfactory.llm.registry import get_provider

@@ -25,13 +25,13 @@ def sandbox_case_runner(
     `progress` hears one line per case."""
 
     def run_cases(source: SubagentSource) -> list[CaseOutcome]:
-        from agentfactory.gate import collect, run_case
+        from agentfactory.gate import collect, run_case, tool_broker
         from agentfactory.sandbox import ExecutionRequest, get_backend
 
         backend = get_backend(settings)
         stack = contextlib.ExitStack()
         try:
-            broker = _broker(settings, source, stack)
+            broker = tool_broker(settings, list(source.tools), stack)
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="af-deploy-")))
             code_dir = Path(library.export(source.name, source.version, tmp / "code"))
             outcomes: list[CaseOutcome] = []
@@ -72,20 +72,6 @@ def sandbox_case_runner(
                     close()
 
     return run_cases
-
-
-def _broker(settings: Settings, source: SubagentSource, stack: contextlib.ExitStack) -> Any:
-    """A tool broker for the subagent's tools, or None when it uses none (no model is needed then)."""
-    if not source.tools:
-        return None
-    from agentfactory.llm.registry import get_provider
-    from agentfactory.sandbox import ToolBroker
-    from agentfactory.tools import build_handlers
-
-    provider = get_provider(settings.resolved_subagent_model(), settings) if "llm" in source.tools else None
-    broker = ToolBroker(build_handlers(settings, provider))
-    stack.callback(broker.close)
-    return broker
 
 
 def experience_run_counter(settings: Settings) -> RunCounter:
