@@ -21,8 +21,6 @@ VALIDATION = "validation"
 EXECUTION_KINDS = (USE, VALIDATION)
 
 
-
-
 # Strings longer than this are "long": a size class that often breaks naive code (timeouts, memory).
 LONG_STRING = 10_000
 LONG_LIST = 10_000

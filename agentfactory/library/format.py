@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -440,6 +441,55 @@ def with_section(body: str, title: str, text: str) -> str:
 NONE_RECORDED = "None recorded."  # what a section with nothing in it says
 
 
+LIMITATIONS_HEADING = "## Known limitations"
+_LESSONS_BEGIN = "<!-- experience:lessons:begin -->"
+_LESSONS_END = "<!-- experience:lessons:end -->"
+
+
+def set_lessons_block(skill_md: str, lessons: list[str], now: float | None = None) -> str:
+    """SKILL.md text with the experience store's lessons block under "Known limitations" replaced (or added).
+
+    Hand-written limitations outside the marked block are kept as they are; the block itself is owned
+    by the experience store and rewritten whole, so it never grows beyond MAX_LESSONS lines.
+    """
+    stamp = time.strftime("%Y-%m-%d", time.gmtime(now if now is not None else time.time()))
+    if lessons:
+        body = "\n".join(f"- {line}" for line in lessons)
+        block = (
+            f"{_LESSONS_BEGIN}\nObserved in recorded executions (updated {stamp}):\n\n{body}\n{_LESSONS_END}"
+        )
+    else:
+        block = ""
+    if _LESSONS_BEGIN in skill_md and _LESSONS_END in skill_md:
+        head, rest = skill_md.split(_LESSONS_BEGIN, 1)
+        _, tail = rest.split(_LESSONS_END, 1)
+        if block:
+            return head + block + tail
+        head = head.rstrip()
+        if head.lower().endswith(LIMITATIONS_HEADING.lower()):
+            head += "\n\n" + NONE_RECORDED  # the section was only lessons: back to the library's wording
+        return head + "\n\n" + tail.lstrip() if tail.strip() else head + "\n"
+    if not block:
+        return skill_md
+    lines = skill_md.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().lower() == LIMITATIONS_HEADING.lower():
+            placeholder = [j for j in range(i + 1, len(lines)) if lines[j].strip()][:1]
+            if placeholder and lines[placeholder[0]].strip() == NONE_RECORDED:
+                lines[placeholder[0]] = block
+                return "\n".join(lines) + "\n"
+            # Insert at the end of the section: before the next heading of the same or higher level.
+            end = next(
+                (j for j in range(i + 1, len(lines)) if lines[j].startswith("## ") or lines[j] == "#"),
+                len(lines),
+            )
+            while end > i + 1 and not lines[end - 1].strip():
+                end -= 1
+            new = lines[:end] + ["", block] + ([""] + lines[end:] if end < len(lines) else [])
+            return "\n".join(new) + "\n"
+    return skill_md.rstrip("\n") + f"\n\n{LIMITATIONS_HEADING}\n\n{block}\n"
+
+
 def add_changelog_entry(skill_md: str, entry: str) -> str:
     """SKILL.md with `entry` appended to its Changelog section (the section is added when missing)."""
     front, body = split_skill_md(skill_md)
@@ -581,7 +631,7 @@ def build_subagent_folder(
             f"## Inputs\n\nCall `{info.signature}`.\n\n" + _schema_md(inputs_schema or info.inputs_schema),
             "## Outputs\n\n" + (sections.get("outputs") or _schema_md(outputs_schema or info.outputs_schema)),
             "## Tools\n\n" + ("\n".join(f"- `{t}`" for t in tools) if tools else "None."),
-            "## Known limitations\n\n" + (limitations or sections.get("limitations") or "None recorded."),
+            "## Known limitations\n\n" + (limitations or sections.get("limitations") or NONE_RECORDED),
             "## Changelog\n\n" + (changelog or (f"- v{version}: created." if version else "- Created.")),
         ]
     )
