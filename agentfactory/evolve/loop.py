@@ -279,6 +279,7 @@ class _Rounds:
         self.fixtures, self.stored, self.shown, self.held, self.before = fixtures, stored, shown, held, before
         self.options = owner.options
         self.name = owner.name
+        self.decided = False  # a round ended the conversation with this subagent's verdict
 
     def run(self) -> None:
         out = self.out
@@ -294,9 +295,13 @@ class _Rounds:
             self.owner.ctx.emit,
             self.owner.settings.output_tokens_for(provider.spec),
         )
-        if result.status in ("success", "task_failed"):
+        if self.decided:
             return  # a round decided: accepted, or rejected / inconclusive with its reason
-        out.verdict = _LOOP_VERDICTS.get(result.status, "error")
+        # The loop ended without a deciding round: the budget, an interruption, the provider, a model
+        # that refused or stopped making progress.
+        out.verdict = _LOOP_VERDICTS.get(
+            result.status, "rejected" if result.status == "task_failed" else "error"
+        )
         last = f"; last round: {out.rounds[-1].reason}" if out.rounds else ""
         out.reason = f"{result.reason}{last}" if result.status == "no_progress" else result.reason
         if out.verdict != "rejected":
@@ -306,12 +311,15 @@ class _Rounds:
         """One round. A failure of the sandbox, the library or the budget ends the conversation here,
         with this subagent's verdict, rather than going back to the model as a tool error."""
         try:
-            return self._round(args)
+            outcome = self._round(args)
+            self.decided = outcome.finished
+            return outcome
         except BudgetExhausted as exc:  # an execution refused: the run's budget is spent
             self.out.verdict, self.out.reason = "budget_exhausted", str(exc)
         except AgentFactoryError as exc:
             self.out.verdict, self.out.reason = "error", str(exc)
         self.owner.emit("error", reason=self.out.reason)
+        self.decided = True
         return Outcome(self.out.reason, is_error=True, finished=True, failure=self.out.reason)
 
     def _round(self, args: dict[str, Any]) -> Outcome:

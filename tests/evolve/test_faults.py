@@ -144,3 +144,18 @@ def test_version_saved_meanwhile_is_not_overwritten(env, tmp_path):
 def test_unknown_name_is_one_clear_error(env):
     with pytest.raises(UsageError, match="No subagent named 'nope'"):
         Evolver(env.settings, library=env.library).plan(["nope"])
+
+
+def test_a_model_that_never_submits_is_stopped_by_the_shared_loop_and_rejected(env):
+    head = env.library.head()
+    outcome, provider = evolve(env, [{"text": "It looks fine."}] * 5, rounds=3)
+    assert (outcome.verdict, outcome.rounds) == ("rejected", [])
+    assert outcome.reason == "the model stopped calling tools without finishing"
+    assert len(provider.requests) == 3 and env.library.head() == head  # two nudges, then stopped
+
+
+def test_a_provider_failure_ends_the_subagent_with_error_and_the_library_untouched(env):
+    head = env.library.head()
+    outcome, _ = evolve(env, [revision("same", code=BUGGY)], rounds=3)  # no response for round 2
+    assert outcome.verdict == "error" and "no more responses" in outcome.reason
+    assert [r.verdict for r in outcome.rounds] == ["rejected"] and env.library.head() == head
