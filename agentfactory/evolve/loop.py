@@ -40,7 +40,7 @@ from agentfactory.evolve.records import (
 )
 from agentfactory.gate import GateReport, record_gate_decision
 from agentfactory.library import Case, Library
-from agentfactory.library.format import revised_files, write_folder
+from agentfactory.library.format import read_folder, revised_files, write_folder
 from agentfactory.llm.types import ModelProvider
 from agentfactory.meta.loop import Outcome, run_tool_loop
 
@@ -386,11 +386,7 @@ class _Rounds:
         ]
         fixtures = {rel: data for c, _ in fixed for rel, data in rv.referenced_files(c).items()}
         files = revised_files(
-            {
-                str(p.relative_to(folder).as_posix()): p.read_bytes()
-                for p in sorted(folder.rglob("*"))
-                if p.is_file()
-            },
+            read_folder(folder),  # the revision, read with the library's limits
             changelog=f"v{sub.version + 1}: {reason} (evolve: all stored cases pass).",
             limitations=notes,
             new_cases=[rv.case_from_fix(c, o, sub.version + 1) for c, o in fixed],
