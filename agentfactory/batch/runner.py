@@ -34,7 +34,8 @@ from agentfactory.errors import UsageError
 from agentfactory.events import json_bytes
 
 BATCH_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}\Z")
-# Rows with these statuses are not final: a resume runs their tasks again.
+# Rows with these statuses are not final: a resume runs their tasks again (and a task the batch's
+# --max-cost cut short, see `_final`).
 RERUN = frozenset({"interrupted", "not_run"})
 RETRIES = 1  # extra attempts for a task whose worker died without a result
 MIN_SHARE_USD = 1e-4  # below this, what is left of --max-cost cannot pay for a task
@@ -117,6 +118,11 @@ class BatchSummary:
         }
 
 
+def _final(row: dict[str, Any]) -> bool:
+    """Whether a row settles its task: not interrupted, not skipped, not cut short by the batch's bound."""
+    return row["status"] not in RERUN and not row.get("cut_by_batch")
+
+
 def new_batch_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
@@ -142,10 +148,10 @@ class _Driver:
         self.options = options
         self.folder = folder
         self.rows = dict(done)
-        self.pending = [t for t in tasks if t.id not in done or done[t.id]["status"] in RERUN]
+        self.pending = [t for t in tasks if t.id not in done or not _final(done[t.id])]
         self.progress = Progress(total=len(tasks))
         for row in self.rows.values():
-            if row["status"] not in RERUN:
+            if _final(row):
                 self._count(row)
         self.on_progress = on_progress or (lambda p: None)
         self.lock = threading.Lock()
@@ -166,7 +172,7 @@ class _Driver:
     def _next(self) -> tuple[BatchTask, float | None] | None:
         """The next task and its share of the batch's max_cost; None when nothing may start."""
         with self.lock:
-            if self.stop.is_set() or not self.pending:
+            if self.stop.is_set() or self.budget_spent or not self.pending:
                 return None
             share = None
             if self.options.max_cost is not None:
@@ -186,7 +192,17 @@ class _Driver:
         while (picked := self._next()) is not None:
             task, share = picked
             row = self._run(task, share)
+            if (
+                share is not None
+                and row["status"] == "budget_exhausted"
+                and share < task.overrides.get("max_cost", share + 1)
+            ):
+                # What was left of the batch's bound could not pay for this task: the bound is spent,
+                # and a resume (with a larger bound) runs the task again.
+                row["cut_by_batch"] = True
             with self.lock:
+                if row.get("cut_by_batch"):
+                    self.budget_spent = True
                 self.progress.running -= 1
                 if share is not None:
                     self.allocated -= share
@@ -256,7 +272,7 @@ class _Driver:
 
     def _write(self, row: dict[str, Any]) -> None:
         self.rows[row["id"]] = row
-        if row["status"] not in RERUN:
+        if _final(row):
             self._count(row)
         with open(self.folder / "results.jsonl", "ab") as fh:
             fh.write(json_bytes(row) + b"\n")
