@@ -21,15 +21,15 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agentfactory.batch.tasks import BatchTask, LineProblem
+from agentfactory.batch.worker import run_worker
 from agentfactory.errors import UsageError
 from agentfactory.events import json_bytes
 
@@ -144,7 +144,7 @@ def read_rows(results: Path) -> dict[str, dict[str, Any]]:
 
 class _Driver:
     def __init__(self, tasks: list[BatchTask], options: BatchOptions, folder: Path, done: dict[str, dict[str, Any]],
-                 on_progress: Callable[[Progress], None] | None):  # fmt: skip
+                 on_progress: Callable[[Progress], None] | None, executor: Executor):  # fmt: skip
         self.options = options
         self.folder = folder
         self.rows = dict(done)
@@ -156,7 +156,7 @@ class _Driver:
         self.on_progress = on_progress or (lambda p: None)
         self.lock = threading.Lock()
         self.stop = threading.Event()
-        self.procs: set[subprocess.Popen] = set()
+        self.executor = executor
         self.allocated = 0.0  # of max_cost, held by running tasks
         self.spent = sum(row.get("cost_usd") or 0.0 for row in self.rows.values())
         self.budget_spent = False
@@ -214,47 +214,19 @@ class _Driver:
         overrides = {**self.options.overrides, **task.overrides}
         if share is not None:
             overrides["max_cost"] = min(share, overrides.get("max_cost", share))
+        job = {
+            "id": task.id,
+            "task": task.task,
+            "inputs": [str(p) for p in task.inputs],
+            "overrides": overrides,
+            "cwd": str(self.options.cwd),
+            "config_file": str(self.options.config_file) if self.options.config_file else None,
+        }
         died = ""
         for attempt in range(1, RETRIES + 2):
-            work = self.folder / "work"
-            work.mkdir(exist_ok=True)
-            job = work / f"{task.id}.{attempt}.json"
-            result = work / f"{task.id}.{attempt}.result.json"
-            job.write_bytes(
-                json_bytes(
-                    {
-                        "id": task.id,
-                        "task": task.task,
-                        "inputs": [str(p) for p in task.inputs],
-                        "overrides": overrides,
-                        "cwd": str(self.options.cwd),
-                        "config_file": str(self.options.config_file) if self.options.config_file else None,
-                        "result": str(result),
-                    }
-                )
-            )
-            with open(self.folder / "logs" / f"{task.id}.{attempt}.log", "wb") as log:
-                proc = subprocess.Popen(
-                    [sys.executable, "-m", "agentfactory.batch.worker", str(job)],
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    cwd=self.options.cwd,
-                    start_new_session=True,  # Ctrl-C reaches workers only through the driver, once
-                )
-                with self.lock:
-                    self.procs.add(proc)
-                code = proc.wait()
-                with self.lock:
-                    self.procs.discard(proc)
-            if result.is_file():
-                try:
-                    row = json.loads(result.read_text(encoding="utf-8"))
-                except (OSError, json.JSONDecodeError):
-                    row = None
-                if isinstance(row, dict) and row.get("id") == task.id and isinstance(row.get("status"), str):
-                    return {**row, "attempts": attempt}
-            died = f"signal {-code}" if code < 0 else f"exit code {code}"
+            row, died = self.executor.execute(job, attempt)
+            if row is not None:
+                return {**row, "attempts": attempt}
             if self.stop.is_set():
                 return {
                     "id": task.id,
@@ -265,8 +237,7 @@ class _Driver:
         return {
             "id": task.id,
             "status": "error",
-            "reason": f"the worker process died {RETRIES + 1} times without a result ({died}); "
-            f"its log: {self.folder / 'logs'}",
+            "reason": f"the worker died {RETRIES + 1} times without a result ({died}); its log: {self.folder / 'logs'}",
             "attempts": RETRIES + 1,
         }
 
@@ -302,22 +273,55 @@ class _Driver:
 
     def _interrupt(self, slots: list[threading.Thread]) -> None:
         self.stop.set()
-        with self.lock:
-            for proc in self.procs:
-                with contextlib.suppress(OSError):
-                    proc.send_signal(signal.SIGINT)
+        self.executor.interrupt()
         deadline = time.monotonic() + INTERRUPT_GRACE_S
         try:
             for slot in slots:
                 slot.join(timeout=max(0.0, deadline - time.monotonic()))
         except KeyboardInterrupt:
             pass  # a second Ctrl-C: stop waiting
+        self.executor.kill()
+        for slot in slots:
+            slot.join(timeout=5)
+
+
+class Executor(Protocol):
+    """Where a task's worker runs: `execute` returns its row, or None and how the worker died."""
+
+    def execute(self, job: dict[str, Any], attempt: int) -> tuple[dict[str, Any] | None, str]: ...
+
+    def interrupt(self) -> None: ...
+
+    def kill(self) -> None: ...
+
+
+class LocalExecutor:
+    """Worker processes on this machine."""
+
+    def __init__(self, folder: Path, cwd: Path):
+        self.folder = folder
+        self.cwd = cwd
+        self.lock = threading.Lock()
+        self.procs: set[subprocess.Popen] = set()
+
+    def execute(self, job: dict[str, Any], attempt: int) -> tuple[dict[str, Any] | None, str]:
+        return run_worker(job, attempt, self.folder / "work", self.folder / "logs", self.cwd, self._track)
+
+    def _track(self, proc: subprocess.Popen, running: bool) -> None:
+        with self.lock:
+            (self.procs.add if running else self.procs.discard)(proc)
+
+    def interrupt(self) -> None:
+        self._signal(signal.SIGINT)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
         with self.lock:
             for proc in self.procs:
                 with contextlib.suppress(OSError):
-                    proc.kill()
-        for slot in slots:
-            slot.join(timeout=5)
+                    proc.send_signal(sig)
 
 
 def run_batch(
@@ -326,6 +330,7 @@ def run_batch(
     problems: list[LineProblem],
     options: BatchOptions,
     on_progress: Callable[[Progress], None] | None = None,
+    executor: Executor | None = None,
 ) -> BatchSummary:
     """Run (or resume) a batch; results stream to its folder's results.jsonl."""
     started = time.monotonic()
@@ -362,7 +367,8 @@ def run_batch(
             done[problem.id] = {"id": problem.id, "status": "invalid", "reason": str(problem)}
             with open(folder / "results.jsonl", "ab") as fh:
                 fh.write(json_bytes(done[problem.id]) + b"\n")
-    driver = _Driver(tasks, options, folder, done, on_progress)
+    executor = executor or LocalExecutor(folder, options.cwd)
+    driver = _Driver(tasks, options, folder, done, on_progress, executor)
     interrupted = driver.run()
     wanted = {t.id for t in tasks} | {p.id for p in problems if p.id}
     return BatchSummary(

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +64,56 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def write_result(path: Path, row: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(_json_bytes(row))
+    os.replace(tmp, path)
+
+
+def run_worker(
+    job: dict[str, Any],
+    attempt: int,
+    work: Path,
+    logs: Path,
+    cwd: Path,
+    track: Callable[[subprocess.Popen, bool], None] | None = None,
+) -> tuple[dict[str, Any] | None, str]:
+    """Run `job` in a worker process of its own: its result row, or None and how the process died.
+    `track(proc, running)` is told when the process starts and ends (so it can be interrupted)."""
+    work.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(parents=True, exist_ok=True)
+    task_id = job["id"]
+    job_file = work / f"{task_id}.{attempt}.json"
+    result = work / f"{task_id}.{attempt}.result.json"
+    job_file.write_bytes(_json_bytes({**job, "result": str(result)}))
+    with open(logs / f"{task_id}.{attempt}.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agentfactory.batch.worker", str(job_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,  # Ctrl-C reaches a worker only through its driver, once
+        )
+        if track:
+            track(proc, True)
+        try:
+            code = proc.wait()
+        finally:
+            if track:
+                track(proc, False)
+    try:
+        row = json.loads(result.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        row = None
+    if isinstance(row, dict) and row.get("id") == task_id and isinstance(row.get("status"), str):
+        return row, ""
+    return None, f"signal {-code}" if code < 0 else f"exit code {code}"
+
+
+def _json_bytes(value: Any) -> bytes:
     from agentfactory.events import json_bytes
 
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(json_bytes(row))
-    os.replace(tmp, path)
+    return json_bytes(value)
 
 
 def main(argv: list[str]) -> int:
