@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh
-"$VENV_PY" -m pip install -q -e '.[dev]' -e benchmarks/
+"$VENV_PY" -m pip install -q -e '.[dev,ray]' -e benchmarks/
 
 if [ "$(id -u)" = "0" ]; then
   bash scripts/setup-docker.sh

@@ -51,6 +51,7 @@ class BatchOptions:
     config_file: Path | None = None
     max_cost: float | None = None
     resume: str | None = None
+    ray: str | None = None  # "auto" or a cluster address: run the workers on Ray (agentfactory.batch.on_ray)
 
 
 @dataclass
@@ -71,7 +72,11 @@ class BatchSummary:
     problems: list[LineProblem]
     interrupted: bool = False
     budget_spent: bool = False
-    duration_s: float = 0.0
+    duration_s: float = 0.0  # from the moment the workers could start (a Ray cluster's start-up excluded)
+    startup_s: float = (
+        0.0  # reading the results so far, joining or starting a Ray cluster, checking its nodes
+    )
+    nodes: dict[str, Any] = field(default_factory=dict)  # on Ray: each node's sandbox readiness
 
     @property
     def results(self) -> Path:
@@ -115,6 +120,8 @@ class BatchSummary:
             "interrupted": self.interrupted,
             "budget_spent": self.budget_spent,
             "duration_s": round(self.duration_s, 3),
+            "startup_s": round(self.startup_s, 3),
+            **({"nodes": list(self.nodes.values())} if self.nodes else {}),
         }
 
 
@@ -367,9 +374,21 @@ def run_batch(
             done[problem.id] = {"id": problem.id, "status": "invalid", "reason": str(problem)}
             with open(folder / "results.jsonl", "ab") as fh:
                 fh.write(json_bytes(done[problem.id]) + b"\n")
+    nodes: dict[str, Any] = {}
+    if executor is None and options.ray:
+        from agentfactory.batch.on_ray import RayExecutor
+
+        executor = RayExecutor(options.ray, folder, options.overrides.get("sandbox", "docker"), options.cwd)
+        nodes = executor.nodes
     executor = executor or LocalExecutor(folder, options.cwd)
-    driver = _Driver(tasks, options, folder, done, on_progress, executor)
-    interrupted = driver.run()
+    startup_s, started = time.monotonic() - started, time.monotonic()
+    try:
+        driver = _Driver(tasks, options, folder, done, on_progress, executor)
+        interrupted = driver.run()
+    finally:
+        close = getattr(executor, "close", None)
+        if close:
+            close()
     wanted = {t.id for t in tasks} | {p.id for p in problems if p.id}
     return BatchSummary(
         batch_id=batch_id,
@@ -379,4 +398,6 @@ def run_batch(
         interrupted=interrupted,
         budget_spent=driver.budget_spent,
         duration_s=time.monotonic() - started,
+        startup_s=startup_s,
+        nodes=nodes,
     )

@@ -20,6 +20,9 @@ def batch(
     workers: int = typer.Option(None, "--workers", "-w", help="Worker processes (default: the cores)."),
     resume: str = typer.Option(None, "--resume", help="Finish batch BATCH_ID: skip the tasks it has done."),
     max_cost: float = typer.Option(None, "--max-cost", help="Bound of the whole batch in USD."),
+    ray: str = typer.Option(
+        None, "--ray", help="Run on Ray: auto ($RAY_ADDRESS, else a local cluster) or a cluster address."
+    ),
     model: str = typer.Option(None, "--model", help="Meta-agent model for every task (a line may override)."),
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
     library: Path = typer.Option(None, "--library", help="Library path (default: from agentfactory.toml)."),
@@ -60,6 +63,7 @@ def batch(
         config_file=config,
         max_cost=max_cost,
         resume=resume,
+        ray=ray,
     )
     with Bar(TextColumn("{task.description}"), TimeElapsedColumn(), console=console, disable=json_,
              transient=True) as bar:  # fmt: skip
