@@ -10,7 +10,15 @@ from rich.table import Table
 from rich.text import Text
 
 from agentfactory import events as ev
-from agentfactory.cli.common import console, print_json, settings
+from agentfactory.cli.common import (
+    LibraryOpt,
+    ModelOpt,
+    SandboxOpt,
+    WorkspacesOpt,
+    console,
+    print_json,
+    settings,
+)
 from agentfactory.cli.live import LiveView
 from agentfactory.cli.untrusted import plain
 from agentfactory.errors import EXIT_TASK_FAILED
@@ -92,7 +100,7 @@ def evolve(
     ),
     all_: bool = typer.Option(False, "--all", help="Consider every subagent with failures."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Revision rounds per subagent."),
-    model: str = typer.Option(None, "--model", help="Model spec for the revisions."),
+    model: str = ModelOpt,
     thinking: int = typer.Option(
         None, "--thinking", help="Extended thinking with this token budget per revision (at least 1024)."
     ),
@@ -102,13 +110,9 @@ def evolve(
     accept: str = typer.Option(
         "all", "--accept", help="all: every failing case must pass; more: strictly more must pass."
     ),
-    library: Path = typer.Option(
-        None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library)."
-    ),
-    workspaces: Path = typer.Option(
-        None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."
-    ),
-    sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
+    library: Path = LibraryOpt,
+    workspaces: Path = WorkspacesOpt,
+    sandbox: str = SandboxOpt,
     json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Refine subagents from their failing executions (see EVOLVE_HELP for the full text)."""
