@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +95,9 @@ def _provider(name: str, cfg: Any) -> dict[str, Any]:
     info = _PROVIDERS.get(name, {"spec": f"{name}:<model>", "needs": "", "module": "", "about": ""})
     installed = not info["module"] or importlib.util.find_spec(info["module"]) is not None
     if name == "anthropic":
-        ready = installed and bool(os.environ.get("ANTHROPIC_API_KEY"))
+        ready = installed and bool(cfg.credentials.get("ANTHROPIC_API_KEY"))
     elif name == "openai":
-        ready = installed and bool(os.environ.get("OPENAI_API_KEY") or cfg.openai_base_url)
+        ready = installed and bool(cfg.credentials.get("OPENAI_API_KEY") or cfg.openai_base_url)
     else:
         ready = installed
     return {

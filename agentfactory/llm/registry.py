@@ -11,7 +11,6 @@ are read from the environment here, at construction, so a missing key fails befo
 from __future__ import annotations
 
 import importlib
-import os
 from collections.abc import Mapping
 
 from agentfactory.config import Settings
@@ -39,7 +38,7 @@ def get_provider(
     `thinking_budget` turns extended thinking on (Anthropic): only the callers that should think pass
     it (the Meta-Agent: setting thinking_budget; evolve: evolve_thinking_budget), so a subagent's `llm`
     calls, the gate and the deploy checks never do."""
-    env = os.environ if env is None else env
+    env = settings.credentials if env is None else env
     spec = (spec or "").strip()
     prefix, _, rest = spec.partition(":")
     rest = rest.strip()
