@@ -52,10 +52,10 @@ from agentfactory.llm.reply import (
     need_list,
     need_object,
     need_str,
+    parse_arguments,
     scrub,
 )
 from agentfactory.llm.retry import RetryPolicy, call_with_retry, classify_sdk_error
-from agentfactory.llm.scripted import parse_arguments
 from agentfactory.llm.tokens import count_output_tokens, count_request_tokens
 from agentfactory.llm.transport import DEFAULT_CALL_TIMEOUT_S, check_call_timeout, http_client
 from agentfactory.llm.types import (
