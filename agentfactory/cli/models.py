@@ -16,13 +16,13 @@ from agentfactory.cli.untrusted import show
 _PROVIDERS: dict[str, dict[str, Any]] = {
     "anthropic": {
         "spec": "anthropic:<model>",
-        "needs": "ANTHROPIC_API_KEY",
+        "needs": "pip install 'agentfactory[anthropic]', ANTHROPIC_API_KEY",
         "module": "anthropic",
         "about": "Anthropic's API (prompt caching on the stable prefix).",
     },
     "openai": {
         "spec": "openai:<model>",
-        "needs": "OPENAI_API_KEY, or a base URL",
+        "needs": "pip install 'agentfactory[openai]', OPENAI_API_KEY or a base URL",
         "module": "openai",
         "about": "OpenAI's API, or any OpenAI-compatible server (Ollama, vLLM, LM Studio) via --base-url.",
     },
