@@ -103,7 +103,6 @@ mkdir "$WORK/extras"
 printf '[{"text": "done", "tool_calls": [{"name": "finish", "arguments": {"answer": "hi"}}]}]\n' >"$WORK/extras/replies.json"
 (
   cd "$WORK/extras"
-  export AGENTFACTORY_LIBRARY="$WORK/extras/lib" AGENTFACTORY_WORKSPACES="$WORK/extras/ws"
   # A key is set so that the missing SDK, not the missing key, is what stops the run; nothing is sent.
   ANTHROPIC_API_KEY=unused expect_extra anthropic "$AF" run "Say hi." --model anthropic:x
   OPENAI_API_KEY=unused expect_extra openai "$AF" run "Say hi." --model openai:x
