@@ -34,11 +34,36 @@ CREDENTIAL_VARIABLES = (
 )
 
 
-def read_credentials(env: Mapping[str, str] | None = None) -> dict[str, str]:
+class Credentials(Mapping[str, str]):
+    """API keys and provider endpoints: a read-only mapping that never shows a value (its repr, and so
+    any JSON or log a Settings ends up in, names the variables only)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, str] | None = None):
+        self._values = dict(values or {})
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Credentials({', '.join(sorted(self._values))})"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Credentials:
+        return self  # immutable
+
+
+def read_credentials(env: Mapping[str, str] | None = None) -> Credentials:
     """The set provider variables of `env` (default: the process environment): the only place that
     reads API keys."""
     source = os.environ if env is None else env
-    return {name: source[name] for name in CREDENTIAL_VARIABLES if source.get(name)}
+    return Credentials({name: source[name] for name in CREDENTIAL_VARIABLES if source.get(name)})
 
 
 @dataclass(frozen=True)
@@ -100,6 +125,8 @@ class Settings:
     credentials: Mapping[str, str] = field(default_factory=read_credentials, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.credentials, Credentials):  # a plain mapping given in Python
+            object.__setattr__(self, "credentials", Credentials(self.credentials))
         # Settings built in Python (not through load_settings) meet the same bounds.
         for name, kind in _field_kinds().items():
             if kind in ("int", "float") and getattr(self, name) is not None:

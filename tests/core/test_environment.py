@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pickle
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 import agentfactory
 from agentfactory.config import Settings, load_settings, resolve_settings
 from agentfactory.errors import ConfigError
+from agentfactory.events import to_json
 from agentfactory.llm.registry import get_provider
 
 PACKAGE = Path(agentfactory.__file__).parent
@@ -49,7 +52,9 @@ def test_credentials_are_carried_but_never_shown(tmp_path):
     resolved = resolve_settings(env=env, cwd=tmp_path)
     settings = resolved.settings
     assert settings.credentials == {"ANTHROPIC_API_KEY": "sk-secret-1", "BRAVE_API_KEY": "b-secret"}
-    assert "secret" not in repr(settings)
+    assert "secret" not in repr(settings) and "secret" not in repr(settings.credentials)
+    assert "secret" not in to_json(settings) and "secret" not in str(asdict(settings))  # never in a file
+    assert pickle.loads(pickle.dumps(settings)).credentials["BRAVE_API_KEY"] == "b-secret"  # to workers
     assert "credentials" not in resolved.sources  # not a setting: `config show` never lists it
     assert settings.resolved_model() == "anthropic:claude-sonnet-4-6"
 
