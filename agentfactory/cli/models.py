@@ -8,6 +8,7 @@ from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from agentfactory.cli.common import ConfigOpt, JsonOpt, console, print_json, settings
 from agentfactory.cli.untrusted import show
@@ -16,13 +17,13 @@ from agentfactory.cli.untrusted import show
 _PROVIDERS: dict[str, dict[str, Any]] = {
     "anthropic": {
         "spec": "anthropic:<model>",
-        "needs": "pip install 'agentfactory[anthropic]', ANTHROPIC_API_KEY",
+        "needs": "ANTHROPIC_API_KEY",
         "module": "anthropic",
         "about": "Anthropic's API (prompt caching on the stable prefix).",
     },
     "openai": {
         "spec": "openai:<model>",
-        "needs": "pip install 'agentfactory[openai]', OPENAI_API_KEY or a base URL",
+        "needs": "OPENAI_API_KEY, or a base URL",
         "module": "openai",
         "about": "OpenAI's API, or any OpenAI-compatible server (Ollama, vLLM, LM Studio) via --base-url.",
     },
@@ -72,7 +73,8 @@ def models(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
         return
     table = Table("provider", "spec", "ready", "needs", "what", title="Providers")
     for p in providers:
-        table.add_row(p["name"], p["spec"], "yes" if p["ready"] else "no", p["needs"] or "-", p["about"])
+        needs = Text(p["needs"] or "-")  # plain text: `[anthropic]` is not rich markup
+        table.add_row(p["name"], p["spec"], "yes" if p["ready"] else "no", needs, p["about"])
     console.print(table)
     table = Table(
         "model", "spec", "input", "output", "cache read", "cache write", title="Prices ($/M tokens)"
@@ -100,11 +102,14 @@ def _provider(name: str, cfg: Any) -> dict[str, Any]:
         ready = installed and bool(cfg.credentials.get("OPENAI_API_KEY") or cfg.openai_base_url)
     else:
         ready = installed
+    needs = info["needs"]
+    if not installed and name in ("anthropic", "openai"):  # the SDK first: without it a key does nothing
+        needs = f"pip install 'agentfactory[{name}]', then {needs}"
     return {
         "name": name,
         "spec": info["spec"],
         "installed": installed,
         "ready": ready,
-        "needs": info["needs"],
+        "needs": needs,
         "about": info["about"],
     }

@@ -4,6 +4,7 @@ fail as it does in an environment without the extra (scripts/smoke-clean-venv.sh
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -57,3 +58,19 @@ def test_a_broken_sdk_is_not_reported_as_a_missing_extra(tmp_path, monkeypatch):
         import_extra("half_installed_sdk", "anthropic", "The anthropic provider")
     with pytest.raises(MissingExtra, match=r"pip install 'agentfactory\[anthropic\]'"):
         import_extra("sdk_nobody_installed", "anthropic", "The anthropic provider")
+
+
+def test_models_names_the_extra_of_a_provider_whose_sdk_is_missing(project: Project, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "anthropic" else real(name, *a)
+    )
+    result = project.invoke("models", "--json")
+    assert result.exit_code == 0, result.output
+    needs = {p["name"]: p["needs"] for p in json.loads(result.stdout)["providers"]}
+    assert needs["anthropic"] == "pip install 'agentfactory[anthropic]', then ANTHROPIC_API_KEY"
+    assert needs["openai"] == "OPENAI_API_KEY, or a base URL"
+    table = project.invoke("models", env={"COLUMNS": "300"})
+    assert "pip install 'agentfactory[anthropic]'" in table.stdout  # not eaten as rich markup
