@@ -59,11 +59,18 @@ def check_tool_call(call: ToolCall, tools: list[ToolSpec]) -> str | None:
             f"executed. You sent: {raw!r}. Call '{call.name}' again with a single JSON object that "
             f"matches its input schema."
         )
-    error = best_match(_validator(tool.input_schema).iter_errors(call.arguments))
-    if error is not None:
+    problem = schema_problem(tool.input_schema, call.arguments)
+    if problem is not None:
         return (
             f"The arguments of your call to '{call.name}' do not match its input schema, so nothing was "
-            f"executed: at {_path(error.absolute_path)}: {error.message}. "
-            f"Fix the arguments and call '{call.name}' again."
+            f"executed: {problem}. Fix the arguments and call '{call.name}' again."
         )
     return None
+
+
+def schema_problem(schema: dict[str, Any], value: Any) -> str | None:
+    """None when `value` matches the JSON schema; else where and why it does not ("at $.k: ...")."""
+    error = best_match(_validator(schema).iter_errors(value))
+    if error is None:
+        return None
+    return f"at {_path(error.absolute_path)}: {error.message}"

@@ -73,10 +73,12 @@ class RunContext:
     def get_library(self, name: str, version: int | None = None) -> Any | None:
         key = (name, version)
         if key not in self._library_cache:
+            from agentfactory.errors import UsageError, ValidationError
+
             try:
                 self._library_cache[key] = self.library.get(name, version)
-            except Exception:  # unknown name or version: the caller reports it to the model
-                return None
+            except (UsageError, ValidationError):  # unknown or invalid name or version: said to the model
+                return None  # anything else (a missing git object) is raised as what it is
         return self._library_cache[key]
 
     # -- candidates ------------------------------------------------------------------------------

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sqlite3
 import threading
@@ -102,24 +101,22 @@ class LocalSearch:
 
 
 class WebSearchTool:
-    def __init__(self, backend: str, folder: Path | None = None, timeout_s: float = 20.0):
+    def __init__(self, backend: str, folder: Path | None = None, timeout_s: float = 20.0, api_key: str = ""):
         self.backend = backend
+        self.api_key = api_key  # of the brave or tavily backend
         self.timeout_s = timeout_s
         self.local = LocalSearch(folder) if folder is not None else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebSearchTool:
         backend = settings.web_search_backend
+        keys = {"brave": settings.credentials.get("BRAVE_API_KEY", ""),
+                "tavily": settings.credentials.get("TAVILY_API_KEY", "")}  # fmt: skip
         if backend == "auto":
-            if os.environ.get("BRAVE_API_KEY"):
-                backend = "brave"
-            elif os.environ.get("TAVILY_API_KEY"):
-                backend = "tavily"
-            else:
-                backend = "local"
+            backend = next((name for name, key in keys.items() if key), "local")
         if backend not in ("local", "brave", "tavily"):
             raise ConfigError(f"Unknown web_search_backend '{backend}': use auto, local, brave or tavily.")
-        return cls(backend, settings.web_search_dir)
+        return cls(backend, settings.web_search_dir, api_key=keys.get(backend, ""))
 
     def __call__(self, args: dict[str, Any]) -> dict[str, Any]:
         query = str(args.get("query", "")).strip()
@@ -142,7 +139,7 @@ class WebSearchTool:
             "https://api.search.brave.com/res/v1/web/search",
             params={"q": query, "count": k},
             headers={
-                "X-Subscription-Token": os.environ.get("BRAVE_API_KEY", ""),
+                "X-Subscription-Token": self.api_key,
                 "Accept": "application/json",
             },
             timeout=self.timeout_s,
@@ -158,7 +155,7 @@ class WebSearchTool:
         response = httpx.post(
             "https://api.tavily.com/search",
             json={"query": query, "max_results": k},
-            headers={"Authorization": f"Bearer {os.environ.get('TAVILY_API_KEY', '')}"},
+            headers={"Authorization": f"Bearer {self.api_key}"},
             timeout=self.timeout_s,
         )
         response.raise_for_status()
