@@ -32,14 +32,21 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from agentfactory import events as ev
 from agentfactory.config import Settings
+from agentfactory.engine.candidates import FIXTURES_DIR
+from agentfactory.engine.execution import inputs_digest as event_digest
+from agentfactory.engine.gate import (
+    GateReport,
+    case_from_run,
+    collect,
+    record_gate_decision,
+    run_case,
+    run_gate,
+)
 from agentfactory.errors import AgentFactoryError, UsageError, ValidationError
-from agentfactory.gate import GateReport, case_from_run, collect, record_gate_decision, run_case, run_gate
 from agentfactory.library import Case, Library, validate_folder
 from agentfactory.library.cases import dump_cases
 from agentfactory.llm.types import Message, ModelProvider, ToolResult, ToolSpec
 from agentfactory.llm.validation import check_tool_call
-from agentfactory.meta.candidates import inputs_digest as event_digest
-from agentfactory.meta.context import FIXTURES_DIR
 
 ACCEPT_ALL = "all"  # every failing case shown to the model must pass
 ACCEPT_MORE = "more"  # strictly more failing cases pass than before
@@ -360,7 +367,7 @@ class Evolver:
         run_id: str | None = None,
     ) -> EvolveReport:
         """Evolve the planned subagents in one workspace (`workspaces/<run-id>/events.jsonl`)."""
-        from agentfactory.runtime import open_run
+        from agentfactory.engine.run import open_run
 
         plans = self.plan(names, all_) if plans is None else plans
         task = "evolve " + (" ".join(p.name for p in plans) or "(nothing to evolve)")

@@ -224,7 +224,9 @@ def report(root: Path) -> str:
     for lazy in (False, True):
         arrows = package_graph(modules, lazy)
         title = "lazy (inside functions)" if lazy else "module level"
-        out.append(f"\n## Import arrows between packages, {title}: {len(arrows)} arrows, {sum(arrows.values())} imports")
+        out.append(
+            f"\n## Import arrows between packages, {title}: {len(arrows)} arrows, {sum(arrows.values())} imports"
+        )
         for (a, b), count in sorted(arrows.items()):
             back = " <->" if (b, a) in arrows else ""
             out.append(f"{count:>5}  {a} -> {b}{back}")
