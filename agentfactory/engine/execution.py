@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from agentfactory.engine.workspace import Workspace
 from agentfactory.errors import BudgetExhausted
 from agentfactory.experience.recording import SubagentExecution, execution_cost
 from agentfactory.experience.records import USE, VALIDATION
+from agentfactory.library.format import write_folder
 from agentfactory.sandbox import ExecutionRequest
 from agentfactory.sandbox.broker import settle_trace
 
@@ -130,6 +132,23 @@ class Executor:
                 )
             )
         return trace
+
+    def execute_version(self, sub: Any, inputs: dict[str, Any], **options: Any) -> Any:
+        """Run one library version, as already read (a `Subagent`), in the sandbox: its files are
+        written out from memory, not read from the library again. `options` as for `execute`."""
+        with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
+            folder = Path(tmp) / sub.name
+            write_folder(folder, sub.files)
+            return self.execute(
+                folder,
+                sub.entry,
+                inputs,
+                list(sub.tools),
+                name=sub.name,
+                version=sub.version,
+                revision=None,
+                **options,
+            )
 
     def _write_trace(self, trace: Any, name: str, inputs: dict[str, Any]) -> Path:
         self.traces_written += 1

@@ -34,9 +34,10 @@ class LibraryView:
         key = (name, version)
         if key not in self._versions:
             try:
-                self._versions[key] = self.library.get(name, version)
+                sub = self.library.get(name, version)
             except (UsageError, ValidationError):  # unknown or invalid name, unknown version
                 return None
+            self._versions[key] = self._versions[(name, sub.version)] = sub  # current is also vN
         return self._versions[key]
 
     def changed(self) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from agentfactory.engine.gate import file_facts
@@ -227,11 +225,7 @@ class MetaSkills:
 
     def execute_library(self, sub: Any, inputs: dict[str, Any]) -> Any:
         """Run one version of a library subagent in the sandbox; the run counts it as reused."""
-        with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
-            folder = self.library.library.export(sub.name, sub.version, Path(tmp) / sub.name)
-            trace = self.run.executor.execute(
-                folder, sub.entry, inputs, list(sub.tools), name=sub.name, version=sub.version, revision=None
-            )
+        trace = self.run.executor.execute_version(sub, inputs)
         if sub.name not in self.ledger.reused:
             self.ledger.reused.append(sub.name)
         return trace
