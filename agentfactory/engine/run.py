@@ -179,6 +179,21 @@ def check_inputs(input_files: list[Path]) -> None:
         seen[path.name] = path
 
 
+def _providers(
+    settings: Settings, model: str, provider: ModelProvider | None, subagent: ModelProvider | None
+) -> tuple[ModelProvider, ModelProvider]:
+    """The orchestrator's model and the one behind the subagents' `llm` tool (injected or configured)."""
+    from agentfactory.llm.registry import get_provider
+
+    base = provider or get_provider(model, settings, thinking_budget=settings.thinking_budget)
+    if subagent is not None:
+        return base, subagent
+    # thinking_budget is the Meta-Agent's: the subagents' `llm` calls do not think.
+    if settings.subagent_model or settings.thinking_budget:
+        return base, get_provider(settings.resolved_subagent_model(), settings)
+    return base, base
+
+
 @contextlib.contextmanager
 def open_run(
     settings: Settings,
@@ -194,19 +209,12 @@ def open_run(
     on_event: Any = None,
 ) -> Iterator[OpenRun]:
     from agentfactory.library import Library
-    from agentfactory.llm.registry import get_provider
     from agentfactory.sandbox import ToolBroker, get_backend
     from agentfactory.tools import build_handlers
 
     # Everything that can fail on configuration fails here, before a workspace exists.
     model = settings.resolved_model()
-    base_provider = provider or get_provider(model, settings, thinking_budget=settings.thinking_budget)
-    base_sub = subagent_provider or (
-        # thinking_budget is the Meta-Agent's: the subagents' `llm` calls do not think.
-        get_provider(settings.resolved_subagent_model(), settings)
-        if settings.subagent_model or settings.thinking_budget
-        else base_provider
-    )
+    base_provider, base_sub = _providers(settings, model, provider, subagent_provider)
     library = library or Library(settings.library)
     library.ensure()
     if experience is None:
