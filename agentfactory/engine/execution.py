@@ -99,7 +99,6 @@ class Executor:
         trace = settle_trace(self.backend.execute(request))
         wall = time.time() - started
         trace_path = self._write_trace(trace, name, inputs)
-        usage = trace.usage_totals()
         self.log.emit(
             ev.SUBAGENT_EXECUTION,
             subagent=name,
@@ -110,28 +109,35 @@ class Executor:
             inputs_digest=inputs_digest(inputs),
             trace=str(trace_path.relative_to(self.workspace.root)),
             tool_calls=len(trace.tool_calls),
-            tool_usage=usage,
+            tool_usage=trace.usage_totals(),
             execution=number,
             error=error_summary(trace),
         )
         if self.experience is not None:
             self.experience.record_subagent_execution(
-                SubagentExecution(
-                    run_id=self.workspace.run_id,
-                    agent_id=self.agent_id,
-                    task=self.task,
-                    subagent=name,
-                    version=version,
-                    inputs=inputs,
-                    status=trace.status,
-                    error=trace.error,
-                    duration_s=float(trace.duration_s or wall),
-                    usage=usage,
-                    cost_usd=execution_cost(self.settings, usage),
-                    kind=VALIDATION if validation else USE,
-                )
+                self._record(trace, name, version, inputs, wall, VALIDATION if validation else USE)
             )
         return trace
+
+    def _record(
+        self, trace: Any, name: str, version: int | None, inputs: dict[str, Any], wall: float, kind: str
+    ) -> SubagentExecution:
+        """The experience store's record of one execution."""
+        usage = trace.usage_totals()
+        return SubagentExecution(
+            run_id=self.workspace.run_id,
+            agent_id=self.agent_id,
+            task=self.task,
+            subagent=name,
+            version=version,
+            inputs=inputs,
+            status=trace.status,
+            error=trace.error,
+            duration_s=float(trace.duration_s or wall),
+            usage=usage,
+            cost_usd=execution_cost(self.settings, usage),
+            kind=kind,
+        )
 
     def execute_version(self, sub: Any, inputs: dict[str, Any], **options: Any) -> Any:
         """Run one library version, as already read (a `Subagent`), in the sandbox: its files are
