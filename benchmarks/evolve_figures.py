@@ -28,14 +28,14 @@ from agentfactory_bench import CORE_SUITE, load_suite, sim_bank
 from agentfactory_bench.sim_bank import CAPABILITIES
 
 from agentfactory.config import Settings
+from agentfactory.engine.candidates import FIXTURES_DIR
+from agentfactory.engine.gate import run_gate
+from agentfactory.engine.run import open_run
 from agentfactory.evolve import Evolver
 from agentfactory.experience import ExperienceStore, default_store_path
-from agentfactory.gate import run_gate
 from agentfactory.library import Library
 from agentfactory.llm import ScriptedProvider, get_provider
 from agentfactory.meta.agent import MetaAgent
-from agentfactory.meta.context import FIXTURES_DIR
-from agentfactory.runtime import open_run
 from agentfactory.sandbox import get_backend
 
 
@@ -126,7 +126,7 @@ def regressions(settings: Settings, library: Library, backend, outcomes, root: P
                     inputs.mkdir()
                     if (folder / FIXTURES_DIR).is_dir():
                         shutil.copytree(folder / FIXTURES_DIR, inputs, dirs_exist_ok=True)
-                    return opened.ctx.execute(
+                    return opened.execute(
                         folder, after.entry, case.inputs, list(after.tools), name=after.name,
                         version=after.version, revision=None, inputs_dir=inputs,
                     )  # fmt: skip

@@ -199,7 +199,7 @@ def add(
 
     The new version must pass every case it will carry, its own and those stored with the current
     version (cases only accumulate), each run in the sandbox; --force adds it without running them."""
-    from agentfactory.gate import sandbox_verifier
+    from agentfactory.engine.gate import sandbox_verifier
 
     s = settings(library=library, sandbox=sandbox)
     lib = _library(library)
@@ -266,7 +266,7 @@ def pull(
     local subagent must pass the cases it will carry, ours with our expectation (run in the sandbox), and
     a new one its own, or ours is kept and it is reported, as are subagents changed on both sides and
     subagents the remote removed (kept unless --accept-removals). Exit 1 when anything was kept aside."""
-    from agentfactory.gate import sandbox_verifier
+    from agentfactory.engine.gate import sandbox_verifier
 
     s = settings(library=library, sandbox=sandbox)
     result = _library(library).pull(remote, verify=sandbox_verifier(s), accept_removals=accept_removals)

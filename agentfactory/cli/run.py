@@ -58,8 +58,8 @@ def run(
     json_: bool = typer.Option(False, "--json", help="Print the run result as JSON."),
 ) -> None:
     """Run the Meta-Agent on a task: reuse or write subagents, run them in the sandbox, save what worked."""
+    from agentfactory.engine.run import check_inputs
     from agentfactory.meta.agent import MetaAgent, check_task
-    from agentfactory.runtime import check_inputs
 
     task = check_task(read_task(task))  # refuse an empty, oversized or undecodable task before anything
 

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agentfactory.budget import Budget
 from agentfactory.config import Settings
+from agentfactory.engine.budget import Budget
+from agentfactory.engine.loop import Outcome, declared_failure, run_tool_loop
+from agentfactory.engine.run import open_run
 from agentfactory.errors import BudgetExhausted, ValidationError
 from agentfactory.library.introspect import check_compiles
 from agentfactory.llm.types import Message, ToolSpec
-from agentfactory.meta.loop import Outcome, declared_failure, run_tool_loop
-from agentfactory.runtime import open_run
 
 REACT_SYSTEM = """You are a ReAct agent. Solve the task step by step: before each action write one short Thought, then call one tool, then read its observation.
 Act with run_code: a Python module defining `def run(**inputs) -> dict`, executed in an isolated sandbox with the given inputs; its result, output tails and traceback come back. Files given to the task are under inputs/; write files to outputs/. Tools inside the code: `from agentfactory_tools import llm, web_search, web_fetch`. Python packages: numpy, pandas, matplotlib, requests, bs4, yaml.
@@ -101,7 +101,7 @@ class ReactAgent:
         with open_run(
             self.settings, task, input_files or [], provider=self._provider, backend=self._backend
         ) as run:
-            ctx = run.ctx
+            ctx = run
             budget = run.budget or Budget.from_settings(self.settings)
             first = f"<task>\n{task}\n</task>"
             files = ctx.workspace.files(ctx.workspace.inputs)

@@ -6,7 +6,7 @@ import sys
 import time
 
 from agentfactory import events as ev
-from agentfactory.budget import Budget
+from agentfactory.engine.budget import Budget
 from agentfactory.errors import BudgetExhausted
 from agentfactory.llm.types import Usage
 
@@ -85,7 +85,7 @@ def test_budget_limits():
     b = Budget(max_cost=1.0)
     b.charge(Usage(), 1.5)
     try:
-        b.check()
+        b.check_request()
     except BudgetExhausted as exc:
         assert "cost limit" in str(exc)
     else:

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from agentfactory import events as ev
+from agentfactory.engine.workspace import WorkspaceManager
 from agentfactory.experience import ExecutionRecord, ExperienceStore, RunRecord
-from agentfactory.workspace import WorkspaceManager
 
 
 def make_run(workspaces: Path, run_id: str = "20260101-120000-abc123") -> Path:

@@ -588,7 +588,7 @@ XSS = '<script>alert(1)</script><img src=x onerror="alert(2)"><svg onload=alert(
 
 def test_run_and_all_pages_escape_everything_a_run_wrote(tmp_path: Path, store: ExperienceStore):
     from agentfactory import events as ev
-    from agentfactory.workspace import WorkspaceManager
+    from agentfactory.engine.workspace import WorkspaceManager
 
     workspaces = tmp_path / "ws"
     ws = WorkspaceManager(workspaces).create("run-xss")

@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from agentfactory.budget import Budget
 from agentfactory.config import Settings
+from agentfactory.engine.budget import Budget
+from agentfactory.engine.compaction import COMPACTED, SUPERSEDED, Compactor, estimate_tokens
+from agentfactory.engine.loop import Outcome, run_tool_loop
 from agentfactory.errors import ContextWindowExceeded
 from agentfactory.llm import ScriptedProvider
 from agentfactory.llm.metered import MeteredProvider
 from agentfactory.llm.types import Message, ThinkingBlock, ToolCall, ToolResult, ToolSpec
-from agentfactory.meta.compaction import COMPACTED, SUPERSEDED, Compactor, estimate_tokens
-from agentfactory.meta.loop import Outcome, run_tool_loop
+from agentfactory.meta.handlers import CODE_TOOLS
 
 SYSTEM = "You build and run subagents. Call finish(answer) when done."
 TASK = "Summarise the sales of every region from the CSV files."
@@ -81,7 +82,14 @@ def run(provider: Recorder, **settings: Any):
     metered = MeteredProvider(provider, cfg, budget=(budget := Budget.from_settings(cfg)))
     events: list[tuple[str, dict[str, Any]]] = []
     result = run_tool_loop(
-        metered, SYSTEM, TASK, TOOLS, dispatch, budget, lambda t, **f: events.append((t, f))
+        metered,
+        SYSTEM,
+        TASK,
+        TOOLS,
+        dispatch,
+        budget,
+        lambda t, **f: events.append((t, f)),
+        code_tools=CODE_TOOLS,
     )
     return result, metered, events
 
@@ -127,7 +135,7 @@ def test_the_task_the_latest_results_and_the_status_lines_after_compaction():
 
 def test_compaction_keeps_the_prefix_before_the_first_compacted_message():
     messages = [Message.user(TASK)]
-    compactor = Compactor(window=6_000, share=0.5)
+    compactor = Compactor(window=6_000, share=0.5, code_tools=CODE_TOOLS)
     snapshots = []
     for step in range(20):
         call_ = ToolCall(f"c{step}", "run_subagent", {"name": f"s-{step}"})
@@ -159,7 +167,7 @@ def test_the_current_code_of_each_subagent_is_kept_whole_and_older_versions_go()
         c = ToolCall(f"r{i}", "run_subagent", {"name": "a"})
         messages.append(Message(role="assistant", tool_calls=[c]))
         messages.append(Message(role="user", tool_results=[ToolResult(c.id, trace(i, 20))]))
-    done = Compactor(window=4_000, share=0.5).compact(SYSTEM, messages, TOOLS)
+    done = Compactor(window=4_000, share=0.5, code_tools=CODE_TOOLS).compact(SYSTEM, messages, TOOLS)
     assert done is not None
     assert calls[0].arguments == {"name": "a", "code": SUPERSEDED}
     assert calls[1].arguments["code"] == other  # b's only version is its current code
@@ -175,7 +183,7 @@ def test_thinking_of_older_turns_is_dropped_and_the_latest_turn_keeps_its_own():
         block = ThinkingBlock("thinking", "let me think " * 200, signature=f"sig{i}")
         messages.append(Message(role="assistant", tool_calls=[c], thinking=[block]))
         messages.append(Message(role="user", tool_results=[ToolResult(c.id, trace(i, 20))]))
-    Compactor(window=6_000, share=0.5).compact(SYSTEM, messages, TOOLS, hard=True)
+    Compactor(window=6_000, share=0.5, code_tools=CODE_TOOLS).compact(SYSTEM, messages, TOOLS, hard=True)
     assistants = [m for m in messages if m.role == "assistant"]
     assert all(not m.thinking for m in assistants[:-1])
     assert assistants[-1].thinking[0].signature == "sig7"
@@ -248,7 +256,9 @@ def test_a_tool_call_cut_twice_is_not_run_and_the_model_is_told_to_write_less():
         ran.append(name)
         return dispatch(name, args)
 
-    result = run_tool_loop(metered, SYSTEM, TASK, TOOLS, spy, budget, lambda *a, **k: None)
+    result = run_tool_loop(
+        metered, SYSTEM, TASK, TOOLS, spy, budget, lambda *a, **k: None, code_tools=CODE_TOOLS
+    )
     assert result.status == "success"
     assert ran == ["finish"]  # the cut create_subagent never ran
     told = result.messages[2].tool_results[0]
@@ -311,7 +321,7 @@ def test_hard_compaction_keeps_only_the_code_written_last():
     for c in calls:
         messages.append(Message(role="assistant", tool_calls=[c]))
         messages.append(Message(role="user", tool_results=[ToolResult(c.id, "ok " * 50)]))
-    Compactor(window=1_000_000).compact(SYSTEM, messages, TOOLS, hard=True)
+    Compactor(window=1_000_000, code_tools=CODE_TOOLS).compact(SYSTEM, messages, TOOLS, hard=True)
     assert calls[0].arguments["code"] == SUPERSEDED
     assert calls[1].arguments["code"] == SUPERSEDED  # a is not the subagent written last
     assert calls[2].arguments["code"] == code_b + "# v2\n"

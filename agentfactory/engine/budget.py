@@ -137,11 +137,6 @@ class Budget:
             return f"time limit reached ({self.elapsed():.1f}/{self.max_time:g} s)"
         return None
 
-    def check(self) -> None:
-        reason = self.exhausted()
-        if reason:
-            raise BudgetExhausted(f"Budget exhausted: {reason}.")
-
     def check_request(self) -> None:
         """Before any model call (orchestrator or subagent): tokens, cost and time, not steps."""
         reason = self.exhausted(steps=False)

@@ -1,4 +1,4 @@
-"""The tool-calling loop shared by every orchestrator (the Meta-Agent and the benchmark baselines).
+"""The tool-calling loop shared by every orchestrator (the Meta-Agent, evolve, the benchmark baselines).
 
 Ask the model, validate each tool call, dispatch it, return the result as delimited data, and stop on
 a finishing tool, a budget, or a model that stops making progress. The budget is checked before each
@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentfactory import events as ev
-from agentfactory.budget import Budget
+from agentfactory.engine.budget import Budget
+from agentfactory.engine.compaction import Compactor
 from agentfactory.errors import (
     AgentFactoryError,
     AuthenticationError,
@@ -27,7 +28,6 @@ from agentfactory.errors import (
 from agentfactory.llm.models import limits_for
 from agentfactory.llm.types import Message, ModelResponse, ToolCall, ToolResult, ToolSpec
 from agentfactory.llm.validation import check_tool_call
-from agentfactory.meta.compaction import Compactor
 
 MAX_NO_TOOL_TURNS = 2  # nudges before a model that never calls a tool is stopped
 MAX_INVALID_CALLS = 5  # consecutive invalid tool calls before the run stops
@@ -89,9 +89,12 @@ def run_tool_loop(
     max_output_tokens: int | None = None,
     *,
     settings: Any = None,
+    code_tools: tuple[str, ...] = (),
 ) -> LoopResult:
     """Run the loop. `max_output_tokens` None: the model's default from `llm.models`; `settings`
-    (default: the metered provider's) give the context window and the share at which to compact."""
+    (default: the metered provider's) give the context window and the share at which to compact;
+    `code_tools`: the tools whose `code` argument a later call for the same name supersedes (see
+    `Compactor`)."""
     messages = [Message.user(first_message)]
     no_tool_turns = invalid_streak = 0
     failing_calls: dict[str, int] = {}
@@ -102,7 +105,9 @@ def run_tool_loop(
     spec = str(getattr(provider, "spec", "") or "")
     limits = limits_for(spec)
     window = getattr(settings, "context_window", None) or limits.context_window
-    compactor = Compactor(window, float(getattr(settings, "compact_at", 0.75) or 0.75))
+    compactor = Compactor(
+        window, float(getattr(settings, "compact_at", 0.75) or 0.75), code_tools=tuple(code_tools)
+    )
     asker = _Asker(provider, system, tools, budget, emit, compactor, charged_by_provider)
     asker.max_tokens = (
         max_output_tokens or getattr(settings, "max_output_tokens", None) or limits.default_output

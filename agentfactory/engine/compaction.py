@@ -7,8 +7,9 @@ model's context window; when it is, older steps are compacted, oldest first and 
 assistant turn and the tool results that answer it):
 
 - each older tool result becomes one status line, `[compacted] run_subagent csv-stats: ok, 1.2 s`;
-- the code argument of a create/modify call that a later create/modify of the same subagent replaced
-  becomes a short placeholder (the current code, the latest of each subagent, is kept whole);
+- the code argument of a code-writing call (the orchestrator names its code tools: for the Meta-Agent
+  create/modify_subagent) that a later one for the same name replaced becomes a short placeholder (the
+  current code, the latest of each name, is kept whole);
 - thinking blocks of compacted turns are dropped (providers accept a conversation without the thinking
   of turns before the last tool-use turn); the latest assistant turn keeps its thinking.
 
@@ -34,7 +35,6 @@ from agentfactory.llm.types import Message, ToolSpec
 COMPACTED = "[compacted]"
 KEEP_RESULTS = 4  # most recent tool results always kept whole
 RELIEF = 0.6  # once over the bound, compact down to this share of it (so it is not redone every call)
-CODE_TOOLS = ("create_subagent", "modify_subagent")
 SUPERSEDED = "[compacted: replaced by a later version of this subagent]"
 
 
@@ -59,6 +59,8 @@ class Compactor:
     window: int  # the model's context window, tokens
     share: float = 0.75  # compact when the estimate exceeds this share of the window
     keep_results: int = KEEP_RESULTS
+    # tools whose `code` (or `edits`) argument writes the code of the thing named by their `name`
+    code_tools: tuple[str, ...] = ()
     # tool call id -> its status line ("run_subagent csv-stats: ok, 1.2 s"), recorded by the loop
     notes: dict[str, str] = field(default_factory=dict)
     estimate: int = 0  # the conversation's estimated input tokens after the last `compact` call
@@ -116,7 +118,7 @@ class Compactor:
         latest: dict[str, str] = {}
         for message in messages:
             for call in message.tool_calls:
-                if call.name in CODE_TOOLS and isinstance(call.arguments, dict):
+                if call.name in self.code_tools and isinstance(call.arguments, dict):
                     name = str(call.arguments.get("name", ""))
                     latest.pop(name, None)  # so the order is that of the latest writes
                     latest[name] = call.id
@@ -130,7 +132,7 @@ class Compactor:
                 message.thinking = []
                 changed += 1
             for call in message.tool_calls:
-                if call.id in protected or call.name not in CODE_TOOLS:
+                if call.id in protected or call.name not in self.code_tools:
                     continue
                 args = call.arguments
                 has_code = isinstance(args, dict) and any(k in args for k in ("code", "edits"))
