@@ -1,12 +1,13 @@
 """The library's only door to git: GitPython's command runner plus a few plumbing helpers.
 
-Writes go through plumbing (add, write-tree, commit-tree, update-ref with the expected old value) so no
-user hook or porcelain default can interfere, and the ref update is the single point at which a new
+Writes go through plumbing (hash-object, update-index, commit-tree, update-ref with the expected old
+value) so no user hook or porcelain default can interfere, and the ref update is the single point at which a new
 version becomes visible.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -137,6 +138,38 @@ class Git:
 
         return mktree(nested)
 
+    def write_objects(self, kind: str, objects: list[bytes], scratch: Path) -> list[str]:
+        """Write objects of one kind with one `git hash-object` and return their shas, each checked
+        against the sha computed here (so a tree may name a child tree before git has written it)."""
+        if not objects:
+            return []
+        scratch.mkdir(parents=True, exist_ok=True)
+        paths = []
+        try:
+            for i, data in enumerate(objects):
+                path = scratch / f"{os.getpid()}-{i}"
+                path.write_bytes(data)
+                paths.append(str(path))
+            out = self.text(
+                "hash-object",
+                "-w",
+                "-t",
+                kind,
+                "--no-filters",
+                "--stdin-paths",
+                input=("\n".join(paths) + "\n").encode(),
+            ).split()
+        finally:
+            for path in paths:
+                Path(path).unlink(missing_ok=True)
+        expected = [object_sha(kind, data) for data in objects]
+        if out != expected:
+            raise LibraryError(
+                f"git wrote other {kind} objects than expected; the library at {self.root} "
+                "may use another hash algorithm than SHA-1."
+            )
+        return out
+
     def is_ancestor(self, older: str, newer: str) -> bool:
         return self.ok("merge-base", "--is-ancestor", older, newer)
 
@@ -167,3 +200,79 @@ def read_head(gitdir: Path) -> str | None:
     except OSError:
         return None
     return None
+
+
+def object_sha(kind: str, data: bytes) -> str:
+    """The SHA-1 git gives an object of this kind and content."""
+    return hashlib.sha1(b"%s %d\0" % (kind.encode(), len(data)) + data).hexdigest()
+
+
+def _tree_key(name: bytes, mode: bytes) -> bytes:
+    """git's order of tree entries: by name, a folder's name compared as if it ended with '/'."""
+    return name + b"/" if mode == b"40000" else name
+
+
+def tree_object(entries: dict[str, tuple[str, str]]) -> bytes:
+    """A tree object's content from name -> (mode, sha): modes as git stores them (40000, 100644)."""
+    rows = sorted(
+        (
+            (n.encode("utf-8", "surrogateescape"), m.encode(), bytes.fromhex(s))
+            for n, (m, s) in entries.items()
+        ),
+        key=lambda r: _tree_key(r[0], r[1]),
+    )
+    return b"".join(m + b" " + n + b"\0" + s for n, m, s in rows)
+
+
+def files_trees(files: dict[str, bytes]) -> tuple[str, list[bytes], list[bytes]]:
+    """The tree of a folder holding `files` (relative path -> bytes, paths already validated): its sha,
+    the blob contents and the tree contents (children first) git must hold for it."""
+    nested: dict = {}
+    for path, data in files.items():
+        *dirs, leaf = path.split("/")
+        node = nested
+        for part in dirs:
+            node = node.setdefault(part, {})
+        node[leaf] = data
+    trees: list[bytes] = []
+
+    def build(node: dict) -> str:
+        entries = {
+            name: ("40000", build(value))
+            if isinstance(value, dict)
+            else ("100644", object_sha("blob", value))
+            for name, value in node.items()
+        }
+        tree = tree_object(entries)
+        trees.append(tree)
+        return object_sha("tree", tree)
+
+    return build(nested), list(dict.fromkeys(files.values())), trees
+
+
+def splice_tree(raw: bytes, name: str, tree: str | None) -> bytes:
+    """`raw` (a tree object's content) with its entry `name` set to the folder `tree`, or removed when
+    None. The other entries are copied as bytes, never parsed: a save costs the same at any size."""
+    key = name.encode("utf-8", "surrogateescape")
+    entry = b"40000 " + key + b"\0" + bytes.fromhex(tree) if tree else b""
+    # A folder entry of this name can only start at an entry boundary: the pattern holds a space and
+    # a NUL that no mode or name of the next entry could supply, and no 20-byte sha can hold it whole
+    # unless someone finds a SHA-1 partial preimage.
+    pattern = b"40000 " + key + b"\0"
+    at = raw.find(pattern)
+    if at >= 0:
+        end = at + len(pattern) + 20
+        return raw[:at] + entry + raw[end:]
+    # Not a folder here: walk the entries to find (and replace) one of this name or the place to insert.
+    pos, target = 0, _tree_key(key, b"40000")
+    while pos < len(raw):
+        space = raw.index(b" ", pos)
+        nul = raw.index(b"\0", space)
+        end = nul + 21
+        mode, here = raw[pos:space], raw[space + 1 : nul]
+        if here == key:
+            return raw[:pos] + entry + raw[end:]
+        if _tree_key(here, mode) > target:
+            break
+        pos = end
+    return raw[:pos] + entry + raw[pos:]
