@@ -314,6 +314,11 @@ class Library:
         index = self._fresh_index()
         return index.list() if index else []
 
+    def list_json(self) -> Iterator[str]:
+        """`list()` as one JSON object per subagent, streamed (see `Index.list_json`)."""
+        index = self._fresh_index()
+        return index.list_json() if index else iter(())
+
     def search(
         self, query: str, k: int = 5, success_rates: dict[str, tuple[int, int]] | None = None
     ) -> list[SearchHit]:
