@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import sqlite3
@@ -128,7 +127,9 @@ def _corpus(i: int, rng: random.Random) -> tuple[str, dict[str, bytes]]:
 
 
 def _git(path: Path, *args: str, input: bytes | None = None) -> bytes:
-    return subprocess.run(["git", "-C", str(path), *args], input=input, capture_output=True, check=True).stdout
+    return subprocess.run(
+        ["git", "-C", str(path), *args], input=input, capture_output=True, check=True
+    ).stdout
 
 
 def build(path: Path, n: int) -> None:
@@ -171,7 +172,9 @@ def build(path: Path, n: int) -> None:
     )
     trees = _git(path, "mktree", "--batch", input=batch).split()
     root = _git(path, "ls-tree", head)
-    root += b"".join(b"040000 tree %s\t%s\n" % (t, name.encode()) for t, (name, _) in zip(trees, folders))
+    root += b"".join(
+        b"040000 tree %s\t%s\n" % (t, name.encode()) for t, (name, _) in zip(trees, folders, strict=True)
+    )
     tree = _git(path, "mktree", input=root).strip().decode()
     commit = _git(path, "commit-tree", tree, "-p", head, "-m", f"import {n} subagents").strip().decode()
     _git(path, "update-ref", "HEAD", commit, head)
@@ -185,19 +188,25 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-def _process(argv: list[str]) -> tuple[float, float, bytes]:
+# Spawns the measured command and reports its wall time and peak RSS: measured from a small parent, as
+# a child's peak RSS starts from its parent's size (the benchmark process is large).
+TIMER = r"""
+import os, sys, time
+t = time.perf_counter()
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ, file_actions=[(os.POSIX_SPAWN_OPEN, 1, sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)])
+_, status, usage = os.wait4(pid, 0)
+sys.stderr.write(f"{time.perf_counter() - t} {usage.ru_maxrss}\n")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def _process(argv: list[str], out: Path) -> tuple[float, float, bytes]:
     """Wall seconds, peak RSS in MB and stdout of one new process."""
-    t = time.perf_counter()
-    with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        data = out.read()
+    proc = subprocess.run([sys.executable, "-c", TIMER, str(out), *argv], capture_output=True, text=True)
     if proc.returncode != 0:
-        raise SystemExit(f"{argv[:4]}... exited with {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024, data
+        raise SystemExit(f"{argv[:4]}... exited with {proc.returncode}: {proc.stderr[-500:]}")
+    wall, rss_kb = proc.stderr.split()[-2:]
+    return float(wall), int(rss_kb) / 1024, out.read_bytes()
 
 
 def _edit(lib: Library, name: str, dest: Path, j: int) -> Path:
@@ -236,7 +245,13 @@ def measure(root: Path, n: int, saves: int, searches: int, runs: int) -> None:
         _git(path, "commit", "-q", "--no-verify", "-m", f"raw edit {j}")
         raw.append(time.perf_counter() - t)
     lib.reindex()  # the raw commits moved HEAD; bring the index along before timing searches
-    row("save (median)", statistics.median(ours) * 1e3, "ms", "raw git add + commit", statistics.median(raw) * 1e3)
+    row(
+        "save (median)",
+        statistics.median(ours) * 1e3,
+        "ms",
+        "raw git add + commit",
+        statistics.median(raw) * 1e3,
+    )
 
     lib = Library(path)
     lib.search("warm up")
@@ -262,21 +277,30 @@ def measure(root: Path, n: int, saves: int, searches: int, runs: int) -> None:
     bare = [sys.executable, "-c", RAW_LIST, str(path / ".git" / "agentfactory" / "index.sqlite")]
     walls, rss, raw_walls, raw_rss = [], [], [], []
     for _ in range(runs):
-        wall, mb, out = _process(cli)
+        wall, mb, out = _process(cli, root / "out.json")
         assert len(json.loads(out)) == n
         walls.append(wall)
         rss.append(mb)
-        wall, mb, out = _process(bare)
+        wall, mb, out = _process(bare, root / "out.json")
         raw_walls.append(wall)
         raw_rss.append(mb)
-    row("library list --json", statistics.median(walls), "s", "raw select process", statistics.median(raw_walls))
+    row(
+        "library list --json",
+        statistics.median(walls),
+        "s",
+        "raw select process",
+        statistics.median(raw_walls),
+    )
     row("  its peak RSS", statistics.median(rss), "MB", "raw select process", statistics.median(raw_rss))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
 def row(label: str, value: float, unit: str, anchor: str, anchor_value: float) -> None:
     fmt = "{:>9.3f} {}" if unit == "s" else "{:>9.1f} {}"
-    print(f"{label:<22} {fmt.format(value, unit):<13}  {anchor:<24} {fmt.format(anchor_value, unit)}", flush=True)
+    print(
+        f"{label:<22} {fmt.format(value, unit):<13}  {anchor:<24} {fmt.format(anchor_value, unit)}",
+        flush=True,
+    )
 
 
 def main() -> None:

@@ -37,7 +37,15 @@ import git as gitpython
 from filelock import FileLock, Timeout
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
-from agentfactory.library._git import ZERO, Git, TreeEntry, files_trees, read_head, splice_tree
+from agentfactory.library._git import (
+    ZERO,
+    Git,
+    ObjectReader,
+    TreeEntry,
+    files_trees,
+    read_head,
+    splice_tree,
+)
 from agentfactory.library.cases import Case, dump_cases
 from agentfactory.library.format import (
     CASES_FILE,
@@ -79,6 +87,9 @@ _PRESEEDED = {"README.md", LOCK_NAME}
 # The only top-level files of a library; everything else at the top is a subagent folder.
 _ROOT_FILES = {".gitignore", MARKER, "README.md"}
 CRASH_ENV = "AGENTFACTORY_LIBRARY_CRASH_AT"  # test hook: SIGKILL ourselves at a named stage of a write
+# Libraries made before the index was split get it split by their next save; a replaced shared part
+# is deleted at once (the library lock serialises writers), not kept for git's default two weeks.
+_SPLIT_INDEX = ("-c", "core.splitIndex=true", "-c", "splitIndex.sharedIndexExpire=now")
 _GIT_LOCKS = ("index.lock", "HEAD.lock", "refs/heads/main.lock", "packed-refs.lock")
 
 
@@ -199,6 +210,7 @@ class Library:
             cfg.set_value("gc", "auto", "0")
             # A save rewrites only the changed entries of git's index, not all of them (see _stage).
             cfg.set_value("core", "splitIndex", "true")
+            cfg.set_value("splitIndex", "sharedIndexExpire", "now")
         (self.gitdir / "agentfactory").mkdir(exist_ok=True)
         _atomic_write(self.path / ".gitignore", _GITIGNORE.encode())
         _atomic_write(self.path / MARKER, b"format = 1\n")
@@ -433,8 +445,9 @@ class Library:
         replace_cases: bool = False,
     ) -> SaveResult:
         replaced: list[str] = []
-        with self._writing() as head:
-            old_files = self._files_at(head, sub.name)
+        with self._writing() as head, self.git.reader() as reader:
+            root = self._root_tree(reader, head)
+            old_files = reader.folder_files(root, sub.name)
             old_version = _version_of_files(old_files)
             if old_files:
                 old = parse_subagent(sub.name, old_files)
@@ -472,7 +485,7 @@ class Library:
             subject = f"{verb} {sub.name} v{new_version}" if verb == "save" else verb.format(v=new_version)
             body = _one_line(message or sub.description, 500)
             commit = self._commit(
-                head, sub.name, files, subject, body, new_version, run_id, task, list(old_files)
+                head, root, sub.name, files, subject, body, new_version, run_id, task, list(old_files)
             )
             stored.commit = commit
             self._note(head, commit, stored, sub.name, new_version, subject, run_id, task, removed=False)
@@ -501,14 +514,15 @@ class Library:
     def remove(self, name: str) -> SaveResult:
         """Delete a subagent in a commit; its history stays readable and a later save continues its versions."""
         validate_name(name)
-        with self._writing() as head:
-            old_files = self._files_at(head, name)
+        with self._writing() as head, self.git.reader() as reader:
+            root = self._root_tree(reader, head)
+            old_files = reader.folder_files(root, name)
             if not old_files:
                 raise UsageError(f"No subagent named {name!r} in the library to remove.")
             version = _version_of_files(old_files)
             subject = f"remove {name} (was v{version})"
             commit = self._commit(
-                head, name, None, subject, f"Remove {name}.", version, None, None, list(old_files)
+                head, root, name, None, subject, f"Remove {name}.", version, None, None, list(old_files)
             )
             self._note(head, commit, None, name, version, subject, None, None, removed=True)
             return SaveResult(name, version, commit, True)
@@ -530,9 +544,16 @@ class Library:
         info = VersionInfo(version, commit, date, subject, run_id, _one_line(task) if task else None, removed)
         self._index.note_commit(parent, commit, sub, name, info)
 
+    def _root_tree(self, reader: ObjectReader, commit: str) -> bytes:
+        found = reader.read(f"{commit}^{{tree}}")
+        if found is None:
+            raise LibraryError(f"The library's commit {commit} has no tree; run `git fsck` on {self.path}.")
+        return found[1]
+
     def _commit(
         self,
         parent: str,
+        root: bytes,
         name: str,
         files: dict[str, bytes] | None,
         subject: str,
@@ -540,9 +561,10 @@ class Library:
         version: int,
         run_id: str | None,
         task: str | None,
-        old_paths: list[str] | None = None,
+        old_paths: list[str],
     ) -> str:
-        """Replace folder `name` with `files` (None: delete it) in one commit on top of `parent`.
+        """Replace folder `name` with `files` (None: delete it) in one commit on top of `parent`, whose
+        root tree's content is `root`.
 
         Only the changed subtree is touched: the folder's blobs and trees are written, the new root tree
         is the parent's with one entry spliced in, and the git index gets only the folder's entries
@@ -563,7 +585,6 @@ class Library:
             self._write_tree(target, files)
         _crash_point("files")
         scratch = self.gitdir / "agentfactory" / "objects.tmp"
-        root = self.git.run("cat-file", "tree", f"{parent}^{{tree}}", strip=False)
         folder = None
         if files is not None:
             folder, blobs, trees = files_trees(files)
@@ -572,7 +593,7 @@ class Library:
             trees = []
         new_root = splice_tree(root, name, folder)
         tree = self.git.write_objects("tree", [*trees, new_root], scratch)[-1]
-        self._stage(name, files or {}, old_paths or [])
+        self._stage(name, files or {}, old_paths)
         _crash_point("staged")
         commit = self.git.text("commit-tree", tree, "-p", parent, input=_message(message))
         _crash_point("commit-object")
@@ -594,9 +615,7 @@ class Library:
         paths = sorted({*files, *old_paths})
         if paths:
             data = b"".join(f"{name}/{rel}".encode("utf-8", "surrogateescape") + b"\0" for rel in paths)
-            self.git.run(
-                "-c", "core.splitIndex=true", "update-index", "--add", "--remove", "-z", "--stdin", input=data
-            )
+            self.git.run(*_SPLIT_INDEX, "update-index", "--add", "--remove", "-z", "--stdin", input=data)
 
     def _write_tree(self, target: Path, files: dict[str, bytes]) -> None:
         if target.is_symlink() or (target.exists() and not target.is_dir()):
