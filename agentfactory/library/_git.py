@@ -13,10 +13,12 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from agentfactory.errors import LibraryError
+
+if TYPE_CHECKING:
+    import git
 
 ZERO = "0" * 40
 _FALLBACK_IDENTITY = {
@@ -38,16 +40,27 @@ class TreeEntry:
 class Git:
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._runner = git.Git(str(root))
+        self._git: git.Git | None = None
         self._env: dict[str, str] | None = None
+
+    @property
+    def _runner(self) -> git.Git:
+        # GitPython is imported at the first git command: a search on a fresh index runs none.
+        if self._git is None:
+            import git
+
+            self._git = git.Git(str(self.root))
+        return self._git
 
     def env(self) -> dict[str, str]:
         """Environment for git: no prompts, C locale, a fallback identity if the user configured none."""
         if self._env is None:
             env = {"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C", "GIT_OPTIONAL_LOCKS": "0"}
+            from git import GitCommandError
+
             try:
                 self._runner.execute(["git", "config", "user.email"], env=env)
-            except git.GitCommandError:
+            except GitCommandError:
                 env.update({k: os.environ.get(k) or v for k, v in _FALLBACK_IDENTITY.items()})
             self._env = env
         return self._env
@@ -70,9 +83,11 @@ class Git:
         return self.run(*args, input=input).decode("utf-8", "replace")
 
     def ok(self, *args: str) -> bool:
+        from git import GitCommandError
+
         try:
             self.run(*args)
-        except git.GitCommandError:
+        except GitCommandError:
             return False
         return True
 

@@ -32,9 +32,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import git as gitpython
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
 from agentfactory.library._git import (
@@ -74,6 +72,9 @@ from agentfactory.library.model import (
     VersionInfo,
 )
 from agentfactory.library.names import validate_name
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 MARKER = ".agentfactory-library"
 LOCK_NAME = ".library.lock"
@@ -137,7 +138,7 @@ class Library:
         self.lock_timeout = lock_timeout
         self.git = Git(self.path)
         self._index = Index(self.gitdir / "agentfactory" / "index.sqlite", self.git)
-        self._lock = FileLock(str(self.path / LOCK_NAME), timeout=lock_timeout, fallback_to_soft=False)
+        self._lock: FileLock | None = None  # made at the first write: readers never import filelock
 
     def __repr__(self) -> str:
         return f"Library({str(self.path)!r})"
@@ -169,6 +170,8 @@ class Library:
             raise UsageError(f"Library path {self.path} is a file, not a folder: give a folder.")
         if not self.path.exists():
             return
+        import git as gitpython
+
         if self.gitdir.exists():
             if (self.path / MARKER).is_file():
                 return  # ours; an unborn HEAD means a first commit was interrupted
@@ -200,6 +203,8 @@ class Library:
             )
 
     def _init_repo(self) -> None:
+        import git as gitpython
+
         if not self.gitdir.exists():
             gitpython.Repo.init(self.path, initial_branch="main")
         with gitpython.Repo(self.path).config_writer() as cfg:
@@ -232,6 +237,10 @@ class Library:
             lock.unlink()
         elif lock.exists() and not lock.is_file():
             raise LibraryError(f"{lock} is not a regular file; remove it (it is the library's lock file).")
+        from filelock import FileLock, Timeout
+
+        if self._lock is None:
+            self._lock = FileLock(str(lock), timeout=self.lock_timeout, fallback_to_soft=False)
         try:
             self._lock.acquire()
         except Timeout:
@@ -570,6 +579,8 @@ class Library:
         is the parent's with one entry spliced in, and the git index gets only the folder's entries
         (`old_paths`, the folder's files at `parent`, are the ones to drop). Nothing here grows with the
         number of subagents but the root tree's bytes, copied once."""
+        from git import GitCommandError
+
         trailers = [f"Subagent: {name}", f"Version: {version}"]
         if run_id:
             trailers.append(f"Run-Id: {_one_line(run_id)}")
@@ -599,7 +610,7 @@ class Library:
         _crash_point("commit-object")
         try:
             self.git.run("update-ref", "-m", _one_line(subject), "HEAD", commit, parent)
-        except gitpython.GitCommandError as exc:
+        except GitCommandError as exc:
             raise LibraryError(
                 f"The library's HEAD moved during a locked write ({exc.stderr.strip()})."
             ) from None
@@ -644,11 +655,13 @@ class Library:
 
     def push(self, remote: str = "origin") -> str:
         """Push the library's main branch to `remote` (a configured remote, a path or a URL)."""
+        from git import GitCommandError
+
         self._check_remote(remote)
         head = self.head()
         try:
             self.git.run("push", "--quiet", "--", remote, f"{head}:refs/heads/main")
-        except gitpython.GitCommandError as exc:
+        except GitCommandError as exc:
             err = (exc.stderr or "").strip()
             if "rejected" in err or "non-fast-forward" in err or "fetch first" in err:
                 raise LibraryError(
@@ -686,6 +699,8 @@ class Library:
             self.git.ok("update-ref", "-d", incoming)
 
     def _pull(self, remote: str, incoming: str, verify: Verifier | None, accept_removals: bool) -> PullResult:
+        from git import GitCommandError
+
         try:
             self.git.run(
                 "-c",
@@ -698,7 +713,7 @@ class Library:
                 remote,
                 f"+refs/heads/main:{incoming}",
             )
-        except gitpython.GitCommandError as exc:
+        except GitCommandError as exc:
             err = _one_line((exc.stderr or "").strip().removeprefix("stderr:").strip(" '"), 300)
             found = re.search(r"error: object \w+: (\w+: [^\n]*?)(?: fatal:|$)", err)
             if found:  # git's own object check refused a malformed tree (a '.git' or '..' entry, ...)
@@ -709,7 +724,7 @@ class Library:
             raise LibraryError(f"Fetch from {remote} failed: {err}") from None
         try:
             theirs = self.git.text("rev-parse", "--verify", "--quiet", f"{incoming}^{{commit}}")
-        except gitpython.GitCommandError:
+        except GitCommandError:
             raise LibraryError(f"The remote {_one_line(remote, 120)} has no main branch to pull.") from None
         with self._writing() as ours:
             if theirs == ours or self.git.is_ancestor(theirs, ours):

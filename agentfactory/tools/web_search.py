@@ -17,7 +17,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from agentfactory.config import Settings
@@ -138,6 +137,8 @@ class WebSearchTool:
         return {"results": self._tavily(query, k), "backend": "tavily"}
 
     def _brave(self, query: str, k: int) -> list[dict[str, str]]:
+        import httpx  # imported at the first search, not by every run that allows one
+
         response = httpx.get(
             "https://api.search.brave.com/res/v1/web/search",
             params={"q": query, "count": k},
@@ -155,6 +156,8 @@ class WebSearchTool:
         ]
 
     def _tavily(self, query: str, k: int) -> list[dict[str, str]]:
+        import httpx
+
         response = httpx.post(
             "https://api.tavily.com/search",
             json={"query": query, "max_results": k},
