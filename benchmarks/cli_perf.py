@@ -134,7 +134,9 @@ def main() -> None:
         for name, values in times.items():
             med = statistics.median(values)
             print(f"{name:<30} {med * 1e3:>6.1f} ms  {(med - floor) * 1e3:>17.1f} ms")
-        print("targets: --help <= 100 ms; run to its first model call <= 150 ms plus the provider SDK's import")
+        print(
+            "targets: --help <= 100 ms; run to its first model call <= 150 ms plus the provider SDK's import"
+        )
         if args.importtime:
             for name, (argv, _) in cases.items():
                 if name == "python -c pass":

@@ -94,7 +94,11 @@ class Git:
     # ------------------------------------------------------------------ reads
 
     def ls_tree(
-        self, treeish: str, path: str | None = None, recursive: bool = False, sizes: bool = False
+        self,
+        treeish: str,
+        path: str | list[str] | None = None,
+        recursive: bool = False,
+        sizes: bool = False,
     ) -> dict[str, TreeEntry]:
         args = ["ls-tree", "-z", "--full-tree"]
         if recursive:
@@ -103,7 +107,7 @@ class Git:
             args.append("-l")
         args.append(treeish)
         if path is not None:
-            args += ["--", path]
+            args += ["--", *([path] if isinstance(path, str) else path)]
         out = self.run(*args, strip=False)
         entries: dict[str, TreeEntry] = {}
         for record in out.split(b"\0"):

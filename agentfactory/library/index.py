@@ -324,7 +324,13 @@ class Index:
 
     def _parse_many(self, head: str, names: set[str] | None) -> list[Subagent]:
         """Parse the HEAD version of the given subagents (all when None) with one batch read of blobs."""
-        tree = self.git.ls_tree(head, recursive=True)
+        if names is not None and not names:
+            return []
+        if names is not None and len(names) <= 256:
+            # Only the named folders: git matches them in the root tree, nothing else is listed.
+            tree = self.git.ls_tree(head, sorted(names), recursive=True)
+        else:
+            tree = self.git.ls_tree(head, recursive=True)
         wanted: dict[str, dict[str, str]] = defaultdict(dict)
         for path, entry in tree.items():
             top, sep, rest = path.partition("/")
