@@ -24,14 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentfactory.bench import CORE_SUITE, load_suite
+from agentfactory_bench import CORE_SUITE, load_suite, sim_bank
+from agentfactory_bench.sim_bank import CAPABILITIES
+
 from agentfactory.config import Settings
 from agentfactory.evolve import Evolver
 from agentfactory.experience import ExperienceStore, default_store_path
 from agentfactory.gate import run_gate
 from agentfactory.library import Library
-from agentfactory.llm import ScriptedProvider, get_provider, sim_bank
-from agentfactory.llm.sim_bank import CAPABILITIES
+from agentfactory.llm import ScriptedProvider, get_provider
 from agentfactory.meta.agent import MetaAgent
 from agentfactory.meta.context import FIXTURES_DIR
 from agentfactory.runtime import open_run

@@ -13,8 +13,9 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from agentfactory.bench import CORE_SUITE, load_suite
-from agentfactory.bench.harness import run_bench, write_outputs
+from agentfactory_bench import CORE_SUITE, load_suite
+from agentfactory_bench.harness import run_bench, write_outputs
+
 from agentfactory.config import load_settings
 
 # Average orchestrator output tokens per task reported by the AgentFactory paper (Opus 4.6).

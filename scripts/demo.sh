@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh
-"$VENV_PY" -m pip install -q -e .
+# The product, and the benchmark distribution that brings `demo` and the simulated model.
+"$VENV_PY" -m pip install -q -e . -e benchmarks/
 if [ "$(id -u)" = "0" ] && [ "${AGENTFACTORY_SETUP_DOCKER:-1}" != "0" ]; then
   bash scripts/setup-docker.sh
 fi

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on a clean machine: installs the package with its dev extra into the project
+# The whole test suite on a clean machine: installs the package with its dev extra (and the benchmark
+# distribution, benchmarks/, whose tests are part of the suite) into the project
 # virtual environment (.venv, created or reused; see scripts/venv.sh), the Docker engine and the sandbox
 # image (reused when present), headless Chromium for the report test; then, on a full run (no pytest
 # arguments), the clean-install smoke checks in a second, throw-away venv without extras
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh
-"$VENV_PY" -m pip install -q -e '.[dev]'
+"$VENV_PY" -m pip install -q -e '.[dev,ray]' -e benchmarks/
 
 if [ "$(id -u)" = "0" ]; then
   bash scripts/setup-docker.sh

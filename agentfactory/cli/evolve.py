@@ -13,10 +13,12 @@ from agentfactory import events as ev
 from agentfactory.cli.common import console, print_json, settings
 from agentfactory.cli.live import LiveView
 from agentfactory.cli.untrusted import plain
-from agentfactory.errors import EXIT_TASK_FAILED
+from agentfactory.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_TASK_FAILED
 
 # Verdicts that leave a subagent's failures unfixed: any of them makes `evolve` exit 1. "accepted"
-# (a new version) and "skipped" (nothing to fix after all) exit 0, as does "nothing to evolve".
+# (a new version) and "skipped" (nothing to fix after all) exit 0, as does "nothing to evolve". A run
+# stopped by its budget exits 4, an interrupted one 130, as `run` does.
+STATUS_EXIT = {"budget_exhausted": EXIT_BUDGET, "interrupted": EXIT_INTERRUPTED}
 
 
 EVOLVE_HELP = (
@@ -32,8 +34,10 @@ EVOLVE_HELP = (
     "they never count as runs, successes or failures in stats, search, evolve or deploy's gate.\n\n"
     "Exit code: 0 when every evolved subagent got an accepted new version, or there was nothing to evolve "
     "(or nothing left to fix); 1 when any revision was rejected or a subagent could not be evolved "
-    "(refused, inconclusive, error): the library keeps its current version of that subagent. The evolve "
-    "run ends with the same status in `agentfactory runs list` (success or task_failed, naming them)."
+    "(refused, inconclusive, error): the library keeps its current version of that subagent; 4 when the "
+    "budget (--max-tokens, --max-cost, --max-steps, --max-time) ran out, which bounds the revision requests "
+    "and the validation executions alike. The evolve run ends with the same status in `agentfactory runs "
+    "list` (success, task_failed naming them, or budget_exhausted)."
 )
 
 
@@ -109,14 +113,22 @@ def evolve(
         None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."
     ),
     sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
+    # The run's budget, as for `run`: every revision request and every validation execution is bounded.
+    max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many model turns in all."),
+    max_tokens: int = typer.Option(None, "--max-tokens", help="Stop after this many tokens."),
+    max_cost: float = typer.Option(None, "--max-cost", help="Stop after this cost in USD."),
+    max_time: float = typer.Option(
+        None, "--max-time", help="Wall-clock limit of the whole evolve run (s); it also caps each execution."
+    ),
     json_: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Refine subagents from their failing executions (see EVOLVE_HELP for the full text)."""
     from agentfactory.evolve import FAILED_VERDICTS, EvolveOptions, Evolver
 
     cfg = settings(
-        library=library, workspaces=workspaces, sandbox=sandbox, model=model, evolve_thinking_budget=thinking
-    )
+        library=library, workspaces=workspaces, sandbox=sandbox, model=model, evolve_thinking_budget=thinking,
+        max_steps=max_steps, max_tokens=max_tokens, max_cost=max_cost, max_time=max_time,
+    )  # fmt: skip
     options = EvolveOptions(rounds=rounds, accept=accept)
     progress = _Progress(quiet=json_)
     status = LiveView(quiet=json_, progress=console, lines=False)  # what runs now, on a terminal
@@ -167,6 +179,10 @@ def evolve(
         print_json(report.to_dict())
     else:
         _print_table(report)
+    if report.status in STATUS_EXIT:
+        if not json_:
+            console.print(plain(f"Evolve stopped: {report.reason}", "red"))
+        raise typer.Exit(STATUS_EXIT[report.status])
     if any(o.verdict in FAILED_VERDICTS for o in report.outcomes):
         raise typer.Exit(EXIT_TASK_FAILED)
 

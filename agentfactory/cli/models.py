@@ -13,34 +13,6 @@ from rich.table import Table
 from agentfactory.cli.common import ConfigOpt, JsonOpt, console, print_json, settings
 from agentfactory.cli.untrusted import show
 
-# What each provider of the registry needs; a provider missing here is listed without details.
-_PROVIDERS: dict[str, dict[str, Any]] = {
-    "anthropic": {
-        "spec": "anthropic:<model>",
-        "needs": "ANTHROPIC_API_KEY",
-        "module": "anthropic",
-        "about": "Anthropic's API (prompt caching on the stable prefix).",
-    },
-    "openai": {
-        "spec": "openai:<model>",
-        "needs": "OPENAI_API_KEY, or a base URL",
-        "module": "openai",
-        "about": "OpenAI's API, or any OpenAI-compatible server (Ollama, vLLM, LM Studio) via --base-url.",
-    },
-    "scripted": {
-        "spec": "scripted:<file.json>",
-        "needs": "",
-        "module": "agentfactory.llm.scripted",
-        "about": "Replays the responses of a JSON file (tests, reproducible demos).",
-    },
-    "sim": {
-        "spec": "sim",
-        "needs": "",
-        "module": "agentfactory.llm.sim",
-        "about": "The simulated model (offline demo and benchmark; its figures are labelled simulated).",
-    },
-}
-
 
 def register(app: typer.Typer) -> None:
     app.command("models")(models)
@@ -49,10 +21,10 @@ def register(app: typer.Typer) -> None:
 def models(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
     """List the model providers and the models of the price table (USD per million tokens)."""
     from agentfactory.llm.pricing import effective_cache_prices
-    from agentfactory.llm.registry import KNOWN_PREFIXES, provider_for_model
+    from agentfactory.llm.registry import provider_for_model, provider_names
 
     cfg = settings(config=config)
-    providers = [_provider(name, cfg) for name in KNOWN_PREFIXES]
+    providers = [_provider(name, cfg) for name in provider_names()]
     priced = []
     for name, prices in sorted(cfg.prices.items()):
         provider = provider_for_model(name) or "openai"
@@ -93,19 +65,20 @@ def models(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
 
 
 def _provider(name: str, cfg: Any) -> dict[str, Any]:
-    info = _PROVIDERS.get(name, {"spec": f"{name}:<model>", "needs": "", "module": "", "about": ""})
-    installed = not info["module"] or importlib.util.find_spec(info["module"]) is not None
-    if name == "anthropic":
-        ready = installed and bool(os.environ.get("ANTHROPIC_API_KEY"))
-    elif name == "openai":
-        ready = installed and bool(os.environ.get("OPENAI_API_KEY") or cfg.openai_base_url)
-    else:
-        ready = installed
+    from agentfactory.errors import ConfigError
+    from agentfactory.llm.registry import load_plugin
+
+    try:
+        plugin = load_plugin(name)
+    except ConfigError as exc:  # a broken third-party plugin is listed, not fatal
+        return {"name": name, "spec": "", "installed": False, "ready": False, "needs": "", "about": str(exc)}
+    installed = not plugin.module or importlib.util.find_spec(plugin.module) is not None
+    ready = installed and (plugin.configured is None or plugin.configured(cfg, os.environ))
     return {
         "name": name,
-        "spec": info["spec"],
+        "spec": plugin.spec,
         "installed": installed,
         "ready": ready,
-        "needs": info["needs"],
-        "about": info["about"],
+        "needs": plugin.needs,
+        "about": plugin.about,
     }

@@ -22,8 +22,9 @@ from agentfactory import __version__
 from agentfactory.deploy.analysis import ImportScan, valid_skill_name
 from agentfactory.deploy.gate import MaturityReport
 from agentfactory.deploy.names import EXPORT_KEYWORD, ExportNames, subagent_marker
-from agentfactory.deploy.source import DEFAULT_TOLERANCE, SubagentSource, split_skill_md
+from agentfactory.deploy.source import DEFAULT_TOLERANCE, SubagentSource
 from agentfactory.errors import ValidationError
+from agentfactory.library.format import skill_body
 
 TEMPLATES = Path(__file__).parent / "templates"
 FIXTURES_DIR = "fixtures"  # case input files in the library folder; the cases see them under inputs/
@@ -132,7 +133,7 @@ def _mcp_output_schema(source: SubagentSource) -> dict[str, Any] | None:
 
 def _context(plan: ExportPlan) -> dict[str, Any]:
     s = plan.source
-    _, body = split_skill_md(s.skill_md)
+    body = skill_body(s.skill_md, without_title=True)  # the library's one SKILL.md reader
     first = s.cases[0] if s.cases else None
     example_inputs = first.inputs if first else {}
     tools = _tools_used(plan)

@@ -5,12 +5,9 @@ Exporters work on `SubagentSource` only, so they do not depend on how the librar
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
 
@@ -77,25 +74,6 @@ def case_record(case: Any) -> CaseRecord:
         dict(checks) if isinstance(checks, dict) else {},
         get("name"),
     )
-
-
-_FRONTMATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n?(.*)\Z", re.DOTALL)
-
-
-def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
-    """Frontmatter (safely loaded) and body of a SKILL.md; the body loses its leading `# title` line."""
-    match = _FRONTMATTER.match(text)
-    if not match:
-        return {}, text.strip()
-    try:
-        meta = yaml.safe_load(match.group(1)) or {}
-    except yaml.YAMLError:
-        meta = {}
-    body = match.group(2).strip()
-    lines = body.splitlines()
-    if lines and lines[0].startswith("# "):
-        body = "\n".join(lines[1:]).strip()
-    return (meta if isinstance(meta, dict) else {}), body
 
 
 def load_source(library: Any, name: str, version: int | None) -> SubagentSource:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agentfactory.experience.records import ExecutionRecord
+from agentfactory.library.format import SKILL_FILE, write_folder
+from agentfactory.library.format import set_lessons_block as render_limitations  # the library writes SKILL.md
 
 MAX_LESSONS = 5
 PRUNE_AFTER_SUCCESSES = 3
@@ -153,54 +154,6 @@ def load(conn: sqlite3.Connection, subagent: str) -> list[Lesson]:
     return [Lesson(**dict(row)) for row in rows]
 
 
-LIMITATIONS_HEADING = "## Known limitations"
-_BEGIN = "<!-- experience:lessons:begin -->"
-_END = "<!-- experience:lessons:end -->"
-_PLACEHOLDER = "None recorded."  # what library.build_subagent_folder writes when there is nothing
-
-
-def render_limitations(skill_md: str, lessons: list[str], now: float | None = None) -> str:
-    """SKILL.md text with the lessons block under "Known limitations" replaced (or added).
-
-    Hand-written limitations outside the marked block are kept as they are; the block itself is owned
-    by the experience store and rewritten whole, so it never grows beyond MAX_LESSONS lines.
-    """
-    stamp = time.strftime("%Y-%m-%d", time.gmtime(now if now is not None else time.time()))
-    if lessons:
-        body = "\n".join(f"- {line}" for line in lessons)
-        block = f"{_BEGIN}\nObserved in recorded executions (updated {stamp}):\n\n{body}\n{_END}"
-    else:
-        block = ""
-    if _BEGIN in skill_md and _END in skill_md:
-        head, rest = skill_md.split(_BEGIN, 1)
-        _, tail = rest.split(_END, 1)
-        if block:
-            return head + block + tail
-        head = head.rstrip()
-        if head.lower().endswith(LIMITATIONS_HEADING.lower()):
-            head += "\n\n" + _PLACEHOLDER  # the section was only lessons: back to the library's wording
-        return head + "\n\n" + tail.lstrip() if tail.strip() else head + "\n"
-    if not block:
-        return skill_md
-    lines = skill_md.splitlines()
-    for i, line in enumerate(lines):
-        if line.strip().lower() == LIMITATIONS_HEADING.lower():
-            placeholder = [j for j in range(i + 1, len(lines)) if lines[j].strip()][:1]
-            if placeholder and lines[placeholder[0]].strip() == _PLACEHOLDER:
-                lines[placeholder[0]] = block
-                return "\n".join(lines) + "\n"
-            # Insert at the end of the section: before the next heading of the same or higher level.
-            end = next(
-                (j for j in range(i + 1, len(lines)) if lines[j].startswith("## ") or lines[j] == "#"),
-                len(lines),
-            )
-            while end > i + 1 and not lines[end - 1].strip():
-                end -= 1
-            new = lines[:end] + ["", block] + ([""] + lines[end:] if end < len(lines) else [])
-            return "\n".join(new) + "\n"
-    return skill_md.rstrip("\n") + f"\n\n{LIMITATIONS_HEADING}\n\n{block}\n"
-
-
 def write_known_limitations(library: Any, store: Any, name: str, run_id: str | None = None) -> Any | None:
     """Rewrite the lessons block of `name`'s SKILL.md through the Library API; None when unchanged.
 
@@ -214,11 +167,7 @@ def write_known_limitations(library: Any, store: Any, name: str, run_id: str | N
         return None
     with tempfile.TemporaryDirectory(prefix="af-lessons-") as tmp:
         folder = Path(tmp) / name
-        for rel, data in sub.files.items():
-            target = folder / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
-        (folder / "SKILL.md").write_text(new_md, encoding="utf-8")
+        write_folder(folder, {**sub.files, SKILL_FILE: new_md.encode("utf-8")})
         message = f"Known limitations of {name} updated from recorded executions"
         result = library.save(folder, run_id=run_id, message=message)
     if getattr(result, "changed", False) and result.version != sub.version:

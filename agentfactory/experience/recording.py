@@ -30,18 +30,17 @@ def _error_of(trace: Any) -> tuple[str | None, str | None]:
 
 
 def _cost(settings: Any, usage: dict[str, int]) -> float:
+    """The subagent's model calls priced by the one cost function, the event log's (`llm.pricing`)."""
     if settings is None or not usage:
         return 0.0
-    prices = settings.price_for(settings.resolved_subagent_model())
-    if prices is None:
-        return 0.0
-    per_token = {
-        "input_tokens": prices.input,
-        "output_tokens": prices.output,
-        "cache_read_tokens": prices.cache_read if prices.cache_read is not None else prices.input,
-        "cache_write_tokens": prices.cache_write if prices.cache_write is not None else prices.input,
-    }
-    return round(sum(usage.get(k, 0) * p for k, p in per_token.items()) / 1e6, 6)
+    from agentfactory.llm.pricing import cost_usd
+    from agentfactory.llm.types import Usage
+
+    tokens = Usage(**{key: int(usage.get(key, 0) or 0) for key in _USAGE_KEYS})
+    return cost_usd(tokens, settings.resolved_subagent_model(), settings)
+
+
+_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
 def execution_record(

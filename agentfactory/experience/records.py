@@ -6,12 +6,12 @@ so they are plain dataclasses with no behaviour beyond building themselves from 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from agentfactory.library.cases import inputs_digest  # the one digest, re-exported here
 
 # The kind of an execution: a subagent working in a task run, or a gate / evolve checking a version on
 # cases. Only USE executions are usage: statistics, ranking, evolve's evidence and deploy's maturity gate
@@ -19,12 +19,6 @@ from typing import Any
 USE = "use"
 VALIDATION = "validation"
 EXECUTION_KINDS = (USE, VALIDATION)
-
-
-def inputs_digest(inputs: Any) -> str:
-    """sha256 of the canonical JSON of a subagent's inputs: equal inputs give equal digests."""
-    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # Strings longer than this are "long": a size class that often breaks naive code (timeouts, memory).

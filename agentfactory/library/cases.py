@@ -203,6 +203,45 @@ def parse_cases(text: str, where: str = "cases.jsonl") -> list[Case]:
     return cases
 
 
+def inputs_digest(inputs: Any) -> str:
+    """The one digest of a subagent's inputs: sha256 of their canonical JSON (keys sorted, compact
+    separators, UTF-8). Equal inputs give equal digests in the event log, the experience store and
+    the cases. Compare a stored digest with `digest_matches`, which also reads the old form."""
+    text = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+LEGACY_DIGEST_CHARS = 16
+
+
+def legacy_inputs_digest(inputs: Any) -> str:
+    """The digest event logs held before there was one: 16 hex of sha256 over ASCII JSON with the
+    default separators. Kept only to read old workspaces (see `digest_matches`)."""
+    text = json.dumps(inputs, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:LEGACY_DIGEST_CHARS]
+
+
+def digest_matches(digest: Any, inputs: Any) -> bool:
+    """Whether a stored digest, of either form (64 hex now, 16 hex in old event logs), is `inputs`'."""
+    if not isinstance(digest, str) or not digest:
+        return False
+    if len(digest) == LEGACY_DIGEST_CHARS:
+        return legacy_inputs_digest(inputs) == digest
+    return inputs_digest(inputs) == digest
+
+
+def dedupe_cases(cases: list[Case]) -> list[Case]:
+    """The cases with one per distinct inputs, the first of each kept (stored cases before new ones)."""
+    seen: set[str] = set()
+    out = []
+    for case in cases:
+        digest = inputs_digest(case.inputs)
+        if digest not in seen:
+            seen.add(digest)
+            out.append(case)
+    return out
+
+
 def dump_cases(cases: list[Case]) -> str:
     """The one writer of cases.jsonl: one case per line, line separators inside strings escaped."""
     lines = (json.dumps(c.to_dict(), ensure_ascii=False, sort_keys=False) for c in cases)

@@ -12,13 +12,22 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from agentfactory.errors import ValidationError
-from agentfactory.library.cases import MAX_NESTING, Case, dump_cases, load_json, nesting_exceeds, parse_cases
+from agentfactory.library.cases import (
+    MAX_NESTING,
+    Case,
+    dedupe_cases,
+    dump_cases,
+    load_json,
+    nesting_exceeds,
+    parse_cases,
+)
 from agentfactory.library.introspect import inspect_module
 from agentfactory.library.model import Subagent
 from agentfactory.library.names import default_entry, validate_entry, validate_name
@@ -26,6 +35,7 @@ from agentfactory.library.names import default_entry, validate_entry, validate_n
 SKILL_FILE = "SKILL.md"
 CASES_FILE = "cases.jsonl"
 SCHEMA_FILE = "schema.json"
+FIXTURES_DIR = "fixtures"  # input files of the cases, kept beside them; the cases see them under inputs/
 
 MAX_SKILL_MD = 256 * 1024
 MAX_ENTRY = 1024 * 1024
@@ -109,6 +119,16 @@ def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
     if nesting_exceeds(data, MAX_NESTING):
         raise ValidationError(f"SKILL.md frontmatter is nested too deeply (over {MAX_NESTING} levels).")
     return data, body
+
+
+def skill_body(text: str, *, without_title: bool = False) -> str:
+    """The body of a SKILL.md, read by `split_skill_md`; `without_title` drops a leading `# title` line
+    (a README that prints its own title)."""
+    _, body = split_skill_md(text)
+    lines = body.strip().splitlines()
+    if without_title and lines and lines[0].startswith("# "):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
 
 
 def normalise_text(text: str) -> str:
@@ -418,6 +438,101 @@ def with_section(body: str, title: str, text: str) -> str:
     return body[: match.start(1)] + "\n" + text.strip() + "\n\n" + body[match.end(1) :].lstrip("\n")
 
 
+NONE_RECORDED = "None recorded."  # what a section with nothing in it says
+
+
+LIMITATIONS_HEADING = "## Known limitations"
+_LESSONS_BEGIN = "<!-- experience:lessons:begin -->"
+_LESSONS_END = "<!-- experience:lessons:end -->"
+
+
+def set_lessons_block(skill_md: str, lessons: list[str], now: float | None = None) -> str:
+    """SKILL.md text with the experience store's lessons block under "Known limitations" replaced (or added).
+
+    Hand-written limitations outside the marked block are kept as they are; the block itself is owned
+    by the experience store and rewritten whole, so it never grows beyond MAX_LESSONS lines.
+    """
+    stamp = time.strftime("%Y-%m-%d", time.gmtime(now if now is not None else time.time()))
+    if lessons:
+        body = "\n".join(f"- {line}" for line in lessons)
+        block = (
+            f"{_LESSONS_BEGIN}\nObserved in recorded executions (updated {stamp}):\n\n{body}\n{_LESSONS_END}"
+        )
+    else:
+        block = ""
+    if _LESSONS_BEGIN in skill_md and _LESSONS_END in skill_md:
+        head, rest = skill_md.split(_LESSONS_BEGIN, 1)
+        _, tail = rest.split(_LESSONS_END, 1)
+        if block:
+            return head + block + tail
+        head = head.rstrip()
+        if head.lower().endswith(LIMITATIONS_HEADING.lower()):
+            head += "\n\n" + NONE_RECORDED  # the section was only lessons: back to the library's wording
+        return head + "\n\n" + tail.lstrip() if tail.strip() else head + "\n"
+    if not block:
+        return skill_md
+    lines = skill_md.splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().lower() == LIMITATIONS_HEADING.lower():
+            placeholder = [j for j in range(i + 1, len(lines)) if lines[j].strip()][:1]
+            if placeholder and lines[placeholder[0]].strip() == NONE_RECORDED:
+                lines[placeholder[0]] = block
+                return "\n".join(lines) + "\n"
+            # Insert at the end of the section: before the next heading of the same or higher level.
+            end = next(
+                (j for j in range(i + 1, len(lines)) if lines[j].startswith("## ") or lines[j] == "#"),
+                len(lines),
+            )
+            while end > i + 1 and not lines[end - 1].strip():
+                end -= 1
+            new = lines[:end] + ["", block] + ([""] + lines[end:] if end < len(lines) else [])
+            return "\n".join(new) + "\n"
+    return skill_md.rstrip("\n") + f"\n\n{LIMITATIONS_HEADING}\n\n{block}\n"
+
+
+def add_changelog_entry(skill_md: str, entry: str) -> str:
+    """SKILL.md with `entry` appended to its Changelog section (the section is added when missing)."""
+    front, body = split_skill_md(skill_md)
+    log = section(body, "Changelog")
+    line = entry if entry.startswith("- ") else f"- {entry}"
+    kept = "" if log in ("", NONE_RECORDED) else log + "\n"
+    return render_skill_md(front, with_section(body, "Changelog", kept + line))
+
+
+def add_limitations(skill_md: str, notes: list[str]) -> str:
+    """SKILL.md with `notes` added to its Known limitations section (replacing "None recorded.");
+    unchanged when there is nothing to add. A lessons block the experience store owns stays as is."""
+    notes = [n.strip() for n in notes if n and n.strip()]
+    if not notes:
+        return skill_md
+    front, body = split_skill_md(skill_md)
+    old = section(body, "Known limitations")
+    kept = "" if old in ("", NONE_RECORDED) else old + "\n"
+    return render_skill_md(front, with_section(body, "Known limitations", kept + "\n".join(notes)))
+
+
+def revised_files(
+    files: dict[str, bytes],
+    *,
+    changelog: str,
+    limitations: tuple[str, ...] | list[str] = (),
+    new_cases: tuple[Case, ...] | list[Case] = (),
+    fixtures: dict[str, bytes] | None = None,
+) -> dict[str, bytes]:
+    """The files of a new version made from `files` (a folder's, with its revised code): SKILL.md with a
+    changelog entry and the remaining limitations, cases.jsonl with `new_cases` added after the stored
+    ones (one per distinct inputs), and `fixtures` (paths under fixtures/) beside them. The one writer
+    of a revision's SKILL.md and cases.jsonl: callers hand their changes here, never edit the files."""
+    out = dict(files)
+    skill_md = _decode(out, SKILL_FILE)
+    out[SKILL_FILE] = add_limitations(add_changelog_entry(skill_md, changelog), list(limitations)).encode()
+    stored = parse_cases(_decode(out, CASES_FILE)) if CASES_FILE in out else []
+    out[CASES_FILE] = dump_cases(dedupe_cases([*stored, *new_cases])).encode("utf-8")
+    for rel, data in (fixtures or {}).items():
+        out[check_file_path(f"{FIXTURES_DIR}/{rel}")] = data
+    return out
+
+
 def _one_line(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -516,7 +631,7 @@ def build_subagent_folder(
             f"## Inputs\n\nCall `{info.signature}`.\n\n" + _schema_md(inputs_schema or info.inputs_schema),
             "## Outputs\n\n" + (sections.get("outputs") or _schema_md(outputs_schema or info.outputs_schema)),
             "## Tools\n\n" + ("\n".join(f"- `{t}`" for t in tools) if tools else "None."),
-            "## Known limitations\n\n" + (limitations or sections.get("limitations") or "None recorded."),
+            "## Known limitations\n\n" + (limitations or sections.get("limitations") or NONE_RECORDED),
             "## Changelog\n\n" + (changelog or (f"- v{version}: created." if version else "- Created.")),
         ]
     )

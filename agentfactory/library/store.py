@@ -152,7 +152,7 @@ class Library:
         """Create the library's repository on first use; refuse folders and repos that are not ours."""
         if self.exists() and read_head(self.gitdir):
             return
-        self._check_adoptable()
+        self._check_adoptable(locked=False)
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a path under a file, a read-only or full disk: one sentence, not a traceback
@@ -162,10 +162,13 @@ class Library:
         with self._locked():
             if self.exists() and read_head(self.gitdir):
                 return
-            self._check_adoptable()
+            self._check_adoptable(locked=True)
             self._init_repo()
 
-    def _check_adoptable(self) -> None:
+    def _check_adoptable(self, *, locked: bool) -> None:
+        """Refuse a path that is not (and cannot become) our library. Before the lock is taken, a folder
+        holding our lock file and a .git without the marker is another process creating the library
+        right now: the decision waits for the lock."""
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"Library path {self.path} is a file, not a folder: give a folder.")
         if not self.path.exists():
@@ -175,6 +178,8 @@ class Library:
         if self.gitdir.exists():
             if (self.path / MARKER).is_file():
                 return  # ours; an unborn HEAD means a first commit was interrupted
+            if not locked and (self.path / LOCK_NAME).is_file():
+                return  # being created by another process: decided again under the lock
             try:
                 repo = gitpython.Repo(self.path)
                 dirty = repo.is_dirty(untracked_files=True)

@@ -1,29 +1,83 @@
-"""Turn a model spec string into a provider: the one place that knows every prefix.
+"""Turn a model spec string into a provider, through the providers registered as plugins.
 
-Specs: `anthropic:<model>`, `openai:<model>` (with a base URL: any OpenAI-compatible server),
-`scripted:<file.json>`, and `sim` / `sim:<variant>` (the deterministic simulated model; its module
-`agentfactory.llm.sim` exposes `create_provider(spec: str, settings: Settings) -> ModelProvider`, or a
-`SimProvider` class taking the same two arguments).
-Adapters are imported only when chosen, so a missing SDK matters only to those who ask for it. API keys
-are read from the environment here, at construction, so a missing key fails before any work starts.
+A spec is `<provider>:<model>` (`anthropic:claude-sonnet-4-6`, `openai:gpt-4.1`, `scripted:replies.json`)
+or a bare provider name (`sim`). Providers register under the `agentfactory.providers` entry-point group,
+the product's own ones included (`agentfactory.llm.providers`); the benchmark distribution adds `sim`.
+Only the chosen provider's plugin is loaded, and its adapter imports its SDK only when it is built, so a
+missing SDK matters only to those who ask for it. API keys are read at construction, so a missing key
+fails before any work starts.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib.metadata import entry_points
 
 from agentfactory.config import Settings
 from agentfactory.errors import ConfigError
 from agentfactory.llm.retry import RetryPolicy
 from agentfactory.llm.types import ModelProvider
 
-KNOWN_PREFIXES = ("anthropic", "openai", "scripted", "sim")
+GROUP = "agentfactory.providers"
+# Where a provider that is not installed comes from (for the error that says so).
+NOT_INSTALLED = {
+    "sim": "The simulated model comes with the benchmark distribution: from a source checkout run "
+    "`pip install -e benchmarks/`, or choose a real model with --model.",
+}
 
 
-def _missing_key(var: str) -> ConfigError:
+@dataclass(frozen=True)
+class ProviderRequest:
+    """Everything a plugin's `create` gets: the model part of the spec and the run's options."""
+
+    spec: str
+    model: str  # the part after "<provider>:" ("" for a bare provider name)
+    settings: Settings
+    env: Mapping[str, str]
+    retry: RetryPolicy | None = None
+    thinking_budget: int | None = None
+
+
+@dataclass(frozen=True)
+class ProviderPlugin:
+    """One provider: its spec prefix, how a spec is written, what it needs, and how it is built."""
+
+    name: str
+    spec: str
+    about: str
+    create: Callable[[ProviderRequest], ModelProvider]
+    needs: str = ""
+    module: str = ""  # the module `agentfactory models` checks is importable (its SDK)
+    # Whether what it `needs` is there (keys, a base URL); None: being installed is enough.
+    configured: Callable[[Settings, Mapping[str, str]], bool] | None = None
+
+
+def missing_key(var: str) -> ConfigError:
     return ConfigError(f"{var} is not set: export it, or choose another model with --model.")
+
+
+def provider_names() -> list[str]:
+    """Every registered provider's name, in a stable order."""
+    return sorted({ep.name for ep in entry_points(group=GROUP)})
+
+
+def load_plugin(name: str) -> ProviderPlugin | None:
+    """The plugin registered as `name`, or None. A broken plugin is a configuration error."""
+    found = entry_points(group=GROUP, name=name)
+    if not found:
+        return None
+    entry = next(iter(found))
+    try:
+        plugin = entry.load()
+    except Exception as exc:  # a third-party plugin may fail any way on import
+        raise ConfigError(
+            f"The model provider plugin '{name}' ({entry.value}) cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from None
+    if not isinstance(plugin, ProviderPlugin):
+        raise ConfigError(f"The model provider plugin '{name}' ({entry.value}) is not a ProviderPlugin.")
+    return plugin
 
 
 def get_provider(
@@ -39,73 +93,23 @@ def get_provider(
     `thinking_budget` turns extended thinking on (Anthropic): only the callers that should think pass
     it (the Meta-Agent: setting thinking_budget; evolve: evolve_thinking_budget), so a subagent's `llm`
     calls, the gate and the deploy checks never do."""
-    env = os.environ if env is None else env
     spec = (spec or "").strip()
     prefix, _, rest = spec.partition(":")
-    rest = rest.strip()
-
-    if prefix == "anthropic":
-        if not rest:
-            raise ConfigError("Model spec 'anthropic:' needs a model name, e.g. anthropic:claude-sonnet-4-6.")
-        key = env.get("ANTHROPIC_API_KEY")
-        if not key:
-            raise _missing_key("ANTHROPIC_API_KEY")
-        from agentfactory.llm.anthropic import AnthropicProvider
-
-        base_url = settings.anthropic_base_url or env.get("ANTHROPIC_BASE_URL") or None
-        return AnthropicProvider(
-            rest,
-            api_key=key,
-            base_url=base_url,
-            retry=retry,
-            call_timeout_s=settings.call_timeout_s,
-            thinking_budget=thinking_budget,
-        )
-
-    if prefix == "openai":
-        if not rest:
-            raise ConfigError("Model spec 'openai:' needs a model name, e.g. openai:gpt-4.1.")
-        base_url = settings.openai_base_url or env.get("OPENAI_BASE_URL") or None
-        key = env.get("OPENAI_API_KEY")
-        if not key and not base_url:
-            raise _missing_key("OPENAI_API_KEY")
-        from agentfactory.llm.openai import OpenAIProvider
-
-        return OpenAIProvider(
-            rest,
-            api_key=key,
-            base_url=base_url,
-            retry=retry,
-            call_timeout_s=settings.call_timeout_s,
-            thinking_budget=thinking_budget,  # sent to reasoning models as reasoning_effort
-        )
-
-    if prefix == "scripted":
-        if not rest:
-            raise ConfigError(
-                "Model spec 'scripted:' needs a JSON file of responses, e.g. scripted:replies.json."
-            )
-        from agentfactory.llm.scripted import ScriptedProvider
-
-        return ScriptedProvider.from_file(rest)
-
-    if prefix == "sim":
-        try:
-            module = importlib.import_module("agentfactory.llm.sim")
-        except ModuleNotFoundError as exc:
-            if exc.name not in ("agentfactory.llm.sim",):
-                raise
-            raise ConfigError(
-                "The simulated model is not available in this installation: choose a real model with --model."
-            ) from None
-        factory = getattr(module, "create_provider", None) or getattr(module, "SimProvider", None)
-        if factory is None:
-            raise ConfigError("The simulated model module has no create_provider(): reinstall AgentFactory.")
-        return factory(spec, settings)
-
-    known = ", ".join(f"{p}:<model>" if p in ("anthropic", "openai") else p for p in KNOWN_PREFIXES)
-    known = known.replace("scripted", "scripted:<file.json>")
-    raise ConfigError(f"Unknown model spec '{spec}': {_suggestion(spec)}use one of {known}.")
+    plugin = load_plugin(prefix) if prefix else None
+    if plugin is None:
+        if prefix in NOT_INSTALLED:
+            raise ConfigError(NOT_INSTALLED[prefix])
+        known = ", ".join(p.spec for p in map(load_plugin, provider_names()) if p is not None)
+        raise ConfigError(f"Unknown model spec '{spec}': {_suggestion(spec)}use one of {known}.")
+    request = ProviderRequest(
+        spec=spec,
+        model=rest.strip(),
+        settings=settings,
+        env=os.environ if env is None else env,
+        retry=retry,
+        thinking_budget=thinking_budget,
+    )
+    return plugin.create(request)
 
 
 # Model-name prefixes that tell the provider of a spec given without one ("gpt-4o" -> openai).

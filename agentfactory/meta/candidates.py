@@ -6,15 +6,11 @@ current revision counts. Its successful executions in this run become its regres
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-def inputs_digest(inputs: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()[:16]
+from agentfactory.library.cases import inputs_digest  # the one digest of inputs
 
 
 @dataclass

@@ -19,7 +19,8 @@ from agentfactory import events as ev
 from agentfactory.config import Settings
 from agentfactory.gate import collect
 from agentfactory.library import Case, Library, build_subagent_folder, validate_folder
-from agentfactory.meta.candidates import Candidate, inputs_digest
+from agentfactory.library.cases import dedupe_cases, inputs_digest
+from agentfactory.meta.candidates import Candidate
 from agentfactory.sandbox import ExecutionRequest
 from agentfactory.sandbox.broker import settle_trace
 from agentfactory.workspace import Workspace
@@ -168,7 +169,7 @@ class RunContext:
                 code=cand.code,
                 tools=cand.tools,
                 inputs_schema=cand.inputs_schema,
-                cases=_dedupe([*stored, *new_cases]),
+                cases=dedupe_cases([*stored, *new_cases]),
                 parent_version=cand.base_version,
                 source_run=self.workspace.run_id,
                 source_task=self.task[:500],
@@ -406,13 +407,3 @@ def _copy_files(files: dict[str, Path], dest: Path) -> None:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, target)
-
-
-def _dedupe(cases: list[Case]) -> list[Case]:
-    seen, out = set(), []
-    for case in cases:
-        digest = inputs_digest(case.inputs)
-        if digest not in seen:
-            seen.add(digest)
-            out.append(case)
-    return out

@@ -16,18 +16,13 @@ from typing import Any
 
 from agentfactory.errors import AgentFactoryError, ValidationError
 from agentfactory.gate import GateReport, case_from_run, file_facts, record_gate_decision, run_gate
+from agentfactory.library.edits import EditError, apply_edits, numbered
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.meta.context import RunContext
 from agentfactory.meta.loop import Outcome, declared_failure, preview
 from agentfactory.meta.skills import meta_tools
 
 RESULT_PREVIEW_CHARS = 1500
-
-
-def numbered(code: str) -> str:
-    lines = code.splitlines()
-    width = len(str(len(lines)))
-    return "\n".join(f"{i:>{width}} | {line}" for i, line in enumerate(lines, 1))
 
 
 def result_answer(result: dict[str, Any] | None, output_files: list[str]) -> str:
@@ -150,15 +145,10 @@ class MetaSkills:
             )
             changelog = []
         if edits is not None:
-            new_code = base_code
-            for i, edit in enumerate(edits, 1):
-                count = new_code.count(edit["old"])
-                if count != 1:
-                    where = "not found" if count == 0 else f"found {count} times"
-                    return Outcome(
-                        f"Edit {i}: `old` text {where}; it must occur exactly once. Nothing changed.", True
-                    )
-                new_code = new_code.replace(edit["old"], edit["new"], 1)
+            try:
+                new_code = apply_edits(base_code, edits)
+            except EditError as exc:
+                return Outcome(f"{str(exc)[0].upper()}{str(exc)[1:]}. Nothing changed.", True)
         else:
             new_code = code or ""
         if new_code == base_code:

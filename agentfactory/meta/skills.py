@@ -13,13 +13,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from agentfactory.library.format import split_skill_md
 from agentfactory.llm.types import ToolSpec
 
 _PACKAGE_SKILLS = Path(__file__).resolve().parent.parent / "_skills"  # inside an installed wheel
 _SOURCE_SKILLS = Path(__file__).resolve().parent.parent.parent / "skills"  # in a source checkout
-_FRONTMATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.S)
 _SCHEMA = re.compile(r"## Parameters\s*```json\s*\n(.*?)```", re.S)
 
 
@@ -40,12 +38,7 @@ def skills_root() -> Path:
 
 
 def _parse(path: Path) -> Skill:
-    text = path.read_text(encoding="utf-8")
-    match = _FRONTMATTER.match(text)
-    if not match:
-        raise ValueError(f"{path}: no frontmatter")
-    front = yaml.safe_load(match.group(1))
-    body = match.group(2)
+    front, body = split_skill_md(path.read_text(encoding="utf-8"))  # the one SKILL.md reader
     schema_match = _SCHEMA.search(body)
     if not schema_match:
         raise ValueError(f"{path}: no '## Parameters' JSON schema")

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from agentfactory.bench import CORE_SUITE, FixtureServer, Suite, load_suite
+from agentfactory_bench import CORE_SUITE, FixtureServer, Suite, load_suite
 
 STUB_TOOLS = '''"""Test stub of the in-sandbox tool module: real web_fetch (loopback allowed), the real local search
 backend over AF_TEST_SEARCH_DIR, and the simulated model's llm answers."""
 import os
 
-from agentfactory.llm.sim_bank import sim_llm_answer
+from agentfactory_bench.sim_bank import sim_llm_answer
 from agentfactory.tools.web_fetch import WebFetchTool
 from agentfactory.tools.web_search import LocalSearch
 

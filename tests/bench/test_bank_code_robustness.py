@@ -12,8 +12,7 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
-
-from agentfactory.llm.sim_bank import get
+from agentfactory_bench.sim_bank import get
 
 from .conftest import HostRunError, run_on_host
 

@@ -14,8 +14,7 @@ import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-
-from agentfactory.llm.sim_bank import classify_sentiment, get, sim_llm_answer
+from agentfactory_bench.sim_bank import classify_sentiment, get, sim_llm_answer
 
 from .conftest import HostRunError, run_on_host
 

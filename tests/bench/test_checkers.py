@@ -9,9 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from agentfactory.bench import Check, FixtureServer, Task, check_task, prepare_task
-from agentfactory.bench.checkers import numbers_in
+from agentfactory_bench import Check, FixtureServer, Task, check_task, prepare_task
+from agentfactory_bench.checkers import numbers_in
 
 
 def png(width: int = 32, height: int = 32) -> bytes:

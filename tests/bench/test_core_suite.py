@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from agentfactory_bench import CORE_SUITE, check_task, prepare_task, sandbox_runner
+from agentfactory_bench.sim_bank import plan
 
-from agentfactory.bench import CORE_SUITE, check_task, prepare_task, sandbox_runner
 from agentfactory.config import Settings
-from agentfactory.llm.sim_bank import plan
 
 from .conftest import run_on_host
 
@@ -120,7 +120,7 @@ def test_make_fixtures_is_deterministic(tmp_path):
 
 @pytest.mark.parametrize("name", ["variants", "variants2", "variants3", "rephrased"])
 def test_variant_suites_are_valid_and_cover_every_family(core_suite, name):
-    from agentfactory.bench import load_suite
+    from agentfactory_bench import load_suite
 
     variants = load_suite(CORE_SUITE.parent / name)
     # Family labels are each author's own words; what matters is that all eight families are there.

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from agentfactory_bench import CORE_SUITE, load_suite
+from agentfactory_bench.harness import run_bench
 from typer.testing import CliRunner
 
-from agentfactory.bench import CORE_SUITE, load_suite
-from agentfactory.bench.harness import run_bench
 from agentfactory.cli import app
 from agentfactory.config import load_settings
 from agentfactory.events import read_events
@@ -104,7 +104,8 @@ def test_bench_cli_rejects_unknown_method_and_bad_suite(tmp_path):
 
 
 def test_out_of_family_task_fails_honestly(tmp_path):
-    from agentfactory.llm.sim import SimProvider
+    from agentfactory_bench.sim import SimProvider
+
     from agentfactory.meta.agent import MetaAgent
 
     settings = load_settings({"model": "sim", "sandbox": "local"}, env={}, cwd=tmp_path)

@@ -7,9 +7,8 @@ import json
 import random
 
 import pytest
-
-from agentfactory.llm.sim_bank import CAPABILITIES, get, match, plan, sim_llm_answer
-from agentfactory.llm.sim_bank.bank import _hit
+from agentfactory_bench.sim_bank import CAPABILITIES, get, match, plan, sim_llm_answer
+from agentfactory_bench.sim_bank.bank import _hit
 
 from .conftest import HostRunError, run_on_host
 

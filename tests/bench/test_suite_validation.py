@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from agentfactory_bench import load_suite
 
-from agentfactory.bench import load_suite
 from agentfactory.errors import ValidationError
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from agentfactory.bench import load_suite
-from agentfactory.bench.harness import _run_task
+from agentfactory_bench import load_suite
+from agentfactory_bench.harness import _run_task
+
 from agentfactory.config import load_settings
 from agentfactory.llm import ScriptedProvider
 from agentfactory.meta.agent import MetaAgent

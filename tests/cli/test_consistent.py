@@ -218,7 +218,7 @@ def test_report_out_is_a_folder(project):
 def test_demo_json_prints_only_json(project, monkeypatch):
     """The demo's wiring with --json: no banner, no table, the figures and the paths (the full demo runs
     in test_demo_json_full)."""
-    from agentfactory.cli import bench
+    from agentfactory_bench import cli as bench
 
     class Result:
         root = project.root / "bench"

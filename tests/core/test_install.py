@@ -12,14 +12,15 @@ import subprocess
 import sys
 import sysconfig
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "agentfactory"
-# Code that runs inside the sandbox, not on the host: the runtime and the simulated model's subagents.
-IN_SANDBOX = (PACKAGE / "sandbox" / "runtime", PACKAGE / "llm" / "sim_bank" / "code")
+# Code that runs inside the sandbox, not on the host.
+IN_SANDBOX = (PACKAGE / "sandbox" / "runtime",)
 SCRIPTS = sorted((ROOT / "scripts").glob("*.sh"))
 
 
@@ -86,6 +87,42 @@ def test_every_import_of_the_base_package_is_declared():
                 where = "at module level" if eager else "in a function"
                 problems.append(f"{path.relative_to(ROOT)} imports {module} {where} ({dists or 'unknown'})")
     assert not problems, "undeclared imports:\n" + "\n".join(problems)
+
+
+@pytest.mark.slow
+def test_the_product_wheel_holds_no_simulator_and_no_harness(tmp_path):
+    """The simulated model, the harness, the baselines and the suites ship in the benchmark's own
+    distribution (benchmarks/); the product's wheel registers only its own providers."""
+    wheels = {}
+    for name, source in (("agentfactory", ROOT), ("agentfactory_bench", ROOT / "benchmarks")):
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "build",
+                "--wheel",
+                "--no-isolation",
+                "--outdir",
+                str(tmp_path / name),
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+        (wheel,) = (tmp_path / name).glob("*.whl")
+        wheels[name] = zipfile.ZipFile(wheel)
+    product = wheels["agentfactory"].namelist()
+    assert not [n for n in product if n.startswith("agentfactory/bench") or "sim" in Path(n).stem.split("_")]
+    assert not [n for n in product if n.startswith("agentfactory_bench") or "suites/" in n]
+    entry_points = next(n for n in product if n.endswith("entry_points.txt"))
+    text = wheels["agentfactory"].read(entry_points).decode()
+    assert "[agentfactory.providers]" in text and "sim" not in text.split("[agentfactory.providers]")[1]
+    bench = wheels["agentfactory_bench"].namelist()
+    assert "agentfactory_bench/sim.py" in bench and "agentfactory_bench/suites/core/suite.yaml" in bench
+    bench_points = wheels["agentfactory_bench"].read(next(n for n in bench if n.endswith("entry_points.txt")))
+    assert b"sim = agentfactory_bench.sim:PLUGIN" in bench_points and b"demo = " in bench_points
 
 
 def test_cli_no_longer_imports_click():

@@ -39,6 +39,8 @@ def test_subagent_without_cases_is_refused_before_any_model_call(tmp_path):
 
 
 def test_unloadable_missing_run_unchanged_and_invalid_calls_are_rejected_then_next_round(env):
+    """Each submitted revision is a round; a call that does not match the tool's schema and a turn
+    without a call are answered by the shared tool loop (as for any orchestrator) and are not rounds."""
     head = env.library.head()
     script = [
         revision("broken", code="def run(numbers:\n    return {}\n"),
@@ -49,17 +51,22 @@ def test_unloadable_missing_run_unchanged_and_invalid_calls_are_rejected_then_ne
         {"text": "I think the code is fine."},
         revision("an empty list has no mean", edits=FIX_EMPTY),
     ]
-    outcome, provider = evolve(env, script, rounds=7)
+    outcome, provider = evolve(env, script, rounds=5)
     reasons = [r.reason for r in outcome.rounds]
     assert "does not load" in reasons[0] and "does not load" in reasons[1] and "run" in reasons[1]
     assert reasons[2] == "no change: the revision is identical to the current code"
     assert "edit 1: the `old` text is not found" in reasons[3]
-    assert "not valid JSON" in reasons[4]
-    assert reasons[5].startswith("no revision was submitted")
-    assert [r.verdict for r in outcome.rounds] == ["rejected"] * 6 + ["accepted"]
+    assert [r.verdict for r in outcome.rounds] == ["rejected"] * 4 + ["accepted"]
     assert outcome.version_after == 2 and env.library.head() != head
-    # Each rejection was fed back: as tool results, or as text when the model made no call.
-    assert provider.requests[6][1][-1].text.startswith("Rejected, the library is unchanged: no revision")
+    assert len(provider.requests) == 7 and provider.remaining == 0
+    # Each rejection was fed back as the tool call's result; the cut call and the text turn too.
+    rejected = provider.requests[1][1][-1].tool_results[0]
+    assert rejected.is_error and "Rejected, the library is unchanged: the revision does not load" in (
+        rejected.content
+    )
+    invalid = provider.requests[5][1][-1].tool_results[0]
+    assert invalid.is_error and "not valid JSON" in invalid.content
+    assert provider.requests[6][1][-1].text.startswith("Continue with a tool call")
 
 
 def test_rounds_exhausted_leaves_library_unchanged(env):
@@ -137,3 +144,18 @@ def test_version_saved_meanwhile_is_not_overwritten(env, tmp_path):
 def test_unknown_name_is_one_clear_error(env):
     with pytest.raises(UsageError, match="No subagent named 'nope'"):
         Evolver(env.settings, library=env.library).plan(["nope"])
+
+
+def test_a_model_that_never_submits_is_stopped_by_the_shared_loop_and_rejected(env):
+    head = env.library.head()
+    outcome, provider = evolve(env, [{"text": "It looks fine."}] * 5, rounds=3)
+    assert (outcome.verdict, outcome.rounds) == ("rejected", [])
+    assert outcome.reason == "the model stopped calling tools without finishing"
+    assert len(provider.requests) == 3 and env.library.head() == head  # two nudges, then stopped
+
+
+def test_a_provider_failure_ends_the_subagent_with_error_and_the_library_untouched(env):
+    head = env.library.head()
+    outcome, _ = evolve(env, [revision("same", code=BUGGY)], rounds=3)  # no response for round 2
+    assert outcome.verdict == "error" and "no more responses" in outcome.reason
+    assert [r.verdict for r in outcome.rounds] == ["rejected"] and env.library.head() == head

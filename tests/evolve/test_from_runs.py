@@ -130,3 +130,40 @@ def test_failure_with_inputs_longer_than_the_event_preview_is_replayed(env):
     [plan] = Evolver(env.settings, provider=ScriptedProvider([]), library=env.library).plan()
     assert [c.inputs for c in plan.failing] == [long_inputs]
     assert plan.failing[0].trace is not None and plan.failing[0].trace.status == "error"
+
+
+def test_old_workspaces_and_store_rows_with_the_short_digest_are_still_replayed(env):
+    """Before one digest, event logs held 16 hex (ASCII JSON, default separators) and trace files did
+    not keep the inputs. A workspace of that form, and a store row holding the short digest, still give
+    the failing case with its trace: both forms are read."""
+    import sqlite3
+
+    from agentfactory.experience import default_store_path
+    from agentfactory.library.cases import inputs_digest, legacy_inputs_digest
+
+    inputs = {"numbers": ["1", "2"]}
+    run_id = env.fail_in_run([inputs])
+    run_dir = env.settings.workspaces / run_id
+    events_path = run_dir / "events.jsonl"
+    old_form = []
+    for event in map(json.loads, events_path.read_text().splitlines()):
+        if event["type"] == "subagent_execution":
+            event["inputs_digest"] = legacy_inputs_digest(inputs)
+            trace_path = run_dir / event["trace"]
+            trace = json.loads(trace_path.read_text())
+            trace.pop("inputs")
+            trace_path.write_text(json.dumps(trace))
+        old_form.append(json.dumps(event))
+    events_path.write_text("\n".join(old_form) + "\n")
+    conn = sqlite3.connect(default_store_path(env.settings))
+    with conn:
+        changed = conn.execute(
+            "UPDATE executions SET inputs_digest = ? WHERE inputs_digest = ?",
+            (legacy_inputs_digest(inputs), inputs_digest(inputs)),
+        ).rowcount
+    conn.close()
+    assert changed == 1
+
+    [plan] = Evolver(env.settings, provider=ScriptedProvider([]), library=env.library).plan()
+    assert [c.inputs for c in plan.failing] == [inputs] and plan.skipped == []
+    assert plan.failing[0].trace is not None and plan.failing[0].trace.status == "error"

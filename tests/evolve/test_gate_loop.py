@@ -34,7 +34,7 @@ def test_regression_rejected_library_untouched_then_fix_committed(env):
     report, _ = evolve(env, [revision("round the mean", edits=FIX_EMPTY_BUT_ROUND)], rounds=1)
     outcome = report.outcomes[0]
     assert outcome.verdict == "rejected"
-    assert outcome.reason.startswith("regression: 1 of 2 stored case(s) fail: stored case 1")
+    assert outcome.reason.startswith("regression: 1 of 2 cases fail: stored case 1")  # the gate's own text
     assert outcome.passing_before == (2, 3) and outcome.rounds[0].failing == (1, 1)
     assert env.library.head() == head and len(env.library.history(NAME)) == 1
     rejected = [e for e in env.events(report.run_id) if e["type"] == "library_change"]

@@ -260,3 +260,27 @@ def test_save_gate_case_runs_in_a_task_run_are_validation(env):
     checks = [(r.version, r.success) for r in rows if r.kind == VALIDATION]
     assert usage == [(1, False), (None, True)]  # the library version failed, the candidate worked
     assert checks == [(None, True)] * 3  # 2 stored cases + the new one, on the candidate
+
+
+class _CrashingOnRevisions(_CrashingBackend):
+    """The current version runs; a revision's validation breaks inside the shared tool loop."""
+
+    def execute(self, request):
+        if "/r1/" in str(request.code_dir):
+            raise RuntimeError("sandbox exploded mid-round")
+        return self.inner.execute(request)
+
+
+def test_crash_inside_a_round_ends_with_one_run_finished_error(env):
+    env.fail_in_run([{"numbers": ["1", "2"]}])
+    before = {p.name for p in env.settings.workspaces.iterdir()}
+    evolver = Evolver(
+        env.settings, provider=ScriptedProvider([revision("tidy", edits=COMMENT_ONLY)]),
+        library=env.library, backend=_CrashingOnRevisions(env.backend),
+    )  # fmt: skip
+    with pytest.raises(RuntimeError, match="mid-round"):
+        evolver.run()
+    [evolve_id] = evolve_run_ids(env, before)
+    events = env.events(evolve_id)
+    assert [e["type"] for e in events].count(RUN_FINISHED) == 1
+    assert events[-1]["type"] == RUN_FINISHED and events[-1]["status"] == "error"

@@ -547,9 +547,8 @@ def test_chart_long_x_labels_are_thinned_not_overlapped():
 def test_demo_report_says_simulated_model_links_runs_and_embeds_their_charts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
+    import agentfactory_bench as bench
     import yaml
-
-    import agentfactory.bench as bench
 
     # The demo on a two-task slice of the core suite (one price-series pair), in the local sandbox.
     suite = tmp_path / "suite"

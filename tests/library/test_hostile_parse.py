@@ -119,7 +119,7 @@ def test_a_deeply_nested_schema_from_the_model_is_refused(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("code", [UNARY, LONG_SUM], ids=["unary-minus", "long-sum"])
 def test_the_react_baselines_compile_check_is_bounded_too(code: str) -> None:
-    from agentfactory.bench.react import _run_code
+    from agentfactory_bench.react import _run_code
 
     outcome = _run_code(None, code, {}, 1)  # refused before anything would execute
     assert outcome.is_error
@@ -152,7 +152,8 @@ def test_library_add_refuses_a_huge_integer_literal_in_one_sentence(tmp_path: Pa
 def test_every_analysis_step_on_hostile_code_shares_one_guard() -> None:
     """parse, unparse (signature), literal_eval (defaults), deploy's import scan and the ReAct baseline's
     compile check: each turns a huge literal into the same ValidationError sentence."""
-    from agentfactory.bench.react import _run_code
+    from agentfactory_bench.react import _run_code
+
     from agentfactory.deploy.analysis import scan_imports
     from agentfactory.library.introspect import analysing, check_compiles
 

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib.metadata import EntryPoint
 
 import pytest
 
 from agentfactory.config import Settings
 from agentfactory.errors import ConfigError
-from agentfactory.llm import ScriptedProvider, get_provider
+from agentfactory.llm import ScriptedProvider, get_provider, provider_names, registry
 from agentfactory.llm.anthropic import AnthropicProvider
 from agentfactory.llm.openai import OpenAIProvider
 
@@ -67,19 +68,56 @@ def test_scripted_spec_missing_file(tmp_path):
         get_provider(f"scripted:{tmp_path / 'nope.json'}", Settings(), env={})
 
 
-def test_sim_missing_module_is_a_config_error(monkeypatch):
-    # Simulate an installation without agentfactory.llm.sim, whether or not it exists in this tree.
-    monkeypatch.setitem(sys.modules, "agentfactory.llm.sim", None)
-    with pytest.raises(ConfigError, match="simulated model is not available"):
+def _registered(monkeypatch, *extra: EntryPoint, drop: str = "") -> None:
+    """The entry points of this installation, minus `drop`, plus `extra` (the registry's only source)."""
+    real = registry.entry_points
+
+    def entry_points(*, group: str, name: str | None = None):
+        found = [e for e in real(group=group) if e.name != drop] + [e for e in extra if e.group == group]
+        return [e for e in found if name is None or e.name == name]
+
+    monkeypatch.setattr(registry, "entry_points", entry_points)
+
+
+def test_the_products_providers_come_from_its_entry_points():
+    assert {"anthropic", "openai", "scripted"} <= set(provider_names())
+
+
+def test_a_provider_not_installed_says_where_it_comes_from(monkeypatch):
+    _registered(monkeypatch, drop="sim")  # an installation without the benchmark distribution
+    with pytest.raises(ConfigError, match=r"benchmark distribution: .*pip install -e benchmarks/"):
         get_provider("sim", Settings(), env={})
 
 
-def test_sim_module_contract(monkeypatch):
-    import types
+def test_a_new_provider_is_a_module_and_an_entry_point(monkeypatch, tmp_path):
+    (tmp_path / "echo_provider.py").write_text(
+        "from agentfactory.llm import ProviderPlugin, ScriptedProvider\n"
+        "BUILT = []\n"
+        "def create(request):\n"
+        "    BUILT.append((request.spec, request.model, request.thinking_budget))\n"
+        "    return ScriptedProvider([], spec=request.spec)\n"
+        "PLUGIN = ProviderPlugin(name='echo', spec='echo:<name>', about='test', create=create)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _registered(monkeypatch, EntryPoint("echo", "echo_provider:PLUGIN", registry.GROUP))
+    provider = get_provider("echo:fast", Settings(), env={}, thinking_budget=2000)
+    import echo_provider
 
-    built = []
-    module = types.ModuleType("agentfactory.llm.sim")
-    module.create_provider = lambda spec, settings: built.append(spec) or ScriptedProvider([], spec=spec)
-    monkeypatch.setitem(sys.modules, "agentfactory.llm.sim", module)
-    provider = get_provider("sim:fast", Settings(), env={})
-    assert built == ["sim:fast"] and provider.spec == "sim:fast"
+    assert echo_provider.BUILT == [("echo:fast", "fast", 2000)] and provider.spec == "echo:fast"
+    assert "echo" in provider_names()
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("raise RuntimeError('no SDK here')", "cannot be loaded: RuntimeError: no SDK here"),
+        ("PLUGIN = 42", "not a ProviderPlugin"),
+    ],
+)
+def test_a_broken_provider_plugin_is_one_configuration_error(monkeypatch, tmp_path, source, message):
+    (tmp_path / "broken_provider.py").write_text(source + "\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "broken_provider", raising=False)
+    _registered(monkeypatch, EntryPoint("broken", "broken_provider:PLUGIN", registry.GROUP))
+    with pytest.raises(ConfigError, match=message):
+        get_provider("broken:x", Settings(), env={})

@@ -11,8 +11,8 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
-from agentfactory.llm.sim_bank.bank import Capability
-from agentfactory.llm.sim_bank.reading import (
+from agentfactory_bench.sim_bank.bank import Capability
+from agentfactory_bench.sim_bank.reading import (
     NUMBER_WORDS,
     count_word,
     entity_from_file,

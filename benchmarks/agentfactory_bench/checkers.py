@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from agentfactory.bench.suite import Check, Task
+from agentfactory_bench.suite import Check, Task
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(\s*%)?")

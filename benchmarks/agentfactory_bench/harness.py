@@ -18,12 +18,12 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agentfactory.bench.checkers import check_task, sandbox_runner
-from agentfactory.bench.fixtures import FixtureServer, prepare_task
-from agentfactory.bench.suite import Suite, Task
 from agentfactory.config import Settings
 from agentfactory.errors import UsageError
 from agentfactory.events import summarize_run
+from agentfactory_bench.checkers import check_task, sandbox_runner
+from agentfactory_bench.fixtures import FixtureServer, prepare_task
+from agentfactory_bench.suite import Suite, Task
 
 METHODS = ("agentfactory", "react", "text-lessons")
 
@@ -205,8 +205,8 @@ def run_bench(
 
 
 def _method_runner(method: str, backend: Any) -> Callable[[Settings, str, list[Path]], Any]:
-    from agentfactory.bench.react import ReactAgent, TextLessons
     from agentfactory.meta.agent import MetaAgent
+    from agentfactory_bench.react import ReactAgent, TextLessons
 
     if method == "agentfactory":
         return lambda s, text, files: MetaAgent(s, backend=backend).run(text, input_files=files)

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from agentfactory.bench.suite import BASE_URL, Suite, Task
+from agentfactory_bench.suite import BASE_URL, Suite, Task
 
 _TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 

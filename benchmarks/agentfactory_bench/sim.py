@@ -4,7 +4,7 @@ It is honest in three ways:
 - It receives exactly what a real provider receives (system prompt, messages, tool definitions) and is
   charged with the one documented tokenizer (`agentfactory.llm.tokens`) on that request and on its own
   response text and tool calls, the same way for every method. It simulates no prompt cache.
-- Its knowledge is the capability bank (`agentfactory.llm.sim_bank`): general solutions with trigger
+- Its knowledge is the capability bank (`agentfactory_bench.sim_bank`): general solutions with trigger
   words. The same task is decomposed into the same capabilities whatever the method, so cost
   differences come from the architecture. A task outside every family gets an honest failure.
 - It decides only from what it reads in the conversation: the library matches offered in the first
@@ -27,9 +27,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentfactory.llm import sim_bank
+from agentfactory.llm.registry import ProviderPlugin, ProviderRequest
 from agentfactory.llm.tokens import count_output_tokens, count_request_tokens
 from agentfactory.llm.types import Message, ModelResponse, StreamCallback, ToolCall, ToolSpec, Usage
+from agentfactory_bench import sim_bank
 
 LESSONS_SYSTEM_MARK = "You extract short lessons"
 INSPECT_MARK = "# Look at the inputs before writing the solution."
@@ -432,3 +433,16 @@ def run(**inputs):
 
 def create_provider(spec: str, settings: Any) -> SimProvider:
     return SimProvider(spec, settings)
+
+
+def _create(request: ProviderRequest) -> SimProvider:
+    return SimProvider(request.spec, request.settings)
+
+
+PLUGIN = ProviderPlugin(
+    name="sim",
+    spec="sim",
+    module="agentfactory_bench.sim",
+    about="The simulated model (offline demo and benchmark; its figures are labelled simulated).",
+    create=_create,
+)

@@ -7,9 +7,9 @@ never imports them on the host.
 
 from __future__ import annotations
 
-from agentfactory.llm.sim_bank.bank import Bank, Capability, Plan
-from agentfactory.llm.sim_bank.capabilities import CAPABILITIES
-from agentfactory.llm.sim_bank.llm_answer import classify_sentiment, sim_llm_answer, summarise
+from agentfactory_bench.sim_bank.bank import Bank, Capability, Plan
+from agentfactory_bench.sim_bank.capabilities import CAPABILITIES
+from agentfactory_bench.sim_bank.llm_answer import classify_sentiment, sim_llm_answer, summarise
 
 BANK = Bank(CAPABILITIES)
 

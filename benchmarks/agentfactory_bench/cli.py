@@ -28,8 +28,8 @@ def _run(
     sandbox: str | None,
     quiet: bool,
 ):
-    from agentfactory.bench import CORE_SUITE, load_suite
-    from agentfactory.bench.harness import run_bench, write_outputs
+    from agentfactory_bench import CORE_SUITE, load_suite
+    from agentfactory_bench.harness import run_bench, write_outputs
 
     suite = load_suite(suite_path or CORE_SUITE)
     cfg = settings(model=model or "sim", sandbox=sandbox)

@@ -23,7 +23,7 @@ NextInputs = Callable[[dict[str, Any], dict[str, Any], str, list[str]], "dict[st
 
 @cache
 def _source(module: str) -> str:
-    return resources.files("agentfactory.llm.sim_bank").joinpath("code", f"{module}.py").read_text("utf-8")
+    return resources.files("agentfactory_bench.sim_bank").joinpath("code", f"{module}.py").read_text("utf-8")
 
 
 @dataclass(frozen=True)
