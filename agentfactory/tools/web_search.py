@@ -17,8 +17,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from agentfactory.config import Settings
 from agentfactory.errors import ConfigError
 from agentfactory.tools.web_fetch import html_to_text
@@ -52,6 +50,8 @@ class LocalSearch:
         title, url = "", f"local:{rel}"
         match = _FRONTMATTER.match(text)
         if match:
+            import yaml  # only the local backend reads frontmatter
+
             try:
                 front = yaml.safe_load(match.group(1)) or {}
             except yaml.YAMLError as exc:
