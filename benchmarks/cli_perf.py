@@ -1,6 +1,6 @@
 """Start-up cost of the command line, each figure beside `python -c pass` (medians of interleaved runs).
 
-    python benchmarks/cli_perf.py [--runs 15] [--importtime]
+    python benchmarks/cli_perf.py [--runs 15] [--importtime] [--baseline OTHER_CHECKOUT]
 
 Measured as new processes, from spawn to exit:
 
@@ -12,6 +12,8 @@ Measured as new processes, from spawn to exit:
 
 Targets: `--help` <= 100 ms; `run` to its first model call <= 150 ms plus the provider SDK's own import
 time. `--importtime` also prints the ten slowest imports of each command (`python -X importtime`).
+`--baseline DIR` times the same commands with another source checkout first on PYTHONPATH, interleaved
+with this one, and prints its medians beside.
 """
 
 from __future__ import annotations
@@ -52,13 +54,20 @@ os._exit(3)  # never reached when the run calls the model
 """
 
 
-def _time(argv: list[str], env: dict[str, str], expect: int = 0) -> float:
+def _time(argv: list[str], env: dict[str, str], expect: int = 0) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system: less moved by other load on the machine)."""
     t = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
-    if proc.returncode != expect:
-        raise SystemExit(f"{' '.join(argv[:6])} exited with {proc.returncode}: {proc.stderr[-800:]!r}")
-    return wall
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code != expect:
+        raise SystemExit(f"{' '.join(argv[:6])} exited with {code}: {err[-800:]!r}")
+    return wall, usage.ru_utime + usage.ru_stime
 
 
 def _slowest_imports(argv: list[str], env: dict[str, str], top: int = 10) -> list[str]:
@@ -77,6 +86,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--importtime", action="store_true", help="Also list each command's slowest imports.")
+    parser.add_argument("--baseline", type=Path, default=None, help="Another checkout to time beside.")
     args = parser.parse_args()
     py = sys.executable
     root = Path(tempfile.mkdtemp(prefix="cliperf-"))
@@ -123,17 +133,34 @@ def main() -> None:
                 0,
             ),
         }
-        times: dict[str, list[float]] = {name: [] for name in cases}
+        envs = {"this": env}
+        if args.baseline is not None:
+            old = str(args.baseline.resolve())
+            envs["baseline"] = {**env, "PYTHONPATH": os.pathsep.join([old, env.get("PYTHONPATH", "")])}
+        times: dict[tuple[str, str], list[tuple[float, float]]] = {(n, e): [] for n in cases for e in envs}
         for argv, expect in cases.values():  # warm the page cache and .pyc files once
-            _time(argv, env, expect)
+            for one in envs.values():
+                _time(argv, one, expect)
         for _ in range(args.runs):
             for name, (argv, expect) in cases.items():
-                times[name].append(_time(argv, env, expect))
-        floor = statistics.median(times["python -c pass"])
-        print(f"{'command':<30} {'median':>9}  {'minus python -c pass':>20}   (runs: {args.runs})")
-        for name, values in times.items():
-            med = statistics.median(values)
-            print(f"{name:<30} {med * 1e3:>6.1f} ms  {(med - floor) * 1e3:>17.1f} ms")
+                for which, one in envs.items():
+                    times[name, which].append(_time(argv, one, expect))
+        wall = {key: statistics.median(v[0] for v in values) for key, values in times.items()}
+        cpu = {key: statistics.median(v[1] for v in values) for key, values in times.items()}
+        floor = wall["python -c pass", "this"]
+        head = f"{'command':<30} {'wall':>9}  {'minus python -c pass':>20}  {'cpu':>9}"
+        print(
+            head
+            + (f"  {'baseline wall':>13}  {'cpu':>9}" if args.baseline else "")
+            + f"   (runs: {args.runs})"
+        )
+        for name in cases:
+            this = (name, "this")
+            line = f"{name:<30} {wall[this] * 1e3:>6.1f} ms  {(wall[this] - floor) * 1e3:>17.1f} ms"
+            line += f"  {cpu[this] * 1e3:>6.1f} ms"
+            if args.baseline:
+                line += f"  {wall[name, 'baseline'] * 1e3:>10.1f} ms  {cpu[name, 'baseline'] * 1e3:>6.1f} ms"
+            print(line)
         print(
             "targets: --help <= 100 ms; run to its first model call <= 150 ms plus the provider SDK's import"
         )
