@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from agentfactory.llm.types import ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 _RAW_PREVIEW = 300
 _validators: dict[str, Draft202012Validator] = {}
@@ -22,6 +22,8 @@ _validators_lock = threading.Lock()
 
 
 def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # imported on first use: ~100 ms a command may not need
+
     # Compiling a validator costs more than validating; the same few schemas are checked every step.
     key = json.dumps(schema, sort_keys=True, default=str)
     with _validators_lock:
@@ -70,6 +72,8 @@ def check_tool_call(call: ToolCall, tools: list[ToolSpec]) -> str | None:
 
 def schema_problem(schema: dict[str, Any], value: Any) -> str | None:
     """None when `value` matches the JSON schema; else where and why it does not ("at $.k: ...")."""
+    from jsonschema.exceptions import best_match  # jsonschema is imported on first use: a fast CLI
+
     error = best_match(_validator(schema).iter_errors(value))
     if error is None:
         return None

@@ -16,9 +16,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import httpx
-import yaml
-
 from agentfactory.config import Settings
 from agentfactory.errors import ConfigError
 from agentfactory.tools.web_fetch import html_to_text
@@ -52,6 +49,8 @@ class LocalSearch:
         title, url = "", f"local:{rel}"
         match = _FRONTMATTER.match(text)
         if match:
+            import yaml  # only the local backend reads frontmatter
+
             try:
                 front = yaml.safe_load(match.group(1)) or {}
             except yaml.YAMLError as exc:
@@ -135,6 +134,8 @@ class WebSearchTool:
         return {"results": self._tavily(query, k), "backend": "tavily"}
 
     def _brave(self, query: str, k: int) -> list[dict[str, str]]:
+        import httpx  # imported at the first search, not by every run that allows one
+
         response = httpx.get(
             "https://api.search.brave.com/res/v1/web/search",
             params={"q": query, "count": k},
@@ -152,6 +153,8 @@ class WebSearchTool:
         ]
 
     def _tavily(self, query: str, k: int) -> list[dict[str, str]]:
+        import httpx
+
         response = httpx.post(
             "https://api.tavily.com/search",
             json={"query": query, "max_results": k},
