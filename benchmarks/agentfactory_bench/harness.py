@@ -24,6 +24,7 @@ from agentfactory.errors import UsageError
 from agentfactory.events import summarize_run
 from agentfactory_bench.checkers import check_task, sandbox_runner
 from agentfactory_bench.fixtures import FixtureServer, prepare_task
+from agentfactory_bench.rules import RULES, Rules
 from agentfactory_bench.suite import Suite, Task
 
 METHODS = ("agentfactory", "react", "text-lessons")
@@ -166,19 +167,22 @@ def run_bench(
     backend: Any = None,
     progress: Callable[[str, int, int], None] | None = None,
     view_before_reuse: bool = True,
+    rules: Rules | None = None,
 ) -> BenchResult:
     """Run every method on the suite (batch 1 then batch 2), each from an empty library and store.
 
     The simulated model is told which task it serves (`agentfactory_bench.sim.serving`); with
     `view_before_reuse` False its Meta-Agent reuses a library subagent without reading its code first
-    (`--no-view-before-reuse`). A real model ignores both."""
+    (`--no-view-before-reuse`); `rules` replaces the simulator's rules (tests). A real model ignores
+    both."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UsageError(f"Unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}.")
     from agentfactory.sandbox import get_backend
-    from agentfactory_bench.rules import RULES
 
-    rules = replace(RULES, view_before_reuse=view_before_reuse)
+    rules = replace(
+        rules or RULES, view_before_reuse=view_before_reuse and (rules or RULES).view_before_reuse
+    )
     root = Path(root or tempfile.mkdtemp(prefix="agentfactory-bench-"))
     own_backend = backend is None
     backend = backend or get_backend(settings)
@@ -263,7 +267,6 @@ def _run_task(
     )
     files = sorted(p for p in prepared.inputs_dir.iterdir() if p.is_file())
     from agentfactory_bench import sim
-    from agentfactory_bench.rules import RULES
 
     started = time.perf_counter()
     # The simulated model is told which task it serves; it never reads the text to decide.

@@ -37,10 +37,12 @@ from agentfactory_bench.suite import BASE_URL, Capability, Suite, Task, reverse
 
 # Details of the product's prompts and tool results the simulator reads (contract-tested in
 # tests/bench/test_sim_contract.py): the lesson extractor's system prompt, the first message's task
-# tags and library-match lines, the trace's status/result lines and view_subagent's numbered code.
+# tags and library-match lines, the trace's status/result lines, view_subagent's numbered code and the
+# evolve prompt's "Revise the subagent `name`".
 LESSONS_SYSTEM_MARK = "You extract short lessons"
 _TASK = re.compile(r"<task>\n?(.*?)\n?</task>", re.S)
 _DATA = re.compile(r'\A<data source="[^"]*">\n(.*)\n</data>\Z', re.S)
+_REVISE = re.compile(r"Revise the subagent `([a-z0-9-]+)`")
 _MATCH_LINE = re.compile(r"^- ([a-z0-9-]+) v(\d+) — ", re.M)
 _NUMBERED = re.compile(r"^\s*\d+ \| ?(.*)$")
 NOT_A_SUITE_TASK = (
@@ -125,6 +127,22 @@ def serving(
 
 def current() -> Serving | None:
     return _SERVING
+
+
+_REVISING: Suite | None = None
+
+
+@contextlib.contextmanager
+def revising(suite: Suite) -> Iterator[Suite]:
+    """For the duration, the evolve reviser role revises a subagent named like one of the suite's
+    capabilities to its reference code (benchmarks/evolve_figures.py); otherwise it declines."""
+    global _REVISING
+    previous = _REVISING
+    _REVISING = suite
+    try:
+        yield suite
+    finally:
+        _REVISING = previous
 
 
 @cache
@@ -269,7 +287,7 @@ class SimProvider:
         elif "run_code" in names:
             text, calls = self._react(_read(messages), served, system)
         elif "submit_revision" in names:
-            text, calls = "I do not know this subagent well enough to revise it.", []
+            text, calls = self._revise(messages)
         elif system.startswith(LESSONS_SYSTEM_MARK):
             text, calls = self._lessons(messages, served), []
         else:
@@ -363,13 +381,16 @@ class SimProvider:
                     ),
                     self._call("run_subagent", name=INSPECT_NAME, inputs={}),
                 ]
+            if r.calls("create_subagent", name):  # written, and refused: no second guess
+                return self._give_up(f"{name} could not be created", save=[])
+            schema = {"inputs_schema": cap.inputs_schema} if cap.inputs_schema else {}
             create = self._call(
                 "create_subagent",
                 name=name,
                 description=cap.description,
                 code=s.fresh_write(name),
                 tools=list(cap.tools),
-                inputs_schema=cap.inputs_schema or None,
+                **schema,
             )
             return f"Writing {name} as a general subagent, then running it.", [create, run]
         last = runs[-1]
@@ -402,6 +423,8 @@ class SimProvider:
             writes = [e for e in r.calls("write_file", path, key="path") if not e.is_error]
             run = self._call("run_code", path=path, inputs=inputs)
             if not writes:
+                if r.calls("write_file", path, key="path"):  # written, and refused: no second guess
+                    return "Thought: I cannot write the file.", [self._failed(f"I could not write {path}.")]
                 files, urls = s.inspect_targets()
                 if (files or urls) and not [e for e in r.calls("run_code") if "code" in e.args]:
                     return "Thought: I should look at the inputs before writing the solution.", [
@@ -433,6 +456,18 @@ class SimProvider:
                 ]
             result = parse_result(last.result) or {}
         return "Thought: I have everything for the answer.", [self._call("finish", answer=s.answer(result))]
+
+    # -- evolve reviser ----------------------------------------------------------------------------
+
+    def _revise(self, messages: list[Message]) -> tuple[str, list[ToolCall]]:
+        match = _REVISE.search(messages[0].text if messages else "")
+        suite = _REVISING if _REVISING is not None else (_SERVING.suite if _SERVING is not None else None)
+        cap = suite.capabilities.get(match.group(1)) if suite is not None and match else None
+        if cap is None:
+            return "I do not know this subagent well enough to revise it.", []
+        return "Back to the reference code, which handles the failure shown in the trace.", [
+            self._call("submit_revision", code=cap.code, reason="Fixed the failure shown in the trace.")
+        ]
 
     # -- lessons -----------------------------------------------------------------------------------
 
