@@ -26,7 +26,7 @@ BASE_URL = "{base_url}"
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _CAP_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # kebab-case, as library subagent names are
-_SUITE_KEYS = {"name", "description", "tasks"}
+_SUITE_KEYS = {"name", "description", "tasks", "capabilities_from"}
 _TASK_KEYS = {"id", "batch", "family", "text", "pair", "fixtures", "check", "out_of_scope"}
 _TASK_KEYS |= {"capabilities", "inputs", "answer", "llm", "revise"}
 CAPABILITIES_DIR = "capabilities"
@@ -281,7 +281,10 @@ def _parse_suite(raw: Any, folder: Path, file: Path) -> Suite:
         raise ValidationError(
             f"{file}: task '{bad.id}' uses {BASE_URL} in 'text' but no task declares fixtures.pages to serve."
         )
-    capabilities = _load_capabilities(folder)
+    capabilities = {
+        **_shared_capabilities(raw.get("capabilities_from"), folder, file),
+        **_load_capabilities(folder),
+    }
     for task in tasks:
         _check_declarations(task, capabilities, file)
     return Suite(
@@ -401,6 +404,20 @@ def _check_declarations(task: Task, capabilities: dict[str, Capability], file: P
         if name not in task.capabilities or revision not in capabilities[name].revisions:
             raise ValidationError(f"{where}: 'revise' names '{name}: {revision}', which is not declared.")
         capabilities[name].draft(revision)  # the revision and the bug both apply
+
+
+def _shared_capabilities(name: Any, folder: Path, file: Path) -> dict[str, Capability]:
+    """`capabilities_from: core`: the capabilities of a sibling suite folder (its own ones win)."""
+    if name is None:
+        return {}
+    if not isinstance(name, str) or not _ID.match(name) or name == folder.name:
+        raise ValidationError(f"{file}: 'capabilities_from' must name another suite folder beside this one.")
+    other = folder.parent / name / CAPABILITIES_DIR
+    if not other.is_dir():
+        raise ValidationError(
+            f"{file}: 'capabilities_from' names {name}, which has no {CAPABILITIES_DIR}/ folder."
+        )
+    return _load_capabilities(folder.parent / name)
 
 
 def _load_capabilities(folder: Path) -> dict[str, Capability]:
