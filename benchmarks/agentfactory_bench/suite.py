@@ -485,6 +485,8 @@ def _load_capability(cap_dir: Path) -> Capability:
         if not isinstance(bug_raw, dict) or not isinstance(bug_raw.get("about"), str):
             raise ValidationError(f"{where}: 'bug' needs 'about' (what the draft gets wrong) and 'edits'.")
         bug, about = _edits(bug_raw.get("edits"), f"{where} bug"), bug_raw["about"]
+        if not all(e.new for e in bug):
+            raise ValidationError(f"{where}: each bug edit needs a non-empty 'new' (the fix edits it back).")
     revisions_raw = raw.get("revisions", {})
     if not isinstance(revisions_raw, dict):
         raise ValidationError(f"{where}: 'revisions' must map a name to its edits.")
