@@ -59,9 +59,10 @@ def seed(settings: Settings, library: Library, store: ExperienceStore, backend) 
                 _call("run_subagent", name=cap.name, inputs=inputs),
             ]
         script.append(_call("finish", answer="done", save=[cap.name]))
-        MetaAgent(
-            settings, provider=ScriptedProvider(script), library=library, backend=backend, experience=store
-        ).run(task.render_text(), input_files=list(task.files))
+        with sim.serving(task, suite):  # the subagents' llm calls get the task's declared answers
+            MetaAgent(
+                settings, provider=ScriptedProvider(script), library=library, backend=backend, experience=store
+            ).run(task.render_text(), input_files=list(task.files))
         seeded += 1
     return seeded
 
