@@ -63,7 +63,7 @@ def test_sim_is_deterministic(small_suite, tmp_path):
     first = _bench(small_suite, tmp_path / "a").summary()
     second = _bench(small_suite, tmp_path / "b").summary()
     # The simulator's outputs are identical; what it reads may differ by a few tokens, because the code
-    # view of a library subagent shows its SKILL.md, which records when and how long its cases ran.
+    # view of a library subagent shows its SKILL.md, which names the (time-stamped) run that saved it.
     varying = {"wall_s", "input_tokens", "total_tokens", "mean_tokens_per_task", "median_tokens_per_task"}
     strip = [{k: v for k, v in s.items() if k not in varying} for s in first]
     assert strip == [{k: v for k, v in s.items() if k not in varying} for s in second]
