@@ -5,6 +5,11 @@ unless --model names a real one, and prints per method x batch totals, the ratio
 judged on, whether each target is met, and the output-only figures beside the AgentFactory paper's.
 
     python benchmarks/token_savings.py [--sandbox docker|local] [--model SPEC] [--out DIR]
+                                       [--no-view-before-reuse]
+
+On the simulated model (an oracle of equal competence, agentfactory_bench.rules) the figures measure
+what orchestration costs; `--no-view-before-reuse` lets its Meta-Agent reuse a library subagent without
+reading its code first.
 """
 
 from __future__ import annotations
@@ -35,14 +40,28 @@ def main() -> None:
     parser.add_argument("--model", default="sim")
     parser.add_argument("--sandbox", default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--no-view-before-reuse",
+        dest="view_before_reuse",
+        action="store_false",
+        help="the simulated Meta-Agent reuses a library subagent without viewing its code first",
+    )
     args = parser.parse_args()
     settings = load_settings({"model": args.model, "sandbox": args.sandbox})
     out = args.out or Path(tempfile.mkdtemp(prefix="agentfactory-tokens-"))
-    result = run_bench(load_suite(args.suite), settings, root=out / "runs")
+    suite = load_suite(args.suite)
+    undeclared = suite.undeclared()
+    if undeclared and args.model == "sim":
+        print(
+            f"Warning: {len(undeclared)} task(s) declare no capabilities, so the simulated model fails them: "
+            + ", ".join(undeclared)
+        )
+    result = run_bench(suite, settings, root=out / "runs", view_before_reuse=args.view_before_reuse)
     paths = write_outputs(result, out)
     by = {(s["method"], s["batch"]): s for s in result.summary()}
     label = "SIMULATED MODEL (sim): not a real model's figures" if result.simulated else result.model
-    print(f"Suite {result.suite} · {label}\n")
+    view = "views code before reuse" if args.view_before_reuse else "no view before reuse"
+    print(f"Suite {result.suite} · {label} · {view}\n")
     print(result.markdown())
     print("\nTargets:")
     af1, af2 = by[("agentfactory", 1)]["total_tokens"], by[("agentfactory", 2)]["total_tokens"]

@@ -8,6 +8,7 @@ Aggregates per method x batch, ratios, a markdown table, a JSON file and an SVG 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import statistics
@@ -23,6 +24,7 @@ from agentfactory.errors import UsageError
 from agentfactory.events import summarize_run
 from agentfactory_bench.checkers import check_task, sandbox_runner
 from agentfactory_bench.fixtures import FixtureServer, prepare_task
+from agentfactory_bench.rules import RULES, Rules
 from agentfactory_bench.suite import Suite, Task
 
 METHODS = ("agentfactory", "react", "text-lessons")
@@ -164,13 +166,23 @@ def run_bench(
     root: Path | None = None,
     backend: Any = None,
     progress: Callable[[str, int, int], None] | None = None,
+    view_before_reuse: bool = True,
+    rules: Rules | None = None,
 ) -> BenchResult:
-    """Run every method on the suite (batch 1 then batch 2), each from an empty library and store."""
+    """Run every method on the suite (batch 1 then batch 2), each from an empty library and store.
+
+    The simulated model is told which task it serves (`agentfactory_bench.sim.serving`); with
+    `view_before_reuse` False its Meta-Agent reuses a library subagent without reading its code first
+    (`--no-view-before-reuse`); `rules` replaces the simulator's rules (tests). A real model ignores
+    both."""
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise UsageError(f"Unknown method(s) {', '.join(unknown)}; choose from {', '.join(METHODS)}.")
     from agentfactory.sandbox import get_backend
 
+    rules = replace(
+        rules or RULES, view_before_reuse=view_before_reuse and (rules or RULES).view_before_reuse
+    )
     root = Path(root or tempfile.mkdtemp(prefix="agentfactory-bench-"))
     own_backend = backend is None
     backend = backend or get_backend(settings)
@@ -191,7 +203,16 @@ def run_bench(
                         if progress:
                             progress(f"{method} · batch {task.batch} · {task.id}", done, total_runs)
                         row, sim = _run_task(
-                            method, k + 1, task, runner, settings, method_root, server.base_url, backend
+                            method,
+                            k + 1,
+                            task,
+                            runner,
+                            settings,
+                            method_root,
+                            server.base_url,
+                            backend,
+                            suite=suite,
+                            rules=rules,
                         )
                         simulated = simulated or sim
                         rows.append(row)
@@ -231,6 +252,9 @@ def _run_task(
     method_root: Path,
     base_url: str,
     backend: Any,
+    *,
+    suite: Suite | None = None,
+    rules: Any = None,
 ) -> tuple[TaskRow, bool]:
     scratch = method_root / "tasks" / task.id
     prepared = prepare_task(task, scratch, base_url)
@@ -242,8 +266,17 @@ def _run_task(
         web_fetch_allow_loopback=True,
     )
     files = sorted(p for p in prepared.inputs_dir.iterdir() if p.is_file())
+    from agentfactory_bench import sim
+
     started = time.perf_counter()
-    result = runner(task_settings, prepared.text, files)
+    # The simulated model is told which task it serves; it never reads the text to decide.
+    serving = (
+        sim.serving(task, suite, base_url=base_url, rules=rules or RULES)
+        if suite is not None
+        else contextlib.nullcontext()
+    )
+    with serving:
+        result = runner(task_settings, prepared.text, files)
     wall = time.perf_counter() - started
     outputs = Path(result.workspace) / "outputs"
     (scratch / "check").mkdir(parents=True, exist_ok=True)

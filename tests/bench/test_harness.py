@@ -52,8 +52,8 @@ def test_two_task_suite_end_to_end_and_totals_equal_the_event_logs(small_suite, 
     assert by[("agentfactory", 2)]["total_tokens"] < by[("react", 2)]["total_tokens"]
     reuse = [r for r in result.rows if r.method == "agentfactory" and r.batch == 2][0]
     assert reuse.reused == ["price-volatility"]
-    # The library subagent ran with final: true; its own answer ended the task in one model call.
-    assert reuse.model_calls == 1
+    # Viewed first, then run with final: true: its own answer ended the task without a third call.
+    assert reuse.model_calls == 2
     ws = next((tmp_path / "runs" / "agentfactory" / "workspaces").glob(reuse.run_id))
     finished = [e for e in read_events(ws / "events.jsonl") if e["type"] == "run_finished"][0]
     assert finished["answer"].startswith("Annualised volatility: ")
@@ -62,8 +62,13 @@ def test_two_task_suite_end_to_end_and_totals_equal_the_event_logs(small_suite, 
 def test_sim_is_deterministic(small_suite, tmp_path):
     first = _bench(small_suite, tmp_path / "a").summary()
     second = _bench(small_suite, tmp_path / "b").summary()
-    strip = [{k: v for k, v in s.items() if k != "wall_s"} for s in first]
-    assert strip == [{k: v for k, v in s.items() if k != "wall_s"} for s in second]
+    # The simulator's outputs are identical; what it reads may differ by a few tokens, because the code
+    # view of a library subagent shows its SKILL.md, which names the (time-stamped) run that saved it.
+    varying = {"wall_s", "input_tokens", "total_tokens", "mean_tokens_per_task", "median_tokens_per_task"}
+    strip = [{k: v for k, v in s.items() if k not in varying} for s in first]
+    assert strip == [{k: v for k, v in s.items() if k not in varying} for s in second]
+    for a, b in zip(first, second, strict=True):
+        assert abs(a["input_tokens"] - b["input_tokens"]) <= max(10, a["input_tokens"] // 1000)
 
 
 def test_bench_cli_json(small_suite, tmp_path):
@@ -110,5 +115,5 @@ def test_out_of_family_task_fails_honestly(tmp_path):
 
     settings = load_settings({"model": "sim", "sandbox": "local"}, env={}, cwd=tmp_path)
     result = MetaAgent(settings, provider=SimProvider()).run("Compose a sonnet about autumn leaves in Latin.")
-    assert "could not" in (result.answer or "").lower()
+    assert result.status == "task_failed" and "could not" in (result.answer or "").lower()
     assert result.saved == [] and result.created == []
