@@ -18,6 +18,7 @@ from agentfactory.errors import AgentFactoryError, ValidationError
 from agentfactory.gate import GateReport, case_from_run, file_facts, record_gate_decision, run_gate
 from agentfactory.meta.candidates import Candidate, inputs_digest
 from agentfactory.meta.context import RunContext
+from agentfactory.meta.final import FINAL_DECISION, decide
 from agentfactory.meta.loop import Outcome, declared_failure, preview
 from agentfactory.meta.skills import meta_tools
 
@@ -187,6 +188,7 @@ class MetaSkills:
         model turn (a candidate is saved as `finish` would); a failure comes back as usual."""
         inputs = inputs or {}
         cand = self.ctx.candidates.get(name)
+        sub = None
         if cand is not None:
             trace = self.ctx.execute(
                 cand.folder, cand.entry, inputs, cand.tools, name=name, version=None, revision=cand.revision
@@ -209,6 +211,16 @@ class MetaSkills:
                 # NaN or infinity is almost always a bug (missing values, a division by zero), and
                 # never a valid JSON answer: the model gets the trace to judge instead.
                 return Outcome(f"{text}\nNot final: the result holds NaN or infinite numbers.")
+            verdict = decide(self.ctx.settings, self.ctx.experience, self.ctx.log.run_id, sub, trace.result)
+            self.ctx.emit(
+                FINAL_DECISION,
+                subagent=name,
+                version=getattr(sub, "version", None),
+                used=verdict.used,
+                reason=verdict.reason,
+            )
+            if not verdict.used:
+                return Outcome(f"{text}\n{verdict.note()}", data={"status": trace.status})
             done = self.finish(result_answer(trace.result, trace.output_files), [name] if cand else [])
             return Outcome(f"{text}\n{done.text}", finished=True, answer=done.answer)
         return Outcome(text, is_error=trace.status != "ok", data={"status": trace.status})
