@@ -36,7 +36,7 @@ _ANY_URL = re.compile(r"(?:https?://|www\.)[^\s)>\]]+|\{base_url\}[^\s)>\]]*", r
 # Between a number and the label it precedes ("28.3% annualised volatility") only words, spaces and
 # unit signs may stand: a comma, semicolon, sentence end or line break means the number belongs to
 # something else ("slope 4.2, intercept 49").
-_BEFORE_LABEL = re.compile(r"^[^,;:.\n|]*$")
+_BEFORE_LABEL = re.compile(r"[^,;:.\n|]*")
 
 
 @dataclass
@@ -152,7 +152,9 @@ def _answer_number(arg: dict[str, Any], answer: str, _: Path) -> tuple[bool, str
         for start, end in labels:
             after = [n for n in numbers if 0 <= n[0] - end <= window]
             before = [
-                n for n in numbers if 0 <= start - n[1] <= window and _BEFORE_LABEL.match(text[n[1] : start])
+                n
+                for n in numbers
+                if 0 <= start - n[1] <= window and _BEFORE_LABEL.fullmatch(text[n[1] : start])
             ]
             if after:
                 chosen.append(min(after, key=lambda n: n[0] - end))

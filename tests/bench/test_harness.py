@@ -52,11 +52,9 @@ def test_two_task_suite_end_to_end_and_totals_equal_the_event_logs(small_suite, 
     assert by[("agentfactory", 2)]["total_tokens"] < by[("react", 2)]["total_tokens"]
     reuse = [r for r in result.rows if r.method == "agentfactory" and r.batch == 2][0]
     assert reuse.reused == ["price-volatility"]
-    # The library subagent ran with final: true; its own answer ended the task in one model call.
-    assert reuse.model_calls == 1
-    ws = next((tmp_path / "runs" / "agentfactory" / "workspaces").glob(reuse.run_id))
-    finished = [e for e in read_events(ws / "events.jsonl") if e["type"] == "run_finished"][0]
-    assert finished["answer"].startswith("Annualised volatility: ")
+    # The library subagent ran with final: true, but with one earlier run it is not mature (final_min_runs
+    # 3): the result went back to the model for one more turn.
+    assert reuse.final_refused == 1 and reuse.final_used == 0 and reuse.model_calls == 2
 
 
 def test_sim_is_deterministic(small_suite, tmp_path):
