@@ -278,17 +278,19 @@ def _aggregate(label: str, batch: int, rows: list[TaskRow], model: str) -> dict[
 
 
 def _summary_table(summary: list[dict[str, Any]]) -> str:
+    """input is uncached input as logged; input + output + cache read + cache write = total. The priced
+    columns are the cache reads and writes the cost model charged (as reported, or modelled)."""
     head = (
-        "| method | batch | ok | input | output | cache read | cache write | total | orch. out/task | "
-        "calls | cost USD |\n|---|---|---|---|---|---|---|---|---|---|---|"
+        "| method | batch | ok | input | output | cache read | cache write | total | priced cache read | "
+        "priced cache write | orch. out/task | calls | cost USD |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|"
     )
     lines = [head]
     for s in summary:
         lines.append(
-            f"| {s['method']} | {s['batch']} | {s['successes']}/{s['tasks']} | {s['input_tokens']:,} | "
+            f"| {s['method']} | {s['batch']} | {s['successes']:g}/{s['tasks']} | {s['input_tokens']:,} | "
             f"{s['output_tokens']:,} | {s['cache_read_tokens']:,} | {s['cache_write_tokens']:,} | "
-            f"{s['total_tokens']:,} | {s['orchestrator_output_per_task']:,} | {s['model_calls']} | "
-            f"{s['cost_usd']:.4f} |"
+            f"{s['total_tokens']:,} | {s['priced_cache_read']:,} | {s['priced_cache_write']:,} | "
+            f"{s['orchestrator_output_per_task']:,} | {s['model_calls']:g} | {s['cost_usd']:.4f} |"
         )
     return "\n".join(lines)
 
