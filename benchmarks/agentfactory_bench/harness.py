@@ -26,6 +26,7 @@ from typing import Any
 from agentfactory.config import Settings
 from agentfactory.errors import UsageError
 from agentfactory.events import read_events, summarize_run
+from agentfactory.meta.final import FINAL_DECISION
 from agentfactory_bench.checkers import check_task, sandbox_runner
 from agentfactory_bench.costs import DEFAULT_PRICE_MODEL, PromptCache
 from agentfactory_bench.fixtures import FixtureServer, prepare_task
@@ -36,7 +37,7 @@ METHODS = ("agentfactory", "react", "text-lessons")
 FINAL_MODES = ("on", "off")
 FINAL_OFF_LABEL = "agentfactory final-off"
 LABELS = ("agentfactory", FINAL_OFF_LABEL, "react", "text-lessons")
-FINAL_DECISION = "final_decision"  # the product's event (agentfactory.meta.final)
+
 # The headline ratios: (name, numerator (method, batch), denominator (method, batch)).
 HEADLINES = (
     ("AF b2 / ReAct b2", ("agentfactory", 2), ("react", 2)),
