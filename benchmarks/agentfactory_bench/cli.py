@@ -118,7 +118,11 @@ def _print_figures(result) -> None:
     console.print(_table(result))
     common = result.common_tasks()
     console.print(
-        _table(result, result.summary(common), f"Tasks every method solved ({len(common)} task ids)")
+        _table(
+            result,
+            result.summary(common),
+            f"Tasks every method solved ({len(common)} of {len({r.task_id for r in result.rows})})",
+        )
     )
     console.print(
         f"Costs under the prompt-cache model at {result.price_model} prices (prefix cached for every method).",

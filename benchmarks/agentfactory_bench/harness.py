@@ -209,7 +209,10 @@ class BenchResult:
         common = self.common_tasks()
         for title, summary in (
             ("All tasks", self.summary()),
-            (f"Tasks solved by every method ({len(common)})", self.summary(common)),
+            (
+                f"Tasks solved by every method ({len(common)} of {len({r.task_id for r in self.rows})})",
+                self.summary(common),
+            ),
         ):
             lines += [f"### {title}", "", _summary_table(summary), ""]
         lines += [
