@@ -120,6 +120,10 @@ class Settings:
     web_search_dir: Path | None = None  # documents for the local search backend
     web_fetch_allow_loopback: bool = False
     deploy_min_runs: int = 3  # successful recorded runs a subagent needs before `deploy` exports it
+    # run_subagent(final=true) ends a run with a reused subagent's result only when it is mature (this
+    # many earlier successful runs, stored cases) and the result has its cases' shape; false: never.
+    final_answers: bool = True
+    final_min_runs: int = 3
     prices: dict[str, Prices] = field(default_factory=lambda: dict(DEFAULT_PRICES))
     # API keys and provider endpoints (CREDENTIAL_VARIABLES): not a setting, never shown (repr=False).
     credentials: Mapping[str, str] = field(default_factory=read_credentials, repr=False, compare=False)
@@ -224,6 +228,7 @@ BOUNDS: dict[str, Bound] = {
     "context_window": Bound(1_024, 100_000_000, "tokens"),
     "compact_at": Bound(0, 1, "of the context window", above=True),
     "deploy_min_runs": Bound(0, 1_000_000, "runs"),
+    "final_min_runs": Bound(0, 1_000_000, "runs"),
     "max_time": Bound(0, 30 * 86_400, "seconds", above=True),
     "call_timeout_s": Bound(0, MAX_CALL_TIMEOUT_S, "seconds", above=True),
     "thinking_budget": Bound(1024, 1_000_000, "tokens"),  # 1,024: the Anthropic API's minimum
@@ -497,6 +502,8 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubb
 # web_fetch_allow_loopback = false  # let web_fetch reach 127.0.0.1 (local test servers only)
 
 # deploy_min_runs = 3             # successful recorded runs before `deploy` exports a subagent
+# final_answers = true            # run_subagent(final=true) may end a run with a mature subagent's result
+# final_min_runs = 3              # earlier successful runs a subagent needs before its result is final
 
 # Price table, USD per million tokens (defaults cover current Anthropic and OpenAI models).
 # [prices."my-local-model"]

@@ -60,6 +60,8 @@ MODEL_STREAM = "model_stream"
 CONTEXT_COMPACTED = "context_compacted"
 # One stage of one subagent's `agentfactory evolve` loop: assess, a round, the verdict.
 EVOLVE_ROUND = "evolve_round"
+# A `run_subagent(final=true)` request and whether the result was allowed to end the run.
+FINAL_DECISION = "final_decision"
 
 # Roles of model calls: the orchestrator (Meta-Agent, ReAct agent) or a subagent's `llm` tool.
 ORCHESTRATOR = "orchestrator"
@@ -243,6 +245,16 @@ class EvolveRound:
     rounds: int | None = None
 
 
+@dataclass(frozen=True)
+class FinalDecision:
+    """Whether a reused subagent's result ended the run without a model turn (meta/final.py)."""
+
+    subagent: str
+    version: int | None
+    used: bool
+    reason: str
+
+
 EVENT_RECORDS: dict[str, type] = {
     RUN_STARTED: RunStarted,
     RUN_FINISHED: RunFinished,
@@ -257,6 +269,7 @@ EVENT_RECORDS: dict[str, type] = {
     LIBRARY_CHANGE: LibraryChange,
     CONTEXT_COMPACTED: ContextCompacted,
     EVOLVE_ROUND: EvolveRound,
+    FINAL_DECISION: FinalDecision,
 }
 LIVE_ONLY = frozenset({EXECUTION_OUTPUT, MODEL_STREAM})  # shown to observers, never written
 

@@ -61,7 +61,11 @@ def seed(settings: Settings, library: Library, store: ExperienceStore, backend) 
         script.append(_call("finish", answer="done", save=[cap.name]))
         with sim.serving(task, suite):  # the subagents' llm calls get the task's declared answers
             MetaAgent(
-                settings, provider=ScriptedProvider(script), library=library, backend=backend, experience=store
+                settings,
+                provider=ScriptedProvider(script),
+                library=library,
+                backend=backend,
+                experience=store,
             ).run(task.render_text(), input_files=list(task.files))
         seeded += 1
     return seeded

@@ -24,10 +24,10 @@ from agentfactory.config import Settings
 from agentfactory.engine.gate import GateReport, record_gate_decision
 from agentfactory.engine.loop import Outcome, run_tool_loop
 from agentfactory.errors import AgentFactoryError, BudgetExhausted, ValidationError
+from agentfactory.events import EVOLVE_ROUND
 from agentfactory.evolve import revision as rv
 from agentfactory.evolve.planning import Planner
 from agentfactory.evolve.records import (
-    EVOLVE_ROUND,
     FAILED_VERDICTS,
     SOURCE,
     STOPPING_VERDICTS,

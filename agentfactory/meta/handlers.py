@@ -17,7 +17,9 @@ from agentfactory.engine.gate import file_facts
 from agentfactory.engine.loop import Outcome, declared_failure
 from agentfactory.engine.run import OpenRun
 from agentfactory.errors import ValidationError
+from agentfactory.events import FINAL_DECISION
 from agentfactory.library.edits import EditError, apply_edits, numbered
+from agentfactory.meta.final import decide
 from agentfactory.meta.skills import meta_tools
 
 RESULT_PREVIEW_CHARS = 1500
@@ -187,6 +189,7 @@ class MetaSkills:
         model turn (a candidate is saved as `finish` would); a failure comes back as usual."""
         inputs = inputs or {}
         cand = self.candidates.get(name)
+        sub = None
         if cand is not None:
             trace = self.run.executor.execute(
                 cand.folder, cand.entry, inputs, cand.tools, name=name, version=None, revision=cand.revision
@@ -209,6 +212,16 @@ class MetaSkills:
                 # NaN or infinity is almost always a bug (missing values, a division by zero), and
                 # never a valid JSON answer: the model gets the trace to judge instead.
                 return Outcome(f"{text}\nNot final: the result holds NaN or infinite numbers.")
+            verdict = decide(self.run.settings, self.run.experience, self.run.log.run_id, sub, trace.result)
+            self.run.emit(
+                FINAL_DECISION,
+                subagent=name,
+                version=getattr(sub, "version", None),
+                used=verdict.used,
+                reason=verdict.reason,
+            )
+            if not verdict.used:
+                return Outcome(f"{text}\n{verdict.note()}", data={"status": trace.status})
             done = self.finish(result_answer(trace.result, trace.output_files), [name] if cand else [])
             return Outcome(f"{text}\n{done.text}", finished=True, answer=done.answer)
         return Outcome(text, is_error=trace.status != "ok", data={"status": trace.status})

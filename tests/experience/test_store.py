@@ -395,6 +395,7 @@ def test_recording_from_a_sandbox_trace_and_a_run_result(tmp_path: Path):
         error={"type": "KeyError", "message": "'price'\nmore", "frames": []},
         tool_calls=[ToolCallRecord("llm", "{}", True, usage={"input_tokens": 1000, "output_tokens": 100})],
     )
+
     def execution(version, inputs, trace):
         usage = trace.usage_totals()
         return SubagentExecution(

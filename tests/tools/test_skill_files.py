@@ -56,7 +56,10 @@ def test_a_run_with_a_broken_meta_skill_exits_3_with_one_sentence(skills, projec
     result = project.run("Say hi.", project.script([call("finish", answer="hi")]))
     assert result.exit_code == EXIT_CONFIG, result.output
     assert "Traceback" not in result.output and "ValueError" not in result.output
-    assert f"The skill file {path} is not a valid SKILL.md (SKILL.md must start with a YAML frontmatter block" in " ".join(result.stderr.split())
+    assert (
+        f"The skill file {path} is not a valid SKILL.md (SKILL.md must start with a YAML frontmatter block"
+        in " ".join(result.stderr.split())
+    )
     for run in project.run_dirs():  # a run that began still ends well-formed
         lines = (run / "events.jsonl").read_text(encoding="utf-8").splitlines()
         assert json.loads(lines[-1])["type"] == "run_finished"
