@@ -164,10 +164,28 @@ def check_arguments(name: str, arguments: Any) -> str | None:
         jsonschema.Draft202012Validator(tool["schema"]).validate(arguments)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path) or "arguments"
-        return f"Invalid arguments for {name} at {where}: {exc.message[:300]}"
+        return f"Invalid arguments for {name} at {where[:100]}: {_schema_message(exc)}"
     except RecursionError:
         return "The arguments are nested too deeply."
     return None
+
+
+_LIMITS = {
+    "maxLength": "is too long: at most {} characters",
+    "maxItems": "has too many items: at most {}",
+    "minLength": "is too short: at least {} characters",
+    "minItems": "should be non-empty (at least {} items)",
+    "maximum": "is too large: at most {}",
+    "minimum": "is too small: at least {}",
+}
+
+
+def _schema_message(exc: Any) -> str:
+    """The schema error without echoing a huge value back."""
+    template = _LIMITS.get(exc.validator)
+    if template is not None:
+        return template.format(exc.validator_value)
+    return exc.message if len(exc.message) <= 300 else f"does not satisfy '{exc.validator}'"
 
 
 def call(service: LibraryService, name: str, arguments: dict[str, Any]) -> Answer:

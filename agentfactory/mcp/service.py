@@ -371,10 +371,11 @@ def _refusal(name: str, before: Any, given: list[dict[str, Any]], sub: Any, repo
             }
         )
     first = broken[0]
+    how = "ran, wrong result" if first["status"] == "ok" else f"status {first['status']}"
     gate = f"the regression gate refused the revision of v{before.version}" if before else "a case fails"
     text = (
         f"Not saved: {gate}: {len(broken)} of {len(report.outcomes)} cases fail. First: {first['origin']} "
-        f"case {first['case']} ({first['status']}): {'; '.join(first['failures']) or first['status']}\n"
+        f"case {first['case']} ({how}): {'; '.join(first['failures']) or first['status']}\n"
         f"{first['trace']}"
     )
     return error(text, name=name, saved=False, broken=broken, cases=len(report.outcomes))
