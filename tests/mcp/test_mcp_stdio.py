@@ -76,7 +76,7 @@ def test_search_and_view(project: Project) -> None:
     assert not viewed.is_error
     text = viewed.content[0].text
     assert "--- SKILL.md ---" in text and "--- cases (1) ---" in text
-    assert "12 | def run(text: str = \"\", path: str = \"\") -> dict:" in text  # numbered code
+    assert '12 | def run(text: str = "", path: str = "") -> dict:' in text  # numbered code
     assert viewed.structured_content["code"] == CODE
 
 
@@ -84,7 +84,11 @@ def test_run_returns_the_result_and_an_output_file_and_is_recorded(project: Proj
     async def body(s):
         return await s.call_tool(
             "run_subagent",
-            {"name": NAME, "inputs": {"path": "inputs/t.txt"}, "files": [{"name": "t.txt", "text": "one two three four"}]},
+            {
+                "name": NAME,
+                "inputs": {"path": "inputs/t.txt"},
+                "files": [{"name": "t.txt", "text": "one two three four"}],
+            },
         )
 
     answer = talk(project, body)
@@ -200,7 +204,9 @@ def test_bad_input_gets_one_tool_error_each_and_the_server_keeps_serving(project
     async def body(s):
         answers = [await s.call_tool(name, args) for name, args, _ in HOSTILE]
         # A huge argument (over the 12 MiB bound) is refused before anything runs.
-        answers.append(await s.call_tool("run_subagent", {"name": NAME, "inputs": {"text": "a " * (7 << 20)}}))
+        answers.append(
+            await s.call_tool("run_subagent", {"name": NAME, "inputs": {"text": "a " * (7 << 20)}})
+        )
         after = await s.call_tool("search_subagents", {"query": "words"})
         return answers, after
 
@@ -213,7 +219,9 @@ def test_bad_input_gets_one_tool_error_each_and_the_server_keeps_serving(project
     assert not after.is_error and NAME in after.content[0].text
     assert project.library.head() == head  # nothing saved, nothing half-saved
     assert not (project.root / "ws").exists() or all(
-        (d / "events.jsonl").read_text().rstrip().endswith("}") for d in (project.root / "ws").iterdir() if d.is_dir()
+        (d / "events.jsonl").read_text().rstrip().endswith("}")
+        for d in (project.root / "ws").iterdir()
+        if d.is_dir()
     )
 
 
