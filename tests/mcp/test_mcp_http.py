@@ -122,7 +122,7 @@ def test_twenty_concurrent_calls_from_several_clients(project: Project) -> None:
         stop(server)
     assert len(results) == 20
     revisions = 0
-    for key, (kind, answer) in results.items():
+    for kind, answer in results.values():
         text = answer.content[0].text
         if kind is None:
             assert not answer.is_error, text
