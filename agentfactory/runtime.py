@@ -21,14 +21,18 @@ from agentfactory.llm.types import ModelProvider
 
 
 class _TeeLog(ev.EventLog):
-    """An event log that also hands each event to a live view."""
+    """An event log that also hands each event to a live view, and each logged event to the run's
+    observers (OpenTelemetry export: they see what the log keeps, never a live view's notices)."""
 
-    def __init__(self, path: Path, run_id: str, on_event: Any):
+    def __init__(self, path: Path, run_id: str, on_event: Any, observers: list[Any] | None = None):
         super().__init__(path, run_id)
         self.on_event = on_event
+        self.observers = list(observers or [])
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         event = super().emit(type, **fields)
+        for observer in self.observers:
+            observer(event)
         if self.on_event is not None:
             self.on_event(event)
         return event
@@ -177,7 +181,9 @@ def open_run(
     workspace = WorkspaceManager(settings.workspaces).create(run_id)
     for path in input_files:
         workspace.add_input(Path(path))
-    log = _TeeLog(workspace.events_path, workspace.run_id, on_event)
+    from agentfactory.otel import run_observers  # imports no OpenTelemetry unless tracing is on
+
+    log = _TeeLog(workspace.events_path, workspace.run_id, on_event, run_observers())
     # One budget for the run: the Meta-Agent's calls and the subagents' `llm` calls are charged to it,
     # and its wall clock (max_time) starts now.
     budget = Budget.from_settings(settings)
@@ -230,4 +236,7 @@ def open_run(
         if own_backend:
             with contextlib.suppress(Exception):
                 backend.close()
+        for observer in log.observers:
+            with contextlib.suppress(Exception):
+                observer.close()
         log.close()

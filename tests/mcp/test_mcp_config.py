@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import Project
+from .conftest import Project
 from typer.testing import CliRunner
 
 from agentfactory.cli.app import app

@@ -9,8 +9,8 @@ import sys
 import anyio
 import httpx
 import pytest
-from conftest import CODE, DESCRIPTION, NAME, Project, start_http, stop
-from test_mcp_stdio import SHOUT
+from .conftest import CODE, DESCRIPTION, NAME, Project, start_http, stop
+from .test_mcp_stdio import SHOUT
 
 
 async def _with_session(url: str, body, headers: dict[str, str] | None = None):

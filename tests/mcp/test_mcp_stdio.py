@@ -9,7 +9,7 @@ from pathlib import Path
 
 import anyio
 import pytest
-from conftest import CODE, DESCRIPTION, NAME, Project
+from .conftest import CODE, DESCRIPTION, NAME, Project
 
 from agentfactory.experience.store import ExperienceStore
 
