@@ -186,3 +186,70 @@ def test_a_faulty_tracer_never_breaks_the_run(tmp_path: Path) -> None:
     assert result.status == "success", result.reason
     events = (Path(result.workspace) / "events.jsonl").read_text().splitlines()
     assert '"run_finished"' in events[-1]
+
+
+def test_the_otlp_environment_exports_to_a_collector(tmp_path: Path) -> None:
+    """A run in a fresh process with OTEL_EXPORTER_OTLP_ENDPOINT pointing at a collector on 127.0.0.1:
+    the spans arrive over OTLP/HTTP when the process ends."""
+    import http.server
+    import threading
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    received: list[bytes] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            received.append((self.path, body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    code = f"""
+from agentfactory.config import load_settings
+from agentfactory.llm import ScriptedProvider
+from agentfactory.meta.agent import MetaAgent
+settings = load_settings({{"library": "lib", "workspaces": "ws", "sandbox": "local", "model": "scripted"}},
+                         env={{}}, cwd={str(tmp_path)!r})
+script = [{{"tool_calls": [{{"name": "finish", "arguments": {{"answer": "done"}}}}]}}]
+print(MetaAgent(settings, provider=ScriptedProvider(script)).run("Say done.").run_id)
+"""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO),
+        "HOME": str(tmp_path),
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
+        "OTEL_SERVICE_NAME": "af-test",
+    }
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.returncode == 0, run.stderr
+    run_id = run.stdout.strip().splitlines()[-1]
+    assert [path for path, _ in received] == ["/v1/traces"]
+    request = ExportTraceServiceRequest.FromString(received[0][1])
+    (resource_spans,) = request.resource_spans
+    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}["service.name"]
+    names = sorted(s.name for scope in resource_spans.scope_spans for s in scope.spans)
+    assert service == "af-test"
+    assert names == ["chat scripted", "execute_tool finish", "invoke_agent agentfactory"]
+    run_ids = {
+        a.value.string_value
+        for scope in resource_spans.scope_spans
+        for s in scope.spans
+        for a in s.attributes
+        if a.key == "agentfactory.run_id"
+    }
+    assert run_ids == {run_id}
