@@ -20,6 +20,7 @@ import os
 import re
 import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 from agentfactory.config import Settings
@@ -130,6 +131,13 @@ TOOLS: dict[str, dict[str, Any]] = {
                 "code": {"type": "string", "minLength": 1, "maxLength": MAX_CODE_CHARS},
                 "cases": {"type": "array", "items": _CASE, "minItems": 1, "maxItems": MAX_CASES},
                 "tools": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 10},
+                "inputs_schema": {"type": "object", "description": "JSON schema of run()'s inputs."},
+                "files": {
+                    "type": "array",
+                    "items": _FILE,
+                    "maxItems": MAX_INPUT_FILES,
+                    "description": "Input files the cases read (inputs/NAME), kept as the subagent's fixtures.",
+                },
             },
             "required": ["name", "description", "code", "cases"],
             "additionalProperties": False,
@@ -209,7 +217,7 @@ def _content(answer: Answer) -> list[Any]:
 
     blocks: list[Any] = [types.TextContent(type="text", text=answer.text)]
     for f in answer.files:
-        uri = "file://" + f.path
+        uri = Path(f.path).as_uri()
         if f.text is not None:
             contents: Any = types.TextResourceContents(uri=uri, text=f.text, mime_type="text/plain")
         else:

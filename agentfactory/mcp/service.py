@@ -277,9 +277,12 @@ class LibraryService:
         code: str,
         cases: list[dict[str, Any]],
         tools: list[str] | None = None,
+        inputs_schema: dict[str, Any] | None = None,
+        files: list[dict[str, Any]] | None = None,
     ) -> Answer:
         """Validate like `create_subagent`, then save only if every case passes in the sandbox; for an
-        existing name, the new version must also pass every stored case (the regression gate)."""
+        existing name, the new version must also pass every stored case (the regression gate).
+        `files` are the cases' input files: stored as the subagent's fixtures, read as inputs/NAME."""
         from agentfactory.gate import run_subagent_cases
         from agentfactory.library import build_subagent_folder, validate_folder, validate_name
 
@@ -306,16 +309,22 @@ class LibraryService:
             return None if report.passed else report.reason()
 
         with tempfile.TemporaryDirectory(prefix="af-mcp-save-") as tmp:
+            (Path(tmp) / "in").mkdir()
+            fixtures = self._input_files(files or [], Path(tmp) / "in")
             folder = build_subagent_folder(
                 Path(tmp) / name,
                 name=name,
                 description=description,
                 code=code,
                 tools=tools,
+                inputs_schema=inputs_schema,
                 cases=cases,
                 source_task="contributed over MCP",
                 changelog="contributed over MCP" if before is not None else None,
             )
+            for path in fixtures:
+                (folder / "fixtures").mkdir(exist_ok=True)
+                (folder / "fixtures" / path.name).write_bytes(path.read_bytes())
             validate_folder(folder)
             try:
                 saved = library.save(folder, message=f"contributed over MCP: {description}", verify=verify)

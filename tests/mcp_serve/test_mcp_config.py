@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from .conftest import Project
 from typer.testing import CliRunner
 
 from agentfactory.cli.app import app
+
+from .conftest import Project
 
 
 def _config(tmp_path: Path, *args: str):

@@ -9,6 +9,7 @@ import sys
 import anyio
 import httpx
 import pytest
+
 from .conftest import CODE, DESCRIPTION, NAME, Project, start_http, stop
 from .test_mcp_stdio import SHOUT
 

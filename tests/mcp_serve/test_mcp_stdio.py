@@ -9,9 +9,10 @@ from pathlib import Path
 
 import anyio
 import pytest
-from .conftest import CODE, DESCRIPTION, NAME, Project
 
 from agentfactory.experience.store import ExperienceStore
+
+from .conftest import CODE, DESCRIPTION, NAME, Project
 
 SHOUT = '''"""Upper-case a text.
 
@@ -236,3 +237,36 @@ def test_run_in_docker(project: Project) -> None:
     assert not answer.is_error, answer.content[0].text
     assert answer.structured_content["result"] == {"words": 2}
     assert answer.content[1].resource.text == "words: 2\n"
+
+
+LINE_COUNT = '''"""Count the lines of a text file.
+
+Purpose: the number of lines of a UTF-8 text file.
+Inputs: path (str), a file under inputs/.
+Outputs: lines (int).
+Limitations: none.
+"""
+
+
+def run(path: str) -> dict:
+    with open(path, encoding="utf-8") as fh:
+        return {"lines": len(fh.read().splitlines())}
+'''
+
+
+def test_save_with_input_files_keeps_them_as_fixtures(project: Project) -> None:
+    schema = {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}
+
+    async def body(s):
+        return await s.call_tool(
+            "save_subagent",
+            {"name": "line-count", "description": "Count the lines of a text file.", "code": LINE_COUNT,
+             "inputs_schema": schema, "files": [{"name": "notes.txt", "text": "a\nb\nc\n"}],
+             "cases": [{"inputs": {"path": "inputs/notes.txt"}, "expected": {"lines": 3}}]},
+        )  # fmt: skip
+
+    answer = talk(project, body)
+    assert not answer.is_error, answer.content[0].text
+    saved = project.library.get("line-count")
+    assert saved.files["fixtures/notes.txt"] == b"a\nb\nc\n"
+    assert saved.inputs_schema == schema
