@@ -35,6 +35,7 @@ MAX_FILE_NAME = 128
 EMBED_FILE_BYTES = 64 << 10  # an output file this small comes back inside the answer
 EMBED_TOTAL_BYTES = 256 << 10
 TRACE_CHARS = 4000
+MAX_RESULT_CHARS = 1 << 20  # a larger result is previewed; the full one is in the run's trace file
 CASES_SHOWN = 10
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -208,13 +209,17 @@ class LibraryService:
         outputs = workspace / "outputs"
         names = [n.removeprefix("outputs/") for n in result.output_files if n.startswith("outputs/")]
         embedded, listed = _output_files(outputs, names)
+        shown, clipped = _bounded(result.result)
         data: dict[str, Any] = {
             "run_id": result.run_id,
             "status": result.status,
-            "result": result.result,
+            "result": shown,
             "outputs_dir": str(outputs),
             "output_files": listed,
         }
+        if clipped:
+            data["result_truncated"] = True
+            data["result_preview"] = clipped
         trace_text = ""
         if result.status != "success":
             data["reason"] = result.reason
@@ -222,7 +227,8 @@ class LibraryService:
             data["trace"] = trace_text
         text = f"{name} ({result.run_id}): {result.status}"
         if result.status == "success":
-            text += "\nresult: " + json.dumps(result.result, ensure_ascii=False, default=str)[:TRACE_CHARS]
+            preview = clipped or json.dumps(result.result, ensure_ascii=False, default=str)
+            text += "\nresult: " + preview[:TRACE_CHARS]
         else:
             text += f"\n{result.reason}\n{trace_text}"
         if listed:
@@ -388,6 +394,15 @@ def _refusal(name: str, before: Any, given: list[dict[str, Any]], sub: Any, repo
         f"{first['trace']}"
     )
     return error(text, name=name, saved=False, broken=broken, cases=len(report.outcomes))
+
+
+def _bounded(result: Any) -> tuple[Any, str]:
+    """(result, "") when its JSON fits in an answer, else (None, a preview): the full result stays in
+    the run's trace file."""
+    text = json.dumps(result, ensure_ascii=False, default=str)
+    if len(text) <= MAX_RESULT_CHARS:
+        return result, ""
+    return None, text[:TRACE_CHARS]
 
 
 def _case_summary(index: int, case: Any) -> str:
