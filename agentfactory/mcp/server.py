@@ -213,7 +213,7 @@ def call(service: LibraryService, name: str, arguments: dict[str, Any]) -> Answe
 def _content(answer: Answer) -> list[Any]:
     import base64
 
-    import mcp_types as types
+    from mcp import types
 
     blocks: list[Any] = [types.TextContent(type="text", text=answer.text)]
     for f in answer.files:
@@ -231,7 +231,7 @@ def build_server(service: LibraryService) -> Any:
     """The low-level MCP server over `service`."""
     _require_sdk()
     import anyio
-    import mcp_types as types
+    from mcp import types
     from mcp.server.lowlevel import Server
 
     from agentfactory import __version__
