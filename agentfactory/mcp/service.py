@@ -307,6 +307,13 @@ class LibraryService:
             before = library.get(name)
         except AgentFactoryError:
             before = None
+        if before is not None:
+            clash = _redefined(before, cases)
+            if clash:
+                return error(
+                    f"Not saved: case {clash} has the inputs of a stored case of v{before.version} but another "
+                    "expectation; stored cases only accumulate, so give that case other inputs."
+                )
         reports: list[Any] = []
 
         def verify(sub: Any) -> str | None:  # runs under the library's write lock, before the commit
@@ -394,6 +401,22 @@ def _refusal(name: str, before: Any, given: list[dict[str, Any]], sub: Any, repo
         f"{first['trace']}"
     )
     return error(text, name=name, saved=False, broken=broken, cases=len(report.outcomes))
+
+
+def _redefined(stored: Any, given: list[dict[str, Any]]) -> int | None:
+    """The number of the first given case that redefines a stored one (same inputs, other expectation)."""
+    from agentfactory.library import Case
+
+    def key(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, default=str)
+
+    mine = {key(c.inputs): key([c.expected, c.tolerance, c.checks]) for c in stored.cases}
+    for i, data in enumerate(given, 1):
+        case = Case.from_dict(data, f"case {i}")
+        expectation = mine.get(key(case.inputs))
+        if expectation is not None and expectation != key([case.expected, case.tolerance, case.checks]):
+            return i
+    return None
 
 
 def _bounded(result: Any) -> tuple[Any, str]:

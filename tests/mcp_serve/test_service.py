@@ -60,3 +60,20 @@ def test_a_path_input_is_read_only_when_allowed_and_only_a_regular_file(
     # A FIFO is never opened for reading (it would block the server): refused as not a regular file.
     piped = call(local, "run_subagent", {"name": NAME, "files": [{"path": str(fifo)}]})
     assert piped.is_error and "is not a regular file" in piped.text
+
+
+def test_a_revision_may_not_redefine_a_stored_case(project: Project) -> None:
+    from .conftest import CODE, DESCRIPTION
+
+    head = project.library.head()
+    answer = call(
+        _service(project),
+        "save_subagent",
+        {"name": NAME, "description": DESCRIPTION, "code": CODE,
+         "cases": [{"inputs": {"text": "a b c"}, "expected": {"words": 4}}]},
+    )  # fmt: skip
+    assert answer.is_error
+    assert answer.text.startswith(
+        "Not saved: case 1 has the inputs of a stored case of v1 but another expectation"
+    )
+    assert project.library.head() == head
