@@ -113,7 +113,8 @@ class LibraryService:
         from agentfactory.experience import ExperienceStore, default_store_path
 
         try:
-            return ExperienceStore(default_store_path(self.settings)).success_rates()
+            with ExperienceStore(default_store_path(self.settings)) as store:
+                return store.success_rates()
         except Exception:  # a missing or busy store only loses the rates, never the search
             return {}
 
