@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -270,3 +271,39 @@ def test_save_with_input_files_keeps_them_as_fixtures(project: Project) -> None:
     saved = project.library.get("line-count")
     assert saved.files["fixtures/notes.txt"] == b"a\nb\nc\n"
     assert saved.inputs_schema == schema
+
+
+def test_several_stdio_servers_on_one_library(project: Project) -> None:
+    """Three hosts, each with its own server process: concurrent saves meet at the library's
+    inter-process lock; every new subagent is saved once, exactly one competing revision wins."""
+    answers: dict[str, Any] = {}
+
+    async def host(i: int) -> None:
+        async def body(s):
+            code = CODE.replace('{"words": words}', f'{{"words": words, "host": {i}}}')
+            answers[f"rev-{i}"] = await s.call_tool(
+                "save_subagent",
+                {"name": NAME, "description": DESCRIPTION, "code": code,
+                 "cases": [{"inputs": {"text": f"host {i}"}, "expected": {"words": 2, "host": i}}]},
+            )  # fmt: skip
+            answers[f"new-{i}"] = await s.call_tool(
+                "save_subagent",
+                {"name": f"shout-{i}", "description": "Upper-case a text.", "code": SHOUT,
+                 "cases": [{"inputs": {"text": "ab"}, "expected": {"text": "AB"}}]},
+            )  # fmt: skip
+
+        await _session(project, body)
+
+    async def main() -> None:
+        async with anyio.create_task_group() as tg:
+            for i in range(3):
+                tg.start_soon(host, i)
+
+    anyio.run(main)
+    revisions = [answers[f"rev-{i}"] for i in range(3)]
+    assert sum(not a.is_error for a in revisions) == 1, [a.content[0].text for a in revisions]
+    assert all("Not saved" in a.content[0].text for a in revisions if a.is_error)
+    assert all(not answers[f"new-{i}"].is_error for i in range(3))
+    library = project.library
+    assert library.get(NAME).version == 2 and [v.version for v in library.history(NAME)] == [1, 2]
+    assert sorted(i.name for i in library.list()) == ["shout-0", "shout-1", "shout-2", NAME]
