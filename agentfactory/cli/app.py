@@ -35,6 +35,7 @@ COMMANDS = {
     "feedback": "agentfactory.cli.experience:register",
     "config": "agentfactory.cli.config:app",
     "models": "agentfactory.cli.models:register",
+    "mcp": "agentfactory.cli.mcp:app",
 }
 # Commands that come with another distribution, and how to get them when it is not installed.
 FROM_ELSEWHERE = {

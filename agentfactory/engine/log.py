@@ -17,14 +17,19 @@ from agentfactory.llm.types import StreamEvent
 
 
 class RunLog(ev.EventLog):
-    """An event log that also hands each event to a live view (`on_event(event dict)`)."""
+    """An event log that also hands each event to a live view (`on_event(event dict)`), and each logged
+    event to the run's observers (OpenTelemetry export: they see what the log keeps, never a live view's
+    notices)."""
 
-    def __init__(self, path: Path, run_id: str, on_event: Any = None):
+    def __init__(self, path: Path, run_id: str, on_event: Any = None, observers: list[Any] | None = None):
         super().__init__(path, run_id)
         self.on_event = on_event
+        self.observers = list(observers or [])
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         event = super().emit(type, **fields)
+        for observer in self.observers:
+            observer(event)
         if self.on_event is not None:
             self.on_event(event)
         return event

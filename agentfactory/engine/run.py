@@ -223,7 +223,9 @@ def open_run(
     workspace = WorkspaceManager(settings.workspaces).create(run_id)
     for path in input_files:
         workspace.add_input(Path(path))
-    log = RunLog(workspace.events_path, workspace.run_id, on_event)
+    from agentfactory.otel import run_observers  # imports no OpenTelemetry unless tracing is on
+
+    log = RunLog(workspace.events_path, workspace.run_id, on_event, run_observers())
     meter = RunMeter(log, settings.stream)
     # One budget for the run: the Meta-Agent's calls and the subagents' `llm` calls are charged to it,
     # and its wall clock (max_time) starts now.
@@ -285,4 +287,7 @@ def open_run(
         if own_backend:
             with contextlib.suppress(Exception):
                 backend.close()
+        for observer in log.observers:
+            with contextlib.suppress(Exception):
+                observer.close()
         log.close()
