@@ -90,7 +90,10 @@ def timed(backend: Any, req: ExecutionRequest) -> float:
 
 
 def interleaved(
-    backend: Any, requests: dict[str, Callable[[], ExecutionRequest]], runs: int, before: Callable | None = None
+    backend: Any,
+    requests: dict[str, Callable[[], ExecutionRequest]],
+    runs: int,
+    before: Callable | None = None,
 ) -> dict[str, list[float]]:
     """Times each request in turn, `runs` rounds; `before` runs untimed before each execution."""
     out: dict[str, list[float]] = {name: [] for name in requests}
@@ -135,7 +138,10 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
             code = write_subagent(root, "heavy", HEAVY)
             timed(backend, run_request(code, "heavy", {"n": 10}, root, settings, broker))
             times = interleaved(
-                backend, {"heavy": lambda: run_request(code, "heavy", {"n": 10}, root, settings, broker)}, runs, before
+                backend,
+                {"heavy": lambda: run_request(code, "heavy", {"n": 10}, root, settings, broker)},
+                runs,
+                before,
             )
             rows.append((f"{kind}: pandas + matplotlib in a run", _ms(times["heavy"]), "", None))
     finally:

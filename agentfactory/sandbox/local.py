@@ -24,7 +24,7 @@ import json
 import math
 import os
 import re
-import resource
+import select
 import shutil
 import signal
 import site
@@ -70,7 +70,8 @@ _ETC_WRITTEN = {
     "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
 }
 _SITE_PATHS = [p for p in site.getsitepackages() if os.path.isdir(p)]
-_POLL_S = 0.02
+NPROC_LIMIT = 512
+_CHECK_S = 0.1  # how often a running execution's broker limit and disk use are checked
 _GRACE_S = 0.5
 
 
@@ -114,7 +115,7 @@ class LocalBackend:
             program = seccomp_filter() if self.bwrap and "--seccomp" in bwrap_options(self.bwrap) else None
             filter_fd = _memfd(program) if program else -1
             info_r, info_w = os.pipe() if self.bwrap else (-1, -1)
-            cmd = self._command(jd, paths, filter_fd, info_w)
+            cmd = self._command(jd, paths, filter_fd, info_w, limits=_limits(req))
             start = time.monotonic()
             if req.on_output is not None:  # the live view's copy of the subagent's stdout
                 live_r, live_w = os.pipe()
@@ -130,8 +131,9 @@ class LocalBackend:
                     stderr=err,
                     cwd=jd.work,
                     env=dict(SANDBOX_ENV, TMPDIR="/tmp" if self.bwrap else str(jd.root)),
+                    # No pre-exec hook: it would force a full fork of this process; the runner sets
+                    # its rlimits itself (--limits) before it drops privileges or reads the job.
                     start_new_session=True,
-                    preexec_fn=_limits(req),
                     close_fds=True,
                     pass_fds=tuple(fd for fd in (filter_fd, info_w) if fd >= 0),
                 )
@@ -174,8 +176,11 @@ class LocalBackend:
     def _wait(
         self, proc: subprocess.Popen, jd: JobDir, req: t.ExecutionRequest, start: float, session: Any = None
     ) -> tuple[str | None, str]:
+        """Until the sandbox exits (seen the moment it does, through a pidfd), the wall clock ends, the
+        broker's call limit is passed or the disk bounds are."""
         deadline = start + req.timeout_s
         next_check = start + 0.25
+        pidfd = _pidfd(proc.pid)
         try:
             while proc.poll() is None:
                 now = time.monotonic()
@@ -190,12 +195,19 @@ class LocalBackend:
                     if jd.over_limits(req):
                         self._stop(proc, jd)
                         return t.OUTPUT_LIMIT, ""
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=min(_POLL_S * (1 + (now - start) * 5), 0.1, max(deadline - now, 0.001)))
+                wait = min(_CHECK_S, max(deadline - now, 0.001))
+                if pidfd >= 0:
+                    select.select([pidfd], [], [], wait)
+                else:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=wait)
         except KeyboardInterrupt:
             _killpg(proc.pid)
             proc.wait()
             return t.INTERRUPTED, ""
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
         return None, ""
 
     def _stop(self, proc: subprocess.Popen, jd: JobDir) -> None:
@@ -205,8 +217,12 @@ class LocalBackend:
         _killpg(proc.pid)
         proc.wait()
 
-    def _command(self, jd: JobDir, paths: SandboxPaths, filter_fd: int = -1, info_fd: int = -1) -> list[str]:
+    def _command(
+        self, jd: JobDir, paths: SandboxPaths, filter_fd: int = -1, info_fd: int = -1, limits: str = ""
+    ) -> list[str]:
         runner = [sys.executable, "-I", "-B", "-S", f"{paths.runtime}/runner.py", paths.ctl]
+        if limits:
+            runner += ["--limits", limits]
         if not self.bwrap:
             return runner
         have = bwrap_options(self.bwrap)
@@ -418,20 +434,12 @@ def _python_binds(perms: list[str]) -> list[str]:
     return args
 
 
-def _limits(req: t.ExecutionRequest):
+def _limits(req: t.ExecutionRequest) -> str:
+    """The runner's --limits: address space, CPU seconds, file size, processes (runner.py `_set_limits`)."""
     memory = req.memory_mb << 20
     cpu = math.ceil(req.timeout_s) + 1
     fsize = max(req.output_max_mb << 20, req.result_max_bytes + (1 << 20))
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        # Counted per user on the whole host; root is exempt until the runner becomes SANDBOX_IDS.
-        resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
-
-    return apply
+    return f"{memory},{cpu},{fsize},{NPROC_LIMIT}"
 
 
 def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
@@ -451,6 +459,13 @@ def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
         return
     if pid <= 1:
         return
+    pidfd = _pidfd(pid)
+    if pidfd >= 0:  # readable once the process has exited (a zombie is dead enough)
+        try:
+            select.select([pidfd], [], [], deadline_s)
+        finally:
+            os.close(pidfd)
+        return
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         try:
@@ -461,6 +476,14 @@ def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
         if state in (b"Z", b"X"):
             return
         time.sleep(0.005)
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd for `pid` (Linux 5.3+), -1 where there is none or the process is gone."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return -1
 
 
 def _killpg(pid: int) -> None:

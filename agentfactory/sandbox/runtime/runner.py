@@ -1,9 +1,21 @@
-"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR [--user UID:GID]`. Standard library only; never
-imports agentfactory.
+"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR [--user UID:GID] [--limits AS,CPU,FSIZE,NPROC]
+[--preload MOD,MOD...] [--done]`. Standard library only; never imports agentfactory.
 
+--limits: rlimits (address space and file size in bytes, CPU seconds, processes) set first, for the
+runner and the subagent (the host starts us without a pre-exec hook, so it never forks itself whole).
 With --user and started as root (the local backend on a root host, inside bubblewrap with only
-CAP_SETUID/CAP_SETGID), it first becomes UID:GID with no supplementary groups, which drops every
+CAP_SETUID/CAP_SETGID), it then becomes UID:GID with no supplementary groups, which drops every
 capability, before it reads anything.
+--preload: modules imported ahead of time (a pre-started container waiting for its job), so the subagent
+starts in an interpreter that already has them; a module that fails to import is skipped. The runner is
+still single-use: one job, one subagent, then it exits with its container.
+--done (only in a container, whose PID namespace holds nothing but this runner, its init and the
+subagent): completion is reported to the host at once, without waiting for the container to stop. The
+job arrives prefixed by a 32-byte token that the subagent never sees (it is read into memory wiped in a
+forked child, and the runner is made non-dumpable, so /proc/PID/mem and ptrace are closed to the
+subagent, which runs under the same uid). Once the subagent ended, the runner kills every other process
+of the container, waits until none runs, writes its reports, then writes the token to the FIFO
+`CTL_DIR/done`. The host trusts a completion only with that token.
 
 Protocol with the host:
 - CTL_DIR is the host's, read-only here: the job is `job.json` if present, else read to EOF from the FIFO
@@ -30,17 +42,41 @@ import sys
 import time
 
 
-def _read_job(ctl):
+def _read_job(ctl, secret=None):
+    """The job; with `secret` (a writable buffer), the FIFO's first len(secret) bytes are read into it
+    directly (never into an object the forked subagent could find in its copy of our memory)."""
     path = os.path.join(ctl, "job.json")
     if os.path.exists(path):
         with open(path, "rb") as fh:
             return json.loads(fh.read())
     fifo = os.path.join(ctl, "go")
     while True:
-        with open(fifo, "rb") as fh:
-            data = fh.read()
+        fd = os.open(fifo, os.O_RDONLY)
+        try:
+            if secret is not None and not _read_into(fd, secret):
+                continue  # the host only checked that we listen, or gave up: wait for the next writer
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
         if data.strip():
             return json.loads(data)
+
+
+def _read_into(fd, buf):
+    view = memoryview(buf)
+    got = 0
+    while got < len(view):
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            return False
+        got += n
+    return True
 
 
 def _write_atomic(path, data):
@@ -127,8 +163,10 @@ class ResultTooLarge(ValueError):
     pass
 
 
-def _child(job, out_w, err_w):
+def _child(job, out_w, err_w, guard=None):
     os.setpgid(0, 0)
+    if guard is not None:
+        guard.child()
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -238,10 +276,122 @@ def _drop_privileges(spec):
         os._exit(72)
 
 
-def main(ctl, user=None):
+def _set_limits(spec):
+    memory, cpu, fsize, nproc = (int(x) for x in spec.split(","))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Counted per user on the whole host; root is exempt until the runner drops its identity.
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def _preload(spec):
+    """Import the pre-started interpreter's modules. Nothing the subagent does can reach them before
+    its job arrives: this runs before the job is read."""
+    import importlib
+
+    for name in spec.split(","):
+        if not name:
+            continue
+        try:
+            importlib.import_module(name)
+            if name == "matplotlib":
+                import matplotlib
+
+                matplotlib.use("Agg")
+                importlib.import_module("matplotlib.pyplot")
+        except Exception:  # noqa: BLE001 - a package the image lacks: the subagent imports what it needs
+            continue
+
+
+_TOKEN_BYTES = 32
+_PR_SET_DUMPABLE = 4
+_MADV_WIPEONFORK = 18
+
+
+class _Guard:
+    """The completion token and what keeps it from the subagent (see --done above)."""
+
+    def __init__(self):
+        import ctypes
+        import mmap
+
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.token = mmap.mmap(-1, 4096, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.token.madvise(_MADV_WIPEONFORK)  # OSError on a kernel without it: no --done then
+        if self.libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            raise OSError("prctl(PR_SET_DUMPABLE) failed")
+        self.buf = memoryview(self.token)[:_TOKEN_BYTES]
+
+    def child(self):
+        # The subagent gets its own /proc/self back (tools such as subprocess read /proc/self/fd);
+        # its parent, the runner, stays closed to it.
+        self.libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+
+    def others_gone(self, deadline_s=2.0):
+        """Kill every process of the container but its init and us; True once none of them runs.
+        kill(-1) signals all of them under one lock, so no fork can slip past it."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(-1, signal.SIGKILL)
+        me = os.getpid()
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            if not any(_running(pid) for pid in _pids() if pid not in (1, me)):
+                return True
+            time.sleep(0.001)
+        return False
+
+    def report_done(self, ctl):
+        end = time.monotonic() + 2.0
+        try:
+            fd = os.open(os.path.join(ctl, "done"), os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            return
+        try:
+            while time.monotonic() < end:
+                try:
+                    os.write(fd, self.buf)  # 32 bytes: one atomic write, whatever else is in the pipe
+                    return
+                except BlockingIOError:
+                    time.sleep(0.002)  # the host drains what the subagent wrote there
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _pids():
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            out.append(int(name))
+    return out
+
+
+def _running(pid):
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            state = fh.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in (b"Z", b"X")
+
+
+def main(ctl, user=None, limits=None, preload=None, report_done=False):
+    if limits:
+        _set_limits(limits)
     if user:
         _drop_privileges(user)
-    job = _read_job(ctl)
+    guard = None
+    if report_done and os.getppid() == 1:  # our parent is the container's init: we are in its namespace
+        try:
+            guard = _Guard()
+        except (OSError, AttributeError, ValueError):
+            guard = None
+    if preload:
+        _preload(preload)
+    job = _read_job(ctl, guard.buf if guard is not None else None)
     report = job["report_dir"]
     started = time.monotonic()
     out_r, out_w = os.pipe()
@@ -251,7 +401,7 @@ def main(ctl, user=None):
         os.close(out_r)
         os.close(err_r)
         try:
-            _child(job, out_w, err_w)
+            _child(job, out_w, err_w, guard)
         finally:
             os._exit(71)
     os.close(out_w)
@@ -303,8 +453,25 @@ def main(ctl, user=None):
     }
     _write_atomic(os.path.join(report, "stdout.bin"), tails[out_r].tail())
     _write_atomic(os.path.join(report, "stderr.bin"), tails[err_r].tail())
+    finished = guard is not None and guard.others_gone()
     _write_atomic(os.path.join(report, "status.json"), json.dumps(status_report).encode())
+    if finished:
+        guard.report_done(ctl)
+
+
+def _options(argv):
+    ctl, opts, rest = argv[0], {}, argv[1:]
+    while rest:
+        flag = rest.pop(0)
+        if flag == "--done":
+            opts["report_done"] = True
+        elif flag in ("--user", "--limits", "--preload") and rest:
+            opts[flag[2:]] = rest.pop(0)
+        else:
+            raise SystemExit(f"runner: unknown argument {flag}")
+    return ctl, opts
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--user" else None)
+    _ctl, _opts = _options(sys.argv[1:])
+    main(_ctl, **_opts)
