@@ -7,9 +7,18 @@ driver (a flood of output cannot fill the daemon's disk), and labels with the ow
 Never mounted: the docker socket, host credentials, anything of the host but the job folder and the
 runner. The host keeps the wall-clock limit, then kills and removes the container.
 
-Fast path: a small pool of containers started ahead with the runner blocked on its FIFO. Each is used for
+Fast path: a small pool of containers started ahead with the runner blocked on its FIFO, its interpreter
+warm (the image's common packages, `Settings.sandbox_preload`, already imported). Each is used for
 exactly one execution and then removed, so nothing is shared between executions; the pool is refilled in
 the background.
+
+Completion is the runner's own report (runner.py --done: a token only the runner holds, written once the
+subagent and every other process of the container are gone), not the container's exit, which comes tens
+of milliseconds later; the container is then removed by a background reaper. A missing or doubtful
+report (no token, the subagent killed by a signal, a live view following the container's stream) falls
+back to waiting for the container to stop, as does everything the host stops itself. Containers are
+never left behind: the reaper removes each used one, close() removes the pool (in parallel, so a process
+exits without waiting on them one by one), and the orphan sweep removes those of a process that died.
 """
 
 from __future__ import annotations
@@ -18,6 +27,9 @@ import atexit
 import contextlib
 import os
 import queue
+import re
+import secrets
+import select
 import socket
 import tempfile
 import threading
@@ -52,6 +64,11 @@ TMPFS_MB = 64
 GRACE_S = 0.5
 POOL_HANDOVER_S = 2.0
 COLD_HANDOVER_S = 20.0
+READY_S = 120.0  # a pre-started container must be waiting for its job (imports done) within this time
+PRELOAD_MIN_MB = 256  # below this memory limit, warm imports would take too much of the subagent's share
+TOKEN_BYTES = 32
+JUNK_BYTES = 1 << 20  # what the subagent may write to ctl/done before the host stops reading it
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def docker_host() -> str:
@@ -134,6 +151,20 @@ def _remove_jobdir(path: str) -> None:
         remove_tree(path)  # never through a link, never recursive
 
 
+def preload_modules(spec: str) -> str:
+    """The setting `sandbox_preload` checked: comma-separated module names ("" = none)."""
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    for name in names:
+        if not _MODULE.fullmatch(name) or len(name) > 100:
+            from agentfactory.errors import InvalidSetting
+
+            raise InvalidSetting(
+                f"Setting 'sandbox_preload' holds {name[:100]!r}, which is not a module name: give "
+                "comma-separated module names, e.g. 'numpy,pandas,matplotlib', or '' for none."
+            )
+    return ",".join(names)
+
+
 @dataclass
 class _Slot:
     """A started container and its job folder, waiting for exactly one job."""
@@ -141,10 +172,19 @@ class _Slot:
     container: Any
     jd: JobDir
     memory_mb: int
+    warm: bool = False
     exited: threading.Event = field(default_factory=threading.Event)
     exit_info: dict[str, Any] = field(default_factory=dict)
+    done_fd: int = -1  # read end of ctl/done
+    token: bytes = b""
+    seen: bytes = b""  # the last bytes read from ctl/done (a token split over two reads)
+    junk: int = 0
+    wake_r: int = -1  # readable once the container stopped
+    wake_w: int = -1
 
     def watch(self) -> None:
+        self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC)
+
         def wait() -> None:
             try:
                 self.exit_info.update(self.container.wait())
@@ -152,8 +192,38 @@ class _Slot:
                 self.exit_info["wait_error"] = str(exc)
             finally:
                 self.exited.set()
+                with contextlib.suppress(OSError):
+                    os.write(self.wake_w, b"x")
 
         threading.Thread(target=wait, name="sandbox-wait", daemon=True).start()
+
+    def read_done(self) -> bool | None:
+        """Drain ctl/done: True once the runner's token arrived, None once the subagent wrote more junk
+        there than the host reads (then only the container's stop counts), else False."""
+        while True:
+            try:
+                chunk = os.read(self.done_fd, 1 << 16)
+            except BlockingIOError:
+                return False
+            except OSError:
+                return None
+            if not chunk:
+                return False
+            data = self.seen + chunk
+            if self.token and self.token in data:
+                return True
+            self.junk += len(chunk)
+            if self.junk > JUNK_BYTES:
+                return None
+            self.seen = data[-TOKEN_BYTES:]
+
+    def close_fds(self) -> None:
+        for name in ("done_fd", "wake_r", "wake_w"):
+            fd = getattr(self, name)
+            setattr(self, name, -1)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 class DockerBackend:
@@ -167,6 +237,7 @@ class DockerBackend:
         check_image(self.client, self.image)
         self.user = "{}:{}".format(*SANDBOX_IDS) if os.getuid() == 0 else f"{os.getuid()}:{os.getgid()}"
         self.pool_size = max(0, pool_size)
+        self.preload = preload_modules(self.settings.sandbox_preload)
         self._pool: deque[_Slot] = deque()
         self._pool_memory = self.settings.memory_mb
         self._lock = threading.Condition()
@@ -184,10 +255,15 @@ class DockerBackend:
 
     # ---- containers ------------------------------------------------------------------------------
 
-    def _create(self, memory_mb: int, run_id: str = "") -> _Slot:
+    def _create(self, memory_mb: int, run_id: str = "", warm: bool = False) -> _Slot:
         from docker.types import LogConfig, Ulimit
 
         jd = JobDir(SANDBOX_IDS if os.getuid() == 0 else None)
+        done_fd = jd.open_done()
+        command = ["python3", "-I", "-B", f"{PATHS.runtime}/runner.py", PATHS.ctl, "--done"]
+        warm = warm and bool(self.preload) and memory_mb >= PRELOAD_MIN_MB
+        if warm:
+            command += ["--preload", self.preload]
         labels = {
             LABEL: "1",
             LABEL_PID: str(os.getpid()),
@@ -208,7 +284,7 @@ class DockerBackend:
         try:
             container = self.client.containers.create(
                 self.image,
-                command=["python3", "-I", "-B", f"{PATHS.runtime}/runner.py", PATHS.ctl],
+                command=command,
                 user=self.user,
                 working_dir=PATHS.work,
                 environment=dict(SANDBOX_ENV),
@@ -232,9 +308,10 @@ class DockerBackend:
                 detach=True,
             )
         except Exception as exc:
+            os.close(done_fd)
             jd.remove()
             raise SandboxError(f"Docker could not create a sandbox container: {_explain(exc)}.") from None
-        slot = _Slot(container, jd, memory_mb)
+        slot = _Slot(container, jd, memory_mb, warm=warm, done_fd=done_fd)
         try:
             container.start()
         except Exception as exc:
@@ -267,9 +344,12 @@ class DockerBackend:
                     return
                 memory = self._pool_memory
             try:
-                slot = self._create(memory)
+                slot = self._create(memory, warm=True)
             except SandboxError:
                 time.sleep(1.0)  # the daemon is struggling; executions will create their own
+                continue
+            if not self._until_ready(slot):
+                self._discard(slot)
                 continue
             with self._lock:
                 if self._closed or memory != self._pool_memory:
@@ -277,21 +357,29 @@ class DockerBackend:
                 else:
                     self._pool.append(slot)
 
+    def _until_ready(self, slot: _Slot) -> bool:
+        """Wait (in the filler, off any execution's path) until the runner waits for its job, its warm
+        imports done; False if the container stopped, the backend closed or READY_S passed."""
+        end = time.monotonic() + READY_S
+        while time.monotonic() < end and not self._closed:
+            if slot.jd.listening():
+                return True
+            if slot.exited.wait(0.01):
+                return False
+        return False
+
     def _discard(self, slot: _Slot, wait: bool = False) -> None:
         if wait:
-            _remove(slot.container)
-            slot.jd.remove()
+            _release(slot)
         else:
-            self._reap.put((slot.container, slot.jd))
+            self._reap.put(slot)
 
     def _reap_loop(self) -> None:
         while True:
-            item = self._reap.get()
-            if item is None:
+            slot = self._reap.get()
+            if slot is None:
                 return
-            container, jd = item
-            _remove(container)
-            jd.remove()
+            _release(slot)
             self._reap.task_done()
 
     def pool_ready(self) -> int:
@@ -316,17 +404,20 @@ class DockerBackend:
             self._closed = True
             stale, self._pool = list(self._pool), deque()
             self._lock.notify_all()
-        for slot in stale:
-            self._discard(slot, wait=True)
+        # All at once: a process at its exit waits for the slowest removal, not for their sum.
+        removals = [threading.Thread(target=_release, args=(slot,), daemon=True) for slot in stale]
+        for thread in removals:
+            thread.start()
         if self._filler is not None:
             self._filler.join(timeout=60)  # it may be creating one more container; that one is reaped too
         self._reap.put(None)
         self._reaper.join(timeout=60)
         while not self._reap.empty():  # anything queued after the sentinel
-            item = self._reap.get_nowait()
-            if item is not None:
-                _remove(item[0])
-                item[1].remove()
+            slot = self._reap.get_nowait()
+            if slot is not None:
+                _release(slot)
+        for thread in removals:
+            thread.join(timeout=60)
 
     # ---- one execution ---------------------------------------------------------------------------
 
@@ -344,7 +435,7 @@ class DockerBackend:
             start = time.monotonic()
             live = pump_container(slot.container, req.on_output) if req.on_output is not None else None
             handover = POOL_HANDOVER_S if pooled else COLD_HANDOVER_S
-            if not slot.jd.hand_over(job, handover, alive=lambda: not slot.exited.is_set()):
+            if not _hand_over(slot, job, handover):
                 if pooled:  # a stale pre-started container: fall back to a fresh one, once
                     if session is not None:
                         session.close()
@@ -358,15 +449,15 @@ class DockerBackend:
                     if live is not None:  # the stale container's stream ends with it; follow the new one
                         live.join()
                         live = pump_container(slot.container, req.on_output)
-                    handed = slot.jd.hand_over(job, COLD_HANDOVER_S, alive=lambda: not slot.exited.is_set())
+                    handed = _hand_over(slot, job, COLD_HANDOVER_S)
                 else:
                     handed = False
                 if not handed:
                     return self._finish(
                         slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
                     )
-            host_status = self._wait(slot, req, start, session)
-            return self._finish(slot, req, session, start, host_status, live=live)
+            host_status, reported = self._wait(slot, req, start, session)
+            return self._finish(slot, req, session, start, host_status, live=live, reported=reported)
         except KeyboardInterrupt:
             _remove(slot.container)  # first, before anything else can be interrupted
             calls = session.close() if session else []
@@ -374,6 +465,7 @@ class DockerBackend:
             trace = slot.jd.finish(
                 req, self.name, self.isolation, time.monotonic() - start, t.INTERRUPTED, tool_calls=calls
             )
+            slot.close_fds()
             slot.jd.remove()
             raise SandboxInterrupted(trace) from None
         except BaseException:
@@ -383,23 +475,35 @@ class DockerBackend:
             if session is not None:
                 session.close()
 
-    def _wait(self, slot: _Slot, req: t.ExecutionRequest, start: float, session: Any = None) -> str | None:
+    def _wait(
+        self, slot: _Slot, req: t.ExecutionRequest, start: float, session: Any = None
+    ) -> tuple[str | None, bool]:
+        """(host status, whether the runner reported its completion with the token). Wakes at once on
+        the runner's report or the container's stop; the limits are checked between."""
         deadline = start + req.timeout_s
         next_check = start + 0.25
-        while not slot.exited.wait(timeout=min(0.1, max(deadline - time.monotonic(), 0.001))):
+        watching = slot.done_fd >= 0 and bool(slot.token)
+        while not slot.exited.is_set():
             now = time.monotonic()
             if now >= deadline:
                 self._stop(slot)
-                return t.TIMEOUT
+                return t.TIMEOUT, False
             if session is not None and session.limit_reached.is_set():  # past the broker's call limit
                 self._stop(slot)
-                return t.TOOL_LIMIT
+                return t.TOOL_LIMIT, False
             if now >= next_check:
                 next_check = now + 0.25
                 if slot.jd.over_limits(req):
                     self._stop(slot)
-                    return t.OUTPUT_LIMIT
-        return None
+                    return t.OUTPUT_LIMIT, False
+            fds = [slot.wake_r, *([slot.done_fd] if watching else [])]
+            ready, _, _ = select.select(fds, [], [], min(0.1, max(deadline - now, 0.001)))
+            if watching and slot.done_fd in ready:
+                seen = slot.read_done()
+                if seen:
+                    return None, True
+                watching = seen is not None
+        return None, False
 
     def _stop(self, slot: _Slot) -> None:
         slot.jd.request_stop()  # the runner kills the subagent and reports its stream tails
@@ -419,12 +523,14 @@ class DockerBackend:
         host_status: str | None,
         note: str = "",
         live: Any = None,
+        reported: bool = False,
     ) -> t.ExecutionTrace:
+        """The trace, once nothing of the subagent runs: the container stopped, or the runner reported
+        (with the token) that the subagent and every other process in it are gone."""
         duration = time.monotonic() - start
-        if not slot.exited.is_set():
-            with contextlib.suppress(Exception):
-                slot.container.kill()
-            slot.exited.wait(30)
+        # A live view's stream ends only with the container; an OOM kill is known from its state.
+        if not (reported and live is None and not _needs_inspect(slot.jd)):
+            self._stop_container(slot)
         if live is not None:  # the live view's stream ends with the container
             live.join()
         oom = False
@@ -439,12 +545,24 @@ class DockerBackend:
         self._discard(slot)
         return trace
 
+    def _stop_container(self, slot: _Slot) -> None:
+        if not slot.exited.is_set():
+            with contextlib.suppress(Exception):
+                slot.container.kill()
+            slot.exited.wait(30)
+
     def _oom_killed(self, slot: _Slot) -> bool:
         try:
             slot.container.reload()
             return bool(slot.container.attrs.get("State", {}).get("OOMKilled"))
         except Exception:
             return False
+
+
+def _hand_over(slot: _Slot, job: bytes, deadline_s: float) -> bool:
+    """The job, after a fresh token the runner reports its completion with (runner.py --done)."""
+    slot.token = secrets.token_bytes(TOKEN_BYTES)
+    return slot.jd.hand_over(slot.token + job, deadline_s, alive=lambda: not slot.exited.is_set())
 
 
 def _needs_inspect(jd: JobDir) -> bool:
@@ -456,6 +574,13 @@ def _needs_inspect(jd: JobDir) -> bool:
 def _remove(container: Any) -> None:
     with contextlib.suppress(Exception):
         container.remove(force=True)
+
+
+def _release(slot: _Slot) -> None:
+    """Remove a container (stopping it first if it runs) and its job folder."""
+    _remove(slot.container)
+    slot.close_fds()
+    slot.jd.remove()
 
 
 def _explain(exc: Exception) -> str:

@@ -6,7 +6,7 @@ Layout of a job folder (mode 0700, under the system temp dir, owned by the host 
     work/           the subagent's cwd                      -> read-only
     work/inputs/    copy of the run's input files           -> read-only, seen as ./inputs
     work/outputs/   size-capped                             -> writable, seen as ./outputs
-    ctl/      job, FIFO `go`, `stop`                        -> read-only: the host's control state
+    ctl/      job, FIFOs `go` and `done`, `stop`            -> read-only: the host's control state
     report/   the runner's reports (status, result, tails)  -> writable
     broker/   the tool broker's socket for this execution   -> read-only
 Once the subagent runs, everything under outputs/ and report/ is hostile: the host only ever touches the
@@ -72,6 +72,7 @@ class JobDir:
     def __init__(self, sandbox_ids: tuple[int, int] | None = None):
         self.sandbox_ids = sandbox_ids
         self.seeded: dict[str, str] = {}  # earlier outputs of the run copied in: relative path -> sha256
+        self.done_keep = -1  # the host's write end of ctl/done (open_done)
         self.root = Path(tempfile.mkdtemp(prefix="af-"))
         self.fd = os.open(self.root, _DIR_FLAGS)
         self.code = self.root / "code"
@@ -150,6 +151,28 @@ class JobDir:
             raise UsageError(f"The inputs are {len(data)} bytes of JSON; the limit is {MAX_JOB_BYTES}.")
         return data
 
+    def open_done(self) -> int:
+        """The read end of the FIFO `ctl/done`, where a runner started with --done writes its completion
+        token (runner.py). Non-blocking; the host also holds a write end (`done_keep`), so the read end
+        never reads as closed. Nobody in the sandbox can read the FIFO: the host opens it first, then
+        leaves it write-only (the sandbox user is its owner on a non-root host)."""
+        os.mkfifo("ctl/done", 0o600, dir_fd=self.fd)
+        flags = os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+        read_fd = os.open("ctl/done", os.O_RDONLY | flags, dir_fd=self.fd)
+        self.done_keep = os.open("ctl/done", os.O_WRONLY | flags, dir_fd=self.fd)
+        os.fchmod(read_fd, 0o222)
+        return read_fd
+
+    def listening(self) -> bool:
+        """Whether a runner waits on the FIFO `go` (opened for reading). The probe writes nothing: the
+        runner reads an empty job and waits again."""
+        try:
+            fd = os.open("ctl/go", os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
+        except OSError:
+            return False
+        os.close(fd)
+        return True
+
     def hand_over(self, job: bytes, deadline_s: float = 10.0, alive: Any = None) -> bool:
         """Give the job to a runner blocked on the FIFO. False if no runner opened it in time."""
         end = time.monotonic() + deadline_s
@@ -219,6 +242,9 @@ class JobDir:
 
     def remove(self) -> None:
         """Delete the job folder whatever the sandbox left in it: never follows a link, never recurses."""
+        keep, self.done_keep = self.done_keep, -1
+        if keep >= 0:
+            os.close(keep)
         fd, self.fd = self.fd, -1
         if fd < 0:
             return

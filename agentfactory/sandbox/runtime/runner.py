@@ -383,15 +383,17 @@ def main(ctl, user=None, limits=None, preload=None, report_done=False):
         _set_limits(limits)
     if user:
         _drop_privileges(user)
-    guard = None
-    if report_done and os.getppid() == 1:  # our parent is the container's init: we are in its namespace
-        try:
-            guard = _Guard()
-        except (OSError, AttributeError, ValueError):
-            guard = None
+    guard = secret = None
+    if report_done:  # the job comes after a token, kept only when it can be kept from the subagent
+        if os.getppid() == 1:  # our parent is the container's init: we are in its PID namespace
+            try:
+                guard = _Guard()
+            except (OSError, AttributeError, ValueError):
+                guard = None
+        secret = guard.buf if guard is not None else bytearray(_TOKEN_BYTES)
     if preload:
         _preload(preload)
-    job = _read_job(ctl, guard.buf if guard is not None else None)
+    job = _read_job(ctl, secret)
     report = job["report_dir"]
     started = time.monotonic()
     out_r, out_w = os.pipe()
