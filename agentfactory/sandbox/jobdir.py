@@ -122,12 +122,16 @@ class JobDir:
             )
             self.seeded.update(hashes)
 
-    def write_job(self, data: bytes) -> None:
-        """The job as a file, for a runner started after it is written (local backend)."""
-        write_new(self.fd, "ctl/job.json", data, 0o644)
-
-    def job(self, req: t.ExecutionRequest, paths: SandboxPaths, site_paths: list[str] | None = None) -> bytes:
+    def job(
+        self,
+        req: t.ExecutionRequest,
+        paths: SandboxPaths,
+        site_paths: list[str] | None = None,
+        rlimits: list[int] | None = None,
+    ) -> bytes:
+        """The job for the runner; `rlimits` are set in the subagent's process (runner.py)."""
         payload = {
+            "rlimits": rlimits or [],
             "site_paths": site_paths or [],
             "entry": req.entry,
             "inputs": req.inputs,

@@ -18,11 +18,13 @@ reach the network. Every trace says which.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
 import math
 import os
+import queue
 import re
 import select
 import shutil
@@ -30,7 +32,10 @@ import signal
 import site
 import subprocess
 import sys
+import threading
 import time
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from agentfactory.config import Settings
@@ -71,6 +76,7 @@ _ETC_WRITTEN = {
 }
 _SITE_PATHS = [p for p in site.getsitepackages() if os.path.isdir(p)]
 NPROC_LIMIT = 512
+HANDOVER_S = 20.0
 _CHECK_S = 0.1  # how often a running execution's broker limit and disk use are checked
 _GRACE_S = 0.5
 
@@ -78,7 +84,9 @@ _GRACE_S = 0.5
 class LocalBackend:
     name = "local"
 
-    def __init__(self, settings: Settings | None = None, use_bwrap: bool | None = None):
+    def __init__(self, settings: Settings | None = None, use_bwrap: bool | None = None, pool_size: int = 0):
+        """pool_size: 1 keeps one sandbox started ahead (bubblewrap only), its runner waiting for its job;
+        it serves one execution and is replaced in the background. 0 starts each sandbox on demand."""
         self.settings = settings or Settings()
         self.bwrap = shutil.which("bwrap") if use_bwrap is not False else None
         if use_bwrap and not self.bwrap:
@@ -90,35 +98,117 @@ class LocalBackend:
                 "access to this machine): install bubblewrap (apt-get install bubblewrap) or use --sandbox docker."
             )
         self.isolation = ISOLATION_BWRAP if self.bwrap else ISOLATION_PLAIN
+        # Without bubblewrap a waiting runner would not die with us (no --die-with-parent): no pool.
+        self.pool_size = 1 if pool_size and self.bwrap else 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self._ready: _Prepared | None = None
+        self._want = threading.Event()
+        self._reap: queue.Queue[_Prepared | JobDir | None] = queue.Queue()
+        self._reaper = threading.Thread(target=self._reap_loop, name="local-sandbox-reaper", daemon=True)
+        self._reaper.start()
+        ref = weakref.ref(self)
+        atexit.register(lambda: (b := ref()) and b.close())
+        self._filler = None
+        if self.pool_size:
+            self._filler = threading.Thread(target=self._fill_loop, name="local-sandbox-pool", daemon=True)
+            self._filler.start()
+            self._refill()
 
     def close(self) -> None:
-        pass
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            ready, self._ready = self._ready, None
+            self._want.set()
+        if self._filler is not None:
+            self._filler.join(timeout=60)
+        with self._lock:
+            late, self._ready = self._ready, None
+        for box in (ready, late):
+            if box is not None:
+                _release(box)
+        self._reap.put(None)
+        self._reaper.join(timeout=60)
 
-    def execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
+    # ---- sandboxes started ahead -------------------------------------------------------------
+
+    def _refill(self) -> None:
+        with self._lock:
+            self._want.set()
+
+    def _fill_loop(self) -> None:
+        # One long-lived thread starts every sandbox kept ahead: bubblewrap's --die-with-parent follows
+        # the thread that started it, so a short-lived thread would take its sandbox down when it ends.
+        while True:
+            self._want.wait()
+            with self._lock:
+                self._want.clear()
+                if self._closed:
+                    return
+                if self._ready is not None:
+                    continue
+            prepared = None
+            try:
+                prepared = self._start()
+                end = time.monotonic() + 30
+                while not prepared.jd.listening():  # the runner waits for its job: ready
+                    if prepared.proc.poll() is not None or time.monotonic() > end or self._closed:
+                        raise SandboxError("the pre-started local sandbox did not start")
+                    time.sleep(0.002)
+            except Exception:  # noqa: BLE001 - executions start their own sandbox then
+                if prepared is not None:
+                    self._reap.put(prepared)
+                prepared = None
+                time.sleep(0.5)
+            with self._lock:
+                if prepared is not None and not self._closed and self._ready is None:
+                    self._ready, prepared = prepared, None
+            if prepared is not None:
+                self._reap.put(prepared)
+
+    def _take(self) -> _Prepared:
+        with self._lock:
+            ready, self._ready = self._ready, None
+        if ready is not None and ready.proc.poll() is None:
+            return ready
+        if ready is not None:
+            self._reap.put(ready)
+        return self._start()
+
+    def _reap_loop(self) -> None:
+        while True:
+            item = self._reap.get()
+            if item is None:
+                break
+            if isinstance(item, _Prepared):
+                _release(item)
+            else:
+                item.remove()
+        while not self._reap.empty():
+            item = self._reap.get_nowait()
+            if isinstance(item, _Prepared):
+                _release(item)
+            elif item is not None:
+                item.remove()
+
+    def _start(self) -> _Prepared:
+        """A sandbox whose runner will wait on its FIFO for the job (runner.py)."""
         jd = JobDir(SANDBOX_IDS if self.as_root else None)
-        session = None
-        proc = None
-        info_r = info_w = filter_fd = -1
-        live = None
-        live_r = live_w = -1
+        info_r = info_w = filter_fd = out_r = out_w = -1
         try:
-            jd.load(req)
             if self.bwrap:
                 paths = INSIDE
             else:
                 paths = SandboxPaths(
                     str(jd.code), str(jd.work), str(jd.ctl), str(RUNTIME_DIR), str(jd.broker), str(jd.report)
                 )
-            jd.write_job(jd.job(req, paths, site_paths=_SITE_PATHS))
-            if req.broker is not None:
-                session = req.broker.open_session(jd.socket_path, req.tools)
             program = seccomp_filter() if self.bwrap and "--seccomp" in bwrap_options(self.bwrap) else None
             filter_fd = _memfd(program) if program else -1
-            info_r, info_w = os.pipe() if self.bwrap else (-1, -1)
-            cmd = self._command(jd, paths, filter_fd, info_w, limits=_limits(req))
-            start = time.monotonic()
-            if req.on_output is not None:  # the live view's copy of the subagent's stdout
-                live_r, live_w = os.pipe()
+            info_r, info_w = os.pipe2(os.O_CLOEXEC) if self.bwrap else (-1, -1)
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)  # the runner's stdout: the live view's copy, when asked
+            cmd = self._command(jd, paths, filter_fd, info_w)
             err = os.open(
                 "launcher.err", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                 dir_fd=jd.fd,
@@ -127,29 +217,56 @@ class LocalBackend:
                 proc = subprocess.Popen(
                     cmd,
                     stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL if live_w < 0 else live_w,
+                    stdout=out_w,
                     stderr=err,
                     cwd=jd.work,
                     env=dict(SANDBOX_ENV, TMPDIR="/tmp" if self.bwrap else str(jd.root)),
-                    # No pre-exec hook: it would force a full fork of this process; the runner sets
-                    # its rlimits itself (--limits) before it drops privileges or reads the job.
+                    # No pre-exec hook: it would force a full fork of this process (without one,
+                    # subprocess uses vfork). The subagent's rlimits come with its job (runner.py).
                     start_new_session=True,
                     close_fds=True,
                     pass_fds=tuple(fd for fd in (filter_fd, info_w) if fd >= 0),
                 )
             finally:
-                for fd in (err, filter_fd, info_w, live_w):
+                for fd in (err, filter_fd, info_w, out_w):
                     if fd >= 0:
                         os.close(fd)
-                filter_fd = info_w = live_w = -1
-            if live_r >= 0:
-                live, live_r = pump_fd(live_r, req.on_output), -1  # the pump owns and closes it now
-            host_status, note = self._wait(proc, jd, req, start, session)
+                filter_fd = info_w = out_w = -1
+            return _Prepared(jd, proc, paths, info_r, out_r)
+        except BaseException:
+            for fd in (info_r, info_w, filter_fd, out_r, out_w):
+                if fd >= 0:
+                    os.close(fd)
+            jd.remove()
+            raise
+
+    # ---- one execution -----------------------------------------------------------------------
+
+    def execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
+        if self._closed:
+            raise SandboxError("This local backend was closed; get a new one with get_backend().")
+        box = self._take()
+        self._refill()  # the next one starts while this one runs
+        jd, proc = box.jd, box.proc
+        session = None
+        live = None
+        try:
+            jd.load(req)
+            job = jd.job(req, box.paths, site_paths=_SITE_PATHS, rlimits=_limits(req))
+            if req.broker is not None:
+                session = req.broker.open_session(jd.socket_path, req.tools)
+            if req.on_output is not None:  # the live view's copy of the subagent's stdout
+                live, box.out_r = pump_fd(box.out_r, req.on_output), -1  # the pump owns and closes it now
+            start = time.monotonic()
+            if not jd.hand_over(job, HANDOVER_S, alive=lambda: proc.poll() is None):
+                host_status, note = t.SANDBOX_ERROR, "the local sandbox's runner never started"
+            else:
+                host_status, note = self._wait(proc, jd, req, start, session)
             duration = time.monotonic() - start
             _killpg(proc.pid)
             proc.wait()
-            if info_r >= 0:
-                info_r, fd = -1, info_r
+            if box.info_r >= 0:
+                box.info_r, fd = -1, box.info_r
                 _await_namespace_end(fd)  # nothing of the sandbox still writes while the host reads
             if live is not None:
                 live.join()
@@ -163,15 +280,13 @@ class LocalBackend:
                 raise SandboxInterrupted(trace)
             return trace
         finally:
-            if proc is not None and proc.poll() is None:
+            if proc.poll() is None:
                 _killpg(proc.pid)
                 proc.wait()
             if session is not None:
                 session.close()
-            for fd in (info_r, info_w, filter_fd, live_r, live_w):
-                if fd >= 0:
-                    os.close(fd)
-            jd.remove()
+            box.close_fds()
+            self._reap.put(jd)  # the job folder goes in the background (its removal is slow after bwrap)
 
     def _wait(
         self, proc: subprocess.Popen, jd: JobDir, req: t.ExecutionRequest, start: float, session: Any = None
@@ -217,12 +332,8 @@ class LocalBackend:
         _killpg(proc.pid)
         proc.wait()
 
-    def _command(
-        self, jd: JobDir, paths: SandboxPaths, filter_fd: int = -1, info_fd: int = -1, limits: str = ""
-    ) -> list[str]:
+    def _command(self, jd: JobDir, paths: SandboxPaths, filter_fd: int = -1, info_fd: int = -1) -> list[str]:
         runner = [sys.executable, "-I", "-B", "-S", f"{paths.runtime}/runner.py", paths.ctl]
-        if limits:
-            runner += ["--limits", limits]
         if not self.bwrap:
             return runner
         have = bwrap_options(self.bwrap)
@@ -434,12 +545,40 @@ def _python_binds(perms: list[str]) -> list[str]:
     return args
 
 
-def _limits(req: t.ExecutionRequest) -> str:
-    """The runner's --limits: address space, CPU seconds, file size, processes (runner.py `_set_limits`)."""
+def _limits(req: t.ExecutionRequest) -> list[int]:
+    """The subagent's rlimits, set by the runner in the subagent's process (runner.py `_set_limits`):
+    address space, CPU seconds, file size, processes."""
     memory = req.memory_mb << 20
     cpu = math.ceil(req.timeout_s) + 1
     fsize = max(req.output_max_mb << 20, req.result_max_bytes + (1 << 20))
-    return f"{memory},{cpu},{fsize},{NPROC_LIMIT}"
+    return [memory, cpu, fsize, NPROC_LIMIT]
+
+
+@dataclass
+class _Prepared:
+    """A started sandbox whose runner waits for exactly one job."""
+
+    jd: JobDir
+    proc: subprocess.Popen
+    paths: SandboxPaths
+    info_r: int = -1  # bubblewrap's --info-fd (the sandbox's init)
+    out_r: int = -1  # the runner's stdout
+
+    def close_fds(self) -> None:
+        for name in ("info_r", "out_r"):
+            fd = getattr(self, name)
+            setattr(self, name, -1)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def _release(box: _Prepared) -> None:
+    if box.proc.poll() is None:
+        _killpg(box.proc.pid)
+        box.proc.wait()
+    box.close_fds()
+    box.jd.remove()
 
 
 def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:

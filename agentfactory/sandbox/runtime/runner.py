@@ -1,8 +1,9 @@
-"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR [--user UID:GID] [--limits AS,CPU,FSIZE,NPROC]
-[--preload MOD,MOD...] [--done]`. Standard library only; never imports agentfactory.
+"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR [--user UID:GID] [--preload MOD,MOD...] [--done]`.
+Standard library only; never imports agentfactory.
 
---limits: rlimits (address space and file size in bytes, CPU seconds, processes) set first, for the
-runner and the subagent (the host starts us without a pre-exec hook, so it never forks itself whole).
+The job's `rlimits` (address space and file size in bytes, CPU seconds, processes; the local backend's)
+are set in the subagent's process before anything of it runs (the host starts us without a pre-exec
+hook, so it never forks itself whole, and may start us before the job is known).
 With --user and started as root (the local backend on a root host, inside bubblewrap with only
 CAP_SETUID/CAP_SETGID), it then becomes UID:GID with no supplementary groups, which drops every
 capability, before it reads anything.
@@ -18,11 +19,11 @@ of the container, waits until none runs, writes its reports, then writes the tok
 `CTL_DIR/done`. The host trusts a completion only with that token.
 
 Protocol with the host:
-- CTL_DIR is the host's, read-only here: the job is `job.json` if present, else read to EOF from the FIFO
-  `go` (a pre-started container blocks there until the host hands it a job); `stop` appears when the
-  host wants the subagent stopped. Job keys: entry, code_dir, work_dir, report_dir, inputs, runtime_dir,
+- CTL_DIR is the host's, read-only here: the job is read to EOF from the FIFO `go` (a runner started
+  ahead blocks there until the host hands it a job); `stop` appears when the host wants the subagent
+  stopped. Job keys: entry, code_dir, work_dir, report_dir, inputs, runtime_dir,
   tools_socket, site_paths, result_max_bytes, result_max_depth, stream_max_bytes, stream_kill_bytes,
-  output_max_bytes.
+  output_max_bytes, forward_bytes, rlimits.
 - the runner forks: the child imports the entry module, calls `run(**inputs)` and writes
   REPORT_DIR/result.json ({"ok": true, "result": ...} or {"ok": false, "error": {...}, "limit": ...});
   the parent captures the child's stdout and stderr through pipes (keeping only a bounded tail), waits
@@ -45,10 +46,6 @@ import time
 def _read_job(ctl, secret=None):
     """The job; with `secret` (a writable buffer), the FIFO's first len(secret) bytes are read into it
     directly (never into an object the forked subagent could find in its copy of our memory)."""
-    path = os.path.join(ctl, "job.json")
-    if os.path.exists(path):
-        with open(path, "rb") as fh:
-            return json.loads(fh.read())
     fifo = os.path.join(ctl, "go")
     while True:
         fd = os.open(fifo, os.O_RDONLY)
@@ -167,6 +164,8 @@ def _child(job, out_w, err_w, guard=None):
     os.setpgid(0, 0)
     if guard is not None:
         guard.child()
+    if job.get("rlimits"):  # the local backend's limits, for the subagent's process (and its children)
+        _set_limits(job["rlimits"])
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -276,8 +275,8 @@ def _drop_privileges(spec):
         os._exit(72)
 
 
-def _set_limits(spec):
-    memory, cpu, fsize, nproc = (int(x) for x in spec.split(","))
+def _set_limits(limits):
+    memory, cpu, fsize, nproc = (int(x) for x in limits)
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
@@ -295,14 +294,28 @@ def _preload(spec):
         if not name:
             continue
         try:
-            importlib.import_module(name)
-            if name == "matplotlib":
-                import matplotlib
-
-                matplotlib.use("Agg")
-                importlib.import_module("matplotlib.pyplot")
+            module = importlib.import_module(name)
+            _PRIME.get(name, lambda m: None)(module)
         except Exception:  # noqa: BLE001 - a package the image lacks: the subagent imports what it needs
             continue
+
+
+def _prime_matplotlib(matplotlib):
+    # The Agg backend and pyplot, and one figure drawn and closed: the first figure otherwise pays for
+    # the backend's import and the font and tick caches. close("all") leaves pyplot numbering from 1.
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    plt.close("all")
+
+
+def _prime_pandas(pandas):
+    pandas.DataFrame({"a": [1, 2]})["a"].sum()
+
+
+_PRIME = {"matplotlib": _prime_matplotlib, "pandas": _prime_pandas}
 
 
 _TOKEN_BYTES = 32
@@ -378,9 +391,7 @@ def _running(pid):
     return state not in (b"Z", b"X")
 
 
-def main(ctl, user=None, limits=None, preload=None, report_done=False):
-    if limits:
-        _set_limits(limits)
+def main(ctl, user=None, preload=None, report_done=False):
     if user:
         _drop_privileges(user)
     guard = secret = None
@@ -467,7 +478,7 @@ def _options(argv):
         flag = rest.pop(0)
         if flag == "--done":
             opts["report_done"] = True
-        elif flag in ("--user", "--limits", "--preload") and rest:
+        elif flag in ("--user", "--preload") and rest:
             opts[flag[2:]] = rest.pop(0)
         else:
             raise SystemExit(f"runner: unknown argument {flag}")
