@@ -28,7 +28,6 @@ import contextlib
 import os
 import queue
 import re
-import secrets
 import select
 import socket
 import tempfile
@@ -43,7 +42,14 @@ from agentfactory.config import Settings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
-from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, decode_status, remove_tree
+from agentfactory.sandbox.jobdir import (
+    RUNTIME_DIR,
+    DoneChannel,
+    JobDir,
+    SandboxPaths,
+    decode_status,
+    remove_tree,
+)
 from agentfactory.sandbox.live_output import pump_container
 
 ISOLATION = (
@@ -66,8 +72,6 @@ POOL_HANDOVER_S = 2.0
 COLD_HANDOVER_S = 20.0
 READY_S = 120.0  # a pre-started container must be waiting for its job (imports done) within this time
 PRELOAD_MIN_MB = 256  # below this memory limit, warm imports would take too much of the subagent's share
-TOKEN_BYTES = 32
-JUNK_BYTES = 1 << 20  # what the subagent may write to ctl/done before the host stops reading it
 _MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
@@ -175,10 +179,7 @@ class _Slot:
     warm: bool = False
     exited: threading.Event = field(default_factory=threading.Event)
     exit_info: dict[str, Any] = field(default_factory=dict)
-    done_fd: int = -1  # read end of ctl/done
-    token: bytes = b""
-    seen: bytes = b""  # the last bytes read from ctl/done (a token split over two reads)
-    junk: int = 0
+    done: DoneChannel | None = None
     wake_r: int = -1  # readable once the container stopped
     wake_w: int = -1
 
@@ -197,28 +198,10 @@ class _Slot:
 
         threading.Thread(target=wait, name="sandbox-wait", daemon=True).start()
 
-    def read_done(self) -> bool | None:
-        """Drain ctl/done: True once the runner's token arrived, None once the subagent wrote more junk
-        there than the host reads (then only the container's stop counts), else False."""
-        while True:
-            try:
-                chunk = os.read(self.done_fd, 1 << 16)
-            except BlockingIOError:
-                return False
-            except OSError:
-                return None
-            if not chunk:
-                return False
-            data = self.seen + chunk
-            if self.token and self.token in data:
-                return True
-            self.junk += len(chunk)
-            if self.junk > JUNK_BYTES:
-                return None
-            self.seen = data[-TOKEN_BYTES:]
-
     def close_fds(self) -> None:
-        for name in ("done_fd", "wake_r", "wake_w"):
+        if self.done is not None:
+            self.done.close()
+        for name in ("wake_r", "wake_w"):
             fd = getattr(self, name)
             setattr(self, name, -1)
             if fd >= 0:
@@ -259,7 +242,7 @@ class DockerBackend:
         from docker.types import LogConfig, Ulimit
 
         jd = JobDir(SANDBOX_IDS if os.getuid() == 0 else None)
-        done_fd = jd.open_done()
+        done = DoneChannel(jd)
         command = ["python3", "-I", "-B", f"{PATHS.runtime}/runner.py", PATHS.ctl, "--done"]
         warm = warm and bool(self.preload) and memory_mb >= PRELOAD_MIN_MB
         if warm:
@@ -308,10 +291,10 @@ class DockerBackend:
                 detach=True,
             )
         except Exception as exc:
-            os.close(done_fd)
+            done.close()
             jd.remove()
             raise SandboxError(f"Docker could not create a sandbox container: {_explain(exc)}.") from None
-        slot = _Slot(container, jd, memory_mb, warm=warm, done_fd=done_fd)
+        slot = _Slot(container, jd, memory_mb, warm=warm, done=done)
         try:
             container.start()
         except Exception as exc:
@@ -482,7 +465,7 @@ class DockerBackend:
         the runner's report or the container's stop; the limits are checked between."""
         deadline = start + req.timeout_s
         next_check = start + 0.25
-        watching = slot.done_fd >= 0 and bool(slot.token)
+        done = slot.done
         while not slot.exited.is_set():
             now = time.monotonic()
             if now >= deadline:
@@ -496,13 +479,10 @@ class DockerBackend:
                 if slot.jd.over_limits(req):
                     self._stop(slot)
                     return t.OUTPUT_LIMIT, False
-            fds = [slot.wake_r, *([slot.done_fd] if watching else [])]
+            fds = [slot.wake_r, *([done.fd] if done is not None and done.watching else [])]
             ready, _, _ = select.select(fds, [], [], min(0.1, max(deadline - now, 0.001)))
-            if watching and slot.done_fd in ready:
-                seen = slot.read_done()
-                if seen:
-                    return None, True
-                watching = seen is not None
+            if done is not None and done.fd in ready and done.read():
+                return None, True
         return None, False
 
     def _stop(self, slot: _Slot) -> None:
@@ -561,8 +541,8 @@ class DockerBackend:
 
 def _hand_over(slot: _Slot, job: bytes, deadline_s: float) -> bool:
     """The job, after a fresh token the runner reports its completion with (runner.py --done)."""
-    slot.token = secrets.token_bytes(TOKEN_BYTES)
-    return slot.jd.hand_over(slot.token + job, deadline_s, alive=lambda: not slot.exited.is_set())
+    token = slot.done.arm() if slot.done is not None else bytes(DoneChannel.TOKEN_BYTES)
+    return slot.jd.hand_over(token + job, deadline_s, alive=lambda: not slot.exited.is_set())
 
 
 def _needs_inspect(jd: JobDir) -> bool:

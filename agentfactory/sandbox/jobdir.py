@@ -381,6 +381,57 @@ class JobDir:
         return trace
 
 
+class DoneChannel:
+    """The runner's completion report (runner.py --done), read by the host from the FIFO `ctl/done`.
+
+    `arm()` makes the token handed over before the job; `read()` drains the FIFO and is True once that
+    token arrived. The subagent can write to the FIFO too (never read it): what it writes is junk, read
+    and dropped up to JUNK_BYTES, after which the channel stops being watched (`watching` False) and
+    only the sandbox's exit ends the execution.
+    """
+
+    TOKEN_BYTES = 32
+    JUNK_BYTES = 1 << 20
+
+    def __init__(self, jd: JobDir):
+        self.fd = jd.open_done()
+        self.token = b""
+        self.watching = False
+        self._seen = b""  # the last bytes read (a token split over two reads)
+        self._junk = 0
+
+    def arm(self) -> bytes:
+        self.token = secrets.token_bytes(self.TOKEN_BYTES)
+        self.watching = self.fd >= 0
+        return self.token
+
+    def read(self) -> bool:
+        while self.watching:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return False
+            except OSError:
+                self.watching = False
+                return False
+            if not chunk:
+                return False
+            data = self._seen + chunk
+            if self.token in data:
+                return True
+            self._junk += len(chunk)
+            self.watching = self._junk <= self.JUNK_BYTES
+            self._seen = data[-self.TOKEN_BYTES :]
+        return False
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        self.watching = False
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
 # ---- bounded, link-free file-system primitives ------------------------------------------------------
 
 

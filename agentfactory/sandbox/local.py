@@ -44,6 +44,7 @@ from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
 from agentfactory.sandbox.jobdir import (
     RUNTIME_DIR,
+    DoneChannel,
     JobDir,
     SandboxPaths,
     read_bounded,
@@ -104,7 +105,7 @@ class LocalBackend:
         self._closed = False
         self._ready: _Prepared | None = None
         self._want = threading.Event()
-        self._reap: queue.Queue[_Prepared | JobDir | None] = queue.Queue()
+        self._reap: queue.Queue[_Prepared | None] = queue.Queue()
         self._reaper = threading.Thread(target=self._reap_loop, name="local-sandbox-reaper", daemon=True)
         self._reaper.start()
         ref = weakref.ref(self)
@@ -179,25 +180,23 @@ class LocalBackend:
 
     def _reap_loop(self) -> None:
         while True:
-            item = self._reap.get()
-            if item is None:
+            box = self._reap.get()
+            if box is None:
                 break
-            if isinstance(item, _Prepared):
-                _release(item)
-            else:
-                item.remove()
+            _release(box)
         while not self._reap.empty():
-            item = self._reap.get_nowait()
-            if isinstance(item, _Prepared):
-                _release(item)
-            elif item is not None:
-                item.remove()
+            box = self._reap.get_nowait()
+            if box is not None:
+                _release(box)
 
     def _start(self) -> _Prepared:
         """A sandbox whose runner will wait on its FIFO for the job (runner.py)."""
         jd = JobDir(SANDBOX_IDS if self.as_root else None)
         info_r = info_w = filter_fd = out_r = out_w = -1
+        done = None
         try:
+            # Only in bubblewrap's PID namespace may the runner kill every other process it sees.
+            done = DoneChannel(jd) if self.bwrap else None
             if self.bwrap:
                 paths = INSIDE
             else:
@@ -208,7 +207,7 @@ class LocalBackend:
             filter_fd = _memfd(program) if program else -1
             info_r, info_w = os.pipe2(os.O_CLOEXEC) if self.bwrap else (-1, -1)
             out_r, out_w = os.pipe2(os.O_CLOEXEC)  # the runner's stdout: the live view's copy, when asked
-            cmd = self._command(jd, paths, filter_fd, info_w)
+            cmd = self._command(jd, paths, filter_fd, info_w) + (["--done"] if done is not None else [])
             err = os.open(
                 "launcher.err", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                 dir_fd=jd.fd,
@@ -232,11 +231,13 @@ class LocalBackend:
                     if fd >= 0:
                         os.close(fd)
                 filter_fd = info_w = out_w = -1
-            return _Prepared(jd, proc, paths, info_r, out_r)
+            return _Prepared(jd, proc, paths, info_r, out_r, done)
         except BaseException:
             for fd in (info_r, info_w, filter_fd, out_r, out_w):
                 if fd >= 0:
                     os.close(fd)
+            if done is not None:
+                done.close()
             jd.remove()
             raise
 
@@ -250,6 +251,7 @@ class LocalBackend:
         jd, proc = box.jd, box.proc
         session = None
         live = None
+        reported = False
         try:
             jd.load(req)
             job = jd.job(req, box.paths, site_paths=_SITE_PATHS, rlimits=_limits(req))
@@ -257,17 +259,21 @@ class LocalBackend:
                 session = req.broker.open_session(jd.socket_path, req.tools)
             if req.on_output is not None:  # the live view's copy of the subagent's stdout
                 live, box.out_r = pump_fd(box.out_r, req.on_output), -1  # the pump owns and closes it now
+            token = box.done.arm() if box.done is not None else b""
             start = time.monotonic()
-            if not jd.hand_over(job, HANDOVER_S, alive=lambda: proc.poll() is None):
+            if not jd.hand_over(token + job, HANDOVER_S, alive=lambda: proc.poll() is None):
                 host_status, note = t.SANDBOX_ERROR, "the local sandbox's runner never started"
             else:
-                host_status, note = self._wait(proc, jd, req, start, session)
+                host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
             duration = time.monotonic() - start
-            _killpg(proc.pid)
-            proc.wait()
-            if box.info_r >= 0:
-                box.info_r, fd = -1, box.info_r
-                _await_namespace_end(fd)  # nothing of the sandbox still writes while the host reads
+            # Reported by the runner (with the token): nothing else runs in the sandbox any more, and
+            # its teardown goes to the reaper. A live view's pipe ends only with the sandbox, though.
+            if not reported or live is not None:
+                _killpg(proc.pid)
+                proc.wait()
+                if box.info_r >= 0:
+                    box.info_r, fd = -1, box.info_r
+                    _await_namespace_end(fd)  # nothing of the sandbox still writes while the host reads
             if live is not None:
                 live.join()
             calls = session.close() if session else []
@@ -280,19 +286,27 @@ class LocalBackend:
                 raise SandboxInterrupted(trace)
             return trace
         finally:
-            if proc.poll() is None:
+            if not reported and proc.poll() is None:  # an error or an interrupt: stop it here and now
                 _killpg(proc.pid)
                 proc.wait()
             if session is not None:
                 session.close()
-            box.close_fds()
-            self._reap.put(jd)  # the job folder goes in the background (its removal is slow after bwrap)
+            # The sandbox's end (once its runner reported) and its job folder's removal (slow after
+            # bubblewrap) in the background.
+            self._reap.put(box)
 
     def _wait(
-        self, proc: subprocess.Popen, jd: JobDir, req: t.ExecutionRequest, start: float, session: Any = None
-    ) -> tuple[str | None, str]:
-        """Until the sandbox exits (seen the moment it does, through a pidfd), the wall clock ends, the
-        broker's call limit is passed or the disk bounds are."""
+        self,
+        proc: subprocess.Popen,
+        jd: JobDir,
+        req: t.ExecutionRequest,
+        start: float,
+        session: Any = None,
+        done: DoneChannel | None = None,
+    ) -> tuple[str | None, str, bool]:
+        """(host status, note, whether the runner reported its completion with the token). Until the
+        runner reports or the sandbox exits (both seen the moment they happen: the FIFO and a pidfd),
+        the wall clock ends, the broker's call limit is passed or the disk bounds are."""
         deadline = start + req.timeout_s
         next_check = start + 0.25
         pidfd = _pidfd(proc.pid)
@@ -301,29 +315,32 @@ class LocalBackend:
                 now = time.monotonic()
                 if now >= deadline:
                     self._stop(proc, jd)
-                    return t.TIMEOUT, ""
+                    return t.TIMEOUT, "", False
                 if session is not None and session.limit_reached.is_set():  # past the broker's call limit
                     self._stop(proc, jd)
-                    return t.TOOL_LIMIT, ""
+                    return t.TOOL_LIMIT, "", False
                 if now >= next_check:
                     next_check = now + 0.25
                     if jd.over_limits(req):
                         self._stop(proc, jd)
-                        return t.OUTPUT_LIMIT, ""
+                        return t.OUTPUT_LIMIT, "", False
                 wait = min(_CHECK_S, max(deadline - now, 0.001))
                 if pidfd >= 0:
-                    select.select([pidfd], [], [], wait)
+                    fds = [pidfd, *([done.fd] if done is not None and done.watching else [])]
+                    ready, _, _ = select.select(fds, [], [], wait)
+                    if done is not None and done.fd in ready and done.read():
+                        return None, "", True
                 else:
                     with contextlib.suppress(subprocess.TimeoutExpired):
                         proc.wait(timeout=wait)
         except KeyboardInterrupt:
             _killpg(proc.pid)
             proc.wait()
-            return t.INTERRUPTED, ""
+            return t.INTERRUPTED, "", False
         finally:
             if pidfd >= 0:
                 os.close(pidfd)
-        return None, ""
+        return None, "", False
 
     def _stop(self, proc: subprocess.Popen, jd: JobDir) -> None:
         jd.request_stop()
@@ -563,8 +580,11 @@ class _Prepared:
     paths: SandboxPaths
     info_r: int = -1  # bubblewrap's --info-fd (the sandbox's init)
     out_r: int = -1  # the runner's stdout
+    done: DoneChannel | None = None  # the runner's completion report (bubblewrap: its own PID namespace)
 
     def close_fds(self) -> None:
+        if self.done is not None:
+            self.done.close()
         for name in ("info_r", "out_r"):
             fd = getattr(self, name)
             setattr(self, name, -1)
@@ -574,9 +594,13 @@ class _Prepared:
 
 
 def _release(box: _Prepared) -> None:
+    """End a sandbox (killed by process group if it still runs) and remove its job folder."""
     if box.proc.poll() is None:
         _killpg(box.proc.pid)
         box.proc.wait()
+    if box.info_r >= 0:
+        box.info_r, fd = -1, box.info_r
+        _await_namespace_end(fd)
     box.close_fds()
     box.jd.remove()
 
