@@ -8,7 +8,8 @@ memory limit, and `settle_trace` on the result; the subagent has no tool allocat
 "broker-less" is the bare request this script measured before (no broker, no folders). The two are timed
 interleaved (one of each in turn), so a slow moment of the machine falls on both; medians are printed
 with their ratio. The docker figures use the pre-started pool and wait for it to be refilled before each
-timed execution (the steady state between the model calls of a run). "pandas + matplotlib" is a subagent
+timed execution (the steady state between the model calls of a run), and so does the local backend
+for its one sandbox started ahead. "pandas + matplotlib" is a subagent
 that imports both, builds a small DataFrame and a figure, on the in-run path.
 
 Also importable: `run_request` / `bare_request` / `interleaved` are what the regression test in
@@ -95,10 +96,13 @@ def interleaved(
     runs: int,
     before: Callable | None = None,
 ) -> dict[str, list[float]]:
-    """Times each request in turn, `runs` rounds; `before` runs untimed before each execution."""
+    """Times each request in turn, `runs` rounds, the order reversed every other round; `before` runs
+    untimed before each execution (waiting for the pool: the steady state between a run's model calls)."""
     out: dict[str, list[float]] = {name: [] for name in requests}
-    for _ in range(runs):
-        for name, make in requests.items():
+    names = list(requests)
+    for round_ in range(runs):
+        for name in names if round_ % 2 == 0 else reversed(names):  # no kind always goes first
+            make = requests[name]
             req = make()
             if before is not None:
                 before()

@@ -135,6 +135,18 @@ class LocalBackend:
 
     # ---- sandboxes started ahead -------------------------------------------------------------
 
+    def wait_pool(self, timeout: float = 30.0) -> bool:
+        """Wait until the sandbox started ahead waits for its job and used ones are removed (the steady
+        state between the model calls of a run). For benchmarks and tests."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                ready = self._ready is not None or not self.pool_size
+            if ready and self._reap.unfinished_tasks == 0:
+                return True
+            time.sleep(0.005)
+        return False
+
     def _refill(self) -> None:
         with self._lock:
             self._want.set()
@@ -184,6 +196,7 @@ class LocalBackend:
             if box is None:
                 break
             _release(box)
+            self._reap.task_done()
         while not self._reap.empty():
             box = self._reap.get_nowait()
             if box is not None:

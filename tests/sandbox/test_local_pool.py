@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -107,7 +108,9 @@ def test_local_pool_sandbox_keeps_identity_and_the_requests_limits(pooled, tmp_p
     assert trace.result == {"uid": 65534 if os.geteuid() == 0 else trace.result["uid"], "as": 96 << 20,
                             "cpu": 5, "shadow": False}  # fmt: skip
     assert trace.result["uid"] != 0
-    memory = _run(pooled, tmp_path, "def run():\n    return len(bytearray(200 << 20))\n", "bomb", memory_mb=96)
+    memory = _run(
+        pooled, tmp_path, "def run():\n    return len(bytearray(200 << 20))\n", "bomb", memory_mb=96
+    )
     assert memory.status == "oom", memory.compact()
 
 
@@ -117,4 +120,36 @@ def test_local_pool_close_leaves_no_process(tmp_path):
     with backend._lock:
         pid = backend._ready.proc.pid
     backend.close()
-    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_local_forged_completion_does_not_end_the_execution_early(pooled, tmp_path):
+    trace = _run(
+        pooled,
+        tmp_path,
+        """
+        import os, time
+
+        def run():
+            fd = os.open("/sandbox/ctl/done", os.O_WRONLY)
+            for _ in range(200):
+                os.write(fd, os.urandom(32))
+            os.close(fd)
+            try:
+                os.open("/sandbox/ctl/done", os.O_RDONLY | os.O_NONBLOCK)
+                readable = True
+            except PermissionError:
+                readable = False
+            time.sleep(0.5)
+            with open("outputs/late.txt", "w") as fh:
+                fh.write("after")
+            return {"readable": readable}
+        """,
+        "forge",
+        output_dir=tmp_path / "out",
+    )
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"readable": False}
+    assert trace.duration_s >= 0.5
+    assert (tmp_path / "out" / "late.txt").read_text() == "after"
