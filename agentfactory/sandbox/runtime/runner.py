@@ -44,7 +44,7 @@ import time
 
 
 def _read_job(ctl, secret=None):
-    """The job; with `secret` (a writable buffer), the FIFO's first len(secret) bytes are read into it
+    """The job, decoded and as read; with `secret` (a writable buffer), the FIFO's first len(secret) bytes are read into it
     directly (never into an object the forked subagent could find in its copy of our memory)."""
     fifo = os.path.join(ctl, "go")
     while True:
@@ -62,7 +62,7 @@ def _read_job(ctl, secret=None):
             os.close(fd)
         data = b"".join(chunks)
         if data.strip():
-            return json.loads(data)
+            return json.loads(data), data
 
 
 def _read_into(fd, buf):
@@ -160,8 +160,26 @@ class ResultTooLarge(ValueError):
     pass
 
 
-def _child(job, out_w, err_w, guard=None):
+def _child_ahead(job_r, ready_w, out_w, err_w, guard, preload):
+    """The subagent's process before its job: own process group, warm imports, then the job."""
     os.setpgid(0, 0)
+    if preload:
+        _preload(preload)
+    os.write(ready_w, b"r")
+    os.close(ready_w)
+    chunks = []
+    while True:
+        chunk = os.read(job_r, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(job_r)
+    if not chunks:  # the runner is gone without a job
+        os._exit(0)
+    _child(json.loads(b"".join(chunks)), out_w, err_w, guard)
+
+
+def _child(job, out_w, err_w, guard=None):
     if guard is not None:
         guard.child()
     if job.get("rlimits"):  # the local backend's limits, for the subagent's process (and its children)
@@ -402,21 +420,36 @@ def main(ctl, user=None, preload=None, report_done=False):
             except (OSError, AttributeError, ValueError):
                 guard = None
         secret = guard.buf if guard is not None else bytearray(_TOKEN_BYTES)
-    if preload:
-        _preload(preload)
-    job = _read_job(ctl, secret)
-    report = job["report_dir"]
-    started = time.monotonic()
+    # The subagent's process is forked now, before the job: it imports the preloaded modules and
+    # waits for the job on a pipe, so neither the fork nor the imports are on the execution's path,
+    # and nothing of the job (nor the token) is in our memory when it is copied.
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    job_r, job_w = os.pipe()
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(out_r)
-        os.close(err_r)
+        for fd in (out_r, err_r, job_w, ready_r):
+            os.close(fd)
         try:
-            _child(job, out_w, err_w, guard)
+            _child_ahead(job_r, ready_w, out_w, err_w, guard, preload)
         finally:
             os._exit(71)
+    for fd in (job_r, ready_w):
+        os.close(fd)
+    os.read(ready_r, 1)  # the child is ready (or gone: then it reports its exit below)
+    os.close(ready_r)
+    job, data = _read_job(ctl, secret)
+    report = job["report_dir"]
+    started = time.monotonic()
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(job_w, view) :]
+    except OSError:
+        pass  # the child is gone; its status says how
+    finally:
+        os.close(job_w)
     os.close(out_w)
     os.close(err_w)
     tails = {out_r: _Tail(job["stream_max_bytes"]), err_r: _Tail(job["stream_max_bytes"])}
