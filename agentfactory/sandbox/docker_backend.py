@@ -311,8 +311,7 @@ class DockerBackend:
                 for slot in stale:
                     self._discard(slot)
             while self._pool:
-                slot = self._pool.popleft()
-                self._lock.notify_all()
+                slot = self._pool.popleft()  # the filler replaces it after the execution (_refill)
                 if not slot.exited.is_set():
                     return slot, True
                 self._discard(slot)
@@ -457,6 +456,13 @@ class DockerBackend:
         finally:
             if session is not None:
                 session.close()
+            self._refill()
+
+    def _refill(self) -> None:
+        """Wake the filler once an execution is over: a container started meanwhile would take CPU
+        from the execution (it still refills within a second during a long one)."""
+        with self._lock:
+            self._lock.notify_all()
 
     def _wait(
         self, slot: _Slot, req: t.ExecutionRequest, start: float, session: Any = None

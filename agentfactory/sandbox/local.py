@@ -260,7 +260,6 @@ class LocalBackend:
         if self._closed:
             raise SandboxError("This local backend was closed; get a new one with get_backend().")
         box = self._take()
-        self._refill()  # the next one starts while this one runs
         jd, proc = box.jd, box.proc
         session = None
         live = None
@@ -305,8 +304,10 @@ class LocalBackend:
             if session is not None:
                 session.close()
             # The sandbox's end (once its runner reported) and its job folder's removal (slow after
-            # bubblewrap) in the background.
+            # bubblewrap) in the background; the next sandbox is started after this execution, not
+            # beside it.
             self._reap.put(box)
+            self._refill()
 
     def _wait(
         self,

@@ -361,16 +361,17 @@ class _Guard:
         self.libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
 
     def others_gone(self, deadline_s=2.0):
-        """Kill every process of the container but its init and us; True once none of them runs.
-        kill(-1) signals all of them under one lock, so no fork can slip past it."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(-1, signal.SIGKILL)
+        """Kill every process of the sandbox but its init and us; True once none of them is left, not
+        even as a zombie (the init reaps them at once). kill(-1) signals all of them under one lock,
+        so no fork slips past it; it is repeated until none is left all the same."""
         me = os.getpid()
         end = time.monotonic() + deadline_s
         while time.monotonic() < end:
-            if not any(_running(pid) for pid in _pids() if pid not in (1, me)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)
+            if not [pid for pid in _pids() if pid not in (1, me)]:
                 return True
-            time.sleep(0.001)
+            time.sleep(0.0005)
         return False
 
     def report_done(self, ctl):
@@ -398,15 +399,6 @@ def _pids():
         if name.isdigit():
             out.append(int(name))
     return out
-
-
-def _running(pid):
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            state = fh.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
 
 
 def main(ctl, user=None, preload=None, report_done=False):
