@@ -157,8 +157,9 @@ def test_background_process_is_gone_when_the_report_arrives(warm_backend, tmp_pa
                 n = 0
                 while True:
                     n += 1
-                    with open("outputs/count.txt", "w") as fh:
+                    with open("outputs/count.tmp", "w") as fh:
                         fh.write(str(n))
+                    os.replace("outputs/count.tmp", "outputs/count.txt")
                     time.sleep(0.001)
             time.sleep(0.3)
             return "parent done"
