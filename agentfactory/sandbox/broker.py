@@ -185,6 +185,15 @@ class BrokerSession:
     # -- connections ------------------------------------------------------------------------------
 
     def _accept_loop(self) -> None:
+        try:
+            self._accept()
+        finally:
+            # Closed here, by the only thread that uses it: close() never waits for this thread, and
+            # the descriptor is never closed under a running accept (nor reused while one runs).
+            with contextlib.suppress(OSError):
+                self._sock.close()
+
+    def _accept(self) -> None:
         while not self._closed.is_set() and not self.limit_reached.is_set():
             try:
                 conn, _ = self._sock.accept()
@@ -272,7 +281,7 @@ class BrokerSession:
     def _stop_listening(self) -> None:
         """Refuse new connections and wake the accept loop at once: on Linux, shutting down a listening
         socket makes a blocked (or later) accept() fail, where close() alone would leave it blocked. The
-        descriptor is closed only by close(), after the loop ended (never under a running accept)."""
+        accept thread closes the descriptor itself as it ends."""
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
 
@@ -342,9 +351,6 @@ class BrokerSession:
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=1)
-        with contextlib.suppress(OSError):
-            self._sock.close()
         with contextlib.suppress(OSError):
             self.path.unlink()
         with self._lock:
