@@ -343,11 +343,9 @@ class DockerBackend:
         """Wait (in the filler, off any execution's path) until the runner waits for its job, its warm
         imports done; False if the container stopped, the backend closed or READY_S passed."""
         end = time.monotonic() + READY_S
-        while time.monotonic() < end and not self._closed:
-            if slot.jd.listening():
+        while time.monotonic() < end and not self._closed and not slot.exited.is_set():
+            if slot.done is not None and slot.done.ready(0.1):
                 return True
-            if slot.exited.wait(0.01):
-                return False
         return False
 
     def _discard(self, slot: _Slot, wait: bool = False) -> None:

@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import secrets
+import select
 import stat
 import tempfile
 import time
@@ -166,16 +167,6 @@ class JobDir:
         self.done_keep = os.open("ctl/done", os.O_WRONLY | flags, dir_fd=self.fd)
         os.fchmod(read_fd, 0o222)
         return read_fd
-
-    def listening(self) -> bool:
-        """Whether a runner waits on the FIFO `go` (opened for reading). The probe writes nothing: the
-        runner reads an empty job and waits again."""
-        try:
-            fd = os.open("ctl/go", os.O_WRONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=self.fd)
-        except OSError:
-            return False
-        os.close(fd)
-        return True
 
     def hand_over(self, job: bytes, deadline_s: float = 10.0, alive: Any = None) -> bool:
         """Give the job to a runner blocked on the FIFO. False if no runner opened it in time."""
@@ -399,6 +390,15 @@ class DoneChannel:
         self.watching = False
         self._seen = b""  # the last bytes read (a token split over two reads)
         self._junk = 0
+
+    def ready(self, timeout_s: float) -> bool:
+        """Wait for the runner's readiness byte (written before it waits for its job, warm imports done).
+        Only a sandbox started ahead waits for it; a false one from the sandbox is impossible then (no
+        subagent runs yet) and would only make the next execution wait for the runner."""
+        if select.select([self.fd], [], [], max(0.0, timeout_s))[0]:
+            with contextlib.suppress(OSError):
+                return bool(os.read(self.fd, 1))
+        return False
 
     def arm(self) -> bytes:
         self.token = secrets.token_bytes(self.TOKEN_BYTES)

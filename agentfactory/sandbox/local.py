@@ -166,10 +166,9 @@ class LocalBackend:
             try:
                 prepared = self._start()
                 end = time.monotonic() + 30
-                while not prepared.jd.listening():  # the runner waits for its job: ready
+                while prepared.done is None or not prepared.done.ready(0.1):  # waits for its job: ready
                     if prepared.proc.poll() is not None or time.monotonic() > end or self._closed:
                         raise SandboxError("the pre-started local sandbox did not start")
-                    time.sleep(0.002)
             except Exception:  # noqa: BLE001 - executions start their own sandbox then
                 if prepared is not None:
                     self._reap.put(prepared)
@@ -275,6 +274,8 @@ class LocalBackend:
             start = time.monotonic()
             if not jd.hand_over(token + job, HANDOVER_S, alive=lambda: proc.poll() is None):
                 host_status, note = t.SANDBOX_ERROR, "the local sandbox's runner never started"
+                if proc.poll() is not None:
+                    note = _launcher_note(jd, proc.returncode)
             else:
                 host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
             duration = time.monotonic() - start

@@ -10,13 +10,14 @@ capability, before it reads anything.
 --preload: modules imported ahead of time (a pre-started container waiting for its job), so the subagent
 starts in an interpreter that already has them; a module that fails to import is skipped. The runner is
 still single-use: one job, one subagent, then it exits with its container.
---done (only in a container, whose PID namespace holds nothing but this runner, its init and the
-subagent): completion is reported to the host at once, without waiting for the container to stop. The
+--done (only in a sandbox with its own PID namespace, a container or bubblewrap's, which holds nothing
+but this runner, its init and the subagent; checked: our parent must be PID 1): once ready for its job
+the runner writes one byte to the FIFO `CTL_DIR/done`, and its completion is reported to the host at
+once, without waiting for the sandbox to stop. The
 job arrives prefixed by a 32-byte token that the subagent never sees (it is read into memory wiped in a
 forked child, and the runner is made non-dumpable, so /proc/PID/mem and ptrace are closed to the
 subagent, which runs under the same uid). Once the subagent ended, the runner kills every other process
-of the container, waits until none runs, writes its reports, then writes the token to the FIFO
-`CTL_DIR/done`. The host trusts a completion only with that token.
+of the sandbox, waits until none is left, writes its reports, then writes the token to `CTL_DIR/done`. The host trusts a completion only with that token.
 
 Protocol with the host:
 - CTL_DIR is the host's, read-only here: the job is read to EOF from the FIFO `go` (a runner started
@@ -51,7 +52,7 @@ def _read_job(ctl, secret=None):
         fd = os.open(fifo, os.O_RDONLY)
         try:
             if secret is not None and not _read_into(fd, secret):
-                continue  # the host only checked that we listen, or gave up: wait for the next writer
+                continue  # a writer that gave up before writing: wait for the next one
             chunks = []
             while True:
                 chunk = os.read(fd, 1 << 16)
@@ -393,6 +394,19 @@ class _Guard:
             os.close(fd)
 
 
+def _signal(ctl, data):
+    try:
+        fd = os.open(os.path.join(ctl, "done"), os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def _pids():
     out = []
     for name in os.listdir("/proc"):
@@ -431,6 +445,8 @@ def main(ctl, user=None, preload=None, report_done=False):
         os.close(fd)
     os.read(ready_r, 1)  # the child is ready (or gone: then it reports its exit below)
     os.close(ready_r)
+    if report_done:  # tell the host we wait for the job (a probe of the FIFO `go` could lose a job)
+        _signal(ctl, b"R")
     job, data = _read_job(ctl, secret)
     report = job["report_dir"]
     started = time.monotonic()
