@@ -101,6 +101,8 @@ class Settings:
     workspaces: Path = Path("workspaces")
     sandbox: str = "docker"  # "docker" or "local"
     image: str = "agentfactory-sandbox:latest"
+    # modules a pre-started docker sandbox imports before its job arrives ("" = none); still single-use
+    sandbox_preload: str = "numpy,pandas,matplotlib"
     timeout_s: float = 120.0
     memory_mb: int = 512
     max_steps: int = 40
@@ -477,6 +479,7 @@ library = "subagent_library"      # git repository of subagents
 workspaces = "workspaces"         # one folder per run
 sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubblewrap, never root; see the README)
 # image = "agentfactory-sandbox:latest"
+# sandbox_preload = "numpy,pandas,matplotlib"  # imported ahead in pre-started containers; "" = none
 # timeout_s = 120                 # wall-clock limit per subagent execution
 # memory_mb = 512
 

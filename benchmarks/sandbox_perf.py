@@ -1,93 +1,179 @@
-"""Per-execution overhead of a trivial subagent: docker cold (container per run), docker fast path
-(pre-started pool), local; p50 and p95 over N runs; plus throughput with 2 concurrent executions.
+"""Per-execution cost of the sandbox on the path a run uses, beside the broker-less path.
 
-    python benchmarks/sandbox_perf.py [--runs 50]
+    PYTHONPATH=$PWD python benchmarks/sandbox_perf.py [--runs 15] [--backends docker,local] [--no-heavy]
 
-The fast-path figure waits for the pool to be refilled before each timed run (as between the model calls
-of a real run); the throughput figures show the back-to-back rate, where the refill is the bottleneck.
+"in a run" builds the request as a run does (meta/context.py `execute`): a tool broker bound to the
+execution's wall clock (`ToolBroker.for_execution`), the run's inputs/ and outputs/ folders, the run's
+memory limit, and `settle_trace` on the result; the subagent has no tool allocated, as most have.
+"broker-less" is the bare request this script measured before (no broker, no folders). The two are timed
+interleaved (one of each in turn), so a slow moment of the machine falls on both; medians are printed
+with their ratio. The docker figures use the pre-started pool and wait for it to be refilled before each
+timed execution (the steady state between the model calls of a run), and so does the local backend
+for its one sandbox started ahead. "pandas + matplotlib" is a subagent
+that imports both, builds a small DataFrame and a figure, on the in-run path.
+
+Also importable: `run_request` / `bare_request` / `interleaved` are what the regression test in
+tests/sandbox/test_perf_ratio.py times.
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from agentfactory.config import Settings
 from agentfactory.errors import SandboxError
-from agentfactory.sandbox import ExecutionRequest, get_backend
+from agentfactory.sandbox import ExecutionRequest, ToolBroker, echo_tool, get_backend
+from agentfactory.sandbox.broker import settle_trace
+
+TRIVIAL = "def run(x):\n    return x + 1\n"
+HEAVY = (
+    "import matplotlib\n"
+    "import matplotlib.pyplot as plt\n"
+    "import pandas as pd\n\n\n"
+    "def run(n):\n"
+    "    df = pd.DataFrame({'a': range(n), 'b': range(n)})\n"
+    "    fig, ax = plt.subplots()\n"
+    "    ax.plot(df['a'], df['b'])\n"
+    "    plt.close(fig)\n"
+    "    return {'sum': int(df['a'].sum() + df['b'].sum()), 'backend': matplotlib.get_backend()}\n"
+)
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+def write_subagent(folder: Path, entry: str, source: str) -> Path:
+    code = folder / f"code-{entry}"
+    code.mkdir(parents=True, exist_ok=True)
+    (code / f"{entry}.py").write_text(source)
+    return code
 
 
-def _time(backend, req, runs: int, before=None) -> list[float]:
-    out = []
-    for _ in range(runs):
-        if before:
-            before()
-        start = time.perf_counter()
-        trace = backend.execute(req)
-        out.append(time.perf_counter() - start)
-        assert trace.status == "ok", trace.compact()
+def run_request(
+    code: Path, entry: str, inputs: dict[str, Any], root: Path, settings: Settings, broker: ToolBroker
+) -> ExecutionRequest:
+    """The request as a run builds it for `run_subagent` (meta/context.py `execute`)."""
+    workdir = root / "run-workspace"
+    (workdir / "inputs").mkdir(parents=True, exist_ok=True)
+    (workdir / "outputs").mkdir(parents=True, exist_ok=True)
+    timeout_s = settings.timeout_s
+    return ExecutionRequest(
+        code_dir=code,
+        entry=entry,
+        inputs=inputs,
+        workdir=workdir,
+        output_dir=workdir / "outputs",
+        timeout_s=timeout_s,
+        memory_mb=settings.memory_mb,
+        tools=[],
+        broker=broker.for_execution(timeout_s),
+        run_id="bench-run",
+        labels={"subagent": entry},
+    )
+
+
+def bare_request(code: Path, entry: str, inputs: dict[str, Any]) -> ExecutionRequest:
+    """The broker-less request of the sandbox's own benchmark."""
+    return ExecutionRequest(code, entry, inputs, timeout_s=30)
+
+
+def timed(backend: Any, req: ExecutionRequest) -> float:
+    start = time.perf_counter()
+    trace = settle_trace(backend.execute(req)) if req.broker is not None else backend.execute(req)
+    elapsed = time.perf_counter() - start
+    if trace.status != "ok":
+        raise SystemExit(f"benchmark execution failed: {trace.compact()}")
+    return elapsed
+
+
+def interleaved(
+    backend: Any,
+    requests: dict[str, Callable[[], ExecutionRequest]],
+    runs: int,
+    before: Callable | None = None,
+) -> dict[str, list[float]]:
+    """Times each request in turn, `runs` rounds, the order reversed every other round; `before` runs
+    untimed before each execution (waiting for the pool: the steady state between a run's model calls)."""
+    out: dict[str, list[float]] = {name: [] for name in requests}
+    names = list(requests)
+    for round_ in range(runs):
+        for name in names if round_ % 2 == 0 else reversed(names):  # no kind always goes first
+            make = requests[name]
+            req = make()
+            if before is not None:
+                before()
+            out[name].append(timed(backend, req))
     return out
 
 
-def _throughput(backend, req, total: int) -> float:
-    start = time.perf_counter()
-    with ThreadPoolExecutor(2) as pool:
-        traces = list(pool.map(lambda _: backend.execute(req), range(total)))
-    assert all(t.status == "ok" for t in traces)
-    return total / (time.perf_counter() - start)
+def _ms(values: list[float]) -> float:
+    return 1000 * statistics.median(values)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=50)
-    args = parser.parse_args()
-    settings = Settings()
-    with tempfile.TemporaryDirectory() as tmp:
-        code = Path(tmp)
-        (code / "trivial.py").write_text("def run(x):\n    return x + 1\n")
-        req = ExecutionRequest(code, "trivial", {"x": 1}, timeout_s=30)
-        rows = []
-        local = get_backend(settings, "local")
-        rows.append(("local", _time(local, req, args.runs)))
-        thr_local = _throughput(local, req, args.runs)
-        try:
-            cold = get_backend(settings, "docker", pool_size=0)
-        except SandboxError as exc:
-            print(f"docker skipped: {exc}")
-            cold = None
-        if cold is not None:
-            _time(cold, req, 2)  # warm the daemon's caches
-            rows.append(("docker cold (no pool)", _time(cold, req, args.runs)))
-            thr_cold = _throughput(cold, req, 20)
-            cold.close()
-            fast = get_backend(settings, "docker", pool_size=2)
-            fast.wait_pool()
-            rows.append(("docker fast path (pool)", _time(fast, req, args.runs, before=fast.wait_pool)))
-            fast.wait_pool()
-            thr_fast = _throughput(fast, req, 20)
-            fast.close()
-    print(f"per-execution wall time of a trivial subagent, {args.runs} runs each")
-    print(f"{'backend':28} {'p50 ms':>8} {'p95 ms':>8} {'mean ms':>8}")
-    for name, values in rows:
-        print(
-            f"{name:28} {1000 * statistics.median(values):8.1f} {1000 * _pct(values, 0.95):8.1f}"
-            f" {1000 * statistics.mean(values):8.1f}"
+def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root: Path) -> list[tuple]:
+    """Rows (measure, median ms, anchor name, anchor median ms) for one backend."""
+    kind = "docker pool" if backend_name == "docker" else "local"
+    backend = get_backend(settings, backend_name, pool_size=2) if backend_name == "docker" else None
+    if backend is None:
+        backend = get_backend(settings, backend_name)
+    before = getattr(backend, "wait_pool", None)
+    broker = ToolBroker({"echo": echo_tool})
+    trivial = write_subagent(root, "trivial", TRIVIAL)
+    rows = []
+    try:
+        for _ in range(3):  # caches of the daemon, the page cache, the pool's first containers
+            timed(backend, bare_request(trivial, "trivial", {"x": 1}))
+        times = interleaved(
+            backend,
+            {
+                "run": lambda: run_request(trivial, "trivial", {"x": 1}, root, settings, broker),
+                "bare": lambda: bare_request(trivial, "trivial", {"x": 1}),
+            },
+            runs,
+            before,
         )
-    print("throughput, 2 concurrent executions (executions/s)")
-    print(f"  local: {thr_local:.1f}")
-    if cold is not None:
-        print(f"  docker cold: {thr_cold:.1f}")
-        print(f"  docker pool (2 pre-started, back to back): {thr_fast:.1f}")
+        run_ms, bare_ms = _ms(times["run"]), _ms(times["bare"])
+        rows.append((f"{kind}: one execution in a run", run_ms, f"{kind}: broker-less", bare_ms))
+        if heavy:
+            code = write_subagent(root, "heavy", HEAVY)
+            timed(backend, run_request(code, "heavy", {"n": 10}, root, settings, broker))
+            times = interleaved(
+                backend,
+                {"heavy": lambda: run_request(code, "heavy", {"n": 10}, root, settings, broker)},
+                runs,
+                before,
+            )
+            rows.append((f"{kind}: pandas + matplotlib in a run", _ms(times["heavy"]), "", None))
+    finally:
+        backend.close()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15, help="timed executions of each kind (default 15)")
+    parser.add_argument("--backends", default="docker,local")
+    parser.add_argument("--no-heavy", dest="heavy", action="store_false", help="skip pandas + matplotlib")
+    args = parser.parse_args(argv)
+    settings = Settings(timeout_s=30)
+    rows: list[tuple] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.backends.split(","):
+            try:
+                rows += measure(name.strip(), args.runs, args.heavy, settings, Path(tmp) / name)
+            except SandboxError as exc:
+                print(f"{name}: skipped ({exc})")
+    print(f"sandbox per-execution wall time, medians of {args.runs} interleaved runs")
+    print(f"{'measure':44} {'median ms':>10}   {'anchor':28} {'median ms':>10} {'ratio':>6}")
+    for measure_name, ms, anchor, anchor_ms in rows:
+        tail = f"   {anchor:28} {anchor_ms:10.1f} {ms / anchor_ms:6.2f}" if anchor_ms else ""
+        print(f"{measure_name:44} {ms:10.1f}{tail}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -31,7 +31,8 @@ __all__ = [
 def get_backend(settings: Settings, name: str | None = None, pool_size: int | None = None) -> Backend:
     """The backend `name` (default: settings.sandbox). Docker problems raise SandboxError, one sentence.
 
-    pool_size: pre-started docker containers kept waiting (default 2; 0 = a container per execution).
+    pool_size: sandboxes started ahead and kept waiting, each for one execution: docker containers (default
+    2; 0 = a container per execution), local bubblewrap sandboxes (default 1, at most 1; 0 = none).
     """
     name = name or settings.sandbox
     if name == "docker":
@@ -41,5 +42,5 @@ def get_backend(settings: Settings, name: str | None = None, pool_size: int | No
     if name == "local":
         from agentfactory.sandbox.local import LocalBackend
 
-        return LocalBackend(settings)
+        return LocalBackend(settings, pool_size=1 if pool_size is None else pool_size)
     raise SandboxError(f"Unknown sandbox backend '{name}': use 'docker' or 'local'.")

@@ -177,19 +177,27 @@ class BrokerSession:
         self._sock.bind(str(socket_path))
         os.chmod(socket_path, 0o666)  # the sandbox user differs from ours; the folder guards access
         self._sock.listen(MAX_CONNECTIONS)
-        self._sock.settimeout(0.2)
+        # A blocking accept, woken at once by `_stop_listening` (shutdown makes it fail), so closing a
+        # session costs no tick of a timeout.
         self._thread = threading.Thread(target=self._accept_loop, name="tool-broker", daemon=True)
         self._thread.start()
 
     # -- connections ------------------------------------------------------------------------------
 
     def _accept_loop(self) -> None:
+        try:
+            self._accept()
+        finally:
+            # Closed here, by the only thread that uses it: close() never waits for this thread, and
+            # the descriptor is never closed under a running accept (nor reused while one runs).
+            with contextlib.suppress(OSError):
+                self._sock.close()
+
+    def _accept(self) -> None:
         while not self._closed.is_set() and not self.limit_reached.is_set():
             try:
                 conn, _ = self._sock.accept()
-            except TimeoutError:
-                continue
-            except OSError:
+            except OSError:  # shut down by close() or by the call limit
                 return
             with self._lock:
                 if len(self._conns) >= MAX_CONNECTIONS or self.limit_reached.is_set():
@@ -265,11 +273,17 @@ class BrokerSession:
         self._record(ToolCallRecord(LIMIT_RECORD_TOOL, "", False, error, {}, 0.0))
         # Stop listening: later connections cost the host nothing. The open ones are dropped once
         # this call has its answer (`_drop_others`).
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        self._stop_listening()
         with contextlib.suppress(OSError):
             self.path.unlink()
         return {"ok": False, "error": error}
+
+    def _stop_listening(self) -> None:
+        """Refuse new connections and wake the accept loop at once: on Linux, shutting down a listening
+        socket makes a blocked (or later) accept() fail, where close() alone would leave it blocked. The
+        accept thread closes the descriptor itself as it ends."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
 
     def _drop_others(self, conn: socket.socket) -> None:
         with self._lock:
@@ -333,14 +347,12 @@ class BrokerSession:
 
     def close(self) -> list[ToolCallRecord]:
         self._closed.set()
-        with contextlib.suppress(OSError):
-            self._sock.close()
+        self._stop_listening()
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout=1)
         with contextlib.suppress(OSError):
             self.path.unlink()
         with self._lock:

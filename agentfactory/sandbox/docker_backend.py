@@ -7,9 +7,18 @@ driver (a flood of output cannot fill the daemon's disk), and labels with the ow
 Never mounted: the docker socket, host credentials, anything of the host but the job folder and the
 runner. The host keeps the wall-clock limit, then kills and removes the container.
 
-Fast path: a small pool of containers started ahead with the runner blocked on its FIFO. Each is used for
+Fast path: a small pool of containers started ahead with the runner blocked on its FIFO, its interpreter
+warm (the image's common packages, `Settings.sandbox_preload`, already imported). Each is used for
 exactly one execution and then removed, so nothing is shared between executions; the pool is refilled in
 the background.
+
+Completion is the runner's own report (runner.py --done: a token only the runner holds, written once the
+subagent and every other process of the container are gone), not the container's exit, which comes tens
+of milliseconds later; the container is then removed by a background reaper. A missing or doubtful
+report (no token, the subagent killed by a signal, a live view following the container's stream) falls
+back to waiting for the container to stop, as does everything the host stops itself. Containers are
+never left behind: the reaper removes each used one, close() removes the pool (in parallel, so a process
+exits without waiting on them one by one), and the orphan sweep removes those of a process that died.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ import atexit
 import contextlib
 import os
 import queue
+import re
+import select
 import socket
 import tempfile
 import threading
@@ -31,7 +42,14 @@ from agentfactory.config import Settings
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
-from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, decode_status, remove_tree
+from agentfactory.sandbox.jobdir import (
+    RUNTIME_DIR,
+    DoneChannel,
+    JobDir,
+    SandboxPaths,
+    decode_status,
+    remove_tree,
+)
 from agentfactory.sandbox.live_output import pump_container
 
 ISOLATION = (
@@ -52,6 +70,9 @@ TMPFS_MB = 64
 GRACE_S = 0.5
 POOL_HANDOVER_S = 2.0
 COLD_HANDOVER_S = 20.0
+READY_S = 120.0  # a pre-started container must be waiting for its job (imports done) within this time
+PRELOAD_MIN_MB = 256  # below this memory limit, warm imports would take too much of the subagent's share
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def docker_host() -> str:
@@ -131,6 +152,20 @@ def _remove_jobdir(path: str) -> None:
         remove_tree(path)  # never through a link, never recursive
 
 
+def preload_modules(spec: str) -> str:
+    """The setting `sandbox_preload` checked: comma-separated module names ("" = none)."""
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    for name in names:
+        if not _MODULE.fullmatch(name) or len(name) > 100:
+            from agentfactory.errors import InvalidSetting
+
+            raise InvalidSetting(
+                f"Setting 'sandbox_preload' holds {name[:100]!r}, which is not a module name: give "
+                "comma-separated module names, e.g. 'numpy,pandas,matplotlib', or '' for none."
+            )
+    return ",".join(names)
+
+
 @dataclass
 class _Slot:
     """A started container and its job folder, waiting for exactly one job."""
@@ -138,10 +173,16 @@ class _Slot:
     container: Any
     jd: JobDir
     memory_mb: int
+    warm: bool = False
     exited: threading.Event = field(default_factory=threading.Event)
     exit_info: dict[str, Any] = field(default_factory=dict)
+    done: DoneChannel | None = None
+    wake_r: int = -1  # readable once the container stopped
+    wake_w: int = -1
 
     def watch(self) -> None:
+        self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC)
+
         def wait() -> None:
             try:
                 self.exit_info.update(self.container.wait())
@@ -149,8 +190,20 @@ class _Slot:
                 self.exit_info["wait_error"] = str(exc)
             finally:
                 self.exited.set()
+                with contextlib.suppress(OSError):
+                    os.write(self.wake_w, b"x")
 
         threading.Thread(target=wait, name="sandbox-wait", daemon=True).start()
+
+    def close_fds(self) -> None:
+        if self.done is not None:
+            self.done.close()
+        for name in ("wake_r", "wake_w"):
+            fd = getattr(self, name)
+            setattr(self, name, -1)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
 
 
 class DockerBackend:
@@ -164,6 +217,7 @@ class DockerBackend:
         check_image(self.client, self.image)
         self.user = "{}:{}".format(*SANDBOX_IDS) if os.getuid() == 0 else f"{os.getuid()}:{os.getgid()}"
         self.pool_size = max(0, pool_size)
+        self.preload = preload_modules(self.settings.sandbox_preload)
         self._pool: deque[_Slot] = deque()
         self._pool_memory = self.settings.memory_mb
         self._lock = threading.Condition()
@@ -181,10 +235,15 @@ class DockerBackend:
 
     # ---- containers ------------------------------------------------------------------------------
 
-    def _create(self, memory_mb: int, run_id: str = "") -> _Slot:
+    def _create(self, memory_mb: int, run_id: str = "", warm: bool = False) -> _Slot:
         from docker.types import LogConfig, Ulimit
 
         jd = JobDir(SANDBOX_IDS if os.getuid() == 0 else None)
+        done = DoneChannel(jd)
+        command = ["python3", "-I", "-B", f"{PATHS.runtime}/runner.py", PATHS.ctl, "--done"]
+        warm = warm and bool(self.preload) and memory_mb >= PRELOAD_MIN_MB
+        if warm:
+            command += ["--preload", self.preload]
         labels = {
             LABEL: "1",
             LABEL_PID: str(os.getpid()),
@@ -205,7 +264,7 @@ class DockerBackend:
         try:
             container = self.client.containers.create(
                 self.image,
-                command=["python3", "-I", "-B", f"{PATHS.runtime}/runner.py", PATHS.ctl],
+                command=command,
                 user=self.user,
                 working_dir=PATHS.work,
                 environment=dict(SANDBOX_ENV),
@@ -229,9 +288,10 @@ class DockerBackend:
                 detach=True,
             )
         except Exception as exc:
+            done.close()
             jd.remove()
             raise SandboxError(f"Docker could not create a sandbox container: {_explain(exc)}.") from None
-        slot = _Slot(container, jd, memory_mb)
+        slot = _Slot(container, jd, memory_mb, warm=warm, done=done)
         try:
             container.start()
         except Exception as exc:
@@ -248,8 +308,7 @@ class DockerBackend:
                 for slot in stale:
                     self._discard(slot)
             while self._pool:
-                slot = self._pool.popleft()
-                self._lock.notify_all()
+                slot = self._pool.popleft()  # the filler replaces it after the execution (_refill)
                 if not slot.exited.is_set():
                     return slot, True
                 self._discard(slot)
@@ -264,9 +323,12 @@ class DockerBackend:
                     return
                 memory = self._pool_memory
             try:
-                slot = self._create(memory)
+                slot = self._create(memory, warm=True)
             except SandboxError:
                 time.sleep(1.0)  # the daemon is struggling; executions will create their own
+                continue
+            if not self._until_ready(slot):
+                self._discard(slot)
                 continue
             with self._lock:
                 if self._closed or memory != self._pool_memory:
@@ -274,21 +336,27 @@ class DockerBackend:
                 else:
                     self._pool.append(slot)
 
+    def _until_ready(self, slot: _Slot) -> bool:
+        """Wait (in the filler, off any execution's path) until the runner waits for its job, its warm
+        imports done; False if the container stopped, the backend closed or READY_S passed."""
+        end = time.monotonic() + READY_S
+        while time.monotonic() < end and not self._closed and not slot.exited.is_set():
+            if slot.done is not None and slot.done.ready(0.1):
+                return True
+        return False
+
     def _discard(self, slot: _Slot, wait: bool = False) -> None:
         if wait:
-            _remove(slot.container)
-            slot.jd.remove()
+            _release(slot)
         else:
-            self._reap.put((slot.container, slot.jd))
+            self._reap.put(slot)
 
     def _reap_loop(self) -> None:
         while True:
-            item = self._reap.get()
-            if item is None:
+            slot = self._reap.get()
+            if slot is None:
                 return
-            container, jd = item
-            _remove(container)
-            jd.remove()
+            _release(slot)
             self._reap.task_done()
 
     def pool_ready(self) -> int:
@@ -313,17 +381,20 @@ class DockerBackend:
             self._closed = True
             stale, self._pool = list(self._pool), deque()
             self._lock.notify_all()
-        for slot in stale:
-            self._discard(slot, wait=True)
+        # All at once: a process at its exit waits for the slowest removal, not for their sum.
+        removals = [threading.Thread(target=_release, args=(slot,), daemon=True) for slot in stale]
+        for thread in removals:
+            thread.start()
         if self._filler is not None:
             self._filler.join(timeout=60)  # it may be creating one more container; that one is reaped too
         self._reap.put(None)
         self._reaper.join(timeout=60)
         while not self._reap.empty():  # anything queued after the sentinel
-            item = self._reap.get_nowait()
-            if item is not None:
-                _remove(item[0])
-                item[1].remove()
+            slot = self._reap.get_nowait()
+            if slot is not None:
+                _release(slot)
+        for thread in removals:
+            thread.join(timeout=60)
 
     # ---- one execution ---------------------------------------------------------------------------
 
@@ -341,7 +412,7 @@ class DockerBackend:
             start = time.monotonic()
             live = pump_container(slot.container, req.on_output) if req.on_output is not None else None
             handover = POOL_HANDOVER_S if pooled else COLD_HANDOVER_S
-            if not slot.jd.hand_over(job, handover, alive=lambda: not slot.exited.is_set()):
+            if not _hand_over(slot, job, handover):
                 if pooled:  # a stale pre-started container: fall back to a fresh one, once
                     if session is not None:
                         session.close()
@@ -355,15 +426,15 @@ class DockerBackend:
                     if live is not None:  # the stale container's stream ends with it; follow the new one
                         live.join()
                         live = pump_container(slot.container, req.on_output)
-                    handed = slot.jd.hand_over(job, COLD_HANDOVER_S, alive=lambda: not slot.exited.is_set())
+                    handed = _hand_over(slot, job, COLD_HANDOVER_S)
                 else:
                     handed = False
                 if not handed:
                     return self._finish(
                         slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
                     )
-            host_status = self._wait(slot, req, start, session)
-            return self._finish(slot, req, session, start, host_status, live=live)
+            host_status, reported = self._wait(slot, req, start, session)
+            return self._finish(slot, req, session, start, host_status, live=live, reported=reported)
         except KeyboardInterrupt:
             _remove(slot.container)  # first, before anything else can be interrupted
             calls = session.close() if session else []
@@ -371,6 +442,7 @@ class DockerBackend:
             trace = slot.jd.finish(
                 req, self.name, self.isolation, time.monotonic() - start, t.INTERRUPTED, tool_calls=calls
             )
+            slot.close_fds()
             slot.jd.remove()
             raise SandboxInterrupted(trace) from None
         except BaseException:
@@ -379,24 +451,40 @@ class DockerBackend:
         finally:
             if session is not None:
                 session.close()
+            self._refill()
 
-    def _wait(self, slot: _Slot, req: t.ExecutionRequest, start: float, session: Any = None) -> str | None:
+    def _refill(self) -> None:
+        """Wake the filler once an execution is over: a container started meanwhile would take CPU
+        from the execution (it still refills within a second during a long one)."""
+        with self._lock:
+            self._lock.notify_all()
+
+    def _wait(
+        self, slot: _Slot, req: t.ExecutionRequest, start: float, session: Any = None
+    ) -> tuple[str | None, bool]:
+        """(host status, whether the runner reported its completion with the token). Wakes at once on
+        the runner's report or the container's stop; the limits are checked between."""
         deadline = start + req.timeout_s
         next_check = start + 0.25
-        while not slot.exited.wait(timeout=min(0.1, max(deadline - time.monotonic(), 0.001))):
+        done = slot.done
+        while not slot.exited.is_set():
             now = time.monotonic()
             if now >= deadline:
                 self._stop(slot)
-                return t.TIMEOUT
+                return t.TIMEOUT, False
             if session is not None and session.limit_reached.is_set():  # past the broker's call limit
                 self._stop(slot)
-                return t.TOOL_LIMIT
+                return t.TOOL_LIMIT, False
             if now >= next_check:
                 next_check = now + 0.25
                 if slot.jd.over_limits(req):
                     self._stop(slot)
-                    return t.OUTPUT_LIMIT
-        return None
+                    return t.OUTPUT_LIMIT, False
+            fds = [slot.wake_r, *([done.fd] if done is not None and done.watching else [])]
+            ready, _, _ = select.select(fds, [], [], min(0.1, max(deadline - now, 0.001)))
+            if done is not None and done.fd in ready and done.read():
+                return None, True
+        return None, False
 
     def _stop(self, slot: _Slot) -> None:
         slot.jd.request_stop()  # the runner kills the subagent and reports its stream tails
@@ -416,12 +504,14 @@ class DockerBackend:
         host_status: str | None,
         note: str = "",
         live: Any = None,
+        reported: bool = False,
     ) -> t.ExecutionTrace:
+        """The trace, once nothing of the subagent runs: the container stopped, or the runner reported
+        (with the token) that the subagent and every other process in it are gone."""
         duration = time.monotonic() - start
-        if not slot.exited.is_set():
-            with contextlib.suppress(Exception):
-                slot.container.kill()
-            slot.exited.wait(30)
+        # A live view's stream ends only with the container; an OOM kill is known from its state.
+        if not (reported and live is None and not _needs_inspect(slot.jd)):
+            self._stop_container(slot)
         if live is not None:  # the live view's stream ends with the container
             live.join()
         oom = False
@@ -436,12 +526,24 @@ class DockerBackend:
         self._discard(slot)
         return trace
 
+    def _stop_container(self, slot: _Slot) -> None:
+        if not slot.exited.is_set():
+            with contextlib.suppress(Exception):
+                slot.container.kill()
+            slot.exited.wait(30)
+
     def _oom_killed(self, slot: _Slot) -> bool:
         try:
             slot.container.reload()
             return bool(slot.container.attrs.get("State", {}).get("OOMKilled"))
         except Exception:
             return False
+
+
+def _hand_over(slot: _Slot, job: bytes, deadline_s: float) -> bool:
+    """The job, after a fresh token the runner reports its completion with (runner.py --done)."""
+    token = slot.done.arm() if slot.done is not None else bytes(DoneChannel.TOKEN_BYTES)
+    return slot.jd.hand_over(token + job, deadline_s, alive=lambda: not slot.exited.is_set())
 
 
 def _needs_inspect(jd: JobDir) -> bool:
@@ -453,6 +555,13 @@ def _needs_inspect(jd: JobDir) -> bool:
 def _remove(container: Any) -> None:
     with contextlib.suppress(Exception):
         container.remove(force=True)
+
+
+def _release(slot: _Slot) -> None:
+    """Remove a container (stopping it first if it runs) and its job folder."""
+    _remove(slot.container)
+    slot.close_fds()
+    slot.jd.remove()
 
 
 def _explain(exc: Exception) -> str:

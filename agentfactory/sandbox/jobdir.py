@@ -6,7 +6,7 @@ Layout of a job folder (mode 0700, under the system temp dir, owned by the host 
     work/           the subagent's cwd                      -> read-only
     work/inputs/    copy of the run's input files           -> read-only, seen as ./inputs
     work/outputs/   size-capped                             -> writable, seen as ./outputs
-    ctl/      job, FIFO `go`, `stop`                        -> read-only: the host's control state
+    ctl/      job, FIFOs `go` and `done`, `stop`            -> read-only: the host's control state
     report/   the runner's reports (status, result, tails)  -> writable
     broker/   the tool broker's socket for this execution   -> read-only
 Once the subagent runs, everything under outputs/ and report/ is hostile: the host only ever touches the
@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import secrets
+import select
 import stat
 import tempfile
 import time
@@ -72,6 +73,7 @@ class JobDir:
     def __init__(self, sandbox_ids: tuple[int, int] | None = None):
         self.sandbox_ids = sandbox_ids
         self.seeded: dict[str, str] = {}  # earlier outputs of the run copied in: relative path -> sha256
+        self.done_keep = -1  # the host's write end of ctl/done (open_done)
         self.root = Path(tempfile.mkdtemp(prefix="af-"))
         self.fd = os.open(self.root, _DIR_FLAGS)
         self.code = self.root / "code"
@@ -121,12 +123,16 @@ class JobDir:
             )
             self.seeded.update(hashes)
 
-    def write_job(self, data: bytes) -> None:
-        """The job as a file, for a runner started after it is written (local backend)."""
-        write_new(self.fd, "ctl/job.json", data, 0o644)
-
-    def job(self, req: t.ExecutionRequest, paths: SandboxPaths, site_paths: list[str] | None = None) -> bytes:
+    def job(
+        self,
+        req: t.ExecutionRequest,
+        paths: SandboxPaths,
+        site_paths: list[str] | None = None,
+        rlimits: list[int] | None = None,
+    ) -> bytes:
+        """The job for the runner; `rlimits` are set in the subagent's process (runner.py)."""
         payload = {
+            "rlimits": rlimits or [],
             "site_paths": site_paths or [],
             "entry": req.entry,
             "inputs": req.inputs,
@@ -149,6 +155,18 @@ class JobDir:
         if len(data) > MAX_JOB_BYTES:
             raise UsageError(f"The inputs are {len(data)} bytes of JSON; the limit is {MAX_JOB_BYTES}.")
         return data
+
+    def open_done(self) -> int:
+        """The read end of the FIFO `ctl/done`, where a runner started with --done writes its completion
+        token (runner.py). Non-blocking; the host also holds a write end (`done_keep`), so the read end
+        never reads as closed. Nobody in the sandbox can read the FIFO: the host opens it first, then
+        leaves it write-only (the sandbox user is its owner on a non-root host)."""
+        os.mkfifo("ctl/done", 0o600, dir_fd=self.fd)
+        flags = os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+        read_fd = os.open("ctl/done", os.O_RDONLY | flags, dir_fd=self.fd)
+        self.done_keep = os.open("ctl/done", os.O_WRONLY | flags, dir_fd=self.fd)
+        os.fchmod(read_fd, 0o222)
+        return read_fd
 
     def hand_over(self, job: bytes, deadline_s: float = 10.0, alive: Any = None) -> bool:
         """Give the job to a runner blocked on the FIFO. False if no runner opened it in time."""
@@ -219,6 +237,9 @@ class JobDir:
 
     def remove(self) -> None:
         """Delete the job folder whatever the sandbox left in it: never follows a link, never recurses."""
+        keep, self.done_keep = self.done_keep, -1
+        if keep >= 0:
+            os.close(keep)
         fd, self.fd = self.fd, -1
         if fd < 0:
             return
@@ -349,6 +370,66 @@ class JobDir:
         else:
             trace.status = t.ERROR
         return trace
+
+
+class DoneChannel:
+    """The runner's completion report (runner.py --done), read by the host from the FIFO `ctl/done`.
+
+    `arm()` makes the token handed over before the job; `read()` drains the FIFO and is True once that
+    token arrived. The subagent can write to the FIFO too (never read it): what it writes is junk, read
+    and dropped up to JUNK_BYTES, after which the channel stops being watched (`watching` False) and
+    only the sandbox's exit ends the execution.
+    """
+
+    TOKEN_BYTES = 32
+    JUNK_BYTES = 1 << 20
+
+    def __init__(self, jd: JobDir):
+        self.fd = jd.open_done()
+        self.token = b""
+        self.watching = False
+        self._seen = b""  # the last bytes read (a token split over two reads)
+        self._junk = 0
+
+    def ready(self, timeout_s: float) -> bool:
+        """Wait for the runner's readiness byte (written before it waits for its job, warm imports done).
+        Only a sandbox started ahead waits for it; a false one from the sandbox is impossible then (no
+        subagent runs yet) and would only make the next execution wait for the runner."""
+        if select.select([self.fd], [], [], max(0.0, timeout_s))[0]:
+            with contextlib.suppress(OSError):
+                return bool(os.read(self.fd, 1))
+        return False
+
+    def arm(self) -> bytes:
+        self.token = secrets.token_bytes(self.TOKEN_BYTES)
+        self.watching = self.fd >= 0
+        return self.token
+
+    def read(self) -> bool:
+        while self.watching:
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return False
+            except OSError:
+                self.watching = False
+                return False
+            if not chunk:
+                return False
+            data = self._seen + chunk
+            if self.token in data:
+                return True
+            self._junk += len(chunk)
+            self.watching = self._junk <= self.JUNK_BYTES
+            self._seen = data[-self.TOKEN_BYTES :]
+        return False
+
+    def close(self) -> None:
+        fd, self.fd = self.fd, -1
+        self.watching = False
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 # ---- bounded, link-free file-system primitives ------------------------------------------------------

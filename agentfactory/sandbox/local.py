@@ -18,19 +18,24 @@ reach the network. Every trace says which.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
 import math
 import os
+import queue
 import re
-import resource
+import select
 import shutil
 import signal
 import site
 import subprocess
 import sys
+import threading
 import time
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from agentfactory.config import Settings
@@ -39,6 +44,7 @@ from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
 from agentfactory.sandbox.jobdir import (
     RUNTIME_DIR,
+    DoneChannel,
     JobDir,
     SandboxPaths,
     read_bounded,
@@ -70,14 +76,18 @@ _ETC_WRITTEN = {
     "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
 }
 _SITE_PATHS = [p for p in site.getsitepackages() if os.path.isdir(p)]
-_POLL_S = 0.02
+NPROC_LIMIT = 512
+HANDOVER_S = 20.0
+_CHECK_S = 0.1  # how often a running execution's broker limit and disk use are checked
 _GRACE_S = 0.5
 
 
 class LocalBackend:
     name = "local"
 
-    def __init__(self, settings: Settings | None = None, use_bwrap: bool | None = None):
+    def __init__(self, settings: Settings | None = None, use_bwrap: bool | None = None, pool_size: int = 0):
+        """pool_size: 1 keeps one sandbox started ahead (bubblewrap only), its runner waiting for its job;
+        it serves one execution and is replaced in the background. 0 starts each sandbox on demand."""
         self.settings = settings or Settings()
         self.bwrap = shutil.which("bwrap") if use_bwrap is not False else None
         if use_bwrap and not self.bwrap:
@@ -89,35 +99,127 @@ class LocalBackend:
                 "access to this machine): install bubblewrap (apt-get install bubblewrap) or use --sandbox docker."
             )
         self.isolation = ISOLATION_BWRAP if self.bwrap else ISOLATION_PLAIN
+        # Without bubblewrap a waiting runner would not die with us (no --die-with-parent): no pool.
+        self.pool_size = 1 if pool_size and self.bwrap else 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self._ready: _Prepared | None = None
+        self._want = threading.Event()
+        self._reap: queue.Queue[_Prepared | None] = queue.Queue()
+        self._reaper = threading.Thread(target=self._reap_loop, name="local-sandbox-reaper", daemon=True)
+        self._reaper.start()
+        ref = weakref.ref(self)
+        atexit.register(lambda: (b := ref()) and b.close())
+        self._filler = None
+        if self.pool_size:
+            self._filler = threading.Thread(target=self._fill_loop, name="local-sandbox-pool", daemon=True)
+            self._filler.start()
+            self._refill()
 
     def close(self) -> None:
-        pass
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            ready, self._ready = self._ready, None
+            self._want.set()
+        if self._filler is not None:
+            self._filler.join(timeout=60)
+        with self._lock:
+            late, self._ready = self._ready, None
+        for box in (ready, late):
+            if box is not None:
+                _release(box)
+        self._reap.put(None)
+        self._reaper.join(timeout=60)
 
-    def execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
+    # ---- sandboxes started ahead -------------------------------------------------------------
+
+    def wait_pool(self, timeout: float = 30.0) -> bool:
+        """Wait until the sandbox started ahead waits for its job and used ones are removed (the steady
+        state between the model calls of a run). For benchmarks and tests."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._lock:
+                ready = self._ready is not None or not self.pool_size
+            if ready and self._reap.unfinished_tasks == 0:
+                return True
+            time.sleep(0.005)
+        return False
+
+    def _refill(self) -> None:
+        with self._lock:
+            self._want.set()
+
+    def _fill_loop(self) -> None:
+        # One long-lived thread starts every sandbox kept ahead: bubblewrap's --die-with-parent follows
+        # the thread that started it, so a short-lived thread would take its sandbox down when it ends.
+        while True:
+            self._want.wait()
+            with self._lock:
+                self._want.clear()
+                if self._closed:
+                    return
+                if self._ready is not None:
+                    continue
+            prepared = None
+            try:
+                prepared = self._start()
+                end = time.monotonic() + 30
+                while prepared.done is None or not prepared.done.ready(0.1):  # waits for its job: ready
+                    if prepared.proc.poll() is not None or time.monotonic() > end or self._closed:
+                        raise SandboxError("the pre-started local sandbox did not start")
+            except Exception:  # noqa: BLE001 - executions start their own sandbox then
+                if prepared is not None:
+                    self._reap.put(prepared)
+                prepared = None
+                time.sleep(0.5)
+            with self._lock:
+                if prepared is not None and not self._closed and self._ready is None:
+                    self._ready, prepared = prepared, None
+            if prepared is not None:
+                self._reap.put(prepared)
+
+    def _take(self) -> _Prepared:
+        with self._lock:
+            ready, self._ready = self._ready, None
+        if ready is not None and ready.proc.poll() is None:
+            return ready
+        if ready is not None:
+            self._reap.put(ready)
+        return self._start()
+
+    def _reap_loop(self) -> None:
+        while True:
+            box = self._reap.get()
+            if box is None:
+                break
+            _release(box)
+            self._reap.task_done()
+        while not self._reap.empty():
+            box = self._reap.get_nowait()
+            if box is not None:
+                _release(box)
+
+    def _start(self) -> _Prepared:
+        """A sandbox whose runner will wait on its FIFO for the job (runner.py)."""
         jd = JobDir(SANDBOX_IDS if self.as_root else None)
-        session = None
-        proc = None
-        info_r = info_w = filter_fd = -1
-        live = None
-        live_r = live_w = -1
+        info_r = info_w = filter_fd = out_r = out_w = -1
+        done = None
         try:
-            jd.load(req)
+            # Only in bubblewrap's PID namespace may the runner kill every other process it sees.
+            done = DoneChannel(jd) if self.bwrap else None
             if self.bwrap:
                 paths = INSIDE
             else:
                 paths = SandboxPaths(
                     str(jd.code), str(jd.work), str(jd.ctl), str(RUNTIME_DIR), str(jd.broker), str(jd.report)
                 )
-            jd.write_job(jd.job(req, paths, site_paths=_SITE_PATHS))
-            if req.broker is not None:
-                session = req.broker.open_session(jd.socket_path, req.tools)
             program = seccomp_filter() if self.bwrap and "--seccomp" in bwrap_options(self.bwrap) else None
             filter_fd = _memfd(program) if program else -1
-            info_r, info_w = os.pipe() if self.bwrap else (-1, -1)
-            cmd = self._command(jd, paths, filter_fd, info_w)
-            start = time.monotonic()
-            if req.on_output is not None:  # the live view's copy of the subagent's stdout
-                live_r, live_w = os.pipe()
+            info_r, info_w = os.pipe2(os.O_CLOEXEC) if self.bwrap else (-1, -1)
+            out_r, out_w = os.pipe2(os.O_CLOEXEC)  # the runner's stdout: the live view's copy, when asked
+            cmd = self._command(jd, paths, filter_fd, info_w) + (["--done"] if done is not None else [])
             err = os.open(
                 "launcher.err", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                 dir_fd=jd.fd,
@@ -126,29 +228,65 @@ class LocalBackend:
                 proc = subprocess.Popen(
                     cmd,
                     stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL if live_w < 0 else live_w,
+                    stdout=out_w,
                     stderr=err,
                     cwd=jd.work,
                     env=dict(SANDBOX_ENV, TMPDIR="/tmp" if self.bwrap else str(jd.root)),
+                    # No pre-exec hook: it would force a full fork of this process (without one,
+                    # subprocess uses vfork). The subagent's rlimits come with its job (runner.py).
                     start_new_session=True,
-                    preexec_fn=_limits(req),
                     close_fds=True,
                     pass_fds=tuple(fd for fd in (filter_fd, info_w) if fd >= 0),
                 )
             finally:
-                for fd in (err, filter_fd, info_w, live_w):
+                for fd in (err, filter_fd, info_w, out_w):
                     if fd >= 0:
                         os.close(fd)
-                filter_fd = info_w = live_w = -1
-            if live_r >= 0:
-                live, live_r = pump_fd(live_r, req.on_output), -1  # the pump owns and closes it now
-            host_status, note = self._wait(proc, jd, req, start, session)
+                filter_fd = info_w = out_w = -1
+            return _Prepared(jd, proc, paths, info_r, out_r, done)
+        except BaseException:
+            for fd in (info_r, info_w, filter_fd, out_r, out_w):
+                if fd >= 0:
+                    os.close(fd)
+            if done is not None:
+                done.close()
+            jd.remove()
+            raise
+
+    # ---- one execution -----------------------------------------------------------------------
+
+    def execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
+        if self._closed:
+            raise SandboxError("This local backend was closed; get a new one with get_backend().")
+        box = self._take()
+        jd, proc = box.jd, box.proc
+        session = None
+        live = None
+        reported = False
+        try:
+            jd.load(req)
+            job = jd.job(req, box.paths, site_paths=_SITE_PATHS, rlimits=_limits(req))
+            if req.broker is not None:
+                session = req.broker.open_session(jd.socket_path, req.tools)
+            if req.on_output is not None:  # the live view's copy of the subagent's stdout
+                live, box.out_r = pump_fd(box.out_r, req.on_output), -1  # the pump owns and closes it now
+            token = box.done.arm() if box.done is not None else b""
+            start = time.monotonic()
+            if not jd.hand_over(token + job, HANDOVER_S, alive=lambda: proc.poll() is None):
+                host_status, note = t.SANDBOX_ERROR, "the local sandbox's runner never started"
+                if proc.poll() is not None:
+                    note = _launcher_note(jd, proc.returncode)
+            else:
+                host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
             duration = time.monotonic() - start
-            _killpg(proc.pid)
-            proc.wait()
-            if info_r >= 0:
-                info_r, fd = -1, info_r
-                _await_namespace_end(fd)  # nothing of the sandbox still writes while the host reads
+            # Reported by the runner (with the token): nothing else runs in the sandbox any more, and
+            # its teardown goes to the reaper. A live view's pipe ends only with the sandbox, though.
+            if not reported or live is not None:
+                _killpg(proc.pid)
+                proc.wait()
+                if box.info_r >= 0:
+                    box.info_r, fd = -1, box.info_r
+                    _await_namespace_end(fd)  # nothing of the sandbox still writes while the host reads
             if live is not None:
                 live.join()
             calls = session.close() if session else []
@@ -161,42 +299,63 @@ class LocalBackend:
                 raise SandboxInterrupted(trace)
             return trace
         finally:
-            if proc is not None and proc.poll() is None:
+            if not reported and proc.poll() is None:  # an error or an interrupt: stop it here and now
                 _killpg(proc.pid)
                 proc.wait()
             if session is not None:
                 session.close()
-            for fd in (info_r, info_w, filter_fd, live_r, live_w):
-                if fd >= 0:
-                    os.close(fd)
-            jd.remove()
+            # The sandbox's end (once its runner reported) and its job folder's removal (slow after
+            # bubblewrap) in the background; the next sandbox is started after this execution, not
+            # beside it.
+            self._reap.put(box)
+            self._refill()
 
     def _wait(
-        self, proc: subprocess.Popen, jd: JobDir, req: t.ExecutionRequest, start: float, session: Any = None
-    ) -> tuple[str | None, str]:
+        self,
+        proc: subprocess.Popen,
+        jd: JobDir,
+        req: t.ExecutionRequest,
+        start: float,
+        session: Any = None,
+        done: DoneChannel | None = None,
+    ) -> tuple[str | None, str, bool]:
+        """(host status, note, whether the runner reported its completion with the token). Until the
+        runner reports or the sandbox exits (both seen the moment they happen: the FIFO and a pidfd),
+        the wall clock ends, the broker's call limit is passed or the disk bounds are."""
         deadline = start + req.timeout_s
         next_check = start + 0.25
+        pidfd = _pidfd(proc.pid)
         try:
             while proc.poll() is None:
                 now = time.monotonic()
                 if now >= deadline:
                     self._stop(proc, jd)
-                    return t.TIMEOUT, ""
+                    return t.TIMEOUT, "", False
                 if session is not None and session.limit_reached.is_set():  # past the broker's call limit
                     self._stop(proc, jd)
-                    return t.TOOL_LIMIT, ""
+                    return t.TOOL_LIMIT, "", False
                 if now >= next_check:
                     next_check = now + 0.25
                     if jd.over_limits(req):
                         self._stop(proc, jd)
-                        return t.OUTPUT_LIMIT, ""
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=min(_POLL_S * (1 + (now - start) * 5), 0.1, max(deadline - now, 0.001)))
+                        return t.OUTPUT_LIMIT, "", False
+                wait = min(_CHECK_S, max(deadline - now, 0.001))
+                if pidfd >= 0:
+                    fds = [pidfd, *([done.fd] if done is not None and done.watching else [])]
+                    ready, _, _ = select.select(fds, [], [], wait)
+                    if done is not None and done.fd in ready and done.read():
+                        return None, "", True
+                else:
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=wait)
         except KeyboardInterrupt:
             _killpg(proc.pid)
             proc.wait()
-            return t.INTERRUPTED, ""
-        return None, ""
+            return t.INTERRUPTED, "", False
+        finally:
+            if pidfd >= 0:
+                os.close(pidfd)
+        return None, "", False
 
     def _stop(self, proc: subprocess.Popen, jd: JobDir) -> None:
         jd.request_stop()
@@ -418,20 +577,47 @@ def _python_binds(perms: list[str]) -> list[str]:
     return args
 
 
-def _limits(req: t.ExecutionRequest):
+def _limits(req: t.ExecutionRequest) -> list[int]:
+    """The subagent's rlimits, set by the runner in the subagent's process (runner.py `_set_limits`):
+    address space, CPU seconds, file size, processes."""
     memory = req.memory_mb << 20
     cpu = math.ceil(req.timeout_s) + 1
     fsize = max(req.output_max_mb << 20, req.result_max_bytes + (1 << 20))
+    return [memory, cpu, fsize, NPROC_LIMIT]
 
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        # Counted per user on the whole host; root is exempt until the runner becomes SANDBOX_IDS.
-        resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
 
-    return apply
+@dataclass
+class _Prepared:
+    """A started sandbox whose runner waits for exactly one job."""
+
+    jd: JobDir
+    proc: subprocess.Popen
+    paths: SandboxPaths
+    info_r: int = -1  # bubblewrap's --info-fd (the sandbox's init)
+    out_r: int = -1  # the runner's stdout
+    done: DoneChannel | None = None  # the runner's completion report (bubblewrap: its own PID namespace)
+
+    def close_fds(self) -> None:
+        if self.done is not None:
+            self.done.close()
+        for name in ("info_r", "out_r"):
+            fd = getattr(self, name)
+            setattr(self, name, -1)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+
+
+def _release(box: _Prepared) -> None:
+    """End a sandbox (killed by process group if it still runs) and remove its job folder."""
+    if box.proc.poll() is None:
+        _killpg(box.proc.pid)
+        box.proc.wait()
+    if box.info_r >= 0:
+        box.info_r, fd = -1, box.info_r
+        _await_namespace_end(fd)
+    box.close_fds()
+    box.jd.remove()
 
 
 def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
@@ -451,6 +637,13 @@ def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
         return
     if pid <= 1:
         return
+    pidfd = _pidfd(pid)
+    if pidfd >= 0:  # readable once the process has exited (a zombie is dead enough)
+        try:
+            select.select([pidfd], [], [], deadline_s)
+        finally:
+            os.close(pidfd)
+        return
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         try:
@@ -461,6 +654,14 @@ def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
         if state in (b"Z", b"X"):
             return
         time.sleep(0.005)
+
+
+def _pidfd(pid: int) -> int:
+    """A pidfd for `pid` (Linux 5.3+), -1 where there is none or the process is gone."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return -1
 
 
 def _killpg(pid: int) -> None:

@@ -42,7 +42,9 @@ def docker_backend(docker_client):
 def local_backend():
     from agentfactory.sandbox.local import LocalBackend
 
-    return LocalBackend(SETTINGS)
+    backend = LocalBackend(SETTINGS)
+    yield backend
+    backend.close()
 
 
 class Runner:

@@ -1,6 +1,7 @@
 """Kill and clean-up paths of the docker backend against a fake docker client (no daemon needed).
 
-The fake container runs a stand-in "runner" thread that opens the job FIFO like the real runner and then
+The fake container runs a stand-in "runner" thread that says it is ready and opens the job FIFO like the
+real runner and then
 hangs or interrupts the host, so the host's timeout, kill and removal logic runs for real.
 """
 
@@ -34,8 +35,14 @@ class FakeContainer:
         threading.Thread(target=self._runner, daemon=True).start()
 
     def _runner(self):
-        with open(os.path.join(self.ctl, "go"), "rb") as fh:
-            fh.read()
+        try:
+            fd = os.open(os.path.join(self.ctl, "done"), os.O_WRONLY | os.O_NONBLOCK)
+            os.write(fd, b"R")  # ready for the job, as runner.py says it
+            os.close(fd)
+            with open(os.path.join(self.ctl, "go"), "rb") as fh:
+                fh.read()
+        except FileNotFoundError:  # removed (backend closed) before it got its job
+            return
         if self.behaviour == "interrupt":
             _thread.interrupt_main()
         self.stopped.wait()

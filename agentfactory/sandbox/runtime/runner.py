@@ -1,16 +1,30 @@
-"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR [--user UID:GID]`. Standard library only; never
-imports agentfactory.
+"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR [--user UID:GID] [--preload MOD,MOD...] [--done]`.
+Standard library only; never imports agentfactory.
 
+The job's `rlimits` (address space and file size in bytes, CPU seconds, processes; the local backend's)
+are set in the subagent's process before anything of it runs (the host starts us without a pre-exec
+hook, so it never forks itself whole, and may start us before the job is known).
 With --user and started as root (the local backend on a root host, inside bubblewrap with only
-CAP_SETUID/CAP_SETGID), it first becomes UID:GID with no supplementary groups, which drops every
+CAP_SETUID/CAP_SETGID), it then becomes UID:GID with no supplementary groups, which drops every
 capability, before it reads anything.
+--preload: modules imported ahead of time (a pre-started container waiting for its job), so the subagent
+starts in an interpreter that already has them; a module that fails to import is skipped. The runner is
+still single-use: one job, one subagent, then it exits with its container.
+--done (only in a sandbox with its own PID namespace, a container or bubblewrap's, which holds nothing
+but this runner, its init and the subagent; checked: our parent must be PID 1): once ready for its job
+the runner writes one byte to the FIFO `CTL_DIR/done`, and its completion is reported to the host at
+once, without waiting for the sandbox to stop. The
+job arrives prefixed by a 32-byte token that the subagent never sees (it is read into memory wiped in a
+forked child, and the runner is made non-dumpable, so /proc/PID/mem and ptrace are closed to the
+subagent, which runs under the same uid). Once the subagent ended, the runner kills every other process
+of the sandbox, waits until none is left, writes its reports, then writes the token to `CTL_DIR/done`. The host trusts a completion only with that token.
 
 Protocol with the host:
-- CTL_DIR is the host's, read-only here: the job is `job.json` if present, else read to EOF from the FIFO
-  `go` (a pre-started container blocks there until the host hands it a job); `stop` appears when the
-  host wants the subagent stopped. Job keys: entry, code_dir, work_dir, report_dir, inputs, runtime_dir,
+- CTL_DIR is the host's, read-only here: the job is read to EOF from the FIFO `go` (a runner started
+  ahead blocks there until the host hands it a job); `stop` appears when the host wants the subagent
+  stopped. Job keys: entry, code_dir, work_dir, report_dir, inputs, runtime_dir,
   tools_socket, site_paths, result_max_bytes, result_max_depth, stream_max_bytes, stream_kill_bytes,
-  output_max_bytes.
+  output_max_bytes, forward_bytes, rlimits.
 - the runner forks: the child imports the entry module, calls `run(**inputs)` and writes
   REPORT_DIR/result.json ({"ok": true, "result": ...} or {"ok": false, "error": {...}, "limit": ...});
   the parent captures the child's stdout and stderr through pipes (keeping only a bounded tail), waits
@@ -30,17 +44,37 @@ import sys
 import time
 
 
-def _read_job(ctl):
-    path = os.path.join(ctl, "job.json")
-    if os.path.exists(path):
-        with open(path, "rb") as fh:
-            return json.loads(fh.read())
+def _read_job(ctl, secret=None):
+    """The job, decoded and as read; with `secret` (a writable buffer), the FIFO's first len(secret) bytes are read into it
+    directly (never into an object the forked subagent could find in its copy of our memory)."""
     fifo = os.path.join(ctl, "go")
     while True:
-        with open(fifo, "rb") as fh:
-            data = fh.read()
+        fd = os.open(fifo, os.O_RDONLY)
+        try:
+            if secret is not None and not _read_into(fd, secret):
+                continue  # a writer that gave up before writing: wait for the next one
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            os.close(fd)
+        data = b"".join(chunks)
         if data.strip():
-            return json.loads(data)
+            return json.loads(data), data
+
+
+def _read_into(fd, buf):
+    view = memoryview(buf)
+    got = 0
+    while got < len(view):
+        n = os.readv(fd, [view[got:]])
+        if not n:
+            return False
+        got += n
+    return True
 
 
 def _write_atomic(path, data):
@@ -127,8 +161,30 @@ class ResultTooLarge(ValueError):
     pass
 
 
-def _child(job, out_w, err_w):
+def _child_ahead(job_r, ready_w, out_w, err_w, guard, preload):
+    """The subagent's process before its job: own process group, warm imports, then the job."""
     os.setpgid(0, 0)
+    if preload:
+        _preload(preload)
+    os.write(ready_w, b"r")
+    os.close(ready_w)
+    chunks = []
+    while True:
+        chunk = os.read(job_r, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(job_r)
+    if not chunks:  # the runner is gone without a job
+        os._exit(0)
+    _child(json.loads(b"".join(chunks)), out_w, err_w, guard)
+
+
+def _child(job, out_w, err_w, guard=None):
+    if guard is not None:
+        guard.child()
+    if job.get("rlimits"):  # the local backend's limits, for the subagent's process (and its children)
+        _set_limits(job["rlimits"])
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -238,22 +294,170 @@ def _drop_privileges(spec):
         os._exit(72)
 
 
-def main(ctl, user=None):
+def _set_limits(limits):
+    memory, cpu, fsize, nproc = (int(x) for x in limits)
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # Counted per user on the whole host; root is exempt until the runner drops its identity.
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+
+
+def _preload(spec):
+    """Import the pre-started interpreter's modules. Nothing the subagent does can reach them before
+    its job arrives: this runs before the job is read."""
+    import importlib
+
+    for name in spec.split(","):
+        if not name:
+            continue
+        try:
+            module = importlib.import_module(name)
+            _PRIME.get(name, lambda m: None)(module)
+        except Exception:  # noqa: BLE001 - a package the image lacks: the subagent imports what it needs
+            continue
+
+
+def _prime_matplotlib(matplotlib):
+    # The Agg backend and pyplot, and one figure drawn and closed: the first figure otherwise pays for
+    # the backend's import and the font and tick caches. close("all") leaves pyplot numbering from 1.
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    plt.close("all")
+
+
+def _prime_pandas(pandas):
+    pandas.DataFrame({"a": [1, 2]})["a"].sum()
+
+
+_PRIME = {"matplotlib": _prime_matplotlib, "pandas": _prime_pandas}
+
+
+_TOKEN_BYTES = 32
+_PR_SET_DUMPABLE = 4
+_MADV_WIPEONFORK = 18
+
+
+class _Guard:
+    """The completion token and what keeps it from the subagent (see --done above)."""
+
+    def __init__(self):
+        import ctypes
+        import mmap
+
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.token = mmap.mmap(-1, 4096, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        self.token.madvise(_MADV_WIPEONFORK)  # OSError on a kernel without it: no --done then
+        if self.libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+            raise OSError("prctl(PR_SET_DUMPABLE) failed")
+        self.buf = memoryview(self.token)[:_TOKEN_BYTES]
+
+    def child(self):
+        # The subagent gets its own /proc/self back (tools such as subprocess read /proc/self/fd);
+        # its parent, the runner, stays closed to it.
+        self.libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
+
+    def others_gone(self, deadline_s=2.0):
+        """Kill every process of the sandbox but its init and us; True once none of them is left, not
+        even as a zombie (the init reaps them at once). kill(-1) signals all of them under one lock,
+        so no fork slips past it; it is repeated until none is left all the same."""
+        me = os.getpid()
+        end = time.monotonic() + deadline_s
+        while time.monotonic() < end:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(-1, signal.SIGKILL)
+            if not [pid for pid in _pids() if pid not in (1, me)]:
+                return True
+            time.sleep(0.0005)
+        return False
+
+    def report_done(self, ctl):
+        end = time.monotonic() + 2.0
+        try:
+            fd = os.open(os.path.join(ctl, "done"), os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            return
+        try:
+            while time.monotonic() < end:
+                try:
+                    os.write(fd, self.buf)  # 32 bytes: one atomic write, whatever else is in the pipe
+                    return
+                except BlockingIOError:
+                    time.sleep(0.002)  # the host drains what the subagent wrote there
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def _signal(ctl, data):
+    try:
+        fd = os.open(os.path.join(ctl, "done"), os.O_WRONLY | os.O_NONBLOCK)
+    except OSError:
+        return
+    try:
+        os.write(fd, data)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _pids():
+    out = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            out.append(int(name))
+    return out
+
+
+def main(ctl, user=None, preload=None, report_done=False):
     if user:
         _drop_privileges(user)
-    job = _read_job(ctl)
-    report = job["report_dir"]
-    started = time.monotonic()
+    guard = secret = None
+    if report_done:  # the job comes after a token, kept only when it can be kept from the subagent
+        if os.getppid() == 1:  # our parent is the container's init: we are in its PID namespace
+            try:
+                guard = _Guard()
+            except (OSError, AttributeError, ValueError):
+                guard = None
+        secret = guard.buf if guard is not None else bytearray(_TOKEN_BYTES)
+    # The subagent's process is forked now, before the job: it imports the preloaded modules and
+    # waits for the job on a pipe, so neither the fork nor the imports are on the execution's path,
+    # and nothing of the job (nor the token) is in our memory when it is copied.
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    job_r, job_w = os.pipe()
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        os.close(out_r)
-        os.close(err_r)
+        for fd in (out_r, err_r, job_w, ready_r):
+            os.close(fd)
         try:
-            _child(job, out_w, err_w)
+            _child_ahead(job_r, ready_w, out_w, err_w, guard, preload)
         finally:
             os._exit(71)
+    for fd in (job_r, ready_w):
+        os.close(fd)
+    os.read(ready_r, 1)  # the child is ready (or gone: then it reports its exit below)
+    os.close(ready_r)
+    if report_done:  # tell the host we wait for the job (a probe of the FIFO `go` could lose a job)
+        _signal(ctl, b"R")
+    job, data = _read_job(ctl, secret)
+    report = job["report_dir"]
+    started = time.monotonic()
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(job_w, view) :]
+    except OSError:
+        pass  # the child is gone; its status says how
+    finally:
+        os.close(job_w)
     os.close(out_w)
     os.close(err_w)
     tails = {out_r: _Tail(job["stream_max_bytes"]), err_r: _Tail(job["stream_max_bytes"])}
@@ -303,8 +507,25 @@ def main(ctl, user=None):
     }
     _write_atomic(os.path.join(report, "stdout.bin"), tails[out_r].tail())
     _write_atomic(os.path.join(report, "stderr.bin"), tails[err_r].tail())
+    finished = guard is not None and guard.others_gone()
     _write_atomic(os.path.join(report, "status.json"), json.dumps(status_report).encode())
+    if finished:
+        guard.report_done(ctl)
+
+
+def _options(argv):
+    ctl, opts, rest = argv[0], {}, argv[1:]
+    while rest:
+        flag = rest.pop(0)
+        if flag == "--done":
+            opts["report_done"] = True
+        elif flag in ("--user", "--preload") and rest:
+            opts[flag[2:]] = rest.pop(0)
+        else:
+            raise SystemExit(f"runner: unknown argument {flag}")
+    return ctl, opts
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--user" else None)
+    _ctl, _opts = _options(sys.argv[1:])
+    main(_ctl, **_opts)

@@ -1,0 +1,155 @@
+"""The local backend's sandbox started ahead: single-use, and as hardened as one started on demand."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from agentfactory.sandbox import ExecutionRequest
+from agentfactory.sandbox.local import LocalBackend
+
+from .conftest import SETTINGS
+
+pytestmark = pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+
+
+@pytest.fixture
+def pooled():
+    backend = LocalBackend(SETTINGS, pool_size=1)
+    yield backend
+    backend.close()
+
+
+def _ready(backend, timeout_s=30.0) -> None:
+    import time
+
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        with backend._lock:
+            box = backend._ready
+        if box is not None:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the local sandbox started ahead never became ready")
+
+
+def _run(backend, tmp_path, source, name, **kw):
+    code = tmp_path / f"code-{name}"
+    code.mkdir(exist_ok=True)
+    (code / f"{name}.py").write_text(textwrap.dedent(source))
+    _ready(backend)
+    kw.setdefault("timeout_s", 5)
+    kw.setdefault("memory_mb", 128)
+    return backend.execute(ExecutionRequest(code, name, kw.pop("inputs", {}), **kw))
+
+
+def test_local_pool_changes_are_absent_in_the_next_execution(pooled, tmp_path):
+    first = _run(
+        pooled,
+        tmp_path,
+        """
+        import json, os, sys, types
+
+        def run():
+            json.hygiene_marker = 1                     # a global in a module the runner imported
+            sys.modules["hygiene_planted"] = types.ModuleType("hygiene_planted")
+            open("/tmp/hygiene-file", "w").write("x")   # the private /tmp
+            os.environ["HYGIENE_ENV"] = "1"
+            return os.getpid()
+        """,
+        "leave",
+    )
+    assert first.status == "ok", first.compact()
+    second = _run(
+        pooled,
+        tmp_path,
+        """
+        import json, os, sys
+
+        def run():
+            return {
+                "global": hasattr(json, "hygiene_marker"),
+                "module": "hygiene_planted" in sys.modules,
+                "file": os.path.exists("/tmp/hygiene-file"),
+                "env": "HYGIENE_ENV" in os.environ,
+            }
+        """,
+        "check",
+    )
+    assert second.status == "ok", second.compact()
+    assert second.result == {"global": False, "module": False, "file": False, "env": False}
+    assert first.sandbox_id != second.sandbox_id
+
+
+def test_local_pool_sandbox_keeps_identity_and_the_requests_limits(pooled, tmp_path):
+    trace = _run(
+        pooled,
+        tmp_path,
+        """
+        import os, resource
+
+        def run():
+            return {
+                "uid": os.getuid(),
+                "as": resource.getrlimit(resource.RLIMIT_AS)[0],
+                "cpu": resource.getrlimit(resource.RLIMIT_CPU)[0],
+                "shadow": os.path.exists("/etc/shadow"),
+            }
+        """,
+        "limits",
+        memory_mb=96,
+        timeout_s=4,
+    )
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"uid": 65534 if os.geteuid() == 0 else trace.result["uid"], "as": 96 << 20,
+                            "cpu": 5, "shadow": False}  # fmt: skip
+    assert trace.result["uid"] != 0
+    memory = _run(
+        pooled, tmp_path, "def run():\n    return len(bytearray(200 << 20))\n", "bomb", memory_mb=96
+    )
+    assert memory.status == "oom", memory.compact()
+
+
+def test_local_pool_close_leaves_no_process(tmp_path):
+    backend = LocalBackend(SETTINGS, pool_size=1)
+    _ready(backend)
+    with backend._lock:
+        pid = backend._ready.proc.pid
+    backend.close()
+    stat = Path(f"/proc/{pid}/stat")
+    assert not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_local_forged_completion_does_not_end_the_execution_early(pooled, tmp_path):
+    trace = _run(
+        pooled,
+        tmp_path,
+        """
+        import os, time
+
+        def run():
+            fd = os.open("/sandbox/ctl/done", os.O_WRONLY)
+            for _ in range(200):
+                os.write(fd, os.urandom(32))
+            os.close(fd)
+            try:
+                os.open("/sandbox/ctl/done", os.O_RDONLY | os.O_NONBLOCK)
+                readable = True
+            except PermissionError:
+                readable = False
+            time.sleep(0.5)
+            with open("outputs/late.txt", "w") as fh:
+                fh.write("after")
+            return {"readable": readable}
+        """,
+        "forge",
+        output_dir=tmp_path / "out",
+    )
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"readable": False}
+    assert trace.duration_s >= 0.5
+    assert (tmp_path / "out" / "late.txt").read_text() == "after"

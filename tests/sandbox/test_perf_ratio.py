@@ -1,0 +1,66 @@
+"""An execution in a run (broker session, run folders, as meta/context.py builds it) costs about what the
+sandbox benchmark's broker-less execution costs: a ratio of medians, never an absolute time. The
+requests are the benchmark's own (benchmarks/sandbox_perf.py), timed interleaved."""
+
+from __future__ import annotations
+
+import importlib.util
+import statistics
+from pathlib import Path
+
+import pytest
+
+from agentfactory.config import Settings
+from agentfactory.sandbox import ToolBroker, echo_tool
+
+RUNS = 9
+MAX_RATIO = 1.35  # a broker that closed on a 0.2 s tick made it about 2
+
+
+def _bench():
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "sandbox_perf.py"
+    spec = importlib.util.spec_from_file_location("sandbox_perf", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _ratio(backend, tmp_path, before=None) -> float:
+    bench = _bench()
+    settings = Settings(timeout_s=30)  # the memory limit of bare_request: one pool serves both
+    code = bench.write_subagent(tmp_path, "trivial", bench.TRIVIAL)
+    broker = ToolBroker({"echo": echo_tool})
+    bench.timed(backend, bench.bare_request(code, "trivial", {"x": 1}))  # first-use caches
+    times = bench.interleaved(
+        backend,
+        {
+            "run": lambda: bench.run_request(code, "trivial", {"x": 1}, tmp_path, settings, broker),
+            "bare": lambda: bench.bare_request(code, "trivial", {"x": 1}),
+        },
+        RUNS,
+        before,
+    )
+    return statistics.median(times["run"]) / statistics.median(times["bare"])
+
+
+def test_local_execution_in_a_run_costs_what_the_benchmark_path_costs(tmp_path):
+    from agentfactory.sandbox.local import LocalBackend
+
+    backend = LocalBackend(Settings(), pool_size=1)  # as get_backend gives it to a run
+    try:
+        ratio = _ratio(backend, tmp_path, before=backend.wait_pool)
+    finally:
+        backend.close()
+    assert ratio <= MAX_RATIO, f"an execution in a run takes {ratio:.2f}x the broker-less path"
+
+
+@pytest.mark.docker
+def test_docker_pool_execution_in_a_run_costs_what_the_benchmark_path_costs(docker_client, tmp_path):
+    from agentfactory.sandbox.docker_backend import DockerBackend
+
+    backend = DockerBackend(Settings(), pool_size=2, client=docker_client)
+    try:
+        ratio = _ratio(backend, tmp_path, before=backend.wait_pool)
+    finally:
+        backend.close()
+    assert ratio <= MAX_RATIO, f"an execution in a run takes {ratio:.2f}x the broker-less path"
