@@ -2,9 +2,10 @@
 
     PYTHONPATH=$PWD python benchmarks/sandbox_perf.py [--runs 15] [--backends docker,local] [--no-heavy]
 
-"in a run" builds the request as a run does (meta/context.py `execute`): a tool broker bound to the
-execution's wall clock (`ToolBroker.for_execution`), the run's inputs/ and outputs/ folders, the run's
-memory limit, and `settle_trace` on the result; the subagent has no tool allocated, as most have.
+"in a run" goes through the run's own execution code (`agentfactory.engine.execution.Executor.execute`,
+what `run_subagent` calls): a tool broker bound to the execution's wall clock, the run's inputs/ and
+outputs/ folders, its memory limit, `settle_trace`, the trace file and the execution event; the subagent
+has no tool allocated, as most have.
 "broker-less" is the bare request this script measured before (no broker, no folders). The two are timed
 interleaved (one of each in turn), so a slow moment of the machine falls on both; medians are printed
 with their ratio. The docker figures use the pre-started pool and wait for it to be refilled before each
@@ -12,7 +13,7 @@ timed execution (the steady state between the model calls of a run), and so does
 for its one sandbox started ahead. "pandas + matplotlib" is a subagent
 that imports both, builds a small DataFrame and a figure, on the in-run path.
 
-Also importable: `run_request` / `bare_request` / `interleaved` are what the regression test in
+Also importable: `run_executor` / `in_run` / `bare` / `interleaved` are what the regression test in
 tests/sandbox/test_perf_ratio.py times.
 """
 
@@ -28,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.config import Settings
+from agentfactory.engine.execution import Executor
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import ExecutionRequest, ToolBroker, echo_tool, get_backend
-from agentfactory.sandbox.broker import settle_trace
 
 TRIVIAL = "def run(x):\n    return x + 1\n"
 HEAVY = (
@@ -53,37 +54,31 @@ def write_subagent(folder: Path, entry: str, source: str) -> Path:
     return code
 
 
-def run_request(
-    code: Path, entry: str, inputs: dict[str, Any], root: Path, settings: Settings, broker: ToolBroker
-) -> ExecutionRequest:
-    """The request as a run builds it for `run_subagent` (meta/context.py `execute`)."""
-    workdir = root / "run-workspace"
-    (workdir / "inputs").mkdir(parents=True, exist_ok=True)
-    (workdir / "outputs").mkdir(parents=True, exist_ok=True)
-    timeout_s = settings.timeout_s
-    return ExecutionRequest(
-        code_dir=code,
-        entry=entry,
-        inputs=inputs,
-        workdir=workdir,
-        output_dir=workdir / "outputs",
-        timeout_s=timeout_s,
-        memory_mb=settings.memory_mb,
-        tools=[],
-        broker=broker.for_execution(timeout_s),
-        run_id="bench-run",
-        labels={"subagent": entry},
-    )
+def run_executor(root: Path, settings: Settings, backend: Any, broker: ToolBroker) -> Executor:
+    """The execution path of a run (`agentfactory.engine.execution.Executor`, what `run_subagent` calls):
+    the run's folders, a broker session bound to the execution's wall clock, `settle_trace`, the trace
+    file and the `subagent_execution` event. No experience store (its SQLite write is not the sandbox's)."""
+    from agentfactory.engine.workspace import WorkspaceManager
+    from agentfactory.events import EventLog
+
+    workspace = WorkspaceManager(root / "workspaces").create()
+    log = EventLog(workspace.events_path, workspace.run_id)
+    return Executor(settings=settings, workspace=workspace, backend=backend, log=log, broker=broker)
 
 
-def bare_request(code: Path, entry: str, inputs: dict[str, Any]) -> ExecutionRequest:
-    """The broker-less request of the sandbox's own benchmark."""
-    return ExecutionRequest(code, entry, inputs, timeout_s=30)
+def in_run(executor: Executor, code: Path, entry: str, inputs: dict[str, Any]) -> Callable[[], Any]:
+    """One execution of `code` as a run does it."""
+    return lambda: executor.execute(code, entry, inputs, [], name=entry, version=None, revision=1)
 
 
-def timed(backend: Any, req: ExecutionRequest) -> float:
+def bare(backend: Any, code: Path, entry: str, inputs: dict[str, Any]) -> Callable[[], Any]:
+    """One execution of the broker-less request of the sandbox's own benchmark."""
+    return lambda: backend.execute(ExecutionRequest(code, entry, inputs, timeout_s=30))
+
+
+def timed(execute: Callable[[], Any]) -> float:
     start = time.perf_counter()
-    trace = settle_trace(backend.execute(req)) if req.broker is not None else backend.execute(req)
+    trace = execute()
     elapsed = time.perf_counter() - start
     if trace.status != "ok":
         raise SystemExit(f"benchmark execution failed: {trace.compact()}")
@@ -91,22 +86,17 @@ def timed(backend: Any, req: ExecutionRequest) -> float:
 
 
 def interleaved(
-    backend: Any,
-    requests: dict[str, Callable[[], ExecutionRequest]],
-    runs: int,
-    before: Callable | None = None,
+    executions: dict[str, Callable[[], Any]], runs: int, before: Callable | None = None
 ) -> dict[str, list[float]]:
-    """Times each request in turn, `runs` rounds, the order reversed every other round; `before` runs
+    """Times each execution in turn, `runs` rounds, the order reversed every other round; `before` runs
     untimed before each execution (waiting for the pool: the steady state between a run's model calls)."""
-    out: dict[str, list[float]] = {name: [] for name in requests}
-    names = list(requests)
+    out: dict[str, list[float]] = {name: [] for name in executions}
+    names = list(executions)
     for round_ in range(runs):
         for name in names if round_ % 2 == 0 else reversed(names):  # no kind always goes first
-            make = requests[name]
-            req = make()
             if before is not None:
                 before()
-            out[name].append(timed(backend, req))
+            out[name].append(timed(executions[name]))
     return out
 
 
@@ -124,14 +114,14 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
     broker = ToolBroker({"echo": echo_tool})
     trivial = write_subagent(root, "trivial", TRIVIAL)
     rows = []
+    executor = run_executor(root, settings, backend, broker)
     try:
         for _ in range(3):  # caches of the daemon, the page cache, the pool's first containers
-            timed(backend, bare_request(trivial, "trivial", {"x": 1}))
+            timed(bare(backend, trivial, "trivial", {"x": 1}))
         times = interleaved(
-            backend,
             {
-                "run": lambda: run_request(trivial, "trivial", {"x": 1}, root, settings, broker),
-                "bare": lambda: bare_request(trivial, "trivial", {"x": 1}),
+                "run": in_run(executor, trivial, "trivial", {"x": 1}),
+                "bare": bare(backend, trivial, "trivial", {"x": 1}),
             },
             runs,
             before,
@@ -140,13 +130,8 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
         rows.append((f"{kind}: one execution in a run", run_ms, f"{kind}: broker-less", bare_ms))
         if heavy:
             code = write_subagent(root, "heavy", HEAVY)
-            timed(backend, run_request(code, "heavy", {"n": 10}, root, settings, broker))
-            times = interleaved(
-                backend,
-                {"heavy": lambda: run_request(code, "heavy", {"n": 10}, root, settings, broker)},
-                runs,
-                before,
-            )
+            timed(in_run(executor, code, "heavy", {"n": 10}))
+            times = interleaved({"heavy": in_run(executor, code, "heavy", {"n": 10})}, runs, before)
             rows.append((f"{kind}: pandas + matplotlib in a run", _ms(times["heavy"]), "", None))
     finally:
         backend.close()

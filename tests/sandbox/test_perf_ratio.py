@@ -1,6 +1,6 @@
-"""An execution in a run (broker session, run folders, as meta/context.py builds it) costs about what the
-sandbox benchmark's broker-less execution costs: a ratio of medians, never an absolute time. The
-requests are the benchmark's own (benchmarks/sandbox_perf.py), timed interleaved."""
+"""An execution in a run (the engine's Executor: broker session, run folders, trace file, event) costs about
+what the sandbox benchmark's broker-less execution costs: a ratio of medians, never an absolute time. The
+executions are the benchmark's own (benchmarks/sandbox_perf.py), timed interleaved."""
 
 from __future__ import annotations
 
@@ -27,15 +27,15 @@ def _bench():
 
 def _ratio(backend, tmp_path, before=None) -> float:
     bench = _bench()
-    settings = Settings(timeout_s=30)  # the memory limit of bare_request: one pool serves both
+    settings = Settings(timeout_s=30)  # the memory limit of the bare request: one pool serves both
     code = bench.write_subagent(tmp_path, "trivial", bench.TRIVIAL)
     broker = ToolBroker({"echo": echo_tool})
-    bench.timed(backend, bench.bare_request(code, "trivial", {"x": 1}))  # first-use caches
+    executor = bench.run_executor(tmp_path, settings, backend, broker)
+    bench.timed(bench.bare(backend, code, "trivial", {"x": 1}))  # first-use caches
     times = bench.interleaved(
-        backend,
         {
-            "run": lambda: bench.run_request(code, "trivial", {"x": 1}, tmp_path, settings, broker),
-            "bare": lambda: bench.bare_request(code, "trivial", {"x": 1}),
+            "run": bench.in_run(executor, code, "trivial", {"x": 1}),
+            "bare": bench.bare(backend, code, "trivial", {"x": 1}),
         },
         RUNS,
         before,
