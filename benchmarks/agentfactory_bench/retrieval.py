@@ -4,8 +4,8 @@ the Meta-Agent's first message offers?
 The library holds the suite's capabilities (each saved under its own name, with its reference code and
 description, as the simulated Meta-Agent would have saved it in batch 1) plus N distractors: plausible
 subagents across many domains, generated deterministically, saved through the product's Library API.
-For each batch-2 task the product's own first-message builder (`MetaAgent._first_message`, over a real
-RunContext, the library's search) renders the message, and the offered names are read from it in
+For each batch-2 task the product's own first-message builder (`MetaAgent._first_message`, over the
+engine's LibraryView, the library's search) renders the message, and the offered names are read from it in
 order. recall@k is the share of tasks whose first capability is among the first k offered.
 """
 
@@ -160,30 +160,18 @@ def add_distractors(library: Library, have: int, want: int, skip: set[str], seed
 
 def offered(library: Library, settings: Settings, text: str) -> list[str]:
     """The names the Meta-Agent's first message offers for `text`, in order, from the product's own
-    builder over a real run context (no model, no sandbox)."""
-    from dataclasses import replace
+    builder over the engine's view of the library (no model, no sandbox)."""
+    from types import SimpleNamespace
 
-    from agentfactory.meta.context import RunContext
-    from agentfactory.workspace import WorkspaceManager
-
-    from agentfactory.events import EventLog
+    from agentfactory.engine.library_view import LibraryView
+    from agentfactory.engine.workspace import WorkspaceManager
     from agentfactory.meta.agent import MetaAgent
 
     with tempfile.TemporaryDirectory(prefix="af-retrieval-ws-") as tmp:
         ws = WorkspaceManager(Path(tmp)).create()
-        log = EventLog(ws.events_path, ws.run_id)
-        try:
-            ctx = RunContext(
-                settings=replace(settings, library=library.path),
-                library=library,
-                workspace=ws,
-                backend=None,
-                log=log,
-                task=text,
-            )
-            message = MetaAgent(ctx.settings)._first_message(ctx)
-        finally:
-            log.close()
+        # What the first message reads of a run: its task, its workspace and its view of the library.
+        run = SimpleNamespace(task=text, workspace=ws, library=LibraryView(library))
+        message = MetaAgent(settings)._first_message(run)
     return _OFFERED.findall(message)
 
 
