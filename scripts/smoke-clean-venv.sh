@@ -126,19 +126,42 @@ expect 0 "init" "$AF" init
 
 DATA="$ROOT/benchmarks/suites/core/data"
 TASK="Convert customers.csv to JSON (customers.json), validating each row against customer_schema.json: keep only the valid rows in the JSON and write the invalid ones with the reason to invalid_rows.csv. How many rows were invalid?"
-step "agentfactory run (sim) on one task"
+# No model and no benchmark distribution here: a scripted model makes the tool calls a model would,
+# with the core suite's reference code for this task.
+"$PY" - "$ROOT/benchmarks/suites/core/capabilities/csv-to-json-validate/csv_to_json_validate.py" \
+  "$WORK/replies-run.json" "$WORK/replies-refused.json" <<'EOF'
+import json, sys
+call = lambda tool, **args: {"tool_calls": [{"name": tool, "arguments": args}]}
+inputs = {"csv_path": "inputs/customers.csv", "schema_path": "inputs/customer_schema.json",
+          "json_path": "outputs/customers.json", "invalid_path": "outputs/invalid_rows.csv"}
+run = [call("create_subagent", name="csv-to-json-validate", code=open(sys.argv[1]).read(),
+            description="Convert a CSV file to JSON, validating each row against a JSON schema."),
+       call("run_subagent", name="csv-to-json-validate", inputs=inputs),
+       call("finish", answer="4 rows were invalid; see invalid_rows.csv.", save=["csv-to-json-validate"])]
+refused = [call("finish", answer="", status="failed", reason="Writing poems is outside what I can check.")]
+json.dump(run, open(sys.argv[2], "w"))
+json.dump(refused, open(sys.argv[3], "w"))
+EOF
+step "agentfactory run (scripted model) on one task"
 expect 0 "run" "$AF" run "$TASK" --input "$DATA/customers.csv" --input "$DATA/customer_schema.json" \
-  --model sim --json
+  --model "scripted:$WORK/replies-run.json" --json
 cp "$WORK/out.txt" "$WORK/run.json"
 [ "$(field "$WORK/run.json" status)" = "success" ] || fail "run: status is not success"
 RUN_ID="$(field "$WORK/run.json" run_id)"
 
 # A task the model cannot do ends task_failed with exit 1: the model says so with finish(status="failed").
-step "agentfactory run (sim) on a refused task: exit 1, status task_failed"
-expect 1 "run (refused task)" "$AF" run "Write a haiku about the sea." --model sim --json
+step "agentfactory run on a refused task: exit 1, status task_failed"
+expect 1 "run (refused task)" "$AF" run "Write a haiku about the sea." \
+  --model "scripted:$WORK/replies-refused.json" --json
 cp "$WORK/out.txt" "$WORK/refused.json"
 [ "$(field "$WORK/refused.json" status)" = "task_failed" ] || fail "refused run: status is not task_failed"
 REFUSED_ID="$(field "$WORK/refused.json" run_id)"
+
+step "without the benchmark distribution, demo and --model sim say how to get it"
+expect 3 "demo" "$AF" demo
+grep -q "pip install -e benchmarks/" "$WORK/err.txt" || fail "demo did not say how to get the benchmark"
+expect 3 "run --model sim" "$AF" run "Say hi." --model sim
+grep -q "benchmark distribution" "$WORK/err.txt" || fail "--model sim did not say where it comes from"
 
 step "agentfactory runs show latest (the refused run), and the first run by a prefix of its id"
 expect 0 "runs show latest" "$AF" runs show latest
