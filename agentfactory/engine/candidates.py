@@ -21,7 +21,14 @@ from typing import Any
 
 from agentfactory import events as ev
 from agentfactory.engine.execution import Executor
-from agentfactory.engine.gate import GateReport, case_from_run, collect, record_gate_decision, run_gate
+from agentfactory.engine.gate import (
+    GateReport,
+    case_from_run,
+    collect,
+    record_gate_decision,
+    run_gate,
+    run_subagent_cases,
+)
 from agentfactory.engine.library_view import LibraryView
 from agentfactory.engine.workspace import Workspace
 from agentfactory.errors import AgentFactoryError, ValidationError
@@ -298,7 +305,9 @@ class CandidateStore:
             )
             _write_bytes(_fixture_files(base), folder / FIXTURES_DIR)
             _copy_files(files, folder / FIXTURES_DIR)
-            result = self.library.library.save(folder, run_id=self.workspace.run_id, task=self.task[:500])
+            result = self.library.library.save(
+                folder, run_id=self.workspace.run_id, task=self.task[:500], verify=self._verifier(cand)
+            )
         if result.changed:
             self.library.changed()
             self.log.emit(
@@ -311,6 +320,20 @@ class CandidateStore:
                 cases=len(stored) + len(new_cases),
             )
         return result
+
+    def _verifier(self, cand: Candidate) -> Any:
+        """The library's last check, under its lock. A candidate is gated against the version it was
+        written from (above); if another writer (a batch worker, a teammate's pull, an MCP client) saved
+        this name since, the save is a revision of *that* version and must pass every case it will
+        carry, theirs and ours, in the sandbox: no version is lost and none skips the gate."""
+
+        def verify(sub: Any) -> str | None:
+            if (sub.parent_version or None) == cand.base_version:
+                return None
+            report = run_subagent_cases(self.executor.settings, sub)
+            return None if report.passed else report.reason()
+
+        return verify
 
 
 def _fixture_files(base: Any | None) -> dict[str, bytes]:
