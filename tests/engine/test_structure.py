@@ -46,7 +46,13 @@ def test_the_engine_knows_no_meta_agent_and_meta_is_policy_only(modules):
     reached = {t for m in engine.values() for t in m.eager | m.lazy}
     assert not [t for t in reached if t.startswith(("agentfactory.meta", "agentfactory.evolve"))]
     meta = sorted(m.name for m in modules.values() if m.name.startswith("agentfactory.meta."))
-    assert meta == ["agentfactory.meta.agent", "agentfactory.meta.handlers", "agentfactory.meta.skills"]
+    # The Meta-Agent, its tools' handlers, its skills, and its policy on final answers.
+    assert meta == [
+        "agentfactory.meta.agent",
+        "agentfactory.meta.final",
+        "agentfactory.meta.handlers",
+        "agentfactory.meta.skills",
+    ]
 
 
 def test_no_engine_or_meta_file_is_over_600_lines(modules):

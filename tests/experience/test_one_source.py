@@ -4,11 +4,11 @@ event-log digests still read) and the cost of a subagent's model calls."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 from agentfactory import events as ev
 from agentfactory.config import Prices, Settings
-from agentfactory.experience.recording import execution_record
+from agentfactory.engine.log import RunMeter
+from agentfactory.experience.recording import SubagentExecution, execution_cost, execution_record
 from agentfactory.library.cases import digest_matches, inputs_digest, legacy_inputs_digest
 from agentfactory.llm import ScriptedProvider
 from agentfactory.llm.metered import MeteredProvider
@@ -19,12 +19,12 @@ INPUTS = {"text": "naïve café", "n": [1, 2.5], "nested": {"b": 1, "a": None}}
 
 
 def test_one_inputs_digest_for_the_event_log_the_store_and_the_cases():
+    import agentfactory.engine.candidates as candidates
+    import agentfactory.engine.execution as execution
     import agentfactory.experience as experience
-    import agentfactory.meta.candidates as candidates
-    import agentfactory.meta.context as context
 
     assert experience.inputs_digest is inputs_digest
-    assert candidates.inputs_digest is inputs_digest and context.inputs_digest is inputs_digest
+    assert candidates.inputs_digest is inputs_digest and execution.inputs_digest is inputs_digest
     digest = inputs_digest(INPUTS)
     assert len(digest) == 64 and digest == inputs_digest(dict(reversed(list(INPUTS.items()))))
 
@@ -58,14 +58,19 @@ def test_event_log_and_experience_store_cost_the_same_usage_alike(tmp_path):
     usage = Usage(input_tokens=1000, output_tokens=500, cache_read_tokens=4000, cache_write_tokens=2000)
     log = ev.EventLog(tmp_path / "events.jsonl", "run-1")
     provider = ScriptedProvider([{"text": "ok", "usage": usage.to_dict()}], spec=spec)
-    MeteredProvider(provider, settings, log, role=ev.SUBAGENT).complete("", [Message.user("hi")], [])
+    MeteredProvider(provider, settings, RunMeter(log), role=ev.SUBAGENT).complete(
+        "", [Message.user("hi")], []
+    )
     log.close()
     [call] = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()
               if json.loads(line)["type"] == ev.MODEL_CALL]  # fmt: skip
-    ctx = SimpleNamespace(
-        workspace=SimpleNamespace(run_id="run-1"), agent_id="a", task="t", settings=settings
-    )
-    record = execution_record(ctx, "sub", 1, {"x": 1}, _Trace(usage), 0.5)
+    record = execution_record(
+        SubagentExecution(
+            run_id="run-1", agent_id="a", task="t", subagent="sub", version=1, inputs={"x": 1},
+            status="ok", error=None, duration_s=0.5, usage=usage.to_dict(),
+            cost_usd=execution_cost(settings, usage.to_dict()),
+        )
+    )  # fmt: skip
     expected = (1000 * 3.0 + 500 * 15.0 + 4000 * 0.3 + 2000 * 3.75) / 1e6
     assert call["cost_usd"] == record.cost_usd == cost_usd(usage, spec, settings)
     assert abs(record.cost_usd - expected) < 1e-9
