@@ -44,20 +44,23 @@ def _rows(book):
     return rows
 
 
+def _text(value):
+    return str(value).strip().lower() if value is not None else ""
+
+
 def check(answer, outputs_dir, fixtures_dir):
     path = outputs_dir / "sales_pivot.xlsx"
     if not path.is_file() or not zipfile.is_zipfile(path):
         return False, "no Excel workbook sales_pivot.xlsx"
     with zipfile.ZipFile(path) as book:
         rows = _rows(book)
-    text = lambda v: str(v).strip().lower() if v is not None else ""
-    header = next((r for r in rows if {"north", "south"} <= {text(v) for v in r}), None)
+    header = next((r for r in rows if {"north", "south"} <= {_text(v) for v in r}), None)
     if header is None:
         return False, "no row names the regions north and south as columns"
-    col = {text(v): i for i, v in enumerate(header)}
+    col = {_text(v): i for i, v in enumerate(header)}
     got = {}
     for r in rows:
-        quarter = next((text(v) for v in r if text(v) in ("q1", "q2")), None)
+        quarter = next((_text(v) for v in r if _text(v) in ("q1", "q2")), None)
         if quarter:
             for region in ("north", "south"):
                 got[(quarter, region)] = r[col[region]] if col[region] < len(r) else None
