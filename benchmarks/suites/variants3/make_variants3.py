@@ -58,7 +58,26 @@ T(id="px-stark-drawdown", batch=1, family="price-series",
   text="Using stark.csv (daily OHLCV for Stark Industries), report the annualised volatility, the total return and the maximum drawdown, and save a closing-price chart as stark.png.",
   fixtures={"files": ["data/stark.csv"]},
   check=[volc(logvol(p)), {"answer_number": {"label": "total return", "value": round(tot, 6), "tolerance": 0.002}},
-         {"answer_number": {"label": "drawdown", "value": round(mdd, 6), "tolerance": 0.003}}, {"file_is_png": "stark.png"}])
+         {"python": "checks/drawdown.py"}, {"file_is_png": "stark.png"}])
+# A maximum drawdown is reported as a fall (46.5%) or as a signed change (-46.5%): either sign counts,
+# the magnitude must be right. The nearest number after each "drawdown" is read, as answer_number does.
+w("checks/drawdown.py", f'''import re
+
+DRAWDOWN = {abs(round(mdd, 6))!r}
+NUMBER = re.compile(r"[-\\u2212]?\\d+(?:\\.\\d+)?(\\s*%)?")
+
+
+def check(answer, outputs_dir, fixtures_dir):
+    seen = []
+    for label in re.finditer(r"drawdown", answer, re.I):
+        m = NUMBER.search(answer, label.end(), label.end() + 60)
+        if m:
+            value = abs(float(m.group(0).rstrip(" %").replace("\\u2212", "-")))
+            seen.append(m.group(0))
+            if any(abs(v - DRAWDOWN) <= 0.003 for v in ([value, value / 100] if m.group(1) else [value])):
+                return True, f"maximum drawdown {{m.group(0)}} (expected {{DRAWDOWN}} as a fall, either sign)"
+    return False, f"no number after /drawdown/ within 0.003 of {{DRAWDOWN}} in either sign (saw {{seen}})"
+''')
 
 d = pd.bdate_range("2023-02-01", periods=230)
 p = gbm(230, 18.5, 0.47).round(2)
