@@ -225,8 +225,7 @@ def research(id_, batch, text, out, prefix, word, pair=None, bad=("houseplant", 
     t = dict(id=id_, batch=batch, family="search-summarise", text=text, fixtures={"documents": ALLDOCS, "pages": ALLPAGES},
              check=[{"markdown_links_include": {"file": out, "links": [f"/site/articles/{prefix}-{i}.html" for i in (1, 2, 3)]}},
                     {"file_contains": {"file": out, "text": [word]}},
-                    {"file_not_contains": {"file": out, "text": list(bad)}},
-                    {"answer_contains": out}])
+                    {"file_not_contains": {"file": out, "text": list(bad)}}])
     if pair: t["pair"] = pair
     tasks.append(t)
 
@@ -524,22 +523,29 @@ tasks.append(dict(id="program-rle", batch=2, pair="program-caesar", family="prog
     fixtures={"files": ["data/test_rle.py"]}, check=[{"file_exists": "rle.py"}, {"python": "checks/run_tests.py"}]))
 
 # ---------------- outside every family ----------------
-REFUSE = {"answer_contains_any": ["could not", "cannot", "can't", "unable", "not able", "outside"]}
+# Saying "cannot" is credited only through an honest task_failed (the harness counts it for an
+# out-of-scope task); the checks verify a correct result, so a run that claims success must have one.
 w("data/letter.txt", "Dear Ms Moreau,\n\nThank you for your order of 12 May. The parcel will ship on Monday.\n\nKind regards,\nJon\n")
 tasks.append(dict(id="other-translate", batch=1, family="none", out_of_scope=True,
     text="Translate letter.txt into French and save the translation as letter_fr.txt.",
-    fixtures={"files": ["data/letter.txt"]}, check=[REFUSE]))
+    fixtures={"files": ["data/letter.txt"]},
+    check=[{"file_contains": {"file": "letter_fr.txt", "text": ["Moreau", "12 mai", "lundi"]}},
+           {"file_not_contains": {"file": "letter_fr.txt", "text": ["Thank you", "Kind regards"]}}]))
 with open(ROOT / "data/income.csv", "w", newline="") as fh:
     wr = csv.writer(fh); wr.writerow(["state", "county", "median_income"])
+    incomes = {}
     for s in ["OH", "PA", "MI"]:
-        for c in range(4): wr.writerow([s, f"{s}-county-{c}", R.randint(41000, 88000)])
+        for c in range(4):
+            incomes.setdefault(s, []).append(R.randint(41000, 88000)); wr.writerow([s, f"{s}-county-{c}", incomes[s][-1]])
 tasks.append(dict(id="other-groupby-chart", batch=1, family="none", out_of_scope=True,
     text="Using income.csv, compute the median household income per state and save a bar chart as income_by_state.png.",
-    fixtures={"files": ["data/income.csv"]}, check=[REFUSE]))
+    fixtures={"files": ["data/income.csv"]},
+    check=[{"file_is_png": "income_by_state.png"}] +
+          [{"answer_number": {"label": rf"\b{s}\b", "value": float(np.median(v)), "tolerance": 0.5}} for s, v in incomes.items()]))
 tasks.append(dict(id="other-linkcheck", batch=1, family="none", out_of_scope=True,
     text="Check which product links on {base_url}/site/shop/tools.html are broken (return an HTTP error) and list the broken ones in broken_links.md.",
     fixtures={"pages": ["site/shop/tools.html"]},
-    check=[{"answer_contains_any": ["could not", "cannot", "unable", "broken", "404"]},
+    check=[{"markdown_links_include": {"file": "broken_links.md", "links": [f"/site/shop/p/{slug(t)}.html" for t in tools]}},
            {"answer_not_contains": ["wrote them as a markdown list"]}]))
 
 order = sorted(tasks, key=lambda t: t["batch"])

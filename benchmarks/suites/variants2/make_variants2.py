@@ -178,8 +178,7 @@ def research(id_, batch, text, out, prefix, word, pair=None):
     t = dict(id=id_, batch=batch, family="search-summarise", text=text, fixtures={"documents": ALLDOCS, "pages": ALLPAGES},
              check=[{"markdown_links_include": {"file": out, "links": [f"/site/articles/{prefix}-{i}.html" for i in (1, 2, 3)]}},
                     {"file_contains": {"file": out, "text": [word]}},
-                    {"file_not_contains": {"file": out, "text": ["sourdough", "road bike"]}},
-                    {"answer_contains": out}])
+                    {"file_not_contains": {"file": out, "text": ["sourdough", "road bike"]}}])
     if pair: t["pair"] = pair
     tasks.append(t)
 research("research-no-search-word", 1, "Write me a short report, with sources, on the health effects of noise pollution. "
@@ -464,15 +463,98 @@ for key, (id_, b, pair, text, src) in PROGS.items():
     tasks.append(t)
 
 # ---------------- outside every family ----------------
-REFUSE = {"answer_contains_any": ["could not", "cannot", "can't", "unable", "not able", "outside"]}
+# Saying "cannot" is credited only through an honest task_failed (the harness counts it for an
+# out-of-scope task); the checks verify a correct result, so a run that claims success must have one.
 w("data/names.txt", "\n".join(["Zoe", "adam", "Maria", "zoe", "Liam", "Maria", "Chen"]) + "\n")
 tasks.append(dict(id="other-dedupe-sort", batch=1, family="none", out_of_scope=True,
     text="Sort the names in names.txt alphabetically, remove duplicates (case-insensitive) and save the result as names_sorted.txt.",
-    fixtures={"files": ["data/names.txt"]}, check=[REFUSE]))
+    fixtures={"files": ["data/names.txt"]}, check=[{"python": "checks/names_sorted.py"}]))
+w("checks/names_sorted.py", '''"""names_sorted.txt: the names of names.txt, one per line, sorted, each once ignoring case."""
+WANT = ["adam", "chen", "liam", "maria", "zoe"]
+
+
+def check(answer, outputs_dir, fixtures_dir):
+    path = outputs_dir / "names_sorted.txt"
+    if not path.is_file():
+        return False, "no names_sorted.txt"
+    got = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # Alphabetical ignoring case, or by code point: either order of the five names, in any case.
+    ok = [n.lower() for n in got] == WANT or (sorted(got) == got and sorted(n.lower() for n in got) == WANT)
+    return ok, f"names_sorted.txt has {got}, expected {WANT} (any case)"
+''')
 w("data/sales_q.csv", "quarter,region,revenue\nQ1,north,120\nQ1,south,95\nQ2,north,130\nQ2,south,101\n")
 tasks.append(dict(id="other-pivot-excel", batch=1, family="none", out_of_scope=True,
     text="Pivot sales_q.csv so quarters are rows and regions are columns, and save it as an Excel workbook sales_pivot.xlsx.",
-    fixtures={"files": ["data/sales_q.csv"]}, check=[REFUSE]))
+    fixtures={"files": ["data/sales_q.csv"]}, check=[{"python": "checks/sales_pivot.py"}]))
+w("checks/sales_pivot.py", '''"""sales_pivot.xlsx: an Excel workbook whose first sheet has quarters as rows and regions as columns.
+
+Read with the standard library (an .xlsx is a zip of XML parts), so the check needs no package.
+"""
+import re
+import zipfile
+from xml.etree import ElementTree
+
+NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+WANT = {("q1", "north"): 120, ("q1", "south"): 95, ("q2", "north"): 130, ("q2", "south"): 101}
+
+
+def _column(ref):
+    n = 0
+    for ch in re.match(r"[A-Z]+", ref).group(0):
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _rows(book):
+    names = book.namelist()
+    shared = []
+    if "xl/sharedStrings.xml" in names:
+        for si in ElementTree.fromstring(book.read("xl/sharedStrings.xml")).iter(NS + "si"):
+            shared.append("".join(t.text or "" for t in si.iter(NS + "t")))
+    sheets = sorted(n for n in names if re.fullmatch(r"xl/worksheets/sheet\\d+\\.xml", n))
+    if not sheets:
+        return []
+    rows = []
+    for row in ElementTree.fromstring(book.read(sheets[0])).iter(NS + "row"):
+        cells = {}
+        for c in row.iter(NS + "c"):
+            kind, v = c.get("t"), c.find(NS + "v")
+            if kind == "s" and v is not None:
+                value = shared[int(v.text)]
+            elif kind == "inlineStr":
+                value = "".join(t.text or "" for t in c.iter(NS + "t"))
+            elif kind in ("str", "b", "e") or v is None:
+                value = v.text if v is not None else None
+            else:
+                value = float(v.text)
+            cells[_column(c.get("r"))] = value
+        rows.append([cells.get(i) for i in range(max(cells, default=-1) + 1)])
+    return rows
+
+
+def _text(value):
+    return str(value).strip().lower() if value is not None else ""
+
+
+def check(answer, outputs_dir, fixtures_dir):
+    path = outputs_dir / "sales_pivot.xlsx"
+    if not path.is_file() or not zipfile.is_zipfile(path):
+        return False, "no Excel workbook sales_pivot.xlsx"
+    with zipfile.ZipFile(path) as book:
+        rows = _rows(book)
+    header = next((r for r in rows if {"north", "south"} <= {_text(v) for v in r}), None)
+    if header is None:
+        return False, "no row names the regions north and south as columns"
+    col = {_text(v): i for i, v in enumerate(header)}
+    got = {}
+    for r in rows:
+        quarter = next((_text(v) for v in r if _text(v) in ("q1", "q2")), None)
+        if quarter:
+            for region in ("north", "south"):
+                got[(quarter, region)] = r[col[region]] if col[region] < len(r) else None
+    ok = all(isinstance(got.get(k), float) and abs(got[k] - v) < 1e-6 for k, v in WANT.items())
+    return ok, f"pivot cells {got}, expected {WANT}"
+''')
 
 order = sorted(tasks, key=lambda t: t["batch"])
 def declared(tasks: list) -> list:

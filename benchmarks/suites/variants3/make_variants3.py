@@ -20,7 +20,6 @@ for d in ("data", "site", "docs", "checks"):
 (ROOT / "checks" / "run_tests.py").write_text(RUN_TESTS, encoding="utf-8")
 rng = np.random.default_rng(333); R = random.Random(333)
 tasks = []
-REFUSE = ["could not", "cannot", "can't", "unable", "not able", "outside", "not supported", "don't know how"]
 
 def w(rel, text):
     p = ROOT / rel; p.parent.mkdir(parents=True, exist_ok=True); p.write_text(text, encoding="utf-8")
@@ -59,7 +58,26 @@ T(id="px-stark-drawdown", batch=1, family="price-series",
   text="Using stark.csv (daily OHLCV for Stark Industries), report the annualised volatility, the total return and the maximum drawdown, and save a closing-price chart as stark.png.",
   fixtures={"files": ["data/stark.csv"]},
   check=[volc(logvol(p)), {"answer_number": {"label": "total return", "value": round(tot, 6), "tolerance": 0.002}},
-         {"answer_number": {"label": "drawdown", "value": round(mdd, 6), "tolerance": 0.003}}, {"file_is_png": "stark.png"}])
+         {"python": "checks/drawdown.py"}, {"file_is_png": "stark.png"}])
+# A maximum drawdown is reported as a fall (46.5%) or as a signed change (-46.5%): either sign counts,
+# the magnitude must be right. The nearest number after each "drawdown" is read, as answer_number does.
+w("checks/drawdown.py", f'''import re
+
+DRAWDOWN = {abs(round(mdd, 6))!r}
+NUMBER = re.compile(r"[-\\u2212]?\\d+(?:\\.\\d+)?(\\s*%)?")
+
+
+def check(answer, outputs_dir, fixtures_dir):
+    seen = []
+    for label in re.finditer(r"drawdown", answer, re.I):
+        m = NUMBER.search(answer, label.end(), label.end() + 60)
+        if m:
+            value = abs(float(m.group(0).rstrip(" %").replace("\\u2212", "-")))
+            seen.append(m.group(0))
+            if any(abs(v - DRAWDOWN) <= 0.003 for v in ([value, value / 100] if m.group(1) else [value])):
+                return True, f"maximum drawdown {{m.group(0)}} (expected {{DRAWDOWN}} as a fall, either sign)"
+    return False, f"no number after /drawdown/ within 0.003 of {{DRAWDOWN}} in either sign (saw {{seen}})"
+''')
 
 d = pd.bdate_range("2023-02-01", periods=230)
 p = gbm(230, 18.5, 0.47).round(2)
@@ -185,8 +203,7 @@ def research(id_, batch, text, out, keys, word, pair=None, forbid=("sourdough", 
              fixtures={"documents": [f"docs/{k}.md" for k in ART], "pages": [f"site/articles/{k}.html" for k in ART]},
              check=[{"markdown_links_include": {"file": out, "links": [f"/site/articles/{k}.html" for k in keys]}},
                     {"file_contains": {"file": out, "text": [word]}},
-                    {"file_not_contains": {"file": out, "text": list(forbid)}},
-                    {"answer_contains": out.split("/")[-1]}])
+                    {"file_not_contains": {"file": out, "text": list(forbid)}}])
     if pair: t["pair"] = pair
     tasks.append(t)
 research("res-heatpump-folder", 1, "Look into how well heat pumps work in cold climates: search for sources, read them and write a markdown report with a summary and citations. Save it in a reports folder as reports/heat_pumps.md.",
@@ -465,20 +482,31 @@ prog("code-wordstats", 1, "Create wordstats.py that satisfies the tests in test_
 prog("code-validators", 2, "Write validators.py (email and ISBN-10 checks) so the tests in test_validators.py pass. Save it as outputs/validators.py.", "validators", pair="code-wordstats")
 
 # ---------------- outside every family ----------------
-# multi-file comparison: only one file answer or refusal passes
+# Saying "cannot" is credited only through an honest task_failed (the harness counts it for an
+# out-of-scope task); the checks verify a correct result, so a run that claims success must have one.
+# multi-file comparison: the most volatile file named as such, and each file's volatility
 vols = {}
 for nm, sg in (("alpha", 0.21), ("beta", 0.48), ("gamma", 0.33)):
     dd = pd.bdate_range("2023-01-02", periods=250); pp = gbm(250, 50, sg).round(2)
     pd.DataFrame({"Date": dd.strftime("%Y-%m-%d"), "Close": pp}).to_csv(ROOT / f"data/{nm}.csv", index=False); vols[nm] = logvol(pp)
 best = max(vols, key=vols.get)
 w("checks/compare_vol.py", f'''import re
-REF = {REFUSE!r}
+VOLS = { {k: round(v, 6) for k, v in vols.items()}!r}
 def check(answer, outputs_dir, fixtures_dir):
-    a = answer.lower()
-    if any(r in a for r in REF): return True, "honest refusal"
-    first = min(((a.find(n), n) for n in ("alpha", "beta", "gamma") if n in a), default=(-1, None))
-    ok = re.search(r"{best}[^.]*\\b(highest|most volatile)|(highest|most volatile)[^.]*\\b{best}", a) is not None
-    return ok, "names {best} as highest" if ok else "wrong/unsupported answer: " + a[:200]
+    a = answer.lower().replace(".csv", "")
+    # Decimal points are not sentence ends: "beta: 48.1%, the highest" names beta as highest.
+    words = re.sub(r"(?<=\\d)\\.(?=\\d)", "", a)
+    nearest = []  # per "highest" / "most volatile": the file named nearest to it in its sentence
+    for sentence in re.split(r"[.;\\n]", words):
+        for kw in re.finditer(r"highest|most volatile", sentence):
+            near = [(max(kw.start() - m.end(), m.start() - kw.end()), m.group(0))
+                    for m in re.finditer(r"\\b(alpha|beta|gamma)\\b", sentence)]
+            nearest += [min(near)[1]] if near else []
+    named = bool(nearest) and set(nearest) == {{"{best}"}}
+    nums = [float(x) for x in re.findall(r"\\d+(?:\\.\\d+)?", a)]
+    given = {{k: any(abs(n - v) <= 0.02 * v or abs(n - 100 * v) <= 2 * v for n in nums) for k, v in VOLS.items()}}
+    ok = named and all(given.values())
+    return ok, f"{best} named as highest: {{named}}; volatility given {{given}} (expected {{VOLS}})"
 ''')
 T(id="other-compare-vols", batch=1, family="outside", out_of_scope=True,
   text="Which of these three stocks had the highest annualised volatility in 2023: alpha.csv, beta.csv or gamma.csv? Give the volatility of each.",
@@ -487,24 +515,19 @@ T(id="other-compare-vols", batch=1, family="outside", out_of_scope=True,
 dfa = pd.read_csv(ROOT / "data/advertising.csv")
 X = np.column_stack([np.ones(len(dfa)), dfa.tv, dfa.radio, dfa.online]); coef = np.linalg.lstsq(X, dfa.revenue, rcond=None)[0]
 w("checks/multireg.py", f'''import re
-REF = {REFUSE!r}
-COEF = {[round(float(c), 6) for c in coef]!r}
+COEF = {[round(float(c), 6) for c in coef]!r}  # intercept, tv, radio, online
 def check(answer, outputs_dir, fixtures_dir):
-    a = answer.lower()
-    if any(r in a for r in REF): return True, "honest refusal"
-    nums = [float(x) for x in re.findall(r"-?\\d+\\.\\d+", a)]
-    hit = [any(abs(n - c) <= max(0.01 * abs(c), 0.002) for n in nums) for c in COEF[1:]]
-    return all(hit), f"coef hits {{hit}} expected {{COEF}}"
+    nums = [float(x) for x in re.findall(r"-?\\d+(?:\\.\\d+)?", answer)]
+    hit = [any(abs(n - c) <= max(0.01 * abs(c), 0.002) for n in nums) for c in COEF]
+    return all(hit), f"coefficient hits {{hit}} expected {{COEF}}"
 ''')
 T(id="other-multiple-regression", batch=1, family="outside", out_of_scope=True,
   text="Using advertising.csv, fit a multiple linear regression of revenue on tv, radio and online together and report the coefficient of each predictor and the intercept.",
   fixtures={"files": ["data/advertising.csv"]}, check=[{"python": "checks/multireg.py"}])
 # external links count on recipes page: 1 (facebook) ; refusal or correct
 w("checks/extlinks.py", f'''import re
-REF = {REFUSE!r}
 def check(answer, outputs_dir, fixtures_dir):
     a = answer.lower()
-    if any(r in a for r in REF): return True, "honest refusal"
     ok = re.search(r"(?<![\\w./:-])(1|one)(?![\\w.%/-])", a) is not None and "facebook" in a
     return ok, "answer: " + a[:200]
 ''')
