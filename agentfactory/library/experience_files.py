@@ -38,6 +38,7 @@ EXPERIENCE_DIR = "experience"
 SUFFIX = ".jsonl"
 MAX_FILE_BYTES = 64 * 1024 * 1024  # one agent's file; a remote offering more is refused
 MAX_FILES = 10_000  # agents in one library
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # all agents' files a remote may offer
 MAX_LINE_BYTES = 64 * 1024  # one record; longer lines are written by nobody and skipped by readers
 LOCK_TIMEOUT_S = 300.0
 _FILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\.jsonl")
@@ -85,7 +86,7 @@ def _lock(library_path: Path) -> FileLock:
     if lock is None:
         target = Path(key) / ".git" / "agentfactory" / "experience.lock"
         target.parent.mkdir(parents=True, exist_ok=True)
-        lock = _locks[key] = FileLock(str(target), timeout=LOCK_TIMEOUT_S)
+        lock = _locks[key] = FileLock(str(target), timeout=LOCK_TIMEOUT_S, fallback_to_soft=False)
     return lock
 
 
@@ -179,9 +180,10 @@ def check_incoming(git: Git, commit: str, entry: TreeEntry) -> None:
     entries = git.ls_tree(commit, EXPERIENCE_DIR, recursive=True, sizes=True)
     if len(entries) > MAX_FILES:
         raise ValidationError(f"the remote's {EXPERIENCE_DIR} holds more than {MAX_FILES} files")
+    total = 0
     for path, item in entries.items():
         rel = path[len(EXPERIENCE_DIR) + 1 :]
-        shown = repr(rel[:80])
+        shown = rel[:80].encode("unicode_escape").decode("ascii")
         if "/" in rel or not is_file_name(rel):
             raise ValidationError(
                 f"the remote's {EXPERIENCE_DIR}/{shown} is not an agent file (<agent>.jsonl, no folders)"
@@ -195,6 +197,9 @@ def check_incoming(git: Git, commit: str, entry: TreeEntry) -> None:
             raise ValidationError(
                 f"the remote's {EXPERIENCE_DIR}/{shown} is {item.size} bytes; the limit is {MAX_FILE_BYTES}"
             )
+        total += item.size or 0
+        if total > MAX_TOTAL_BYTES:
+            raise ValidationError(f"the remote's {EXPERIENCE_DIR} holds more than {MAX_TOTAL_BYTES} bytes")
 
 
 def _files(git: Git, commit: str) -> dict[str, TreeEntry]:

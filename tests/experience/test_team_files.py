@@ -449,3 +449,18 @@ def test_the_store_path_default_is_unchanged(tmp_path):
     assert store.path == default_store_path(env.settings) and store.agent_id == "alice"
     store.record_run(RunRecord(run_id="r", agent_id="alice", task="t", status="succeeded", success=True))
     assert (env.settings.library / "experience" / "alice.jsonl").is_file()
+
+
+def test_library_pull_on_the_cli_says_what_experience_came_and_what_was_skipped(team, monkeypatch):
+    alice, store, remote, mallory = team
+    row = {"v": 1, "type": "run", "uid": "r", "run_id": "m", "agent_id": "mallory", "task": "t",
+           "status": "succeeded", "success": True, "started": 1.0}  # fmt: skip
+    data = json.dumps(row).encode() + b"\n" + json.dumps({**row, "steps": "many"}).encode() + b"\n"
+    _push_files(
+        mallory, remote, [*_alice_rows(mallory), ("100644", "blob", _blob(mallory, data), "mallory.jsonl")]
+    )
+    monkeypatch.chdir(alice.path.parent)
+    out = runner.invoke(app, ["library", "pull", remote, "--library", str(alice.path), "--sandbox", "local"])
+    assert out.exit_code == 0, out.output
+    assert "Experience: 4 new records from alice.jsonl, mallory.jsonl" in out.output
+    assert "1 bad rows skipped in mallory.jsonl (steps is not a non-negative integer)" in out.output
