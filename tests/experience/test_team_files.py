@@ -464,3 +464,30 @@ def test_library_pull_on_the_cli_says_what_experience_came_and_what_was_skipped(
     assert out.exit_code == 0, out.output
     assert "Experience: 4 new records from alice.jsonl, mallory.jsonl" in out.output
     assert "1 bad rows skipped in mallory.jsonl (steps is not a non-negative integer)" in out.output
+
+
+def test_an_export_interrupted_before_the_store_noted_it_adds_nothing_twice(tmp_path):
+    from agentfactory.experience import sync
+
+    db = tmp_path / "lib.experience.sqlite"
+    shutil.copyfile(FIXTURE, db)
+    before = _snapshot(ExperienceStore(db))
+    lib = Library(tmp_path / "lib")
+    lib.ensure()
+    store = ExperienceStore(db, library=lib.path, agent_id="alice")
+    conn = store._connection()
+    conn.execute("BEGIN IMMEDIATE")
+    first = sync.export_legacy(conn, lib.path, "alice")
+    conn.execute("ROLLBACK")  # killed after the file was written, before the store's transaction ended
+    assert _snapshot(store) == before  # exported again on open, every copy ignored
+    assert len(_lines(lib.path / "experience" / "alice.jsonl")) == 2 * first
+
+
+def test_a_file_rewritten_by_hand_rebuilds_the_store_from_the_files(tmp_path):
+    lib = Library(tmp_path / "lib")
+    store = ExperienceStore(tmp_path / "x.sqlite", library=lib.path, agent_id="alice")
+    _record(store, 3)
+    path = lib.path / "experience" / "alice.jsonl"
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:2]))
+    report = store.sync()
+    assert report.rebuilt and store.count_executions() == 2
