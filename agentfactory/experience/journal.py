@@ -101,8 +101,6 @@ def _text(data: dict, key: str, *, required: bool = False, optional: bool = Fals
         raise BadRow(f"{key} is not a string")
     if len(value) > limit:
         raise BadRow(f"{key} is longer than {limit} characters")
-    if "\x00" in value:
-        raise BadRow(f"{key} holds a NUL character")
     return value
 
 

@@ -162,6 +162,10 @@ class ExperienceStore:
             self._library_ready = True
             self.sync()  # a store older than the files is exported before the first new record
         try:
+            journal.parse_line(line.rstrip(b"\n"))  # what the team cannot read is not written
+        except journal.BadRow as exc:
+            raise UsageError(f"Experience record not written: {exc}.") from None
+        try:
             _files.append_line(self.library, self.agent_id, line)
         except OSError as exc:
             raise ExperienceStoreError(
@@ -635,21 +639,6 @@ class ExperienceStore:
             raise UsageError("--window must be at least 1.")
         with self._read() as conn:
             return compute_stats(conn, agent_id=agent_id, window=window)
-
-
-def _code_base(conn: sqlite3.Connection, name: str, version: int) -> int:
-    row = conn.execute(
-        "SELECT same_code_as FROM doc_versions WHERE subagent = ? AND version = ?", (name, version)
-    ).fetchone()
-    return int(row[0]) if row else version  # stored already resolved: one hop
-
-
-def _code_versions(conn: sqlite3.Connection, name: str, version: int) -> list[int]:
-    base = _code_base(conn, name, version)
-    rows = conn.execute(
-        "SELECT version FROM doc_versions WHERE subagent = ? AND same_code_as = ?", (name, base)
-    ).fetchall()
-    return sorted({base, *(int(r[0]) for r in rows)})
 
 
 def _library_exists(path: Path) -> bool:
