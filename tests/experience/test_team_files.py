@@ -491,3 +491,23 @@ def test_a_file_rewritten_by_hand_rebuilds_the_store_from_the_files(tmp_path):
     path.write_text("".join(path.read_text().splitlines(keepends=True)[:2]))
     report = store.sync()
     assert report.rebuilt and store.count_executions() == 2
+
+
+def test_a_remote_whose_experience_is_a_file_is_refused(team):
+    alice, store, remote, mallory = team
+    rows = [
+        line.split("\t", 1)
+        for line in _git(mallory, "ls-tree", "HEAD").splitlines()
+        if not line.endswith("\texperience")
+    ]
+    listing = [(*meta.split(), name) for meta, name in rows]
+    listing.append(("100644", "blob", _blob(mallory, b"{}\n"), "experience"))
+    tree = _git(
+        mallory, "mktree", "-z", data=b"".join(f"{m} {k} {s}\t{n}".encode() + b"\0" for m, k, s, n in listing)
+    )
+    commit = _git(mallory, "commit-tree", tree, "-p", "HEAD", "-m", "hostile")
+    _git(mallory, "push", "-q", "-f", remote, f"{commit}:refs/heads/main")
+    head = alice.head()
+    with pytest.raises(ValidationError, match="experience is not a folder"):
+        alice.pull(remote)
+    assert alice.head() == head and (alice.path / "experience" / "alice.jsonl").is_file()
