@@ -184,6 +184,8 @@ class Library:
                     f"(no {MARKER}); point --library at an empty or new folder."
                 )
             return
+        if not locked and (self.path / LOCK_NAME).is_file():
+            return  # .git may appear between the test above and this listing: decided under the lock
         foreign = sorted(p.name for p in self.path.iterdir() if p.name not in _PRESEEDED)
         if foreign:
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
