@@ -24,8 +24,12 @@ from agentfactory.errors import (  # noqa: E402
     AuthenticationError,
     BudgetExhausted,
     ConfigError,
+    ContextWindowExceeded,
+    InvalidSetting,
     LibraryError,
+    MissingExtra,
     ProviderError,
+    ProviderTimeout,
     SandboxError,
     UsageError,
     ValidationError,
@@ -36,7 +40,7 @@ from agentfactory.llm.types import Message, ModelResponse, ToolCall, ToolSpec, U
 # name -> module that defines it, imported on first access (PEP 562).
 _LAZY = {
     "MetaAgent": "agentfactory.meta.agent",
-    "RunResult": "agentfactory.meta.agent",
+    "RunResult": "agentfactory.engine.run",
     "Library": "agentfactory.library",
     "Subagent": "agentfactory.library",
     "Case": "agentfactory.library",
@@ -48,9 +52,10 @@ _LAZY = {
 if TYPE_CHECKING:
     from agentfactory import deploy
     from agentfactory.deploy import DeployRefused
+    from agentfactory.engine.run import RunResult
     from agentfactory.evolve import EvolveOptions, Evolver
     from agentfactory.library import Case, Library, Subagent
-    from agentfactory.meta.agent import MetaAgent, RunResult
+    from agentfactory.meta.agent import MetaAgent
 
 
 def __getattr__(name: str) -> Any:
@@ -76,16 +81,20 @@ __all__ = [
     "BudgetExhausted",
     "Case",
     "ConfigError",
+    "ContextWindowExceeded",
     "DeployRefused",
     "EventLog",
     "EvolveOptions",
     "Evolver",
+    "InvalidSetting",
     "Library",
     "LibraryError",
     "Message",
     "MetaAgent",
+    "MissingExtra",
     "ModelResponse",
     "ProviderError",
+    "ProviderTimeout",
     "RunResult",
     "SandboxError",
     "Settings",

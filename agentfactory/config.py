@@ -4,8 +4,9 @@
 environment or the config file for settings; everything else receives a `Settings`. Every value is
 checked here, whatever its source: numbers must be finite and within `BOUNDS`, and a refusal names the
 setting and where the value came from (InvalidSetting, exit 2). `Settings(...)` built in Python meets
-the same bounds. API keys are not settings: adapters read them from the usual provider variables
-(ANTHROPIC_API_KEY, OPENAI_API_KEY) at call time and never write them anywhere.
+the same bounds. API keys are not settings (no config file, no `config show`): they are read here with
+the settings, from the usual provider variables (`CREDENTIAL_VARIABLES`), and carried to the adapters
+and tools in `Settings.credentials`, which is never printed nor written anywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,47 @@ from agentfactory.errors import ConfigError, InvalidSetting
 
 CONFIG_FILE = "agentfactory.toml"
 ENV_PREFIX = "AGENTFACTORY_"
+# The provider variables the adapters and tools need: keys, and the endpoints the SDKs read beside them.
+CREDENTIAL_VARIABLES = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "BRAVE_API_KEY",
+    "TAVILY_API_KEY",
+)
+
+
+class Credentials(Mapping[str, str]):
+    """API keys and provider endpoints: a read-only mapping that never shows a value (its repr, and so
+    any JSON or log a Settings ends up in, names the variables only)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, str] | None = None):
+        self._values = dict(values or {})
+
+    def __getitem__(self, name: str) -> str:
+        return self._values[name]
+
+    def __iter__(self) -> Any:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Credentials({', '.join(sorted(self._values))})"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Credentials:
+        return self  # immutable
+
+
+def read_credentials(env: Mapping[str, str] | None = None) -> Credentials:
+    """The set provider variables of `env` (default: the process environment): the only place that
+    reads API keys."""
+    source = os.environ if env is None else env
+    return Credentials({name: source[name] for name in CREDENTIAL_VARIABLES if source.get(name)})
 
 
 @dataclass(frozen=True)
@@ -77,9 +120,17 @@ class Settings:
     web_search_dir: Path | None = None  # documents for the local search backend
     web_fetch_allow_loopback: bool = False
     deploy_min_runs: int = 3  # successful recorded runs a subagent needs before `deploy` exports it
+    # run_subagent(final=true) ends a run with a reused subagent's result only when it is mature (this
+    # many earlier successful runs, stored cases) and the result has its cases' shape; false: never.
+    final_answers: bool = True
+    final_min_runs: int = 3
     prices: dict[str, Prices] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # API keys and provider endpoints (CREDENTIAL_VARIABLES): not a setting, never shown (repr=False).
+    credentials: Mapping[str, str] = field(default_factory=read_credentials, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.credentials, Credentials):  # a plain mapping given in Python
+            object.__setattr__(self, "credentials", Credentials(self.credentials))
         # Settings built in Python (not through load_settings) meet the same bounds.
         for name, kind in _field_kinds().items():
             if kind in ("int", "float") and getattr(self, name) is not None:
@@ -89,9 +140,9 @@ class Settings:
         """The meta-agent model: configured, else a real provider whose key is set, else the sim model."""
         if self.model:
             return self.model
-        if os.environ.get("ANTHROPIC_API_KEY"):
+        if self.credentials.get("ANTHROPIC_API_KEY"):
             return "anthropic:claude-sonnet-4-6"
-        if os.environ.get("OPENAI_API_KEY"):
+        if self.credentials.get("OPENAI_API_KEY"):
             return "openai:gpt-4.1"
         return "sim"
 
@@ -119,6 +170,8 @@ class Settings:
         return self.prices[max(matches, key=len)] if matches else None
 
 
+# The fields a flag, a variable or agentfactory.toml may set (everything but the credentials).
+SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "credentials")
 STREAM_MODES = ("auto", "on", "off")
 MAX_CALL_TIMEOUT_S = 86_400.0  # a day; beyond it timers overflow and "no deadline" is what is meant
 
@@ -175,6 +228,7 @@ BOUNDS: dict[str, Bound] = {
     "context_window": Bound(1_024, 100_000_000, "tokens"),
     "compact_at": Bound(0, 1, "of the context window", above=True),
     "deploy_min_runs": Bound(0, 1_000_000, "runs"),
+    "final_min_runs": Bound(0, 1_000_000, "runs"),
     "max_time": Bound(0, 30 * 86_400, "seconds", above=True),
     "call_timeout_s": Bound(0, MAX_CALL_TIMEOUT_S, "seconds", above=True),
     "thinking_budget": Bound(1024, 1_000_000, "tokens"),  # 1,024: the Anthropic API's minimum
@@ -186,7 +240,11 @@ PRICE_BOUND = Bound(0, 1_000_000, "US dollars per million tokens")
 
 def _field_kinds() -> dict[str, str]:
     """Field name -> its type as written, with an optional `| None` dropped ("int", "float", "str", ...)."""
-    return {f.name: str(f.type).replace(" | None", "").replace("None | ", "") for f in fields(Settings)}
+    return {
+        f.name: str(f.type).replace(" | None", "").replace("None | ", "")
+        for f in fields(Settings)
+        if f.name in SETTING_NAMES
+    }
 
 
 def _invalid(name: str, value: Any, source: str, expected: str) -> InvalidSetting:
@@ -325,7 +383,7 @@ def resolve_settings(
     env = dict(os.environ) if env is None else env
     cwd = Path(cwd or Path.cwd()).absolute()
     flag_sources = flag_sources or {}
-    names = {f.name for f in fields(Settings)}
+    names = set(SETTING_NAMES)
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
 
@@ -365,7 +423,7 @@ def resolve_settings(
             values[name] = _coerce(name, value, source) if name != "prices" else value
             sources[name] = source
 
-    settings = replace(Settings(), **values)
+    settings = replace(Settings(credentials=read_credentials(env)), **values)
     for rel in sorted(_PATH_FIELDS):
         p = getattr(settings, rel)
         if p is not None and not p.is_absolute():
@@ -444,6 +502,8 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubb
 # web_fetch_allow_loopback = false  # let web_fetch reach 127.0.0.1 (local test servers only)
 
 # deploy_min_runs = 3             # successful recorded runs before `deploy` exports a subagent
+# final_answers = true            # run_subagent(final=true) may end a run with a mature subagent's result
+# final_min_runs = 3              # earlier successful runs a subagent needs before its result is final
 
 # Price table, USD per million tokens (defaults cover current Anthropic and OpenAI models).
 # [prices."my-local-model"]

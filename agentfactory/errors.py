@@ -7,6 +7,9 @@ and the process exit code the CLI maps it to. Unexpected failures stay ordinary 
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1
 EXIT_USAGE = 2
@@ -72,6 +75,33 @@ class SandboxError(AgentFactoryError):
     """The sandbox backend is unavailable or misconfigured."""
 
     exit_code = EXIT_CONFIG
+
+
+class MissingExtra(ConfigError):
+    """An optional part is not installed: the message names the extra and the exact pip install."""
+
+    def __init__(self, what: str, module: str, extra: str, alternative: str = ""):
+        self.module, self.extra = module, extra
+        super().__init__(
+            f"{what} needs the {module} package, which is not installed: "
+            f"pip install 'agentfactory[{extra}]'{alternative}."
+        )
+
+
+class MissingSandboxExtra(MissingExtra, SandboxError):
+    """The docker sandbox's SDK is missing: a configuration error that sandbox checks also report."""
+
+
+def import_extra(
+    module: str, extra: str, what: str, alternative: str = "", error: type[MissingExtra] = MissingExtra
+) -> ModuleType:
+    """Import the SDK of an optional part, or raise `error` naming `pip install 'agentfactory[extra]'`."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if exc.name not in (None, module) and not str(exc.name).startswith(module + "."):
+            raise  # the SDK is there but one of its own dependencies is broken: not a missing extra
+        raise error(what, module, extra, alternative) from None
 
 
 class BudgetExhausted(AgentFactoryError):

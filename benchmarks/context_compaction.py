@@ -23,13 +23,14 @@ import statistics
 import sys
 from typing import Any
 
-from agentfactory.budget import Budget
 from agentfactory.config import Settings
+from agentfactory.engine.budget import Budget
+from agentfactory.engine.compaction import estimate_tokens
+from agentfactory.engine.loop import Outcome, run_tool_loop
 from agentfactory.llm import ScriptedProvider
 from agentfactory.llm.metered import MeteredProvider
 from agentfactory.meta.agent import system_prompt
-from agentfactory.meta.compaction import estimate_tokens
-from agentfactory.meta.loop import Outcome, run_tool_loop
+from agentfactory.meta.handlers import CODE_TOOLS
 from agentfactory.meta.skills import meta_tools
 
 TASK = "Compute per-region sales statistics from inputs/sales.csv and report the three best regions."
@@ -113,6 +114,7 @@ def run(steps: int, window: int, compact_at: float) -> dict[str, Any]:
         lambda name, args: dispatch(name, args, counter),
         budget,
         lambda kind, **_: events.append(kind),
+        code_tools=CODE_TOOLS,
     )
     return {
         "status": result.status,

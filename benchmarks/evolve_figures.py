@@ -24,46 +24,49 @@ import tempfile
 import time
 from pathlib import Path
 
-from agentfactory_bench import CORE_SUITE, load_suite, sim_bank
-from agentfactory_bench.sim_bank import CAPABILITIES
+from agentfactory_bench import CORE_SUITE, load_suite, sim
 
 from agentfactory.config import Settings
+from agentfactory.engine.candidates import FIXTURES_DIR
+from agentfactory.engine.gate import run_gate
+from agentfactory.engine.run import open_run
 from agentfactory.evolve import Evolver
 from agentfactory.experience import ExperienceStore, default_store_path
-from agentfactory.gate import run_gate
 from agentfactory.library import Library
 from agentfactory.llm import ScriptedProvider, get_provider
 from agentfactory.meta.agent import MetaAgent
-from agentfactory.meta.context import FIXTURES_DIR
-from agentfactory.runtime import open_run
 from agentfactory.sandbox import get_backend
 
 
 def seed(settings: Settings, library: Library, store: ExperienceStore, backend) -> int:
     """Each file task solved once: the capability the sim model would write, run on the task's inputs, saved.
 
-    Driven by a scripted Meta-Agent over the sim bank's plan for the task (the same code and inputs the
-    sim model chooses), because the sim model's own Meta-Agent role does not run at the time of writing.
+    Driven by a scripted Meta-Agent over the task's declared first capability and inputs (the reference
+    code the sim model writes).
     """
-    tasks = [t for t in load_suite(CORE_SUITE).tasks if not t.pages and not t.documents]
+    suite = load_suite(CORE_SUITE)
+    tasks = [t for t in suite.tasks if not t.pages and not t.documents and t.capabilities]
     seeded = 0
     for task in tasks:
-        plan = sim_bank.plan(task.render_text(), task.input_names)
-        if plan is None:
-            continue
-        cap = plan.chain[0]
+        cap = suite.capability(task.capabilities[0])
+        inputs = task.inputs.get(cap.name, {})
         args = {"name": cap.name, "description": cap.description, "code": cap.code, "tools": list(cap.tools)}
         if cap.name in {i.name for i in library.list()}:
-            script = [_call("run_subagent", name=cap.name, inputs=plan.inputs)]
+            script = [_call("run_subagent", name=cap.name, inputs=inputs)]
         else:
             script = [
                 _call("create_subagent", **args),
-                _call("run_subagent", name=cap.name, inputs=plan.inputs),
+                _call("run_subagent", name=cap.name, inputs=inputs),
             ]
         script.append(_call("finish", answer="done", save=[cap.name]))
-        MetaAgent(
-            settings, provider=ScriptedProvider(script), library=library, backend=backend, experience=store
-        ).run(task.render_text(), input_files=list(task.files))
+        with sim.serving(task, suite):  # the subagents' llm calls get the task's declared answers
+            MetaAgent(
+                settings,
+                provider=ScriptedProvider(script),
+                library=library,
+                backend=backend,
+                experience=store,
+            ).run(task.render_text(), input_files=list(task.files))
         seeded += 1
     return seeded
 
@@ -75,15 +78,15 @@ def _call(tool: str, **arguments) -> dict:
 def ship_drafts(library: Library, root: Path) -> list[str]:
     shipped = []
     names = {info.name for info in library.list()}
-    for cap in CAPABILITIES:
-        if not cap.buggy_edits or cap.name not in names:
+    for cap in load_suite(CORE_SUITE).capabilities.values():
+        if not cap.bug or cap.name not in names:
             continue
         sub = library.get(cap.name)
         code = sub.code
-        if not all(old in code for old, _ in cap.buggy_edits) or not sub.cases:
+        if not all(e.old in code for e in cap.bug) or not sub.cases:
             continue
-        for old, new in cap.buggy_edits:
-            code = code.replace(old, new, 1)
+        for e in cap.bug:
+            code = code.replace(e.old, e.new, 1)
         folder = library.export(cap.name, sub.version, root / "drafts")
         (folder / sub.entry).write_text(code, encoding="utf-8")
         library.save(folder, message="first draft shipped outside the gate")
@@ -126,7 +129,7 @@ def regressions(settings: Settings, library: Library, backend, outcomes, root: P
                     inputs.mkdir()
                     if (folder / FIXTURES_DIR).is_dir():
                         shutil.copytree(folder / FIXTURES_DIR, inputs, dirs_exist_ok=True)
-                    return opened.ctx.execute(
+                    return opened.execute(
                         folder, after.entry, case.inputs, list(after.tools), name=after.name,
                         version=after.version, revision=None, inputs_dir=inputs,
                     )  # fmt: skip
@@ -157,7 +160,8 @@ def main() -> None:
             evolver = Evolver(settings, provider=get_provider("sim", settings), library=library,
                               backend=backend, experience=store)  # fmt: skip
             plans = evolver.plan(all_=True)
-            report = evolver.run(plans=plans)
+            with sim.revising(load_suite(CORE_SUITE)):  # the reviser knows the suite's reference code
+                report = evolver.run(plans=plans)
             admitted, checked = regressions(settings, library, backend, report.outcomes, root)
             library_size = len(library.list())
         finally:

@@ -45,6 +45,10 @@ PY="$WORK/venv/bin/python"
 AF="$WORK/venv/bin/agentfactory"
 # A regular (not editable) install: the wheel must carry everything, skills included.
 "$PY" -m pip install -q "$ROOT" || fail "pip install of the project without extras"
+for sdk in anthropic openai docker mcp; do
+  "$PY" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$sdk') is not None)" \
+    || fail "the $sdk SDK is installed without its extra"
+done
 
 # Nothing of the checkout or of the caller's settings may leak in.
 cd "$WORK"
@@ -66,9 +70,9 @@ import pkgutil
 
 import agentfactory
 
-# Code that runs inside the sandbox, not on the host: the sandbox runtime and the simulated model's
-# subagent sources (which use the sandbox image's pandas, matplotlib and bs4).
-IN_SANDBOX = ("agentfactory.sandbox.runtime.", "agentfactory.llm.sim_bank.code.")
+# Code that runs inside the sandbox, not on the host: the sandbox runtime. (The benchmark's reference
+# code lives in the agentfactory-bench distribution's suites, not in this package.)
+IN_SANDBOX = ("agentfactory.sandbox.runtime.",)
 assert "site-packages" in agentfactory.__file__, f"not the installed package: {agentfactory.__file__}"
 names = [m.name for m in pkgutil.walk_packages(agentfactory.__path__, "agentfactory.")]
 failed = []
@@ -84,6 +88,31 @@ for line in failed:
 print(f"  {len(names)} modules found, {len(failed)} failed to import")
 raise SystemExit(1 if failed else 0)
 EOF
+# expect_extra EXTRA CMD...: CMD exits 3 with one line on stderr naming `pip install 'agentfactory[EXTRA]'`.
+expect_extra() {
+  local extra="$1"
+  shift
+  expect 3 "without the $extra extra: $*" "$@"
+  grep -qF "pip install 'agentfactory[$extra]'" "$WORK/err.txt" || { cat "$WORK/err.txt" >&2; fail "no install hint for [$extra]"; }
+  [ "$(grep -c . "$WORK/err.txt")" = "1" ] || { cat "$WORK/err.txt" >&2; fail "more than one line for [$extra]"; }
+}
+
+step "without extras: --help works, each missing extra is one sentence with its pip install, exit 3"
+expect 0 "--help" "$AF" --help
+mkdir "$WORK/extras"
+printf '[{"text": "done", "tool_calls": [{"name": "finish", "arguments": {"answer": "hi"}}]}]\n' >"$WORK/extras/replies.json"
+(
+  cd "$WORK/extras"
+  # A key is set so that the missing SDK, not the missing key, is what stops the run; nothing is sent.
+  ANTHROPIC_API_KEY=unused expect_extra anthropic "$AF" run "Say hi." --model anthropic:x
+  OPENAI_API_KEY=unused expect_extra openai "$AF" run "Say hi." --model openai:x
+  expect_extra docker "$AF" run "Say hi." --model "scripted:$WORK/extras/replies.json" --sandbox docker
+  # An unknown name is said as such (exit 2) even for a format whose SDK (mcp) is missing.
+  expect 0 "init" "$AF" init
+  expect 2 "deploy of an unknown name" "$AF" deploy no-such-agent --format mcp
+  grep -q "No subagent named 'no-such-agent'" "$WORK/err.txt" || fail "deploy did not name the unknown subagent"
+)
+
 if [ "$IMPORTS_ONLY" = "1" ]; then
   echo "clean venv smoke: imports ok"
   exit 0

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite on a clean machine: installs the package with its dev extra (and the benchmark
-# distribution, benchmarks/, whose tests are part of the suite) into the project
+# The whole test suite on a clean machine: installs the package with every extra (all: the anthropic,
+# openai, docker and mcp SDKs; the adapters are tested through them), ray (batch --ray) and the dev extra,
+# and the benchmark distribution (benchmarks/, whose tests are part of the suite) into the project
 # virtual environment (.venv, created or reused; see scripts/venv.sh), the Docker engine and the sandbox
 # image (reused when present), headless Chromium for the report test; then, on a full run (no pytest
 # arguments), the clean-install smoke checks in a second, throw-away venv without extras
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh
-"$VENV_PY" -m pip install -q -e '.[dev,ray]' -e benchmarks/
+"$VENV_PY" -m pip install -q -e '.[all,dev,ray]' -e benchmarks/
 
 if [ "$(id -u)" = "0" ]; then
   bash scripts/setup-docker.sh

@@ -104,15 +104,13 @@ class RayExecutor:
         ray = _ray()
         self.ray = ray
         self.folder = folder
-        target = os.environ.get("RAY_ADDRESS") if address == "auto" else address
+        # "auto": no address, so Ray itself joins $RAY_ADDRESS's cluster or starts a local one.
+        target = None if address == "auto" else address
         try:
-            if target:
-                ray.init(address=target, include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(include_dashboard=False, log_to_driver=False)
+            ray.init(address=target, include_dashboard=False, log_to_driver=False)
         except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError... for a bad address
             raise UsageError(
-                f"Cannot reach the Ray cluster {target or '(local)'}: {type(exc).__name__}: {exc}"
+                f"Cannot reach the Ray cluster {target or '(auto)'}: {type(exc).__name__}: {exc}"
             ) from None
         self.remote_run = ray.remote(num_cpus=1, max_retries=0)(_run_on_node)
         check = ray.remote(num_cpus=0, max_retries=0)(_node_check)

@@ -24,6 +24,7 @@ COMMANDS_GROUP = "agentfactory.commands"
 COMMANDS = {
     "init": "agentfactory.cli.init:register",
     "run": "agentfactory.cli.run:register",
+    "batch": "agentfactory.cli.batch:register",
     "evolve": "agentfactory.cli.evolve:register",
     "deploy": "agentfactory.cli.deploy:register",
     "library": "agentfactory.cli.library:app",
@@ -34,7 +35,7 @@ COMMANDS = {
     "feedback": "agentfactory.cli.experience:register",
     "config": "agentfactory.cli.config:app",
     "models": "agentfactory.cli.models:register",
-    "batch": "agentfactory.cli.batch:register",
+    "mcp": "agentfactory.cli.mcp:app",
 }
 # Commands that come with another distribution, and how to get them when it is not installed.
 FROM_ELSEWHERE = {

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import typer
 
-from agentfactory.cli.common import console, err_console, print_json, settings
+from agentfactory.cli.common import (
+    ConfigOpt,
+    LibraryOpt,
+    ModelOpt,
+    SandboxOpt,
+    WorkspacesOpt,
+    console,
+    err_console,
+    print_json,
+    settings,
+)
 from agentfactory.cli.untrusted import show
 
 
@@ -23,16 +33,14 @@ def batch(
     ray: str = typer.Option(
         None, "--ray", help="Run on Ray: auto ($RAY_ADDRESS, else a local cluster) or a cluster address."
     ),
-    model: str = typer.Option(None, "--model", help="Meta-agent model for every task (a line may override)."),
-    sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
-    library: Path = typer.Option(None, "--library", help="Library path (default: from agentfactory.toml)."),
-    workspaces: Path = typer.Option(
-        None, "--workspaces", help="Workspaces root (default: from agentfactory.toml)."
-    ),
+    model: str = ModelOpt,
+    sandbox: str = SandboxOpt,
+    library: Path = LibraryOpt,
+    workspaces: Path = WorkspacesOpt,
     max_steps: int = typer.Option(None, "--max-steps", help="Per task: stop after this many steps."),
     max_tokens: int = typer.Option(None, "--max-tokens", help="Per task: stop after this many tokens."),
     max_time: float = typer.Option(None, "--max-time", help="Per task: wall-clock limit (s)."),
-    config: Path = typer.Option(None, "--config", help="Path to an agentfactory.toml."),
+    config: Path = ConfigOpt,
     json_: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Run a stream of tasks on worker processes; results stream to batches/<batch-id>/results.jsonl."""

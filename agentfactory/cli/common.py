@@ -33,11 +33,9 @@ LibraryOpt = typer.Option(
 WorkspacesOpt = typer.Option(
     None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."
 )
-SandboxOpt = typer.Option(
-    None, "--sandbox", help="Sandbox backend: docker (default) or local (weaker isolation)."
-)
+SandboxOpt = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation).")
 ModelOpt = typer.Option(
-    None, "--model", help="Meta-agent model spec, e.g. anthropic:claude-opus-4-6, openai:gpt-4.1, sim."
+    None, "--model", help="Model: anthropic:<model>, openai:<model>, scripted:<file>, or a plugin's (sim)."
 )
 ConfigOpt = typer.Option(
     None, "--config", help="Path to an agentfactory.toml (default: found from here upwards)."

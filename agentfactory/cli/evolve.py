@@ -10,7 +10,15 @@ from rich.table import Table
 from rich.text import Text
 
 from agentfactory import events as ev
-from agentfactory.cli.common import console, print_json, settings
+from agentfactory.cli.common import (
+    LibraryOpt,
+    ModelOpt,
+    SandboxOpt,
+    WorkspacesOpt,
+    console,
+    print_json,
+    settings,
+)
 from agentfactory.cli.live import LiveView
 from agentfactory.cli.untrusted import plain
 from agentfactory.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_TASK_FAILED
@@ -96,7 +104,7 @@ def evolve(
     ),
     all_: bool = typer.Option(False, "--all", help="Consider every subagent with failures."),
     rounds: int = typer.Option(3, "--rounds", min=1, help="Revision rounds per subagent."),
-    model: str = typer.Option(None, "--model", help="Model spec for the revisions."),
+    model: str = ModelOpt,
     thinking: int = typer.Option(
         None, "--thinking", help="Extended thinking with this token budget per revision (at least 1024)."
     ),
@@ -106,13 +114,9 @@ def evolve(
     accept: str = typer.Option(
         "all", "--accept", help="all: every failing case must pass; more: strictly more must pass."
     ),
-    library: Path = typer.Option(
-        None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library)."
-    ),
-    workspaces: Path = typer.Option(
-        None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."
-    ),
-    sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
+    library: Path = LibraryOpt,
+    workspaces: Path = WorkspacesOpt,
+    sandbox: str = SandboxOpt,
     # The run's budget, as for `run`: every revision request and every validation execution is bounded.
     max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many model turns in all."),
     max_tokens: int = typer.Option(None, "--max-tokens", help="Stop after this many tokens."),

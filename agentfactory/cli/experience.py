@@ -141,8 +141,8 @@ def report(
     json_: bool = JsonOpt,
 ) -> None:
     """Render a self-contained HTML report of a run or of all runs."""
+    from agentfactory.engine.workspace import WorkspaceManager
     from agentfactory.report import render_run_report, write_all_reports, write_report
-    from agentfactory.workspace import WorkspaceManager
 
     if bool(run) == bool(all_):
         raise UsageError("Give a run id or --all (not both).")
@@ -185,8 +185,8 @@ def feedback(
     """Record user feedback on a run's quality. A score under 0.5 (or --bad) rates the run bad: the
     subagents it executed become candidates for `agentfactory evolve`, with the inputs they ran on in
     that run as failing cases whose result must change."""
+    from agentfactory.engine.workspace import WorkspaceManager
     from agentfactory.experience.feedback import feedback_run_id, record_feedback
-    from agentfactory.workspace import WorkspaceManager
 
     if score is not None and not math.isfinite(score):
         raise UsageError(f"--score must be a number from 0 to 1, not {score}.")

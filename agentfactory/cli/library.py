@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -51,13 +52,26 @@ def _plain(rows: list[list[str]], headers: list[str]) -> None:
     sys.stdout.write("\n".join(out) + "\n")
 
 
+def _print_json_rows(rows: Iterable[str]) -> None:
+    """A JSON array written object by object (each row already strict JSON text), one per line."""
+    sys.stdout.flush()
+    out = getattr(sys.stdout, "buffer", None)
+    write = out.write if out is not None else (lambda b: sys.stdout.write(b.decode("utf-8")))
+    sep = b"[\n  "
+    for row in rows:
+        write(sep + row.encode("utf-8"))
+        sep = b",\n  "
+    write(b"[]\n" if sep == b"[\n  " else b"\n]\n")
+    sys.stdout.flush()
+
+
 @app.command("list")
 def list_(library: Path | None = LibraryOpt, json_: bool = JsonOpt) -> None:
     """List the subagents in the library."""
-    items = _library(library).list()
     if json_:
-        print_json([asdict(i) for i in items])
+        _print_json_rows(_library(library).list_json())
         return
+    items = _library(library).list()
     if not items:
         console.print("The library is empty.")
         return
@@ -200,7 +214,7 @@ def add(
 
     The new version must pass every case it will carry, its own and those stored with the current
     version (cases only accumulate), each run in the sandbox; --force adds it without running them."""
-    from agentfactory.gate import sandbox_verifier
+    from agentfactory.engine.gate import sandbox_verifier
 
     s = settings(library=library, sandbox=sandbox)
     lib = _library(library)
@@ -280,7 +294,7 @@ def pull(
     local subagent must pass the cases it will carry, ours with our expectation (run in the sandbox), and
     a new one its own, or ours is kept and it is reported, as are subagents changed on both sides and
     subagents the remote removed (kept unless --accept-removals). Exit 1 when anything was kept aside."""
-    from agentfactory.gate import sandbox_verifier
+    from agentfactory.engine.gate import sandbox_verifier
 
     s = settings(library=library, sandbox=sandbox)
     result = _library(library).pull(remote, verify=sandbox_verifier(s), accept_removals=accept_removals)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from agentfactory.cli.common import ConfigOpt, JsonOpt, console, print_json, settings
 from agentfactory.cli.untrusted import show
@@ -45,7 +45,8 @@ def models(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
         return
     table = Table("provider", "spec", "ready", "needs", "what", title="Providers")
     for p in providers:
-        table.add_row(p["name"], p["spec"], "yes" if p["ready"] else "no", p["needs"] or "-", p["about"])
+        needs = Text(p["needs"] or "-")  # plain text: `[anthropic]` is not rich markup
+        table.add_row(p["name"], p["spec"], "yes" if p["ready"] else "no", needs, p["about"])
     console.print(table)
     table = Table(
         "model", "spec", "input", "output", "cache read", "cache write", title="Prices ($/M tokens)"
@@ -73,12 +74,15 @@ def _provider(name: str, cfg: Any) -> dict[str, Any]:
     except ConfigError as exc:  # a broken third-party plugin is listed, not fatal
         return {"name": name, "spec": "", "installed": False, "ready": False, "needs": "", "about": str(exc)}
     installed = not plugin.module or importlib.util.find_spec(plugin.module) is not None
-    ready = installed and (plugin.configured is None or plugin.configured(cfg, os.environ))
+    ready = installed and (plugin.configured is None or plugin.configured(cfg, cfg.credentials))
+    needs = plugin.needs
+    if not installed and plugin.extra:  # the SDK first: without it a key does nothing
+        needs = f"pip install 'agentfactory[{plugin.extra}]'" + (f", then {needs}" if needs else "")
     return {
         "name": name,
         "spec": plugin.spec,
         "installed": installed,
         "ready": ready,
-        "needs": plugin.needs,
+        "needs": needs,
         "about": plugin.about,
     }

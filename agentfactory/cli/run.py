@@ -10,7 +10,16 @@ from typing import Any
 import typer
 
 from agentfactory.cli import live
-from agentfactory.cli.common import err_console, print_json, settings
+from agentfactory.cli.common import (
+    ConfigOpt,
+    LibraryOpt,
+    ModelOpt,
+    SandboxOpt,
+    WorkspacesOpt,
+    err_console,
+    print_json,
+    settings,
+)
 from agentfactory.errors import UsageError
 
 
@@ -23,22 +32,16 @@ def run(
     input: list[Path] = typer.Option(
         None, "--input", "-i", help="A file for the task (copied into the run's inputs/). Repeatable."
     ),
-    model: str = typer.Option(
-        None, "--model", help="Meta-agent model: anthropic:<model>, openai:<model>, sim, scripted:<file>."
-    ),
+    model: str = ModelOpt,
     subagent_model: str = typer.Option(
         None, "--subagent-model", help="Model behind the subagents' llm tool (default: --model)."
     ),
     base_url: str = typer.Option(
         None, "--base-url", help="Base URL for the openai adapter (Ollama, vLLM, LM Studio, llama.cpp)."
     ),
-    sandbox: str = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation)."),
-    library: Path = typer.Option(
-        None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library)."
-    ),
-    workspaces: Path = typer.Option(
-        None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."
-    ),
+    sandbox: str = SandboxOpt,
+    library: Path = LibraryOpt,
+    workspaces: Path = WorkspacesOpt,
     # Limits are checked where every source of them is (config.py), not by typer: one rule, one message.
     max_steps: int = typer.Option(None, "--max-steps", help="Stop after this many steps (tool calls too)."),
     max_tokens: int = typer.Option(None, "--max-tokens", help="Stop after this many tokens."),
@@ -51,12 +54,12 @@ def run(
     thinking: int = typer.Option(
         None, "--thinking", help="Extended thinking with this token budget per call (at least 1024)."
     ),
-    config: Path = typer.Option(None, "--config", help="Path to an agentfactory.toml."),
+    config: Path = ConfigOpt,
     json_: bool = typer.Option(False, "--json", help="Print the run result as JSON."),
 ) -> None:
     """Run the Meta-Agent on a task: reuse or write subagents, run them in the sandbox, save what worked."""
+    from agentfactory.engine.run import check_inputs
     from agentfactory.meta.agent import MetaAgent, check_task
-    from agentfactory.runtime import check_inputs
 
     task = check_task(read_task(task))  # refuse an empty, oversized or undecodable task before anything
 

@@ -17,9 +17,9 @@ from rich.table import Table
 
 from agentfactory.cli.common import JsonOpt, WorkspacesOpt, console, print_json, settings
 from agentfactory.cli.untrusted import plain, show, visible
+from agentfactory.engine.workspace import LATEST, Workspace, WorkspaceManager
 from agentfactory.errors import UsageError
 from agentfactory.events import read_events, summarize, summarize_run, to_json
-from agentfactory.workspace import LATEST, Workspace, WorkspaceManager
 
 app = typer.Typer(help="List and inspect past runs from their event logs.", no_args_is_help=True)
 

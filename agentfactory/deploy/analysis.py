@@ -24,7 +24,6 @@ SANDBOX_DISTRIBUTIONS: dict[str, str] = {
     "yaml": "pyyaml",
 }
 TOOLS_MODULE = "agentfactory_tools"
-TOOL_NAMES = ("llm", "web_fetch", "web_search", "call")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ def sandbox_case_runner(
     `progress` hears one line per case."""
 
     def run_cases(source: SubagentSource) -> list[CaseOutcome]:
-        from agentfactory.gate import collect, run_case, tool_broker
+        from agentfactory.engine.gate import collect, run_case, tool_broker
         from agentfactory.sandbox import ExecutionRequest, get_backend
 
         backend = get_backend(settings)

@@ -21,11 +21,13 @@ from filelock import FileLock, Timeout
 
 from agentfactory import events as ev
 from agentfactory.config import Settings
+from agentfactory.engine.gate import GateReport, record_gate_decision
+from agentfactory.engine.loop import Outcome, run_tool_loop
 from agentfactory.errors import AgentFactoryError, BudgetExhausted, ValidationError
+from agentfactory.events import EVOLVE_ROUND
 from agentfactory.evolve import revision as rv
 from agentfactory.evolve.planning import Planner
 from agentfactory.evolve.records import (
-    EVOLVE_ROUND,
     FAILED_VERDICTS,
     SOURCE,
     STOPPING_VERDICTS,
@@ -38,11 +40,9 @@ from agentfactory.evolve.records import (
     run_status,
     summary_line,
 )
-from agentfactory.gate import GateReport, record_gate_decision
 from agentfactory.library import Case, Library
 from agentfactory.library.format import read_folder, revised_files, write_folder
 from agentfactory.llm.types import ModelProvider
-from agentfactory.meta.loop import Outcome, run_tool_loop
 
 # How the shared loop's endings become a subagent's verdict (a finishing round has set its own).
 _LOOP_VERDICTS = {
@@ -106,7 +106,7 @@ class Evolver:
         run_id: str | None = None,
     ) -> EvolveReport:
         """Evolve the planned subagents in one workspace (`workspaces/<run-id>/events.jsonl`)."""
-        from agentfactory.runtime import open_run
+        from agentfactory.engine.run import open_run
 
         plans = self.plan(names, all_) if plans is None else plans
         task = "evolve " + (" ".join(p.name for p in plans) or "(nothing to evolve)")
@@ -130,7 +130,7 @@ class Evolver:
             # A crash before this line leaves `finished` False: open_run then writes the one
             # `run_finished` of status error. From here on, this is the run's end.
             opened.finished = True
-            opened.ctx.emit(
+            opened.emit(
                 ev.RUN_FINISHED,
                 status=status,
                 reason=reason,
@@ -142,8 +142,8 @@ class Evolver:
                 rejected={o.name: o.reason for o in outcomes if o.verdict in FAILED_VERDICTS},
             )
             return EvolveReport(
-                run_id=opened.ctx.workspace.run_id,
-                workspace=str(opened.ctx.workspace.root),
+                run_id=opened.workspace.run_id,
+                workspace=str(opened.workspace.root),
                 model=opened.model,
                 simulated=opened.simulated,
                 outcomes=outcomes,
@@ -161,13 +161,12 @@ class _SubagentLoop:
         self.options = evolver.options
         self.library = evolver.library
         self.opened = opened
-        self.ctx = opened.ctx
         self.provider = opened.provider
         self.plan = plan
         self.name = plan.name
 
     def emit(self, stage: str, **fields: Any) -> None:
-        self.ctx.emit(EVOLVE_ROUND, subagent=self.name, stage=stage, **fields)
+        self.opened.emit(EVOLVE_ROUND, subagent=self.name, stage=stage, **fields)
 
     def run(self) -> EvolveOutcome:
         lock_path = self.library.gitdir / "agentfactory" / f"evolve-{self.name}.lock"
@@ -228,7 +227,7 @@ class _SubagentLoop:
             tmp = Path(tmp_name)
             base = self.library.export(self.name, sub.version, tmp / "base")
             fixtures = rv.fixtures_dir(tmp / "fixtures", base, self.plan.failing)
-            before = rv.validate(self.ctx.execute, base, sub, fixtures, None, stored, shown, held)
+            before = rv.validate(self.opened.execute, base, sub, fixtures, None, stored, shown, held)
             out.passing_before = before.counts()
             self.emit("assess", **rv.counts(before))
             for case, outcome in zip(shown + held, before.outcomes[len(stored) :], strict=True):
@@ -292,7 +291,7 @@ class _Rounds:
             [rv.SUBMIT_REVISION],
             self.dispatch,
             self.owner.opened.budget,
-            self.owner.ctx.emit,
+            self.owner.opened.emit,
             self.owner.settings.output_tokens_for(provider.spec),
         )
         if self.decided:
@@ -334,7 +333,7 @@ class _Rounds:
                 problem = f"the revision does not load (it must parse and define run()): {exc}"
         if problem is None:
             report = rv.validate(
-                self.owner.ctx.execute, folder, self.sub, self.fixtures, number, self.stored, self.shown,
+                self.owner.opened.execute, folder, self.sub, self.fixtures, number, self.stored, self.shown,
                 self.held,
             )  # fmt: skip
             verdict, why = rv.judge(report, self.before, self.options)
@@ -363,7 +362,7 @@ class _Rounds:
 
     def _rejected(self, why: str, report: GateReport | None, **extra: Any) -> None:
         record_gate_decision(
-            self.owner.ctx.emit, subagent=self.name, base_version=self.sub.version, accepted=False,
+            self.owner.opened.emit, subagent=self.name, base_version=self.sub.version, accepted=False,
             reason=why, report=report, source=SOURCE, **extra,
         )  # fmt: skip
 
@@ -397,7 +396,7 @@ class _Rounds:
             write_folder(save, files)
             result = library.save(
                 save,
-                run_id=self.owner.ctx.workspace.run_id,
+                run_id=self.owner.opened.workspace.run_id,
                 task=f"evolve {self.name} from v{sub.version}",
                 message=f"evolve: {reason}",
             )
@@ -405,11 +404,11 @@ class _Rounds:
             out.verdict, out.reason = "rejected", "no change: the revision equals the saved version"
             return
         record_gate_decision(
-            self.owner.ctx.emit, subagent=self.name, base_version=sub.version, accepted=True, reason=reason,
+            self.owner.opened.emit, subagent=self.name, base_version=sub.version, accepted=True, reason=reason,
             report=report, version=result.version, source=SOURCE,
         )  # fmt: skip
         saved = library.get(self.name, result.version)
-        self.owner.ctx.emit(
+        self.owner.opened.emit(
             ev.LIBRARY_CHANGE,
             action="save",
             subagent=self.name,

@@ -16,7 +16,6 @@ from agentfactory.library import Case
 
 ACCEPT_ALL = "all"  # every failing case shown to the model must pass
 ACCEPT_MORE = "more"  # strictly more failing cases pass than before
-EVOLVE_ROUND = "evolve_round"  # event: one stage of one subagent's loop (assess, a round, the verdict)
 DEFAULT_CANDIDATES = 5  # subagents evolved without names or --all
 MAX_FAILING_CASES = 8  # distinct failing inputs taken per subagent, most recent first
 SOURCE = "evolve"  # the source of evolve's gate decisions

@@ -16,8 +16,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from agentfactory.engine.gate import GateReport, case_from_run, collect, run_case, run_gate
 from agentfactory.evolve.records import ACCEPT_ALL, ACCEPT_MORE, EvolveOptions, FailingCase
-from agentfactory.gate import GateReport, case_from_run, collect, run_case, run_gate
 from agentfactory.library import Case, validate_folder
 from agentfactory.library.edits import EditError, apply_edits, numbered
 from agentfactory.library.format import FIXTURES_DIR

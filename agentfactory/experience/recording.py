@@ -1,13 +1,14 @@
-"""Build experience records from what a run already has: its context, sandbox traces and result.
+"""Build experience records from what a run hands over: a typed execution record, a run's result.
 
-The Meta-Agent calls `ExperienceStore.record_subagent_execution` and `record_run_result`, which land
-here; this keeps the store free of knowledge about traces and run results, and the Meta-Agent free of
-knowledge about rows. Objects are read by attribute so neither side imports the other.
+The engine fills a `SubagentExecution` for each sandbox execution and calls
+`ExperienceStore.record_subagent_execution`; the rows are built here, so the store knows no traces and
+the engine knows no rows. Nothing here reads a run's objects by attribute.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from agentfactory.experience.quality import automatic_quality
@@ -16,10 +17,27 @@ from agentfactory.experience.records import USE, ExecutionRecord, RunRecord, inp
 SUCCESS_STATUSES = frozenset({"success", "succeeded"})
 
 
-def _error_of(trace: Any) -> tuple[str | None, str | None]:
+@dataclass(frozen=True)
+class SubagentExecution:
+    """One sandbox execution of a subagent, as the run that made it saw it."""
+
+    run_id: str
+    agent_id: str
+    task: str
+    subagent: str
+    version: int | None  # None (or 0) for a candidate never saved
+    inputs: dict[str, Any]
+    status: str  # the trace's status: ok, error, timeout, ...
+    error: dict[str, Any] | str | None  # the trace's error
+    duration_s: float
+    usage: dict[str, int] = field(default_factory=dict)  # tokens of its tool calls (trace.usage_totals)
+    cost_usd: float = 0.0  # of those tokens, see `execution_cost`
+    kind: str = USE  # USE, or VALIDATION for a gate or evolve checking a version on cases
+    case_results: list[bool] | None = None
+
+
+def _error_of(status: str, error: Any) -> tuple[str | None, str | None]:
     """(error kind, one-line message): the exception type when the code raised, else the trace status."""
-    status = str(getattr(trace, "status", "error"))
-    error = getattr(trace, "error", None)
     if status == "ok":
         return None, None
     if isinstance(error, dict):
@@ -29,8 +47,8 @@ def _error_of(trace: Any) -> tuple[str | None, str | None]:
     return status, (str(error).splitlines()[0] if error else None)
 
 
-def _cost(settings: Any, usage: dict[str, int]) -> float:
-    """The subagent's model calls priced by the one cost function, the event log's (`llm.pricing`)."""
+def execution_cost(settings: Any, usage: dict[str, int]) -> float:
+    """An execution's tool calls priced by the one cost function, the event log's (`llm.pricing`)."""
     if settings is None or not usage:
         return 0.0
     from agentfactory.llm.pricing import cost_usd
@@ -43,37 +61,26 @@ def _cost(settings: Any, usage: dict[str, int]) -> float:
 _USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
 
 
-def execution_record(
-    ctx: Any,
-    name: str,
-    version: int | None,
-    inputs: dict[str, Any],
-    trace: Any,
-    duration_s: float,
-    case_results: list[bool] | None = None,
-    execution_kind: str = USE,
-) -> ExecutionRecord:
-    status = str(getattr(trace, "status", "error"))
-    usage = trace.usage_totals() if hasattr(trace, "usage_totals") else {}
-    kind, message = _error_of(trace)
+def execution_record(execution: SubagentExecution) -> ExecutionRecord:
+    usage = execution.usage
+    kind, message = _error_of(execution.status, execution.error)
     return ExecutionRecord(
-        run_id=ctx.workspace.run_id,
-        agent_id=getattr(ctx, "agent_id", "default"),
-        subagent=name,
-        version=version or None,  # the library reports 0 for "never saved"
-        success=status == "ok",
-        task_type=getattr(ctx, "task_type", "") or "",
-        task=(getattr(ctx, "task", "") or "")[:2000],
-        inputs_digest=inputs_digest(inputs or {}),
-        inputs_shape=input_shape(inputs),
-        quality=automatic_quality(status, case_results),
-        duration_s=float(getattr(trace, "duration_s", 0.0) or duration_s),
+        run_id=execution.run_id,
+        agent_id=execution.agent_id,
+        subagent=execution.subagent,
+        version=execution.version or None,  # the library reports 0 for "never saved"
+        success=execution.status == "ok",
+        task=execution.task[:2000],
+        inputs_digest=inputs_digest(execution.inputs or {}),
+        inputs_shape=input_shape(execution.inputs),
+        quality=automatic_quality(execution.status, execution.case_results),
+        duration_s=float(execution.duration_s),
         input_tokens=int(usage.get("input_tokens", 0)) + int(usage.get("cache_read_tokens", 0)),
         output_tokens=int(usage.get("output_tokens", 0)),
-        cost_usd=_cost(getattr(ctx, "settings", None), usage),
+        cost_usd=float(execution.cost_usd),
         error_kind=kind,
         error=message,
-        kind=execution_kind,
+        kind=execution.kind,
     )
 
 
@@ -88,7 +95,6 @@ def run_record(ctx: Any, result: Any) -> RunRecord:
         task=(getattr(ctx, "task", "") or "")[:2000],
         status=status,
         success=status in SUCCESS_STATUSES,
-        task_type=getattr(ctx, "task_type", "") or "",
         model=result.model,
         quality=1.0 if status in SUCCESS_STATUSES else 0.0,
         steps=int(result.steps),

@@ -149,8 +149,3 @@ class RunRecord:
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
-
-    @property
-    def effective_quality(self) -> float | None:
-        """What stats average: the user's score when given, else the automatic one."""
-        return self.feedback_score if self.feedback_score is not None else self.quality

@@ -22,7 +22,7 @@ import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agentfactory.config import Settings
 from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED, AgentFactoryError, UsageError
@@ -32,6 +32,9 @@ from agentfactory.experience import sync as sync_
 from agentfactory.experience.records import EXECUTION_KINDS, USE, ExecutionRecord, RunRecord
 from agentfactory.experience.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from agentfactory.library import experience_files as _files
+
+if TYPE_CHECKING:
+    from agentfactory.experience.recording import SubagentExecution
 
 DEFAULT_BUSY_TIMEOUT_S = 15.0
 # A run whose user feedback scores under this is rated bad: the executions it made, even successful
@@ -389,21 +392,11 @@ class ExperienceStore:
         with self._write() as conn:
             rows.insert_feedback(conn, run_id, score, note, time.time(), None)
 
-    def record_subagent_execution(
-        self,
-        ctx: Any,
-        name: str,
-        version: int | None,
-        inputs: dict[str, Any],
-        trace: Any,
-        duration_s: float,
-        case_results: list[bool] | None = None,
-        kind: str = USE,
-    ) -> ExecutionRecord:
-        """Record one execution from the Meta-Agent's run context and the sandbox trace."""
+    def record_subagent_execution(self, execution: SubagentExecution) -> ExecutionRecord:
+        """Record one sandbox execution, as the engine's execution path describes it."""
         from agentfactory.experience.recording import execution_record
 
-        record = execution_record(ctx, name, version, inputs, trace, duration_s, case_results, kind)
+        record = execution_record(execution)
         self.record_execution(record)
         return record
 

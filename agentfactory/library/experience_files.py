@@ -156,7 +156,9 @@ def commit_pending(library: Any, head: str) -> str:
         return head
     git: Git = library.git
     rels = [f"{EXPERIENCE_DIR}/{p.name}" for p in files]
-    git.run("add", "-f", "--", *rels)
+    from agentfactory.library.store import _SPLIT_INDEX  # the library's index stays split
+
+    git.run(*_SPLIT_INDEX, "add", "-f", "--", *rels)
     tree = git.text("write-tree")
     if tree == git.text("rev-parse", f"{head}^{{tree}}"):
         return head

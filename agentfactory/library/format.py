@@ -7,6 +7,7 @@ optional `schema.json` sidecar; cases live in `cases.jsonl`. Nothing here import
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -14,9 +15,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from agentfactory.errors import ValidationError
 from agentfactory.library.cases import (
@@ -31,6 +30,9 @@ from agentfactory.library.cases import (
 from agentfactory.library.introspect import inspect_module
 from agentfactory.library.model import Subagent
 from agentfactory.library.names import default_entry, validate_entry, validate_name
+
+if TYPE_CHECKING:
+    import yaml
 
 SKILL_FILE = "SKILL.md"
 CASES_FILE = "cases.jsonl"
@@ -57,14 +59,22 @@ _IGNORED_SUFFIXES = (".pyc", ".pyo")
 
 # ----------------------------------------------------------------------------------------- YAML
 
-_Base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+@functools.cache
+def _strict_loader() -> type:
+    """Safe loader that refuses duplicate keys (YAML would silently keep the last one). Built at the first
+    SKILL.md parsed: a command that reads only the search index never imports yaml."""
+    import yaml
 
-class _StrictLoader(_Base):  # type: ignore[misc,valid-type]
-    """Safe loader that refuses duplicate keys (YAML would silently keep the last one)."""
+    base: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = type("_StrictLoader", (base,), {})
+    loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    return loader
 
 
 def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) -> dict:
+    import yaml
+
     seen: set[Any] = set()
     for key_node, _ in node.value:
         line = key_node.start_mark.line + 2  # the frontmatter starts on the file's line 2
@@ -81,14 +91,13 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) 
     return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
 
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 # ----------------------------------------------------------------------------------------- SKILL.md
 
 
 def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
     """Frontmatter mapping and body of a SKILL.md (BOM and CRLF accepted)."""
+    import yaml
+
     text = normalise_text(text)
     if not text.startswith("---\n"):
         raise ValidationError("SKILL.md must start with a YAML frontmatter block between '---' lines.")
@@ -98,7 +107,7 @@ def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
     raw = text[4 : 4 + match.start()]
     body = text[4 + match.end() :].lstrip("\n")
     try:
-        data = yaml.load(raw, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(raw, Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
     except ValidationError:
         raise
     except (RecursionError, MemoryError):
@@ -367,6 +376,8 @@ def validate_folder(path: Path) -> Subagent:
 
 
 def render_skill_md(front: dict[str, Any], body: str) -> str:
+    import yaml
+
     text = yaml.safe_dump(front, sort_keys=False, allow_unicode=True, default_flow_style=False, width=100)
     return f"---\n{text}---\n\n{body.strip()}\n"
 

@@ -9,14 +9,17 @@ with `parse_subagent` (ast and safe YAML only).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import AgentFactoryError
+from agentfactory.events import _escape_unsafe
 from agentfactory.library._git import ZERO, Git, read_head
 from agentfactory.library.format import SCHEMA_FILE, SKILL_FILE, parse_subagent, split_skill_md
 from agentfactory.library.model import SearchHit, Subagent, SubagentInfo, VersionInfo
@@ -37,6 +40,7 @@ CREATE INDEX IF NOT EXISTS versions_by_name ON versions(name, seq);
 """
 # Column weights for bm25: a hit in the name or description says more than one in the docstring.
 _WEIGHTS = (8.0, 4.0, 1.0, 3.0, 1.5)
+_RANK = "bm25({})".format(", ".join(map(str, _WEIGHTS)))
 _STOP = set(
     [
         "a",
@@ -320,7 +324,13 @@ class Index:
 
     def _parse_many(self, head: str, names: set[str] | None) -> list[Subagent]:
         """Parse the HEAD version of the given subagents (all when None) with one batch read of blobs."""
-        tree = self.git.ls_tree(head, recursive=True)
+        if names is not None and not names:
+            return []
+        if names is not None and len(names) <= 256:
+            # Only the named folders: git matches them in the root tree, nothing else is listed.
+            tree = self.git.ls_tree(head, sorted(names), recursive=True)
+        else:
+            tree = self.git.ls_tree(head, recursive=True)
         wanted: dict[str, dict[str, str]] = defaultdict(dict)
         for path, entry in tree.items():
             top, sep, rest = path.partition("/")
@@ -433,6 +443,17 @@ class Index:
         )
         return [SubagentInfo(n, v, d, s, json.loads(t), json.loads(g)) for n, v, d, s, t, g in rows]
 
+    def list_json(self) -> Iterator[str]:
+        """Each row of `list()` as a JSON object (the SubagentInfo fields), built by SQLite and yielded
+        one at a time: a listing of any size is streamed, never held. Strict JSON; the characters
+        `events.to_json` escapes are escaped here too, so the text is safe to print."""
+        pairs = ", ".join(
+            f"'{f.name}', json({f.name})" if f.name in ("tools", "tags") else f"'{f.name}', {f.name}"
+            for f in dataclasses.fields(SubagentInfo)
+        )
+        for (row,) in self.connect().execute(f"SELECT json_object({pairs}) FROM subagents ORDER BY name"):
+            yield _escape_unsafe(row)
+
     def versions(self, name: str) -> list[VersionInfo]:
         rows = self.connect().execute(
             "SELECT version, commit_sha, date, message, run_id, task, removed FROM versions"
@@ -452,12 +473,16 @@ class Index:
         if not terms or k <= 0:
             return []
         pool = k if not success_rates else max(4 * k, k + 20)
+        # Ranked and cut inside FTS5 (its `rank` column ordered and limited by the virtual table itself),
+        # then only those rows joined: the cost follows the matches, not the matches times the join.
         rows = (
             self.connect()
             .execute(
-                "SELECT s.name, s.version, s.description, s.signature, bm25(fts, ?, ?, ?, ?, ?) AS rank"
-                " FROM fts JOIN subagents s ON s.id = fts.rowid WHERE fts MATCH ? ORDER BY rank LIMIT ?",
-                (*_WEIGHTS, fts_query(terms), pool),
+                "WITH top AS (SELECT rowid, rank FROM fts WHERE fts MATCH ? AND rank MATCH ?"
+                " ORDER BY rank LIMIT ?)"
+                " SELECT s.name, s.version, s.description, s.signature, top.rank"
+                " FROM top JOIN subagents s ON s.id = top.rowid ORDER BY top.rank",
+                (fts_query(terms), _RANK, pool),
             )
             .fetchall()
         )

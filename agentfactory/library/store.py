@@ -5,8 +5,10 @@ dies with its holder, so a crashed writer never blocks the next one and a live o
 
 1. validate everything first; nothing is written for invalid input;
 2. write a journal naming the subagents about to change (`.git/agentfactory/journal.json`, fsynced);
-3. write the files into the work tree (each via temp file + os.replace), stage them, write the tree and
-   the commit object;
+3. write the files into the work tree (each via temp file + os.replace), write the folder's blobs and
+   trees, the root tree with that one entry spliced in, stage only the folder's entries in git's (split)
+   index and write the commit object: no step reads or rewrites the other subagents, so a save costs
+   about the same in a library of 50,000;
 4. move HEAD's branch with `update-ref <new> <expected old>`: the single point where the new version
    becomes visible;
 5. delete the journal.
@@ -30,13 +32,19 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-
-import git as gitpython
-from filelock import FileLock, Timeout
+from typing import TYPE_CHECKING
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
 from agentfactory.library import experience_files
-from agentfactory.library._git import ZERO, Git, TreeEntry, read_head
+from agentfactory.library._git import (
+    ZERO,
+    Git,
+    ObjectReader,
+    TreeEntry,
+    files_trees,
+    read_head,
+    splice_tree,
+)
 from agentfactory.library.cases import Case, dump_cases
 from agentfactory.library.format import (
     CASES_FILE,
@@ -66,6 +74,9 @@ from agentfactory.library.model import (
 )
 from agentfactory.library.names import validate_name
 
+if TYPE_CHECKING:
+    from filelock import FileLock
+
 MARKER = ".agentfactory-library"
 LOCK_NAME = ".library.lock"
 _GITIGNORE = "/.library.lock\n__pycache__/\n*.pyc\n"
@@ -78,6 +89,9 @@ _PRESEEDED = {"README.md", LOCK_NAME}
 # The only top-level files of a library; everything else at the top is a subagent folder.
 _ROOT_FILES = {".gitignore", MARKER, "README.md"}
 CRASH_ENV = "AGENTFACTORY_LIBRARY_CRASH_AT"  # test hook: SIGKILL ourselves at a named stage of a write
+# Libraries made before the index was split get it split by their next save; a replaced shared part
+# is deleted at once (the library lock serialises writers), not kept for git's default two weeks.
+_SPLIT_INDEX = ("-c", "core.splitIndex=true", "-c", "splitIndex.sharedIndexExpire=now")
 _GIT_LOCKS = ("index.lock", "HEAD.lock", "refs/heads/main.lock", "packed-refs.lock")
 
 
@@ -125,7 +139,7 @@ class Library:
         self.lock_timeout = lock_timeout
         self.git = Git(self.path)
         self._index = Index(self.gitdir / "agentfactory" / "index.sqlite", self.git)
-        self._lock = FileLock(str(self.path / LOCK_NAME), timeout=lock_timeout, fallback_to_soft=False)
+        self._lock: FileLock | None = None  # made at the first write: readers never import filelock
 
     def __repr__(self) -> str:
         return f"Library({str(self.path)!r})"
@@ -160,6 +174,8 @@ class Library:
             raise UsageError(f"Library path {self.path} is a file, not a folder: give a folder.")
         if not self.path.exists():
             return
+        import git as gitpython
+
         if self.gitdir.exists():
             if (self.path / MARKER).is_file():
                 return  # ours; an unborn HEAD means a first commit was interrupted
@@ -195,6 +211,8 @@ class Library:
             )
 
     def _init_repo(self) -> None:
+        import git as gitpython
+
         if not self.gitdir.exists():
             gitpython.Repo.init(self.path, initial_branch="main")
         with gitpython.Repo(self.path).config_writer() as cfg:
@@ -203,6 +221,9 @@ class Library:
             # (it costs ~100 ms per save on a busy disk), git honours it for every later write.
             cfg.set_value("core", "autocrlf", "false")
             cfg.set_value("gc", "auto", "0")
+            # A save rewrites only the changed entries of git's index, not all of them (see _stage).
+            cfg.set_value("core", "splitIndex", "true")
+            cfg.set_value("splitIndex", "sharedIndexExpire", "now")
         (self.gitdir / "agentfactory").mkdir(exist_ok=True)
         _atomic_write(self.path / ".gitignore", _GITIGNORE.encode())
         _atomic_write(self.path / MARKER, b"format = 1\n")
@@ -224,6 +245,10 @@ class Library:
             lock.unlink()
         elif lock.exists() and not lock.is_file():
             raise LibraryError(f"{lock} is not a regular file; remove it (it is the library's lock file).")
+        from filelock import FileLock, Timeout
+
+        if self._lock is None:
+            self._lock = FileLock(str(lock), timeout=self.lock_timeout, fallback_to_soft=False)
         try:
             self._lock.acquire()
         except Timeout:
@@ -319,6 +344,11 @@ class Library:
     def list(self) -> list[SubagentInfo]:
         index = self._fresh_index()
         return index.list() if index else []
+
+    def list_json(self) -> Iterator[str]:
+        """`list()` as one JSON object per subagent, streamed (see `Index.list_json`)."""
+        index = self._fresh_index()
+        return index.list_json() if index else iter(())
 
     def search(
         self, query: str, k: int = 5, success_rates: dict[str, tuple[int, int]] | None = None
@@ -434,8 +464,9 @@ class Library:
         replace_cases: bool = False,
     ) -> SaveResult:
         replaced: list[str] = []
-        with self._writing() as head:
-            old_files = self._files_at(head, sub.name)
+        with self._writing() as head, self.git.reader() as reader:
+            root = self._root_tree(reader, head)
+            old_files = reader.folder_files(root, sub.name)
             old_version = _version_of_files(old_files)
             if old_files:
                 old = parse_subagent(sub.name, old_files)
@@ -472,7 +503,9 @@ class Library:
                     )
             subject = f"{verb} {sub.name} v{new_version}" if verb == "save" else verb.format(v=new_version)
             body = _one_line(message or sub.description, 500)
-            commit = self._commit(head, sub.name, files, subject, body, new_version, run_id, task)
+            commit = self._commit(
+                head, root, sub.name, files, subject, body, new_version, run_id, task, list(old_files)
+            )
             stored.commit = commit
             self._note(head, commit, stored, sub.name, new_version, subject, run_id, task, removed=False)
             return SaveResult(sub.name, new_version, commit, True, replaced)
@@ -500,13 +533,16 @@ class Library:
     def remove(self, name: str) -> SaveResult:
         """Delete a subagent in a commit; its history stays readable and a later save continues its versions."""
         validate_name(name)
-        with self._writing() as head:
-            old_files = self._files_at(head, name)
+        with self._writing() as head, self.git.reader() as reader:
+            root = self._root_tree(reader, head)
+            old_files = reader.folder_files(root, name)
             if not old_files:
                 raise UsageError(f"No subagent named {name!r} in the library to remove.")
             version = _version_of_files(old_files)
             subject = f"remove {name} (was v{version})"
-            commit = self._commit(head, name, None, subject, f"Remove {name}.", version, None, None)
+            commit = self._commit(
+                head, root, name, None, subject, f"Remove {name}.", version, None, None, list(old_files)
+            )
             self._note(head, commit, None, name, version, subject, None, None, removed=True)
             return SaveResult(name, version, commit, True)
 
@@ -527,9 +563,16 @@ class Library:
         info = VersionInfo(version, commit, date, subject, run_id, _one_line(task) if task else None, removed)
         self._index.note_commit(parent, commit, sub, name, info)
 
+    def _root_tree(self, reader: ObjectReader, commit: str) -> bytes:
+        found = reader.read(f"{commit}^{{tree}}")
+        if found is None:
+            raise LibraryError(f"The library's commit {commit} has no tree; run `git fsck` on {self.path}.")
+        return found[1]
+
     def _commit(
         self,
         parent: str,
+        root: bytes,
         name: str,
         files: dict[str, bytes] | None,
         subject: str,
@@ -537,8 +580,17 @@ class Library:
         version: int,
         run_id: str | None,
         task: str | None,
+        old_paths: list[str],
     ) -> str:
-        """Replace folder `name` with `files` (None: delete it) in one commit on top of `parent`."""
+        """Replace folder `name` with `files` (None: delete it) in one commit on top of `parent`, whose
+        root tree's content is `root`.
+
+        Only the changed subtree is touched: the folder's blobs and trees are written, the new root tree
+        is the parent's with one entry spliced in, and the git index gets only the folder's entries
+        (`old_paths`, the folder's files at `parent`, are the ones to drop). Nothing here grows with the
+        number of subagents but the root tree's bytes, copied once."""
+        from git import GitCommandError
+
         trailers = [f"Subagent: {name}", f"Version: {version}"]
         if run_id:
             trailers.append(f"Run-Id: {_one_line(run_id)}")
@@ -553,14 +605,22 @@ class Library:
         else:
             self._write_tree(target, files)
         _crash_point("files")
-        self.git.run("add", "-A", "-f", "--", name)
+        scratch = self.gitdir / "agentfactory" / "objects.tmp"
+        folder = None
+        if files is not None:
+            folder, blobs, trees = files_trees(files)
+            self.git.write_objects("blob", blobs, scratch)
+        else:
+            trees = []
+        new_root = splice_tree(root, name, folder)
+        tree = self.git.write_objects("tree", [*trees, new_root], scratch)[-1]
+        self._stage(name, files or {}, old_paths)
         _crash_point("staged")
-        tree = self.git.text("write-tree")
         commit = self.git.text("commit-tree", tree, "-p", parent, input=_message(message))
         _crash_point("commit-object")
         try:
             self.git.run("update-ref", "-m", _one_line(subject), "HEAD", commit, parent)
-        except gitpython.GitCommandError as exc:
+        except GitCommandError as exc:
             raise LibraryError(
                 f"The library's HEAD moved during a locked write ({exc.stderr.strip()})."
             ) from None
@@ -568,6 +628,15 @@ class Library:
         self._journal.unlink()
         _crash_point("done")
         return commit
+
+    def _stage(self, name: str, files: dict[str, bytes], old_paths: list[str]) -> None:
+        """Make the git index entries of folder `name` those of its work-tree files just written (with
+        their stat data, so git sees them up to date), dropping `old_paths` that are gone; no other entry
+        is touched. The index is split (core.splitIndex), so git writes only the changed entries."""
+        paths = sorted({*files, *old_paths})
+        if paths:
+            data = b"".join(f"{name}/{rel}".encode("utf-8", "surrogateescape") + b"\0" for rel in paths)
+            self.git.run(*_SPLIT_INDEX, "update-index", "--add", "--remove", "-z", "--stdin", input=data)
 
     def _write_tree(self, target: Path, files: dict[str, bytes]) -> None:
         if target.is_symlink() or (target.exists() and not target.is_dir()):
@@ -596,6 +665,8 @@ class Library:
 
     def push(self, remote: str = "origin") -> str:
         """Push the library's main branch to `remote` (a configured remote, a path or a URL)."""
+        from git import GitCommandError
+
         self._check_remote(remote)
         self.head()
         with self._writing():  # commits the experience files' new records, so the team gets them
@@ -603,7 +674,7 @@ class Library:
         head = self.head()
         try:
             self.git.run("push", "--quiet", "--", remote, f"{head}:refs/heads/main")
-        except gitpython.GitCommandError as exc:
+        except GitCommandError as exc:
             err = (exc.stderr or "").strip()
             if "rejected" in err or "non-fast-forward" in err or "fetch first" in err:
                 raise LibraryError(
@@ -641,6 +712,8 @@ class Library:
             self.git.ok("update-ref", "-d", incoming)
 
     def _pull(self, remote: str, incoming: str, verify: Verifier | None, accept_removals: bool) -> PullResult:
+        from git import GitCommandError
+
         try:
             self.git.run(
                 "-c",
@@ -653,7 +726,7 @@ class Library:
                 remote,
                 f"+refs/heads/main:{incoming}",
             )
-        except gitpython.GitCommandError as exc:
+        except GitCommandError as exc:
             err = _one_line((exc.stderr or "").strip().removeprefix("stderr:").strip(" '"), 300)
             found = re.search(r"error: object \w+: (\w+: [^\n]*?)(?: fatal:|$)", err)
             if found:  # git's own object check refused a malformed tree (a '.git' or '..' entry, ...)
@@ -664,7 +737,7 @@ class Library:
             raise LibraryError(f"Fetch from {remote} failed: {err}") from None
         try:
             theirs = self.git.text("rev-parse", "--verify", "--quiet", f"{incoming}^{{commit}}")
-        except gitpython.GitCommandError:
+        except GitCommandError:
             raise LibraryError(f"The remote {_one_line(remote, 120)} has no main branch to pull.") from None
         with self._writing(hold_experience=True) as ours:
             if theirs == ours or self.git.is_ancestor(theirs, ours):

@@ -32,7 +32,13 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from agentfactory.errors import AgentFactoryError, ConfigError, ContextWindowExceeded, ProviderError
+from agentfactory.errors import (
+    AgentFactoryError,
+    ConfigError,
+    ContextWindowExceeded,
+    ProviderError,
+    import_extra,
+)
 from agentfactory.llm.anthropic_stream import StreamCut, StreamError, StreamReader, Unparsed
 from agentfactory.llm.models import limits_for
 from agentfactory.llm.reply import (
@@ -76,11 +82,7 @@ _STOP: dict[str, StopReason] = {
 
 
 def _import_sdk() -> Any:
-    try:
-        import anthropic
-    except ImportError:
-        raise ConfigError("The anthropic SDK is not installed: pip install anthropic") from None
-    return anthropic
+    return import_extra("anthropic", "anthropic", "The anthropic provider")
 
 
 def message_to_wire(message: Message) -> dict[str, Any]:

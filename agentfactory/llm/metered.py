@@ -1,26 +1,25 @@
 """Accounting for every model call the framework makes.
 
 `MeteredProvider` wraps any provider: each `complete()` is timed, costed from the price table and
-recorded as a `model_call` event; running totals (`usage`, `cost_usd`, `calls`) are kept. With a run's
+reported to its `CallMeter` (the run supplies one that writes `model_call` events); running totals
+(`usage`, `cost_usd`, `calls`) are kept, and they are the run's totals: nobody re-reads a log for them. With a run's
 `Budget` it is also where the run's limits are enforced for every model call: the budget is checked
 before the request (a spent budget raises BudgetExhausted and nothing is sent) and charged after it, the
 same for the orchestrator and for the subagents' `llm` tool. It is thread-safe because the tool broker serves subagent `llm` calls from several threads at once.
 It never changes what the model said.
 
-It is also where streaming is decided: the wrapped provider gets an `on_stream` callback only when
-someone watches the run (a live view) and `settings.stream` says so ("auto": the view is on a terminal;
-"on"; "off"). Each StreamEvent becomes a live-only `model_stream` notice, never written to the log;
-usage is read from the finished response only, streamed or not.
+The wrapped provider gets an `on_stream` callback only when the meter wants the stream (someone
+watches the run live and the `stream` setting agrees) or the caller passes one; usage is read from the
+finished response only, streamed or not. This module never writes an event log itself.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
 
-# events.py imports llm.types, so this module reaches events only through the package at call time.
-from agentfactory import events as _events
 from agentfactory.config import Settings
 from agentfactory.llm.pricing import cost_usd
 from agentfactory.llm.tokens import count_request_tokens
@@ -36,25 +35,51 @@ from agentfactory.llm.types import (
 )
 
 if TYPE_CHECKING:
-    from agentfactory.budget import Budget
-    from agentfactory.events import EventLog
+    from agentfactory.engine.budget import Budget
+
+
+@dataclass
+class ModelCall:
+    """One metered model call, as its meter hears of it: at the start (no response yet) and at the end."""
+
+    number: int  # 1, 2, ... per metered provider: pairs the start with its end
+    role: str  # "orchestrator" or "subagent"
+    model: str
+    step: int | None
+    response: ModelResponse | None = None
+    latency_s: float = 0.0
+
+
+class CallMeter(Protocol):
+    """Where a metered provider reports its calls (the run records them as events)."""
+
+    def started(self, call: ModelCall) -> None: ...
+
+    def finished(self, call: ModelCall) -> None: ...
+
+    def wants_stream(self, role: str) -> bool:
+        """Whether replies of this role should stream (someone watches them live)."""
+        ...
+
+    def streamed(self, call: ModelCall, event: StreamEvent) -> None: ...
 
 
 class MeteredProvider:
-    """A provider that times, costs, counts and logs the calls of the provider it wraps."""
+    """A provider that times, costs and counts the calls of the provider it wraps, and reports each to
+    its meter."""
 
     def __init__(
         self,
         provider: ModelProvider,
         settings: Settings,
-        log: EventLog | None = None,
+        meter: CallMeter | None = None,
         role: str = "orchestrator",
         budget: Budget | None = None,
     ):
         self.provider = provider
         self.budget = budget
         self.settings = settings
-        self.log = log
+        self.meter = meter
         self.role = role
         self.step: int | None = None  # the caller's current step, stamped on events when set
         self.usage = Usage()
@@ -92,13 +117,11 @@ class MeteredProvider:
         with self._lock:
             self._started += 1
             number = self._started
-        if self.log is not None:
-            extra = {"step": step} if step is not None else {}
-            self.log.emit(
-                _events.MODEL_CALL_STARTED, model=self.provider.spec, role=self.role, call=number, **extra
-            )
+        call = ModelCall(number, self.role, self.provider.spec, step)
+        if self.meter is not None:
+            self.meter.started(call)
         started = time.perf_counter()
-        streamed = self._stream_to(number, step, on_stream)
+        streamed = self._stream_to(call, on_stream)
         # The run's wall clock (--max-time) also ends a call still waiting on the provider.
         end = self.budget.deadline() if self.budget is not None else None
         try:
@@ -121,20 +144,9 @@ class MeteredProvider:
             self.latency_s += latency
         if self.budget is not None:
             self.budget.charge(response.usage, response.cost_usd)
-        if self.log is not None:
-            fields = {
-                "model": self.provider.spec,
-                "role": self.role,
-                "usage": response.usage.to_dict(),
-                "cost_usd": response.cost_usd,
-                "latency_s": latency,
-                "stop_reason": response.stop_reason,
-                "simulated": response.simulated,
-                "call": number,
-            }
-            if step is not None:
-                fields["step"] = step
-            self.log.emit(_events.MODEL_CALL, **fields)
+        if self.meter is not None:
+            call.response, call.latency_s = response, latency
+            self.meter.finished(call)
         return response
 
     def _price(self, input_tokens: int, output_tokens: int) -> float:
@@ -142,18 +154,13 @@ class MeteredProvider:
         return cost_usd(usage, self.provider.spec, self.settings)
 
     def streams(self) -> bool:
-        """Whether calls of this provider stream: someone watches and the `stream` setting agrees."""
-        mode = getattr(self.settings, "stream", "auto")
-        if mode == "off" or self.role == _events.SUBAGENT or self.log is None or not self.log.observed:
-            return False
-        return mode == "on" or bool(getattr(self.log, "on_terminal", False))
+        """Whether calls of this provider stream to the meter (someone watches them live)."""
+        return self.meter is not None and self.meter.wants_stream(self.role)
 
-    def _stream_to(
-        self, number: int, step: int | None, caller: StreamCallback | None
-    ) -> StreamCallback | None:
+    def _stream_to(self, call: ModelCall, caller: StreamCallback | None) -> StreamCallback | None:
         """The callback handed to the provider, or None when nobody wants the stream."""
-        log = self.log if self.streams() else None
-        if log is None and caller is None:
+        meter = self.meter if self.streams() else None
+        if meter is None and caller is None:
             return None
 
         def on_stream(event: StreamEvent) -> None:
@@ -161,18 +168,8 @@ class MeteredProvider:
             try:
                 if caller is not None:
                     caller(event)
-                if log is not None:
-                    extra = {"step": step} if step is not None else {}
-                    log.notify(
-                        _events.MODEL_STREAM,
-                        call=number,
-                        role=self.role,
-                        kind=event.kind,
-                        text=event.text,
-                        tool=event.tool,
-                        output_tokens=event.output_tokens,
-                        **extra,
-                    )
+                if meter is not None:
+                    meter.streamed(call, event)
             except Exception:  # noqa: BLE001
                 pass
 

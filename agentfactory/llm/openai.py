@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from dataclasses import field as field_
 from typing import Any
 
-from agentfactory.errors import AgentFactoryError, ConfigError
+from agentfactory.errors import AgentFactoryError, ConfigError, import_extra
 from agentfactory.llm.openai_compat import (
     embedded_tool_calls,
     is_reasoning_model,
@@ -52,10 +52,10 @@ from agentfactory.llm.reply import (
     need_list,
     need_object,
     need_str,
+    parse_arguments,
     scrub,
 )
 from agentfactory.llm.retry import RetryPolicy, call_with_retry, classify_sdk_error
-from agentfactory.llm.scripted import parse_arguments
 from agentfactory.llm.tokens import count_output_tokens, count_request_tokens
 from agentfactory.llm.transport import DEFAULT_CALL_TIMEOUT_S, check_call_timeout, http_client
 from agentfactory.llm.types import (
@@ -80,11 +80,7 @@ _STOP: dict[str, StopReason] = {
 
 
 def _import_sdk() -> Any:
-    try:
-        import openai
-    except ImportError:
-        raise ConfigError("The openai SDK is not installed: pip install openai") from None
-    return openai
+    return import_extra("openai", "openai", "The openai provider")
 
 
 def messages_to_wire(system: str, messages: list[Message]) -> list[dict[str, Any]]:

@@ -25,9 +25,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from agentfactory.errors import AgentFactoryError, ContextWindowExceeded, ProviderError
-from agentfactory.llm.reply import clip, depth_exceeds
+from agentfactory.llm.reply import clip, depth_exceeds, parse_arguments
 from agentfactory.llm.retry import AUTH_STATUS, provider_message
-from agentfactory.llm.scripted import parse_arguments
 from agentfactory.llm.types import ToolCall, ToolSpec
 
 _O_SERIES = re.compile(r"o[1-9][0-9]*(?:-|$)")

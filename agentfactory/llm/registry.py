@@ -4,13 +4,13 @@ A spec is `<provider>:<model>` (`anthropic:claude-sonnet-4-6`, `openai:gpt-4.1`,
 or a bare provider name (`sim`). Providers register under the `agentfactory.providers` entry-point group,
 the product's own ones included (`agentfactory.llm.providers`); the benchmark distribution adds `sim`.
 Only the chosen provider's plugin is loaded, and its adapter imports its SDK only when it is built, so a
-missing SDK matters only to those who ask for it. API keys are read at construction, so a missing key
-fails before any work starts.
+missing SDK matters only to those who ask for it (MissingExtra names the extra to install). API keys come
+with the settings (`settings.credentials`, from load_settings) and are checked at construction, so a
+missing key fails before any work starts.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -50,6 +50,7 @@ class ProviderPlugin:
     create: Callable[[ProviderRequest], ModelProvider]
     needs: str = ""
     module: str = ""  # the module `agentfactory models` checks is importable (its SDK)
+    extra: str = ""  # the agentfactory extra that installs that module, if any
     # Whether what it `needs` is there (keys, a base URL); None: being installed is enough.
     configured: Callable[[Settings, Mapping[str, str]], bool] | None = None
 
@@ -105,7 +106,7 @@ def get_provider(
         spec=spec,
         model=rest.strip(),
         settings=settings,
-        env=os.environ if env is None else env,
+        env=settings.credentials if env is None else env,
         retry=retry,
         thinking_budget=thinking_budget,
     )

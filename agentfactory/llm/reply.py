@@ -140,3 +140,16 @@ def clip(text: str, limit: int = 300) -> str:
     """Provider-written text made safe for a one-line message: no control characters, bounded length."""
     text = _CONTROL.sub(" ", text).strip()
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
+    """Parse a tool call's argument text as providers deliver it: (object, None) or (None, error)."""
+    if not raw.strip():
+        return {}, None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+    if not isinstance(value, dict):
+        return None, f"expected a JSON object, got {type(value).__name__}"
+    return value, None

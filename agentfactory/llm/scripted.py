@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import ConfigError, ProviderError
+from agentfactory.llm.reply import parse_arguments
 from agentfactory.llm.tokens import count_output_tokens, count_request_tokens
 from agentfactory.llm.types import (
     Message,
@@ -40,19 +41,6 @@ _STREAM_KINDS = {"text", "thinking", "tool_call", "tool_input"}
 MAX_STREAM_DELAY_S = 5.0
 STREAM_CHUNK_TOKENS = 200  # derived tool-input deltas: one per this many tokens written
 _STOP_REASONS = {"end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal", "other"}
-
-
-def parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
-    """Parse a tool call's argument text as providers deliver it: (object, None) or (None, error)."""
-    if not raw.strip():
-        return {}, None
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-    if not isinstance(value, dict):
-        return None, f"expected a JSON object, got {type(value).__name__}"
-    return value, None
 
 
 class ScriptedProvider:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any
 
 from agentfactory.llm.types import ToolCall, ToolSpec
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 _RAW_PREVIEW = 300
 _validators: dict[str, Draft202012Validator] = {}
@@ -22,6 +22,8 @@ _validators_lock = threading.Lock()
 
 
 def _validator(schema: dict[str, Any]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator  # imported on first use: ~100 ms a command may not need
+
     # Compiling a validator costs more than validating; the same few schemas are checked every step.
     key = json.dumps(schema, sort_keys=True, default=str)
     with _validators_lock:
@@ -59,11 +61,20 @@ def check_tool_call(call: ToolCall, tools: list[ToolSpec]) -> str | None:
             f"executed. You sent: {raw!r}. Call '{call.name}' again with a single JSON object that "
             f"matches its input schema."
         )
-    error = best_match(_validator(tool.input_schema).iter_errors(call.arguments))
-    if error is not None:
+    problem = schema_problem(tool.input_schema, call.arguments)
+    if problem is not None:
         return (
             f"The arguments of your call to '{call.name}' do not match its input schema, so nothing was "
-            f"executed: at {_path(error.absolute_path)}: {error.message}. "
-            f"Fix the arguments and call '{call.name}' again."
+            f"executed: {problem}. Fix the arguments and call '{call.name}' again."
         )
     return None
+
+
+def schema_problem(schema: dict[str, Any], value: Any) -> str | None:
+    """None when `value` matches the JSON schema; else where and why it does not ("at $.k: ...")."""
+    from jsonschema.exceptions import best_match  # jsonschema is imported on first use: a fast CLI
+
+    error = best_match(_validator(schema).iter_errors(value))
+    if error is None:
+        return None
+    return f"at {_path(error.absolute_path)}: {error.message}"

@@ -8,26 +8,17 @@ save is validated) is one call away.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from agentfactory.budget import Budget
 from agentfactory.config import Settings, load_settings
-from agentfactory.errors import (
-    EXIT_BUDGET,
-    EXIT_CONFIG,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_TASK_FAILED,
-    UsageError,
-)
-from agentfactory.llm.types import ModelProvider, Usage
-from agentfactory.meta.context import RunContext
-from agentfactory.meta.handlers import MetaSkills, dispatch
-from agentfactory.meta.loop import run_tool_loop
+from agentfactory.engine.loop import run_tool_loop
+from agentfactory.engine.run import OpenRun, RunResult, open_run
+from agentfactory.errors import UsageError
+from agentfactory.llm.types import ModelProvider
+from agentfactory.meta.handlers import CODE_TOOLS, MetaSkills, dispatch, result_answer
 from agentfactory.meta.skills import meta_tools
 
 MAX_TASK_CHARS = 100_000
@@ -40,47 +31,6 @@ _templates = Environment(
     keep_trailing_newline=True,
     autoescape=False,
 )
-
-STATUS_EXIT = {
-    "success": EXIT_OK,
-    "task_failed": EXIT_TASK_FAILED,
-    "budget_exhausted": EXIT_BUDGET,
-    "interrupted": EXIT_INTERRUPTED,
-    "config_error": EXIT_CONFIG,
-}
-
-
-@dataclass
-class RunResult:
-    run_id: str
-    status: str  # success, task_failed, budget_exhausted, interrupted, no_progress, provider_error
-    answer: str | None
-    reason: str = ""
-    model: str = ""
-    simulated: bool = False
-    steps: int = 0
-    model_calls: int = 0
-    usage: Usage = field(default_factory=Usage)
-    subagent_usage: Usage = field(default_factory=Usage)
-    cost_usd: float = 0.0
-    created: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
-    saved: list[tuple[str, int]] = field(default_factory=list)
-    rejected: dict[str, str] = field(default_factory=dict)
-    output_files: list[str] = field(default_factory=list)
-    workspace: str = ""
-    duration_s: float = 0.0
-    result: Any = None  # the subagent's own JSON result when the run was `MetaAgent.run_subagent`
-
-    @property
-    def exit_code(self) -> int:
-        return STATUS_EXIT.get(self.status, EXIT_TASK_FAILED)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["usage"], data["subagent_usage"] = self.usage.to_dict(), self.subagent_usage.to_dict()
-        data["total_tokens"] = self.usage.total_tokens + self.subagent_usage.total_tokens
-        return data
 
 
 def system_prompt() -> str:
@@ -111,8 +61,6 @@ class MetaAgent:
 
     def run(self, task: str, input_files: list[Path] | None = None, run_id: str | None = None) -> RunResult:
         task = check_task(task)
-        from agentfactory.runtime import open_run  # wiring of providers, sandbox and broker
-
         with open_run(
             self.settings,
             task,
@@ -125,7 +73,7 @@ class MetaAgent:
             experience=self._experience,
             on_event=self.on_event,
         ) as run:
-            return self._loop(run.ctx, run.provider, run)
+            return self._loop(run)
 
     def run_subagent(
         self,
@@ -144,8 +92,6 @@ class MetaAgent:
         else `task_failed` with the trace's status as the reason; `result` holds the subagent's result.
         """
         from agentfactory.library import Library
-        from agentfactory.meta.handlers import result_answer
-        from agentfactory.runtime import open_run
 
         library = self._library or Library(self.settings.library)
         sub = library.get(name, version)  # an unknown name or version: one UsageError, nothing written
@@ -161,7 +107,7 @@ class MetaAgent:
             experience=self._experience,
             on_event=self.on_event,
         ) as run:
-            trace = MetaSkills(run.ctx).execute_library(sub, dict(inputs or {}))
+            trace = MetaSkills(run).execute_library(sub, dict(inputs or {}))
             if trace.status == "ok":
                 status, reason = "success", ""
                 answer = result_answer(trace.result, list(trace.output_files))
@@ -174,27 +120,27 @@ class MetaAgent:
             result.result = trace.result
             return result
 
-    def _loop(self, ctx: RunContext, provider: Any, run: Any) -> RunResult:
-        skills = MetaSkills(ctx)
-        budget = run.budget or Budget.from_settings(self.settings)
+    def _loop(self, run: OpenRun) -> RunResult:
+        skills = MetaSkills(run)
         result = run_tool_loop(
-            provider,
+            run.provider,
             system_prompt(),
-            self._first_message(ctx),
+            self._first_message(run),
             meta_tools(),
             lambda name, args: dispatch(skills, name, args),
-            budget,
-            ctx.emit,
+            run.budget,
+            run.emit,
             self.settings.max_output_tokens,
+            code_tools=CODE_TOOLS,
         )
         return run.finish(
             status=result.status, reason=result.reason, answer=result.answer, steps=result.steps
         )
 
-    def _first_message(self, ctx: RunContext) -> str:
+    def _first_message(self, run: OpenRun) -> str:
         matches = []
-        rates = ctx.success_rates() or {}
-        hits = ctx.search(ctx.task[:2000], MAX_OFFERED)
+        rates = run.library.success_rates() or {}
+        hits = run.library.search(run.task[:2000], MAX_OFFERED)
         # Offer only matches near the best one: weak matches cost tokens on every step of the run.
         best = max((h.score for h in hits), default=0.0)
         for hit in (h for h in hits if h.score >= OFFER_RELATIVE_SCORE * best):
@@ -208,10 +154,10 @@ class MetaAgent:
                     "success": f"{ok}/{runs} ok" if runs else "",
                 }
             )
-        files = ctx.workspace.files(ctx.workspace.inputs)
+        files = run.workspace.files(run.workspace.inputs)
         return (
             _templates.get_template("first_message.j2")
-            .render(task=ctx.task, input_files=files, matches=matches)
+            .render(task=run.task, input_files=files, matches=matches)
             .strip()
         )
 

@@ -1,28 +1,30 @@
 """The meta skills: what each Meta-Agent tool does. The loop (agent.py) dispatches here.
 
-Every handler returns a `Outcome` whose text goes back to the model inside <data> delimiters.
-Handlers validate what the model asks before acting: a candidate is checked like a library save, a
-save needs a successful execution in this run, and a revision of a library subagent is saved only
-through the regression gate. Nothing here writes to the library except `finish`, through `Library.save`.
+Every handler returns an `Outcome` whose text goes back to the model inside <data> delimiters.
+Handlers validate what the model asks before acting and act through the run's engine parts: a
+candidate is written and saved by the run's `CandidateStore` (which checks it like a library save,
+needs a successful execution in this run, and gates a revision of a library subagent), executions go
+through the run's `Executor`. Nothing here writes to the library except `finish`, through the store.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import tempfile
-from pathlib import Path
 from typing import Any
 
-from agentfactory.errors import AgentFactoryError, ValidationError
-from agentfactory.gate import GateReport, case_from_run, file_facts, record_gate_decision, run_gate
+from agentfactory.engine.gate import file_facts
+from agentfactory.engine.loop import Outcome, declared_failure
+from agentfactory.engine.run import OpenRun
+from agentfactory.errors import ValidationError
+from agentfactory.events import FINAL_DECISION
 from agentfactory.library.edits import EditError, apply_edits, numbered
-from agentfactory.meta.candidates import Candidate, inputs_digest
-from agentfactory.meta.context import RunContext
-from agentfactory.meta.loop import Outcome, declared_failure, preview
+from agentfactory.meta.final import decide
 from agentfactory.meta.skills import meta_tools
 
 RESULT_PREVIEW_CHARS = 1500
+# The meta skills that write a subagent's code: compaction keeps only the latest code of each subagent.
+CODE_TOOLS = ("create_subagent", "modify_subagent")
 
 
 def result_answer(result: dict[str, Any] | None, output_files: list[str]) -> str:
@@ -53,29 +55,39 @@ def _finite(value: Any) -> bool:
     return True
 
 
-class MetaSkills:
-    """The six meta skills over one run's context."""
+def describe_hit(hit: Any, rates: dict[str, tuple[int, int]] | None) -> str:
+    runs, ok = (rates or {}).get(hit.name, (0, 0))
+    success = f"{ok}/{runs} runs ok" if runs else "no runs yet"
+    return f"{hit.name} v{hit.version} — {hit.description} — {hit.signature} — {success}"
 
-    def __init__(self, ctx: RunContext):
-        self.ctx = ctx
+
+class MetaSkills:
+    """The six meta skills over one open run."""
+
+    def __init__(self, run: OpenRun):
+        self.run = run
+        self.library = run.library
+        self.candidates = run.candidates
+        self.ledger = run.ledger
 
     # -- search and view -------------------------------------------------------------------------
 
     def search_subagents(self, query: str, k: int = 5) -> Outcome:
-        hits = self.ctx.search(query, k)
+        hits = self.library.search(query, k)
         if not hits:
             return Outcome("No library subagent matches this query.")
-        return Outcome("\n".join(self.ctx.describe_hit(h) for h in hits))
+        rates = self.library.success_rates()
+        return Outcome("\n".join(describe_hit(h, rates) for h in hits))
 
     def view_subagent(self, name: str, version: int | None = None) -> Outcome:
-        cand = self.ctx.candidates.get(name)
+        cand = self.candidates.get(name)
         if cand is not None and version is None:
             skill_md = (cand.folder / "SKILL.md").read_text(encoding="utf-8")
             where = f"candidate {name} (revision {cand.revision}, tools: {', '.join(cand.tools) or 'none'})"
             return Outcome(
                 f"{where}\n--- SKILL.md ---\n{skill_md}\n--- {cand.entry} ---\n{numbered(cand.code)}"
             )
-        sub = self.ctx.get_library(name, version)
+        sub = self.library.get(name, version)
         if sub is None:
             return Outcome(f"No subagent named '{name}' in this run or the library.", is_error=True)
         return Outcome(
@@ -93,16 +105,16 @@ class MetaSkills:
         tools: list[str] | None = None,
         inputs_schema: dict[str, Any] | None = None,
     ) -> Outcome:
-        if name in self.ctx.candidates:
+        if name in self.candidates:
             return Outcome(f"A candidate named '{name}' exists in this run; use modify_subagent.", True)
-        if self.ctx.get_library(name) is not None:
+        if self.library.get(name) is not None:
             return Outcome(
                 f"'{name}' exists in the library; reuse it with run_subagent, change it with "
                 "modify_subagent, or pick another name.",
                 True,
             )
         try:
-            cand = self.ctx.write_candidate(
+            cand = self.candidates.write(
                 name=name,
                 description=description,
                 code=code,
@@ -111,7 +123,7 @@ class MetaSkills:
             )
         except ValidationError as exc:
             return Outcome(f"Not created: {exc}", True)
-        self.ctx.created.append(name)
+        self.ledger.created.append(name)
         return Outcome(
             f"Candidate '{name}' created (revision 1, tools: {', '.join(cand.tools) or 'none'}, "
             f"signature: {cand.signature}). Run it with run_subagent."
@@ -122,7 +134,7 @@ class MetaSkills:
     ) -> Outcome:
         if (code is None) == (edits is None):
             return Outcome("Give exactly one of `code` or `edits`.", True)
-        cand = self.ctx.candidates.get(name)
+        cand = self.candidates.get(name)
         if cand is not None:
             base_code, description, tools, schema, base_version = (
                 cand.code,
@@ -133,7 +145,7 @@ class MetaSkills:
             )
             changelog = list(cand.changelog)
         else:
-            sub = self.ctx.get_library(name)
+            sub = self.library.get(name)
             if sub is None:
                 return Outcome(f"No subagent named '{name}' in this run or the library.", True)
             base_code, description, tools, schema, base_version = (
@@ -154,7 +166,7 @@ class MetaSkills:
         if new_code == base_code:
             return Outcome("The revision is identical to the current code; nothing changed.", True)
         try:
-            new = self.ctx.write_candidate(
+            new = self.candidates.write(
                 name=name,
                 description=description,
                 code=new_code,
@@ -165,8 +177,8 @@ class MetaSkills:
             )
         except ValidationError as exc:
             return Outcome(f"Revision refused: {exc}", True)
-        if name not in self.ctx.modified and base_version is not None:
-            self.ctx.modified.append(name)
+        if name not in self.ledger.modified and base_version is not None:
+            self.ledger.modified.append(name)
         origin = f"library v{base_version}" if base_version is not None and cand is None else "candidate"
         return Outcome(f"'{name}' revision {new.revision} written (from {origin}). Run it to check it.")
 
@@ -176,18 +188,19 @@ class MetaSkills:
         """`final`: when this run succeeds, its result is the answer and the run ends without another
         model turn (a candidate is saved as `finish` would); a failure comes back as usual."""
         inputs = inputs or {}
-        cand = self.ctx.candidates.get(name)
+        cand = self.candidates.get(name)
+        sub = None
         if cand is not None:
-            trace = self.ctx.execute(
+            trace = self.run.executor.execute(
                 cand.folder, cand.entry, inputs, cand.tools, name=name, version=None, revision=cand.revision
             )
             if trace.status == "ok":
-                facts = file_facts(self.ctx.workspace.outputs, list(trace.output_files))
+                facts = file_facts(self.run.workspace.outputs, list(trace.output_files))
                 cand.record_success(inputs, trace.result or {}, list(trace.output_files), facts)
             else:
                 cand.failures += 1
         else:
-            sub = self.ctx.get_library(name)
+            sub = self.library.get(name)
             if sub is None:
                 return Outcome(
                     f"No subagent named '{name}' in this run or the library. Create it first.", True
@@ -199,19 +212,25 @@ class MetaSkills:
                 # NaN or infinity is almost always a bug (missing values, a division by zero), and
                 # never a valid JSON answer: the model gets the trace to judge instead.
                 return Outcome(f"{text}\nNot final: the result holds NaN or infinite numbers.")
+            verdict = decide(self.run.settings, self.run.experience, self.run.log.run_id, sub, trace.result)
+            self.run.emit(
+                FINAL_DECISION,
+                subagent=name,
+                version=getattr(sub, "version", None),
+                used=verdict.used,
+                reason=verdict.reason,
+            )
+            if not verdict.used:
+                return Outcome(f"{text}\n{verdict.note()}", data={"status": trace.status})
             done = self.finish(result_answer(trace.result, trace.output_files), [name] if cand else [])
             return Outcome(f"{text}\n{done.text}", finished=True, answer=done.answer)
         return Outcome(text, is_error=trace.status != "ok", data={"status": trace.status})
 
     def execute_library(self, sub: Any, inputs: dict[str, Any]) -> Any:
         """Run one version of a library subagent in the sandbox; the run counts it as reused."""
-        with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
-            folder = self.ctx.library.export(sub.name, sub.version, Path(tmp) / sub.name)
-            trace = self.ctx.execute(
-                folder, sub.entry, inputs, list(sub.tools), name=sub.name, version=sub.version, revision=None
-            )
-        if sub.name not in self.ctx.reused:
-            self.ctx.reused.append(sub.name)
+        trace = self.run.executor.execute_version(sub, inputs)
+        if sub.name not in self.ledger.reused:
+            self.ledger.reused.append(sub.name)
         return trace
 
     # -- finish ----------------------------------------------------------------------------------
@@ -229,57 +248,25 @@ class MetaSkills:
         return Outcome(f"Run finished.\n{summary}", finished=True, answer=answer, failure=failure)
 
     def _save_one(self, name: str) -> str:
-        cand = self.ctx.candidates.get(name)
+        cand = self.candidates.get(name)
         if cand is None:
-            sub = self.ctx.get_library(name)
+            sub = self.library.get(name)
             if sub is not None:
                 return f"{name}: already in the library as v{sub.version}, unchanged."
-            self.ctx.rejected[name] = "no such candidate in this run"
+            self.ledger.rejected[name] = "no such candidate in this run"
             return f"{name}: not saved, no such candidate in this run."
-        if not cand.successes:
-            reason = "it never ran successfully in this run"
-            self.ctx.rejected[name] = reason
-            return f"{name}: not saved, {reason}."
-        new_cases = [case_from_run(s.inputs, s.result, s.output_files, s.files) for s in cand.successes]
-        new_cases, files = self.ctx.case_fixtures(cand, new_cases)
-        if cand.base_version is not None:
-            report = self._gate(cand, new_cases, files)
-            if not report.passed:
-                self.ctx.rejected[name] = report.reason()
-                record_gate_decision(
-                    self.ctx.emit,
-                    subagent=name,
-                    base_version=cand.base_version,
-                    accepted=False,
-                    reason=report.reason(),
-                    report=report,
-                )
-                return f"{name}: not saved, the regression gate refused it: {report.reason()}"
-        try:
-            result = self.ctx.save_candidate(cand, new_cases, files)
-        except AgentFactoryError as exc:
-            self.ctx.rejected[name] = str(exc)
-            return f"{name}: not saved: {exc}"
-        if not result.changed:
-            return f"{name}: identical to library v{result.version}; nothing to save."
-        if cand.base_version is not None:
-            record_gate_decision(
-                self.ctx.emit,
-                subagent=name,
-                base_version=cand.base_version,
-                accepted=True,
-                reason=cand.changelog[-1] if cand.changelog else "revised",
-                report=report,
-                version=result.version,
-            )
-        self.ctx.saved.append((name, result.version))
-        return f"{name}: saved as v{result.version}."
-
-    def _gate(self, cand: Candidate, new_cases: list, files: dict[str, Path]) -> GateReport:
-        stored = self.ctx.get_library(cand.name, cand.base_version)
-        stored_cases = list(stored.cases) if stored is not None else []
-        fixtures = self.ctx.workspace.inputs
-        return run_gate(self.ctx.make_case_runner(cand, fixtures, files), stored_cases, new_cases)
+        saved = self.candidates.save(cand)
+        if saved.outcome == "saved":
+            self.ledger.saved.append((name, saved.version))
+            return f"{name}: saved as v{saved.version}."
+        if saved.outcome == "unchanged":
+            return f"{name}: identical to library v{saved.version}; nothing to save."
+        self.ledger.rejected[name] = saved.reason
+        if saved.outcome == "refused":
+            return f"{name}: not saved, the regression gate refused it: {saved.reason}"
+        if saved.outcome == "never_ran":
+            return f"{name}: not saved, {saved.reason}."
+        return f"{name}: not saved: {saved.reason}"
 
 
 def dispatch(skills: MetaSkills, name: str, arguments: dict[str, Any]) -> Outcome:
@@ -289,4 +276,4 @@ def dispatch(skills: MetaSkills, name: str, arguments: dict[str, Any]) -> Outcom
     return getattr(skills, name)(**arguments)
 
 
-__all__ = ["MetaSkills", "Outcome", "dispatch", "inputs_digest", "numbered", "preview"]
+__all__ = ["MetaSkills", "dispatch", "numbered", "result_answer"]

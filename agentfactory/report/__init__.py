@@ -214,7 +214,7 @@ def write_all_reports(store: Any, out: Path, workspaces: Path | None = None, win
     Run ids come from the store, which a pulled library feeds: one is used as a folder name only when it
     is a valid run id naming a real folder (not a link) with an event log in it.
     """
-    from agentfactory.workspace import WorkspaceManager
+    from agentfactory.engine.workspace import WorkspaceManager
 
     out = Path(out)
     links: dict[str, str] = {}

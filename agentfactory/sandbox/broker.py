@@ -303,6 +303,8 @@ class BrokerSession:
             error = f"tool '{tool}' has no handler on the host"
         elif self.deadline is not None and start >= self.deadline:
             error = "the execution's wall-clock limit is reached; no more tool calls"
+        elif problem := _argument_problem(self.broker.handlers[tool], req.get("args")):
+            error = f"tool '{tool}' was not called: its arguments do not match its schema ({problem})"
         else:
             error = None
         if error:
@@ -367,6 +369,13 @@ def settle_trace(trace: Any) -> Any:
         "frames": frames,
     }
     return trace
+
+
+def _argument_problem(handler: Handler, args: Any) -> str | None:
+    """Why `args` break the schema of a tool skill (tools.ToolSkill.check_arguments), None when they
+    match or the handler declares no schema (test tools)."""
+    check = getattr(handler, "check_arguments", None)
+    return check(args) if check is not None else None
 
 
 def _preview(args: dict[str, Any]) -> str:

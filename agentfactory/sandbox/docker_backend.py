@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentfactory.config import Settings
-from agentfactory.errors import SandboxError
+from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, decode_status, remove_tree
@@ -60,12 +60,9 @@ def docker_host() -> str:
 
 def connect(timeout: float = 30.0) -> Any:
     """A docker client that answered a ping, or SandboxError saying what is wrong and what to do."""
-    try:
-        import docker
-    except ImportError:
-        raise SandboxError(
-            "The docker Python package is not installed: pip install 'docker>=7' or pass --sandbox local."
-        ) from None
+    docker = import_extra(
+        "docker", "docker", "The docker sandbox", ", or pass --sandbox local", MissingSandboxExtra
+    )
     host = docker_host()
     try:
         client = docker.from_env(timeout=timeout)

@@ -16,11 +16,11 @@ import time
 import zlib
 from collections.abc import Callable
 from html.parser import HTMLParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import httpcore
-import httpx
+if TYPE_CHECKING:
+    import httpx
 
 MAX_BYTES = 2_000_000
 TIMEOUT_S = 20.0
@@ -279,60 +279,6 @@ class _Deadline:
         return left if timeout is None else min(timeout, left)
 
 
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read, write and TLS handshake ends by the fetch's deadline, so a server
-    dripping one byte a second cannot keep a fetch alive past it (per-read timeouts alone would)."""
-
-    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline):
-        self.inner = inner
-        self.deadline = deadline
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.inner.read(max_bytes, self.deadline.left(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.inner.write(buffer, self.deadline.left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None):
-        left = self.deadline.left(timeout, httpcore.ConnectTimeout)
-        return _DeadlineStream(self.inner.start_tls(ssl_context, server_hostname, left), self.deadline)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self.inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, deadline: _Deadline):
-        self.inner = httpcore.SyncBackend()
-        self.deadline = deadline
-
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ANN001
-        left = self.deadline.left(timeout, httpcore.ConnectTimeout)
-        stream = self.inner.connect_tcp(host, port, left, local_address, socket_options)
-        return _DeadlineStream(stream, self.deadline)
-
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):  # noqa: ANN001
-        raise httpcore.ConnectError("web_fetch does not connect to Unix sockets")
-
-    def sleep(self, seconds: float) -> None:
-        time.sleep(min(seconds, max(0.0, self.deadline.at - time.monotonic())))
-
-
-class _DeadlineTransport(httpx.HTTPTransport):
-    def __init__(self, deadline: _Deadline):
-        super().__init__(trust_env=False)
-        # httpx builds its pool without a network backend parameter: this one bounds every socket
-        # operation by the fetch's deadline.
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
-            max_connections=1,
-            network_backend=_DeadlineBackend(deadline),
-        )
-
-
 class WebFetchTool:
     """`web_fetch(url, max_bytes?)`. One deadline per fetch (`timeout_s`, and never past the calling
     execution's own wall clock, which the broker passes as `deadline`) covers every redirect hop, each
@@ -364,6 +310,9 @@ class WebFetchTool:
         if deadline is not None and math.isfinite(deadline):
             at = min(at, deadline)
         budget = _Deadline(at, round(max(0.0, at - start), 3))
+        import httpcore  # the HTTP stack is imported at the first fetch, not by every run that allows one
+        import httpx
+
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 response, body, truncated = self._get(url, limit, budget)
@@ -411,7 +360,11 @@ class WebFetchTool:
         }
         extensions = {"sni_hostname": parts.hostname} if parts.scheme == "https" else {}
         timeout = deadline.left(None, FetchTimeout)
-        transport = _DeadlineTransport(deadline)
+        import httpx
+
+        from agentfactory.tools._deadline_http import DeadlineTransport
+
+        transport = DeadlineTransport(deadline)
         with httpx.Client(
             transport=transport, timeout=timeout, follow_redirects=False, trust_env=False
         ) as client:

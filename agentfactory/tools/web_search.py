@@ -10,15 +10,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
-
-import httpx
-import yaml
 
 from agentfactory.config import Settings
 from agentfactory.errors import ConfigError
@@ -53,6 +49,8 @@ class LocalSearch:
         title, url = "", f"local:{rel}"
         match = _FRONTMATTER.match(text)
         if match:
+            import yaml  # only the local backend reads frontmatter
+
             try:
                 front = yaml.safe_load(match.group(1)) or {}
             except yaml.YAMLError as exc:
@@ -102,24 +100,22 @@ class LocalSearch:
 
 
 class WebSearchTool:
-    def __init__(self, backend: str, folder: Path | None = None, timeout_s: float = 20.0):
+    def __init__(self, backend: str, folder: Path | None = None, timeout_s: float = 20.0, api_key: str = ""):
         self.backend = backend
+        self.api_key = api_key  # of the brave or tavily backend
         self.timeout_s = timeout_s
         self.local = LocalSearch(folder) if folder is not None else None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WebSearchTool:
         backend = settings.web_search_backend
+        keys = {"brave": settings.credentials.get("BRAVE_API_KEY", ""),
+                "tavily": settings.credentials.get("TAVILY_API_KEY", "")}  # fmt: skip
         if backend == "auto":
-            if os.environ.get("BRAVE_API_KEY"):
-                backend = "brave"
-            elif os.environ.get("TAVILY_API_KEY"):
-                backend = "tavily"
-            else:
-                backend = "local"
+            backend = next((name for name, key in keys.items() if key), "local")
         if backend not in ("local", "brave", "tavily"):
             raise ConfigError(f"Unknown web_search_backend '{backend}': use auto, local, brave or tavily.")
-        return cls(backend, settings.web_search_dir)
+        return cls(backend, settings.web_search_dir, api_key=keys.get(backend, ""))
 
     def __call__(self, args: dict[str, Any]) -> dict[str, Any]:
         query = str(args.get("query", "")).strip()
@@ -138,11 +134,13 @@ class WebSearchTool:
         return {"results": self._tavily(query, k), "backend": "tavily"}
 
     def _brave(self, query: str, k: int) -> list[dict[str, str]]:
+        import httpx  # imported at the first search, not by every run that allows one
+
         response = httpx.get(
             "https://api.search.brave.com/res/v1/web/search",
             params={"q": query, "count": k},
             headers={
-                "X-Subscription-Token": os.environ.get("BRAVE_API_KEY", ""),
+                "X-Subscription-Token": self.api_key,
                 "Accept": "application/json",
             },
             timeout=self.timeout_s,
@@ -155,10 +153,12 @@ class WebSearchTool:
         ]
 
     def _tavily(self, query: str, k: int) -> list[dict[str, str]]:
+        import httpx
+
         response = httpx.post(
             "https://api.tavily.com/search",
             json={"query": query, "max_results": k},
-            headers={"Authorization": f"Bearer {os.environ.get('TAVILY_API_KEY', '')}"},
+            headers={"Authorization": f"Bearer {self.api_key}"},
             timeout=self.timeout_s,
         )
         response.raise_for_status()

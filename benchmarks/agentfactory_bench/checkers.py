@@ -25,7 +25,18 @@ from agentfactory_bench.suite import Check, Task
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _NUMBER = re.compile(r"(?<![\w.])[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?(\s*%)?")
 _MD_LINK = re.compile(r"\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_BARE_URL = re.compile(r"https?://[^\s)>\]]+")
+_BARE_URL = re.compile(r"(?:https?://|\{base_url\})[^\s)>\]]+")
+# The fixture server listens on a loopback port that changes every run. Answers and output files are
+# read with every loopback origin replaced by this placeholder, so no port digit can reach a check.
+LOCAL_ORIGIN = "{base_url}"
+_LOCAL_ORIGIN = re.compile(
+    r"(?:https?://)?(?:127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}", re.I
+)
+_ANY_URL = re.compile(r"(?:https?://|www\.)[^\s)>\]]+|\{base_url\}[^\s)>\]]*", re.I)
+# Between a number and the label it precedes ("28.3% annualised volatility") only words, spaces and
+# unit signs may stand: a comma, semicolon, sentence end or line break means the number belongs to
+# something else ("slope 4.2, intercept 49").
+_BEFORE_LABEL = re.compile(r"[^,;:.\n|]*")
 
 
 @dataclass
@@ -60,7 +71,7 @@ def check_task(
 ) -> CheckResult:
     """Run every check of `task`; passed only if all pass. `details` has one line per check."""
     outputs_dir = Path(outputs_dir)
-    answer = answer or ""
+    answer = local_origins_hidden(answer or "")
     result = CheckResult(passed=True)
     for check in task.checks:
         try:
@@ -76,6 +87,11 @@ def check_task(
 
 
 # ---- answer checks ---------------------------------------------------------------------------------
+
+
+def local_origins_hidden(text: str) -> str:
+    """`text` with every loopback origin (scheme, host and port) replaced by `{base_url}`."""
+    return _LOCAL_ORIGIN.sub(LOCAL_ORIGIN, text)
 
 
 def _as_list(arg: str | list[str]) -> list[str]:
@@ -117,22 +133,40 @@ def numbers_in(text: str) -> list[tuple[int, list[float]]]:
 
 
 def _answer_number(arg: dict[str, Any], answer: str, _: Path) -> tuple[bool, str]:
+    """The number nearest the label (after it, or before it in the same phrase) must match; without a
+    label, any number of the answer. Numbers inside URLs never count."""
     expected = float(arg["value"])
     tol = max(float(arg.get("tolerance", 0.0)), abs(expected) * float(arg.get("rel_tolerance", 0.0)))
-    numbers = numbers_in(answer)
+    text = _ANY_URL.sub(lambda m: " " * len(m.group(0)), answer)
+    numbers = [
+        (m.start(), m.end(), vals)
+        for (_pos, vals), m in zip(numbers_in(text), _NUMBER.finditer(text), strict=True)
+    ]
     label = arg.get("label")
     if label:
         window = int(arg.get("window", 60))
-        spans = [m.end() for m in re.finditer(label, answer, re.I)]
-        if not spans:
+        labels = [(m.start(), m.end()) for m in re.finditer(label, text, re.I)]
+        if not labels:
             return False, f"label /{label}/ not found in the answer"
-        numbers = [(pos, vals) for pos, vals in numbers if any(0 <= pos - end <= window for end in spans)]
-    for _pos, values in numbers:
+        chosen = []
+        for start, end in labels:
+            after = [n for n in numbers if 0 <= n[0] - end <= window]
+            before = [
+                n
+                for n in numbers
+                if 0 <= start - n[1] <= window and _BEFORE_LABEL.fullmatch(text[n[1] : start])
+            ]
+            if after:
+                chosen.append(min(after, key=lambda n: n[0] - end))
+            if before:
+                chosen.append(min(before, key=lambda n: start - n[1]))
+        numbers = chosen
+    for _start, _end, values in numbers:
         for v in values:
             if abs(v - expected) <= tol:
                 return True, f"found {v:g} (expected {expected:g} ± {tol:g})"
-    seen = [vals[0] for _p, vals in numbers][:6]
-    where = f" near /{label}/" if label else ""
+    seen = [vals[0] for _s, _e, vals in numbers][:6]
+    where = f" nearest /{label}/" if label else ""
     return False, f"no number{where} within {tol:g} of {expected:g} (saw {seen})"
 
 
@@ -179,7 +213,7 @@ def _read_text(outputs_dir: Path, pattern: str) -> tuple[Path | None, str]:
     path = _one_file(outputs_dir, pattern)
     if path is None:
         return None, ""
-    return path, path.read_text(encoding="utf-8", errors="replace")
+    return path, local_origins_hidden(path.read_text(encoding="utf-8", errors="replace"))
 
 
 def _file_contains(arg: dict[str, Any], _: str, outputs_dir: Path) -> tuple[bool, str]:
@@ -323,6 +357,14 @@ _DECLARATIVE: dict[str, Callable[[Any, str, Path], tuple[bool, str]]] = {
     "json_valid": _json_valid,
     "markdown_links_include": _markdown_links_include,
 }
+
+
+def declarative_check(check: Check, answer: str, outputs_dir: Path) -> tuple[bool, str]:
+    """(passed, why) of one host-side check; a check that raises fails, as `check_task` counts it."""
+    try:
+        return _DECLARATIVE[check.kind](check.arg, local_origins_hidden(answer), Path(outputs_dir))
+    except Exception as exc:
+        return False, f"error while checking: {type(exc).__name__}: {exc}"
 
 
 # ---- python checks (in the sandbox) ---------------------------------------------------------------

@@ -25,5 +25,7 @@ def test_a_stream_on_a_local_ray_cluster_matches_local_workers(tmp_path):
         assert summary["counts"] == {"success": 6}
         if mode == "ray":
             assert summary["nodes"] and all(node["ready"] for node in summary["nodes"])
-        results[mode] = {r["id"]: (r["status"], r["answer"], r["tokens"]) for r in rows(root, summary["batch_id"])}
+        results[mode] = {
+            r["id"]: (r["status"], r["answer"], r["tokens"]) for r in rows(root, summary["batch_id"])
+        }
     assert results["ray"] == results["local"]

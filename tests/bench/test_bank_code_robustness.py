@@ -12,9 +12,8 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
-from agentfactory_bench.sim_bank import get
 
-from .conftest import HostRunError, run_on_host
+from .conftest import HostRunError, get, run_on_host
 
 pytestmark = pytest.mark.slow
 

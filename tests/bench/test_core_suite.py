@@ -1,5 +1,6 @@
-"""Every core task is solved by the capability bank's own code, checked successful, and every checker
-fails on a deliberately wrong output (a wrong answer or corrupted files)."""
+"""Every core task is solved by its declared capabilities (the suite's reference code, run on the host
+with the declared inputs and llm answers), checked successful, and every checker fails on a deliberately
+wrong output (a wrong answer or corrupted files)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from agentfactory_bench import CORE_SUITE, check_task, prepare_task, sandbox_runner
-from agentfactory_bench.sim_bank import plan
+from agentfactory_bench import CORE_SUITE, check_task, load_suite, prepare_task, sandbox_runner
+from agentfactory_bench.sim import Serving
 
 from agentfactory.config import Settings
 
@@ -23,17 +24,17 @@ RUNNER = sandbox_runner(Settings(sandbox="local"))
 
 
 def solve(task, server, run_dir: Path) -> str:
-    """Plan with the bank, run each capability of the chain on the host, compose the answer."""
+    """Run each declared capability on the host with its declared inputs; phrase the declared answer."""
     prepared = prepare_task(task, run_dir, server.base_url)
-    p = plan(prepared.text, prepared.input_files)
-    assert p is not None, f"no capability planned for {task.id}"
-    inputs = p.inputs
+    served = Serving(task, load_suite(CORE_SUITE), server.base_url)
+    llm = [{"when": list(a.when), "answer": a.answer} for a in task.llm]
     result: dict = {}
-    for index, capability in enumerate(p.chain):
-        if index:
-            inputs = p.next_inputs(index - 1, result, inputs, prepared.text, prepared.input_files)
-        result = run_on_host(capability.code, capability.module, inputs, run_dir, prepared.search_dir)
-    return p.answer(result, inputs)
+    for name in task.capabilities:
+        cap = served.capability(name)
+        result = run_on_host(
+            cap.code, cap.entry, served.inputs(name), run_dir, prepared.search_dir, llm_answers=llm
+        )
+    return served.answer(result)
 
 
 def wrong_answer(answer: str) -> str:
@@ -75,7 +76,9 @@ def test_core_suite_shape(core_suite):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("task_id", CORE_IDS)
-def test_bank_solves_task_and_checker_catches_wrong_output(task_id, core_suite, core_server, tmp_path):
+def test_reference_code_solves_task_and_checker_catches_wrong_output(
+    task_id, core_suite, core_server, tmp_path
+):
     task = core_suite.task(task_id)
     run_dir = tmp_path / "run"
     answer = solve(task, core_server, run_dir)
@@ -111,11 +114,23 @@ def test_make_fixtures_is_deterministic(tmp_path):
     committed = sorted(
         p.relative_to(CORE_SUITE).as_posix()
         for p in CORE_SUITE.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
+        # the reference capabilities are written by hand, not generated
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and "capabilities" not in p.relative_to(CORE_SUITE).parts
     )
     assert made == committed
     for rel in made:
         assert (copy / rel).read_bytes() == (CORE_SUITE / rel).read_bytes(), rel
+
+
+def test_every_core_task_declares_what_the_oracle_needs(core_suite):
+    assert core_suite.undeclared() == []
+    for task in core_suite.tasks:
+        assert set(task.inputs) == set(task.capabilities), task.id
+    # every capability the suite defines is used, and each has a description and code
+    used = {c for t in core_suite.tasks for c in t.capabilities}
+    assert used == set(core_suite.capabilities)
 
 
 @pytest.mark.parametrize("name", ["variants", "variants2", "variants3", "rephrased"])

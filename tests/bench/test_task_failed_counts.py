@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from agentfactory_bench import load_suite
+from agentfactory_bench import Check, load_suite
 from agentfactory_bench.harness import _run_task
 
 from agentfactory.config import load_settings
@@ -18,11 +18,11 @@ SUITE = Path(__file__).resolve().parents[2] / "benchmarks" / "suites" / "variant
 REFUSAL = "I could not do this: Excel workbooks are outside what I can write."
 
 
-def _row(tmp_path, finish_args, *, out_of_scope):
+def _row(tmp_path, finish_args, *, out_of_scope, checks=None):
     suite = load_suite(SUITE)
     task = next(t for t in suite.tasks if t.id == "other-pivot-excel")  # checks: the answer refuses
     assert task.out_of_scope  # as the suite marks it
-    task = dataclasses.replace(task, out_of_scope=out_of_scope)
+    task = dataclasses.replace(task, out_of_scope=out_of_scope, checks=checks or task.checks)
     settings = load_settings({"model": "scripted", "sandbox": "local"}, env={}, cwd=tmp_path)
 
     def runner(s, text, files):
@@ -46,6 +46,9 @@ def test_an_honest_task_failed_solves_an_out_of_scope_task(tmp_path):
     assert row.status == "task_failed" and row.success is True
 
 
-def test_same_answer_reported_done_passes(tmp_path):
-    row = _row(tmp_path, {"answer": REFUSAL}, out_of_scope=True)
-    assert row.status == "success" and row.success is True
+def test_a_refusal_reported_done_does_not_solve_an_out_of_scope_task(tmp_path):
+    # Out-of-scope checks verify a correct result (the negative controls refuse "contains cannot"), so a
+    # refusal the run calls done fails them.
+    verifying = (Check("file_exists", "pivot.xlsx"),)
+    row = _row(tmp_path, {"answer": REFUSAL}, out_of_scope=True, checks=verifying)
+    assert row.status == "success" and row.success is False

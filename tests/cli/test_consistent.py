@@ -179,7 +179,7 @@ def test_runs_prune_refuses_an_infinite_age(project):
 
 
 def test_prune_removes_a_deep_tree_with_links(project):
-    from agentfactory.workspace import remove_tree
+    from agentfactory.engine.workspace import remove_tree
 
     root = project.root / "deep"
     here = os.getcwd()

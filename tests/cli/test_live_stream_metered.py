@@ -10,10 +10,10 @@ import pytest
 
 from agentfactory import events as ev
 from agentfactory.config import Settings
+from agentfactory.engine.log import RunLog, RunMeter
 from agentfactory.llm import ScriptedProvider
 from agentfactory.llm.metered import MeteredProvider
 from agentfactory.llm.types import Message
-from agentfactory.runtime import _TeeLog
 
 ITEM = {
     "text": "Here it is.",
@@ -41,8 +41,8 @@ class NoStreamProvider(ScriptedProvider):
 def call(
     tmp_path: Path, mode: str, watcher: Watcher | None, role: str = ev.ORCHESTRATOR, cls=ScriptedProvider
 ):
-    log = _TeeLog(tmp_path / "events.jsonl", "run", watcher)
-    metered = MeteredProvider(cls([ITEM]), Settings(stream=mode), log=log, role=role)
+    log = RunLog(tmp_path / "events.jsonl", "run", watcher)
+    metered = MeteredProvider(cls([ITEM]), Settings(stream=mode), RunMeter(log, mode), role=role)
     response = metered.complete("system", [Message.user("task")], [], 1000, step=1)
     log.close()
     streamed = [e for e in (watcher.events if watcher else []) if e["type"] == ev.MODEL_STREAM]

@@ -15,9 +15,16 @@ from agentfactory import load_settings
 from agentfactory.errors import EXIT_TASK_FAILED, UsageError
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = ["MetaAgent", "RunResult", "Library", "Subagent", "Case", "Evolver", "deploy", "Settings"]
-PUBLIC += ["load_settings", "AgentFactoryError", "ConfigError", "UsageError", "ValidationError"]
+PUBLIC = ["MetaAgent", "RunResult", "Library", "Subagent", "Case", "Evolver", "EvolveOptions", "deploy"]
+PUBLIC += ["Settings", "load_settings", "AgentFactoryError", "ConfigError", "UsageError", "ValidationError"]
 PUBLIC += ["SandboxError", "ProviderError", "LibraryError", "BudgetExhausted", "DeployRefused"]
+PUBLIC += [
+    "AuthenticationError",
+    "ContextWindowExceeded",
+    "InvalidSetting",
+    "MissingExtra",
+    "ProviderTimeout",
+]
 
 UPPER = '''"""Upper-case a text.
 
@@ -51,6 +58,32 @@ def _clean_env() -> dict[str, str]:
 def test_public_name_is_exported(name):
     assert name in agentfactory.__all__
     assert getattr(agentfactory, name) is not None
+
+
+def test_every_error_is_exported_with_its_exit_code():
+    import inspect
+
+    from agentfactory import errors
+
+    for name, cls in inspect.getmembers(errors, inspect.isclass):
+        if issubclass(cls, errors.AgentFactoryError) and name != "MissingSandboxExtra":  # a MissingExtra
+            assert name in agentfactory.__all__, name
+            assert getattr(agentfactory, name) is cls and cls.exit_code in (1, 2, 3, 4), name
+    assert issubclass(agentfactory.DeployRefused, agentfactory.AgentFactoryError)
+
+
+def test_public_records_build_as_documented(tmp_path):
+    from agentfactory import Case, EvolveOptions, RunResult, Settings, Subagent
+
+    assert Case.from_dict({"inputs": {"text": "a b a"}, "expected": {"top": [["a", 2]]}}).inputs == {
+        "text": "a b a"
+    }
+    assert EvolveOptions(rounds=2).rounds == 2
+    with pytest.raises(UsageError):
+        EvolveOptions(rounds=0)
+    assert Settings(sandbox="local", credentials={}).resolved_model() == "sim"
+    assert load_settings({"sandbox": "local"}, env={}, cwd=tmp_path).sandbox == "local"
+    assert "status" in RunResult.__dataclass_fields__ and "version" in Subagent.__dataclass_fields__
 
 
 def test_every_name_in_all_resolves_and_import_is_lazy():

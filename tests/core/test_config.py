@@ -44,13 +44,11 @@ def test_template_is_valid_and_loads(tmp_path):
 
 
 def test_template_names_every_setting_and_its_examples_load(tmp_path):
-    from dataclasses import fields
+    from agentfactory.config import SETTING_NAMES
 
-    from agentfactory.config import Settings
-
-    for f in fields(Settings):
-        if f.name != "prices":
-            assert re.search(rf"^#? ?{f.name} = ", CONFIG_TEMPLATE, re.M), f.name
+    for name in SETTING_NAMES:
+        if name != "prices":
+            assert re.search(rf"^#? ?{name} = ", CONFIG_TEMPLATE, re.M), name
     # Every commented example, switched on, is a valid setting.
     active = re.sub(r"^# (\[|[a-z_]+ = )", r"\1", CONFIG_TEMPLATE, flags=re.M)
     write(tmp_path, active)
@@ -82,11 +80,10 @@ def test_bad_config_is_one_clear_error(tmp_path, text, fragment):
         load_settings(env={}, cwd=tmp_path)
 
 
-def test_model_auto_resolution(tmp_path, monkeypatch):
-    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+def test_model_auto_resolution(tmp_path):
+    # The environment given to load_settings is the one it reads, API keys included.
     assert load_settings(env={}, cwd=tmp_path).resolved_model() == "sim"
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    assert load_settings(env={}, cwd=tmp_path).resolved_model().startswith("openai:")
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    assert load_settings(env={}, cwd=tmp_path).resolved_model().startswith("anthropic:")
+    env = {"OPENAI_API_KEY": "sk-test"}
+    assert load_settings(env=env, cwd=tmp_path).resolved_model().startswith("openai:")
+    env["ANTHROPIC_API_KEY"] = "sk-ant-test"
+    assert load_settings(env=env, cwd=tmp_path).resolved_model().startswith("anthropic:")

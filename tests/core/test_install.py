@@ -136,6 +136,9 @@ def test_cli_no_longer_imports_click():
     reason="scripts/test.sh ran scripts/smoke-clean-venv.sh (this check and more) before pytest",
 )
 def test_fresh_venv_without_extras_imports_every_module():
+    """Also, without extras: `--help` works; `run --model anthropic:x` / `openai:x` / `--sandbox docker`
+    each exit 3 with one sentence naming `pip install 'agentfactory[<extra>]'`; deploy of an unknown
+    name says so (exit 2) though the mcp SDK is missing (scripts/smoke-clean-venv.sh)."""
     out = subprocess.run(
         ["bash", str(ROOT / "scripts" / "smoke-clean-venv.sh"), "--imports-only"],
         capture_output=True,
@@ -144,6 +147,7 @@ def test_fresh_venv_without_extras_imports_every_module():
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     assert "0 failed to import" in out.stdout and "clean venv smoke: imports ok" in out.stdout
+    assert "each missing extra is one sentence with its pip install, exit 3" in out.stdout
 
 
 # -- the README's scripts and virtual environments ----------------------------------------------------

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
+from agentfactory.engine.gate import SANDBOX_RETRIES
 from agentfactory.errors import UsageError
 from agentfactory.evolve import EvolveOptions, Evolver, FailingCase
-from agentfactory.gate import SANDBOX_RETRIES
 from agentfactory.llm import ScriptedProvider
 from agentfactory.sandbox import ExecutionTrace
 

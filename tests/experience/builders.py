@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 from agentfactory import events as ev
+from agentfactory.engine.workspace import WorkspaceManager
 from agentfactory.experience import ExecutionRecord, ExperienceStore, RunRecord
-from agentfactory.workspace import WorkspaceManager
 
 
 def make_run(workspaces: Path, run_id: str = "20260101-120000-abc123") -> Path:
@@ -55,6 +55,7 @@ def make_run(workspaces: Path, run_id: str = "20260101-120000-abc123") -> Path:
     (ws.traces / "001-csv-stats.json").write_text(json.dumps(bad_trace))
     (ws.traces / "002-csv-stats.json").write_text(json.dumps(ok_trace))
     with ws.event_log() as log:
+        log.strict = False  # events by hand, only the fields the readers need
         log.emit(
             ev.RUN_STARTED,
             task="Compute the mean of data.csv <b>now</b>",

@@ -588,7 +588,7 @@ XSS = '<script>alert(1)</script><img src=x onerror="alert(2)"><svg onload=alert(
 
 def test_run_and_all_pages_escape_everything_a_run_wrote(tmp_path: Path, store: ExperienceStore):
     from agentfactory import events as ev
-    from agentfactory.workspace import WorkspaceManager
+    from agentfactory.engine.workspace import WorkspaceManager
 
     workspaces = tmp_path / "ws"
     ws = WorkspaceManager(workspaces).create("run-xss")
@@ -608,6 +608,7 @@ def test_run_and_all_pages_escape_everything_a_run_wrote(tmp_path: Path, store: 
     (ws.traces / "0001-x.json").write_text(json.dumps(trace))
     (ws.outputs / f"{XSS.replace('/', '_')}.png").write_bytes(b"not a png")
     with ws.event_log() as log:
+        log.strict = False  # a hostile log, written by hand: the report must cope with any
         log.emit(ev.RUN_STARTED, task=XSS, model=XSS, agent_id=XSS, simulated=True)
         log.emit(ev.MODEL_CALL, role="orchestrator", step=1, model=XSS, stop_reason=XSS, usage={})
         log.emit(ev.TOOL_CALL, step=1, tool=XSS, arguments={"code": XSS}, is_error=True, result=XSS)

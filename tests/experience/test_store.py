@@ -379,6 +379,7 @@ def test_lock_held_beyond_the_timeout_is_a_typed_error(tmp_path: Path):
 def test_recording_from_a_sandbox_trace_and_a_run_result(tmp_path: Path):
     from types import SimpleNamespace
 
+    from agentfactory.experience.recording import SubagentExecution, execution_cost
     from agentfactory.llm.types import Usage
     from agentfactory.sandbox.trace import ExecutionTrace, ToolCallRecord
 
@@ -394,7 +395,24 @@ def test_recording_from_a_sandbox_trace_and_a_run_result(tmp_path: Path):
         error={"type": "KeyError", "message": "'price'\nmore", "frames": []},
         tool_calls=[ToolCallRecord("llm", "{}", True, usage={"input_tokens": 1000, "output_tokens": 100})],
     )
-    rec = store.record_subagent_execution(ctx, "csv-stats", 0, {"rows": []}, failed, 0.3)
+
+    def execution(version, inputs, trace):
+        usage = trace.usage_totals()
+        return SubagentExecution(
+            run_id="run-1",
+            agent_id="alice",
+            task="sum it",
+            subagent="csv-stats",
+            version=version,
+            inputs=inputs,
+            status=trace.status,
+            error=trace.error,
+            duration_s=trace.duration_s,
+            usage=usage,
+            cost_usd=execution_cost(settings, usage),
+        )
+
+    rec = store.record_subagent_execution(execution(0, {"rows": []}, failed))
     assert (rec.success, rec.version, rec.error_kind, rec.error, rec.quality) == (
         False,
         None,
@@ -404,10 +422,10 @@ def test_recording_from_a_sandbox_trace_and_a_run_result(tmp_path: Path):
     )
     assert (rec.input_tokens, rec.output_tokens, rec.cost_usd) == (1000, 100, 0.0015)
     timeout = ExecutionTrace(status="timeout", backend="local", duration_s=120.0)
-    rec = store.record_subagent_execution(ctx, "csv-stats", 3, {"rows": [1]}, timeout, 120.0)
+    rec = store.record_subagent_execution(execution(3, {"rows": [1]}, timeout))
     assert (rec.error_kind, rec.version, rec.duration_s) == ("timeout", 3, 120.0)
     ok = ExecutionTrace(status="ok", backend="local", duration_s=0.1, result={"x": 1})
-    assert store.record_subagent_execution(ctx, "csv-stats", 3, {}, ok, 0.1).quality == 1.0
+    assert store.record_subagent_execution(execution(3, {}, ok)).quality == 1.0
     assert store.count_executions() == 3
 
     result = SimpleNamespace(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -79,3 +80,23 @@ def test_cli_push_pull(tmp_path: Path) -> None:
     assert pushed.exit_code == 0, pushed.output
     pulled = _run("pull", str(bare), "--library", b, "--json")
     assert pulled.exit_code == 0 and "sub" in json.loads(pulled.stdout)["updated"]
+
+
+def test_list_json_streams_the_listing_as_strict_json(tmp_path: Path) -> None:
+    """`library list --json` is written row by row from SQLite and still says exactly what `list()`
+    says, with the characters the JSON writer escapes (line separators, C1 controls, bidi) escaped."""
+    lib_path = tmp_path / "lib"
+    assert json.loads(_run("list", "--library", str(lib_path), "--json").stdout) == []
+    from agentfactory.library import Library
+
+    lib = Library(lib_path)
+    odd = 'Split\u2028lines\x85 and \u202etext\u202c "quoted" \\ tab\there; use it for ünïcode.'
+    for name, desc in [("b-second", odd), ("a-first", "Return the first characters of a text.")]:
+        meta = "metadata:\n  tags: x, y\n"
+        lib.save(write_folder(tmp_path / "src", name, json.dumps(desc), metadata=meta))
+    out = _run("list", "--library", str(lib_path), "--json").stdout
+    assert "\u2028" not in out and "\x85" not in out and "\u202e" not in out
+    rows = json.loads(out)
+    assert rows == [asdict(i) for i in lib.list()]
+    assert [r["name"] for r in rows] == ["a-first", "b-second"] and rows[1]["description"] == odd
+    assert rows[0]["tags"] == ["x", "y"]

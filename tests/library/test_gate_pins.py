@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from agentfactory.gate import CaseRun, case_from_run, file_facts, run_case
+from agentfactory.engine.gate import CaseRun, case_from_run, file_facts, run_case
 from agentfactory.library import check_case
 from agentfactory.library.cases import dump_cases, parse_cases
 

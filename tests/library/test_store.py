@@ -114,3 +114,50 @@ def test_a_nul_or_control_character_in_a_task_or_description_never_breaks_a_comm
     ).stdout
     assert "\x00" not in log and "a\\x00b\\x07" in log and "msg\\x00" in log
     assert library.get("nul-desc").version == 1
+
+
+def test_spliced_trees_keep_git_order_and_match_what_git_builds(lib: Library, src: Path) -> None:
+    """A save splices one entry into the root tree itself: names that sort differently as folders
+    ('a-b' before 'a', since git compares 'a/') land where git puts them, nested folders included,
+    and the result is the tree git's own index would write."""
+    for name in ["a", "a-b", "a0", "b", "a-b-c", "ab"]:
+        folder = write_folder(src / name, name)
+        (folder / "fixtures" / "deep").mkdir(parents=True)
+        (folder / "fixtures" / "deep" / "in.txt").write_text(name)
+        (folder / "fixtures" / "a-b.txt").write_text("x")
+        lib.save(folder)
+    lib.remove("a0")
+    head_tree = git(lib.path, "rev-parse", "HEAD^{tree}").strip()
+    rebuilt = subprocess.run(
+        ["git", "-C", str(lib.path), "write-tree"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert rebuilt == head_tree  # git's index, staged entry by entry, writes the very same tree
+    names = git(lib.path, "ls-tree", "--name-only", "HEAD").split()
+    assert [n for n in names if not n.startswith(".") and n != "README.md"] == [
+        "a-b-c",
+        "a-b",
+        "a",
+        "ab",
+        "b",
+    ]
+    fsck = subprocess.run(["git", "-C", str(lib.path), "fsck", "--strict"], capture_output=True, text=True)
+    assert fsck.returncode == 0 and not fsck.stderr.strip(), fsck.stderr
+    assert git(lib.path, "status", "--porcelain", "--untracked-files=all") == ""
+    assert lib.get("a-b").files["fixtures/deep/in.txt"] == b"a-b"
+
+
+def test_a_save_rewrites_only_its_folders_index_entries(lib: Library, src: Path) -> None:
+    """git's index is split: a save writes its few changed entries, and the shared part holding every
+    other subagent's entries stays the same file, untouched."""
+    for i in range(40):
+        lib.save(write_folder(src / str(i), f"tool-{i}"))
+    git(lib.path, "update-index", "--split-index")  # a fresh shared index, as after any large change
+    shared = sorted((lib.path / ".git").glob("sharedindex.*"))
+    assert len(shared) == 1  # replaced shared parts are removed at once, not kept for two weeks
+    before = (shared[0].name, shared[0].read_bytes())  # (git touches its mtime to mark it in use)
+    for i in range(3):
+        assert lib.save(write_folder(src / f"v{i}", f"tool-{i}", purpose=f"Changed {i}.")).changed
+    after = sorted((lib.path / ".git").glob("sharedindex.*"))
+    assert [(p.name, p.read_bytes()) for p in after] == [before]
+    assert (lib.path / ".git" / "index").stat().st_size < len(before[1]) / 2
+    assert git(lib.path, "status", "--porcelain", "--untracked-files=all") == ""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,6 @@ def provider(server, budget: int | None = 2048, model: str = "claude-sonnet-4-6"
 def test_thinking_blocks_preserved_over_three_tool_use_turns_of_a_run(
     tmp_path, wire_server, rules, monkeypatch
 ):
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     create = {"name": "upper-text", "description": "Upper-case a text.", "code": UPPER}
     wire_server.push(
         rules.message(
@@ -71,7 +71,9 @@ def test_thinking_blocks_preserved_over_three_tool_use_turns_of_a_run(
         anthropic_base_url=wire_server.url,
         thinking_budget=2048,
     )
-    result = MetaAgent(env.settings).run("Write HELLO in capitals from hello.")
+    result = MetaAgent(replace(env.settings, credentials={"ANTHROPIC_API_KEY": "test-key"})).run(
+        "Write HELLO in capitals from hello."
+    )
 
     assert rules.refusals == []
     assert result.status == "success", result.reason
@@ -266,7 +268,6 @@ def test_only_the_meta_agent_thinks_not_the_subagents_llm_calls(tmp_path, wire_s
         return real(spec, settings, **kwargs)
 
     monkeypatch.setattr(registry, "get_provider", recording)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     wire_server.push(rules.message(None, [("toolu_1", "finish", {"answer": "hi"})], thinking=["Done."]))
     env = make_env(
         tmp_path,
@@ -274,6 +275,9 @@ def test_only_the_meta_agent_thinks_not_the_subagents_llm_calls(tmp_path, wire_s
         anthropic_base_url=wire_server.url,
         thinking_budget=2048,
     )
-    assert MetaAgent(env.settings).run("Say hi.").status == "success"
+    assert (
+        MetaAgent(replace(env.settings, credentials={"ANTHROPIC_API_KEY": "test-key"})).run("Say hi.").status
+        == "success"
+    )
     spec = "anthropic:claude-sonnet-4-6"
     assert built == [(spec, 2048), (spec, None)]

@@ -121,3 +121,18 @@ def test_a_broken_provider_plugin_is_one_configuration_error(monkeypatch, tmp_pa
     _registered(monkeypatch, EntryPoint("broken", "broken_provider:PLUGIN", registry.GROUP))
     with pytest.raises(ConfigError, match=message):
         get_provider("broken:x", Settings(), env={})
+
+
+def test_production_adapters_import_nothing_from_the_test_double():
+    # The OpenAI adapters read tool arguments with the neutral helper of llm/reply.py, not the scripted
+    # provider's: a test double is never a dependency of a production path.
+    import ast
+    from pathlib import Path
+
+    import agentfactory.llm as llm
+
+    folder = Path(llm.__file__).parent
+    for name in ("openai.py", "openai_compat.py", "openai_stream.py", "anthropic.py", "anthropic_stream.py"):
+        tree = ast.parse((folder / name).read_text(encoding="utf-8"))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert "agentfactory.llm.scripted" not in imported, name

@@ -15,9 +15,10 @@ from typing import Any
 import pytest
 
 from agentfactory.config import Settings, load_settings
+from agentfactory.engine.run import RunResult
 from agentfactory.library import Library
 from agentfactory.llm import ScriptedProvider
-from agentfactory.meta.agent import MetaAgent, RunResult
+from agentfactory.meta.agent import MetaAgent
 
 WORD_COUNT = '''"""Count the words of a text file.
 

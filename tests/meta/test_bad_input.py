@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner
 
 from agentfactory.cli.app import app
+from agentfactory.engine.loop import MAX_INVALID_CALLS, MAX_NO_TOOL_TURNS, MAX_REPEATED_FAILURES
 from agentfactory.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_USAGE, LibraryError, UsageError
 from agentfactory.meta.agent import MetaAgent
-from agentfactory.meta.loop import MAX_INVALID_CALLS, MAX_NO_TOOL_TURNS, MAX_REPEATED_FAILURES
 
 from .conftest import UPPER, WORD_COUNT, call, make_env, text
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agentfactory.budget import Budget
 from agentfactory.config import Prices
+from agentfactory.engine.budget import Budget
 from agentfactory.errors import EXIT_BUDGET, EXIT_USAGE, BudgetExhausted
 from agentfactory.llm import ScriptedProvider
 from agentfactory.llm.metered import MeteredProvider

@@ -117,7 +117,7 @@ def test_broker_through_local_backend(run_local):
 
 
 def test_workspace_saves_traces(run_local, tmp_path):
-    from agentfactory.workspace import WorkspaceManager
+    from agentfactory.engine.workspace import WorkspaceManager
 
     ws = WorkspaceManager(tmp_path / "ws").create("run-1")
     trace = run_local("def run():\n    return 1\n", workdir=ws.root, output_dir=ws.outputs)

@@ -87,5 +87,12 @@ add('g-green-slugify', 1, 'program-slugify', 'Make these tests green: test_slugi
 add('g-roman-pytest', 2, 'program-roman', "Here's test_roman.py. Write the roman module it imports so that pytest passes, and save it to outputs/.", {}, 'g-green-slugify')
 add('g-terse-slugify', 2, 'program-slugify', 'impl slugify.py per test_slugify.py -> outputs', {}, 'g-green-slugify')
 
-(ROOT / 'suite.yaml').write_text(yaml.safe_dump({'name': 'rephrased', 'description': "Core's tasks asked in other words.", 'tasks': T}, sort_keys=False, allow_unicode=True, width=200), encoding='utf-8')
+def declared(tasks: list) -> list:
+    """The tasks with what the simulated model needs (declarations.yaml, capabilities from ../core)."""
+    path = ROOT / "declarations.yaml"
+    decl = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return [{**t, **decl.get(t["id"], {})} for t in tasks]
+
+
+(ROOT / 'suite.yaml').write_text(yaml.safe_dump({'name': 'rephrased', 'description': "Core's tasks asked in other words.", 'capabilities_from': 'core', 'tasks': declared(T)}, sort_keys=False, allow_unicode=True, width=200), encoding='utf-8')
 print(len(T))

@@ -543,7 +543,14 @@ tasks.append(dict(id="other-linkcheck", batch=1, family="none", out_of_scope=Tru
            {"answer_not_contains": ["wrote them as a markdown list"]}]))
 
 order = sorted(tasks, key=lambda t: t["batch"])
-suite = {"name": "variants", "description": "Robustness variants of the core families (written independently).", "tasks": order}
+def declared(tasks: list) -> list:
+    """The tasks with what the simulated model needs (declarations.yaml, capabilities from ../core)."""
+    path = ROOT / "declarations.yaml"
+    decl = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return [{**t, **decl.get(t["id"], {})} for t in tasks]
+
+
+suite = {"name": "variants", "description": "Robustness variants of the core families (written independently).", "capabilities_from": "core", "tasks": declared(order)}
 suite = json.loads(json.dumps(suite, default=lambda o: o.item()))
 (ROOT / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False, allow_unicode=True, width=120))
 print(len(tasks), "tasks")

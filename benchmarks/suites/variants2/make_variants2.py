@@ -475,7 +475,14 @@ tasks.append(dict(id="other-pivot-excel", batch=1, family="none", out_of_scope=T
     fixtures={"files": ["data/sales_q.csv"]}, check=[REFUSE]))
 
 order = sorted(tasks, key=lambda t: t["batch"])
-suite = {"name": "variants2", "description": "A second independent hand on the core families.", "tasks": order}
+def declared(tasks: list) -> list:
+    """The tasks with what the simulated model needs (declarations.yaml, capabilities from ../core)."""
+    path = ROOT / "declarations.yaml"
+    decl = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return [{**t, **decl.get(t["id"], {})} for t in tasks]
+
+
+suite = {"name": "variants2", "description": "A second independent hand on the core families.", "capabilities_from": "core", "tasks": declared(order)}
 suite = json.loads(json.dumps(suite, default=lambda o: o.item()))
 (ROOT / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False, allow_unicode=True, width=120))
 print(len(tasks), "tasks")

@@ -513,5 +513,12 @@ T(id="other-external-links", batch=2, pair="other-compare-vols", family="outside
   fixtures={"pages": ["site/cook/recipes.html"]}, check=[{"python": "checks/extlinks.py"}])
 
 tasks = json.loads(json.dumps(tasks, default=lambda o: o.item() if hasattr(o, "item") else str(o)))
-yaml.safe_dump({"name": "variants3", "description": "A third independent hand on the core families.", "tasks": tasks}, open(ROOT / "suite.yaml", "w"), sort_keys=False, allow_unicode=True, width=200)
+def declared(tasks: list) -> list:
+    """The tasks with what the simulated model needs (declarations.yaml, capabilities from ../core)."""
+    path = ROOT / "declarations.yaml"
+    decl = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else {}
+    return [{**t, **decl.get(t["id"], {})} for t in tasks]
+
+
+yaml.safe_dump({"name": "variants3", "description": "A third independent hand on the core families.", "capabilities_from": "core", "tasks": declared(tasks)}, open(ROOT / "suite.yaml", "w"), sort_keys=False, allow_unicode=True, width=200)
 print(len(tasks), "tasks", sum(t["batch"] == 1 for t in tasks), "batch1")

@@ -1,0 +1,178 @@
+"""Start-up cost of the command line, each figure beside `python -c pass` (medians of interleaved runs).
+
+    python benchmarks/cli_perf.py [--runs 15] [--importtime] [--baseline OTHER_CHECKOUT]
+
+Measured as new processes, from spawn to exit:
+
+- `agentfactory --help`;
+- `agentfactory run` up to its first model call (provider `scripted`, so no SDK is imported; the process
+  leaves at the first call, so neither the model's answer nor the run's end is timed);
+- `agentfactory library search` on a small library;
+- `import agentfactory.cli.app` alone.
+
+Targets: `--help` <= 100 ms; `run` to its first model call <= 150 ms plus the provider SDK's own import
+time. `--importtime` also prints the ten slowest imports of each command (`python -X importtime`).
+`--baseline DIR` times the same commands with another source checkout first on PYTHONPATH, interleaved
+with this one, and prints its medians beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Runs the CLI in this process and leaves at the first model call: agentfactory.llm.scripted gets its
+# ScriptedProvider.complete replaced, as it is imported, by an immediate exit.
+FIRST_CALL = r"""
+import importlib.abc, importlib.machinery, os, runpy, sys
+
+class Hook(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "agentfactory.llm.scripted":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        run = spec.loader.exec_module
+        def exec_module(module):
+            run(module)
+            module.ScriptedProvider.complete = lambda *a, **k: os._exit(0)
+        spec.loader.exec_module = exec_module
+        return spec
+
+sys.meta_path.insert(0, Hook())
+sys.argv = ["agentfactory", *sys.argv[1:]]
+runpy.run_module("agentfactory", run_name="__main__", alter_sys=True)
+os._exit(3)  # never reached when the run calls the model
+"""
+
+
+def _time(argv: list[str], env: dict[str, str], expect: int = 0) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system: less moved by other load on the machine)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    assert proc.stderr is not None
+    err = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code
+    if code != expect:
+        raise SystemExit(f"{' '.join(argv[:6])} exited with {code}: {err[-800:]!r}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def _slowest_imports(argv: list[str], env: dict[str, str], top: int = 10) -> list[str]:
+    proc = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], capture_output=True, text=True, env=env)
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = line.split("|")
+        if cumulative.strip().isdigit():
+            rows.append((int(cumulative), name.rstrip()))
+    return [f"{us / 1000:8.1f} ms  {name}" for us, name in sorted(rows, reverse=True)[:top]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--importtime", action="store_true", help="Also list each command's slowest imports.")
+    parser.add_argument("--baseline", type=Path, default=None, help="Another checkout to time beside.")
+    args = parser.parse_args()
+    py = sys.executable
+    root = Path(tempfile.mkdtemp(prefix="cliperf-"))
+    try:
+        lib, ws = root / "lib", root / "ws"
+        from agentfactory.library import Library
+
+        folder = root / "src" / "text-preview"
+        folder.mkdir(parents=True)
+        (folder / "SKILL.md").write_text(
+            "---\nname: text-preview\ndescription: Return the first characters of a text.\n---\n\nBody.\n"
+        )
+        (folder / "text_preview.py").write_text(
+            '"""Preview a text."""\n\n\ndef run(text: str) -> dict:\n    return {"head": text[:3]}\n'
+        )
+        Library(lib).save(folder)
+        replies = root / "replies.json"
+        replies.write_text(json.dumps([{"text": "unused"}]))
+        env = {**os.environ, "NO_COLOR": "1", "AGENTFACTORY_NO_UPDATE_CHECK": "1"}
+        cases = {
+            "python -c pass": ([py, "-c", "pass"], 0),
+            "import agentfactory.cli.app": ([py, "-c", "import agentfactory.cli.app"], 0),
+            "agentfactory --help": ([py, "-m", "agentfactory", "--help"], 0),
+            "run to first model call": (
+                [
+                    py,
+                    "-c",
+                    FIRST_CALL,
+                    "run",
+                    "Say hello.",
+                    "--model",
+                    f"scripted:{replies}",
+                    "--sandbox",
+                    "local",
+                    "--library",
+                    str(lib),
+                    "--workspaces",
+                    str(ws),
+                ],
+                0,
+            ),
+            "library search": (
+                [py, "-m", "agentfactory", "library", "search", "preview text", "--library", str(lib)],
+                0,
+            ),
+        }
+        envs = {"this": env}
+        if args.baseline is not None:
+            old = str(args.baseline.resolve())
+            envs["baseline"] = {**env, "PYTHONPATH": os.pathsep.join([old, env.get("PYTHONPATH", "")])}
+        times: dict[tuple[str, str], list[tuple[float, float]]] = {(n, e): [] for n in cases for e in envs}
+        for argv, expect in cases.values():  # warm the page cache and .pyc files once
+            for one in envs.values():
+                _time(argv, one, expect)
+        for _ in range(args.runs):
+            for name, (argv, expect) in cases.items():
+                for which, one in envs.items():
+                    times[name, which].append(_time(argv, one, expect))
+        wall = {key: statistics.median(v[0] for v in values) for key, values in times.items()}
+        cpu = {key: statistics.median(v[1] for v in values) for key, values in times.items()}
+        floor = wall["python -c pass", "this"]
+        head = f"{'command':<30} {'wall':>9}  {'minus python -c pass':>20}  {'cpu':>9}"
+        print(
+            head
+            + (f"  {'baseline wall':>13}  {'cpu':>9}" if args.baseline else "")
+            + f"   (runs: {args.runs})"
+        )
+        for name in cases:
+            this = (name, "this")
+            line = f"{name:<30} {wall[this] * 1e3:>6.1f} ms  {(wall[this] - floor) * 1e3:>17.1f} ms"
+            line += f"  {cpu[this] * 1e3:>6.1f} ms"
+            if args.baseline:
+                line += f"  {wall[name, 'baseline'] * 1e3:>10.1f} ms  {cpu[name, 'baseline'] * 1e3:>6.1f} ms"
+            print(line)
+        print(
+            "targets: --help <= 100 ms; run to its first model call <= 150 ms plus the provider SDK's import"
+        )
+        if args.importtime:
+            for name, (argv, _) in cases.items():
+                if name == "python -c pass":
+                    continue
+                print(f"\nslowest imports (cumulative) of {name}:")
+                print("\n".join(_slowest_imports(argv, env)))
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
