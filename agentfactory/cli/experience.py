@@ -25,10 +25,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _store(library: str | None, db: Path | None) -> Any:
-    from agentfactory.experience import ExperienceStore, default_store_path
+    from agentfactory.experience import ExperienceStore
 
     cfg = settings(library=library)
-    return ExperienceStore(Path(db) if db else default_store_path(cfg))
+    return ExperienceStore.open(cfg, Path(db) if db else None)
 
 
 def _pct(value: float | None) -> str:
@@ -57,10 +57,15 @@ def stats(
     data = store.stats(agent_id=agent, window=window)
     if agent is not None and not data["agents"]:
         raise UsageError(f"No agent '{agent}' in the experience store {store.path}.")
+    bad = {name: {"rows": n, "last_reason": why} for name, (n, why) in store.bad_rows().items()}
     if json_:
-        print_json({"store": str(store.path), **data})
+        print_json({"store": str(store.path), **data, "bad_rows": bad})
         return
     _print_stats(data)
+    for name, info in bad.items():
+        console.print(
+            plain(f"{info['rows']} bad rows skipped in experience/{name} (last: {info['last_reason']}).")
+        )
 
 
 def _print_stats(data: dict[str, Any]) -> None:

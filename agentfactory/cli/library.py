@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.text import Text
@@ -262,6 +263,19 @@ def push(
     console.print(plain(f"Pushed {head[:10]} to {remote}."))
 
 
+def _take_in_experience(s: Any) -> str:
+    """Bring the experience store up to date with the files a pull brought; one line saying what came
+    (and which bad rows were skipped). A broken store does not fail the pull: the files are in."""
+    from agentfactory.errors import AgentFactoryError
+    from agentfactory.experience import ExperienceStore
+
+    try:
+        with ExperienceStore.open(s) as store:
+            return store.sync().summary()
+    except AgentFactoryError as exc:
+        return f"the files were pulled but the store was not updated ({exc})"
+
+
 def _v(version: int | None, missing: str) -> str:
     return f"v{version}" if version else missing
 
@@ -284,9 +298,11 @@ def pull(
 
     s = settings(library=library, sandbox=sandbox)
     result = _library(library).pull(remote, verify=sandbox_verifier(s), accept_removals=accept_removals)
+    experience = _take_in_experience(s)
     if json_:
-        print_json(asdict(result))
+        print_json({**asdict(result), "experience_sync": experience})
     else:
+        console.print(plain(f"Experience: {experience}."))
         how = (
             "fast-forward"
             if result.fast_forward

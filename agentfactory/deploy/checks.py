@@ -83,12 +83,11 @@ def experience_run_counter(settings: Settings) -> RunCounter:
     """
 
     def count(name: str) -> int:
-        from agentfactory.experience.store import ExperienceStore, default_store_path
+        from agentfactory.experience.store import ExperienceStore
 
-        path = default_store_path(settings)
-        if not path.exists():
+        store = ExperienceStore.open(settings)
+        if not store.exists:
             return 0  # nothing was ever recorded
-        store = ExperienceStore(path)
         try:
             return int(store.successful_runs(name))
         finally:

@@ -213,9 +213,9 @@ def open_run(
     library = library or Library(settings.library)
     library.ensure()
     if experience is None:
-        from agentfactory.experience import ExperienceStore, default_store_path
+        from agentfactory.experience import ExperienceStore
 
-        experience = ExperienceStore(default_store_path(settings))
+        experience = ExperienceStore.open(settings)
     check_inputs(input_files)
     own_backend = backend is None
     backend = backend or get_backend(settings)

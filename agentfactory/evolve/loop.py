@@ -78,12 +78,12 @@ class Evolver:
 
     def experience(self) -> Any | None:
         if self._experience is None:
-            from agentfactory.experience import ExperienceStore, default_store_path
+            from agentfactory.experience import ExperienceStore
 
-            path = default_store_path(self.settings)
-            if not path.is_file():
+            store = ExperienceStore.open(self.settings)
+            if not store.exists:
                 return None
-            self._experience = ExperienceStore(path)
+            self._experience = store
         return self._experience
 
     def planner(self) -> Planner:

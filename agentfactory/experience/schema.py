@@ -105,6 +105,28 @@ MIGRATIONS: list[list[str]] = [
         "AND run_id NOT IN (SELECT run_id FROM runs)",
         "CREATE INDEX executions_kind ON executions (kind, subagent)",
     ],
+    # 5: the store is derived from the experience files in the library (experience.sync). A uid per
+    # execution and feedback row makes reading a line twice harmless; `sources` is how far each agent
+    # file was read (and the digests that tell an append from a rewrite); `store_meta` notes the one-time
+    # export of the rows written before the files existed (their uid is NULL until then).
+    [
+        "ALTER TABLE executions ADD COLUMN uid TEXT",
+        "CREATE UNIQUE INDEX executions_uid ON executions (uid)",
+        "ALTER TABLE feedback ADD COLUMN uid TEXT",
+        "CREATE UNIQUE INDEX feedback_uid ON feedback (uid)",
+        """CREATE TABLE sources (
+            file TEXT PRIMARY KEY,
+            ingested INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            head_digest TEXT NOT NULL,
+            tail_digest TEXT NOT NULL,
+            records INTEGER NOT NULL DEFAULT 0,
+            bad_rows INTEGER NOT NULL DEFAULT 0,
+            last_bad TEXT
+        )""",
+        "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT)",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,4 +1,10 @@
-"""The experience store: one SQLite file shared by every agent of a team, next to the library.
+"""The experience store: SQLite, derived from the agents' experience files in the library repository.
+
+Opened for a library (`ExperienceStore.open(settings)`), every record is first appended to this agent's
+file, `<library>/experience/<agent>.jsonl` (the source of truth, shared by `library push/pull`), then
+read into SQLite with the other agents' new lines (experience.sync). Every read first takes in what
+the files gained, so pulled experience ranks search results, drives evolve and shows in `stats`.
+Opened on a bare path (`ExperienceStore(path)`), the store keeps records in SQLite alone, as before.
 
 Writers are several processes at once (agents of a team, parallel benchmark workers), so the file runs in
 WAL mode with a busy timeout, and every write is one short `BEGIN IMMEDIATE` transaction. Any SQLite
@@ -8,7 +14,6 @@ SKILL.md only through `write_known_limitations`, which goes through the Library 
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sqlite3
@@ -16,15 +21,17 @@ import threading
 import time
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from agentfactory.config import Settings
 from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED, AgentFactoryError, UsageError
+from agentfactory.experience import journal, rows
 from agentfactory.experience import lessons as _lessons
+from agentfactory.experience import sync as sync_
 from agentfactory.experience.records import EXECUTION_KINDS, USE, ExecutionRecord, RunRecord
 from agentfactory.experience.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from agentfactory.library import experience_files as _files
 
 if TYPE_CHECKING:
     from agentfactory.experience.recording import SubagentExecution
@@ -74,42 +81,101 @@ def default_store_path(settings: Settings) -> Path:
     return library.parent / f"{library.name}.experience.sqlite"
 
 
-# Column names are the record fields: one source of truth for what a row holds.
-_EXEC_COLUMNS = [f.name for f in fields(ExecutionRecord) if f.name != "id"]
-_RUN_COLUMNS = [f.name for f in fields(RunRecord) if not f.name.startswith("feedback_")]
-_LIST_COLUMNS = ("subagents_created", "subagents_reused", "subagents_saved")
-
-
-def _execution_from_row(row: sqlite3.Row) -> ExecutionRecord:
-    data = {k: row[k] for k in _EXEC_COLUMNS}
-    data["success"] = bool(data["success"])
-    return ExecutionRecord(id=row["id"], **data)
-
-
-def _run_from_row(row: sqlite3.Row) -> RunRecord:
-    data = {k: row[k] for k in (*_RUN_COLUMNS, "feedback_score", "feedback_note")}
-    for key in _LIST_COLUMNS:
-        data[key] = json.loads(data[key] or "[]")
-    data["success"] = bool(data["success"])
-    data["simulated"] = bool(data["simulated"])
-    return RunRecord(**data)
+_execution_from_row = rows.execution_from_row
+_run_from_row = rows.run_from_row
+_code_base = rows.code_base
+_code_versions = rows.code_versions
 
 
 class ExperienceStore:
     """Executions, runs, feedback and lessons of every agent sharing one library."""
 
-    def __init__(self, path: Path, timeout_s: float = DEFAULT_BUSY_TIMEOUT_S):
+    def __init__(
+        self,
+        path: Path,
+        timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        *,
+        library: Path | None = None,
+        agent_id: str = "default",
+    ):
         self.path = Path(path)
         self.timeout_s = timeout_s
+        # With a library, the experience files in it are the source of truth and this file derives.
+        self.library = Path(os.path.abspath(os.path.expanduser(str(library)))) if library else None
+        self.agent_id = agent_id
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._lock = threading.RLock()
+        self._seen: tuple | None = None  # the files' signature at the last sync of this process
+        self._library_ready = False
+
+    @classmethod
+    def open(cls, settings: Settings, path: Path | None = None) -> ExperienceStore:
+        """The store of this project: derived from the experience files of `settings.library`, records
+        written to this agent's file (`settings.agent_id`)."""
+        return cls(path or default_store_path(settings), library=settings.library, agent_id=settings.agent_id)
 
     # -- connection and schema -------------------------------------------------------------------------
 
     @property
     def exists(self) -> bool:
-        return self.path.is_file()
+        """A store file, or experience files it can be built from."""
+        if self.path.is_file():
+            return True
+        return self.library is not None and bool(_files.local_files(self.library))
+
+    # -- the experience files ---------------------------------------------------------------------------
+
+    def sync(self) -> sync_.SyncReport:
+        """Take in what the experience files gained (every agent's), exporting a pre-files store once."""
+        if self.library is None:
+            return sync_.SyncReport()
+        with self._lock:
+            signature = sync_.signature(self.library)
+            with self._write() as conn:
+                report = sync_.SyncReport()
+                if sync_.needs_export(conn) and (self._library_ready or _library_exists(self.library)):
+                    exported = sync_.export_legacy(conn, self.library, self.agent_id)
+                    signature = sync_.signature(self.library)
+                    report = sync_.ingest(conn, self.library)
+                    report.exported = exported
+                else:
+                    report = sync_.ingest(conn, self.library)
+            self._seen = signature
+            return report
+
+    def _sync_if_changed(self) -> None:
+        if self.library is not None and (self._seen is None or sync_.signature(self.library) != self._seen):
+            self.sync()
+
+    def bad_rows(self) -> dict[str, tuple[int, str | None]]:
+        """Agent files with lines skipped as invalid: file -> (count, last reason)."""
+        with self._read() as conn:
+            if self.library is None:
+                return {}
+            return sync_.bad_rows(conn)
+
+    def _append(self, line: bytes) -> None:
+        """Write one record to this agent's file, then take it (and others' new lines) in."""
+        assert self.library is not None
+        if not self._library_ready:
+            from agentfactory.library import Library
+
+            Library(self.library).ensure()  # the files live in its repository
+            self._library_ready = True
+            self.sync()  # a store older than the files is exported before the first new record
+        try:
+            journal.parse_line(line.rstrip(b"\n"))  # what the team cannot read is not written
+        except journal.BadRow as exc:
+            raise UsageError(f"Experience record not written: {exc}.") from None
+        try:
+            _files.append_line(self.library, self.agent_id, line)
+        except OSError as exc:
+            raise ExperienceStoreError(
+                f"Cannot append to the experience file of {self.agent_id!r} in {self.library}: "
+                f"{exc.strerror or exc}."
+            ) from None
+        self.sync()
 
     def close(self) -> None:
         with self._lock:
@@ -253,7 +319,9 @@ class ExperienceStore:
 
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
-        # One deferred transaction: every query of a read sees the same snapshot.
+        # One deferred transaction: every query of a read sees the same snapshot, taken after the
+        # experience files' new lines are in.
+        self._sync_if_changed()
         with self._lock, self._translate():
             conn = self._connection()
             conn.execute("BEGIN")
@@ -285,38 +353,28 @@ class ExperienceStore:
         _check_quality(record.quality)
         if record.kind not in EXECUTION_KINDS:
             raise UsageError(f"Execution kind {record.kind!r} is not one of {', '.join(EXECUTION_KINDS)}.")
-        values = [getattr(record, k) for k in _EXEC_COLUMNS]
-        values[_EXEC_COLUMNS.index("success")] = int(bool(record.success))
-        with self._write() as conn:
-            cursor = conn.execute(
-                f"INSERT INTO executions ({', '.join(_EXEC_COLUMNS)}) "
-                f"VALUES ({', '.join('?' * len(_EXEC_COLUMNS))})",
-                values,
-            )
-            if record.kind == USE:
-                _lessons.update(conn, record)
-            row_id = cursor.lastrowid
+        if self.library is not None:
+            uid = journal.new_uid()
+            self._append(journal.execution_line(record, uid))
+            with self._lock, self._translate():
+                found = (
+                    self._connection().execute("SELECT id FROM executions WHERE uid = ?", (uid,)).fetchone()
+                )
+            row_id = int(found[0]) if found else 0
+        else:
+            with self._write() as conn:
+                row_id = rows.insert_execution(conn, record, None) or 0
         record.id = row_id
-        return int(row_id or 0)
+        return row_id
 
     def record_run(self, record: RunRecord) -> None:
         """Persist one run; recording the same run id again updates it and keeps its user feedback."""
         _check_quality(record.quality)
-        values: list[Any] = []
-        for key in _RUN_COLUMNS:
-            value = getattr(record, key)
-            if key in _LIST_COLUMNS:
-                value = json.dumps(list(value))
-            elif key in ("success", "simulated"):
-                value = int(bool(value))
-            values.append(value)
-        updates = ", ".join(f"{k} = excluded.{k}" for k in _RUN_COLUMNS if k != "run_id")
+        if self.library is not None:
+            self._append(journal.run_line(record, journal.new_uid()))
+            return
         with self._write() as conn:
-            conn.execute(
-                f"INSERT INTO runs ({', '.join(_RUN_COLUMNS)}) VALUES ({', '.join('?' * len(values))}) "
-                f"ON CONFLICT (run_id) DO UPDATE SET {updates}",
-                values,
-            )
+            rows.upsert_run(conn, record)
 
     def add_feedback(self, run_id: str, score: float | None = None, note: str | None = None) -> None:
         """User feedback on a run: the score (0-1) overrides automatic quality in statistics."""
@@ -324,22 +382,15 @@ class ExperienceStore:
             raise UsageError("Give a --score, a --note or both.")
         if score is not None and not 0.0 <= score <= 1.0:
             raise UsageError(f"Feedback score {score} is outside 0-1.")
+        if self.get_run(run_id) is None:
+            raise UsageError(
+                f"No run '{run_id}' in the experience store {self.path}; see `agentfactory runs list`."
+            )
+        if self.library is not None:
+            self._append(journal.feedback_line(run_id, score, note, time.time(), journal.new_uid()))
+            return
         with self._write() as conn:
-            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
-                raise UsageError(
-                    f"No run '{run_id}' in the experience store {self.path}; see `agentfactory runs list`."
-                )
-            conn.execute(
-                "INSERT INTO feedback (run_id, score, note, ts) VALUES (?, ?, ?, ?)",
-                (run_id, score, note, time.time()),
-            )
-            conn.execute(
-                "UPDATE runs SET feedback_score = COALESCE(?, feedback_score), "
-                "feedback_note = COALESCE(?, feedback_note) WHERE run_id = ?",
-                (score, note, run_id),
-            )
-            if note:
-                conn.execute("UPDATE executions SET feedback = ? WHERE run_id = ?", (note, run_id))
+            rows.insert_feedback(conn, run_id, score, note, time.time(), None)
 
     def record_subagent_execution(self, execution: SubagentExecution) -> ExecutionRecord:
         """Record one sandbox execution, as the engine's execution path describes it."""
@@ -383,11 +434,13 @@ class ExperienceStore:
 
     def record_doc_version(self, name: str, version: int, same_code_as: int) -> None:
         """Note that `version` of `name` changed only documentation relative to `same_code_as`."""
-        with self._write() as conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO doc_versions (subagent, version, same_code_as, ts) VALUES (?, ?, ?, ?)",
-                (name, version, _code_base(conn, name, same_code_as), time.time()),
+        if self.library is not None:
+            self._append(
+                journal.doc_version_line(name, version, same_code_as, time.time(), journal.new_uid())
             )
+            return
+        with self._write() as conn:
+            rows.insert_doc_version(conn, name, version, same_code_as, time.time())
 
     def code_versions(self, name: str, version: int) -> list[int]:
         """`version` and every version with the same code (doc-only descendants and their base)."""
@@ -581,19 +634,10 @@ class ExperienceStore:
             return compute_stats(conn, agent_id=agent_id, window=window)
 
 
-def _code_base(conn: sqlite3.Connection, name: str, version: int) -> int:
-    row = conn.execute(
-        "SELECT same_code_as FROM doc_versions WHERE subagent = ? AND version = ?", (name, version)
-    ).fetchone()
-    return int(row[0]) if row else version  # stored already resolved: one hop
+def _library_exists(path: Path) -> bool:
+    from agentfactory.library.store import MARKER
 
-
-def _code_versions(conn: sqlite3.Connection, name: str, version: int) -> list[int]:
-    base = _code_base(conn, name, version)
-    rows = conn.execute(
-        "SELECT version FROM doc_versions WHERE subagent = ? AND same_code_as = ?", (name, base)
-    ).fetchall()
-    return sorted({base, *(int(r[0]) for r in rows)})
+    return (path / MARKER).is_file() and (path / ".git").is_dir()
 
 
 def _check_quality(quality: float | None) -> None:

@@ -123,6 +123,7 @@ class PullResult:
     conflicts: list[PullConflict]
     rejected: list[PullRejection] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # subagents the remote removed (--accept-removals)
+    experience: list[str] = field(default_factory=list)  # agents' experience files the pull changed
 
 
 # Checks a version about to become current (its code with every case it will carry): None to allow it, or

@@ -13,6 +13,8 @@ from agentfactory.errors import ValidationError
 
 MAX_NAME = 64
 _NAME_RE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+# Top-level folders of a library that are not subagents (experience/: the agents' experience files).
+RESERVED = frozenset({"experience"})
 _ENTRY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.py")
 
 
@@ -37,6 +39,8 @@ def validate_name(name: object) -> str:
         raise ValidationError(
             f"Subagent name {shown} is reserved (it starts with '.' or names git's folder)."
         )
+    if name in RESERVED:
+        raise ValidationError(f"Subagent name {shown} is reserved (the library keeps its {name} files there).")
     if name != name.lower():
         raise ValidationError(
             f"Subagent name {shown} has upper-case letters; use lower case, e.g. {name.lower()!r}."

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
+from agentfactory.library import experience_files
 from agentfactory.library._git import (
     ZERO,
     Git,
@@ -199,6 +200,8 @@ class Library:
                     f"(no {MARKER}); point --library at an empty or new folder."
                 )
             return
+        if not locked and (self.path / LOCK_NAME).is_file():
+            return  # .git may appear between the test above and this listing: decided under the lock
         foreign = sorted(p.name for p in self.path.iterdir() if p.name not in _PRESEEDED)
         if foreign:
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
@@ -259,8 +262,9 @@ class Library:
             self._lock.release()
 
     @contextlib.contextmanager
-    def _writing(self) -> Iterator[str]:
-        """Lock, repair what a killed writer left, and yield the current HEAD."""
+    def _writing(self, *, hold_experience: bool = False) -> Iterator[str]:
+        """Lock, repair what a killed writer left, commit the experience files' new records, and yield
+        the current HEAD (see experience_files: with `hold_experience`, appends wait for the block)."""
         self.ensure()
         with self._locked():
             _crash_point("locked")
@@ -268,7 +272,8 @@ class Library:
             head = read_head(self.gitdir)
             if head is None:
                 raise LibraryError(f"The library at {self.path} has no commits; its repository is damaged.")
-            yield head
+            with experience_files.pending_committed(self, head, hold=hold_experience) as head:
+                yield head
 
     @property
     def _journal(self) -> Path:
@@ -286,7 +291,7 @@ class Library:
         try:
             names = [validate_name(n) for n in json.loads(self._journal.read_text())["names"]]
         except (ValueError, KeyError, TypeError, ValidationError):
-            names = [p.name for p in self.path.iterdir() if not p.name.startswith(".") and p.is_dir()]
+            names = [p.name for p in self.path.iterdir() if p.is_dir() and _is_name(p.name)]
         self._clear_git_locks()
         head = read_head(self.gitdir)
         for name in names:
@@ -663,6 +668,9 @@ class Library:
         from git import GitCommandError
 
         self._check_remote(remote)
+        self.head()
+        with self._writing():  # commits the experience files' new records, so the team gets them
+            pass
         head = self.head()
         try:
             self.git.run("push", "--quiet", "--", remote, f"{head}:refs/heads/main")
@@ -731,7 +739,7 @@ class Library:
             theirs = self.git.text("rev-parse", "--verify", "--quiet", f"{incoming}^{{commit}}")
         except GitCommandError:
             raise LibraryError(f"The remote {_one_line(remote, 120)} has no main branch to pull.") from None
-        with self._writing() as ours:
+        with self._writing(hold_experience=True) as ours:
             if theirs == ours or self.git.is_ancestor(theirs, ours):
                 return PullResult(ours, False, [], [])
             try:
@@ -742,14 +750,25 @@ class Library:
                     f"Pull from {_one_line(remote, 120)} refused, nothing changed: {why}."
                 ) from None
             rejected, kept_cases = self._verify_incoming(ours, theirs, incoming_subs, verify, accept_removals)
-            if not rejected and not kept_cases and self.git.is_ancestor(ours, theirs):
+            if (
+                not rejected
+                and not kept_cases
+                and self.git.is_ancestor(ours, theirs)
+                and not experience_files.needs_merge(self.git, ours, theirs)
+            ):
                 changed = self._changed_names(ours, theirs)
+                experience = experience_files.changed_files(self.git, ours, theirs)
                 self._move_head(ours, theirs, changed, f"pull {remote} (fast-forward)")
                 self._index.refresh(theirs)
                 other = self.git.ls_tree(theirs)
                 gone = [n for n in changed if n not in other]
                 return PullResult(
-                    theirs, True, sorted(n for n in changed if n in other), [], removed=sorted(gone)
+                    theirs,
+                    True,
+                    sorted(n for n in changed if n in other and n != experience_files.EXPERIENCE_DIR),
+                    [],
+                    removed=sorted(gone),
+                    experience=experience,
                 )
             return self._merge(remote, ours, theirs, rejected, kept_cases)
 
@@ -760,6 +779,9 @@ class Library:
         subs: dict[str, Subagent] = {}
         for name, entry in sorted(other.items()):
             if mine.get(name) == entry:
+                continue
+            if name == experience_files.EXPERIENCE_DIR:
+                experience_files.check_incoming(self.git, theirs, entry)
                 continue
             if name in _ROOT_FILES:
                 self._check_root_file(name, entry, mine.get(name))
@@ -884,9 +906,12 @@ class Library:
         updated: list[str] = []
         removed: list[str] = []
         conflicts: list[PullConflict] = []
+        experience = experience_files.merged_entry(self.git, ours, theirs)
+        if experience is not None:  # every agent file of both sides, none shortened: never a conflict
+            merged[experience_files.EXPERIENCE_DIR] = experience
         for name in sorted(set(mine) | set(other) | set(base)):
             o, t, b = mine.get(name), other.get(name), base.get(name)
-            if o == t or t == b or name in rejected:
+            if o == t or t == b or name in rejected or name == experience_files.EXPERIENCE_DIR:
                 continue
             if o == b:
                 if t is None:
@@ -941,7 +966,10 @@ class Library:
         commit = self.git.text("commit-tree", tree, "-p", ours, "-p", theirs, input=_message(message))
         self._move_head(ours, commit, updated + removed, "pull (merge)")
         self._index.refresh(commit)
-        return PullResult(commit, False, updated, conflicts, list(rejected.values()), removed)
+        experience_changed = experience_files.changed_files(self.git, ours, commit)
+        return PullResult(
+            commit, False, updated, conflicts, list(rejected.values()), removed, experience_changed
+        )
 
 
 def _is_name(name: str) -> bool:

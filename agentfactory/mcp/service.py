@@ -110,10 +110,10 @@ class LibraryService:
         return library
 
     def _success_rates(self) -> dict[str, tuple[int, int]]:
-        from agentfactory.experience import ExperienceStore, default_store_path
+        from agentfactory.experience import ExperienceStore
 
         try:
-            with ExperienceStore(default_store_path(self.settings)) as store:
+            with ExperienceStore.open(self.settings) as store:
                 return store.success_rates()
         except Exception:  # a missing or busy store only loses the rates, never the search
             return {}

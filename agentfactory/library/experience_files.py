@@ -1,0 +1,267 @@
+"""The experience files kept in the library repository: `experience/<agent>.jsonl`, one writer per file.
+
+Each agent (worker, machine, person: the `agent_id` setting) appends its execution, run, feedback and
+doc-version records to its own file, so a merge of two libraries never conflicts: a file changed on one
+side is taken from that side, a file changed on both (two machines using one agent id) becomes ours
+followed by their lines we lack. A pull never removes or shortens an experience file.
+
+What this module does, always under the library lock (the caller's `_writing`):
+- `commit_pending`: commit the files' appended lines (one commit, only when something changed). The
+  library calls it before every write (save, rollback, remove, pull) and before a push, never per
+  record: records are written often, commits are not free, and a push or save is when they matter.
+- `check_incoming`: refuse a remote whose `experience` entry is not a flat folder of plain, bounded
+  `<agent>.jsonl` files (a link, a subfolder, a name that could escape, a huge file).
+- `merged_entry` / `needs_merge`: the union merge described above.
+
+Appending is `append_line`: O_APPEND with one write per record, under a small lock of its own
+(`.git/agentfactory/experience.lock`) so several local processes with the same agent id never interleave
+and a commit never stages half a line. Row contents are not checked here; the experience store parses
+them (and skips, counts and reports the bad ones). This module never imports the experience store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from agentfactory.errors import LibraryError, ValidationError
+from agentfactory.library._git import Git, TreeEntry
+
+EXPERIENCE_DIR = "experience"
+SUFFIX = ".jsonl"
+MAX_FILE_BYTES = 64 * 1024 * 1024  # one agent's file; a remote offering more is refused
+MAX_FILES = 10_000  # agents in one library
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # all agents' files a remote may offer
+MAX_LINE_BYTES = 64 * 1024  # one record; longer lines are written by nobody and skipped by readers
+LOCK_TIMEOUT_S = 300.0
+_FILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\.jsonl")
+_STEM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+_locks: dict[str, FileLock] = {}
+
+
+def file_name(agent_id: str) -> str:
+    """The file of `agent_id`: the id itself when it is a safe file name, else a slug plus a digest."""
+    agent_id = str(agent_id)
+    if _STEM_RE.fullmatch(agent_id) and not agent_id.endswith("."):
+        return agent_id + SUFFIX
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", agent_id).strip("-.")[:40] or "agent"
+    digest = hashlib.sha256(agent_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    return f"{slug}-{digest}{SUFFIX}"
+
+
+def is_file_name(name: str) -> bool:
+    return bool(_FILE_RE.fullmatch(name)) and ".." not in name
+
+
+def experience_dir(library_path: Path) -> Path:
+    return Path(library_path) / EXPERIENCE_DIR
+
+
+def local_files(library_path: Path) -> list[Path]:
+    """The work tree's experience files that may be read or committed: plain files with a valid name
+    (links and anything else found there are ignored, never opened)."""
+    folder = experience_dir(library_path)
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    found = []
+    for path in sorted(folder.iterdir()):
+        if is_file_name(path.name) and path.is_file() and not path.is_symlink():
+            found.append(path)
+    return found
+
+
+def _lock(library_path: Path) -> FileLock:
+    # One lock object per path and process: filelock is reentrant per object, and a second object on
+    # the same file would wait for the first one of its own process forever.
+    key = str(Path(library_path).resolve())
+    lock = _locks.get(key)
+    if lock is None:
+        target = Path(key) / ".git" / "agentfactory" / "experience.lock"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = _locks[key] = FileLock(str(target), timeout=LOCK_TIMEOUT_S, fallback_to_soft=False)
+    return lock
+
+
+@contextlib.contextmanager
+def locked(library_path: Path) -> Iterator[None]:
+    lock = _lock(library_path)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LibraryError(
+            f"Another process has held the experience lock of the library at {library_path} for over "
+            f"{LOCK_TIMEOUT_S:.0f} s; wait for it (a crashed holder releases it automatically)."
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def append_line(library_path: Path, agent_id: str, data: bytes) -> Path:
+    """Append whole lines (each ending in a newline) to the agent's file with one write."""
+    if not data.endswith(b"\n"):
+        raise ValueError("experience lines end with a newline")
+    folder = experience_dir(library_path)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        raise LibraryError(f"{folder} is not a folder; remove it (the library keeps experience files there).")
+    folder.mkdir(exist_ok=True)
+    path = folder / file_name(agent_id)
+    with locked(library_path):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        try:
+            view = memoryview(data)
+            while view:  # a regular file takes it in one write; a short write is continued, never lost
+                written = os.write(fd, view)
+                view = view[written:]
+        finally:
+            os.close(fd)
+    return path
+
+
+@contextlib.contextmanager
+def pending_committed(library: Any, head: str, *, hold: bool = False) -> Iterator[str]:
+    """Commit the experience files' new lines on top of `head` (caller holds the library lock); yields
+    the new HEAD. With `hold`, appends wait until the block ends (a pull: nothing may change a file
+    between its commit and the checkout of the merged tree)."""
+    lock = _lock(library.path)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise LibraryError(
+            f"Another process has held the experience lock of {library.path} for over {LOCK_TIMEOUT_S:.0f} s."
+        ) from None
+    try:
+        head = commit_pending(library, head)
+        if not hold:
+            lock.release()
+            lock = None  # type: ignore[assignment]
+        yield head
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def commit_pending(library: Any, head: str) -> str:
+    files = local_files(library.path)
+    if not files:
+        return head
+    git: Git = library.git
+    rels = [f"{EXPERIENCE_DIR}/{p.name}" for p in files]
+    from agentfactory.library.store import _SPLIT_INDEX  # the library's index stays split
+
+    git.run(*_SPLIT_INDEX, "add", "-f", "--", *rels)
+    tree = git.text("write-tree")
+    if tree == git.text("rev-parse", f"{head}^{{tree}}"):
+        return head
+    changed = git.text("diff", "--cached", "--name-only", "--no-renames", head, "--", EXPERIENCE_DIR)
+    agents = [Path(p).name.removesuffix(SUFFIX) for p in changed.splitlines() if p]
+    shown = ", ".join(agents[:5]) + (", ..." if len(agents) > 5 else "")
+    message = f"experience: new records of {shown or 'agents'}\n\nAgents: {', '.join(agents)}\n"
+    commit = git.text("commit-tree", tree, "-p", head, input=message.encode("utf-8", "backslashreplace"))
+    git.run("update-ref", "-m", "experience", "HEAD", commit, head)
+    return commit
+
+
+# ---------------------------------------------------------------------------------------------- pulls
+
+
+def check_incoming(git: Git, commit: str, entry: TreeEntry) -> None:
+    """Refuse (ValidationError) a remote `experience` entry that is not a flat folder of plain, bounded
+    agent files. Row contents are the experience store's to judge, file by file, row by row."""
+    if entry.mode != "040000" or entry.kind != "tree":
+        raise ValidationError(f"the remote's {EXPERIENCE_DIR} is not a folder (a link, file or submodule)")
+    entries = git.ls_tree(commit, EXPERIENCE_DIR, recursive=True, sizes=True)
+    if len(entries) > MAX_FILES:
+        raise ValidationError(f"the remote's {EXPERIENCE_DIR} holds more than {MAX_FILES} files")
+    total = 0
+    for path, item in entries.items():
+        rel = path[len(EXPERIENCE_DIR) + 1 :]
+        shown = rel[:80].encode("unicode_escape").decode("ascii")
+        if "/" in rel or not is_file_name(rel):
+            raise ValidationError(
+                f"the remote's {EXPERIENCE_DIR}/{shown} is not an agent file (<agent>.jsonl, no folders)"
+            )
+        if item.kind != "blob" or item.mode not in ("100644", "100755"):
+            raise ValidationError(
+                f"the remote's {EXPERIENCE_DIR}/{shown} is a link or submodule (mode {item.mode}); "
+                "experience files are plain files"
+            )
+        if (item.size or 0) > MAX_FILE_BYTES:
+            raise ValidationError(
+                f"the remote's {EXPERIENCE_DIR}/{shown} is {item.size} bytes; the limit is {MAX_FILE_BYTES}"
+            )
+        total += item.size or 0
+        if total > MAX_TOTAL_BYTES:
+            raise ValidationError(f"the remote's {EXPERIENCE_DIR} holds more than {MAX_TOTAL_BYTES} bytes")
+
+
+def _files(git: Git, commit: str) -> dict[str, TreeEntry]:
+    if not git.ls_tree(commit, EXPERIENCE_DIR):
+        return {}
+    out = {}
+    for path, entry in git.ls_tree(commit, EXPERIENCE_DIR, recursive=True).items():
+        rel = path[len(EXPERIENCE_DIR) + 1 :]
+        if "/" not in rel and is_file_name(rel) and entry.kind == "blob":
+            out[rel] = entry
+    return out
+
+
+def _union(ours: bytes, theirs: bytes) -> bytes:
+    if theirs.startswith(ours):
+        return theirs
+    if ours.startswith(theirs):
+        return ours
+    base = ours if ours.endswith(b"\n") or not ours else ours + b"\n"
+    have = set(base.splitlines())
+    extra = [line for line in theirs.splitlines() if line.strip() and line not in have]
+    return base + b"".join(line + b"\n" for line in dict.fromkeys(extra))
+
+
+def needs_merge(git: Git, ours: str, theirs: str) -> bool:
+    """Whether taking `theirs` as it is would remove or rewrite lines of one of our files."""
+    mine, other = _files(git, ours), _files(git, theirs)
+    differing = [n for n, e in mine.items() if other.get(n) != e]
+    if any(n not in other for n in differing):
+        return True
+    blobs = git.blobs([sha for n in differing for sha in (mine[n].sha, other[n].sha)])
+    return any(not blobs[other[n].sha].startswith(blobs[mine[n].sha]) for n in differing)
+
+
+def merged_entry(git: Git, ours: str, theirs: str) -> TreeEntry | None:
+    """The `experience` folder of a merge of `ours` and `theirs`: every file of both, none shortened."""
+    mine, other = _files(git, ours), _files(git, theirs)
+    if not mine and not other:
+        return None
+    rows: dict[str, str] = {}
+    both = [n for n in mine if n in other and mine[n] != other[n]]
+    blobs = git.blobs([sha for n in both for sha in (mine[n].sha, other[n].sha)])
+    for name in sorted(set(mine) | set(other)):
+        if name in both:
+            a, b = blobs[mine[name].sha], blobs[other[name].sha]
+            data = _union(a, b)
+            rows[name] = (
+                mine[name].sha
+                if data == a
+                else other[name].sha
+                if data == b
+                else git.text("hash-object", "-w", "--stdin", input=data)
+            )
+        else:
+            rows[name] = (mine.get(name) or other[name]).sha
+    listing = b"".join(f"100644 blob {sha}\t{name}".encode() + b"\0" for name, sha in sorted(rows.items()))
+    return TreeEntry("040000", "tree", git.text("mktree", "-z", input=listing))
+
+
+def changed_files(git: Git, old: str, new: str) -> list[str]:
+    """Agent files that differ between two commits (what a pull brought)."""
+    out = git.text("diff", "--name-only", "--no-renames", old, new, "--", EXPERIENCE_DIR)
+    return sorted(Path(p).name for p in out.splitlines() if p)
