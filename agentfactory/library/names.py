@@ -40,7 +40,9 @@ def validate_name(name: object) -> str:
             f"Subagent name {shown} is reserved (it starts with '.' or names git's folder)."
         )
     if name in RESERVED:
-        raise ValidationError(f"Subagent name {shown} is reserved (the library keeps its {name} files there).")
+        raise ValidationError(
+            f"Subagent name {shown} is reserved (the library keeps its {name} files there)."
+        )
     if name != name.lower():
         raise ValidationError(
             f"Subagent name {shown} has upper-case letters; use lower case, e.g. {name.lower()!r}."
