@@ -39,6 +39,7 @@ def _run(
     finals: tuple[str, ...] = ("on", "off"),
     record: Path | None = None,
     price_model: str | None = None,
+    view_before_reuse: bool = True,
 ):
     from agentfactory_bench import CORE_SUITE, load_suite
     from agentfactory_bench.harness import run_bench, variants, write_outputs
@@ -70,6 +71,7 @@ def _run(
             progress=progress,
             record=record,
             price_model=price_model,
+            view_before_reuse=view_before_reuse,
         )
     return result, write_outputs(result, out)
 
@@ -171,6 +173,11 @@ def bench(
     price_model: str = typer.Option(
         None, "--price-model", help="Model whose prices cost the run (default: the model, or Sonnet 4.6)."
     ),
+    view_before_reuse: bool = typer.Option(
+        True,
+        "--view-before-reuse/--no-view-before-reuse",
+        help="The simulated Meta-Agent views a library subagent's code before its first reuse in a run.",
+    ),
 ) -> None:
     """Run the benchmark: each method on batch 1 then batch 2, starting from nothing; tokens, cost, success."""
     from agentfactory_bench import CORE_SUITE, load_suite
@@ -195,6 +202,7 @@ def bench(
         finals=finals,
         record=record,
         price_model=price_model,
+        view_before_reuse=view_before_reuse,
     )
     if json_:
         print_json(result.to_json())
@@ -289,9 +297,9 @@ def demo(
     if not json_:
         _print_figures(result)
         console.print(
-            "[yellow]These ratios measure orchestration under the simulated model, whose design favours "
-            "reuse; they are not evidence that reuse saves tokens with a real model (README, The "
-            "benchmark). Model calls include the subagents' llm tool calls.[/]"
+            "[yellow]The simulated model is an oracle of equal competence (the same code, inspection and "
+            "mistakes for every method), so these ratios measure what orchestration costs, not what a real "
+            "model would do (README, The benchmark). Model calls include the subagents' llm tool calls.[/]"
         )
     library = result.root / "agentfactory" / "library"
     report: Path | None = out / "report.html"

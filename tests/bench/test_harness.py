@@ -119,3 +119,17 @@ def test_out_of_family_task_fails_honestly(tmp_path):
     result = MetaAgent(settings, provider=SimProvider()).run("Compose a sonnet about autumn leaves in Latin.")
     assert result.status == "task_failed" and "could not" in (result.answer or "").lower()
     assert result.saved == [] and result.created == []
+
+
+def test_bench_cli_no_view_before_reuse_skips_the_view(small_suite, tmp_path):
+    def batch2_calls(*flags: str) -> int:
+        result = CliRunner().invoke(
+            app,
+            ["bench", "--suite", str(small_suite), "--methods", "agentfactory", "--final", "on"]
+            + ["--sandbox", "local", "--out", str(tmp_path / "-".join(flags or ("view",))), "--json", *flags],
+        )
+        assert result.exit_code == 0, result.output
+        [b2] = [s for s in json.loads(result.output)["summary"] if s["batch"] == 2]
+        return b2["model_calls"]
+
+    assert batch2_calls("--no-view-before-reuse") == batch2_calls() - 1  # one view_subagent call fewer
