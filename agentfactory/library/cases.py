@@ -287,10 +287,10 @@ def check_case(
     for key, kind in case.checks.get("types", {}).items():
         if key not in result:
             failures.append(f"output key {key!r} is missing (expected a {kind})")
-        elif _json_type(result[key]) != kind and not (
-            kind == "number" and _json_type(result[key]) == "integer"
+        elif json_type(result[key]) != kind and not (
+            kind == "number" and json_type(result[key]) == "integer"
         ):
-            failures.append(f"output key {key!r} is a {_json_type(result[key])}, expected a {kind}")
+            failures.append(f"output key {key!r} is a {json_type(result[key])}, expected a {kind}")
     for key, summary in case.checks.get("summaries", {}).items():
         if key not in result:
             failures.append(f"output key {key!r} is missing")
@@ -317,7 +317,7 @@ def check_case(
 
 def summarise(value: Any) -> dict[str, Any]:
     """A structural summary of a value too large to store in a case: type, length, keys, content hash."""
-    kind = _json_type(value)
+    kind = json_type(value)
     out: dict[str, Any] = {"type": kind}
     if kind in ("array", "object", "string"):
         out["length"] = len(value)
@@ -353,7 +353,7 @@ def summary_differs(value: Any, summary: dict[str, Any], where: str) -> str | No
     """None if `value` matches a stored summary. A summary with a `digest` (every one recorded now)
     pins the content: the value must equal the recorded one, floats to 9 significant digits. Older
     summaries check the shape only: same type, same length (strings: within a factor of 2), same keys."""
-    kind = _json_type(value)
+    kind = json_type(value)
     want = summary.get("type")
     if kind != want and not (want == "number" and kind == "integer"):
         return f"{where}: got a {kind}, expected a {want}"
@@ -422,7 +422,8 @@ def _norm_path(path: str) -> str:
     return path.rstrip("/")
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON type name of a decoded value (integer apart from number), as cases compare them."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -442,7 +443,7 @@ def _json_type(value: Any) -> str:
 
 def _compare(got: Any, want: Any, rel: float, absolute: float, where: str) -> str | None:
     """None if equal under the case's rules, else a sentence saying where they differ."""
-    gk, wk = _json_type(got), _json_type(want)
+    gk, wk = json_type(got), json_type(want)
     numeric = {"integer", "number"}
     if gk in numeric and wk in numeric:
         if gk == wk == "integer":

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from agentfactory.library.cases import Case
+from agentfactory.library.cases import Case, json_type
 
 
 @dataclass(frozen=True)
@@ -30,19 +30,9 @@ class FinalVerdict:
 
 
 def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"  # 2 and 2.0 are the same JSON number; cases do not tell them apart either
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | tuple):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+    """The case's JSON type of `value`, integers as numbers: 2 and 2.0 are the same JSON number."""
+    kind = json_type(value)
+    return "number" if kind == "integer" else kind
 
 
 def case_shape(case: Case) -> dict[str, str | None]:
