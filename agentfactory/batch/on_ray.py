@@ -97,38 +97,51 @@ def _run_on_node(job: dict[str, Any], inputs: dict[str, bytes], attempt: int, ba
         return result[0] if result else (None, "the worker did not end")
 
 
+def join_cluster(address: str) -> Any:
+    """Ray, initialised: "auto" passes no address, so Ray itself joins $RAY_ADDRESS's cluster or starts a
+    local one; anything else is a cluster address."""
+    ray = _ray()
+    target = None if address == "auto" else address
+    try:
+        ray.init(address=target, include_dashboard=False, log_to_driver=False)
+    except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError... for a bad address
+        raise UsageError(
+            f"Cannot reach the Ray cluster {target or '(auto)'}: {type(exc).__name__}: {exc}"
+        ) from None
+    return ray
+
+
+def node_readiness(ray: Any, sandbox: str, cwd: Path) -> dict[str, dict[str, Any]]:
+    """Node id -> {host, ready, problem}: every alive node runs `agentfactory sandbox check` itself."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    check = ray.remote(num_cpus=0, max_retries=0)(_node_check)
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    refs = {n["NodeID"]: check.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(sandbox, str(cwd)) for n in nodes}  # fmt: skip
+    readiness: dict[str, dict[str, Any]] = {}
+    for node_id, ref in refs.items():
+        try:
+            readiness[node_id] = ray.get(ref, timeout=300)
+        except Exception as exc:  # a node that cannot even run the check takes no task
+            readiness[node_id] = {
+                "host": node_id[:12],
+                "ready": False,
+                "problem": f"{type(exc).__name__}: {exc}",
+            }
+    return readiness
+
+
 class RayExecutor:
     """Runs each attempt as a Ray task pinned to a ready node, round-robin."""
 
     def __init__(self, address: str, folder: Path, sandbox: str, cwd: Path):
-        ray = _ray()
-        self.ray = ray
-        self.folder = folder
-        # "auto": no address, so Ray itself joins $RAY_ADDRESS's cluster or starts a local one.
-        target = None if address == "auto" else address
-        try:
-            ray.init(address=target, include_dashboard=False, log_to_driver=False)
-        except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError... for a bad address
-            raise UsageError(
-                f"Cannot reach the Ray cluster {target or '(auto)'}: {type(exc).__name__}: {exc}"
-            ) from None
-        self.remote_run = ray.remote(num_cpus=1, max_retries=0)(_run_on_node)
-        check = ray.remote(num_cpus=0, max_retries=0)(_node_check)
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
+        self.ray = ray = join_cluster(address)
+        self.folder = folder
+        self.remote_run = ray.remote(num_cpus=1, max_retries=0)(_run_on_node)
         self.strategy = NodeAffinitySchedulingStrategy
-        nodes = [n for n in ray.nodes() if n.get("Alive")]
-        refs = {n["NodeID"]: check.options(scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)).remote(sandbox, str(cwd)) for n in nodes}  # fmt: skip
-        self.nodes: dict[str, dict[str, Any]] = {}
-        for node_id, ref in refs.items():
-            try:
-                self.nodes[node_id] = ray.get(ref, timeout=300)
-            except Exception as exc:  # a node that cannot even run the check takes no task
-                self.nodes[node_id] = {
-                    "host": node_id[:12],
-                    "ready": False,
-                    "problem": f"{type(exc).__name__}: {exc}",
-                }
+        self.nodes = node_readiness(ray, sandbox, cwd)
         self.ready = [node_id for node_id, report in self.nodes.items() if report["ready"]]
         if not self.ready:
             problems = "; ".join(f"{r['host']}: {r['problem']}" for r in self.nodes.values())

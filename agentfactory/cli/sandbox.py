@@ -38,7 +38,12 @@ def build_image_cmd(
 
 
 @app.command("check")
-def check(json_out: bool = JsonOpt) -> None:
+def check(
+    json_out: bool = JsonOpt,
+    ray: str = typer.Option(
+        None, "--ray", help="Also have every node of a Ray cluster check itself: auto or an address."
+    ),
+) -> None:
     """Report which sandbox backends are available: Docker daemon, sandbox image, bubblewrap."""
     from agentfactory.sandbox.docker_backend import check_image, connect, docker_host
 
@@ -63,6 +68,8 @@ def check(json_out: bool = JsonOpt) -> None:
     report["local_missing_packages"] = _local_missing_packages()
     report["default_backend"] = s.sandbox
     report["docker_ready"] = bool(report["docker"] and report["image_present"])
+    if ray:
+        report["ray_nodes"] = _ray_nodes(ray, s.sandbox)
     if json_out:
         print_json(report)
     else:
@@ -84,8 +91,28 @@ def check(json_out: bool = JsonOpt) -> None:
                     "yellow",
                 )
             )
+        for node in report.get("ray_nodes", []):
+            state = "[green]ready[/]" if node["ready"] else f"[red]not ready[/]: {show(node['problem'])}"
+            console.print(f"ray node {show(node['host'])}: {state}", highlight=False)
     if s.sandbox == "docker" and not report["docker_ready"]:
         raise typer.Exit(EXIT_TASK_FAILED)
+    if ray and not all(node["ready"] for node in report["ray_nodes"]):
+        raise typer.Exit(EXIT_TASK_FAILED)
+
+
+def _ray_nodes(address: str, sandbox: str) -> list[dict[str, Any]]:
+    """Each node of the Ray cluster runs `agentfactory sandbox check` itself (what `batch --ray` does
+    before a batch: a node that is not ready takes no task)."""
+    import contextlib
+
+    from agentfactory.batch.on_ray import join_cluster, node_readiness
+
+    ray = join_cluster(address)
+    try:
+        return list(node_readiness(ray, sandbox, Path.cwd()).values())
+    finally:
+        with contextlib.suppress(Exception):
+            ray.shutdown()
 
 
 # What the sandbox image offers subagents; the local backend runs them with this interpreter instead.

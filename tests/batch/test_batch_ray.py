@@ -4,6 +4,9 @@ worker processes (needs the `ray` extra: scripts/test.sh installs it)."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -29,3 +32,30 @@ def test_a_stream_on_a_local_ray_cluster_matches_local_workers(tmp_path):
             r["id"]: (r["status"], r["answer"], r["tokens"]) for r in rows(root, summary["batch_id"])
         }
     assert results["ray"] == results["local"]
+
+
+@pytest.mark.slow
+def test_sandbox_check_ray_reports_every_node(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTFACTORY_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "agentfactory", "sandbox", "check", "--ray", "auto", "--json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "AGENTFACTORY_SANDBOX": "local"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    nodes = json.loads(out.stdout)["ray_nodes"]
+    assert len(nodes) >= 1 and all(node["ready"] and node["host"] for node in nodes)
+
+
+@pytest.mark.slow
+def test_a_cluster_without_a_ready_node_takes_no_task(tmp_path, monkeypatch):
+    from agentfactory.batch import on_ray
+    from agentfactory.errors import ConfigError
+
+    not_ready = {"host": "node-a", "ready": False, "problem": "no Docker daemon"}
+    monkeypatch.setattr(on_ray, "node_readiness", lambda ray, sandbox, cwd: {"n1": not_ready})
+    with pytest.raises(ConfigError, match=r"No Ray node has a working docker sandbox \(node-a: no Docker"):
+        on_ray.RayExecutor("auto", tmp_path, "docker", tmp_path)
