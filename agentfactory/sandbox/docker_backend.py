@@ -60,6 +60,10 @@ LABEL = "agentfactory.sandbox"
 LABEL_PID = "agentfactory.owner_pid"
 LABEL_HOST = "agentfactory.owner_host"
 LABEL_JOBDIR = "agentfactory.jobdir"
+# Who owns a container, exactly: the host's boot, the owner's pid namespace and the owner's start time
+# besides its host name and pid. Containers, machines and pid namespaces sharing one Docker daemon can
+# share a host name and reuse a pid; the sweep removes only what this boot and namespace owned.
+LABEL_OWNER = "agentfactory.owner"
 LABEL_RUN = "agentfactory.run_id"
 PATHS = SandboxPaths(
     "/sandbox/code", "/work", "/sandbox/ctl", "/sandbox/runtime", "/sandbox/broker", "/sandbox/report"
@@ -125,19 +129,55 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot ("" when it is gone): a pid reused by another
+    process has another start time."""
+    stat = _read(f"/proc/{pid}/stat")
+    return stat.rsplit(")", 1)[-1].split()[19] if stat else ""
+
+
+def _namespace() -> str:
+    """This boot and this pid namespace: where a pid means this process."""
+    try:
+        pidns = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pidns = ""
+    return f"{_read('/proc/sys/kernel/random/boot_id')}/{pidns}"
+
+
+def owner_label(pid: int | None = None) -> str:
+    """`<boot id>/<pid namespace>/<pid>/<start time>` of the owner (default: this process)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{_namespace()}/{pid}/{_start_time(pid)}"
+
+
+def _owner_gone(label: str) -> bool:
+    """Whether the owner named by `label` is certainly gone. Only an owner of this boot and this pid
+    namespace can be judged; any other (another machine, container or namespace on the same daemon, a
+    label this version did not write) is left alone: it may be alive where we cannot see it."""
+    parts = label.split("/")
+    if len(parts) != 4 or "/".join(parts[:2]) != _namespace() or not parts[2].isdigit() or not parts[3]:
+        return False
+    pid, started = int(parts[2]), parts[3]
+    return not _pid_alive(pid) or _start_time(pid) != started
+
+
 def sweep_orphans(client: Any) -> list[str]:
-    """Remove sandbox containers whose owner process on this host is gone. Returns their ids."""
+    """Remove sandbox containers whose owner process is certainly gone. Returns their ids."""
     removed = []
-    host = socket.gethostname()
     # sparse: list without inspecting each container, which raises NotFound for one removed meanwhile
     # (another backend closing at the same moment); the labels come with the listing.
     for container in client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}=1"}):
         labels = container.attrs.get("Labels") or {}
-        try:
-            pid = int(labels.get(LABEL_PID, "0"))
-        except ValueError:
-            pid = 0
-        if labels.get(LABEL_HOST) != host or (pid and _pid_alive(pid)):
+        if not _owner_gone(labels.get(LABEL_OWNER, "")):
             continue
         with contextlib.suppress(Exception):
             container.remove(force=True)
@@ -248,6 +288,7 @@ class DockerBackend:
             LABEL: "1",
             LABEL_PID: str(os.getpid()),
             LABEL_HOST: socket.gethostname(),
+            LABEL_OWNER: owner_label(),
             LABEL_JOBDIR: str(jd.root),
             LABEL_RUN: run_id,
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -479,3 +480,42 @@ def test_matplotlib_works_with_read_only_root(run_docker):
     )
     assert trace.status == "ok", trace.compact()
     assert trace.output_files == ["plot.png"]
+
+
+def test_a_killed_owners_pool_is_swept_and_a_foreign_owner_is_left(docker_client, tmp_path):
+    """A process killed with its pool running leaves containers; the next backend removes them. A container
+    whose owner label names another pid namespace (a live process we cannot see) is never removed."""
+    from agentfactory.sandbox import docker_backend as db
+
+    owner = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time\nfrom agentfactory.config import Settings\nfrom agentfactory.sandbox.docker_backend import DockerBackend\n"
+         "b = DockerBackend(Settings(), pool_size=1)\nassert b.wait_pool(120)\nprint('ready', flush=True)\ntime.sleep(600)\n"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    foreign = None
+    try:
+        assert owner.stdout.readline().strip() == "ready"
+        assert _containers_of(docker_client, owner.pid)
+        owner.kill()
+        owner.wait(30)
+        boot, _, pid, started = db.owner_label().split("/")
+        # Same host name, a pid dead here: what a process in another pid namespace on this daemon writes.
+        foreign_labels = {
+            db.LABEL: "1",
+            db.LABEL_HOST: socket.gethostname(),
+            db.LABEL_PID: str(owner.pid),
+            db.LABEL_OWNER: f"{boot}/pid:[1]/{owner.pid}/{started}",
+        }
+        foreign = docker_client.containers.create(SETTINGS.image, ["true"], labels=foreign_labels)
+        backend = db.DockerBackend(SETTINGS, pool_size=0, client=docker_client)  # sweeps as it starts
+        backend.close()
+        assert [c.id for c in _containers_of(docker_client, owner.pid)] == [foreign.id]
+        foreign.reload()  # still there: raises NotFound if it was removed
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+        if foreign is not None:
+            with contextlib.suppress(Exception):
+                foreign.remove(force=True)

@@ -140,19 +140,28 @@ def test_close_removes_pooled_containers():
     assert all(c.removed for c, _ in client.created)
 
 
-def test_sweep_removes_only_dead_owners():
-    host = socket.gethostname()
+def _owned(label: str) -> FakeContainer:
+    return FakeContainer({db.LABEL_OWNER: label}, {"/x": {"bind": db.PATHS.ctl}}, "")
+
+
+def test_sweep_removes_only_owners_certainly_gone():
+    here = db.owner_label()  # boot id / pid namespace / pid / start time of this process
+    boot, pidns, _, _ = here.split("/")
     dead = subprocess_dead_pid()
-    mine = FakeContainer(
-        {db.LABEL_PID: str(os.getpid()), db.LABEL_HOST: host}, {"/x": {"bind": db.PATHS.ctl}}, ""
+    mine = _owned(here)
+    orphan = _owned(f"{boot}/{pidns}/{dead}/12345")
+    reused = _owned(f"{boot}/{pidns}/{os.getpid()}/1")  # our pid, another start time: its owner is gone
+    # Alive where we cannot see: another pid namespace (a container) or another boot (another machine)
+    # on the same daemon, with the same host name and a pid that is dead here.
+    other_namespace = _owned(f"{boot}/pid:[1]/{dead}/12345")
+    other_machine = _owned(f"00000000-0000-0000-0000-000000000000/{pidns}/{dead}/12345")
+    old_labels = FakeContainer(
+        {db.LABEL_PID: str(dead), db.LABEL_HOST: socket.gethostname()}, {"/x": {"bind": db.PATHS.ctl}}, ""
     )
-    orphan = FakeContainer({db.LABEL_PID: str(dead), db.LABEL_HOST: host}, {"/x": {"bind": db.PATHS.ctl}}, "")
-    other = FakeContainer(
-        {db.LABEL_PID: str(dead), db.LABEL_HOST: "elsewhere"}, {"/x": {"bind": db.PATHS.ctl}}, ""
-    )
-    removed = db.sweep_orphans(FakeClient(existing=[mine, orphan, other]))
-    assert removed == [orphan.id]
-    assert orphan.removed and not mine.removed and not other.removed
+    everything = [mine, orphan, reused, other_namespace, other_machine, old_labels]
+    removed = db.sweep_orphans(FakeClient(existing=everything))
+    assert sorted(removed) == sorted([orphan.id, reused.id])
+    assert not any(c.removed for c in (mine, other_namespace, other_machine, old_labels))
 
 
 def subprocess_dead_pid() -> int:
