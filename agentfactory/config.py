@@ -31,6 +31,7 @@ CREDENTIAL_VARIABLES = (
     "OPENAI_BASE_URL",
     "BRAVE_API_KEY",
     "TAVILY_API_KEY",
+    "AGENTFACTORY_MCP_TOKEN",  # the bearer token `mcp serve --http` requires off loopback
 )
 
 

@@ -24,12 +24,12 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 from agentfactory.batch.tasks import BatchTask, LineProblem
-from agentfactory.batch.worker import run_worker
+from agentfactory.batch.worker import run_worker, valid_row
 from agentfactory.errors import UsageError
 from agentfactory.events import json_bytes
 
@@ -52,6 +52,8 @@ class BatchOptions:
     max_cost: float | None = None
     resume: str | None = None
     ray: str | None = None  # "auto" or a cluster address: run the workers on Ray (agentfactory.batch.on_ray)
+    # The configured limits (max_tokens, max_cost, max_steps, max_time): a task may lower, never raise them.
+    limits: dict[str, float | None] = field(default_factory=dict)
 
 
 @dataclass
@@ -134,19 +136,30 @@ def new_batch_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
-def read_rows(results: Path) -> dict[str, dict[str, Any]]:
-    """Task id -> its last row. A torn last line (the driver was killed while writing) is ignored."""
-    rows: dict[str, dict[str, Any]] = {}
+def _lines(results: Path) -> list[dict[str, Any]]:
+    """Every valid row of results.jsonl, in order. A torn last line (the driver was killed while
+    writing) and rows that are not what the driver writes (a tampered file) are skipped."""
     if not results.is_file():
-        return rows
+        return []
+    rows = []
     for line in results.read_bytes().decode("utf-8", "replace").split("\n"):
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
             continue
-        if isinstance(row, dict) and isinstance(row.get("id"), str) and isinstance(row.get("status"), str):
-            rows[row["id"]] = row
+        if valid_row(row):
+            rows.append(row)
     return rows
+
+
+def read_rows(results: Path) -> dict[str, dict[str, Any]]:
+    """Task id -> its last row."""
+    return {row["id"]: row for row in _lines(results)}
+
+
+def spent_so_far(results: Path) -> float:
+    """What every row of the batch so far cost, attempts interrupted or cut short included."""
+    return sum(row.get("cost_usd") or 0.0 for row in _lines(results))
 
 
 class _Driver:
@@ -165,7 +178,7 @@ class _Driver:
         self.stop = threading.Event()
         self.executor = executor
         self.allocated = 0.0  # of max_cost, held by running tasks
-        self.spent = sum(row.get("cost_usd") or 0.0 for row in self.rows.values())
+        self.spent = spent_so_far(folder / "results.jsonl")
         self.budget_spent = False
 
     def _count(self, row: dict[str, Any]) -> None:
@@ -219,6 +232,9 @@ class _Driver:
 
     def _run(self, task: BatchTask, share: float | None) -> dict[str, Any]:
         overrides = {**self.options.overrides, **task.overrides}
+        for key, limit in self.options.limits.items():
+            if key in task.overrides and limit is not None:
+                overrides[key] = min(task.overrides[key], limit)
         if share is not None:
             overrides["max_cost"] = min(share, overrides.get("max_cost", share))
         job = {
@@ -351,6 +367,11 @@ def run_batch(
         if not (folder / "batch.json").is_file():
             raise UsageError(f"No batch {batch_id} in {options.batches_dir}.")
         done = read_rows(folder / "results.jsonl")
+        if options.max_cost is None:  # the bound the batch was started with still holds
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stored = json.loads((folder / "batch.json").read_text(encoding="utf-8")).get("max_cost")
+                if isinstance(stored, int | float) and not isinstance(stored, bool) and stored > 0:
+                    options = replace(options, max_cost=float(stored))
     else:
         batch_id = new_batch_id()
         folder = options.batches_dir / batch_id

@@ -3,9 +3,9 @@
     {"id": "orders-2026-11", "task": "Total the orders in orders.csv by region", "inputs": ["orders.csv"],
      "model": "anthropic:claude-sonnet-4-6", "max_cost": 0.5}
 
-`id` and `task` are required; `inputs` are files (relative to the TASKS file's folder) copied into the
-run's inputs/; `model`, `max_tokens`, `max_cost`, `max_steps` and `max_time` override the batch's
-settings for that task. A line that is not such an object is reported with its number and skipped; the
+`id` and `task` are required; `inputs` are files under the TASKS file's folder (relative paths that stay
+inside it, links resolved) copied into the run's inputs/; `model`, `max_tokens`, `max_cost`, `max_steps`
+and `max_time` set that task's model and lower its limits (a task never raises a configured limit). A line that is not such an object is reported with its number and skipped; the
 other lines still run.
 """
 
@@ -91,6 +91,27 @@ def read_tasks(path: Path) -> tuple[list[BatchTask], list[LineProblem]]:
     return tasks, problems
 
 
+MAX_INPUT_BYTES = 256 * 1024 * 1024  # one input file
+
+
+def _input_file(base: Path, name: str, task_id: str) -> Path:
+    """An input file: a regular file under the TASKS file's folder, reached without leaving it through a
+    link. A task names data beside it; it never reaches /etc/shadow, /proc/self/environ or a key."""
+    root = base.resolve()
+    if Path(name).is_absolute():
+        raise _LineError(
+            f"input file {name[:200]!r} must be a path relative to the batch file's folder", task_id
+        )
+    path = (root / name).resolve()
+    if root not in path.parents:
+        raise _LineError(f"input file {name[:200]!r} is outside the batch file's folder", task_id)
+    if not path.is_file():
+        raise _LineError(f"input file {name[:200]!r} does not exist or is not a regular file", task_id)
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise _LineError(f"input file {name[:200]!r} is over {MAX_INPUT_BYTES:,} bytes", task_id)
+    return path
+
+
 class _LineError(Exception):
     def __init__(self, message: str, id: str | None = None):
         super().__init__(message)
@@ -100,8 +121,10 @@ class _LineError(Exception):
 def _parse(line: str, number: int, base: Path) -> BatchTask:
     try:
         data = json.loads(line)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise _LineError(f"not JSON ({getattr(exc, 'msg', 'too deeply nested')})") from None
+    except (ValueError, RecursionError) as exc:  # ValueError: also an integer of over 4,300 digits
+        raise _LineError(
+            f"not JSON ({getattr(exc, 'msg', None) or 'a number or nesting too large'})"
+        ) from None
     if not isinstance(data, dict):
         raise _LineError("not a JSON object")
     task_id = data.get("id")
@@ -120,12 +143,7 @@ def _parse(line: str, number: int, base: Path) -> BatchTask:
     inputs = data.get("inputs", [])
     if not isinstance(inputs, list) or not all(isinstance(p, str) and p for p in inputs):
         raise _LineError("`inputs` must be a list of file paths", task_id)
-    files = []
-    for name in inputs:
-        file = (base / name).resolve() if not Path(name).is_absolute() else Path(name)
-        if not file.is_file():
-            raise _LineError(f"input file {name!r} does not exist", task_id)
-        files.append(file)
+    files = [_input_file(base, name, task_id) for name in inputs]
     overrides: dict[str, Any] = {}
     for key, kind in OVERRIDES.items():
         if key not in data or data[key] is None:

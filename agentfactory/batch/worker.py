@@ -63,6 +63,32 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def valid_row(row: Any, task_id: str | None = None) -> bool:
+    """Whether `row` is a result row the driver may trust for its sums: an id and a status, and numbers
+    that are finite and not negative (a tampered results.jsonl or a broken worker is skipped, never summed)."""
+    import math
+
+    if (
+        not isinstance(row, dict)
+        or not isinstance(row.get("id"), str)
+        or not isinstance(row.get("status"), str)
+    ):
+        return False
+    if task_id is not None and row["id"] != task_id:
+        return False
+    cost, tokens, saved = row.get("cost_usd", 0.0), row.get("tokens", 0), row.get("saved", [])
+    if cost is not None and (
+        isinstance(cost, bool) or not isinstance(cost, int | float) or not math.isfinite(cost) or cost < 0
+    ):
+        return False
+    if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0):
+        return False
+    pairs = saved if isinstance(saved, list) else None
+    return pairs is not None and all(
+        isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) and isinstance(p[1], int) for p in pairs
+    )
+
+
 def write_result(path: Path, row: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(_json_bytes(row))
@@ -103,9 +129,9 @@ def run_worker(
                 track(proc, False)
     try:
         row = json.loads(result.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         row = None
-    if isinstance(row, dict) and row.get("id") == task_id and isinstance(row.get("status"), str):
+    if valid_row(row, task_id):
         return row, ""
     return None, f"signal {-code}" if code < 0 else f"exit code {code}"
 

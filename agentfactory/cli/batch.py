@@ -72,6 +72,7 @@ def batch(
         max_cost=max_cost,
         resume=resume,
         ray=ray,
+        limits={key: getattr(cfg, key) for key in ("max_tokens", "max_cost", "max_steps", "max_time")},
     )
     with Bar(TextColumn("{task.description}"), TimeElapsedColumn(), console=console, disable=json_,
              transient=True) as bar:  # fmt: skip

@@ -29,8 +29,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock, Timeout
-
 from agentfactory.errors import LibraryError, ValidationError
 from agentfactory.library._git import Git, TreeEntry
 
@@ -44,7 +42,7 @@ LOCK_TIMEOUT_S = 300.0
 _FILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\.jsonl")
 _STEM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
-_locks: dict[str, FileLock] = {}
+_locks: dict[str, Any] = {}  # path -> filelock.FileLock (imported on first use: a fast CLI)
 
 
 def file_name(agent_id: str) -> str:
@@ -78,12 +76,14 @@ def local_files(library_path: Path) -> list[Path]:
     return found
 
 
-def _lock(library_path: Path) -> FileLock:
+def _lock(library_path: Path) -> Any:
     # One lock object per path and process: filelock is reentrant per object, and a second object on
     # the same file would wait for the first one of its own process forever.
     key = str(Path(library_path).resolve())
     lock = _locks.get(key)
     if lock is None:
+        from filelock import FileLock
+
         target = Path(key) / ".git" / "agentfactory" / "experience.lock"
         target.parent.mkdir(parents=True, exist_ok=True)
         lock = _locks[key] = FileLock(str(target), timeout=LOCK_TIMEOUT_S, fallback_to_soft=False)
@@ -92,6 +92,8 @@ def _lock(library_path: Path) -> FileLock:
 
 @contextlib.contextmanager
 def locked(library_path: Path) -> Iterator[None]:
+    from filelock import Timeout
+
     lock = _lock(library_path)
     try:
         lock.acquire()
@@ -132,6 +134,8 @@ def pending_committed(library: Any, head: str, *, hold: bool = False) -> Iterato
     """Commit the experience files' new lines on top of `head` (caller holds the library lock); yields
     the new HEAD. With `hold`, appends wait until the block ends (a pull: nothing may change a file
     between its commit and the checkout of the merged tree)."""
+    from filelock import Timeout
+
     lock = _lock(library.path)
     try:
         lock.acquire()

@@ -59,7 +59,7 @@ def default_target(client: str, project: Path) -> Path:
     if sys.platform == "darwin":
         return home / "Library" / "Application Support" / "Claude" / "claude_desktop_config.json"
     if sys.platform == "win32":
-        return Path(os.environ.get("APPDATA", home)) / "Claude" / "claude_desktop_config.json"
+        return home / "AppData" / "Roaming" / "Claude" / "claude_desktop_config.json"  # %APPDATA%
     return home / ".config" / "Claude" / "claude_desktop_config.json"
 
 

@@ -16,7 +16,6 @@ import hmac
 import ipaddress
 import json
 import logging
-import os
 import re
 import socket
 import sys
@@ -330,7 +329,10 @@ def is_loopback(host: str) -> bool:
 
 def http_token(host: str, env: dict[str, str] | None = None) -> str | None:
     """The bearer token HTTP requests must carry: required off loopback, honoured on it when set."""
-    env = dict(os.environ) if env is None else env
+    if env is None:
+        from agentfactory.config import read_credentials  # config reads the environment, nothing else
+
+        env = dict(read_credentials())
     token = env.get(TOKEN_ENV) or None
     if not is_loopback(host) and token is None:
         raise ConfigError(

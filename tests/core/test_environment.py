@@ -26,6 +26,9 @@ ALLOWED = {
     "sandbox/docker_backend.py",
     "library/_git.py",
     "library/store.py",
+    # The OpenTelemetry environment contract (OTEL_EXPORTER_OTLP_*, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME):
+    # the SDK reads the same variables itself; otel.py only decides whether to load it at all.
+    "otel.py",
 }
 
 
