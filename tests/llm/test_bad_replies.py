@@ -237,3 +237,12 @@ def test_garbage_instead_of_http_is_retried_then_one_sentence(factory_name):
     message = str(info.value)
     assert "still failed after 3 attempts (no response: connection failed" in message
     assert "\n" not in message and len(served) == 3
+
+
+def test_tool_arguments_with_a_huge_integer_are_a_parse_error_not_a_crash():
+    from agentfactory.llm.reply import parse_arguments
+
+    value, error = parse_arguments('{"n": ' + "9" * 5000 + "}")
+    assert value is None and "too many digits" in error
+    value, error = parse_arguments("[" * 100_000 + "]" * 100_000)
+    assert value is None and error
