@@ -20,7 +20,7 @@ REFUSAL = "I could not do this: Excel workbooks are outside what I can write."
 
 def _row(tmp_path, finish_args, *, out_of_scope, checks=None):
     suite = load_suite(SUITE)
-    task = next(t for t in suite.tasks if t.id == "other-pivot-excel")  # checks: the answer refuses
+    task = next(t for t in suite.tasks if t.id == "other-pivot-excel")
     assert task.out_of_scope  # as the suite marks it
     task = dataclasses.replace(task, out_of_scope=out_of_scope, checks=checks or task.checks)
     settings = load_settings({"model": "scripted", "sandbox": "local"}, env={}, cwd=tmp_path)
@@ -35,7 +35,9 @@ def _row(tmp_path, finish_args, *, out_of_scope, checks=None):
 
 def test_task_failed_run_is_a_failure_even_when_the_check_passes(tmp_path):
     failed = {"answer": REFUSAL, "status": "failed", "reason": "out of scope"}
-    row = _row(tmp_path, failed, out_of_scope=False)
+    # A check the refusal passes (the suite's own checks no longer do: they verify a real result).
+    passes = (Check("answer_contains", "could not"),)
+    row = _row(tmp_path, failed, out_of_scope=False, checks=passes)
     assert row.status == "task_failed" and row.success is False
     assert all(line.startswith("ok ") for line in row.check)  # the answer alone would have passed
 
