@@ -150,8 +150,8 @@ def parse_arguments(raw: str) -> tuple[dict[str, Any] | None, str | None]:
         value = json.loads(raw)
     except json.JSONDecodeError as exc:
         return None, f"{exc.msg} at line {exc.lineno} column {exc.colno}"
-    except (ValueError, RecursionError):  # an integer of over 4,300 digits, or nesting too deep
-        return None, "a number with too many digits, or nesting too deep, to read"
+    except ValueError:  # an integer of over 4,300 digits (deep nesting is the caller's RecursionError)
+        return None, "a number with too many digits to read"
     if not isinstance(value, dict):
         return None, f"expected a JSON object, got {type(value).__name__}"
     return value, None

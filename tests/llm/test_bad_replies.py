@@ -244,5 +244,3 @@ def test_tool_arguments_with_a_huge_integer_are_a_parse_error_not_a_crash():
 
     value, error = parse_arguments('{"n": ' + "9" * 5000 + "}")
     assert value is None and "too many digits" in error
-    value, error = parse_arguments("[" * 100_000 + "]" * 100_000)
-    assert value is None and error
