@@ -440,6 +440,13 @@ class DockerBackend:
     # ---- one execution ---------------------------------------------------------------------------
 
     def execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
+        """Run one request. An execution whose tool session hit its call limit ends `tool_limit`, also
+        when the subagent caught the refusals and returned before the backend could stop it."""
+        from agentfactory.sandbox.broker import settle_trace
+
+        return settle_trace(self._execute(req))
+
+    def _execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
         if self._closed:
             raise SandboxError("This docker backend was closed; get a new one with get_backend().")
         slot, pooled = self._acquire(req.memory_mb, req.run_id)

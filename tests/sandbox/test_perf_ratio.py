@@ -14,7 +14,9 @@ from agentfactory.config import Settings
 from agentfactory.sandbox import ToolBroker, echo_tool
 
 RUNS = 9
-MAX_RATIO = 1.35  # a broker that closed on a 0.2 s tick made it about 2
+# The run's path also writes the trace file and the execution's events; a broker that closed on a 0.2 s
+# tick made it about 2.
+MAX_RATIO = 1.5
 
 
 def _bench():
