@@ -18,7 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from agentfactory.config import Settings, load_settings  # noqa: E402
+from agentfactory.config import (  # noqa: E402
+    Budgets,
+    ModelSettings,
+    Paths,
+    RunPolicy,
+    SandboxSettings,
+    Settings,
+    ToolSettings,
+    load_settings,
+)
 from agentfactory.errors import (  # noqa: E402
     AgentFactoryError,
     AuthenticationError,
@@ -79,6 +88,7 @@ __all__ = [
     "AgentFactoryError",
     "AuthenticationError",
     "BudgetExhausted",
+    "Budgets",
     "Case",
     "ConfigError",
     "ContextWindowExceeded",
@@ -93,13 +103,18 @@ __all__ = [
     "MetaAgent",
     "MissingExtra",
     "ModelResponse",
+    "ModelSettings",
+    "Paths",
     "ProviderError",
     "ProviderTimeout",
+    "RunPolicy",
     "RunResult",
     "SandboxError",
+    "SandboxSettings",
     "Settings",
     "Subagent",
     "ToolCall",
+    "ToolSettings",
     "ToolSpec",
     "Usage",
     "UsageError",

@@ -1,7 +1,12 @@
 """Settings, resolved in one place: CLI flag > environment variable > agentfactory.toml > default.
 
 `resolve_settings()` (and `load_settings()`, its settings alone) is the only function that reads the
-environment or the config file for settings; everything else receives a `Settings`. Every value is
+environment or the config file for settings; everything else receives a `Settings`, or rather the
+group of it that concerns it: `Settings` is one small frozen record per component (`models`,
+`sandbox`, `budgets`, `tools`, `paths`, `policy`), and the sandbox factory takes `settings.sandbox`, the
+tool skills `settings.tools`, a run's budget `settings.budgets`, the experience store `settings.paths`,
+the providers `settings.models`. Users still write flat keys (agentfactory.toml, AGENTFACTORY_<KEY>,
+flags): `KEYS` maps each to its group and field. Every value is
 checked here, whatever its source: numbers must be finite and within `BOUNDS`, and a refusal names the
 setting and where the value came from (InvalidSetting, exit 2). `Settings(...)` built in Python meets
 the same bounds. API keys are not settings (no config file, no `config show`): they are read here with
@@ -14,6 +19,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -90,26 +96,20 @@ DEFAULT_PRICES: dict[str, Prices] = {
 }
 
 
+def _key(name: str) -> dict[str, str]:
+    """Field metadata naming the agentfactory.toml key of a field whose name differs from it."""
+    return {"key": name}
+
+
 @dataclass(frozen=True)
-class Settings:
-    """Every setting the framework reads. Field names are the keys of agentfactory.toml."""
+class ModelSettings:
+    """The models: which ones, where they are served, how a call is shaped and timed, what they cost.
+    The providers, the metering and the tool loop take this group."""
 
     model: str | None = None  # meta-agent model spec, e.g. "anthropic:claude-opus-4-6"; None = auto
     subagent_model: str | None = None  # model behind the `llm` tool skill; None = same as `model`
     anthropic_base_url: str | None = None
     openai_base_url: str | None = None
-    library: Path = Path("subagent_library")
-    workspaces: Path = Path("workspaces")
-    sandbox: str = "docker"  # "docker" or "local"
-    image: str = "agentfactory-sandbox:latest"
-    # modules a pre-started docker sandbox imports before its job arrives ("" = none); still single-use
-    sandbox_preload: str = "numpy,pandas,matplotlib"
-    timeout_s: float = 120.0
-    memory_mb: int = 512
-    max_steps: int = 40
-    max_tokens: int = 2_000_000
-    max_cost: float = 10.0
-    max_time: float | None = None  # wall-clock limit of a whole run (s); None = no limit
     max_output_tokens: int | None = None  # per model call; None = the model's default (llm/models.py)
     context_window: int | None = None  # tokens the model accepts; None = the model's (llm/models.py)
     compact_at: float = 0.75  # share of the context window at which older tool results are compacted
@@ -117,40 +117,10 @@ class Settings:
     call_timeout_s: float = 300.0  # overall deadline of one model call: connect, whole reply, all retries
     thinking_budget: int | None = None  # extended thinking tokens per Meta-Agent call; None = off
     evolve_thinking_budget: int | None = None  # the same for `agentfactory evolve`'s revisions
-    agent_id: str = "default"
-    experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
-    web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
-    web_search_dir: Path | None = None  # documents for the local search backend
-    web_fetch_allow_loopback: bool = False
-    deploy_min_runs: int = 3  # successful recorded runs a subagent needs before `deploy` exports it
-    # run_subagent(final=true) ends a run with a reused subagent's result only when it is mature (this
-    # many earlier successful runs, stored cases) and the result has its cases' shape; false: never.
-    final_answers: bool = True
-    final_min_runs: int = 3
     prices: dict[str, Prices] = field(default_factory=lambda: dict(DEFAULT_PRICES))
-    # API keys and provider endpoints (CREDENTIAL_VARIABLES): not a setting, never shown (repr=False).
-    credentials: Mapping[str, str] = field(default_factory=read_credentials, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.credentials, Credentials):  # a plain mapping given in Python
-            object.__setattr__(self, "credentials", Credentials(self.credentials))
-        # Settings built in Python (not through load_settings) meet the same bounds.
-        for name, kind in _field_kinds().items():
-            if kind in ("int", "float") and getattr(self, name) is not None:
-                check_number(name, getattr(self, name), "Settings()", kind)
-
-    def resolved_model(self) -> str:
-        """The meta-agent model: configured, else a real provider whose key is set, else the sim model."""
-        if self.model:
-            return self.model
-        if self.credentials.get("ANTHROPIC_API_KEY"):
-            return "anthropic:claude-sonnet-4-6"
-        if self.credentials.get("OPENAI_API_KEY"):
-            return "openai:gpt-4.1"
-        return "sim"
-
-    def resolved_subagent_model(self) -> str:
-        return self.subagent_model or self.resolved_model()
+        _check_bounds(self)
 
     def output_tokens_for(self, model: str) -> int:
         """Output tokens one call of `model` requests: `max_output_tokens`, else the model's default."""
@@ -172,9 +142,161 @@ class Settings:
         matches = [k for k in self.prices if name.startswith(k)]
         return self.prices[max(matches, key=len)] if matches else None
 
+    def resolved_model(self, credentials: Mapping[str, str]) -> str:
+        """The meta-agent model: configured, else a real provider whose key is set, else the sim model."""
+        if self.model:
+            return self.model
+        if credentials.get("ANTHROPIC_API_KEY"):
+            return "anthropic:claude-sonnet-4-6"
+        if credentials.get("OPENAI_API_KEY"):
+            return "openai:gpt-4.1"
+        return "sim"
 
-# The fields a flag, a variable or agentfactory.toml may set (everything but the credentials).
-SETTING_NAMES = tuple(f.name for f in fields(Settings) if f.name != "credentials")
+    def resolved_subagent_model(self, credentials: Mapping[str, str]) -> str:
+        return self.subagent_model or self.resolved_model(credentials)
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Where and how subagent code runs: the sandbox factory (`sandbox.get_backend`) takes this group."""
+
+    backend: str = field(default="docker", metadata=_key("sandbox"))  # "docker" or "local"
+    image: str = "agentfactory-sandbox:latest"
+    # modules a pre-started docker sandbox imports before its job arrives ("" = none); still single-use
+    preload: str = field(default="numpy,pandas,matplotlib", metadata=_key("sandbox_preload"))
+    timeout_s: float = 120.0  # wall-clock limit of one execution
+    memory_mb: int = 512
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """The limits of one run (`engine.budget.Budget.from_limits` takes this group); None = no limit."""
+
+    max_steps: int = 40
+    max_tokens: int = 2_000_000
+    max_cost: float = 10.0
+    max_time: float | None = None  # wall-clock limit of a whole run (s); None = no limit
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
+
+
+@dataclass(frozen=True)
+class ToolSettings:
+    """The tool skills subagents call (`tools.build_handlers` takes this group)."""
+
+    web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
+    web_search_dir: Path | None = None  # documents for the local search backend
+    web_fetch_allow_loopback: bool = False
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Where things are kept: the library, the run workspaces, the experience store."""
+
+    library: Path = Path("subagent_library")
+    workspaces: Path = Path("workspaces")
+    experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
+
+
+@dataclass(frozen=True)
+class RunPolicy:
+    """Who this agent is and when a subagent is trusted: final answers of reused subagents, deploys."""
+
+    agent_id: str = "default"
+    # run_subagent(final=true) ends a run with a reused subagent's result only when it is mature (this
+    # many earlier successful runs, stored cases) and the result has its cases' shape; false: never.
+    final_answers: bool = True
+    final_min_runs: int = 3
+    deploy_min_runs: int = 3  # successful recorded runs a subagent needs before `deploy` exports it
+
+    def __post_init__(self) -> None:
+        _check_bounds(self)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the framework reads, in one group per component; each component takes its own
+    group (the sandbox factory `settings.sandbox`, the tools `settings.tools`, ...). The keys of
+    agentfactory.toml, the AGENTFACTORY_<KEY> variables and `config show` stay flat: `KEYS` maps each
+    key to its group and field, and `Settings.from_keys(library=..., sandbox="local")` /
+    `settings.with_keys(max_cost=1.0)` build from those keys."""
+
+    models: ModelSettings = field(default_factory=ModelSettings)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    budgets: Budgets = field(default_factory=Budgets)
+    tools: ToolSettings = field(default_factory=ToolSettings)
+    paths: Paths = field(default_factory=Paths)
+    policy: RunPolicy = field(default_factory=RunPolicy)
+    # API keys and provider endpoints (CREDENTIAL_VARIABLES): not a setting, never shown (repr=False).
+    credentials: Mapping[str, str] = field(default_factory=read_credentials, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.credentials, Credentials):  # a plain mapping given in Python
+            object.__setattr__(self, "credentials", Credentials(self.credentials))
+        for name, kind in _GROUPS.items():
+            if not isinstance(getattr(self, name), kind):
+                raise TypeError(f"Settings.{name} must be a {kind.__name__}, not {getattr(self, name)!r}.")
+
+    @classmethod
+    def from_keys(cls, credentials: Mapping[str, str] | None = None, **values: Any) -> Settings:
+        """Settings from agentfactory.toml keys (`Settings.from_keys(library=p, sandbox="local")`), the
+        rest defaults; `credentials` None reads the provider variables of the process."""
+        made = cls() if credentials is None else cls(credentials=credentials)
+        return made.with_keys(**values)
+
+    def with_keys(self, **values: Any) -> Settings:
+        """A copy with the settings named by their agentfactory.toml keys changed."""
+        changes: dict[str, dict[str, Any]] = {}
+        for key, value in values.items():
+            if key not in KEYS:
+                raise TypeError(f"Unknown setting '{key}'.")
+            group, name = KEYS[key]
+            changes.setdefault(group, {})[name] = value
+        return replace(self, **{g: replace(getattr(self, g), **c) for g, c in changes.items()})
+
+    def value(self, key: str) -> Any:
+        """The value of the setting named by its agentfactory.toml key."""
+        group, name = KEYS[key]
+        return getattr(getattr(self, group), name)
+
+    def __getattr__(self, name: str) -> Any:
+        # Reading a setting by its flat key (`settings.library`) still works, with a DeprecationWarning
+        # naming its group: code written before the groups (the README's example included) keeps running
+        # while it moves. `sandbox` is the group itself; `library` etc. are never written this way.
+        where = KEYS.get(name)
+        if where is None or name == "sandbox":
+            raise AttributeError(f"'Settings' object has no attribute '{name}'")
+        group, attr = where
+        warnings.warn(
+            f"Settings.{name} is Settings.{group}.{attr}: read it from its group.", DeprecationWarning, 2
+        )
+        return getattr(object.__getattribute__(self, group), attr)
+
+    def resolved_model(self) -> str:
+        """The meta-agent model: configured, else a real provider whose key is set, else the sim model."""
+        return self.models.resolved_model(self.credentials)
+
+    def resolved_subagent_model(self) -> str:
+        return self.models.resolved_subagent_model(self.credentials)
+
+
+_GROUPS: dict[str, type] = {
+    "models": ModelSettings,
+    "sandbox": SandboxSettings,
+    "budgets": Budgets,
+    "tools": ToolSettings,
+    "paths": Paths,
+    "policy": RunPolicy,
+}
+# agentfactory.toml key -> (group, field): every setting a flag, a variable or the file may set.
+KEYS: dict[str, tuple[str, str]] = {
+    f.metadata.get("key", f.name): (group, f.name) for group, kind in _GROUPS.items() for f in fields(kind)
+}
+SETTING_NAMES = tuple(KEYS)
 STREAM_MODES = ("auto", "on", "off")
 MAX_CALL_TIMEOUT_S = 86_400.0  # a day; beyond it timers overflow and "no deadline" is what is meant
 
@@ -241,13 +363,22 @@ GENERIC_BOUND = Bound(0, 1_000_000_000, "", above=True)
 PRICE_BOUND = Bound(0, 1_000_000, "US dollars per million tokens")
 
 
+def _kind(f: Any) -> str:
+    """A field's type as written, with an optional `| None` dropped ("int", "float", "str", ...)."""
+    return str(f.type).replace(" | None", "").replace("None | ", "")
+
+
 def _field_kinds() -> dict[str, str]:
-    """Field name -> its type as written, with an optional `| None` dropped ("int", "float", "str", ...)."""
-    return {
-        f.name: str(f.type).replace(" | None", "").replace("None | ", "")
-        for f in fields(Settings)
-        if f.name in SETTING_NAMES
-    }
+    """Setting key -> its type as written ("int", "float", "str", ...)."""
+    return {f.metadata.get("key", f.name): _kind(f) for kind in _GROUPS.values() for f in fields(kind)}
+
+
+def _check_bounds(group: Any) -> None:
+    """Settings built in Python (not through load_settings) meet the same bounds."""
+    for f in fields(group):
+        value = getattr(group, f.name)
+        if _kind(f) in ("int", "float") and value is not None:
+            check_number(f.metadata.get("key", f.name), value, "Settings()", _kind(f))
 
 
 def _invalid(name: str, value: Any, source: str, expected: str) -> InvalidSetting:
@@ -426,21 +557,21 @@ def resolve_settings(
             values[name] = _coerce(name, value, source) if name != "prices" else value
             sources[name] = source
 
-    settings = replace(Settings(credentials=read_credentials(env)), **values)
+    settings = Settings.from_keys(credentials=read_credentials(env), **values)
     for rel in sorted(_PATH_FIELDS):
-        p = getattr(settings, rel)
+        p = settings.value(rel)
         if p is not None and not p.is_absolute():
             origin = sources.get(rel, DEFAULT_SOURCE)
             root = base if origin in (DEFAULT_SOURCE, str(path)) else cwd
-            settings = replace(settings, **{rel: (root / p)})
-    if settings.sandbox not in ("docker", "local"):
+            settings = settings.with_keys(**{rel: (root / p)})
+    if settings.sandbox.backend not in ("docker", "local"):
         raise InvalidSetting(
-            f"Unknown sandbox backend '{settings.sandbox}' from {sources.get('sandbox', DEFAULT_SOURCE)}: "
-            "use 'docker' or 'local'."
+            f"Unknown sandbox backend '{settings.sandbox.backend}' from "
+            f"{sources.get('sandbox', DEFAULT_SOURCE)}: use 'docker' or 'local'."
         )
-    if settings.stream not in STREAM_MODES:
+    if settings.models.stream not in STREAM_MODES:
         raise InvalidSetting(
-            f"Setting 'stream' from {sources.get('stream', DEFAULT_SOURCE)} is {settings.stream!r}: "
+            f"Setting 'stream' from {sources.get('stream', DEFAULT_SOURCE)} is {settings.models.stream!r}: "
             "use 'auto', 'on' or 'off'."
         )
     return Resolved(settings, {n: sources.get(n, DEFAULT_SOURCE) for n in sorted(names)}, path)

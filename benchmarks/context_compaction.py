@@ -94,7 +94,7 @@ class Measured(ScriptedProvider):
 
 
 def run(steps: int, window: int, compact_at: float) -> dict[str, Any]:
-    settings = Settings(
+    settings = Settings.from_keys(
         max_steps=steps + 10,
         max_tokens=10_000_000_000,
         max_cost=1_000_000,
@@ -102,8 +102,8 @@ def run(steps: int, window: int, compact_at: float) -> dict[str, Any]:
         compact_at=compact_at,
     )
     provider = Measured(script(steps))
-    budget = Budget.from_settings(settings)
-    metered = MeteredProvider(provider, settings, budget=budget)
+    budget = Budget.from_limits(settings.budgets)
+    metered = MeteredProvider(provider, settings.models, budget=budget)
     events: list[str] = []
     counter = [0]
     result = run_tool_loop(

@@ -148,16 +148,16 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="af-evolve-bench-") as tmp:
         root = Path(tmp)
-        settings = Settings(
+        settings = Settings.from_keys(
             library=root / "lib", workspaces=root / "ws", sandbox=args.sandbox, model="sim", timeout_s=60
         )
-        library, backend = Library(settings.library), get_backend(settings)
-        store = ExperienceStore(default_store_path(settings))
+        library, backend = Library(settings.paths.library), get_backend(settings.sandbox)
+        store = ExperienceStore(default_store_path(settings.paths))
         try:
             tasks = seed(settings, library, store, backend)
             shipped = ship_drafts(library, root)
             replay(settings, library, store, backend, shipped, root)
-            evolver = Evolver(settings, provider=get_provider("sim", settings), library=library,
+            evolver = Evolver(settings, provider=get_provider("sim", settings.models, env={}), library=library,
                               backend=backend, experience=store)  # fmt: skip
             plans = evolver.plan(all_=True)
             with sim.revising(load_suite(CORE_SUITE)):  # the reviser knows the suite's reference code

@@ -107,9 +107,9 @@ def _ms(values: list[float]) -> float:
 def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root: Path) -> list[tuple]:
     """Rows (measure, median ms, anchor name, anchor median ms) for one backend."""
     kind = "docker pool" if backend_name == "docker" else "local"
-    backend = get_backend(settings, backend_name, pool_size=2) if backend_name == "docker" else None
+    backend = get_backend(settings.sandbox, backend_name, pool_size=2) if backend_name == "docker" else None
     if backend is None:
-        backend = get_backend(settings, backend_name)
+        backend = get_backend(settings.sandbox, backend_name)
     before = getattr(backend, "wait_pool", None)
     broker = ToolBroker({"echo": echo_tool})
     trivial = write_subagent(root, "trivial", TRIVIAL)
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="docker,local")
     parser.add_argument("--no-heavy", dest="heavy", action="store_false", help="skip pandas + matplotlib")
     args = parser.parse_args(argv)
-    settings = Settings(timeout_s=30)
+    settings = Settings.from_keys(timeout_s=30)
     rows: list[tuple] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.backends.split(","):

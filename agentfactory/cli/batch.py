@@ -62,17 +62,19 @@ def batch(
     for problem in problems:
         err_console.print(f"[yellow]Skipped {show(str(problem))}[/]", highlight=False)
     overrides = {k: v for k, v in flags.items() if v is not None}
-    overrides.update(library=str(cfg.library), workspaces=str(cfg.workspaces), sandbox=cfg.sandbox)
+    overrides.update(
+        library=str(cfg.paths.library), workspaces=str(cfg.paths.workspaces), sandbox=cfg.sandbox.backend
+    )
     options = BatchOptions(
         workers=workers or os.cpu_count() or 1,
         cwd=Path.cwd(),
-        batches_dir=cfg.workspaces.parent / "batches",
+        batches_dir=cfg.paths.workspaces.parent / "batches",
         overrides=overrides,
         config_file=config,
         max_cost=max_cost,
         resume=resume,
         ray=ray,
-        limits={key: getattr(cfg, key) for key in ("max_tokens", "max_cost", "max_steps", "max_time")},
+        limits={key: cfg.value(key) for key in ("max_tokens", "max_cost", "max_steps", "max_time")},
     )
     with Bar(TextColumn("{task.description}"), TimeElapsedColumn(), console=console, disable=json_,
              transient=True) as bar:  # fmt: skip

@@ -26,7 +26,7 @@ def show_cmd(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
     settings, sources = resolved.settings, resolved.sources
     rows: list[dict[str, Any]] = []
     for name, source in sources.items():
-        value = getattr(settings, name)
+        value = settings.value(name)
         if name == "prices":
             added = sorted(set(value) - set(DEFAULT_PRICES))
             value = f"{len(value)} models" + (f" ({', '.join(added)} added)" if added else "")
@@ -48,7 +48,11 @@ def show_cmd(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
         value = "-" if row["value"] is None else row["value"]
         table.add_row(row["name"], show(value), show(row["source"]))
     console.print(table)
-    note = "" if settings.model else " (not set: chosen from the API keys present, else the simulated model)"
+    note = (
+        ""
+        if settings.models.model
+        else " (not set: chosen from the API keys present, else the simulated model)"
+    )
     console.print(f"Meta-agent model in use: {show(model)}{note}", highlight=False)
 
 

@@ -166,7 +166,12 @@ def evolve(
     from agentfactory.llm.registry import get_provider
 
     # Evolve thinks with its own budget, not the Meta-Agent's.
-    provider = get_provider(cfg.resolved_model(), cfg, thinking_budget=cfg.evolve_thinking_budget)
+    provider = get_provider(
+        cfg.resolved_model(),
+        cfg.models,
+        env=cfg.credentials,
+        thinking_budget=cfg.models.evolve_thinking_budget,
+    )
     evolver = Evolver(cfg, provider=provider, options=options, on_event=on_event)
     plans = evolver.plan(names or None, all_)
     if not plans:

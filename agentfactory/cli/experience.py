@@ -28,7 +28,7 @@ def _store(library: str | None, db: Path | None) -> Any:
     from agentfactory.experience import ExperienceStore
 
     cfg = settings(library=library)
-    return ExperienceStore.open(cfg, Path(db) if db else None)
+    return ExperienceStore.open(cfg.paths, cfg.policy.agent_id, path=Path(db) if db else None)
 
 
 def _pct(value: float | None) -> str:
@@ -149,17 +149,17 @@ def report(
     cfg = settings(workspaces=workspaces, library=library)
     store = _store(library, db)
     if run:
-        ws = WorkspaceManager(cfg.workspaces).resolve(run)
+        ws = WorkspaceManager(cfg.paths.workspaces).resolve(run)
         target = out or ws.root / "report.html"
     else:  # each run's own page is written too, and linked from this one
-        target = out or cfg.workspaces / "report.html"
+        target = out or cfg.paths.workspaces / "report.html"
     if target.exists() and not target.is_file():
         raise UsageError(f"--out {show(target)} exists and is not a file.")
     try:
         if run:
             path = write_report(render_run_report(ws.root, store=store), target)
         else:
-            path = write_all_reports(store, target, workspaces=cfg.workspaces, window=window)
+            path = write_all_reports(store, target, workspaces=cfg.paths.workspaces, window=window)
     except OSError as exc:
         raise UsageError(f"Cannot write the report to {show(target)}: {exc.strerror or exc}.") from None
     if json_:
@@ -191,7 +191,7 @@ def feedback(
     if score is not None and not math.isfinite(score):
         raise UsageError(f"--score must be a number from 0 to 1, not {score}.")
     store = _store(library, db)
-    run_id = feedback_run_id(store, WorkspaceManager(settings(workspaces=workspaces).workspaces), run)
+    run_id = feedback_run_id(store, WorkspaceManager(settings(workspaces=workspaces).paths.workspaces), run)
     result = record_feedback(store, run_id, score=score, note=note, bad=bad)
     if json_:
         print_json({**result.to_dict(), "store": str(store.path)})

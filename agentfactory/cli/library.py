@@ -25,7 +25,7 @@ ForceOpt = typer.Option(
 def _library(path: Path | None):
     from agentfactory.library import Library
 
-    return Library(settings(library=path).library)
+    return Library(settings(library=path).paths.library)
 
 
 def parse_version(text: str | None) -> int | None:
@@ -270,7 +270,7 @@ def _take_in_experience(s: Any) -> str:
     from agentfactory.experience import ExperienceStore
 
     try:
-        with ExperienceStore.open(s) as store:
+        with ExperienceStore.open(s.paths, s.policy.agent_id) as store:
             return store.sync().summary()
     except AgentFactoryError as exc:
         return f"the files were pulled but the store was not updated ({exc})"

@@ -26,7 +26,7 @@ def models(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
     cfg = settings(config=config)
     providers = [_provider(name, cfg) for name in provider_names()]
     priced = []
-    for name, prices in sorted(cfg.prices.items()):
+    for name, prices in sorted(cfg.models.prices.items()):
         provider = provider_for_model(name) or "openai"
         spec = f"{provider}:{name}"
         read, write = effective_cache_prices(prices, spec)
@@ -74,7 +74,7 @@ def _provider(name: str, cfg: Any) -> dict[str, Any]:
     except ConfigError as exc:  # a broken third-party plugin is listed, not fatal
         return {"name": name, "spec": "", "installed": False, "ready": False, "needs": "", "about": str(exc)}
     installed = not plugin.module or importlib.util.find_spec(plugin.module) is not None
-    ready = installed and (plugin.configured is None or plugin.configured(cfg, cfg.credentials))
+    ready = installed and (plugin.configured is None or plugin.configured(cfg.models, cfg.credentials))
     needs = plugin.needs
     if not installed and plugin.extra:  # the SDK first: without it a key does nothing
         needs = f"pip install 'agentfactory[{plugin.extra}]'" + (f", then {needs}" if needs else "")

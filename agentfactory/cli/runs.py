@@ -30,7 +30,7 @@ MAX_TASK_SHOWN = 50
 def complete_run_id(incomplete: str) -> list[str]:
     """Shell completion of a run id: `latest` and the runs of the default workspaces, newest first."""
     try:
-        ids = [ws.run_id for ws in reversed(WorkspaceManager(settings().workspaces).list())]
+        ids = [ws.run_id for ws in reversed(WorkspaceManager(settings().paths.workspaces).list())]
     except Exception:  # completion must never print an error into the user's shell
         return []
     return [run_id for run_id in [LATEST, *ids] if run_id.startswith(incomplete)][:200]
@@ -47,7 +47,7 @@ def list_(
     json_: bool = JsonOpt,
 ) -> None:
     """List runs, newest first, with status, steps, tokens and cost."""
-    manager = WorkspaceManager(settings(workspaces=workspaces).workspaces)
+    manager = WorkspaceManager(settings(workspaces=workspaces).paths.workspaces)
     summaries = [summarize_run(ws.root) for ws in reversed(manager.list())][:limit]
     if json_:
         print_json([s.to_dict() for s in summaries])
@@ -97,7 +97,7 @@ def show_cmd(
     json_: bool = JsonOpt,
 ) -> None:
     """Show one run: status, steps, model calls, tokens, cost; for a failed run its error and files."""
-    ws = WorkspaceManager(settings(workspaces=workspaces).workspaces).resolve(run_id)
+    ws = WorkspaceManager(settings(workspaces=workspaces).paths.workspaces).resolve(run_id)
     all_events = list(read_events(ws.events_path))
     s = summarize(all_events, run_id=ws.run_id)
     outputs = ws.files(ws.outputs) if ws.outputs.is_dir() else []
@@ -194,7 +194,7 @@ def prune(
     """Remove old run workspaces."""
     if not math.isfinite(older_than):
         raise UsageError(f"--older-than must be a finite number of days, not {older_than}.")
-    manager = WorkspaceManager(settings(workspaces=workspaces).workspaces)
+    manager = WorkspaceManager(settings(workspaces=workspaces).paths.workspaces)
     removed = manager.prune(older_than_days=older_than, keep=keep, dry_run=dry_run)
     if json_:
         print_json({"workspaces": str(manager.root), "dry_run": dry_run, "removed": removed})

@@ -33,7 +33,7 @@ def build_image_cmd(
     from agentfactory.sandbox.docker_backend import connect
     from agentfactory.sandbox.image import build_image
 
-    name = image or settings().image
+    name = image or settings().sandbox.image
     build_image(connect(timeout=600), name, from_registry=from_registry, force=force, log=console.print)
 
 
@@ -48,13 +48,13 @@ def check(
     from agentfactory.sandbox.docker_backend import check_image, connect, docker_host
 
     s = settings()
-    report: dict[str, Any] = {"docker_host": docker_host(), "image": s.image}
+    report: dict[str, Any] = {"docker_host": docker_host(), "image": s.sandbox.image}
     try:
         client = connect(timeout=10)
         report["docker"] = True
         report["docker_version"] = client.version().get("Version")
         try:
-            check_image(client, s.image)
+            check_image(client, s.sandbox.image)
             report["image_present"] = True
         except SandboxError as exc:
             report["image_present"] = False
@@ -66,10 +66,10 @@ def check(
     report["bwrap"] = shutil.which("bwrap")
     report["local_isolation"] = _local_isolation()
     report["local_missing_packages"] = _local_missing_packages()
-    report["default_backend"] = s.sandbox
+    report["default_backend"] = s.sandbox.backend
     report["docker_ready"] = bool(report["docker"] and report["image_present"])
     if ray:
-        report["ray_nodes"] = _ray_nodes(ray, s.sandbox)
+        report["ray_nodes"] = _ray_nodes(ray, s.sandbox.backend)
     if json_out:
         print_json(report)
     else:
@@ -77,7 +77,7 @@ def check(
         console.print(f"docker daemon ({report['docker_host']}): {mark[report['docker']]}")
         if report.get("docker_problem"):
             console.print(f"  {show(report['docker_problem'])}", highlight=False)
-        console.print(f"image {s.image}: {mark[report['image_present']]}")
+        console.print(f"image {s.sandbox.image}: {mark[report['image_present']]}")
         if report.get("image_problem"):
             console.print(f"  {show(report['image_problem'])}", highlight=False)
         console.print(f"bubblewrap: {mark[bool(report['bwrap'])]}")
@@ -94,7 +94,7 @@ def check(
         for node in report.get("ray_nodes", []):
             state = "[green]ready[/]" if node["ready"] else f"[red]not ready[/]: {show(node['problem'])}"
             console.print(f"ray node {show(node['host'])}: {state}", highlight=False)
-    if s.sandbox == "docker" and not report["docker_ready"]:
+    if s.sandbox.backend == "docker" and not report["docker_ready"]:
         raise typer.Exit(EXIT_TASK_FAILED)
     if ray and not all(node["ready"] for node in report["ray_nodes"]):
         raise typer.Exit(EXIT_TASK_FAILED)
@@ -179,13 +179,13 @@ def exec_cmd(
             inputs=args,
             workdir=workdir,
             output_dir=output_dir,
-            timeout_s=s.timeout_s,
-            memory_mb=s.memory_mb,
+            timeout_s=s.sandbox.timeout_s,
+            memory_mb=s.sandbox.memory_mb,
             tools=list(tool),
             broker=ToolBroker({"echo": echo_tool}) if tool else None,
         )
         with sigterm_as_interrupt():
-            backend = get_backend(s, pool_size=0)
+            backend = get_backend(s.sandbox, pool_size=0)
             try:
                 trace = backend.execute(req)
                 code_out = EXIT_OK if trace.ok else EXIT_TASK_FAILED

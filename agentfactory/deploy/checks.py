@@ -28,7 +28,7 @@ def sandbox_case_runner(
         from agentfactory.engine.gate import collect, run_case, tool_broker
         from agentfactory.sandbox import ExecutionRequest, get_backend
 
-        backend = get_backend(settings)
+        backend = get_backend(settings.sandbox)
         stack = contextlib.ExitStack()
         try:
             broker = tool_broker(settings, list(source.tools), stack)
@@ -48,8 +48,8 @@ def sandbox_case_runner(
                         inputs=c.inputs,
                         workdir=workdir,
                         output_dir=workdir / "outputs",
-                        timeout_s=settings.timeout_s,
-                        memory_mb=settings.memory_mb,
+                        timeout_s=settings.sandbox.timeout_s,
+                        memory_mb=settings.sandbox.memory_mb,
                         tools=list(source.tools),
                         broker=broker,
                         run_id=f"deploy-{source.name}",
@@ -85,7 +85,7 @@ def experience_run_counter(settings: Settings) -> RunCounter:
     def count(name: str) -> int:
         from agentfactory.experience.store import ExperienceStore
 
-        store = ExperienceStore.open(settings)
+        store = ExperienceStore.open(settings.paths, settings.policy.agent_id)
         if not store.exists:
             return 0  # nothing was ever recorded
         try:

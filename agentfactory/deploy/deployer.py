@@ -250,7 +250,7 @@ def deploy(
     if library is None:
         from agentfactory.library import Library
 
-        library = Library(settings.library)
+        library = Library(settings.paths.library)
     source = load_source(library, name, version)  # an unknown name or version is the first thing said
 
     asked = formats is not None
@@ -301,7 +301,7 @@ def deploy(
 
     say(
         f"Checking '{source.name}' version {source.version}: {len(source.cases)} stored case(s) in the "
-        f"{settings.sandbox} sandbox, successful runs in the experience store."
+        f"{settings.sandbox.backend} sandbox, successful runs in the experience store."
     )
     gate = _run_gate(settings, library, source, force, run_cases, count_runs, say)
     if not gate.passed and not force:
@@ -401,7 +401,9 @@ def _run_gate(
     run_cases = run_cases or sandbox_case_runner(settings, library, progress)
     count_runs = count_runs or experience_run_counter(settings)
     try:
-        return check_maturity(source, run_cases, count_runs, settings.deploy_min_runs, settings.sandbox)
+        return check_maturity(
+            source, run_cases, count_runs, settings.policy.deploy_min_runs, settings.sandbox.backend
+        )
     except SandboxError as exc:
         if not force:
             raise
@@ -410,8 +412,8 @@ def _run_gate(
             cases_total=len(source.cases),
             cases_passed=0,
             successful_runs=None,
-            min_runs=settings.deploy_min_runs,
-            sandbox=settings.sandbox,
+            min_runs=settings.policy.deploy_min_runs,
+            sandbox=settings.sandbox.backend,
             reasons=(f"the gate could not run ({exc})",),
             checked=False,
         )

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from agentfactory.config import Budgets
 from agentfactory.errors import BudgetExhausted
 from agentfactory.llm.types import Usage
 
@@ -51,13 +52,9 @@ class Budget:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
-    def from_settings(cls, settings: object) -> Budget:
-        return cls(
-            getattr(settings, "max_steps", None),
-            getattr(settings, "max_tokens", None),
-            getattr(settings, "max_cost", None),
-            getattr(settings, "max_time", None),
-        )
+    def from_limits(cls, limits: Budgets) -> Budget:
+        """A fresh budget (its clock starts now) with the limits of the settings' budgets group."""
+        return cls(limits.max_steps, limits.max_tokens, limits.max_cost, limits.max_time)
 
     def charge(self, usage: Usage, cost_usd: float = 0.0) -> None:
         with self._lock:

@@ -80,7 +80,7 @@ class Executor:
             workdir=(inputs_dir or self.workspace.inputs).parent,
             output_dir=outputs_dir or self.workspace.outputs,
             timeout_s=timeout_s,
-            memory_mb=self.settings.memory_mb,
+            memory_mb=self.settings.sandbox.memory_mb,
             tools=list(tools),
             # The broker's tool calls end with the execution's wall clock (a slow web server or model
             # never holds a broker thread past it).
@@ -161,7 +161,7 @@ class Executor:
     def execution_timeout(self) -> float:
         """The wall clock of the next execution: the per-execution limit, capped by what is left of the
         run's time limit. Raises BudgetExhausted when the run's budget is spent (no execution starts)."""
-        timeout_s = self.settings.timeout_s
+        timeout_s = self.settings.sandbox.timeout_s
         if self.budget is None:
             return timeout_s
         self.budget.check_request()

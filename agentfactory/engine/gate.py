@@ -325,7 +325,7 @@ def run_subagent_cases(settings: Any, sub: Any) -> GateReport:
     from agentfactory.sandbox import ExecutionRequest, get_backend
 
     fixtures = {p[len("fixtures/") :]: d for p, d in sub.files.items() if p.startswith("fixtures/")}
-    backend = get_backend(settings, pool_size=0)
+    backend = get_backend(settings.sandbox, pool_size=0)
     with contextlib.ExitStack() as stack:
         stack.callback(backend.close)
         broker = tool_broker(settings, list(sub.tools), stack)
@@ -342,8 +342,8 @@ def run_subagent_cases(settings: Any, sub: Any) -> GateReport:
                 inputs=case.inputs,
                 workdir=work,
                 output_dir=work / "outputs",
-                timeout_s=settings.timeout_s,
-                memory_mb=settings.memory_mb,
+                timeout_s=settings.sandbox.timeout_s,
+                memory_mb=settings.sandbox.memory_mb,
                 tools=list(sub.tools),
                 broker=broker,
                 run_id=f"library-{sub.name}",
@@ -363,7 +363,12 @@ def tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
     from agentfactory.sandbox import ToolBroker
     from agentfactory.tools import build_handlers
 
-    provider = get_provider(settings.resolved_subagent_model(), settings) if "llm" in tools else None
-    broker = ToolBroker(build_handlers(settings, provider))
+    provider = None
+    cap = None
+    if "llm" in tools:
+        spec = settings.resolved_subagent_model()
+        provider = get_provider(spec, settings.models, env=settings.credentials)
+        cap = settings.models.output_tokens_for(spec)
+    broker = ToolBroker(build_handlers(settings.tools, settings.credentials, provider, cap))
     stack.callback(broker.close)
     return broker

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentfactory import events as ev
+from agentfactory.config import ModelSettings
 from agentfactory.engine.budget import Budget
 from agentfactory.engine.compaction import Compactor
 from agentfactory.errors import (
@@ -88,11 +89,12 @@ def run_tool_loop(
     emit: Callable[..., Any],
     max_output_tokens: int | None = None,
     *,
-    settings: Any = None,
+    models: ModelSettings | None = None,
     code_tools: tuple[str, ...] = (),
 ) -> LoopResult:
-    """Run the loop. `max_output_tokens` None: the model's default from `llm.models`; `settings`
-    (default: the metered provider's) give the context window and the share at which to compact;
+    """Run the loop. `max_output_tokens` None: the model's default from `llm.models`; `models` (the
+    settings' models group; default: the metered provider's) give the context window and the share at
+    which to compact;
     `code_tools`: the tools whose `code` argument a later call for the same name supersedes (see
     `Compactor`)."""
     messages = [Message.user(first_message)]
@@ -101,17 +103,15 @@ def run_tool_loop(
     # A metered provider holding this budget checks and charges it on every call (the one limit check
     # every model call passes, the subagents' included); a bare provider is charged here.
     charged_by_provider = getattr(provider, "budget", None) is budget
-    settings = settings if settings is not None else getattr(provider, "settings", None)
+    if models is None:  # a metered provider carries the models group it was built with
+        carried = getattr(provider, "models", None)
+        models = carried if isinstance(carried, ModelSettings) else ModelSettings()
     spec = str(getattr(provider, "spec", "") or "")
     limits = limits_for(spec)
-    window = getattr(settings, "context_window", None) or limits.context_window
-    compactor = Compactor(
-        window, float(getattr(settings, "compact_at", 0.75) or 0.75), code_tools=tuple(code_tools)
-    )
+    window = models.context_window or limits.context_window
+    compactor = Compactor(window, models.compact_at, code_tools=tuple(code_tools))
     asker = _Asker(provider, system, tools, budget, emit, compactor, charged_by_provider)
-    asker.max_tokens = (
-        max_output_tokens or getattr(settings, "max_output_tokens", None) or limits.default_output
-    )
+    asker.max_tokens = max_output_tokens or models.max_output_tokens or limits.default_output
     asker.ceiling = max(asker.max_tokens, limits.max_output)
     try:
         while True:

@@ -180,12 +180,13 @@ def _providers(
     """The orchestrator's model and the one behind the subagents' `llm` tool (injected or configured)."""
     from agentfactory.llm.registry import get_provider
 
-    base = provider or get_provider(model, settings, thinking_budget=settings.thinking_budget)
+    models, keys = settings.models, settings.credentials
+    base = provider or get_provider(model, models, env=keys, thinking_budget=models.thinking_budget)
     if subagent is not None:
         return base, subagent
     # thinking_budget is the Meta-Agent's: the subagents' `llm` calls do not think.
-    if settings.subagent_model or settings.thinking_budget:
-        return base, get_provider(settings.resolved_subagent_model(), settings)
+    if settings.models.subagent_model or settings.models.thinking_budget:
+        return base, get_provider(settings.resolved_subagent_model(), models, env=keys)
     return base, base
 
 
@@ -210,29 +211,32 @@ def open_run(
     # Everything that can fail on configuration fails here, before a workspace exists.
     model = settings.resolved_model()
     base_provider, base_sub = _providers(settings, model, provider, subagent_provider)
-    library = library or Library(settings.library)
+    library = library or Library(settings.paths.library)
     library.ensure()
     if experience is None:
         from agentfactory.experience import ExperienceStore
 
-        experience = ExperienceStore.open(settings)
+        experience = ExperienceStore.open(settings.paths, settings.policy.agent_id)
     check_inputs(input_files)
     own_backend = backend is None
-    backend = backend or get_backend(settings)
+    backend = backend or get_backend(settings.sandbox)
 
-    workspace = WorkspaceManager(settings.workspaces).create(run_id)
+    workspace = WorkspaceManager(settings.paths.workspaces).create(run_id)
     for path in input_files:
         workspace.add_input(Path(path))
     from agentfactory.otel import run_observers  # imports no OpenTelemetry unless tracing is on
 
     log = RunLog(workspace.events_path, workspace.run_id, on_event, run_observers())
-    meter = RunMeter(log, settings.stream)
+    meter = RunMeter(log, settings.models.stream)
     # One budget for the run: the Meta-Agent's calls and the subagents' `llm` calls are charged to it,
     # and its wall clock (max_time) starts now.
-    budget = Budget.from_settings(settings)
-    meta_provider = MeteredProvider(base_provider, settings, meter, role=ev.ORCHESTRATOR, budget=budget)
-    sub_provider = MeteredProvider(base_sub, settings, meter, role=ev.SUBAGENT, budget=budget)
-    broker = ToolBroker(build_handlers(settings, sub_provider))
+    budget = Budget.from_limits(settings.budgets)
+    meta_provider = MeteredProvider(
+        base_provider, settings.models, meter, role=ev.ORCHESTRATOR, budget=budget
+    )
+    sub_provider = MeteredProvider(base_sub, settings.models, meter, role=ev.SUBAGENT, budget=budget)
+    cap = settings.models.output_tokens_for(sub_provider.spec)
+    broker = ToolBroker(build_handlers(settings.tools, settings.credentials, sub_provider, cap))
     simulated = bool(getattr(base_provider, "simulated", False))
     spec = getattr(base_provider, "spec", model)
     view = LibraryView(library, experience)
@@ -242,7 +246,7 @@ def open_run(
         backend=backend,
         log=log,
         task=task,
-        agent_id=settings.agent_id,
+        agent_id=settings.policy.agent_id,
         broker=broker,
         experience=experience,
         budget=budget,
@@ -251,17 +255,17 @@ def open_run(
         ev.RUN_STARTED,
         task=task,
         model=spec,
-        agent_id=settings.agent_id,
+        agent_id=settings.policy.agent_id,
         simulated=simulated,
-        sandbox=settings.sandbox,
-        library=str(settings.library),
+        sandbox=settings.sandbox.backend,
+        library=str(settings.paths.library),
         library_head=library.head(),
         inputs=[p.name for p in workspace.inputs.iterdir()],
     )
     run = OpenRun(
         settings=settings,
         task=task,
-        agent_id=settings.agent_id,
+        agent_id=settings.policy.agent_id,
         workspace=workspace,
         log=log,
         budget=budget,

@@ -70,7 +70,7 @@ class Evolver:
     ):
         self.settings = settings
         self.provider = provider
-        self.library = library or Library(settings.library)
+        self.library = library or Library(settings.paths.library)
         self.backend = backend
         self._experience = experience
         self.options = options or EvolveOptions()
@@ -80,7 +80,7 @@ class Evolver:
         if self._experience is None:
             from agentfactory.experience import ExperienceStore
 
-            store = ExperienceStore.open(self.settings)
+            store = ExperienceStore.open(self.settings.paths, self.settings.policy.agent_id)
             if not store.exists:
                 return None
             self._experience = store
@@ -292,7 +292,7 @@ class _Rounds:
             self.dispatch,
             self.owner.opened.budget,
             self.owner.opened.emit,
-            self.owner.settings.output_tokens_for(provider.spec),
+            self.owner.settings.models.output_tokens_for(provider.spec),
         )
         if self.decided:
             return  # a round decided: accepted, or rejected / inconclusive with its reason

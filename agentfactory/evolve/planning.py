@@ -92,7 +92,7 @@ class Planner:
         chosen = sorted(latest.values(), key=lambda r: r.ts, reverse=True)[: self.options.max_failing_cases]
         cases, skipped = [], []
         for record in reversed(chosen):
-            found = recover_failure(Path(self.settings.workspaces), name, record, record.success)
+            found = recover_failure(Path(self.settings.paths.workspaces), name, record, record.success)
             if isinstance(found, str):
                 skipped.append(found)
                 continue

@@ -55,7 +55,7 @@ def execution_cost(settings: Any, usage: dict[str, int]) -> float:
     from agentfactory.llm.types import Usage
 
     tokens = Usage(**{key: int(usage.get(key, 0) or 0) for key in _USAGE_KEYS})
-    return cost_usd(tokens, settings.resolved_subagent_model(), settings)
+    return cost_usd(tokens, settings.resolved_subagent_model(), settings.models)
 
 
 _USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")

@@ -1,6 +1,6 @@
 """The experience store: SQLite, derived from the agents' experience files in the library repository.
 
-Opened for a library (`ExperienceStore.open(settings)`), every record is first appended to this agent's
+Opened for a library (`ExperienceStore.open(settings.paths, agent_id)`), every record is first appended to this agent's
 file, `<library>/experience/<agent>.jsonl` (the source of truth, shared by `library push/pull`), then
 read into SQLite with the other agents' new lines (experience.sync). Every read first takes in what
 the files gained, so pulled experience ranks search results, drives evolve and shows in `stats`.
@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from agentfactory.config import Settings
+from agentfactory.config import Paths
 from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED, AgentFactoryError, UsageError
 from agentfactory.experience import journal, rows
 from agentfactory.experience import lessons as _lessons
@@ -68,16 +68,15 @@ class EvolveCandidate(NamedTuple):
     last_failure_ts: float
 
 
-def default_store_path(settings: Settings) -> Path:
+def default_store_path(paths: Paths) -> Path:
     """`experience_db` when set, else `<library>.experience.sqlite` beside the library folder.
 
     Beside, not inside: the library is a git work tree that teams push and pull, and a live SQLite file
     (plus its -wal and -shm companions) must never be committed or overwritten by a pull.
     """
-    configured = getattr(settings, "experience_db", None)
-    if configured:
-        return Path(configured)
-    library = Path(settings.library)
+    if paths.experience_db:
+        return Path(paths.experience_db)
+    library = Path(paths.library)
     return library.parent / f"{library.name}.experience.sqlite"
 
 
@@ -110,10 +109,10 @@ class ExperienceStore:
         self._library_ready = False
 
     @classmethod
-    def open(cls, settings: Settings, path: Path | None = None) -> ExperienceStore:
-        """The store of this project: derived from the experience files of `settings.library`, records
-        written to this agent's file (`settings.agent_id`)."""
-        return cls(path or default_store_path(settings), library=settings.library, agent_id=settings.agent_id)
+    def open(cls, paths: Paths, agent_id: str = "default", *, path: Path | None = None) -> ExperienceStore:
+        """The store of this project (`paths`: the settings' paths group): derived from the experience
+        files of `paths.library`, records written to the file of `agent_id` (setting agent_id)."""
+        return cls(path or default_store_path(paths), library=paths.library, agent_id=agent_id)
 
     # -- connection and schema -------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-from agentfactory.config import Settings
+from agentfactory.config import ModelSettings
 from agentfactory.llm.pricing import cost_usd
 from agentfactory.llm.tokens import count_request_tokens
 from agentfactory.llm.transport import run_deadline
@@ -71,14 +71,14 @@ class MeteredProvider:
     def __init__(
         self,
         provider: ModelProvider,
-        settings: Settings,
+        models: ModelSettings,
         meter: CallMeter | None = None,
         role: str = "orchestrator",
         budget: Budget | None = None,
     ):
         self.provider = provider
         self.budget = budget
-        self.settings = settings
+        self.models = models  # prices for the cost; the tool loop reads its context window here
         self.meter = meter
         self.role = role
         self.step: int | None = None  # the caller's current step, stamped on events when set
@@ -135,7 +135,7 @@ class MeteredProvider:
                 self.budget.release(reservation)  # the real usage is charged below
         latency = round(time.perf_counter() - started, 6)
         response.latency_s = latency
-        response.cost_usd = cost_usd(response.usage, self.provider.spec, self.settings)
+        response.cost_usd = cost_usd(response.usage, self.provider.spec, self.models)
         response.simulated = bool(response.simulated or self.provider.simulated)
         with self._lock:
             self.usage = self.usage + response.usage
@@ -151,7 +151,7 @@ class MeteredProvider:
 
     def _price(self, input_tokens: int, output_tokens: int) -> float:
         usage = Usage(input_tokens=input_tokens, output_tokens=output_tokens)
-        return cost_usd(usage, self.provider.spec, self.settings)
+        return cost_usd(usage, self.provider.spec, self.models)
 
     def streams(self) -> bool:
         """Whether calls of this provider stream to the meter (someone watches them live)."""

@@ -1,4 +1,4 @@
-"""Estimated cost of model calls from the configurable price table (`Settings.prices`).
+"""Estimated cost of model calls from the configurable price table (`ModelSettings.prices`).
 
 Prices are US dollars per million tokens. A model missing from the table costs 0.0 (the run report says
 the cost is unknown rather than inventing one). Cache prices may be missing from a table entry; then
@@ -8,7 +8,7 @@ other models are charged the input price for both, i.e. no cache discount is ass
 
 from __future__ import annotations
 
-from agentfactory.config import Prices, Settings
+from agentfactory.config import ModelSettings, Prices
 from agentfactory.llm.types import Usage
 
 _ANTHROPIC_READ_MULTIPLIER = 0.1
@@ -31,9 +31,9 @@ def effective_cache_prices(prices: Prices, model_spec: str) -> tuple[float, floa
     return read, write
 
 
-def cost_usd(usage: Usage, model_spec: str, settings: Settings) -> float:
+def cost_usd(usage: Usage, model_spec: str, models: ModelSettings) -> float:
     """Estimated US dollars for `usage` on `model_spec`; 0.0 for a model without a price."""
-    prices = settings.price_for(model_spec)
+    prices = models.price_for(model_spec)
     if prices is None:
         return 0.0
     read, write = effective_cache_prices(prices, model_spec)

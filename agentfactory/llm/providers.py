@@ -20,13 +20,13 @@ def _anthropic(request: ProviderRequest) -> ModelProvider:
         raise missing_key("ANTHROPIC_API_KEY")
     from agentfactory.llm.anthropic import AnthropicProvider
 
-    settings = request.settings
+    models = request.settings  # the models group
     return AnthropicProvider(
         request.model,
         api_key=key,
-        base_url=settings.anthropic_base_url or request.env.get("ANTHROPIC_BASE_URL") or None,
+        base_url=models.anthropic_base_url or request.env.get("ANTHROPIC_BASE_URL") or None,
         retry=request.retry,
-        call_timeout_s=settings.call_timeout_s,
+        call_timeout_s=models.call_timeout_s,
         thinking_budget=request.thinking_budget,
     )
 
@@ -34,8 +34,8 @@ def _anthropic(request: ProviderRequest) -> ModelProvider:
 def _openai(request: ProviderRequest) -> ModelProvider:
     if not request.model:
         raise ConfigError("Model spec 'openai:' needs a model name, e.g. openai:gpt-4.1.")
-    settings = request.settings
-    base_url = settings.openai_base_url or request.env.get("OPENAI_BASE_URL") or None
+    models = request.settings  # the models group
+    base_url = models.openai_base_url or request.env.get("OPENAI_BASE_URL") or None
     key = request.env.get("OPENAI_API_KEY")
     if not key and not base_url:
         raise missing_key("OPENAI_API_KEY")
@@ -46,7 +46,7 @@ def _openai(request: ProviderRequest) -> ModelProvider:
         api_key=key,
         base_url=base_url,
         retry=request.retry,
-        call_timeout_s=settings.call_timeout_s,
+        call_timeout_s=models.call_timeout_s,
         thinking_budget=request.thinking_budget,  # sent to reasoning models as reasoning_effort
     )
 
@@ -69,7 +69,7 @@ anthropic = ProviderPlugin(
     extra="anthropic",
     about="Anthropic's API (prompt caching on the stable prefix).",
     create=_anthropic,
-    configured=lambda settings, env: bool(env.get("ANTHROPIC_API_KEY")),
+    configured=lambda models, env: bool(env.get("ANTHROPIC_API_KEY")),
 )
 openai = ProviderPlugin(
     name="openai",
@@ -79,7 +79,7 @@ openai = ProviderPlugin(
     extra="openai",
     about="OpenAI's API, or any OpenAI-compatible server (Ollama, vLLM, LM Studio) via --base-url.",
     create=_openai,
-    configured=lambda settings, env: bool(env.get("OPENAI_API_KEY") or settings.openai_base_url),
+    configured=lambda models, env: bool(env.get("OPENAI_API_KEY") or models.openai_base_url),
 )
 scripted = ProviderPlugin(
     name="scripted",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 
-from agentfactory.config import Settings
+from agentfactory.config import ModelSettings
 from agentfactory.errors import ConfigError
 from agentfactory.llm.retry import RetryPolicy
 from agentfactory.llm.types import ModelProvider
@@ -34,7 +34,7 @@ class ProviderRequest:
 
     spec: str
     model: str  # the part after "<provider>:" ("" for a bare provider name)
-    settings: Settings
+    settings: ModelSettings  # the models group of the settings (base URLs, call deadline)
     env: Mapping[str, str]
     retry: RetryPolicy | None = None
     thinking_budget: int | None = None
@@ -52,7 +52,7 @@ class ProviderPlugin:
     module: str = ""  # the module `agentfactory models` checks is importable (its SDK)
     extra: str = ""  # the agentfactory extra that installs that module, if any
     # Whether what it `needs` is there (keys, a base URL); None: being installed is enough.
-    configured: Callable[[Settings, Mapping[str, str]], bool] | None = None
+    configured: Callable[[ModelSettings, Mapping[str, str]], bool] | None = None
 
 
 def missing_key(var: str) -> ConfigError:
@@ -83,13 +83,16 @@ def load_plugin(name: str) -> ProviderPlugin | None:
 
 def get_provider(
     spec: str,
-    settings: Settings,
+    models: ModelSettings,
     *,
+    env: Mapping[str, str],
     retry: RetryPolicy | None = None,
-    env: Mapping[str, str] | None = None,
     thinking_budget: int | None = None,
 ) -> ModelProvider:
     """The provider for `spec`; ConfigError with one clear sentence when it cannot be built.
+
+    `models` is the models group of the settings (`Settings.models`), `env` the credentials
+    (`Settings.credentials`: API keys and provider endpoints, as load_settings read them).
 
     `thinking_budget` turns extended thinking on (Anthropic): only the callers that should think pass
     it (the Meta-Agent: setting thinking_budget; evolve: evolve_thinking_budget), so a subagent's `llm`
@@ -105,8 +108,8 @@ def get_provider(
     request = ProviderRequest(
         spec=spec,
         model=rest.strip(),
-        settings=settings,
-        env=settings.credentials if env is None else env,
+        settings=models,
+        env=env,
         retry=retry,
         thinking_budget=thinking_budget,
     )

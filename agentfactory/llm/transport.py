@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from agentfactory.config import Settings, check_call_timeout
+from agentfactory.config import ModelSettings, check_call_timeout
 
 __all__ = [
     "DEFAULT_CALL_TIMEOUT_S",
@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024  # a model reply is kilobytes; anything near this is hostile or broken
-DEFAULT_CALL_TIMEOUT_S: float = Settings.call_timeout_s  # for adapters built without settings
+DEFAULT_CALL_TIMEOUT_S: float = ModelSettings.call_timeout_s  # for adapters built without settings
 
 _current: contextvars.ContextVar[CallGuard | None] = contextvars.ContextVar(
     "agentfactory_call_guard", default=None

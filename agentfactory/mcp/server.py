@@ -314,7 +314,7 @@ def serve_stdio(settings: Settings) -> None:
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
-    log.info("serving the library %s over stdio", settings.library)
+    log.info("serving the library %s over stdio", settings.paths.library)
     anyio.run(main)
 
 

@@ -79,11 +79,13 @@ def subagent_provider(settings: Settings) -> Any:
     here: a host's subagent asking a model must reach a real one, or fail saying why."""
     from agentfactory.llm.registry import get_provider
 
-    spec = settings.subagent_model or settings.model
+    spec = settings.models.subagent_model or settings.models.model
     if not spec and settings.resolved_model() == "sim":
         return _NoModel()
     try:
-        return get_provider(spec or settings.resolved_subagent_model(), settings)
+        return get_provider(
+            spec or settings.resolved_subagent_model(), settings.models, env=settings.credentials
+        )
     except AgentFactoryError:
         return _NoModel()
 
@@ -105,7 +107,7 @@ class LibraryService:
     def _library(self) -> Any:
         from agentfactory.library import Library
 
-        library = Library(self.settings.library)
+        library = Library(self.settings.paths.library)
         library.ensure()
         return library
 
@@ -113,7 +115,7 @@ class LibraryService:
         from agentfactory.experience import ExperienceStore
 
         try:
-            with ExperienceStore.open(self.settings) as store:
+            with ExperienceStore.open(self.settings.paths, self.settings.policy.agent_id) as store:
                 return store.success_rates()
         except Exception:  # a missing or busy store only loses the rates, never the search
             return {}
@@ -121,7 +123,7 @@ class LibraryService:
     def tool_names(self) -> list[str]:
         from agentfactory.tools import build_handlers
 
-        return sorted(build_handlers(self.settings, self.provider))
+        return sorted(build_handlers(self.settings.tools, self.settings.credentials, self.provider))
 
     # -- search and view -------------------------------------------------------------------------
 

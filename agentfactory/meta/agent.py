@@ -93,7 +93,7 @@ class MetaAgent:
         """
         from agentfactory.library import Library
 
-        library = self._library or Library(self.settings.library)
+        library = self._library or Library(self.settings.paths.library)
         sub = library.get(name, version)  # an unknown name or version: one UsageError, nothing written
         with open_run(
             self.settings,
@@ -130,7 +130,7 @@ class MetaAgent:
             lambda name, args: dispatch(skills, name, args),
             run.budget,
             run.emit,
-            self.settings.max_output_tokens,
+            self.settings.models.max_output_tokens,
             code_tools=CODE_TOOLS,
         )
         return run.finish(

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from agentfactory.config import RunPolicy
 from agentfactory.library.cases import Case, json_type
 
 
@@ -77,16 +78,16 @@ def prior_successful_runs(experience: Any, name: str, run_id: str) -> int:
     return runs - (1 if any(e.success for e in this_run) else 0)
 
 
-def decide(settings: Any, experience: Any, run_id: str, sub: Any | None, result: Any) -> FinalVerdict:
+def decide(policy: RunPolicy, experience: Any, run_id: str, sub: Any | None, result: Any) -> FinalVerdict:
     """Whether the successful result of `sub` (a library version; None for a candidate of this run)
     becomes the answer. A candidate keeps the behaviour `final` always had: it is saved and answers."""
-    if not getattr(settings, "final_answers", True):
+    if not policy.final_answers:
         return FinalVerdict(False, "final answers are turned off (setting final_answers)")
     if sub is None:
         return FinalVerdict(True)
     if not sub.cases:
         return FinalVerdict(False, f"'{sub.name}' v{sub.version} has no stored cases, so it is not mature")
-    needed = int(getattr(settings, "final_min_runs", 3))
+    needed = int(policy.final_min_runs)
     runs = 0 if experience is None else prior_successful_runs(experience, sub.name, run_id)
     if runs < needed:
         return FinalVerdict(

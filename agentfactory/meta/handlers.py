@@ -212,7 +212,9 @@ class MetaSkills:
                 # NaN or infinity is almost always a bug (missing values, a division by zero), and
                 # never a valid JSON answer: the model gets the trace to judge instead.
                 return Outcome(f"{text}\nNot final: the result holds NaN or infinite numbers.")
-            verdict = decide(self.run.settings, self.run.experience, self.run.log.run_id, sub, trace.result)
+            verdict = decide(
+                self.run.settings.policy, self.run.experience, self.run.log.run_id, sub, trace.result
+            )
             self.run.emit(
                 FINAL_DECISION,
                 subagent=name,

@@ -1,7 +1,7 @@
 """Execution backends for subagents: `docker` (default, isolated) and `local` (weaker, on request only).
 
 Public API:
-    get_backend(settings, name=None, pool_size=None) -> Backend
+    get_backend(sandbox, name=None, pool_size=None) -> Backend   (sandbox: Settings.sandbox)
     Backend.execute(ExecutionRequest) -> ExecutionTrace;  Backend.close()
     ExecutionRequest, ExecutionTrace, ToolCallRecord, ToolBroker, echo_tool, SandboxInterrupted
 This package is the only place that talks to Docker. Nothing here ever falls back from docker to local.
@@ -9,7 +9,7 @@ This package is the only place that talks to Docker. Nothing here ever falls bac
 
 from __future__ import annotations
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox.base import Backend, SandboxInterrupted
 from agentfactory.sandbox.broker import ToolBroker, echo_tool
@@ -28,19 +28,19 @@ __all__ = [
 ]
 
 
-def get_backend(settings: Settings, name: str | None = None, pool_size: int | None = None) -> Backend:
-    """The backend `name` (default: settings.sandbox). Docker problems raise SandboxError, one sentence.
+def get_backend(sandbox: SandboxSettings, name: str | None = None, pool_size: int | None = None) -> Backend:
+    """The backend `name` (default: sandbox.backend). Docker problems raise SandboxError, one sentence.
 
     pool_size: sandboxes started ahead and kept waiting, each for one execution: docker containers (default
     2; 0 = a container per execution), local bubblewrap sandboxes (default 1, at most 1; 0 = none).
     """
-    name = name or settings.sandbox
+    name = name or sandbox.backend
     if name == "docker":
         from agentfactory.sandbox.docker_backend import DockerBackend
 
-        return DockerBackend(settings, pool_size=2 if pool_size is None else pool_size)
+        return DockerBackend(sandbox, pool_size=2 if pool_size is None else pool_size)
     if name == "local":
         from agentfactory.sandbox.local import LocalBackend
 
-        return LocalBackend(settings, pool_size=1 if pool_size is None else pool_size)
+        return LocalBackend(sandbox, pool_size=1 if pool_size is None else pool_size)
     raise SandboxError(f"Unknown sandbox backend '{name}': use 'docker' or 'local'.")

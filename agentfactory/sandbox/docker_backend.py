@@ -8,7 +8,7 @@ Never mounted: the docker socket, host credentials, anything of the host but the
 runner. The host keeps the wall-clock limit, then kills and removes the container.
 
 Fast path: a small pool of containers started ahead with the runner blocked on its FIFO, its interpreter
-warm (the image's common packages, `Settings.sandbox_preload`, already imported). Each is used for
+warm (the image's common packages, `SandboxSettings.preload`, already imported). Each is used for
 exactly one execution and then removed, so nothing is shared between executions; the pool is refilled in
 the background.
 
@@ -38,7 +38,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
@@ -250,14 +250,14 @@ class DockerBackend:
     name = "docker"
     isolation = ISOLATION
 
-    def __init__(self, settings: Settings | None = None, pool_size: int = 2, client: Any = None):
-        self.settings = settings or Settings()
+    def __init__(self, sandbox: SandboxSettings | None = None, pool_size: int = 2, client: Any = None):
+        self.settings = sandbox or SandboxSettings()
         self.image = self.settings.image
         self.client = client if client is not None else connect()
         check_image(self.client, self.image)
         self.user = "{}:{}".format(*SANDBOX_IDS) if os.getuid() == 0 else f"{os.getuid()}:{os.getgid()}"
         self.pool_size = max(0, pool_size)
-        self.preload = preload_modules(self.settings.sandbox_preload)
+        self.preload = preload_modules(self.settings.preload)
         self._pool: deque[_Slot] = deque()
         self._pool_memory = self.settings.memory_mb
         self._lock = threading.Condition()

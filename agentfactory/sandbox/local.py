@@ -38,7 +38,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
@@ -85,10 +85,12 @@ _GRACE_S = 0.5
 class LocalBackend:
     name = "local"
 
-    def __init__(self, settings: Settings | None = None, use_bwrap: bool | None = None, pool_size: int = 0):
+    def __init__(
+        self, sandbox: SandboxSettings | None = None, use_bwrap: bool | None = None, pool_size: int = 0
+    ):
         """pool_size: 1 keeps one sandbox started ahead (bubblewrap only), its runner waiting for its job;
         it serves one execution and is replaced in the background. 0 starts each sandbox on demand."""
-        self.settings = settings or Settings()
+        self.settings = sandbox or SandboxSettings()
         self.bwrap = shutil.which("bwrap") if use_bwrap is not False else None
         if use_bwrap and not self.bwrap:
             raise SandboxError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap.")

@@ -2,7 +2,7 @@
 
 A tool skill is one record, `ToolSkill`: its name, the JSON schema of its arguments (from its
 skills/tools/<name>/SKILL.md, the same text the model reads) and its handler `(arguments: dict) -> dict`
-built from settings. The broker checks every call against the schema of the called tool before the
+built from the tools group of the settings (`Settings.tools`) and the credentials. The broker checks every call against the schema of the called tool before the
 handler runs (`check_arguments`): a call that breaks it gets the reason back and is recorded as failed.
 `build_handlers` returns the set for one run. Handlers run on the host, so API keys and network access
 stay outside the sandbox. A result may carry a `usage` dict that the broker records in the trace.
@@ -10,11 +10,11 @@ stay outside the sandbox. A result may carry a `usage` dict that the broker reco
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agentfactory.config import Settings
+from agentfactory.config import ToolSettings
 from agentfactory.llm.types import ModelProvider
 from agentfactory.llm.validation import schema_problem
 from agentfactory.skill_tiers import load_tier
@@ -60,15 +60,25 @@ def tool_skill(name: str, handler: Handler) -> ToolSkill:
     return ToolSkill(skill.tool_name, skill.description, skill.schema, handler)
 
 
-def build_handlers(settings: Settings, subagent_provider: ModelProvider | None) -> dict[str, ToolSkill]:
-    """The tool skills of one run. `llm` is present only when a subagent model is available."""
+def build_handlers(
+    tools: ToolSettings,
+    credentials: Mapping[str, str],
+    subagent_provider: ModelProvider | None,
+    llm_output_cap: int | None = None,
+) -> dict[str, ToolSkill]:
+    """The tool skills of one run. `llm` is present only when a subagent model is available; its calls
+    ask for at most `llm_output_cap` tokens (the models group's `output_tokens_for` of its model)."""
     handlers = {
-        "web_fetch": tool_skill("web_fetch", WebFetchTool(allow_loopback=settings.web_fetch_allow_loopback)),
-        "web_search": tool_skill("web_search", WebSearchTool.from_settings(settings)),
+        "web_fetch": tool_skill("web_fetch", WebFetchTool(allow_loopback=tools.web_fetch_allow_loopback)),
+        "web_search": tool_skill("web_search", WebSearchTool.from_settings(tools, credentials)),
     }
     if subagent_provider is not None:
-        cap = settings.output_tokens_for(subagent_provider.spec)
-        handlers["llm"] = tool_skill("llm", LlmTool(subagent_provider, max_tokens_cap=cap))
+        tool = (
+            LlmTool(subagent_provider)
+            if llm_output_cap is None
+            else LlmTool(subagent_provider, llm_output_cap)
+        )
+        handlers["llm"] = tool_skill("llm", tool)
     return handlers
 
 

@@ -13,10 +13,11 @@ import logging
 import re
 import sqlite3
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from agentfactory.config import Settings
+from agentfactory.config import ToolSettings
 from agentfactory.errors import ConfigError
 from agentfactory.tools.web_fetch import html_to_text
 
@@ -107,15 +108,15 @@ class WebSearchTool:
         self.local = LocalSearch(folder) if folder is not None else None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WebSearchTool:
-        backend = settings.web_search_backend
-        keys = {"brave": settings.credentials.get("BRAVE_API_KEY", ""),
-                "tavily": settings.credentials.get("TAVILY_API_KEY", "")}  # fmt: skip
+    def from_settings(cls, tools: ToolSettings, credentials: Mapping[str, str]) -> WebSearchTool:
+        backend = tools.web_search_backend
+        keys = {"brave": credentials.get("BRAVE_API_KEY", ""),
+                "tavily": credentials.get("TAVILY_API_KEY", "")}  # fmt: skip
         if backend == "auto":
             backend = next((name for name, key in keys.items() if key), "local")
         if backend not in ("local", "brave", "tavily"):
             raise ConfigError(f"Unknown web_search_backend '{backend}': use auto, local, brave or tavily.")
-        return cls(backend, settings.web_search_dir, api_key=keys.get(backend, ""))
+        return cls(backend, tools.web_search_dir, api_key=keys.get(backend, ""))
 
     def __call__(self, args: dict[str, Any]) -> dict[str, Any]:
         query = str(args.get("query", "")).strip()

@@ -422,7 +422,7 @@ def sandbox_runner(settings: Any = None, backend: Any = None) -> PythonRunner:
         from agentfactory.sandbox import ExecutionRequest, get_backend
 
         settings_ = settings or load_settings()
-        runner = backend or get_backend(settings_)
+        runner = backend or get_backend(settings_.sandbox)
         try:
             outcome = runner.execute(
                 ExecutionRequest(

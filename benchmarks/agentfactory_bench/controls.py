@@ -94,7 +94,7 @@ def sandbox_control_runner(settings: Any, backend: Any = None) -> ControlRunner:
     def run(files: PythonCheckFiles, answers: list[str]) -> list[tuple[bool, str]]:
         from agentfactory.sandbox import ExecutionRequest, get_backend
 
-        runner = backend or get_backend(settings)
+        runner = backend or get_backend(settings.sandbox)
         try:
             outcome = runner.execute(
                 ExecutionRequest(
@@ -102,7 +102,7 @@ def sandbox_control_runner(settings: Any, backend: Any = None) -> ControlRunner:
                     files.entry,
                     {"answers": answers},
                     workdir=files.workdir,
-                    timeout_s=settings.timeout_s,
+                    timeout_s=settings.sandbox.timeout_s,
                 )
             )
         finally:

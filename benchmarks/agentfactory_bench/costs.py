@@ -47,7 +47,7 @@ class PromptCache:
     @classmethod
     def for_model(cls, settings: Settings, model: str) -> PromptCache:
         """Prices of `model`, or of DEFAULT_PRICE_MODEL when the table has none (the sim)."""
-        prices = settings.price_for(model) or settings.price_for(DEFAULT_PRICE_MODEL)
+        prices = settings.models.price_for(model) or settings.models.price_for(DEFAULT_PRICE_MODEL)
         if prices is None:  # a price table without Claude: costs stay 0 rather than invented
             return cls(0.0, 0.0)
         return cls(prices.input, prices.output)

@@ -82,7 +82,7 @@ def estimate(
     price_model: str | None = None,
 ) -> Estimate:
     model = settings.resolved_model()
-    price_model = price_model or (model if settings.price_for(model) else DEFAULT_PRICE_MODEL)
+    price_model = price_model or (model if settings.models.price_for(model) else DEFAULT_PRICE_MODEL)
     rows, runs, calls, tokens_in, tokens_out, usd = [], 0, 0, 0, 0, 0.0
     for method, final in variants(methods, finals):
         label = FINAL_OFF_LABEL if final is False else method
@@ -116,4 +116,6 @@ def estimate(
             tokens_in += row["input_tokens"]
             tokens_out += row["output_tokens"]
             usd += cost
-    return Estimate(runs, calls, tokens_in, tokens_out, usd, settings.max_cost * runs, price_model, rows)
+    return Estimate(
+        runs, calls, tokens_in, tokens_out, usd, settings.budgets.max_cost * runs, price_model, rows
+    )

@@ -349,20 +349,20 @@ def run_bench(
     runs = variants(methods, finals)
     root = Path(root or tempfile.mkdtemp(prefix="agentfactory-bench-"))
     own_backend = backend is None
-    backend = backend or get_backend(settings)
+    backend = backend or get_backend(settings.sandbox)
     tasks = suite.batch(1) + suite.batch(2)
     total_runs = len(runs) * repeat * len(tasks)
     rows: list[TaskRow] = []
     simulated = False
     model = settings.resolved_model()
-    price_model = price_model or (model if settings.price_for(model) else DEFAULT_PRICE_MODEL)
+    price_model = price_model or (model if settings.models.price_for(model) else DEFAULT_PRICE_MODEL)
     try:
         validate_suite(suite, sandbox_control_runner(settings, backend))
         with FixtureServer.for_suite(suite) as server:
             done = 0
             for method, final in runs:
                 label = FINAL_OFF_LABEL if final is False else method
-                run_settings = settings if final is not False else replace(settings, final_answers=False)
+                run_settings = settings if final is not False else settings.with_keys(final_answers=False)
                 for k in range(repeat):
                     name = label.replace(" ", "-")
                     method_root = root / f"{name}-{k + 1}" if repeat > 1 else root / name
@@ -413,7 +413,10 @@ def _provider_for(settings: Settings, task: Task) -> Any:
     which task it serves)."""
     from agentfactory.llm.registry import get_provider
 
-    return get_provider(settings.resolved_model(), settings, thinking_budget=settings.thinking_budget)
+    models = settings.models
+    return get_provider(
+        settings.resolved_model(), models, env=settings.credentials, thinking_budget=models.thinking_budget
+    )
 
 
 def _price(row: TaskRow, provider: RecordingProvider, cache: PromptCache) -> None:
@@ -475,8 +478,7 @@ def _run_task(
 ) -> tuple[TaskRow, bool]:
     scratch = method_root / "tasks" / task.id
     prepared = prepare_task(task, scratch, base_url)
-    task_settings = replace(
-        settings,
+    task_settings = settings.with_keys(
         library=method_root / "library",
         workspaces=method_root / "workspaces",
         web_search_dir=prepared.search_dir,

@@ -137,7 +137,7 @@ class ReactAgent:
             self.settings, task, input_files or [], provider=self._provider, backend=self._backend
         ) as run:
             ctx = run
-            budget = run.budget or Budget.from_settings(self.settings)
+            budget = run.budget or Budget.from_limits(self.settings.budgets)
             first = f"<task>\n{task}\n</task>"
             files = ctx.workspace.files(ctx.workspace.inputs)
             if files:
@@ -171,7 +171,7 @@ class ReactAgent:
                 dispatch,
                 budget,
                 ctx.emit,
-                self.settings.max_output_tokens,
+                self.settings.models.max_output_tokens,
             )
             if self.lessons is not None and result.status != "interrupted":
                 # The lessons call is a model call like any other: a spent budget leaves the lessons be.

@@ -20,7 +20,7 @@ from agentfactory.config import Settings
 from .conftest import run_on_host
 
 CORE_IDS = [t["id"] for t in __import__("yaml").safe_load((CORE_SUITE / "suite.yaml").read_text())["tasks"]]
-RUNNER = sandbox_runner(Settings(sandbox="local"))
+RUNNER = sandbox_runner(Settings.from_keys(sandbox="local"))
 
 
 def solve(task, server, run_dir: Path) -> str:

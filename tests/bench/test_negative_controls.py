@@ -107,7 +107,7 @@ SOUND_PY = (
 def test_a_vacuous_python_check_is_flagged_in_the_sandbox(tmp_path):
     task = {**COUNT, "check": [*COUNT["check"], {"python": "checks/vacuous.py"}]}
     suite = load_suite(make_suite(tmp_path, task, checks={"vacuous.py": VACUOUS_PY}))
-    runner = sandbox_control_runner(Settings(sandbox="local", timeout_s=60))
+    runner = sandbox_control_runner(Settings.from_keys(sandbox="local", timeout_s=60))
     with pytest.raises(ValidationError, match="task 'count-rows': check 'python' passes the empty"):
         validate_suite(suite, runner)
 
@@ -115,7 +115,9 @@ def test_a_vacuous_python_check_is_flagged_in_the_sandbox(tmp_path):
 def test_a_sound_python_check_passes_the_controls_in_the_sandbox(tmp_path):
     task = {**COUNT, "check": [{"python": "checks/sound.py"}]}
     suite = load_suite(make_suite(tmp_path, task, checks={"sound.py": SOUND_PY}))
-    assert validate_suite(suite, sandbox_control_runner(Settings(sandbox="local", timeout_s=60))) == 3
+    assert (
+        validate_suite(suite, sandbox_control_runner(Settings.from_keys(sandbox="local", timeout_s=60))) == 3
+    )
 
 
 def test_cli_validate_exits_2_naming_the_task_and_the_check(tmp_path):

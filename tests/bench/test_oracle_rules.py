@@ -108,7 +108,7 @@ class Spy:
 
 def run_methods(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rules: Rules, **kwargs: Any):
     suite = load_suite(make_suite(tmp_path / "suite"))
-    settings = Settings(model="sim", sandbox="local", timeout_s=60)
+    settings = Settings.from_keys(model="sim", sandbox="local", timeout_s=60)
     spy = Spy()
     spy.install(monkeypatch)
     results = {}

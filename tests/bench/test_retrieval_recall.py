@@ -85,7 +85,7 @@ def test_distractors_are_deterministic_distinct_and_valid():
 
 
 def test_recall_on_a_small_library_with_distractors(tmp_path):
-    settings = Settings(library=tmp_path / "lib")
+    settings = Settings.from_keys(library=tmp_path / "lib")
     library = build_library(tmp_path / "lib", TinySuite(), 40)
     names = {info.name for info in library.list()}
     assert len(names) == 42 and {"price-volatility", "vendor-tally"} <= names
@@ -100,7 +100,7 @@ def test_recall_on_a_small_library_with_distractors(tmp_path):
 
 def test_offered_names_come_from_the_products_first_message(tmp_path):
     library = build_library(tmp_path / "lib", TinySuite(), 0)
-    settings = Settings(library=tmp_path / "lib")
+    settings = Settings.from_keys(library=tmp_path / "lib")
     assert offered(library, settings, "annualised volatility of daily price returns")[0] == "price-volatility"
     assert offered(library, settings, "Compose a sonnet in Latin.") == []
 

@@ -40,7 +40,7 @@ def _run_scripted(tmp_path: Path, script: list[dict]) -> ScriptedProvider:
     settings = load_settings(
         {"library": "lib", "workspaces": "ws", "sandbox": "local", "model": "sim"}, env={}, cwd=tmp_path
     )
-    library = Library(settings.library)
+    library = Library(settings.paths.library)
     library.ensure()
     folder = build_subagent_folder(
         tmp_path / "src", name="upper-text", description="Upper-case a text.", code=CODE

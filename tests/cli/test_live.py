@@ -273,7 +273,7 @@ def test_a_broken_terminal_does_not_stop_the_run(tmp_path):
             raise OSError("terminal gone")
 
     view = LiveView(progress=Console(file=Broken()))
-    settings = Settings(
+    settings = Settings.from_keys(
         library=tmp_path / "lib", workspaces=tmp_path / "ws", sandbox="local", model="scripted"
     )
     provider = ScriptedProvider([call("finish", answer="done", save=[])])

@@ -52,10 +52,10 @@ def _backend(name: str):
     if name == "docker":
         pytest.importorskip("docker")
         try:
-            return get_backend(Settings(sandbox="docker"), pool_size=0)
+            return get_backend(Settings.from_keys(sandbox="docker").sandbox, pool_size=0)
         except Exception as exc:  # noqa: BLE001
             pytest.skip(f"docker unavailable: {exc}")
-    return get_backend(Settings(sandbox="local"))
+    return get_backend(Settings.from_keys(sandbox="local").sandbox)
 
 
 BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]

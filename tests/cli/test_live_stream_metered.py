@@ -42,7 +42,9 @@ def call(
     tmp_path: Path, mode: str, watcher: Watcher | None, role: str = ev.ORCHESTRATOR, cls=ScriptedProvider
 ):
     log = RunLog(tmp_path / "events.jsonl", "run", watcher)
-    metered = MeteredProvider(cls([ITEM]), Settings(stream=mode), RunMeter(log, mode), role=role)
+    metered = MeteredProvider(
+        cls([ITEM]), Settings.from_keys(stream=mode).models, RunMeter(log, mode), role=role
+    )
     response = metered.complete("system", [Message.user("task")], [], 1000, step=1)
     log.close()
     streamed = [e for e in (watcher.events if watcher else []) if e["type"] == ev.MODEL_STREAM]

@@ -81,8 +81,8 @@ def test_public_records_build_as_documented(tmp_path):
     assert EvolveOptions(rounds=2).rounds == 2
     with pytest.raises(UsageError):
         EvolveOptions(rounds=0)
-    assert Settings(sandbox="local", credentials={}).resolved_model() == "sim"
-    assert load_settings({"sandbox": "local"}, env={}, cwd=tmp_path).sandbox == "local"
+    assert Settings.from_keys(sandbox="local", credentials={}).resolved_model() == "sim"
+    assert load_settings({"sandbox": "local"}, env={}, cwd=tmp_path).sandbox.backend == "local"
     assert "status" in RunResult.__dataclass_fields__ and "version" in Subagent.__dataclass_fields__
 
 
@@ -129,7 +129,7 @@ def _library_with_upper(tmp_path: Path):
     settings = load_settings(
         {"library": "lib", "workspaces": "ws", "sandbox": "local", "model": "sim"}, env={}, cwd=tmp_path
     )
-    library = Library(settings.library)
+    library = Library(settings.paths.library)
     library.ensure()
     folder = build_subagent_folder(
         tmp_path / "src", name="upper-text", description="Upper-case a text.", code=UPPER
@@ -149,7 +149,7 @@ def test_run_subagent_directly(tmp_path):
     assert result.reused == ["upper-text"] and result.model_calls == 0
     events = (Path(result.workspace) / "events.jsonl").read_text().splitlines()
     assert '"run_finished"' in events[-1]
-    with ExperienceStore(default_store_path(settings)) as store:
+    with ExperienceStore(default_store_path(settings.paths)) as store:
         assert store.get_run(result.run_id).success is True
         assert [e.success for e in store.executions()] == [True]
 
@@ -162,7 +162,7 @@ def test_run_subagent_directly_that_fails_is_task_failed(tmp_path):
     result = MetaAgent(settings).run_subagent("upper-text", {"text": 3})
     assert result.status == "task_failed" and result.exit_code == EXIT_TASK_FAILED
     assert result.reason.startswith("upper-text v1 ended with status error (AttributeError:")
-    with ExperienceStore(default_store_path(settings)) as store:
+    with ExperienceStore(default_store_path(settings.paths)) as store:
         assert store.get_run(result.run_id).success is False
         assert [e.success for e in store.executions()] == [False]
 

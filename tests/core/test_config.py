@@ -15,32 +15,32 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_defaults_resolve_relative_to_cwd(tmp_path):
     s = load_settings(env={}, cwd=tmp_path)
-    assert s.library == tmp_path / "subagent_library"
-    assert s.workspaces == tmp_path / "workspaces"
-    assert s.sandbox == "docker"
-    assert s.max_steps == 40
+    assert s.paths.library == tmp_path / "subagent_library"
+    assert s.paths.workspaces == tmp_path / "workspaces"
+    assert s.sandbox.backend == "docker"
+    assert s.budgets.max_steps == 40
 
 
 def test_precedence_flag_over_env_over_file(tmp_path):
     write(tmp_path, 'model = "openai:gpt-4.1"\nmax_steps = 7\nsandbox = "local"\n')
     s = load_settings(env={}, cwd=tmp_path)
-    assert (s.model, s.max_steps, s.sandbox) == ("openai:gpt-4.1", 7, "local")
+    assert (s.models.model, s.budgets.max_steps, s.sandbox.backend) == ("openai:gpt-4.1", 7, "local")
     env = {"AGENTFACTORY_MODEL": "anthropic:claude-opus-4-6", "AGENTFACTORY_MAX_STEPS": "9"}
     s = load_settings(env=env, cwd=tmp_path)
-    assert (s.model, s.max_steps) == ("anthropic:claude-opus-4-6", 9)
+    assert (s.models.model, s.budgets.max_steps) == ("anthropic:claude-opus-4-6", 9)
     s = load_settings({"model": "sim", "max_steps": None}, env=env, cwd=tmp_path)
-    assert (s.model, s.max_steps) == ("sim", 9)
+    assert (s.models.model, s.budgets.max_steps) == ("sim", 9)
 
 
 def test_base_url_from_standard_variable(tmp_path):
     s = load_settings(env={"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1"}, cwd=tmp_path)
-    assert s.openai_base_url == "http://127.0.0.1:11434/v1"
+    assert s.models.openai_base_url == "http://127.0.0.1:11434/v1"
 
 
 def test_template_is_valid_and_loads(tmp_path):
     write(tmp_path, CONFIG_TEMPLATE)
     s = load_settings(env={}, cwd=tmp_path)
-    assert s.library == tmp_path / "subagent_library"
+    assert s.paths.library == tmp_path / "subagent_library"
 
 
 def test_template_names_every_setting_and_its_examples_load(tmp_path):
@@ -53,15 +53,15 @@ def test_template_names_every_setting_and_its_examples_load(tmp_path):
     active = re.sub(r"^# (\[|[a-z_]+ = )", r"\1", CONFIG_TEMPLATE, flags=re.M)
     write(tmp_path, active)
     s = load_settings(env={}, cwd=tmp_path)
-    assert s.deploy_min_runs == 3 and s.web_search_dir == tmp_path / "search_docs"
-    assert s.price_for("openai:my-local-model").output == 0.0
+    assert s.policy.deploy_min_runs == 3 and s.tools.web_search_dir == tmp_path / "search_docs"
+    assert s.models.price_for("openai:my-local-model").output == 0.0
 
 
 def test_price_table_override(tmp_path):
     write(tmp_path, '[prices."my-model"]\ninput = 1.5\noutput = 2.5\n')
     s = load_settings(env={}, cwd=tmp_path)
-    assert s.price_for("openai:my-model").input == 1.5
-    assert s.price_for("anthropic:claude-opus-4-6") is not None  # defaults kept
+    assert s.models.price_for("openai:my-model").input == 1.5
+    assert s.models.price_for("anthropic:claude-opus-4-6") is not None  # defaults kept
 
 
 @pytest.mark.parametrize(

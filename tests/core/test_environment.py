@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import agentfactory
-from agentfactory.config import Settings, load_settings, resolve_settings
+from agentfactory.config import Credentials, ToolSettings, load_settings, resolve_settings
 from agentfactory.errors import ConfigError
 from agentfactory.events import to_json
 from agentfactory.llm.registry import get_provider
@@ -46,7 +46,7 @@ def test_keys_come_from_load_settings_not_the_process(monkeypatch):
     settings = load_settings(env={}, cwd=Path("/"))
     assert settings.credentials == {}
     with pytest.raises(ConfigError, match="ANTHROPIC_API_KEY is not set"):
-        get_provider("anthropic:claude-haiku-4-5", settings)
+        get_provider("anthropic:claude-haiku-4-5", settings.models, env=settings.credentials)
     assert settings.resolved_model() == "sim"
 
 
@@ -71,6 +71,6 @@ def test_credentials_are_not_a_setting(tmp_path):
 def test_web_search_takes_its_key_from_settings():
     from agentfactory.tools.web_search import WebSearchTool
 
-    tool = WebSearchTool.from_settings(Settings(credentials={"TAVILY_API_KEY": "t-key"}))
+    tool = WebSearchTool.from_settings(ToolSettings(), Credentials({"TAVILY_API_KEY": "t-key"}))
     assert (tool.backend, tool.api_key) == ("tavily", "t-key")
-    assert WebSearchTool.from_settings(Settings(credentials={})).backend == "local"
+    assert WebSearchTool.from_settings(ToolSettings(), Credentials()).backend == "local"

@@ -59,9 +59,9 @@ def test_out_of_bounds_limit_is_refused_naming_setting_and_source(tmp_path, sour
 @pytest.mark.parametrize("source", SOURCES)
 def test_in_bounds_values_load_from_each_source(tmp_path, source):
     settings, _ = SOURCES[source](tmp_path, "timeout_s", "2.5")
-    assert settings.timeout_s == 2.5
+    assert settings.sandbox.timeout_s == 2.5
     settings, _ = SOURCES[source](tmp_path, "memory_mb", "256")
-    assert settings.memory_mb == 256 and isinstance(settings.memory_mb, int)
+    assert settings.sandbox.memory_mb == 256 and isinstance(settings.sandbox.memory_mb, int)
 
 
 @pytest.mark.parametrize("text", ["true", "2.5", "'3x'", "[1]"])
@@ -74,7 +74,7 @@ def test_whole_number_settings_refuse_bools_fractions_and_junk_in_toml(tmp_path,
 def test_settings_built_in_python_meet_the_same_bounds():
     for kwargs in ({"timeout_s": math.inf}, {"timeout_s": math.nan}, {"memory_mb": 0}, {"max_cost": -1.0}):
         with pytest.raises(InvalidSetting, match="from Settings()"):
-            Settings(**kwargs)
+            Settings.from_keys(**kwargs)
 
 
 @pytest.mark.parametrize("value", ["inf", "nan", "-1.0"])
@@ -91,11 +91,11 @@ def test_config_is_found_from_a_subfolder_and_paths_are_the_projects(tmp_path):
     resolved = resolve_settings(env={}, cwd=sub)
     assert resolved.config_path == tmp_path / "agentfactory.toml"
     s = resolved.settings
-    assert s.max_steps == 7
-    assert s.library == tmp_path / "lib"  # from the file: relative to the file's folder
-    assert s.workspaces == tmp_path / "workspaces"  # default: the project's, not the subfolder's
+    assert s.budgets.max_steps == 7
+    assert s.paths.library == tmp_path / "lib"  # from the file: relative to the file's folder
+    assert s.paths.workspaces == tmp_path / "workspaces"  # default: the project's, not the subfolder's
     flagged = load_settings({"workspaces": Path("here")}, env={}, cwd=sub)
-    assert flagged.workspaces == sub / "here"  # a flag: relative to where it was typed
+    assert flagged.paths.workspaces == sub / "here"  # a flag: relative to where it was typed
 
 
 def test_sources_name_flag_env_file_and_default(tmp_path):

@@ -72,7 +72,7 @@ class Env:
         self.library.save(folder)
 
     def record_runs(self, name: str, count: int) -> None:
-        with ExperienceStore(default_store_path(self.settings)) as store:
+        with ExperienceStore(default_store_path(self.settings.paths)) as store:
             for i in range(count):
                 store.record_execution(
                     ExecutionRecord(
@@ -98,7 +98,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     settings = load_settings(
         overrides={"library": tmp_path / "lib", "sandbox": "local"}, env={}, cwd=tmp_path
     )
-    library = Library(settings.library)
+    library = Library(settings.paths.library)
     e = Env(tmp_path, library, settings)
     e.save(
         NAME, CODE, CASES, inputs_schema=INPUTS_SCHEMA, limitations="An empty list raises StatisticsError."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ pytestmark = pytest.mark.docker
 
 
 def test_gate_runs_the_cases_in_docker(env: Env, tmp_path: Path) -> None:
-    settings = replace(env.settings, sandbox="docker")
+    settings = env.settings.with_keys(sandbox="docker")
     result = deploy(settings, NAME, formats=("skill",), out=tmp_path / "ok")
     assert result.gate.passed and result.gate.sandbox == "docker"
     assert (result.gate.cases_passed, result.gate.cases_total) == (2, 2)

@@ -78,8 +78,8 @@ class Recorder:
 
 
 def run(provider: Recorder, **settings: Any):
-    cfg = Settings(**settings)
-    metered = MeteredProvider(provider, cfg, budget=(budget := Budget.from_settings(cfg)))
+    cfg = Settings.from_keys(**settings)
+    metered = MeteredProvider(provider, cfg.models, budget=(budget := Budget.from_limits(cfg.budgets)))
     events: list[tuple[str, dict[str, Any]]] = []
     result = run_tool_loop(
         metered,
@@ -249,8 +249,8 @@ def test_a_tool_call_cut_twice_is_not_run_and_the_model_is_told_to_write_less():
     items = [CUT, CUT, call("finish", answer="ok")]
     provider = Recorder(items, spec="anthropic:claude-sonnet-4-6")
     cfg = Settings()
-    budget = Budget.from_settings(cfg)
-    metered = MeteredProvider(provider, cfg, budget=budget)
+    budget = Budget.from_limits(cfg.budgets)
+    metered = MeteredProvider(provider, cfg.models, budget=budget)
 
     def spy(name: str, args: dict[str, Any]) -> Outcome:
         ran.append(name)

@@ -15,7 +15,7 @@ def test_events_sum_to_totals_and_cost_is_set(tmp_path):
     model = ScriptedProvider([{"text": f"r{i}", "usage": u.to_dict()} for i, u in enumerate(usages)])
     model.spec = "anthropic:claude-sonnet-4-6"  # price these calls as that model
     with EventLog(tmp_path / "events.jsonl", "run-1") as log:
-        metered = MeteredProvider(model, Settings(), RunMeter(log))
+        metered = MeteredProvider(model, Settings().models, RunMeter(log))
         for step, _ in enumerate(usages, start=1):
             response = metered.complete("sys", [Message.user("hi")], step=step)
             assert response.cost_usd > 0
@@ -41,7 +41,7 @@ def test_events_sum_to_totals_and_cost_is_set(tmp_path):
 def test_thread_safe_totals_with_subagent_role(tmp_path):
     model = ScriptedProvider([{"text": "x", "usage": {"input_tokens": 10, "output_tokens": 1}}] * 400)
     with EventLog(tmp_path / "events.jsonl", "run-2") as log:
-        metered = MeteredProvider(model, Settings(), RunMeter(log), role="subagent")
+        metered = MeteredProvider(model, Settings().models, RunMeter(log), role="subagent")
         threads = [
             threading.Thread(target=lambda: [metered.complete("", []) for _ in range(100)]) for _ in range(4)
         ]
@@ -60,7 +60,7 @@ def test_thread_safe_totals_with_subagent_role(tmp_path):
 
 
 def test_step_attribute_and_no_log():
-    metered = MeteredProvider(ScriptedProvider([{"text": "a"}]), Settings())
+    metered = MeteredProvider(ScriptedProvider([{"text": "a"}]), Settings().models)
     metered.step = 7
     assert metered.complete("", [Message.user("hi")]).text == "a"
     assert metered.calls == 1 and metered.usage.input_tokens > 0

@@ -82,7 +82,7 @@ def test_the_metered_provider_reports_to_its_meter_and_imports_no_event_log(modu
 
     meter = Meter()
     item = {"text": "hi", "usage": {"input_tokens": 5, "output_tokens": 2}, "stream": True}
-    provider = MeteredProvider(ScriptedProvider([item]), Settings(), meter, role="orchestrator")
+    provider = MeteredProvider(ScriptedProvider([item]), Settings().models, meter, role="orchestrator")
     provider.complete("system", [Message.user("task")], step=3)
     assert meter.heard[0] == ("started", 1, None)
     assert meter.heard[-1] == ("finished", 1, 2)

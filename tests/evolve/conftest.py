@@ -84,11 +84,11 @@ class Env:
     backend: Any
 
     def events(self, run_id: str) -> list[dict[str, Any]]:
-        path = self.settings.workspaces / run_id / "events.jsonl"
+        path = self.settings.paths.workspaces / run_id / "events.jsonl"
         return [json.loads(line) for line in path.read_text().splitlines()]
 
     def experience(self) -> ExperienceStore:
-        return ExperienceStore(default_store_path(self.settings))
+        return ExperienceStore(default_store_path(self.settings.paths))
 
     def fail_in_run(self, inputs_list: list[dict[str, Any]]) -> str:
         """A real Meta-Agent run that reuses the subagent on these inputs (each fails) and saves nothing."""
@@ -106,17 +106,17 @@ class Env:
 
 
 def make_env(root: Path, sandbox: str, cases: list[dict] | None = None) -> Env:
-    settings = Settings(
+    settings = Settings.from_keys(
         library=root / "lib", workspaces=root / "ws", sandbox=sandbox, model="scripted", timeout_s=30
     )
-    library = Library(settings.library)
+    library = Library(settings.paths.library)
     src = build_subagent_folder(
         root / "src", name=NAME, description="Mean of a list of numbers.", code=BUGGY,
         cases=STORED if cases is None else cases,
     )  # fmt: skip
     library.save(src)
     shutil.rmtree(root / "src")
-    return Env(root, settings, library, get_backend(settings))
+    return Env(root, settings, library, get_backend(settings.sandbox))
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ before a request that would pass the bound is sent. Real local sandbox, real git
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from typer.testing import CliRunner
@@ -34,7 +33,7 @@ def evolve(env, settings=None):
 
 
 def model_calls(env, run_id):
-    path = env.settings.workspaces / run_id / "events.jsonl"
+    path = env.settings.paths.workspaces / run_id / "events.jsonl"
     events = [json.loads(line) for line in path.read_text().splitlines()]
     return [e for e in events if e["type"] == MODEL_CALL], events
 
@@ -53,7 +52,7 @@ def test_token_limit_stops_evolve_between_rounds_without_passing_the_bound(tmp_p
     try:
         limit = first + 50  # room for round 1, not for round 2 (its request carries the rejection)
         head = env.library.head()
-        report, provider = evolve(env, dataclasses.replace(env.settings, max_tokens=limit))
+        report, provider = evolve(env, env.settings.with_keys(max_tokens=limit))
         calls, events = model_calls(env, report.run_id)
     finally:
         env.backend.close()
@@ -76,16 +75,16 @@ def test_cli_evolve_with_a_tiny_max_tokens_exits_4_and_sends_nothing(tmp_path):
         env.backend.close()
     script = tmp_path / "revisions.json"
     script.write_text(json.dumps(SCRIPT))
-    before = {p.name for p in env.settings.workspaces.iterdir()}
+    before = {p.name for p in env.settings.paths.workspaces.iterdir()}
     head = env.library.head()
     result = CliRunner().invoke(
         app,
-        ["evolve", "--library", str(env.settings.library), "--workspaces", str(env.settings.workspaces),
+        ["evolve", "--library", str(env.settings.paths.library), "--workspaces", str(env.settings.paths.workspaces),
          "--sandbox", "local", "--model", f"scripted:{script}", "--max-tokens", "50"],
     )  # fmt: skip
     assert result.exit_code == EXIT_BUDGET, result.output
     assert "Evolve stopped:" in result.output and "token limit" in " ".join(result.output.split())
-    [run_id] = [p.name for p in env.settings.workspaces.iterdir() if p.name not in before]
+    [run_id] = [p.name for p in env.settings.paths.workspaces.iterdir() if p.name not in before]
     calls, events = model_calls(env, run_id)
     assert calls == []  # refused before it was sent: nothing spent past 50 tokens
     assert events[-1]["type"] == RUN_FINISHED and events[-1]["status"] == "budget_exhausted"
@@ -95,8 +94,8 @@ def test_cli_evolve_with_a_tiny_max_tokens_exits_4_and_sends_nothing(tmp_path):
 
 def test_cost_limit_stops_evolve_before_a_request_it_cannot_pay(tmp_path):
     env = make_env(tmp_path, "local")
-    priced = dataclasses.replace(
-        env.settings, prices={"scripted": Prices(input=1000.0, output=1000.0)}, max_cost=0.01
+    priced = env.settings.with_keys(
+        prices={"scripted": Prices(input=1000.0, output=1000.0)}, max_cost=0.01
     )  # $0.01 pays for 10 tokens: the first request does not fit
     try:
         head = env.library.head()

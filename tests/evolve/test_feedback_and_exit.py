@@ -35,7 +35,7 @@ def reuse_in_run(env, inputs: dict) -> str:
 
 
 def cli(env, *args: str):
-    lib = ["--library", str(env.settings.library)]
+    lib = ["--library", str(env.settings.paths.library)]
     return CliRunner().invoke(app, [*args, *lib])
 
 
@@ -44,8 +44,8 @@ def evolve_cli(env, tmp_path, responses: list) -> object:
     script.write_text(json.dumps(responses))
     return CliRunner().invoke(
         app,
-        ["evolve", "--rounds", "1", "--library", str(env.settings.library),
-         "--workspaces", str(env.settings.workspaces), "--sandbox", "local", "--model", f"scripted:{script}"],
+        ["evolve", "--rounds", "1", "--library", str(env.settings.paths.library),
+         "--workspaces", str(env.settings.paths.workspaces), "--sandbox", "local", "--model", f"scripted:{script}"],
     )  # fmt: skip
 
 
@@ -65,8 +65,8 @@ def test_bad_feedback_makes_the_run_inputs_a_failing_case(env, tmp_path):
     assert "I wanted the count too" in case.error
     assert "(1 rated bad)" in plan.why
 
-    dry = CliRunner().invoke(app, ["evolve", "--dry-run", "--json", "--library", str(env.settings.library),
-                                   "--workspaces", str(env.settings.workspaces)])  # fmt: skip
+    dry = CliRunner().invoke(app, ["evolve", "--dry-run", "--json", "--library", str(env.settings.paths.library),
+                                   "--workspaces", str(env.settings.paths.workspaces)])  # fmt: skip
     assert dry.exit_code == 0, dry.output
     [candidate] = json.loads(dry.stdout)["candidates"]
     assert candidate["failing_cases"][0]["inputs"] == GOOD_INPUTS and candidate["rated_bad"] == 1

@@ -32,8 +32,8 @@ def test_dry_run_lists_candidates_without_model_calls(env, tmp_path):
 
     empty = tmp_path / "no-responses.json"
     empty.write_text("[]")
-    args = ["evolve", "--dry-run", "--library", str(env.settings.library),
-            "--workspaces", str(env.settings.workspaces), "--sandbox", "local", "--model", f"scripted:{empty}"]  # fmt: skip
+    args = ["evolve", "--dry-run", "--library", str(env.settings.paths.library),
+            "--workspaces", str(env.settings.paths.workspaces), "--sandbox", "local", "--model", f"scripted:{empty}"]  # fmt: skip
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -73,8 +73,8 @@ def test_cli_evolve_runs_and_prints_table(env, tmp_path):
     env.fail_in_run(STRING_INPUTS)
     script = tmp_path / "revisions.json"
     script.write_text(json.dumps([revision("accept numbers as strings", edits=FIX_STRINGS)]))
-    args = ["evolve", NAME, "--rounds", "1", "--library", str(env.settings.library),
-            "--workspaces", str(env.settings.workspaces), "--sandbox", "local", "--model", f"scripted:{script}"]  # fmt: skip
+    args = ["evolve", NAME, "--rounds", "1", "--library", str(env.settings.paths.library),
+            "--workspaces", str(env.settings.paths.workspaces), "--sandbox", "local", "--model", f"scripted:{script}"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "round 1: accepted" in result.output
@@ -143,7 +143,7 @@ def test_old_workspaces_and_store_rows_with_the_short_digest_are_still_replayed(
 
     inputs = {"numbers": ["1", "2"]}
     run_id = env.fail_in_run([inputs])
-    run_dir = env.settings.workspaces / run_id
+    run_dir = env.settings.paths.workspaces / run_id
     events_path = run_dir / "events.jsonl"
     old_form = []
     for event in map(json.loads, events_path.read_text().splitlines()):
@@ -155,7 +155,7 @@ def test_old_workspaces_and_store_rows_with_the_short_digest_are_still_replayed(
             trace_path.write_text(json.dumps(trace))
         old_form.append(json.dumps(event))
     events_path.write_text("\n".join(old_form) + "\n")
-    conn = sqlite3.connect(default_store_path(env.settings))
+    conn = sqlite3.connect(default_store_path(env.settings.paths))
     with conn:
         changed = conn.execute(
             "UPDATE executions SET inputs_digest = ? WHERE inputs_digest = ?",

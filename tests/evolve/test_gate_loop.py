@@ -68,14 +68,14 @@ def test_regression_rejected_library_untouched_then_fix_committed(env):
     assert actions == ["rejected", "accepted", "save"]
 
     runner = CliRunner()
-    log = runner.invoke(app, ["library", "log", NAME, "--library", str(env.settings.library), "--json"])
+    log = runner.invoke(app, ["library", "log", NAME, "--library", str(env.settings.paths.library), "--json"])
     assert log.exit_code == 0, log.output
     versions = json.loads(log.output)
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[1]["run_id"] == report.run_id
 
     back = runner.invoke(
-        app, ["library", "rollback", NAME, "--to", "1", "--library", str(env.settings.library)]
+        app, ["library", "rollback", NAME, "--to", "1", "--library", str(env.settings.paths.library)]
     )
     assert back.exit_code == 0, back.output
     v3 = env.library.get(NAME)

@@ -39,7 +39,7 @@ def clean_cli_env(env, monkeypatch):
 
 
 def evolve_run_ids(env, before: set[str]) -> list[str]:
-    return sorted(p.name for p in env.settings.workspaces.iterdir() if p.name not in before)
+    return sorted(p.name for p in env.settings.paths.workspaces.iterdir() if p.name not in before)
 
 
 def run_finished(env, run_id: str) -> list[dict]:
@@ -52,7 +52,7 @@ def test_rejected_evolve_after_bad_feedback_is_not_usage_and_does_not_mature(cle
     env = clean_cli_env
     run_id = reuse_in_run(env, GOOD_INPUTS)
     assert cli(env, "feedback", run_id, "--bad").exit_code == 0
-    before = {p.name for p in env.settings.workspaces.iterdir()}
+    before = {p.name for p in env.settings.paths.workspaces.iterdir()}
     result = evolve_cli(env, tmp_path, [revision("tidy", edits=COMMENT_ONLY)])
     assert result.exit_code == EXIT_TASK_FAILED, result.output
     [evolve_id] = evolve_run_ids(env, before)
@@ -69,13 +69,13 @@ def test_rejected_evolve_after_bad_feedback_is_not_usage_and_does_not_mature(cle
     assert (row["version"], row["runs"], row["avg_quality"]) == (1, 1, 0.0)
     assert stats["team"]["executions"] == 1
 
-    shown = CliRunner().invoke(app, ["stats", "--json", "--library", str(env.settings.library)])
+    shown = CliRunner().invoke(app, ["stats", "--json", "--library", str(env.settings.paths.library)])
     assert shown.exit_code == 0, shown.output
     [row] = [s for s in json.loads(shown.stdout)["subagents"] if s["name"] == NAME]
     assert (row["runs"], row["avg_quality"]) == (1, 0.0)
 
     deployed = CliRunner().invoke(
-        app, ["deploy", NAME, "--out", str(tmp_path / "out"), "--library", str(env.settings.library),
+        app, ["deploy", NAME, "--out", str(tmp_path / "out"), "--library", str(env.settings.paths.library),
               "--sandbox", "local"],
     )  # fmt: skip
     text = " ".join(deployed.output.split())
@@ -108,28 +108,30 @@ def test_three_rejected_evolves_do_not_pass_the_maturity_gate_or_add_failures(en
 
 def test_rejected_evolve_run_is_task_failed_and_rejections_are_not_library_changes(env, tmp_path):
     env.fail_in_run([{"numbers": ["1", "2"]}])
-    before = {p.name for p in env.settings.workspaces.iterdir()}
+    before = {p.name for p in env.settings.paths.workspaces.iterdir()}
     result = evolve_cli(env, tmp_path, [revision("tidy", edits=COMMENT_ONLY)])
     assert result.exit_code == EXIT_TASK_FAILED, result.output
     [evolve_id] = evolve_run_ids(env, before)
     [finished] = run_finished(env, evolve_id)
     assert finished["status"] == "task_failed"
     assert NAME in finished["reason"] and "rejected" in finished["reason"]
-    summary = summarize_run(env.settings.workspaces / evolve_id)
+    summary = summarize_run(env.settings.paths.workspaces / evolve_id)
     assert (summary.status, summary.library_changes, summary.gate_decisions) == ("task_failed", 0, 1)
-    shown = CliRunner().invoke(app, ["runs", "show", evolve_id, "--workspaces", str(env.settings.workspaces)])
+    shown = CliRunner().invoke(
+        app, ["runs", "show", evolve_id, "--workspaces", str(env.settings.paths.workspaces)]
+    )
     assert "library changes 0" in " ".join(shown.output.split())
 
 
 def test_accepted_evolve_run_is_success_with_one_library_change(env, tmp_path):
     env.fail_in_run([{"numbers": ["1", "2"]}])
-    before = {p.name for p in env.settings.workspaces.iterdir()}
+    before = {p.name for p in env.settings.paths.workspaces.iterdir()}
     result = evolve_cli(env, tmp_path, [revision("accept numbers as strings", edits=FIX_STRINGS)])
     assert result.exit_code == 0, result.output
     [evolve_id] = evolve_run_ids(env, before)
     [finished] = run_finished(env, evolve_id)
     assert (finished["status"], finished["reason"]) == ("success", "")
-    summary = summarize_run(env.settings.workspaces / evolve_id)
+    summary = summarize_run(env.settings.paths.workspaces / evolve_id)
     assert (summary.library_changes, summary.gate_decisions) == (1, 1)
 
 
@@ -148,7 +150,7 @@ class _CrashingBackend:
 
 def test_crashed_evolve_ends_with_one_run_finished_error(env):
     env.fail_in_run([{"numbers": ["1", "2"]}])
-    before = {p.name for p in env.settings.workspaces.iterdir()}
+    before = {p.name for p in env.settings.paths.workspaces.iterdir()}
     evolver = Evolver(
         env.settings, provider=ScriptedProvider([revision("tidy", edits=COMMENT_ONLY)]),
         library=env.library, backend=_CrashingBackend(env.backend),
@@ -165,10 +167,10 @@ def test_crashed_evolve_ends_with_one_run_finished_error(env):
 def test_feedback_latest_rates_the_newest_task_run_not_the_evolve_run(env, tmp_path):
     run_id = reuse_in_run(env, GOOD_INPUTS)
     assert cli(env, "feedback", run_id, "--bad").exit_code == 0
-    before = {p.name for p in env.settings.workspaces.iterdir()}
+    before = {p.name for p in env.settings.paths.workspaces.iterdir()}
     assert evolve_cli(env, tmp_path, [revision("tidy", edits=COMMENT_ONLY)]).exit_code == 1
     [evolve_id] = evolve_run_ids(env, before)
-    ws = ["--workspaces", str(env.settings.workspaces)]
+    ws = ["--workspaces", str(env.settings.paths.workspaces)]
 
     latest = cli(env, "feedback", "latest", "--note", "still wrong", "--json", *ws)
     assert latest.exit_code == 0, latest.output
@@ -184,7 +186,7 @@ def test_feedback_latest_rates_the_newest_task_run_not_the_evolve_run(env, tmp_p
 
 
 def test_feedback_latest_with_no_task_run_is_one_sentence(env, tmp_path):
-    ws = ["--workspaces", str(env.settings.workspaces)]
+    ws = ["--workspaces", str(env.settings.paths.workspaces)]
     result = cli(env, "feedback", "latest", "--bad", *ws)
     assert result.exit_code == EXIT_USAGE
     assert "No task run in the experience store" in " ".join(result.output.split())
@@ -273,7 +275,7 @@ class _CrashingOnRevisions(_CrashingBackend):
 
 def test_crash_inside_a_round_ends_with_one_run_finished_error(env):
     env.fail_in_run([{"numbers": ["1", "2"]}])
-    before = {p.name for p in env.settings.workspaces.iterdir()}
+    before = {p.name for p in env.settings.paths.workspaces.iterdir()}
     evolver = Evolver(
         env.settings, provider=ScriptedProvider([revision("tidy", edits=COMMENT_ONLY)]),
         library=env.library, backend=_CrashingOnRevisions(env.backend),

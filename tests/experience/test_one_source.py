@@ -54,11 +54,11 @@ def test_event_log_and_experience_store_cost_the_same_usage_alike(tmp_path):
     one function: with no cache prices in the table, a Claude model's cache reads cost 0.1x and writes
     1.25x the input price in both (the store used to charge both at the input price)."""
     spec = "anthropic:claude-test-1"
-    settings = Settings(model=spec, prices={"claude-test-1": Prices(input=3.0, output=15.0)})
+    settings = Settings.from_keys(model=spec, prices={"claude-test-1": Prices(input=3.0, output=15.0)})
     usage = Usage(input_tokens=1000, output_tokens=500, cache_read_tokens=4000, cache_write_tokens=2000)
     log = ev.EventLog(tmp_path / "events.jsonl", "run-1")
     provider = ScriptedProvider([{"text": "ok", "usage": usage.to_dict()}], spec=spec)
-    MeteredProvider(provider, settings, RunMeter(log), role=ev.SUBAGENT).complete(
+    MeteredProvider(provider, settings.models, RunMeter(log), role=ev.SUBAGENT).complete(
         "", [Message.user("hi")], []
     )
     log.close()
@@ -72,5 +72,5 @@ def test_event_log_and_experience_store_cost_the_same_usage_alike(tmp_path):
         )
     )  # fmt: skip
     expected = (1000 * 3.0 + 500 * 15.0 + 4000 * 0.3 + 2000 * 3.75) / 1e6
-    assert call["cost_usd"] == record.cost_usd == cost_usd(usage, spec, settings)
+    assert call["cost_usd"] == record.cost_usd == cost_usd(usage, spec, settings.models)
     assert abs(record.cost_usd - expected) < 1e-9

@@ -305,7 +305,7 @@ def test_report_of_a_real_scripted_run_in_headless_chromium(tmp_path: Path):
         "Count words in a.txt", input_files=[tmp_path / "a.txt"]
     )
     assert result.status == "success" and result.saved == [("word-count", 1)]
-    store = ExperienceStore(default_store_path(settings))
+    store = ExperienceStore(default_store_path(settings.paths))
     html = render_run_report(Path(result.workspace), store)
     assert "word-count" in html and "create_subagent" in html
     page = write_report(html, tmp_path / "run.html")

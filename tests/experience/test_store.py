@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentfactory.config import Settings, load_settings
+from agentfactory.config import Paths, Settings, load_settings
 from agentfactory.errors import AgentFactoryError, UsageError
 from agentfactory.experience import (
     SCHEMA_VERSION,
@@ -66,12 +66,12 @@ def test_execution_round_trip(store: ExperienceStore):
 
 def test_default_path_is_beside_the_library_not_inside(tmp_path: Path):
     settings = load_settings(cwd=tmp_path, env={})
-    path = default_store_path(settings)
+    path = default_store_path(settings.paths)
     assert path == tmp_path / "subagent_library.experience.sqlite"
-    assert settings.library not in path.parents
+    assert settings.paths.library not in path.parents
     custom = load_settings(cwd=tmp_path, env={"AGENTFACTORY_EXPERIENCE_DB": "team/exp.sqlite"})
-    assert default_store_path(custom) == tmp_path / "team" / "exp.sqlite"
-    assert default_store_path(Settings(library=Path("/x/lib"))) == Path("/x/lib.experience.sqlite")
+    assert default_store_path(custom.paths) == tmp_path / "team" / "exp.sqlite"
+    assert default_store_path(Paths(library=Path("/x/lib"))) == Path("/x/lib.experience.sqlite")
 
 
 def test_success_rates_count_saved_versions_only(store: ExperienceStore):
@@ -384,7 +384,7 @@ def test_recording_from_a_sandbox_trace_and_a_run_result(tmp_path: Path):
     from agentfactory.sandbox.trace import ExecutionTrace, ToolCallRecord
 
     store = ExperienceStore(tmp_path / "x.sqlite")
-    settings = Settings(subagent_model="anthropic:claude-haiku-4-5")
+    settings = Settings.from_keys(subagent_model="anthropic:claude-haiku-4-5")
     ctx = SimpleNamespace(
         workspace=SimpleNamespace(run_id="run-1"), agent_id="alice", task="sum it", settings=settings
     )

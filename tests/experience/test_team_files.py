@@ -134,7 +134,7 @@ def test_two_machines_share_experience_through_one_bare_remote(tmp_path, monkeyp
 
     # Alice's store now holds bob's experience: the success rate that ranks search, the failure that
     # drives evolve, the lesson.
-    store = ExperienceStore.open(alice.settings)
+    store = ExperienceStore.open(alice.settings.paths, alice.settings.policy.agent_id)
     assert store.success_rates(["column-sum"]) == {"column-sum": (2, 1)}  # bob's reuses of v1
     (candidate,) = store.evolve_candidates({"column-sum": 1})
     assert candidate.name == "column-sum" and candidate.failures == 1
@@ -445,10 +445,10 @@ def test_a_subagent_cannot_be_named_like_the_experience_folder(tmp_path):
 
 def test_the_store_path_default_is_unchanged(tmp_path):
     env = make_env(tmp_path, agent_id="alice")
-    store = ExperienceStore.open(env.settings)
-    assert store.path == default_store_path(env.settings) and store.agent_id == "alice"
+    store = ExperienceStore.open(env.settings.paths, env.settings.policy.agent_id)
+    assert store.path == default_store_path(env.settings.paths) and store.agent_id == "alice"
     store.record_run(RunRecord(run_id="r", agent_id="alice", task="t", status="succeeded", success=True))
-    assert (env.settings.library / "experience" / "alice.jsonl").is_file()
+    assert (env.settings.paths.library / "experience" / "alice.jsonl").is_file()
 
 
 def test_library_pull_on_the_cli_says_what_experience_came_and_what_was_skipped(team, monkeypatch):

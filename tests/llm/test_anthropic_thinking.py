@@ -188,10 +188,10 @@ def test_a_budget_leaving_no_room_for_an_answer_is_refused(wire_server):
 
 def test_thinking_tokens_are_priced_as_output(wire_server, rules):
     wire_server.push(rules.message("ok", thinking=["long thoughts"], input_tokens=0, output_tokens=1_000_000))
-    metered = MeteredProvider(provider(wire_server), load_settings({}, env={}))
+    metered = MeteredProvider(provider(wire_server), load_settings({}, env={}).models)
     response = metered.complete("", [Message.user("x")])
     assert response.usage.output_tokens == 1_000_000
-    price = load_settings({}, env={}).price_for("anthropic:claude-sonnet-4-6")
+    price = load_settings({}, env={}).models.price_for("anthropic:claude-sonnet-4-6")
     assert response.cost_usd == pytest.approx(price.output)
 
 
@@ -199,10 +199,12 @@ def test_registry_builds_the_adapter_with_the_setting(wire_server):
     settings = load_settings({"anthropic_base_url": wire_server.url}, env={})
     key = {"ANTHROPIC_API_KEY": "k"}
     assert (
-        get_provider("anthropic:claude-sonnet-4-6", settings, env=key, thinking_budget=3000).thinking_budget
+        get_provider(
+            "anthropic:claude-sonnet-4-6", settings.models, env=key, thinking_budget=3000
+        ).thinking_budget
         == 3000
     )
-    assert get_provider("anthropic:claude-sonnet-4-6", settings, env=key).thinking_budget is None
+    assert get_provider("anthropic:claude-sonnet-4-6", settings.models, env=key).thinking_budget is None
     with pytest.raises(InvalidSetting, match=r"'thinking_budget' from settings is 512: .*at least 1,024"):
         load_settings({"thinking_budget": 512}, env={}, flag_sources={"thinking_budget": "settings"})
 
@@ -254,7 +256,10 @@ def test_evolve_thinks_with_its_own_budget(tmp_path, monkeypatch):
         result = runner.invoke(app, ["evolve", "--all", "--model", "anthropic:claude-x", *extra])
         assert result.exit_code == 3 and "stop here" in result.output
     assert built == [2048, None]
-    assert load_settings(env={"AGENTFACTORY_THINKING_BUDGET": "5000"}, cwd=tmp_path).thinking_budget == 5000
+    assert (
+        load_settings(env={"AGENTFACTORY_THINKING_BUDGET": "5000"}, cwd=tmp_path).models.thinking_budget
+        == 5000
+    )
 
 
 def test_only_the_meta_agent_thinks_not_the_subagents_llm_calls(tmp_path, wire_server, rules, monkeypatch):

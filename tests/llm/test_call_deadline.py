@@ -155,11 +155,13 @@ def test_adapter_refuses_an_unusable_deadline(factory, value):
 
 
 def test_setting_default_env_file_and_refusals(tmp_path):
-    assert load_settings(env={}, cwd=tmp_path).call_timeout_s == 300.0
-    assert load_settings(env={"AGENTFACTORY_CALL_TIMEOUT": "45"}, cwd=tmp_path).call_timeout_s == 45.0
-    assert load_settings(env={"AGENTFACTORY_CALL_TIMEOUT_S": "30"}, cwd=tmp_path).call_timeout_s == 30.0
+    assert load_settings(env={}, cwd=tmp_path).models.call_timeout_s == 300.0
+    assert load_settings(env={"AGENTFACTORY_CALL_TIMEOUT": "45"}, cwd=tmp_path).models.call_timeout_s == 45.0
+    assert (
+        load_settings(env={"AGENTFACTORY_CALL_TIMEOUT_S": "30"}, cwd=tmp_path).models.call_timeout_s == 30.0
+    )
     (tmp_path / "agentfactory.toml").write_text("call_timeout_s = 12.5\n")
-    assert load_settings(env={}, cwd=tmp_path).call_timeout_s == 12.5
+    assert load_settings(env={}, cwd=tmp_path).models.call_timeout_s == 12.5
     for bad in ("inf", "nan", "-1", "0", "-inf", "1e12"):
         with pytest.raises(
             ConfigError, match=r"Setting 'call_timeout_s' from \$AGENTFACTORY_CALL_TIMEOUT is"
@@ -198,7 +200,7 @@ def test_the_setting_reaches_the_providers_a_run_builds():
     from agentfactory.llm.registry import get_provider
 
     for spec, env in (("anthropic:x", {"ANTHROPIC_API_KEY": "k"}), ("openai:x", {"OPENAI_API_KEY": "k"})):
-        provider = get_provider(spec, Settings(call_timeout_s=12.0), env=env)
+        provider = get_provider(spec, Settings.from_keys(call_timeout_s=12.0).models, env=env)
         assert provider.call_timeout_s == 12.0
 
 

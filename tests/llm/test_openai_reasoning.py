@@ -118,8 +118,10 @@ def test_reasoning_tokens_count_and_are_priced_as_output(server, stream):
     on_stream = (lambda event: None) if stream else None
     response = provider(server, "o3", 20_000).complete("", [Message.user("q")], on_stream=on_stream)
     assert (response.usage.input_tokens, response.usage.output_tokens) == (1000, 900)
-    settings = Settings(prices={"o3": Prices(input=2.0, output=8.0)})
-    assert cost_usd(response.usage, "openai:o3", settings) == pytest.approx((1000 * 2.0 + 900 * 8.0) / 1e6)
+    settings = Settings.from_keys(prices={"o3": Prices(input=2.0, output=8.0)})
+    assert cost_usd(response.usage, "openai:o3", settings.models) == pytest.approx(
+        (1000 * 2.0 + 900 * 8.0) / 1e6
+    )
 
 
 # ---- the rules themselves refuse what the real API refuses ---------------------------------------
@@ -197,5 +199,7 @@ def test_the_registry_hands_the_thinking_budget_to_openai_too():
     from agentfactory.config import Settings
     from agentfactory.llm.registry import get_provider
 
-    provider = get_provider("openai:o3", Settings(), env={"OPENAI_API_KEY": "k"}, thinking_budget=20_000)
+    provider = get_provider(
+        "openai:o3", Settings().models, env={"OPENAI_API_KEY": "k"}, thinking_budget=20_000
+    )
     assert provider.thinking_budget == 20_000

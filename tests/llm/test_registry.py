@@ -15,7 +15,7 @@ from agentfactory.llm.openai import OpenAIProvider
 
 def test_unknown_prefix_lists_the_known_ones():
     with pytest.raises(ConfigError) as info:
-        get_provider("gemini:pro", Settings(), env={})
+        get_provider("gemini:pro", Settings().models, env={})
     message = str(info.value)
     assert "gemini:pro" in message
     for prefix in ("anthropic:<model>", "openai:<model>", "scripted:<file.json>", "sim"):
@@ -27,45 +27,49 @@ def test_missing_anthropic_key_names_the_variable():
         ConfigError,
         match=r"^ANTHROPIC_API_KEY is not set: export it, or choose another model with --model\.$",
     ):
-        get_provider("anthropic:claude-sonnet-4-6", Settings(), env={})
+        get_provider("anthropic:claude-sonnet-4-6", Settings().models, env={})
 
 
 def test_missing_openai_key_names_the_variable():
     with pytest.raises(ConfigError, match=r"^OPENAI_API_KEY is not set"):
-        get_provider("openai:gpt-4.1", Settings(), env={})
+        get_provider("openai:gpt-4.1", Settings().models, env={})
 
 
 def test_missing_model_name():
     with pytest.raises(ConfigError, match="needs a model name"):
-        get_provider("anthropic:", Settings(), env={"ANTHROPIC_API_KEY": "k"})
+        get_provider("anthropic:", Settings().models, env={"ANTHROPIC_API_KEY": "k"})
 
 
 def test_openai_with_base_url_needs_no_key():
-    provider = get_provider("openai:llama3.1", Settings(openai_base_url="http://127.0.0.1:11434/v1"), env={})
+    provider = get_provider(
+        "openai:llama3.1", Settings.from_keys(openai_base_url="http://127.0.0.1:11434/v1").models, env={}
+    )
     assert isinstance(provider, OpenAIProvider)
     assert provider.spec == "openai:llama3.1"
-    provider = get_provider("openai:qwen", Settings(), env={"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"})
+    provider = get_provider(
+        "openai:qwen", Settings().models, env={"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}
+    )
     assert provider.base_url == "http://127.0.0.1:8000/v1"
 
 
 def test_real_providers_are_built_with_keys():
-    a = get_provider("anthropic:claude-haiku-4-5", Settings(), env={"ANTHROPIC_API_KEY": "k"})
+    a = get_provider("anthropic:claude-haiku-4-5", Settings().models, env={"ANTHROPIC_API_KEY": "k"})
     assert isinstance(a, AnthropicProvider) and a.spec == "anthropic:claude-haiku-4-5" and not a.simulated
-    o = get_provider("openai:gpt-4.1", Settings(), env={"OPENAI_API_KEY": "k"})
+    o = get_provider("openai:gpt-4.1", Settings().models, env={"OPENAI_API_KEY": "k"})
     assert isinstance(o, OpenAIProvider) and o.base_url is None
 
 
 def test_scripted_spec_loads_the_file(tmp_path):
     path = tmp_path / "replies.json"
     path.write_text(json.dumps([{"text": "hello"}]))
-    provider = get_provider(f"scripted:{path}", Settings(), env={})
+    provider = get_provider(f"scripted:{path}", Settings().models, env={})
     assert isinstance(provider, ScriptedProvider)
     assert provider.complete("", []).text == "hello"
 
 
 def test_scripted_spec_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="does not exist"):
-        get_provider(f"scripted:{tmp_path / 'nope.json'}", Settings(), env={})
+        get_provider(f"scripted:{tmp_path / 'nope.json'}", Settings().models, env={})
 
 
 def _registered(monkeypatch, *extra: EntryPoint, drop: str = "") -> None:
@@ -86,7 +90,7 @@ def test_the_products_providers_come_from_its_entry_points():
 def test_a_provider_not_installed_says_where_it_comes_from(monkeypatch):
     _registered(monkeypatch, drop="sim")  # an installation without the benchmark distribution
     with pytest.raises(ConfigError, match=r"benchmark distribution: .*pip install -e benchmarks/"):
-        get_provider("sim", Settings(), env={})
+        get_provider("sim", Settings().models, env={})
 
 
 def test_a_new_provider_is_a_module_and_an_entry_point(monkeypatch, tmp_path):
@@ -100,7 +104,7 @@ def test_a_new_provider_is_a_module_and_an_entry_point(monkeypatch, tmp_path):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     _registered(monkeypatch, EntryPoint("echo", "echo_provider:PLUGIN", registry.GROUP))
-    provider = get_provider("echo:fast", Settings(), env={}, thinking_budget=2000)
+    provider = get_provider("echo:fast", Settings().models, env={}, thinking_budget=2000)
     import echo_provider
 
     assert echo_provider.BUILT == [("echo:fast", "fast", 2000)] and provider.spec == "echo:fast"
@@ -120,7 +124,7 @@ def test_a_broken_provider_plugin_is_one_configuration_error(monkeypatch, tmp_pa
     monkeypatch.delitem(sys.modules, "broken_provider", raising=False)
     _registered(monkeypatch, EntryPoint("broken", "broken_provider:PLUGIN", registry.GROUP))
     with pytest.raises(ConfigError, match=message):
-        get_provider("broken:x", Settings(), env={})
+        get_provider("broken:x", Settings().models, env={})
 
 
 def test_production_adapters_import_nothing_from_the_test_double():

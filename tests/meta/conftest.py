@@ -86,7 +86,7 @@ class Env:
 
     @property
     def library(self) -> Library:
-        return Library(self.settings.library)
+        return Library(self.settings.paths.library)
 
     def file(self, name: str, content: str) -> Path:
         path = self.root / "files" / name
@@ -106,7 +106,7 @@ class Env:
         return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
     def workspaces(self) -> list[Path]:
-        root = self.settings.workspaces
+        root = self.settings.paths.workspaces
         return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 

@@ -54,7 +54,7 @@ def one_line_error(out) -> str:
 def test_empty_task(env, task):
     with pytest.raises(UsageError, match="The task is empty"):
         env.run(task, [])
-    assert env.workspaces() == [] and not env.settings.library.exists()
+    assert env.workspaces() == [] and not env.settings.paths.library.exists()
 
 
 def test_task_of_one_megabyte(env):

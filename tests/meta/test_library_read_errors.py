@@ -17,7 +17,7 @@ def test_a_missing_git_object_is_not_an_unknown_subagent(tmp_path):
     )
     env.library.save(src)
     shutil.rmtree(tmp_path / "src")
-    lib = env.settings.library
+    lib = env.settings.paths.library
     sha = subprocess.run(
         ["git", "-C", str(lib), "rev-parse", "HEAD:upper-text/upper_text.py"],
         capture_output=True, text=True, check=True,

@@ -253,7 +253,7 @@ def test_max_time_is_checked_before_each_execution(tmp_path):
 def test_a_spent_wall_clock_refuses_the_model_call_before_sending_it():
     model = ScriptedProvider([{"text": "a"}])
     budget = Budget(max_time=0.05)
-    metered = MeteredProvider(model, __import__("agentfactory.config").config.Settings(), budget=budget)
+    metered = MeteredProvider(model, __import__("agentfactory.config").config.ModelSettings(), budget=budget)
     time.sleep(0.1)
     with pytest.raises(BudgetExhausted, match="time limit reached"):
         metered.complete("s", [], [])

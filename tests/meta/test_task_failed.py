@@ -48,7 +48,7 @@ def test_failed_task_is_a_failure_in_the_experience_store_and_stats(tmp_path):
     env = make_env(tmp_path)
     env.run("Upper-case the word sea.", [call("finish", answer="SEA")])
     failed = env.run(TASK, [call("finish", answer="No.", status="failed", reason=REASON)])
-    with ExperienceStore(default_store_path(env.settings)) as store:
+    with ExperienceStore(default_store_path(env.settings.paths)) as store:
         row = store.get_run(failed.run_id)
         assert row is not None and row.status == "task_failed" and row.success is False
         team = store.stats()["team"]
@@ -62,7 +62,7 @@ def test_finish_without_an_answer_is_a_failure(tmp_path, answer):
     assert result.status == "task_failed" and result.exit_code == 1
     assert result.reason == "the run finished without an answer" and result.answer is None
     assert _run_finished(env, result)["status"] == "task_failed"
-    with ExperienceStore(default_store_path(env.settings)) as store:
+    with ExperienceStore(default_store_path(env.settings.paths)) as store:
         assert store.get_run(result.run_id).success is False
 
 
@@ -105,7 +105,7 @@ def test_report_of_all_runs_counts_a_failed_task_as_a_failure(tmp_path):
     env = make_env(tmp_path)
     env.run("Upper-case the word sea.", [call("finish", answer="SEA")])
     env.run(TASK, [call("finish", answer="No.", status="failed", reason=REASON)])
-    with ExperienceStore(default_store_path(env.settings)) as store:
+    with ExperienceStore(default_store_path(env.settings.paths)) as store:
         html = render_all_report(store)
     rate = html.split('<div class="k">success rate</div><div class="v">', 1)[1].split("<", 1)[0]
     assert rate == "50%"

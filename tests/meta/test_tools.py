@@ -129,7 +129,7 @@ def test_unknown_tool_allocation_is_refused_before_anything_runs(env):
     reply = env.providers[0].requests[1][1][-1].tool_results[0].content
     # The schema's enum catches it first: an invalid call, reported back to the model.
     assert "shell" in reply
-    candidates = env.settings.workspaces / result.run_id / "candidates"
+    candidates = env.settings.paths.workspaces / result.run_id / "candidates"
     assert not candidates.exists() or not any(candidates.iterdir())
 
 
@@ -299,7 +299,7 @@ def test_local_web_search_ranks_and_reads_frontmatter(tmp_path):
     (docs / "image.png").write_bytes(b"\x89PNG tide")
 
     settings = make_env(tmp_path, web_search_backend="local", web_search_dir=str(docs)).settings
-    tool = WebSearchTool.from_settings(settings)
+    tool = WebSearchTool.from_settings(settings.tools, settings.credentials)
     found = tool({"query": "tide", "k": 10})
     assert found["backend"] == "local"
     results = found["results"]
@@ -323,7 +323,7 @@ def test_local_web_search_ranks_and_reads_frontmatter(tmp_path):
 def test_local_web_search_without_a_folder_says_what_to_set(tmp_path):
     settings = make_env(tmp_path, web_search_backend="local").settings
     with pytest.raises(ValueError, match="web_search_dir"):
-        WebSearchTool.from_settings(settings)({"query": "tide"})
+        WebSearchTool.from_settings(settings.tools, settings.credentials)({"query": "tide"})
 
 
 def test_page_text_leaves_out_chrome_but_keeps_article_headers_and_every_link():

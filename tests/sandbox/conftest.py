@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import ExecutionRequest, ExecutionTrace
 
-SETTINGS = Settings(memory_mb=128, timeout_s=3)
+SETTINGS = SandboxSettings(memory_mb=128, timeout_s=3)
 
 
 def _docker_client():

@@ -489,8 +489,8 @@ def test_a_killed_owners_pool_is_swept_and_a_foreign_owner_is_left(docker_client
 
     owner = subprocess.Popen(
         [sys.executable, "-c",
-         "import time\nfrom agentfactory.config import Settings\nfrom agentfactory.sandbox.docker_backend import DockerBackend\n"
-         "b = DockerBackend(Settings(), pool_size=1)\nassert b.wait_pool(120)\nprint('ready', flush=True)\ntime.sleep(600)\n"],
+         "import time\nfrom agentfactory.config import SandboxSettings\nfrom agentfactory.sandbox.docker_backend import DockerBackend\n"
+         "b = DockerBackend(SandboxSettings(), pool_size=1)\nassert b.wait_pool(120)\nprint('ready', flush=True)\ntime.sleep(600)\n"],
         stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip

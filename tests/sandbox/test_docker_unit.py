@@ -15,7 +15,7 @@ import threading
 import docker
 import pytest
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import ExecutionRequest, SandboxInterrupted
 from agentfactory.sandbox import docker_backend as db
@@ -93,7 +93,7 @@ def _req(tmp_path, **kw):
 
 def test_container_is_hardened():
     client = FakeClient()
-    backend = db.DockerBackend(Settings(), pool_size=0, client=client)
+    backend = db.DockerBackend(SandboxSettings(), pool_size=0, client=client)
     slot = backend._create(256)
     kw = client.created[0][1]
     backend._discard(slot, wait=True)
@@ -110,7 +110,7 @@ def test_container_is_hardened():
 
 def test_timeout_kills_and_removes(tmp_path):
     client = FakeClient("hang")
-    backend = db.DockerBackend(Settings(), pool_size=0, client=client)
+    backend = db.DockerBackend(SandboxSettings(), pool_size=0, client=client)
     trace = backend.execute(_req(tmp_path, timeout_s=0.3))
     backend.close()
     container = client.created[0][0]
@@ -121,7 +121,7 @@ def test_timeout_kills_and_removes(tmp_path):
 
 def test_keyboard_interrupt_removes_container_and_raises_interrupted(tmp_path):
     client = FakeClient("interrupt")
-    backend = db.DockerBackend(Settings(), pool_size=0, client=client)
+    backend = db.DockerBackend(SandboxSettings(), pool_size=0, client=client)
     with pytest.raises(SandboxInterrupted) as info:
         backend.execute(_req(tmp_path, timeout_s=30))
     backend.close()
@@ -133,7 +133,7 @@ def test_keyboard_interrupt_removes_container_and_raises_interrupted(tmp_path):
 
 def test_close_removes_pooled_containers():
     client = FakeClient()
-    backend = db.DockerBackend(Settings(), pool_size=2, client=client)
+    backend = db.DockerBackend(SandboxSettings(), pool_size=2, client=client)
     assert backend.wait_pool(10)
     backend.close()
     assert len(client.created) >= 2
@@ -200,4 +200,4 @@ def test_missing_image_is_one_sentence():
 
     client.get = missing
     with pytest.raises(SandboxError, match="build-image"):
-        db.DockerBackend(Settings(), pool_size=0, client=client)
+        db.DockerBackend(SandboxSettings(), pool_size=0, client=client)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings, Settings
 from agentfactory.sandbox import ToolBroker, echo_tool
 
 RUNS = 9
@@ -29,7 +29,7 @@ def _bench():
 
 def _ratio(backend, tmp_path, before=None) -> float:
     bench = _bench()
-    settings = Settings(timeout_s=30)  # the memory limit of the bare request: one pool serves both
+    settings = Settings.from_keys(timeout_s=30)  # the memory limit of the bare request: one pool serves both
     code = bench.write_subagent(tmp_path, "trivial", bench.TRIVIAL)
     broker = ToolBroker({"echo": echo_tool})
     executor = bench.run_executor(tmp_path, settings, backend, broker)
@@ -48,7 +48,7 @@ def _ratio(backend, tmp_path, before=None) -> float:
 def test_local_execution_in_a_run_costs_what_the_benchmark_path_costs(tmp_path):
     from agentfactory.sandbox.local import LocalBackend
 
-    backend = LocalBackend(Settings(), pool_size=1)  # as get_backend gives it to a run
+    backend = LocalBackend(SandboxSettings(), pool_size=1)  # as get_backend gives it to a run
     try:
         ratio = _ratio(backend, tmp_path, before=backend.wait_pool)
     finally:
@@ -60,7 +60,7 @@ def test_local_execution_in_a_run_costs_what_the_benchmark_path_costs(tmp_path):
 def test_docker_pool_execution_in_a_run_costs_what_the_benchmark_path_costs(docker_client, tmp_path):
     from agentfactory.sandbox.docker_backend import DockerBackend
 
-    backend = DockerBackend(Settings(), pool_size=2, client=docker_client)
+    backend = DockerBackend(SandboxSettings(), pool_size=2, client=docker_client)
     try:
         ratio = _ratio(backend, tmp_path, before=backend.wait_pool)
     finally:

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings
 from agentfactory.sandbox import ExecutionRequest
 
 pytestmark = pytest.mark.docker
@@ -49,7 +49,7 @@ CHECK = """
 def warm_backend(docker_client):
     from agentfactory.sandbox.docker_backend import DockerBackend
 
-    backend = DockerBackend(Settings(memory_mb=MEMORY_MB), pool_size=1, client=docker_client)
+    backend = DockerBackend(SandboxSettings(memory_mb=MEMORY_MB), pool_size=1, client=docker_client)
     yield backend
     backend.close()
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings, ToolSettings
 from agentfactory.llm import ScriptedProvider
 from agentfactory.sandbox import ExecutionRequest, ToolBroker
 from agentfactory.skill_tiers import load_tier
@@ -36,7 +36,7 @@ def model() -> ScriptedProvider:
 
 @pytest.fixture
 def handlers(tmp_path, model) -> dict[str, ToolSkill]:
-    return build_handlers(Settings(web_search_dir=tmp_path / "docs", credentials={}), model)
+    return build_handlers(ToolSettings(web_search_dir=tmp_path / "docs"), {}, model)
 
 
 def test_each_tool_skill_is_its_skill_file_and_its_handler(handlers):
@@ -115,7 +115,7 @@ def test_a_subagent_in_the_local_sandbox_gets_the_schema_error(tmp_path, handler
         )
     )
     request = ExecutionRequest(code, "sub", {}, tools=["llm"], broker=ToolBroker(handlers), timeout_s=20)
-    trace = LocalBackend(Settings(timeout_s=20)).execute(request)
+    trace = LocalBackend(SandboxSettings(timeout_s=20)).execute(request)
     assert trace.status == "ok", trace.compact()
     assert "'temperature' was unexpected" in trace.result["refused"]
     assert [(c.tool, c.ok) for c in trace.tool_calls] == [("llm", False)]
