@@ -5,8 +5,8 @@ a `ts` (unix seconds) and the `run_id`. Lines are appended with one `write` on a
 and never rewritten, so a killed process loses at most the line being written; readers skip a torn last
 line. This module never decides anything: it records and summarises.
 
-Every event type is declared here once, as a record (a dataclass whose fields without a default are
-required): `EVENT_RECORDS`. `EventLog.emit` checks each event against its record. An unknown type or a
+Every event type is declared once, as a record (a dataclass whose fields without a default are
+required): `EVENT_RECORDS`, in `agentfactory.event_records`, whose names this module re-exports. `EventLog.emit` checks each event against its record. An unknown type or a
 missing required field is a programming error: under tests (`EventLog.strict`) it raises
 EventSchemaError; in production the event is still written, with a `schema_error` field saying what is
 wrong, because losing a run's record (or ending the run) for a missing field would cost the user more
@@ -29,282 +29,53 @@ import secrets
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+# The event types and their records live in event_records.py; `events.X` is how the package reads them.
+from agentfactory.event_records import (  # noqa: F401
+    CONTEXT_COMPACTED,
+    EVENT_RECORDS,
+    EVOLVE_ROUND,
+    EXECUTION_OUTPUT,
+    EXECUTION_STARTED,
+    FINAL_DECISION,
+    GATE_DECISIONS,
+    LIBRARY_CHANGE,
+    LIVE_ONLY,
+    MODEL_CALL,
+    MODEL_CALL_STARTED,
+    MODEL_STREAM,
+    ORCHESTRATOR,
+    RUN_FINISHED,
+    RUN_STARTED,
+    SUBAGENT,
+    SUBAGENT_EXECUTION,
+    TOOL_CALL,
+    TOOL_CALL_STARTED,
+    ContextCompacted,
+    EventSchemaError,
+    EvolveRound,
+    ExecutionOutput,
+    ExecutionStarted,
+    FinalDecision,
+    GateDecision,
+    LibraryChange,
+    ModelCall,
+    ModelCallStarted,
+    ModelStream,
+    RunFinished,
+    RunStarted,
+    SubagentExecution,
+    ToolCall,
+    ToolCallStarted,
+    event_problem,
+    record_for,
+)
 from agentfactory.llm.types import Usage
 
 EVENTS_FILE = "events.jsonl"
-
-RUN_STARTED = "run_started"
-RUN_FINISHED = "run_finished"
-MODEL_CALL = "model_call"
-TOOL_CALL = "tool_call"
-SUBAGENT_EXECUTION = "subagent_execution"
-LIBRARY_CHANGE = "library_change"
-# `library_change` actions that record a gate decision rather than a change of the library.
-GATE_DECISIONS = ("accepted", "rejected")
-# Progress: written when work begins, so a view shows each call before its result and a log cut short
-# shows what the run was waiting on. The finishing event (model_call, tool_call, subagent_execution)
-# carries the same `call`, `step` or `execution` number.
-MODEL_CALL_STARTED = "model_call_started"
-TOOL_CALL_STARTED = "tool_call_started"
-EXECUTION_STARTED = "execution_started"
-# Live only, never written to the log (the trace keeps the stream tails): one line a subagent printed.
-EXECUTION_OUTPUT = "execution_output"
-# Live only, never written to the log: a model reply as it is written (a StreamEvent: kind "text",
-# "thinking", "tool_call" or "tool_input", with its `call` and `step`). Usage comes from model_call.
-MODEL_STREAM = "model_stream"
-# Older tool results of the conversation were reduced to status lines to stay within the context window.
-CONTEXT_COMPACTED = "context_compacted"
-# One stage of one subagent's `agentfactory evolve` loop: assess, a round, the verdict.
-EVOLVE_ROUND = "evolve_round"
-# A `run_subagent(final=true)` request and whether the result was allowed to end the run.
-FINAL_DECISION = "final_decision"
-
-# Roles of model calls: the orchestrator (Meta-Agent, ReAct agent) or a subagent's `llm` tool.
-ORCHESTRATOR = "orchestrator"
-SUBAGENT = "subagent"
-
-
-# -- the records: one per event type --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RunStarted:
-    """A run began (the Meta-Agent's, evolve's or a baseline's): what it was asked and with what."""
-
-    task: str
-    model: str
-    agent_id: str
-    simulated: bool
-    sandbox: str
-    library: str
-    library_head: str | None
-    inputs: list[str]
-
-
-@dataclass(frozen=True)
-class RunFinished:
-    """The last event of every run log, whatever happened (a crash ends with status `error`)."""
-
-    status: str
-    reason: str
-    answer: str | None
-    steps: int = 0
-    created: list[str] = field(default_factory=list)
-    reused: list[str] = field(default_factory=list)
-    saved: list[Any] = field(default_factory=list)  # [name, version] pairs
-    rejected: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ModelCallStarted:
-    model: str
-    role: str  # ORCHESTRATOR or SUBAGENT
-    call: int
-    step: int | None = None
-
-
-@dataclass(frozen=True)
-class ModelCall:
-    """A finished model call, with what it cost."""
-
-    model: str
-    role: str
-    usage: dict[str, int]
-    cost_usd: float
-    latency_s: float
-    stop_reason: str | None
-    simulated: bool
-    call: int
-    step: int | None = None
-
-
-@dataclass(frozen=True)
-class ModelStream:
-    """Live only: a piece of a model reply as it is written."""
-
-    call: int
-    role: str
-    kind: str  # text, thinking, tool_call, tool_input
-    text: str | None
-    tool: str | None
-    output_tokens: int
-    step: int | None = None
-
-
-@dataclass(frozen=True)
-class ToolCallStarted:
-    step: int
-    tool: str
-    arguments: str  # a clipped JSON preview
-
-
-@dataclass(frozen=True)
-class ToolCall:
-    """A finished call of a meta skill (or a baseline's tool)."""
-
-    step: int
-    tool: str
-    arguments: str
-    is_error: bool
-    duration_s: float
-    result: str  # a preview
-
-
-@dataclass(frozen=True)
-class ExecutionStarted:
-    subagent: str
-    version: int | None
-    revision: int | None
-    execution: int
-
-
-@dataclass(frozen=True)
-class ExecutionOutput:
-    """Live only: one line a subagent printed."""
-
-    execution: int
-    subagent: str
-    stream: str
-    line: str
-
-
-@dataclass(frozen=True)
-class SubagentExecution:
-    """One execution in the sandbox; its full trace is the file `trace` (relative to the run folder)."""
-
-    subagent: str
-    version: int | None
-    revision: int | None
-    status: str
-    duration_s: float
-    inputs_digest: str
-    trace: str
-    tool_calls: int
-    tool_usage: dict[str, Any]
-    execution: int
-    error: Any
-
-
-@dataclass(frozen=True)
-class LibraryChange:
-    """A change of the library: a version saved (action `save`) or restored (`rollback`)."""
-
-    action: str
-    subagent: str
-    version: int
-    commit: str | None = None
-    parent_version: int | None = None
-    cases: int | None = None
-
-
-@dataclass(frozen=True)
-class GateDecision:
-    """The regression gate's verdict on a revision (a `library_change` of action accepted or rejected):
-    per-origin case counts and, for each broken case, its failures and trace."""
-
-    action: str  # GATE_DECISIONS
-    subagent: str
-    base_version: int | None
-    source: str  # "run" or "evolve"
-    reason: str
-    version: int | None = None
-    cases: dict[str, list[int]] | None = None
-    broken: list[dict[str, Any]] | None = None
-    round: int | None = None
-
-
-@dataclass(frozen=True)
-class ContextCompacted:
-    step: int
-    steps: int
-    results: int
-    tokens_before: int
-    tokens_after: int
-    window: int
-    hard: bool
-
-
-@dataclass(frozen=True)
-class EvolveRound:
-    """One stage of one subagent's evolve loop: refused, error, assess, round, done."""
-
-    subagent: str
-    stage: str
-    reason: str | None = None
-    round: int | None = None
-    verdict: str | None = None
-    stored: list[int] | None = None  # [passed, total]
-    failing: list[int] | None = None
-    held_out: list[int] | None = None
-    version_before: int | None = None
-    version_after: int | None = None
-    rounds: int | None = None
-
-
-@dataclass(frozen=True)
-class FinalDecision:
-    """Whether a reused subagent's result ended the run without a model turn (meta/final.py)."""
-
-    subagent: str
-    version: int | None
-    used: bool
-    reason: str
-
-
-EVENT_RECORDS: dict[str, type] = {
-    RUN_STARTED: RunStarted,
-    RUN_FINISHED: RunFinished,
-    MODEL_CALL_STARTED: ModelCallStarted,
-    MODEL_CALL: ModelCall,
-    MODEL_STREAM: ModelStream,
-    TOOL_CALL_STARTED: ToolCallStarted,
-    TOOL_CALL: ToolCall,
-    EXECUTION_STARTED: ExecutionStarted,
-    EXECUTION_OUTPUT: ExecutionOutput,
-    SUBAGENT_EXECUTION: SubagentExecution,
-    LIBRARY_CHANGE: LibraryChange,
-    CONTEXT_COMPACTED: ContextCompacted,
-    EVOLVE_ROUND: EvolveRound,
-    FINAL_DECISION: FinalDecision,
-}
-LIVE_ONLY = frozenset({EXECUTION_OUTPUT, MODEL_STREAM})  # shown to observers, never written
-
-
-class EventSchemaError(ValueError):
-    """An event of an undeclared type, or without a field its record requires (a programming error)."""
-
-
-def record_for(type: str, values: dict[str, Any]) -> type | None:
-    """The record an event of `type` with these fields is checked against (None: undeclared type).
-    A `library_change` that records a gate decision is a GateDecision."""
-    if type == LIBRARY_CHANGE and values.get("action") in GATE_DECISIONS:
-        return GateDecision
-    return EVENT_RECORDS.get(type)
-
-
-_REQUIRED: dict[type, tuple[str, ...]] = {}
-
-
-def event_problem(type: str, values: dict[str, Any]) -> str | None:
-    """None when the event matches its declared record; else what is wrong, in a clause. Fields the
-    record does not name are allowed (an emitter may add detail); missing required ones are not."""
-    record = record_for(type, values)
-    if record is None:
-        return f"event type {type!r} is not declared in agentfactory/events.py"
-    required = _REQUIRED.get(record)
-    if required is None:
-        required = tuple(
-            f.name for f in fields(record) if f.default is MISSING and f.default_factory is MISSING
-        )
-        _REQUIRED[record] = required
-    missing = [name for name in required if name not in values]
-    if missing:
-        return f"event {type!r} lacks its required field(s) {', '.join(missing)}"
-    return None
 
 
 def new_run_id() -> str:
