@@ -4,72 +4,32 @@ and successful runs counted in the experience store.
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from agentfactory.config import Settings
 from agentfactory.deploy.gate import CaseOutcome, CaseRunner, RunCounter
 from agentfactory.deploy.source import SubagentSource
 
-FIXTURES_DIR = "fixtures"  # input files of a subagent's cases, kept in its folder (see meta/context.py)
 
-
-def sandbox_case_runner(
-    settings: Settings, library: Any, progress: Callable[[str], None] | None = None
-) -> CaseRunner:
-    """Run every stored case of a subagent in the sandbox backend of `settings` and check it;
-    `progress` hears one line per case."""
+def sandbox_case_runner(settings: Settings, progress: Callable[[str], None] | None = None) -> CaseRunner:
+    """Run every stored case of a subagent in the sandbox backend of `settings` and check it, through
+    the engine's case runner (the library's gate runs them the same way); `progress` hears one line per
+    case."""
 
     def run_cases(source: SubagentSource) -> list[CaseOutcome]:
-        from agentfactory.engine.gate import collect, run_case, tool_broker
-        from agentfactory.sandbox import ExecutionRequest, get_backend
+        from agentfactory.engine.gate import run_subagent_cases
 
-        backend = get_backend(settings.sandbox)
-        stack = contextlib.ExitStack()
-        try:
-            broker = tool_broker(settings, list(source.tools), stack)
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="af-deploy-")))
-            code_dir = Path(library.export(source.name, source.version, tmp / "code"))
-            outcomes: list[CaseOutcome] = []
-            for index, case in enumerate(source.original.cases):
-                workdir = tmp / f"case-{index + 1}"
-                (workdir / "inputs").mkdir(parents=True)
-                if (code_dir / FIXTURES_DIR).is_dir():
-                    shutil.copytree(code_dir / FIXTURES_DIR, workdir / "inputs", dirs_exist_ok=True)
+        total = len(source.original.cases)
 
-                def runner(c: Any, workdir: Path = workdir) -> Any:
-                    request = ExecutionRequest(
-                        code_dir=code_dir,
-                        entry=source.module,  # the sandbox takes a module name
-                        inputs=c.inputs,
-                        workdir=workdir,
-                        output_dir=workdir / "outputs",
-                        timeout_s=settings.sandbox.timeout_s,
-                        memory_mb=settings.sandbox.memory_mb,
-                        tools=list(source.tools),
-                        broker=broker,
-                        run_id=f"deploy-{source.name}",
-                        labels={"subagent": source.name, "purpose": "deploy-gate"},
-                    )
-                    return collect(backend.execute(request), workdir / "outputs")  # for pinned files
+        def heard(outcome: Any) -> None:
+            if progress is not None:
+                progress(f"  case {outcome.index + 1}/{total}: {'passed' if outcome.passed else 'failed'}")
 
-                outcome = run_case(runner, case, index, "stored")
-                detail = "; ".join(outcome.failures[:2]) or outcome.status
-                outcomes.append(CaseOutcome(index + 1, outcome.passed, detail))
-                if progress is not None:
-                    total = len(source.original.cases)
-                    progress(f"  case {index + 1}/{total}: {'passed' if outcome.passed else 'failed'}")
-            return outcomes
-        finally:
-            stack.close()
-            close = getattr(backend, "close", None)
-            if callable(close):
-                with contextlib.suppress(Exception):
-                    close()
+        report = run_subagent_cases(settings, source.original, purpose="deploy-gate", on_case=heard)
+        return [
+            CaseOutcome(o.index + 1, o.passed, "; ".join(o.failures[:2]) or o.status) for o in report.outcomes
+        ]
 
     return run_cases
 

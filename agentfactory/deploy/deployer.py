@@ -303,7 +303,7 @@ def deploy(
         f"Checking '{source.name}' version {source.version}: {len(source.cases)} stored case(s) in the "
         f"{settings.sandbox.backend} sandbox, successful runs in the experience store."
     )
-    gate = _run_gate(settings, library, source, force, run_cases, count_runs, say)
+    gate = _run_gate(settings, source, force, run_cases, count_runs, say)
     if not gate.passed and not force:
         raise DeployRefused(
             f"'{source.name}' version {source.version} is not mature enough to deploy: "
@@ -389,7 +389,6 @@ def _mcp_python_notes(python: str, dependencies: tuple[str, ...], folder: Path, 
 
 def _run_gate(
     settings: Settings,
-    library: Any,
     source: SubagentSource,
     force: bool,
     run_cases: CaseRunner | None,
@@ -398,7 +397,7 @@ def _run_gate(
 ) -> MaturityReport:
     from agentfactory.deploy.checks import experience_run_counter, sandbox_case_runner
 
-    run_cases = run_cases or sandbox_case_runner(settings, library, progress)
+    run_cases = run_cases or sandbox_case_runner(settings, progress)
     count_runs = count_runs or experience_run_counter(settings)
     try:
         return check_maturity(

@@ -316,8 +316,17 @@ def sandbox_verifier(settings: Any) -> Callable[[Any], str | None]:
     return verify
 
 
-def run_subagent_cases(settings: Any, sub: Any) -> GateReport:
-    """Run `sub` (a library Subagent, possibly not saved yet) on its own cases in the sandbox."""
+def run_subagent_cases(
+    settings: Any,
+    sub: Any,
+    *,
+    purpose: str = "library-gate",
+    on_case: Callable[[CaseOutcome], None] | None = None,
+) -> GateReport:
+    """Run `sub` (a library Subagent, possibly not saved yet) on its own cases in the sandbox, each in a
+    fresh inputs folder holding its fixtures. `purpose` labels the executions (the library's gate,
+    deploy's checks) and names their run id `<first word of purpose>-<name>`; `on_case` hears each
+    case's outcome as it is known."""
     import contextlib
     import tempfile
 
@@ -346,12 +355,17 @@ def run_subagent_cases(settings: Any, sub: Any) -> GateReport:
                 memory_mb=settings.sandbox.memory_mb,
                 tools=list(sub.tools),
                 broker=broker,
-                run_id=f"library-{sub.name}",
-                labels={"subagent": sub.name, "purpose": "library-gate"},
+                run_id=f"{purpose.split('-')[0]}-{sub.name}",
+                labels={"subagent": sub.name, "purpose": purpose},
             )
             return collect(backend.execute(request), work / "outputs")
 
-        return run_gate(runner, list(sub.cases), [])
+        outcomes = []
+        for index, case in enumerate(sub.cases):
+            outcomes.append(run_case(runner, case, index, "stored"))
+            if on_case is not None:
+                on_case(outcomes[-1])
+        return GateReport(outcomes)
 
 
 def tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
