@@ -8,8 +8,6 @@ surrogates or rich markup reach the terminal).
 from __future__ import annotations
 
 import json
-import os
-import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from agentfactory.cli.untrusted import visible
 from agentfactory.config import Settings, load_settings
 from agentfactory.errors import UsageError
 from agentfactory.events import json_bytes
+from agentfactory.regular_files import NOT_REGULAR, TOO_LARGE, FileRefused, read_regular
 
 # No emoji codes: `:smile:` in a task or a result is text like the rest of it.
 console = Console(emoji=False, soft_wrap=True)
@@ -117,28 +116,18 @@ def _refuse_constant(name: str) -> Any:
 
 
 def _read_regular_file(path: Path, limit: int, what: str) -> bytes:
-    """Read a regular file of at most `limit` bytes (never a device, FIFO or folder, which may not end)."""
+    """Read a regular file of at most `limit` bytes (never a device, FIFO or folder, which may not end);
+    a link the user typed is followed."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise UsageError(f"Cannot read the {what}: {exc.strerror}.") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise UsageError(f"The {what} is not a regular file.")
-        if info.st_size > limit:
-            raise UsageError(f"The {what} is {info.st_size:,} bytes; the limit is {limit:,}.")
-        chunks, size = [], 0
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-            size += len(chunk)
-            if size > limit:  # it grew while being read
-                raise UsageError(f"The {what} is larger than the limit of {limit:,} bytes.")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise UsageError(f"Cannot read the {what}: {exc.strerror}.") from None
-    finally:
-        os.close(fd)
+        return read_regular(path, limit, follow_links=True)
+    except FileRefused as refused:
+        if refused.kind == NOT_REGULAR:
+            raise UsageError(f"The {what} is not a regular file.") from None
+        if refused.kind == TOO_LARGE and refused.size is not None:
+            raise UsageError(f"The {what} is {refused.size:,} bytes; the limit is {limit:,}.") from None
+        if refused.kind == TOO_LARGE:  # it grew while being read
+            raise UsageError(f"The {what} is larger than the limit of {limit:,} bytes.") from None
+        raise UsageError(f"Cannot read the {what}: {refused.strerror}.") from None
 
 
 def _has_surrogates(text: str) -> bool:

@@ -23,6 +23,7 @@ from typing import Any
 
 from agentfactory.config import Settings
 from agentfactory.errors import AgentFactoryError, ConfigError, LibraryError, ValidationError
+from agentfactory.regular_files import NOT_REGULAR, TOO_LARGE, FileRefused, read_regular
 
 MAX_QUERY_CHARS = 2000
 MAX_LIMIT = 20
@@ -452,17 +453,17 @@ def _file_name(name: Any, index: int) -> str:
 
 
 def _read_regular(path: Path, limit: int, index: int) -> bytes:
+    """An input file the local client named by its path (links followed: the client's own machine)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ValidationError(f"input file {index}: cannot open {path}: {exc.strerror or exc}.") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise ValidationError(f"input file {index}: {path} is not a regular file.")
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ValidationError(f"the input files hold over {MAX_INPUT_FILES_BYTES >> 20} MiB; send less.")
-    return data
+        return read_regular(path, limit, follow_links=True)
+    except FileRefused as refused:
+        if refused.kind == NOT_REGULAR:
+            raise ValidationError(f"input file {index}: {path} is not a regular file.") from None
+        if refused.kind == TOO_LARGE:
+            raise ValidationError(
+                f"the input files hold over {MAX_INPUT_FILES_BYTES >> 20} MiB; send less."
+            ) from None
+        raise ValidationError(f"input file {index}: cannot open {path}: {refused.strerror}.") from None
 
 
 def _output_files(root: Path, names: list[str]) -> tuple[list[EmbeddedFile], list[dict[str, Any]]]:

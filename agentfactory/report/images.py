@@ -19,10 +19,11 @@ from __future__ import annotations
 import base64
 import os
 import re
-import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+
+from agentfactory.regular_files import NOT_REGULAR, TOO_LARGE, FileRefused, read_regular
 
 MAX_IMAGE_BYTES = 1 << 20
 MAX_IMAGES = 24
@@ -103,29 +104,16 @@ _CHECKS = {"image/png": _png_ok, "image/jpeg": _jpeg_ok, "image/svg+xml": _svg_o
 
 def _read_capped(path: Path) -> bytes | str:
     """The bytes of a regular file opened without following links, or why it was not read."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
-        fd = os.open(path, flags)
-    except OSError:
-        return "could not be opened (a link, or gone)"
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
+        return read_regular(path, MAX_IMAGE_BYTES)
+    except FileRefused as refused:
+        if refused.kind == NOT_REGULAR:
             return "not a regular file"
-        if info.st_size > MAX_IMAGE_BYTES:
-            return f"{info.st_size:,} bytes, larger than the {MAX_IMAGE_BYTES:,}-byte limit"
-        chunks, total = [], 0
-        while total <= MAX_IMAGE_BYTES:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > MAX_IMAGE_BYTES:
+        if refused.kind == TOO_LARGE and refused.size is not None:
+            return f"{refused.size:,} bytes, larger than the {MAX_IMAGE_BYTES:,}-byte limit"
+        if refused.kind == TOO_LARGE:
             return f"larger than the {MAX_IMAGE_BYTES:,}-byte limit"
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+        return "could not be opened (a link, or gone)"
 
 
 def _candidates(outputs: Path) -> list[str]:
