@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from agentfactory.plugins import entry_points
 
 from agentfactory.config import Settings
 from agentfactory.errors import ConfigError
