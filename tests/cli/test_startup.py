@@ -1,0 +1,215 @@
+"""Start-up of the command line: `agentfactory`, `--help` and `--version` are answered from the table of
+commands (cli/surface.py) without typer, with the same content as typer's help; entry points are read
+without importlib.metadata and agree with it.
+
+Checks of what a command imports run in a fresh interpreter and read its `sys.modules`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import typer
+
+from agentfactory import plugins
+from agentfactory.cli import surface
+
+ROOT = Path(__file__).resolve().parents[2]
+# Not one of these is needed to print the top-level help or the version.
+NOT_FOR_HELP = [
+    "typer",
+    "click",
+    "rich",
+    "pydantic",
+    "importlib.metadata",
+    "email",
+    "yaml",
+    "jinja2",
+    "jsonschema",
+    "git",
+    "filelock",
+    "httpx",
+    "sqlite3",
+    "agentfactory.config",
+    "agentfactory.events",
+    "agentfactory.cli.app",
+    "agentfactory.cli.common",
+]
+
+# Runs the console-script entry as an installation without command plugins has it (the benchmark
+# distribution, installed in the development environment, is hidden), and reports what was imported.
+REPORT = r"""
+import atexit, json, sys
+watched, out = json.loads(sys.argv[1]), sys.argv[2]
+def report():
+    with open(out, "w") as fh:
+        json.dump(sorted(m for m in watched if m in sys.modules), fh)
+atexit.register(report)
+if sys.argv[3] == "without-plugins":
+    import agentfactory.cli.surface as surface
+    surface.entry_points = lambda *, group: []
+sys.argv = ["agentfactory", *sys.argv[4:]]
+from agentfactory.cli import main
+main()
+"""
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not (k.startswith("_") and k.endswith("_COMPLETE"))}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return {**env, **extra}
+
+
+def _entry(
+    tmp_path: Path, mode: str, *args: str, **env: str
+) -> tuple[subprocess.CompletedProcess, list[str]]:
+    out = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", REPORT, json.dumps(NOT_FOR_HELP), str(out), mode, *args],
+        capture_output=True,
+        text=True,
+        env=_env(**env),
+        timeout=120,
+    )
+    return proc, json.loads(out.read_text())
+
+
+def _typer_rows() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The root options and the command list as typer's help shows them: each option's names with its
+    help, each command with the first paragraph of its help (whitespace collapsed)."""
+    from agentfactory.cli.app import app
+
+    group = typer.main.get_command(app)  # as `app()` builds it: typer's completion options included
+    ctx = typer.Context(group, info_name="agentfactory")
+    options = [(" ".join(p.opts), p.help or "") for p in group.get_params(ctx)]
+    commands = []
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        text = command.short_help or command.help or ""
+        commands.append((name, " ".join(inspect.cleandoc(text).split("\n\n")[0].split())))
+    return options, commands
+
+
+def test_the_table_help_says_what_typers_help_says() -> None:
+    options, commands = _typer_rows()
+    table = surface.command_table()
+    assert [name for name, _ in commands] == surface.command_names(table)
+    ours = {**surface.HELP, **{name: surface.missing_help(name) for name in surface.FROM_ELSEWHERE}}
+    for name, text in commands:
+        if name in surface.COMMANDS or name not in table:
+            assert ours[name] == text, name
+    assert [(opt.split()[0], text) for opt, text in surface.ROOT_OPTIONS] == options
+
+
+def test_the_printed_help_lists_every_option_and_command_with_its_help(capsys) -> None:
+    options, commands = _typer_rows()
+    text = surface.render_help("agentfactory")
+    flat = " ".join(text.split())
+    assert text.startswith("Usage: agentfactory [OPTIONS] COMMAND [ARGS]...\n")
+    assert " ".join(surface.ROOT_HELP.split()) in flat
+    for name, help_text in [*options, *commands]:
+        assert f"{name} {help_text}" in flat or f"{name} PATH {help_text}" in flat, name
+
+
+def test_help_and_version_import_neither_typer_nor_any_command(tmp_path: Path) -> None:
+    for args in (["--help"], ["--version"], []):
+        proc, loaded = _entry(tmp_path, "without-plugins", *args)
+        assert loaded == [], (args, loaded)
+        assert proc.returncode == (2 if not args else 0), proc.stderr
+        assert proc.stderr == ""
+
+
+def test_version_reads_no_entry_point_even_with_plugins_installed(tmp_path: Path) -> None:
+    proc, loaded = _entry(tmp_path, "as-installed", "--version")
+    assert proc.returncode == 0 and proc.stdout == "agentfactory 0.1.0\n"
+    assert loaded == []
+
+
+def test_no_arguments_print_the_help_and_exit_2_as_typer_does(tmp_path: Path) -> None:
+    proc, _ = _entry(tmp_path, "without-plugins")
+    assert proc.returncode == 2
+    assert proc.stdout.startswith("Usage: agentfactory [OPTIONS] COMMAND [ARGS]...")
+    assert "\n  run " in proc.stdout and "\n  library " in proc.stdout
+
+
+def test_a_shell_asking_for_completions_gets_typers_answer(tmp_path: Path) -> None:
+    proc, loaded = _entry(
+        tmp_path,
+        "without-plugins",
+        _AGENTFACTORY_COMPLETE="complete_bash",
+        COMP_WORDS="agentfactory libr",
+        COMP_CWORD="1",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["library"]
+    assert "typer" in loaded
+
+
+def test_any_other_command_line_goes_to_typer(tmp_path: Path) -> None:
+    proc, loaded = _entry(tmp_path, "without-plugins", "--version", "--help")
+    assert proc.returncode == 0 and proc.stdout.strip() == "agentfactory 0.1.0"
+    assert "typer" in loaded
+
+
+def test_a_command_plugins_help_is_its_own_and_a_broken_one_does_not_break_the_help(
+    monkeypatch, tmp_path: Path
+) -> None:
+    (tmp_path / "greet_command.py").write_text(
+        "def register(app):\n"
+        "    @app.command('greet')\n"
+        "    def greet() -> None:\n"
+        "        '''Say hello\n        to the world.\n\n        More text.'''\n"
+    )
+    (tmp_path / "broken_command.py").write_text("raise ImportError('missing dependency')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    extra = [
+        plugins.EntryPoint("greet", "greet_command:register", surface.COMMANDS_GROUP),
+        plugins.EntryPoint("broken", "broken_command:register", surface.COMMANDS_GROUP),
+    ]
+    monkeypatch.setattr(surface, "entry_points", lambda *, group: extra)
+    flat = " ".join(surface.render_help("agentfactory").split())
+    assert "greet Say hello to the world." in flat and "More text" not in flat
+    assert "broken The command plugin 'broken' (broken_command:register) cannot be loaded" in flat
+    assert "bench Needs the benchmark distribution" in flat  # not installed, as far as this test goes
+
+
+@pytest.mark.parametrize("group", ["agentfactory.commands", "agentfactory.providers", "console_scripts"])
+def test_entry_points_are_those_importlib_metadata_finds(group: str) -> None:
+    from importlib.metadata import entry_points
+
+    ours = sorted((e.name, e.value) for e in plugins.entry_points(group=group))
+    assert ours == sorted((e.name, e.value) for e in entry_points(group=group))
+    assert ours, group
+
+
+def test_the_first_distribution_of_a_name_on_the_path_wins_and_load_imports_its_object(
+    monkeypatch, tmp_path: Path
+) -> None:
+    for folder, target in (("a", "first_mod:VALUE"), ("b", "second_mod:VALUE")):
+        info = tmp_path / folder / "Some.Plugin-1.0.dist-info"
+        info.mkdir(parents=True)
+        (info / "entry_points.txt").write_text(f"# comment\n[demo.group]\nthing = {target} [extra]\n")
+    (tmp_path / "a" / "first_mod.py").write_text("VALUE = 'first'\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "a"), str(tmp_path / "b")])
+    found = plugins.entry_points(group="demo.group", name="thing")
+    assert [(e.name, e.value) for e in found] == [("thing", "first_mod:VALUE [extra]")]
+    assert found[0].load() == "first"
+    assert plugins.entry_points(group="demo.group", name="other") == []
+
+
+def test_a_zip_on_the_path_is_read_by_importlib_metadata(monkeypatch, tmp_path: Path) -> None:
+    archive = tmp_path / "plugin.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("zipped_plugin-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zipped-plugin\n")
+        zf.writestr("zipped_plugin-1.0.dist-info/entry_points.txt", "[demo.zipped]\nthing = zmod:run\n")
+    monkeypatch.setattr(sys, "path", [str(archive)])
+    importlib.invalidate_caches()
+    assert [(e.name, e.value) for e in plugins.entry_points(group="demo.zipped")] == [("thing", "zmod:run")]
