@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from pathlib import Path
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
@@ -30,9 +31,100 @@ def _missing_command(name: str, where: str) -> typer.Typer:
     return scratch
 
 
+class _PlainValue:
+    """A parameter's value from its command-line text, for the plain types of this command line (str,
+    int, float, Path, a flag's bool, lists of them) without pydantic, which typer's own coercion imports for every
+    parameter it converts (tens of milliseconds before any command runs). What is not plainly one of
+    those (a constraint, another type, text such as `1_000` or `1e3`) goes to typer's coercion, built
+    then: a value or an error message is always the one typer gives."""
+
+    def __init__(self, param: Any, leaf: type) -> None:
+        self.param, self.leaf, self.typers = param, leaf, None
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        many = param.multiple or param.nargs == -1
+        if value is None:
+            return () if many else None
+        if many and isinstance(value, list | tuple):
+            plain = [self._plain(item, param, ctx) for item in value]
+            if all(item is not _UNSURE for item in plain):
+                return plain
+        elif not many:
+            plain = self._plain(value, param, ctx)
+            if plain is not _UNSURE:
+                return plain
+        if self.typers is None:
+            from typer._coercion import build_runtime_param
+
+            self.typers = build_runtime_param(param.type_descriptor)
+        return self.typers.coerce(value, param=param, ctx=ctx)
+
+    def _plain(self, value: Any, param: Any, ctx: Any) -> Any:
+        if self.leaf is bool and isinstance(value, bool):
+            return value
+        if not isinstance(value, str):
+            return _UNSURE
+        if self.leaf is str:
+            return value
+        if self.leaf is Path:
+            from typer._param_types import coerce_cli_path
+
+            return coerce_cli_path(
+                Path(value), param.type_descriptor.parameter_info, path_type=Path, param=param, ctx=ctx
+            )
+        digits = value[1:] if value.startswith("-") else value
+        if self.leaf is int and 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
+            return int(value)
+        whole, _, fraction = digits.partition(".")
+        if self.leaf is float and 0 < len(digits) <= 30 and all(
+            part.isascii() and part.isdigit() for part in (whole, fraction or "0")
+        ):
+            return float(value)
+        return _UNSURE
+
+
+_UNSURE = object()
+_CONSTRAINTS = ("parser", "min", "max", "clamp", "click_type", "path_type", "resolve_path", "allow_dash")
+
+
+def _plain_values(command: Any) -> None:
+    """Give the plain parameters of `command` (and of its subcommands) the pydantic-free coercion, as
+    the command parses its arguments (its help option, made then, included). Built on typer's
+    parameter internals: with a typer that has none of them, nothing changes."""
+    parameters = command.get_params
+
+    def get_params(ctx: Any) -> list[Any]:
+        found = parameters(ctx)
+        for param in found:
+            _plain_param(param)
+        return found
+
+    command.get_params = get_params
+    for sub in getattr(command, "commands", {}).values():
+        _plain_values(sub)
+
+
+def _plain_param(param: Any) -> None:
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None or getattr(param, "_runtime_param", _UNSURE) is not None:
+        return
+    info, annotation = descriptor.parameter_info, descriptor.annotation
+    if any(getattr(info, name, None) not in (None, False) for name in _CONSTRAINTS):
+        return
+    leaf = annotation.__args__[0] if getattr(annotation, "__origin__", None) is list else annotation
+    if leaf in (str, int, float, Path, bool) and (leaf is annotation or param.multiple or param.nargs == -1):
+        param._runtime_param = _PlainValue(param, leaf)
+
+
 class _Group(TyperGroup):
     """Root group: commands are imported when first used, and an expected error becomes one red sentence
     and its exit code, never a traceback."""
+
+    def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
+        found = super().get_params(ctx)
+        for param in found:
+            _plain_param(param)
+        return found
 
     def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
         names = list(self.commands)
@@ -68,6 +160,7 @@ class _Group(TyperGroup):
 
     def _mount(self, name: str, scratch: typer.Typer) -> None:
         for command_name, command in typer.main.get_group(scratch).commands.items():
+            _plain_values(command)
             self.commands.setdefault(command_name, command)
 
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
