@@ -75,9 +75,12 @@ class _PlainValue:
         digits = value[1:] if value.startswith("-") else value
         if self.leaf is int and 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
             return int(value)
-        whole, _, fraction = digits.partition(".")
-        if self.leaf is float and 0 < len(digits) <= 30 and all(
-            part.isascii() and part.isdigit() for part in (whole, fraction or "0")
+        parts = digits.split(".")
+        if (
+            self.leaf is float
+            and len(parts) <= 2
+            and 0 < len(digits) <= 30
+            and all(part.isascii() and part.isdigit() for part in parts)
         ):
             return float(value)
         return _UNSURE
