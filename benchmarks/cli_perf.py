@@ -30,11 +30,12 @@ import time
 from pathlib import Path
 
 # Runs the CLI in this process and leaves at the first model call: agentfactory.llm.scripted gets its
-# ScriptedProvider.complete replaced, as it is imported, by an immediate exit.
+# ScriptedProvider.complete replaced, as it is imported, by an immediate exit. (A plain finder class:
+# importlib.abc would import importlib.resources and more, time that is not the CLI's.)
 FIRST_CALL = r"""
-import importlib.abc, importlib.machinery, os, runpy, sys
+import importlib.machinery, os, runpy, sys
 
-class Hook(importlib.abc.MetaPathFinder):
+class Hook:
     def find_spec(self, name, path, target=None):
         if name != "agentfactory.llm.scripted":
             return None
