@@ -11,8 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from agentfactory import __version__
-from agentfactory.cli import main as cli_main
-from agentfactory.cli import surface
+from agentfactory.cli import command_line, surface
 from agentfactory.cli.surface import COMMANDS, COMMANDS_GROUP, FROM_ELSEWHERE, INSTALL_BENCH  # noqa: F401
 from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError, ConfigError
 
@@ -231,10 +230,4 @@ def command_help(names: list[str]) -> dict[str, str]:
     return helps
 
 
-def run_app() -> None:
-    """The whole command line, through typer: `agentfactory.cli.main` comes here for everything the
-    table of commands does not answer by itself."""
-    app()
-
-
-main = cli_main  # the console script's entry, under its old name here too
+main = command_line  # the command line, ending with SystemExit (the console script also leaves at once)

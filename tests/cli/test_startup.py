@@ -213,3 +213,69 @@ def test_a_zip_on_the_path_is_read_by_importlib_metadata(monkeypatch, tmp_path: 
     monkeypatch.setattr(sys, "path", [str(archive)])
     importlib.invalidate_caches()
     assert [(e.name, e.value) for e in plugins.entry_points(group="demo.zipped")] == [("thing", "zmod:run")]
+
+
+# --------------------------------------------------------------------------- leaving the process at once
+
+
+def _console(tmp_path: Path, *args: str, code: str = "") -> subprocess.CompletedProcess:
+    """`agentfactory ARGS` as the console script runs it (main, which leaves with os._exit), after `code`."""
+    script = f"import sys\n{code}\nsys.argv = ['agentfactory', *sys.argv[1:]]\nfrom agentfactory.cli import main\nmain()\n"
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        env=_env(NO_COLOR="1"),
+        cwd=tmp_path,
+        timeout=300,
+    )
+
+
+def test_a_run_left_at_once_loses_nothing(tmp_path: Path) -> None:
+    from tests.cli.conftest import subagent_script
+
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps(subagent_script("say-hi", 'return {"greeting": "hi"}', answer="hi")))
+    proc = _console(
+        tmp_path,
+        "run",
+        "Say hi.",
+        "--model",
+        f"scripted:{script}",
+        "--sandbox",
+        "local",
+        "--library",
+        str(tmp_path / "lib"),
+        "--workspaces",
+        str(tmp_path / "ws"),
+        "--json",
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)  # the whole JSON reached the pipe
+    assert result["status"] == "success" and result["run_id"]
+    (run,) = (tmp_path / "ws").iterdir()
+    events = [json.loads(line) for line in (run / "events.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert events[-1]["type"] == "run_finished" and events[-1]["status"] == "success"
+    listed = _console(tmp_path, "library", "list", "--library", str(tmp_path / "lib"), "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [row["name"] for row in json.loads(listed.stdout)] == ["say-hi"]
+
+
+def test_the_exit_code_and_the_last_words_are_kept(tmp_path: Path) -> None:
+    empty = _console(tmp_path, "run", "", "--sandbox", "local")
+    assert empty.returncode == 2 and "The task is empty" in empty.stderr
+    unknown = _console(tmp_path, "no-such-command")
+    assert unknown.returncode == 2 and "No such command" in unknown.stderr
+    worded = _console(tmp_path, "--version", code="import atexit\natexit.register(lambda: print('bye'))")
+    assert worded.returncode == 0 and worded.stdout == "agentfactory 0.1.0\nbye\n"
+
+
+def test_a_thread_that_keeps_the_process_alive_is_waited_for(tmp_path: Path) -> None:
+    late = tmp_path / "late.txt"
+    code = (
+        "import threading, time\n"
+        f"def write():\n    time.sleep(0.5)\n    open({str(late)!r}, 'w').write('done')\n"
+        "threading.Thread(target=write).start()"
+    )
+    proc = _console(tmp_path, "--version", code=code)
+    assert proc.returncode == 0 and late.read_text() == "done"
