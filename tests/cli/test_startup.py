@@ -279,3 +279,55 @@ def test_a_thread_that_keeps_the_process_alive_is_waited_for(tmp_path: Path) -> 
     )
     proc = _console(tmp_path, "--version", code=code)
     assert proc.returncode == 0 and late.read_text() == "done"
+
+
+# What a run has imported when it makes its first model call (scripted: no SDK).
+NOT_BEFORE_THE_FIRST_CALL = [
+    "pydantic",
+    "importlib.metadata",
+    "email",
+    "jsonschema",
+    "git",
+    "filelock",
+    "httpx",
+    "anthropic",
+    "openai",
+    "docker",
+    "logging",
+]
+FIRST_CALL = r"""
+import json, os, sys
+watched, out = json.loads(sys.argv[1]), sys.argv[2]
+import agentfactory.llm.scripted as scripted
+def first_call(*args, **kwargs):
+    with open(out, "w") as fh:
+        json.dump(sorted(m for m in watched if m in sys.modules), fh)
+    os._exit(0)
+scripted.ScriptedProvider.complete = first_call
+sys.argv = ["agentfactory", *sys.argv[3:]]
+from agentfactory.cli import main
+main()
+"""
+
+
+def test_a_run_reaches_its_first_model_call_without_the_heavy_modules(tmp_path: Path) -> None:
+    from agentfactory.library import Library
+    from tests.library._helpers import write_folder
+
+    # A library in use: creating one is git's work
+    Library(tmp_path / "lib").save(write_folder(tmp_path / "src", "text-preview"))
+    script = tmp_path / "script.json"
+    script.write_text(json.dumps([{"text": "unused"}]))
+    out = tmp_path / "modules.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", FIRST_CALL, json.dumps(NOT_BEFORE_THE_FIRST_CALL), str(out), "run", "Say hi."]
+        + ["--model", f"scripted:{script}", "--sandbox", "local", "--max-steps", "5", "--max-cost", "1.5"]
+        + ["--library", str(tmp_path / "lib"), "--workspaces", str(tmp_path / "ws")],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert json.loads(out.read_text()) == []
