@@ -59,18 +59,19 @@ class _PlainValue:
         return self.typers.coerce(value, param=param, ctx=ctx)
 
     def _plain(self, value: Any, param: Any, ctx: Any) -> Any:
-        if self.leaf is bool and isinstance(value, bool):
+        # A default comes as the Python value it is: kept as the type would keep it.
+        if type(value) is self.leaf and self.leaf in (bool, int, float, str):
             return value
-        if not isinstance(value, str):
-            return _UNSURE
-        if self.leaf is str:
-            return value
-        if self.leaf is Path:
+        if self.leaf is float and type(value) is int:
+            return float(value)
+        if self.leaf is Path and isinstance(value, str | Path):
             from typer._param_types import coerce_cli_path
 
             return coerce_cli_path(
                 Path(value), param.type_descriptor.parameter_info, path_type=Path, param=param, ctx=ctx
             )
+        if not isinstance(value, str):
+            return _UNSURE
         digits = value[1:] if value.startswith("-") else value
         if self.leaf is int and 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
             return int(value)

@@ -331,3 +331,73 @@ def test_a_run_reaches_its_first_model_call_without_the_heavy_modules(tmp_path: 
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert json.loads(out.read_text()) == []
+
+
+# ------------------------------------------------------------------ parameters converted without pydantic
+
+SAMPLES = {
+    int: ["0", "-7", "007", "123456789012345678", " 7 ", "1_000", "+5", "1.0", "abc", "", 5, True],
+    float: ["1.5", "-0.25", "3", "10.0", "1.", ".5", "1e3", "inf", "nan", "x", "", 2, 2.5],
+    str: ["x", "", "-", "\udc80", "two words", 5],
+    Path: ["a/b", "", "-", "/", "a\udc80", Path("p"), 5],
+    bool: [True, False, "yes"],
+}
+
+
+def _plain_parameters() -> list[tuple[str, object, type]]:
+    """Every parameter of the product's commands that is converted without pydantic, with its leaf type."""
+    from agentfactory.cli.app import _plain_param, _PlainValue, app
+
+    group = typer.main.get_command(app)
+    ctx = typer.Context(group, info_name="agentfactory")
+    found, seen = [], set()
+
+    def walk(command, where: str) -> None:
+        for param in command.get_params(ctx):
+            param._runtime_param = None
+            _plain_param(param)
+            plain = param._runtime_param
+            key = (repr(param.type_descriptor.annotation), param.multiple, param.nargs)
+            if isinstance(plain, _PlainValue) and key not in seen:
+                seen.add(key)
+                found.append((f"{where} {param.name}", param, plain.leaf))
+        for name, sub in getattr(command, "commands", {}).items():
+            walk(sub, f"{where} {name}")
+
+    for name in surface.COMMANDS:
+        walk(group.get_command(ctx, name), name)
+    walk(group, "agentfactory")
+    return found
+
+
+def _outcome(runtime, value, param, ctx) -> tuple:
+    """What a conversion gives, comparable: the value's repr and type, or the error the user reads."""
+    try:
+        result = runtime.coerce(value, param=param, ctx=ctx)
+    except Exception as exc:
+        return ("error", type(exc).__name__, str(exc))
+    items = result if isinstance(result, list | tuple) else [result]
+    return ("value", repr(result), [type(item) for item in items])
+
+
+def test_plain_parameters_get_exactly_what_typer_would_give(tmp_path: Path, monkeypatch) -> None:
+    from typer._coercion import build_runtime_param
+
+    from agentfactory.cli.app import _PlainValue
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b").write_text("")
+    params = _plain_parameters()
+    assert {leaf for _, _, leaf in params} == {int, float, str, Path, bool}
+    ctx = typer.Context(typer.main.get_command(importlib.import_module("agentfactory.cli.app").app))
+    compared = 0
+    for where, param, leaf in params:
+        many = param.multiple or param.nargs == -1
+        for sample in SAMPLES[leaf]:
+            value = (sample, sample) if many else sample
+            ours = _outcome(_PlainValue(param, leaf), value, param, ctx)
+            theirs = _outcome(build_runtime_param(param.type_descriptor), value, param, ctx)
+            assert ours == theirs, (where, sample)
+            compared += 1
+    assert compared > 50
