@@ -127,6 +127,29 @@ def test_help_and_version_import_neither_typer_nor_any_command(tmp_path: Path) -
         assert proc.stderr == ""
 
 
+COUNT = r"""
+import atexit, sys
+bare = set(sys.modules)
+import agentfactory.cli.surface as surface
+surface.entry_points = lambda *, group: []
+atexit.register(lambda: print("MODULES", len(set(sys.modules) - bare), file=sys.stderr))
+sys.argv = ["agentfactory", *sys.argv[1:]]
+from agentfactory.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_help_and_version_cost_a_handful_of_modules_beyond_a_bare_interpreter(args: list[str]) -> None:
+    # A count, not a time: the top-level answers import the package, the table and the plugin reader
+    # (with typing), about 17 modules; typer alone brings over 100.
+    proc = subprocess.run(
+        [sys.executable, "-c", COUNT, *args], capture_output=True, text=True, env=_env(), timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stderr.split("MODULES")[1]) <= 25
+
+
 def test_version_reads_no_entry_point_even_with_plugins_installed(tmp_path: Path) -> None:
     proc, loaded = _entry(tmp_path, "as-installed", "--version")
     assert proc.returncode == 0 and proc.stdout == "agentfactory 0.1.0\n"
