@@ -142,12 +142,13 @@ main()
 @pytest.mark.parametrize("args", [["--help"], ["--version"]])
 def test_help_and_version_cost_a_handful_of_modules_beyond_a_bare_interpreter(args: list[str]) -> None:
     # A count, not a time: the top-level answers import the package, the table and the plugin reader
-    # (with typing), about 17 modules; typer alone brings over 100.
+    # with typing and re, 17 to 35 modules (as much as site did not import already); typer alone
+    # brings over 100.
     proc = subprocess.run(
         [sys.executable, "-c", COUNT, *args], capture_output=True, text=True, env=_env(), timeout=120
     )
     assert proc.returncode == 0, proc.stderr
-    assert int(proc.stderr.split("MODULES")[1]) <= 25
+    assert int(proc.stderr.split("MODULES")[1]) <= 40
 
 
 def test_version_reads_no_entry_point_even_with_plugins_installed(tmp_path: Path) -> None:
