@@ -1,4 +1,7 @@
-"""The `agentfactory` command: the root typer app and the mapping of expected errors to exit codes."""
+"""The `agentfactory` command through typer: the root group, which imports a command when it is first
+used and converts plain parameters without pydantic (cli/params.py), and the mapping of expected errors
+to exit codes. `agentfactory`, `--help` and `--version` are answered before this module is imported
+(cli/surface.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typer.core import TyperGroup
 
 from agentfactory import __version__
 from agentfactory.cli import command_line, surface
+from agentfactory.cli.params import plain_param, plain_values
 from agentfactory.cli.surface import COMMANDS, COMMANDS_GROUP, FROM_ELSEWHERE, INSTALL_BENCH  # noqa: F401
 from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError, ConfigError
 
@@ -30,95 +34,6 @@ def _missing_command(name: str, where: str) -> typer.Typer:
     return scratch
 
 
-class _PlainValue:
-    """A parameter's value from its command-line text, for the plain types of this command line (str,
-    int, float, Path, a flag's bool, lists of them) without pydantic, which typer's own coercion imports for every
-    parameter it converts (tens of milliseconds before any command runs). What is not plainly one of
-    those (a constraint, another type, text such as `1_000` or `1e3`) goes to typer's coercion, built
-    then: a value or an error message is always the one typer gives."""
-
-    def __init__(self, param: Any, leaf: type) -> None:
-        self.param, self.leaf, self.typers = param, leaf, None
-
-    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
-        many = param.multiple or param.nargs == -1
-        if value is None:
-            return () if many else None
-        if many and isinstance(value, list | tuple):
-            plain = [self._plain(item, param, ctx) for item in value]
-            if all(item is not _UNSURE for item in plain):
-                return plain
-        elif not many:
-            plain = self._plain(value, param, ctx)
-            if plain is not _UNSURE:
-                return plain
-        if self.typers is None:
-            from typer._coercion import build_runtime_param
-
-            self.typers = build_runtime_param(param.type_descriptor)
-        return self.typers.coerce(value, param=param, ctx=ctx)
-
-    def _plain(self, value: Any, param: Any, ctx: Any) -> Any:
-        # A default comes as the Python value it is: kept as the type would keep it.
-        if type(value) is self.leaf and self.leaf in (bool, int, float, str):
-            return value
-        if self.leaf is float and type(value) is int:
-            return float(value)
-        if self.leaf is Path and isinstance(value, str | Path):
-            from typer._param_types import coerce_cli_path
-
-            return coerce_cli_path(
-                Path(value), param.type_descriptor.parameter_info, path_type=Path, param=param, ctx=ctx
-            )
-        if not isinstance(value, str):
-            return _UNSURE
-        digits = value[1:] if value.startswith("-") else value
-        if self.leaf is int and 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
-            return int(value)
-        parts = digits.split(".")
-        if (
-            self.leaf is float
-            and len(parts) <= 2
-            and 0 < len(digits) <= 30
-            and all(part.isascii() and part.isdigit() for part in parts)
-        ):
-            return float(value)
-        return _UNSURE
-
-
-_UNSURE = object()
-_CONSTRAINTS = ("parser", "min", "max", "clamp", "click_type", "path_type", "resolve_path", "allow_dash")
-
-
-def _plain_values(command: Any) -> None:
-    """Give the plain parameters of `command` (and of its subcommands) the pydantic-free coercion, as
-    the command parses its arguments (its help option, made then, included). Built on typer's
-    parameter internals: with a typer that has none of them, nothing changes."""
-    parameters = command.get_params
-
-    def get_params(ctx: Any) -> list[Any]:
-        found = parameters(ctx)
-        for param in found:
-            _plain_param(param)
-        return found
-
-    command.get_params = get_params
-    for sub in getattr(command, "commands", {}).values():
-        _plain_values(sub)
-
-
-def _plain_param(param: Any) -> None:
-    descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is None or getattr(param, "_runtime_param", _UNSURE) is not None:
-        return
-    info, annotation = descriptor.parameter_info, descriptor.annotation
-    if any(getattr(info, name, None) not in (None, False) for name in _CONSTRAINTS):
-        return
-    leaf = annotation.__args__[0] if getattr(annotation, "__origin__", None) is list else annotation
-    if leaf in (str, int, float, Path, bool) and (leaf is annotation or param.multiple or param.nargs == -1):
-        param._runtime_param = _PlainValue(param, leaf)
-
-
 class _Group(TyperGroup):
     """Root group: commands are imported when first used, and an expected error becomes one red sentence
     and its exit code, never a traceback."""
@@ -126,7 +41,7 @@ class _Group(TyperGroup):
     def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
         found = super().get_params(ctx)
         for param in found:
-            _plain_param(param)
+            plain_param(param)
         return found
 
     def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
@@ -163,7 +78,7 @@ class _Group(TyperGroup):
 
     def _mount(self, name: str, scratch: typer.Typer) -> None:
         for command_name, command in typer.main.get_group(scratch).commands.items():
-            _plain_values(command)
+            plain_values(command)
             self.commands.setdefault(command_name, command)
 
     def invoke(self, ctx: typer.Context):  # type: ignore[override]

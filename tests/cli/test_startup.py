@@ -370,7 +370,8 @@ SAMPLES = {
 
 def _plain_parameters() -> list[tuple[str, object, type]]:
     """Every parameter of the product's commands that is converted without pydantic, with its leaf type."""
-    from agentfactory.cli.app import _plain_param, _PlainValue, app
+    from agentfactory.cli.app import app
+    from agentfactory.cli.params import PlainValue, plain_param
 
     group = typer.main.get_command(app)
     ctx = typer.Context(group, info_name="agentfactory")
@@ -379,10 +380,10 @@ def _plain_parameters() -> list[tuple[str, object, type]]:
     def walk(command, where: str) -> None:
         for param in command.get_params(ctx):
             param._runtime_param = None
-            _plain_param(param)
+            plain_param(param)
             plain = param._runtime_param
             key = (repr(param.type_descriptor.annotation), param.multiple, param.nargs)
-            if isinstance(plain, _PlainValue) and key not in seen:
+            if isinstance(plain, PlainValue) and key not in seen:
                 seen.add(key)
                 found.append((f"{where} {param.name}", param, plain.leaf))
         for name, sub in getattr(command, "commands", {}).items():
@@ -407,7 +408,7 @@ def _outcome(runtime, value, param, ctx) -> tuple:
 def test_plain_parameters_get_exactly_what_typer_would_give(tmp_path: Path, monkeypatch) -> None:
     from typer._coercion import build_runtime_param
 
-    from agentfactory.cli.app import _PlainValue
+    from agentfactory.cli.params import PlainValue
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a").mkdir()
@@ -420,7 +421,7 @@ def test_plain_parameters_get_exactly_what_typer_would_give(tmp_path: Path, monk
         many = param.multiple or param.nargs == -1
         for sample in SAMPLES[leaf]:
             value = (sample, sample) if many else sample
-            ours = _outcome(_PlainValue(param, leaf), value, param, ctx)
+            ours = _outcome(PlainValue(leaf), value, param, ctx)
             theirs = _outcome(build_runtime_param(param.type_descriptor), value, param, ctx)
             assert ours == theirs, (where, sample)
             compared += 1
