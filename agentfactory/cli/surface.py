@@ -120,9 +120,10 @@ def render_help(program: str) -> str:
         helps.update(command_help(plugins))
     helps.update({name: missing_help(name) for name in FROM_ELSEWHERE if name not in table})
     width = _width()
-    lines = [f"Usage: {program} [OPTIONS] COMMAND [ARGS]...", "", *_wrap(ROOT_HELP, width, "  "), ""]
-    lines += ["Options:", *_rows(ROOT_OPTIONS, width), ""]
-    lines += ["Commands:", *_rows([(name, helps.get(name, "")) for name in command_names(table)], width)]
+    lines = ["", f" Usage: {program} [OPTIONS] COMMAND [ARGS]...", ""]
+    lines += [f" {line}" for line in _wrap(ROOT_HELP, width - 2)] + [""]
+    lines += _panel("Options", ROOT_OPTIONS, width)
+    lines += _panel("Commands", [(name, helps.get(name, "")) for name in command_names(table)], width)
     return "\n".join(lines) + "\n"
 
 
@@ -135,32 +136,45 @@ def _program() -> str:
 
 
 def _width() -> int:
+    """The terminal's width (COLUMNS first), as rich measures it for typer's help; 80 when unknown."""
     try:
         columns = int(os.environ.get("COLUMNS", "") or os.get_terminal_size(sys.__stdout__.fileno()).columns)
     except (OSError, ValueError, AttributeError):
         columns = 80
-    return max(40, min(columns, 120))
+    return max(40, columns)
 
 
-def _rows(rows: list[tuple[str, str]], width: int) -> list[str]:
-    first = max(len(name) for name, _ in rows) + 4
-    out = []
+def _panel(title: str, rows: list[tuple[str, str]], width: int) -> list[str]:
+    """Rows of (name, help) in a box titled `title`, drawn as typer's help draws its panels."""
+    inner = width - 4  # "│ " and " │"
+    first = min(max(len(name) for name, _ in rows) + 2, inner // 2)
+    lines = [f"╭─ {title} " + "─" * (width - len(title) - 5) + "╮"]
     for name, text in rows:
-        wrapped = _wrap(text, width, " " * first) or [""]
-        out.append(f"  {name:<{first - 2}}" + wrapped[0][first:])
-        out += wrapped[1:]
-    return out
+        wrapped = _wrap(text, inner - first) or [""]
+        label = name
+        if len(name) >= first:  # a name wider than its column (a narrow terminal): a line of its own
+            lines += [f"│ {part:<{inner}} │" for part in _wrap(name, inner)]
+            label = ""
+        lines.append(f"│ {label:<{first}}{wrapped[0]:<{inner - first}} │")
+        lines += [f"│ {'':<{first}}{more:<{inner - first}} │" for more in wrapped[1:]]
+    return [*lines, "╰" + "─" * (width - 2) + "╯"]
 
 
-def _wrap(text: str, width: int, indent: str) -> list[str]:
-    """Greedy word wrap (textwrap would import re for it)."""
+def _wrap(text: str, width: int) -> list[str]:
+    """Greedy word wrap at `width` (textwrap would import re for it); a longer word is cut."""
     lines, line = [], ""
     for word in text.split():
-        if line and len(indent) + len(line) + 1 + len(word) > width:
-            lines.append(indent + line)
+        while len(word) > width:
+            if line:
+                lines.append(line)
+                line = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
             line = word
         else:
             line = f"{line} {word}" if line else word
     if line:
-        lines.append(indent + line)
+        lines.append(line)
     return lines

@@ -109,11 +109,16 @@ def test_the_table_help_says_what_typers_help_says() -> None:
     assert [(opt.split()[0], text) for opt, text in surface.ROOT_OPTIONS] == options
 
 
+def _flat(text: str) -> str:
+    """The help's words in order, without the boxes' borders."""
+    return " ".join(text.replace("│", " ").split())
+
+
 def test_the_printed_help_lists_every_option_and_command_with_its_help(capsys) -> None:
     options, commands = _typer_rows()
     text = surface.render_help("agentfactory")
-    flat = " ".join(text.split())
-    assert text.startswith("Usage: agentfactory [OPTIONS] COMMAND [ARGS]...\n")
+    flat = _flat(text)
+    assert text.startswith("\n Usage: agentfactory [OPTIONS] COMMAND [ARGS]...\n")
     assert " ".join(surface.ROOT_HELP.split()) in flat
     for name, help_text in [*options, *commands]:
         assert f"{name} {help_text}" in flat or f"{name} PATH {help_text}" in flat, name
@@ -157,11 +162,21 @@ def test_version_reads_no_entry_point_even_with_plugins_installed(tmp_path: Path
     assert loaded == []
 
 
+@pytest.mark.parametrize("columns", ["40", "80", "133"])
+def test_the_help_fits_the_terminal_width(monkeypatch, columns: str) -> None:
+    monkeypatch.setenv("COLUMNS", columns)
+    text = surface.render_help("agentfactory")
+    boxed = [line for line in text.splitlines() if line and line[0] in "╭│╰"]
+    assert boxed and {len(line) for line in boxed} == {int(columns)}
+    assert all(len(line) <= int(columns) for line in text.splitlines())
+    assert "--install-completion" in text and "Show the version." in text
+
+
 def test_no_arguments_print_the_help_and_exit_2_as_typer_does(tmp_path: Path) -> None:
     proc, _ = _entry(tmp_path, "without-plugins")
     assert proc.returncode == 2
-    assert proc.stdout.startswith("Usage: agentfactory [OPTIONS] COMMAND [ARGS]...")
-    assert "\n  run " in proc.stdout and "\n  library " in proc.stdout
+    assert proc.stdout.startswith("\n Usage: agentfactory [OPTIONS] COMMAND [ARGS]...")
+    assert "\n│ run " in proc.stdout and "\n│ library " in proc.stdout
 
 
 def test_a_shell_asking_for_completions_gets_typers_answer(tmp_path: Path) -> None:
@@ -199,7 +214,7 @@ def test_a_command_plugins_help_is_its_own_and_a_broken_one_does_not_break_the_h
         plugins.EntryPoint("broken", "broken_command:register", surface.COMMANDS_GROUP),
     ]
     monkeypatch.setattr(surface, "entry_points", lambda *, group: extra)
-    flat = " ".join(surface.render_help("agentfactory").split())
+    flat = _flat(surface.render_help("agentfactory"))
     assert "greet Say hello to the world." in flat and "More text" not in flat
     assert "broken The command plugin 'broken' (broken_command:register) cannot be loaded" in flat
     assert "bench Needs the benchmark distribution" in flat  # not installed, as far as this test goes
