@@ -120,8 +120,8 @@ def render_help(program: str) -> str:
         helps.update(command_help(plugins))
     helps.update({name: missing_help(name) for name in FROM_ELSEWHERE if name not in table})
     width = _width()
-    lines = ["", f" Usage: {program} [OPTIONS] COMMAND [ARGS]...", ""]
-    lines += [f" {line}" for line in _wrap(ROOT_HELP, width - 2)] + [""]
+    lines = ["", *(f" {line}" for line in _wrap(f"Usage: {program} [OPTIONS] COMMAND [ARGS]...", width - 2))]
+    lines += ["", *(f" {line}" for line in _wrap(ROOT_HELP, width - 2)), ""]
     lines += _panel("Options", ROOT_OPTIONS, width)
     lines += _panel("Commands", [(name, helps.get(name, "")) for name in command_names(table)], width)
     return "\n".join(lines) + "\n"
