@@ -52,9 +52,13 @@ def _leave(code: Any) -> NoReturn:
     buffer is left for the teardown to flush."""
     threading = sys.modules.get("threading")
     if threading is not None:
-        for thread in threading.enumerate():
-            if thread is not threading.current_thread() and not thread.daemon:
-                thread.join()
+        shutdown = getattr(threading, "_shutdown", None)  # what Python's exit calls: the threading
+        if shutdown is not None:  # atexit hooks (a thread pool's), then every non-daemon thread joined
+            shutdown()
+        else:
+            for thread in threading.enumerate():
+                if thread is not threading.current_thread() and not thread.daemon:
+                    thread.join()
     if code is None:
         code = 0
     elif not isinstance(code, int):  # SystemExit("message"): the message, and 1, as Python does

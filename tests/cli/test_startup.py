@@ -441,3 +441,14 @@ def test_plain_parameters_get_exactly_what_typer_would_give(tmp_path: Path, monk
             assert ours == theirs, (where, sample)
             compared += 1
     assert compared > 50
+
+
+def test_an_idle_thread_pool_does_not_hold_the_exit(tmp_path: Path) -> None:
+    # A pool's workers are non-daemon threads that stop on the threading module's own exit hook.
+    code = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "pool = ThreadPoolExecutor(2)\n"
+        "pool.submit(lambda: None).result()"
+    )
+    proc = _console(tmp_path, "--version", code=code)
+    assert proc.returncode == 0 and proc.stdout == "agentfactory 0.1.0\n"
