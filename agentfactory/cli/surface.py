@@ -149,6 +149,9 @@ def _panel(title: str, rows: list[tuple[str, str]], width: int) -> list[str]:
     inner = width - 4  # "│ " and " │"
     first = min(max(len(name) for name, _ in rows) + 2, inner // 2)
     lines = [f"╭─ {title} " + "─" * (width - len(title) - 5) + "╮"]
+    encoding = (getattr(sys.stdout, "encoding", None) or "").lower().replace("-", "")
+    if encoding not in ("utf8", "utf16", "utf32"):  # a terminal that cannot show the box: drawn in ASCII
+        lines = [f"+- {title} " + "-" * (width - len(title) - 5) + "+"]
     for name, text in rows:
         wrapped = _wrap(text, inner - first) or [""]
         label = name
@@ -157,6 +160,8 @@ def _panel(title: str, rows: list[tuple[str, str]], width: int) -> list[str]:
             label = ""
         lines.append(f"│ {label:<{first}}{wrapped[0]:<{inner - first}} │")
         lines += [f"│ {'':<{first}}{more:<{inner - first}} │" for more in wrapped[1:]]
+    if lines[0][0] == "+":
+        return [line.replace("│", "|") for line in lines] + ["+" + "-" * (width - 2) + "+"]
     return [*lines, "╰" + "─" * (width - 2) + "╯"]
 
 

@@ -452,3 +452,12 @@ def test_an_idle_thread_pool_does_not_hold_the_exit(tmp_path: Path) -> None:
     )
     proc = _console(tmp_path, "--version", code=code)
     assert proc.returncode == 0 and proc.stdout == "agentfactory 0.1.0\n"
+
+
+def test_a_terminal_that_cannot_show_the_boxes_gets_them_in_ascii(monkeypatch) -> None:
+    import io
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BytesIO(), encoding="ascii"))
+    text = surface.render_help("agentfactory")
+    text.encode("ascii")  # nothing it cannot write
+    assert "+- Commands -" in text and "| run " in text
