@@ -18,16 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from agentfactory.config import (  # noqa: E402
-    Budgets,
-    ModelSettings,
-    Paths,
-    RunPolicy,
-    SandboxSettings,
-    Settings,
-    ToolSettings,
-    load_settings,
-)
 from agentfactory.errors import (  # noqa: E402
     AgentFactoryError,
     AuthenticationError,
@@ -43,11 +33,26 @@ from agentfactory.errors import (  # noqa: E402
     UsageError,
     ValidationError,
 )
-from agentfactory.events import EventLog, read_events, summarize_run  # noqa: E402
-from agentfactory.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage  # noqa: E402
 
-# name -> module that defines it, imported on first access (PEP 562).
+# name -> module that defines it, imported on first access (PEP 562): `agentfactory --version` and
+# `--help` import this package and must not pay for the settings, the events or the rest.
 _LAZY = {
+    "Settings": "agentfactory.config",
+    "Budgets": "agentfactory.config",
+    "ModelSettings": "agentfactory.config",
+    "Paths": "agentfactory.config",
+    "RunPolicy": "agentfactory.config",
+    "SandboxSettings": "agentfactory.config",
+    "ToolSettings": "agentfactory.config",
+    "load_settings": "agentfactory.config",
+    "EventLog": "agentfactory.events",
+    "read_events": "agentfactory.events",
+    "summarize_run": "agentfactory.events",
+    "Message": "agentfactory.llm.types",
+    "ModelResponse": "agentfactory.llm.types",
+    "ToolCall": "agentfactory.llm.types",
+    "ToolSpec": "agentfactory.llm.types",
+    "Usage": "agentfactory.llm.types",
     "MetaAgent": "agentfactory.meta.agent",
     "RunResult": "agentfactory.engine.run",
     "Library": "agentfactory.library",
@@ -60,10 +65,22 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from agentfactory import deploy
+    from agentfactory.config import (
+        Budgets,
+        ModelSettings,
+        Paths,
+        RunPolicy,
+        SandboxSettings,
+        Settings,
+        ToolSettings,
+        load_settings,
+    )
     from agentfactory.deploy import DeployRefused
     from agentfactory.engine.run import RunResult
+    from agentfactory.events import EventLog, read_events, summarize_run
     from agentfactory.evolve import EvolveOptions, Evolver
     from agentfactory.library import Case, Library, Subagent
+    from agentfactory.llm.types import Message, ModelResponse, ToolCall, ToolSpec, Usage
     from agentfactory.meta.agent import MetaAgent
 
 

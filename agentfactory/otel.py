@@ -14,13 +14,17 @@ itself. An observer never raises into the run: a telemetry fault costs the trace
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
-log = logging.getLogger("agentfactory.otel")
+
+def _log() -> Any:
+    import logging  # for a warning or a failed span only: a run without tracing does not import it
+
+    return logging.getLogger("agentfactory.otel")
+
 
 ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 INSTALL_HINT = "pip install 'agentfactory[otel]'"
@@ -66,7 +70,7 @@ def _tracer() -> Any | None:
                 from opentelemetry.sdk.trace.export import BatchSpanProcessor
             except ImportError:
                 if not _warned:
-                    log.warning("OTLP export is configured but OpenTelemetry is missing: %s", INSTALL_HINT)
+                    _log().warning("OTLP export is configured but OpenTelemetry is missing: %s", INSTALL_HINT)
                     _warned = True
                 return None
             name = os.environ.get("OTEL_SERVICE_NAME") or "agentfactory"
@@ -116,7 +120,7 @@ class SpanObserver:
                 if handler is not None:
                     handler(event)
         except Exception:  # telemetry never breaks a run
-            log.debug("span for %s failed", event.get("type"), exc_info=True)
+            _log().debug("span for %s failed", event.get("type"), exc_info=True)
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -6,7 +6,11 @@ tool skills subagents call through the broker, see tools/). Each file holds Agen
 block. The tool name is the skill name with `-` turned into `_`.
 
 These files are part of the installation: a broken one is a broken install, said in one sentence
-(ConfigError, exit 3) naming the file and what is wrong, never a traceback.
+(ConfigError, exit 3) naming the file and what is wrong, never a traceback. Reading a tier checks
+everything but the schema's validity as a JSON schema: that check needs jsonschema (tens of
+milliseconds to import, which nothing needs before a tool call is validated), so the schemas of the
+loaded skills are checked when the first validator is compiled (llm/validation.py), before any call
+is validated against them.
 """
 
 from __future__ import annotations
@@ -14,12 +18,10 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 
 from agentfactory.errors import ConfigError, ValidationError
 from agentfactory.library.format import split_skill_md
@@ -74,14 +76,37 @@ def parse_skill(path: Path) -> Skill:
         raise BrokenSkill(path, "has no '## Parameters' JSON schema")
     try:
         schema = json.loads(schema_match.group(1))
-        Draft202012Validator.check_schema(schema)
     except json.JSONDecodeError as exc:
         raise BrokenSkill(path, f"has a '## Parameters' block that is not JSON ({exc.msg})") from None
-    except SchemaError as exc:
-        raise BrokenSkill(path, f"has an invalid JSON schema ({exc.message[:200]})") from None
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise BrokenSkill(path, "has a schema that does not describe an object of arguments")
+    with _unchecked_lock:
+        _unchecked[id(schema)] = (path, schema)
     return Skill(name, name.replace("-", "_"), " ".join(description.split()), body, schema)
+
+
+# The schemas of the skills read so far that are not yet checked as JSON schemas, with their files.
+_unchecked: dict[int, tuple[Path, dict[str, Any]]] = {}
+_unchecked_lock = threading.Lock()
+
+
+def check_loaded_schemas() -> None:
+    """Check the schemas of the skills read so far as JSON schemas (Draft 2020-12): BrokenSkill, naming
+    the file, for one that is not. llm/validation.py calls this before it compiles a validator."""
+    with _unchecked_lock:
+        pending = list(_unchecked.items())
+    if not pending:
+        return
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    for key, (path, schema) in pending:
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise BrokenSkill(path, f"has an invalid JSON schema ({exc.message[:200]})") from None
+        with _unchecked_lock:
+            _unchecked.pop(key, None)
 
 
 @functools.cache

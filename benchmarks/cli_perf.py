@@ -4,11 +4,18 @@
 
 Measured as new processes, from spawn to exit:
 
-- `agentfactory --help`;
+- `agentfactory --version`;
+- `agentfactory --help` as this environment has it (with the command plugins it has installed: in a
+  development environment the benchmark distribution, whose help is read by importing it), and as an
+  installation without command plugins has it (`--help, no plugins`: the entry points read as none);
 - `agentfactory run` up to its first model call (provider `scripted`, so no SDK is imported; the process
   leaves at the first call, so neither the model's answer nor the run's end is timed);
+- a whole `agentfactory run` whose model finishes at once (scripted), local sandbox: start, run, exit;
 - `agentfactory library search` on a small library;
 - `import agentfactory.cli.app` alone.
+
+Every process gets its .pyc files as an installation has them (PYTHONDONTWRITEBYTECODE is dropped from
+their environment, and a first round, not timed, writes them).
 
 Targets: `--help` <= 100 ms; `run` to its first model call <= 150 ms plus the provider SDK's own import
 time. `--importtime` also prints the ten slowest imports of each command (`python -X importtime`).
@@ -30,11 +37,12 @@ import time
 from pathlib import Path
 
 # Runs the CLI in this process and leaves at the first model call: agentfactory.llm.scripted gets its
-# ScriptedProvider.complete replaced, as it is imported, by an immediate exit.
+# ScriptedProvider.complete replaced, as it is imported, by an immediate exit. (A plain finder class:
+# importlib.abc would import importlib.resources and more, time that is not the CLI's.)
 FIRST_CALL = r"""
-import importlib.abc, importlib.machinery, os, runpy, sys
+import importlib.machinery, os, runpy, sys
 
-class Hook(importlib.abc.MetaPathFinder):
+class Hook:
     def find_spec(self, name, path, target=None):
         if name != "agentfactory.llm.scripted":
             return None
@@ -54,10 +62,28 @@ os._exit(3)  # never reached when the run calls the model
 """
 
 
+# `agentfactory ARGS` with no command plugin installed, as far as the command line can tell.
+NO_PLUGINS = r"""
+import importlib, sys
+try:
+    where = importlib.import_module("agentfactory.cli.surface")
+except ImportError:  # an older checkout (--baseline)
+    where = importlib.import_module("agentfactory.cli.app")
+where.entry_points = lambda *, group: []
+sys.argv = ["agentfactory", *sys.argv[1:]]
+from agentfactory.cli import main
+main()
+"""
+
+
 def _time(argv: list[str], env: dict[str, str], expect: int = 0) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system: less moved by other load on the machine)."""
+    """Wall seconds and CPU seconds (user + system: less moved by other load on the machine). The
+    process starts in a scratch folder: `python -m` and `-c` put the current folder first on sys.path,
+    which would put this checkout before the --baseline one."""
     t = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=env["CLI_PERF_CWD"]
+    )
     assert proc.stderr is not None
     err = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -71,7 +97,13 @@ def _time(argv: list[str], env: dict[str, str], expect: int = 0) -> tuple[float,
 
 
 def _slowest_imports(argv: list[str], env: dict[str, str], top: int = 10) -> list[str]:
-    proc = subprocess.run([argv[0], "-X", "importtime", *argv[1:]], capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [argv[0], "-X", "importtime", *argv[1:]],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=env["CLI_PERF_CWD"],
+    )
     rows = []
     for line in proc.stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
@@ -105,11 +137,22 @@ def main() -> None:
         Library(lib).save(folder)
         replies = root / "replies.json"
         replies.write_text(json.dumps([{"text": "unused"}]))
-        env = {**os.environ, "NO_COLOR": "1", "AGENTFACTORY_NO_UPDATE_CHECK": "1"}
+        finish = root / "finish.json"
+        finish.write_text(json.dumps([{"tool_calls": [{"name": "finish", "arguments": {"answer": "hi"}}]}]))
+        (root / "cwd").mkdir()
+        env = {
+            **os.environ,
+            "NO_COLOR": "1",
+            "AGENTFACTORY_NO_UPDATE_CHECK": "1",
+            "CLI_PERF_CWD": str(root / "cwd"),
+        }
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cases = {
             "python -c pass": ([py, "-c", "pass"], 0),
             "import agentfactory.cli.app": ([py, "-c", "import agentfactory.cli.app"], 0),
+            "agentfactory --version": ([py, "-m", "agentfactory", "--version"], 0),
             "agentfactory --help": ([py, "-m", "agentfactory", "--help"], 0),
+            "--help, no plugins": ([py, "-c", NO_PLUGINS, "--help"], 0),
             "run to first model call": (
                 [
                     py,
@@ -128,15 +171,36 @@ def main() -> None:
                 ],
                 0,
             ),
+            "whole run, finished at once": (
+                [
+                    py,
+                    "-m",
+                    "agentfactory",
+                    "run",
+                    "Say hello.",
+                    "--model",
+                    f"scripted:{finish}",
+                    "--sandbox",
+                    "local",
+                    "--library",
+                    str(lib),
+                    "--workspaces",
+                    str(ws),
+                    "--json",
+                ],
+                0,
+            ),
             "library search": (
                 [py, "-m", "agentfactory", "library", "search", "preview text", "--library", str(lib)],
                 0,
             ),
         }
-        envs = {"this": env}
+        checkout = str(Path(__file__).resolve().parents[1])  # the checkout this script belongs to
+        path = env.get("PYTHONPATH", "")
+        envs = {"this": {**env, "PYTHONPATH": os.pathsep.join([checkout, path])}}
         if args.baseline is not None:
             old = str(args.baseline.resolve())
-            envs["baseline"] = {**env, "PYTHONPATH": os.pathsep.join([old, env.get("PYTHONPATH", "")])}
+            envs["baseline"] = {**env, "PYTHONPATH": os.pathsep.join([old, path])}
         times: dict[tuple[str, str], list[tuple[float, float]]] = {(n, e): [] for n in cases for e in envs}
         for argv, expect in cases.values():  # warm the page cache and .pyc files once
             for one in envs.values():
@@ -164,12 +228,13 @@ def main() -> None:
         print(
             "targets: --help <= 100 ms; run to its first model call <= 150 ms plus the provider SDK's import"
         )
+        print("(--help as installed also imports each installed command plugin, whose help is its own)")
         if args.importtime:
             for name, (argv, _) in cases.items():
                 if name == "python -c pass":
                     continue
                 print(f"\nslowest imports (cumulative) of {name}:")
-                print("\n".join(_slowest_imports(argv, env)))
+                print("\n".join(_slowest_imports(argv, envs["this"])))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

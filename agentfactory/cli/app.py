@@ -1,55 +1,23 @@
-"""The `agentfactory` command: the root typer app and the mapping of expected errors to exit codes."""
+"""The `agentfactory` command through typer: the root group, which imports a command when it is first
+used and converts plain parameters without pydantic (cli/params.py), and the mapping of expected errors
+to exit codes. `agentfactory`, `--help` and `--version` are answered before this module is imported
+(cli/surface.py)."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import sys
-from importlib.metadata import entry_points
+import inspect
 from pathlib import Path
+from typing import Any
 
 import typer
 from typer.core import TyperGroup
 
 from agentfactory import __version__
-from agentfactory.cli.common import ROOT_CONFIG, err_console
-from agentfactory.cli.untrusted import show
+from agentfactory.cli import command_line, surface
+from agentfactory.cli.params import plain_param, plain_values
+from agentfactory.cli.surface import COMMANDS, COMMANDS_GROUP, FROM_ELSEWHERE, INSTALL_BENCH  # noqa: F401
 from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError, ConfigError
-
-COMMANDS_GROUP = "agentfactory.commands"
-# The product's commands: name -> "module:attribute", imported only when that command (or the help that
-# lists it) is asked for. The attribute is a typer app (mounted under the name) or a `register(app)`
-# function, which may add several commands at once. Other distributions add commands under the
-# `agentfactory.commands` entry-point group the same way; a name here cannot be taken over.
-COMMANDS = {
-    "init": "agentfactory.cli.init:register",
-    "run": "agentfactory.cli.run:register",
-    "batch": "agentfactory.cli.batch:register",
-    "evolve": "agentfactory.cli.evolve:register",
-    "deploy": "agentfactory.cli.deploy:register",
-    "library": "agentfactory.cli.library:app",
-    "runs": "agentfactory.cli.runs:app",
-    "sandbox": "agentfactory.cli.sandbox:app",
-    "stats": "agentfactory.cli.experience:register",
-    "report": "agentfactory.cli.experience:register",
-    "feedback": "agentfactory.cli.experience:register",
-    "config": "agentfactory.cli.config:app",
-    "models": "agentfactory.cli.models:register",
-    "mcp": "agentfactory.cli.mcp:app",
-}
-# Commands that come with another distribution, and how to get them when it is not installed.
-FROM_ELSEWHERE = {
-    "bench": "the benchmark distribution",
-    "demo": "the benchmark distribution",
-}
-INSTALL_BENCH = "from a source checkout run `pip install -e benchmarks/` (scripts/demo.sh does it)"
-
-
-def _command_table() -> dict[str, str]:
-    table = dict(COMMANDS)
-    for entry in entry_points(group=COMMANDS_GROUP):
-        table.setdefault(entry.name, entry.value)
-    return table
 
 
 def _missing_command(name: str, where: str) -> typer.Typer:
@@ -57,7 +25,7 @@ def _missing_command(name: str, where: str) -> typer.Typer:
 
     @scratch.command(
         name,
-        help=f"Needs {where}: {INSTALL_BENCH}.",
+        help=surface.missing_help(name),
         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
     )
     def _missing() -> None:
@@ -70,10 +38,15 @@ class _Group(TyperGroup):
     """Root group: commands are imported when first used, and an expected error becomes one red sentence
     and its exit code, never a traceback."""
 
+    def get_params(self, ctx: typer.Context) -> list[Any]:  # type: ignore[override]
+        found = super().get_params(ctx)
+        for param in found:
+            plain_param(param)
+        return found
+
     def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
         names = list(self.commands)
-        names += [name for name in _command_table() if name not in names]
-        return names + [name for name in FROM_ELSEWHERE if name not in names]
+        return names + [name for name in surface.command_names(surface.command_table()) if name not in names]
 
     def get_command(self, ctx: typer.Context, name: str):  # type: ignore[override]
         if name not in self.commands:
@@ -81,7 +54,8 @@ class _Group(TyperGroup):
         return self.commands.get(name)
 
     def _load(self, name: str) -> None:
-        target = _command_table().get(name)
+        # A built-in command never scans the installed distributions' entry points.
+        target = COMMANDS.get(name) or surface.command_table().get(name)
         if target is None:
             if name in FROM_ELSEWHERE:
                 self._mount(name, _missing_command(name, FROM_ELSEWHERE[name]))
@@ -104,17 +78,23 @@ class _Group(TyperGroup):
 
     def _mount(self, name: str, scratch: typer.Typer) -> None:
         for command_name, command in typer.main.get_group(scratch).commands.items():
+            plain_values(command)
             self.commands.setdefault(command_name, command)
 
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except AgentFactoryError as exc:
+            from agentfactory.cli.common import err_console
+            from agentfactory.cli.untrusted import show
+
             # Escaped: a message such as "pip install 'agentfactory[mcp]'" is text, not rich markup, and
             # a name it quotes may hold terminal escapes.
             err_console.print(f"[bold red]Error:[/] {show(exc)}", highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
+            from agentfactory.cli.common import err_console
+
             err_console.print("[yellow]Interrupted.[/]")
             raise typer.Exit(EXIT_INTERRUPTED) from None
 
@@ -122,7 +102,7 @@ class _Group(TyperGroup):
 app = typer.Typer(
     cls=_Group,
     name="agentfactory",
-    help="AgentFactory: agents that get better with use by keeping their experience as tested code.",
+    help=surface.ROOT_HELP,
     no_args_is_help=True,
     add_completion=True,
     pretty_exceptions_enable=False,
@@ -139,21 +119,31 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Show the version."
+        False, "--version", callback=_version, is_eager=True, help=surface.VERSION_HELP
     ),
-    config: Path = typer.Option(
-        None,
-        "--config",
-        help="The agentfactory.toml every command uses (default: found from here upwards).",
-    ),
+    config: Path = typer.Option(None, "--config", help=surface.CONFIG_HELP),
 ) -> None:
-    """AgentFactory: agents that get better with use by keeping their experience as tested code."""
+    from agentfactory.cli.common import ROOT_CONFIG
+
     ROOT_CONFIG["path"] = config
 
 
-def main() -> None:
-    # Text from a subagent or a model may hold lone surrogates: shown escaped, never a crash on write.
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="backslashreplace")
-    app()
+def command_help(names: list[str]) -> dict[str, str]:
+    """The line the command list shows for each of these commands (as typer shows it: the first
+    paragraph of the command's help), loading each as its invocation would."""
+    from agentfactory.cli.untrusted import visible
+
+    group = typer.main.get_group(app)
+    helps = {}
+    for name in names:
+        try:
+            command = group.get_command(None, name)  # type: ignore[arg-type]
+        except ConfigError as exc:  # a broken plugin: the list says so, the help is still shown
+            helps[name] = visible(exc)
+            continue
+        text = (command.short_help or command.help or "") if command is not None else ""
+        helps[name] = " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+    return helps
+
+
+main = command_line  # the command line, ending with SystemExit (the console script also leaves at once)

@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from agentfactory.cli.untrusted import visible
-from agentfactory.config import Settings, load_settings
 from agentfactory.errors import UsageError
-from agentfactory.events import json_bytes
 from agentfactory.regular_files import NOT_REGULAR, TOO_LARGE, FileRefused, read_regular
+
+if TYPE_CHECKING:
+    from agentfactory.config import Settings
 
 # No emoji codes: `:smile:` in a task or a result is text like the rest of it.
 console = Console(emoji=False, soft_wrap=True)
@@ -65,12 +66,16 @@ ROOT_CONFIG: dict[str, Path | None] = {"path": None}
 
 def settings(config: Path | None = None, **flags: Any) -> Settings:
     """Resolve settings from the given CLI flags (None = not given), the environment and the config file."""
+    from agentfactory.config import load_settings  # on first use: a plugin's help needs no settings
+
     sources = {name: flag_name(name) for name in flags}
     return load_settings(overrides=flags, config_file=config or ROOT_CONFIG["path"], flag_sources=sources)
 
 
 def print_json(data: Any) -> None:
     """Strict JSON (non-finite numbers as strings), always valid UTF-8, whatever `data` holds."""
+    from agentfactory.events import json_bytes  # the one JSON writer
+
     data_bytes = json_bytes(data, indent=2) + b"\n"
     sys.stdout.flush()
     buffer = getattr(sys.stdout, "buffer", None)

@@ -7,14 +7,13 @@ validated like a library save before anything runs, and held-out cases never rea
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from agentfactory.engine.gate import GateReport, case_from_run, collect, run_case, run_gate
 from agentfactory.evolve.records import ACCEPT_ALL, ACCEPT_MORE, EvolveOptions, FailingCase
@@ -25,12 +24,18 @@ from agentfactory.llm.types import ToolSpec
 
 TRACE_CHARS = 1500  # of each failing trace shown to the model
 
-_templates = Environment(
-    loader=PackageLoader("agentfactory.evolve", "prompts"),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
+
+@functools.cache
+def _templates() -> Any:
+    from jinja2 import Environment, PackageLoader, StrictUndefined  # on first use: not every import renders
+
+    return Environment(
+        loader=PackageLoader("agentfactory.evolve", "prompts"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
 
 SUBMIT_REVISION = ToolSpec(
     "submit_revision",
@@ -64,7 +69,7 @@ SUBMIT_REVISION = ToolSpec(
 
 
 def render(part: str, **values: Any) -> str:
-    return _templates.get_template("evolve.j2").render(part=part, **values).strip()
+    return _templates().get_template("evolve.j2").render(part=part, **values).strip()
 
 
 # ----------------------------------------------------------------------------------------- the prompt

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 
 from agentfactory.config import ModelSettings
 from agentfactory.errors import ConfigError
 from agentfactory.llm.retry import RetryPolicy
 from agentfactory.llm.types import ModelProvider
+from agentfactory.plugins import entry_points
 
 GROUP = "agentfactory.providers"
 # Where a provider that is not installed comes from (for the error that says so).

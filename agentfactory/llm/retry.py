@@ -19,7 +19,6 @@ deadline, enforced on the wire by `transport.CallGuard`. When it passes the call
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -81,6 +80,8 @@ def parse_retry_after(headers: Mapping[str, str] | None, now: float | None = Non
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # an HTTP date is rare: the email package is not imported for every run
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):

@@ -29,6 +29,9 @@ def _validator(schema: dict[str, Any]) -> Draft202012Validator:
     with _validators_lock:
         validator = _validators.get(key)
         if validator is None:
+            from agentfactory.skill_tiers import check_loaded_schemas
+
+            check_loaded_schemas()  # the shipped skills' schemas: checked once jsonschema is here anyway
             validator = Draft202012Validator(schema)
             _validators[key] = validator
         return validator

@@ -8,10 +8,9 @@ save is validated) is one call away.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
-from typing import Any
-
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from typing import TYPE_CHECKING, Any
 
 from agentfactory.config import Settings, load_settings
 from agentfactory.engine.loop import run_tool_loop
@@ -21,20 +20,28 @@ from agentfactory.llm.types import ModelProvider
 from agentfactory.meta.handlers import CODE_TOOLS, MetaSkills, dispatch, result_answer
 from agentfactory.meta.skills import meta_tools
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 MAX_TASK_CHARS = 100_000
 MAX_OFFERED = 3  # library matches offered in the first message
 OFFER_RELATIVE_SCORE = 0.5
 
-_templates = Environment(
-    loader=PackageLoader("agentfactory.meta", "prompts"),
-    undefined=StrictUndefined,
-    keep_trailing_newline=True,
-    autoescape=False,
-)
+
+@functools.cache
+def _templates() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined  # on first use: not every import renders
+
+    return Environment(
+        loader=PackageLoader("agentfactory.meta", "prompts"),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
 
 
 def system_prompt() -> str:
-    return _templates.get_template("system.j2").render().strip()
+    return _templates().get_template("system.j2").render().strip()
 
 
 class MetaAgent:
@@ -156,7 +163,8 @@ class MetaAgent:
             )
         files = run.workspace.files(run.workspace.inputs)
         return (
-            _templates.get_template("first_message.j2")
+            _templates()
+            .get_template("first_message.j2")
             .render(task=run.task, input_files=files, matches=matches)
             .strip()
         )

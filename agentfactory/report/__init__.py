@@ -16,14 +16,13 @@ window=10)` (the all-runs page and each run's own page, linked), `write_report(h
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
-
-import jinja2
 
 from agentfactory import __version__
 from agentfactory.errors import UsageError
@@ -35,13 +34,20 @@ from agentfactory.report.trajectory import build_trajectory
 
 RUN_PAGE = "report.html"  # a run's own page, in its workspace folder
 
-_env = jinja2.Environment(
-    loader=jinja2.PackageLoader("agentfactory.report", "templates"),
-    autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-    undefined=jinja2.StrictUndefined,
-)
+
+@functools.cache
+def _env() -> Any:
+    import jinja2  # on first use: importing the report package renders nothing
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("agentfactory.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(when=_when, pct=_pct, num=_num)
+    return env
 
 
 def _when(ts: Any) -> str:
@@ -58,9 +64,6 @@ def _num(value: Any, digits: int = 0) -> str:
     if not isinstance(value, (int, float)):
         return "-"
     return f"{value:,.{digits}f}"
-
-
-_env.filters.update(when=_when, pct=_pct, num=_num)
 
 
 def _common() -> dict[str, Any]:
@@ -93,19 +96,23 @@ def render_run_report(run_dir: Path, store: Any = None, all_href: str | None = N
     # Usage only: a gate's case runs in this run are checks, not what the run did with its subagents.
     executions = store.executions(run_id=summary.run_id, kind=USE) if record is not None else []
     images, skipped_images = collect_images(run_dir)
-    return _env.get_template("run.html.j2").render(
-        **_common(),
-        s=summary,
-        simulated=summary.simulated or bool(record is not None and record.simulated),
-        images=images,
-        skipped_images=skipped_images,
-        all_href=all_href,
-        finished=finished,
-        steps=steps,
-        chart=chart,
-        record=record,
-        executions=executions,
-        lessons=_lessons_in_play(store, executions),
+    return (
+        _env()
+        .get_template("run.html.j2")
+        .render(
+            **_common(),
+            s=summary,
+            simulated=summary.simulated or bool(record is not None and record.simulated),
+            images=images,
+            skipped_images=skipped_images,
+            all_href=all_href,
+            finished=finished,
+            steps=steps,
+            chart=chart,
+            record=record,
+            executions=executions,
+            lessons=_lessons_in_play(store, executions),
+        )
     )
 
 
@@ -189,16 +196,20 @@ def render_all_report(store: Any, window: int = 10, run_links: Mapping[str, str]
             percent=True,
         ),
     }
-    return _env.get_template("all.html.j2").render(
-        **_common(),
-        stats=stats,
-        series=series,
-        charts=charts,
-        window=window,
-        store_path=str(store.path),
-        simulated_runs=len(simulated),
-        simulated_models=sorted({r["model"] or "unknown" for r in simulated}),
-        links=dict(run_links or {}),
+    return (
+        _env()
+        .get_template("all.html.j2")
+        .render(
+            **_common(),
+            stats=stats,
+            series=series,
+            charts=charts,
+            window=window,
+            store_path=str(store.path),
+            simulated_runs=len(simulated),
+            simulated_models=sorted({r["model"] or "unknown" for r in simulated}),
+            links=dict(run_links or {}),
+        )
     )
 
 

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import sqlite3
 import threading
@@ -20,8 +19,6 @@ from typing import Any
 from agentfactory.config import ToolSettings
 from agentfactory.errors import ConfigError
 from agentfactory.tools.web_fetch import html_to_text
-
-log = logging.getLogger(__name__)
 
 _FRONTMATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -57,7 +54,11 @@ class LocalSearch:
             except yaml.YAMLError as exc:
                 mark = getattr(exc, "problem_mark", None)
                 where = f" (line {mark.line + 1})" if mark is not None else ""
-                log.warning("%s: front matter is not valid YAML%s; its title and url are ignored", rel, where)
+                import logging  # only for this warning: logging is not imported for every run
+
+                logging.getLogger(__name__).warning(
+                    "%s: front matter is not valid YAML%s; its title and url are ignored", rel, where
+                )
                 front = {}
             if isinstance(front, dict):
                 title = str(front.get("title", "") or "")

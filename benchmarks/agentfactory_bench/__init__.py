@@ -8,17 +8,46 @@ Public: `load_suite`, `Suite`, `Task`, `Check`, `check_task`, `CheckResult`, `Fi
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from agentfactory_bench.checkers import (
-    CheckResult,
-    PythonCheckFiles,
-    build_python_check,
-    check_task,
-    sandbox_runner,
-)
-from agentfactory_bench.fixtures import FixtureServer, PreparedTask, prepare_task
-from agentfactory_bench.suite import Check, Suite, Task, load_suite
+# name -> module that defines it, imported on first access (PEP 562): the product loads this package
+# to list `bench` and `demo` in `agentfactory --help`, which needs none of the checkers, fixtures or suites.
+_LAZY = {
+    "CheckResult": "agentfactory_bench.checkers",
+    "PythonCheckFiles": "agentfactory_bench.checkers",
+    "build_python_check": "agentfactory_bench.checkers",
+    "check_task": "agentfactory_bench.checkers",
+    "sandbox_runner": "agentfactory_bench.checkers",
+    "FixtureServer": "agentfactory_bench.fixtures",
+    "PreparedTask": "agentfactory_bench.fixtures",
+    "prepare_task": "agentfactory_bench.fixtures",
+    "Check": "agentfactory_bench.suite",
+    "Suite": "agentfactory_bench.suite",
+    "Task": "agentfactory_bench.suite",
+    "load_suite": "agentfactory_bench.suite",
+}
+
+if TYPE_CHECKING:
+    from agentfactory_bench.checkers import (
+        CheckResult,
+        PythonCheckFiles,
+        build_python_check,
+        check_task,
+        sandbox_runner,
+    )
+    from agentfactory_bench.fixtures import FixtureServer, PreparedTask, prepare_task
+    from agentfactory_bench.suite import Check, Suite, Task, load_suite
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'agentfactory_bench' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 def _core_suite() -> Path:

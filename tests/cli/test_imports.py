@@ -27,6 +27,8 @@ HEAVY = [
     "openai",
     "docker",
     "yaml",
+    "pydantic",  # typer converts parameters with it; the command line's plain ones do without
+    "importlib.metadata",  # entry points are read without it (agentfactory/plugins.py)
 ]
 
 REPORT = r"""

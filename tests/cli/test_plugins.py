@@ -11,18 +11,19 @@ from importlib.metadata import EntryPoint
 from typer.testing import CliRunner
 
 app_module = importlib.import_module("agentfactory.cli.app")  # the module: `agentfactory.cli.app` is the app
+surface = importlib.import_module("agentfactory.cli.surface")
 
 runner = CliRunner()
 
 
 def _registered(monkeypatch, *extra: EntryPoint, drop: tuple[str, ...] = ()) -> None:
-    real = app_module.entry_points
+    real = surface.entry_points
 
     def entry_points(*, group: str):
         found = [e for e in real(group=group) if e.name not in drop]
         return found + [e for e in extra if e.group == group]
 
-    monkeypatch.setattr(app_module, "entry_points", entry_points)
+    monkeypatch.setattr(surface, "entry_points", entry_points)
 
 
 def test_demo_without_the_benchmark_distribution_says_how_to_get_it(monkeypatch):

@@ -25,6 +25,7 @@ def skills(tmp_path, monkeypatch) -> Path:
     load_tier.cache_clear()
     yield root
     load_tier.cache_clear()
+    tiers._unchecked.clear()  # a broken schema read here stays out of the next test
 
 
 BREAKAGES = [
@@ -45,6 +46,7 @@ def test_a_broken_skill_file_is_one_clear_error(skills, breakage, words):
     path.write_bytes(broken if isinstance(broken, bytes) else broken.encode("utf-8"))
     with pytest.raises(ConfigError) as raised:
         load_tier("tools")
+        tiers.check_loaded_schemas()  # as the first validation of a tool call does
     message = str(raised.value)
     assert message.startswith(f"The skill file {path} ") and words in message
     assert message.endswith("reinstall AgentFactory or restore the file.") and raised.value.exit_code == 3
@@ -63,3 +65,20 @@ def test_a_run_with_a_broken_meta_skill_exits_3_with_one_sentence(skills, projec
     for run in project.run_dirs():  # a run that began still ends well-formed
         lines = (run / "events.jsonl").read_text(encoding="utf-8").splitlines()
         assert json.loads(lines[-1])["type"] == "run_finished"
+
+
+def test_a_run_with_an_invalid_meta_skill_schema_exits_3_at_its_first_tool_call(skills, project: Project):  # noqa: F811
+    # The schemas are checked as JSON schemas when the first tool call is validated (jsonschema is not
+    # imported before the first model call): the run ends there, well-formed, with the file named.
+    path = skills / "meta" / "finish" / "SKILL.md"
+    text = path.read_text(encoding="utf-8")
+    broken = text.replace('"required": ["answer"]', '"required": "answer"', 1)
+    assert broken != text
+    path.write_text(broken, encoding="utf-8")
+    result = project.run("Say hi.", project.script([call("finish", answer="hi")]))
+    assert result.exit_code == EXIT_CONFIG, result.output
+    assert "Traceback" not in result.output
+    assert f"The skill file {path} has an invalid JSON schema" in " ".join(result.stderr.split())
+    (run,) = project.run_dirs()
+    lines = (run / "events.jsonl").read_text(encoding="utf-8").splitlines()
+    assert json.loads(lines[-1])["type"] == "run_finished"
