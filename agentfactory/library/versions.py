@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agentfactory.errors import LibraryError, UsageError
-from agentfactory.library._git import ObjectReader, files_trees, splice_tree
+from agentfactory.library._git import ObjectReader, files_trees, object_sha, splice_tree
+from agentfactory.library._gitindex import stage_folder
 from agentfactory.library.accumulate import _accumulate, _code_key, _version_of_files
 from agentfactory.library.format import CASES_FILE, SKILL_FILE, parse_subagent, validate_folder
 from agentfactory.library.model import SaveResult, SearchHit, Subagent, SubagentInfo, Verifier, VersionInfo
@@ -285,15 +286,14 @@ class Versions(Repo):
         else:
             self._write_tree(target, files)
         _crash_point("files")
-        scratch = self.gitdir / "agentfactory" / "objects.tmp"
         folder = None
         if files is not None:
             folder, blobs, trees = files_trees(files)
-            self.git.write_objects("blob", blobs, scratch)
+            self.git.write_objects("blob", blobs)
         else:
             trees = []
         new_root = splice_tree(root, name, folder)
-        tree = self.git.write_objects("tree", [*trees, new_root], scratch)[-1]
+        tree = self.git.write_objects("tree", [*trees, new_root])[-1]
         self._stage(name, files or {}, old_paths)
         _crash_point("staged")
         commit = self.git.text("commit-tree", tree, "-p", parent, input=_message(message))
@@ -312,11 +312,19 @@ class Versions(Repo):
     def _stage(self, name: str, files: dict[str, bytes], old_paths: list[str]) -> None:
         """Make the git index entries of folder `name` those of its work-tree files just written (with
         their stat data, so git sees them up to date), dropping `old_paths` that are gone; no other entry
-        is touched. The index is split (core.splitIndex), so git writes only the changed entries."""
+        is read or written (see _gitindex). An index in another shape is staged by git: still only the
+        folder's entries change, but git reads the whole index to do it."""
+        entries = {rel: (object_sha("blob", data), self.path / name / rel) for rel, data in files.items()}
+        how = stage_folder(self.gitdir, self.gitdir / "agentfactory", name, entries)
+        if how is None:
+            return
         paths = sorted({*files, *old_paths})
-        if paths:
+        split = ("--split-index",) if how == "resplit" else ()
+        if paths or split:
             data = b"".join(f"{name}/{rel}".encode("utf-8", "surrogateescape") + b"\0" for rel in paths)
-            self.git.run(*_SPLIT_INDEX, "update-index", "--add", "--remove", "-z", "--stdin", input=data)
+            self.git.run(
+                *_SPLIT_INDEX, "update-index", *split, "--add", "--remove", "-z", "--stdin", input=data
+            )
 
     def _write_tree(self, target: Path, files: dict[str, bytes]) -> None:
         if target.is_symlink() or (target.exists() and not target.is_dir()):
