@@ -11,6 +11,7 @@ import shutil
 import signal
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from agentfactory.errors import LibraryError, UsageError, ValidationError
 from agentfactory.library import experience_files
 from agentfactory.library._git import ZERO, Git, read_head
 from agentfactory.library.index import Index
+from agentfactory.library.model import VersionInfo
 from agentfactory.library.names import validate_name
 
 if TYPE_CHECKING:
@@ -218,8 +220,21 @@ class Repo:
             head = read_head(self.gitdir)
             if head is None:
                 raise LibraryError(f"The library at {self.path} has no commits; its repository is damaged.")
-            with experience_files.pending_committed(self, head, hold=hold_experience) as head:
-                yield head
+            with experience_files.pending_committed(self, head, hold=hold_experience) as new:
+                if new != head:
+                    self._note_experience(head, new)
+                yield new
+
+    def _note_experience(self, parent: str, commit: str) -> None:
+        """Tell the search index about an experience commit on top of `parent` (it changes no subagent),
+        as its own refresh would record it, without it re-reading git."""
+        found = self.git.read_loose(commit)
+        body = found[1].split(b"\n\n", 1)[-1] if found else b""
+        subject = body.decode("utf-8", "replace").strip().split("\n", 1)[0]
+        name = experience_files.EXPERIENCE_DIR
+        date = datetime.now(UTC).astimezone().isoformat(timespec="seconds")
+        info = VersionInfo(self._index.max_version(name), commit, date, subject, None, None, False)
+        self._index.note_commit(parent, commit, None, name, info)
 
     @property
     def _journal(self) -> Path:
