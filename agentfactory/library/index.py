@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import AgentFactoryError
-from agentfactory.events import _escape_unsafe
+from agentfactory.events import _UNSAFE, _escape_unsafe
 from agentfactory.library._git import ZERO, Git, read_head
 from agentfactory.library.format import SCHEMA_FILE, SKILL_FILE, parse_subagent, split_skill_md
 from agentfactory.library.model import SearchHit, Subagent, SubagentInfo, VersionInfo
@@ -40,7 +40,6 @@ CREATE INDEX IF NOT EXISTS versions_by_name ON versions(name, seq);
 """
 # Column weights for bm25: a hit in the name or description says more than one in the docstring.
 _WEIGHTS = (8.0, 4.0, 1.0, 3.0, 1.5)
-_RANK = "bm25({})".format(", ".join(map(str, _WEIGHTS)))
 _STOP = set(
     [
         "a",
@@ -447,12 +446,25 @@ class Index:
         """Each row of `list()` as a JSON object (the SubagentInfo fields), built by SQLite and yielded
         one at a time: a listing of any size is streamed, never held. Strict JSON; the characters
         `events.to_json` escapes are escaped here too, so the text is safe to print."""
+        for chunk in self._json_rows(500):
+            yield from (_escape_unsafe(row) for row in chunk)
+
+    def list_json_chunks(self, size: int = 2000) -> Iterator[str]:
+        """The rows of `list_json` joined by ",\n  ", up to `size` rows a chunk: what a JSON array
+        printed one object per line is made of, written in a few large writes instead of one per row."""
+        for chunk in self._json_rows(size):
+            text = ",\n  ".join(chunk)
+            plain = text.isascii() and "\x7f" not in text  # the common case, checked at C speed
+            yield text if plain or not _UNSAFE.search(text) else _escape_unsafe(text)
+
+    def _json_rows(self, size: int) -> Iterator[list[str]]:
         pairs = ", ".join(
             f"'{f.name}', json({f.name})" if f.name in ("tools", "tags") else f"'{f.name}', {f.name}"
             for f in dataclasses.fields(SubagentInfo)
         )
-        for (row,) in self.connect().execute(f"SELECT json_object({pairs}) FROM subagents ORDER BY name"):
-            yield _escape_unsafe(row)
+        cursor = self.connect().execute(f"SELECT json_object({pairs}) FROM subagents ORDER BY name")
+        while rows := cursor.fetchmany(size):
+            yield [row for (row,) in rows]
 
     def versions(self, name: str) -> list[VersionInfo]:
         rows = self.connect().execute(
@@ -473,16 +485,17 @@ class Index:
         if not terms or k <= 0:
             return []
         pool = k if not success_rates else max(4 * k, k + 20)
-        # Ranked and cut inside FTS5 (its `rank` column ordered and limited by the virtual table itself),
-        # then only those rows joined: the cost follows the matches, not the matches times the join.
+        # Ranked and cut inside the query: `ORDER BY bm25(...) LIMIT` keeps only the best `pool` rows as
+        # it goes (a bounded sort), then only those are joined; FTS5's own `ORDER BY rank` sorted every
+        # match in full first. The cost follows the matches, not the matches times the join.
         rows = (
             self.connect()
             .execute(
-                "WITH top AS (SELECT rowid, rank FROM fts WHERE fts MATCH ? AND rank MATCH ?"
-                " ORDER BY rank LIMIT ?)"
+                "WITH top AS (SELECT rowid AS id, bm25(fts, ?, ?, ?, ?, ?) AS rank FROM fts"
+                " WHERE fts MATCH ? ORDER BY rank LIMIT ?)"
                 " SELECT s.name, s.version, s.description, s.signature, top.rank"
-                " FROM top JOIN subagents s ON s.id = top.rowid ORDER BY top.rank",
-                (fts_query(terms), _RANK, pool),
+                " FROM top JOIN subagents s ON s.id = top.id ORDER BY top.rank",
+                (*_WEIGHTS, fts_query(terms), pool),
             )
             .fetchall()
         )

@@ -33,6 +33,11 @@ class Versions(Repo):
         index = self._fresh_index()
         return index.list_json() if index else iter(())
 
+    def list_json_chunks(self) -> Iterator[str]:
+        """`list_json` in chunks of many rows (see `Index.list_json_chunks`)."""
+        index = self._fresh_index()
+        return index.list_json_chunks() if index else iter(())
+
     def search(
         self, query: str, k: int = 5, success_rates: dict[str, tuple[int, int]] | None = None
     ) -> list[SearchHit]:
