@@ -29,7 +29,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS subagents(
   id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
-  signature TEXT NOT NULL, tools TEXT NOT NULL, tags TEXT NOT NULL, entry TEXT NOT NULL);
+  signature TEXT NOT NULL, tools TEXT NOT NULL, tags TEXT NOT NULL, entry TEXT NOT NULL, listing TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
   name, description, docstring, tags, inputs,
   tokenize = 'porter unicode61 remove_diacritics 2', prefix = '3 4');
@@ -38,6 +38,19 @@ CREATE TABLE IF NOT EXISTS versions(
   date TEXT NOT NULL, message TEXT NOT NULL, run_id TEXT, task TEXT, removed INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS versions_by_name ON versions(name, seq);
 """
+# A row of `library list --json` (the SubagentInfo fields), as SQLite builds it: from a row's columns, or
+# from the parameters of the INSERT writing the row (?1 name ... ?6 tags, in the SubagentInfo order).
+_LISTING_FIELDS = [f.name for f in dataclasses.fields(SubagentInfo)]
+assert _LISTING_FIELDS == ["name", "version", "description", "signature", "tools", "tags"]
+_LISTING = "json_object({})".format(
+    ", ".join(f"'{f}', json({f})" if f in ("tools", "tags") else f"'{f}', {f}" for f in _LISTING_FIELDS)
+)
+_LISTING_OF_PARAMS = "json_object({})".format(
+    ", ".join(
+        f"'{f}', json(?{i})" if f in ("tools", "tags") else f"'{f}', ?{i}"
+        for i, f in enumerate(_LISTING_FIELDS, 1)
+    )
+)
 # Column weights for bm25: a hit in the name or description says more than one in the docstring.
 _WEIGHTS = (8.0, 4.0, 1.0, 3.0, 1.5)
 _STOP = set(
@@ -192,6 +205,8 @@ class Index:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
+        if "listing" not in {r[1] for r in conn.execute("PRAGMA table_info(subagents)")}:
+            self._add_listing(conn)
         row = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         if row is None or row[0] != FORMAT:
             conn.execute("BEGIN IMMEDIATE")
@@ -200,6 +215,19 @@ class Index:
             conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
             conn.execute("COMMIT")
         return conn
+
+    @staticmethod
+    def _add_listing(conn: sqlite3.Connection) -> None:
+        """An index made before rows carried their listing JSON gains the column, filled by SQLite."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if "listing" not in {r[1] for r in conn.execute("PRAGMA table_info(subagents)")}:
+                conn.execute("ALTER TABLE subagents ADD COLUMN listing TEXT")
+                conn.execute(f"UPDATE subagents SET listing = {_LISTING}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         if self._conn is not None:
@@ -296,8 +324,8 @@ class Index:
 
     def _insert(self, conn: sqlite3.Connection, sub: Subagent) -> None:
         cur = conn.execute(
-            "INSERT INTO subagents(name, version, description, signature, tools, tags, entry)"
-            " VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO subagents(name, version, description, signature, tools, tags, entry, listing)"
+            f" VALUES (?,?,?,?,?,?,?, {_LISTING_OF_PARAMS})",
             (
                 sub.name,
                 sub.version,
@@ -458,11 +486,9 @@ class Index:
             yield text if plain or not _UNSAFE.search(text) else _escape_unsafe(text)
 
     def _json_rows(self, size: int) -> Iterator[list[str]]:
-        pairs = ", ".join(
-            f"'{f.name}', json({f.name})" if f.name in ("tools", "tags") else f"'{f.name}', {f.name}"
-            for f in dataclasses.fields(SubagentInfo)
-        )
-        cursor = self.connect().execute(f"SELECT json_object({pairs}) FROM subagents ORDER BY name")
+        # Each row's JSON was built by SQLite when the row was written (NULL from a writer that predates
+        # the column: built now).
+        cursor = self.connect().execute(f"SELECT coalesce(listing, {_LISTING}) FROM subagents ORDER BY name")
         while rows := cursor.fetchmany(size):
             yield [row for (row,) in rows]
 

@@ -177,3 +177,30 @@ def test_a_loose_object_that_is_not_what_its_name_says_is_not_read(lib: Library,
     obj.chmod(0o644)
     obj.write_bytes(zlib.compress(b"commit 4\0evil"))
     assert reader_git.read_loose(head) is None
+
+
+def test_listing_json_is_stored_per_row_and_an_older_index_gains_it(lib: Library, src: Path) -> None:
+    """Each row carries its `list --json` text, written with the row; an index made before the column
+    existed gains it on open, and a row written without it (an older writer) is still listed right."""
+    import json
+    import sqlite3
+    from dataclasses import asdict
+
+    for name in ("b-tool", "a-tool", "c-tool"):
+        lib.save(write_folder(src / name, name, metadata="metadata:\n  tags: x, y\n"))
+    expected = [asdict(i) for i in lib.list()]
+    db = lib.path / ".git" / "agentfactory" / "index.sqlite"
+    lib._index.close()
+    conn = sqlite3.connect(db)
+    conn.execute("ALTER TABLE subagents DROP COLUMN listing")
+    conn.commit()
+    conn.close()
+    again = Library(lib.path)
+    assert json.loads("[" + ",".join(again.list_json_chunks()) + "]") == expected
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM subagents WHERE listing IS NOT NULL").fetchone() == (3,)
+    conn.execute("UPDATE subagents SET listing = NULL WHERE name = 'b-tool'")
+    conn.commit()
+    conn.close()
+    assert json.loads("[" + ",".join(Library(lib.path).list_json_chunks()) + "]") == expected
+    assert [json.loads(r) for r in Library(lib.path).list_json()] == expected
