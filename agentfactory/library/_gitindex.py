@@ -253,19 +253,31 @@ def stage_folder(
     changed and the caller stages through git: "git" when the index is not a split index this module
     edits, "resplit" when its split part has grown large (git should fold it into a new shared file)."""
     index = gitdir / "index"
+    lock = gitdir / "index.lock"
     try:
-        data = index.read_bytes()
-        _stage(gitdir, sidecar_dir, index, data, name, entries)
-    except _Grown:
-        return "resplit"
-    except (_Unexpected, OSError, struct.error, ValueError, IndexError, UnicodeError):
+        # git's own lock first, as git takes it: the index read below is the one replaced, never a
+        # version a git process writes meanwhile. Held by git: OSError here, and git stages (or reports).
+        fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    except OSError:
         return "git"
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(_stage(gitdir, sidecar_dir, index.read_bytes(), name, entries))
+    except BaseException as exc:
+        lock.unlink()  # still ours: nothing was replaced
+        if isinstance(exc, _Grown):
+            return "resplit"
+        if isinstance(exc, (_Unexpected, OSError, struct.error, ValueError, IndexError, UnicodeError)):
+            return "git"
+        raise
+    os.replace(lock, index)  # from here the lock name may be another process's: never touched again
     return None
 
 
 def _stage(
-    gitdir: Path, sidecar_dir: Path, index: Path, data: bytes, name: str, entries: dict[str, tuple[str, Path]]
-) -> None:
+    gitdir: Path, sidecar_dir: Path, data: bytes, name: str, entries: dict[str, tuple[str, Path]]
+) -> bytes:
+    """The split part `data` with the entries of folder `name` replaced by `entries`."""
     version, count = _check(data)
     if version == 4:
         raise _Unexpected("version 4 split part")
@@ -318,12 +330,4 @@ def _stage(
             b"link" + struct.pack(">I", len(link_ext)) + link_ext,
         ]
     )
-    lock = index.with_name("index.lock")
-    fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)  # held by git: OSError, git stages
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(body + hashlib.sha1(body).digest())
-        os.replace(lock, index)
-    except BaseException:
-        lock.unlink(missing_ok=True)
-        raise
+    return body + hashlib.sha1(body).digest()

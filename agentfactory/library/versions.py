@@ -326,10 +326,19 @@ class Versions(Repo):
         paths = sorted({*files, *old_paths})
         split = ("--split-index",) if how == "resplit" else ()
         if paths or split:
+            from git import GitCommandError
+
             data = b"".join(f"{name}/{rel}".encode("utf-8", "surrogateescape") + b"\0" for rel in paths)
-            self.git.run(
-                *_SPLIT_INDEX, "update-index", *split, "--add", "--remove", "-z", "--stdin", input=data
-            )
+            try:
+                self.git.run(
+                    *_SPLIT_INDEX, "update-index", *split, "--add", "--remove", "-z", "--stdin", input=data
+                )
+            except GitCommandError as exc:
+                why = _one_line((exc.stderr or "").strip().removeprefix("stderr:").strip(" '"), 300)
+                raise LibraryError(
+                    f"{name} was not saved: git could not update the library's index ({why}); if another git "
+                    "command is running in the library, let it finish and save again."
+                ) from None
 
     def _write_tree(self, target: Path, files: dict[str, bytes]) -> None:
         if target.is_symlink() or (target.exists() and not target.is_dir()):

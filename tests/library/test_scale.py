@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agentfactory.errors import LibraryError
 from agentfactory.library import Library, _gitindex
 from agentfactory.library._git import Git
 from agentfactory.library.experience_files import append_line
@@ -118,11 +119,13 @@ def test_a_git_process_holding_the_index_lock_is_never_overwritten(lib: Library,
     lib.save(write_folder(src / "a", "tool-a"))
     lock = lib.path / ".git" / "index.lock"
     lock.write_bytes(b"held by git")
-    from git import GitCommandError
-
-    with pytest.raises(GitCommandError):  # git's own refusal, as before: the lock is never taken over
+    head = lib.head()
+    with pytest.raises(LibraryError, match=r"tool-a was not saved: git could not update the library's index"):
         lib.save(write_folder(src / "b", "tool-a", purpose="Changed."))
-    assert lock.read_bytes() == b"held by git"
+    assert lock.read_bytes() == b"held by git" and lib.head() == head
+    lock.unlink()  # the git command finished: the next save repairs the folder and saves
+    assert lib.save(write_folder(src / "c", "tool-a", purpose="Changed.")).version == 2
+    _index_is_heads(lib.path)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
