@@ -207,3 +207,50 @@ def test_listing_json_is_stored_per_row_and_an_older_index_gains_it(lib: Library
     conn.close()
     assert json.loads("[" + ",".join(Library(lib.path).list_json_chunks()) + "]") == expected
     assert [json.loads(r) for r in Library(lib.path).list_json()] == expected
+
+
+def test_objects_written_in_process_are_the_ones_git_reads(lib: Library) -> None:
+    """Small objects compressed, large ones stored: git reads both, under the sha git computes."""
+    big = bytes(random.Random(5).getrandbits(8) for _ in range(300_000))
+    small = b"print('hello')\n"
+    shas = lib.git.write_objects("blob", [small, big])
+    for sha, data in zip(shas, [small, big], strict=True):
+        shown = subprocess.run(["git", "-C", str(lib.path), "cat-file", "blob", sha], capture_output=True)
+        assert shown.stdout == data
+    assert (
+        shas[1]
+        == subprocess.run(
+            ["git", "-C", str(lib.path), "hash-object", "--stdin"], input=big, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .strip()
+    )
+    assert lib.git.read_loose(shas[1]) == ("blob", big)
+    fsck = subprocess.run(["git", "-C", str(lib.path), "fsck", "--strict"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+
+
+@pytest.mark.parametrize("version", ["2", "3", "4"])
+def test_folder_positions_follow_gits_order_in_every_index_version(lib: Library, src: Path, version) -> None:
+    for name in ["b", "a-b", "a", "a0", "ab", "zz-top"]:
+        folder = write_folder(src / name, name)
+        (folder / "fixtures" / "deep").mkdir(parents=True)
+        (folder / "fixtures" / "deep" / "in.txt").write_text(name)
+        lib.save(folder)
+    git(lib.path, "update-index", "--index-version", version)
+    git(lib.path, "update-index", "--split-index")  # a new shared part in that version
+    [shared] = (lib.path / ".git").glob("sharedindex.*")
+    count, positions = _gitindex.folder_positions(shared.read_bytes())
+    listed = git(lib.path, "ls-files").splitlines()
+    assert count == len(listed)
+    expected: dict[bytes, tuple[int, int]] = {}
+    for i, path in enumerate(listed):
+        top, sep, _ = path.partition("/")
+        if sep:
+            first, n = expected.get(top.encode(), (i, 0))
+            expected[top.encode()] = (first, n + 1)
+    assert positions == expected
+    sidecar = _gitindex._sidecar_bytes(count, positions)
+    for top, (first, n) in expected.items():
+        assert _gitindex._lookup(sidecar, top) == (count, first, n)
+    assert _gitindex._lookup(sidecar, b"missing") == (count, 0, 0)
