@@ -205,7 +205,7 @@ class Git:
                 continue
             target.parent.mkdir(exist_ok=True)
             raw = b"%s %d\0" % (kind.encode(), len(data)) + data
-            tmp = target.parent / f"tmp_obj_{os.getpid()}_{sha[2:10]}"
+            tmp = target.parent / f"tmp_obj_{os.getpid()}_{os.urandom(6).hex()}"
             with open(tmp, "wb") as fh:
                 fh.write(zlib.compress(raw, 1 if len(raw) < _STORE_ABOVE else 0))
                 if fsync:
