@@ -206,13 +206,17 @@ class Git:
             target.parent.mkdir(exist_ok=True)
             raw = b"%s %d\0" % (kind.encode(), len(data)) + data
             tmp = target.parent / f"tmp_obj_{os.getpid()}_{os.urandom(6).hex()}"
-            with open(tmp, "wb") as fh:
-                fh.write(zlib.compress(raw, 1 if len(raw) < _STORE_ABOVE else 0))
-                if fsync:
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            os.chmod(tmp, 0o444)
-            os.replace(tmp, target)
+            try:
+                with open(tmp, "xb") as fh:
+                    fh.write(zlib.compress(raw, 1 if len(raw) < _STORE_ABOVE else 0))
+                    if fsync:
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
         return shas
 
     def read_loose(self, sha: str) -> tuple[str, bytes] | None:
