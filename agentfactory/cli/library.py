@@ -52,15 +52,17 @@ def _plain(rows: list[list[str]], headers: list[str]) -> None:
     sys.stdout.write("\n".join(out) + "\n")
 
 
-def _print_json_rows(rows: Iterable[str]) -> None:
-    """A JSON array written object by object (each row already strict JSON text), one per line."""
+def _print_json_rows(chunks: Iterable[str]) -> None:
+    """A JSON array written object by object, one per line, from chunks of rows already joined by
+    ",\n  " (strict JSON text): one write per chunk, whether or not stdout is buffered."""
     sys.stdout.flush()
     out = getattr(sys.stdout, "buffer", None)
     write = out.write if out is not None else (lambda b: sys.stdout.write(b.decode("utf-8")))
     sep = b"[\n  "
-    for row in rows:
-        write(sep + row.encode("utf-8"))
-        sep = b",\n  "
+    for chunk in chunks:
+        if chunk:
+            write(sep + chunk.encode("utf-8"))
+            sep = b",\n  "
     write(b"[]\n" if sep == b"[\n  " else b"\n]\n")
     sys.stdout.flush()
 
@@ -69,7 +71,7 @@ def _print_json_rows(rows: Iterable[str]) -> None:
 def list_(library: Path | None = LibraryOpt, json_: bool = JsonOpt) -> None:
     """List the subagents in the library."""
     if json_:
-        _print_json_rows(_library(library).list_json())
+        _print_json_rows(_library(library).list_json_chunks())
         return
     items = _library(library).list()
     if not items:

@@ -8,7 +8,7 @@ The library never imports or executes subagent code on the host; see FORMAT.md f
 """
 
 from agentfactory.library.cases import Case, CaseResult, check_case, parse_cases
-from agentfactory.library.format import build_subagent_folder, parse_subagent, validate_folder
+from agentfactory.library.format import parse_subagent, validate_folder
 from agentfactory.library.model import (
     PullConflict,
     PullRejection,
@@ -21,6 +21,7 @@ from agentfactory.library.model import (
 )
 from agentfactory.library.names import default_entry, validate_name
 from agentfactory.library.store import Library
+from agentfactory.library.writing import build_subagent_folder
 
 __all__ = [
     "Case",

@@ -11,6 +11,7 @@ import hashlib
 import os
 import subprocess
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import git
 
 ZERO = "0" * 40
+_STORE_ABOVE = 256 * 1024  # loose objects larger than this are stored, not compressed (see write_objects)
 _FALLBACK_IDENTITY = {
     "GIT_AUTHOR_NAME": "AgentFactory",
     "GIT_AUTHOR_EMAIL": "agentfactory@localhost",
@@ -42,6 +44,7 @@ class Git:
         self.root = root
         self._git: git.Git | None = None
         self._env: dict[str, str] | None = None
+        self._objects: tuple[str, bool] | None = None
 
     @property
     def _runner(self) -> git.Git:
@@ -158,41 +161,79 @@ class Git:
 
         return mktree(nested)
 
-    def write_objects(self, kind: str, objects: list[bytes], scratch: Path) -> list[str]:
-        """Write objects of one kind with one `git hash-object` and return their shas, each checked
-        against the sha computed here (so a tree may name a child tree before git has written it)."""
+    def _object_settings(self) -> tuple[str, bool]:
+        """(object format, fsync loose objects?) of the repository, read once: objects written here
+        must be the ones git would write, as durable as git would make them."""
+        if self._objects is None:
+            from git import GitCommandError
+
+            try:
+                out = self.run("config", "-z", "--get-regexp", r"^(extensions\.objectformat|core\.fsync.*)$")
+            except GitCommandError:  # exit 1: none of them set
+                out = b""
+            found: dict[str, str] = {}
+            for record in out.split(b"\0"):
+                key, _, value = record.decode("utf-8", "replace").partition("\n")
+                if key:
+                    found[key.lower()] = value.strip().lower()
+            fsync = found.get("core.fsyncobjectfiles", "false") in ("true", "yes", "on", "1") or found.get(
+                "core.fsync", "none"
+            ) not in ("", "none")
+            self._objects = (found.get("extensions.objectformat", "sha1"), fsync)
+        return self._objects
+
+    def write_objects(self, kind: str, objects: list[bytes]) -> list[str]:
+        """Write objects of one kind as loose objects, the way git does (zlib, a temporary file renamed
+        into place, read-only), and return their shas. No git process: a save's root tree (2.5 MB at
+        50,000 subagents) is hashed and written once, stored rather than compressed (its shas do not
+        compress anyway); `git gc` packs it like any loose object."""
         if not objects:
             return []
-        scratch.mkdir(parents=True, exist_ok=True)
-        paths = []
-        try:
-            for i, data in enumerate(objects):
-                path = scratch / f"{os.getpid()}-{i}"
-                path.write_bytes(data)
-                paths.append(str(path))
-            # Fast compression: a save writes the library's root tree (2.5 MB at 50,000 subagents,
-            # mostly shas that do not compress anyway).
-            out = self.text(
-                "-c",
-                "core.looseCompression=1",
-                "hash-object",
-                "-w",
-                "-t",
-                kind,
-                "--no-filters",
-                "--stdin-paths",
-                input=("\n".join(paths) + "\n").encode(),
-            ).split()
-        finally:
-            for path in paths:
-                Path(path).unlink(missing_ok=True)
-        expected = [object_sha(kind, data) for data in objects]
-        if out != expected:
+        object_format, fsync = self._object_settings()
+        if object_format != "sha1":
             raise LibraryError(
-                f"git wrote other {kind} objects than expected; the library at {self.root} "
-                "may use another hash algorithm than SHA-1."
+                f"The library at {self.root} uses the {object_format} object format; the library writes "
+                "SHA-1 repositories only."
             )
-        return out
+        folder = self.root / ".git" / "objects"
+        shas = []
+        for data in objects:
+            sha = object_sha(kind, data)
+            shas.append(sha)
+            target = folder / sha[:2] / sha[2:]
+            if target.exists():
+                continue
+            target.parent.mkdir(exist_ok=True)
+            raw = b"%s %d\0" % (kind.encode(), len(data)) + data
+            tmp = target.parent / f"tmp_obj_{os.getpid()}_{os.urandom(6).hex()}"
+            try:
+                with open(tmp, "xb") as fh:
+                    fh.write(zlib.compress(raw, 1 if len(raw) < _STORE_ABOVE else 0))
+                    if fsync:
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                os.chmod(tmp, 0o444)
+                os.replace(tmp, target)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        return shas
+
+    def read_loose(self, sha: str) -> tuple[str, bytes] | None:
+        """(kind, content) of a loose object, checked against its sha; None when it is not loose (packed
+        objects are read through git)."""
+        if len(sha) != 40 or not all(c in "0123456789abcdef" for c in sha):
+            return None
+        try:
+            with open(self.root / ".git" / "objects" / sha[:2] / sha[2:], "rb") as fh:
+                raw = zlib.decompress(fh.read())
+        except (OSError, zlib.error):
+            return None
+        header, sep, data = raw.partition(b"\0")
+        kind, _, size = header.partition(b" ")
+        if not sep or size != str(len(data)).encode() or hashlib.sha1(raw).hexdigest() != sha:
+            return None  # not what its name says: git decides (and reports) what it is
+        return kind.decode(), data
 
     def reader(self) -> ObjectReader:
         return ObjectReader(self)
@@ -205,32 +246,47 @@ class Git:
 
 
 class ObjectReader:
-    """One `git cat-file --batch` process answering many reads in turn, each chosen from the last: a save
-    reads the root tree, then its folder's tree and blobs, without git parsing the root tree again."""
+    """Reads of git objects, each chosen from the last: a save reads the root tree, then its folder's tree
+    and blobs, without git parsing the root tree again. Loose objects (every object a save wrote) are
+    read here; anything else through one `git cat-file --batch` process, started at the first such read."""
 
     def __init__(self, git: Git) -> None:
-        self._proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"],
-            cwd=git.root,
-            env={**os.environ, **git.env()},
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-        )
+        self._git = git
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _batch(self) -> subprocess.Popen[bytes]:
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                ["git", "cat-file", "--batch"],
+                cwd=self._git.root,
+                env={**os.environ, **self._git.env()},
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+        return self._proc
 
     def read(self, ref: str) -> tuple[str, bytes] | None:
         """(kind, content) of an object named by a sha or `rev^{tree}`; None when git has no such object."""
-        assert self._proc.stdin is not None and self._proc.stdout is not None
         if "\n" in ref:
             return None
-        self._proc.stdin.write(ref.encode() + b"\n")
-        self._proc.stdin.flush()
-        header = self._proc.stdout.readline().split()
+        sha, tree_of = (ref[:-7], True) if ref.endswith("^{tree}") else (ref, False)
+        found = self._git.read_loose(sha)
+        if found is not None and tree_of and found[0] == "commit":
+            line = found[1].split(b"\n", 1)[0]
+            found = self._git.read_loose(line[5:].decode()) if line.startswith(b"tree ") else None
+        if found is not None and (not tree_of or found[0] == "tree"):
+            return found
+        proc = self._batch()
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(ref.encode() + b"\n")
+        proc.stdin.flush()
+        header = proc.stdout.readline().split()
         if len(header) != 3 or not header[2].isdigit():
             if not header:
                 raise LibraryError("git cat-file stopped answering; run `git fsck` on the library.")
             return None
-        data = self._proc.stdout.read(int(header[2]) + 1)[:-1]
+        data = proc.stdout.read(int(header[2]) + 1)[:-1]
         return header[1].decode(), data
 
     def folder_files(self, root: bytes, name: str) -> dict[str, bytes]:
@@ -254,11 +310,14 @@ class ObjectReader:
         return out
 
     def close(self) -> None:
+        if self._proc is None:
+            return
         if self._proc.stdin is not None:
             self._proc.stdin.close()
         self._proc.wait()
         if self._proc.stdout is not None:
             self._proc.stdout.close()
+        self._proc = None
 
     def __enter__(self) -> ObjectReader:
         return self

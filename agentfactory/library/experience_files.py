@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -30,7 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import LibraryError, ValidationError
-from agentfactory.library._git import Git, TreeEntry
+from agentfactory.library._git import (
+    Git,
+    TreeEntry,
+    folder_entry,
+    object_sha,
+    splice_tree,
+    tree_entries,
+    tree_object,
+)
+from agentfactory.library._gitindex import stage_folder
 
 EXPERIENCE_DIR = "experience"
 SUFFIX = ".jsonl"
@@ -155,24 +165,81 @@ def pending_committed(library: Any, head: str, *, hold: bool = False) -> Iterato
 
 
 def commit_pending(library: Any, head: str) -> str:
+    """Commit the work tree's experience files on top of `head` when they differ from its `experience`
+    folder (files only in `head` are kept), and return the new HEAD. Built with plumbing like a save: a
+    file whose size, mtime and inode are those recorded when it was last committed is not read again,
+    the root tree gets one entry spliced in and git's index only the folder's entries, so the cost
+    follows the experience files, not the number of subagents."""
     files = local_files(library.path)
     if not files:
         return head
     git: Git = library.git
-    rels = [f"{EXPERIENCE_DIR}/{p.name}" for p in files]
+    with git.reader() as reader:
+        found = reader.read(f"{head}^{{tree}}")
+        if found is None:
+            raise LibraryError(f"The library's commit {head} has no tree; run `git fsck` on {library.path}.")
+        root = found[1]
+        current = folder_entry(root, EXPERIENCE_DIR)
+        listed = reader.read(current) if current else None
+    in_head = {name: (mode, sha) for mode, name, sha in tree_entries(listed[1])} if listed else {}
+    local = {path.name for path in files}
+    kept_only_in_head = [name for name in in_head if name not in local]
+    rows = {name: sha for name, (_, sha) in in_head.items()}
+    stats_path = library.gitdir / "agentfactory" / "experience-stat.json"
+    try:
+        known = json.loads(stats_path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    stats: dict[str, list] = {}
+    for path in files:
+        st = path.lstat()
+        key = [st.st_size, st.st_mtime_ns, st.st_ino]
+        hit = known.get(path.name) if isinstance(known, dict) else None
+        if isinstance(hit, list) and hit[:3] == key and isinstance(hit[3], str):
+            sha = hit[3]
+        else:
+            sha = git.write_objects("blob", [_read_plain(path)])[0]
+        rows[path.name] = sha
+        stats[path.name] = [*key, sha]
+    tree = tree_object({**in_head, **{name: ("100644", rows[name]) for name in local}})
+    tree_sha = object_sha("tree", tree)
+    if tree_sha != current:
+        changed = sorted(n for n in local if in_head.get(n, ("", ""))[1] != rows[n])
+        agents = [n.removesuffix(SUFFIX) for n in changed]
+        shown = ", ".join(agents[:5]) + (", ..." if len(agents) > 5 else "")
+        message = f"experience: new records of {shown or 'agents'}\n\nAgents: {', '.join(agents)}\n"
+        new_root = git.write_objects("tree", [tree, splice_tree(root, EXPERIENCE_DIR, tree_sha)])[-1]
+        _stage(library, rows, kept_only_in_head)
+        commit = git.text(
+            "commit-tree", new_root, "-p", head, input=message.encode("utf-8", "backslashreplace")
+        )
+        git.run("update-ref", "-m", "experience", "HEAD", commit, head)
+        head = commit
+    if stats != known:
+        tmp = stats_path.with_name(f".{stats_path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(stats))
+        os.replace(tmp, stats_path)
+    return head
+
+
+def _read_plain(path: Path) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read()
+
+
+def _stage(library: Any, rows: dict[str, str], kept_only_in_head: list[str]) -> None:
+    """git's index entries of the experience folder made those of `rows` (see _gitindex); through git
+    when a file is only in HEAD (its entry stays as it was) or the index is not one _gitindex edits."""
+    folder = experience_dir(library.path)
+    if not kept_only_in_head:
+        entries = {name: (sha, folder / name) for name, sha in rows.items()}
+        if stage_folder(library.gitdir, library.gitdir / "agentfactory", EXPERIENCE_DIR, entries) is None:
+            return
     from agentfactory.library.store import _SPLIT_INDEX  # the library's index stays split
 
-    git.run(*_SPLIT_INDEX, "add", "-f", "--", *rels)
-    tree = git.text("write-tree")
-    if tree == git.text("rev-parse", f"{head}^{{tree}}"):
-        return head
-    changed = git.text("diff", "--cached", "--name-only", "--no-renames", head, "--", EXPERIENCE_DIR)
-    agents = [Path(p).name.removesuffix(SUFFIX) for p in changed.splitlines() if p]
-    shown = ", ".join(agents[:5]) + (", ..." if len(agents) > 5 else "")
-    message = f"experience: new records of {shown or 'agents'}\n\nAgents: {', '.join(agents)}\n"
-    commit = git.text("commit-tree", tree, "-p", head, input=message.encode("utf-8", "backslashreplace"))
-    git.run("update-ref", "-m", "experience", "HEAD", commit, head)
-    return commit
+    rels = [f"{EXPERIENCE_DIR}/{name}" for name in rows if name not in kept_only_in_head]
+    library.git.run(*_SPLIT_INDEX, "add", "-f", "--", *rels)
 
 
 # ---------------------------------------------------------------------------------------------- pulls

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import AgentFactoryError
-from agentfactory.events import _escape_unsafe
+from agentfactory.events import _UNSAFE, _escape_unsafe
 from agentfactory.library._git import ZERO, Git, read_head
 from agentfactory.library.format import SCHEMA_FILE, SKILL_FILE, parse_subagent, split_skill_md
 from agentfactory.library.model import SearchHit, Subagent, SubagentInfo, VersionInfo
@@ -29,7 +29,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS subagents(
   id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
-  signature TEXT NOT NULL, tools TEXT NOT NULL, tags TEXT NOT NULL, entry TEXT NOT NULL);
+  signature TEXT NOT NULL, tools TEXT NOT NULL, tags TEXT NOT NULL, entry TEXT NOT NULL, listing TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
   name, description, docstring, tags, inputs,
   tokenize = 'porter unicode61 remove_diacritics 2', prefix = '3 4');
@@ -38,9 +38,21 @@ CREATE TABLE IF NOT EXISTS versions(
   date TEXT NOT NULL, message TEXT NOT NULL, run_id TEXT, task TEXT, removed INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS versions_by_name ON versions(name, seq);
 """
+# A row of `library list --json` (the SubagentInfo fields), as SQLite builds it: from a row's columns, or
+# from the parameters of the INSERT writing the row (?1 name ... ?6 tags, in the SubagentInfo order).
+_LISTING_FIELDS = [f.name for f in dataclasses.fields(SubagentInfo)]
+assert _LISTING_FIELDS == ["name", "version", "description", "signature", "tools", "tags"]
+_LISTING = "json_object({})".format(
+    ", ".join(f"'{f}', json({f})" if f in ("tools", "tags") else f"'{f}', {f}" for f in _LISTING_FIELDS)
+)
+_LISTING_OF_PARAMS = "json_object({})".format(
+    ", ".join(
+        f"'{f}', json(?{i})" if f in ("tools", "tags") else f"'{f}', ?{i}"
+        for i, f in enumerate(_LISTING_FIELDS, 1)
+    )
+)
 # Column weights for bm25: a hit in the name or description says more than one in the docstring.
 _WEIGHTS = (8.0, 4.0, 1.0, 3.0, 1.5)
-_RANK = "bm25({})".format(", ".join(map(str, _WEIGHTS)))
 _STOP = set(
     [
         "a",
@@ -193,6 +205,8 @@ class Index:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.executescript(_SCHEMA)
+        if "listing" not in {r[1] for r in conn.execute("PRAGMA table_info(subagents)")}:
+            self._add_listing(conn)
         row = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         if row is None or row[0] != FORMAT:
             conn.execute("BEGIN IMMEDIATE")
@@ -201,6 +215,19 @@ class Index:
             conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
             conn.execute("COMMIT")
         return conn
+
+    @staticmethod
+    def _add_listing(conn: sqlite3.Connection) -> None:
+        """An index made before rows carried their listing JSON gains the column, filled by SQLite."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if "listing" not in {r[1] for r in conn.execute("PRAGMA table_info(subagents)")}:
+                conn.execute("ALTER TABLE subagents ADD COLUMN listing TEXT")
+                conn.execute(f"UPDATE subagents SET listing = {_LISTING}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         if self._conn is not None:
@@ -297,8 +324,8 @@ class Index:
 
     def _insert(self, conn: sqlite3.Connection, sub: Subagent) -> None:
         cur = conn.execute(
-            "INSERT INTO subagents(name, version, description, signature, tools, tags, entry)"
-            " VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO subagents(name, version, description, signature, tools, tags, entry, listing)"
+            f" VALUES (?,?,?,?,?,?,?, {_LISTING_OF_PARAMS})",
             (
                 sub.name,
                 sub.version,
@@ -447,12 +474,23 @@ class Index:
         """Each row of `list()` as a JSON object (the SubagentInfo fields), built by SQLite and yielded
         one at a time: a listing of any size is streamed, never held. Strict JSON; the characters
         `events.to_json` escapes are escaped here too, so the text is safe to print."""
-        pairs = ", ".join(
-            f"'{f.name}', json({f.name})" if f.name in ("tools", "tags") else f"'{f.name}', {f.name}"
-            for f in dataclasses.fields(SubagentInfo)
-        )
-        for (row,) in self.connect().execute(f"SELECT json_object({pairs}) FROM subagents ORDER BY name"):
-            yield _escape_unsafe(row)
+        for chunk in self._json_rows(500):
+            yield from (_escape_unsafe(row) for row in chunk)
+
+    def list_json_chunks(self, size: int = 2000) -> Iterator[str]:
+        """The rows of `list_json` joined by ",\n  ", up to `size` rows a chunk: what a JSON array
+        printed one object per line is made of, written in a few large writes instead of one per row."""
+        for chunk in self._json_rows(size):
+            text = ",\n  ".join(chunk)
+            plain = text.isascii() and "\x7f" not in text  # the common case, checked at C speed
+            yield text if plain or not _UNSAFE.search(text) else _escape_unsafe(text)
+
+    def _json_rows(self, size: int) -> Iterator[list[str]]:
+        # Each row's JSON was built by SQLite when the row was written (NULL from a writer that predates
+        # the column: built now).
+        cursor = self.connect().execute(f"SELECT coalesce(listing, {_LISTING}) FROM subagents ORDER BY name")
+        while rows := cursor.fetchmany(size):
+            yield [row for (row,) in rows]
 
     def versions(self, name: str) -> list[VersionInfo]:
         rows = self.connect().execute(
@@ -473,16 +511,17 @@ class Index:
         if not terms or k <= 0:
             return []
         pool = k if not success_rates else max(4 * k, k + 20)
-        # Ranked and cut inside FTS5 (its `rank` column ordered and limited by the virtual table itself),
-        # then only those rows joined: the cost follows the matches, not the matches times the join.
+        # Ranked and cut inside the query: `ORDER BY bm25(...) LIMIT` keeps only the best `pool` rows as
+        # it goes (a bounded sort), then only those are joined; FTS5's own `ORDER BY rank` sorted every
+        # match in full first. The cost follows the matches, not the matches times the join.
         rows = (
             self.connect()
             .execute(
-                "WITH top AS (SELECT rowid, rank FROM fts WHERE fts MATCH ? AND rank MATCH ?"
-                " ORDER BY rank LIMIT ?)"
+                "WITH top AS (SELECT rowid AS id, bm25(fts, ?, ?, ?, ?, ?) AS rank FROM fts"
+                " WHERE fts MATCH ? ORDER BY rank LIMIT ?)"
                 " SELECT s.name, s.version, s.description, s.signature, top.rank"
-                " FROM top JOIN subagents s ON s.id = top.rowid ORDER BY top.rank",
-                (fts_query(terms), _RANK, pool),
+                " FROM top JOIN subagents s ON s.id = top.id ORDER BY top.rank",
+                (*_WEIGHTS, fts_query(terms), pool),
             )
             .fetchall()
         )
