@@ -42,15 +42,10 @@ from agentfactory.config import Settings
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
-from agentfactory.sandbox.jobdir import (
-    RUNTIME_DIR,
-    DoneChannel,
-    JobDir,
-    SandboxPaths,
-    decode_status,
-    remove_tree,
-)
+from agentfactory.sandbox.hostfs import remove_tree
+from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
 from agentfactory.sandbox.live_output import pump_container
+from agentfactory.sandbox.reports import DoneChannel, decode_status
 
 ISOLATION = (
     "docker: fresh single-use container, no network, read-only root, non-root user, all capabilities "
