@@ -27,7 +27,6 @@ import atexit
 import contextlib
 import os
 import queue
-import re
 import select
 import socket
 import tempfile
@@ -41,7 +40,7 @@ from typing import Any
 from agentfactory.config import Settings
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
 from agentfactory.sandbox import trace as t
-from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
+from agentfactory.sandbox.base import PRELOAD_MIN_MB, SANDBOX_ENV, SandboxInterrupted, preload_modules
 from agentfactory.sandbox.hostfs import remove_tree
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
 from agentfactory.sandbox.live_output import pump_container
@@ -70,8 +69,6 @@ GRACE_S = 0.5
 POOL_HANDOVER_S = 2.0
 COLD_HANDOVER_S = 20.0
 READY_S = 120.0  # a pre-started container must be waiting for its job (imports done) within this time
-PRELOAD_MIN_MB = 256  # below this memory limit, warm imports would take too much of the subagent's share
-_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def docker_host() -> str:
@@ -185,20 +182,6 @@ def _remove_jobdir(path: str) -> None:
     tmps = {tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
     if path and os.path.dirname(path) in tmps and os.path.basename(path).startswith("af-"):
         remove_tree(path)  # never through a link, never recursive
-
-
-def preload_modules(spec: str) -> str:
-    """The setting `sandbox_preload` checked: comma-separated module names ("" = none)."""
-    names = [name.strip() for name in spec.split(",") if name.strip()]
-    for name in names:
-        if not _MODULE.fullmatch(name) or len(name) > 100:
-            from agentfactory.errors import InvalidSetting
-
-            raise InvalidSetting(
-                f"Setting 'sandbox_preload' holds {name[:100]!r}, which is not a module name: give "
-                "comma-separated module names, e.g. 'numpy,pandas,matplotlib', or '' for none."
-            )
-    return ",".join(names)
 
 
 @dataclass

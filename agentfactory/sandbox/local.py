@@ -38,7 +38,7 @@ from typing import Any
 from agentfactory.config import Settings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
-from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
+from agentfactory.sandbox.base import PRELOAD_MIN_MB, SANDBOX_ENV, SandboxInterrupted, preload_modules
 from agentfactory.sandbox.bwrap import SANDBOX_IDS, SITE_PATHS, bwrap_options, memfd, seccomp_filter
 from agentfactory.sandbox.bwrap import command as bwrap_command
 from agentfactory.sandbox.hostfs import read_bounded
@@ -60,6 +60,7 @@ INSIDE = SandboxPaths(
 )
 NPROC_LIMIT = 512
 HANDOVER_S = 20.0
+READY_S = 120.0  # a sandbox started ahead must wait for its job (warm imports done) within this time
 _CHECK_S = 0.1  # how often a running execution's broker limit and disk use are checked
 _GRACE_S = 0.5
 
@@ -83,6 +84,11 @@ class LocalBackend:
         self.isolation = ISOLATION_BWRAP if self.bwrap else ISOLATION_PLAIN
         # Without bubblewrap a waiting runner would not die with us (no --die-with-parent): no pool.
         self.pool_size = 1 if pool_size and self.bwrap else 0
+        # The sandbox started ahead imports `sandbox_preload` while it waits (its runner, in the warm
+        # interpreter the subagent is forked from), as docker's pool does, when the memory limit leaves
+        # room for it; a request below that limit gets a sandbox of its own.
+        self.preload = preload_modules(self.settings.sandbox_preload)
+        self.warm = bool(self.preload) and self.settings.memory_mb >= PRELOAD_MIN_MB
         self._lock = threading.Lock()
         self._closed = False
         self._ready: _Prepared | None = None
@@ -146,8 +152,8 @@ class LocalBackend:
                     continue
             prepared = None
             try:
-                prepared = self._start()
-                end = time.monotonic() + 30
+                prepared = self._start(warm=self.warm)
+                end = time.monotonic() + READY_S
                 while prepared.done is None or not prepared.done.ready(0.1):  # waits for its job: ready
                     if prepared.proc.poll() is not None or time.monotonic() > end or self._closed:
                         raise SandboxError("the pre-started local sandbox did not start")
@@ -162,10 +168,14 @@ class LocalBackend:
             if prepared is not None:
                 self._reap.put(prepared)
 
-    def _take(self) -> _Prepared:
+    def _take(self, memory_mb: int) -> _Prepared:
         with self._lock:
             ready, self._ready = self._ready, None
-        if ready is not None and ready.proc.poll() is None:
+        if (
+            ready is not None
+            and ready.proc.poll() is None
+            and (memory_mb >= PRELOAD_MIN_MB or not ready.warm)
+        ):
             return ready
         if ready is not None:
             self._reap.put(ready)
@@ -183,8 +193,9 @@ class LocalBackend:
             if box is not None:
                 _release(box)
 
-    def _start(self) -> _Prepared:
-        """A sandbox whose runner will wait on its FIFO for the job (runner.py)."""
+    def _start(self, warm: bool = False) -> _Prepared:
+        """A sandbox whose runner will wait on its FIFO for the job (runner.py); `warm`: with the
+        preloaded modules imported (bubblewrap only: a sandbox started ahead)."""
         jd = JobDir(SANDBOX_IDS if self.as_root else None)
         info_r = info_w = filter_fd = out_r = out_w = -1
         done = None
@@ -201,7 +212,10 @@ class LocalBackend:
             filter_fd = memfd(program) if program else -1
             info_r, info_w = os.pipe2(os.O_CLOEXEC) if self.bwrap else (-1, -1)
             out_r, out_w = os.pipe2(os.O_CLOEXEC)  # the runner's stdout: the live view's copy, when asked
+            warm = warm and self.bwrap is not None and bool(self.preload)
             cmd = self._command(jd, paths, filter_fd, info_w) + (["--done"] if done is not None else [])
+            if warm:
+                cmd += ["--path", os.pathsep.join(SITE_PATHS), "--preload", self.preload]
             err = os.open(
                 "launcher.err", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                 dir_fd=jd.fd,
@@ -225,7 +239,7 @@ class LocalBackend:
                     if fd >= 0:
                         os.close(fd)
                 filter_fd = info_w = out_w = -1
-            return _Prepared(jd, proc, paths, info_r, out_r, done)
+            return _Prepared(jd, proc, paths, info_r, out_r, done, warm)
         except BaseException:
             for fd in (info_r, info_w, filter_fd, out_r, out_w):
                 if fd >= 0:
@@ -247,7 +261,7 @@ class LocalBackend:
     def _execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
         if self._closed:
             raise SandboxError("This local backend was closed; get a new one with get_backend().")
-        box = self._take()
+        box = self._take(req.memory_mb)
         jd, proc = box.jd, box.proc
         session = None
         live = None
@@ -379,6 +393,7 @@ class _Prepared:
     info_r: int = -1  # bubblewrap's --info-fd (the sandbox's init)
     out_r: int = -1  # the runner's stdout
     done: DoneChannel | None = None  # the runner's completion report (bubblewrap: its own PID namespace)
+    warm: bool = False  # the runner imported the preloaded modules
 
     def close_fds(self) -> None:
         if self.done is not None:
