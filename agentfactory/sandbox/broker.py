@@ -139,11 +139,14 @@ class ToolBroker:
         bound.handlers = self.handlers  # shared, not copied: one set of tools per run
         return bound
 
-    def open_session(self, socket_path: Path, allowed: Iterable[str]) -> BrokerSession:
+    def open_session(self, socket_path: Path, allowed: Iterable[str], start: bool = True) -> BrokerSession:
+        """A session listening at `socket_path`. `start=False`: the socket listens (a client's connection
+        waits in its backlog) but calls are served only once `start()` runs: a backend starts it right
+        after handing the job over, while the sandbox starts, not before."""
         deadline = None
         if self.timeout_s is not None and math.isfinite(self.timeout_s):
             deadline = time.monotonic() + max(0.0, self.timeout_s)
-        return BrokerSession(self, Path(socket_path), set(allowed), deadline=deadline)
+        return BrokerSession(self, Path(socket_path), set(allowed), deadline=deadline, start=start)
 
     def close(self) -> None:
         """Nothing to release: each session closes itself (the backend closes it after its execution).
@@ -158,7 +161,12 @@ class BrokerSession:
     """
 
     def __init__(
-        self, broker: ToolBroker, socket_path: Path, allowed: set[str], deadline: float | None = None
+        self,
+        broker: ToolBroker,
+        socket_path: Path,
+        allowed: set[str],
+        deadline: float | None = None,
+        start: bool = True,
     ):
         self.broker = broker
         self.path = socket_path
@@ -180,6 +188,16 @@ class BrokerSession:
         # A blocking accept, woken at once by `_stop_listening` (shutdown makes it fail), so closing a
         # session costs no tick of a timeout.
         self._thread = threading.Thread(target=self._accept_loop, name="tool-broker", daemon=True)
+        self._started = False
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Serve calls (once; never after close)."""
+        with self._lock:
+            if self._started or self._closed.is_set():
+                return
+            self._started = True
         self._thread.start()
 
     # -- connections ------------------------------------------------------------------------------
@@ -346,8 +364,13 @@ class BrokerSession:
                 self.records.append(record)
 
     def close(self) -> list[ToolCallRecord]:
-        self._closed.set()
+        with self._lock:
+            self._closed.set()
+            started = self._started
         self._stop_listening()
+        if not started:  # no accept thread owns the descriptor: close it here
+            with contextlib.suppress(OSError):
+                self._sock.close()
         with self._lock:
             conns = list(self._conns)
         for conn in conns:

@@ -434,7 +434,7 @@ class DockerBackend:
             slot.jd.load(req)
             job = slot.jd.job(req, PATHS)
             if req.broker is not None:
-                session = req.broker.open_session(slot.jd.socket_path, req.tools)
+                session = req.broker.open_session(slot.jd.socket_path, req.tools, start=False)
             start = time.monotonic()
             live = pump_container(slot.container, req.on_output) if req.on_output is not None else None
             handover = POOL_HANDOVER_S if pooled else COLD_HANDOVER_S
@@ -447,7 +447,7 @@ class DockerBackend:
                     slot, pooled = self._create(req.memory_mb, req.run_id), False
                     slot.jd.load(req)
                     if req.broker is not None:
-                        session = req.broker.open_session(slot.jd.socket_path, req.tools)
+                        session = req.broker.open_session(slot.jd.socket_path, req.tools, start=False)
                     start = time.monotonic()
                     if live is not None:  # the stale container's stream ends with it; follow the new one
                         live.join()
@@ -459,8 +459,12 @@ class DockerBackend:
                     return self._finish(
                         slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
                     )
+            if session is not None:  # its socket listened already; calls are served from now on
+                session.start()
             host_status, reported = self._wait(slot, req, start, session)
-            return self._finish(slot, req, session, start, host_status, live=live, reported=reported)
+            trace = self._finish(slot, req, session, start, host_status, live=live, reported=reported)
+            session = None  # closed by _finish
+            return trace
         except KeyboardInterrupt:
             _remove(slot.container)  # first, before anything else can be interrupted
             calls = session.close() if session else []

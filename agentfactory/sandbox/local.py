@@ -270,7 +270,7 @@ class LocalBackend:
             jd.load(req)
             job = jd.job(req, box.paths, site_paths=SITE_PATHS, rlimits=_limits(req))
             if req.broker is not None:
-                session = req.broker.open_session(jd.socket_path, req.tools)
+                session = req.broker.open_session(jd.socket_path, req.tools, start=False)
             if req.on_output is not None:  # the live view's copy of the subagent's stdout
                 live, box.out_r = pump_fd(box.out_r, req.on_output), -1  # the pump owns and closes it now
             token = box.done.arm() if box.done is not None else b""
@@ -280,6 +280,8 @@ class LocalBackend:
                 if proc.poll() is not None:
                     note = _launcher_note(jd, proc.returncode)
             else:
+                if session is not None:  # its socket listened already; calls are served from now on
+                    session.start()
                 host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
             duration = time.monotonic() - start
             # Reported by the runner (with the token): nothing else runs in the sandbox any more, and
