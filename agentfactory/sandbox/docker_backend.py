@@ -14,8 +14,9 @@ the background.
 
 Completion is the runner's own report (runner.py --done: a token only the runner holds, written once the
 subagent and every other process of the container are gone), not the container's exit, which comes tens
-of milliseconds later; the container is then removed by a background reaper. A missing or doubtful
-report (no token, the subagent killed by a signal, a live view following the container's stream) falls
+of milliseconds later; the container is then removed by a background reaper. A live view following the
+container's stream stops at the runner's end marker (live_output.py), written after its last byte. A
+missing or doubtful report (no token, the subagent killed by a signal, no end marker within END_S) falls
 back to waiting for the container to stop, as does everything the host stops itself. Containers are
 never left behind: the reaper removes each used one, close() removes the pool (in parallel, so a process
 exits without waiting on them one by one), and the orphan sweep removes those of a process that died.
@@ -43,7 +44,7 @@ from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import PRELOAD_MIN_MB, SANDBOX_ENV, SandboxInterrupted, preload_modules
 from agentfactory.sandbox.hostfs import remove_tree
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
-from agentfactory.sandbox.live_output import pump_container
+from agentfactory.sandbox.live_output import end_marker, pump_container
 from agentfactory.sandbox.reports import DoneChannel, decode_status
 
 ISOLATION = (
@@ -438,7 +439,7 @@ class DockerBackend:
             start = time.monotonic()
             live = pump_container(slot.container, req.on_output) if req.on_output is not None else None
             handover = POOL_HANDOVER_S if pooled else COLD_HANDOVER_S
-            if not _hand_over(slot, job, handover):
+            if not _hand_over(slot, job, handover, live):
                 if pooled:  # a stale pre-started container: fall back to a fresh one, once
                     if session is not None:
                         session.close()
@@ -452,7 +453,7 @@ class DockerBackend:
                     if live is not None:  # the stale container's stream ends with it; follow the new one
                         live.join()
                         live = pump_container(slot.container, req.on_output)
-                    handed = _hand_over(slot, job, COLD_HANDOVER_S)
+                    handed = _hand_over(slot, job, COLD_HANDOVER_S, live)
                 else:
                     handed = False
                 if not handed:
@@ -539,10 +540,12 @@ class DockerBackend:
         """The trace, once nothing of the subagent runs: the container stopped, or the runner reported
         (with the token) that the subagent and every other process in it are gone."""
         duration = time.monotonic() - start
-        # A live view's stream ends only with the container; an OOM kill is known from its state.
-        if not (reported and live is None and not _needs_inspect(slot.jd)):
+        # A live view's stream ends with the container, or at the runner's end marker once it reported;
+        # an OOM kill is known from the container's state.
+        ended = reported and (live is None or live.wait_end())
+        if not (ended and not _needs_inspect(slot.jd)):
             self._stop_container(slot)
-        if live is not None:  # the live view's stream ends with the container
+        if live is not None:
             live.join()
         oom = False
         if host_status is None:
@@ -570,9 +573,12 @@ class DockerBackend:
             return False
 
 
-def _hand_over(slot: _Slot, job: bytes, deadline_s: float) -> bool:
-    """The job, after a fresh token the runner reports its completion with (runner.py --done)."""
+def _hand_over(slot: _Slot, job: bytes, deadline_s: float, live: Any = None) -> bool:
+    """The job, after a fresh token the runner reports its completion with (runner.py --done); a live
+    view stops at the stream's end marker derived from it."""
     token = slot.done.arm() if slot.done is not None else bytes(DoneChannel.TOKEN_BYTES)
+    if live is not None and slot.done is not None:
+        live.expect_end(end_marker(token))
     return slot.jd.hand_over(token + job, deadline_s, alive=lambda: not slot.exited.is_set())
 
 

@@ -43,7 +43,7 @@ from agentfactory.sandbox.bwrap import SANDBOX_IDS, SITE_PATHS, bwrap_options, m
 from agentfactory.sandbox.bwrap import command as bwrap_command
 from agentfactory.sandbox.hostfs import read_bounded
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
-from agentfactory.sandbox.live_output import pump_fd
+from agentfactory.sandbox.live_output import end_marker, pump_fd
 from agentfactory.sandbox.reports import DoneChannel
 
 ISOLATION_BWRAP = (
@@ -274,6 +274,8 @@ class LocalBackend:
             if req.on_output is not None:  # the live view's copy of the subagent's stdout
                 live, box.out_r = pump_fd(box.out_r, req.on_output), -1  # the pump owns and closes it now
             token = box.done.arm() if box.done is not None else b""
+            if live is not None and token:
+                live.expect_end(end_marker(token))
             start = time.monotonic()
             if not jd.hand_over(token + job, HANDOVER_S, alive=lambda: proc.poll() is None):
                 host_status, note = t.SANDBOX_ERROR, "the local sandbox's runner never started"
@@ -285,8 +287,9 @@ class LocalBackend:
                 host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
             duration = time.monotonic() - start
             # Reported by the runner (with the token): nothing else runs in the sandbox any more, and
-            # its teardown goes to the reaper. A live view's pipe ends only with the sandbox, though.
-            if not reported or live is not None:
+            # its teardown goes to the reaper. A live view's pipe ends with the sandbox, or at the
+            # runner's end marker once it reported.
+            if not reported or (live is not None and not live.wait_end()):
                 _killpg(proc.pid)
                 proc.wait()
                 if box.info_r >= 0:

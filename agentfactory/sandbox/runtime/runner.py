@@ -304,6 +304,25 @@ def _forwarding(job):
     return budget
 
 
+_END_LABEL = b"agentfactory-stream-end:"  # live_output.end_marker derives the same marker
+
+
+def _end_stream(token):
+    """After the last forwarded byte, and once nothing of the subagent is left: the marker that ends
+    the host's live view (live_output.py), derived from the completion token, so only we can write it."""
+    import hashlib  # imported ahead in a sandbox that reports its completion (main)
+
+    view = memoryview(hashlib.sha256(_END_LABEL + bytes(token)).digest())
+    end = time.monotonic() + 2.0
+    while view and time.monotonic() < end:
+        try:
+            view = view[os.write(1, view) :]
+        except BlockingIOError:
+            time.sleep(0.002)  # the host drains the stream
+        except OSError:
+            return
+
+
 def _forward(chunk, budget):
     try:
         return budget - os.write(1, chunk[:budget])
@@ -460,6 +479,7 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
             except (OSError, AttributeError, ValueError):
                 guard = None
         secret = guard.buf if guard is not None else bytearray(_TOKEN_BYTES)
+        import hashlib  # noqa: F401 - for _end_stream, imported before the job
     if preload:
         _preload(preload, path)
     # The subagent's process is forked now, before the job, from the warm interpreter: it waits for
@@ -546,6 +566,8 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
     finished = guard is not None and guard.others_gone()
     _write_atomic(os.path.join(report, "status.json"), json.dumps(status_report).encode())
     if finished:
+        if job.get("forward_bytes"):  # a live view follows our stdout: end it
+            _end_stream(guard.buf)
         guard.report_done(ctl)
 
 
