@@ -462,6 +462,8 @@ class DockerBackend:
                     )
             if session is not None:  # its socket listened already; calls are served from now on
                 session.start()
+            if req.on_started is not None:
+                req.on_started()
             host_status, reported = self._wait(slot, req, start, session)
             trace = self._finish(slot, req, session, start, host_status, live=live, reported=reported)
             session = None  # closed by _finish

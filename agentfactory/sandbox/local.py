@@ -284,6 +284,8 @@ class LocalBackend:
             else:
                 if session is not None:  # its socket listened already; calls are served from now on
                     session.start()
+                if req.on_started is not None:
+                    req.on_started()
                 host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
             duration = time.monotonic() - start
             # Reported by the runner (with the token): nothing else runs in the sandbox any more, and

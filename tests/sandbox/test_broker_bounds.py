@@ -293,9 +293,9 @@ def test_closing_a_session_wakes_its_accept_thread_at_once(tmp_path):
         time.sleep(0.01)  # the thread is blocked in accept()
         start = time.monotonic()
         session.close()
-        session._thread.join(5)
+        session.join(5)
         waits.append(time.monotonic() - start)
-        assert not session._thread.is_alive()
+        assert not session.accepting
         assert not (tmp_path / f"s{i}.sock").exists()
     assert statistics.median(waits) < 0.04, waits
 
@@ -325,4 +325,4 @@ def test_a_session_closed_before_it_started_releases_its_socket(tmp_path):
     assert session.close() == []
     assert session._sock.fileno() == -1 and not (tmp_path / "t.sock").exists()
     session.start()  # too late: no thread serves a closed session
-    assert not session._thread.is_alive()
+    assert not session.accepting
