@@ -140,18 +140,42 @@ class ToolBroker:
         bound.handlers = self.handlers  # shared, not copied: one set of tools per run
         return bound
 
-    def open_session(self, socket_path: Path, allowed: Iterable[str], start: bool = True) -> BrokerSession:
-        """A session listening at `socket_path`. `start=False`: the socket listens (a client's connection
-        waits in its backlog) but calls are served only once `start()` runs: a backend starts it right
-        after handing the job over, while the sandbox starts, not before."""
+    def open_session(
+        self,
+        socket_path: Path,
+        allowed: Iterable[str],
+        start: bool = True,
+        listener: socket.socket | None = None,
+    ) -> BrokerSession:
+        """A session listening at `socket_path` (on `listener`, bound there by `listen` ahead, if given).
+        `start=False`: the socket listens (a client's connection waits in its backlog) but calls are
+        served only once `start()` runs: a backend starts it right after handing the job over, while the
+        sandbox starts, not before."""
         deadline = None
         if self.timeout_s is not None and math.isfinite(self.timeout_s):
             deadline = time.monotonic() + max(0.0, self.timeout_s)
-        return BrokerSession(self, Path(socket_path), set(allowed), deadline=deadline, start=start)
+        return BrokerSession(
+            self, Path(socket_path), set(allowed), deadline=deadline, start=start, listener=listener
+        )
 
     def close(self) -> None:
         """Nothing to release: each session closes itself (the backend closes it after its execution).
         Present so owners can close a broker like their other resources."""
+
+
+def listen(socket_path: Path) -> socket.socket:
+    """A socket listening at `socket_path`, for a session (a sandbox started ahead binds its own early)."""
+    if socket_path.exists() or socket_path.is_symlink():
+        socket_path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(socket_path))
+        os.chmod(socket_path, 0o666)  # the sandbox user differs from ours; the folder guards access
+        sock.listen(MAX_CONNECTIONS)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class BrokerSession:
@@ -168,6 +192,7 @@ class BrokerSession:
         allowed: set[str],
         deadline: float | None = None,
         start: bool = True,
+        listener: socket.socket | None = None,
     ):
         self.broker = broker
         self.path = socket_path
@@ -180,12 +205,7 @@ class BrokerSession:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._conns: list[socket.socket] = []
-        if socket_path.exists() or socket_path.is_symlink():
-            socket_path.unlink()
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.bind(str(socket_path))
-        os.chmod(socket_path, 0o666)  # the sandbox user differs from ours; the folder guards access
-        self._sock.listen(MAX_CONNECTIONS)
+        self._sock = listener if listener is not None else listen(socket_path)
         # A blocking accept, woken at once by `_stop_listening` (shutdown makes it fail), so closing a
         # session costs no tick of a timeout.
         self._started = False

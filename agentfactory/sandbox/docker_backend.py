@@ -42,6 +42,7 @@ from agentfactory.config import Settings
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import PRELOAD_MIN_MB, SANDBOX_ENV, SandboxInterrupted, preload_modules
+from agentfactory.sandbox.broker import listen
 from agentfactory.sandbox.hostfs import remove_tree
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
 from agentfactory.sandbox.live_output import end_marker, pump_container
@@ -198,6 +199,7 @@ class _Slot:
     done: DoneChannel | None = None
     wake_r: int = -1  # readable once the container stopped
     wake_w: int = -1
+    listener: Any = None  # the broker socket, bound ahead (broker.listen), until a session takes it
 
     def watch(self) -> None:
         self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC)
@@ -214,9 +216,15 @@ class _Slot:
 
         threading.Thread(target=wait, name="sandbox-wait", daemon=True).start()
 
+    def take_listener(self) -> Any:
+        listener, self.listener = self.listener, None
+        return listener
+
     def close_fds(self) -> None:
         if self.done is not None:
             self.done.close()
+        if (listener := self.take_listener()) is not None:
+            listener.close()
         for name in ("wake_r", "wake_w"):
             fd = getattr(self, name)
             setattr(self, name, -1)
@@ -259,6 +267,12 @@ class DockerBackend:
 
         jd = JobDir(SANDBOX_IDS if os.getuid() == 0 else None)
         done = DoneChannel(jd)
+        try:
+            listener = listen(jd.socket_path)  # a session takes it: no bind on the execution's path
+        except OSError as exc:
+            done.close()
+            jd.remove()
+            raise SandboxError(f"The tool broker's socket could not be created: {exc.strerror}.") from None
         command = ["python3", "-I", "-B", f"{PATHS.runtime}/runner.py", PATHS.ctl, "--done"]
         warm = warm and bool(self.preload) and memory_mb >= PRELOAD_MIN_MB
         if warm:
@@ -309,9 +323,10 @@ class DockerBackend:
             )
         except Exception as exc:
             done.close()
+            listener.close()
             jd.remove()
             raise SandboxError(f"Docker could not create a sandbox container: {_explain(exc)}.") from None
-        slot = _Slot(container, jd, memory_mb, warm=warm, done=done)
+        slot = _Slot(container, jd, memory_mb, warm=warm, done=done, listener=listener)
         try:
             container.start()
         except Exception as exc:
@@ -434,8 +449,7 @@ class DockerBackend:
         try:
             slot.jd.load(req)
             job = slot.jd.job(req, PATHS)
-            if req.broker is not None:
-                session = req.broker.open_session(slot.jd.socket_path, req.tools, start=False)
+            session = _session(slot, req)
             start = time.monotonic()
             live = pump_container(slot.container, req.on_output) if req.on_output is not None else None
             handover = POOL_HANDOVER_S if pooled else COLD_HANDOVER_S
@@ -447,8 +461,7 @@ class DockerBackend:
                     self._discard(slot)
                     slot, pooled = self._create(req.memory_mb, req.run_id), False
                     slot.jd.load(req)
-                    if req.broker is not None:
-                        session = req.broker.open_session(slot.jd.socket_path, req.tools, start=False)
+                    session = _session(slot, req)
                     start = time.monotonic()
                     if live is not None:  # the stale container's stream ends with it; follow the new one
                         live.join()
@@ -582,6 +595,17 @@ def _hand_over(slot: _Slot, job: bytes, deadline_s: float, live: Any = None) -> 
     if live is not None and slot.done is not None:
         live.expect_end(end_marker(token))
     return slot.jd.hand_over(token + job, deadline_s, alive=lambda: not slot.exited.is_set())
+
+
+def _session(slot: _Slot, req: t.ExecutionRequest) -> Any:
+    """The request's broker session on the slot's socket, not serving yet (started after the handover);
+    None without a broker, and then nothing listens there (a connection is refused)."""
+    listener = slot.take_listener()
+    if req.broker is None:
+        if listener is not None:
+            listener.close()
+        return None
+    return req.broker.open_session(slot.jd.socket_path, req.tools, start=False, listener=listener)
 
 
 def _needs_inspect(jd: JobDir) -> bool:

@@ -39,6 +39,7 @@ from agentfactory.config import Settings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import PRELOAD_MIN_MB, SANDBOX_ENV, SandboxInterrupted, preload_modules
+from agentfactory.sandbox.broker import listen
 from agentfactory.sandbox.bwrap import SANDBOX_IDS, SITE_PATHS, bwrap_options, memfd, seccomp_filter
 from agentfactory.sandbox.bwrap import command as bwrap_command
 from agentfactory.sandbox.hostfs import read_bounded
@@ -198,8 +199,9 @@ class LocalBackend:
         preloaded modules imported (bubblewrap only: a sandbox started ahead)."""
         jd = JobDir(SANDBOX_IDS if self.as_root else None)
         info_r = info_w = filter_fd = out_r = out_w = -1
-        done = None
+        done = listener = None
         try:
+            listener = listen(jd.socket_path)  # a session takes it: no bind on the execution's path
             # Only in bubblewrap's PID namespace may the runner kill every other process it sees.
             done = DoneChannel(jd) if self.bwrap else None
             if self.bwrap:
@@ -239,8 +241,10 @@ class LocalBackend:
                     if fd >= 0:
                         os.close(fd)
                 filter_fd = info_w = out_w = -1
-            return _Prepared(jd, proc, paths, info_r, out_r, done, warm)
+            return _Prepared(jd, proc, paths, info_r, out_r, done, warm, listener)
         except BaseException:
+            if listener is not None:
+                listener.close()
             for fd in (info_r, info_w, filter_fd, out_r, out_w):
                 if fd >= 0:
                     os.close(fd)
@@ -269,8 +273,11 @@ class LocalBackend:
         try:
             jd.load(req)
             job = jd.job(req, box.paths, site_paths=SITE_PATHS, rlimits=_limits(req))
+            listener, box.listener = box.listener, None
             if req.broker is not None:
-                session = req.broker.open_session(jd.socket_path, req.tools, start=False)
+                session = req.broker.open_session(jd.socket_path, req.tools, start=False, listener=listener)
+            elif listener is not None:  # nothing listens there then (a connection is refused)
+                listener.close()
             if req.on_output is not None:  # the live view's copy of the subagent's stdout
                 live, box.out_r = pump_fd(box.out_r, req.on_output), -1  # the pump owns and closes it now
             token = box.done.arm() if box.done is not None else b""
@@ -401,10 +408,14 @@ class _Prepared:
     out_r: int = -1  # the runner's stdout
     done: DoneChannel | None = None  # the runner's completion report (bubblewrap: its own PID namespace)
     warm: bool = False  # the runner imported the preloaded modules
+    listener: Any = None  # the broker socket, bound ahead (broker.listen), until a session takes it
 
     def close_fds(self) -> None:
         if self.done is not None:
             self.done.close()
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.close()
         for name in ("info_r", "out_r"):
             fd = getattr(self, name)
             setattr(self, name, -1)
