@@ -8,6 +8,8 @@ only in their arguments. It knows no Meta-Agent and never writes to the library.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -68,9 +70,9 @@ class Executor:
         timeout_s = self.execution_timeout()
         self.executions_started += 1
         number = self.executions_started
-        self.log.emit(
-            ev.EXECUTION_STARTED, subagent=name, version=version, revision=revision, execution=number
-        )
+        early = _Early(self, name, inputs, version, revision, number)
+        if self.log.observed:  # a live view shows the start before any printed line
+            early.announce()
         request = ExecutionRequest(
             code_dir=code_dir,
             # The library names the entry file (x.py); the sandbox imports a module name (x).
@@ -88,11 +90,17 @@ class Executor:
             run_id=self.workspace.run_id,
             labels={"subagent": name},
             on_output=self._output_observer(number, name),
+            on_started=early,
         )
         started = time.time()
-        trace = settle_trace(self.backend.execute(request))
+        try:
+            trace = settle_trace(self.backend.execute(request))
+        except BaseException:
+            early.abandon()
+            raise
         wall = time.time() - started
-        trace_path = self._write_trace(trace, name, inputs)
+        early()  # a backend that never called it
+        trace_path = early.write_trace(trace)
         self.log.emit(
             ev.SUBAGENT_EXECUTION,
             subagent=name,
@@ -100,7 +108,7 @@ class Executor:
             revision=revision,
             status=trace.status,
             duration_s=trace.duration_s,
-            inputs_digest=inputs_digest(inputs),
+            inputs_digest=early.digest,
             trace=str(trace_path.relative_to(self.workspace.root)),
             tool_calls=len(trace.tool_calls),
             tool_usage=trace.usage_totals(),
@@ -150,13 +158,9 @@ class Executor:
                 **options,
             )
 
-    def _write_trace(self, trace: Any, name: str, inputs: dict[str, Any]) -> Path:
+    def _trace_path(self, name: str) -> Path:
         self.traces_written += 1
-        path = self.workspace.traces / f"{self.traces_written:03d}-{name}.json"
-        # The inputs go with the trace: the event log keeps only a preview of long ones, and evolve
-        # replays a failure from this file.
-        ev.write_json(path, {**trace.to_dict(), "inputs": inputs})  # strict UTF-8 whatever the result
-        return path
+        return self.workspace.traces / f"{self.traces_written:03d}-{name}.json"
 
     def execution_timeout(self) -> float:
         """The wall clock of the next execution: the per-execution limit, capped by what is left of the
@@ -184,6 +188,63 @@ class Executor:
             self.log.notify(ev.EXECUTION_OUTPUT, execution=number, subagent=name, stream=stream, line=line)
 
         return on_output
+
+
+class _Early:
+    """The bookkeeping of one execution that does not depend on its result, done while the sandbox starts
+    (the backend calls it right after handing the job over; `execute` calls it after the backend returns
+    otherwise): the `execution_started` event (before, when a live view watches), the inputs' digest and
+    the trace file, created empty (creating a file is the slow part of writing it). If the execution
+    raises, the event is still emitted, as before, and the empty file removed."""
+
+    def __init__(
+        self, executor: Executor, name: str, inputs: dict[str, Any], version: Any, revision: Any, number: int
+    ):
+        self.executor = executor
+        self.name = name
+        self.inputs = inputs
+        self.started = {"subagent": name, "version": version, "revision": revision, "execution": number}
+        self.announced = False
+        self.digest = ""
+        self.path: Path | None = None
+        self.fd = -1
+
+    def announce(self) -> None:
+        if not self.announced:
+            self.announced = True
+            self.executor.log.emit(ev.EXECUTION_STARTED, **self.started)
+
+    def __call__(self) -> None:
+        self.announce()
+        if self.path is not None:
+            return
+        self.digest = inputs_digest(self.inputs)
+        self.path = self.executor._trace_path(self.name)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+
+    def write_trace(self, trace: Any) -> Path:
+        """The trace file: the trace with its inputs (the event log keeps only a preview of long ones, and
+        evolve replays a failure from this file), strict UTF-8 whatever the result."""
+        assert self.path is not None
+        data = memoryview(ev.json_bytes({**trace.to_dict(), "inputs": self.inputs}, indent=1) + b"\n")
+        fd, self.fd = self.fd, -1
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
+        return self.path
+
+    def abandon(self) -> None:
+        """The execution raised: its started event stays (as before), its empty trace file goes."""
+        self.announce()
+        fd, self.fd = self.fd, -1
+        if fd >= 0:
+            os.close(fd)
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            self.executor.traces_written -= 1
 
 
 def error_summary(trace: Any) -> dict[str, Any] | None:

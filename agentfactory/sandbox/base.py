@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import threading
 from collections.abc import Iterator
@@ -9,6 +10,9 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from agentfactory.sandbox.trace import ExecutionRequest, ExecutionTrace
+
+PRELOAD_MIN_MB = 256  # below this memory limit, warm imports would take too much of the subagent's share
+_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 # The environment a subagent sees, whole: nothing from the host is passed through.
 SANDBOX_ENV = {
@@ -24,6 +28,20 @@ SANDBOX_ENV = {
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONHASHSEED": "0",
 }
+
+
+def preload_modules(spec: str) -> str:
+    """The setting `sandbox_preload` checked: comma-separated module names ("" = none)."""
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    for name in names:
+        if not _MODULE.fullmatch(name) or len(name) > 100:
+            from agentfactory.errors import InvalidSetting
+
+            raise InvalidSetting(
+                f"Setting 'sandbox_preload' holds {name[:100]!r}, which is not a module name: give "
+                "comma-separated module names, e.g. 'numpy,pandas,matplotlib', or '' for none."
+            )
+    return ",".join(names)
 
 
 class Backend(Protocol):

@@ -19,6 +19,7 @@ execution the status `tool_limit`.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import dataclasses
 import json
@@ -139,15 +140,42 @@ class ToolBroker:
         bound.handlers = self.handlers  # shared, not copied: one set of tools per run
         return bound
 
-    def open_session(self, socket_path: Path, allowed: Iterable[str]) -> BrokerSession:
+    def open_session(
+        self,
+        socket_path: Path,
+        allowed: Iterable[str],
+        start: bool = True,
+        listener: socket.socket | None = None,
+    ) -> BrokerSession:
+        """A session listening at `socket_path` (on `listener`, bound there by `listen` ahead, if given).
+        `start=False`: the socket listens (a client's connection waits in its backlog) but calls are
+        served only once `start()` runs: a backend starts it right after handing the job over, while the
+        sandbox starts, not before."""
         deadline = None
         if self.timeout_s is not None and math.isfinite(self.timeout_s):
             deadline = time.monotonic() + max(0.0, self.timeout_s)
-        return BrokerSession(self, Path(socket_path), set(allowed), deadline=deadline)
+        return BrokerSession(
+            self, Path(socket_path), set(allowed), deadline=deadline, start=start, listener=listener
+        )
 
     def close(self) -> None:
         """Nothing to release: each session closes itself (the backend closes it after its execution).
         Present so owners can close a broker like their other resources."""
+
+
+def listen(socket_path: Path) -> socket.socket:
+    """A socket listening at `socket_path`, for a session (a sandbox started ahead binds its own early)."""
+    if socket_path.exists() or socket_path.is_symlink():
+        socket_path.unlink()
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(str(socket_path))
+        os.chmod(socket_path, 0o666)  # the sandbox user differs from ours; the folder guards access
+        sock.listen(MAX_CONNECTIONS)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class BrokerSession:
@@ -158,7 +186,13 @@ class BrokerSession:
     """
 
     def __init__(
-        self, broker: ToolBroker, socket_path: Path, allowed: set[str], deadline: float | None = None
+        self,
+        broker: ToolBroker,
+        socket_path: Path,
+        allowed: set[str],
+        deadline: float | None = None,
+        start: bool = True,
+        listener: socket.socket | None = None,
     ):
         self.broker = broker
         self.path = socket_path
@@ -171,16 +205,32 @@ class BrokerSession:
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._conns: list[socket.socket] = []
-        if socket_path.exists() or socket_path.is_symlink():
-            socket_path.unlink()
-        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._sock.bind(str(socket_path))
-        os.chmod(socket_path, 0o666)  # the sandbox user differs from ours; the folder guards access
-        self._sock.listen(MAX_CONNECTIONS)
+        self._sock = listener if listener is not None else listen(socket_path)
         # A blocking accept, woken at once by `_stop_listening` (shutdown makes it fail), so closing a
         # session costs no tick of a timeout.
-        self._thread = threading.Thread(target=self._accept_loop, name="tool-broker", daemon=True)
-        self._thread.start()
+        self._started = False
+        self._loop_done = threading.Event()
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Serve calls (once; never after close)."""
+        with self._lock:
+            if self._started or self._closed.is_set():
+                return
+            self._started = True
+        # A bare thread: threading.Thread.start waits until the new thread runs, which on a loaded
+        # machine costs the execution milliseconds; this one starts while the sandbox does.
+        _thread.start_new_thread(self._accept_loop, ())
+
+    @property
+    def accepting(self) -> bool:
+        """Whether the accept loop runs."""
+        return self._started and not self._loop_done.is_set()
+
+    def join(self, timeout_s: float | None = None) -> bool:
+        """Wait for the accept loop's end (after close); True once it ended or never started."""
+        return not self._started or self._loop_done.wait(timeout_s)
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -188,6 +238,7 @@ class BrokerSession:
         try:
             self._accept()
         finally:
+            self._loop_done.set()
             # Closed here, by the only thread that uses it: close() never waits for this thread, and
             # the descriptor is never closed under a running accept (nor reused while one runs).
             with contextlib.suppress(OSError):
@@ -346,8 +397,13 @@ class BrokerSession:
                 self.records.append(record)
 
     def close(self) -> list[ToolCallRecord]:
-        self._closed.set()
+        with self._lock:
+            self._closed.set()
+            started = self._started
         self._stop_listening()
+        if not started:  # no accept thread owns the descriptor: close it here
+            with contextlib.suppress(OSError):
+                self._sock.close()
         with self._lock:
             conns = list(self._conns)
         for conn in conns:

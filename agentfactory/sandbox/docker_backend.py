@@ -14,8 +14,9 @@ the background.
 
 Completion is the runner's own report (runner.py --done: a token only the runner holds, written once the
 subagent and every other process of the container are gone), not the container's exit, which comes tens
-of milliseconds later; the container is then removed by a background reaper. A missing or doubtful
-report (no token, the subagent killed by a signal, a live view following the container's stream) falls
+of milliseconds later; the container is then removed by a background reaper. A live view following the
+container's stream stops at the runner's end marker (live_output.py), written after its last byte. A
+missing or doubtful report (no token, the subagent killed by a signal, no end marker within END_S) falls
 back to waiting for the container to stop, as does everything the host stops itself. Containers are
 never left behind: the reaper removes each used one, close() removes the pool (in parallel, so a process
 exits without waiting on them one by one), and the orphan sweep removes those of a process that died.
@@ -27,7 +28,6 @@ import atexit
 import contextlib
 import os
 import queue
-import re
 import select
 import socket
 import tempfile
@@ -41,16 +41,12 @@ from typing import Any
 from agentfactory.config import SandboxSettings
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
 from agentfactory.sandbox import trace as t
-from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
-from agentfactory.sandbox.jobdir import (
-    RUNTIME_DIR,
-    DoneChannel,
-    JobDir,
-    SandboxPaths,
-    decode_status,
-    remove_tree,
-)
-from agentfactory.sandbox.live_output import pump_container
+from agentfactory.sandbox.base import PRELOAD_MIN_MB, SANDBOX_ENV, SandboxInterrupted, preload_modules
+from agentfactory.sandbox.broker import listen
+from agentfactory.sandbox.hostfs import remove_tree
+from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
+from agentfactory.sandbox.live_output import end_marker, pump_container
+from agentfactory.sandbox.reports import DoneChannel, decode_status
 
 ISOLATION = (
     "docker: fresh single-use container, no network, read-only root, non-root user, all capabilities "
@@ -75,8 +71,6 @@ GRACE_S = 0.5
 POOL_HANDOVER_S = 2.0
 COLD_HANDOVER_S = 20.0
 READY_S = 120.0  # a pre-started container must be waiting for its job (imports done) within this time
-PRELOAD_MIN_MB = 256  # below this memory limit, warm imports would take too much of the subagent's share
-_MODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def docker_host() -> str:
@@ -192,20 +186,6 @@ def _remove_jobdir(path: str) -> None:
         remove_tree(path)  # never through a link, never recursive
 
 
-def preload_modules(spec: str) -> str:
-    """The setting `sandbox_preload` checked: comma-separated module names ("" = none)."""
-    names = [name.strip() for name in spec.split(",") if name.strip()]
-    for name in names:
-        if not _MODULE.fullmatch(name) or len(name) > 100:
-            from agentfactory.errors import InvalidSetting
-
-            raise InvalidSetting(
-                f"Setting 'sandbox_preload' holds {name[:100]!r}, which is not a module name: give "
-                "comma-separated module names, e.g. 'numpy,pandas,matplotlib', or '' for none."
-            )
-    return ",".join(names)
-
-
 @dataclass
 class _Slot:
     """A started container and its job folder, waiting for exactly one job."""
@@ -219,6 +199,7 @@ class _Slot:
     done: DoneChannel | None = None
     wake_r: int = -1  # readable once the container stopped
     wake_w: int = -1
+    listener: Any = None  # the broker socket, bound ahead (broker.listen), until a session takes it
 
     def watch(self) -> None:
         self.wake_r, self.wake_w = os.pipe2(os.O_CLOEXEC)
@@ -235,9 +216,15 @@ class _Slot:
 
         threading.Thread(target=wait, name="sandbox-wait", daemon=True).start()
 
+    def take_listener(self) -> Any:
+        listener, self.listener = self.listener, None
+        return listener
+
     def close_fds(self) -> None:
         if self.done is not None:
             self.done.close()
+        if (listener := self.take_listener()) is not None:
+            listener.close()
         for name in ("wake_r", "wake_w"):
             fd = getattr(self, name)
             setattr(self, name, -1)
@@ -280,6 +267,12 @@ class DockerBackend:
 
         jd = JobDir(SANDBOX_IDS if os.getuid() == 0 else None)
         done = DoneChannel(jd)
+        try:
+            listener = listen(jd.socket_path)  # a session takes it: no bind on the execution's path
+        except OSError as exc:
+            done.close()
+            jd.remove()
+            raise SandboxError(f"The tool broker's socket could not be created: {exc.strerror}.") from None
         command = ["python3", "-I", "-B", f"{PATHS.runtime}/runner.py", PATHS.ctl, "--done"]
         warm = warm and bool(self.preload) and memory_mb >= PRELOAD_MIN_MB
         if warm:
@@ -330,9 +323,10 @@ class DockerBackend:
             )
         except Exception as exc:
             done.close()
+            listener.close()
             jd.remove()
             raise SandboxError(f"Docker could not create a sandbox container: {_explain(exc)}.") from None
-        slot = _Slot(container, jd, memory_mb, warm=warm, done=done)
+        slot = _Slot(container, jd, memory_mb, warm=warm, done=done, listener=listener)
         try:
             container.start()
         except Exception as exc:
@@ -455,12 +449,11 @@ class DockerBackend:
         try:
             slot.jd.load(req)
             job = slot.jd.job(req, PATHS)
-            if req.broker is not None:
-                session = req.broker.open_session(slot.jd.socket_path, req.tools)
+            session = _session(slot, req)
             start = time.monotonic()
             live = pump_container(slot.container, req.on_output) if req.on_output is not None else None
             handover = POOL_HANDOVER_S if pooled else COLD_HANDOVER_S
-            if not _hand_over(slot, job, handover):
+            if not _hand_over(slot, job, handover, live):
                 if pooled:  # a stale pre-started container: fall back to a fresh one, once
                     if session is not None:
                         session.close()
@@ -468,21 +461,26 @@ class DockerBackend:
                     self._discard(slot)
                     slot, pooled = self._create(req.memory_mb, req.run_id), False
                     slot.jd.load(req)
-                    if req.broker is not None:
-                        session = req.broker.open_session(slot.jd.socket_path, req.tools)
+                    session = _session(slot, req)
                     start = time.monotonic()
                     if live is not None:  # the stale container's stream ends with it; follow the new one
                         live.join()
                         live = pump_container(slot.container, req.on_output)
-                    handed = _hand_over(slot, job, COLD_HANDOVER_S)
+                    handed = _hand_over(slot, job, COLD_HANDOVER_S, live)
                 else:
                     handed = False
                 if not handed:
                     return self._finish(
                         slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
                     )
+            if session is not None:  # its socket listened already; calls are served from now on
+                session.start()
+            if req.on_started is not None:
+                req.on_started()
             host_status, reported = self._wait(slot, req, start, session)
-            return self._finish(slot, req, session, start, host_status, live=live, reported=reported)
+            trace = self._finish(slot, req, session, start, host_status, live=live, reported=reported)
+            session = None  # closed by _finish
+            return trace
         except KeyboardInterrupt:
             _remove(slot.container)  # first, before anything else can be interrupted
             calls = session.close() if session else []
@@ -557,10 +555,12 @@ class DockerBackend:
         """The trace, once nothing of the subagent runs: the container stopped, or the runner reported
         (with the token) that the subagent and every other process in it are gone."""
         duration = time.monotonic() - start
-        # A live view's stream ends only with the container; an OOM kill is known from its state.
-        if not (reported and live is None and not _needs_inspect(slot.jd)):
+        # A live view's stream ends with the container, or at the runner's end marker once it reported;
+        # an OOM kill is known from the container's state.
+        ended = reported and (live is None or live.wait_end())
+        if not (ended and not _needs_inspect(slot.jd)):
             self._stop_container(slot)
-        if live is not None:  # the live view's stream ends with the container
+        if live is not None:
             live.join()
         oom = False
         if host_status is None:
@@ -588,10 +588,24 @@ class DockerBackend:
             return False
 
 
-def _hand_over(slot: _Slot, job: bytes, deadline_s: float) -> bool:
-    """The job, after a fresh token the runner reports its completion with (runner.py --done)."""
+def _hand_over(slot: _Slot, job: bytes, deadline_s: float, live: Any = None) -> bool:
+    """The job, after a fresh token the runner reports its completion with (runner.py --done); a live
+    view stops at the stream's end marker derived from it."""
     token = slot.done.arm() if slot.done is not None else bytes(DoneChannel.TOKEN_BYTES)
+    if live is not None and slot.done is not None:
+        live.expect_end(end_marker(token))
     return slot.jd.hand_over(token + job, deadline_s, alive=lambda: not slot.exited.is_set())
+
+
+def _session(slot: _Slot, req: t.ExecutionRequest) -> Any:
+    """The request's broker session on the slot's socket, not serving yet (started after the handover);
+    None without a broker, and then nothing listens there (a connection is refused)."""
+    listener = slot.take_listener()
+    if req.broker is None:
+        if listener is not None:
+            listener.close()
+        return None
+    return req.broker.open_session(slot.jd.socket_path, req.tools, start=False, listener=listener)
 
 
 def _needs_inspect(jd: JobDir) -> bool:

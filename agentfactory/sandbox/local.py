@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import functools
 import json
 import math
 import os
 import queue
-import re
 import select
 import shutil
 import signal
-import site
 import subprocess
 import sys
 import threading
@@ -41,16 +38,14 @@ from typing import Any
 from agentfactory.config import SandboxSettings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
-from agentfactory.sandbox.base import SANDBOX_ENV, SandboxInterrupted
-from agentfactory.sandbox.jobdir import (
-    RUNTIME_DIR,
-    DoneChannel,
-    JobDir,
-    SandboxPaths,
-    read_bounded,
-    write_new,
-)
-from agentfactory.sandbox.live_output import pump_fd
+from agentfactory.sandbox.base import PRELOAD_MIN_MB, SANDBOX_ENV, SandboxInterrupted, preload_modules
+from agentfactory.sandbox.broker import listen
+from agentfactory.sandbox.bwrap import SANDBOX_IDS, SITE_PATHS, bwrap_options, memfd, seccomp_filter
+from agentfactory.sandbox.bwrap import command as bwrap_command
+from agentfactory.sandbox.hostfs import read_bounded
+from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
+from agentfactory.sandbox.live_output import end_marker, pump_fd
+from agentfactory.sandbox.reports import DoneChannel
 
 ISOLATION_BWRAP = (
     "local backend (weaker isolation than docker): host subprocess inside bubblewrap namespaces (no network; "
@@ -61,23 +56,12 @@ ISOLATION_PLAIN = (
     "local backend (weak isolation): host subprocess with rlimits and a scrubbed environment; bubblewrap is "
     "not installed, so the subagent can read the host user's files and reach the network"
 )
-SANDBOX_IDS = (65534, 65534)  # uid/gid of the subagent when the host is root (nobody/nogroup)
 INSIDE = SandboxPaths(
     "/sandbox/code", "/sandbox/work", "/sandbox/ctl", "/sandbox/runtime", "/sandbox/broker", "/sandbox/report"
 )
-TMPFS_BYTES = 64 << 20  # the private /tmp (memory the rlimits do not count: bounded here)
-SHM_BYTES = 16 << 20
-_SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
-_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives")
-_ETC_WRITTEN = {
-    "passwd": "root:x:0:0::/:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/tmp:/usr/sbin/nologin\n",
-    "group": "root:x:0:\nnogroup:x:65534:\n",
-    "hosts": "127.0.0.1 localhost sandbox\n::1 localhost\n",
-    "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
-}
-_SITE_PATHS = [p for p in site.getsitepackages() if os.path.isdir(p)]
 NPROC_LIMIT = 512
 HANDOVER_S = 20.0
+READY_S = 120.0  # a sandbox started ahead must wait for its job (warm imports done) within this time
 _CHECK_S = 0.1  # how often a running execution's broker limit and disk use are checked
 _GRACE_S = 0.5
 
@@ -103,6 +87,11 @@ class LocalBackend:
         self.isolation = ISOLATION_BWRAP if self.bwrap else ISOLATION_PLAIN
         # Without bubblewrap a waiting runner would not die with us (no --die-with-parent): no pool.
         self.pool_size = 1 if pool_size and self.bwrap else 0
+        # The sandbox started ahead imports `sandbox_preload` while it waits (its runner, in the warm
+        # interpreter the subagent is forked from), as docker's pool does, when the memory limit leaves
+        # room for it; a request below that limit gets a sandbox of its own.
+        self.preload = preload_modules(self.settings.sandbox_preload)
+        self.warm = bool(self.preload) and self.settings.memory_mb >= PRELOAD_MIN_MB
         self._lock = threading.Lock()
         self._closed = False
         self._ready: _Prepared | None = None
@@ -166,8 +155,8 @@ class LocalBackend:
                     continue
             prepared = None
             try:
-                prepared = self._start()
-                end = time.monotonic() + 30
+                prepared = self._start(warm=self.warm)
+                end = time.monotonic() + READY_S
                 while prepared.done is None or not prepared.done.ready(0.1):  # waits for its job: ready
                     if prepared.proc.poll() is not None or time.monotonic() > end or self._closed:
                         raise SandboxError("the pre-started local sandbox did not start")
@@ -182,10 +171,14 @@ class LocalBackend:
             if prepared is not None:
                 self._reap.put(prepared)
 
-    def _take(self) -> _Prepared:
+    def _take(self, memory_mb: int) -> _Prepared:
         with self._lock:
             ready, self._ready = self._ready, None
-        if ready is not None and ready.proc.poll() is None:
+        if (
+            ready is not None
+            and ready.proc.poll() is None
+            and (memory_mb >= PRELOAD_MIN_MB or not ready.warm)
+        ):
             return ready
         if ready is not None:
             self._reap.put(ready)
@@ -203,12 +196,14 @@ class LocalBackend:
             if box is not None:
                 _release(box)
 
-    def _start(self) -> _Prepared:
-        """A sandbox whose runner will wait on its FIFO for the job (runner.py)."""
+    def _start(self, warm: bool = False) -> _Prepared:
+        """A sandbox whose runner will wait on its FIFO for the job (runner.py); `warm`: with the
+        preloaded modules imported (bubblewrap only: a sandbox started ahead)."""
         jd = JobDir(SANDBOX_IDS if self.as_root else None)
         info_r = info_w = filter_fd = out_r = out_w = -1
-        done = None
+        done = listener = None
         try:
+            listener = listen(jd.socket_path)  # a session takes it: no bind on the execution's path
             # Only in bubblewrap's PID namespace may the runner kill every other process it sees.
             done = DoneChannel(jd) if self.bwrap else None
             if self.bwrap:
@@ -218,10 +213,13 @@ class LocalBackend:
                     str(jd.code), str(jd.work), str(jd.ctl), str(RUNTIME_DIR), str(jd.broker), str(jd.report)
                 )
             program = seccomp_filter() if self.bwrap and "--seccomp" in bwrap_options(self.bwrap) else None
-            filter_fd = _memfd(program) if program else -1
+            filter_fd = memfd(program) if program else -1
             info_r, info_w = os.pipe2(os.O_CLOEXEC) if self.bwrap else (-1, -1)
             out_r, out_w = os.pipe2(os.O_CLOEXEC)  # the runner's stdout: the live view's copy, when asked
+            warm = warm and self.bwrap is not None and bool(self.preload)
             cmd = self._command(jd, paths, filter_fd, info_w) + (["--done"] if done is not None else [])
+            if warm:
+                cmd += ["--path", os.pathsep.join(SITE_PATHS), "--preload", self.preload]
             err = os.open(
                 "launcher.err", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                 dir_fd=jd.fd,
@@ -245,8 +243,10 @@ class LocalBackend:
                     if fd >= 0:
                         os.close(fd)
                 filter_fd = info_w = out_w = -1
-            return _Prepared(jd, proc, paths, info_r, out_r, done)
+            return _Prepared(jd, proc, paths, info_r, out_r, done, warm, listener)
         except BaseException:
+            if listener is not None:
+                listener.close()
             for fd in (info_r, info_w, filter_fd, out_r, out_w):
                 if fd >= 0:
                     os.close(fd)
@@ -267,30 +267,40 @@ class LocalBackend:
     def _execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
         if self._closed:
             raise SandboxError("This local backend was closed; get a new one with get_backend().")
-        box = self._take()
+        box = self._take(req.memory_mb)
         jd, proc = box.jd, box.proc
         session = None
         live = None
         reported = False
         try:
             jd.load(req)
-            job = jd.job(req, box.paths, site_paths=_SITE_PATHS, rlimits=_limits(req))
+            job = jd.job(req, box.paths, site_paths=SITE_PATHS, rlimits=_limits(req))
+            listener, box.listener = box.listener, None
             if req.broker is not None:
-                session = req.broker.open_session(jd.socket_path, req.tools)
+                session = req.broker.open_session(jd.socket_path, req.tools, start=False, listener=listener)
+            elif listener is not None:  # nothing listens there then (a connection is refused)
+                listener.close()
             if req.on_output is not None:  # the live view's copy of the subagent's stdout
                 live, box.out_r = pump_fd(box.out_r, req.on_output), -1  # the pump owns and closes it now
             token = box.done.arm() if box.done is not None else b""
+            if live is not None and token:
+                live.expect_end(end_marker(token))
             start = time.monotonic()
             if not jd.hand_over(token + job, HANDOVER_S, alive=lambda: proc.poll() is None):
                 host_status, note = t.SANDBOX_ERROR, "the local sandbox's runner never started"
                 if proc.poll() is not None:
                     note = _launcher_note(jd, proc.returncode)
             else:
+                if session is not None:  # its socket listened already; calls are served from now on
+                    session.start()
+                if req.on_started is not None:
+                    req.on_started()
                 host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
             duration = time.monotonic() - start
             # Reported by the runner (with the token): nothing else runs in the sandbox any more, and
-            # its teardown goes to the reaper. A live view's pipe ends only with the sandbox, though.
-            if not reported or live is not None:
+            # its teardown goes to the reaper. A live view's pipe ends with the sandbox, or at the
+            # runner's end marker once it reported.
+            if not reported or (live is not None and not live.wait_end()):
                 _killpg(proc.pid)
                 proc.wait()
                 if box.info_r >= 0:
@@ -377,213 +387,7 @@ class LocalBackend:
         runner = [sys.executable, "-I", "-B", "-S", f"{paths.runtime}/runner.py", paths.ctl]
         if not self.bwrap:
             return runner
-        have = bwrap_options(self.bwrap)
-
-        def perms(mode: str) -> list[str]:
-            return ["--perms", mode] if "--perms" in have else []
-
-        if self.as_root:
-            # No user namespace (it would map the subagent to root outside): bubblewrap keeps only what
-            # the runner needs to become SANDBOX_IDS, which clears every capability.
-            identity = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
-            runner += ["--user", "{}:{}".format(*SANDBOX_IDS)]
-        else:
-            identity = [
-                "--unshare-user",
-                *(["--disable-userns"] if "--disable-userns" in have else []),
-                "--uid",
-                "65534",
-                "--gid",
-                "65534",
-                "--cap-drop",
-                "ALL",
-            ]
-        etc: list[str] = []
-        for name, text in _ETC_WRITTEN.items():  # written by the host in the job root, never the host's
-            write_new(jd.fd, f"etc-{name}", text.encode(), 0o644)
-            etc += ["--ro-bind", str(jd.root / f"etc-{name}"), f"/etc/{name}"]
-        return [
-            self.bwrap,
-            "--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try",
-            *identity,
-            "--die-with-parent",
-            "--new-session",
-            *(["--seccomp", str(filter_fd)] if filter_fd >= 0 else []),
-            *(["--info-fd", str(info_fd)] if info_fd >= 0 else []),
-            *_system_binds(),
-            *perms("0755"), "--dir", "/etc",
-            *_etc_binds(),
-            *etc,
-            "--dev", "/dev",
-            "--proc", "/proc",
-            *_tmpfs("/tmp", TMPFS_BYTES, have),
-            *_tmpfs("/dev/shm", SHM_BYTES, have),
-            *_python_binds(perms("0111")),  # after /tmp: an interpreter installed under /tmp is bound back
-            *perms("0755"), "--dir", "/sandbox",
-            "--ro-bind", str(RUNTIME_DIR), paths.runtime,
-            "--ro-bind", str(jd.code), paths.code,
-            "--ro-bind", str(jd.work), paths.work,
-            "--ro-bind", str(jd.inputs), f"{paths.work}/inputs",
-            "--bind", str(jd.outputs), f"{paths.work}/outputs",
-            "--ro-bind", str(jd.ctl), paths.ctl,
-            "--bind", str(jd.report), paths.report,
-            "--ro-bind", str(jd.broker), paths.broker,
-            *(["--remount-ro", "/"] if "--remount-ro" in have else []),
-            "--chdir", paths.work,
-            "--",
-            *runner,
-        ]  # fmt: skip
-
-
-# ---- seccomp: no new user namespaces, no kernel keyrings, bpf, perf or userfaultfd ----------------------
-# A root host cannot use bubblewrap's --disable-userns (it needs a user namespace of its own, which would
-# map the subagent to root): this filter does it, and closes interfaces Docker's default profile closes too.
-_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
-_SYSCALLS = {  # name: (x86_64, aarch64)
-    "unshare": (272, 97),
-    "setns": (308, 268),
-    "clone3": (435, 435),
-    "keyctl": (250, 219),
-    "add_key": (248, 217),
-    "request_key": (249, 218),
-    "bpf": (321, 280),
-    "perf_event_open": (298, 241),
-    "userfaultfd": (323, 282),
-    "clone": (56, 220),
-}
-_CLONE_NEWUSER = 0x10000000
-_EPERM, _ENOSYS = 1, 38
-
-
-def seccomp_filter() -> bytes | None:
-    """A classic BPF seccomp program for bubblewrap's --seccomp, or None on an architecture it does not
-    know. clone3 answers ENOSYS (the C library falls back to clone, whose flags can be checked)."""
-    import platform
-    import struct
-
-    machine = platform.machine()
-    if machine not in _AUDIT_ARCH:
-        return None
-    col = 0 if machine == "x86_64" else 1
-    nr = {name: numbers[col] for name, numbers in _SYSCALLS.items()}
-    ld_w_abs, jeq_k, jset_k, jge_k, ret_k = 0x20, 0x15, 0x45, 0x35, 0x06
-    allow, kill = 0x7FFF0000, 0x80000000
-
-    def errno_(n: int) -> int:
-        return 0x00050000 | n
-
-    prog: list[tuple[int, int, int, int]] = [
-        (ld_w_abs, 0, 0, 4),  # arch
-        (jeq_k, 1, 0, _AUDIT_ARCH[machine]),
-        (ret_k, 0, 0, kill),
-        (ld_w_abs, 0, 0, 0),  # syscall number
-    ]
-    if machine == "x86_64":
-        prog += [(jge_k, 0, 1, 0x40000000), (ret_k, 0, 0, errno_(_ENOSYS))]  # the x32 ABI
-    prog += [(jeq_k, 0, 1, nr["clone3"]), (ret_k, 0, 0, errno_(_ENOSYS))]
-    for name in (
-        "unshare",
-        "setns",
-        "keyctl",
-        "add_key",
-        "request_key",
-        "bpf",
-        "perf_event_open",
-        "userfaultfd",
-    ):
-        prog += [(jeq_k, 0, 1, nr[name]), (ret_k, 0, 0, errno_(_EPERM))]
-    prog += [
-        (jeq_k, 0, 3, nr["clone"]),
-        (ld_w_abs, 0, 0, 16),  # low half of the flags
-        (jset_k, 0, 1, _CLONE_NEWUSER),
-        (ret_k, 0, 0, errno_(_EPERM)),
-        (ret_k, 0, 0, allow),
-    ]
-    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
-
-
-def _memfd(data: bytes) -> int:
-    fd = os.memfd_create("af-seccomp", os.MFD_CLOEXEC)
-    os.write(fd, data)
-    os.lseek(fd, 0, os.SEEK_SET)
-    return fd
-
-
-def _system_binds() -> list[str]:
-    args: list[str] = []
-    for path in _SYSTEM:
-        if os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
-        elif os.path.isdir(path):
-            args += ["--ro-bind", path, path]
-    return args
-
-
-def _etc_binds() -> list[str]:
-    args: list[str] = []
-    for name in _ETC:
-        path = f"/etc/{name}"
-        if os.path.lexists(path):
-            args += ["--ro-bind", path, path]
-    return args
-
-
-def _covered(path: str, roots: list[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
-def python_paths() -> list[str]:
-    """The folders the interpreter needs (prefixes, site-packages, the executable's folder), as seen and
-    resolved, without those under the system folders or under another one of them."""
-    wanted = {
-        sys.prefix,
-        sys.base_prefix,
-        sys.exec_prefix,
-        sys.base_exec_prefix,
-        os.path.dirname(sys.executable),
-        os.path.dirname(os.path.realpath(sys.executable)),
-        *_SITE_PATHS,
-    }
-    wanted |= {os.path.realpath(p) for p in wanted}
-    kept: list[str] = []
-    for path in sorted((os.path.normpath(p) for p in wanted if p), key=len):
-        if path == "/" or not os.path.isdir(path) or _covered(path, list(_SYSTEM) + kept):
-            continue
-        kept.append(path)
-    return kept
-
-
-def _tmpfs(dest: str, size: int, have: frozenset[str]) -> list[str]:
-    """A size-capped tmpfs any sandbox user may write (sticky, like the host's /tmp)."""
-    args = ["--size", str(size)] if "--size" in have else []
-    if "--perms" in have:
-        return [*args, "--perms", "1777", "--tmpfs", dest]
-    return [*args, "--tmpfs", dest, *(["--chmod", "1777", dest] if "--chmod" in have else [])]
-
-
-@functools.lru_cache(maxsize=4)
-def bwrap_options(bwrap: str) -> frozenset[str]:
-    """The options this bubblewrap knows (older ones lack --size, --perms, --disable-userns...)."""
-    try:
-        proc = subprocess.run([bwrap, "--help"], capture_output=True, timeout=10, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return frozenset()
-    return frozenset(re.findall(r"--[a-z0-9-]+", (proc.stdout + proc.stderr).decode("utf-8", "replace")))
-
-
-def _python_binds(perms: list[str]) -> list[str]:
-    args: list[str] = []
-    made: list[str] = []
-    for path in python_paths():
-        parts = path.strip("/").split("/")
-        for i in range(1, len(parts)):
-            parent = "/" + "/".join(parts[:i])
-            if parent not in made and parent not in ("/etc", "/tmp", "/dev", "/proc", "/sandbox"):
-                # folders on the way stay unlistable: /root shows nothing of the host's /root
-                args += [*perms, "--dir", parent]
-                made.append(parent)
-        args += ["--ro-bind", path, path]
-    return args
+        return bwrap_command(self.bwrap, jd, paths, runner, self.as_root, filter_fd, info_fd)
 
 
 def _limits(req: t.ExecutionRequest) -> list[int]:
@@ -605,10 +409,15 @@ class _Prepared:
     info_r: int = -1  # bubblewrap's --info-fd (the sandbox's init)
     out_r: int = -1  # the runner's stdout
     done: DoneChannel | None = None  # the runner's completion report (bubblewrap: its own PID namespace)
+    warm: bool = False  # the runner imported the preloaded modules
+    listener: Any = None  # the broker socket, bound ahead (broker.listen), until a session takes it
 
     def close_fds(self) -> None:
         if self.done is not None:
             self.done.close()
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.close()
         for name in ("info_r", "out_r"):
             fd = getattr(self, name)
             setattr(self, name, -1)

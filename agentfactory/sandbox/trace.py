@@ -59,6 +59,9 @@ class ExecutionRequest:
     result_max_bytes: int = DEFAULT_RESULT_MAX_BYTES
     # Live view hook (see base.OutputCallback): called with ("stdout", line) as the subagent prints.
     on_output: Callable[[str, str], None] | None = None
+    # Called once, on the executing thread, right after the job was handed over: while the sandbox starts,
+    # the caller can do what does not depend on the result (the run's bookkeeping), off the path.
+    on_started: Callable[[], None] | None = None
 
 
 @dataclass

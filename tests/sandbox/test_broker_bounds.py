@@ -293,8 +293,36 @@ def test_closing_a_session_wakes_its_accept_thread_at_once(tmp_path):
         time.sleep(0.01)  # the thread is blocked in accept()
         start = time.monotonic()
         session.close()
-        session._thread.join(5)
+        session.join(5)
         waits.append(time.monotonic() - start)
-        assert not session._thread.is_alive()
+        assert not session.accepting
         assert not (tmp_path / f"s{i}.sock").exists()
     assert statistics.median(waits) < 0.04, waits
+
+
+def test_a_session_started_late_serves_the_calls_that_connected_before(tmp_path, thread_errors):
+    # A backend opens the session before the handover and starts it after: a subagent quicker than that
+    # waits in the socket's backlog and is served, never refused.
+    session = ToolBroker({"echo": echo_tool}).open_session(tmp_path / "t.sock", ["echo"], start=False)
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(tmp_path / "t.sock"))
+            _send(s, json.dumps({"tool": "echo", "args": {"x": 1}}).encode())
+            s.settimeout(0.2)
+            with pytest.raises(TimeoutError):
+                s.recv(1)  # nothing serves it yet
+            s.settimeout(10)
+            session.start()
+            assert _reply(s) == {"ok": True, "result": {"echo": {"x": 1}}}
+    finally:
+        records = session.close()
+    assert [(r.tool, r.ok) for r in records] == [("echo", True)]
+    assert thread_errors == []
+
+
+def test_a_session_closed_before_it_started_releases_its_socket(tmp_path):
+    session = ToolBroker({"echo": echo_tool}).open_session(tmp_path / "t.sock", ["echo"], start=False)
+    assert session.close() == []
+    assert session._sock.fileno() == -1 and not (tmp_path / "t.sock").exists()
+    session.start()  # too late: no thread serves a closed session
+    assert not session.accepting

@@ -18,7 +18,7 @@ import pytest
 
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import jobdir as jobdir_module
-from agentfactory.sandbox.jobdir import MAX_OUTPUT_DEPTH
+from agentfactory.sandbox.hostfs import MAX_OUTPUT_DEPTH
 
 from .conftest import SETTINGS, Runner
 
@@ -129,10 +129,10 @@ def test_local_as_root_denies_shadow_root_and_host_sockets(run_local):
     assert set(result["sockets"]) == set(sockets)
     assert all(v in ("FileNotFoundError", "PermissionError") for v in result["sockets"].values()), result
     assert not {"run", "var", "home", "mnt", "srv", "opt"} & set(result["top"])
-    from agentfactory.sandbox import local
+    from agentfactory.sandbox import bwrap
 
-    assert set(result["etc"]) <= set(local._ETC) | set(local._ETC_WRITTEN)  # no shadow, no host accounts
-    assert result["passwd"] == local._ETC_WRITTEN["passwd"]
+    assert set(result["etc"]) <= set(bwrap._ETC) | set(bwrap._ETC_WRITTEN)  # no shadow, no host accounts
+    assert result["passwd"] == bwrap._ETC_WRITTEN["passwd"]
     uid, gid = result["status"]["Uid"], result["status"]["Gid"]
     assert "0" not in uid and "0" not in gid
     assert int(result["status"]["CapEff"][0], 16) == 0 and int(result["status"]["CapPrm"][0], 16) == 0

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from agentfactory.sandbox import hostfs as fs_module
 from agentfactory.sandbox import jobdir as jd_module
 from agentfactory.sandbox import trace as t
-from agentfactory.sandbox.jobdir import JobDir, copy_outputs, decode_result, decode_status, printable_name
+from agentfactory.sandbox.hostfs import copy_outputs, printable_name
+from agentfactory.sandbox.jobdir import JobDir
+from agentfactory.sandbox.reports import decode_result, decode_status
 
 NAMES = [
     "a", "b.txt", "data.csv", "caf\u00e9", "\u65e5\u672c", "with space", ".hidden", "-dash", "x" * 240,
@@ -125,8 +128,10 @@ def clash_destination(rng: random.Random, src: Path, dest: Path) -> None:
 @pytest.mark.parametrize("seed", range(30))
 def test_copy_out_survives_generated_hostile_trees(seed, tmp_path, monkeypatch):
     rng = random.Random(seed)
-    monkeypatch.setattr(jd_module, "MAX_OUTPUT_FILES", rng.choice([20, 200, 10_000]))
-    monkeypatch.setattr(jd_module, "MAX_OUTPUT_DEPTH", rng.choice([3, 8, 32]))
+    files, depth = rng.choice([20, 200, 10_000]), rng.choice([3, 8, 32])
+    for module in (fs_module, jd_module):  # the copy's bounds and the job folder's count of them
+        monkeypatch.setattr(module, "MAX_OUTPUT_FILES", files)
+        monkeypatch.setattr(module, "MAX_OUTPUT_DEPTH", depth)
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text("SECRET")
@@ -142,17 +147,17 @@ def test_copy_out_survives_generated_hostile_trees(seed, tmp_path, monkeypatch):
         with deadline(60):
             total, count = jd.outputs_usage()
             copy = copy_outputs(jd.fd, "work/outputs", dest, cap)
-        assert count <= jd_module.MAX_OUTPUT_FILES + 1
+        assert count <= fs_module.MAX_OUTPUT_FILES + 1
         copied_bytes = 0
         for rel, digest in copy.copied:
             parts = rel.split("/")
-            assert len(parts) <= jd_module.MAX_OUTPUT_DEPTH
+            assert len(parts) <= fs_module.MAX_OUTPUT_DEPTH
             assert all(printable_name(p) for p in parts)
             copied_bytes += (dest / rel).stat().st_size
             assert len(digest) == 64
         assert copied_bytes <= cap
-        assert len(copy.copied) <= jd_module.MAX_OUTPUT_FILES
-        assert len(copy.refusals) <= jd_module.MAX_REFUSALS_LISTED
+        assert len(copy.copied) <= fs_module.MAX_OUTPUT_FILES
+        assert len(copy.refusals) <= fs_module.MAX_REFUSALS_LISTED
         for shown, reason in copy.refusals.items():
             assert shown.isprintable() and reason.isprintable()
             shown.encode("utf-8")
@@ -180,7 +185,7 @@ def test_removal_of_a_chain_deeper_than_path_max_and_the_descriptor_limit(tmp_pa
         fd = nxt
     os.close(fd)
     with deadline(120):
-        assert jd.outputs_usage()[1] > jd_module.MAX_OUTPUT_FILES  # too deep counts as over the bound
+        assert jd.outputs_usage()[1] > fs_module.MAX_OUTPUT_FILES  # too deep counts as over the bound
         jd.remove()
     assert not os.path.lexists(root)
 
@@ -297,7 +302,7 @@ def test_every_host_touchpoint_with_every_part_swapped(variant, tmp_path):
 
     def swap(path: Path) -> None:
         if path.is_dir() and not path.is_symlink():
-            jd_module.remove_tree(path)
+            fs_module.remove_tree(path)
         elif os.path.lexists(path):
             path.unlink()
         if variant == "symlink":

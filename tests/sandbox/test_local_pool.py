@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agentfactory.config import Settings
 from agentfactory.sandbox import ExecutionRequest
 from agentfactory.sandbox.local import LocalBackend
 
@@ -153,3 +154,68 @@ def test_local_forged_completion_does_not_end_the_execution_early(pooled, tmp_pa
     assert trace.result == {"readable": False}
     assert trace.duration_s >= 0.5
     assert (tmp_path / "out" / "late.txt").read_text() == "after"
+
+
+# ---- the warm interpreter (sandbox_preload) ------------------------------------------------------------
+
+WARM = Settings(memory_mb=256, timeout_s=20)  # warm imports need at least base.PRELOAD_MIN_MB
+
+
+@pytest.fixture(scope="module")
+def warm():
+    backend = LocalBackend(WARM, pool_size=1)
+    yield backend
+    backend.close()
+
+
+def _run_warm(backend, tmp_path, source, name, **kw):
+    assert backend.wait_pool(120), "the warm sandbox never became ready"
+    kw.setdefault("memory_mb", WARM.memory_mb)
+    kw.setdefault("timeout_s", WARM.timeout_s)
+    return _run(backend, tmp_path, source, name, **kw)
+
+
+def test_local_warm_interpreter_changes_are_absent_in_the_next_execution(warm, tmp_path):
+    from .test_pool_hygiene import CHECK, LEAVE
+
+    first = _run_warm(warm, tmp_path, LEAVE, "leave")
+    assert first.status == "ok", first.compact()
+    assert first.result == {"warm": True}  # the pre-imported interpreter really served it
+    second = _run_warm(warm, tmp_path, CHECK, "check")
+    assert second.status == "ok", second.compact()
+    assert second.result == {
+        "warm": True,
+        "global": False,
+        "class": False,
+        "module": False,
+        "file": False,
+        "env": False,
+    }
+    assert first.sandbox_id != second.sandbox_id
+
+
+LIMITS = """
+import resource, sys
+
+def run(size_mb):
+    data = bytearray(size_mb << 20)
+    return {"as": resource.getrlimit(resource.RLIMIT_AS)[0], "warm": "matplotlib" in sys.modules,
+            "size": len(data)}
+"""
+
+
+def test_local_warm_memory_limit_counts_from_the_warm_interpreter(warm, tmp_path):
+    # The request's limit is the subagent's own: the warm interpreter's mappings come on top, so what
+    # fits in a fresh interpreter fits in a warm one, and the limit still holds beyond it.
+    fits = _run_warm(warm, tmp_path, LIMITS, "fits", inputs={"size_mb": 200})
+    assert fits.status == "ok", fits.compact()
+    assert fits.result["warm"] is True and fits.result["size"] == 200 << 20
+    assert fits.result["as"] > 256 << 20
+    over = _run_warm(warm, tmp_path, LIMITS, "over", inputs={"size_mb": 320})
+    assert over.status == "oom", over.compact()
+
+
+def test_local_request_below_the_preload_minimum_gets_a_fresh_interpreter(warm, tmp_path):
+    trace = _run_warm(warm, tmp_path, LIMITS, "small", inputs={"size_mb": 1}, memory_mb=128)
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"as": 128 << 20, "warm": False, "size": 1 << 20}

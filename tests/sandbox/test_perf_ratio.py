@@ -42,7 +42,9 @@ def _ratio(backend, tmp_path, before=None) -> float:
         RUNS,
         before,
     )
-    return statistics.median(times["run"]) / statistics.median(times["bare"])
+    ratio = statistics.median(times["run"]) / statistics.median(times["bare"])
+    print(f"RATIO {ratio:.3f}")
+    return ratio
 
 
 def test_local_execution_in_a_run_costs_what_the_benchmark_path_costs(tmp_path):

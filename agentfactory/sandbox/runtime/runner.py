@@ -1,4 +1,5 @@
-"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR [--user UID:GID] [--preload MOD,MOD...] [--done]`.
+"""In-sandbox runner: `python3 -I -B runner.py CTL_DIR [--user UID:GID] [--path DIR:DIR...]
+[--preload MOD,MOD...] [--done]`.
 Standard library only; never imports agentfactory.
 
 The job's `rlimits` (address space and file size in bytes, CPU seconds, processes; the local backend's)
@@ -7,9 +8,16 @@ hook, so it never forks itself whole, and may start us before the job is known).
 With --user and started as root (the local backend on a root host, inside bubblewrap with only
 CAP_SETUID/CAP_SETGID), it then becomes UID:GID with no supplementary groups, which drops every
 capability, before it reads anything.
---preload: modules imported ahead of time (a pre-started container waiting for its job), so the subagent
-starts in an interpreter that already has them; a module that fails to import is skipped. The runner is
-still single-use: one job, one subagent, then it exits with its container.
+--preload: modules imported ahead of time (a sandbox started ahead, waiting for its job), so the subagent
+starts in an interpreter that already has them; a module that fails to import is skipped. They are
+imported by the runner itself, then frozen out of the garbage collector's sight (gc.freeze), before the
+subagent's process is forked from it: the subagent shares those pages copy-on-write, and its exit unmaps
+them instead of freeing them (a warm interpreter's teardown costs milliseconds), while a collection in the
+subagent never walks (nor copies) them. The runner is still single-use: one job, one subagent, then it
+exits with its sandbox. --path: folders searched for the preloaded modules (the local backend starts
+Python with -S; the job brings the same folders for the subagent).
+With --preload, the job's address-space limit counts from what the warm interpreter already maps: the
+subagent gets the same room as in a fresh interpreter, never less.
 --done (only in a sandbox with its own PID namespace, a container or bubblewrap's, which holds nothing
 but this runner, its init and the subagent; checked: our parent must be PID 1): once ready for its job
 the runner writes one byte to the FIFO `CTL_DIR/done`, and its completion is reported to the host at
@@ -161,11 +169,10 @@ class ResultTooLarge(ValueError):
     pass
 
 
-def _child_ahead(job_r, ready_w, out_w, err_w, guard, preload):
-    """The subagent's process before its job: own process group, warm imports, then the job."""
+def _child_ahead(job_r, ready_w, out_w, err_w, guard, warm):
+    """The subagent's process before its job: own process group, the import system primed, then the job."""
     os.setpgid(0, 0)
-    if preload:
-        _preload(preload)
+    _prime_imports()
     os.write(ready_w, b"r")
     os.close(ready_w)
     chunks = []
@@ -177,14 +184,34 @@ def _child_ahead(job_r, ready_w, out_w, err_w, guard, preload):
     os.close(job_r)
     if not chunks:  # the runner is gone without a job
         os._exit(0)
-    _child(json.loads(b"".join(chunks)), out_w, err_w, guard)
+    _child(json.loads(b"".join(chunks)), out_w, err_w, guard, _mapped_bytes() if warm else 0)
 
 
-def _child(job, out_w, err_w, guard=None):
+def _prime_imports():
+    """What every subagent's first import pays once per interpreter (importlib, the compiler's first
+    use), paid before the job arrives. Nothing of the job is known yet."""
+    import importlib  # noqa: F401 - imported for its side effect
+
+    compile("def run():\n    return None\n", "<prime>", "exec")
+
+
+def _mapped_bytes():
+    """This process's address space (VmSize), before anything of the subagent ran."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"VmSize:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _child(job, out_w, err_w, guard=None, base=0):
     if guard is not None:
         guard.child()
     if job.get("rlimits"):  # the local backend's limits, for the subagent's process (and its children)
-        _set_limits(job["rlimits"])
+        _set_limits(job["rlimits"], base)
     os.dup2(out_w, 1)
     os.dup2(err_w, 2)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -277,6 +304,25 @@ def _forwarding(job):
     return budget
 
 
+_END_LABEL = b"agentfactory-stream-end:"  # live_output.end_marker derives the same marker
+
+
+def _end_stream(token):
+    """After the last forwarded byte, and once nothing of the subagent is left: the marker that ends
+    the host's live view (live_output.py), derived from the completion token, so only we can write it."""
+    import hashlib  # imported ahead in a sandbox that reports its completion (main)
+
+    view = memoryview(hashlib.sha256(_END_LABEL + bytes(token)).digest())
+    end = time.monotonic() + 2.0
+    while view and time.monotonic() < end:
+        try:
+            view = view[os.write(1, view) :]
+        except BlockingIOError:
+            time.sleep(0.002)  # the host drains the stream
+        except OSError:
+            return
+
+
 def _forward(chunk, budget):
     try:
         return budget - os.write(1, chunk[:budget])
@@ -294,8 +340,10 @@ def _drop_privileges(spec):
         os._exit(72)
 
 
-def _set_limits(limits):
+def _set_limits(limits, base=0):
+    """`base`: the address space a warm interpreter maps before the subagent runs (0 when cold)."""
     memory, cpu, fsize, nproc = (int(x) for x in limits)
+    memory += base
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
@@ -304,11 +352,14 @@ def _set_limits(limits):
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
 
 
-def _preload(spec):
-    """Import the pre-started interpreter's modules. Nothing the subagent does can reach them before
-    its job arrives: this runs before the job is read."""
+def _preload(spec, paths=""):
+    """Import the pre-started interpreter's modules (in the runner, before the subagent's process is
+    forked from it), then freeze them out of the collector's sight. Nothing the subagent does can reach
+    them before its job arrives: this runs before the job is read."""
+    import gc
     import importlib
 
+    sys.path.extend(p for p in paths.split(os.pathsep) if p and p not in sys.path)
     for name in spec.split(","):
         if not name:
             continue
@@ -317,6 +368,8 @@ def _preload(spec):
             _PRIME.get(name, lambda m: None)(module)
         except Exception:  # noqa: BLE001 - a package the image lacks: the subagent imports what it needs
             continue
+    gc.collect()
+    gc.freeze()
 
 
 def _prime_matplotlib(matplotlib):
@@ -415,7 +468,7 @@ def _pids():
     return out
 
 
-def main(ctl, user=None, preload=None, report_done=False):
+def main(ctl, user=None, preload=None, report_done=False, path=""):
     if user:
         _drop_privileges(user)
     guard = secret = None
@@ -426,9 +479,12 @@ def main(ctl, user=None, preload=None, report_done=False):
             except (OSError, AttributeError, ValueError):
                 guard = None
         secret = guard.buf if guard is not None else bytearray(_TOKEN_BYTES)
-    # The subagent's process is forked now, before the job: it imports the preloaded modules and
-    # waits for the job on a pipe, so neither the fork nor the imports are on the execution's path,
-    # and nothing of the job (nor the token) is in our memory when it is copied.
+        import hashlib  # noqa: F401 - for _end_stream, imported before the job
+    if preload:
+        _preload(preload, path)
+    # The subagent's process is forked now, before the job, from the warm interpreter: it waits for
+    # the job on a pipe, so neither the fork nor the imports are on the execution's path, and nothing
+    # of the job (nor the token) is in our memory when it is copied.
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     job_r, job_w = os.pipe()
@@ -438,7 +494,7 @@ def main(ctl, user=None, preload=None, report_done=False):
         for fd in (out_r, err_r, job_w, ready_r):
             os.close(fd)
         try:
-            _child_ahead(job_r, ready_w, out_w, err_w, guard, preload)
+            _child_ahead(job_r, ready_w, out_w, err_w, guard, bool(preload))
         finally:
             os._exit(71)
     for fd in (job_r, ready_w):
@@ -510,6 +566,8 @@ def main(ctl, user=None, preload=None, report_done=False):
     finished = guard is not None and guard.others_gone()
     _write_atomic(os.path.join(report, "status.json"), json.dumps(status_report).encode())
     if finished:
+        if job.get("forward_bytes"):  # a live view follows our stdout: end it
+            _end_stream(guard.buf)
         guard.report_done(ctl)
 
 
@@ -519,7 +577,7 @@ def _options(argv):
         flag = rest.pop(0)
         if flag == "--done":
             opts["report_done"] = True
-        elif flag in ("--user", "--preload") and rest:
+        elif flag in ("--user", "--preload", "--path") and rest:
             opts[flag[2:]] = rest.pop(0)
         else:
             raise SystemExit(f"runner: unknown argument {flag}")
