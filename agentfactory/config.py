@@ -118,6 +118,9 @@ class Settings:
     thinking_budget: int | None = None  # extended thinking tokens per Meta-Agent call; None = off
     evolve_thinking_budget: int | None = None  # the same for `agentfactory evolve`'s revisions
     agent_id: str = "default"
+    # Agents (comma-separated ids) whose recorded runs count, besides this agent's own, toward what is
+    # trusted: final answers and deploy's maturity gate. Everyone's rows still rank search results.
+    trusted_agents: str = ""
     experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
     web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
     web_search_dir: Path | None = None  # documents for the local search backend
@@ -498,6 +501,7 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubb
 # evolve_thinking_budget = 8000   # the same for `agentfactory evolve`
 
 # agent_id = "default"            # name of this agent in a team sharing one library
+# trusted_agents = "alice, ci"    # agents whose runs count toward final answers and deploy, besides ours
 # experience_db = "team.experience.sqlite"  # default: <library>.experience.sqlite beside it
 
 # Tool skills of the subagents.

@@ -906,6 +906,7 @@ class Library:
         updated: list[str] = []
         removed: list[str] = []
         conflicts: list[PullConflict] = []
+        refused_experience = experience_files.refused_files(self.git, ours, theirs)
         experience = experience_files.merged_entry(self.git, ours, theirs)
         if experience is not None:  # every agent file of both sides, none shortened: never a conflict
             merged[experience_files.EXPERIENCE_DIR] = experience
@@ -959,6 +960,10 @@ class Library:
                 + ", ".join(rejected)
                 + "."
             )
+        if refused_experience:
+            summary.append(
+                "Remote changes to our own experience files refused: " + ", ".join(refused_experience) + "."
+            )
         message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(removed)} removed, "
         message += f"{len(conflicts)} conflicts"
         message += f", {len(rejected)} rejected\n\n" if rejected else "\n\n"
@@ -968,7 +973,14 @@ class Library:
         self._index.refresh(commit)
         experience_changed = experience_files.changed_files(self.git, ours, commit)
         return PullResult(
-            commit, False, updated, conflicts, list(rejected.values()), removed, experience_changed
+            commit,
+            False,
+            updated,
+            conflicts,
+            list(rejected.values()),
+            removed,
+            experience_changed,
+            refused_experience,
         )
 
 
