@@ -20,7 +20,13 @@ from typer.testing import CliRunner
 from agentfactory.cli.app import app
 from agentfactory.engine.gate import sandbox_verifier
 from agentfactory.errors import LibraryError, ValidationError
-from agentfactory.experience import SCHEMA_VERSION, ExecutionRecord, ExperienceStore, RunRecord, default_store_path
+from agentfactory.experience import (
+    SCHEMA_VERSION,
+    ExecutionRecord,
+    ExperienceStore,
+    RunRecord,
+    default_store_path,
+)
 from agentfactory.library import Library
 from agentfactory.library import experience_files as files
 from tests.meta.conftest import COLUMN_SUM, UPPER, WORD_COUNT, call, make_env
