@@ -33,7 +33,7 @@ from agentfactory.experience.database import (
     StoreLockedError,
     StoreSchemaError,
 )
-from agentfactory.experience.records import EXECUTION_KINDS, USE, ExecutionRecord, RunRecord
+from agentfactory.experience.records import DIRECT, EXECUTION_KINDS, USE, ExecutionRecord, RunRecord
 from agentfactory.experience.trust import BAD_SCORE_BELOW
 from agentfactory.library import experience_files as _files
 
@@ -252,10 +252,14 @@ class ExperienceStore(Database):
         """(executions, successes) per subagent over saved versions (all, or only `version`).
 
         Candidate executions (version None) are left out: failures while a subagent was being written
-        say nothing about the saved one that retrieval ranks.
+        say nothing about the saved one that retrieval ranks. Direct runs (MCP) are in: they ran the saved
+        version on someone's real inputs. Every agent's rows rank; none of this earns trust.
         """
-        sql = "SELECT subagent, COUNT(*), SUM(success) FROM executions WHERE version IS NOT NULL AND kind = ?"
-        params: list[Any] = [USE]
+        sql = (
+            "SELECT subagent, COUNT(*), SUM(success) FROM executions WHERE version IS NOT NULL "
+            "AND kind IN (?, ?)"
+        )
+        params: list[Any] = [USE, DIRECT]
         if version is not None:
             sql += " AND version = ?"
             params.append(version)
