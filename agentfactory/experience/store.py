@@ -283,9 +283,10 @@ class ExperienceStore(Database):
             rows.insert_doc_version(conn, name, version, same_code_as, time.time())
 
     def code_versions(self, name: str, version: int) -> list[int]:
-        """`version` and every version with the same code (doc-only descendants and their base)."""
+        """`version` and every version with the same code (doc-only descendants and their base), as this
+        agent or a trusted agent recorded them."""
         with self._read() as conn:
-            return _code_versions(conn, name, version)
+            return _code_versions(conn, name, version, self.trusted_sources())
 
     def failures_since(self, name: str, version: int) -> list[ExecutionRecord]:
         """Failed executions of `name` at `version` or later, oldest first (evolve's evidence).
@@ -293,7 +294,7 @@ class ExperienceStore(Database):
         A version that only changed documentation counts from the version whose code it shares.
         """
         with self._read() as conn:
-            base = _code_base(conn, name, version)
+            base = _code_base(conn, name, version, self.trusted_sources())
             rows = conn.execute(
                 "SELECT * FROM executions WHERE subagent = ? AND version >= ? AND success = 0 "
                 "AND kind = ? ORDER BY ts, id",
@@ -338,7 +339,10 @@ class ExperienceStore(Database):
                 ).fetchall()
             )
             latest.update(current_versions or {})
-            same_code = {name: set(_code_versions(conn, name, v)) for name, v in latest.items()}
+            trusted = (
+                self.trusted_sources()
+            )  # which versions share code is ours (or a trusted agent's) to say
+            same_code = {name: set(_code_versions(conn, name, v, trusted)) for name, v in latest.items()}
         totals: dict[str, tuple[int, float]] = {}
         for r in rows:
             if r["version"] in same_code.get(r["subagent"], ()):

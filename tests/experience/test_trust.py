@@ -155,3 +155,21 @@ def test_a_remote_run_row_with_our_run_id_changes_nothing_of_ours(tmp_path):
     store.sync()
     assert store.get_run("r").success is False and store.get_run("r").source == "alice.jsonl"
     assert store.successful_runs(NAME, 1) == 0
+
+
+def test_a_store_derived_before_sources_were_kept_reads_its_files_again(tmp_path):
+    """A store built by the previous schema holds rows with no source: its files are read again."""
+    lib = tmp_path / "lib"
+    store = ExperienceStore(tmp_path / "x.sqlite", library=lib, agent_id="alice")
+    store.record_execution(
+        ExecutionRecord(run_id="r", agent_id="alice", subagent=NAME, version=1, success=True)
+    )
+    store.record_run(RunRecord(run_id="r", agent_id="alice", task="t", status="success", success=True))
+    conn = store._connection()
+    for table in ("executions", "runs"):  # as the schema-6 migration leaves a schema-5 store
+        conn.execute(f"UPDATE {table} SET source = ''")
+    conn.execute("DELETE FROM store_meta WHERE key = 'rows_have_sources'")
+    store.close()
+    reopened = ExperienceStore(tmp_path / "x.sqlite", library=lib, agent_id="alice")
+    assert [e.source for e in reopened.executions()] == ["alice.jsonl"]
+    assert reopened.successful_runs(NAME, 1) == 1 and reopened.count_executions() == 1
