@@ -130,11 +130,13 @@ class ExperienceStore(Database):
             with self._write() as conn:
                 report = sync_.SyncReport()
                 if not sync_.needs_export(conn):
-                    report = sync_.ingest(conn, self.library)
+                    report = sync_.ingest(conn, self.library, self.trusted_sources())
                 elif self._library_ready or _library_exists(self.library):
                     exported = sync_.export_legacy(conn, self.library, self.agent_id)
                     signature = sync_.signature(self.library)
-                    report = sync_.ingest(conn, self.library)  # rebuilt from the files
+                    report = sync_.ingest(
+                        conn, self.library, self.trusted_sources()
+                    )  # rebuilt from the files
                     report.exported = exported
                 # else: no library yet, so no files; the rows written so far wait for their export
             self._seen = signature

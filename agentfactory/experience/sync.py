@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,14 +89,17 @@ def signature(library_path: Path) -> tuple[tuple[str, int, int], ...]:
 _TAGGED = "rows_have_sources"  # store_meta: every row was read with its source (schema 6 onwards)
 
 
-def ingest(conn: sqlite3.Connection, library_path: Path) -> SyncReport:
+def ingest(conn: sqlite3.Connection, library_path: Path, first: Collection[str] = ()) -> SyncReport:
+    """Read what the files gained. `first`: files read before the others (this agent's and trusted ones),
+    so a run id another file copies from them is theirs in a rebuild too (the first source to record a
+    run id owns it: experience.rows)."""
     report = SyncReport()
     # Rows read before sources were kept (or written to a bare store, then exported) are read again.
     tagged = conn.execute("SELECT 1 FROM store_meta WHERE key = ?", (_TAGGED,)).fetchone() is not None
-    if not tagged or not _ingest(conn, library_path, report):
+    if not tagged or not _ingest(conn, library_path, report, first):
         _clear(conn)
         report = SyncReport(rebuilt=tagged or report.rebuilt)
-        _ingest(conn, library_path, report)
+        _ingest(conn, library_path, report, first)
         conn.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, '1')", (_TAGGED,))
     return report
 
@@ -105,10 +109,11 @@ def _clear(conn: sqlite3.Connection) -> None:
         conn.execute(f"DELETE FROM {table}")
 
 
-def _ingest(conn: sqlite3.Connection, library_path: Path, report: SyncReport) -> bool:
+def _ingest(conn: sqlite3.Connection, library_path: Path, report: SyncReport, first: Collection[str]) -> bool:
     """Read every file's new lines; False when a file was rewritten (the caller rebuilds)."""
     known = {r["file"]: r for r in conn.execute("SELECT * FROM sources").fetchall()}
-    for path in experience_files.local_files(library_path):
+    found = experience_files.local_files(library_path)
+    for path in sorted(found, key=lambda p: (p.name not in first, p.name)):
         name = path.name
         try:
             st = path.stat()

@@ -173,3 +173,20 @@ def test_a_store_derived_before_sources_were_kept_reads_its_files_again(tmp_path
     reopened = ExperienceStore(tmp_path / "x.sqlite", library=lib, agent_id="alice")
     assert [e.source for e in reopened.executions()] == ["alice.jsonl"]
     assert reopened.successful_runs(NAME, 1) == 1 and reopened.count_executions() == 1
+
+
+def test_copies_of_our_run_ids_in_a_file_read_first_do_not_take_our_runs_on_a_rebuild(alice):
+    """Our run ids are public once pushed: a file named to be read before ours ("aaa.jsonl") repeats
+    them as failed runs. Rebuilt from the files, the store still has our runs as we recorded them."""
+    env, remote, mallory = alice
+    store = ExperienceStore.open(env.settings)
+    (run,) = store.runs()
+    copy = _line(type="run", uid="c", run_id=run.run_id, agent_id="aaa", task="t", status="task_failed",
+                 success=False, started=1.0)  # fmt: skip
+    _offer(mallory, remote, {"aaa.jsonl": copy})
+    env.library.pull(remote)
+    store.close()
+    store.path.unlink()
+    rebuilt = ExperienceStore.open(env.settings)
+    assert rebuilt.get_run(run.run_id).success is True and rebuilt.get_run(run.run_id).source == "alice.jsonl"
+    assert rebuilt.successful_runs(NAME, 1) == 1
