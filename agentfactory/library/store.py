@@ -700,7 +700,9 @@ class Library:
         Our stored cases always run against the incoming revision with our expectation; a remote case
         that redefines one (same inputs, other expectation) is rejected like a failing one. A subagent new
         here must pass its own cases (a renamed copy is a new subagent). A remote removal of a subagent we
-        have is rejected too, unless `accept_removals` (then reported as removed).
+        have is rejected too, unless `accept_removals` (then reported as removed). Experience files merge
+        line by line, except this clone's own agents' files, which a remote never changes (refused and
+        reported in `experience_refused`, see experience_files).
         refs/agentfactory/incoming, the fetched tip, never outlives the pull.
         """
         self._check_remote(remote)
