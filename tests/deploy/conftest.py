@@ -78,7 +78,9 @@ class Env:
             for i in range(count):
                 run_id = f"run-{name}-{version}-{i}"
                 store.record_execution(
-                    ExecutionRecord(run_id=run_id, agent_id=agent, subagent=name, version=version, success=True)
+                    ExecutionRecord(
+                        run_id=run_id, agent_id=agent, subagent=name, version=version, success=True
+                    )
                 )
                 store.record_run(
                     RunRecord(run_id=run_id, agent_id=agent, task="t", status="success", success=True)
