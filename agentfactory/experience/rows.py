@@ -144,7 +144,8 @@ def code_base(
     doc-version rows of `sources` only when given."""
     where, params = _within(sources)
     row = conn.execute(
-        f"SELECT same_code_as FROM doc_versions WHERE subagent = ? AND version = ?{where} ORDER BY ts LIMIT 1",
+        f"SELECT same_code_as FROM doc_versions WHERE subagent = ? AND version = ?{where} "
+        "ORDER BY ts LIMIT 1",
         (name, version, *params),
     ).fetchone()
     return int(row[0]) if row else version  # stored already resolved: one hop

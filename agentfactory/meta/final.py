@@ -6,7 +6,8 @@ stored cases (the library admits a version only through its own successful runs 
 so every stored case passes) and the experience store records at least `final_min_runs` earlier task
 runs in which this version (or one with its code) succeeded, recorded by this agent or an agent it
 trusts (experience.trust: pulled rows rank search results, they never make a result final). The result
-must have the shape of its cases: the same keys, each of the same JSON type. Anything short of that sends the result back to the model for one turn, with the reason.
+must have the shape of its cases: the same keys, each of the same JSON type. Anything short of that
+sends the result back to the model for one turn, with the reason.
 `final_answers = false` turns final answers off entirely (the benchmark's "final off" figures).
 
 This module decides; it never executes, saves or emits anything except the one decision event.

@@ -109,8 +109,10 @@ def test_runs_of_another_version_do_not_count(tmp_path):
     store = ExperienceStore(tmp_path / "x.sqlite", library=tmp_path / "lib", agent_id="alice")
     for i, version in enumerate((1, 1, 2)):
         run_id = f"r{i}"
-        store.record_execution(ExecutionRecord(run_id=run_id, agent_id="alice", subagent=NAME, version=version,
-                                               success=True))  # fmt: skip
+        execution = ExecutionRecord(
+            run_id=run_id, agent_id="alice", subagent=NAME, version=version, success=True
+        )
+        store.record_execution(execution)
         store.record_run(RunRecord(run_id=run_id, agent_id="alice", task="t", status="success", success=True))
     assert [store.successful_runs(NAME, v) for v in (1, 2, 3)] == [2, 1, 0]
     assert store.successful_runs(NAME) == 3
