@@ -207,6 +207,9 @@ class RunPolicy:
     """Who this agent is and when a subagent is trusted: final answers of reused subagents, deploys."""
 
     agent_id: str = "default"
+    # Agents (comma-separated ids) whose recorded runs count, besides this agent's own, toward what is
+    # trusted: final answers and deploy's maturity gate. Everyone's rows still rank search results.
+    trusted_agents: str = ""
     # run_subagent(final=true) ends a run with a reused subagent's result only when it is mature (this
     # many earlier successful runs, stored cases) and the result has its cases' shape; false: never.
     final_answers: bool = True
@@ -629,6 +632,7 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubb
 # evolve_thinking_budget = 8000   # the same for `agentfactory evolve`
 
 # agent_id = "default"            # name of this agent in a team sharing one library
+# trusted_agents = "alice, ci"    # agents whose runs count toward final answers and deploy, besides ours
 # experience_db = "team.experience.sqlite"  # default: <library>.experience.sqlite beside it
 
 # Tool skills of the subagents.

@@ -28,7 +28,7 @@ def _store(library: str | None, db: Path | None) -> Any:
     from agentfactory.experience import ExperienceStore
 
     cfg = settings(library=library)
-    return ExperienceStore.open(cfg.paths, cfg.policy.agent_id, path=Path(db) if db else None)
+    return ExperienceStore.open(cfg.paths, cfg.policy, path=Path(db) if db else None)
 
 
 def _pct(value: float | None) -> str:
@@ -70,13 +70,15 @@ def stats(
 
 def _print_stats(data: dict[str, Any]) -> None:
     table = Table(
-        "subagent", "version", "runs", "success", "avg quality", "avg s", "cost $", title="Subagents"
-    )
+        "subagent", "version", "runs", "direct", "success", "avg quality", "avg s", "cost $",
+        title="Subagents",
+    )  # fmt: skip
     for s in data["subagents"]:
         table.add_row(
             plain(s["name"]),
             f"v{s['version']}" if s["version"] is not None else "candidate",
             str(s["runs"]),
+            str(s.get("direct_runs", 0)),  # run on their own (MCP run_subagent): no task, earn no trust
             _pct(s["success_rate"]),
             _num(s["avg_quality"]),
             _num(s["avg_duration_s"], 3),

@@ -272,7 +272,7 @@ def _take_in_experience(s: Any) -> str:
     from agentfactory.experience import ExperienceStore
 
     try:
-        with ExperienceStore.open(s.paths, s.policy.agent_id) as store:
+        with ExperienceStore.open(s.paths, s.policy) as store:
             return store.sync().summary()
     except AgentFactoryError as exc:
         return f"the files were pulled but the store was not updated ({exc})"
@@ -295,7 +295,8 @@ def pull(
     """Pull a git remote. Its tree is validated before it touches the library; a remote revision of a
     local subagent must pass the cases it will carry, ours with our expectation (run in the sandbox), and
     a new one its own, or ours is kept and it is reported, as are subagents changed on both sides and
-    subagents the remote removed (kept unless --accept-removals). Exit 1 when anything was kept aside."""
+    subagents the remote removed (kept unless --accept-removals), and remote changes to this agent's own
+    experience file (always refused). Exit 1 when anything was kept aside."""
     from agentfactory.engine.gate import sandbox_verifier
 
     s = settings(library=library, sandbox=sandbox)
@@ -335,5 +336,12 @@ def pull(
                     ),
                 )
             )
-    if result.conflicts or result.rejected:
+        for name in result.experience_refused:
+            console.print(
+                Text.assemble(
+                    ("Refused: ", "yellow"),
+                    plain(f"the remote's changes to experience/{name}, this agent's own file; kept ours."),
+                )
+            )
+    if result.conflicts or result.rejected or result.experience_refused:
         raise typer.Exit(1)

@@ -37,19 +37,20 @@ def sandbox_case_runner(settings: Settings, progress: Callable[[str], None] | No
 def experience_run_counter(settings: Settings) -> RunCounter:
     """Successful recorded runs of a subagent, from the experience store beside the library.
 
-    Task runs only (see `ExperienceStore.successful_runs`): a run that failed or that the user rated bad
-    does not count, and neither do validation executions (gates, evolve). The gate's own case runs go
-    straight to the sandbox backend and are never recorded.
+    Task runs only, of the exported version (or one with its code), recorded by this agent or an agent
+    it trusts (see `ExperienceStore.successful_runs`): a run that failed or that the user rated bad does
+    not count, and neither do validation executions (gates, evolve), direct runs (MCP) or pulled rows of
+    untrusted agents. The gate's own case runs go straight to the sandbox backend and are never recorded.
     """
 
-    def count(name: str) -> int:
+    def count(name: str, version: int | None = None) -> int:
         from agentfactory.experience.store import ExperienceStore
 
-        store = ExperienceStore.open(settings.paths, settings.policy.agent_id)
+        store = ExperienceStore.open(settings.paths, settings.policy)
         if not store.exists:
             return 0  # nothing was ever recorded
         try:
-            return int(store.successful_runs(name))
+            return int(store.successful_runs(name, version))
         finally:
             close = getattr(store, "close", None)
             if callable(close):

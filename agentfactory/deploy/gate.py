@@ -62,7 +62,7 @@ def printable(text: str, limit: int = DETAIL_LIMIT) -> str:
 
 
 CaseRunner = Callable[[SubagentSource], list[CaseOutcome]]
-RunCounter = Callable[[str], int]
+RunCounter = Callable[[str, int], int]  # (name, version) -> successful runs of that version
 
 
 def check_maturity(
@@ -85,7 +85,7 @@ def check_maturity(
         reasons.append(
             f"{len(failed)} of {len(source.cases)} stored cases fail in the {sandbox} sandbox ({shown}{more})"
         )
-    runs = count_runs(source.name)
+    runs = count_runs(source.name, source.version)
     if runs < min_runs:
         reasons.append(f"it has {runs} successful recorded runs, fewer than the required {min_runs}")
     return MaturityReport(

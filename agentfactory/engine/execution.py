@@ -61,11 +61,13 @@ class Executor:
         inputs_dir: Path | None = None,
         outputs_dir: Path | None = None,
         validation: bool = False,
+        kind: str = USE,
     ) -> Any:
         """Run one subagent in the sandbox and record the execution (trace file, event, experience).
 
         `validation`: a gate or evolve checking a version on cases; the experience store keeps it apart
-        from usage, so it never counts as a run, a success or a failure of the subagent.
+        from usage, so it never counts as a run, a success or a failure of the subagent. `kind`: how the
+        experience store records it otherwise (USE, or DIRECT for a subagent run on its own).
         """
         timeout_s = self.execution_timeout()
         self.executions_started += 1
@@ -117,7 +119,7 @@ class Executor:
         )
         if self.experience is not None:
             self.experience.record_subagent_execution(
-                self._record(trace, name, version, inputs, wall, VALIDATION if validation else USE)
+                self._record(trace, name, version, inputs, wall, VALIDATION if validation else kind)
             )
         return trace
 

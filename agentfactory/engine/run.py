@@ -216,7 +216,7 @@ def open_run(
     if experience is None:
         from agentfactory.experience import ExperienceStore
 
-        experience = ExperienceStore.open(settings.paths, settings.policy.agent_id)
+        experience = ExperienceStore.open(settings.paths, settings.policy)
     check_inputs(input_files)
     own_backend = backend is None
     backend = backend or get_backend(settings.sandbox)

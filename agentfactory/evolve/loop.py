@@ -80,7 +80,7 @@ class Evolver:
         if self._experience is None:
             from agentfactory.experience import ExperienceStore
 
-            store = ExperienceStore.open(self.settings.paths, self.settings.policy.agent_id)
+            store = ExperienceStore.open(self.settings.paths, self.settings.policy)
             if not store.exists:
                 return None
             self._experience = store

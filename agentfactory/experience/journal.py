@@ -5,6 +5,11 @@ SQLite store is derived from them. Lines written by other agents arrive by `libr
 hostile: `parse_line` accepts only a JSON object of a known type whose every field has the right type
 and a bounded size, and says why it refused anything else. Unknown extra keys are ignored, so a newer
 writer's additions do not make its rows unreadable here.
+
+A line speaks for the agent whose file holds it: read from `<agent>.jsonl`, an execution or run row
+claiming another agent id is refused (`agent_file`), so nobody can put words in another agent's mouth by
+writing rows into their own file. Which file a row came from is the reader's to record (the store's
+`source` column); a line never says it.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 import json
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any
 
 from agentfactory.experience.records import EXECUTION_KINDS, ExecutionRecord, RunRecord
-from agentfactory.library.experience_files import MAX_LINE_BYTES
+from agentfactory.library.experience_files import MAX_LINE_BYTES, file_name
 
 FORMAT = 1
 EXECUTION, RUN, FEEDBACK, DOC_VERSION = "execution", "run", "feedback", "doc_version"
@@ -49,18 +56,21 @@ def _bounded(value: Any, limit: int) -> Any:
     return value[:limit] if isinstance(value, str) else value
 
 
-def execution_line(record: ExecutionRecord, uid: str) -> bytes:
-    data = {f.name: getattr(record, f.name) for f in fields(ExecutionRecord) if f.name != "id"}
+def _record_line(kind: str, record: Any, skip: tuple[str, ...], uid: str) -> bytes:
+    data = {f.name: getattr(record, f.name) for f in fields(record) if f.name not in skip}
     data = {k: _bounded(v, _IDENT if k in _IDENTS else _TEXT) for k, v in data.items()}
-    return _line(EXECUTION, uid, data)
+    for key in _LISTS:
+        if key in data:
+            data[key] = [str(n)[:_IDENT] for n in data[key][:_LIST]]
+    return _line(kind, uid, data)
+
+
+def execution_line(record: ExecutionRecord, uid: str) -> bytes:
+    return _record_line(EXECUTION, record, ("id", "source"), uid)
 
 
 def run_line(record: RunRecord, uid: str) -> bytes:
-    data = {f.name: getattr(record, f.name) for f in fields(RunRecord) if not f.name.startswith("feedback_")}
-    data = {k: _bounded(v, _IDENT if k in _IDENTS else _TEXT) for k, v in data.items()}
-    for key in _LISTS:
-        data[key] = [str(n)[:_IDENT] for n in data[key][:_LIST]]
-    return _line(RUN, uid, data)
+    return _record_line(RUN, record, ("feedback_score", "feedback_note", "source"), uid)
 
 
 def feedback_line(run_id: str, score: float | None, note: str | None, ts: float, uid: str) -> bytes:
@@ -86,7 +96,7 @@ def _line(kind: str, uid: str, data: dict[str, Any]) -> bytes:
 # ------------------------------------------------------------------------------------------------- read
 
 _IDENTS = {"run_id", "agent_id", "subagent", "task_type", "inputs_digest", "error_kind", "model", "status"}
-_LISTS = ("subagents_created", "subagents_reused", "subagents_saved")
+_LISTS = ("subagents_created", "subagents_reused", "subagents_saved")  # lists of names
 
 
 def _text(data: dict, key: str, *, required: bool = False, optional: bool = False, limit: int = _TEXT) -> Any:
@@ -159,8 +169,113 @@ def _timestamp(data: dict, key: str = "ts") -> float:
     return _number(data, key)
 
 
-def parse_line(raw: bytes) -> Entry:
-    """The record on one line (without its newline), or BadRow saying what is wrong with it."""
+def _kind(data: dict, key: str) -> str:
+    kind = _text(data, key, limit=_IDENT) or "use"
+    if kind not in EXECUTION_KINDS:
+        raise BadRow(f"{key} is not an execution kind")
+    return kind
+
+
+def _names(data: dict, key: str) -> list[str]:
+    value = data.get(key, [])
+    if not isinstance(value, list) or len(value) > _LIST:
+        raise BadRow(f"{key} is not a list of at most {_LIST} names")
+    if not all(isinstance(v, str) and len(v) <= _IDENT for v in value):
+        raise BadRow(f"{key} holds something other than names")
+    return list(value)
+
+
+def _versions(data: dict, key: str) -> dict[str, int]:
+    """name -> version (absent: none); names are subagent names, versions positive integers."""
+    value = data.get(key) or {}
+    if not isinstance(value, dict) or len(value) > _LIST:
+        raise BadRow(f"{key} is not an object of at most {_LIST} names")
+    out = {}
+    for name, version in value.items():
+        out[_name({"name": name}, "name")] = _integer({key: version}, key)
+        if out[name] < 1:
+            raise BadRow(f"{key} holds a version under 1")
+    return out
+
+
+# One reader per record type: field -> how it is read. A record's fields are exactly these (what a line
+# holds beyond them is ignored; `id`, `source` and the feedback columns are never read from a line).
+_Reader = Callable[[dict, str], Any]
+_IDENT_R: _Reader = partial(_text, limit=_IDENT)
+_REQUIRED_IDENT: _Reader = partial(_text, required=True, limit=_IDENT)
+_OPTIONAL_IDENT: _Reader = partial(_text, optional=True, limit=_IDENT)
+_OPTIONAL_TEXT: _Reader = partial(_text, optional=True)
+_REQUIRED_FLAG: _Reader = partial(_flag, required=True)
+
+_EXECUTION: dict[str, _Reader] = {
+    "run_id": _REQUIRED_IDENT,
+    "agent_id": _REQUIRED_IDENT,
+    "subagent": _name,
+    "version": lambda d, k: _integer(d, k, optional=True) or None,  # 0: a candidate never saved
+    "success": _REQUIRED_FLAG,
+    "task_type": _IDENT_R,
+    "task": _text,
+    "inputs_digest": _IDENT_R,
+    "inputs_shape": _text,
+    "quality": _quality,
+    "duration_s": _number,
+    "input_tokens": _integer,
+    "output_tokens": _integer,
+    "cost_usd": _number,
+    "error_kind": _OPTIONAL_IDENT,
+    "error": _OPTIONAL_TEXT,
+    "feedback": _OPTIONAL_TEXT,
+    "ts": _timestamp,
+    "kind": _kind,
+}
+_RUN: dict[str, _Reader] = {
+    "run_id": _REQUIRED_IDENT,
+    "agent_id": _REQUIRED_IDENT,
+    "task": _text,
+    "status": _REQUIRED_IDENT,
+    "success": _REQUIRED_FLAG,
+    "task_type": _IDENT_R,
+    "model": _IDENT_R,
+    "quality": _quality,
+    "steps": _integer,
+    "input_tokens": _integer,
+    "output_tokens": _integer,
+    "cache_read_tokens": _integer,
+    "cache_write_tokens": _integer,
+    "cost_usd": _number,
+    "subagents_created": _names,
+    "subagents_reused": _names,
+    "subagents_saved": _names,
+    "saved_versions": _versions,
+    "started": _timestamp,
+    "finished": lambda d, k: _number(d, k, optional=True),
+    "simulated": _flag,
+}
+_FEEDBACK: dict[str, _Reader] = {
+    "run_id": _REQUIRED_IDENT,
+    "score": _quality,
+    "note": _OPTIONAL_TEXT,
+    "ts": _timestamp,
+}
+_DOC_VERSION: dict[str, _Reader] = {
+    "subagent": _name,
+    "version": _integer,
+    "same_code_as": _integer,
+    "ts": _timestamp,
+}
+_TYPES: dict[str, tuple[Callable[..., Any], dict[str, _Reader]]] = {
+    EXECUTION: (ExecutionRecord, _EXECUTION),
+    RUN: (RunRecord, _RUN),
+    FEEDBACK: (dict, _FEEDBACK),
+    DOC_VERSION: (dict, _DOC_VERSION),
+}
+
+
+def parse_line(raw: bytes, agent_file: str | None = None) -> Entry:
+    """The record on one line (without its newline), or BadRow saying what is wrong with it.
+
+    `agent_file`: the name of the file the line was read from (`<agent>.jsonl`); an execution or run row
+    whose agent id is not that file's agent is refused."""
     if len(raw) > MAX_LINE_BYTES:
         raise BadRow(f"line longer than {MAX_LINE_BYTES} bytes")
     try:
@@ -178,80 +293,12 @@ def parse_line(raw: bytes) -> Entry:
     if not uid:
         raise BadRow("empty uid")
     kind = data.get("type")
-    if kind == EXECUTION:
-        return Entry(kind, uid, _execution(data))
-    if kind == RUN:
-        return Entry(kind, uid, _run(data))
-    if kind == FEEDBACK:
-        score = _quality(data, "score")
-        note = _text(data, "note", optional=True)
-        if score is None and not note:
-            raise BadRow("feedback without score or note")
-        record = {"run_id": _text(data, "run_id", required=True, limit=_IDENT), "score": score}
-        return Entry(kind, uid, {**record, "note": note, "ts": _timestamp(data)})
-    if kind == DOC_VERSION:
-        record = {"subagent": _name(data, "subagent"), "version": _integer(data, "version")}
-        record["same_code_as"] = _integer(data, "same_code_as")
-        return Entry(kind, uid, {**record, "ts": _timestamp(data)})
-    raise BadRow("unknown record type")
-
-
-def _execution(data: dict) -> ExecutionRecord:
-    kind = _text(data, "kind", limit=_IDENT) or "use"
-    if kind not in EXECUTION_KINDS:
-        raise BadRow("kind is not an execution kind")
-    return ExecutionRecord(
-        run_id=_text(data, "run_id", required=True, limit=_IDENT),
-        agent_id=_text(data, "agent_id", required=True, limit=_IDENT),
-        subagent=_name(data, "subagent"),
-        version=_integer(data, "version", optional=True) or None,
-        success=_flag(data, "success", required=True),
-        task_type=_text(data, "task_type", limit=_IDENT),
-        task=_text(data, "task"),
-        inputs_digest=_text(data, "inputs_digest", limit=_IDENT),
-        inputs_shape=_text(data, "inputs_shape"),
-        quality=_quality(data, "quality"),
-        duration_s=_number(data, "duration_s"),
-        input_tokens=_integer(data, "input_tokens"),
-        output_tokens=_integer(data, "output_tokens"),
-        cost_usd=_number(data, "cost_usd"),
-        error_kind=_text(data, "error_kind", optional=True, limit=_IDENT),
-        error=_text(data, "error", optional=True),
-        feedback=_text(data, "feedback", optional=True),
-        ts=_timestamp(data),
-        kind=kind,
-    )
-
-
-def _names(data: dict, key: str) -> list[str]:
-    value = data.get(key, [])
-    if not isinstance(value, list) or len(value) > _LIST:
-        raise BadRow(f"{key} is not a list of at most {_LIST} names")
-    if not all(isinstance(v, str) and len(v) <= _IDENT for v in value):
-        raise BadRow(f"{key} holds something other than names")
-    return list(value)
-
-
-def _run(data: dict) -> RunRecord:
-    return RunRecord(
-        run_id=_text(data, "run_id", required=True, limit=_IDENT),
-        agent_id=_text(data, "agent_id", required=True, limit=_IDENT),
-        task=_text(data, "task"),
-        status=_text(data, "status", required=True, limit=_IDENT),
-        success=_flag(data, "success", required=True),
-        task_type=_text(data, "task_type", limit=_IDENT),
-        model=_text(data, "model", limit=_IDENT),
-        quality=_quality(data, "quality"),
-        steps=_integer(data, "steps"),
-        input_tokens=_integer(data, "input_tokens"),
-        output_tokens=_integer(data, "output_tokens"),
-        cache_read_tokens=_integer(data, "cache_read_tokens"),
-        cache_write_tokens=_integer(data, "cache_write_tokens"),
-        cost_usd=_number(data, "cost_usd"),
-        subagents_created=_names(data, "subagents_created"),
-        subagents_reused=_names(data, "subagents_reused"),
-        subagents_saved=_names(data, "subagents_saved"),
-        started=_timestamp(data, "started"),
-        finished=_number(data, "finished", optional=True),
-        simulated=_flag(data, "simulated"),
-    )
+    if not isinstance(kind, str) or kind not in _TYPES:
+        raise BadRow("unknown record type")
+    make, readers = _TYPES[kind]
+    record = make(**{key: read(data, key) for key, read in readers.items()})
+    if kind == FEEDBACK and record["score"] is None and not record["note"]:
+        raise BadRow("feedback without score or note")
+    if agent_file is not None and kind in (EXECUTION, RUN) and file_name(record.agent_id) != agent_file:
+        raise BadRow(f"agent_id {record.agent_id[:40]!r} is not the agent of this file")
+    return Entry(kind, uid, record)

@@ -32,7 +32,7 @@ class SubagentExecution:
     duration_s: float
     usage: dict[str, int] = field(default_factory=dict)  # tokens of its tool calls (trace.usage_totals)
     cost_usd: float = 0.0  # of those tokens, see `execution_cost`
-    kind: str = USE  # USE, or VALIDATION for a gate or evolve checking a version on cases
+    kind: str = USE  # USE, VALIDATION (a gate or evolve checking a version) or DIRECT (see records)
     case_results: list[bool] | None = None
 
 
@@ -88,6 +88,8 @@ def run_record(ctx: Any, result: Any) -> RunRecord:
     usage = result.usage + result.subagent_usage
     finished = time.time()
     saved = [item[0] if isinstance(item, (tuple, list)) else str(item) for item in result.saved]
+    # The version each save made: the candidate's executions of this run count for it (experience.trust).
+    versions = {str(item[0]): int(item[1]) for item in result.saved if isinstance(item, (tuple, list))}
     status = str(result.status)
     return RunRecord(
         run_id=result.run_id,
@@ -106,6 +108,7 @@ def run_record(ctx: Any, result: Any) -> RunRecord:
         subagents_created=list(result.created),
         subagents_reused=list(result.reused),
         subagents_saved=saved,
+        saved_versions={name: v for name, v in versions.items() if v >= 1},
         started=finished - float(result.duration_s or 0.0),
         finished=finished,
         simulated=bool(result.simulated),

@@ -13,12 +13,15 @@ from typing import Any
 
 from agentfactory.library.cases import inputs_digest  # the one digest, re-exported here
 
-# The kind of an execution: a subagent working in a task run, or a gate / evolve checking a version on
-# cases. Only USE executions are usage: statistics, ranking, evolve's evidence and deploy's maturity gate
-# read those alone.
+# The kind of an execution: a subagent working in a task run, a gate / evolve checking a version on
+# cases, or a library subagent run on its own with no task around it (`MetaAgent.run_subagent`, the MCP
+# server's `run_subagent`: whoever calls it chose the inputs and nobody judged the result). Only USE
+# executions are usage: statistics, ranking, evolve's evidence and what earns trust (final answers,
+# deploy's maturity gate) read those alone; DIRECT ones are recorded and shown in statistics apart.
 USE = "use"
 VALIDATION = "validation"
-EXECUTION_KINDS = (USE, VALIDATION)
+DIRECT = "direct"
+EXECUTION_KINDS = (USE, VALIDATION, DIRECT)
 
 
 # Strings longer than this are "long": a size class that often breaks naive code (timeouts, memory).
@@ -91,8 +94,11 @@ class ExecutionRecord:
     error: str | None = None  # one line, for evolve and lessons; never the whole traceback
     feedback: str | None = None
     ts: float = field(default_factory=time.time)
-    kind: str = USE  # USE or VALIDATION (see EXECUTION_KINDS)
+    kind: str = USE  # USE, VALIDATION or DIRECT (see EXECUTION_KINDS)
     id: int | None = None  # row id, set when read back from the store
+    # The experience file the row was read from ("" for a row written straight to a bare store): who
+    # vouches for it. Set by the store, never by the writer.
+    source: str = ""
 
     @classmethod
     def build(
@@ -140,11 +146,13 @@ class RunRecord:
     subagents_created: list[str] = field(default_factory=list)
     subagents_reused: list[str] = field(default_factory=list)
     subagents_saved: list[str] = field(default_factory=list)
+    saved_versions: dict[str, int] = field(default_factory=dict)  # name -> the version this run saved
     started: float = field(default_factory=time.time)
     finished: float | None = None
     simulated: bool = False
     feedback_score: float | None = None  # set only through ExperienceStore.add_feedback
     feedback_note: str | None = None
+    source: str = ""  # the experience file the row was read from, as for ExecutionRecord
 
     @property
     def total_tokens(self) -> int:

@@ -127,6 +127,31 @@ MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT)",
     ],
+    # 6: who vouches for a row. `source` is the experience file a row was read from ('' for a row written
+    # straight to a bare store): what earns trust (final answers, deploy's maturity gate) counts only the
+    # rows of trusted agents' files, and a run's feedback from its own agent wins over anyone else's. A
+    # run row also keeps the versions it saved, so a candidate's executions count for the version they
+    # became. doc_versions is keyed by source too: one agent's "v3 has v1's code" never speaks for
+    # another's. A store attached to a library reads its files again to tag the rows (experience.sync).
+    [
+        "ALTER TABLE executions ADD COLUMN source TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX executions_source ON executions (source, subagent)",
+        "ALTER TABLE runs ADD COLUMN source TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE runs ADD COLUMN saved_versions TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE feedback ADD COLUMN source TEXT NOT NULL DEFAULT ''",
+        """CREATE TABLE doc_versions_6 (
+            subagent TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            same_code_as INTEGER NOT NULL,
+            ts REAL NOT NULL,
+            source TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (subagent, version, source)
+        )""",
+        "INSERT INTO doc_versions_6 (subagent, version, same_code_as, ts) "
+        "SELECT subagent, version, same_code_as, ts FROM doc_versions",
+        "DROP TABLE doc_versions",
+        "ALTER TABLE doc_versions_6 RENAME TO doc_versions",
+    ],
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

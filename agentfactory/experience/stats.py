@@ -16,7 +16,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from agentfactory.experience.records import USE
+from agentfactory.experience.records import DIRECT, USE
 
 
 def _rate(successes: int, total: int) -> float | None:
@@ -92,14 +92,18 @@ _RATED_QUALITY = (
 
 
 def _subagent_stats(conn: sqlite3.Connection, agent_id: str | None) -> list[dict[str, Any]]:
-    # Usage only: validation executions (gates, evolve) are checks of a version, not runs of it.
+    # Usage, and apart from it direct runs (a subagent run on its own, as over MCP): validation
+    # executions (gates, evolve) are checks of a version, not runs of it.
+    use = "e.kind = 'use'"
     sql = (
-        "SELECT e.subagent AS subagent, e.version AS version, COUNT(*) AS runs, SUM(e.success) AS successes, "
-        f"AVG({_RATED_QUALITY}) AS quality, AVG(e.duration_s) AS duration, SUM(e.cost_usd) AS cost, "
-        "SUM(e.input_tokens + e.output_tokens) AS tokens, MAX(e.ts) AS last "
-        "FROM executions e LEFT JOIN runs r ON r.run_id = e.run_id WHERE e.kind = ?"
+        f"SELECT e.subagent AS subagent, e.version AS version, SUM({use}) AS runs, "
+        f"SUM(e.success AND {use}) AS successes, AVG(CASE WHEN {use} THEN {_RATED_QUALITY} END) AS quality, "
+        f"AVG(CASE WHEN {use} THEN e.duration_s END) AS duration, SUM(e.cost_usd) AS cost, "
+        "SUM(e.input_tokens + e.output_tokens) AS tokens, MAX(e.ts) AS last, "
+        f"SUM(e.kind = '{DIRECT}') AS direct, SUM(e.success AND e.kind = '{DIRECT}') AS direct_ok "
+        "FROM executions e LEFT JOIN runs r ON r.run_id = e.run_id WHERE e.kind IN (?, ?)"
     )
-    params: list[Any] = [USE]
+    params: list[Any] = [USE, DIRECT]
     if agent_id is not None:
         sql += " AND e.agent_id = ?"
         params.append(agent_id)
@@ -112,10 +116,12 @@ def _subagent_stats(conn: sqlite3.Connection, agent_id: str | None) -> list[dict
             "successes": r["successes"] or 0,
             "success_rate": _rate(r["successes"] or 0, r["runs"]),
             "avg_quality": round(r["quality"], 4) if r["quality"] is not None else None,
-            "avg_duration_s": round(r["duration"], 4),
+            "avg_duration_s": round(r["duration"], 4) if r["duration"] is not None else None,
             "cost_usd": round(r["cost"], 6),
             "tokens": r["tokens"],
             "last_ts": r["last"],
+            "direct_runs": r["direct"] or 0,  # run on their own (MCP): no task, no judge, no trust
+            "direct_successes": r["direct_ok"] or 0,
         }
         for r in conn.execute(sql, params).fetchall()
     ]

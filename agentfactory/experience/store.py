@@ -1,65 +1,56 @@
 """The experience store: SQLite, derived from the agents' experience files in the library repository.
 
-Opened for a library (`ExperienceStore.open(settings.paths, agent_id)`), every record is first appended to this agent's
+Opened for a library (`ExperienceStore.open(settings.paths, settings.policy)`), every record is first appended to this agent's
 file, `<library>/experience/<agent>.jsonl` (the source of truth, shared by `library push/pull`), then
 read into SQLite with the other agents' new lines (experience.sync). Every read first takes in what
 the files gained, so pulled experience ranks search results, drives evolve and shows in `stats`.
 Opened on a bare path (`ExperienceStore(path)`), the store keeps records in SQLite alone, as before.
 
-Writers are several processes at once (agents of a team, parallel benchmark workers), so the file runs in
-WAL mode with a busy timeout, and every write is one short `BEGIN IMMEDIATE` transaction. Any SQLite
-failure leaves here as a typed error naming the file; this module never touches the library (lessons reach
-SKILL.md only through `write_known_limitations`, which goes through the Library API).
+Everyone's rows rank and inform; only trusted agents' rows earn trust (`successful_runs`, behind final
+answers and deploy's maturity gate: experience.trust). The file itself (WAL, busy timeout, migrations,
+typed errors) is experience.database's. This module never touches the library (lessons reach SKILL.md
+only through `write_known_limitations`, which goes through the Library API).
 """
 
 from __future__ import annotations
 
 import os
-import random
-import sqlite3
-import threading
 import time
-from collections.abc import Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from agentfactory.config import Paths
-from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED, AgentFactoryError, UsageError
-from agentfactory.experience import journal, rows
+from agentfactory.config import Paths, RunPolicy
+from agentfactory.errors import AgentFactoryError, UsageError
+from agentfactory.experience import journal, rows, trust
 from agentfactory.experience import lessons as _lessons
 from agentfactory.experience import sync as sync_
-from agentfactory.experience.records import EXECUTION_KINDS, USE, ExecutionRecord, RunRecord
-from agentfactory.experience.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
+from agentfactory.experience.database import (
+    DEFAULT_BUSY_TIMEOUT_S,
+    Database,
+    ExperienceStoreError,
+    StoreCorruptError,
+    StoreLockedError,
+    StoreSchemaError,
+)
+from agentfactory.experience.records import DIRECT, EXECUTION_KINDS, USE, ExecutionRecord, RunRecord
+from agentfactory.experience.trust import BAD_SCORE_BELOW
 from agentfactory.library import experience_files as _files
 
 if TYPE_CHECKING:
     from agentfactory.experience.recording import SubagentExecution
 
-DEFAULT_BUSY_TIMEOUT_S = 15.0
-# A run whose user feedback scores under this is rated bad: the executions it made, even successful
-# ones, are evidence for evolve (`agentfactory feedback RUN --bad` records 0).
-BAD_SCORE_BELOW = 0.5
-
-
-class ExperienceStoreError(AgentFactoryError):
-    """The experience store cannot be used; the library is unaffected."""
-
-    exit_code = EXIT_CONFIG
-
-
-class StoreSchemaError(ExperienceStoreError):
-    """The file was written by a newer AgentFactory, or is not an experience store at all."""
-
-
-class StoreCorruptError(ExperienceStoreError):
-    """SQLite says the file is not a database or is malformed."""
-
-
-class StoreLockedError(ExperienceStoreError):
-    """Another process held the write lock for longer than the busy timeout."""
-
-    exit_code = EXIT_TASK_FAILED
+__all__ = [
+    "BAD_SCORE_BELOW",
+    "DEFAULT_BUSY_TIMEOUT_S",
+    "EvolveCandidate",
+    "ExperienceStore",
+    "ExperienceStoreError",
+    "StoreCorruptError",
+    "StoreLockedError",
+    "StoreSchemaError",
+    "default_store_path",
+]
 
 
 class EvolveCandidate(NamedTuple):
@@ -86,7 +77,7 @@ _code_base = rows.code_base
 _code_versions = rows.code_versions
 
 
-class ExperienceStore:
+class ExperienceStore(Database):
     """Executions, runs, feedback and lessons of every agent sharing one library."""
 
     def __init__(
@@ -96,23 +87,29 @@ class ExperienceStore:
         *,
         library: Path | None = None,
         agent_id: str = "default",
+        trusted_agents: Collection[str] = (),
     ):
-        self.path = Path(path)
-        self.timeout_s = timeout_s
+        super().__init__(path, timeout_s)
         # With a library, the experience files in it are the source of truth and this file derives.
         self.library = Path(os.path.abspath(os.path.expanduser(str(library)))) if library else None
         self.agent_id = agent_id
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
-        self._lock = threading.RLock()
+        # Whose rows earn trust, besides this agent's own (see experience.trust).
+        self.trusted_agents = tuple(trusted_agents)
         self._seen: tuple | None = None  # the files' signature at the last sync of this process
         self._library_ready = False
 
     @classmethod
-    def open(cls, paths: Paths, agent_id: str = "default", *, path: Path | None = None) -> ExperienceStore:
+    def open(cls, paths: Paths, policy: RunPolicy | None = None, *, path: Path | None = None) -> ExperienceStore:
         """The store of this project (`paths`: the settings' paths group): derived from the experience
-        files of `paths.library`, records written to the file of `agent_id` (setting agent_id)."""
-        return cls(path or default_store_path(paths), library=paths.library, agent_id=agent_id)
+        files of `paths.library`, records written to the file of `policy.agent_id`, trust earned from
+        that agent's rows and those of `policy.trusted_agents`."""
+        policy = policy or RunPolicy()
+        return cls(
+            path or default_store_path(paths),
+            library=paths.library,
+            agent_id=policy.agent_id,
+            trusted_agents=trust.parse_agents(policy.trusted_agents),
+        )
 
     # -- connection and schema -------------------------------------------------------------------------
 
@@ -133,15 +130,21 @@ class ExperienceStore:
             signature = sync_.signature(self.library)
             with self._write() as conn:
                 report = sync_.SyncReport()
-                if sync_.needs_export(conn) and (self._library_ready or _library_exists(self.library)):
+                if not sync_.needs_export(conn):
+                    report = sync_.ingest(conn, self.library, self.trusted_sources())
+                elif self._library_ready or _library_exists(self.library):
                     exported = sync_.export_legacy(conn, self.library, self.agent_id)
                     signature = sync_.signature(self.library)
-                    report = sync_.ingest(conn, self.library)
+                    report = sync_.ingest(
+                        conn, self.library, self.trusted_sources()
+                    )  # rebuilt from the files
                     report.exported = exported
-                else:
-                    report = sync_.ingest(conn, self.library)
+                # else: no library yet, so no files; the rows written so far wait for their export
             self._seen = signature
             return report
+
+    def _before_read(self) -> None:
+        self._sync_if_changed()
 
     def _sync_if_changed(self) -> None:
         if self.library is not None and (self._seen is None or sync_.signature(self.library) != self._seen):
@@ -163,8 +166,8 @@ class ExperienceStore:
             Library(self.library).ensure()  # the files live in its repository
             self._library_ready = True
             self.sync()  # a store older than the files is exported before the first new record
-        try:
-            journal.parse_line(line.rstrip(b"\n"))  # what the team cannot read is not written
+        try:  # what the team cannot read is not written, nor a row in another agent's name
+            journal.parse_line(line.rstrip(b"\n"), agent_file=_files.file_name(self.agent_id))
         except journal.BadRow as exc:
             raise UsageError(f"Experience record not written: {exc}.") from None
         try:
@@ -175,171 +178,6 @@ class ExperienceStore:
                 f"{exc.strerror or exc}."
             ) from None
         self.sync()
-
-    def close(self) -> None:
-        with self._lock:
-            if self._conn is not None and self._pid == os.getpid():
-                self._conn.close()
-            self._conn = None
-
-    def __enter__(self) -> ExperienceStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _connection(self) -> sqlite3.Connection:
-        # A connection is not shared across fork: a child process opens its own.
-        if self._conn is not None and self._pid == os.getpid():
-            return self._conn
-        if self.path.exists() and not self.path.is_file():
-            raise ExperienceStoreError(f"Experience store path {self.path} exists but is not a file.")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ExperienceStoreError(
-                f"Cannot create the folder of the experience store {self.path}: {exc.strerror}."
-            ) from None
-        with self._translate():
-            conn = sqlite3.connect(
-                self.path, timeout=self.timeout_s, isolation_level=None, check_same_thread=False
-            )
-            conn.row_factory = sqlite3.Row
-            try:
-                self._retry_busy(lambda: self._prepare(conn))
-            except BaseException:
-                conn.close()
-                raise
-        self._conn, self._pid = conn, os.getpid()
-        return conn
-
-    def _retry_busy(self, action: Any) -> Any:
-        """Run `action`, retrying while SQLite reports busy, up to the store's timeout.
-
-        The busy handler covers most waits, but not all: switching a fresh file to WAL while another
-        process opens it, or WAL recovery, can report SQLITE_BUSY at once. Those are retried here.
-        """
-        deadline = time.monotonic() + self.timeout_s
-        delay = 0.005
-        while True:
-            try:
-                return action()
-            except sqlite3.OperationalError as exc:
-                text = str(exc)
-                if not ("locked" in text or "busy" in text) or time.monotonic() + delay > deadline:
-                    raise
-            time.sleep(delay * (0.5 + random.random()))
-            delay = min(delay * 2, 0.25)
-
-    def _prepare(self, conn: sqlite3.Connection) -> None:
-        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000)}")
-        self._check_version(conn)
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
-            self._migrate(conn)
-
-    def _check_version(self, conn: sqlite3.Connection) -> int:
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        if app_id not in (0, APPLICATION_ID):
-            raise StoreSchemaError(
-                f"{self.path} is an SQLite database of another application, not an experience store: "
-                "point `experience_db` at another file."
-            )
-        if version > SCHEMA_VERSION:
-            raise StoreSchemaError(
-                f"Experience store {self.path} has schema version {version}, newer than version "
-                f"{SCHEMA_VERSION} that this AgentFactory understands: upgrade AgentFactory to use it."
-            )
-        if version == 0 and app_id == 0:
-            tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-            if tables:
-                raise StoreSchemaError(
-                    f"{self.path} is an SQLite database with tables but no experience-store schema: "
-                    "point `experience_db` at another file."
-                )
-        return version
-
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            # Re-read under the write lock: another process may have migrated meanwhile.
-            current = self._check_version(conn)
-            for number in range(current + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[number - 1]:
-                    conn.execute(statement)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-
-    @contextmanager
-    def _translate(self) -> Iterator[None]:
-        """Turn SQLite failures into one typed sentence that names the file."""
-        try:
-            yield
-        except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if "locked" in text or "busy" in text:
-                raise StoreLockedError(
-                    f"Experience store {self.path} stayed locked by another process for more than "
-                    f"{self.timeout_s:g} s: retry, or find the process holding it."
-                ) from None
-            if "malformed" in text or "not a database" in text:
-                raise self._corrupt(text) from None
-            raise ExperienceStoreError(f"Experience store {self.path} failed: {text}.") from None
-        except sqlite3.DatabaseError as exc:
-            raise self._corrupt(str(exc)) from None
-
-    def _corrupt(self, text: str) -> StoreCorruptError:
-        return StoreCorruptError(
-            f"Experience store {self.path} is corrupt ({text}): move it aside to start a new one "
-            "(the library is unaffected)."
-        )
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._translate():
-            conn = self._connection()
-            self._retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-
-    @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        # One deferred transaction: every query of a read sees the same snapshot, taken after the
-        # experience files' new lines are in.
-        self._sync_if_changed()
-        with self._lock, self._translate():
-            conn = self._connection()
-            conn.execute("BEGIN")
-            try:
-                yield conn
-            finally:
-                if conn.in_transaction:
-                    conn.execute("COMMIT")
-
-    def schema_version(self) -> int:
-        with self._read() as conn:
-            return conn.execute("PRAGMA user_version").fetchone()[0]
-
-    def check(self) -> None:
-        """Full integrity check; raises StoreCorruptError on any finding."""
-        with self._read() as conn:
-            result = [row[0] for row in conn.execute("PRAGMA quick_check")]
-        if result != ["ok"]:
-            raise self._corrupt("; ".join(result[:3]))
 
     # -- writes -------------------------------------------------------------------------------------------
 
@@ -361,6 +199,7 @@ class ExperienceStore:
                 )
             row_id = int(found[0]) if found else 0
         else:
+            record.source = trust.LOCAL
             with self._write() as conn:
                 row_id = rows.insert_execution(conn, record, None) or 0
         record.id = row_id
@@ -372,6 +211,7 @@ class ExperienceStore:
         if self.library is not None:
             self._append(journal.run_line(record, journal.new_uid()))
             return
+        record.source = trust.LOCAL
         with self._write() as conn:
             rows.upsert_run(conn, record)
 
@@ -415,10 +255,14 @@ class ExperienceStore:
         """(executions, successes) per subagent over saved versions (all, or only `version`).
 
         Candidate executions (version None) are left out: failures while a subagent was being written
-        say nothing about the saved one that retrieval ranks.
+        say nothing about the saved one that retrieval ranks. Direct runs (MCP) are in: they ran the saved
+        version on someone's real inputs. Every agent's rows rank; none of this earns trust.
         """
-        sql = "SELECT subagent, COUNT(*), SUM(success) FROM executions WHERE version IS NOT NULL AND kind = ?"
-        params: list[Any] = [USE]
+        sql = (
+            "SELECT subagent, COUNT(*), SUM(success) FROM executions WHERE version IS NOT NULL "
+            "AND kind IN (?, ?)"
+        )
+        params: list[Any] = [USE, DIRECT]
         if version is not None:
             sql += " AND version = ?"
             params.append(version)
@@ -442,9 +286,10 @@ class ExperienceStore:
             rows.insert_doc_version(conn, name, version, same_code_as, time.time())
 
     def code_versions(self, name: str, version: int) -> list[int]:
-        """`version` and every version with the same code (doc-only descendants and their base)."""
+        """`version` and every version with the same code (doc-only descendants and their base), as this
+        agent or a trusted agent recorded them."""
         with self._read() as conn:
-            return _code_versions(conn, name, version)
+            return _code_versions(conn, name, version, self.trusted_sources())
 
     def failures_since(self, name: str, version: int) -> list[ExecutionRecord]:
         """Failed executions of `name` at `version` or later, oldest first (evolve's evidence).
@@ -452,7 +297,7 @@ class ExperienceStore:
         A version that only changed documentation counts from the version whose code it shares.
         """
         with self._read() as conn:
-            base = _code_base(conn, name, version)
+            base = _code_base(conn, name, version, self.trusted_sources())
             rows = conn.execute(
                 "SELECT * FROM executions WHERE subagent = ? AND version >= ? AND success = 0 "
                 "AND kind = ? ORDER BY ts, id",
@@ -497,7 +342,10 @@ class ExperienceStore:
                 ).fetchall()
             )
             latest.update(current_versions or {})
-            same_code = {name: set(_code_versions(conn, name, v)) for name, v in latest.items()}
+            trusted = (
+                self.trusted_sources()
+            )  # which versions share code is ours (or a trusted agent's) to say
+            same_code = {name: set(_code_versions(conn, name, v, trusted)) for name, v in latest.items()}
         totals: dict[str, tuple[int, float]] = {}
         for r in rows:
             if r["version"] in same_code.get(r["subagent"], ()):
@@ -507,21 +355,19 @@ class ExperienceStore:
         found.sort(key=lambda c: (-c.failures, -c.last_failure_ts, c.name))
         return found[:limit] if limit else found
 
-    def successful_runs(self, name: str) -> int:
-        """Distinct task runs in which `name` (any version, or as a candidate) executed successfully.
+    def trusted_sources(self) -> list[str]:
+        """The experience files whose rows earn trust (this agent's and `trusted_agents`')."""
+        return trust.trusted_sources(self.agent_id, self.trusted_agents, self.library is not None)
 
-        Only usage counts: validation executions (gates, evolve) are not runs, a run that failed is not a
-        successful run whatever its executions did, and neither is a run the user rated bad.
+    def successful_runs(
+        self, name: str, version: int | None = None, *, exclude_run: str | None = None
+    ) -> int:
+        """Distinct successful task runs of `name` recorded by trusted agents: at `version` (or a version
+        with the same code, or as the candidate a run saved as one of those) when given, else any. What
+        counts and what never does is experience.trust's to say; `exclude_run` leaves one run out.
         """
         with self._read() as conn:
-            row = conn.execute(
-                "SELECT COUNT(DISTINCT e.run_id) FROM executions e LEFT JOIN runs r ON r.run_id = e.run_id "
-                "WHERE e.subagent = ? AND e.success = 1 AND e.kind = ? "
-                "AND (r.run_id IS NULL OR r.success = 1) "
-                "AND (r.feedback_score IS NULL OR r.feedback_score >= ?)",
-                (name, USE, BAD_SCORE_BELOW),
-            ).fetchone()
-        return int(row[0])
+            return trust.successful_runs(conn, name, self.trusted_sources(), version, exclude_run)
 
     def executions(
         self,

@@ -5,11 +5,13 @@ last time (the files only grow, so a byte offset per file is enough), and rebuil
 files when one was rewritten rather than appended to (its already-read part changed). A missing file
 removes nothing. Lines from other agents are hostile: a bad line is skipped, counted per file and
 reported (`SyncReport`, and `bad_rows` in the store's `sources` table); a file over the size bound is not
-read at all. Everything runs inside the store's write transaction, so two processes never ingest the
-same bytes twice, and a crash leaves the previous state.
+read at all. Every row is tagged with the file it came from (its `source`), and an execution or run row
+claiming another agent than its file's is a bad line. Everything runs inside the store's write
+transaction, so two processes never ingest the same bytes twice, and a crash leaves the previous state.
 
 `export_legacy` is the one-time migration of a store written before the files existed: its rows are
-appended to this agent's file (with stable uids, so a repeated export after a crash adds nothing twice).
+appended to their agents' files (with stable uids, so a repeated export after a crash adds nothing
+twice), then the store is rebuilt from the files, so every row has its source.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import json
 import os
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,12 +86,21 @@ def signature(library_path: Path) -> tuple[tuple[str, int, int], ...]:
     return tuple(out)
 
 
-def ingest(conn: sqlite3.Connection, library_path: Path) -> SyncReport:
+_TAGGED = "rows_have_sources"  # store_meta: every row was read with its source (schema 6 onwards)
+
+
+def ingest(conn: sqlite3.Connection, library_path: Path, first: Collection[str] = ()) -> SyncReport:
+    """Read what the files gained. `first`: files read before the others (this agent's and trusted ones),
+    so a run id another file copies from them is theirs in a rebuild too (the first source to record a
+    run id owns it: experience.rows)."""
     report = SyncReport()
-    if not _ingest(conn, library_path, report):
+    # Rows read before sources were kept (or written to a bare store, then exported) are read again.
+    tagged = conn.execute("SELECT 1 FROM store_meta WHERE key = ?", (_TAGGED,)).fetchone() is not None
+    if not tagged or not _ingest(conn, library_path, report, first):
         _clear(conn)
-        report = SyncReport(rebuilt=True)
-        _ingest(conn, library_path, report)
+        report = SyncReport(rebuilt=tagged or report.rebuilt)
+        _ingest(conn, library_path, report, first)
+        conn.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, '1')", (_TAGGED,))
     return report
 
 
@@ -97,10 +109,11 @@ def _clear(conn: sqlite3.Connection) -> None:
         conn.execute(f"DELETE FROM {table}")
 
 
-def _ingest(conn: sqlite3.Connection, library_path: Path, report: SyncReport) -> bool:
+def _ingest(conn: sqlite3.Connection, library_path: Path, report: SyncReport, first: Collection[str]) -> bool:
     """Read every file's new lines; False when a file was rewritten (the caller rebuilds)."""
     known = {r["file"]: r for r in conn.execute("SELECT * FROM sources").fetchall()}
-    for path in experience_files.local_files(library_path):
+    found = experience_files.local_files(library_path)
+    for path in sorted(found, key=lambda p: (p.name not in first, p.name)):
         name = path.name
         try:
             st = path.stat()
@@ -124,11 +137,11 @@ def _ingest(conn: sqlite3.Connection, library_path: Path, report: SyncReport) ->
             if not raw.strip():
                 continue
             try:
-                entry = journal.parse_line(raw)
+                entry = journal.parse_line(raw, agent_file=name)
             except journal.BadRow as exc:
                 bad, last_bad = bad + 1, str(exc)[:_SHOWN_REASON]
                 continue
-            taken += _apply(conn, entry)
+            taken += _apply(conn, entry, name)
         offset = start + end
         head, tail = _marks(path, offset)
         conn.execute(
@@ -148,19 +161,22 @@ def _ingest(conn: sqlite3.Connection, library_path: Path, report: SyncReport) ->
     return True
 
 
-def _apply(conn: sqlite3.Connection, entry: journal.Entry) -> int:
-    """Write one parsed line; 1 when it added something new, 0 for a copy already there."""
+def _apply(conn: sqlite3.Connection, entry: journal.Entry, source: str) -> int:
+    """Write one parsed line read from the file `source`; 1 when it added something new, 0 for a copy
+    already there."""
     if entry.type == journal.EXECUTION:
+        entry.record.source = source
         return int(rows.insert_execution(conn, entry.record, entry.uid) is not None)
     if entry.type == journal.RUN:
+        entry.record.source = source
         rows.upsert_run(conn, entry.record)
         return 1
     if entry.type == journal.FEEDBACK:
         r = entry.record
-        rows.insert_feedback(conn, r["run_id"], r["score"], r["note"], r["ts"], entry.uid)
+        rows.insert_feedback(conn, r["run_id"], r["score"], r["note"], r["ts"], entry.uid, source)
         return 1
     r = entry.record
-    rows.insert_doc_version(conn, r["subagent"], r["version"], r["same_code_as"], r["ts"])
+    rows.insert_doc_version(conn, r["subagent"], r["version"], r["same_code_as"], r["ts"], source)
     return 1
 
 
@@ -186,17 +202,22 @@ def needs_export(conn: sqlite3.Connection) -> bool:
 
 
 def export_legacy(conn: sqlite3.Connection, library_path: Path, agent_id: str) -> int:
-    """Append every row of a store older than the files to this agent's file, once; rows keep their own
-    agent ids. Returns the number of records written (0 for a store that has none)."""
-    lines: list[bytes] = []
-    marks: list[tuple[str, str, int]] = []
+    """Append every row of a store older than the files to the files, once, then have the store rebuilt
+    from them. Executions and runs go to the file of their own agent id (a file speaks for its agent
+    alone; the agents sharing a store before the files existed were this machine's), feedback and
+    doc-version rows to this agent's. Returns the number of records written (0 for a store that has none).
+    """
+    lines: dict[str, list[bytes]] = {}
+
+    def add(agent: str, line: bytes) -> None:
+        lines.setdefault(agent, []).append(line)
+
     for row in conn.execute("SELECT * FROM executions WHERE uid IS NULL ORDER BY id").fetchall():
-        uid = _legacy_uid("execution", row)
-        lines.append(journal.execution_line(rows.execution_from_row(row), uid))
-        marks.append(("executions", uid, row["id"]))
+        record = rows.execution_from_row(row)
+        add(record.agent_id, journal.execution_line(record, _legacy_uid("execution", row)))
     for row in conn.execute("SELECT * FROM runs ORDER BY started, run_id").fetchall():
         record = rows.run_from_row(row)
-        lines.append(journal.run_line(record, _legacy_uid("run", row)))
+        add(record.agent_id, journal.run_line(record, _legacy_uid("run", row)))
         if record.feedback_score is not None or record.feedback_note:
             has = conn.execute("SELECT 1 FROM feedback WHERE run_id = ?", (record.run_id,)).fetchone()
             if has is None:  # feedback set on the run row alone: keep it as one feedback record
@@ -204,21 +225,20 @@ def export_legacy(conn: sqlite3.Connection, library_path: Path, agent_id: str) -
                 line = journal.feedback_line(
                     record.run_id, record.feedback_score, record.feedback_note, ts, _legacy_uid("fb-run", row)
                 )
-                lines.append(line)
+                add(agent_id, line)
     for row in conn.execute("SELECT * FROM feedback WHERE uid IS NULL ORDER BY id").fetchall():
         uid = _legacy_uid("feedback", row)
-        lines.append(journal.feedback_line(row["run_id"], row["score"], row["note"], row["ts"], uid))
-        marks.append(("feedback", uid, row["id"]))
+        add(agent_id, journal.feedback_line(row["run_id"], row["score"], row["note"], row["ts"], uid))
     for row in conn.execute("SELECT * FROM doc_versions ORDER BY subagent, version").fetchall():
         line = journal.doc_version_line(
             row["subagent"], row["version"], row["same_code_as"], row["ts"], _legacy_uid("doc", row)
         )
-        lines.append(line)
-    if lines:
-        # The file first, then the uids: a crash in between exports again with the same uids, and the
-        # copies are ignored when read.
-        experience_files.append_line(library_path, agent_id, b"".join(lines))
-        for table, uid, row_id in marks:
-            conn.execute(f"UPDATE {table} SET uid = ? WHERE id = ?", (uid, row_id))
-    conn.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)", (_EXPORTED, str(len(lines))))
-    return len(lines)
+        add(agent_id, line)
+    # The files first, then the mark: a crash in between exports again with the same uids, and the
+    # copies are ignored when read. The rows themselves are read back from the files (rebuilt, below).
+    for agent in sorted(lines):
+        experience_files.append_line(library_path, agent, b"".join(lines[agent]))
+    total = sum(len(v) for v in lines.values())
+    conn.execute("INSERT OR REPLACE INTO store_meta (key, value) VALUES (?, ?)", (_EXPORTED, str(total)))
+    conn.execute("DELETE FROM store_meta WHERE key = ?", (_TAGGED,))
+    return total

@@ -2,8 +2,11 @@
 
 Each agent (worker, machine, person: the `agent_id` setting) appends its execution, run, feedback and
 doc-version records to its own file, so a merge of two libraries never conflicts: a file changed on one
-side is taken from that side, a file changed on both (two machines using one agent id) becomes ours
-followed by their lines we lack. A pull never removes or shortens an experience file.
+side is taken from that side, a file changed on both becomes ours followed by their lines we lack. A pull
+never removes or shortens an experience file, and never changes one this clone writes: the files of the
+agents that appended here (noted in `.git/agentfactory/own-agents`) are this machine's word, so a
+remote's version of them is refused and reported (`refused_files`), whatever it adds. Two machines
+that use one agent id therefore keep their own records apart: give each machine its own id.
 
 What this module does, always under the library lock (the caller's `_writing`):
 - `commit_pending`: commit the files' appended lines (one commit, only when something changed). The
@@ -53,6 +56,8 @@ _FILE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,79}\.jsonl")
 _STEM_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 _locks: dict[str, Any] = {}  # path -> filelock.FileLock (imported on first use: a fast CLI)
+_OWN = "own-agents"  # .git/agentfactory/<this>: the agent files appended in this clone, one a line
+_own_noted: dict[str, set[str]] = {}  # library path -> file names already noted by this process
 
 
 def file_name(agent_id: str) -> str:
@@ -128,6 +133,7 @@ def append_line(library_path: Path, agent_id: str, data: bytes) -> Path:
     folder.mkdir(exist_ok=True)
     path = folder / file_name(agent_id)
     with locked(library_path):
+        _note_own(library_path, path.name)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         try:
             view = memoryview(data)
@@ -137,6 +143,33 @@ def append_line(library_path: Path, agent_id: str, data: bytes) -> Path:
         finally:
             os.close(fd)
     return path
+
+
+def _own_path(root: Path) -> Path:
+    return Path(root) / ".git" / "agentfactory" / _OWN
+
+
+def own_files(root: Path) -> set[str]:
+    """The agent files this clone has appended to (its own: a pull never changes them)."""
+    try:
+        text = _own_path(root).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {line for line in text.splitlines() if is_file_name(line)}
+
+
+def _note_own(library_path: Path, name: str) -> None:
+    """Note `name` as a file of this clone (caller holds the experience lock), once."""
+    key = str(Path(library_path).resolve())
+    noted = _own_noted.setdefault(key, set())
+    if name in noted:
+        return
+    if name not in own_files(Path(key)):
+        path = _own_path(Path(key))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(name + "\n")
+    noted.add(name)
 
 
 @contextlib.contextmanager
@@ -297,9 +330,25 @@ def _union(ours: bytes, theirs: bytes) -> bytes:
     return base + b"".join(line + b"\n" for line in dict.fromkeys(extra))
 
 
-def needs_merge(git: Git, ours: str, theirs: str) -> bool:
-    """Whether taking `theirs` as it is would remove or rewrite lines of one of our files."""
+def refused_files(git: Git, ours: str, theirs: str) -> list[str]:
+    """Our own files (see `own_files`) to which `theirs` adds lines: their version is not taken."""
+    own = own_files(git.root)
     mine, other = _files(git, ours), _files(git, theirs)
+    differing = [n for n in sorted(own) if n in other and other[n] != mine.get(n)]
+    if not differing:
+        return []
+    present = [n for n in differing if n in mine]
+    blobs = git.blobs([sha for n in present for sha in (mine[n].sha, other[n].sha)])
+    return [n for n in differing if n not in mine or not blobs[mine[n].sha].startswith(blobs[other[n].sha])]
+
+
+def needs_merge(git: Git, ours: str, theirs: str) -> bool:
+    """Whether taking `theirs` as it is would remove or rewrite lines of one of our files, or change a
+    file of our own agents at all."""
+    mine, other = _files(git, ours), _files(git, theirs)
+    own = own_files(git.root)
+    if any(other.get(n) != mine.get(n) for n in own if n in mine or n in other):
+        return True
     differing = [n for n, e in mine.items() if other.get(n) != e]
     if any(n not in other for n in differing):
         return True
@@ -308,8 +357,13 @@ def needs_merge(git: Git, ours: str, theirs: str) -> bool:
 
 
 def merged_entry(git: Git, ours: str, theirs: str) -> TreeEntry | None:
-    """The `experience` folder of a merge of `ours` and `theirs`: every file of both, none shortened."""
+    """The `experience` folder of a merge of `ours` and `theirs`: every file of both, none shortened, and
+    our own agents' files exactly as ours (absent if we have none)."""
     mine, other = _files(git, ours), _files(git, theirs)
+    for name in own_files(git.root):
+        other.pop(name, None)
+        if name in mine:
+            other[name] = mine[name]
     if not mine and not other:
         return None
     rows: dict[str, str] = {}

@@ -124,6 +124,8 @@ class PullResult:
     rejected: list[PullRejection] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)  # subagents the remote removed (--accept-removals)
     experience: list[str] = field(default_factory=list)  # agents' experience files the pull changed
+    # Our own agents' files to which the remote added lines: refused, ours kept (experience_files).
+    experience_refused: list[str] = field(default_factory=list)
 
 
 # Checks a version about to become current (its code with every case it will carry): None to allow it, or

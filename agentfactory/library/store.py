@@ -91,7 +91,9 @@ class Library(Versions):
         Our stored cases always run against the incoming revision with our expectation; a remote case
         that redefines one (same inputs, other expectation) is rejected like a failing one. A subagent new
         here must pass its own cases (a renamed copy is a new subagent). A remote removal of a subagent we
-        have is rejected too, unless `accept_removals` (then reported as removed).
+        have is rejected too, unless `accept_removals` (then reported as removed). Experience files merge
+        line by line, except this clone's own agents' files, which a remote never changes (refused and
+        reported in `experience_refused`, see experience_files).
         refs/agentfactory/incoming, the fetched tip, never outlives the pull.
         """
         self._check_remote(remote)
@@ -297,6 +299,7 @@ class Library(Versions):
         updated: list[str] = []
         removed: list[str] = []
         conflicts: list[PullConflict] = []
+        refused_experience = experience_files.refused_files(self.git, ours, theirs)
         experience = experience_files.merged_entry(self.git, ours, theirs)
         if experience is not None:  # every agent file of both sides, none shortened: never a conflict
             merged[experience_files.EXPERIENCE_DIR] = experience
@@ -350,6 +353,10 @@ class Library(Versions):
                 + ", ".join(rejected)
                 + "."
             )
+        if refused_experience:
+            summary.append(
+                "Remote changes to our own experience files refused: " + ", ".join(refused_experience) + "."
+            )
         message = f"pull {_one_line(remote, 80)}: {len(updated)} updated, {len(removed)} removed, "
         message += f"{len(conflicts)} conflicts"
         message += f", {len(rejected)} rejected\n\n" if rejected else "\n\n"
@@ -359,5 +366,12 @@ class Library(Versions):
         self._index.refresh(commit)
         experience_changed = experience_files.changed_files(self.git, ours, commit)
         return PullResult(
-            commit, False, updated, conflicts, list(rejected.values()), removed, experience_changed
+            commit,
+            False,
+            updated,
+            conflicts,
+            list(rejected.values()),
+            removed,
+            experience_changed,
+            refused_experience,
         )

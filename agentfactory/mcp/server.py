@@ -6,8 +6,11 @@ an expected failure (bad arguments, an unknown name, a refused save) is a tool e
 sentence, an unexpected one is a tool error too, logged to stderr, and the server keeps serving.
 Standard output carries only the protocol.
 
-Transports: stdio (default), or streamable HTTP bound to 127.0.0.1; another address only with a bearer
-token from the environment (`AGENTFACTORY_MCP_TOKEN`), which every request must then carry.
+Transports: stdio (default), or streamable HTTP bound to 127.0.0.1. Any other address (another
+loopback address such as 127.0.0.2 included) needs a bearer token from the environment
+(`AGENTFACTORY_MCP_TOKEN`), which every request must then carry. On every loopback address the Host and
+Origin headers are checked (DNS rebinding), and on every address a request body over `MAX_BODY_BYTES` is
+answered 413 without reading more of it than that.
 """
 
 from __future__ import annotations
@@ -43,6 +46,10 @@ SERVER_NAME = "agentfactory"
 TOKEN_ENV = "AGENTFACTORY_MCP_TOKEN"
 MIN_TOKEN_CHARS = 24
 MAX_ARGUMENTS_BYTES = 12 << 20  # one call's arguments as JSON (input files travel inside them)
+# One HTTP request body: the arguments plus the JSON-RPC envelope and the escaping JSON may add.
+MAX_BODY_BYTES = MAX_ARGUMENTS_BYTES + (1 << 20)
+# The addresses served without a token: only this machine's default loopback names.
+DEFAULT_HOSTS = ("127.0.0.1", "::1", "localhost")
 MAX_PARALLEL = 4  # calls executing at once; the rest wait (each may hold a sandbox)
 MCP_PATH = "/mcp"
 SKILL_URI = "agentfactory://subagents/{name}/SKILL.md"
@@ -328,15 +335,18 @@ def is_loopback(host: str) -> bool:
 
 
 def http_token(host: str, env: dict[str, str] | None = None) -> str | None:
-    """The bearer token HTTP requests must carry: required off loopback, honoured on it when set."""
+    """The bearer token HTTP requests must carry: required on every address but the default loopback
+    names (DEFAULT_HOSTS), honoured on those when set. 127.0.0.2 is loopback too, but nothing says only
+    this user's processes reach it the way they expect of 127.0.0.1, so it is treated like any other."""
     if env is None:
         from agentfactory.config import read_credentials  # config reads the environment, nothing else
 
         env = dict(read_credentials())
     token = env.get(TOKEN_ENV) or None
-    if not is_loopback(host) and token is None:
+    if host not in DEFAULT_HOSTS and token is None:
+        reach = "other processes and users" if is_loopback(host) else "other machines"
         raise ConfigError(
-            f"Serving on {host} makes the library reachable from other machines: set {TOKEN_ENV} to a "
+            f"Serving on {host} makes the library reachable from {reach}: set {TOKEN_ENV} to a "
             f"random token of at least {MIN_TOKEN_CHARS} characters (clients send it as `Authorization: "
             "Bearer ...`), or leave --host out to bind 127.0.0.1."
         )
@@ -345,6 +355,22 @@ def http_token(host: str, env: dict[str, str] | None = None) -> str | None:
             f"{TOKEN_ENV} is too short: use a random token of at least {MIN_TOKEN_CHARS} characters."
         )
     return token
+
+
+async def _refuse(send: Any, status: int, body: bytes, *headers: tuple[bytes, bytes]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
 
 
 class BearerGuard:
@@ -359,31 +385,87 @@ class BearerGuard:
             given = dict(scope.get("headers") or []).get(b"authorization", b"")
             if not hmac.compare_digest(given, self.expected):
                 body = b'{"error": "missing or wrong bearer token"}'
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 401,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"www-authenticate", b"Bearer"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await _refuse(send, 401, body, (b"www-authenticate", b"Bearer"))
                 return
         await self.app(scope, receive, send)
 
 
-def http_app(settings: Settings, host: str, token: str | None) -> Any:
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes is answered 413, and no more than `limit` bytes
+    of it (plus the one chunk that crossed the limit) are ever read.
+
+    A declared Content-Length over the limit is refused before reading anything; a chunked body is read
+    up to the limit, then handed on as one piece. The SDK's own limit, where it has one, is not relied on:
+    this is the server's bound whatever SDK version is installed."""
+
+    def __init__(self, app: Any, limit: int = MAX_BODY_BYTES):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = b'{"error": "request body too large"}'
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                await _refuse(send, 400, b'{"error": "invalid Content-Length"}')
+                return
+            if size > self.limit:
+                await _refuse(send, 413, too_large)
+                return
+        body = bytearray()
+        pending: list[Any] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                pending.append(message)  # a disconnect: handed on as it came
+                break
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await _refuse(send, 413, too_large)
+                return
+            if not message.get("more_body", False):
+                break
+        pending.insert(0, {"type": "http.request", "body": bytes(body), "more_body": False})
+
+        async def replay() -> Any:
+            return pending.pop(0) if pending else await receive()
+
+        await self.app(scope, replay, send)
+
+
+def transport_security(host: str) -> Any:
+    """Host/Origin checks (DNS rebinding) on every loopback address, the one bound among those allowed;
+    off loopback the bearer token is the guard."""
     from mcp.server.transport_security import TransportSecuritySettings
 
-    server = build_server(LibraryService(settings, allow_paths=False))
-    security = None
     if not is_loopback(host):
-        # Off loopback the bearer token is the guard; DNS-rebinding checks are for browsers on localhost.
-        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, transport_security=security)
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    bound = f"[{host}]" if ":" in host else host
+    if bound not in names:
+        names.append(bound)
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{n}:*" for n in names],
+        allowed_origins=[f"http://{n}:*" for n in names],
+    )
+
+
+def http_app(settings: Settings, host: str, token: str | None) -> Any:
+    import inspect
+
+    server = build_server(LibraryService(settings, allow_paths=False))
+    options: dict[str, Any] = {"transport_security": transport_security(host)}
+    if "max_request_body_size" in inspect.signature(server.streamable_http_app).parameters:
+        options["max_request_body_size"] = MAX_BODY_BYTES  # the SDK's own bound, where it has one, agrees
+    app = server.streamable_http_app(streamable_http_path=MCP_PATH, host=host, **options)
+    app = BodyLimit(app, MAX_BODY_BYTES)
+    # The token is checked first: a caller without it gets 401 before any body is read.
     return BearerGuard(app, token) if token else app
 
 

@@ -116,7 +116,7 @@ class LibraryService:
         from agentfactory.experience import ExperienceStore
 
         try:
-            with ExperienceStore.open(self.settings.paths, self.settings.policy.agent_id) as store:
+            with ExperienceStore.open(self.settings.paths, self.settings.policy) as store:
                 return store.success_rates()
         except Exception:  # a missing or busy store only loses the rates, never the search
             return {}

@@ -98,6 +98,7 @@ class MetaAgent:
         where the subagent reads them (`inputs/NAME`). Status `success` when the execution succeeded,
         else `task_failed` with the trace's status as the reason; `result` holds the subagent's result.
         """
+        from agentfactory.experience.records import DIRECT
         from agentfactory.library import Library
 
         library = self._library or Library(self.settings.paths.library)
@@ -114,7 +115,9 @@ class MetaAgent:
             experience=self._experience,
             on_event=self.on_event,
         ) as run:
-            trace = MetaSkills(run).execute_library(sub, dict(inputs or {}))
+            # Recorded as a direct run: the caller chose the inputs and nobody judged the result, so it
+            # is shown in statistics but earns no trust (final answers, deploy maturity).
+            trace = MetaSkills(run).execute_library(sub, dict(inputs or {}), kind=DIRECT)
             if trace.status == "ok":
                 status, reason = "success", ""
                 answer = result_answer(trace.result, list(trace.output_files))

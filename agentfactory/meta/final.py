@@ -4,8 +4,10 @@ A final answer skips the model's last look at the result, so it has to be earned
 mature and the result looks like the results it is known for. Mature means the library version has
 stored cases (the library admits a version only through its own successful runs or the regression gate,
 so every stored case passes) and the experience store records at least `final_min_runs` earlier task
-runs in which it succeeded. The result must have the shape of its cases: the same keys, each of the
-same JSON type. Anything short of that sends the result back to the model for one turn, with the reason.
+runs in which this version (or one with its code) succeeded, recorded by this agent or an agent it
+trusts (experience.trust: pulled rows rank search results, they never make a result final). The result
+must have the shape of its cases: the same keys, each of the same JSON type. Anything short of that
+sends the result back to the model for one turn, with the reason.
 `final_answers = false` turns final answers off entirely (the benchmark's "final off" figures).
 
 This module decides; it never executes, saves or emits anything except the one decision event.
@@ -69,13 +71,10 @@ def shape_problem(result: Any, cases: list[Case]) -> str | None:
     return problems[0] if problems else "it has no stored cases to compare the result with"
 
 
-def prior_successful_runs(experience: Any, name: str, run_id: str) -> int:
-    """Earlier task runs in which `name` succeeded (the experience store's count, this run left out)."""
-    from agentfactory.experience.records import USE
-
-    runs = int(experience.successful_runs(name))
-    this_run = experience.executions(run_id=run_id, subagent=name, kind=USE)
-    return runs - (1 if any(e.success for e in this_run) else 0)
+def prior_successful_runs(experience: Any, name: str, run_id: str, version: int | None = None) -> int:
+    """Earlier task runs in which `name` (at `version`) succeeded, as trusted agents recorded them (the
+    experience store's count, this run left out)."""
+    return int(experience.successful_runs(name, version, exclude_run=run_id))
 
 
 def decide(policy: RunPolicy, experience: Any, run_id: str, sub: Any | None, result: Any) -> FinalVerdict:
@@ -88,7 +87,7 @@ def decide(policy: RunPolicy, experience: Any, run_id: str, sub: Any | None, res
     if not sub.cases:
         return FinalVerdict(False, f"'{sub.name}' v{sub.version} has no stored cases, so it is not mature")
     needed = int(policy.final_min_runs)
-    runs = 0 if experience is None else prior_successful_runs(experience, sub.name, run_id)
+    runs = 0 if experience is None else prior_successful_runs(experience, sub.name, run_id, sub.version)
     if runs < needed:
         return FinalVerdict(
             False,

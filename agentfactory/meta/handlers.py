@@ -228,9 +228,10 @@ class MetaSkills:
             return Outcome(f"{text}\n{done.text}", finished=True, answer=done.answer)
         return Outcome(text, is_error=trace.status != "ok", data={"status": trace.status})
 
-    def execute_library(self, sub: Any, inputs: dict[str, Any]) -> Any:
-        """Run one version of a library subagent in the sandbox; the run counts it as reused."""
-        trace = self.run.executor.execute_version(sub, inputs)
+    def execute_library(self, sub: Any, inputs: dict[str, Any], **options: Any) -> Any:
+        """Run one version of a library subagent in the sandbox; the run counts it as reused.
+        `options` as for `Executor.execute` (the kind of execution recorded)."""
+        trace = self.run.executor.execute_version(sub, inputs, **options)
         if sub.name not in self.ledger.reused:
             self.ledger.reused.append(sub.name)
         return trace

@@ -76,7 +76,7 @@ def test_components_work_from_their_group_alone(tmp_path):
     budget = Budget.from_limits(Budgets(max_steps=3, max_tokens=500, max_cost=0.5, max_time=9.0))
     assert (budget.max_steps, budget.max_tokens, budget.max_cost, budget.max_time) == (3, 500, 0.5, 9.0)
     assert sorted(build_handlers(ToolSettings(), {}, None)) == ["web_fetch", "web_search"]
-    store = ExperienceStore.open(Paths(library=tmp_path / "lib"), "bob")
+    store = ExperienceStore.open(Paths(library=tmp_path / "lib"), RunPolicy(agent_id="bob"))
     assert (store.path, store.agent_id) == (tmp_path / "lib.experience.sqlite", "bob")
     replies = tmp_path / "replies.json"
     replies.write_text('[{"text": "hi"}]')

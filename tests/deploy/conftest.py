@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from agentfactory.config import Settings, load_settings
-from agentfactory.experience.records import ExecutionRecord
-from agentfactory.experience.store import ExperienceStore, default_store_path
+from agentfactory.experience.records import ExecutionRecord, RunRecord
+from agentfactory.experience.store import ExperienceStore
 from agentfactory.library import Library, build_subagent_folder
 
 NAME = "num-stats"
@@ -71,13 +71,19 @@ class Env:
         )
         self.library.save(folder)
 
-    def record_runs(self, name: str, count: int) -> None:
-        with ExperienceStore(default_store_path(self.settings.paths)) as store:
+    def record_runs(self, name: str, count: int, version: int = 1) -> None:
+        """`count` successful task runs of this agent, each executing `name` at `version` once."""
+        agent = self.settings.policy.agent_id
+        with ExperienceStore.open(self.settings.paths, self.settings.policy) as store:
             for i in range(count):
+                run_id = f"run-{name}-{version}-{i}"
                 store.record_execution(
                     ExecutionRecord(
-                        run_id=f"run-{name}-{i}", agent_id="test", subagent=name, version=1, success=True
+                        run_id=run_id, agent_id=agent, subagent=name, version=version, success=True
                     )
+                )
+                store.record_run(
+                    RunRecord(run_id=run_id, agent_id=agent, task="t", status="success", success=True)
                 )
 
     def cli_args(self) -> list[str]:

@@ -175,3 +175,45 @@ def test_gate_reason_quoting_subagent_output_reaches_the_terminal_escaped(env: E
     assert result.exit_code == 0
     readme = (tmp_path / "x" / "package" / "README.md").read_text()
     assert "\x1b" not in readme and "\\x1b[2J" in readme
+
+
+def _pulled_runs(env: Env, agent: str, name: str, version: int, count: int) -> None:
+    """`count` successful task runs of `name` in another agent's experience file, as a pull brings it."""
+    lines = []
+    for i in range(count):
+        run_id = f"{agent}-{i}"
+        lines.append({"type": "run", "uid": f"r{i}", "run_id": run_id, "agent_id": agent, "task": "t",
+                      "status": "success", "success": True, "started": 1.0})  # fmt: skip
+        lines.append({"type": "execution", "uid": f"e{i}", "run_id": run_id, "agent_id": agent,
+                      "subagent": name, "version": version, "success": True, "ts": 1.0})  # fmt: skip
+    path = env.library.path / "experience" / f"{agent}.jsonl"
+    path.write_text("".join(json.dumps({"v": 1, **line}) + "\n" for line in lines))
+
+
+def test_gate_counts_no_runs_of_untrusted_agents(env: Env, tmp_path: Path) -> None:
+    env.save("fresh-stats", CODE, CASES)
+    _pulled_runs(env, "mallory", "fresh-stats", 1, 5)
+    result, text = deploy(env, "fresh-stats", "--out", str(tmp_path / "x"))
+    assert result.exit_code == EXIT_TASK_FAILED
+    assert "0 successful recorded runs, fewer than the required 3" in text
+    assert not (tmp_path / "x").exists()
+
+
+def test_gate_counts_runs_of_trusted_agents(
+    env: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.save("fresh-stats", CODE, CASES)
+    _pulled_runs(env, "bob", "fresh-stats", 1, 3)
+    monkeypatch.setenv("AGENTFACTORY_TRUSTED_AGENTS", "bob")
+    result, text = deploy(env, "fresh-stats", "--format", "skill", "--out", str(tmp_path / "x"))
+    assert result.exit_code == 0, text
+
+
+def test_gate_counts_only_runs_of_the_exported_version(env: Env, tmp_path: Path) -> None:
+    revised = CODE.replace('print("computing")', 'print("computing v2")')
+    env.save(NAME, revised, CASES)  # v2: other code; the fixture's three runs were of v1
+    result, text = deploy(env, NAME, "--out", str(tmp_path / "x"))
+    assert result.exit_code == EXIT_TASK_FAILED
+    assert "version 2" in text and "0 successful recorded runs" in text
+    result, text = deploy(env, NAME, "--version", "1", "--format", "skill", "--out", str(tmp_path / "y"))
+    assert result.exit_code == 0, text

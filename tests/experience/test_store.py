@@ -104,12 +104,26 @@ def test_failures_since_and_evolve_candidates(store: ExperienceStore):
     assert (name, failures, last) == ("b", 2, 6)
 
 
+def _run(run_id: str, ok: bool = True, **kw) -> RunRecord:
+    status = "success" if ok else "task_failed"
+    return RunRecord(run_id=run_id, agent_id="alice", task="t", status=status, success=ok, **kw)
+
+
 def test_successful_runs_counts_distinct_runs(store: ExperienceStore):
     store.record_execution(_exec(run="r1", ok=True))
     store.record_execution(_exec(run="r1", ok=True))
-    store.record_execution(_exec(run="r2", version=None, ok=True))
+    store.record_execution(_exec(run="r2", version=None, ok=True))  # the candidate r2 saved as v1
     store.record_execution(_exec(run="r3", ok=False))
-    assert store.successful_runs("csv-stats") == 2
+    store.record_execution(_exec(run="r4", ok=True))  # no run row: not a recorded task run
+    store.record_execution(_exec(run="r5", version=2, ok=True))
+    store.record_execution(_exec(run="r6", version=None, ok=True))  # a candidate never saved
+    for run_id in ("r1", "r3", "r5", "r6"):
+        store.record_run(_run(run_id))
+    store.record_run(_run("r2", subagents_saved=["csv-stats"], saved_versions={"csv-stats": 1}))
+    assert store.successful_runs("csv-stats") == 4  # r1, r2, r5, r6
+    assert store.successful_runs("csv-stats", 1) == 2  # r1, and r2 whose candidate became v1
+    assert store.successful_runs("csv-stats", 2) == 1
+    assert store.successful_runs("csv-stats", 1, exclude_run="r1") == 1
     assert store.successful_runs("unknown") == 0
 
 

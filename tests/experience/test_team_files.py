@@ -20,7 +20,13 @@ from typer.testing import CliRunner
 from agentfactory.cli.app import app
 from agentfactory.engine.gate import sandbox_verifier
 from agentfactory.errors import LibraryError, ValidationError
-from agentfactory.experience import ExecutionRecord, ExperienceStore, RunRecord, default_store_path
+from agentfactory.experience import (
+    SCHEMA_VERSION,
+    ExecutionRecord,
+    ExperienceStore,
+    RunRecord,
+    default_store_path,
+)
 from agentfactory.library import Library
 from agentfactory.library import experience_files as files
 from tests.meta.conftest import COLUMN_SUM, UPPER, WORD_COUNT, call, make_env
@@ -134,7 +140,7 @@ def test_two_machines_share_experience_through_one_bare_remote(tmp_path, monkeyp
 
     # Alice's store now holds bob's experience: the success rate that ranks search, the failure that
     # drives evolve, the lesson.
-    store = ExperienceStore.open(alice.settings.paths, alice.settings.policy.agent_id)
+    store = ExperienceStore.open(alice.settings.paths, alice.settings.policy)
     assert store.success_rates(["column-sum"]) == {"column-sum": (2, 1)}  # bob's reuses of v1
     (candidate,) = store.evolve_candidates({"column-sum": 1})
     assert candidate.name == "column-sum" and candidate.failures == 1
@@ -240,8 +246,8 @@ print(s.schema_version())
 
 
 def _snapshot(store: ExperienceStore) -> dict:
-    def strip(records):
-        return [{k: v for k, v in vars(r).items() if k != "id"} for r in records]
+    def strip(records):  # the row id and source (the file a row was read from) are the store's own
+        return [{k: v for k, v in vars(r).items() if k not in ("id", "source")} for r in records]
 
     return {
         "executions": strip(store.executions()),
@@ -260,16 +266,20 @@ def test_a_store_made_by_the_previous_code_migrates_without_loss(tmp_path):
     # _OLD_STORE above: `PYTHONPATH=<checkout of f0a408d> python -c "$_OLD_STORE" store-schema4.sqlite`.
     db = tmp_path / "lib.experience.sqlite"
     shutil.copyfile(FIXTURE, db)
-    assert ExperienceStore(db).schema_version() == 5  # migrated in place, nothing exported yet
+    assert ExperienceStore(db).schema_version() == SCHEMA_VERSION  # migrated in place, nothing exported yet
     before = _snapshot(ExperienceStore(db))
 
     lib = Library(tmp_path / "lib")
     lib.ensure()
     store = ExperienceStore(db, library=lib.path, agent_id="alice")
-    assert _snapshot(store) == before and store.schema_version() == 5
+    assert _snapshot(store) == before and store.schema_version() == SCHEMA_VERSION
+    # Each row went to the file of its own agent (a file speaks for its agent alone).
     exported = _lines(lib.path / "experience" / "alice.jsonl")
-    assert [r["type"] for r in exported].count("execution") == 6
-    assert {r["agent_id"] for r in exported if r["type"] == "execution"} == {"alice", "carol"}
+    carols = _lines(lib.path / "experience" / "carol.jsonl")
+    assert [r["type"] for r in exported].count("execution") == 5
+    assert {r["agent_id"] for r in exported if r["type"] in ("execution", "run")} == {"alice"}
+    assert [(r["type"], r["agent_id"]) for r in carols] == [("execution", "carol"), ("run", "carol")]
+    assert {e.source for e in store.executions()} == {"alice.jsonl", "carol.jsonl"}
     # Once: opening again exports nothing more; a new record is one more line.
     store.close()
     store = ExperienceStore(db, library=lib.path, agent_id="alice")
@@ -405,34 +415,58 @@ def test_a_remote_that_drops_or_rewrites_our_file_loses_nothing_of_ours(team):
     ours = (alice.path / "experience" / "alice.jsonl").read_bytes()
     result = alice.pull(remote)
     assert not result.fast_forward  # taking theirs as it is would have shortened our file
-    merged = (alice.path / "experience" / "alice.jsonl").read_bytes()
-    assert merged.startswith(ours) and merged.endswith(forged)
-    assert _git(alice.path, "show", "HEAD:experience/alice.jsonl").encode() + b"\n" == merged
+    assert result.experience_refused == ["alice.jsonl"]  # and it is our own: nothing of theirs is taken
+    assert (alice.path / "experience" / "alice.jsonl").read_bytes() == ours
+    assert _git(alice.path, "show", "HEAD:experience/alice.jsonl").encode() + b"\n" == ours
 
     _push_files(mallory, remote, [])  # the remote removes every experience file
     alice.pull(remote)
-    assert (alice.path / "experience" / "alice.jsonl").read_bytes() == merged
-    assert store.count_executions() == 4
+    assert (alice.path / "experience" / "alice.jsonl").read_bytes() == ours
+    assert store.count_executions() == 3
 
 
-def test_two_machines_with_the_same_agent_id_merge_without_conflict(tmp_path):
+def test_a_remote_appending_to_our_own_file_is_refused_and_reported(team, monkeypatch):
+    """Mallory appends a forged run and execution in alice's name to alice's own file (a fast-forward
+    of the remote): the pull keeps alice's file as it is, says so, and the CLI exits 1."""
+    alice, store, remote, mallory = team
+    ours = (alice.path / "experience" / "alice.jsonl").read_bytes()
+    run = {"v": 1, "type": "run", "uid": "fr", "run_id": "f", "agent_id": "alice", "task": "t",
+           "status": "success", "success": True, "started": 1.0}  # fmt: skip
+    execution = {"v": 1, "type": "execution", "uid": "fe", "run_id": "f", "agent_id": "alice",
+                 "subagent": "csv-stats", "version": 1, "success": True, "ts": 1.0}  # fmt: skip
+    forged = ours + json.dumps(run).encode() + b"\n" + json.dumps(execution).encode() + b"\n"
+    _push_files(mallory, remote, [("100644", "blob", _blob(mallory, forged), "alice.jsonl")])
+    monkeypatch.chdir(alice.path.parent)
+    out = runner.invoke(app, ["library", "pull", remote, "--library", str(alice.path), "--sandbox", "local"])
+    assert out.exit_code == 1, out.output
+    assert "Refused: the remote's changes to experience/alice.jsonl, this agent's own file; kept ours." in (
+        " ".join(out.output.split())
+    )
+    assert (alice.path / "experience" / "alice.jsonl").read_bytes() == ours
+    assert _git(alice.path, "show", "HEAD:experience/alice.jsonl").encode() + b"\n" == ours
+    assert store.get_run("f") is None and store.count_executions() == 3
+
+
+def test_two_machines_with_the_same_agent_id_keep_their_own_files(tmp_path):
+    """One agent id on two machines: each machine's file is its own, so neither takes the other's
+    lines into it (each is told), and nothing of either is lost or conflicts."""
     remote = _bare(tmp_path)
     one, two = Library(tmp_path / "one"), Library(tmp_path / "two")
     s1 = ExperienceStore(tmp_path / "1.sqlite", library=one.path, agent_id="default")
-    _record(s1, 2)
+    _record(s1, 2, agent="default")
     one.push(remote)
-    two.pull(remote)
+    two.pull(remote)  # two has written nothing yet: the file is taken as any other
     s2 = ExperienceStore(tmp_path / "2.sqlite", library=two.path, agent_id="default")
-    _record(s1, 3, agent="one")
-    _record(s2, 4, agent="two")
+    _record(s1, 3, agent="default")
+    _record(s2, 4, agent="default")
     one.push(remote)
     result = two.pull(remote)
-    assert not result.conflicts
+    assert not result.conflicts and result.experience_refused == ["default.jsonl"]
     two.push(remote)
-    one.pull(remote)
-    for lib, store in ((one, s1), (two, s2)):
-        assert len(_lines(lib.path / "experience" / "default.jsonl")) == 2 + 3 + 4
-        assert store.count_executions() == 9
+    assert one.pull(remote).experience_refused == ["default.jsonl"]
+    assert len(_lines(one.path / "experience" / "default.jsonl")) == 2 + 3
+    assert len(_lines(two.path / "experience" / "default.jsonl")) == 2 + 4
+    assert (s1.count_executions(), s2.count_executions()) == (5, 6)
 
 
 def test_a_subagent_cannot_be_named_like_the_experience_folder(tmp_path):
@@ -445,7 +479,7 @@ def test_a_subagent_cannot_be_named_like_the_experience_folder(tmp_path):
 
 def test_the_store_path_default_is_unchanged(tmp_path):
     env = make_env(tmp_path, agent_id="alice")
-    store = ExperienceStore.open(env.settings.paths, env.settings.policy.agent_id)
+    store = ExperienceStore.open(env.settings.paths, env.settings.policy)
     assert store.path == default_store_path(env.settings.paths) and store.agent_id == "alice"
     store.record_run(RunRecord(run_id="r", agent_id="alice", task="t", status="succeeded", success=True))
     assert (env.settings.paths.library / "experience" / "alice.jsonl").is_file()
@@ -480,7 +514,8 @@ def test_an_export_interrupted_before_the_store_noted_it_adds_nothing_twice(tmp_
     first = sync.export_legacy(conn, lib.path, "alice")
     conn.execute("ROLLBACK")  # killed after the file was written, before the store's transaction ended
     assert _snapshot(store) == before  # exported again on open, every copy ignored
-    assert len(_lines(lib.path / "experience" / "alice.jsonl")) == 2 * first
+    written = sum(len(_lines(path)) for path in (lib.path / "experience").iterdir())
+    assert written == 2 * first
 
 
 def test_a_file_rewritten_by_hand_rebuilds_the_store_from_the_files(tmp_path):

@@ -77,3 +77,20 @@ def test_a_revision_may_not_redefine_a_stored_case(project: Project) -> None:
         "Not saved: case 1 has the inputs of a stored case of v1 but another expectation"
     )
     assert project.library.head() == head
+
+
+def test_runs_over_mcp_are_recorded_as_direct_and_earn_no_maturity(project: Project) -> None:
+    """Three runs by an MCP host: recorded and shown in statistics, but not task runs (the host chose
+    the inputs, nobody judged the result), so they count toward neither final answers nor deploy."""
+    from agentfactory.experience import ExperienceStore
+    from agentfactory.experience.records import DIRECT
+
+    service = _service(project)
+    for text in ("a b", "c d e", "f"):
+        assert not service.run_subagent(NAME, {"text": text}).is_error
+    store = ExperienceStore.open(service.settings.paths, service.settings.policy)
+    assert [e.kind for e in store.executions(subagent=NAME)] == [DIRECT] * 3
+    assert len(store.runs()) == 3  # each call is a run of its own, recorded
+    assert store.successful_runs(NAME) == 0 and store.successful_runs(NAME, 1) == 0
+    (row,) = store.stats()["subagents"]
+    assert (row["runs"], row["direct_runs"], row["direct_successes"]) == (0, 3, 3)
