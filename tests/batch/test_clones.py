@@ -49,7 +49,9 @@ def bare(tmp_path: Path) -> Path:
 def node(tmp_path: Path, remote: Path, agent: str):
     """A clone as a node has it: its library, settings (local sandbox), gate and pull verifier."""
     path = clone_folder(tmp_path / "clones", str(remote), agent)
-    settings = load_settings({"sandbox": "local", "library": str(path), "agent_id": agent}, env={}, cwd=tmp_path)
+    settings = load_settings(
+        {"sandbox": "local", "library": str(path), "agent_id": agent}, env={}, cwd=tmp_path
+    )
     library = Library(path)
     verify = sandbox_verifier(settings)
     sync.pull(library, str(remote), verify)
@@ -79,7 +81,9 @@ def test_two_clones_saving_one_name_keep_both_versions_and_the_second_passes_the
 
     team = Library(tmp_path / "team")
     team.pull(str(remote))
-    log = subprocess.run(["git", "-C", str(remote), "log", "--format=%s", "main"], capture_output=True, text=True)
+    log = subprocess.run(
+        ["git", "-C", str(remote), "log", "--format=%s", "main"], capture_output=True, text=True
+    )
     saves = [line for line in log.stdout.splitlines() if line.startswith("save")]
     assert saves == ["save upper v2", "save upper v1"]  # one line of history, no version lost
     latest = team.get("upper")
