@@ -231,13 +231,15 @@ def _json_bytes(value: Any) -> bytes:
     return json_bytes(value)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], run: Callable[..., dict[str, Any]] = run_job) -> int:
+    """A worker process: `run(job, on_event=...)` (default: a Meta-Agent run), its row written as the
+    job's result. Other runners (the bench's) use the same process protocol."""
     job_path = Path(argv[1])
     if PARENT_PIPE in argv[2:]:
         watch_parent()
     job = json.loads(job_path.read_text(encoding="utf-8"))
     try:
-        row = run_job(job, on_event=SpendLog(Path(job["spend"]) if job.get("spend") else None))
+        row = run(job, on_event=SpendLog(Path(job["spend"]) if job.get("spend") else None))
     except KeyboardInterrupt:
         row = {"id": job["id"], "status": "interrupted", "reason": "interrupted"}
     write_result(Path(job["result"]), row)
