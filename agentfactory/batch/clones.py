@@ -140,6 +140,7 @@ def run_on_clone(job: dict[str, Any], run: Callable[[dict[str, Any]], Attempt]) 
             info.update(pushed=outcome.pushed, push_attempts=outcome.attempts, rebases=outcome.rebases)
             if not outcome.pushed:
                 info["push_problem"] = outcome.problem
+                info["unpushed"] = _unpushed(library)
             if outcome.kept:
                 info["kept"] = outcome.kept
             if outcome.rejected:
@@ -147,6 +148,16 @@ def run_on_clone(job: dict[str, Any], run: Callable[[dict[str, Any]], Attempt]) 
         return {**row, "sync": info}, "", spent
     finally:
         lock.release()
+
+
+def _unpushed(library: Any) -> dict[str, int]:
+    """The clone's saves the remote lacks (this task's and earlier ones'), with their versions."""
+    from agentfactory.library import rebase as sync
+
+    head = library.head()
+    return {
+        name: library.get(name).version for name in sync.our_subagents(library, sync.synced(library), head)
+    }
 
 
 def _sync_store(settings: Any, info: dict[str, Any]) -> None:

@@ -99,19 +99,15 @@ class BatchSummary:
         return counts
 
     def unpushed(self) -> dict[str, dict[str, int]]:
-        """On clones (--remote): per agent, the saves its clone holds that its last push did not carry."""
-        pending: dict[str, dict[str, int]] = {}
+        """On clones (--remote): per agent, the saves its clone holds that the remote lacks, as its last
+        task left them (earlier batches' included)."""
+        last: dict[str, dict[str, int]] = {}
         for row in self.rows.values():  # in the order the tasks ended; one clone runs one task at a time
             sync = row.get("sync")
-            if not isinstance(sync, dict) or not isinstance(sync.get("agent_id"), str):
-                continue
-            mine = pending.setdefault(sync["agent_id"], {})
-            if sync.get("pushed"):
-                mine.clear()
-            else:
-                for name, version in row.get("saved") or []:
-                    mine[name] = version
-        return {agent: names for agent, names in pending.items() if names}
+            if isinstance(sync, dict) and isinstance(sync.get("agent_id"), str):
+                pending = sync.get("unpushed") if not sync.get("pushed") else {}
+                last[sync["agent_id"]] = pending if isinstance(pending, dict) else {}
+        return {agent: names for agent, names in last.items() if names}
 
     def subagents(self) -> dict[str, int]:
         """Every subagent the batch created or revised, with the latest version it saved."""

@@ -41,11 +41,11 @@ class SpendLog:
 
     def __call__(self, event: dict[str, Any]) -> None:
         from agentfactory.events import MODEL_CALL
+        from agentfactory.llm.types import Usage
 
         if event.get("type") != MODEL_CALL:
             return
-        usage = event.get("usage") or {}
-        self.tokens += sum(v for v in usage.values() if isinstance(v, int) and not isinstance(v, bool))
+        self.tokens += Usage.from_dict(event.get("usage")).total_tokens
         cost = event.get("cost_usd")
         self.cost_usd += cost if isinstance(cost, int | float) and not isinstance(cost, bool) else 0.0
         self.calls += 1

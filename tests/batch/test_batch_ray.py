@@ -111,3 +111,41 @@ def test_two_nodes_on_clones_of_one_remote_lose_nothing_and_match_the_local_run(
     assert set(files) == agents
     for r in written:
         assert r["run_id"] in files[r["sync"]["agent_id"]]
+
+
+@pytest.mark.slow
+def test_on_clones_a_push_the_remote_keeps_refusing_is_bounded_and_reported(tmp_path):
+    remote = tmp_path / "team.git"
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], check=True)
+    seed = Library(tmp_path / "seed")
+    seed.ensure()
+    seed.push(str(remote))  # the team library exists; from now on its remote refuses every push
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'frozen for the audit' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    root = project(tmp_path / "p") if (tmp_path / "p").mkdir() is None else None
+    tasks_file(root, 2)
+    out = batch(root, "--workers", "1", "--ray", "auto", "--remote", str(remote), "--clones",
+                str(tmp_path / "clones"), timeout=900)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]  # the tasks succeeded; their saves stayed local
+    summary = json.loads(out.stdout)
+    assert summary["counts"] == {"success": 2}
+    written = rows(root, summary["batch_id"])
+    for row in written:
+        sync = row["sync"]
+        assert sync["pushed"] is False and sync["push_attempts"] == 4  # 1 + 3 retries, then it stopped
+        assert "refused the push (pre-receive hook declined)" in sync["push_problem"]
+    (agent,) = {r["sync"]["agent_id"] for r in written}
+    clone = Library(written[0]["sync"]["clone"])
+    assert summary["unpushed"] == {agent: {"upper": clone.get("upper").version}}
+    head = subprocess.run(["git", "-C", str(remote), "rev-parse", "main"], capture_output=True, text=True)
+    assert head.stdout.strip() == seed.head()  # the remote never moved
+    # The CLI's plain summary says it in one line per agent.
+    again = subprocess.run(
+        [sys.executable, "-m", "agentfactory", "batch", "tasks.jsonl", "--workers", "1", "--ray", "auto",
+         "--remote", str(remote), "--clones", str(tmp_path / "clones")],
+        cwd=root, capture_output=True, text=True, timeout=900,
+        env={k: v for k, v in os.environ.items() if not k.startswith("AGENTFACTORY_")},
+    )  # fmt: skip
+    assert again.returncode == 0 and f"not pushed from {agent} (kept in its clone): upper v" in again.stdout
+    assert "Traceback" not in again.stderr
