@@ -133,8 +133,8 @@ def run_on_clone(job: dict[str, Any], run: Callable[[dict[str, Any]], Attempt]) 
         saved = {name: version for name, version in row.get("saved") or []}
         try:
             outcome = sync.push(library, remote, verify=verify, gate=case_gate(settings), saved=saved)
-        except AgentFactoryError as exc:
-            info.update(pushed=False, push_problem=str(exc))
+        except Exception as exc:  # the task is done: a push that broke is reported, never a rerun
+            info.update(pushed=False, push_problem=f"{type(exc).__name__}: {exc}"[:1000])
         else:
             row["saved"] = [[name, version] for name, version in sorted(outcome.versions.items())]
             info.update(pushed=outcome.pushed, push_attempts=outcome.attempts, rebases=outcome.rebases)

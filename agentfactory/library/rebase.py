@@ -131,8 +131,8 @@ def push(
             continue
         try:
             rebase(library, remote, verify=verify, gate=gate, outcome=outcome)
-        except AgentFactoryError as exc:
-            outcome.problem = f"the rebase on the remote failed, the saves stay in this clone ({exc})"
+        except Exception as exc:  # HEAD is back where it was (see rebase): the saves stay here
+            outcome.problem = f"the rebase on the remote failed, the saves stay in this clone ({exc})"[:1000]
             break
     return outcome
 
@@ -207,7 +207,7 @@ def _restore_experience(library: Any, mine: dict[str, bytes]) -> None:
     folder = experience_files.experience_dir(library.path)
     with experience_files.locked(library.path):
         for name, data in mine.items():
-            if not data:
+            if not data or not experience_files.is_file_name(name):
                 continue
             path = folder / name
             current = path.read_bytes() if path.is_file() and not path.is_symlink() else b""

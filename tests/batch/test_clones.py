@@ -183,3 +183,29 @@ def test_remote_names_and_paths_resolve_to_what_nodes_can_reach(tmp_path):
     with pytest.raises(UsageError):
         resolve_remote("--upload-pack=x", lib.path, tmp_path)
     json.dumps(str(remote))
+
+
+def test_a_rebase_that_breaks_halfway_puts_the_clone_back_as_it_was(tmp_path, monkeypatch):
+    from agentfactory.errors import LibraryError
+
+    remote = bare(tmp_path)
+    a, a_settings, a_verify = node(tmp_path, remote, "a")
+    b, b_settings, b_verify = node(tmp_path, remote, "b")
+    a.save(folder(tmp_path / "a", "x", "abc"))
+    assert push(a, a_settings, a_verify, remote).pushed
+    experience_files.append_line(b.path, "b", b'{"b": 1}\n')
+    b.save(folder(tmp_path / "b", "y", "xyz"))
+    before = b.head()
+
+    def broken(library, remote, verify):
+        raise LibraryError("Fetch from the remote failed: the network is down")
+
+    monkeypatch.setattr(sync, "pull", broken)
+    out = push(b, b_settings, b_verify, remote, saved={"upper": 1})
+    assert not out.pushed and "the rebase on the remote failed" in out.problem and "network" in out.problem
+    assert b.head() == before  # HEAD, the work tree and the subagent are B's again
+    assert b.get("upper").cases[0].inputs == {"text": "xyz"}
+    assert (b.path / "upper").is_dir()
+    assert (b.path / "experience" / "b.jsonl").read_bytes() == b'{"b": 1}\n'
+    assert subprocess.run(["git", "-C", str(b.path), "status", "--porcelain"], capture_output=True,
+                          text=True).stdout.strip() == ""  # fmt: skip
