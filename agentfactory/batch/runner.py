@@ -473,6 +473,15 @@ def run_batch(
                 stored = json.loads((folder / "batch.json").read_text(encoding="utf-8")).get("max_cost")
                 if isinstance(stored, int | float) and not isinstance(stored, bool) and stored > 0:
                     options = replace(options, max_cost=float(stored))
+        stored_remote = None
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stored_remote = json.loads((folder / "batch.json").read_text(encoding="utf-8")).get("remote")
+        if isinstance(stored_remote, str) and stored_remote and options.remote is None:
+            # Named, never taken from the file: a batch.json is no authority on where a library is pushed.
+            raise UsageError(
+                f"Batch {batch_id} ran on clones of a library remote; resume it with --ray and --remote "
+                f"(it was {stored_remote[:200]!r})."
+            )
     else:
         batch_id = new_batch_id()
         folder = options.batches_dir / batch_id
@@ -486,6 +495,8 @@ def run_batch(
                     "workers": options.workers,
                     "max_cost": options.max_cost,
                     "overrides": options.overrides,
+                    "remote": options.remote,
+                    "clones": str(options.clones) if options.clones else None,
                 }
             )  # fmt: skip
         )

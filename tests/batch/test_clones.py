@@ -209,3 +209,15 @@ def test_a_rebase_that_breaks_halfway_puts_the_clone_back_as_it_was(tmp_path, mo
     assert (b.path / "experience" / "b.jsonl").read_bytes() == b'{"b": 1}\n'
     assert subprocess.run(["git", "-C", str(b.path), "status", "--porcelain"], capture_output=True,
                           text=True).stdout.strip() == ""  # fmt: skip
+
+
+def test_a_batch_on_clones_resumes_only_with_its_remote_named_again(tmp_path):
+    from agentfactory.batch import BatchOptions, run_batch
+
+    folder = tmp_path / "batches" / "20261130-070000-abcdef"
+    folder.mkdir(parents=True)
+    (folder / "batch.json").write_text(json.dumps({"batch_id": folder.name, "remote": "/srv/team.git"}))
+    options = BatchOptions(workers=1, cwd=tmp_path, batches_dir=tmp_path / "batches", resume=folder.name)
+    with pytest.raises(UsageError, match=r"resume it with --ray and --remote \(it was '/srv/team.git'\)"):
+        run_batch(tmp_path / "tasks.jsonl", [], [], options)
+    assert not (folder / "results.jsonl").exists()
