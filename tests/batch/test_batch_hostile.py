@@ -58,7 +58,7 @@ class _Recorder:
             "cost_usd": min(self.cost, bound),
             "tokens": 10,
             "saved": [],
-        }, ""
+        }, "", {}
 
     def interrupt(self):
         pass
