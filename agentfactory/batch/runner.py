@@ -241,7 +241,10 @@ class _Driver:
     def _slot(self, slot: int) -> None:
         while (picked := self._next()) is not None:
             task, share = picked
-            row = self._run(task, share, slot)
+            try:
+                row = self._run(task, share, slot)
+            except Exception as exc:  # an executor that broke: the task is still accounted for
+                row = {"id": task.id, "status": "error", "reason": f"the batch could not run it ({type(exc).__name__}: {str(exc)[:300]})"}  # fmt: skip
             if (
                 share is not None
                 and row["status"] == "budget_exhausted"
