@@ -149,11 +149,9 @@ class BatchSummary:
 
 def worker_agent_id(base: str, slot: int, host: str | None = None) -> str:
     """The agent id of worker slot `slot`: one experience file per slot (and per host on Ray clones)."""
-    import re as _re
-
     parts = [base[:60] or "default"]
     if host:
-        parts.append(_re.sub(r"[^A-Za-z0-9-]+", "-", host).strip("-")[:32] or "host")
+        parts.append(re.sub(r"[^A-Za-z0-9-]+", "-", host).strip("-")[:32] or "host")
     return ".".join([*parts, f"w{slot}"])
 
 
