@@ -8,6 +8,7 @@ other task with it; the driver sees a missing result and retries.
 Two channels back to the driver besides the result:
 - spend: after every model call the worker appends what the run has cost so far (`<result>.spend`,
   one JSON line per call), so the spend of a worker killed before its result is still counted.
+- on a library clone (`batch --ray --remote`), each save is pushed as soon as it is made (SavePusher).
 - the parent pipe (`--parent-pipe`): the worker's stdin is a pipe whose other end only the driver holds.
   When the driver dies, however it dies (SIGKILL included), the pipe reaches end-of-file and the worker
   interrupts its own run, which ends `interrupted` and saves nothing half-done; a resume runs it again.
@@ -15,6 +16,7 @@ Two channels back to the driver besides the result:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -53,6 +55,36 @@ class SpendLog:
             line = _json_bytes({"calls": self.calls, "tokens": self.tokens, "cost_usd": self.cost_usd})
             with open(self.path, "ab") as fh:  # one small write per call: a torn last line is skipped
                 fh.write(line + b"\n")
+
+
+class SavePusher:
+    """`on_event` of a run on a library clone (`batch --ray --remote`): after each save, push the clone
+    at once, so the team has the version before the task ends. A refused push is left to the push with
+    pull-rebase-retry after the task (agentfactory.batch.clones), which never loses the save."""
+
+    def __init__(self, library: Path, remote: str):
+        self.library = library
+        self.remote = remote
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        from agentfactory.events import LIBRARY_CHANGE
+
+        if event.get("type") != LIBRARY_CHANGE or event.get("action") != "save":
+            return
+        from agentfactory.library import Library
+        from agentfactory.library import rebase as sync
+
+        library = Library(self.library)
+        with contextlib.suppress(Exception):  # refused or unreachable: the push after the task deals with it
+            sync.mark_synced(library, library.push(self.remote))
+
+
+def _each(*callbacks: Any) -> Callable[[dict[str, Any]], None]:
+    def call(event: dict[str, Any]) -> None:
+        for callback in callbacks:
+            callback(event)
+
+    return call
 
 
 def read_spend(path: Path) -> dict[str, Any]:
@@ -238,8 +270,11 @@ def main(argv: list[str], run: Callable[..., dict[str, Any]] = run_job) -> int:
     if PARENT_PIPE in argv[2:]:
         watch_parent()
     job = json.loads(job_path.read_text(encoding="utf-8"))
+    on_event: Callable[[dict[str, Any]], None] = SpendLog(Path(job["spend"]) if job.get("spend") else None)
+    if job.get("remote") and job.get("overrides", {}).get("library"):  # a run on a library clone
+        on_event = _each(on_event, SavePusher(Path(job["overrides"]["library"]), job["remote"]))
     try:
-        row = run(job, on_event=SpendLog(Path(job["spend"]) if job.get("spend") else None))
+        row = run(job, on_event=on_event)
     except KeyboardInterrupt:
         row = {"id": job["id"], "status": "interrupted", "reason": "interrupted"}
     write_result(Path(job["result"]), row)

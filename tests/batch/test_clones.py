@@ -221,3 +221,25 @@ def test_a_batch_on_clones_resumes_only_with_its_remote_named_again(tmp_path):
     with pytest.raises(UsageError, match=r"resume it with --ray and --remote \(it was '/srv/team.git'\)"):
         run_batch(tmp_path / "tasks.jsonl", [], [], options)
     assert not (folder / "results.jsonl").exists()
+
+
+def test_a_save_on_a_clone_is_pushed_as_soon_as_it_is_made(tmp_path):
+    from agentfactory.batch.worker import SavePusher
+
+    remote = bare(tmp_path)
+    a, _, _ = node(tmp_path, remote, "a")
+    saved = a.save(folder(tmp_path / "a", "x", "abc"))
+    pusher = SavePusher(a.path, str(remote))
+    pusher({"type": "model_call"})  # not a save: nothing pushed
+    main = ["git", "-C", str(remote), "rev-parse", "main"]
+    assert subprocess.run(main, capture_output=True, text=True).stdout.strip() != saved.commit
+    pusher({"type": "library_change", "action": "save", "subagent": "upper", "version": 1})
+    assert subprocess.run(main, capture_output=True, text=True).stdout.strip() == a.head() == sync.synced(a)
+    hook = remote / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\nexit 1\n")
+    hook.chmod(0o755)
+    a.save(folder(tmp_path / "a2", "y", "def"))
+    pusher(
+        {"type": "library_change", "action": "save", "subagent": "upper", "version": 2}
+    )  # refused: no raise
+    assert a.get("upper").version == 2
