@@ -243,3 +243,15 @@ def test_a_save_on_a_clone_is_pushed_as_soon_as_it_is_made(tmp_path):
         {"type": "library_change", "action": "save", "subagent": "upper", "version": 2}
     )  # refused: no raise
     assert a.get("upper").version == 2
+
+
+def test_remote_without_ray_or_unknown_is_one_sentence(tmp_path):
+    from tests.batch.test_batch import batch, project, tasks_file
+
+    root = project(tmp_path)
+    tasks_file(root, 1)
+    out = batch(root, "--remote", str(bare(tmp_path)))
+    assert out.returncode == 2 and "--remote is for --ray" in out.stderr and "Traceback" not in out.stderr
+    out = batch(root, "--ray", "auto", "--remote", "nowhere")
+    assert out.returncode == 2 and "is neither a path, a URL nor a remote" in out.stderr
+    assert not (root / "batches").exists()
