@@ -3,9 +3,12 @@ works, with the task's input files shipped to it.
 
 `--ray auto` joins the cluster of $RAY_ADDRESS, or starts a local one for the batch (stopped after it);
 `--ray ADDRESS` joins that cluster. Before the batch, every alive node runs `agentfactory sandbox check`;
-a node without a working sandbox of the configured backend takes no task. The library and the
-experience store are the project's, so every node must reach the project folder (a local cluster, or a
-shared filesystem).
+a node without a working sandbox of the configured backend takes no task.
+
+Without `--remote`, the library and the experience store are the project's, so every node must reach the
+project folder (a local cluster, or a shared filesystem). With `--remote REMOTE` (the team's library
+remote), each worker slot on each node works on a clone of that remote of its own, pulling before each
+task and pushing after it with pull-rebase-retry (agentfactory.batch.clones).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ def _node_check(sandbox: str, cwd: str) -> dict[str, Any]:
     return {"host": socket.gethostname(), "ready": ready, "problem": problem}
 
 
-def _run_on_node(job: dict[str, Any], inputs: dict[str, bytes], attempt: int, batch_dir: str) -> tuple[dict[str, Any] | None, str]:  # fmt: skip
+def _run_on_node(job: dict[str, Any], inputs: dict[str, bytes], attempt: int, batch_dir: str) -> tuple[dict[str, Any] | None, str, dict[str, Any]]:  # fmt: skip
     """On a node: the task's inputs written to a folder of its own, then the same worker as locally.
     A cancel (Ctrl-C on the driver) arrives as KeyboardInterrupt and is passed on to the worker."""
     import signal
@@ -78,13 +81,21 @@ def _run_on_node(job: dict[str, Any], inputs: dict[str, bytes], attempt: int, ba
             if started:
                 running.append(proc)
 
-        result: list[tuple[dict[str, Any] | None, str]] = []
-        thread = threading.Thread(
-            target=lambda: result.append(
-                run_worker({**job, "inputs": files}, attempt, local / "work", local / "logs", Path(job["cwd"]) if os.path.isdir(job["cwd"]) else Path(tmp), track)
-            ),
-            daemon=True,
-        )  # fmt: skip
+        result: list[tuple[dict[str, Any] | None, str, dict[str, Any]]] = []
+        cwd = Path(job["cwd"]) if os.path.isdir(job["cwd"]) else Path(tmp)
+
+        def work(one: dict[str, Any]) -> tuple[dict[str, Any] | None, str, dict[str, Any]]:
+            return run_worker(one, attempt, local / "work", local / "logs", cwd, track)
+
+        def body() -> None:
+            if job.get("remote"):
+                from agentfactory.batch.clones import run_on_clone
+
+                result.append(run_on_clone({**job, "inputs": files}, work))
+            else:
+                result.append(work({**job, "inputs": files}))
+
+        thread = threading.Thread(target=body, daemon=True)
         thread.start()
         try:
             while thread.is_alive():
@@ -94,7 +105,7 @@ def _run_on_node(job: dict[str, Any], inputs: dict[str, bytes], attempt: int, ba
                 with contextlib.suppress(OSError):
                     proc.send_signal(signal.SIGINT)
             thread.join(120)
-        return result[0] if result else (None, "the worker did not end")
+        return result[0] if result else (None, "the worker did not end", {})
 
 
 def join_cluster(address: str) -> Any:
@@ -151,18 +162,22 @@ class RayExecutor:
         self.lock = threading.Lock()
         self.running: set[Any] = set()
 
-    def execute(self, job: dict[str, Any], attempt: int) -> tuple[dict[str, Any] | None, str]:
+    def execute(self, job: dict[str, Any], attempt: int) -> tuple[dict[str, Any] | None, str, dict[str, Any]]:
         inputs: dict[str, bytes] = {}
         total = 0
         for path in job["inputs"]:
             data = Path(path).read_bytes()
             total += len(data)
             if total > MAX_INPUT_BYTES:
-                return {
-                    "id": job["id"],
-                    "status": "task_failed",
-                    "reason": f"input files over {MAX_INPUT_BYTES:,} bytes",
-                }, ""
+                return (
+                    {
+                        "id": job["id"],
+                        "status": "task_failed",
+                        "reason": f"input files over {MAX_INPUT_BYTES:,} bytes",
+                    },
+                    "",
+                    {},
+                )
             inputs[Path(path).name] = data
         with self.lock:
             node = next(self._cycle)
@@ -172,7 +187,11 @@ class RayExecutor:
         try:
             return self.ray.get(ref)
         except Exception as exc:  # a lost node or a crashed Ray worker: the driver retries once
-            return None, f"ray: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+            return (
+                None,
+                f"ray: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                {},
+            )
         finally:
             with self.lock:
                 self.running.discard(ref)

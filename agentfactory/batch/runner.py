@@ -2,13 +2,17 @@
 
 Each task runs in a worker process of its own (`agentfactory.batch.worker`), at most `workers` at a
 time. A row is appended to results.jsonl as each task ends. A worker that dies without a result (killed,
-out of memory) is retried once, then its task is failed. `max_cost` bounds the whole batch: each task is
-given a share of what is left as its own `max_cost`, so the shares never add up to more than the bound,
-and no task starts once it is spent. Ctrl-C (KeyboardInterrupt in the driver) forwards SIGINT to the
-running workers, whose runs end `interrupted` and save nothing half-done; `resume` skips every task with
-a final row and runs the rest.
+out of memory) is retried once, then its task is failed; what it reported spending before it died (one
+line per model call) is added to the task's row, so the summary and `max_cost` count it. `max_cost`
+bounds the whole batch: each task is given a share of what is left as its own `max_cost`, so the shares
+never add up to more than the bound, and no task starts once it is spent. Ctrl-C, SIGTERM or SIGHUP
+(KeyboardInterrupt in the driver) forwards SIGINT to the running workers, whose runs end `interrupted`
+and save nothing half-done; a driver killed outright closes the workers' parent pipes and they interrupt
+themselves. `resume` skips every task with a final row and runs the rest.
 
 Workers share the project's library through its locks, as separate `agentfactory run` processes do.
+Worker slot k runs its tasks as agent `<agent_id>.w<k>`, so each slot appends its experience records to
+a file of its own (one writer per file: see agentfactory.library.experience_files).
 """
 
 from __future__ import annotations
@@ -54,6 +58,10 @@ class BatchOptions:
     ray: str | None = None  # "auto" or a cluster address: run the workers on Ray (agentfactory.batch.on_ray)
     # The configured limits (max_tokens, max_cost, max_steps, max_time): a task may lower, never raise them.
     limits: dict[str, float | None] = field(default_factory=dict)
+    agent_id: str = "default"  # the configured agent id; worker slot k appends as `<agent_id>.w<k>`
+    # --ray with --remote: each node works on a clone of this library remote (agentfactory.batch.clones)
+    remote: str | None = None
+    clones: Path | None = None  # where nodes keep their clones (default: ~/.cache/agentfactory/clones)
 
 
 @dataclass
@@ -90,6 +98,17 @@ class BatchSummary:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         return counts
 
+    def unpushed(self) -> dict[str, dict[str, int]]:
+        """On clones (--remote): per agent, the saves its clone holds that the remote lacks, as its last
+        task left them (earlier batches' included)."""
+        last: dict[str, dict[str, int]] = {}
+        for row in self.rows.values():  # in the order the tasks ended; one clone runs one task at a time
+            sync = row.get("sync")
+            if isinstance(sync, dict) and isinstance(sync.get("agent_id"), str):
+                pending = sync.get("unpushed") if not sync.get("pushed") else {}
+                last[sync["agent_id"]] = pending if isinstance(pending, dict) else {}
+        return {agent: names for agent, names in last.items() if names}
+
     def subagents(self) -> dict[str, int]:
         """Every subagent the batch created or revised, with the latest version it saved."""
         saved: dict[str, int] = {}
@@ -119,12 +138,21 @@ class BatchSummary:
             "tokens": sum(row.get("tokens") or 0 for row in self.rows.values()),
             "cost_usd": round(sum(row.get("cost_usd") or 0.0 for row in self.rows.values()), 6),
             "subagents": self.subagents(),
+            **({"unpushed": self.unpushed()} if self.unpushed() else {}),
             "interrupted": self.interrupted,
             "budget_spent": self.budget_spent,
             "duration_s": round(self.duration_s, 3),
             "startup_s": round(self.startup_s, 3),
             **({"nodes": list(self.nodes.values())} if self.nodes else {}),
         }
+
+
+def worker_agent_id(base: str, slot: int, host: str | None = None) -> str:
+    """The agent id of worker slot `slot`: one experience file per slot (and per host on Ray clones)."""
+    parts = [base[:60] or "default"]
+    if host:
+        parts.append(re.sub(r"[^A-Za-z0-9-]+", "-", host).strip("-")[:32] or "host")
+    return ".".join([*parts, f"w{slot}"])
 
 
 def _final(row: dict[str, Any]) -> bool:
@@ -208,10 +236,13 @@ class _Driver:
             self.on_progress(self.progress)
             return task, share
 
-    def _slot(self) -> None:
+    def _slot(self, slot: int) -> None:
         while (picked := self._next()) is not None:
             task, share = picked
-            row = self._run(task, share)
+            try:
+                row = self._run(task, share, slot)
+            except Exception as exc:  # an executor that broke: the task is still accounted for
+                row = {"id": task.id, "status": "error", "reason": f"the batch could not run it ({type(exc).__name__}: {str(exc)[:300]})"}  # fmt: skip
             if (
                 share is not None
                 and row["status"] == "budget_exhausted"
@@ -230,8 +261,9 @@ class _Driver:
                 self._write(row)
                 self.on_progress(self.progress)
 
-    def _run(self, task: BatchTask, share: float | None) -> dict[str, Any]:
+    def _run(self, task: BatchTask, share: float | None, slot: int = 1) -> dict[str, Any]:
         overrides = {**self.options.overrides, **task.overrides}
+        overrides["agent_id"] = worker_agent_id(self.options.agent_id, slot)
         for key, limit in self.options.limits.items():
             if key in task.overrides and limit is not None:
                 overrides[key] = min(task.overrides[key], limit)
@@ -244,25 +276,48 @@ class _Driver:
             "overrides": overrides,
             "cwd": str(self.options.cwd),
             "config_file": str(self.options.config_file) if self.options.config_file else None,
+            "worker": slot,
+            "agent_base": self.options.agent_id,
         }
+        if self.options.remote:
+            job["remote"] = self.options.remote
+            job["clones"] = str(self.options.clones) if self.options.clones else None
         died = ""
+        lost = {"tokens": 0, "cost_usd": 0.0}  # what attempts that died spent
+
+        def counted(row: dict[str, Any], attempt: int) -> dict[str, Any]:
+            row = {**row, "attempts": attempt}
+            if lost["cost_usd"] or lost["tokens"]:
+                row["tokens"] = (row.get("tokens") or 0) + lost["tokens"]
+                row["cost_usd"] = (row.get("cost_usd") or 0.0) + lost["cost_usd"]
+                row["lost_attempts"] = dict(lost)
+            return row
+
         for attempt in range(1, RETRIES + 2):
-            row, died = self.executor.execute(job, attempt)
+            row, died, spent = self.executor.execute(job, attempt)
             if row is not None:
-                return {**row, "attempts": attempt}
+                return counted(row, attempt)
+            lost["tokens"] += spent.get("tokens") or 0
+            lost["cost_usd"] += spent.get("cost_usd") or 0.0
             if self.stop.is_set():
-                return {
-                    "id": task.id,
-                    "status": "interrupted",
-                    "reason": f"worker ended ({died})",
-                    "attempts": attempt,
-                }
-        return {
-            "id": task.id,
-            "status": "error",
-            "reason": f"the worker died {RETRIES + 1} times without a result ({died}); its log: {self.folder / 'logs'}",
-            "attempts": RETRIES + 1,
-        }
+                return counted(
+                    {"id": task.id, "status": "interrupted", "reason": f"worker ended ({died})"}, attempt
+                )
+            if share is not None:  # the retry gets what the dead attempt left of the task's share
+                left = min(share, overrides.get("max_cost", share)) - lost["cost_usd"]
+                if left < MIN_SHARE_USD:
+                    return counted(
+                        {"id": task.id, "status": "budget_exhausted", "reason": f"the worker died ({died}) "
+                         "after spending its share of the batch's --max-cost"}, attempt)  # fmt: skip
+                job["overrides"] = {**overrides, "max_cost": left}
+        return counted(
+            {
+                "id": task.id,
+                "status": "error",
+                "reason": f"the worker died {RETRIES + 1} times without a result ({died}); its log: {self.folder / 'logs'}",
+            },
+            RETRIES + 1,
+        )
 
     def _write(self, row: dict[str, Any]) -> None:
         self.rows[row["id"]] = row
@@ -276,15 +331,19 @@ class _Driver:
     # -- the whole batch ---------------------------------------------------------------------------
 
     def run(self) -> bool:
-        """Run every pending task; True when interrupted."""
-        slots = [threading.Thread(target=self._slot, daemon=True) for _ in range(self.options.workers)]
+        """Run every pending task; True when interrupted (Ctrl-C, SIGTERM or SIGHUP)."""
+        slots = [
+            threading.Thread(target=self._slot, args=(k,), daemon=True)
+            for k in range(1, self.options.workers + 1)
+        ]
         for slot in slots:
             slot.start()
         interrupted = False
         try:
-            while any(slot.is_alive() for slot in slots):
-                for slot in slots:
-                    slot.join(timeout=0.2)
+            with _stop_signals_interrupt():
+                while any(slot.is_alive() for slot in slots):
+                    for slot in slots:
+                        slot.join(timeout=0.2)
         except KeyboardInterrupt:
             interrupted = True
             self._interrupt(slots)
@@ -308,10 +367,33 @@ class _Driver:
             slot.join(timeout=5)
 
 
-class Executor(Protocol):
-    """Where a task's worker runs: `execute` returns its row, or None and how the worker died."""
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Any:
+    """SIGTERM and SIGHUP stop the batch as Ctrl-C does (a KeyboardInterrupt in the main thread), so a
+    driver that is asked to end leaves interrupted rows, not running orphans. Only in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
 
-    def execute(self, job: dict[str, Any], attempt: int) -> tuple[dict[str, Any] | None, str]: ...
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    sigs = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+    previous = {s: signal.signal(s, stop) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+class Executor(Protocol):
+    """Where a task's worker runs: `execute` returns its row (or None), how the worker died, and what it
+    reported spending (`{"tokens", "cost_usd"}`, counted when it died without a row)."""
+
+    def execute(
+        self, job: dict[str, Any], attempt: int
+    ) -> tuple[dict[str, Any] | None, str, dict[str, Any]]: ...
 
     def interrupt(self) -> None: ...
 
@@ -327,8 +409,12 @@ class LocalExecutor:
         self.lock = threading.Lock()
         self.procs: set[subprocess.Popen] = set()
 
-    def execute(self, job: dict[str, Any], attempt: int) -> tuple[dict[str, Any] | None, str]:
-        return run_worker(job, attempt, self.folder / "work", self.folder / "logs", self.cwd, self._track)
+    module = "agentfactory.batch.worker"  # what each worker process runs (`python -m MODULE JOB`)
+
+    def execute(self, job: dict[str, Any], attempt: int) -> tuple[dict[str, Any] | None, str, dict[str, Any]]:
+        return run_worker(
+            job, attempt, self.folder / "work", self.folder / "logs", self.cwd, self._track, self.module
+        )
 
     def _track(self, proc: subprocess.Popen, running: bool) -> None:
         with self.lock:
@@ -345,6 +431,22 @@ class LocalExecutor:
             for proc in self.procs:
                 with contextlib.suppress(OSError):
                     proc.send_signal(sig)
+
+
+def run_tasks(
+    tasks: list[BatchTask],
+    options: BatchOptions,
+    folder: Path,
+    executor: Executor,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Run `tasks` on `executor` with the batch's driver (slots, retries, --max-cost, interrupts), rows
+    streamed to `folder`/results.jsonl: (task id -> row, interrupted). For callers with executors of
+    their own, such as the bench."""
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    driver = _Driver(tasks, options, folder, {}, on_progress, executor)
+    interrupted = driver.run()
+    return driver.rows, interrupted
 
 
 def run_batch(
@@ -372,6 +474,15 @@ def run_batch(
                 stored = json.loads((folder / "batch.json").read_text(encoding="utf-8")).get("max_cost")
                 if isinstance(stored, int | float) and not isinstance(stored, bool) and stored > 0:
                     options = replace(options, max_cost=float(stored))
+        stored_remote = None
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stored_remote = json.loads((folder / "batch.json").read_text(encoding="utf-8")).get("remote")
+        if isinstance(stored_remote, str) and stored_remote and options.remote is None:
+            # Named, never taken from the file: a batch.json is no authority on where a library is pushed.
+            raise UsageError(
+                f"Batch {batch_id} ran on clones of a library remote; resume it with --ray and --remote "
+                f"(it was {stored_remote[:200]!r})."
+            )
     else:
         batch_id = new_batch_id()
         folder = options.batches_dir / batch_id
@@ -385,6 +496,8 @@ def run_batch(
                     "workers": options.workers,
                     "max_cost": options.max_cost,
                     "overrides": options.overrides,
+                    "remote": options.remote,
+                    "clones": str(options.clones) if options.clones else None,
                 }
             )  # fmt: skip
         )
@@ -396,6 +509,8 @@ def run_batch(
             with open(folder / "results.jsonl", "ab") as fh:
                 fh.write(json_bytes(done[problem.id]) + b"\n")
     nodes: dict[str, Any] = {}
+    if options.remote and not options.ray:
+        raise UsageError("--remote is for --ray: local workers share the project's library.")
     if executor is None and options.ray:
         from agentfactory.batch.on_ray import RayExecutor
 

@@ -33,6 +33,12 @@ def batch(
     ray: str = typer.Option(
         None, "--ray", help="Run on Ray: auto ($RAY_ADDRESS, else a local cluster) or a cluster address."
     ),
+    remote: str = typer.Option(
+        None, "--remote", help="With --ray: each node works on a clone of this library remote (push/pull)."
+    ),
+    clones: Path = typer.Option(
+        None, "--clones", help="With --remote: where nodes keep their clones (~/.cache/agentfactory/clones)."
+    ),
     model: str = ModelOpt,
     sandbox: str = SandboxOpt,
     library: Path = LibraryOpt,
@@ -61,6 +67,12 @@ def batch(
     tasks, problems = read_tasks(tasks_file)
     for problem in problems:
         err_console.print(f"[yellow]Skipped {show(str(problem))}[/]", highlight=False)
+    if remote is not None:
+        if not ray:
+            raise UsageError("--remote is for --ray: local workers share the project's library.")
+        from agentfactory.batch.clones import resolve_remote
+
+        remote = resolve_remote(remote, cfg.paths.library, Path.cwd())
     overrides = {k: v for k, v in flags.items() if v is not None}
     overrides.update(
         library=str(cfg.paths.library), workspaces=str(cfg.paths.workspaces), sandbox=cfg.sandbox.backend
@@ -75,6 +87,9 @@ def batch(
         resume=resume,
         ray=ray,
         limits={key: cfg.value(key) for key in ("max_tokens", "max_cost", "max_steps", "max_time")},
+        agent_id=cfg.policy.agent_id,
+        remote=remote,
+        clones=clones.resolve() if clones else None,
     )
     with Bar(TextColumn("{task.description}"), TimeElapsedColumn(), console=console, disable=json_,
              transient=True) as bar:  # fmt: skip
@@ -95,6 +110,9 @@ def batch(
                       highlight=False)  # fmt: skip
         for name, version in data["subagents"].items():
             console.print(f"  saved {show(name)} v{version}", highlight=False)
+        for agent, names in data.get("unpushed", {}).items():
+            console.print(f"  [yellow]not pushed[/] from {show(agent)} (kept in its clone): "
+                          f"{show(', '.join(f'{n} v{v}' for n, v in names.items()))}", highlight=False)  # fmt: skip
         if summary.interrupted:
             console.print(f"Interrupted: finish it with --resume {summary.batch_id}.", highlight=False)
         elif summary.budget_spent:

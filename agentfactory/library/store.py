@@ -67,6 +67,11 @@ class Library(Versions):
             self.git.run("push", "--quiet", "--", remote, f"{head}:refs/heads/main")
         except GitCommandError as exc:
             err = (exc.stderr or "").strip()
+            if "remote rejected" in err:  # the remote's own policy (a hook), not a newer remote
+                why = re.search(r"\[remote rejected\][^(\n]*\(([^)\n]*)\)", err)
+                raise LibraryError(
+                    f"The remote {remote} refused the push ({_one_line(why.group(1) if why else err, 200)})."
+                ) from None
             if "rejected" in err or "non-fast-forward" in err or "fetch first" in err:
                 raise LibraryError(
                     f"The remote {remote} has changes this library lacks; run `agentfactory library pull "

@@ -40,6 +40,7 @@ def _run(
     record: Path | None = None,
     price_model: str | None = None,
     view_before_reuse: bool = True,
+    workers: int = 1,
 ):
     from agentfactory_bench import CORE_SUITE, load_suite
     from agentfactory_bench.harness import run_bench, variants, write_outputs
@@ -72,6 +73,7 @@ def _run(
             record=record,
             price_model=price_model,
             view_before_reuse=view_before_reuse,
+            workers=workers,
         )
     return result, write_outputs(result, out)
 
@@ -178,6 +180,9 @@ def bench(
         "--view-before-reuse/--no-view-before-reuse",
         help="The simulated Meta-Agent views a library subagent's code before its first reuse in a run.",
     ),
+    workers: int = typer.Option(
+        1, "--workers", "-w", help="Worker processes for the tasks within a batch (batch 1 before batch 2)."
+    ),
 ) -> None:
     """Run the benchmark: each method on batch 1 then batch 2, starting from nothing; tokens, cost, success."""
     from agentfactory_bench import CORE_SUITE, load_suite
@@ -203,6 +208,7 @@ def bench(
         record=record,
         price_model=price_model,
         view_before_reuse=view_before_reuse,
+        workers=workers,
     )
     if json_:
         print_json(result.to_json())

@@ -9,6 +9,11 @@ every request and response. The agentfactory method runs with `final` answers on
 
 Figures per method x batch come twice: over all tasks, and over the tasks every method solved (so a
 method is not cheaper for giving up). Headline ratios are given for each `final` mode.
+
+With `workers` > 1 the tasks within a batch run on that many worker processes, through the driver of
+`agentfactory batch` (agentfactory.batch.run_tasks); batch 1 ends before batch 2 starts. Tasks of one
+batch then run side by side, so one does not see what another of its batch saved (or, for
+text-lessons, learnt) as it would one after the other: figures can differ from a one-worker run's.
 """
 
 from __future__ import annotations
@@ -331,6 +336,7 @@ def run_bench(
     price_model: str | None = None,
     view_before_reuse: bool = True,
     rules: Rules | None = None,
+    workers: int = 1,
 ) -> BenchResult:
     """Run every method on the suite (batch 1 then batch 2), each from an empty library and store.
 
@@ -339,7 +345,7 @@ def run_bench(
     The simulated model is told which task it serves (`agentfactory_bench.sim.serving`); with
     `view_before_reuse` False its Meta-Agent reuses a library subagent without reading its code first
     (`--no-view-before-reuse`); `rules` replaces the simulator's rules (tests). A real model ignores
-    both."""
+    both. `workers` > 1: the tasks of a batch run on that many worker processes (see the module)."""
     from agentfactory.sandbox import get_backend
     from agentfactory_bench.controls import sandbox_control_runner, validate_suite
 
@@ -347,6 +353,8 @@ def run_bench(
         rules or RULES, view_before_reuse=view_before_reuse and (rules or RULES).view_before_reuse
     )
     runs = variants(methods, finals)
+    if not 1 <= workers <= 256:
+        raise UsageError(f"--workers must be between 1 and 256, not {workers}.")
     root = Path(root or tempfile.mkdtemp(prefix="agentfactory-bench-"))
     own_backend = backend is None
     backend = backend or get_backend(settings.sandbox)
@@ -368,6 +376,22 @@ def run_bench(
                     method_root = root / f"{name}-{k + 1}" if repeat > 1 else root / name
                     if method_root.exists():
                         shutil.rmtree(method_root)
+                    if workers > 1:
+                        spec = {"method": method, "final": final, "label": label, "repeat": k + 1,
+                                "settings": _settings_json(run_settings), "method_root": str(method_root),
+                                "root": str(root), "base_url": server.base_url, "suite": str(suite.path),
+                                "rules": asdict(rules), "record": str(record) if record else None,
+                                "price_model": price_model}  # fmt: skip
+                        lessons: list[str] = []
+                        for number in (1, 2):  # batch 1 ends before batch 2 starts
+                            batch = [t for t in tasks if t.batch == number]
+                            if progress:
+                                progress(f"{label} · batch {number} · {len(batch)} tasks", done, total_runs)
+                            found, sim_used = _run_parallel(batch, spec, lessons, workers, method_root / "batches" / f"batch-{number}")  # fmt: skip
+                            simulated = simulated or sim_used
+                            rows += found
+                            done += len(batch)
+                        continue
                     runner = _method_runner(method, backend)
                     cache = PromptCache.for_model(settings, price_model)
                     for task in tasks:
@@ -406,6 +430,125 @@ def run_bench(
         if own_backend:
             backend.close()
     return BenchResult(model, simulated, suite.name, rows, root, price_model, str(suite.path))
+
+
+def _settings_json(settings: Settings) -> dict[str, Any]:
+    """`settings` as JSON for a worker process (credentials stay out: the worker reads its own)."""
+    from dataclasses import fields
+
+    out: dict[str, Any] = {}
+    for f in fields(settings):
+        if f.name == "credentials":
+            continue
+        value = getattr(settings, f.name)
+        if f.name == "prices":
+            value = {name: asdict(p) for name, p in value.items()}
+        elif isinstance(value, Path):
+            value = str(value)
+        out[f.name] = value
+    return out
+
+
+def _settings_from_json(data: dict[str, Any]) -> Settings:
+    from dataclasses import fields
+
+    from agentfactory.config import Prices
+
+    paths = {f.name for f in fields(Settings) if "Path" in str(f.type)}
+    values = {k: Path(v) if k in paths and v is not None else v for k, v in data.items() if k != "prices"}
+    return Settings(**values, prices={name: Prices(**p) for name, p in data.get("prices", {}).items()})
+
+
+class _BenchExecutor:
+    """Bench tasks as batch worker processes: `python -m agentfactory_bench.harness JOB`."""
+
+    def __init__(self, folder: Path, specs: dict[str, dict[str, Any]]):
+        from agentfactory.batch.runner import LocalExecutor
+
+        self.local = LocalExecutor(folder, Path.cwd())
+        self.local.module = "agentfactory_bench.harness"
+        self.specs = specs
+
+    def execute(self, job: dict[str, Any], attempt: int) -> tuple[dict[str, Any] | None, str, dict[str, Any]]:
+        return self.local.execute({**job, "bench": self.specs[job["id"]]}, attempt)
+
+    def interrupt(self) -> None:
+        self.local.interrupt()
+
+    def kill(self) -> None:
+        self.local.kill()
+
+
+def _run_parallel(
+    batch: list[Task], spec: dict[str, Any], lessons: list[str], workers: int, folder: Path
+) -> tuple[list[TaskRow], bool]:
+    """One batch of one method on `workers` worker processes; rows in the suite's order. `lessons`
+    (text-lessons) are what every task of the batch starts from; what they add is appended, in order."""
+    from agentfactory.batch import BatchOptions, BatchTask
+    from agentfactory.batch.runner import run_tasks
+
+    folder.mkdir(parents=True, exist_ok=True)
+    specs = {t.id: {**spec, "task": t.id, "lessons": list(lessons)} for t in batch}
+    options = BatchOptions(workers=workers, cwd=Path.cwd(), batches_dir=folder.parent)
+    tasks = [BatchTask(t.id, t.id, line) for line, t in enumerate(batch, start=1)]
+    found, interrupted = run_tasks(tasks, options, folder, _BenchExecutor(folder, specs))
+    if interrupted:
+        raise KeyboardInterrupt
+    rows, simulated = [], False
+    for task in batch:
+        row = found.get(task.id) or {}
+        data = row.get("task_row")
+        if not isinstance(data, dict):
+            raise UsageError(
+                f"Bench task {task.id} ({spec['label']}) ended without a result: {row.get('reason') or row.get('status')}."
+            )
+        rows.append(TaskRow(**data))
+        simulated = simulated or bool(row.get("simulated"))
+        for line in row.get("lessons") or []:
+            if line not in lessons:
+                lessons.append(line)
+    return rows, simulated
+
+
+def _bench_job(job: dict[str, Any], on_event: Any = None) -> dict[str, Any]:
+    """In a worker process: one bench task of one method, as `run_bench` runs it in-process."""
+    from agentfactory.sandbox import get_backend
+    from agentfactory_bench import load_suite
+    from agentfactory_bench.react import ReactAgent, TextLessons
+
+    spec = job["bench"]
+    settings = _settings_from_json(spec["settings"])
+    suite = load_suite(Path(spec["suite"]))
+    task = next(t for t in suite.tasks if t.id == spec["task"])
+    rules = Rules(**spec["rules"])
+    root, method_root = Path(spec["root"]), Path(spec["method_root"])
+    backend = get_backend(settings)
+    try:
+        lessons = TextLessons(lines=list(spec["lessons"])) if spec["method"] == "text-lessons" else None
+        if spec["method"] == "text-lessons":
+
+            def runner(s: Settings, text: str, files: list[Path], provider: Any = None) -> Any:
+                return ReactAgent(s, backend=backend, lessons=lessons, provider=provider).run(
+                    text, input_files=files
+                )
+        else:
+            runner = _method_runner(spec["method"], backend)
+        calls_file = (
+            Path(spec["record"]) / CALLS_DIR / method_root.name / f"{task.id}.jsonl"
+            if spec["record"]
+            else None
+        )
+        provider = RecordingProvider(_provider_for(settings, task), path=calls_file, label=spec["label"])
+        row, sim = _run_task(spec["method"], spec["repeat"], task, runner, settings, method_root,
+                             spec["base_url"], backend, provider=provider, suite=suite, rules=rules)  # fmt: skip
+        _price(row, provider, PromptCache.for_model(settings, spec["price_model"]))
+    finally:
+        backend.close()
+    row.final, row.label = spec["final"], spec["label"]
+    row.workspace = Path(row.workspace).resolve().relative_to(root.resolve()).as_posix()
+    learnt = [line for line in (lessons.lines if lessons else []) if line not in spec["lessons"]]
+    return {"id": job["id"], "status": row.status, "tokens": row.total_tokens, "cost_usd": row.cost_usd,
+            "task_row": asdict(row), "simulated": sim, "lessons": learnt}  # fmt: skip
 
 
 def _provider_for(settings: Settings, task: Task) -> Any:
@@ -584,3 +727,11 @@ def svg_chart(result: BenchResult) -> str:
         x += bar + (30 if s["batch"] == 2 else 8)
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+if __name__ == "__main__":  # a bench worker process (see _BenchExecutor)
+    import sys
+
+    from agentfactory.batch.worker import main
+
+    sys.exit(main(sys.argv, run=_bench_job))

@@ -58,7 +58,7 @@ class _Recorder:
             "cost_usd": min(self.cost, bound),
             "tokens": 10,
             "saved": [],
-        }, ""
+        }, "", {}
 
     def interrupt(self):
         pass
@@ -101,3 +101,17 @@ def test_a_resume_counts_everything_spent_and_keeps_the_batchs_bound(tmp_path):
     assert spent <= 1.0 + 1e-9  # 0.6 before, 0.3 interrupted: what is left pays for at most one more
     assert again.budget_spent and again.exit_code == 4
     assert {job["id"] for job in recorder.jobs} <= {"t2", "t3", "t4", "t5"}
+
+
+def test_an_executor_that_breaks_leaves_its_task_accounted_for(tmp_path):
+    class Broken(_Recorder):
+        def execute(self, job, attempt):
+            if job["id"] == "t1":
+                raise OSError("the input file vanished")
+            return super().execute(job, attempt)
+
+    path = _write(tmp_path / "tasks.jsonl", [{"id": f"t{i}", "task": "x"} for i in range(3)])
+    tasks, problems = read_tasks(path)
+    summary = run_batch(path, tasks, problems, _options(tmp_path), executor=Broken())
+    assert summary.counts() == {"success": 2, "error": 1} and summary.exit_code == 1
+    assert "OSError: the input file vanished" in summary.rows["t1"]["reason"]
