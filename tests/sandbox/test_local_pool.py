@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings
 from agentfactory.sandbox import ExecutionRequest
 from agentfactory.sandbox.local import LocalBackend
 
@@ -158,7 +158,7 @@ def test_local_forged_completion_does_not_end_the_execution_early(pooled, tmp_pa
 
 # ---- the warm interpreter (sandbox_preload) ------------------------------------------------------------
 
-WARM = Settings(memory_mb=256, timeout_s=20)  # warm imports need at least base.PRELOAD_MIN_MB
+WARM = SandboxSettings(memory_mb=256, timeout_s=20)  # warm imports need at least base.PRELOAD_MIN_MB
 
 
 @pytest.fixture(scope="module")
