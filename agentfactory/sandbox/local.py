@@ -90,7 +90,7 @@ class LocalBackend:
         # The sandbox started ahead imports `sandbox_preload` while it waits (its runner, in the warm
         # interpreter the subagent is forked from), as docker's pool does, when the memory limit leaves
         # room for it; a request below that limit gets a sandbox of its own.
-        self.preload = preload_modules(self.settings.sandbox_preload)
+        self.preload = preload_modules(self.settings.preload)
         self.warm = bool(self.preload) and self.settings.memory_mb >= PRELOAD_MIN_MB
         self._lock = threading.Lock()
         self._closed = False
