@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings
 from agentfactory.sandbox import ExecutionRequest
 
 BACKENDS = ["local", pytest.param("docker", marks=pytest.mark.docker)]
@@ -107,10 +107,10 @@ def test_a_watched_execution_does_not_wait_for_the_sandbox_to_stop(
     monkeypatch.setattr(docker_backend.DockerBackend, "_stop_container", stop_container)
     if backend_name == "docker":
         backend = docker_backend.DockerBackend(
-            Settings(sandbox="docker"), pool_size=1, client=request.getfixturevalue("docker_client")
+            SandboxSettings(backend="docker"), pool_size=1, client=request.getfixturevalue("docker_client")
         )
     else:
-        backend = local.LocalBackend(Settings(sandbox="local"), pool_size=1)
+        backend = local.LocalBackend(SandboxSettings(backend="local"), pool_size=1)
     got: list[str] = []
     try:
         assert backend.wait_pool(120)
