@@ -8,7 +8,8 @@ outputs/ folders, its memory limit, `settle_trace`, the trace file and the execu
 has no tool allocated, as most have.
 "broker-less" is the bare request this script measured before (no broker, no folders). The two are timed
 interleaved (one of each in turn), so a slow moment of the machine falls on both; medians are printed
-with their ratio. The docker figures use the pre-started pool and wait for it to be refilled before each
+with their ratio, and beside it the median of each round's own ratio ("paired", what the regression test
+checks: the two executions of a round run back to back). The docker figures use the pre-started pool and wait for it to be refilled before each
 timed execution (the steady state between the model calls of a run), and so does the local backend
 for its one sandbox started ahead. "pandas + matplotlib" is a subagent
 that imports both, builds a small DataFrame and a figure, on the in-run path.
@@ -105,7 +106,7 @@ def _ms(values: list[float]) -> float:
 
 
 def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root: Path) -> list[tuple]:
-    """Rows (measure, median ms, anchor name, anchor median ms) for one backend."""
+    """Rows (measure, median ms, anchor name, anchor median ms, paired ratio) for one backend."""
     kind = "docker pool" if backend_name == "docker" else "local"
     backend = get_backend(settings.sandbox, backend_name, pool_size=2) if backend_name == "docker" else None
     if backend is None:
@@ -127,12 +128,13 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
             before,
         )
         run_ms, bare_ms = _ms(times["run"]), _ms(times["bare"])
-        rows.append((f"{kind}: one execution in a run", run_ms, f"{kind}: broker-less", bare_ms))
+        paired = statistics.median(r / b for r, b in zip(times["run"], times["bare"], strict=True))
+        rows.append((f"{kind}: one execution in a run", run_ms, f"{kind}: broker-less", bare_ms, paired))
         if heavy:
             code = write_subagent(root, "heavy", HEAVY)
             timed(in_run(executor, code, "heavy", {"n": 10}))
             times = interleaved({"heavy": in_run(executor, code, "heavy", {"n": 10})}, runs, before)
-            rows.append((f"{kind}: pandas + matplotlib in a run", _ms(times["heavy"]), "", None))
+            rows.append((f"{kind}: pandas + matplotlib in a run", _ms(times["heavy"]), "", None, None))
     finally:
         backend.close()
     return rows
@@ -153,9 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             except SandboxError as exc:
                 print(f"{name}: skipped ({exc})")
     print(f"sandbox per-execution wall time, medians of {args.runs} interleaved runs")
-    print(f"{'measure':44} {'median ms':>10}   {'anchor':28} {'median ms':>10} {'ratio':>6}")
-    for measure_name, ms, anchor, anchor_ms in rows:
-        tail = f"   {anchor:28} {anchor_ms:10.1f} {ms / anchor_ms:6.2f}" if anchor_ms else ""
+    print(f"{'measure':44} {'median ms':>10}   {'anchor':28} {'median ms':>10} {'ratio':>6} {'paired':>7}")
+    for measure_name, ms, anchor, anchor_ms, paired in rows:
+        tail = f"   {anchor:28} {anchor_ms:10.1f} {ms / anchor_ms:6.2f} {paired:7.2f}" if anchor_ms else ""
         print(f"{measure_name:44} {ms:10.1f}{tail}")
     return 0
 

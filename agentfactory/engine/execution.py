@@ -95,32 +95,42 @@ class Executor:
             on_started=early,
         )
         started = time.time()
+
+        def record(trace: Any) -> None:
+            """The trace file, the event and the experience row; the backend calls it (on_finished)
+            before it starts its own background work (teardown, refill), so neither slows the other."""
+            if early.recorded:
+                return
+            early.recorded = True
+            wall = time.time() - started
+            early()  # a backend that never called it
+            trace_path = early.write_trace(trace)
+            self.log.emit(
+                ev.SUBAGENT_EXECUTION,
+                subagent=name,
+                version=version,
+                revision=revision,
+                status=trace.status,
+                duration_s=trace.duration_s,
+                inputs_digest=early.digest,
+                trace=str(trace_path.relative_to(self.workspace.root)),
+                tool_calls=len(trace.tool_calls),
+                tool_usage=trace.usage_totals(),
+                execution=number,
+                error=error_summary(trace),
+            )
+            if self.experience is not None:
+                self.experience.record_subagent_execution(
+                    self._record(trace, name, version, inputs, wall, VALIDATION if validation else kind)
+                )
+
+        request.on_finished = lambda trace: record(settle_trace(trace))
         try:
             trace = settle_trace(self.backend.execute(request))
         except BaseException:
             early.abandon()
             raise
-        wall = time.time() - started
-        early()  # a backend that never called it
-        trace_path = early.write_trace(trace)
-        self.log.emit(
-            ev.SUBAGENT_EXECUTION,
-            subagent=name,
-            version=version,
-            revision=revision,
-            status=trace.status,
-            duration_s=trace.duration_s,
-            inputs_digest=early.digest,
-            trace=str(trace_path.relative_to(self.workspace.root)),
-            tool_calls=len(trace.tool_calls),
-            tool_usage=trace.usage_totals(),
-            execution=number,
-            error=error_summary(trace),
-        )
-        if self.experience is not None:
-            self.experience.record_subagent_execution(
-                self._record(trace, name, version, inputs, wall, VALIDATION if validation else kind)
-            )
+        record(trace)  # a backend that never called on_finished
         return trace
 
     def _record(
@@ -207,6 +217,7 @@ class _Early:
         self.inputs = inputs
         self.started = {"subagent": name, "version": version, "revision": revision, "execution": number}
         self.announced = False
+        self.recorded = False
         self.digest = ""
         self.path: Path | None = None
         self.fd = -1
@@ -240,6 +251,8 @@ class _Early:
     def abandon(self) -> None:
         """The execution raised: its started event stays (as before), its empty trace file goes."""
         self.announce()
+        if self.recorded:  # recorded already (the backend raised afterwards): the trace file stays
+            return
         fd, self.fd = self.fd, -1
         if fd >= 0:
             os.close(fd)

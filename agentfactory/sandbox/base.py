@@ -44,6 +44,17 @@ def preload_modules(spec: str) -> str:
     return ",".join(names)
 
 
+def hand_back(req: ExecutionRequest, trace: ExecutionTrace) -> ExecutionTrace:
+    """The finished trace, settled (broker.settle_trace), to the request's `on_finished`: a backend calls
+    it before it starts its background work (teardown, refill)."""
+    from agentfactory.sandbox.broker import settle_trace
+
+    settle_trace(trace)
+    if req.on_finished is not None:
+        req.on_finished(trace)
+    return trace
+
+
 class Backend(Protocol):
     """`execute` runs one request to its end and returns the trace. When the request has `on_output`
     (live_output.OutputCallback), the subagent's stdout lines are also passed to it while it runs,

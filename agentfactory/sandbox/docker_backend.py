@@ -41,7 +41,13 @@ from typing import Any
 from agentfactory.config import SandboxSettings
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
 from agentfactory.sandbox import trace as t
-from agentfactory.sandbox.base import PRELOAD_MIN_MB, SANDBOX_ENV, SandboxInterrupted, preload_modules
+from agentfactory.sandbox.base import (
+    PRELOAD_MIN_MB,
+    SANDBOX_ENV,
+    SandboxInterrupted,
+    hand_back,
+    preload_modules,
+)
 from agentfactory.sandbox.broker import listen
 from agentfactory.sandbox.hostfs import remove_tree
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
@@ -571,6 +577,7 @@ class DockerBackend:
         calls = session.close() if session else []
         trace = slot.jd.finish(req, self.name, self.isolation, duration, host_status, note, oom, calls)
         trace.sandbox_id = slot.container.id or ""
+        hand_back(req, trace)  # the caller's records first, then the container's removal
         self._discard(slot)
         return trace
 

@@ -38,7 +38,13 @@ from typing import Any
 from agentfactory.config import SandboxSettings
 from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
-from agentfactory.sandbox.base import PRELOAD_MIN_MB, SANDBOX_ENV, SandboxInterrupted, preload_modules
+from agentfactory.sandbox.base import (
+    PRELOAD_MIN_MB,
+    SANDBOX_ENV,
+    SandboxInterrupted,
+    hand_back,
+    preload_modules,
+)
 from agentfactory.sandbox.broker import listen
 from agentfactory.sandbox.bwrap import SANDBOX_IDS, SITE_PATHS, bwrap_options, memfd, seccomp_filter
 from agentfactory.sandbox.bwrap import command as bwrap_command
@@ -316,7 +322,7 @@ class LocalBackend:
             trace.sandbox_id = str(proc.pid)
             if host_status == t.INTERRUPTED:
                 raise SandboxInterrupted(trace)
-            return trace
+            return hand_back(req, trace)  # the caller's records first, then the reaper and the refill
         finally:
             if not reported and proc.poll() is None:  # an error or an interrupt: stop it here and now
                 _killpg(proc.pid)

@@ -62,6 +62,9 @@ class ExecutionRequest:
     # Called once, on the executing thread, right after the job was handed over: while the sandbox starts,
     # the caller can do what does not depend on the result (the run's bookkeeping), off the path.
     on_started: Callable[[], None] | None = None
+    # Called once with the finished trace, before the backend starts its own background work (the
+    # sandbox's teardown, the refill of its pool), so the caller's records are not slowed by it.
+    on_finished: Callable[[ExecutionTrace], None] | None = None
 
 
 @dataclass

@@ -6,6 +6,7 @@ raised."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -31,7 +32,11 @@ class FakeBackend:
             self.seen["events"] = [e["type"] for e in ev.read_events(self.events)]
         if self.fail:
             raise RuntimeError("the daemon went away")
-        return ExecutionTrace(status="ok", backend="fake", isolation="none", result={"y": 2})
+        trace = ExecutionTrace(status="ok", backend="fake", isolation="none", result={"y": 2})
+        if self.hook:
+            req.on_finished(trace)
+            self.seen["recorded"] = [e["type"] for e in ev.read_events(self.events)][-1]
+        return trace
 
 
 def _executor(tmp_path, backend):
@@ -53,7 +58,8 @@ def test_an_execution_records_the_same_whether_the_backend_calls_on_started(tmp_
         assert trace.status == "ok"
     if hook:  # started and the empty trace file exist while the sandbox runs
         assert backend.seen == {"traces": ["001-sub.json", "002-sub.json"], "events": [
-            "execution_started", "subagent_execution", "execution_started"]}  # fmt: skip
+            "execution_started", "subagent_execution", "execution_started"],
+            "recorded": "subagent_execution"}  # fmt: skip
     events = [e for e in ev.read_events(workspace.events_path)]
     assert [e["type"] for e in events] == ["execution_started", "subagent_execution"] * 2
     done = [e for e in events if e["type"] == "subagent_execution"]
@@ -76,3 +82,32 @@ def test_an_execution_that_raises_leaves_its_started_event_and_no_trace_file(tmp
     backend.fail = False  # the next trace takes the number the failed one did not keep
     executor.execute(code, "sub.py", {"x": 1}, [], name="sub", version=1, revision=None)
     assert sorted(p.name for p in workspace.traces.iterdir()) == ["001-sub.json"]
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+def test_the_run_records_an_execution_before_the_backend_refills(tmp_path, monkeypatch):
+    """The backend hands the trace back (on_finished) before it starts its background work: the run's
+    records are written when the refill of the sandbox started ahead begins, not after, beside it."""
+    from agentfactory.sandbox.local import LocalBackend
+
+    backend = LocalBackend(Settings(sandbox_preload=""), pool_size=1)
+    executor, workspace = _executor(tmp_path, FakeBackend())
+    executor.backend = backend
+    seen: list[list[str]] = []
+    refill = LocalBackend._refill
+
+    def watched(self):
+        seen.append([e["type"] for e in ev.read_events(workspace.events_path)])
+        refill(self)
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "sub.py").write_text("def run(x):\n    return {'y': x + 1}\n")
+    try:
+        assert backend.wait_pool(60)
+        monkeypatch.setattr(LocalBackend, "_refill", watched)
+        trace = executor.execute(code, "sub.py", {"x": 1}, [], name="sub", version=1, revision=None)
+    finally:
+        backend.close()
+    assert trace.status == "ok" and trace.result == {"y": 2}, trace.compact()
+    assert seen == [["execution_started", "subagent_execution"]]
