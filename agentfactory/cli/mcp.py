@@ -49,7 +49,9 @@ def _enter(project: Path | None) -> None:
 def serve(
     http: bool = typer.Option(False, "--http", help="Serve streamable HTTP instead of stdio."),
     host: str = typer.Option(
-        "127.0.0.1", "--host", help="HTTP address; off loopback it needs AGENTFACTORY_MCP_TOKEN."
+        "127.0.0.1",
+        "--host",
+        help="HTTP address; any but 127.0.0.1, ::1 or localhost needs AGENTFACTORY_MCP_TOKEN.",
     ),
     port: int = typer.Option(8765, "--port", help="HTTP port (0: any free port, printed on stderr)."),
     sandbox: str = SandboxOpt,
