@@ -52,13 +52,17 @@ class _Recorder:
         self.jobs.append(job)
         bound = job["overrides"].get("max_cost", self.cost)
         status = "success" if self.cost <= bound else "budget_exhausted"
-        return {
-            "id": job["id"],
-            "status": status,
-            "cost_usd": min(self.cost, bound),
-            "tokens": 10,
-            "saved": [],
-        }, "", {}
+        return (
+            {
+                "id": job["id"],
+                "status": status,
+                "cost_usd": min(self.cost, bound),
+                "tokens": 10,
+                "saved": [],
+            },
+            "",
+            {},
+        )
 
     def interrupt(self):
         pass

@@ -77,8 +77,9 @@ def test_two_nodes_on_clones_of_one_remote_lose_nothing_and_match_the_local_run(
         tasks_file(root, 6)
         extra = ["--ray", "auto", "--remote", str(remote), "--clones", str(tmp_path / "clones")]
         out = batch(root, "--workers", "2", *(extra if mode == "ray" else []), timeout=900)
-        assert out.returncode == 0, out.stderr[-3000:]
         summary = json.loads(out.stdout)
+        failed = [(r["id"], r["status"], r.get("reason")) for r in rows(root, summary["batch_id"]) if r["status"] != "success"]  # fmt: skip
+        assert out.returncode == 0, (mode, failed, out.stderr[-3000:])
         assert summary["counts"] == {"success": 6} and "unpushed" not in summary
         results[mode] = {
             r["id"]: (r["status"], r["answer"], r["tokens"]) for r in rows(root, summary["batch_id"])
