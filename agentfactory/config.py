@@ -128,6 +128,8 @@ class Settings:
     final_answers: bool = True
     final_min_runs: int = 3
     prices: dict[str, Prices] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    # [mcp_servers.NAME] tables: MCP servers whose tools subagents may call (agentfactory/mcp/client_config.py)
+    mcp_servers: dict[str, Any] = field(default_factory=dict)
     # API keys and provider endpoints (CREDENTIAL_VARIABLES): not a setting, never shown (repr=False).
     credentials: Mapping[str, str] = field(default_factory=read_credentials, repr=False, compare=False)
 
@@ -405,13 +407,17 @@ def resolve_settings(
         for key, value in data.items():
             if key == "prices":
                 values["prices"] = {**DEFAULT_PRICES, **_parse_prices(value, str(path))}
+            elif key == "mcp_servers":
+                from agentfactory.mcp.client_config import parse_mcp_servers
+
+                values["mcp_servers"] = parse_mcp_servers(value, str(path), path.parent, env)
             elif key in names:
                 values[key] = _coerce(key, value, str(path))
             else:
                 raise ConfigError(f"Unknown setting '{key}' in {path}; see `agentfactory init --help`.")
             sources[key] = str(path)
 
-    for name in names - {"prices"}:
+    for name in names - {"prices", "mcp_servers"}:  # tables: only from the file or Python
         for var in (ENV_PREFIX + name.upper(), *_ENV_ALIASES.get(name, ())):
             if env.get(var):
                 values[name] = _coerce(name, env[var], f"${var}")
@@ -423,7 +429,7 @@ def resolve_settings(
             if name not in names:
                 raise ConfigError(f"Unknown setting '{name}'.")
             source = flag_sources.get(name, "the command line")
-            values[name] = _coerce(name, value, source) if name != "prices" else value
+            values[name] = _coerce(name, value, source) if name not in ("prices", "mcp_servers") else value
             sources[name] = source
 
     settings = replace(Settings(credentials=read_credentials(env)), **values)
