@@ -140,7 +140,9 @@ class McpHub:
     def _start(self, srv: _Server) -> None:
         cfg = srv.config
         if cfg.missing:
-            self._failed(srv, f"its settings refer to ${cfg.missing[0]}, which is not set: set it and run again")
+            self._failed(
+                srv, f"its settings refer to ${cfg.missing[0]}, which is not set: set it and run again"
+            )
             return
         loop = self._ensure_loop()
         if loop is None:
@@ -223,7 +225,9 @@ class McpHub:
             result = future.result(timeout_s + STOP_GRACE_S)
         except (TimeoutError, concurrent.futures.TimeoutError):
             future.cancel()
-            raise McpServerError(f"MCP server '{server}' did not answer {name} within {timeout_s:g} s") from None
+            raise McpServerError(
+                f"MCP server '{server}' did not answer {name} within {timeout_s:g} s"
+            ) from None
         except concurrent.futures.CancelledError:
             raise McpServerError(self._stopped(srv)) from None
         except Exception as exc:  # noqa: BLE001 - the server's failure, said in one sentence
@@ -310,7 +314,9 @@ def _result(result: Any, server: str, name: str) -> dict[str, Any]:
     try:
         size = len(json.dumps(out, ensure_ascii=False, default=str).encode("utf-8", errors="replace"))
     except (TypeError, ValueError, RecursionError):
-        raise McpServerError(f"MCP server '{server}' answered {name} with a result that is not JSON") from None
+        raise McpServerError(
+            f"MCP server '{server}' answered {name} with a result that is not JSON"
+        ) from None
     if size > MAX_RESULT_BYTES:
         raise McpServerError(
             f"MCP server '{server}' answered {name} with {size:,} bytes; the limit is {MAX_RESULT_BYTES:,}"
@@ -395,7 +401,9 @@ async def bounded_stdio(srv: _Server) -> AsyncIterator[Any]:
                         except ValueError:
                             bad += 1
                             if bad > MAX_BAD_LINES:
-                                srv.fail(f"it wrote more than {MAX_BAD_LINES} lines that are not JSON-RPC to stdout")
+                                srv.fail(
+                                    f"it wrote more than {MAX_BAD_LINES} lines that are not JSON-RPC to stdout"
+                                )
                                 return
                             continue
                         await read_writer.send(SessionMessage(message))

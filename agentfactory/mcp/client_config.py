@@ -66,7 +66,9 @@ def parse_mcp_servers(
     if not isinstance(raw, dict):
         raise ConfigError(f"[mcp_servers] in {source} must be a table of servers ([mcp_servers.NAME]).")
     if len(raw) > MAX_SERVERS:
-        raise ConfigError(f"[mcp_servers] in {source} declares {len(raw)} servers; the limit is {MAX_SERVERS}.")
+        raise ConfigError(
+            f"[mcp_servers] in {source} declares {len(raw)} servers; the limit is {MAX_SERVERS}."
+        )
     environ = environ or {}
     return {name: _parse_one(name, entry, source, base, environ) for name, entry in raw.items()}
 
@@ -89,7 +91,9 @@ def _parse_one(name: Any, entry: Any, source: str, base: Path, environ: Mapping[
         raise ConfigError(f"{where} has type {str(kind)[:40]!r}: use 'stdio' or 'http'.")
     command, url = entry.get("command"), entry.get("url")
     if (command is None) == (url is None):
-        raise ConfigError(f"{where} needs exactly one of `command` (a stdio server) or `url` (streamable HTTP).")
+        raise ConfigError(
+            f"{where} needs exactly one of `command` (a stdio server) or `url` (streamable HTTP)."
+        )
     if kind is not None and (kind == "stdio") != (command is not None):
         raise ConfigError(f"{where} says type '{kind}' but gives `{'command' if command else 'url'}`.")
     missing: list[str] = []

@@ -56,7 +56,9 @@ def fail(reason: str) -> str:
 
 if MODE == "many":
     for index in range(47):
-        topic = ["weather forecast", "stock prices", "calendar events", "email inbox", "file storage"][index % 5]
+        topic = ["weather forecast", "stock prices", "calendar events", "email inbox", "file storage"][
+            index % 5
+        ]
 
         def make(i: int = index, t: str = topic):
             def tool(text: str) -> str:
