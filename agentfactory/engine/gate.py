@@ -364,6 +364,13 @@ def tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
     from agentfactory.tools import build_handlers
 
     provider = get_provider(settings.resolved_subagent_model(), settings) if "llm" in tools else None
-    broker = ToolBroker(build_handlers(settings, provider))
+    mcp_tools = None
+    if any("." in tool for tool in tools):  # MCP tools (SERVER.tool): their servers stop with `stack`
+        from agentfactory.engine.run import mcp_tools_for
+
+        mcp_tools = mcp_tools_for(settings)
+        if mcp_tools is not None:
+            stack.callback(mcp_tools.close)
+    broker = ToolBroker(build_handlers(settings, provider), resolver=mcp_tools)
     stack.callback(broker.close)
     return broker

@@ -108,6 +108,7 @@ class OpenRun:
     simulated: bool
     ledger: Ledger = field(default_factory=Ledger)
     finished: bool = False
+    mcp_tools: Any = None  # tools/mcp.McpTools when agentfactory.toml declares MCP servers
 
     def emit(self, type: str, **fields: Any) -> None:
         self.log.emit(type, **fields)
@@ -119,8 +120,14 @@ class OpenRun:
     def available_tools(self) -> list[str]:
         return self.executor.available_tools()
 
+    def stop_mcp_servers(self) -> None:
+        if self.mcp_tools is not None:
+            with contextlib.suppress(Exception):
+                self.mcp_tools.close()
+
     def finish(self, *, status: str, reason: str, answer: str | None, steps: int) -> RunResult:
         self.finished = True
+        self.stop_mcp_servers()  # before run_finished: nothing of theirs is logged after it
         ledger = self.ledger
         self.emit(
             ev.RUN_FINISHED,
@@ -158,6 +165,20 @@ class OpenRun:
         if self.experience is not None:
             self.experience.record_run_result(self, result)
         return result
+
+
+def mcp_tools_for(settings: Settings, log: ev.EventLog | None = None) -> Any:
+    """The MCP servers' tools (tools/mcp.McpTools), or None when none is configured; their starts,
+    failures and exits become `mcp_server` events of `log`."""
+    if not settings.mcp_servers:
+        return None
+    from agentfactory.tools.mcp import McpTools
+
+    def on_event(server: str, status: str, message: str) -> None:
+        if log is not None:
+            log.emit(ev.MCP_SERVER, server=server, status=status, message=message)
+
+    return McpTools.from_settings(settings, on_event)
 
 
 def check_inputs(input_files: list[Path]) -> None:
@@ -232,7 +253,8 @@ def open_run(
     budget = Budget.from_settings(settings)
     meta_provider = MeteredProvider(base_provider, settings, meter, role=ev.ORCHESTRATOR, budget=budget)
     sub_provider = MeteredProvider(base_sub, settings, meter, role=ev.SUBAGENT, budget=budget)
-    broker = ToolBroker(build_handlers(settings, sub_provider))
+    mcp_tools = mcp_tools_for(settings, log)
+    broker = ToolBroker(build_handlers(settings, sub_provider), resolver=mcp_tools)
     simulated = bool(getattr(base_provider, "simulated", False))
     spec = getattr(base_provider, "spec", model)
     view = LibraryView(library, experience)
@@ -274,16 +296,19 @@ def open_run(
         started=time.time(),
         model=spec,
         simulated=simulated,
+        mcp_tools=mcp_tools,
     )
     try:
         yield run
     except BaseException as exc:
+        run.stop_mcp_servers()
         if not run.finished:  # an unexpected failure still ends the log with the run's status
             log.emit(
                 ev.RUN_FINISHED, status="error", reason=f"{type(exc).__name__}: {exc}"[:500], answer=None
             )
         raise
     finally:
+        run.stop_mcp_servers()  # the run's MCP servers stop with it, whatever happened
         if own_backend:
             with contextlib.suppress(Exception):
                 backend.close()

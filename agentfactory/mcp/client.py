@@ -83,10 +83,16 @@ class _Server:
 
     died: bool = False  # it failed while the run still used it (not stopped by the hub)
 
+    on_died: Callable[[_Server], None] | None = None
+
     def fail(self, why: str) -> None:
+        """Record why the server cannot serve (the first reason wins) and let its task stop it. Called
+        on the hub's loop."""
         if self.error is None:
             self.error = why
-            self.died = not self.stopping
+            self.died = not self.stopping and self.tools is not None
+            if self.died and self.on_died is not None:
+                self.on_died(self)  # reported now, before its pending calls fail
         if self.stop is not None:
             self.stop.set()
 
@@ -105,6 +111,8 @@ class McpHub:
         on_event: Callable[[str, str, str], None] | None = None,
     ):
         self._servers = {name: _Server(cfg) for name, cfg in servers.items()}
+        for srv in self._servers.values():
+            srv.on_died = lambda srv: self._event(srv, "exited", self._stopped(srv) + ".")
         self._on_event = on_event
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -165,7 +173,7 @@ class McpHub:
         self._event(srv, "failed", message)
 
     def _event(self, srv: _Server, status: str, message: str) -> None:
-        if self._on_event is not None:
+        if self._on_event is not None and not self._closed:  # nothing is reported after the run's end
             with contextlib.suppress(Exception):
                 self._on_event(srv.config.name, status, message)
 
@@ -204,8 +212,6 @@ class McpHub:
                 srv.fail(_why(exc))
         finally:
             srv.session = None
-            if srv.tools is not None and srv.died:
-                self._event(srv, "exited", self._stopped(srv) + ".")
             srv.ready.set()
 
     # -- calls ---------------------------------------------------------------------------------------
@@ -292,14 +298,28 @@ async def _list_tools(session: Any, server: str) -> list[McpTool]:
             if len(tools) >= MAX_TOOLS:
                 return tools
             schema = tool.input_schema if isinstance(tool.input_schema, dict) else {}
-            if not TOOL_NAME.match(tool.name or "") or schema.get("type") != "object":
-                continue  # a name the broker could not route, or arguments that are not an object
+            if not TOOL_NAME.match(tool.name or "") or not _usable_schema(schema):
+                continue  # a name the broker could not route, or a schema it could not check against
             description = " ".join((tool.description or "").split())[:DESCRIPTION_CHARS]
             tools.append(McpTool(server, tool.name, description, schema))
         cursor = page.next_cursor
         if not cursor:
             break
     return tools
+
+
+def _usable_schema(schema: dict[str, Any]) -> bool:
+    """An object schema that is a valid JSON schema (the broker validates each call against it)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    if schema.get("type") != "object":
+        return False
+    try:
+        Draft202012Validator.check_schema(schema)
+    except (SchemaError, RecursionError, TypeError, ValueError):
+        return False
+    return True
 
 
 def _result(result: Any, server: str, name: str) -> dict[str, Any]:

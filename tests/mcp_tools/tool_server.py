@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import Any
 
 MODE = sys.argv[1] if len(sys.argv) > 1 else "ok"
 if MODE == "fail-start":
@@ -24,7 +25,7 @@ server = MCPServer("tests")
 
 
 @server.tool()
-def search_issues(query: str, limit: int = 3) -> dict:
+def search_issues(query: str, limit: int = 3) -> dict[str, Any]:
     """Search the issue tracker for issues whose title matches a query."""
     if MODE == "die-on-call":
         os._exit(7)
