@@ -26,6 +26,62 @@ from agentfactory.mcp.client import McpHub, McpServerError, McpTool
 from agentfactory.tools import MAX_PROBLEM_CHARS, ToolSkill
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
+# Words of a task that say nothing about a tool: rare in tool descriptions, bm25 would rank a tool high
+# for sharing one ("for", "the") over tools that share the task's subject.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "can",
+        "do",
+        "for",
+        "from",
+        "get",
+        "give",
+        "how",
+        "i",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "our",
+        "please",
+        "show",
+        "so",
+        "some",
+        "that",
+        "the",
+        "their",
+        "then",
+        "there",
+        "these",
+        "this",
+        "to",
+        "up",
+        "us",
+        "use",
+        "using",
+        "we",
+        "what",
+        "when",
+        "which",
+        "with",
+        "you",
+        "your",
+    ]
+)
 SIGNATURE_CHARS = 200
 OFFER_DESCRIPTION_CHARS = 240
 MAX_QUERY_TERMS = 64
@@ -171,7 +227,8 @@ class McpTools:
 
 def rank(tools: list[McpTool], query: str, k: int) -> list[ToolMatch]:
     """bm25 over name, description and parameter names; no match gives nothing."""
-    terms = list(dict.fromkeys(_WORD.findall(query.lower())))[:MAX_QUERY_TERMS]
+    words = (w for w in _WORD.findall(query.lower()) if w not in STOPWORDS)
+    terms = list(dict.fromkeys(words))[:MAX_QUERY_TERMS]
     if not tools or not terms or k <= 0:
         return []
     db = sqlite3.connect(":memory:")
