@@ -519,4 +519,16 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubb
 # [prices."my-local-model"]
 # input = 0.0
 # output = 0.0
+
+# MCP servers whose tools subagents may call as tool skills named NAME.tool (NAME is an identifier).
+# The servers run on this machine, started when a run first needs them; ${VAR} is read from the
+# environment. A stdio server: command, args, env (cwd); a streamable HTTP one: url, headers.
+# [mcp_servers.github]
+# command = "npx"
+# args = ["-y", "@modelcontextprotocol/server-github"]
+# env = { GITHUB_PERSONAL_ACCESS_TOKEN = "${GITHUB_TOKEN}" }
+# timeout = 60                    # seconds one tool call may take
+# [mcp_servers.docs]
+# url = "https://mcp.example.com/mcp"
+# headers = { Authorization = "Bearer ${DOCS_TOKEN}" }
 """
