@@ -47,10 +47,29 @@ class McpServerConfig:
     timeout_s: float = DEFAULT_TIMEOUT_S
     startup_timeout_s: float = DEFAULT_STARTUP_TIMEOUT_S
     missing: tuple[str, ...] = ()  # ${VAR}s of env/headers not set in the environment
+    # env and headers as an export may carry them: values that say ${VAR} as written, literal values
+    # (maybe secrets) replaced by a ${VAR} the user sets (exported packages, deploy/render.py)
+    export_env: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    export_headers: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def transport(self) -> str:
         return "stdio" if self.command else "http"
+
+    def exported(self) -> dict[str, Any]:
+        """This server in the `mcpServers` format of MCP hosts, without a credential: what an exported
+        package ships (its `cwd`, a folder of this machine, is left out)."""
+        if self.command:
+            out: dict[str, Any] = {"command": self.command, "args": list(self.args)}
+            if self.export_env:
+                out["env"] = dict(self.export_env)
+        else:
+            out = {"type": "http", "url": self.url}
+            if self.export_headers:
+                out["headers"] = dict(self.export_headers)
+        if self.timeout_s != DEFAULT_TIMEOUT_S:
+            out["timeout"] = self.timeout_s
+        return out
 
     def describe(self) -> str:
         """How it starts, without a credential: `command args` or the URL without its query."""
@@ -106,7 +125,8 @@ def _parse_one(name: Any, entry: Any, source: str, base: Path, environ: Mapping[
         args = entry.get("args", [])
         if not isinstance(args, list) or not all(isinstance(a, str) and "\0" not in a for a in args):
             raise ConfigError(f"{where}: `args` must be a list of strings.")
-        env = _string_table(entry.get("env", {}), f"{where}: `env`", _ENV_NAME, environ, missing)
+        raw_env = entry.get("env", {})
+        env = _string_table(raw_env, f"{where}: `env`", _ENV_NAME, environ, missing)
         cwd = entry.get("cwd")
         if cwd is not None and (not isinstance(cwd, str) or not cwd.strip() or "\0" in cwd):
             raise ConfigError(f"{where}: `cwd` must be a folder path.")
@@ -120,17 +140,23 @@ def _parse_one(name: Any, entry: Any, source: str, base: Path, environ: Mapping[
             timeout_s=_seconds(entry, "timeout", DEFAULT_TIMEOUT_S, where),
             startup_timeout_s=_seconds(entry, "startup_timeout", DEFAULT_STARTUP_TIMEOUT_S, where),
             missing=tuple(missing),
+            export_env={k: _exportable(v, k) for k, v in raw_env.items()},
         )
     if not isinstance(url, str) or not re.match(r"^https?://[^\s/?#]+", url) or any(c.isspace() for c in url):
         raise ConfigError(f"{where}: `url` must be an http:// or https:// address.")
     for key in ("args", "env", "cwd"):
         if key in entry:
             raise ConfigError(f"{where}: `{key}` belongs to stdio servers, not to a `url`.")
-    headers = _string_table(entry.get("headers", {}), f"{where}: `headers`", _HEADER_NAME, environ, missing)
+    raw_headers = entry.get("headers", {})
+    headers = _string_table(raw_headers, f"{where}: `headers`", _HEADER_NAME, environ, missing)
     return McpServerConfig(
         name=name,
         url=url,
         headers=headers,
+        export_headers={
+            k: _exportable(v, f"MCP_{name}_{re.sub(r'[^A-Za-z0-9]', '_', k)}".upper())
+            for k, v in raw_headers.items()
+        },
         timeout_s=_seconds(entry, "timeout", DEFAULT_TIMEOUT_S, where),
         startup_timeout_s=_seconds(entry, "startup_timeout", DEFAULT_STARTUP_TIMEOUT_S, where),
         missing=tuple(missing),
@@ -158,6 +184,11 @@ def _string_table(
 
         out[str(key)] = _VARIABLE.sub(expand, value)
     return out
+
+
+def _exportable(raw: str, variable: str) -> str:
+    """`raw` when it takes its secret from the environment (${VAR}); else a reference to `variable`."""
+    return raw if _VARIABLE.search(raw) else "${" + variable + "}"
 
 
 def _seconds(entry: dict[str, Any], key: str, default: float, where: str) -> float:
