@@ -58,3 +58,14 @@ def module(body: str) -> str:
         'Limitations: none.\n"""\nimport json\nimport os\n\nfrom agentfactory_tools import ToolError, mcp\n\n\n'
         + body
     )
+
+
+# A subagent that calls the tracker once and returns what it got, or the error.
+FIRST_CODE = module(
+    """def run(query: str) -> dict:
+    try:
+        return {"answer": str(mcp.call("tracker.search_issues", {"query": query}))}
+    except ToolError as exc:
+        return {"answer": "failed", "error": str(exc)}
+"""
+)

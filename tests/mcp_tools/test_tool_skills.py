@@ -10,7 +10,7 @@ import pytest
 from agentfactory.llm import ScriptedProvider
 from agentfactory.meta.agent import MetaAgent
 
-from .conftest import SECRET, SERVER, call, executions, mcp_env, module, subagent, toml_table
+from .conftest import FIRST_CODE, SECRET, SERVER, call, executions, mcp_env, module, subagent, toml_table
 
 ALLOCATED = module(
     '''def run(query: str) -> dict:
@@ -118,12 +118,7 @@ def test_an_unknown_mcp_tool_or_server_is_refused_at_create_subagent(tmp_path):
     assert result.created == []
 
 
-FIRST = module("""def run(query: str) -> dict:
-    try:
-        return {"answer": str(mcp.call("tracker.search_issues", {"query": query}))}
-    except ToolError as exc:
-        return {"answer": "failed", "error": str(exc)}
-""")
+FIRST = FIRST_CODE
 
 
 @pytest.mark.parametrize(
