@@ -17,7 +17,7 @@ if MODE == "fail-start":
     print("cannot start: no database", file=sys.stderr)
     sys.exit(3)
 
-from mcp.server.mcpserver import MCPServer  # noqa: E402
+from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 
 WIRE = os.dup(1)  # the SDK diverts descriptor 1 from the protocol: a broken server writes here
 
@@ -50,13 +50,19 @@ def add(a: int, b: int) -> int:
 
 
 @server.tool()
+def token_header(ctx: Context) -> str:
+    """The X-Token header of the HTTP request that carried this call ("" over stdio)."""
+    return (ctx.headers or {}).get("x-token", "")
+
+
+@server.tool()
 def fail(reason: str) -> str:
     """Always fails with the given reason."""
     raise ValueError(reason)
 
 
 if MODE == "many":
-    for index in range(47):
+    for index in range(46):  # with the four above: 50 tools
         topic = ["weather forecast", "stock prices", "calendar events", "email inbox", "file storage"][
             index % 5
         ]
