@@ -366,7 +366,7 @@ def tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
     provider = get_provider(settings.resolved_subagent_model(), settings) if "llm" in tools else None
     mcp_tools = None
     if any("." in tool for tool in tools):  # MCP tools (SERVER.tool): their servers stop with `stack`
-        from agentfactory.engine.run import mcp_tools_for
+        from agentfactory.tools.mcp import mcp_tools_for
 
         mcp_tools = mcp_tools_for(settings)
         if mcp_tools is not None:

@@ -167,20 +167,6 @@ class OpenRun:
         return result
 
 
-def mcp_tools_for(settings: Settings, log: ev.EventLog | None = None) -> Any:
-    """The MCP servers' tools (tools/mcp.McpTools), or None when none is configured; their starts,
-    failures and exits become `mcp_server` events of `log`."""
-    if not settings.mcp_servers:
-        return None
-    from agentfactory.tools.mcp import McpTools
-
-    def on_event(server: str, status: str, message: str) -> None:
-        if log is not None:
-            log.emit(ev.MCP_SERVER, server=server, status=status, message=message)
-
-    return McpTools.from_settings(settings, on_event)
-
-
 def check_inputs(input_files: list[Path]) -> None:
     """Refuse missing files and clashing names before a workspace exists, so a refusal leaves nothing."""
     seen: dict[str, Path] = {}
@@ -253,6 +239,8 @@ def open_run(
     budget = Budget.from_settings(settings)
     meta_provider = MeteredProvider(base_provider, settings, meter, role=ev.ORCHESTRATOR, budget=budget)
     sub_provider = MeteredProvider(base_sub, settings, meter, role=ev.SUBAGENT, budget=budget)
+    from agentfactory.tools.mcp import mcp_tools_for
+
     mcp_tools = mcp_tools_for(settings, log)
     broker = ToolBroker(build_handlers(settings, sub_provider), resolver=mcp_tools)
     simulated = bool(getattr(base_provider, "simulated", False))

@@ -287,7 +287,7 @@ async def _call(session: Any, tool: str, arguments: dict[str, Any], timeout_s: f
 
 
 async def _list_tools(session: Any, server: str) -> list[McpTool]:
-    import mcp_types
+    from mcp import types as mcp_types
 
     tools: list[McpTool] = []
     cursor = None
@@ -386,7 +386,7 @@ async def bounded_stdio(srv: _Server) -> AsyncIterator[Any]:
     non-JSON lines, or the end of stdout stops the server and records why; stderr keeps a short tail.
     The process has its own session, so stopping it stops what it started."""
     import anyio
-    import mcp_types
+    from mcp import types as mcp_types
     from mcp.client.stdio import get_default_environment
     from mcp.shared.message import SessionMessage
 

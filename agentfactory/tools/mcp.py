@@ -225,6 +225,19 @@ class McpTools:
         self.hub.close()
 
 
+def mcp_tools_for(settings: Settings, log: Any = None) -> McpTools | None:
+    """The MCP servers' tools of a run (or of a gate outside one), None when none is configured; their
+    starts, failures and exits become `mcp_server` events of `log` (an EventLog) when given."""
+
+    def on_event(server: str, status: str, message: str) -> None:
+        if log is not None:
+            from agentfactory.events import MCP_SERVER
+
+            log.emit(MCP_SERVER, server=server, status=status, message=message)
+
+    return McpTools.from_settings(settings, on_event)
+
+
 def rank(tools: list[McpTool], query: str, k: int) -> list[ToolMatch]:
     """bm25 over name, description and parameter names; no match gives nothing."""
     words = (w for w in _WORD.findall(query.lower()) if w not in STOPWORDS)

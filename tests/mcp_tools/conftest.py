@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# Imported at collection, not first inside a CliRunner test: the SDK's stdio_client binds its default
+# `errlog` to whatever sys.stderr is at import time, and a CliRunner's stream would outlive its test.
+import mcp  # noqa: F401
+
 from tests.meta.conftest import Env, call, docker_available, make_env, sandbox  # noqa: F401 - helpers, fixtures
 
 SERVER = Path(__file__).with_name("tool_server.py")
