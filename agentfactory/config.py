@@ -140,6 +140,13 @@ class Settings:
         for name, kind in _field_kinds().items():
             if kind in ("int", "float") and getattr(self, name) is not None:
                 check_number(name, getattr(self, name), "Settings()", kind)
+        if self.mcp_servers and any(isinstance(v, dict) for v in self.mcp_servers.values()):
+            # Tables given in Python, as in agentfactory.toml: parsed and checked the same way.
+            from agentfactory.mcp.client_config import parse_mcp_servers
+
+            tables = {k: v for k, v in self.mcp_servers.items() if isinstance(v, dict)}
+            parsed = parse_mcp_servers(tables, "Settings()", Path.cwd(), dict(os.environ))
+            object.__setattr__(self, "mcp_servers", {**self.mcp_servers, **parsed})
 
     def resolved_model(self) -> str:
         """The meta-agent model: configured, else a real provider whose key is set, else the sim model."""

@@ -104,3 +104,16 @@ def test_a_missing_variable_stops_only_its_server_with_one_sentence(tmp_path):
         "set it and run again."
     )
     assert events == [("github", "failed", str(info.value))]
+
+
+def test_tables_given_in_python_are_parsed_and_checked_the_same_way(tmp_path, monkeypatch):
+    from agentfactory.config import Settings
+    from agentfactory.mcp.client_config import McpServerConfig
+
+    monkeypatch.setenv("GH_TOKEN_FOR_TEST", "t-1")
+    s = Settings(mcp_servers={"github": {"command": "npx", "env": {"T": "${GH_TOKEN_FOR_TEST}"}}})
+    assert isinstance(s.mcp_servers["github"], McpServerConfig) and dict(s.mcp_servers["github"].env) == {
+        "T": "t-1"
+    }
+    with pytest.raises(ConfigError, match=r"\[mcp_servers.'a-b'\] in Settings\(\): a server name must be"):
+        Settings(mcp_servers={"a-b": {"command": "npx"}})
