@@ -56,7 +56,8 @@ def test_template_names_every_setting_and_its_examples_load(tmp_path):
     s = load_settings(env={}, cwd=tmp_path)
     assert s.deploy_min_runs == 3 and s.web_search_dir == tmp_path / "search_docs"
     assert s.price_for("openai:my-local-model").output == 0.0
-    assert sorted(s.mcp_servers) == ["docs", "github"] and s.mcp_servers["github"].missing == ("GITHUB_TOKEN",)
+    assert sorted(s.mcp_servers) == ["docs", "github"]
+    assert s.mcp_servers["github"].missing == ("GITHUB_TOKEN",)
 
 
 def test_price_table_override(tmp_path):
