@@ -191,6 +191,17 @@ class ToolSettings:
     web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
     web_search_dir: Path | None = None  # documents for the local search backend
     web_fetch_allow_loopback: bool = False
+    # [mcp_servers.NAME] tables: MCP servers whose tools subagents may call (agentfactory/mcp/client_config.py)
+    mcp_servers: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mcp_servers and any(isinstance(v, dict) for v in self.mcp_servers.values()):
+            # Tables given in Python, as in agentfactory.toml: parsed and checked the same way.
+            from agentfactory.mcp.client_config import parse_mcp_servers
+
+            tables = {k: v for k, v in self.mcp_servers.items() if isinstance(v, dict)}
+            parsed = parse_mcp_servers(tables, "Settings()", Path.cwd(), dict(os.environ))
+            object.__setattr__(self, "mcp_servers", {**self.mcp_servers, **parsed})
 
 
 @dataclass(frozen=True)
@@ -539,13 +550,17 @@ def resolve_settings(
         for key, value in data.items():
             if key == "prices":
                 values["prices"] = {**DEFAULT_PRICES, **_parse_prices(value, str(path))}
+            elif key == "mcp_servers":
+                from agentfactory.mcp.client_config import parse_mcp_servers
+
+                values["mcp_servers"] = parse_mcp_servers(value, str(path), path.parent, env)
             elif key in names:
                 values[key] = _coerce(key, value, str(path))
             else:
                 raise ConfigError(f"Unknown setting '{key}' in {path}; see `agentfactory init --help`.")
             sources[key] = str(path)
 
-    for name in names - {"prices"}:
+    for name in names - {"prices", "mcp_servers"}:  # tables: only from the file or Python
         for var in (ENV_PREFIX + name.upper(), *_ENV_ALIASES.get(name, ())):
             if env.get(var):
                 values[name] = _coerce(name, env[var], f"${var}")
@@ -557,7 +572,7 @@ def resolve_settings(
             if name not in names:
                 raise ConfigError(f"Unknown setting '{name}'.")
             source = flag_sources.get(name, "the command line")
-            values[name] = _coerce(name, value, source) if name != "prices" else value
+            values[name] = _coerce(name, value, source) if name not in ("prices", "mcp_servers") else value
             sources[name] = source
 
     settings = Settings.from_keys(credentials=read_credentials(env), **values)
@@ -648,4 +663,16 @@ sandbox = "docker"                # "docker" (isolated) or "local" (weaker: bubb
 # [prices."my-local-model"]
 # input = 0.0
 # output = 0.0
+
+# MCP servers whose tools subagents may call as tool skills named NAME.tool (NAME is an identifier).
+# The servers run on this machine, started when a run first needs them; ${VAR} is read from the
+# environment. A stdio server: command, args, env (cwd); a streamable HTTP one: url, headers.
+# [mcp_servers.github]
+# command = "npx"
+# args = ["-y", "@modelcontextprotocol/server-github"]
+# env = { GITHUB_PERSONAL_ACCESS_TOKEN = "${GITHUB_TOKEN}" }
+# timeout = 60                    # seconds one tool call may take
+# [mcp_servers.docs]
+# url = "https://mcp.example.com/mcp"
+# headers = { Authorization = "Bearer ${DOCS_TOKEN}" }
 """

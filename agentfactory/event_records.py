@@ -37,6 +37,8 @@ CONTEXT_COMPACTED = "context_compacted"
 EVOLVE_ROUND = "evolve_round"
 # A `run_subagent(final=true)` request and whether the result was allowed to end the run.
 FINAL_DECISION = "final_decision"
+# An MCP server of agentfactory.toml started, failed to start, or stopped serving during the run.
+MCP_SERVER = "mcp_server"
 
 # Roles of model calls: the orchestrator (Meta-Agent, ReAct agent) or a subagent's `llm` tool.
 ORCHESTRATOR = "orchestrator"
@@ -230,6 +232,15 @@ class FinalDecision:
     reason: str
 
 
+@dataclass(frozen=True)
+class McpServer:
+    """An MCP server's start, failure or exit (agentfactory/mcp/client.py); `message` is one sentence."""
+
+    server: str
+    status: str  # started, failed, exited
+    message: str
+
+
 EVENT_RECORDS: dict[str, type] = {
     RUN_STARTED: RunStarted,
     RUN_FINISHED: RunFinished,
@@ -245,6 +256,7 @@ EVENT_RECORDS: dict[str, type] = {
     CONTEXT_COMPACTED: ContextCompacted,
     EVOLVE_ROUND: EvolveRound,
     FINAL_DECISION: FinalDecision,
+    MCP_SERVER: McpServer,
 }
 LIVE_ONLY = frozenset({EXECUTION_OUTPUT, MODEL_STREAM})  # shown to observers, never written
 

@@ -30,6 +30,8 @@ def show_cmd(config: Path = ConfigOpt, json_: bool = JsonOpt) -> None:
         if name == "prices":
             added = sorted(set(value) - set(DEFAULT_PRICES))
             value = f"{len(value)} models" + (f" ({', '.join(added)} added)" if added else "")
+        elif name == "mcp_servers":  # never their env or headers: they hold credentials
+            value = ", ".join(f"{n} ({c.describe()})" for n, c in value.items()) or "none"
         rows.append({"name": name, "value": _plain(value), "source": source})
     model = settings.resolved_model()
     if json_:

@@ -92,6 +92,8 @@ def deploy(
         )
     for warning in result.warnings:
         err_console.print(f"[yellow]Warning:[/] {escape(visible(warning))}", highlight=False, soft_wrap=True)
+    for note in gate.notes:  # what the export depends on beyond itself (MCP servers)
+        err_console.print(f"Note: {escape(visible(note))}.", highlight=False, soft_wrap=True)
     if json_:
         print_json(result.to_json())
         return

@@ -257,6 +257,11 @@ class LiveView:
             )
         )
 
+    def _mcp_server(self, event: dict[str, Any]) -> None:
+        # A start is a dim line; a failure or an exit is the one sentence the user must see.
+        style = "dim" if event.get("status") == "started" else "yellow"
+        self._print(Text.assemble(("    mcp: ", style), plain(event.get("message"), style, limit=400)))
+
     def _finished(self, event: dict[str, Any]) -> None:
         self._active.clear()
         self._streams.clear()
@@ -274,6 +279,7 @@ class LiveView:
         ev.EXECUTION_OUTPUT: _execution_output,
         ev.SUBAGENT_EXECUTION: _execution_done,
         ev.LIBRARY_CHANGE: _library,
+        ev.MCP_SERVER: _mcp_server,
         ev.RUN_FINISHED: _finished,
     }
 

@@ -101,6 +101,7 @@ class DeployResult:
                 "min_runs": gate.min_runs,
                 "sandbox": gate.sandbox,
                 "reasons": list(gate.reasons),
+                "notes": list(gate.notes),
             },
             "warnings": list(self.warnings),
         }
@@ -311,6 +312,13 @@ def deploy(
             + ". Pass --force to export it anyway (the exported README will say the gate was overridden)."
         )
 
+    mcp_servers = exported_mcp_servers(settings, source)
+    warnings += [
+        f"'{source.name}' calls tools of the MCP server '{server}', which agentfactory.toml does not "
+        "declare: the export's README asks for its configuration."
+        for server, config in mcp_servers.items()
+        if config is None
+    ]
     plan = new_plan(
         source,
         names,
@@ -320,6 +328,7 @@ def deploy(
         forced=force and not gate.passed,
         license=license_expr,
         mcp_python=mcp_python,
+        mcp_servers=mcp_servers,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.deploy-", dir=out.parent))
@@ -365,6 +374,14 @@ def deploy(
         mcp_python=mcp_python if "mcp" in outputs else None,
         skipped=skipped,
     )
+
+
+def exported_mcp_servers(settings: Settings, source: Any) -> dict[str, dict[str, Any] | None]:
+    """The servers of the subagent's MCP tools as an export ships them (no credential); None for a
+    server agentfactory.toml does not declare."""
+    servers = sorted({t.split(".", 1)[0] for t in source.tools if "." in t})
+    configured = settings.tools.mcp_servers
+    return {name: configured[name].exported() if name in configured else None for name in servers}
 
 
 def _mcp_python_notes(python: str, dependencies: tuple[str, ...], folder: Path, default: bool) -> list[str]:

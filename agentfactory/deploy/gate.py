@@ -35,6 +35,7 @@ class MaturityReport:
     sandbox: str
     reasons: tuple[str, ...] = field(default=())
     checked: bool = True  # False when the gate could not run at all (only possible with --force)
+    notes: tuple[str, ...] = field(default=())  # what the export depends on beyond itself (MCP servers)
 
     @property
     def passed(self) -> bool:
@@ -95,4 +96,17 @@ def check_maturity(
         min_runs=min_runs,
         sandbox=sandbox,
         reasons=tuple(reasons),
+        notes=dependency_notes(source),
+    )
+
+
+def dependency_notes(source: SubagentSource) -> tuple[str, ...]:
+    """What the cases' passing depends on outside the subagent: the MCP servers of its tools."""
+    mcp_tools = sorted(t for t in source.tools if "." in t)
+    if not mcp_tools:
+        return ()
+    servers = sorted({t.split(".", 1)[0] for t in mcp_tools})
+    return (
+        f"it calls the MCP tools {', '.join(mcp_tools)}: its cases ran against the MCP server(s) "
+        f"{', '.join(servers)} of this project, and the export needs the same server(s) to work",
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import pprint
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -48,6 +48,9 @@ class ExportPlan:
     exported_at: str
     license: str = "MIT"  # SPDX expression
     mcp_python: str = "python"  # absolute path of the interpreter the MCP client configuration starts
+    # The MCP servers whose tools (SERVER.tool) the subagent calls, in the `mcpServers` format without
+    # credentials (McpServerConfig.exported); a server agentfactory.toml does not declare maps to None.
+    mcp_servers: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     @property
     def package(self) -> str:
@@ -89,9 +92,17 @@ def new_plan(
     forced: bool,
     license: str = "MIT",
     mcp_python: str = "python",
+    mcp_servers: dict[str, dict[str, Any] | None] | None = None,
 ) -> ExportPlan:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return ExportPlan(source, names, module, scan, gate, forced, stamp, license, mcp_python)
+    return ExportPlan(
+        source, names, module, scan, gate, forced, stamp, license, mcp_python, mcp_servers or {}
+    )
+
+
+def mcp_tools_of(source: SubagentSource) -> list[str]:
+    """The MCP tools (SERVER.tool) a subagent is allocated."""
+    return sorted(t for t in source.tools if "." in t)
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -108,6 +119,23 @@ def _tools_used(plan: ExportPlan) -> list[str]:
     if "*" in plan.scan.tools or "call" in imported:
         imported |= declared
     return sorted((declared | imported) & set(_TOOL_EXTRAS))
+
+
+def _mcp_server_notes(plan: ExportPlan, mcp_tools: list[str]) -> list[dict[str, Any]]:
+    """For the READMEs: each server the MCP tools come from, how it starts, the variables it reads."""
+    notes = []
+    for name in sorted({t.split(".", 1)[0] for t in mcp_tools}):
+        server = plan.mcp_servers.get(name)
+        if server is None:
+            notes.append({"name": name, "how": "", "variables": []})
+            continue
+        how = server.get("url") or " ".join([server.get("command", ""), *server.get("args", [])])
+        values = [*(server.get("env") or {}).values(), *(server.get("headers") or {}).values()]
+        variables = sorted(
+            {v for value in values for v in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", value)}
+        )
+        notes.append({"name": name, "how": how, "variables": variables})
+    return notes
 
 
 def _mcp_output_schema(source: SubagentSource) -> dict[str, Any] | None:
@@ -137,6 +165,7 @@ def _context(plan: ExportPlan) -> dict[str, Any]:
     first = s.cases[0] if s.cases else None
     example_inputs = first.inputs if first else {}
     tools = _tools_used(plan)
+    mcp_tools = mcp_tools_of(s)
     gate = plan.gate
     return {
         "name": s.name,
@@ -162,8 +191,17 @@ def _context(plan: ExportPlan) -> dict[str, Any]:
         "dependencies": list(plan.scan.dependencies),
         "requirements": list(plan.scan.dependencies)
         + (["httpx"] if {"web_fetch", "web_search"} & set(tools) else []),
-        "tools": tools,
-        "extras": sorted({extra for t in tools for extra in _TOOL_EXTRAS[t]}),
+        "tools": tools + mcp_tools,
+        "builtin_tools": tools,
+        "mcp_tools": mcp_tools,
+        "mcp_servers": _mcp_server_notes(plan, mcp_tools),
+        "mcp_servers_py": _py_literal({k: v for k, v in sorted(plan.mcp_servers.items()) if v is not None}),
+        "mcp_servers_json": json.dumps(
+            {"mcpServers": {k: v for k, v in sorted(plan.mcp_servers.items()) if v is not None}}, indent=2
+        ),
+        "extras": sorted(
+            {extra for t in tools for extra in _TOOL_EXTRAS[t]} | ({"mcp"} if mcp_tools else set())
+        ),
         "tool_name": plan.names.tool,
         "default_tolerance": DEFAULT_TOLERANCE,
         "year": plan.exported_at[:4],
@@ -176,6 +214,7 @@ def _context(plan: ExportPlan) -> dict[str, Any]:
             "checked": gate.checked,
             "forced": plan.forced,
             "reasons": list(gate.reasons),
+            "notes": list(gate.notes),
             "cases_passed": gate.cases_passed,
             "cases_total": gate.cases_total,
             "sandbox": gate.sandbox,

@@ -118,12 +118,10 @@ class CandidateStore:
         changelog: list[str] | None = None,
     ) -> Candidate:
         """Write and validate a new candidate revision; raises ValidationError leaving nothing behind."""
-        available = self.executor.available_tools()
-        unknown = sorted(set(tools) - set(available))
-        if unknown:
-            raise ValidationError(
-                f"unknown tool skill(s) {', '.join(unknown)}; available: {', '.join(available)}"
-            )
+        problems = [p for p in map(self.executor.tool_problem, dict.fromkeys(tools)) if p]
+        if problems:
+            available = ", ".join(t for t in self.executor.available_tools() if "." not in t)
+            raise ValidationError(f"{'; '.join(problems)}; the built-in tool skills are {available}")
         previous = self.candidates.get(name)
         revision = previous.revision + 1 if previous else 1
         # The folder must carry the subagent's name (Agent Skills rule), so revisions nest above it.

@@ -46,7 +46,14 @@ class Executor:
     executions_started: int = 0  # numbers execution_started and its subagent_execution alike
 
     def available_tools(self) -> list[str]:
-        return sorted(self.broker.handlers) if self.broker is not None else []
+        return self.broker.tool_names() if self.broker is not None else []
+
+    def tool_problem(self, tool: str) -> str | None:
+        """None when `tool` may be allocated to a subagent; else why not (an MCP tool's server is
+        started to know)."""
+        if self.broker is None:
+            return f"unknown tool skill {tool}"
+        return self.broker.tool_problem(tool)
 
     def execute(
         self,

@@ -383,6 +383,15 @@ def tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
         spec = settings.resolved_subagent_model()
         provider = get_provider(spec, settings.models, env=settings.credentials)
         cap = settings.models.output_tokens_for(spec)
-    broker = ToolBroker(build_handlers(settings.tools, settings.credentials, provider, cap))
+    mcp_tools = None
+    if any("." in tool for tool in tools):  # MCP tools (SERVER.tool): their servers stop with `stack`
+        from agentfactory.tools.mcp import mcp_tools_for
+
+        mcp_tools = mcp_tools_for(settings.tools)
+        if mcp_tools is not None:
+            stack.callback(mcp_tools.close)
+    broker = ToolBroker(
+        build_handlers(settings.tools, settings.credentials, provider, cap), resolver=mcp_tools
+    )
     stack.callback(broker.close)
     return broker

@@ -108,6 +108,7 @@ class OpenRun:
     simulated: bool
     ledger: Ledger = field(default_factory=Ledger)
     finished: bool = False
+    mcp_tools: Any = None  # tools/mcp.McpTools when agentfactory.toml declares MCP servers
 
     def emit(self, type: str, **fields: Any) -> None:
         self.log.emit(type, **fields)
@@ -119,8 +120,14 @@ class OpenRun:
     def available_tools(self) -> list[str]:
         return self.executor.available_tools()
 
+    def stop_mcp_servers(self) -> None:
+        if self.mcp_tools is not None:
+            with contextlib.suppress(Exception):
+                self.mcp_tools.close()
+
     def finish(self, *, status: str, reason: str, answer: str | None, steps: int) -> RunResult:
         self.finished = True
+        self.stop_mcp_servers()  # before run_finished: nothing of theirs is logged after it
         ledger = self.ledger
         self.emit(
             ev.RUN_FINISHED,
@@ -236,7 +243,12 @@ def open_run(
     )
     sub_provider = MeteredProvider(base_sub, settings.models, meter, role=ev.SUBAGENT, budget=budget)
     cap = settings.models.output_tokens_for(sub_provider.spec)
-    broker = ToolBroker(build_handlers(settings.tools, settings.credentials, sub_provider, cap))
+    from agentfactory.tools.mcp import mcp_tools_for
+
+    mcp_tools = mcp_tools_for(settings.tools, log)
+    broker = ToolBroker(
+        build_handlers(settings.tools, settings.credentials, sub_provider, cap), resolver=mcp_tools
+    )
     simulated = bool(getattr(base_provider, "simulated", False))
     spec = getattr(base_provider, "spec", model)
     view = LibraryView(library, experience)
@@ -278,16 +290,19 @@ def open_run(
         started=time.time(),
         model=spec,
         simulated=simulated,
+        mcp_tools=mcp_tools,
     )
     try:
         yield run
     except BaseException as exc:
+        run.stop_mcp_servers()
         if not run.finished:  # an unexpected failure still ends the log with the run's status
             log.emit(
                 ev.RUN_FINISHED, status="error", reason=f"{type(exc).__name__}: {exc}"[:500], answer=None
             )
         raise
     finally:
+        run.stop_mcp_servers()  # the run's MCP servers stop with it, whatever happened
         if own_backend:
             with contextlib.suppress(Exception):
                 backend.close()

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 MAX_TASK_CHARS = 100_000
 MAX_OFFERED = 3  # library matches offered in the first message
 OFFER_RELATIVE_SCORE = 0.5
+MAX_MCP_OFFERED = 5  # MCP tools offered in the first message
 
 
 @functools.cache
@@ -136,7 +137,7 @@ class MetaAgent:
             run.provider,
             system_prompt(),
             self._first_message(run),
-            meta_tools(),
+            meta_tools(mcp=run.mcp_tools is not None),
             lambda name, args: dispatch(skills, name, args),
             run.budget,
             run.emit,
@@ -168,9 +169,19 @@ class MetaAgent:
         return (
             _templates()
             .get_template("first_message.j2")
-            .render(task=run.task, input_files=files, matches=matches)
+            .render(task=run.task, input_files=files, matches=matches, mcp_tools=offered_mcp_tools(run))
             .strip()
         )
+
+
+def offered_mcp_tools(run: OpenRun) -> list[str]:
+    """The MCP tools that fit the task, one line each (name, arguments, description): only the best few
+    near the best match, never every tool of every server."""
+    if run.mcp_tools is None:
+        return []
+    found = run.mcp_tools.search(run.task[:2000], MAX_MCP_OFFERED)
+    best = max((m.score for m in found), default=0.0)
+    return [m.line for m in found if m.score >= OFFER_RELATIVE_SCORE * best]
 
 
 def check_task(task: str) -> str:

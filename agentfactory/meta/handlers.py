@@ -25,6 +25,7 @@ from agentfactory.meta.skills import meta_tools
 RESULT_PREVIEW_CHARS = 1500
 # The meta skills that write a subagent's code: compaction keeps only the latest code of each subagent.
 CODE_TOOLS = ("create_subagent", "modify_subagent")
+MAX_MCP_MATCHES = 3  # MCP tools a search_subagents answer adds
 
 
 def result_answer(result: dict[str, Any] | None, output_files: list[str]) -> str:
@@ -74,12 +75,22 @@ class MetaSkills:
 
     def search_subagents(self, query: str, k: int = 5) -> Outcome:
         hits = self.library.search(query, k)
+        tools = self.run.mcp_tools.search(query, MAX_MCP_MATCHES) if self.run.mcp_tools is not None else []
+        extra = "\nMCP tools:\n" + "\n".join(m.line for m in tools) if tools else ""
         if not hits:
-            return Outcome("No library subagent matches this query.")
+            return Outcome("No library subagent matches this query." + extra)
         rates = self.library.success_rates()
-        return Outcome("\n".join(describe_hit(h, rates) for h in hits))
+        return Outcome("\n".join(describe_hit(h, rates) for h in hits) + extra)
 
     def view_subagent(self, name: str, version: int | None = None) -> Outcome:
+        if "." in name and self.run.mcp_tools is not None:  # an MCP tool, SERVER.tool
+            from agentfactory.tools.mcp import tool_view
+
+            tool = self.run.mcp_tools.describe(name)
+            if tool is None:
+                problem = self.run.mcp_tools.problem(name) or f"no MCP tool named {name}"
+                return Outcome(f"{problem[0].upper()}{problem[1:]}.", is_error=True)
+            return Outcome(tool_view(tool))
         cand = self.candidates.get(name)
         if cand is not None and version is None:
             skill_md = (cand.folder / "SKILL.md").read_text(encoding="utf-8")

@@ -127,18 +127,45 @@ class ToolBroker:
     """
 
     def __init__(
-        self, handlers: dict[str, Handler], max_calls: int = MAX_CALLS, timeout_s: float | None = None
+        self,
+        handlers: dict[str, Handler],
+        max_calls: int = MAX_CALLS,
+        timeout_s: float | None = None,
+        resolver: Any = None,
     ):
         self.handlers = dict(handlers)
         self.max_calls = max_calls
         self.timeout_s = timeout_s  # the execution's wall clock, when this broker serves one execution
+        # Tools known only once asked for (MCP servers' tools, tools/mcp.py): `get(name) -> handler | None`,
+        # `problem(name) -> str | None`, `names() -> list[str]`.
+        self.resolver = resolver
 
     def for_execution(self, timeout_s: float | None) -> ToolBroker:
         """The same tools, for one execution whose wall clock is `timeout_s`: its sessions end their
         tool calls' deadlines there."""
-        bound = ToolBroker(self.handlers, self.max_calls, timeout_s)
+        bound = ToolBroker(self.handlers, self.max_calls, timeout_s, self.resolver)
         bound.handlers = self.handlers  # shared, not copied: one set of tools per run
         return bound
+
+    def handler(self, tool: str) -> Handler | None:
+        """The handler of `tool`: a fixed one, else the resolver's."""
+        found = self.handlers.get(tool)
+        if found is None and self.resolver is not None:
+            found = self.resolver.get(tool)
+        return found
+
+    def tool_names(self) -> list[str]:
+        """The fixed tools and the resolver's tools known so far."""
+        extra = self.resolver.names() if self.resolver is not None else []
+        return sorted({*self.handlers, *extra})
+
+    def tool_problem(self, tool: str) -> str | None:
+        """None when `tool` can be allocated; else why not, in a clause."""
+        if tool in self.handlers:
+            return None
+        if self.resolver is not None:
+            return self.resolver.problem(tool)
+        return f"unknown tool skill {tool}"
 
     def open_session(
         self,
@@ -362,21 +389,21 @@ class BrokerSession:
         args = req.get("args") if isinstance(req.get("args"), dict) else {}
         preview = _preview(args)
         start = time.monotonic()
+        handler = self.broker.handler(tool) if tool in self.allowed else None
         if tool not in self.allowed:
             error = f"tool '{tool}' is not allocated to this subagent"
-        elif tool not in self.broker.handlers:
+        elif handler is None:
             error = f"tool '{tool}' has no handler on the host"
         elif self.deadline is not None and start >= self.deadline:
             error = "the execution's wall-clock limit is reached; no more tool calls"
-        elif problem := _argument_problem(self.broker.handlers[tool], req.get("args")):
+        elif problem := _argument_problem(handler, req.get("args")):
             error = f"tool '{tool}' was not called: its arguments do not match its schema ({problem})"
         else:
             error = None
-        if error:
+        if error or handler is None:
             self._record(ToolCallRecord(tool, preview, False, error, {}, 0.0))
             return {"ok": False, "error": error}
         try:
-            handler = self.broker.handlers[tool]
             if getattr(handler, "takes_deadline", False):
                 out = handler(args, deadline=self.deadline)
             else:

@@ -47,14 +47,17 @@ def test_template_names_every_setting_and_its_examples_load(tmp_path):
     from agentfactory.config import SETTING_NAMES
 
     for name in SETTING_NAMES:
-        if name != "prices":
+        if name not in ("prices", "mcp_servers"):  # tables: shown as [name.KEY] examples
             assert re.search(rf"^#? ?{name} = ", CONFIG_TEMPLATE, re.M), name
+    assert "# [mcp_servers.github]" in CONFIG_TEMPLATE
     # Every commented example, switched on, is a valid setting.
     active = re.sub(r"^# (\[|[a-z_]+ = )", r"\1", CONFIG_TEMPLATE, flags=re.M)
     write(tmp_path, active)
     s = load_settings(env={}, cwd=tmp_path)
     assert s.policy.deploy_min_runs == 3 and s.tools.web_search_dir == tmp_path / "search_docs"
     assert s.models.price_for("openai:my-local-model").output == 0.0
+    assert sorted(s.tools.mcp_servers) == ["docs", "github"]
+    assert s.tools.mcp_servers["github"].missing == ("GITHUB_TOKEN",)
 
 
 def test_price_table_override(tmp_path):

@@ -1,6 +1,7 @@
 """Client for the host's tool broker, importable inside the sandbox as `agentfactory_tools`.
 
-Standard library only. Speaks the broker protocol: a 4-byte big-endian length, then UTF-8 JSON; request
+Standard library only. MCP tools allocated to the subagent are called by their name SERVER.tool:
+`from agentfactory_tools import mcp; mcp.call("github.search_issues", {"query": "crash"})`. Speaks the broker protocol: a 4-byte big-endian length, then UTF-8 JSON; request
 {"tool", "args"}, response {"ok", "result" | "error"}. Only the tools allocated to this subagent answer;
 others raise ToolError. The socket path comes from $AGENTFACTORY_TOOLS_SOCKET.
 """
@@ -30,6 +31,10 @@ def _recv_exact(sock, n):
 
 def call(tool, **args):
     """Call an allocated tool; returns its result dict."""
+    return _request(tool, args)
+
+
+def _request(tool, args):
     path = os.environ.get("AGENTFACTORY_TOOLS_SOCKET")
     if not path or not os.path.exists(path):
         raise ToolError(
@@ -69,3 +74,22 @@ def web_fetch(url, **kw):
 def web_search(query, k=5):
     """Search the web through the host; returns a list of results."""
     return call("web_search", query=query, k=k).get("results", [])
+
+
+class _Mcp:
+    """The MCP tools allocated to this subagent, named SERVER.tool (the servers run on the host)."""
+
+    def call(self, tool, arguments=None, **kw):
+        """Call MCP tool `tool` ("server.tool") with a dict of arguments (or keywords); returns the
+        tool's structured result, or its text when it gives none. ToolError when the broker refuses the
+        call (not allocated, arguments against the tool's schema) or the server fails."""
+        if not isinstance(tool, str) or "." not in tool:
+            raise ToolError(f"MCP tools are named SERVER.tool, not {str(tool)[:100]!r}")
+        if arguments is not None and not isinstance(arguments, dict):
+            raise ToolError("the arguments of an MCP tool are a dict")
+        result = _request(tool, dict(arguments or {}, **kw))
+        structured = result.get("structured")
+        return structured if structured is not None else result.get("text", "")
+
+
+mcp = _Mcp()
