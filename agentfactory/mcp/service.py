@@ -280,6 +280,21 @@ class LibraryService:
 
     # -- save ------------------------------------------------------------------------------------
 
+    def _mcp_tool_problem(self, names: list[str]) -> str | None:
+        """Why one of these MCP tools (SERVER.tool) cannot be allocated, else None; their servers are
+        started to list their tools and stopped again (the gate starts its own)."""
+        if not names:
+            return None
+        from agentfactory.tools.mcp import mcp_tools_for
+
+        tools = mcp_tools_for(self.settings.tools)
+        if tools is None:
+            return f"unknown tool skill(s) {', '.join(names)}: agentfactory.toml declares no MCP server"
+        try:
+            return next((p for p in map(tools.problem, names) if p), None)
+        finally:
+            tools.close()
+
     def save_subagent(
         self,
         name: str,
@@ -298,12 +313,16 @@ class LibraryService:
 
         validate_name(name)
         tools = list(dict.fromkeys(tools or []))
-        unknown = sorted(set(tools) - set(self.tool_names()))
+        builtin = set(self.tool_names())
+        unknown = sorted(t for t in tools if t not in builtin and "." not in t)
         if unknown:
             return error(
                 f"Not saved: unknown tool skill(s) {', '.join(unknown)}; available: "
-                f"{', '.join(self.tool_names())}."
+                f"{', '.join(self.tool_names())} and the MCP tools (SERVER.tool) of agentfactory.toml."
             )
+        problem = self._mcp_tool_problem([t for t in tools if t not in builtin])
+        if problem:
+            return error(f"Not saved: {problem}.")
         if not cases:
             return error("Not saved: give at least one case; a subagent is saved only when its cases pass.")
         library = self._library()
