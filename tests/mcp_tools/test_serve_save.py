@@ -4,7 +4,6 @@ create_subagent allocates them, its cases run through the gate with the server a
 from __future__ import annotations
 
 from agentfactory.mcp.service import LibraryService
-
 from tests.mcp_tools.conftest import mcp_env, module
 
 USES_TRACKER = module(
