@@ -3,13 +3,14 @@ their one-line help, the root options, and `agentfactory`, `--help` and `--versi
 
 Starting typer (and, through it, rich and pydantic) costs more than the whole answer to `--help`, so the
 top-level help is printed from this table; a test compares it with what typer prints, so the two cannot
-drift. A command plugin's help is its own: it is read by loading the plugin (its import time is the
-plugin's), never from a cached file. This module must stay light: the standard library only, and
+drift. A command plugin's help is its own: read from the `COMMAND_HELP` its entry point's module
+declares, else by loading the plugin (its import time is the plugin's), never from a cached file. This module must stay light: the standard library only, and
 nothing imported at module level that `--version` does not need.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -114,10 +115,12 @@ def render_help(program: str) -> str:
     table = command_table()
     plugins = [name for name in table if name not in COMMANDS]
     helps = dict(HELP)
-    if plugins:  # a plugin's help is only had by loading it, with the same loader as its command
+    helps.update(declared_help(table, plugins))
+    undeclared = [name for name in plugins if name not in helps]
+    if undeclared:  # else a plugin's help is only had by loading it, with the same loader as its command
         from agentfactory.cli.app import command_help
 
-        helps.update(command_help(plugins))
+        helps.update(command_help(undeclared))
     helps.update({name: missing_help(name) for name in FROM_ELSEWHERE if name not in table})
     width = _width()
     lines = ["", *(f" {line}" for line in _wrap(f"Usage: {program} [OPTIONS] COMMAND [ARGS]...", width - 2))]
@@ -125,6 +128,24 @@ def render_help(program: str) -> str:
     lines += _panel("Options", ROOT_OPTIONS, width)
     lines += _panel("Commands", [(name, helps.get(name, "")) for name in command_names(table)], width)
     return "\n".join(lines) + "\n"
+
+
+def declared_help(table: dict[str, str], names: list[str]) -> dict[str, str]:
+    """The one-line help command plugins declare beside their entry point: a `COMMAND_HELP` mapping
+    (name -> line) in the entry point's module, read without loading the command itself (typer and the
+    plugin's own imports). A module that does not declare it, or fails to import, is loaded as its
+    command instead, which says what is wrong."""
+    found: dict[str, str] = {}
+    for name in names:
+        module = table[name].partition(":")[0].strip()
+        try:
+            declared = getattr(importlib.import_module(module), "COMMAND_HELP", None)
+        except Exception:  # noqa: BLE001 - loading it as a command reports the problem in its row
+            continue
+        line = declared.get(name) if isinstance(declared, dict) else None
+        if isinstance(line, str):
+            found[name] = " ".join(line.split())
+    return found
 
 
 def _program() -> str:

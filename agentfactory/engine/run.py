@@ -243,9 +243,11 @@ def open_run(
     )
     sub_provider = MeteredProvider(base_sub, settings.models, meter, role=ev.SUBAGENT, budget=budget)
     cap = settings.models.output_tokens_for(sub_provider.spec)
-    from agentfactory.tools.mcp import mcp_tools_for
+    mcp_tools = None
+    if settings.tools.mcp_servers:  # the MCP client (asyncio, ssl) is imported only when servers are declared
+        from agentfactory.tools.mcp import mcp_tools_for
 
-    mcp_tools = mcp_tools_for(settings.tools, log)
+        mcp_tools = mcp_tools_for(settings.tools, log)
     broker = ToolBroker(
         build_handlers(settings.tools, settings.credentials, sub_provider, cap), resolver=mcp_tools
     )

@@ -220,6 +220,32 @@ def test_a_command_plugins_help_is_its_own_and_a_broken_one_does_not_break_the_h
     assert "bench Needs the benchmark distribution" in flat  # not installed, as far as this test goes
 
 
+def test_a_plugin_that_declares_its_help_is_listed_without_loading_its_command(
+    monkeypatch, tmp_path: Path
+) -> None:
+    (tmp_path / "light_commands.py").write_text(
+        "COMMAND_HELP = {'greet': 'Say hello\\n   to the world.'}\n"
+        "def register(app):\n"
+        "    import heavy_greet\n"
+        "    heavy_greet.register(app)\n"
+    )
+    (tmp_path / "heavy_greet.py").write_text("raise ImportError('loaded for the help')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    extra = [plugins.EntryPoint("greet", "light_commands:register", surface.COMMANDS_GROUP)]
+    monkeypatch.setattr(surface, "entry_points", lambda *, group: extra)
+    flat = _flat(surface.render_help("agentfactory"))
+    assert "greet Say hello to the world." in flat
+    assert "heavy_greet" not in sys.modules
+
+
+def test_the_benchmarks_declared_help_is_what_its_commands_say() -> None:
+    commands = pytest.importorskip("agentfactory_bench.commands")
+    from agentfactory.cli.app import command_help
+
+    table = {name: "agentfactory_bench.commands:register" for name in commands.COMMAND_HELP}
+    assert surface.declared_help(table, list(table)) == command_help(list(table))
+
+
 @pytest.mark.parametrize("group", ["agentfactory.commands", "agentfactory.providers", "console_scripts"])
 def test_entry_points_are_those_importlib_metadata_finds(group: str) -> None:
     from importlib.metadata import entry_points
