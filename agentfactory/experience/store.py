@@ -99,7 +99,9 @@ class ExperienceStore(Database):
         self._library_ready = False
 
     @classmethod
-    def open(cls, paths: Paths, policy: RunPolicy | None = None, *, path: Path | None = None) -> ExperienceStore:
+    def open(
+        cls, paths: Paths, policy: RunPolicy | None = None, *, path: Path | None = None
+    ) -> ExperienceStore:
         """The store of this project (`paths`: the settings' paths group): derived from the experience
         files of `paths.library`, records written to the file of `policy.agent_id`, trust earned from
         that agent's rows and those of `policy.trusted_agents`."""

@@ -75,7 +75,10 @@ def test_a_trusted_agent_s_runs_count(alice):
     _offer(mallory, remote, {"bob.jsonl": _forged_runs("bob", 1)})
     env.library.pull(remote)
     trusting = make_env(env.root, agent_id="alice", final_min_runs=2, trusted_agents="bob, carol")
-    assert ExperienceStore.open(trusting.settings.paths, trusting.settings.policy).trusted_agents == ("bob", "carol")
+    assert ExperienceStore.open(trusting.settings.paths, trusting.settings.policy).trusted_agents == (
+        "bob",
+        "carol",
+    )
     reused = reuse(trusting, COSTS)
     assert reused.model_calls == 1 and reused.answer == "total: 7.0\nrows: 2"
 
