@@ -19,17 +19,16 @@ admitted, tokens spent on evolution. Figures are from the simulated model and ar
 from __future__ import annotations
 
 import argparse
-import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from agentfactory_bench import CORE_SUITE, load_suite, sim
 
 from agentfactory.config import Settings
 from agentfactory.engine.candidates import FIXTURES_DIR
-from agentfactory.engine.gate import run_gate
-from agentfactory.engine.run import open_run
+from agentfactory.engine.gate import run_subagent_cases
 from agentfactory.evolve import Evolver
 from agentfactory.experience import ExperienceStore, default_store_path
 from agentfactory.library import Library
@@ -112,32 +111,23 @@ def replay(
         ).run(f"use {name} again", input_files=files)
 
 
-def regressions(settings: Settings, library: Library, backend, outcomes, root: Path) -> tuple[int, int]:
-    """(failing, total) over every case of each version before, run on the version after."""
+def regressions(settings: Settings, library: Library, outcomes) -> tuple[int, int]:
+    """(failing, total) over every case of each version before, run on the version after.
+
+    The cases run through the engine's case runner (`run_subagent_cases`), as the library's gate runs
+    them: a fresh inputs folder with the version's fixtures and a fresh outputs folder per case, and the
+    output files' facts collected for the file checks. (Run through a bare execution instead, every
+    case that checks an output file failed with "its content could not be read": the script's flaw,
+    not an admitted regression.)"""
     failing = total = 0
-    with open_run(settings, "evolve regression check", [], provider=ScriptedProvider([]), library=library,
-                  backend=backend) as opened:  # fmt: skip
-        for o in outcomes:
-            if o.verdict != "accepted":
-                continue
-            before, after = library.get(o.name, o.version_before), library.get(o.name, o.version_after)
-            folder = library.export(o.name, after.version, root / "check" / o.name)
-
-            def runner(case, folder=folder, after=after):
-                with tempfile.TemporaryDirectory() as tmp:
-                    inputs = Path(tmp) / "inputs"
-                    inputs.mkdir()
-                    if (folder / FIXTURES_DIR).is_dir():
-                        shutil.copytree(folder / FIXTURES_DIR, inputs, dirs_exist_ok=True)
-                    return opened.execute(
-                        folder, after.entry, case.inputs, list(after.tools), name=after.name,
-                        version=after.version, revision=None, inputs_dir=inputs,
-                    )  # fmt: skip
-
-            report = run_gate(runner, list(before.cases), [])
-            passed, count = report.counts()
-            failing += count - passed
-            total += count
+    for o in outcomes:
+        if o.verdict != "accepted":
+            continue
+        before, after = library.get(o.name, o.version_before), library.get(o.name, o.version_after)
+        report = run_subagent_cases(settings, replace(after, cases=before.cases), purpose="evolve-check")
+        passed, count = report.counts()
+        failing += count - passed
+        total += count
     return failing, total
 
 
@@ -162,7 +152,7 @@ def main() -> None:
             plans = evolver.plan(all_=True)
             with sim.revising(load_suite(CORE_SUITE)):  # the reviser knows the suite's reference code
                 report = evolver.run(plans=plans)
-            admitted, checked = regressions(settings, library, backend, report.outcomes, root)
+            admitted, checked = regressions(settings, library, report.outcomes)
             library_size = len(library.list())
         finally:
             backend.close()

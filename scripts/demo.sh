@@ -21,7 +21,7 @@ for arg in "$@"; do
   previous="$arg"
 done
 if [ -z "$SANDBOX" ]; then
-  SANDBOX="$("$VENV_PY" -c 'from agentfactory.config import load_settings; print(load_settings().sandbox)' 2>/dev/null || echo docker)"
+  SANDBOX="$("$VENV_PY" -c 'from agentfactory.config import load_settings; print(load_settings().sandbox.backend)' 2>/dev/null || echo docker)"
 fi
 if [ "$SANDBOX" = "docker" ]; then
   "$VENV_PY" -m pip install -q -e '.[docker]'

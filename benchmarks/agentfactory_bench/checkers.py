@@ -430,7 +430,7 @@ def sandbox_runner(settings: Any = None, backend: Any = None) -> PythonRunner:
                     files.entry,
                     files.inputs,
                     workdir=files.workdir,
-                    timeout_s=settings_.timeout_s,
+                    timeout_s=settings_.sandbox.timeout_s,
                 )
             )
         finally:
