@@ -342,20 +342,16 @@ def read_folder(path: Path) -> dict[str, bytes]:
 
 
 def _read_limited(path: str, limit: int) -> bytes:
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise ValidationError(f"Cannot read {path} ({exc.strerror}); links are not allowed.") from None
-    with os.fdopen(fd, "rb") as fh:
-        import stat
+    from agentfactory.regular_files import NOT_REGULAR, TOO_LARGE, FileRefused, read_regular
 
-        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-            raise ValidationError(f"{path} is not a regular file.")
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise ValidationError(f"{path} is larger than the {limit}-byte limit for this file.")
-    return data
+    try:
+        return read_regular(path, limit)
+    except FileRefused as refused:
+        if refused.kind == NOT_REGULAR:
+            raise ValidationError(f"{path} is not a regular file.") from None
+        if refused.kind == TOO_LARGE:
+            raise ValidationError(f"{path} is larger than the {limit}-byte limit for this file.") from None
+        raise ValidationError(f"Cannot read {path} ({refused.strerror}); links are not allowed.") from None
 
 
 def validate_folder(path: Path) -> Subagent:
