@@ -246,7 +246,9 @@ def watch_parent() -> None:
 
     def watch() -> None:
         try:
-            while sys.stdin.buffer.read(65536):
+            # os.read, not sys.stdin: a thread blocked in a buffered read holds the buffer's lock, and the
+            # interpreter aborts (SIGABRT) if it exits on an error meanwhile.
+            while os.read(0, 65536):
                 pass  # the driver never writes; anything it did is ignored
         except (OSError, ValueError):
             pass
