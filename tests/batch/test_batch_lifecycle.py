@@ -141,3 +141,36 @@ def test_each_worker_slot_appends_to_an_experience_file_of_its_own(tmp_path):
     text = {n: (root / "lib" / "experience" / n).read_text() for n in names}
     for row in written:  # every run's records are in exactly one slot's file
         assert sum(row["run_id"] in t for t in text.values()) == 1
+
+
+BREAKING_WORKER = r"""
+import sys
+from agentfactory.batch.worker import main
+
+def boom(job, on_event):
+    raise RuntimeError("a bug in the runner")
+
+sys.exit(main(sys.argv, run=boom))
+"""
+
+
+def test_a_worker_ending_on_an_error_exits_with_it_instead_of_aborting(tmp_path):
+    # Its parent-pipe watcher blocks reading stdin; a buffered read there made the interpreter abort
+    # (SIGABRT, "could not acquire lock for <stdin>") when the process ended on an uncaught error.
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({"id": "t1", "result": str(tmp_path / "row.json")}))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BREAKING_WORKER, str(job), "--parent-pipe"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:  # stdin stays open, as the driver keeps it: the worker must end on its own
+        err = proc.stderr.read()
+        proc.wait(timeout=120)
+    finally:
+        proc.stdin.close()
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == 1, err[-2000:]
+    assert b"RuntimeError: a bug in the runner" in err and b"Fatal Python error" not in err
