@@ -123,18 +123,6 @@ class ModelSettings:
     def __post_init__(self) -> None:
         _check_bounds(self)
 
-    def output_tokens_for(self, model: str) -> int:
-        """Output tokens one call of `model` requests: `max_output_tokens`, else the model's default."""
-        from agentfactory.llm.models import limits_for
-
-        return self.max_output_tokens or limits_for(model).default_output
-
-    def context_window_for(self, model: str) -> int:
-        """Tokens `model` accepts: `context_window`, else the model's from the table."""
-        from agentfactory.llm.models import limits_for
-
-        return self.context_window or limits_for(model).context_window
-
     def price_for(self, model: str) -> Prices | None:
         """Prices for a bare model name or a spec ("anthropic:claude-..."); longest-prefix match."""
         name = model.split(":", 1)[-1]
@@ -192,13 +180,13 @@ class ToolSettings:
     web_search_backend: str = "auto"  # "auto", "local", "brave", "tavily"
     web_search_dir: Path | None = None  # documents for the local search backend
     web_fetch_allow_loopback: bool = False
-    # [mcp_servers.NAME] tables: MCP servers whose tools subagents may call (agentfactory/mcp/client_config.py)
+    # [mcp_servers.NAME] tables: MCP servers whose tools subagents may call (agentfactory/config_mcp.py)
     mcp_servers: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mcp_servers and any(isinstance(v, dict) for v in self.mcp_servers.values()):
             # Tables given in Python, as in agentfactory.toml: parsed and checked the same way.
-            from agentfactory.mcp.client_config import parse_mcp_servers
+            from agentfactory.config_mcp import parse_mcp_servers
 
             tables = {k: v for k, v in self.mcp_servers.items() if isinstance(v, dict)}
             parsed = parse_mcp_servers(tables, "Settings()", Path.cwd(), dict(os.environ))
@@ -552,7 +540,7 @@ def resolve_settings(
             if key == "prices":
                 values["prices"] = {**DEFAULT_PRICES, **_parse_prices(value, str(path))}
             elif key == "mcp_servers":
-                from agentfactory.mcp.client_config import parse_mcp_servers
+                from agentfactory.config_mcp import parse_mcp_servers
 
                 values["mcp_servers"] = parse_mcp_servers(value, str(path), path.parent, env)
             elif key in names:

@@ -234,7 +234,7 @@ class FinalDecision:
 
 @dataclass(frozen=True)
 class McpServer:
-    """An MCP server's start, failure or exit (agentfactory/mcp/client.py); `message` is one sentence."""
+    """An MCP server's start, failure or exit (agentfactory/tools/mcp_client.py); `message` is one sentence."""
 
     server: str
     status: str  # started, failed, exited

@@ -25,6 +25,7 @@ from typing import Any
 
 from agentfactory.errors import ConfigError, ValidationError
 from agentfactory.library.format import split_skill_md
+from agentfactory.llm import validation
 from agentfactory.llm.types import ToolSpec
 
 _PACKAGE_SKILLS = Path(__file__).resolve().parent / "_skills"  # inside an installed wheel
@@ -107,6 +108,9 @@ def check_loaded_schemas() -> None:
             raise BrokenSkill(path, f"has an invalid JSON schema ({exc.message[:200]})") from None
         with _unchecked_lock:
             _unchecked.pop(key, None)
+
+
+validation.BEFORE_COMPILE.append(check_loaded_schemas)
 
 
 @functools.cache

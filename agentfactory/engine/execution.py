@@ -24,7 +24,7 @@ from agentfactory.errors import BudgetExhausted
 from agentfactory.experience.recording import SubagentExecution, execution_cost
 from agentfactory.experience.records import USE, VALIDATION
 from agentfactory.library.cases import inputs_digest  # the one digest of inputs
-from agentfactory.library.format import write_folder
+from agentfactory.library.writing import write_folder
 from agentfactory.sandbox import ExecutionRequest
 from agentfactory.sandbox.broker import settle_trace
 

@@ -330,7 +330,7 @@ def run_subagent_cases(
     import contextlib
     import tempfile
 
-    from agentfactory.library.format import write_folder
+    from agentfactory.library.writing import write_folder
     from agentfactory.sandbox import ExecutionRequest, get_backend
 
     fixtures = {p[len("fixtures/") :]: d for p, d in sub.files.items() if p.startswith("fixtures/")}
@@ -373,6 +373,7 @@ def tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
     checks), closed with `stack`; None when it uses none (no model is needed then)."""
     if not tools:
         return None
+    from agentfactory.llm.models import output_tokens_for
     from agentfactory.llm.registry import get_provider
     from agentfactory.sandbox import ToolBroker
     from agentfactory.tools import build_handlers
@@ -382,7 +383,7 @@ def tool_broker(settings: Any, tools: list[str], stack: Any) -> Any:
     if "llm" in tools:
         spec = settings.resolved_subagent_model()
         provider = get_provider(spec, settings.models, env=settings.credentials)
-        cap = settings.models.output_tokens_for(spec)
+        cap = output_tokens_for(settings.models.max_output_tokens, spec)
     mcp_tools = None
     if any("." in tool for tool in tools):  # MCP tools (SERVER.tool): their servers stop with `stack`
         from agentfactory.tools.mcp import mcp_tools_for

@@ -32,6 +32,7 @@ from agentfactory.errors import (
     UsageError,
 )
 from agentfactory.llm.metered import MeteredProvider
+from agentfactory.llm.models import output_tokens_for
 from agentfactory.llm.types import ModelProvider, Usage
 
 STATUS_EXIT = {
@@ -242,7 +243,7 @@ def open_run(
         base_provider, settings.models, meter, role=ev.ORCHESTRATOR, budget=budget
     )
     sub_provider = MeteredProvider(base_sub, settings.models, meter, role=ev.SUBAGENT, budget=budget)
-    cap = settings.models.output_tokens_for(sub_provider.spec)
+    cap = output_tokens_for(settings.models.max_output_tokens, sub_provider.spec)
     mcp_tools = None
     if settings.tools.mcp_servers:  # the MCP client (asyncio, ssl) is imported only when servers are declared
         from agentfactory.tools.mcp import mcp_tools_for

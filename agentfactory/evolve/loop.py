@@ -41,7 +41,9 @@ from agentfactory.evolve.records import (
     summary_line,
 )
 from agentfactory.library import Case, Library
-from agentfactory.library.format import read_folder, revised_files, write_folder
+from agentfactory.library.format import read_folder
+from agentfactory.library.writing import revised_files, write_folder
+from agentfactory.llm.models import output_tokens_for
 from agentfactory.llm.types import ModelProvider
 
 # How the shared loop's endings become a subagent's verdict (a finishing round has set its own).
@@ -292,7 +294,7 @@ class _Rounds:
             self.dispatch,
             self.owner.opened.budget,
             self.owner.opened.emit,
-            self.owner.settings.models.output_tokens_for(provider.spec),
+            output_tokens_for(self.owner.settings.models.max_output_tokens, provider.spec),
         )
         if self.decided:
             return  # a round decided: accepted, or rejected / inconclusive with its reason

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.experience.records import ExecutionRecord
-from agentfactory.library.format import SKILL_FILE, write_folder
-from agentfactory.library.format import set_lessons_block as render_limitations  # the library writes SKILL.md
+from agentfactory.library.format import SKILL_FILE
+from agentfactory.library.writing import set_lessons_block as render_limitations
+from agentfactory.library.writing import write_folder
 
 MAX_LESSONS = 5
 PRUNE_AFTER_SUCCESSES = 3

@@ -359,32 +359,3 @@ def validate_folder(path: Path) -> Subagent:
     path = Path(path)
     validate_name(path.name)
     return parse_subagent(path.name, read_folder(path))
-
-
-# The writers live in writing.py; their names stay importable from here (loaded at first use, as
-# writing.py imports this module).
-_WRITERS = frozenset(
-    {
-        "render_skill_md",
-        "canonical_files",
-        "content_key",
-        "section",
-        "with_section",
-        "NONE_RECORDED",
-        "LIMITATIONS_HEADING",
-        "set_lessons_block",
-        "add_changelog_entry",
-        "add_limitations",
-        "revised_files",
-        "build_subagent_folder",
-        "write_folder",
-    }
-)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WRITERS:
-        from agentfactory.library import writing
-
-        return getattr(writing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import AgentFactoryError
-from agentfactory.events import _UNSAFE, _escape_unsafe
+from agentfactory.jsontext import _UNSAFE, _escape_unsafe
 from agentfactory.library._git import ZERO, Git, read_head
 from agentfactory.library.format import SCHEMA_FILE, SKILL_FILE, parse_subagent, split_skill_md
 from agentfactory.library.model import SearchHit, Subagent, SubagentInfo, VersionInfo

@@ -40,3 +40,9 @@ def limits_for(model_spec: str) -> ModelLimits:
     name = model_spec.split(":", 1)[-1].lower()
     matches = [prefix for prefix in LIMITS if name.startswith(prefix)]
     return LIMITS[max(matches, key=len)] if matches else DEFAULT
+
+
+def output_tokens_for(max_output_tokens: int | None, model_spec: str) -> int:
+    """Output tokens one call of `model_spec` requests: the setting `max_output_tokens`, else the
+    model's default."""
+    return max_output_tokens or limits_for(model_spec).default_output

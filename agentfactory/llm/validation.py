@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from agentfactory.llm.types import ToolCall, ToolSpec
@@ -19,6 +20,9 @@ if TYPE_CHECKING:
 _RAW_PREVIEW = 300
 _validators: dict[str, Draft202012Validator] = {}
 _validators_lock = threading.Lock()
+# Checks run before a validator is compiled, once jsonschema is imported anyway: the skill tiers register
+# theirs (the shipped skills' schemas), so a broken one is reported at the first tool call.
+BEFORE_COMPILE: list[Callable[[], None]] = []
 
 
 def _validator(schema: dict[str, Any]) -> Draft202012Validator:
@@ -29,9 +33,8 @@ def _validator(schema: dict[str, Any]) -> Draft202012Validator:
     with _validators_lock:
         validator = _validators.get(key)
         if validator is None:
-            from agentfactory.skill_tiers import check_loaded_schemas
-
-            check_loaded_schemas()  # the shipped skills' schemas: checked once jsonschema is here anyway
+            for check in BEFORE_COMPILE:
+                check()
             validator = Draft202012Validator(schema)
             _validators[key] = validator
         return validator

@@ -67,7 +67,7 @@ def build_handlers(
     llm_output_cap: int | None = None,
 ) -> dict[str, ToolSkill]:
     """The tool skills of one run. `llm` is present only when a subagent model is available; its calls
-    ask for at most `llm_output_cap` tokens (the models group's `output_tokens_for` of its model)."""
+    ask for at most `llm_output_cap` tokens (`llm.models.output_tokens_for` of its model)."""
     handlers = {
         "web_fetch": tool_skill("web_fetch", WebFetchTool(allow_loopback=tools.web_fetch_allow_loopback)),
         "web_search": tool_skill("web_search", WebSearchTool.from_settings(tools, credentials)),

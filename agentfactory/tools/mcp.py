@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentfactory.config import ToolSettings
-from agentfactory.mcp.client import McpHub, McpServerError, McpTool
 from agentfactory.tools import MAX_PROBLEM_CHARS, ToolSkill
+from agentfactory.tools.mcp_client import McpHub, McpServerError, McpTool
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
 # Words of a task that say nothing about a tool: rare in tool descriptions, bm25 would rank a tool high

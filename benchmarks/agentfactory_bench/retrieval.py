@@ -21,7 +21,7 @@ from typing import Any
 from agentfactory.config import Settings
 from agentfactory.errors import ValidationError
 from agentfactory.library import Library
-from agentfactory.library.format import build_subagent_folder
+from agentfactory.library.writing import build_subagent_folder
 
 SEED = 15
 _OFFERED = re.compile(r"^- ([a-z0-9][a-z0-9-]*) v\d+ — ", re.M)

@@ -234,8 +234,9 @@ def _pathological_docstring(size: int) -> str:
 
 
 def test_a_megabyte_of_pathological_docstring_is_analysed_in_bounded_time(tmp_path: Path) -> None:
-    from agentfactory.library.format import section, split_skill_md
+    from agentfactory.library.format import split_skill_md
     from agentfactory.library.introspect import split_sections
+    from agentfactory.library.writing import section
 
     doc = _pathological_docstring(1024 * 1024)
     start = time.monotonic()

@@ -14,15 +14,17 @@ from agentfactory.library import Case, build_subagent_folder
 from agentfactory.library.format import (
     CASES_FILE,
     SKILL_FILE,
-    add_changelog_entry,
-    add_limitations,
     parse_subagent,
     read_folder,
+    skill_body,
+    split_skill_md,
+)
+from agentfactory.library.writing import (
+    add_changelog_entry,
+    add_limitations,
     revised_files,
     section,
     set_lessons_block,
-    skill_body,
-    split_skill_md,
 )
 
 from ._helpers import CODE

@@ -91,7 +91,7 @@ def test_the_cli_says_one_sentence_and_exits_3_and_config_show_hides_credentials
 
 
 def test_a_missing_variable_stops_only_its_server_with_one_sentence(tmp_path):
-    from agentfactory.mcp.client import McpHub, McpServerError
+    from agentfactory.tools.mcp_client import McpHub, McpServerError
 
     s = settings_from(tmp_path, '[mcp_servers.github]\ncommand = "npx"\nenv = { T = "${GITHUB_TOKEN}" }\n')
     events: list[tuple[str, str, str]] = []
@@ -108,7 +108,7 @@ def test_a_missing_variable_stops_only_its_server_with_one_sentence(tmp_path):
 
 def test_tables_given_in_python_are_parsed_and_checked_the_same_way(tmp_path, monkeypatch):
     from agentfactory.config import Settings
-    from agentfactory.mcp.client_config import McpServerConfig
+    from agentfactory.config_mcp import McpServerConfig
 
     monkeypatch.setenv("GH_TOKEN_FOR_TEST", "t-1")
     s = Settings.from_keys(mcp_servers={"github": {"command": "npx", "env": {"T": "${GH_TOKEN_FOR_TEST}"}}})

@@ -5,7 +5,7 @@ streamable HTTP server is `url` with `headers`. Values of `env` and `headers` ma
 the environment when the settings are resolved, so a token need not be written in the file. `timeout`
 bounds one tool call (seconds), `startup_timeout` the start and the first listing of the server.
 
-This module only parses and checks; it starts nothing and imports no MCP SDK (agentfactory/mcp/client.py
+This module only parses and checks; it starts nothing and imports no MCP SDK (agentfactory/tools/mcp_client.py
 does). A bad table is one sentence (ConfigError, exit 3). A `${VAR}` that is not set is not an error here
 (a server the run never uses must not stop it): the server refuses to start, saying which variable.
 """

@@ -32,8 +32,8 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentfactory.config_mcp import McpServerConfig
 from agentfactory.errors import AgentFactoryError, import_extra
-from agentfactory.mcp.client_config import McpServerConfig
 
 MAX_MESSAGE_BYTES = 4 << 20  # one JSON-RPC message from a stdio server
 MAX_BAD_LINES = 20  # non-JSON lines on a stdio server's stdout before it is stopped
