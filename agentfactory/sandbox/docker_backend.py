@@ -30,7 +30,6 @@ import os
 import queue
 import select
 import socket
-import tempfile
 import threading
 import time
 import weakref
@@ -39,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentfactory.config import SandboxSettings
-from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
+from agentfactory.errors import SandboxError
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import (
     PRELOAD_MIN_MB,
@@ -49,7 +48,19 @@ from agentfactory.sandbox.base import (
     preload_modules,
 )
 from agentfactory.sandbox.broker import listen
-from agentfactory.sandbox.hostfs import remove_tree
+from agentfactory.sandbox.docker_daemon import (  # noqa: F401 - also read as docker_backend.X
+    LABEL,
+    LABEL_HOST,
+    LABEL_JOBDIR,
+    LABEL_OWNER,
+    LABEL_PID,
+    LABEL_RUN,
+    check_image,
+    connect,
+    docker_host,
+    owner_label,
+    sweep_orphans,
+)
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
 from agentfactory.sandbox.live_output import end_marker, pump_container
 from agentfactory.sandbox.reports import DoneChannel, decode_status
@@ -58,15 +69,6 @@ ISOLATION = (
     "docker: fresh single-use container, no network, read-only root, non-root user, all capabilities "
     "dropped, no-new-privileges, memory/CPU/pids limits"
 )
-LABEL = "agentfactory.sandbox"
-LABEL_PID = "agentfactory.owner_pid"
-LABEL_HOST = "agentfactory.owner_host"
-LABEL_JOBDIR = "agentfactory.jobdir"
-# Who owns a container, exactly: the host's boot, the owner's pid namespace and the owner's start time
-# besides its host name and pid. Containers, machines and pid namespaces sharing one Docker daemon can
-# share a host name and reuse a pid; the sweep removes only what this boot and namespace owned.
-LABEL_OWNER = "agentfactory.owner"
-LABEL_RUN = "agentfactory.run_id"
 PATHS = SandboxPaths(
     "/sandbox/code", "/work", "/sandbox/ctl", "/sandbox/runtime", "/sandbox/broker", "/sandbox/report"
 )
@@ -77,119 +79,6 @@ GRACE_S = 0.5
 POOL_HANDOVER_S = 2.0
 COLD_HANDOVER_S = 20.0
 READY_S = 120.0  # a pre-started container must be waiting for its job (imports done) within this time
-
-
-def docker_host() -> str:
-    return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-
-
-def connect(timeout: float = 30.0) -> Any:
-    """A docker client that answered a ping, or SandboxError saying what is wrong and what to do."""
-    docker = import_extra(
-        "docker", "docker", "The docker sandbox", ", or pass --sandbox local", MissingSandboxExtra
-    )
-    host = docker_host()
-    try:
-        client = docker.from_env(timeout=timeout)
-        client.ping()
-    except docker.errors.DockerException as exc:
-        if "Permission denied" in str(exc) or "PermissionError" in str(exc):
-            raise SandboxError(
-                f"Permission denied on {host}: add your user to the docker group "
-                "(sudo usermod -aG docker $USER, then log in again) or pass --sandbox local."
-            ) from None
-        raise SandboxError(
-            f"Docker is not reachable at {host}: start the daemon (scripts/setup-docker.sh) "
-            "or pass --sandbox local."
-        ) from None
-    return client
-
-
-def check_image(client: Any, image: str) -> None:
-    import docker
-
-    try:
-        client.images.get(image)
-    except docker.errors.ImageNotFound:
-        raise SandboxError(
-            f"The sandbox image {image} is missing: build it with `agentfactory sandbox build-image` "
-            "(or scripts/setup-docker.sh), or pass --sandbox local."
-        ) from None
-    except docker.errors.APIError as exc:
-        raise SandboxError(f"Docker could not inspect the image {image}: {exc.explanation}.") from None
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            return fh.read().strip()
-    except OSError:
-        return ""
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot ("" when it is gone): a pid reused by another
-    process has another start time."""
-    stat = _read(f"/proc/{pid}/stat")
-    return stat.rsplit(")", 1)[-1].split()[19] if stat else ""
-
-
-def _namespace() -> str:
-    """This boot and this pid namespace: where a pid means this process."""
-    try:
-        pidns = os.readlink("/proc/self/ns/pid")
-    except OSError:
-        pidns = ""
-    return f"{_read('/proc/sys/kernel/random/boot_id')}/{pidns}"
-
-
-def owner_label(pid: int | None = None) -> str:
-    """`<boot id>/<pid namespace>/<pid>/<start time>` of the owner (default: this process)."""
-    pid = os.getpid() if pid is None else pid
-    return f"{_namespace()}/{pid}/{_start_time(pid)}"
-
-
-def _owner_gone(label: str) -> bool:
-    """Whether the owner named by `label` is certainly gone. Only an owner of this boot and this pid
-    namespace can be judged; any other (another machine, container or namespace on the same daemon, a
-    label this version did not write) is left alone: it may be alive where we cannot see it."""
-    parts = label.split("/")
-    if len(parts) != 4 or "/".join(parts[:2]) != _namespace() or not parts[2].isdigit() or not parts[3]:
-        return False
-    pid, started = int(parts[2]), parts[3]
-    return not _pid_alive(pid) or _start_time(pid) != started
-
-
-def sweep_orphans(client: Any) -> list[str]:
-    """Remove sandbox containers whose owner process is certainly gone. Returns their ids."""
-    removed = []
-    # sparse: list without inspecting each container, which raises NotFound for one removed meanwhile
-    # (another backend closing at the same moment); the labels come with the listing.
-    for container in client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}=1"}):
-        labels = container.attrs.get("Labels") or {}
-        if not _owner_gone(labels.get(LABEL_OWNER, "")):
-            continue
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
-            removed.append(container.id)
-        _remove_jobdir(labels.get(LABEL_JOBDIR, ""))
-    return removed
-
-
-def _remove_jobdir(path: str) -> None:
-    tmps = {tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
-    if path and os.path.dirname(path) in tmps and os.path.basename(path).startswith("af-"):
-        remove_tree(path)  # never through a link, never recursive
 
 
 @dataclass
