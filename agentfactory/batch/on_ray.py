@@ -161,6 +161,7 @@ class RayExecutor:
         self._cycle = itertools.cycle(self.ready)
         self.lock = threading.Lock()
         self.running: set[Any] = set()
+        self._failed_on: dict[str, Any] = {}  # task id -> the node its failed attempt was pinned to
 
     def execute(self, job: dict[str, Any], attempt: int) -> tuple[dict[str, Any] | None, str, dict[str, Any]]:
         inputs: dict[str, bytes] = {}
@@ -180,13 +181,22 @@ class RayExecutor:
                 )
             inputs[Path(path).name] = data
         with self.lock:
+            if not self.ready:
+                return None, "no Ray node with a working sandbox is left in the cluster", {}
             node = next(self._cycle)
+            if node == self._failed_on.get(job["id"]) and len(self.ready) > 1:
+                node = next(
+                    self._cycle
+                )  # a retry goes elsewhere: the cluster may not know yet a node is lost
         ref = self.remote_run.options(scheduling_strategy=self.strategy(node, soft=False)).remote(job, inputs, attempt, str(self.folder))  # fmt: skip
         with self.lock:
             self.running.add(ref)
         try:
             return self.ray.get(ref)
         except Exception as exc:  # a lost node or a crashed Ray worker: the driver retries once
+            with self.lock:
+                self._failed_on[job["id"]] = node
+            self._drop_lost_nodes()  # ... on a node that is still there
             return (
                 None,
                 f"ray: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
@@ -195,6 +205,18 @@ class RayExecutor:
         finally:
             with self.lock:
                 self.running.discard(ref)
+
+    def _drop_lost_nodes(self) -> None:
+        """Forget the nodes the cluster no longer has alive: no later task is pinned to them."""
+        try:
+            alive = {node["NodeID"] for node in self.ray.nodes() if node.get("Alive")}
+        except Exception:  # noqa: BLE001 - the cluster itself is gone: every later attempt fails anyway
+            return
+        with self.lock:
+            kept = [node for node in self.ready if node in alive]
+            if kept != self.ready:
+                self.ready = kept
+                self._cycle = itertools.cycle(kept)
 
     def interrupt(self) -> None:
         with self.lock:

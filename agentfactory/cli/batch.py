@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -99,7 +102,8 @@ def batch(
             bar.update(line, description=f"done {p.done}/{p.total} · failed {p.failed} · running {p.running}"
                        f" · {p.tokens:,} tokens · ${p.cost_usd:.4f}")  # fmt: skip
 
-        summary = run_batch(tasks_file.resolve(), tasks, problems, options, on_progress=progress)
+        with _stdout_to_stderr(json_):
+            summary = run_batch(tasks_file.resolve(), tasks, problems, options, on_progress=progress)
     if json_:
         print_json(summary.to_dict())
     else:
@@ -120,3 +124,21 @@ def batch(
                           highlight=False)  # fmt: skip
         console.print(f"Results: {summary.results}", highlight=False)
     raise typer.Exit(summary.exit_code)
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(active: bool) -> Iterator[None]:
+    """With --json, standard output carries the summary only: what anything else writes to it meanwhile
+    (Ray reports a lost node there, whatever log_to_driver says) goes to standard error."""
+    if not active:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)

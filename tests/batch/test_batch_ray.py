@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -150,3 +151,46 @@ def test_on_clones_a_push_the_remote_keeps_refusing_is_bounded_and_reported(tmp_
     )  # fmt: skip
     assert again.returncode == 0 and f"not pushed from {agent} (kept in its clone): upper v" in again.stdout
     assert "Traceback" not in again.stderr
+
+
+@pytest.mark.slow
+def test_a_node_lost_mid_task_has_its_task_retried_on_a_node_that_is_left(tmp_path):
+    # Two real raylets on this machine (Ray's own test cluster); the one running a task is removed
+    # while the task sleeps in its sandbox.
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    try:
+        doomed = cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        root = project(tmp_path, pause=8.0)
+        tasks_file(root, 4)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agentfactory", "batch", "tasks.jsonl", "--json", "--workers", "2"]
+            + ["--ray", cluster.address],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("AGENTFACTORY_")},
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while not list(root.glob("ws/*/events.jsonl")) or len(list(root.glob("ws/*"))) < 2:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+                time.sleep(0.5)
+            time.sleep(2.0)  # both first tasks are in their sandboxes, sleeping
+            cluster.remove_node(doomed, allow_graceful=False)
+            out, err = proc.communicate(timeout=600)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert out.strip(), err[-3000:]
+        summary = json.loads(out)
+        failed = [r for r in rows(root, summary["batch_id"]) if r["status"] != "success"]
+        assert summary["counts"] == {"success": 4}, failed
+        assert proc.returncode == 0, err[-3000:]
+        retried = [r for r in rows(root, summary["batch_id"]) if r["attempts"] == 2]
+        assert retried, "no task ran on the lost node"
+    finally:
+        cluster.shutdown()
