@@ -106,6 +106,29 @@ def test_twenty_tasks_on_two_workers_are_all_accounted_for_and_one_library_holds
     assert {json.dumps(c.inputs, sort_keys=True) for c in latest.cases} == every_case
 
 
+def test_two_batches_on_one_library_at_once_both_finish_and_lose_no_save(tmp_path):
+    root = project(tmp_path)
+    tasks_file(root, 6)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGENTFACTORY_")}
+    command = [sys.executable, "-m", "agentfactory", "batch", "tasks.jsonl", "--json", "--workers", "2"]
+    procs = [
+        subprocess.Popen(
+            command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
+    outs = [proc.communicate(timeout=600) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    summaries = [json.loads(out) for out, _ in outs]
+    assert summaries[0]["batch_id"] != summaries[1]["batch_id"]  # each its own results folder
+    for summary in summaries:
+        assert summary["counts"] == {"success": 6}
+        assert sorted(r["id"] for r in rows(root, summary["batch_id"])) == [f"t{i:02d}" for i in range(6)]
+    library = Library(root / "lib")
+    latest = library.get("upper")
+    assert sorted(v.version for v in library.history("upper")) == list(range(1, latest.version + 1))
+
+
 def test_bad_lines_are_reported_with_their_number_and_the_rest_run(tmp_path):
     root = project(tmp_path)
     tasks_file(
