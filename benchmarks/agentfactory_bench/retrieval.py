@@ -169,8 +169,9 @@ def offered(library: Library, settings: Settings, text: str) -> list[str]:
 
     with tempfile.TemporaryDirectory(prefix="af-retrieval-ws-") as tmp:
         ws = WorkspaceManager(Path(tmp)).create()
-        # What the first message reads of a run: its task, its workspace and its view of the library.
-        run = SimpleNamespace(task=text, workspace=ws, library=LibraryView(library))
+        # What the first message reads of a run: its task, its workspace, its view of the library and
+        # (none here) the MCP tools of agentfactory.toml.
+        run = SimpleNamespace(task=text, workspace=ws, library=LibraryView(library), mcp_tools=None)
         message = MetaAgent(settings)._first_message(run)
     return _OFFERED.findall(message)
 

@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from agentfactory import events as ev
-from agentfactory.config import Settings
+from agentfactory.config import SandboxSettings, Settings
 from agentfactory.engine.execution import Executor
 from agentfactory.engine.workspace import WorkspaceManager
 from agentfactory.library.cases import inputs_digest
@@ -90,7 +90,7 @@ def test_the_run_records_an_execution_before_the_backend_refills(tmp_path, monke
     records are written when the refill of the sandbox started ahead begins, not after, beside it."""
     from agentfactory.sandbox.local import LocalBackend
 
-    backend = LocalBackend(Settings(sandbox_preload=""), pool_size=1)
+    backend = LocalBackend(SandboxSettings(preload=""), pool_size=1)
     executor, workspace = _executor(tmp_path, FakeBackend())
     executor.backend = backend
     seen: list[list[str]] = []
