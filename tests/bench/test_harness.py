@@ -63,14 +63,16 @@ def test_two_task_suite_end_to_end_and_totals_equal_the_event_logs(small_suite, 
 def test_sim_is_deterministic(small_suite, tmp_path):
     first = _bench(small_suite, tmp_path / "a").summary()
     second = _bench(small_suite, tmp_path / "b").summary()
-    # The simulator's outputs are identical; what it reads may differ by a few tokens, because the code
-    # view of a library subagent shows its SKILL.md, which names the (time-stamped) run that saved it.
+    # The simulator's outputs are identical; what it reads may differ by a few tokens: the code view of a
+    # library subagent shows its SKILL.md, which names the (time-stamped) run that saved it, and every
+    # execution's result names its measured duration and peak memory (a sandbox started ahead, warm or
+    # not yet, changes both), each re-read on every later call of the conversation.
     varying = {"wall_s", "input_tokens", "total_tokens", "mean_tokens_per_task", "median_tokens_per_task",
                "cost_usd", "priced_cache_read", "priced_cache_write"}  # fmt: skip
     strip = [{k: v for k, v in s.items() if k not in varying} for s in first]
     assert strip == [{k: v for k, v in s.items() if k not in varying} for s in second]
     for a, b in zip(first, second, strict=True):
-        assert abs(a["input_tokens"] - b["input_tokens"]) <= max(10, a["input_tokens"] // 1000)
+        assert abs(a["input_tokens"] - b["input_tokens"]) <= max(10, a["input_tokens"] // 400)
 
 
 def test_bench_cli_json(small_suite, tmp_path):
