@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from agentfactory.config import Settings
+from agentfactory.config import KEYS, Settings
 from agentfactory.errors import UsageError
 from agentfactory.events import FINAL_DECISION, read_events, summarize_run
 from agentfactory_bench.checkers import check_task, sandbox_runner
@@ -433,30 +433,28 @@ def run_bench(
 
 
 def _settings_json(settings: Settings) -> dict[str, Any]:
-    """`settings` as JSON for a worker process (credentials stay out: the worker reads its own)."""
-    from dataclasses import fields
-
+    """`settings` as JSON for a worker process, by their agentfactory.toml keys (credentials stay out: the
+    worker reads its own; MCP server tables are not carried, the bench's suites use none)."""
     out: dict[str, Any] = {}
-    for f in fields(settings):
-        if f.name == "credentials":
-            continue
-        value = getattr(settings, f.name)
-        if f.name == "prices":
+    for key in KEYS:
+        value = settings.value(key)
+        if key == "prices":
             value = {name: asdict(p) for name, p in value.items()}
+        elif key == "mcp_servers":
+            continue
         elif isinstance(value, Path):
             value = str(value)
-        out[f.name] = value
+        out[key] = value
     return out
 
 
 def _settings_from_json(data: dict[str, Any]) -> Settings:
-    from dataclasses import fields
-
     from agentfactory.config import Prices
 
-    paths = {f.name for f in fields(Settings) if "Path" in str(f.type)}
+    paths = {"library", "workspaces", "web_search_dir", "experience_db"}  # the keys holding a path
     values = {k: Path(v) if k in paths and v is not None else v for k, v in data.items() if k != "prices"}
-    return Settings(**values, prices={name: Prices(**p) for name, p in data.get("prices", {}).items()})
+    prices = {name: Prices(**p) for name, p in data.get("prices", {}).items()}
+    return Settings.from_keys(**values, prices=prices)
 
 
 class _BenchExecutor:
@@ -522,7 +520,7 @@ def _bench_job(job: dict[str, Any], on_event: Any = None) -> dict[str, Any]:
     task = next(t for t in suite.tasks if t.id == spec["task"])
     rules = Rules(**spec["rules"])
     root, method_root = Path(spec["root"]), Path(spec["method_root"])
-    backend = get_backend(settings)
+    backend = get_backend(settings.sandbox)
     try:
         lessons = TextLessons(lines=list(spec["lessons"])) if spec["method"] == "text-lessons" else None
         if spec["method"] == "text-lessons":
