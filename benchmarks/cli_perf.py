@@ -228,7 +228,7 @@ def main() -> None:
         print(
             "targets: --help <= 100 ms; run to its first model call <= 150 ms plus the provider SDK's import"
         )
-        print("(--help as installed also imports each installed command plugin, whose help is its own)")
+        print("(--help as installed also reads the help each command plugin declares beside its entry point)")
         if args.importtime:
             for name, (argv, _) in cases.items():
                 if name == "python -c pass":
