@@ -315,14 +315,18 @@ def serve_stdio(settings: Settings) -> None:
     import anyio
     from mcp.server.stdio import stdio_server
 
-    server = build_server(LibraryService(settings, allow_paths=True))
+    service = LibraryService(settings, allow_paths=True)
+    server = build_server(service)
 
     async def main() -> None:
         async with stdio_server() as (read_stream, write_stream):
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
     log.info("serving the library %s over stdio", settings.paths.library)
-    anyio.run(main)
+    try:
+        anyio.run(main)
+    finally:
+        service.close()
 
 
 def is_loopback(host: str) -> bool:

@@ -17,6 +17,7 @@ import os
 import re
 import stat
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,26 @@ class LibraryService:
         self.provider = provider if provider is not None else subagent_provider(settings)
         # Input files given by path are read on the server's machine: only for a local client (stdio).
         self.allow_paths = allow_paths
+        # One sandbox backend for the server's life, shared by every run_subagent call: its sandboxes
+        # started ahead serve the next calls (each still used once), instead of a backend started and
+        # torn down per call.
+        self._backend: Any = None
+        self._backend_lock = threading.Lock()
+
+    def backend(self) -> Any:
+        with self._backend_lock:
+            if self._backend is None:
+                from agentfactory.sandbox import get_backend
+
+                self._backend = get_backend(self.settings.sandbox)
+            return self._backend
+
+    def close(self) -> None:
+        """Stop the shared sandbox backend (its sandboxes started ahead)."""
+        with self._backend_lock:
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -204,6 +225,7 @@ class LibraryService:
                 self.settings,
                 provider=self.provider,
                 subagent_provider=self.provider,
+                backend=self.backend(),
                 on_event=lambda event: (
                     seen.append(event) if event.get("type") == "subagent_execution" else None
                 ),

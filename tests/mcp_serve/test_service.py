@@ -94,3 +94,23 @@ def test_runs_over_mcp_are_recorded_as_direct_and_earn_no_maturity(project: Proj
     assert store.successful_runs(NAME) == 0 and store.successful_runs(NAME, 1) == 0
     (row,) = store.stats()["subagents"]
     assert (row["runs"], row["direct_runs"], row["direct_successes"]) == (0, 3, 3)
+
+
+def test_run_subagent_calls_share_one_sandbox_backend_for_the_servers_life(
+    project: Project, monkeypatch
+) -> None:
+    # A backend per call started a sandbox ahead and tore it down again each time (about 0.5 s a call).
+    import agentfactory.sandbox as sandbox
+
+    made = []
+    real = sandbox.get_backend
+    monkeypatch.setattr(sandbox, "get_backend", lambda *a, **k: made.append(1) or real(*a, **k))
+    service = _service(project)
+    try:
+        for words in ("one two", "three four five"):
+            answer = service.run_subagent(NAME, {"text": words})
+            assert not answer.is_error, answer.text
+    finally:
+        service.close()
+    assert len(made) == 1
+    assert service._backend is None  # closed with the service
