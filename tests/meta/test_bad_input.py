@@ -276,6 +276,13 @@ def test_keyboard_interrupt_removes_the_run_containers(tmp_path, docker_availabl
     from agentfactory.sandbox.docker_backend import LABEL, LABEL_PID, connect
 
     env = make_env(tmp_path, "docker")
+    client = connect(timeout=10)
+
+    def ours() -> set[str]:
+        labels = [f"{LABEL}=1", f"{LABEL_PID}={os.getpid()}"]
+        return {c.id for c in client.containers.list(all=True, filters={"label": labels})}
+
+    before = ours()  # another test's backend of this process, not yet closed, is not this run's
 
     def ctrl_c(system, messages, tools):
         raise KeyboardInterrupt
@@ -283,9 +290,7 @@ def test_keyboard_interrupt_removes_the_run_containers(tmp_path, docker_availabl
     result = env.run("Upper-case hi", [CREATE_UPPER, RUN_UPPER, ctrl_c])
     assert result.status == "interrupted" and result.saved == []
     assert [e["status"] for e in env.events(result) if e["type"] == "subagent_execution"] == ["ok"]
-    client = connect(timeout=10)
-    mine = client.containers.list(all=True, filters={"label": [f"{LABEL}=1", f"{LABEL_PID}={os.getpid()}"]})
-    assert mine == []
+    assert ours() - before == set()
 
 
 def test_create_subagent_with_code_too_deep_to_parse_is_a_tool_error(env):
