@@ -7,7 +7,6 @@ validated like a library save before anything runs, and held-out cases never rea
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 import tempfile
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.engine.gate import GateReport, case_from_run, collect, run_case, run_gate
+from agentfactory.engine.templates import prompt_templates
 from agentfactory.evolve.records import ACCEPT_ALL, ACCEPT_MORE, EvolveOptions, FailingCase
 from agentfactory.library import Case, validate_folder
 from agentfactory.library.edits import EditError, apply_edits, numbered
@@ -25,16 +25,8 @@ from agentfactory.llm.types import ToolSpec
 TRACE_CHARS = 1500  # of each failing trace shown to the model
 
 
-@functools.cache
 def _templates() -> Any:
-    from jinja2 import Environment, PackageLoader, StrictUndefined  # on first use: not every import renders
-
-    return Environment(
-        loader=PackageLoader("agentfactory.evolve", "prompts"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+    return prompt_templates("agentfactory.evolve")
 
 
 SUBMIT_REVISION = ToolSpec(

@@ -8,20 +8,20 @@ save is validated) is one call away.
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agentfactory.config import Settings, load_settings
 from agentfactory.engine.loop import run_tool_loop
 from agentfactory.engine.run import OpenRun, RunResult, open_run
+from agentfactory.engine.templates import prompt_templates
 from agentfactory.errors import UsageError
 from agentfactory.llm.types import ModelProvider
 from agentfactory.meta.handlers import CODE_TOOLS, MetaSkills, dispatch, result_answer
 from agentfactory.meta.skills import meta_tools
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
+    pass
 
 MAX_TASK_CHARS = 100_000
 MAX_OFFERED = 3  # library matches offered in the first message
@@ -29,16 +29,8 @@ OFFER_RELATIVE_SCORE = 0.5
 MAX_MCP_OFFERED = 5  # MCP tools offered in the first message
 
 
-@functools.cache
-def _templates() -> Environment:
-    from jinja2 import Environment, PackageLoader, StrictUndefined  # on first use: not every import renders
-
-    return Environment(
-        loader=PackageLoader("agentfactory.meta", "prompts"),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+def _templates() -> Any:
+    return prompt_templates("agentfactory.meta")
 
 
 def system_prompt() -> str:
