@@ -33,7 +33,8 @@ import time
 from pathlib import Path
 
 from agentfactory.library import Library
-from agentfactory.library.index import _WEIGHTS, fts_query, query_terms
+from agentfactory.library.index import fts_query, query_terms
+from agentfactory.library.ranking import WEIGHTS
 
 VERBS = [
     "parse",
@@ -294,7 +295,7 @@ def measure(root: Path, n: int, saves: int, searches: int, runs: int, reuse: boo
         t, c = time.perf_counter(), time.process_time()
         conn.execute(
             "SELECT rowid FROM fts WHERE fts MATCH ? ORDER BY bm25(fts, ?, ?, ?, ?, ?) LIMIT 5",
-            (fts_query(query_terms(q)), *_WEIGHTS),
+            (fts_query(query_terms(q)), *WEIGHTS),
         ).fetchall()
         raw.append(time.perf_counter() - t)
         raw_cpu.append(time.process_time() - c)

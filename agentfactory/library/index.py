@@ -14,7 +14,7 @@ import json
 import re
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +23,24 @@ from agentfactory.jsontext import _UNSAFE, _escape_unsafe
 from agentfactory.library._git import ZERO, Git, read_head
 from agentfactory.library.format import SCHEMA_FILE, SKILL_FILE, parse_subagent, split_skill_md
 from agentfactory.library.model import SearchHit, Subagent, SubagentInfo, VersionInfo
+from agentfactory.library.ranking import COLUMNS, TOKENIZE, Ranking
+from agentfactory.library.ranking import SCHEMA as RANKING_SCHEMA
 
-FORMAT = "3"
-_SCHEMA = """
+FORMAT = "4"
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS subagents(
   id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
   signature TEXT NOT NULL, tools TEXT NOT NULL, tags TEXT NOT NULL, entry TEXT NOT NULL, listing TEXT);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-  name, description, docstring, tags, inputs,
-  tokenize = 'porter unicode61 remove_diacritics 2', prefix = '3 4');
+CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5({columns}, tokenize = '{tokenize}', prefix = '3 4');
 CREATE TABLE IF NOT EXISTS versions(
   seq INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL, commit_sha TEXT NOT NULL,
   date TEXT NOT NULL, message TEXT NOT NULL, run_id TEXT, task TEXT, removed INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS versions_by_name ON versions(name, seq);
-"""
+""".format(columns=", ".join(COLUMNS), tokenize=TOKENIZE)
+    + RANKING_SCHEMA
+)
 # A row of `library list --json` (the SubagentInfo fields), as SQLite builds it: from a row's columns, or
 # from the parameters of the INSERT writing the row (?1 name ... ?6 tags, in the SubagentInfo order).
 _LISTING_FIELDS = [f.name for f in dataclasses.fields(SubagentInfo)]
@@ -51,8 +54,6 @@ _LISTING_OF_PARAMS = "json_object({})".format(
         for i, f in enumerate(_LISTING_FIELDS, 1)
     )
 )
-# Column weights for bm25: a hit in the name or description says more than one in the docstring.
-_WEIGHTS = (8.0, 4.0, 1.0, 3.0, 1.5)
 _STOP = set(
     [
         "a",
@@ -163,14 +164,20 @@ def query_terms(query: str) -> list[str]:
     return terms
 
 
-def fts_query(terms: list[str]) -> str:
-    """OR of the terms; longer terms also match by a prefix so 'statistics' meets 'stats'."""
-    parts: list[str] = []
+def query_phrases(terms: list[str]) -> list[tuple[str, bool]]:
+    """The OR-ed phrases of a query, (word, is_prefix): longer terms also match by a prefix so that
+    'statistics' meets 'stats'."""
+    phrases: list[tuple[str, bool]] = []
     for term in terms:
-        parts.append(f'"{term}"')
+        phrases.append((term, False))
         if len(term) >= 6:
-            parts.append(f'"{term[:4]}"*')
-    return " OR ".join(dict.fromkeys(parts))
+            phrases.append((term[:4], True))
+    return list(dict.fromkeys(phrases))
+
+
+def fts_query(terms: list[str]) -> str:
+    """The same phrases as an FTS5 MATCH expression."""
+    return " OR ".join(f'"{word}"*' if prefix else f'"{word}"' for word, prefix in query_phrases(terms))
 
 
 def success_factor(runs: int, successes: int) -> float:
@@ -186,6 +193,7 @@ class Index:
         self.path = path
         self.git = git
         self._conn: sqlite3.Connection | None = None
+        self._ranking: Ranking | None = None
 
     # ------------------------------------------------------------------ connection
 
@@ -198,7 +206,14 @@ class Index:
                 # Derived data: a corrupt file is thrown away and rebuilt, never repaired.
                 self.drop_files()
                 self._conn = self._open()
+            self._ranking = Ranking(self._conn)
         return self._conn
+
+    @property
+    def ranking(self) -> Ranking:
+        self.connect()
+        assert self._ranking is not None
+        return self._ranking
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -210,7 +225,7 @@ class Index:
         row = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         if row is None or row[0] != FORMAT:
             conn.execute("BEGIN IMMEDIATE")
-            for table in ("subagents", "fts", "versions", "meta"):
+            for table in ("subagents", "fts", "versions", "meta", "postings", "ranked"):
                 conn.execute(f"DELETE FROM {table}")
             conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
             conn.execute("COMMIT")
@@ -232,7 +247,7 @@ class Index:
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-            self._conn = None
+            self._conn = self._ranking = None
 
     def drop_files(self) -> None:
         self.close()
@@ -289,9 +304,9 @@ class Index:
                 conn.execute("ROLLBACK")
                 self.refresh(head)
                 return
-            self._delete(conn, name)
+            self._delete(conn, [name])
             if subagent is not None:
-                self._insert(conn, subagent)
+                self._insert(conn, [subagent])
             conn.execute(
                 "INSERT INTO versions(name, version, commit_sha, date, message, run_id, task, removed)"
                 " VALUES (?,?,?,?,?,?,?,?)",
@@ -315,14 +330,22 @@ class Index:
     def _clear(self, conn: sqlite3.Connection) -> None:
         for table in ("subagents", "fts", "versions"):
             conn.execute(f"DELETE FROM {table}")
+        self.ranking.clear()
 
-    def _delete(self, conn: sqlite3.Connection, name: str) -> None:
-        row = conn.execute("SELECT id FROM subagents WHERE name=?", (name,)).fetchone()
-        if row:
-            conn.execute("DELETE FROM fts WHERE rowid=?", (row[0],))
-            conn.execute("DELETE FROM subagents WHERE id=?", (row[0],))
+    def _delete(self, conn: sqlite3.Connection, names: Iterable[str]) -> None:
+        ids = []
+        for name in names:
+            row = conn.execute("SELECT id FROM subagents WHERE name=?", (name,)).fetchone()
+            if row:
+                conn.execute("DELETE FROM fts WHERE rowid=?", (row[0],))
+                conn.execute("DELETE FROM subagents WHERE id=?", (row[0],))
+                ids.append(row[0])
+        self.ranking.remove(ids)
 
-    def _insert(self, conn: sqlite3.Connection, sub: Subagent) -> None:
+    def _insert(self, conn: sqlite3.Connection, subs: Iterable[Subagent]) -> None:
+        self.ranking.add([self._insert_one(conn, sub) for sub in subs])
+
+    def _insert_one(self, conn: sqlite3.Connection, sub: Subagent) -> tuple[int, tuple[str, ...]]:
         cur = conn.execute(
             "INSERT INTO subagents(name, version, description, signature, tools, tags, entry, listing)"
             f" VALUES (?,?,?,?,?,?,?, {_LISTING_OF_PARAMS})",
@@ -337,17 +360,19 @@ class Index:
             ),
         )
         props = list((sub.inputs_schema.get("properties") or {}).keys())
+        texts = (
+            f"{sub.name} {split_words(sub.name)}",
+            split_words(sub.description),
+            split_words(sub.docstring),
+            split_words(" ".join(sub.tags)),
+            split_words(" ".join(props)),
+        )
+        assert cur.lastrowid is not None
         conn.execute(
             "INSERT INTO fts(rowid, name, description, docstring, tags, inputs) VALUES (?,?,?,?,?,?)",
-            (
-                cur.lastrowid,
-                f"{sub.name} {split_words(sub.name)}",
-                split_words(sub.description),
-                split_words(sub.docstring),
-                split_words(" ".join(sub.tags)),
-                split_words(" ".join(props)),
-            ),
+            (cur.lastrowid, *texts),
         )
+        return cur.lastrowid, texts
 
     def _parse_many(self, head: str, names: set[str] | None) -> list[Subagent]:
         """Parse the HEAD version of the given subagents (all when None) with one batch read of blobs."""
@@ -377,8 +402,7 @@ class Index:
         return out
 
     def _rebuild_subagents(self, conn: sqlite3.Connection, head: str) -> None:
-        for sub in self._parse_many(head, None):
-            self._insert(conn, sub)
+        self._insert(conn, self._parse_many(head, None))
 
     def _incremental(self, conn: sqlite3.Connection, old: str, head: str) -> None:
         changed = {
@@ -386,10 +410,8 @@ class Index:
             for p in self.git.text("diff", "--name-only", "--no-renames", old, head).splitlines()
             if "/" in p
         }
-        for name in changed:
-            self._delete(conn, name)
-        for sub in self._parse_many(head, changed):
-            self._insert(conn, sub)
+        self._delete(conn, changed)
+        self._insert(conn, self._parse_many(head, changed))
         self._add_versions(conn, old, head)
 
     # ------------------------------------------------------------------ versions from history
@@ -511,20 +533,23 @@ class Index:
         if not terms or k <= 0:
             return []
         pool = k if not success_rates else max(4 * k, k + 20)
-        # Ranked and cut inside the query: `ORDER BY bm25(...) LIMIT` keeps only the best `pool` rows as
-        # it goes (a bounded sort), then only those are joined; FTS5's own `ORDER BY rank` sorted every
-        # match in full first. The cost follows the matches, not the matches times the join.
-        rows = (
-            self.connect()
-            .execute(
-                "WITH top AS (SELECT rowid AS id, bm25(fts, ?, ?, ?, ?, ?) AS rank FROM fts"
-                " WHERE fts MATCH ? ORDER BY rank LIMIT ?)"
-                " SELECT s.name, s.version, s.description, s.signature, top.rank"
-                " FROM top JOIN subagents s ON s.id = top.id ORDER BY top.rank",
-                (*_WEIGHTS, fts_query(terms), pool),
-            )
-            .fetchall()
+        # Ranked by the postings beside the FTS5 table (ranking.py): only the best `pool` rows are joined.
+        phrases = query_phrases(terms)
+        stems = self.ranking.stems([word for word, _prefix in phrases])
+        top = self.ranking.top(
+            [(stem, prefix) for stem, (_w, prefix) in zip(stems, phrases, strict=True) if stem], pool
         )
+        if not top:
+            return []
+        scores = dict(top)
+        marks = ",".join("?" * len(scores))
+        rows = [
+            (name, version, desc, sig, -scores[id_])
+            for id_, name, version, desc, sig in self.connect().execute(
+                f"SELECT id, name, version, description, signature FROM subagents WHERE id IN ({marks})",
+                list(scores),
+            )
+        ]
         hits = []
         for name, version, desc, sig, rank in rows:
             score = -rank
