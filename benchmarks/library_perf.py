@@ -7,7 +7,8 @@ The library is built with git plumbing (blobs through `git fast-import`, folder 
 index is rebuilt from it. Then, measured in the same run, medians each beside its anchor:
 
 - save (`Library.save` of an edited subagent)   vs  raw `git add` + `git commit` of the same edit;
-- search p50 / p99 (`Library.search`, k=5)       vs  the raw ranked FTS5 query on the same index file;
+- search p50 / p99 (`Library.search`, k=5)       vs  the raw ranked FTS5 query (bm25 with the same
+                                                     weights) over the same columns, built beside;
 - `agentfactory library list --json` as a new process (wall time and peak RSS)
                                                  vs  a raw process selecting every row and printing JSON.
 
@@ -33,8 +34,8 @@ import time
 from pathlib import Path
 
 from agentfactory.library import Library
-from agentfactory.library.index import fts_query, query_terms
-from agentfactory.library.ranking import WEIGHTS
+from agentfactory.library.index import query_phrases, query_terms, search_columns
+from agentfactory.library.ranking import COLUMNS, TOKENIZE, WEIGHTS
 
 VERBS = [
     "parse",
@@ -283,7 +284,7 @@ def measure(root: Path, n: int, saves: int, searches: int, runs: int, reuse: boo
 
     lib = Library(path)
     lib.search("warm up")
-    conn = sqlite3.connect(path / ".git" / "agentfactory" / "index.sqlite")
+    conn = sqlite3.connect(fts_anchor(lib, root / f"fts-{n}.sqlite"))
     ours, raw, ours_cpu, raw_cpu = [], [], [], []
     for i in range(searches):
         q = QUERIES[i % len(QUERIES)]
@@ -327,6 +328,29 @@ def measure(root: Path, n: int, saves: int, searches: int, runs: int, reuse: boo
     row("  its CPU", statistics.median(cpus), "s", "raw select process", statistics.median(raw_cpus))
     row("  its peak RSS", statistics.median(rss), "MB", "raw select process", statistics.median(raw_rss))
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fts_anchor(lib: Library, file: Path) -> Path:
+    """An FTS5 table of the same columns and tokenizer as the library's search, at its HEAD: the raw
+    ranked query the search is compared with. Kept beside the library and rebuilt when HEAD moves."""
+    head = lib.head()
+    conn = sqlite3.connect(file)
+    conn.execute("CREATE TABLE IF NOT EXISTS meta(head TEXT)")
+    if conn.execute("SELECT head FROM meta").fetchone() != (head,):
+        conn.execute("DROP TABLE IF EXISTS fts")
+        conn.execute(f"CREATE VIRTUAL TABLE fts USING fts5({', '.join(COLUMNS)}, tokenize = '{TOKENIZE}')")
+        subs = lib._index._parse_many(head, None)
+        conn.executemany("INSERT INTO fts VALUES (?,?,?,?,?)", map(search_columns, subs))
+        conn.execute("DELETE FROM meta")
+        conn.execute("INSERT INTO meta VALUES (?)", (head,))
+        conn.commit()
+    conn.close()
+    return file
+
+
+def fts_query(terms: list[str]) -> str:
+    """The search's phrases as an FTS5 MATCH expression."""
+    return " OR ".join(f'"{word}"*' if prefix else f'"{word}"' for word, prefix in query_phrases(terms))
 
 
 def row(label: str, value: float, unit: str, anchor: str, anchor_value: float) -> None:

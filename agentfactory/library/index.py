@@ -1,4 +1,4 @@
-"""Search index and manifest cache of the library: SQLite FTS5 (bm25), derived from git, never a source.
+"""Search index and manifest cache of the library: SQLite, BM25 postings (ranking.py), derived from git.
 
 The index lives in `.git/agentfactory/index.sqlite`, outside the work tree, and records the HEAD commit
 it was built from. Any reader that finds it missing, corrupt or built from another commit brings it up
@@ -23,22 +23,22 @@ from agentfactory.jsontext import _UNSAFE, _escape_unsafe
 from agentfactory.library._git import ZERO, Git, read_head
 from agentfactory.library.format import SCHEMA_FILE, SKILL_FILE, parse_subagent, split_skill_md
 from agentfactory.library.model import SearchHit, Subagent, SubagentInfo, VersionInfo
-from agentfactory.library.ranking import COLUMNS, TOKENIZE, Ranking
 from agentfactory.library.ranking import SCHEMA as RANKING_SCHEMA
+from agentfactory.library.ranking import Ranking
+from agentfactory.stopwords import STOPWORDS
 
-FORMAT = "4"
+FORMAT = "5"
 _SCHEMA = (
     """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS subagents(
   id INTEGER PRIMARY KEY, name TEXT UNIQUE NOT NULL, version INTEGER NOT NULL, description TEXT NOT NULL,
   signature TEXT NOT NULL, tools TEXT NOT NULL, tags TEXT NOT NULL, entry TEXT NOT NULL, listing TEXT);
-CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5({columns}, tokenize = '{tokenize}', prefix = '3 4');
 CREATE TABLE IF NOT EXISTS versions(
   seq INTEGER PRIMARY KEY, name TEXT NOT NULL, version INTEGER NOT NULL, commit_sha TEXT NOT NULL,
   date TEXT NOT NULL, message TEXT NOT NULL, run_id TEXT, task TEXT, removed INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS versions_by_name ON versions(name, seq);
-""".format(columns=", ".join(COLUMNS), tokenize=TOKENIZE)
+"""
     + RANKING_SCHEMA
 )
 # A row of `library list --json` (the SubagentInfo fields), as SQLite builds it: from a row's columns, or
@@ -53,61 +53,6 @@ _LISTING_OF_PARAMS = "json_object({})".format(
         f"'{f}', json(?{i})" if f in ("tools", "tags") else f"'{f}', ?{i}"
         for i, f in enumerate(_LISTING_FIELDS, 1)
     )
-)
-_STOP = set(
-    [
-        "a",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "do",
-        "does",
-        "for",
-        "from",
-        "get",
-        "give",
-        "given",
-        "how",
-        "i",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "out",
-        "please",
-        "some",
-        "that",
-        "the",
-        "their",
-        "them",
-        "then",
-        "these",
-        "this",
-        "to",
-        "using",
-        "use",
-        "want",
-        "we",
-        "what",
-        "when",
-        "which",
-        "with",
-        "without",
-        "you",
-        "your",
-    ]
 )
 # A few everyday paraphrases; porter stemming and prefixes catch the rest.
 _SYNONYMS = {
@@ -148,6 +93,18 @@ _SYNONYMS = {
 }
 
 
+def search_columns(sub: Subagent) -> tuple[str, ...]:
+    """What search reads of a subagent, one text per column of ranking.COLUMNS."""
+    props = list((sub.inputs_schema.get("properties") or {}).keys())
+    return (
+        f"{sub.name} {split_words(sub.name)}",
+        split_words(sub.description),
+        split_words(sub.docstring),
+        split_words(" ".join(sub.tags)),
+        split_words(" ".join(props)),
+    )
+
+
 def split_words(text: str) -> str:
     """Pre-split identifiers so FTS sees their parts: csv_stats, csv-stats, csvStats -> csv stats."""
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text)
@@ -155,7 +112,7 @@ def split_words(text: str) -> str:
 
 
 def query_terms(query: str) -> list[str]:
-    words = [w for w in re.findall(r"[a-z0-9]+", split_words(query).lower()) if w not in _STOP]
+    words = [w for w in re.findall(r"[a-z0-9]+", split_words(query).lower()) if w not in STOPWORDS]
     terms: list[str] = []
     for word in words:
         for term in (word, *_SYNONYMS.get(word, ())):
@@ -173,11 +130,6 @@ def query_phrases(terms: list[str]) -> list[tuple[str, bool]]:
         if len(term) >= 6:
             phrases.append((term[:4], True))
     return list(dict.fromkeys(phrases))
-
-
-def fts_query(terms: list[str]) -> str:
-    """The same phrases as an FTS5 MATCH expression."""
-    return " OR ".join(f'"{word}"*' if prefix else f'"{word}"' for word, prefix in query_phrases(terms))
 
 
 def success_factor(runs: int, successes: int) -> float:
@@ -225,7 +177,8 @@ class Index:
         row = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         if row is None or row[0] != FORMAT:
             conn.execute("BEGIN IMMEDIATE")
-            for table in ("subagents", "fts", "versions", "meta", "postings", "ranked"):
+            conn.execute("DROP TABLE IF EXISTS fts")  # formats before 5 ranked with an FTS5 table
+            for table in ("subagents", "versions", "meta", "postings", "ranked"):
                 conn.execute(f"DELETE FROM {table}")
             conn.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
             conn.execute("COMMIT")
@@ -328,7 +281,7 @@ class Index:
             raise
 
     def _clear(self, conn: sqlite3.Connection) -> None:
-        for table in ("subagents", "fts", "versions"):
+        for table in ("subagents", "versions"):
             conn.execute(f"DELETE FROM {table}")
         self.ranking.clear()
 
@@ -337,7 +290,6 @@ class Index:
         for name in names:
             row = conn.execute("SELECT id FROM subagents WHERE name=?", (name,)).fetchone()
             if row:
-                conn.execute("DELETE FROM fts WHERE rowid=?", (row[0],))
                 conn.execute("DELETE FROM subagents WHERE id=?", (row[0],))
                 ids.append(row[0])
         self.ranking.remove(ids)
@@ -359,20 +311,8 @@ class Index:
                 sub.entry,
             ),
         )
-        props = list((sub.inputs_schema.get("properties") or {}).keys())
-        texts = (
-            f"{sub.name} {split_words(sub.name)}",
-            split_words(sub.description),
-            split_words(sub.docstring),
-            split_words(" ".join(sub.tags)),
-            split_words(" ".join(props)),
-        )
         assert cur.lastrowid is not None
-        conn.execute(
-            "INSERT INTO fts(rowid, name, description, docstring, tags, inputs) VALUES (?,?,?,?,?,?)",
-            (cur.lastrowid, *texts),
-        )
-        return cur.lastrowid, texts
+        return cur.lastrowid, search_columns(sub)
 
     def _parse_many(self, head: str, names: set[str] | None) -> list[Subagent]:
         """Parse the HEAD version of the given subagents (all when None) with one batch read of blobs."""
@@ -533,7 +473,7 @@ class Index:
         if not terms or k <= 0:
             return []
         pool = k if not success_rates else max(4 * k, k + 20)
-        # Ranked by the postings beside the FTS5 table (ranking.py): only the best `pool` rows are joined.
+        # Ranked by the postings (ranking.py); only the best `pool` rows are joined.
         phrases = query_phrases(terms)
         stems = self.ranking.stems([word for word, _prefix in phrases])
         top = self.ranking.top(

@@ -1,6 +1,6 @@
-"""The library's search ranking: BM25 over postings kept beside the FTS5 table, scored in a few C passes.
+"""The library's search ranking: BM25 over postings kept in SQLite, scored in a few C-level passes.
 
-FTS5's `bm25()` costs about a microsecond and a half for every row a query matches, and a query over a
+An FTS5 table ranked with its `bm25()` costs about a microsecond and a half for every row a query matches, and a query over a
 large library matches thousands (at 50,000 subagents the usual query matches 6,000 to 21,000). Here each
 term's postings are two arrays, the ids of the documents that hold it and the term's BM25 weight in each
 (its *impact*: everything of BM25 but the idf), stored in blocks of `BLOCK` consecutive ids so that a
@@ -12,11 +12,12 @@ The score is FTS5's bm25 with the same column weights, k1 = 1.2 and b = 0.75, wi
 written down here: a prefix phrase ("stat"*) takes, per document, the largest impact among the terms it
 matches (FTS5 sums their occurrences first), and length normalisation uses the average document length
 recorded when the impacts were computed, which is kept within `DRIFT` of the library's current average
-(past it, every impact is recomputed).
+(past it, every impact is recomputed). Phrases that match the same terms ("words" and "word") are
+scored once with their idfs summed, which is what FTS5 adds up for them.
 
 Tokens are FTS5's own: the documents and the query go through a scratch FTS5 table in the connection's
 `temp` schema with the same tokenizer, read back through `fts5vocab`. Stems, diacritics, the splitting
-of identifiers and the stemming of prefixes are therefore exactly what the FTS5 table does.
+of identifiers and the stemming of prefixes are therefore exactly what an FTS5 table would do.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import json
 import math
 import sqlite3
 from array import array
+from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import compress, repeat
@@ -161,9 +163,14 @@ class Ranking:
             for term, w in weighted.items():
                 grouped[term, doc // BLOCK][doc] = impact(w, lengths[doc], average)
         for (term, block), new in grouped.items():
-            old = self._block(term, block)
-            old.update(new)
-            self._write(term, block, old)
+            docs, impacts = self._block(term, block)
+            if docs and docs[-1] >= min(new):  # not a plain append (a new id is the largest but once)
+                new = {**dict(zip(docs, impacts, strict=True)), **new}
+                docs, impacts = array("q"), array("f")
+            order = sorted(new)
+            docs.extend(order)
+            impacts.extend(map(new.__getitem__, order))
+            self._write(term, block, docs, impacts)
 
     def remove(self, ids: Sequence[int]) -> None:
         if not ids:
@@ -179,10 +186,12 @@ class Ranking:
             for term in json.loads(terms):
                 grouped[term, doc // BLOCK].add(doc)
         for (term, block), gone in grouped.items():
-            kept = self._block(term, block)
+            docs, impacts = self._block(term, block)
             for doc in gone:
-                kept.pop(doc, None)
-            self._write(term, block, kept)
+                at = bisect_left(docs, doc)
+                if at < len(docs) and docs[at] == doc:
+                    del docs[at], impacts[at]
+            self._write(term, block, docs, impacts)
         self.conn.execute(f"DELETE FROM ranked WHERE id IN ({marks})", ids)
         if self._count(-len(rows), -sum(length for _doc, length, _terms in rows)) is None:
             self.reweigh()
@@ -197,25 +206,24 @@ class Ranking:
             for term, w in json.loads(terms).items():
                 grouped[term, doc // BLOCK][doc] = impact(w, length, average)
         for (term, block), entries in grouped.items():
-            self._write(term, block, entries)
+            order = sorted(entries)
+            self._write(term, block, array("q", order), array("f", map(entries.__getitem__, order)))
         self._set_stat("average", average or 1.0)
 
-    def _block(self, term: str, block: int) -> dict[int, float]:
+    def _block(self, term: str, block: int) -> tuple[array, array]:
+        """One block's document ids (ascending) and impacts."""
         row = self.conn.execute(
             "SELECT docs, impacts FROM postings WHERE term=? AND block=?", (term, block)
         ).fetchone()
-        if row is None:
-            return {}
-        return dict(zip(_array("q", row[0]), _array("f", row[1]), strict=True))
+        return (_array("q", row[0]), _array("f", row[1])) if row else (array("q"), array("f"))
 
-    def _write(self, term: str, block: int, entries: dict[int, float]) -> None:
-        if not entries:
+    def _write(self, term: str, block: int, docs: array, impacts: array) -> None:
+        if not docs:
             self.conn.execute("DELETE FROM postings WHERE term=? AND block=?", (term, block))
             return
-        docs = sorted(entries)
         self.conn.execute(
             "INSERT OR REPLACE INTO postings VALUES (?,?,?,?)",
-            (term, block, array("q", docs).tobytes(), array("f", map(entries.__getitem__, docs)).tobytes()),
+            (term, block, docs.tobytes(), impacts.tobytes()),
         )
 
     # ------------------------------------------------------------------ queries

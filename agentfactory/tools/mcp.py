@@ -22,66 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentfactory.config import ToolSettings
+from agentfactory.stopwords import STOPWORDS
 from agentfactory.tools import MAX_PROBLEM_CHARS, ToolSkill
 from agentfactory.tools.mcp_client import McpHub, McpServerError, McpTool
 
 _WORD = re.compile(r"[A-Za-z0-9]+")
-# Words of a task that say nothing about a tool: rare in tool descriptions, bm25 would rank a tool high
-# for sharing one ("for", "the") over tools that share the task's subject.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "can",
-        "do",
-        "for",
-        "from",
-        "get",
-        "give",
-        "how",
-        "i",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "our",
-        "please",
-        "show",
-        "so",
-        "some",
-        "that",
-        "the",
-        "their",
-        "then",
-        "there",
-        "these",
-        "this",
-        "to",
-        "up",
-        "us",
-        "use",
-        "using",
-        "we",
-        "what",
-        "when",
-        "which",
-        "with",
-        "you",
-        "your",
-    ]
-)
 SIGNATURE_CHARS = 200
 OFFER_DESCRIPTION_CHARS = 240
 MAX_QUERY_TERMS = 64

@@ -10,7 +10,7 @@ import pytest
 
 from agentfactory.library import Library
 from agentfactory.library.index import _SCHEMA, query_phrases
-from agentfactory.library.ranking import COLUMNS, DRIFT, WEIGHTS, Ranking
+from agentfactory.library.ranking import COLUMNS, DRIFT, TOKENIZE, WEIGHTS, Ranking
 
 from ._helpers import write_folder
 
@@ -47,6 +47,7 @@ def _index(docs: dict[int, tuple[str, ...]]) -> tuple[sqlite3.Connection, Rankin
     conn.executescript(_SCHEMA)
     ranking = Ranking(conn)
     cols = ", ".join(COLUMNS)
+    conn.execute(f"CREATE VIRTUAL TABLE fts USING fts5({cols}, tokenize = '{TOKENIZE}')")
     for doc, texts in docs.items():
         conn.execute(f"INSERT INTO fts(rowid, {cols}) VALUES (?,?,?,?,?,?)", (doc, *texts))
     ranking.add(list(docs.items()))
@@ -147,3 +148,18 @@ def test_a_save_updates_the_postings_of_only_its_own_blocks(tmp_path) -> None:
     assert "tool-2" not in [h.name for h in lib.search("parse csv", k=5)]
     lib.remove("tool-3")
     assert sorted(h.name for h in lib.search("parse csv", k=5)) == ["tool-0", "tool-1", "tool-4"]
+
+
+def test_an_index_of_an_earlier_format_drops_its_fts5_table_and_is_rebuilt(tmp_path) -> None:
+    lib = Library(tmp_path / "lib")
+    lib.save(write_folder(tmp_path / "src", "tool-a", "Parse csv files."))
+    file = lib.path / ".git" / "agentfactory" / "index.sqlite"
+    conn = sqlite3.connect(file, isolation_level=None)
+    conn.execute("CREATE VIRTUAL TABLE fts USING fts5(name, description)")
+    conn.execute("UPDATE meta SET value='4' WHERE key='format'")
+    conn.execute("DELETE FROM postings")
+    conn.close()
+    again = Library(tmp_path / "lib")
+    assert [h.name for h in again.search("parse csv", k=3)] == ["tool-a"]
+    conn = sqlite3.connect(file)
+    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='fts'").fetchone() == (0,)
