@@ -41,6 +41,45 @@ CRASH_ENV = "AGENTFACTORY_LIBRARY_CRASH_AT"  # test hook: SIGKILL ourselves at a
 # is deleted at once (the library lock serialises writers), not kept for git's default two weeks.
 _SPLIT_INDEX = ("-c", "core.splitIndex=true", "-c", "splitIndex.sharedIndexExpire=now")
 _GIT_LOCKS = ("index.lock", "HEAD.lock", "refs/heads/main.lock", "packed-refs.lock")
+# git commands that only read: they never take a lock, and a reader kept open for a process's life
+# (`cat-file --batch`) must not make a library look busy.
+_READ_ONLY_GIT = frozenset(
+    ["cat-file", "log", "show", "rev-parse", "rev-list", "ls-tree", "ls-files", "diff-tree", "for-each-ref"]
+    + ["show-ref", "config", "merge-base", "fetch", "ls-remote", "version", "grep", "blame"]
+)
+
+
+def git_processes_in(*places: Path) -> list[tuple[int, str]]:
+    """Live git commands (other than readers) whose working directory is in one of `places`, as
+    (pid, command line), read from /proc; none where /proc cannot tell (another system, another user's
+    processes)."""
+    roots = [str(p.resolve()) for p in places]
+    found = []
+    try:
+        entries = [e for e in os.scandir("/proc") if e.name.isdigit()]
+    except OSError:
+        return []
+    for entry in entries:
+        try:
+            cwd = os.readlink(f"{entry.path}/cwd")
+            argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if not any(cwd == root or cwd.startswith(root + os.sep) for root in roots):
+            continue
+        words = [a.decode("utf-8", "replace") for a in argv if a]
+        if not words or os.path.basename(words[0]) != "git" or int(entry.name) == os.getpid():
+            continue
+        sub, skip = "", False
+        for word in words[1:]:  # the subcommand: the first word that is not an option or its value
+            if skip or word.startswith("-"):
+                skip = word in ("-C", "-c", "--git-dir", "--work-tree", "--namespace")
+                continue
+            sub = word
+            break
+        if sub not in _READ_ONLY_GIT:
+            found.append((int(entry.name), " ".join(words)[:200]))
+    return found
 
 
 def _crash_point(stage: str) -> None:
@@ -262,12 +301,24 @@ class Repo:
 
     def _clear_git_locks(self) -> None:
         """Remove git lock files a killed writer left. We hold the library lock, so no writer of ours is
-        running; a git child of the dead writer may still be finishing, so give it a moment first."""
-        for rel in _GIT_LOCKS:
-            lock = self.gitdir / rel
-            deadline = time.monotonic() + 2.0
-            while lock.exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
+        running; a git child of the dead writer may still be finishing, so give it a moment first. A lock
+        that stays while a git command of someone else works in this repository is theirs (`git commit
+        PATH` holds index.lock while its editor is open, with no file descriptor on it): never removed."""
+        locks = [self.gitdir / rel for rel in _GIT_LOCKS]
+        deadline = time.monotonic() + 2.0
+        while any(lock.exists() for lock in locks) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        left = [lock for lock in locks if lock.exists()]
+        if not left:
+            return
+        busy = git_processes_in(self.path, self.gitdir)
+        if busy:
+            pid, command = busy[0]
+            raise LibraryError(
+                f"git is working in {self.path} (process {pid}: {command}) and holds "
+                f"{left[0].relative_to(self.gitdir)}: let it finish, then retry."
+            )
+        for lock in left:
             lock.unlink(missing_ok=True)
 
     def _restore(self, name: str, head: str | None) -> None:

@@ -191,3 +191,41 @@ def test_stale_git_lock_files_are_cleared_after_a_crash(tmp_path: Path) -> None:
     os.utime(stale, (time.time() - 60, time.time() - 60))
     assert lib.save(folder).version == 1
     assert not stale.exists()
+
+
+def test_a_git_lock_held_by_a_live_git_command_in_the_library_is_never_removed(tmp_path: Path) -> None:
+    """`git commit PATH` holds index.lock while its editor is open, with no descriptor on it: a library
+    repairing after a crashed writer refuses with one sentence instead of deleting the user's lock."""
+    lib = Library(tmp_path / "lib")
+    lib.save(write_folder(tmp_path / "src", "tool-a"))
+    proc = subprocess.run(
+        [sys.executable, "-c", SAVE_ONE, str(lib.path), str(write_folder(tmp_path / "src2", "victim"))],
+        env=_env(**{CRASH_ENV: "staged"}),
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL
+    (lib.path / ".git" / "index.lock").unlink(missing_ok=True)
+    (lib.path / "tool-a" / "SKILL.md").write_text(
+        (lib.path / "tool-a" / "SKILL.md").read_text() + "\nMore.\n"
+    )
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nsleep 30\necho msg > "$1"\n')
+    editor.chmod(0o755)
+    env = {**os.environ, "GIT_EDITOR": str(editor), "GIT_AUTHOR_NAME": "u", "GIT_AUTHOR_EMAIL": "u@x"}
+    env |= {"GIT_COMMITTER_NAME": "u", "GIT_COMMITTER_EMAIL": "u@x"}
+    user = subprocess.Popen(
+        ["git", "commit", "-q", "tool-a/SKILL.md"], cwd=lib.path, env=env, start_new_session=True
+    )
+    try:
+        lock = lib.path / ".git" / "index.lock"
+        deadline = time.monotonic() + 20
+        while not lock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert lock.exists()
+        with pytest.raises(LibraryError, match=r"git is working in .* and holds index.lock: let it finish"):
+            lib.save(write_folder(tmp_path / "src3", "tool-b"))
+        assert lock.exists()
+    finally:
+        os.killpg(user.pid, signal.SIGKILL)  # git and its editor
+        user.wait()
