@@ -54,6 +54,7 @@ _LISTING_OF_PARAMS = "json_object({})".format(
         for i, f in enumerate(_LISTING_FIELDS, 1)
     )
 )
+MAX_QUERY_TERMS = 256
 # A few everyday paraphrases; porter stemming and prefixes catch the rest.
 _SYNONYMS = {
     "statistics": ["stats", "summary", "mean"],
@@ -112,13 +113,15 @@ def split_words(text: str) -> str:
 
 
 def query_terms(query: str) -> list[str]:
-    words = [w for w in re.findall(r"[a-z0-9]+", split_words(query).lower()) if w not in STOPWORDS]
-    terms: list[str] = []
-    for word in words:
-        for term in (word, *_SYNONYMS.get(word, ())):
-            if term not in terms:
-                terms.append(term)
-    return terms
+    """The query's words that say something, each followed by its synonyms: at most MAX_QUERY_TERMS
+    distinct terms, in order (a query can be a whole task, or anything a model sends)."""
+    terms: dict[str, None] = {}
+    for word in re.findall(r"[a-z0-9]+", split_words(query).lower()):
+        if word not in STOPWORDS:
+            terms.update(dict.fromkeys((word, *_SYNONYMS.get(word, ()))))
+            if len(terms) >= MAX_QUERY_TERMS:
+                return list(terms)[:MAX_QUERY_TERMS]
+    return list(terms)
 
 
 def query_phrases(terms: list[str]) -> list[tuple[str, bool]]:

@@ -9,7 +9,7 @@ import sqlite3
 import pytest
 
 from agentfactory.library import Library
-from agentfactory.library.index import _SCHEMA, query_phrases
+from agentfactory.library.index import _SCHEMA, MAX_QUERY_TERMS, query_phrases, query_terms
 from agentfactory.library.ranking import COLUMNS, DRIFT, TOKENIZE, WEIGHTS, Ranking
 
 from ._helpers import write_folder
@@ -163,3 +163,12 @@ def test_an_index_of_an_earlier_format_drops_its_fts5_table_and_is_rebuilt(tmp_p
     assert [h.name for h in again.search("parse csv", k=3)] == ["tool-a"]
     conn = sqlite3.connect(file)
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name='fts'").fetchone() == (0,)
+
+
+def test_a_huge_query_is_bounded(tmp_path) -> None:
+    lib = Library(tmp_path / "lib")
+    lib.save(write_folder(tmp_path / "src", "tool-a", "Parse csv files."))
+    words = " ".join(f"w{i}" for i in range(200_000)) + " parse csv"
+    assert len(query_terms(words)) == MAX_QUERY_TERMS
+    assert lib.search(words, k=3) == []  # the first 256 distinct words are the query
+    assert [h.name for h in lib.search("parse csv " + words, k=3)] == ["tool-a"]
