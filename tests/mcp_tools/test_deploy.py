@@ -94,3 +94,66 @@ def test_deploy_ships_a_shim_that_calls_the_same_server_and_notes_the_dependency
     broken = _run_exported(src, {"AGENTFACTORY_MCP_CONFIG": str(config)})
     assert broken.returncode == 1
     assert "ToolError: the MCP server 'tracker' failed on tracker.search_issues:" in broken.stderr
+
+
+ADD_THRICE = """import json
+from af_find_issues.agentfactory_tools import mcp, ToolError
+sums = [mcp.call("tracker.add", {"a": i, "b": 1}) for i in range(3)]
+print(json.dumps({"sums": sums}))
+"""
+
+
+def test_the_exported_shim_starts_a_server_once_for_all_its_calls(tmp_path):
+    """Each server is started at its first call and serves the process's later calls; a server that dies
+    on a call gives one error and the next call starts it again."""
+    env = mcp_env(tmp_path / "project")
+    env.run(
+        "Find the tracker issues about crashes.",
+        [
+            call("create_subagent", name="find-issues", description="Find tracker issues.", code=CODE,
+                 tools=["tracker.search_issues"]),
+            call("run_subagent", name="find-issues", inputs={"query": "crash"}),
+            call("finish", answer="done", save=["find-issues"]),
+        ],
+    )  # fmt: skip
+    out = tmp_path / "out"
+    deploy(env.settings, "find-issues", formats=("package",), out=out, count_runs=lambda _name, _version: 5)
+    src = out / "package" / "src"
+    starts = tmp_path / "starts.log"
+    config = tmp_path / "servers.json"
+
+    def run(script: str, mode: str) -> subprocess.CompletedProcess:
+        server = {
+            "command": sys.executable,
+            "args": [str(SERVER), mode],
+            "env": {"TOOL_SERVER_STARTS": str(starts)},
+        }
+        config.write_text(json.dumps({"mcpServers": {"tracker": server}}), encoding="utf-8")
+        path = os.environ.get("PATH", "/usr/bin:/bin")
+        env = {"PYTHONPATH": str(src), "PATH": path, "AGENTFACTORY_MCP_CONFIG": str(config)}
+        return subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env
+        )
+
+    ran = run(ADD_THRICE, "ok")
+    assert ran.returncode == 0, ran.stderr
+    assert json.loads(ran.stdout.splitlines()[-1]) == {"sums": [{"result": n} for n in (1, 2, 3)]}
+    assert len(starts.read_text().splitlines()) == 1  # one server for the three calls, stopped at exit
+
+    script = """import json
+from af_find_issues.agentfactory_tools import mcp, ToolError
+out = []
+for _ in range(2):
+    try:
+        mcp.call("tracker.search_issues", {"query": "x"})
+    except ToolError as exc:
+        out.append(str(exc))
+print(json.dumps(out))
+"""
+    starts.unlink()
+    dying = run(script, "die-on-call")
+    assert dying.returncode == 0, dying.stderr
+    errors = json.loads(dying.stdout.splitlines()[-1])
+    assert len(errors) == 2, errors
+    assert all(e.startswith("the MCP server 'tracker' failed on tracker.search_issues") for e in errors)
+    assert len(starts.read_text().splitlines()) == 2  # the second call started the server again

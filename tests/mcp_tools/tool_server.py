@@ -19,6 +19,10 @@ if MODE == "fail-start":
 
 from mcp.server.mcpserver import Context, MCPServer  # noqa: E402
 
+if os.environ.get("TOOL_SERVER_STARTS"):  # a test counts the starts of this server
+    with open(os.environ["TOOL_SERVER_STARTS"], "a", encoding="utf-8") as log:
+        log.write(f"{os.getpid()}\n")
+
 WIRE = os.dup(1)  # the SDK diverts descriptor 1 from the protocol: a broken server writes here
 
 server = MCPServer("tests")
