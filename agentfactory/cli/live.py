@@ -107,8 +107,10 @@ class PlainConsole:
     def write(self, line: Line) -> None:
         text = "".join(part for part, _ in line)
         if _RICH_CHANGES.isdisjoint(text):
-            self.file.write(text + "\n")
-            self.file.flush()
+            file = self.file
+            if file is not None:  # no stream at all (pythonw): rich writes nowhere either
+                file.write(text + "\n")
+                file.flush()
             return
         if self._rich is None:
             self._rich = _rich_console(self.stderr)
