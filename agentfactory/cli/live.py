@@ -51,13 +51,13 @@ Line = tuple[tuple[str, str], ...]
 
 def consoles() -> tuple[Console | PlainConsole, Console | PlainConsole]:
     """(progress, answer): on a terminal both are stdout; otherwise progress is stderr. Soft-wrapped.
-    Where rich would find no terminal, both are PlainConsoles: the same text, without importing rich."""
-    if no_terminal(sys.stdout):
-        return PlainConsole(stderr=True), PlainConsole()
-    answer = _rich_console(stderr=False)
+    A stream where rich would find no terminal gets a PlainConsole: the same text, without importing
+    rich (stderr may still be a terminal when stdout is not: `answer=$(agentfactory run ...)`)."""
+    answer = PlainConsole() if no_terminal(sys.stdout) else _rich_console(stderr=False)
     if answer.is_terminal:
         return answer, answer
-    return _rich_console(stderr=True), answer
+    progress = PlainConsole(stderr=True) if no_terminal(sys.stderr) else _rich_console(stderr=True)
+    return progress, answer
 
 
 def _rich_console(stderr: bool) -> Console:

@@ -92,3 +92,19 @@ def test_the_plain_view_prints_a_run_as_the_rich_one_does(monkeypatch):
         shown.append(err.getvalue())
     assert shown[0] == shown[1]
     assert "\\x1b[2J" in shown[0] and "│ out\\tput" in shown[0] and "ValueError: bad (line 3" in shown[0]
+
+
+@pytest.mark.parametrize(("out_tty", "err_tty"), [(False, False), (False, True), (True, True), (True, False)])
+def test_each_stream_gets_rich_only_where_it_is_a_terminal(monkeypatch, out_tty, err_tty):
+    # `answer=$(agentfactory run ...)` in a terminal: the answer goes to the pipe as plain text, the
+    # progress to the terminal through rich (its status line included).
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    monkeypatch.setattr(sys, "stdout", _Stream(out_tty))
+    monkeypatch.setattr(sys, "stderr", _Stream(err_tty))
+    progress, answer = live.consoles()
+    assert isinstance(answer, Console) is out_tty and answer.is_terminal is out_tty
+    if out_tty:
+        assert progress is answer
+    else:
+        assert isinstance(progress, Console) is err_tty and progress.is_terminal is err_tty
