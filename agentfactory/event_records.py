@@ -53,6 +53,8 @@ def record(cls: type) -> type:
     __setattr__): compiling those cost every process that writes an event log about 13 ms for these 17
     records, before a run's first model call. Each record has a docstring: without one, dataclass would
     write one from the class's signature, which for a class without __init__ costs tokenize's regex."""
+    if not cls.__doc__:
+        raise TypeError(f"the event record {cls.__name__} needs a docstring: say what the event records")
     return dataclass(init=False, repr=False, eq=False)(cls)
 
 
