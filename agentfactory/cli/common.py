@@ -13,18 +13,32 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
 
 from agentfactory.cli.untrusted import visible
 from agentfactory.errors import UsageError
 from agentfactory.regular_files import NOT_REGULAR, TOO_LARGE, FileRefused, read_regular
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from agentfactory.config import Settings
 
-# No emoji codes: `:smile:` in a task or a result is text like the rest of it.
-console = Console(emoji=False, soft_wrap=True)
-err_console = Console(stderr=True, emoji=False, soft_wrap=True)
+    console: Console
+    err_console: Console
+
+
+def __getattr__(name: str) -> Any:
+    """`console` and `err_console`, made on first use: rich costs its import (tens of milliseconds) only
+    to a command that prints through it (`run` writes its plain-text view without it, cli/live.py)."""
+    if name not in ("console", "err_console"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    # No emoji codes: `:smile:` in a task or a result is text like the rest of it.
+    globals().setdefault("console", Console(emoji=False, soft_wrap=True))
+    globals().setdefault("err_console", Console(stderr=True, emoji=False, soft_wrap=True))
+    return globals()[name]
+
 
 JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
 LibraryOpt = typer.Option(

@@ -5,7 +5,9 @@ subagent prints (bounded per execution), then how the execution ended, with the 
 and the subagent's own line when it failed. On a terminal a status line below shows what is running
 and for how long. When stdout is not a terminal, progress goes to stderr and only the answer to stdout;
 nothing is hard-wrapped. Everything that came from the model or a subagent is printed through
-`untrusted.plain`: never parsed as markup, control characters shown, not obeyed.
+`untrusted.visible`: never parsed as markup, control characters shown, not obeyed. Where rich would
+find no terminal (a pipe, a file), lines are written as rich would write them there, without importing
+rich (`PlainConsole`); a terminal's view is rich's (its import, ~30 ms, is part of such a run's start).
 
 When the model's replies stream (settings `stream`; by default only when this view is on a terminal),
 its text is printed line by line as it is written (the line being written shows in the status line),
@@ -16,19 +18,22 @@ this is written to the event log or to --json: the notices are live only.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
+import os
+import sys
 import threading
 import time
-from typing import Any
-
-from rich.console import Console
-from rich.live import Live
-from rich.spinner import Spinner
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from agentfactory import events as ev
-from agentfactory.cli.untrusted import plain, visible
+from agentfactory.cli.untrusted import visible
 from agentfactory.llm.types import Usage
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.live import Live
+    from rich.spinner import Spinner
 
 MAX_LINES = 20  # printed lines shown per execution
 MAX_LINE_CHARS = 200
@@ -39,21 +44,105 @@ MAX_PARTIAL_CHARS = 80  # of the line being written, or the thinking summary, in
 REFRESH_S = 0.05  # least time between two refreshes a streamed delta forces
 
 
-def consoles() -> tuple[Console, Console]:
-    """(progress, answer): on a terminal both are stdout; otherwise progress is stderr. Soft-wrapped."""
-    answer = Console(soft_wrap=True, highlight=False, emoji=False)
+# A line of the view: its parts, each a text (already passed through `visible`, or the view's own words)
+# and a rich style, shown only on a terminal.
+Line = tuple[tuple[str, str], ...]
+
+
+def consoles() -> tuple[Console | PlainConsole, Console | PlainConsole]:
+    """(progress, answer): on a terminal both are stdout; otherwise progress is stderr. Soft-wrapped.
+    A stream where rich would find no terminal gets a PlainConsole: the same text, without importing
+    rich (stderr may still be a terminal when stdout is not: `answer=$(agentfactory run ...)`)."""
+    answer = PlainConsole() if no_terminal(sys.stdout) else _rich_console(stderr=False)
     if answer.is_terminal:
         return answer, answer
-    return Console(stderr=True, soft_wrap=True, highlight=False, emoji=False), answer
+    progress = PlainConsole(stderr=True) if no_terminal(sys.stderr) else _rich_console(stderr=True)
+    return progress, answer
+
+
+def _rich_console(stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, soft_wrap=True, highlight=False, emoji=False)
+
+
+def no_terminal(stream: Any) -> bool:
+    """True when rich's Console would find no terminal on `stream` (its `is_terminal`), so that it would
+    write each line's text with no style and no escape: the environment's TTY_COMPATIBLE and FORCE_COLOR
+    first, then the stream's isatty. False (rich decides) in Jupyter and IDLE, which rich treats apart."""
+    if hasattr(builtins, "get_ipython") or getattr(sys.stdin, "__module__", "").startswith("idlelib"):
+        return False
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "0"
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None:
+        return force == ""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return isatty is None or not isatty()
+    except ValueError:  # a closed stream
+        return True
+
+
+# Characters rich changes as it writes a text: tabs expanded by cell width, these controls dropped.
+_RICH_CHANGES = frozenset("\t\x07\x08\x0b\x0c\r")
+
+
+class PlainConsole:
+    """What the view writes to where there is no terminal: each line as rich would write it there (the
+    text of its parts, unstyled, then a newline, flushed), without rich's import (tens of milliseconds
+    before a run's first model call). A line with a character rich would change is handed to rich."""
+
+    is_terminal = False
+
+    def __init__(self, stderr: bool = False):
+        self.stderr = stderr
+        self._rich: Console | None = None
+
+    @property
+    def file(self) -> Any:
+        return sys.stderr if self.stderr else sys.stdout  # looked up at each write, as rich does
+
+    def write(self, line: Line) -> None:
+        text = "".join(part for part, _ in line)
+        if _RICH_CHANGES.isdisjoint(text):
+            file = self.file
+            if file is not None:  # no stream at all (pythonw): rich writes nowhere either
+                file.write(text + "\n")
+                file.flush()
+            return
+        if self._rich is None:
+            self._rich = _rich_console(self.stderr)
+        write(self._rich, line)
+
+
+def write(console: Console | PlainConsole, line: Line) -> None:
+    """Print one line of parts on a console of the view."""
+    if isinstance(console, PlainConsole):
+        console.write(line)
+        return
+    from rich.text import Text
+
+    console.print(Text.assemble(*line), soft_wrap=True)
+
+
+def part(value: Any, style: str = "", *, newlines: bool = False, limit: int | None = None) -> tuple[str, str]:
+    """A part of a line holding untrusted text: shown as `untrusted.visible` writes it."""
+    return visible(value, newlines=newlines, limit=limit), style
 
 
 class LiveView:
     """An event observer (`MetaAgent(on_event=view)`); thread-safe, as the broker emits from threads."""
 
-    def __init__(self, quiet: bool = False, progress: Console | None = None, lines: bool = True):
+    def __init__(
+        self, quiet: bool = False, progress: Console | PlainConsole | None = None, lines: bool = True
+    ):
         self.quiet = quiet
         self.lines = lines  # False: only the status line (evolve prints its own lines)
-        self.console = progress if progress is not None else consoles()[0]
+        if progress is None:  # a quiet view shows nothing: no console to find
+            progress = PlainConsole(stderr=True) if quiet else consoles()[0]
+        self.console = progress
         self.usage = Usage()
         self.cost = 0.0
         self._lock = threading.RLock()
@@ -61,7 +150,7 @@ class LiveView:
         self._shown: dict[Any, list[int]] = {}  # execution -> [lines shown, chars shown, lines hidden]
         self._live: Live | None = None
         self._executed = False  # an execution was shown during the current tool call
-        self._spinner = Spinner("dots")
+        self._spinner: Spinner | None = None  # the status line's, made with its Live
         self._streams: dict[Any, _Stream] = {}  # model call -> what its streamed reply has shown
         self._refreshed = 0.0
 
@@ -86,11 +175,11 @@ class LiveView:
 
     def _run_started(self, event: dict[str, Any]) -> None:
         # Printed once the run exists: a refusal before it (bad flag, missing file) prints one sentence.
-        line = Text.assemble(("AgentFactory", "bold"), " · model ", plain(event.get("model", ""), limit=120))
+        line = [("AgentFactory", "bold"), (" · model ", ""), part(event.get("model", ""), limit=120)]
         if event.get("simulated"):
-            line.append(" (simulated model: figures are not a real model's)", style="yellow")
-        line.append_text(plain(f" · sandbox {event.get('sandbox', '')}", limit=60))
-        self._print(line)
+            line.append((" (simulated model: figures are not a real model's)", "yellow"))
+        line.append(part(f" · sandbox {event.get('sandbox', '')}", limit=60))
+        self._print(*line)
 
     def _model_started(self, event: dict[str, Any]) -> None:
         if event.get("role") == ev.ORCHESTRATOR:
@@ -127,9 +216,9 @@ class LiveView:
     def _stream_line(self, stream: _Stream, line: str) -> None:
         stream.lines += 1
         if stream.lines <= MAX_STREAM_LINES:
-            self._print(Text.assemble(("  ", "dim"), plain(line, limit=MAX_LINE_CHARS)))
+            self._print(("  ", "dim"), part(line, limit=MAX_LINE_CHARS))
         elif stream.lines == MAX_STREAM_LINES + 1:
-            self._print(Text("  … (the rest of this reply is not shown)", "dim"))
+            self._print(("  … (the rest of this reply is not shown)", "dim"))
 
     def _label(self, key: tuple[str, Any], label: str) -> None:
         """Set (or clear, when empty) a status entry that changes as a reply streams; shown at once."""
@@ -146,11 +235,11 @@ class LiveView:
 
     def _compacted(self, event: dict[str, Any]) -> None:
         self._print(
-            Text(
+            (
                 f"  context compacted: {int(event.get('results') or 0)} older item(s) reduced to status "
                 f"lines ({int(event.get('tokens_before') or 0):,} → {int(event.get('tokens_after') or 0):,} "
                 "tokens, estimated)",
-                style="dim",
+                "dim",
             )
         )
 
@@ -164,10 +253,10 @@ class LiveView:
         self.cost += float(event.get("cost_usd") or 0.0)
         if event.get("role") == ev.ORCHESTRATOR:
             self._print(
-                Text(
+                (
                     f"step {event.get('step', '?')} · model {float(event.get('latency_s') or 0):.1f} s · "
                     f"{self.usage.total_tokens:,} tokens · ${self.cost:.4f}",
-                    style="dim",
+                    "dim",
                 )
             )
 
@@ -175,12 +264,10 @@ class LiveView:
         self._executed = False
         self._begin(("tool", event.get("step")), f"{visible(event.get('tool'), limit=60)}")
         self._print(
-            Text.assemble(
-                ("  → ", "green"),
-                plain(event.get("tool"), "bold", limit=60),
-                " ",
-                plain(event.get("arguments", "")),
-            )
+            ("  → ", "green"),
+            part(event.get("tool"), "bold", limit=60),
+            (" ", ""),
+            part(event.get("arguments", "")),
         )
 
     def _tool_done(self, event: dict[str, Any]) -> None:
@@ -188,12 +275,10 @@ class LiveView:
         if event.get("is_error") and not self._executed:  # a failed execution already said why
             message = str(event.get("result") or "").strip()
             self._print(
-                Text.assemble(
-                    ("  ✗ ", "red"),
-                    plain(event.get("tool"), "red", limit=60),
-                    ": ",
-                    plain(_unwrap(message), limit=MAX_RESULT_CHARS),
-                )
+                ("  ✗ ", "red"),
+                part(event.get("tool"), "red", limit=60),
+                (": ", ""),
+                part(_unwrap(message), limit=MAX_RESULT_CHARS),
             )
 
     def _execution_started(self, event: dict[str, Any]) -> None:
@@ -208,25 +293,21 @@ class LiveView:
             return
         shown[0] += 1
         shown[1] += min(len(line), MAX_LINE_CHARS)
-        self._print(Text.assemble(("    │ ", "dim"), plain(line, limit=MAX_LINE_CHARS)))
+        self._print(("    │ ", "dim"), part(line, limit=MAX_LINE_CHARS))
 
     def _execution_done(self, event: dict[str, Any]) -> None:
         self._executed = True
         self._end(("exec", event.get("execution")))
         hidden = self._shown.pop(event.get("execution"), [0, 0, 0])[2]
         if hidden:
-            self._print(
-                Text(f"    │ … {hidden} more line(s) not shown (the run's trace keeps the tail)", "dim")
-            )
+            self._print((f"    │ … {hidden} more line(s) not shown (the run's trace keeps the tail)", "dim"))
         status = str(event.get("status"))
         colour = "green" if status == "ok" else "red"
         self._print(
-            Text.assemble(
-                "    ",
-                plain(event.get("subagent"), colour, limit=60),
-                (f": {visible(status, limit=40)}", colour),
-                f" ({float(event.get('duration_s') or 0):.2f} s)",
-            )
+            ("    ", ""),
+            part(event.get("subagent"), colour, limit=60),
+            (f": {visible(status, limit=40)}", colour),
+            (f" ({float(event.get('duration_s') or 0):.2f} s)", ""),
         )
         error = event.get("error")
         if isinstance(error, dict):
@@ -236,31 +317,27 @@ class LiveView:
                     f" (line {error.get('line')} of {visible(error.get('file') or 'the subagent', limit=80)})"
                 )
             self._print(
-                Text.assemble(
-                    "      ",
-                    plain(error.get("type") or status, "red", limit=80),
-                    ": ",
-                    plain(error.get("message", ""), limit=300),
-                    where,
-                )
+                ("      ", ""),
+                part(error.get("type") or status, "red", limit=80),
+                (": ", ""),
+                part(error.get("message", ""), limit=300),
+                (where, ""),
             )
 
     def _library(self, event: dict[str, Any]) -> None:
         version = event.get("version")
         self._print(
-            Text.assemble(
-                ("    library: ", "cyan"),
-                plain(event.get("action"), "cyan", limit=40),
-                " ",
-                plain(event.get("subagent"), "cyan", limit=80),
-                (f" v{version}" if isinstance(version, int) else "", "cyan"),
-            )
+            ("    library: ", "cyan"),
+            part(event.get("action"), "cyan", limit=40),
+            (" ", ""),
+            part(event.get("subagent"), "cyan", limit=80),
+            (f" v{version}" if isinstance(version, int) else "", "cyan"),
         )
 
     def _mcp_server(self, event: dict[str, Any]) -> None:
         # A start is a dim line; a failure or an exit is the one sentence the user must see.
         style = "dim" if event.get("status") == "started" else "yellow"
-        self._print(Text.assemble(("    mcp: ", style), plain(event.get("message"), style, limit=400)))
+        self._print(("    mcp: ", style), part(event.get("message"), style, limit=400))
 
     def _finished(self, event: dict[str, Any]) -> None:
         self._active.clear()
@@ -288,6 +365,10 @@ class LiveView:
     def _begin(self, key: tuple[str, Any], label: str) -> None:
         self._active[key] = (label, time.monotonic())
         if self._live is None and self.console.is_terminal:
+            from rich.live import Live
+            from rich.spinner import Spinner
+
+            self._spinner = Spinner("dots")
             self._live = Live(
                 self, console=self.console, transient=True, refresh_per_second=8,
                 redirect_stdout=False, redirect_stderr=False,
@@ -305,14 +386,19 @@ class LiveView:
 
         No lock here: Live renders this holding its own lock, which a print under our lock also takes.
         Copying the values is one step under the GIL, so the snapshot is consistent."""
+        from rich.spinner import Spinner
+        from rich.text import Text
+
         now = time.monotonic()
         parts = [f"{label} {now - since:.1f} s" for label, since in tuple(self._active.values())]
+        if self._spinner is None:
+            self._spinner = Spinner("dots")
         self._spinner.update(text=Text(" · ".join(parts) or "working", style="dim"))
         return self._spinner
 
-    def _print(self, text: Text) -> None:
+    def _print(self, *line: tuple[str, str]) -> None:
         if self.lines:
-            self.console.print(text, soft_wrap=True)
+            write(self.console, line)
 
     def close(self) -> None:
         with self._lock:
@@ -351,45 +437,39 @@ def _unwrap(text: str) -> str:
 # -- the final summary -----------------------------------------------------------------------------
 
 
-def print_result(result: Any, progress: Console, answer: Console) -> None:
+def print_result(result: Any, progress: Console | PlainConsole, answer: Console | PlainConsole) -> None:
     """The run's outcome. On a terminal everything goes to one console; otherwise the answer alone goes
     to stdout (what a script captures) and the rest to stderr."""
     colour = "green" if result.status == "success" else "red"
-    head = Text.assemble("\n", (result.status, f"bold {colour}"))
+    head = [("\n", ""), (result.status, f"bold {colour}")]
     if result.reason:
-        head.append(": ")
-        head.append_text(plain(result.reason, newlines=True))
-    progress.print(head, soft_wrap=True)
+        head += [(": ", ""), part(result.reason, newlines=True)]
+    write(progress, tuple(head))
     if result.answer:
         if answer is progress:
-            answer.print(
-                Text.assemble(("Answer: ", "bold"), plain(result.answer, newlines=True)), soft_wrap=True
-            )
+            write(answer, (("Answer: ", "bold"), part(result.answer, newlines=True)))
         else:
-            answer.print(plain(result.answer, newlines=True), soft_wrap=True)
+            write(answer, (part(result.answer, newlines=True),))
     if result.output_files:
-        files = Text("Output files: ")
-        files.append_text(plain(", ".join(f"{result.workspace}/{f}" for f in result.output_files)))
-        progress.print(files, soft_wrap=True)
+        files = ", ".join(f"{result.workspace}/{f}" for f in result.output_files)
+        write(progress, (("Output files: ", ""), part(files)))
     done = [
         ("created", ", ".join(result.created)),
         ("reused", ", ".join(result.reused)),
         ("saved", ", ".join(f"{n} v{v}" for n, v in result.saved)),
         ("rejected", "; ".join(f"{n}: {r}" for n, r in result.rejected.items())),
     ]
-    summary = Text()
+    summary: list[tuple[str, str]] = []
     for index, (label, value) in enumerate(done):
-        summary.append(("" if index == 0 else " · ") + f"{label}: ", style="bold")
-        summary.append_text(plain(value or "-", limit=500))
-    progress.print(summary, soft_wrap=True)
+        summary.append((("" if index == 0 else " · ") + f"{label}: ", "bold"))
+        summary.append(part(value or "-", limit=500))
+    write(progress, tuple(summary))
     total = result.usage + result.subagent_usage
     sim = " (simulated model)" if result.simulated else ""
-    progress.print(
-        Text(
-            f"steps {result.steps} · model calls {result.model_calls} · tokens {total.total_tokens:,} "
-            f"(in {total.total_input_tokens:,}, out {total.output_tokens:,}) · ${result.cost_usd:.4f}{sim} · "
-            f"{result.duration_s:.1f} s"
-        ),
-        soft_wrap=True,
+    steps = (
+        f"steps {result.steps} · model calls {result.model_calls} · tokens {total.total_tokens:,} "
+        f"(in {total.total_input_tokens:,}, out {total.output_tokens:,}) · ${result.cost_usd:.4f}{sim} · "
+        f"{result.duration_s:.1f} s"
     )
-    progress.print(Text(f"Run id: {result.run_id}  (agentfactory runs show {result.run_id})"), soft_wrap=True)
+    write(progress, ((steps, ""),))
+    write(progress, ((f"Run id: {result.run_id}  (agentfactory runs show {result.run_id})", ""),))

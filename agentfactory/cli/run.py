@@ -9,14 +9,13 @@ from typing import Any
 
 import typer
 
-from agentfactory.cli import live
+from agentfactory.cli import common, live
 from agentfactory.cli.common import (
     ConfigOpt,
     LibraryOpt,
     ModelOpt,
     SandboxOpt,
     WorkspacesOpt,
-    err_console,
     print_json,
     settings,
 )
@@ -80,7 +79,8 @@ def run(
         thinking_budget=thinking,
     )
     check_inputs(list(input or []))  # before the banner: a refusal prints one sentence and nothing else
-    progress, answer = live.consoles()
+    # --json shows no progress: no console to find (rich is imported only where a terminal shows it)
+    progress, answer = (None, None) if json_ else live.consoles()
     view = live.LiveView(quiet=json_, progress=progress)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
@@ -91,6 +91,7 @@ def run(
     if json_:
         print_json(result.to_dict())
     else:
+        assert progress is not None and answer is not None
         live.print_result(result, progress, answer)
     raise typer.Exit(result.exit_code)
 
@@ -105,7 +106,7 @@ def read_task(task: str) -> str:
     if stream is None:  # a text stream (tests, embedding): already decoded
         return sys.stdin.read(MAX_TASK_CHARS + 1)
     if sys.stdin.isatty():
-        err_console.print("[dim]Reading the task from standard input; end it with Ctrl-D.[/]")
+        common.err_console.print("[dim]Reading the task from standard input; end it with Ctrl-D.[/]")
     raw = stream.read(MAX_TASK_CHARS * 4 + 1)  # UTF-8 takes at most 4 bytes a character
     try:
         return raw.decode("utf-8")

@@ -12,10 +12,10 @@ of a markup string, and `visible(value)` for the bare string. Every CLI module t
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.markup import escape
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 # C0 controls but tab and newline, DEL, C1 controls (0x9b is CSI on some terminals), the bidirectional
 # overrides and isolates (text that reads differently from what it is), and lone surrogates (which no
@@ -48,9 +48,13 @@ def visible(value: Any, *, newlines: bool = False, limit: int | None = None) -> 
 
 def plain(value: Any, style: str = "", *, newlines: bool = False, limit: int | None = None) -> Text:
     """A Rich Text of `value`: printed as it is, never parsed as markup or emoji codes."""
+    from rich.text import Text  # on first use: `visible` alone needs no rich
+
     return Text(visible(value, newlines=newlines, limit=limit), style=style)
 
 
 def show(value: Any, *, newlines: bool = False, limit: int | None = None) -> str:
     """`visible(value)` with Rich markup escaped: a piece of a string printed with markup on."""
+    from rich.markup import escape
+
     return escape(visible(value, newlines=newlines, limit=limit))

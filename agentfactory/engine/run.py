@@ -13,12 +13,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agentfactory import events as ev
 from agentfactory.config import Settings
 from agentfactory.engine.budget import Budget
-from agentfactory.engine.candidates import CandidateStore
 from agentfactory.engine.execution import Executor
 from agentfactory.engine.library_view import LibraryView
 from agentfactory.engine.log import RunLog, RunMeter
@@ -34,6 +33,9 @@ from agentfactory.errors import (
 from agentfactory.llm.metered import MeteredProvider
 from agentfactory.llm.models import output_tokens_for
 from agentfactory.llm.types import ModelProvider, Usage
+
+if TYPE_CHECKING:
+    from agentfactory.engine.candidates import CandidateStore
 
 STATUS_EXIT = {
     "success": EXIT_OK,
@@ -102,7 +104,6 @@ class OpenRun:
     subagent_provider: MeteredProvider  # behind the subagents' `llm` tool
     library: LibraryView
     executor: Executor
-    candidates: CandidateStore
     experience: Any
     started: float
     model: str
@@ -110,6 +111,19 @@ class OpenRun:
     ledger: Ledger = field(default_factory=Ledger)
     finished: bool = False
     mcp_tools: Any = None  # tools/mcp.McpTools when agentfactory.toml declares MCP servers
+    _candidates: CandidateStore | None = field(default=None, repr=False)
+
+    @property
+    def candidates(self) -> CandidateStore:
+        """The run's candidate store, made when first used: a run that writes no subagent never
+        imports it (nor the gate), which a run's start would otherwise pay before its first model call."""
+        if self._candidates is None:
+            from agentfactory.engine.candidates import CandidateStore
+
+            self._candidates = CandidateStore(
+                self.workspace, self.library, self.executor, self.log, self.task
+            )
+        return self._candidates
 
     def emit(self, type: str, **fields: Any) -> None:
         self.log.emit(type, **fields)
@@ -288,7 +302,6 @@ def open_run(
         subagent_provider=sub_provider,
         library=view,
         executor=executor,
-        candidates=CandidateStore(workspace, view, executor, log, task),
         experience=experience,
         started=time.time(),
         model=spec,

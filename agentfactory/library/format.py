@@ -89,8 +89,6 @@ def _construct_mapping(loader: Any, node: yaml.MappingNode, deep: bool = False) 
 
 def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
     """Frontmatter mapping and body of a SKILL.md (BOM and CRLF accepted)."""
-    import yaml
-
     text = normalise_text(text)
     if not text.startswith("---\n"):
         raise ValidationError("SKILL.md must start with a YAML frontmatter block between '---' lines.")
@@ -99,6 +97,11 @@ def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
         raise ValidationError("SKILL.md frontmatter is not closed by a '---' line.")
     raw = text[4 : 4 + match.start()]
     body = text[4 + match.end() :].lstrip("\n")
+    simple = _simple_frontmatter(raw)
+    if simple is not None:
+        return simple, body
+    import yaml
+
     try:
         data = yaml.load(raw, Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
     except ValidationError:
@@ -121,6 +124,37 @@ def split_skill_md(text: str) -> tuple[dict[str, Any], str]:
     if nesting_exceeds(data, MAX_NESTING):
         raise ValidationError(f"SKILL.md frontmatter is nested too deeply (over {MAX_NESTING} levels).")
     return data, body
+
+
+# A frontmatter line `key: value` whose value YAML reads as this very string: a double-quoted string
+# without escapes, quotes or characters YAML treats apart (controls, line breaks, BOM), or a plain scalar
+# of letters, digits, spaces and plain punctuation that starts with a letter (so never a number, a date,
+# `~` or `<<`). Words YAML reads as booleans or null are left to YAML.
+_SIMPLE_LINE = re.compile(
+    r'([a-z][a-z0-9_-]*): (?:"([^"\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]*)"'
+    r"|([A-Za-z][A-Za-z0-9 _.,;()'/-]*(?<! )))"
+)
+_YAML_WORDS = frozenset(["yes", "no", "true", "false", "on", "off", "null", "y", "n"])
+
+
+def _simple_frontmatter(raw: str) -> dict[str, Any] | None:
+    """The frontmatter as YAML reads it, when it is nothing but `_SIMPLE_LINE`s with distinct keys (the
+    shipped skills' form: a run reads nine at its start, and yaml costs tens of milliseconds to import
+    and parse them); None otherwise, and YAML reads it. tests/library/test_simple_frontmatter.py holds
+    this reading to YAML's."""
+    lines = raw.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    data: dict[str, Any] = {}
+    for line in lines:
+        match = _SIMPLE_LINE.fullmatch(line)
+        if match is None:
+            return None
+        key, quoted, bare = match.groups()
+        if key in data or key in _YAML_WORDS or (bare is not None and bare.lower() in _YAML_WORDS):
+            return None
+        data[key] = quoted if quoted is not None else bare
+    return data or None
 
 
 def skill_body(text: str, *, without_title: bool = False) -> str:

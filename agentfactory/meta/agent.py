@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from agentfactory.config import Settings, load_settings
 from agentfactory.engine.loop import run_tool_loop
 from agentfactory.engine.run import OpenRun, RunResult, open_run
-from agentfactory.engine.templates import prompt_templates
+from agentfactory.engine.templates import prompt_text, prompt_texts
 from agentfactory.errors import UsageError
 from agentfactory.llm.types import ModelProvider
 from agentfactory.meta.handlers import CODE_TOOLS, MetaSkills, dispatch, result_answer
@@ -29,12 +29,41 @@ OFFER_RELATIVE_SCORE = 0.5
 MAX_MCP_OFFERED = 5  # MCP tools offered in the first message
 
 
-def _templates() -> Any:
-    return prompt_templates("agentfactory.meta")
-
-
 def system_prompt() -> str:
-    return _templates().get_template("system.j2").render().strip()
+    return prompt_text("agentfactory.meta", "system.md").strip()
+
+
+def first_message(
+    task: str, input_files: list[str], matches: list[dict[str, Any]], mcp_tools: list[str]
+) -> str:
+    """The run's first message (prompts/first_message.toml): the task, its input files, the library's
+    matches (dicts of name, version, description, signature and success) and the MCP tools offered."""
+    texts = prompt_texts("agentfactory.meta", "first_message.toml")
+    if matches:
+        lines = "".join(
+            texts["match"].format(
+                name=m["name"],
+                version=m["version"],
+                description=m["description"],
+                signature=m["signature"],
+                success=texts["success"].format(success=m["success"]) if m["success"] else "",
+            )
+            for m in matches
+        )
+        offered = texts["matches"].format(lines=lines)
+    else:
+        offered = texts["no_matches"]
+    tools = "".join(texts["mcp_tool"].format(line=line) for line in mcp_tools)
+    return (
+        texts["message"]
+        .format(
+            task=task,
+            input_files=texts["input_files"].format(files=", ".join(input_files)) if input_files else "",
+            matches=offered,
+            mcp_tools=texts["mcp_tools"].format(lines=tools) if mcp_tools else "",
+        )
+        .strip()
+    )
 
 
 class MetaAgent:
@@ -158,12 +187,7 @@ class MetaAgent:
                 }
             )
         files = run.workspace.files(run.workspace.inputs)
-        return (
-            _templates()
-            .get_template("first_message.j2")
-            .render(task=run.task, input_files=files, matches=matches, mcp_tools=offered_mcp_tools(run))
-            .strip()
-        )
+        return first_message(run.task, files, matches, offered_mcp_tools(run))
 
 
 def offered_mcp_tools(run: OpenRun) -> list[str]:

@@ -13,7 +13,6 @@ import json
 import math
 from typing import Any
 
-from agentfactory.engine.gate import file_facts
 from agentfactory.engine.loop import Outcome, declared_failure
 from agentfactory.engine.run import OpenRun
 from agentfactory.errors import ValidationError
@@ -68,8 +67,11 @@ class MetaSkills:
     def __init__(self, run: OpenRun):
         self.run = run
         self.library = run.library
-        self.candidates = run.candidates
         self.ledger = run.ledger
+
+    @property
+    def candidates(self) -> Any:
+        return self.run.candidates  # made at first use (engine/run.py)
 
     # -- search and view -------------------------------------------------------------------------
 
@@ -206,6 +208,8 @@ class MetaSkills:
                 cand.folder, cand.entry, inputs, cand.tools, name=name, version=None, revision=cand.revision
             )
             if trace.status == "ok":
+                from agentfactory.engine.gate import file_facts  # on first use, with the gate
+
                 facts = file_facts(self.run.workspace.outputs, list(trace.output_files))
                 cand.record_success(inputs, trace.result or {}, list(trace.output_files), facts)
             else:

@@ -18,7 +18,6 @@ from typing import Any
 
 from agentfactory.config import ToolSettings
 from agentfactory.errors import ConfigError
-from agentfactory.tools.web_fetch import html_to_text
 
 _FRONTMATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -65,6 +64,8 @@ class LocalSearch:
                 url = str(front.get("url", "") or url)
             text = text[match.end() :]
         if path.suffix.lower() in (".html", ".htm"):
+            from agentfactory.tools.html_text import html_to_text
+
             html_title, text, _ = html_to_text(text)
             title = title or html_title
         if not title:

@@ -359,6 +359,18 @@ NOT_BEFORE_THE_FIRST_CALL = [
     "openai",
     "docker",
     "logging",
+    # rich: the view writes plain text where there is no terminal (cli/live.py PlainConsole)
+    "rich",
+    # jinja2: the Meta-Agent's prompts are a text file and str.format texts (engine/templates.py)
+    "jinja2",
+    # yaml: the shipped skills' frontmatter is read without it (library/format.py)
+    "yaml",
+    # html.parser: only when a page is read (tools/html_text.py)
+    "html.parser",
+    "agentfactory.tools.html_text",
+    # the candidate store and the gate: made when the run writes its first subagent
+    "agentfactory.engine.candidates",
+    "agentfactory.engine.gate",
 ]
 FIRST_CALL = r"""
 import json, os, sys
@@ -375,7 +387,10 @@ main()
 """
 
 
-def test_a_run_reaches_its_first_model_call_without_the_heavy_modules(tmp_path: Path) -> None:
+@pytest.mark.parametrize("output", [[], ["--json"]])
+def test_a_run_reaches_its_first_model_call_without_the_heavy_modules(
+    tmp_path: Path, output: list[str]
+) -> None:
     from agentfactory.library import Library
     from tests.library._helpers import write_folder
 
@@ -387,10 +402,11 @@ def test_a_run_reaches_its_first_model_call_without_the_heavy_modules(tmp_path: 
     proc = subprocess.run(
         [sys.executable, "-c", FIRST_CALL, json.dumps(NOT_BEFORE_THE_FIRST_CALL), str(out), "run", "Say hi."]
         + ["--model", f"scripted:{script}", "--sandbox", "local", "--max-steps", "5", "--max-cost", "1.5"]
-        + ["--library", str(tmp_path / "lib"), "--workspaces", str(tmp_path / "ws")],
+        + ["--library", str(tmp_path / "lib"), "--workspaces", str(tmp_path / "ws"), *output],
         capture_output=True,
         text=True,
-        env=_env(),
+        # the output is a pipe, as rich sees it too: no variable that tells rich it is a terminal
+        env={k: v for k, v in _env().items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")},
         cwd=tmp_path,
         timeout=300,
     )

@@ -19,7 +19,9 @@ PACKAGE = Path(agentfactory.__file__).parent
 # Readers that stay, each for a reason: inside the sandbox (the runner and the tool module read the
 # socket path the job gives them); the Docker SDK's own DOCKER_HOST; git's identity fallback; a crash
 # injection hook of the library's tests (library/repo.py); the terminal's width and a shell asking for
-# completions (cli/surface.py, as typer and rich read them). Everything else goes through load_settings.
+# completions (cli/surface.py, as typer and rich read them); whether rich would find a terminal
+# (cli/live.py: TTY_COMPATIBLE and FORCE_COLOR, as rich reads them). Everything else goes through
+# load_settings.
 ALLOWED = {
     "config.py",
     "sandbox/runtime/runner.py",
@@ -28,6 +30,7 @@ ALLOWED = {
     "library/_git.py",
     "library/repo.py",
     "cli/surface.py",
+    "cli/live.py",
     # The OpenTelemetry environment contract (OTEL_EXPORTER_OTLP_*, OTEL_SDK_DISABLED, OTEL_SERVICE_NAME):
     # the SDK reads the same variables itself; otel.py only decides whether to load it at all.
     "otel.py",

@@ -327,7 +327,7 @@ def test_local_web_search_without_a_folder_says_what_to_set(tmp_path):
 
 
 def test_page_text_leaves_out_chrome_but_keeps_article_headers_and_every_link():
-    from agentfactory.tools.web_fetch import html_to_text
+    from agentfactory.tools.html_text import html_to_text
 
     html = (
         "<html><head><title>T</title></head><body>"
