@@ -8,9 +8,9 @@ block. The tool name is the skill name with `-` turned into `_`.
 These files are part of the installation: a broken one is a broken install, said in one sentence
 (ConfigError, exit 3) naming the file and what is wrong, never a traceback. Reading a tier checks
 everything but the schema's validity as a JSON schema: that check needs jsonschema (tens of
-milliseconds to import, which nothing needs before a tool call is validated), so the schemas of the
-loaded skills are checked when the first validator is compiled (llm/validation.py), before any call
-is validated against them.
+milliseconds to import, which nothing needs before a tool call is validated), so a skill's schema is
+checked when a validator is first compiled for it (llm/validation.py), before any call is validated
+against it.
 """
 
 from __future__ import annotations
@@ -82,28 +82,38 @@ def parse_skill(path: Path) -> Skill:
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise BrokenSkill(path, "has a schema that does not describe an object of arguments")
     with _unchecked_lock:
-        _unchecked[id(schema)] = (path, schema)
+        _unchecked[_key(schema)] = (path, schema)
     return Skill(name, name.replace("-", "_"), " ".join(description.split()), body, schema)
 
 
 # The schemas of the skills read so far that are not yet checked as JSON schemas, with their files.
-_unchecked: dict[int, tuple[Path, dict[str, Any]]] = {}
+_unchecked: dict[str, tuple[Path, dict[str, Any]]] = {}
 _unchecked_lock = threading.Lock()
 
 
-def check_loaded_schemas() -> None:
+def _key(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, sort_keys=True, default=str)
+
+
+def check_loaded_schemas(schema: dict[str, Any] | None = None) -> None:
     """Check the schemas of the skills read so far as JSON schemas (Draft 2020-12): BrokenSkill, naming
-    the file, for one that is not. llm/validation.py calls this before it compiles a validator."""
+    the file, for one that is not. With `schema`, only that one, when it is a skill's: llm/validation.py
+    calls this before it compiles a validator for it (a run checks the skills it calls, when it calls
+    them, not all nine at its first tool call)."""
     with _unchecked_lock:
-        pending = list(_unchecked.items())
+        if schema is None:
+            pending = list(_unchecked.items())
+        else:
+            key = _key(schema)
+            pending = [(key, _unchecked[key])] if key in _unchecked else []
     if not pending:
         return
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 
-    for key, (path, schema) in pending:
+    for key, (path, loaded) in pending:
         try:
-            Draft202012Validator.check_schema(schema)
+            Draft202012Validator.check_schema(loaded)
         except SchemaError as exc:
             raise BrokenSkill(path, f"has an invalid JSON schema ({exc.message[:200]})") from None
         with _unchecked_lock:

@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 _RAW_PREVIEW = 300
 _validators: dict[str, Draft202012Validator] = {}
 _validators_lock = threading.Lock()
-# Checks run before a validator is compiled, once jsonschema is imported anyway: the skill tiers register
-# theirs (the shipped skills' schemas), so a broken one is reported at the first tool call.
-BEFORE_COMPILE: list[Callable[[], None]] = []
+# Checks run before a validator is compiled for a schema, once jsonschema is imported anyway: the skill
+# tiers register theirs (a shipped skill's schema), so a broken one is reported at its first call.
+BEFORE_COMPILE: list[Callable[[dict[str, Any]], None]] = []
 
 
 def _validator(schema: dict[str, Any]) -> Draft202012Validator:
@@ -34,7 +34,7 @@ def _validator(schema: dict[str, Any]) -> Draft202012Validator:
         validator = _validators.get(key)
         if validator is None:
             for check in BEFORE_COMPILE:
-                check()
+                check(schema)
             validator = Draft202012Validator(schema)
             _validators[key] = validator
         return validator

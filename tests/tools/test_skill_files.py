@@ -82,3 +82,15 @@ def test_a_run_with_an_invalid_meta_skill_schema_exits_3_at_its_first_tool_call(
     (run,) = project.run_dirs()
     lines = (run / "events.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[-1])["type"] == "run_finished"
+
+
+def test_a_skill_schema_is_checked_when_the_skill_is_first_called_not_at_every_first_call(skills):
+    """The first tool call of a run compiles a validator for that tool's schema only: the other skills'
+    schemas are checked when they are called (nine schema checks cost tens of ms on every run)."""
+    path = skills / "tools" / "web-fetch" / "SKILL.md"
+    path.write_text(path.read_text(encoding="utf-8").replace('"minLength": 1', '"minLength": "one"', 1))
+    fetch = load_tier("tools")["web_fetch"]
+    search = load_tier("tools")["web_search"]
+    tiers.check_loaded_schemas(search.schema)  # another skill's schema: fine
+    with pytest.raises(ConfigError, match="invalid JSON schema"):
+        tiers.check_loaded_schemas(fetch.schema)
