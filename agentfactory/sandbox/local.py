@@ -102,6 +102,7 @@ class LocalBackend:
         self._closed = False
         self._ready: _Prepared | None = None
         self._want = threading.Event()
+        self._stopped = threading.Event()  # set by close(): ends the pool's back-off at once
         self._reap: queue.Queue[_Prepared | None] = queue.Queue()
         self._reaper = threading.Thread(target=self._reap_loop, name="local-sandbox-reaper", daemon=True)
         self._reaper.start()
@@ -120,6 +121,7 @@ class LocalBackend:
             self._closed = True
             ready, self._ready = self._ready, None
             self._want.set()
+            self._stopped.set()
         if self._filler is not None:
             self._filler.join(timeout=60)
         with self._lock:
@@ -170,7 +172,7 @@ class LocalBackend:
                 if prepared is not None:
                     self._reap.put(prepared)
                 prepared = None
-                time.sleep(0.5)
+                self._stopped.wait(0.5)  # a back-off, cut short by close()
             with self._lock:
                 if prepared is not None and not self._closed and self._ready is None:
                     self._ready, prepared = prepared, None

@@ -219,3 +219,27 @@ def test_local_request_below_the_preload_minimum_gets_a_fresh_interpreter(warm, 
     trace = _run_warm(warm, tmp_path, LIMITS, "small", inputs={"size_mb": 1}, memory_mb=128)
     assert trace.status == "ok", trace.compact()
     assert trace.result == {"as": 128 << 20, "warm": False, "size": 1 << 20}
+
+
+def test_local_pool_close_does_not_wait_out_the_back_off_of_a_failed_start(monkeypatch):
+    """A start that failed backs off before the next; close() (every command's exit) ends the back-off at
+    once instead of waiting for it: a run that ended before its warm sandbox was ready spent 0.5 s there."""
+    import time
+
+    from agentfactory.errors import SandboxError
+
+    started = []
+
+    def failing(self, warm=False):
+        started.append(time.monotonic())
+        raise SandboxError("no sandbox here")
+
+    monkeypatch.setattr(LocalBackend, "_start", failing)
+    backend = LocalBackend(SETTINGS, pool_size=1)
+    end = time.monotonic() + 5
+    while not started and time.monotonic() < end:
+        time.sleep(0.005)
+    assert started
+    begin = time.monotonic()
+    backend.close()
+    assert time.monotonic() - begin < 0.3
