@@ -368,8 +368,7 @@ class DockerBackend:
                     return self._finish(
                         slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
                     )
-            if session is not None:  # its socket listened already; calls are served from now on
-                session.start()
+            # The session's socket listened already; `_wait` starts serving it at the first call.
             if req.on_started is not None:
                 req.on_started()
             host_status, reported = self._wait(slot, req, start, session)
@@ -422,7 +421,11 @@ class DockerBackend:
                     self._stop(slot)
                     return t.OUTPUT_LIMIT, False
             fds = [slot.wake_r, *([done.fd] if done is not None and done.watching else [])]
+            if session is not None and session.connect_fd() >= 0:  # no call served yet
+                fds.append(session.connect_fd())
             ready, _, _ = select.select(fds, [], [], min(0.1, max(deadline - now, 0.001)))
+            if session is not None:
+                session.start_if_connected(ready)
             if done is not None and done.fd in ready and done.read():
                 return None, True
         return None, False

@@ -297,8 +297,7 @@ class LocalBackend:
                 if proc.poll() is not None:
                     note = _launcher_note(jd, proc.returncode)
             else:
-                if session is not None:  # its socket listened already; calls are served from now on
-                    session.start()
+                # The session's socket listened already; `_wait` starts serving it at the first call.
                 if req.on_started is not None:
                     req.on_started()
                 host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
@@ -350,6 +349,8 @@ class LocalBackend:
         deadline = start + req.timeout_s
         next_check = start + 0.25
         pidfd = _pidfd(proc.pid)
+        if pidfd < 0 and session is not None:  # nothing to select on: serve calls from now on
+            session.start()
         try:
             while proc.poll() is None:
                 now = time.monotonic()
@@ -367,7 +368,11 @@ class LocalBackend:
                 wait = min(_CHECK_S, max(deadline - now, 0.001))
                 if pidfd >= 0:
                     fds = [pidfd, *([done.fd] if done is not None and done.watching else [])]
+                    if session is not None and session.connect_fd() >= 0:  # no call served yet
+                        fds.append(session.connect_fd())
                     ready, _, _ = select.select(fds, [], [], wait)
+                    if session is not None:
+                        session.start_if_connected(ready)
                     if done is not None and done.fd in ready and done.read():
                         return None, "", True
                 else:
