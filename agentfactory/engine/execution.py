@@ -104,32 +104,38 @@ class Executor:
         started = time.time()
 
         def record(trace: Any) -> None:
-            """The trace file, the event and the experience row; the backend calls it (on_finished)
-            before it starts its own background work (teardown, refill), so neither slows the other."""
+            """The experience row, then the trace file and the event made once the caller has the
+            trace (`EventLog.later`: in the log before any later event and before it closes). The
+            backend calls it (on_finished) before it starts its own background work (teardown,
+            refill)."""
             if early.recorded:
                 return
             early.recorded = True
             wall = time.time() - started
             early()  # a backend that never called it
-            trace_path = early.write_trace(trace)
-            self.log.emit(
-                ev.SUBAGENT_EXECUTION,
-                subagent=name,
-                version=version,
-                revision=revision,
-                status=trace.status,
-                duration_s=trace.duration_s,
-                inputs_digest=early.digest,
-                trace=str(trace_path.relative_to(self.workspace.root)),
-                tool_calls=len(trace.tool_calls),
-                tool_usage=trace.usage_totals(),
-                execution=number,
-                error=error_summary(trace),
-            )
             if self.experience is not None:
                 self.experience.record_subagent_execution(
                     self._record(trace, name, version, inputs, wall, VALIDATION if validation else kind)
                 )
+
+            def event() -> None:
+                trace_path = early.write_trace(trace)
+                self.log.emit(
+                    ev.SUBAGENT_EXECUTION,
+                    subagent=name,
+                    version=version,
+                    revision=revision,
+                    status=trace.status,
+                    duration_s=trace.duration_s,
+                    inputs_digest=early.digest,
+                    trace=str(trace_path.relative_to(self.workspace.root)),
+                    tool_calls=len(trace.tool_calls),
+                    tool_usage=trace.usage_totals(),
+                    execution=number,
+                    error=error_summary(trace),
+                )
+
+            self.log.later(event)
 
         request.on_finished = lambda trace: record(settle_trace(trace))
         try:
