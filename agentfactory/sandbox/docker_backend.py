@@ -344,19 +344,16 @@ class DockerBackend:
         try:
             slot.jd.load(req)
             job = slot.jd.job(req, PATHS)
-            session = _session(slot, req)
+            _refuse_without_broker(slot, req)
             start = time.monotonic()
             live = pump_container(slot.container, req.on_output) if req.on_output is not None else None
             handover = POOL_HANDOVER_S if pooled else COLD_HANDOVER_S
             if not _hand_over(slot, job, handover, live):
                 if pooled:  # a stale pre-started container: fall back to a fresh one, once
-                    if session is not None:
-                        session.close()
-                        session = None
                     self._discard(slot)
                     slot, pooled = self._create(req.memory_mb, req.run_id), False
                     slot.jd.load(req)
-                    session = _session(slot, req)
+                    _refuse_without_broker(slot, req)
                     start = time.monotonic()
                     if live is not None:  # the stale container's stream ends with it; follow the new one
                         live.join()
@@ -368,7 +365,7 @@ class DockerBackend:
                     return self._finish(
                         slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
                     )
-            # The session's socket listened already; `_wait` starts serving it at the first call.
+            session = _session(slot, req)  # opened while the sandbox starts; served from the first call
             if req.on_started is not None:
                 req.on_started()
             host_status, reported = self._wait(slot, req, start, session)
@@ -496,14 +493,19 @@ def _hand_over(slot: _Slot, job: bytes, deadline_s: float, live: Any = None) -> 
     return slot.jd.hand_over(token + job, deadline_s, alive=lambda: not slot.exited.is_set())
 
 
+def _refuse_without_broker(slot: _Slot, req: t.ExecutionRequest) -> None:
+    """Without a broker nothing listens on the slot's socket (a connection is refused)."""
+    if req.broker is None and (listener := slot.take_listener()) is not None:
+        listener.close()
+
+
 def _session(slot: _Slot, req: t.ExecutionRequest) -> Any:
-    """The request's broker session on the slot's socket, not serving yet (started after the handover);
-    None without a broker, and then nothing listens there (a connection is refused)."""
-    listener = slot.take_listener()
+    """The request's broker session on the slot's socket, bound ahead: opened once the job is handed
+    over (a call made before waits in the socket's backlog) and serving from the first call (`_wait`);
+    None without a broker."""
     if req.broker is None:
-        if listener is not None:
-            listener.close()
         return None
+    listener = slot.take_listener()
     return req.broker.open_session(slot.jd.socket_path, req.tools, start=False, listener=listener)
 
 

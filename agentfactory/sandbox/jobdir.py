@@ -109,17 +109,21 @@ class JobDir:
         ):
             raise UsageError(f"Entry module '{req.entry}' not found in {code_dir}.")
         copy_tree(code_dir, self.code, MAX_CODE_BYTES, "subagent code")
-        if req.workdir is not None and (Path(req.workdir) / "inputs").is_dir():
-            copy_tree(Path(req.workdir) / "inputs", self.inputs, MAX_INPUT_BYTES, "inputs")
-        if req.output_dir is not None and Path(req.output_dir).is_dir():
+        # A folder that is not there (or not a folder) has nothing to copy: copy_tree says so by opening
+        # it, without a check before.
+        if req.workdir is not None:
+            inputs = os.path.join(req.workdir, "inputs")
+            copy_tree(inputs, self.inputs, MAX_INPUT_BYTES, "inputs", missing_ok=True)
+        if req.output_dir is not None:
             # One run's outputs/ is one folder: a later execution reads what an earlier one wrote.
             hashes = copy_tree(
-                Path(req.output_dir),
+                req.output_dir,
                 self.outputs,
                 req.output_max_mb << 20,
                 "earlier outputs",
                 skip=False,
                 owner=self.sandbox_ids,
+                missing_ok=True,
             )
             self.seeded.update(hashes)
 

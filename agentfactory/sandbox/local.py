@@ -281,11 +281,9 @@ class LocalBackend:
         try:
             jd.load(req)
             job = jd.job(req, box.paths, site_paths=SITE_PATHS, rlimits=_limits(req))
-            listener, box.listener = box.listener, None
-            if req.broker is not None:
-                session = req.broker.open_session(jd.socket_path, req.tools, start=False, listener=listener)
-            elif listener is not None:  # nothing listens there then (a connection is refused)
-                listener.close()
+            if req.broker is None and box.listener is not None:  # nothing listens there (refused)
+                box.listener.close()
+                box.listener = None
             if req.on_output is not None:  # the live view's copy of the subagent's stdout
                 live, box.out_r = pump_fd(box.out_r, req.on_output), -1  # the pump owns and closes it now
             token = box.done.arm() if box.done is not None else b""
@@ -297,7 +295,12 @@ class LocalBackend:
                 if proc.poll() is not None:
                     note = _launcher_note(jd, proc.returncode)
             else:
-                # The session's socket listened already; `_wait` starts serving it at the first call.
+                if req.broker is not None:  # opened while the sandbox starts: its socket listened
+                    # already (a call waits in the backlog); `_wait` serves it from the first call.
+                    listener, box.listener = box.listener, None
+                    session = req.broker.open_session(
+                        jd.socket_path, req.tools, start=False, listener=listener
+                    )
                 if req.on_started is not None:
                     req.on_started()
                 host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
