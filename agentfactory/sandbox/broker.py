@@ -447,8 +447,9 @@ class BrokerSession:
         with self._lock:
             self._closed.set()
             started = self._started
-        self._stop_listening()
-        if not started:  # no accept thread owns the descriptor: close it here
+        if started:
+            self._stop_listening()
+        else:  # no accept thread to wake, none owns the descriptor: close it here
             with contextlib.suppress(OSError):
                 self._sock.close()
         with self._lock:
