@@ -443,7 +443,9 @@ class BrokerSession:
             if len(self.records) <= self.broker.max_calls:  # the calls served, and the closing note
                 self.records.append(record)
 
-    def close(self) -> list[ToolCallRecord]:
+    def close(self, unlink: bool = True) -> list[ToolCallRecord]:
+        """Stop serving (no call is answered after) and return the records. `unlink=False` leaves the
+        socket file, closed, to its owner: a backend whose job folder's removal takes it."""
         with self._lock:
             self._closed.set()
             started = self._started
@@ -457,8 +459,9 @@ class BrokerSession:
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        if unlink:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
         with self._lock:
             records = list(self.records)
             refused = self.refused_after_limit

@@ -374,7 +374,7 @@ class DockerBackend:
             return trace
         except KeyboardInterrupt:
             _remove(slot.container)  # first, before anything else can be interrupted
-            calls = session.close() if session else []
+            calls = session.close(unlink=False) if session else []  # the job folder's removal takes the file
             session = None
             trace = slot.jd.finish(
                 req, self.name, self.isolation, time.monotonic() - start, t.INTERRUPTED, tool_calls=calls
@@ -387,7 +387,7 @@ class DockerBackend:
             raise
         finally:
             if session is not None:
-                session.close()
+                session.close(unlink=False)
             self._refill()
 
     def _refill(self) -> None:
@@ -463,7 +463,7 @@ class DockerBackend:
                 host_status, note = t.SANDBOX_ERROR, "the container disappeared during the execution"
             elif _needs_inspect(slot.jd):
                 oom = self._oom_killed(slot)
-        calls = session.close() if session else []
+        calls = session.close(unlink=False) if session else []  # the job folder's removal takes the file
         trace = slot.jd.finish(req, self.name, self.isolation, duration, host_status, note, oom, calls)
         trace.sandbox_id = slot.container.id or ""
         hand_back(req, trace)  # the caller's records first, then the container's removal

@@ -316,7 +316,7 @@ class LocalBackend:
                     _await_namespace_end(fd)  # nothing of the sandbox still writes while the host reads
             if live is not None:
                 live.join()
-            calls = session.close() if session else []
+            calls = session.close(unlink=False) if session else []  # the job folder's removal takes the file
             session = None
             if host_status is None and proc.returncode not in (0, None):
                 note = _launcher_note(jd, proc.returncode)
@@ -330,7 +330,7 @@ class LocalBackend:
                 _killpg(proc.pid)
                 proc.wait()
             if session is not None:
-                session.close()
+                session.close(unlink=False)
             # The sandbox's end (once its runner reported) and its job folder's removal (slow after
             # bubblewrap) in the background; the next sandbox is started after this execution, not
             # beside it.

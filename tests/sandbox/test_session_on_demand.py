@@ -4,6 +4,8 @@ a tool it was not given included."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from agentfactory.sandbox import ToolBroker, echo_tool
@@ -47,7 +49,8 @@ def test_an_execution_that_calls_no_tool_starts_no_broker_thread(run_local, tool
     assert trace.status == "ok" and trace.result == {"y": 1}, trace.compact()
     [session] = broker.sessions
     assert not session.started and trace.tool_calls == []
-    assert not session.path.exists()  # closed all the same
+    with socket.socket(socket.AF_UNIX) as client, pytest.raises(OSError):  # closed all the same
+        client.connect(str(session.path))
 
 
 def test_an_allocated_tool_is_served_from_the_first_call(run_local):
