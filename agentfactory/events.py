@@ -164,17 +164,18 @@ class EventLog:
 
     def _make_later(self) -> BaseException | None:
         """Make the queued events, in order, holding `order`. Returns the first error met (once)."""
-        if not self._making:  # not re-entered from a queued event's own emit
-            self._making = True
-            try:
-                while self._later:
-                    work = self._later.popleft()
-                    try:
-                        work()  # its emits are written at once: this loop is not re-entered
-                    except Exception as exc:  # noqa: BLE001 - handed to the next caller
-                        self._later_error = self._later_error or exc
-            finally:
-                self._making = False
+        if self._making:  # re-entered from a queued event's own emit: that event is written at once
+            return None
+        self._making = True
+        try:
+            while self._later:
+                work = self._later.popleft()
+                try:
+                    work()
+                except Exception as exc:  # noqa: BLE001 - handed to the next caller
+                    self._later_error = self._later_error or exc
+        finally:
+            self._making = False
         error, self._later_error = self._later_error, None
         return error
 

@@ -205,3 +205,23 @@ def test_observers_see_records_made_later_in_the_log_s_order(tmp_path, monkeypat
 
 def _types_of(path) -> list[str]:
     return [e["type"] for e in ev.read_events(path)]
+
+
+def test_one_failed_record_does_not_fail_the_records_queued_after_it(tmp_path):
+    log = ev.EventLog(tmp_path / "events.jsonl", "r")
+    gate = threading.Event()
+
+    def broken():
+        assert gate.wait(10)
+        raise OSError(28, "No space left on device")
+
+    def fine():
+        log.emit(ev.EXECUTION_STARTED, subagent="s", version=1, revision=None, execution=2)
+
+    log.later(broken)
+    log.later(fine)
+    gate.set()
+    with pytest.raises(OSError, match="No space left"):
+        log.flush()
+    log.close()
+    assert _types_of(tmp_path / "events.jsonl") == ["execution_started"]
