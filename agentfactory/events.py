@@ -18,12 +18,17 @@ encodes as UTF-8 and holds no raw control character); this module re-exports its
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
+import queue
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -91,7 +96,10 @@ class EventLog:
     """Append-only JSONL writer for one run. Thread-safe; each event is flushed to the OS at once.
 
     Each event is checked against its record (`event_problem`): with `strict` (the test suite sets
-    it) a bad one raises EventSchemaError; otherwise it is written with a `schema_error` field."""
+    it) a bad one raises EventSchemaError; otherwise it is written with a `schema_error` field.
+
+    An event may be made after its emitter moved on (`later`): a background thread makes it at once, and
+    it is in the log, in the order queued, before any later event and before `close` returns."""
 
     strict: ClassVar[bool] = False
 
@@ -101,6 +109,12 @@ class EventLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._lock = threading.Lock()
+        # Held while an event is written (and, in a subclass, handed on) and while queued events are
+        # made: what `later` queued is written before anything emitted after it, whichever thread.
+        self.order = threading.RLock()
+        self._later: deque[Callable[[], object]] = deque()
+        self._making = False
+        self._later_error: BaseException | None = None
 
     def _checked(self, type: str, values: dict[str, Any], live: bool) -> dict[str, Any]:
         problem = event_problem(type, values)
@@ -113,14 +127,57 @@ class EventLog:
         return {**values, "schema_error": problem}
 
     def emit(self, type: str, **values: Any) -> dict[str, Any]:
-        values = self._checked(type, values, live=False)
-        event = {"type": type, "ts": round(time.time(), 6), "run_id": self.run_id, **values}
-        line = json_bytes(event) + b"\n"
-        with self._lock:
-            if self._fd < 0:
-                raise ValueError(f"event log {self.path} is closed")
-            os.write(self._fd, line)
+        with self.order:
+            error = self._make_later()  # what was queued before comes first
+            values = self._checked(type, values, live=False)
+            event = {"type": type, "ts": round(time.time(), 6), "run_id": self.run_id, **values}
+            line = json_bytes(event) + b"\n"
+            with self._lock:
+                if self._fd < 0:
+                    raise ValueError(f"event log {self.path} is closed")
+                os.write(self._fd, line)
+        if error is not None:  # a queued event failed: its emitter learns it now, this event kept
+            raise error
         return event
+
+    def later(self, work: Callable[[], object]) -> None:
+        """Run `work` once the caller has moved on: it does what an event reports on (writes a file,
+        say) and emits that event. A background thread runs it at once; whatever happens next, its
+        events are in the log, in the order queued, before any event emitted after this call and
+        before `close` returns, and `flush()` waits for them. If `work` fails, the next `emit` or
+        `flush` of a caller raises that error (after writing its own event); `close` does not."""
+        with self._lock:
+            closed = self._fd < 0
+        if closed:  # nothing will flush it: run here, failing here as an emit would
+            work()
+            return
+        self._later.append(work)
+        _QUEUING.add(self)
+        _later_worker().put(self)
+
+    def flush(self) -> None:
+        """Make and write every queued event now (waiting for one another thread is making)."""
+        with self.order:
+            error = self._make_later()
+        if error is not None:
+            raise error
+
+    def _make_later(self) -> BaseException | None:
+        """Make the queued events, in order, holding `order`. Returns the first error met (once)."""
+        if self._making:  # re-entered from a queued event's own emit: that event is written at once
+            return None
+        self._making = True
+        try:
+            while self._later:
+                work = self._later.popleft()
+                try:
+                    work()
+                except Exception as exc:  # noqa: BLE001 - handed to the next caller
+                    self._later_error = self._later_error or exc
+        finally:
+            self._making = False
+        error, self._later_error = self._later_error, None
+        return error
 
     @property
     def observed(self) -> bool:
@@ -138,16 +195,53 @@ class EventLog:
         return {"type": type, "ts": round(time.time(), 6), "run_id": self.run_id, **values}
 
     def close(self) -> None:
-        with self._lock:
-            if self._fd >= 0:
-                os.close(self._fd)
-                self._fd = -1
+        with self.order:
+            self._make_later()  # queued events are written; an error of theirs surfaced already or is lost
+            with self._lock:
+                if self._fd >= 0:
+                    os.close(self._fd)
+                    self._fd = -1
 
     def __enter__(self) -> EventLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_WORKER: tuple[int, queue.SimpleQueue[EventLog]] | None = None  # (pid, its queue) of the process's maker
+_WORKER_LOCK = threading.Lock()
+_QUEUING: weakref.WeakSet[EventLog] = weakref.WeakSet()  # logs that queued events, made at exit
+
+
+def _later_worker() -> queue.SimpleQueue[EventLog]:
+    """The queue of the thread that makes queued events (one per process, started on first use; a
+    forked child starts its own). At the interpreter's exit, what it has not made yet is made."""
+    global _WORKER
+    worker = _WORKER
+    if worker is not None and worker[0] == os.getpid():
+        return worker[1]
+    with _WORKER_LOCK:
+        if _WORKER is None or _WORKER[0] != os.getpid():
+            logs: queue.SimpleQueue[EventLog] = queue.SimpleQueue()
+            threading.Thread(target=_make_queued, args=(logs,), name="event-log-later", daemon=True).start()
+            if _WORKER is None:
+                atexit.register(_make_all_queued)
+            _WORKER = (os.getpid(), logs)
+        return _WORKER[1]
+
+
+def _make_queued(logs: queue.SimpleQueue[EventLog]) -> None:
+    while True:
+        log = logs.get()
+        with log.order:
+            log._later_error = log._make_later()  # kept for the log's next caller
+
+
+def _make_all_queued() -> None:
+    for log in list(_QUEUING):
+        with contextlib.suppress(Exception):
+            log.flush()
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:

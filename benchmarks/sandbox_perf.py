@@ -5,7 +5,9 @@
 "in a run" goes through the run's own execution code (`agentfactory.engine.execution.Executor.execute`,
 what `run_subagent` calls): a tool broker bound to the execution's wall clock, the run's inputs/ and
 outputs/ folders, its memory limit, `settle_trace`, the trace file and the execution event; the subagent
-has no tool allocated, as most have.
+has no tool allocated, as most have. The clock stops when `execute` returns the trace, as the run's next
+step starts then: the trace file and the `subagent_execution` event are written after that by the event
+log's background thread (`EventLog.later`), and flushed, untimed, before the next execution.
 "broker-less" is the bare request this script measured before (no broker, no folders). The two are timed
 interleaved (one of each in turn), so a slow moment of the machine falls on both; medians are printed
 with their ratio, and beside it the median of each round's own ratio ("paired", what the regression test
@@ -14,8 +16,8 @@ timed execution (the steady state between the model calls of a run), and so does
 for its one sandbox started ahead. "pandas + matplotlib" is a subagent
 that imports both, builds a small DataFrame and a figure, on the in-run path.
 
-Also importable: `run_executor` / `in_run` / `bare` / `interleaved` are what the regression test in
-tests/sandbox/test_perf_ratio.py times.
+Also importable: `run_executor` / `in_run` / `bare` / `settled` / `interleaved` are what the regression
+test in tests/sandbox/test_perf_ratio.py times.
 """
 
 from __future__ import annotations
@@ -86,6 +88,20 @@ def timed(execute: Callable[[], Any]) -> float:
     return elapsed
 
 
+def settled(executor: Executor, backend: Any) -> Callable[[], None]:
+    """What runs untimed before each execution: the run's records of the one before are written (they
+    are made after `execute` returns), and the backend waits for its pool (the steady state between a
+    run's model calls)."""
+    wait_pool = getattr(backend, "wait_pool", None)
+
+    def settle() -> None:
+        executor.log.flush()
+        if wait_pool is not None:
+            wait_pool()
+
+    return settle
+
+
 def interleaved(
     executions: dict[str, Callable[[], Any]], runs: int, before: Callable | None = None
 ) -> dict[str, list[float]]:
@@ -111,11 +127,11 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
     backend = get_backend(settings.sandbox, backend_name, pool_size=2) if backend_name == "docker" else None
     if backend is None:
         backend = get_backend(settings.sandbox, backend_name)
-    before = getattr(backend, "wait_pool", None)
     broker = ToolBroker({"echo": echo_tool})
     trivial = write_subagent(root, "trivial", TRIVIAL)
     rows = []
     executor = run_executor(root, settings, backend, broker)
+    before = settled(executor, backend)
     try:
         for _ in range(3):  # caches of the daemon, the page cache, the pool's first containers
             timed(bare(backend, trivial, "trivial", {"x": 1}))

@@ -1,14 +1,15 @@
 """The one execution path: every subagent execution of a run, whoever asks for it, goes through here.
 
 `Executor.execute` builds the sandbox request (the run's wall clock caps it, a spent budget starts
-none), runs it, writes the trace file, emits the `subagent_execution` event and hands the experience
-store a typed `SubagentExecution`. A Meta-Agent tool call, a gate case and an evolve validation differ
-only in their arguments. It knows no Meta-Agent and never writes to the library.
+none), runs it, hands the experience store a typed `SubagentExecution`, and has the trace file written
+and the `subagent_execution` event emitted once its caller has the trace (`EventLog.later`: both are
+there before anything the run logs next, and before its log closes). A Meta-Agent tool call, a gate
+case and an evolve validation differ only in their arguments. It knows no Meta-Agent and never writes
+to the library.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import time
@@ -104,32 +105,38 @@ class Executor:
         started = time.time()
 
         def record(trace: Any) -> None:
-            """The trace file, the event and the experience row; the backend calls it (on_finished)
-            before it starts its own background work (teardown, refill), so neither slows the other."""
+            """The experience row now; the trace file and the event once the caller has the trace
+            (`EventLog.later`: a background thread writes them at once, and they are in the log
+            before any later event, run_finished included, and before it closes). The backend calls
+            it (on_finished) before it starts its own background work (teardown, refill)."""
             if early.recorded:
                 return
             early.recorded = True
             wall = time.time() - started
             early()  # a backend that never called it
-            trace_path = early.write_trace(trace)
-            self.log.emit(
-                ev.SUBAGENT_EXECUTION,
-                subagent=name,
-                version=version,
-                revision=revision,
-                status=trace.status,
-                duration_s=trace.duration_s,
-                inputs_digest=early.digest,
-                trace=str(trace_path.relative_to(self.workspace.root)),
-                tool_calls=len(trace.tool_calls),
-                tool_usage=trace.usage_totals(),
-                execution=number,
-                error=error_summary(trace),
-            )
             if self.experience is not None:
                 self.experience.record_subagent_execution(
                     self._record(trace, name, version, inputs, wall, VALIDATION if validation else kind)
                 )
+
+            def event() -> None:
+                trace_path = early.write_trace(trace)
+                self.log.emit(
+                    ev.SUBAGENT_EXECUTION,
+                    subagent=name,
+                    version=version,
+                    revision=revision,
+                    status=trace.status,
+                    duration_s=trace.duration_s,
+                    inputs_digest=inputs_digest(inputs),
+                    trace=str(trace_path.relative_to(self.workspace.root)),
+                    tool_calls=len(trace.tool_calls),
+                    tool_usage=trace.usage_totals(),
+                    execution=number,
+                    error=error_summary(trace),
+                )
+
+            self.log.later(event)
 
         request.on_finished = lambda trace: record(settle_trace(trace))
         try:
@@ -212,9 +219,10 @@ class Executor:
 class _Early:
     """The bookkeeping of one execution that does not depend on its result, done while the sandbox starts
     (the backend calls it right after handing the job over; `execute` calls it after the backend returns
-    otherwise): the `execution_started` event (before, when a live view watches), the inputs' digest and
-    the trace file, created empty (creating a file is the slow part of writing it). If the execution
-    raises, the event is still emitted, as before, and the empty file removed."""
+    otherwise): the `execution_started` event (before, when a live view watches) and the trace file's
+    number. The trace file itself, with the inputs' digest, is written once the caller has the trace
+    (`Executor.execute`). If the execution raises, the event is still emitted, as before, and the number
+    given back."""
 
     def __init__(
         self, executor: Executor, name: str, inputs: dict[str, Any], version: Any, revision: Any, number: int
@@ -225,9 +233,7 @@ class _Early:
         self.started = {"subagent": name, "version": version, "revision": revision, "execution": number}
         self.announced = False
         self.recorded = False
-        self.digest = ""
         self.path: Path | None = None
-        self.fd = -1
 
     def announce(self) -> None:
         if not self.announced:
@@ -236,18 +242,15 @@ class _Early:
 
     def __call__(self) -> None:
         self.announce()
-        if self.path is not None:
-            return
-        self.digest = inputs_digest(self.inputs)
-        self.path = self.executor._trace_path(self.name)
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        if self.path is None:
+            self.path = self.executor._trace_path(self.name)
 
     def write_trace(self, trace: Any) -> Path:
         """The trace file: the trace with its inputs (the event log keeps only a preview of long ones, and
         evolve replays a failure from this file), strict UTF-8 whatever the result."""
         assert self.path is not None
         data = memoryview(ev.json_bytes({**trace.to_dict(), "inputs": self.inputs}, indent=1) + b"\n")
-        fd, self.fd = self.fd, -1
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
             while data:
                 data = data[os.write(fd, data) :]
@@ -256,16 +259,13 @@ class _Early:
         return self.path
 
     def abandon(self) -> None:
-        """The execution raised: its started event stays (as before), its empty trace file goes."""
+        """The execution raised: its started event stays (as before), its trace file's number is given
+        back (the file is written only for an execution that returned)."""
         self.announce()
         if self.recorded:  # recorded already (the backend raised afterwards): the trace file stays
             return
-        fd, self.fd = self.fd, -1
-        if fd >= 0:
-            os.close(fd)
         if self.path is not None:
-            with contextlib.suppress(OSError):
-                self.path.unlink()
+            self.path = None
             self.executor.traces_written -= 1
 
 

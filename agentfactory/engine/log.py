@@ -27,11 +27,12 @@ class RunLog(ev.EventLog):
         self.observers = list(observers or [])
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
-        event = super().emit(type, **fields)
-        for observer in self.observers:
-            observer(event)
-        if self.on_event is not None:
-            self.on_event(event)
+        with self.order:  # observers see the events in the log's order, those made later (`later`) too
+            event = super().emit(type, **fields)
+            for observer in self.observers:
+                observer(event)
+            if self.on_event is not None:
+                self.on_event(event)
         return event
 
     @property

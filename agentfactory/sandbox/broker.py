@@ -176,8 +176,8 @@ class ToolBroker:
     ) -> BrokerSession:
         """A session listening at `socket_path` (on `listener`, bound there by `listen` ahead, if given).
         `start=False`: the socket listens (a client's connection waits in its backlog) but calls are
-        served only once `start()` runs: a backend starts it right after handing the job over, while the
-        sandbox starts, not before."""
+        served only once `start()` runs: a backend, once it handed the job over, starts it when the first
+        client connects (`connect_fd`), so an execution that calls no tool never starts a thread."""
         deadline = None
         if self.timeout_s is not None and math.isfinite(self.timeout_s):
             deadline = time.monotonic() + max(0.0, self.timeout_s)
@@ -254,6 +254,26 @@ class BrokerSession:
     def accepting(self) -> bool:
         """Whether the accept loop runs."""
         return self._started and not self._loop_done.is_set()
+
+    @property
+    def started(self) -> bool:
+        """Whether a thread was ever started to serve calls."""
+        return self._started
+
+    def connect_fd(self) -> int:
+        """The listening socket's descriptor while no thread serves it (-1 after `start` or `close`): it
+        reads ready once a client connects. A backend waiting for its sandbox selects on it and calls
+        `start()` then, so an execution that calls no tool costs no thread, nor its wake-up at close;
+        the first call waits in the backlog the moment it takes the host to see it."""
+        if self._started or self._closed.is_set():
+            return -1
+        return self._sock.fileno()
+
+    def start_if_connected(self, ready: list[int]) -> None:
+        """`start()` when `connect_fd()` is among the descriptors `select` found ready."""
+        fd = self.connect_fd()
+        if fd >= 0 and fd in ready:
+            self.start()
 
     def join(self, timeout_s: float | None = None) -> bool:
         """Wait for the accept loop's end (after close); True once it ended or never started."""
@@ -423,12 +443,15 @@ class BrokerSession:
             if len(self.records) <= self.broker.max_calls:  # the calls served, and the closing note
                 self.records.append(record)
 
-    def close(self) -> list[ToolCallRecord]:
+    def close(self, unlink: bool = True) -> list[ToolCallRecord]:
+        """Stop serving (no call is answered after) and return the records. `unlink=False` leaves the
+        socket file, closed, to its owner: a backend whose job folder's removal takes it."""
         with self._lock:
             self._closed.set()
             started = self._started
-        self._stop_listening()
-        if not started:  # no accept thread owns the descriptor: close it here
+        if started:
+            self._stop_listening()
+        else:  # no accept thread to wake, none owns the descriptor: close it here
             with contextlib.suppress(OSError):
                 self._sock.close()
         with self._lock:
@@ -436,8 +459,9 @@ class BrokerSession:
         for conn in conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(OSError):
-            self.path.unlink()
+        if unlink:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
         with self._lock:
             records = list(self.records)
             refused = self.refused_after_limit

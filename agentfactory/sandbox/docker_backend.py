@@ -344,19 +344,16 @@ class DockerBackend:
         try:
             slot.jd.load(req)
             job = slot.jd.job(req, PATHS)
-            session = _session(slot, req)
+            _refuse_without_broker(slot, req)
             start = time.monotonic()
             live = pump_container(slot.container, req.on_output) if req.on_output is not None else None
             handover = POOL_HANDOVER_S if pooled else COLD_HANDOVER_S
             if not _hand_over(slot, job, handover, live):
                 if pooled:  # a stale pre-started container: fall back to a fresh one, once
-                    if session is not None:
-                        session.close()
-                        session = None
                     self._discard(slot)
                     slot, pooled = self._create(req.memory_mb, req.run_id), False
                     slot.jd.load(req)
-                    session = _session(slot, req)
+                    _refuse_without_broker(slot, req)
                     start = time.monotonic()
                     if live is not None:  # the stale container's stream ends with it; follow the new one
                         live.join()
@@ -368,8 +365,7 @@ class DockerBackend:
                     return self._finish(
                         slot, req, session, start, t.SANDBOX_ERROR, "the runner never started"
                     )
-            if session is not None:  # its socket listened already; calls are served from now on
-                session.start()
+            session = _session(slot, req)  # opened while the sandbox starts; served from the first call
             if req.on_started is not None:
                 req.on_started()
             host_status, reported = self._wait(slot, req, start, session)
@@ -378,7 +374,7 @@ class DockerBackend:
             return trace
         except KeyboardInterrupt:
             _remove(slot.container)  # first, before anything else can be interrupted
-            calls = session.close() if session else []
+            calls = session.close(unlink=False) if session else []  # the job folder's removal takes the file
             session = None
             trace = slot.jd.finish(
                 req, self.name, self.isolation, time.monotonic() - start, t.INTERRUPTED, tool_calls=calls
@@ -391,7 +387,7 @@ class DockerBackend:
             raise
         finally:
             if session is not None:
-                session.close()
+                session.close(unlink=False)
             self._refill()
 
     def _refill(self) -> None:
@@ -422,7 +418,11 @@ class DockerBackend:
                     self._stop(slot)
                     return t.OUTPUT_LIMIT, False
             fds = [slot.wake_r, *([done.fd] if done is not None and done.watching else [])]
+            if session is not None and session.connect_fd() >= 0:  # no call served yet
+                fds.append(session.connect_fd())
             ready, _, _ = select.select(fds, [], [], min(0.1, max(deadline - now, 0.001)))
+            if session is not None:
+                session.start_if_connected(ready)
             if done is not None and done.fd in ready and done.read():
                 return None, True
         return None, False
@@ -463,7 +463,7 @@ class DockerBackend:
                 host_status, note = t.SANDBOX_ERROR, "the container disappeared during the execution"
             elif _needs_inspect(slot.jd):
                 oom = self._oom_killed(slot)
-        calls = session.close() if session else []
+        calls = session.close(unlink=False) if session else []  # the job folder's removal takes the file
         trace = slot.jd.finish(req, self.name, self.isolation, duration, host_status, note, oom, calls)
         trace.sandbox_id = slot.container.id or ""
         hand_back(req, trace)  # the caller's records first, then the container's removal
@@ -493,14 +493,19 @@ def _hand_over(slot: _Slot, job: bytes, deadline_s: float, live: Any = None) -> 
     return slot.jd.hand_over(token + job, deadline_s, alive=lambda: not slot.exited.is_set())
 
 
+def _refuse_without_broker(slot: _Slot, req: t.ExecutionRequest) -> None:
+    """Without a broker nothing listens on the slot's socket (a connection is refused)."""
+    if req.broker is None and (listener := slot.take_listener()) is not None:
+        listener.close()
+
+
 def _session(slot: _Slot, req: t.ExecutionRequest) -> Any:
-    """The request's broker session on the slot's socket, not serving yet (started after the handover);
-    None without a broker, and then nothing listens there (a connection is refused)."""
-    listener = slot.take_listener()
+    """The request's broker session on the slot's socket, bound ahead: opened once the job is handed
+    over (a call made before waits in the socket's backlog) and serving from the first call (`_wait`);
+    None without a broker."""
     if req.broker is None:
-        if listener is not None:
-            listener.close()
         return None
+    listener = slot.take_listener()
     return req.broker.open_session(slot.jd.socket_path, req.tools, start=False, listener=listener)
 
 

@@ -280,18 +280,22 @@ def shown_name(name: str, limit: int = 300) -> str:
 
 
 def copy_tree(
-    src: Path,
+    src: str | Path,
     dest: Path,
     limit: int,
     what: str,
     skip: bool = True,
     owner: tuple[int, int] | None = None,
+    missing_ok: bool = False,
 ) -> dict[str, str]:
     """Copy the regular files of a host folder into a fresh job folder; links and special files are
-    skipped. Returns {relative path: sha256}. Over the size, count or depth bounds: UsageError."""
+    skipped. Returns {relative path: sha256}. Over the size, count or depth bounds: UsageError.
+    `missing_ok`: nothing to copy when `src` is missing or not a folder (a link to one still fails)."""
     try:
         top = os.open(src, DIR_FLAGS)
     except OSError:
+        if missing_ok and not os.path.isdir(src):
+            return {}
         raise UsageError(f"The {what} folder {src} cannot be read.") from None
     hashes: dict[str, str] = {}
     total = 0

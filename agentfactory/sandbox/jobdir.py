@@ -109,17 +109,21 @@ class JobDir:
         ):
             raise UsageError(f"Entry module '{req.entry}' not found in {code_dir}.")
         copy_tree(code_dir, self.code, MAX_CODE_BYTES, "subagent code")
-        if req.workdir is not None and (Path(req.workdir) / "inputs").is_dir():
-            copy_tree(Path(req.workdir) / "inputs", self.inputs, MAX_INPUT_BYTES, "inputs")
-        if req.output_dir is not None and Path(req.output_dir).is_dir():
+        # A folder that is not there (or not a folder) has nothing to copy: copy_tree says so by opening
+        # it, without a check before.
+        if req.workdir is not None:
+            inputs = os.path.join(req.workdir, "inputs")
+            copy_tree(inputs, self.inputs, MAX_INPUT_BYTES, "inputs", missing_ok=True)
+        if req.output_dir is not None:
             # One run's outputs/ is one folder: a later execution reads what an earlier one wrote.
             hashes = copy_tree(
-                Path(req.output_dir),
+                req.output_dir,
                 self.outputs,
                 req.output_max_mb << 20,
                 "earlier outputs",
                 skip=False,
                 owner=self.sandbox_ids,
+                missing_ok=True,
             )
             self.seeded.update(hashes)
 
@@ -209,13 +213,18 @@ class JobDir:
     def over_limits(self, req: t.ExecutionRequest) -> bool:
         """Whether what the sandbox wrote to the host's disk is past its bounds: outputs/ (size, entries,
         depth) or the runner's report folder (a few files, at most a result and two stream tails)."""
-        total, count = self.outputs_usage()
-        if total >= (req.output_max_mb << 20) or count > MAX_OUTPUT_FILES:
-            return True
+        return self._over_limits(req)[0]
+
+    def _over_limits(self, req: t.ExecutionRequest) -> tuple[bool, int]:
+        """(over_limits, entries counted under outputs/)."""
+        total, entries = self.outputs_usage()
+        if total >= (req.output_max_mb << 20) or entries > MAX_OUTPUT_FILES:
+            return True, entries
         total, count = self._usage("report", MAX_REPORT_FILES, 1)
-        return count > MAX_REPORT_FILES or total > 2 * (req.result_max_bytes + req.stream_max_bytes) + (
+        over = count > MAX_REPORT_FILES or total > 2 * (req.result_max_bytes + req.stream_max_bytes) + (
             1 << 20
         )
+        return over, entries
 
     def _usage(self, rel: str, limit: int, depth: int) -> tuple[int, int]:
         total = count = 0
@@ -284,8 +293,8 @@ class JobDir:
             trace.stderr = stream_tail(self.read_report("stderr.bin", cap), cap, trace.stderr_bytes)
             if report["maxrss_kb"]:
                 trace.peak_memory_mb = round(report["maxrss_kb"] / 1024, 1)
-        over_cap = self.over_limits(req)
-        if req.output_dir is not None:
+        over_cap, entries = self._over_limits(req)  # outputs/ counted once: an empty one is not copied
+        if req.output_dir is not None and not (entries == 0 and _is_folder(req.output_dir)):
             copy = copy_outputs(self.fd, "work/outputs", Path(req.output_dir), req.output_max_mb << 20)
             # Report what this execution produced: files seeded from earlier executions and left
             # unchanged are not its outputs.
@@ -370,3 +379,11 @@ class JobDir:
         else:
             trace.status = t.ERROR
         return trace
+
+
+def _is_folder(path: Any) -> bool:
+    """Whether `path` is a folder, not a link to one: an empty outputs/ has nothing to copy there."""
+    try:
+        return stat.S_ISDIR(os.stat(path, follow_symlinks=False).st_mode)
+    except OSError:
+        return False

@@ -283,11 +283,9 @@ class LocalBackend:
         try:
             jd.load(req)
             job = jd.job(req, box.paths, site_paths=SITE_PATHS, rlimits=_limits(req))
-            listener, box.listener = box.listener, None
-            if req.broker is not None:
-                session = req.broker.open_session(jd.socket_path, req.tools, start=False, listener=listener)
-            elif listener is not None:  # nothing listens there then (a connection is refused)
-                listener.close()
+            if req.broker is None and box.listener is not None:  # nothing listens there (refused)
+                box.listener.close()
+                box.listener = None
             if req.on_output is not None:  # the live view's copy of the subagent's stdout
                 live, box.out_r = pump_fd(box.out_r, req.on_output), -1  # the pump owns and closes it now
             token = box.done.arm() if box.done is not None else b""
@@ -299,8 +297,12 @@ class LocalBackend:
                 if proc.poll() is not None:
                     note = _launcher_note(jd, proc.returncode)
             else:
-                if session is not None:  # its socket listened already; calls are served from now on
-                    session.start()
+                if req.broker is not None:  # opened while the sandbox starts: its socket listened
+                    # already (a call waits in the backlog); `_wait` serves it from the first call.
+                    listener, box.listener = box.listener, None
+                    session = req.broker.open_session(
+                        jd.socket_path, req.tools, start=False, listener=listener
+                    )
                 if req.on_started is not None:
                     req.on_started()
                 host_status, note, reported = self._wait(proc, jd, req, start, session, box.done)
@@ -316,7 +318,7 @@ class LocalBackend:
                     _await_namespace_end(fd)  # nothing of the sandbox still writes while the host reads
             if live is not None:
                 live.join()
-            calls = session.close() if session else []
+            calls = session.close(unlink=False) if session else []  # the job folder's removal takes the file
             session = None
             if host_status is None and proc.returncode not in (0, None):
                 note = _launcher_note(jd, proc.returncode)
@@ -330,7 +332,7 @@ class LocalBackend:
                 _killpg(proc.pid)
                 proc.wait()
             if session is not None:
-                session.close()
+                session.close(unlink=False)
             # The sandbox's end (once its runner reported) and its job folder's removal (slow after
             # bubblewrap) in the background; the next sandbox is started after this execution, not
             # beside it.
@@ -352,6 +354,8 @@ class LocalBackend:
         deadline = start + req.timeout_s
         next_check = start + 0.25
         pidfd = _pidfd(proc.pid)
+        if pidfd < 0 and session is not None:  # nothing to select on: serve calls from now on
+            session.start()
         try:
             while proc.poll() is None:
                 now = time.monotonic()
@@ -369,7 +373,11 @@ class LocalBackend:
                 wait = min(_CHECK_S, max(deadline - now, 0.001))
                 if pidfd >= 0:
                     fds = [pidfd, *([done.fd] if done is not None and done.watching else [])]
+                    if session is not None and session.connect_fd() >= 0:  # no call served yet
+                        fds.append(session.connect_fd())
                     ready, _, _ = select.select(fds, [], [], wait)
+                    if session is not None:
+                        session.start_if_connected(ready)
                     if done is not None and done.fd in ready and done.read():
                         return None, "", True
                 else:
