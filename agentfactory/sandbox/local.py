@@ -29,10 +29,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agentfactory.config import SandboxSettings
@@ -48,7 +50,7 @@ from agentfactory.sandbox.base import (
 from agentfactory.sandbox.broker import listen
 from agentfactory.sandbox.bwrap import SANDBOX_IDS, SITE_PATHS, bwrap_options, memfd, seccomp_filter
 from agentfactory.sandbox.bwrap import command as bwrap_command
-from agentfactory.sandbox.hostfs import read_bounded
+from agentfactory.sandbox.hostfs import empty_dir, read_bounded
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
 from agentfactory.sandbox.live_output import end_marker, pump_fd
 from agentfactory.sandbox.reports import DoneChannel
@@ -193,6 +195,9 @@ class LocalBackend:
         return self._start()
 
     def _reap_loop(self) -> None:
+        if self.bwrap:  # sandboxes a dead host left (see sweep_orphans), ended in the background
+            with contextlib.suppress(OSError):
+                sweep_orphans()
         while True:
             box = self._reap.get()
             if box is None:
@@ -488,6 +493,71 @@ def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
         if state in (b"Z", b"X"):
             return
         time.sleep(0.005)
+
+
+def sweep_orphans() -> int:
+    """End the local sandboxes whose host died without ending them, and remove their job folders;
+    returns how many. A host killed, or leaving with os._exit, while bubblewrap was still setting a
+    sandbox up leaves bubblewrap's init of the sandbox's PID namespace (in a session of its own, its
+    parent-death signal not armed yet) waiting forever, sometimes with a runner waiting for a job that
+    will never come. Such an orphan is a bubblewrap namespace init running our runtime whose parent is
+    no longer a bubblewrap; every backend sweeps them when it starts (the docker backend has its own)."""
+    runtime = os.fsencode(RUNTIME_DIR)
+    ended = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = dict(
+                line.split(":\t", 1)
+                for line in Path(entry.path, "status").read_text().splitlines()
+                if ":\t" in line
+            )
+            if fields.get("Name") != "bwrap" or fields.get("NSpid", "").split()[-1:] != ["1"]:
+                continue
+            if Path(f"/proc/{int(fields['PPid'])}/comm").read_text().strip() == "bwrap":
+                continue  # its bubblewrap is alive: a sandbox in use or being set up
+            argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, KeyError):
+            continue
+        if runtime not in argv or b"/sandbox/runtime/runner.py" not in argv:
+            continue
+        pidfd = _pidfd(int(entry.name))
+        if pidfd < 0:
+            continue
+        try:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+            select.select([pidfd], [], [], 2.0)
+        finally:
+            os.close(pidfd)
+        ended += 1
+        _remove_job_root(argv)
+    return ended
+
+
+def _remove_job_root(argv: list[bytes]) -> None:
+    """The job folder an orphan's command line names (`--ro-bind ROOT/code /sandbox/code`), removed
+    without following a link, when it is one of ours (`af-*` in the temporary directory)."""
+    for i, arg in enumerate(argv[:-2]):
+        if arg == b"--ro-bind" and argv[i + 2] == b"/sandbox/code" and argv[i + 1].endswith(b"/code"):
+            root = os.fsdecode(argv[i + 1][: -len(b"/code")])
+            break
+    else:
+        return
+    parent, name = os.path.split(root)
+    if not name.startswith("af-") or os.path.realpath(parent) != os.path.realpath(tempfile.gettempdir()):
+        return
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        return
+    try:
+        empty_dir(fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.rmdir(root)
 
 
 def _pidfd(pid: int) -> int:
