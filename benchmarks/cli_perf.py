@@ -36,6 +36,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentfactory.sandbox.local import sweep_orphans
+
 # Runs the CLI in this process and leaves at the first model call: agentfactory.llm.scripted gets its
 # ScriptedProvider.complete replaced, as it is imported, by an immediate exit. (A plain finder class:
 # importlib.abc would import importlib.resources and more, time that is not the CLI's.)
@@ -93,6 +95,9 @@ def _time(argv: list[str], env: dict[str, str], expect: int = 0) -> tuple[float,
     proc.returncode = code
     if code != expect:
         raise SystemExit(f"{' '.join(argv[:6])} exited with {code}: {err[-800:]!r}")
+    # A run left at its first model call may leave its warm local sandbox mid-start (see
+    # agentfactory.sandbox.local.sweep_orphans): ended here, untimed, so it never runs beside the next.
+    sweep_orphans()
     return wall, usage.ru_utime + usage.ru_stime
 
 
