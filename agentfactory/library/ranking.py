@@ -26,6 +26,7 @@ import heapq
 import json
 import math
 import sqlite3
+import threading
 from array import array
 from bisect import bisect_left
 from collections import Counter, defaultdict
@@ -71,12 +72,17 @@ class Ranking:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self._scratch = False
+        self._scratch_lock = threading.Lock()  # one tokenization at a time in the scratch table
         self._stems: dict[str, str | None] = {}  # the tokenizer is a pure function: its answers are kept
 
     # ------------------------------------------------------------------ tokens
 
     def _tokens(self, rows: Iterable[tuple[int, Sequence[str]]]) -> dict[int, list[tuple[str, str]]]:
         """(term, column) of every token of each row, tokenized by FTS5 in a scratch table."""
+        with self._scratch_lock:
+            return self._tokenize(list(rows))
+
+    def _tokenize(self, rows: list[tuple[int, Sequence[str]]]) -> dict[int, list[tuple[str, str]]]:
         conn = self.conn
         if not self._scratch:
             cols = ", ".join(COLUMNS)
@@ -88,7 +94,6 @@ class Ranking:
             )
             self._scratch = True
         out: dict[int, list[tuple[str, str]]] = defaultdict(list)
-        rows = list(rows)
         marks = ",".join("?" * len(COLUMNS))
         for start in range(0, len(rows), _TOKENS_PER_BATCH):
             batch = rows[start : start + _TOKENS_PER_BATCH]
@@ -103,14 +108,17 @@ class Ranking:
 
     def stems(self, words: Sequence[str]) -> list[str | None]:
         """Each word as FTS5 would look it up (None for a word that yields no token)."""
-        new = [word for word in dict.fromkeys(words) if word not in self._stems]
+        known = self._stems  # replaced, never cleared: a search in another thread keeps its own view
+        found: dict[str, str | None] = {}
+        new = [word for word in dict.fromkeys(words) if word not in known]
         if new:
             tokens = self._tokens((i, (word, "", "", "", "")) for i, word in enumerate(new))
-            if len(self._stems) > 10_000:
-                self._stems.clear()
-            for i, word in enumerate(new):
-                self._stems[word] = tokens[i][0][0] if tokens.get(i) else None
-        return [self._stems[word] for word in words]
+            found = {word: tokens[i][0][0] if tokens.get(i) else None for i, word in enumerate(new)}
+            if len(known) > 10_000:
+                self._stems = dict(found)
+            else:
+                known.update(found)
+        return [found[word] if word in found else known[word] for word in words]
 
     # ------------------------------------------------------------------ statistics
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import sqlite3
+import time
 
 import pytest
 
@@ -172,3 +173,36 @@ def test_a_huge_query_is_bounded(tmp_path) -> None:
     assert len(query_terms(words)) == MAX_QUERY_TERMS
     assert lib.search(words, k=3) == []  # the first 256 distinct words are the query
     assert [h.name for h in lib.search("parse csv " + words, k=3)] == ["tool-a"]
+
+
+def test_searches_from_many_threads_on_one_library_agree(tmp_path) -> None:
+    """The query's words are stemmed in a scratch table of the shared connection: one at a time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lib = Library(tmp_path / "lib")
+    for i, words in enumerate(["Parse csv files.", "Plot a chart of dates.", "Count words in a text."]):
+        lib.save(write_folder(tmp_path / "src" / str(i), f"tool-{i}", words))
+    queries = ["parse csv", "plot chart dates", "count words text"] * 10
+    expected = {q: [h.name for h in lib.search(q, k=1)] for q in set(queries)}
+    ranking = lib._index.ranking
+
+    class Slow:  # the connection, with a pause after each batch of rows goes into the scratch table
+        def __init__(self, conn):
+            self.conn = conn
+
+        def __getattr__(self, name):
+            return getattr(self.conn, name)
+
+        def executemany(self, *args):
+            out = self.conn.executemany(*args)
+            time.sleep(0.002)
+            return out
+
+    ranking.conn = Slow(ranking.conn)
+
+    def search(numbered: tuple[int, str]) -> list[str]:  # a new word in each: each is tokenized
+        return [h.name for h in lib.search(f"{numbered[1]} zq{numbered[0]}", k=1)]
+
+    with ThreadPoolExecutor(8) as pool:
+        got = list(pool.map(search, enumerate(queries)))
+    assert got == [expected[q] for q in queries]
