@@ -50,7 +50,7 @@ from agentfactory.sandbox.base import (
 from agentfactory.sandbox.broker import listen
 from agentfactory.sandbox.bwrap import SANDBOX_IDS, SITE_PATHS, bwrap_options, memfd, seccomp_filter
 from agentfactory.sandbox.bwrap import command as bwrap_command
-from agentfactory.sandbox.hostfs import empty_dir, read_bounded
+from agentfactory.sandbox.hostfs import read_bounded, remove_tree
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
 from agentfactory.sandbox.live_output import end_marker, pump_fd
 from agentfactory.sandbox.reports import DoneChannel
@@ -546,18 +546,8 @@ def _remove_job_root(argv: list[bytes]) -> None:
     else:
         return
     parent, name = os.path.split(root)
-    if not name.startswith("af-") or os.path.realpath(parent) != os.path.realpath(tempfile.gettempdir()):
-        return
-    try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError:
-        return
-    try:
-        empty_dir(fd)
-    finally:
-        os.close(fd)
-    with contextlib.suppress(OSError):
-        os.rmdir(root)
+    if name.startswith("af-") and os.path.realpath(parent) == os.path.realpath(tempfile.gettempdir()):
+        remove_tree(root)
 
 
 def _pidfd(pid: int) -> int:

@@ -31,7 +31,8 @@ def _run_exported(src: Path, env: dict[str, str]) -> subprocess.CompletedProcess
     )
 
 
-def test_deploy_ships_a_shim_that_calls_the_same_server_and_notes_the_dependency(tmp_path):
+def _saved_find_issues(tmp_path: Path):
+    """A project whose run saved `find-issues` (it calls tracker.search_issues), its case passing."""
     env = mcp_env(tmp_path / "project")
     saved = env.run(
         "Find the tracker issues about crashes.",
@@ -43,6 +44,11 @@ def test_deploy_ships_a_shim_that_calls_the_same_server_and_notes_the_dependency
         ],
     )  # fmt: skip
     assert saved.saved == [("find-issues", 1)]
+    return env
+
+
+def test_deploy_ships_a_shim_that_calls_the_same_server_and_notes_the_dependency(tmp_path):
+    env = _saved_find_issues(tmp_path)
 
     out = tmp_path / "out"
     result = deploy(
@@ -106,16 +112,7 @@ print(json.dumps({"sums": sums}))
 def test_the_exported_shim_starts_a_server_once_for_all_its_calls(tmp_path):
     """Each server is started at its first call and serves the process's later calls; a server that dies
     on a call gives one error and the next call starts it again."""
-    env = mcp_env(tmp_path / "project")
-    env.run(
-        "Find the tracker issues about crashes.",
-        [
-            call("create_subagent", name="find-issues", description="Find tracker issues.", code=CODE,
-                 tools=["tracker.search_issues"]),
-            call("run_subagent", name="find-issues", inputs={"query": "crash"}),
-            call("finish", answer="done", save=["find-issues"]),
-        ],
-    )  # fmt: skip
+    env = _saved_find_issues(tmp_path)
     out = tmp_path / "out"
     deploy(env.settings, "find-issues", formats=("package",), out=out, count_runs=lambda _name, _version: 5)
     src = out / "package" / "src"
