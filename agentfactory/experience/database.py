@@ -134,6 +134,10 @@ class Database:
             )
         if version == 0 and app_id == 0:
             tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+            if tables and conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID:
+                # Another process created the store between our reads (its migration commits the tables
+                # and the version at once): read it again as it is now.
+                return self._check_version(conn)
             if tables:
                 raise StoreSchemaError(
                     f"{self.path} is an SQLite database with tables but no experience-store schema: "

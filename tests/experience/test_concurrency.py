@@ -48,3 +48,35 @@ def test_four_processes_times_100_executions_all_present(tmp_path: Path):
     for name in (f"sub-{i}" for i in range(5)):
         assert len(store.lessons_for(name)) <= 5
     store.check()
+
+
+def test_a_store_created_by_another_process_between_two_reads_is_not_taken_for_a_foreign_file(tmp_path):
+    """Opening a store reads its version, its application id and whether it has tables: three reads.
+    Another process creating the store between the first two and the third (its tables and version
+    commit at once) made the third see tables without a version: "an SQLite database with tables but
+    no experience-store schema", and a batch worker ended `config_error`. The store is read again."""
+    import sqlite3
+
+    from agentfactory.experience.database import Database
+
+    path = tmp_path / "exp.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    Database(path)._prepare(other)  # the other process's store, created and migrated
+    other.close()
+
+    class Before:  # the first two reads answered as before the other process committed
+        def __init__(self, conn):
+            self.conn, self.stale = conn, {"PRAGMA user_version": 2, "PRAGMA application_id": 2}
+
+        def execute(self, sql, *args):
+            if self.stale.get(sql):
+                self.stale[sql] -= 2
+                return self.conn.execute("SELECT 0")
+            return self.conn.execute(sql, *args)
+
+    conn = sqlite3.connect(path)
+    try:
+        database = Database(path)
+        assert database._check_version(Before(conn)) > 0
+    finally:
+        conn.close()
