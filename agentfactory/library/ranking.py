@@ -166,10 +166,7 @@ class Ranking:
         if average is None:
             self.reweigh()
             return
-        grouped: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
-        for doc, weighted in freqs.items():
-            for term, w in weighted.items():
-                grouped[term, doc // BLOCK][doc] = impact(w, lengths[doc], average)
+        grouped = _impacts(((doc, lengths[doc], weighted) for doc, weighted in freqs.items()), average)
         for (term, block), new in grouped.items():
             docs, impacts = self._block(term, block)
             if docs and docs[-1] >= min(new):  # not a plain append (a new id is the largest but once)
@@ -209,10 +206,8 @@ class Ranking:
         documents = int(self._stat("documents") or 0)
         average = (self._stat("tokens") or 0) / documents if documents else 1.0
         self.conn.execute("DELETE FROM postings")
-        grouped: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
-        for doc, length, terms in self.conn.execute("SELECT id, length, terms FROM ranked ORDER BY id"):
-            for term, w in json.loads(terms).items():
-                grouped[term, doc // BLOCK][doc] = impact(w, length, average)
+        rows = self.conn.execute("SELECT id, length, terms FROM ranked ORDER BY id")
+        grouped = _impacts(((doc, length, json.loads(terms)) for doc, length, terms in rows), average)
         for (term, block), entries in grouped.items():
             order = sorted(entries)
             self._write(term, block, array("q", order), array("f", map(entries.__getitem__, order)))
@@ -283,6 +278,17 @@ class Ranking:
             best = list(compress(scores, map(cut.__lt__, scores.values())))
             best += sorted(compress(scores, map(cut.__eq__, scores.values())))[: count - len(best)]
         return sorted(((doc, scores[doc]) for doc in best), key=lambda hit: (-hit[1], hit[0]))
+
+
+def _impacts(
+    docs: Iterable[tuple[int, int, dict[str, float]]], average: float
+) -> dict[tuple[str, int], dict[int, float]]:
+    """(term, block) -> document -> impact, for documents given as (id, length, term -> weighted count)."""
+    grouped: dict[tuple[str, int], dict[int, float]] = defaultdict(dict)
+    for doc, length, weighted in docs:
+        for term, w in weighted.items():
+            grouped[term, doc // BLOCK][doc] = impact(w, length, average)
+    return grouped
 
 
 def _merge(into: dict[int, float], new: dict[int, float], combine) -> None:
