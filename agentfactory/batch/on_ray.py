@@ -64,6 +64,7 @@ def _run_on_node(job: dict[str, Any], inputs: dict[str, bytes], attempt: int, ba
     A cancel (Ctrl-C on the driver) arrives as KeyboardInterrupt and is passed on to the worker."""
     import signal
 
+    from agentfactory.batch import threads
     from agentfactory.batch.worker import run_worker
 
     with tempfile.TemporaryDirectory(prefix="agentfactory-ray-") as tmp:
@@ -95,16 +96,14 @@ def _run_on_node(job: dict[str, Any], inputs: dict[str, bytes], attempt: int, ba
             else:
                 result.append(work({**job, "inputs": files}))
 
-        thread = threading.Thread(target=body, daemon=True)
-        thread.start()
+        done = threads.start(body)
         try:
-            while thread.is_alive():
-                thread.join(0.2)
+            threads.wait_all([done])
         except KeyboardInterrupt:
             for proc in running:
                 with contextlib.suppress(OSError):
                     proc.send_signal(signal.SIGINT)
-            thread.join(120)
+            threads.wait_all([done], 120)
         return result[0] if result else (None, "the worker did not end", {})
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from agentfactory.batch import threads
 from agentfactory.batch.tasks import BatchTask, LineProblem
 from agentfactory.batch.worker import run_worker, valid_row
 from agentfactory.errors import UsageError
@@ -332,18 +333,11 @@ class _Driver:
 
     def run(self) -> bool:
         """Run every pending task; True when interrupted (Ctrl-C, SIGTERM or SIGHUP)."""
-        slots = [
-            threading.Thread(target=self._slot, args=(k,), daemon=True)
-            for k in range(1, self.options.workers + 1)
-        ]
-        for slot in slots:
-            slot.start()
+        slots = [threads.start(self._slot, k) for k in range(1, self.options.workers + 1)]
         interrupted = False
         try:
             with _stop_signals_interrupt():
-                while any(slot.is_alive() for slot in slots):
-                    for slot in slots:
-                        slot.join(timeout=0.2)
+                threads.wait_all(slots)
         except KeyboardInterrupt:
             interrupted = True
             self._interrupt(slots)
@@ -353,18 +347,13 @@ class _Driver:
         self.pending.clear()
         return interrupted
 
-    def _interrupt(self, slots: list[threading.Thread]) -> None:
+    def _interrupt(self, slots: list[threading.Event]) -> None:
         self.stop.set()
         self.executor.interrupt()
-        deadline = time.monotonic() + INTERRUPT_GRACE_S
-        try:
-            for slot in slots:
-                slot.join(timeout=max(0.0, deadline - time.monotonic()))
-        except KeyboardInterrupt:
-            pass  # a second Ctrl-C: stop waiting
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop waiting
+            threads.wait_all(slots, INTERRUPT_GRACE_S)
         self.executor.kill()
-        for slot in slots:
-            slot.join(timeout=5)
+        threads.wait_all(slots, 5)
 
 
 @contextlib.contextmanager

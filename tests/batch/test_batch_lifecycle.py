@@ -3,6 +3,7 @@ driver (SIGKILL, SIGTERM, SIGHUP), and each worker slot appends to an experience
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,8 +19,9 @@ from tests.batch.test_batch import batch, project, rows, tasks_file
 
 
 def _workers(root: Path) -> dict[int, str]:
-    """pid -> job file of the batch worker processes of the project at `root`."""
-    found = {}
+    """pid -> job file of the batch worker processes of the project at `root`. A child a worker is
+    starting (between its fork and its exec) shows the worker's command line too: it is left out."""
+    found, parents = {}, {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -33,7 +35,9 @@ def _workers(root: Path) -> dict[int, str]:
             )
             if job:
                 found[int(proc.name)] = job
-    return found
+                with contextlib.suppress(OSError, ValueError):
+                    parents[int(proc.name)] = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    return {pid: job for pid, job in found.items() if parents.get(pid) not in found}
 
 
 def _wait(predicate, timeout: float = 120.0, what: str = "") -> None:
