@@ -1,7 +1,8 @@
 """Command-line interface. `agentfactory.cli.app` is the typer app; `main` the console-script entry.
 
 `command_line()` answers `agentfactory`, `--help` and `--version` from the table of commands
-(cli/surface.py) without starting typer; every other command line goes to the typer app, imported then.
+(cli/surface.py), and runs a plain `agentfactory run ...` (cli/run.py `quick`), without starting typer;
+every other command line goes to the typer app, imported then.
 It ends with SystemExit, as any click program. `main()`, the console script (and `python -m
 agentfactory`), runs it and then leaves the process at once (see `_leave`).
 """
@@ -32,8 +33,13 @@ def command_line() -> None:
             stream.reconfigure(errors="backslashreplace")
     from agentfactory.cli import surface
 
+    argv = sys.argv[1:]
     try:
-        code = surface.answer(sys.argv[1:])
+        code = surface.answer(argv)
+        if code is None and argv[:1] == ["run"] and not surface.completing():
+            from agentfactory.cli.run import quick
+
+            code = quick(argv[1:])
         if code is not None:
             sys.stdout.flush()
     except BrokenPipeError:  # the reader went away (`| head`): as click, exit 1 without a word

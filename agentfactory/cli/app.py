@@ -17,7 +17,7 @@ from agentfactory import __version__
 from agentfactory.cli import command_line, surface
 from agentfactory.cli.params import plain_param, plain_values
 from agentfactory.cli.surface import COMMANDS, COMMANDS_GROUP, FROM_ELSEWHERE, INSTALL_BENCH  # noqa: F401
-from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError, ConfigError
+from agentfactory.errors import AgentFactoryError, ConfigError
 
 
 def _missing_command(name: str, where: str) -> typer.Typer:
@@ -84,19 +84,10 @@ class _Group(TyperGroup):
     def invoke(self, ctx: typer.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
-        except AgentFactoryError as exc:
-            from agentfactory.cli.common import err_console
-            from agentfactory.cli.untrusted import show
+        except (AgentFactoryError, KeyboardInterrupt) as exc:
+            from agentfactory.cli.common import report_failure
 
-            # Escaped: a message such as "pip install 'agentfactory[mcp]'" is text, not rich markup, and
-            # a name it quotes may hold terminal escapes.
-            err_console.print(f"[bold red]Error:[/] {show(exc)}", highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            from agentfactory.cli.common import err_console
-
-            err_console.print("[yellow]Interrupted.[/]")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise typer.Exit(report_failure(exc)) from None
 
 
 app = typer.Typer(

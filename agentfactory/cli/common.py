@@ -12,10 +12,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 from agentfactory.cli.untrusted import visible
-from agentfactory.errors import UsageError
+from agentfactory.errors import EXIT_INTERRUPTED, AgentFactoryError, UsageError
 from agentfactory.regular_files import NOT_REGULAR, TOO_LARGE, FileRefused, read_regular
 
 if TYPE_CHECKING:
@@ -28,8 +26,14 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    """`console` and `err_console`, made on first use: rich costs its import (tens of milliseconds) only
-    to a command that prints through it (`run` writes its plain-text view without it, cli/live.py)."""
+    """Made on first use: `console` and `err_console` (rich costs its import, tens of milliseconds, only
+    to a command that prints through it: `run` writes its plain-text view without it, cli/live.py), and
+    the typer options several commands share (`run` may be parsed without typer: cli/run.py `quick`)."""
+    if name in _OPTIONS:
+        import typer
+
+        default, flag, help_text = _OPTIONS[name]
+        return globals().setdefault(name, typer.Option(default, flag, help=help_text))
     if name not in ("console", "err_console"):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from rich.console import Console
@@ -40,20 +44,32 @@ def __getattr__(name: str) -> Any:
     return globals()[name]
 
 
-JsonOpt = typer.Option(False, "--json", help="Print machine-readable JSON instead of tables.")
-LibraryOpt = typer.Option(
-    None, "--library", help="Library path (default: from agentfactory.toml, else ./subagent_library)."
-)
-WorkspacesOpt = typer.Option(
-    None, "--workspaces", help="Workspaces root (default: from agentfactory.toml, else ./workspaces)."
-)
-SandboxOpt = typer.Option(None, "--sandbox", help="docker (default) or local (weaker isolation).")
-ModelOpt = typer.Option(
-    None, "--model", help="Model: anthropic:<model>, openai:<model>, scripted:<file>, or a plugin's (sim)."
-)
-ConfigOpt = typer.Option(
-    None, "--config", help="Path to an agentfactory.toml (default: found from here upwards)."
-)
+# The typer options several commands share: name -> (default, flag, help).
+_OPTIONS = {
+    "JsonOpt": (False, "--json", "Print machine-readable JSON instead of tables."),
+    "LibraryOpt": (None, "--library", "Library path (default: from agentfactory.toml, else ./subagent_library)."),
+    "WorkspacesOpt": (None, "--workspaces", "Workspaces root (default: from agentfactory.toml, else ./workspaces)."),
+    "SandboxOpt": (None, "--sandbox", "docker (default) or local (weaker isolation)."),
+    "ModelOpt": (
+        None, "--model", "Model: anthropic:<model>, openai:<model>, scripted:<file>, or a plugin's (sim)."
+    ),
+    "ConfigOpt": (None, "--config", "Path to an agentfactory.toml (default: found from here upwards)."),
+}  # fmt: skip
+
+
+def report_failure(exc: AgentFactoryError | KeyboardInterrupt) -> int:
+    """An expected error as one red sentence (escaped: a message such as "pip install 'agentfactory[mcp]'"
+    is text, not rich markup, and a name it quotes may hold terminal escapes), or an interrupt; the exit
+    code. Every command ends so, never with a traceback."""
+    stderr = __getattr__("err_console")
+    if isinstance(exc, KeyboardInterrupt):
+        stderr.print("[yellow]Interrupted.[/]")
+        return EXIT_INTERRUPTED
+    from agentfactory.cli.untrusted import show
+
+    stderr.print(f"[bold red]Error:[/] {show(exc)}", highlight=False, soft_wrap=True)
+    return exc.exit_code
+
 
 # The flag a setting is given with, where it is not `--` + its name with dashes: named in error messages.
 FLAG_NAMES = {

@@ -97,7 +97,7 @@ def command_names(table: dict[str, str]) -> list[str]:
 def answer(argv: list[str]) -> int | None:
     """The exit code of `agentfactory` with no arguments, `--help` or `--version`, answered here; None for
     every other command line (typer's)."""
-    if any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ):
+    if completing():
         return None  # a shell asking for completions: typer's
     if argv == ["--version"]:
         from agentfactory import __version__
@@ -108,6 +108,11 @@ def answer(argv: list[str]) -> int | None:
         return None
     sys.stdout.write(render_help(_program()))
     return 0 if argv else 2  # as typer's `no_args_is_help`: the help, on standard output, and usage's 2
+
+
+def completing() -> bool:
+    """Whether a shell asks for completions (`_AGENTFACTORY_COMPLETE`): typer answers those."""
+    return any(name.startswith("_") and name.endswith("_COMPLETE") for name in os.environ)
 
 
 def render_help(program: str) -> str:

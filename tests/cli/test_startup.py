@@ -348,6 +348,9 @@ def test_a_thread_that_keeps_the_process_alive_is_waited_for(tmp_path: Path) -> 
 
 # What a run has imported when it makes its first model call (scripted: no SDK).
 NOT_BEFORE_THE_FIRST_CALL = [
+    # typer: a plain `run` command line is parsed without it (cli/run.py `quick`)
+    "typer",
+    "agentfactory.cli.app",
     "pydantic",
     "importlib.metadata",
     "email",
