@@ -21,12 +21,13 @@ import os
 import tomllib
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from agentfactory.config_template import CONFIG_TEMPLATE  # noqa: F401  (`agentfactory init` writes it)
 from agentfactory.errors import ConfigError, InvalidSetting
+from agentfactory.records import record
 
 CONFIG_FILE = "agentfactory.toml"
 ENV_PREFIX = "AGENTFACTORY_"
@@ -74,7 +75,7 @@ def read_credentials(env: Mapping[str, str] | None = None) -> Credentials:
     return Credentials({name: source[name] for name in CREDENTIAL_VARIABLES if source.get(name)})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Prices:
     """US dollars per million tokens for one model."""
 
@@ -102,7 +103,7 @@ def _key(name: str) -> dict[str, str]:
     return {"key": name}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelSettings:
     """The models: which ones, where they are served, how a call is shaped and timed, what they cost.
     The providers, the metering and the tool loop take this group."""
@@ -145,7 +146,7 @@ class ModelSettings:
         return self.subagent_model or self.resolved_model(credentials)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SandboxSettings:
     """Where and how subagent code runs: the sandbox factory (`sandbox.get_backend`) takes this group."""
 
@@ -160,7 +161,7 @@ class SandboxSettings:
         _check_bounds(self)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Budgets:
     """The limits of one run (`engine.budget.Budget.from_limits` takes this group); None = no limit."""
 
@@ -173,7 +174,7 @@ class Budgets:
         _check_bounds(self)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ToolSettings:
     """The tool skills subagents call (`tools.build_handlers` takes this group)."""
 
@@ -193,7 +194,7 @@ class ToolSettings:
             object.__setattr__(self, "mcp_servers", {**self.mcp_servers, **parsed})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Paths:
     """Where things are kept: the library, the run workspaces, the experience store."""
 
@@ -202,7 +203,7 @@ class Paths:
     experience_db: Path | None = None  # experience store; None = <library>.experience.sqlite beside it
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RunPolicy:
     """Who this agent is and when a subagent is trusted: final answers of reused subagents, deploys."""
 
@@ -220,7 +221,7 @@ class RunPolicy:
         _check_bounds(self)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Settings:
     """Every setting the framework reads, in one group per component; each component takes its own
     group (the sandbox factory `settings.sandbox`, the tools `settings.tools`, ...). The keys of
@@ -327,7 +328,7 @@ _ENV_ALIASES = {
 DEFAULT_SOURCE = "default"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Bound:
     """The sane range of a numeric setting: `low` (exclusive when `above`) to `high`, both included."""
 
@@ -495,7 +496,7 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Resolved:
     """Settings and, for each field, where its value came from: a flag, `$VARIABLE`, a config file's
     path, or "default"."""

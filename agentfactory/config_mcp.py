@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import ConfigError
+from agentfactory.records import record
 
 SERVER_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")  # an identifier: `NAME.tool` splits at the dot
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -33,7 +34,7 @@ MAX_TIMEOUT_S = 3600.0
 MAX_SERVERS = 64
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class McpServerConfig:
     """One configured MCP server. `env` and `headers` hold credentials: never shown (repr=False)."""
 

@@ -29,7 +29,7 @@ import time
 import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -83,6 +83,7 @@ from agentfactory.jsontext import (  # noqa: F401 - the writer's names, as `even
     write_json,
 )
 from agentfactory.llm.types import Usage
+from agentfactory.records import record
 
 EVENTS_FILE = "events.jsonl"
 
@@ -258,7 +259,7 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
                 yield event
 
 
-@dataclass
+@record
 class RunSummary:
     """What `runs list` and `runs show` report, computed from a run's events alone."""
 

@@ -19,7 +19,6 @@ import functools
 import json
 import re
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from agentfactory.errors import ConfigError, ValidationError
 from agentfactory.library.format import split_skill_md
 from agentfactory.llm import validation
 from agentfactory.llm.types import ToolSpec
+from agentfactory.records import record
 
 _PACKAGE_SKILLS = Path(__file__).resolve().parent / "_skills"  # inside an installed wheel
 _SOURCE_SKILLS = Path(__file__).resolve().parent.parent / "skills"  # in a source checkout
@@ -34,7 +34,7 @@ _SCHEMA = re.compile(r"## Parameters\s*```json\s*\n(.*?)```", re.S)
 TIERS = ("meta", "tools")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Skill:
     name: str  # Agent Skills name, e.g. "search-subagents"
     tool_name: str  # what the model or the subagent calls, e.g. "search_subagents"

@@ -28,7 +28,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,6 +37,7 @@ from agentfactory.batch.tasks import BatchTask, LineProblem
 from agentfactory.batch.worker import run_worker, valid_row
 from agentfactory.errors import UsageError
 from agentfactory.events import json_bytes
+from agentfactory.records import record
 
 BATCH_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}\Z")
 # Rows with these statuses are not final: a resume runs their tasks again (and a task the batch's
@@ -47,7 +48,7 @@ MIN_SHARE_USD = 1e-4  # below this, what is left of --max-cost cannot pay for a 
 INTERRUPT_GRACE_S = 60.0  # after forwarding Ctrl-C, how long workers get to end their runs cleanly
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BatchOptions:
     workers: int
     cwd: Path
@@ -65,7 +66,7 @@ class BatchOptions:
     clones: Path | None = None  # where nodes keep their clones (default: ~/.cache/agentfactory/clones)
 
 
-@dataclass
+@record
 class Progress:
     total: int
     done: int = 0
@@ -75,7 +76,7 @@ class Progress:
     cost_usd: float = 0.0
 
 
-@dataclass
+@record
 class BatchSummary:
     batch_id: str
     folder: Path

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfactory.config import check_number
 from agentfactory.errors import AgentFactoryError, UsageError
+from agentfactory.records import record
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_TASK_CHARS = 100_000
@@ -33,7 +34,7 @@ OVERRIDES = {
 FIELDS = {"id", "task", "inputs", *OVERRIDES}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BatchTask:
     id: str
     task: str
@@ -42,7 +43,7 @@ class BatchTask:
     overrides: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LineProblem:
     """A line that will not run: its number, its id when it has one, and why."""
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from agentfactory.errors import ValidationError
 from agentfactory.library.introspect import parse_module
+from agentfactory.records import record
 
 # The third-party modules of the sandbox image and the distributions that provide them. Code that ran
 # in the sandbox can only have imported these (besides the standard library and the tool module).
@@ -26,7 +27,7 @@ SANDBOX_DISTRIBUTIONS: dict[str, str] = {
 TOOLS_MODULE = "agentfactory_tools"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ImportScan:
     """What a module imports, split by where the imported code comes from."""
 

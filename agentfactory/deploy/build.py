@@ -9,10 +9,10 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from agentfactory.errors import AgentFactoryError, ConfigError
+from agentfactory.records import record
 
 BUILD_TIMEOUT_S = 600
 
@@ -21,7 +21,7 @@ class BuildFailed(AgentFactoryError):
     """The exported package did not build; the message carries the builder's last lines."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Distributions:
     sdist: Path
     wheel: Path

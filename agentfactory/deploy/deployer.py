@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from agentfactory.deploy.names import ExportNames, export_module, export_names
 from agentfactory.deploy.render import new_plan, render_mcp, render_package, render_skill
 from agentfactory.deploy.source import SubagentSource, library_modules, load_source
 from agentfactory.errors import AgentFactoryError, ConfigError, SandboxError, UsageError, ValidationError
+from agentfactory.records import record
 
 FORMATS = ("package", "skill", "mcp")
 MCP_EXTRA_HINT = "pip install 'agentfactory[mcp]'"
@@ -49,7 +50,7 @@ class DeployRefused(AgentFactoryError):
     """The maturity gate refused the export; the message gives each reason and the --force override."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DeployResult:
     """What was exported and where."""
 

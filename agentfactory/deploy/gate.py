@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from agentfactory.deploy.source import SubagentSource
+from agentfactory.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CaseOutcome:
     """One stored case, run now."""
 
@@ -24,7 +25,7 @@ class CaseOutcome:
     detail: str = ""  # why it failed
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MaturityReport:
     """What the gate found; `reasons` is empty when the subagent may be exported."""
 

@@ -27,11 +27,11 @@ import keyword
 import re
 import shutil
 import sys
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from agentfactory.errors import UsageError, ValidationError
+from agentfactory.records import record
 
 DEFAULT_PREFIX = "af-"
 EXPORT_KEYWORD = "agentfactory-export"  # in every exported pyproject's keywords
@@ -57,7 +57,7 @@ def subagent_marker(subagent: str) -> str:
     return f"agentfactory-subagent:{subagent}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExportNames:
     """The installed names of one export."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import pprint
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -25,6 +25,7 @@ from agentfactory.deploy.names import EXPORT_KEYWORD, ExportNames, subagent_mark
 from agentfactory.deploy.source import DEFAULT_TOLERANCE, SubagentSource
 from agentfactory.errors import ValidationError
 from agentfactory.library.format import skill_body
+from agentfactory.records import record
 
 TEMPLATES = Path(__file__).parent / "templates"
 FIXTURES_DIR = "fixtures"  # case input files in the library folder; the cases see them under inputs/
@@ -35,7 +36,7 @@ _NOT_COPIED = {"SKILL.md", "cases.jsonl", "schema.json"}
 _TOOL_EXTRAS = {"llm": ("anthropic", "openai"), "web_fetch": ("web",), "web_search": ("web",)}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ExportPlan:
     """Everything the templates need, computed once for all formats."""
 

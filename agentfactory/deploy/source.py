@@ -5,16 +5,17 @@ Exporters work on `SubagentSource` only, so they do not depend on how the librar
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import LibraryError, UsageError, ValidationError
+from agentfactory.records import record
 
 DEFAULT_TOLERANCE = 1e-6
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CaseRecord:
     """One stored regression case: the inputs and the values the output must have."""
 
@@ -35,7 +36,7 @@ class CaseRecord:
         return out
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SubagentSource:
     """One version of one library subagent, as exported."""
 

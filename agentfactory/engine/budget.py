@@ -21,14 +21,15 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from agentfactory.config import Budgets
 from agentfactory.errors import BudgetExhausted
 from agentfactory.llm.types import Usage
+from agentfactory.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reservation:
     """What one model call holds of the budget while it is in flight."""
 
@@ -37,7 +38,7 @@ class Reservation:
     output_cap: int  # the call's max_tokens: what is left after its input, at most what it asked for
 
 
-@dataclass
+@record
 class Budget:
     max_steps: int | None = None
     max_tokens: int | None = None

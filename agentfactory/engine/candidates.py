@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,11 +34,12 @@ from agentfactory.engine.workspace import Workspace
 from agentfactory.errors import AgentFactoryError, ValidationError
 from agentfactory.library import Case, build_subagent_folder, validate_folder
 from agentfactory.library.cases import dedupe_cases, inputs_digest
+from agentfactory.records import record
 
 FIXTURES_DIR = "fixtures"  # input files of a subagent's cases, stored beside them in its folder
 
 
-@dataclass
+@record
 class SuccessfulRun:
     inputs: dict[str, Any]
     result: dict[str, Any]
@@ -46,7 +47,7 @@ class SuccessfulRun:
     files: dict[str, dict[str, Any]] | None = None  # facts of the output files (gate.file_facts)
 
 
-@dataclass
+@record
 class Candidate:
     name: str
     description: str
@@ -74,7 +75,7 @@ class Candidate:
             self.successes.append(SuccessfulRun(inputs, result, output_files, files))
 
 
-@dataclass
+@record
 class Saved:
     """What asking to save a candidate came to."""
 
@@ -89,7 +90,7 @@ class Saved:
         return self.outcome in ("saved", "unchanged")
 
 
-@dataclass
+@record
 class CandidateStore:
     workspace: Workspace
     library: LibraryView

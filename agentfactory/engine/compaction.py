@@ -27,10 +27,11 @@ latest tool result and the current code of the subagent written last.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from agentfactory.llm.tokens import count_request_tokens, count_tokens
 from agentfactory.llm.types import Message, ToolSpec
+from agentfactory.records import record
 
 COMPACTED = "[compacted]"
 KEEP_RESULTS = 4  # most recent tool results always kept whole
@@ -44,7 +45,7 @@ def estimate_tokens(system: str, messages: list[Message], tools: list[ToolSpec] 
     return count_request_tokens(system, messages, tools) + thinking
 
 
-@dataclass
+@record
 class Compaction:
     """What one compaction did: steps and results compacted, estimated tokens before and after."""
 
@@ -54,7 +55,7 @@ class Compaction:
     after: int
 
 
-@dataclass
+@record
 class Compactor:
     window: int  # the model's context window, tokens
     share: float = 0.75  # compact when the estimate exceeds this share of the window

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +25,14 @@ from agentfactory.experience.recording import SubagentExecution, execution_cost
 from agentfactory.experience.records import USE, VALIDATION
 from agentfactory.library.cases import inputs_digest  # the one digest of inputs
 from agentfactory.library.writing import write_folder
+from agentfactory.records import record
 from agentfactory.sandbox import ExecutionRequest
 from agentfactory.sandbox.broker import settle_trace
 
 MIN_EXECUTION_S = 1.0  # less left on the run's clock than this starts no execution
 
 
-@dataclass
+@record
 class Executor:
     settings: Settings
     workspace: Workspace

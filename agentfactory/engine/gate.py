@@ -13,13 +13,14 @@ import math
 import os
 import stat
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfactory import events as ev
 from agentfactory.library import Case, check_case
 from agentfactory.library.cases import MAX_NESTING, nesting_exceeds, summarise
+from agentfactory.records import record
 
 MAX_EXPECTED_CHARS = 4000
 SANDBOX_RETRIES = 2
@@ -27,7 +28,7 @@ HEAD_CHARS = 200  # the first line of a text output file kept in its pin
 MAX_TEXT_PIN_BYTES = 16 << 20  # larger text files are pinned by their bytes
 
 
-@dataclass
+@record
 class CaseRun:
     """What a case runner hands back: the execution trace and the measured facts of the files it wrote
     (see `file_facts`), taken before the runner's output folder goes away."""
@@ -126,7 +127,7 @@ def _image_kind(head: bytes) -> tuple[str, str | None] | None:
     return None
 
 
-@dataclass
+@record
 class CaseOutcome:
     index: int
     origin: str  # "stored" or "new"
@@ -137,7 +138,7 @@ class CaseOutcome:
     files: dict[str, dict[str, Any]] | None = None  # facts of the files it wrote, when the runner measured
 
 
-@dataclass
+@record
 class GateReport:
     outcomes: list[CaseOutcome]
 

@@ -8,14 +8,15 @@ None, for the caller to report; any other failure (a broken repository) is raise
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.errors import UsageError, ValidationError
 from agentfactory.library import Library
+from agentfactory.records import record
 
 
-@dataclass
+@record
 class LibraryView:
     library: Library
     experience: Any = None  # an ExperienceStore: its success rates rank search hits

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory import events as ev
@@ -29,6 +29,7 @@ from agentfactory.errors import (
 from agentfactory.llm.models import limits_for
 from agentfactory.llm.types import Message, ModelResponse, ToolCall, ToolResult, ToolSpec
 from agentfactory.llm.validation import check_tool_call
+from agentfactory.records import record
 
 MAX_NO_TOOL_TURNS = 2  # nudges before a model that never calls a tool is stopped
 MAX_INVALID_CALLS = 5  # consecutive invalid tool calls before the run stops
@@ -37,7 +38,7 @@ MIN_OUTPUT_TOKENS = 1024  # output tokens a call asks for even when the window i
 ARGUMENTS_PREVIEW = 400  # characters of a tool call's arguments kept in its events, cut between values
 
 
-@dataclass
+@record
 class Outcome:
     """What a tool returns to the loop: text for the model, and whether the run is finished."""
 
@@ -57,7 +58,7 @@ def declared_failure(status: str, reason: str, answer: str) -> str:
     return " ".join(reason.split()) or " ".join((answer or "").split()) or "the task was not done"
 
 
-@dataclass
+@record
 class LoopResult:
     status: (
         str  # success, task_failed, budget_exhausted, interrupted, no_progress, provider_error, config_error

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ from agentfactory.errors import (
 from agentfactory.llm.metered import MeteredProvider
 from agentfactory.llm.models import output_tokens_for
 from agentfactory.llm.types import ModelProvider, Usage
+from agentfactory.records import record
 
 if TYPE_CHECKING:
     from agentfactory.engine.candidates import CandidateStore
@@ -46,7 +47,7 @@ STATUS_EXIT = {
 }
 
 
-@dataclass
+@record
 class RunResult:
     run_id: str
     status: str  # success, task_failed, budget_exhausted, interrupted, no_progress, provider_error
@@ -79,7 +80,7 @@ class RunResult:
         return data
 
 
-@dataclass
+@record
 class Ledger:
     """What a run did to subagents, as its result and `run_finished` report it."""
 
@@ -90,7 +91,7 @@ class Ledger:
     rejected: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class OpenRun:
     """One run in progress: its parts, and `finish`, the one way it ends well."""
 

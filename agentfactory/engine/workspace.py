@@ -12,12 +12,12 @@ import os
 import re
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import UsageError
 from agentfactory.events import EVENTS_FILE, EventLog, new_run_id, write_json
+from agentfactory.records import record
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 LATEST = "latest"
@@ -37,7 +37,7 @@ def _started(ws: Workspace) -> tuple[float, str]:
             return 0.0, ws.run_id
 
 
-@dataclass
+@record
 class Workspace:
     root: Path
     run_id: str

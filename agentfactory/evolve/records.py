@@ -7,12 +7,13 @@ writes or calls a model.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import UsageError
 from agentfactory.library import Case
+from agentfactory.records import record
 
 ACCEPT_ALL = "all"  # every failing case shown to the model must pass
 ACCEPT_MORE = "more"  # strictly more failing cases pass than before
@@ -27,7 +28,7 @@ FAILED_VERDICTS = ("rejected", "refused", "error", "inconclusive", "budget_exhau
 STOPPING_VERDICTS = {"budget_exhausted": "budget_exhausted", "interrupted": "interrupted"}
 
 
-@dataclass
+@record
 class FailingCase:
     """An input a subagent failed on, as a case to fix: inputs, what the output must satisfy if known."""
 
@@ -63,7 +64,7 @@ class FailingCase:
         }
 
 
-@dataclass
+@record
 class EvolvePlan:
     """What would be evolved and why: the dry run's answer and the loop's input."""
 
@@ -111,7 +112,7 @@ class EvolvePlan:
         }
 
 
-@dataclass
+@record
 class RoundRecord:
     round: int
     verdict: str  # accepted, rejected, inconclusive
@@ -121,7 +122,7 @@ class RoundRecord:
     held_out: tuple[int, int] = (0, 0)
 
 
-@dataclass
+@record
 class EvolveOutcome:
     name: str
     version_before: int | None
@@ -139,7 +140,7 @@ class EvolveOutcome:
         return asdict(self)
 
 
-@dataclass
+@record
 class EvolveReport:
     run_id: str
     workspace: str
@@ -154,7 +155,7 @@ class EvolveReport:
         return {**asdict(self), "outcomes": [o.to_dict() for o in self.outcomes]}
 
 
-@dataclass
+@record
 class EvolveOptions:
     rounds: int = 3
     accept: str = ACCEPT_ALL

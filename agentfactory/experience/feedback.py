@@ -7,16 +7,17 @@ whose recorded output is the one to change, even though the execution itself rai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.errors import UsageError
 from agentfactory.experience.store import BAD_SCORE_BELOW, ExperienceStore
+from agentfactory.records import record
 
 LATEST = "latest"
 
 
-@dataclass
+@record
 class FeedbackResult:
     run_id: str
     score: float | None

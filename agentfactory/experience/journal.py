@@ -18,12 +18,13 @@ import json
 import math
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from functools import partial
 from typing import Any
 
 from agentfactory.experience.records import EXECUTION_KINDS, ExecutionRecord, RunRecord
 from agentfactory.library.experience_files import MAX_LINE_BYTES, file_name
+from agentfactory.records import record
 
 FORMAT = 1
 EXECUTION, RUN, FEEDBACK, DOC_VERSION = "execution", "run", "feedback", "doc_version"
@@ -36,7 +37,7 @@ class BadRow(ValueError):
     """A line that is not a record this version can use; the message says why, in a few words."""
 
 
-@dataclass
+@record
 class Entry:
     """One parsed line: its type, its unique id (dedup across copies of a file) and its record."""
 

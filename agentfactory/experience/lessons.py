@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from agentfactory.experience.records import ExecutionRecord
 from agentfactory.library.format import SKILL_FILE
 from agentfactory.library.writing import set_lessons_block as render_limitations
 from agentfactory.library.writing import write_folder
+from agentfactory.records import record
 
 MAX_LESSONS = 5
 PRUNE_AFTER_SUCCESSES = 3
@@ -40,7 +40,7 @@ _PHRASES = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Lesson:
     subagent: str
     error_kind: str

@@ -8,16 +8,17 @@ the engine knows no rows. Nothing here reads a run's objects by attribute.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.experience.quality import automatic_quality
 from agentfactory.experience.records import USE, ExecutionRecord, RunRecord, input_shape, inputs_digest
+from agentfactory.records import record
 
 SUCCESS_STATUSES = frozenset({"success", "succeeded"})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SubagentExecution:
     """One sandbox execution of a subagent, as the run that made it saw it."""
 

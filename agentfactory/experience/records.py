@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.library.cases import inputs_digest  # the one digest, re-exported here
+from agentfactory.records import record
 
 # The kind of an execution: a subagent working in a task run, a gate / evolve checking a version on
 # cases, or a library subagent run on its own with no task around it (`MetaAgent.run_subagent`, the MCP
@@ -72,7 +73,7 @@ def input_shape(inputs: dict[str, Any] | None) -> str:
     return ", ".join(f"{key}={_value_shape(inputs[key])}" for key in sorted(inputs))
 
 
-@dataclass
+@record
 class ExecutionRecord:
     """One execution of one subagent (a library version, or an unsaved candidate when version is None)."""
 
@@ -125,7 +126,7 @@ class ExecutionRecord:
         )
 
 
-@dataclass
+@record
 class RunRecord:
     """One run of the Meta-Agent (or a baseline): outcome, size, cost and what it did to the library."""
 

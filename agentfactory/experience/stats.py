@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
 from typing import Any
 
 from agentfactory.experience.records import DIRECT, USE
+from agentfactory.records import record
 
 
 def _rate(successes: int, total: int) -> float | None:
@@ -27,7 +27,7 @@ def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-@dataclass
+@record
 class _Run:
     run_id: str
     agent_id: str

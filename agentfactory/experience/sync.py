@@ -21,18 +21,19 @@ import json
 import os
 import sqlite3
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
 from agentfactory.experience import journal, rows
 from agentfactory.library import experience_files
+from agentfactory.records import record
 
 _HEAD = 4096  # bytes of a file's start whose digest tells a rewrite from an append
 _TAIL = 256  # bytes before the read offset, likewise
 _SHOWN_REASON = 120
 
 
-@dataclass
+@record
 class SyncReport:
     records: dict[str, int] = field(default_factory=dict)  # file -> records newly taken in
     bad_rows: dict[str, int] = field(default_factory=dict)  # file -> lines skipped in this sync

@@ -12,11 +12,11 @@ import os
 import subprocess
 import tempfile
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from agentfactory.errors import LibraryError
+from agentfactory.records import record
 
 if TYPE_CHECKING:
     import git
@@ -31,7 +31,7 @@ _FALLBACK_IDENTITY = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TreeEntry:
     mode: str
     kind: str
@@ -113,10 +113,10 @@ class Git:
             args += ["--", *([path] if isinstance(path, str) else path)]
         out = self.run(*args, strip=False)
         entries: dict[str, TreeEntry] = {}
-        for record in out.split(b"\0"):
-            if not record:
+        for line in out.split(b"\0"):
+            if not line:
                 continue
-            meta, _, name = record.partition(b"\t")
+            meta, _, name = line.partition(b"\t")
             mode, kind, sha, *rest = meta.decode().split()
             size = int(rest[0]) if rest and rest[0].isdigit() else None
             entries[name.decode("utf-8", "surrogateescape")] = TreeEntry(mode, kind, sha, size)
@@ -172,8 +172,8 @@ class Git:
             except GitCommandError:  # exit 1: none of them set
                 out = b""
             found: dict[str, str] = {}
-            for record in out.split(b"\0"):
-                key, _, value = record.decode("utf-8", "replace").partition("\n")
+            for line in out.split(b"\0"):
+                key, _, value = line.decode("utf-8", "replace").partition("\n")
                 if key:
                     found[key.lower()] = value.strip().lower()
             fsync = found.get("core.fsyncobjectfiles", "false") in ("true", "yes", "on", "1") or found.get(

@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.errors import ValidationError
+from agentfactory.records import record
 
 MAX_CASES = 1000
 # Lists and maps nested deeper than this in a case, a schema or a frontmatter are refused when read, so
@@ -30,7 +31,7 @@ _PIN_KEYS = {"size", "sha256", "lines", "head", "kind", "text_sha256", "format",
 _SUMMARY_KEYS = {"type", "length", "keys", "sha256", "digest"}
 
 
-@dataclass
+@record
 class Case:
     inputs: dict[str, Any]
     expected: dict[str, Any] = field(default_factory=dict)
@@ -251,7 +252,7 @@ def dump_cases(cases: list[Case]) -> str:
     )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class CaseResult:
     passed: bool
     failures: list[str]

@@ -13,10 +13,11 @@ import ast
 import contextlib
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.errors import ValidationError
+from agentfactory.records import record
 
 # Docstring headings and `- name (type): description` items are recognised with str methods, in one
 # linear pass: the docstring is hostile text, and a regex with overlapping quantifiers over a long line of
@@ -134,7 +135,7 @@ def _depth_exceeds(tree: ast.AST, limit: int) -> bool:
     return False
 
 
-@dataclass
+@record
 class ModuleInfo:
     docstring: str
     signature: str  # e.g. "run(path: str, window: int = 30)"

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.library.cases import Case
+from agentfactory.records import record
 
 
-@dataclass
+@record
 class Subagent:
     """One version of a subagent, parsed from its folder (on disk or in git) without running its code.
 
@@ -49,7 +50,7 @@ class Subagent:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SubagentInfo:
     """What `list()` shows: enough to choose a subagent without reading it."""
 
@@ -61,7 +62,7 @@ class SubagentInfo:
     tags: list[str]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SearchHit:
     name: str
     version: int
@@ -70,7 +71,7 @@ class SearchHit:
     score: float  # higher is better; comparable only within one search
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SaveResult:
     name: str
     version: int
@@ -79,7 +80,7 @@ class SaveResult:
     replaced_cases: list[str] = field(default_factory=list)  # stored cases a forced save redefined
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class VersionInfo:
     version: int
     commit: str
@@ -90,7 +91,7 @@ class VersionInfo:
     removed: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PullConflict:
     """Both sides changed a subagent since they last agreed: ours is kept, theirs stays reachable at `ref`."""
 
@@ -101,7 +102,7 @@ class PullConflict:
     ref: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PullRejection:
     """A remote revision of a local subagent that failed the local version's cases, redefined one of them,
     or removed the subagent (or a new subagent failing its own cases): ours stays current (a new one is
@@ -115,7 +116,7 @@ class PullRejection:
     reason: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PullResult:
     commit: str  # HEAD after the pull
     fast_forward: bool

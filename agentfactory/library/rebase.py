@@ -25,11 +25,12 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.errors import AgentFactoryError, LibraryError
 from agentfactory.library import experience_files
+from agentfactory.records import record
 
 SYNCED = "refs/agentfactory/synced"
 BEFORE = "refs/agentfactory/before-rebase"  # HEAD before the last rebase
@@ -40,7 +41,7 @@ RETRY_PAUSE_S = 0.2  # first pause before pushing again when the remote did not 
 Gate = Callable[[Any, Any], "str | None"]  # (our version as saved before, the version about to be saved)
 
 
-@dataclass
+@record
 class PushOutcome:
     pushed: bool
     attempts: int

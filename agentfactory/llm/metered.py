@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from agentfactory.config import ModelSettings
@@ -33,12 +32,13 @@ from agentfactory.llm.types import (
     ToolSpec,
     Usage,
 )
+from agentfactory.records import record
 
 if TYPE_CHECKING:
     from agentfactory.engine.budget import Budget
 
 
-@dataclass
+@record
 class ModelCall:
     """One metered model call, as its meter hears of it: at the start (no response yet) and at the end."""
 

@@ -9,10 +9,10 @@ override both (`max_output_tokens`, `context_window`). A model missing here gets
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from agentfactory.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ModelLimits:
     context_window: int  # tokens the model accepts, input and output together
     max_output: int  # output tokens one call may request

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from dataclasses import field as field_
 from typing import Any
 
@@ -67,6 +66,7 @@ from agentfactory.llm.types import (
     ToolSpec,
     Usage,
 )
+from agentfactory.records import record
 
 KEY_VAR = "OPENAI_API_KEY"
 PLACEHOLDER_KEY = "not-needed"  # local OpenAI-compatible servers accept any key but the SDK wants one
@@ -155,7 +155,7 @@ def usage_from_body(u: Any) -> Usage:
     )
 
 
-@dataclass
+@record
 class Prompt:
     """What was asked, for reading the reply: the offered tools, and the request to estimate usage from."""
 

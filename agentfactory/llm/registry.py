@@ -12,13 +12,13 @@ missing key fails before any work starts.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from agentfactory.config import ModelSettings
 from agentfactory.errors import ConfigError
 from agentfactory.llm.retry import RetryPolicy
 from agentfactory.llm.types import ModelProvider
 from agentfactory.plugins import entry_points
+from agentfactory.records import record
 
 GROUP = "agentfactory.providers"
 # Where a provider that is not installed comes from (for the error that says so).
@@ -28,7 +28,7 @@ NOT_INSTALLED = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProviderRequest:
     """Everything a plugin's `create` gets: the model part of the spec and the run's options."""
 
@@ -40,7 +40,7 @@ class ProviderRequest:
     thinking_budget: int | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ProviderPlugin:
     """One provider: its spec prefix, how a spec is written, what it needs, and how it is built."""
 

@@ -22,12 +22,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from agentfactory.errors import AuthenticationError, BudgetExhausted, ProviderError, ProviderTimeout
 from agentfactory.llm.reply import BadReply, clip
 from agentfactory.llm.transport import CallGuard, DeadlinePassed, cut_by_run
+from agentfactory.records import record
 
 T = TypeVar("T")
 
@@ -35,7 +35,7 @@ RETRYABLE_STATUS = frozenset({408, 409, 429})
 AUTH_STATUS = frozenset({401, 403})
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RetryPolicy:
     """How often and how long to retry. Tests pass small values to stay fast."""
 
@@ -46,7 +46,7 @@ class RetryPolicy:
     jitter: float = 0.25  # backoff is multiplied by 1 + uniform(0, jitter)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Failure:
     """A provider error, reduced to what the retry decision needs."""
 

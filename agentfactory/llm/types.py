@@ -7,11 +7,13 @@ everything outside `agentfactory.llm` speaks only these.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from agentfactory.records import record
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class ToolSpec:
     """A tool the model may call: name, description and JSON schema of its arguments."""
 
@@ -20,7 +22,7 @@ class ToolSpec:
     input_schema: dict[str, Any]
 
 
-@dataclass
+@record
 class ToolCall:
     """A tool call as the model made it.
 
@@ -35,7 +37,7 @@ class ToolCall:
     parse_error: str | None = None
 
 
-@dataclass
+@record
 class ToolResult:
     """The framework's answer to one tool call, sent back in the next user turn."""
 
@@ -44,7 +46,7 @@ class ToolResult:
     is_error: bool = False
 
 
-@dataclass
+@record
 class ThinkingBlock:
     """A reasoning block as the provider sent it. It goes back to the provider unchanged, first in its
     assistant turn (Anthropic rejects the next request of a tool-use turn otherwise); never shown raw."""
@@ -55,7 +57,7 @@ class ThinkingBlock:
     data: str = ""  # a redacted block's opaque data
 
 
-@dataclass
+@record
 class StreamEvent:
     """What a streaming provider reports while a reply is being written: for display only (usage is
     read from the finished reply, never from these)."""
@@ -69,7 +71,7 @@ class StreamEvent:
 StreamCallback = Callable[[StreamEvent], None]
 
 
-@dataclass
+@record
 class Message:
     """One conversation turn. User turns carry text and/or tool results; assistant turns text and/or calls,
     and the thinking blocks that came before them."""
@@ -85,7 +87,7 @@ class Message:
         return cls(role="user", text=text)
 
 
-@dataclass
+@record
 class Usage:
     """Token usage of one or more model calls. `input_tokens` excludes cache reads and writes."""
 
@@ -122,7 +124,7 @@ class Usage:
 StopReason = Literal["end_turn", "tool_use", "max_tokens", "stop_sequence", "refusal", "other"]
 
 
-@dataclass
+@record
 class ModelResponse:
     """A model's answer: text, tool calls, why it stopped, usage, latency and estimated cost."""
 

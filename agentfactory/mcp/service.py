@@ -18,12 +18,13 @@ import re
 import stat
 import tempfile
 import threading
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfactory.config import Settings
 from agentfactory.errors import AgentFactoryError, ConfigError, LibraryError, ValidationError
+from agentfactory.records import record
 from agentfactory.regular_files import NOT_REGULAR, TOO_LARGE, FileRefused, read_regular
 
 MAX_QUERY_CHARS = 2000
@@ -42,7 +43,7 @@ CASES_SHOWN = 10
 _FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-@dataclass
+@record
 class EmbeddedFile:
     name: str  # relative to the outputs folder
     path: str  # absolute path on the server's machine
@@ -50,7 +51,7 @@ class EmbeddedFile:
     text: str | None  # the content when it is UTF-8 text
 
 
-@dataclass
+@record
 class Answer:
     text: str
     structured: dict[str, Any] = field(default_factory=dict)

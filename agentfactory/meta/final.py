@@ -15,14 +15,14 @@ This module decides; it never executes, saves or emits anything except the one d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from agentfactory.config import RunPolicy
 from agentfactory.library.cases import Case, json_type
+from agentfactory.records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FinalVerdict:
     used: bool
     reason: str = ""  # why the result is not final; empty when it is

@@ -20,9 +20,9 @@ import base64
 import os
 import re
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 
+from agentfactory.records import record
 from agentfactory.regular_files import NOT_REGULAR, TOO_LARGE, FileRefused, read_regular
 
 MAX_IMAGE_BYTES = 1 << 20
@@ -37,7 +37,7 @@ _SVG_ROOT = re.compile(
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Image:
     name: str  # path below outputs/, as the subagent named it (escaped by the template)
     mime: str
@@ -45,7 +45,7 @@ class Image:
     data_uri: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Skipped:
     name: str
     reason: str

@@ -7,12 +7,13 @@ Read-only: events and traces are parsed defensively (a field missing or of an un
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from agentfactory import events as ev
 from agentfactory.llm.types import Usage
+from agentfactory.records import record
 
 TEXT_LIMIT = 4000  # characters of any one text shown (stdout tails, results, arguments)
 
@@ -22,7 +23,7 @@ def clip(value: Any, limit: int = TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[:limit] + f"\n… ({len(text) - limit:,} more characters)"
 
 
-@dataclass
+@record
 class Item:
     """One event as the page shows it."""
 
@@ -34,7 +35,7 @@ class Item:
     blocks: list[tuple[str, str]] = field(default_factory=list)  # (label, preformatted text)
 
 
-@dataclass
+@record
 class Step:
     number: int
     items: list[Item] = field(default_factory=list)

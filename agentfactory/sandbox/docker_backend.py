@@ -34,11 +34,12 @@ import threading
 import time
 import weakref
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.config import SandboxSettings
 from agentfactory.errors import SandboxError
+from agentfactory.records import record
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import (
     PRELOAD_MIN_MB,
@@ -81,7 +82,7 @@ COLD_HANDOVER_S = 20.0
 READY_S = 120.0  # a pre-started container must be waiting for its job (imports done) within this time
 
 
-@dataclass
+@record
 class _Slot:
     """A started container and its job folder, waiting for exactly one job."""
 

@@ -16,10 +16,10 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from agentfactory.errors import UsageError
+from agentfactory.records import record
 
 MAX_OUTPUT_FILES = 10_000  # files and folders under outputs/
 MAX_OUTPUT_DEPTH = 32  # path components under outputs/
@@ -81,7 +81,7 @@ def _listing(dir_fd: int, budget: int) -> tuple[list[tuple[str, os.stat_result]]
     return out, more
 
 
-@dataclass
+@record
 class Item:
     """One entry met by Walk. Set `descend = False` on a folder to skip its contents."""
 
@@ -344,7 +344,7 @@ def copy_tree(
     return hashes
 
 
-@dataclass
+@record
 class CopyReport:
     copied: list[tuple[str, str]]  # (relative path, sha256)
     refusals: dict[str, str]  # shown relative path -> why it was not copied

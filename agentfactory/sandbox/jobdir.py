@@ -26,11 +26,11 @@ import os
 import stat
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agentfactory.errors import UsageError
+from agentfactory.records import record
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.hostfs import (
     DIR_FLAGS,
@@ -54,7 +54,7 @@ MAX_REPORT_FILES = 16
 STREAM_KILL_FACTOR = 64  # a stream this many times its tail cap is a flood: the runner stops the subagent
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SandboxPaths:
     """Where the job folder's parts appear inside the sandbox."""
 

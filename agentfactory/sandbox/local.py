@@ -33,12 +33,12 @@ import tempfile
 import threading
 import time
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agentfactory.config import SandboxSettings
 from agentfactory.errors import SandboxError
+from agentfactory.records import record
 from agentfactory.sandbox import trace as t
 from agentfactory.sandbox.base import (
     PRELOAD_MIN_MB,
@@ -420,7 +420,7 @@ def _limits(req: t.ExecutionRequest) -> list[int]:
     return [memory, cpu, fsize, NPROC_LIMIT]
 
 
-@dataclass
+@record
 class _Prepared:
     """A started sandbox whose runner waits for exactly one job."""
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from agentfactory.records import record
 
 if TYPE_CHECKING:
     from agentfactory.sandbox.broker import ToolBroker
@@ -35,7 +37,7 @@ DEFAULT_RESULT_MAX_DEPTH = 64
 PREVIEW_CHARS = 500
 
 
-@dataclass
+@record
 class ExecutionRequest:
     """One execution of `run(**inputs)` from module `entry` found in `code_dir`.
 
@@ -67,7 +69,7 @@ class ExecutionRequest:
     on_finished: Callable[[ExecutionTrace], None] | None = None
 
 
-@dataclass
+@record
 class ToolCallRecord:
     """One call a subagent made through the tool broker, allowed or refused."""
 
@@ -82,7 +84,7 @@ class ToolCallRecord:
         return asdict(self)
 
 
-@dataclass
+@record
 class ExecutionTrace:
     status: str
     backend: str

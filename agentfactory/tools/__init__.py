@@ -11,12 +11,12 @@ stay outside the sandbox. A result may carry a `usage` dict that the broker reco
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from agentfactory.config import ToolSettings
 from agentfactory.llm.types import ModelProvider
 from agentfactory.llm.validation import schema_problem
+from agentfactory.records import record
 from agentfactory.skill_tiers import load_tier
 from agentfactory.tools.llm import LlmTool
 from agentfactory.tools.web_fetch import WebFetchTool
@@ -26,7 +26,7 @@ Handler = Callable[..., dict[str, Any]]
 MAX_PROBLEM_CHARS = 300  # the reason a call was refused quotes the subagent's values: kept short
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ToolSkill:
     """One tool skill: name, argument schema and handler. Called like its handler."""
 

@@ -18,10 +18,10 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from agentfactory.config import ToolSettings
+from agentfactory.records import record
 from agentfactory.stopwords import STOPWORDS
 from agentfactory.tools import MAX_PROBLEM_CHARS, ToolSkill
 from agentfactory.tools.mcp_client import McpHub, McpServerError, McpTool
@@ -32,7 +32,7 @@ OFFER_DESCRIPTION_CHARS = 240
 MAX_QUERY_TERMS = 64
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class McpToolSkill(ToolSkill):
     """A ToolSkill whose schema comes from a server: a schema the validator cannot use refuses the call
     with its reason (never an exception in a broker thread)."""
@@ -65,7 +65,7 @@ class McpCall:
         return self.hub.call(self.tool.server, self.tool.name, args, timeout)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ToolMatch:
     tool: McpTool
     score: float

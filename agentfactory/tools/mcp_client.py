@@ -29,11 +29,12 @@ import signal
 import subprocess
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from agentfactory.config_mcp import McpServerConfig
 from agentfactory.errors import AgentFactoryError, import_extra
+from agentfactory.records import record
 
 MAX_MESSAGE_BYTES = 4 << 20  # one JSON-RPC message from a stdio server
 MAX_BAD_LINES = 20  # non-JSON lines on a stdio server's stdout before it is stopped
@@ -55,7 +56,7 @@ class McpToolError(AgentFactoryError):
     """The server answered the call with a tool error (its `isError` result)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class McpTool:
     """One tool of one server, as its listing gave it (description cut, schema as sent)."""
 
@@ -69,7 +70,7 @@ class McpTool:
         return f"{self.server}.{self.name}"
 
 
-@dataclass
+@record
 class _Server:
     config: McpServerConfig
     tools: list[McpTool] | None = None
