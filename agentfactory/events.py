@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import queue
-import secrets
 import threading
 import time
 import weakref
@@ -90,7 +89,7 @@ EVENTS_FILE = "events.jsonl"
 
 def new_run_id() -> str:
     """Sortable, unique run id: UTC time plus 6 random hex digits."""
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + os.urandom(3).hex()
 
 
 class EventLog:

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -36,7 +35,7 @@ from agentfactory.batch import threads
 from agentfactory.batch.tasks import BatchTask, LineProblem
 from agentfactory.batch.worker import run_worker, valid_row
 from agentfactory.errors import UsageError
-from agentfactory.events import json_bytes
+from agentfactory.events import json_bytes, new_run_id
 from agentfactory.records import record
 
 BATCH_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{6}\Z")
@@ -160,10 +159,6 @@ def worker_agent_id(base: str, slot: int, host: str | None = None) -> str:
 def _final(row: dict[str, Any]) -> bool:
     """Whether a row settles its task: not interrupted, not skipped, not cut short by the batch's bound."""
     return row["status"] not in RERUN and not row.get("cut_by_batch")
-
-
-def new_batch_id() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(3)
 
 
 def _lines(results: Path) -> list[dict[str, Any]]:
@@ -474,7 +469,7 @@ def run_batch(
                 f"(it was {stored_remote[:200]!r})."
             )
     else:
-        batch_id = new_batch_id()
+        batch_id = new_run_id()  # a batch id has a run id's shape (BATCH_ID)
         folder = options.batches_dir / batch_id
         folder.mkdir(parents=True)
         shutil.copyfile(tasks_file, folder / "tasks.jsonl")

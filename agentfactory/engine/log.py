@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,17 +56,22 @@ class RunMeter:
     """Records metered model calls in a run's event log (see `agentfactory.llm.metered.CallMeter`).
 
     `stream`: the `stream` setting, "auto" (stream when the live view is on a terminal), "on" or "off".
-    The subagents' calls never stream: nobody reads them live.
+    The subagents' calls never stream: nobody reads them live. `first_call` is called once, as the
+    run's first model call goes out.
     """
 
-    def __init__(self, log: ev.EventLog, stream: str = "auto"):
+    def __init__(self, log: ev.EventLog, stream: str = "auto", first_call: Callable[[], None] | None = None):
         self.log = log
         self.stream = stream
+        self.first_call = first_call
 
     def started(self, call: ModelCall) -> None:
         self.log.emit(
             ev.MODEL_CALL_STARTED, model=call.model, role=call.role, call=call.number, **_step(call)
         )
+        hook, self.first_call = self.first_call, None
+        if hook is not None:  # what the run starts while the model thinks (the sandbox's work ahead)
+            hook()
 
     def finished(self, call: ModelCall) -> None:
         response = call.response

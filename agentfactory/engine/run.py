@@ -242,7 +242,7 @@ def open_run(
         experience = ExperienceStore.open(settings.paths, settings.policy)
     check_inputs(input_files)
     own_backend = backend is None
-    backend = backend or get_backend(settings.sandbox)
+    backend = backend or get_backend(settings.sandbox, start_ahead=False)  # prepared at the first call
 
     workspace = WorkspaceManager(settings.paths.workspaces).create(run_id)
     for path in input_files:
@@ -250,7 +250,7 @@ def open_run(
     from agentfactory.otel import run_observers  # imports no OpenTelemetry unless tracing is on
 
     log = RunLog(workspace.events_path, workspace.run_id, on_event, run_observers())
-    meter = RunMeter(log, settings.models.stream)
+    meter = RunMeter(log, settings.models.stream, first_call=getattr(backend, "prepare", None))
     # One budget for the run: the Meta-Agent's calls and the subagents' `llm` calls are charged to it,
     # and its wall clock (max_time) starts now.
     budget = Budget.from_limits(settings.budgets)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import fields
 from functools import partial
@@ -47,7 +47,7 @@ class Entry:
 
 
 def new_uid() -> str:
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()  # 128 random bits, as uuid4 (whose import brings platform)
 
 
 # ------------------------------------------------------------------------------------------------ write

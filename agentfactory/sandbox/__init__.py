@@ -28,11 +28,15 @@ __all__ = [
 ]
 
 
-def get_backend(sandbox: SandboxSettings, name: str | None = None, pool_size: int | None = None) -> Backend:
+def get_backend(
+    sandbox: SandboxSettings, name: str | None = None, pool_size: int | None = None, start_ahead: bool = True
+) -> Backend:
     """The backend `name` (default: sandbox.backend). Docker problems raise SandboxError, one sentence.
 
     pool_size: sandboxes started ahead and kept waiting, each for one execution: docker containers (default
     2; 0 = a container per execution), local bubblewrap sandboxes (default 1, at most 1; 0 = none).
+    start_ahead: False leaves the local backend's work ahead (its pool, its sweep of orphans) to its
+    `prepare()`, which a run calls as its first model call goes out.
     """
     name = name or sandbox.backend
     if name == "docker":
@@ -42,5 +46,5 @@ def get_backend(sandbox: SandboxSettings, name: str | None = None, pool_size: in
     if name == "local":
         from agentfactory.sandbox.local import LocalBackend
 
-        return LocalBackend(sandbox, pool_size=1 if pool_size is None else pool_size)
+        return LocalBackend(sandbox, pool_size=1 if pool_size is None else pool_size, start_ahead=start_ahead)
     raise SandboxError(f"Unknown sandbox backend '{name}': use 'docker' or 'local'.")

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -470,7 +469,7 @@ def copy_outputs(root_fd: int, rel: str, dest: Path, cap: int) -> CopyReport:
 def _copy_file(src_fd: int, size: int, dir_fd: int, name: str) -> tuple[str, str]:
     """Copy `size` bytes of src_fd to a new file `name` in dir_fd (replacing a file, never a folder).
     Returns (problem or "", sha256)."""
-    tmp = f".af-tmp-{secrets.token_hex(8)}"
+    tmp = f".af-tmp-{os.urandom(8).hex()}"
     out = os.open(
         tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644, dir_fd=dir_fd
     )

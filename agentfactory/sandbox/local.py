@@ -71,6 +71,7 @@ NPROC_LIMIT = 512
 HANDOVER_S = 20.0
 READY_S = 120.0  # a sandbox started ahead must wait for its job (warm imports done) within this time
 _CHECK_S = 0.1  # how often a running execution's broker limit and disk use are checked
+_SWEEP = object()  # asks the reaper thread for sweep_orphans()
 _GRACE_S = 0.5
 
 
@@ -78,10 +79,15 @@ class LocalBackend:
     name = "local"
 
     def __init__(
-        self, sandbox: SandboxSettings | None = None, use_bwrap: bool | None = None, pool_size: int = 0
+        self,
+        sandbox: SandboxSettings | None = None,
+        use_bwrap: bool | None = None,
+        pool_size: int = 0,
+        start_ahead: bool = True,
     ):
         """pool_size: 1 keeps one sandbox started ahead (bubblewrap only), its runner waiting for its job;
-        it serves one execution and is replaced in the background. 0 starts each sandbox on demand."""
+        it serves one execution and is replaced in the background. 0 starts each sandbox on demand.
+        start_ahead: False waits for `prepare()` (or the first execution) to start it."""
         self.settings = sandbox or SandboxSettings()
         self.bwrap = shutil.which("bwrap") if use_bwrap is not False else None
         if use_bwrap and not self.bwrap:
@@ -105,15 +111,32 @@ class LocalBackend:
         self._ready: _Prepared | None = None
         self._want = threading.Event()
         self._stopped = threading.Event()  # set by close(): ends the pool's back-off at once
-        self._reap: queue.Queue[_Prepared | None] = queue.Queue()
+        self._reap: queue.Queue[Any] = queue.Queue()  # sandboxes to end, _SWEEP, None (the end)
         self._reaper = threading.Thread(target=self._reap_loop, name="local-sandbox-reaper", daemon=True)
         self._reaper.start()
         ref = weakref.ref(self)
         atexit.register(lambda: (b := ref()) and b.close())
         self._filler = None
+        self._prepared = False
         if self.pool_size:
             self._filler = threading.Thread(target=self._fill_loop, name="local-sandbox-pool", daemon=True)
             self._filler.start()
+        if start_ahead:
+            self.prepare()
+
+    def prepare(self) -> None:
+        """Start, in the background, what this backend does ahead of its executions: the sandboxes a
+        dead host left are swept (sweep_orphans) and the sandbox kept ahead is started. A run calls it
+        as its first model call goes out (engine/run.py), so that this work is done while the model
+        thinks: beside the run's own start, on two cores, it cost the start about 20 ms of waiting for
+        the GIL. The first execution calls it at the latest."""
+        with self._lock:
+            if self._prepared or self._closed:
+                return
+            self._prepared = True
+        if self.bwrap:
+            self._reap.put(_SWEEP)
+        if self.pool_size:
             self._refill()
 
     def close(self) -> None:
@@ -195,18 +218,19 @@ class LocalBackend:
         return self._start()
 
     def _reap_loop(self) -> None:
-        if self.bwrap:  # sandboxes a dead host left (see sweep_orphans), ended in the background
-            with contextlib.suppress(OSError):
-                sweep_orphans()
         while True:
             box = self._reap.get()
             if box is None:
                 break
-            _release(box)
+            if box is _SWEEP:  # sandboxes a dead host left (see sweep_orphans), ended in the background
+                with contextlib.suppress(OSError):
+                    sweep_orphans()
+            else:
+                _release(box)
             self._reap.task_done()
         while not self._reap.empty():
             box = self._reap.get_nowait()
-            if box is not None:
+            if box is not None and box is not _SWEEP:
                 _release(box)
 
     def _start(self, warm: bool = False) -> _Prepared:
@@ -280,6 +304,7 @@ class LocalBackend:
     def _execute(self, req: t.ExecutionRequest) -> t.ExecutionTrace:
         if self._closed:
             raise SandboxError("This local backend was closed; get a new one with get_backend().")
+        self.prepare()
         box = self._take(req.memory_mb)
         jd, proc = box.jd, box.proc
         session = None
@@ -501,7 +526,8 @@ def sweep_orphans() -> int:
     sandbox up leaves bubblewrap's init of the sandbox's PID namespace (in a session of its own, its
     parent-death signal not armed yet) waiting forever, sometimes with a runner waiting for a job that
     will never come. Such an orphan is a bubblewrap namespace init running our runtime whose parent is
-    no longer a bubblewrap; every backend sweeps them when it starts (the docker backend has its own)."""
+    no longer a bubblewrap; every local backend sweeps them in `prepare()` (the docker backend has its
+    own)."""
     runtime = os.fsencode(RUNTIME_DIR)
     ended = 0
     for entry in os.scandir("/proc"):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 import select
 from typing import Any
 
@@ -44,7 +43,7 @@ class DoneChannel:
         return False
 
     def arm(self) -> bytes:
-        self.token = secrets.token_bytes(self.TOKEN_BYTES)
+        self.token = os.urandom(self.TOKEN_BYTES)
         self.watching = self.fd >= 0
         return self.token
 

@@ -251,10 +251,13 @@ def test_demo_json_full(project):
 # -- completion and version -----------------------------------------------------------------------------
 
 
-def test_shell_completion_is_offered(project):
+def test_shell_completion_is_offered(project, monkeypatch):
     help_text = project.invoke("--help").stdout
     assert "--install-completion" in help_text and "--show-completion" in help_text
-    script = project.invoke("--show-completion", "bash")
+    # typer finds the shell by walking up the process tree (shellingham): under a test runner whose
+    # shell is gone (a detached CI job) there is none, so the test names the one it checks.
+    monkeypatch.setattr("typer.completion._get_shell_name", lambda: "bash")
+    script = project.invoke("--show-completion")
     assert script.exit_code == 0 and "complete" in script.stdout and "agentfactory" in script.stdout
 
 

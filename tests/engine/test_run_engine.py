@@ -160,3 +160,39 @@ def test_the_library_view_tells_a_missing_subagent_from_a_broken_library(tmp_pat
     monkeypatch.setattr(library, "get", broken)
     with pytest.raises(LibraryError, match="missing"):
         view.get("csv-stats")
+
+
+class PreparedBackend:
+    """A backend that records when the run asks it to start its work ahead, and what the log held then."""
+
+    name, isolation = "stub", "none"
+
+    def __init__(self) -> None:
+        self.prepared: list[list[str]] = []
+        self.log_path: Path | None = None
+
+    def prepare(self) -> None:
+        assert self.log_path is not None
+        self.prepared.append([e["type"] for e in ev.read_events(self.log_path)])
+
+    def execute(self, req: Any) -> Any:
+        raise AssertionError("no execution in this test")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_run_prepares_its_sandbox_as_its_first_model_call_goes_out(tmp_path):
+    env = make_env(tmp_path)
+    backend = PreparedBackend()
+    provider = ScriptedProvider([{"text": "a"}, {"text": "b"}])
+    with open_run(
+        env.settings, "count", [], provider=provider, backend=backend, experience=CapturingStore()
+    ) as run:
+        backend.log_path = run.workspace.events_path
+        assert backend.prepared == []  # nothing started beside the run's own start
+        run.provider.complete("system", [Message.user("hi")], step=1)
+        assert backend.prepared == [[ev.RUN_STARTED, ev.MODEL_CALL_STARTED]]
+        run.provider.complete("system", [Message.user("again")], step=2)
+        assert len(backend.prepared) == 1  # once
+        run.finish(status="success", reason="", answer="done", steps=2)

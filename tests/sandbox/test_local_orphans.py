@@ -22,11 +22,13 @@ from .conftest import SETTINGS
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
 
-# `agentfactory run` that leaves with os._exit at its first model call, as a killed host would.
+# `agentfactory run` that leaves with os._exit while its first model call is out (its sandbox is started
+# then, engine/run.py), after sys.argv[1] seconds, as a killed host would.
 LEAVE_AT_FIRST_CALL = r"""
-import os, sys
+import os, sys, time
 import agentfactory.llm.scripted as scripted
-scripted.ScriptedProvider.complete = lambda *a, **k: os._exit(0)
+delay = float(sys.argv.pop(1))
+scripted.ScriptedProvider.complete = lambda *a, **k: (time.sleep(delay), os._exit(0))
 sys.argv = ["agentfactory", *sys.argv[1:]]
 from agentfactory.cli import main
 main()
@@ -58,11 +60,13 @@ def test_sandboxes_of_a_host_that_left_mid_start_are_ended_by_the_next_backend(t
     replies = tmp_path / "replies.json"
     replies.write_text(json.dumps([{"text": "unused"}]))
     sweep_orphans()
-    argv = [sys.executable, "-c", LEAVE_AT_FIRST_CALL, "run", "Say hello.", "--model", f"scripted:{replies}"]
-    argv += ["--sandbox", "local", "--library", str(tmp_path / "lib"), "--workspaces", str(tmp_path / "ws")]
+    argv = ["run", "Say hello.", "--model", f"scripted:{replies}", "--sandbox", "local"]
+    argv += ["--library", str(tmp_path / "lib"), "--workspaces", str(tmp_path / "ws")]
     env = {**os.environ, "NO_COLOR": "1", "AGENTFACTORY_NO_UPDATE_CHECK": "1"}
-    for _ in range(10):  # the host must leave while bubblewrap is setting up: most attempts do
-        subprocess.run(argv, env=env, cwd=tmp_path, capture_output=True, timeout=60, check=True)
+    for attempt in range(20):  # the host must leave while bubblewrap is setting up: many attempts do
+        delay = str(0.005 * (attempt % 10))
+        command = [sys.executable, "-c", LEAVE_AT_FIRST_CALL, delay, *argv]
+        subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=60, check=True)
         time.sleep(0.3)
         left = _orphans()
         if left:

@@ -243,3 +243,26 @@ def test_local_pool_close_does_not_wait_out_the_back_off_of_a_failed_start(monke
     begin = time.monotonic()
     backend.close()
     assert time.monotonic() - begin < 0.3
+
+
+def test_a_backend_not_started_ahead_starts_its_sandbox_at_prepare_or_its_first_execution(tmp_path):
+    import time
+
+    for how in ("prepare", "execution"):
+        backend = LocalBackend(SETTINGS, pool_size=1, start_ahead=False)
+        try:
+            time.sleep(0.3)
+            with backend._lock:
+                assert backend._ready is None and not backend._prepared, how
+            if how == "prepare":
+                backend.prepare()
+                backend.prepare()  # once is enough
+            else:
+                code = tmp_path / "code"
+                code.mkdir(exist_ok=True)
+                (code / "one.py").write_text("def run():\n    return 1\n")
+                trace = backend.execute(ExecutionRequest(code, "one", {}, timeout_s=5, memory_mb=128))
+                assert trace.status == "ok", trace
+            _ready(backend)
+        finally:
+            backend.close()
