@@ -95,10 +95,38 @@ def _time(argv: list[str], env: dict[str, str], expect: int = 0) -> tuple[float,
     proc.returncode = code
     if code != expect:
         raise SystemExit(f"{' '.join(argv[:6])} exited with {code}: {err[-800:]!r}")
-    # A run left at its first model call may leave its warm local sandbox mid-start (see
-    # agentfactory.sandbox.local.sweep_orphans): ended here, untimed, so it never runs beside the next.
-    sweep_orphans()
+    # the runtime folder of the checkout this process ran (first on its PYTHONPATH)
+    _settle([Path(env["PYTHONPATH"].split(os.pathsep)[0], "agentfactory", "sandbox", "runtime")])
     return wall, usage.ru_utime + usage.ru_stime
+
+
+def _settle(runtimes: list[Path], timeout_s: float = 2.0) -> None:
+    """A run left at its first model call leaves its local sandbox mid-start (it is started as that call
+    goes out; see agentfactory.sandbox.local.sweep_orphans): ended here, untimed, so it never runs
+    beside the next measurement. Its bubblewrap dies with the host a moment later, and only then is
+    the sandbox an orphan: swept until no bubblewrap of ours is left (at most `timeout_s`)."""
+    end = time.monotonic() + timeout_s
+    while True:
+        for runtime in runtimes:
+            sweep_orphans(runtime)
+        if not _bubblewraps(runtimes) or time.monotonic() > end:
+            return
+        time.sleep(0.01)
+
+
+def _bubblewraps(runtimes: list[Path]) -> list[int]:
+    """The bubblewrap processes running one of these runtime folders."""
+    wanted = {os.fsencode(str(runtime)) for runtime in runtimes}
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and os.path.basename(argv[0]) == b"bwrap" and wanted & set(argv):
+                found.append(int(entry.name))
+    return found
 
 
 def _slowest_imports(argv: list[str], env: dict[str, str], top: int = 10) -> list[str]:

@@ -520,15 +520,15 @@ def _await_namespace_end(info_r: int, deadline_s: float = 5.0) -> None:
         time.sleep(0.005)
 
 
-def sweep_orphans() -> int:
+def sweep_orphans(runtime_dir: Path = RUNTIME_DIR) -> int:
     """End the local sandboxes whose host died without ending them, and remove their job folders;
     returns how many. A host killed, or leaving with os._exit, while bubblewrap was still setting a
     sandbox up leaves bubblewrap's init of the sandbox's PID namespace (in a session of its own, its
     parent-death signal not armed yet) waiting forever, sometimes with a runner waiting for a job that
     will never come. Such an orphan is a bubblewrap namespace init running our runtime whose parent is
     no longer a bubblewrap; every local backend sweeps them in `prepare()` (the docker backend has its
-    own)."""
-    runtime = os.fsencode(RUNTIME_DIR)
+    own). `runtime_dir`: the runtime folder of the installation whose sandboxes are swept."""
+    runtime = os.fsencode(runtime_dir)
     ended = 0
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
