@@ -59,12 +59,12 @@ from agentfactory.sandbox.docker_daemon import (  # noqa: F401 - also read as do
     check_image,
     connect,
     docker_host,
-    owner_label,
     sweep_orphans,
 )
-from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
+from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, sweep_job_folders
 from agentfactory.sandbox.live_output import end_marker, pump_container
-from agentfactory.sandbox.reports import DoneChannel, decode_status
+from agentfactory.sandbox.owner import owner_label
+from agentfactory.sandbox.reports import DoneChannel
 
 ISOLATION = (
     "docker: fresh single-use container, no network, read-only root, non-root user, all capabilities "
@@ -283,6 +283,7 @@ class DockerBackend:
             self._reap.put(slot)
 
     def _reap_loop(self) -> None:
+        sweep_job_folders()  # those a dead host left (a container's own goes with it: sweep_orphans)
         while True:
             slot = self._reap.get()
             if slot is None:
@@ -454,18 +455,22 @@ class DockerBackend:
         # A live view's stream ends with the container, or at the runner's end marker once it reported;
         # an OOM kill is known from the container's state.
         ended = reported and (live is None or live.wait_end())
-        if not (ended and not _needs_inspect(slot.jd)):
+        report = slot.jd.status_report() if ended else None
+        if not ended or _needs_inspect(report):
             self._stop_container(slot)
+            report = slot.jd.status_report()  # as the stopped container left it
         if live is not None:
             live.join()
         oom = False
         if host_status is None:
             if slot.exit_info.get("wait_error"):
                 host_status, note = t.SANDBOX_ERROR, "the container disappeared during the execution"
-            elif _needs_inspect(slot.jd):
+            elif _needs_inspect(report):
                 oom = self._oom_killed(slot)
         calls = session.close(unlink=False) if session else []  # the job folder's removal takes the file
-        trace = slot.jd.finish(req, self.name, self.isolation, duration, host_status, note, oom, calls)
+        trace = slot.jd.finish(
+            req, self.name, self.isolation, duration, host_status, note, oom, calls, report=report
+        )
         trace.sandbox_id = slot.container.id or ""
         hand_back(req, trace)  # the caller's records first, then the container's removal
         self._discard(slot)
@@ -510,9 +515,9 @@ def _session(slot: _Slot, req: t.ExecutionRequest) -> Any:
     return req.broker.open_session(slot.jd.socket_path, req.tools, start=False, listener=listener)
 
 
-def _needs_inspect(jd: JobDir) -> bool:
-    """Only a missing report or a killed subagent can mean an OOM kill; skip the inspect call otherwise."""
-    report = decode_status(jd.read_report("status.json", 1 << 16))  # bounded, never follows links or FIFOs
+def _needs_inspect(report: dict[str, Any] | None) -> bool:
+    """Only a missing status report or a killed subagent can mean an OOM kill; skip the inspect call
+    otherwise."""
     return report is None or report["signal"] is not None
 
 

@@ -13,14 +13,14 @@ from typing import Any
 
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
 from agentfactory.sandbox.hostfs import remove_tree
+from agentfactory.sandbox.owner import owner_gone
 
 LABEL = "agentfactory.sandbox"
 LABEL_PID = "agentfactory.owner_pid"
 LABEL_HOST = "agentfactory.owner_host"
 LABEL_JOBDIR = "agentfactory.jobdir"
-# Who owns a container, exactly: the host's boot, the owner's pid namespace and the owner's start time
-# besides its host name and pid. Containers, machines and pid namespaces sharing one Docker daemon can
-# share a host name and reuse a pid; the sweep removes only what this boot and namespace owned.
+# Who owns a container, exactly (sandbox/owner.py): the sweep removes only what this boot and pid
+# namespace owned, and only once that process is gone.
 LABEL_OWNER = "agentfactory.owner"
 LABEL_RUN = "agentfactory.run_id"
 
@@ -65,57 +65,6 @@ def check_image(client: Any, image: str) -> None:
         raise SandboxError(f"Docker could not inspect the image {image}: {exc.explanation}.") from None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path, encoding="ascii", errors="replace") as fh:
-            return fh.read().strip()
-    except OSError:
-        return ""
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot ("" when it is gone): a pid reused by another
-    process has another start time."""
-    stat = _read(f"/proc/{pid}/stat")
-    return stat.rsplit(")", 1)[-1].split()[19] if stat else ""
-
-
-def _namespace() -> str:
-    """This boot and this pid namespace: where a pid means this process."""
-    try:
-        pidns = os.readlink("/proc/self/ns/pid")
-    except OSError:
-        pidns = ""
-    return f"{_read('/proc/sys/kernel/random/boot_id')}/{pidns}"
-
-
-def owner_label(pid: int | None = None) -> str:
-    """`<boot id>/<pid namespace>/<pid>/<start time>` of the owner (default: this process)."""
-    pid = os.getpid() if pid is None else pid
-    return f"{_namespace()}/{pid}/{_start_time(pid)}"
-
-
-def _owner_gone(label: str) -> bool:
-    """Whether the owner named by `label` is certainly gone. Only an owner of this boot and this pid
-    namespace can be judged; any other (another machine, container or namespace on the same daemon, a
-    label this version did not write) is left alone: it may be alive where we cannot see it."""
-    parts = label.split("/")
-    if len(parts) != 4 or "/".join(parts[:2]) != _namespace() or not parts[2].isdigit() or not parts[3]:
-        return False
-    pid, started = int(parts[2]), parts[3]
-    return not _pid_alive(pid) or _start_time(pid) != started
-
-
 def sweep_orphans(client: Any) -> list[str]:
     """Remove sandbox containers whose owner process is certainly gone. Returns their ids."""
     removed = []
@@ -123,7 +72,7 @@ def sweep_orphans(client: Any) -> list[str]:
     # (another backend closing at the same moment); the labels come with the listing.
     for container in client.containers.list(all=True, sparse=True, filters={"label": f"{LABEL}=1"}):
         labels = container.attrs.get("Labels") or {}
-        if not _owner_gone(labels.get(LABEL_OWNER, "")):
+        if not owner_gone(labels.get(LABEL_OWNER, "")):
             continue
         with contextlib.suppress(Exception):
             container.remove(force=True)

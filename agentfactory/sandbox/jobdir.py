@@ -41,9 +41,11 @@ from agentfactory.sandbox.hostfs import (
     copy_tree,
     empty_dir,
     read_bounded,
+    remove_tree,
     write_new,
 )
 from agentfactory.sandbox.live_output import FORWARD_BYTES
+from agentfactory.sandbox.owner import owner_gone, owner_label
 from agentfactory.sandbox.reports import decode_result, decode_status, stream_tail
 
 RUNTIME_DIR = Path(__file__).parent / "runtime"
@@ -52,6 +54,9 @@ MAX_INPUT_BYTES = 1 << 30
 MAX_JOB_BYTES = 16 << 20
 MAX_REPORT_FILES = 16
 STREAM_KILL_FACTOR = 64  # a stream this many times its tail cap is a flood: the runner stops the subagent
+_UNREAD = object()
+JOB_PREFIX = "af-"  # job folders are temporary folders named so
+OWNER_FILE = "owner"  # in a job folder: sandbox/owner.py's label of the host process that made it  # JobDir.finish: the status report was not read by the caller
 
 
 @record(frozen=True)
@@ -74,8 +79,17 @@ class JobDir:
         self.sandbox_ids = sandbox_ids
         self.seeded: dict[str, str] = {}  # earlier outputs of the run copied in: relative path -> sha256
         self.done_keep = -1  # the host's write end of ctl/done (open_done)
-        self.root = Path(tempfile.mkdtemp(prefix="af-"))
+        self.root = Path(tempfile.mkdtemp(prefix=JOB_PREFIX))
         self.fd = os.open(self.root, DIR_FLAGS)
+        # Whose folder this is: a host that dies without removing it (killed, os._exit) leaves it, with
+        # the run's code and inputs, until a backend's sweep finds its owner gone (sweep_job_folders).
+        owner = os.open(
+            OWNER_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=self.fd
+        )
+        try:
+            os.write(owner, owner_label().encode())
+        finally:
+            os.close(owner)
         self.code = self.root / "code"
         self.work = self.root / "work"
         self.inputs = self.work / "inputs"
@@ -262,6 +276,11 @@ class JobDir:
     def read_report(self, name: str, limit: int) -> bytes | None:
         return read_bounded(self.fd, f"report/{name}", limit)
 
+    def status_report(self) -> dict[str, Any] | None:
+        """The runner's status.json, decoded and checked (bounded, never through a link or a FIFO);
+        None when it is missing or malformed."""
+        return decode_status(self.read_report("status.json", 1 << 16))
+
     # ---- after the sandbox stopped -------------------------------------------------------------
 
     def finish(
@@ -274,7 +293,10 @@ class JobDir:
         host_note: str = "",
         oom: bool = False,
         tool_calls: list[t.ToolCallRecord] | None = None,
+        report: dict[str, Any] | None | object = _UNREAD,
     ) -> t.ExecutionTrace:
+        """The execution's trace from what the sandbox left; `report`: its status.json as the caller
+        already read it (status_report), else read here."""
         trace = t.ExecutionTrace(
             status=t.OK,
             backend=backend,
@@ -284,7 +306,9 @@ class JobDir:
             entry=req.entry,
             run_id=req.run_id,
         )
-        report = decode_status(self.read_report("status.json", 1 << 16))
+        if report is _UNREAD:
+            report = self.status_report()
+        assert report is None or isinstance(report, dict)
         if report:
             trace.stdout_bytes = report["stdout_bytes"]
             trace.stderr_bytes = report["stderr_bytes"]
@@ -387,3 +411,36 @@ def _is_folder(path: Any) -> bool:
         return stat.S_ISDIR(os.stat(path, follow_symlinks=False).st_mode)
     except OSError:
         return False
+
+
+def sweep_job_folders() -> int:
+    """Remove the job folders a dead host left in the temporary folder; returns how many. A folder is
+    removed only when it is a real folder (not a link) of this user, named as ours, and its owner file
+    names a host process certainly gone (sandbox/owner.py); a folder without one (being made, or made
+    by an earlier version) is left. Removal never follows a link and never recurses (remove_tree)."""
+    removed = 0
+    try:
+        entries = list(os.scandir(tempfile.gettempdir()))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not entry.name.startswith(JOB_PREFIX):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            continue
+        try:
+            fd = os.open(entry.path, DIR_FLAGS)
+        except OSError:
+            continue
+        try:
+            label = read_bounded(fd, OWNER_FILE, 256)
+        finally:
+            os.close(fd)
+        if label is not None and owner_gone(label.decode("ascii", "replace")):
+            remove_tree(entry.path)
+            removed += 1
+    return removed

@@ -51,7 +51,7 @@ from agentfactory.sandbox.broker import listen
 from agentfactory.sandbox.bwrap import SANDBOX_IDS, SITE_PATHS, bwrap_options, memfd, seccomp_filter
 from agentfactory.sandbox.bwrap import command as bwrap_command
 from agentfactory.sandbox.hostfs import read_bounded, remove_tree
-from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths
+from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, sweep_job_folders
 from agentfactory.sandbox.live_output import end_marker, pump_fd
 from agentfactory.sandbox.reports import DoneChannel
 
@@ -71,7 +71,7 @@ NPROC_LIMIT = 512
 HANDOVER_S = 20.0
 READY_S = 120.0  # a sandbox started ahead must wait for its job (warm imports done) within this time
 _CHECK_S = 0.1  # how often a running execution's broker limit and disk use are checked
-_SWEEP = object()  # asks the reaper thread for sweep_orphans()
+_SWEEP = object()  # asks the reaper thread for sweep_orphans() and sweep_job_folders()
 _GRACE_S = 0.5
 
 
@@ -125,8 +125,9 @@ class LocalBackend:
             self.prepare()
 
     def prepare(self) -> None:
-        """Start, in the background, what this backend does ahead of its executions: the sandboxes a
-        dead host left are swept (sweep_orphans) and the sandbox kept ahead is started. A run calls it
+        """Start, in the background, what this backend does ahead of its executions: the sandboxes and job
+        folders a dead host left are swept (sweep_orphans, sweep_job_folders) and the sandbox kept ahead
+        is started. A run calls it
         as its first model call goes out (engine/run.py), so that this work is done while the model
         thinks: beside the run's own start, on two cores, it cost the start about 20 ms of waiting for
         the GIL. The first execution calls it at the latest."""
@@ -134,8 +135,7 @@ class LocalBackend:
             if self._prepared or self._closed:
                 return
             self._prepared = True
-        if self.bwrap:
-            self._reap.put(_SWEEP)
+        self._reap.put(_SWEEP)
         if self.pool_size:
             self._refill()
 
@@ -222,9 +222,11 @@ class LocalBackend:
             box = self._reap.get()
             if box is None:
                 break
-            if box is _SWEEP:  # sandboxes a dead host left (see sweep_orphans), ended in the background
-                with contextlib.suppress(OSError):
-                    sweep_orphans()
+            if box is _SWEEP:  # what a dead host left (see sweep_orphans), ended in the background
+                if self.bwrap:
+                    with contextlib.suppress(OSError):
+                        sweep_orphans()
+                sweep_job_folders()
             else:
                 _release(box)
             self._reap.task_done()

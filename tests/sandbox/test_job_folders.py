@@ -1,0 +1,100 @@
+"""A job folder (the subagent's code, the run's inputs, the reports) never outlives its host for long: a
+host that dies without removing it (killed, os._exit) leaves it in the temporary folder, and the next
+backend's sweep removes it once its owner is certainly gone. Nothing else is ever removed: not a live
+host's folder, not a folder without an owner, not a link, not another user's folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from agentfactory.sandbox.jobdir import OWNER_FILE, JobDir, sweep_job_folders
+from agentfactory.sandbox.owner import owner_label
+
+# A host that makes a job folder and dies without removing it, printing the folder first.
+DIES = r"""
+import os, sys
+from agentfactory.sandbox.jobdir import JobDir
+jd = JobDir()
+(jd.work / "inputs" / "secret.csv").write_text("name,salary\n")
+print(jd.root, flush=True)
+os._exit(0)
+"""
+
+
+def _dead_hosts_folder() -> Path:
+    out = subprocess.run([sys.executable, "-c", DIES], capture_output=True, text=True, timeout=60, check=True)
+    return Path(out.stdout.strip())
+
+
+def test_the_folder_of_a_host_that_died_is_removed_and_a_live_ones_is_kept():
+    left = _dead_hosts_folder()
+    assert (left / "work" / "inputs" / "secret.csv").exists()
+    live = JobDir()
+    try:
+        sweep_job_folders()
+        assert not left.exists()
+        assert live.root.is_dir() and (live.root / OWNER_FILE).read_text() == owner_label()
+    finally:
+        live.remove()
+
+
+def test_nothing_but_a_dead_hosts_own_folder_is_removed(tmp_path):
+    tmp = Path(tempfile.gettempdir())
+    made = []
+    try:
+        unowned = Path(tempfile.mkdtemp(prefix="af-"))  # being made, or an earlier version's
+        made.append(unowned)
+        target = tmp_path / "target"
+        target.mkdir()
+        (target / OWNER_FILE).write_text(_dead_label())
+        (target / "keep.txt").write_text("not a job folder")
+        link = tmp / f"af-link-{os.getpid()}"
+        link.symlink_to(target)
+        made.append(link)
+        other = Path(tempfile.mkdtemp(prefix="af-"))
+        made.append(other)
+        (other / OWNER_FILE).write_text(_dead_label())
+        foreign = os.geteuid() == 0
+        if foreign:  # another user's folder, even with a dead owner
+            os.chown(other, 65534, 65534)
+        sweep_job_folders()
+        assert unowned.is_dir() and link.is_symlink() and (target / "keep.txt").exists()
+        assert other.is_dir() is foreign
+    finally:
+        for path in made:
+            if path.is_symlink():
+                path.unlink()
+            elif path.exists():
+                shutil.rmtree(path)
+
+
+def _dead_label() -> str:
+    """An owner label of this boot and pid namespace naming a process that is gone."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    namespace = owner_label().rsplit("/", 2)[0]
+    return f"{namespace}/{proc.pid}/1"
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed")
+def test_a_local_backend_sweeps_the_folders_of_dead_hosts_when_prepared():
+    from agentfactory.sandbox.local import LocalBackend
+
+    from .conftest import SETTINGS
+
+    left = _dead_hosts_folder()
+    backend = LocalBackend(SETTINGS, pool_size=0, start_ahead=False)
+    try:
+        assert left.exists()
+        backend.prepare()
+        backend._reap.join()  # the sweep runs in the reaper thread
+        assert not left.exists()
+    finally:
+        backend.close()
