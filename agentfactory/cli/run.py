@@ -83,7 +83,7 @@ def register(app: Any) -> None:
 
 
 def quick(argv: list[str]) -> int | None:
-    """`agentfactory run ARGV` without typer (whose import is a fifth of a run's start): the exit code,
+    """`agentfactory run ARGV` without typer (whose import was a sixth of a run's start): the exit code,
     or None when the command line is not plainly one `run` understands (`--help`, an unknown or repeated
     option, a value that looks like an option or that typer would convert, or refuse, itself): typer
     parses that one. An expected error ends as typer's command would end it."""
