@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from typing import Any
 
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
-from agentfactory.sandbox.hostfs import remove_tree
+from agentfactory.sandbox.jobdir import remove_job_folder
 from agentfactory.sandbox.owner import owner_gone
 
 LABEL = "agentfactory.sandbox"
@@ -77,11 +76,5 @@ def sweep_orphans(client: Any) -> list[str]:
         with contextlib.suppress(Exception):
             container.remove(force=True)
             removed.append(container.id)
-        _remove_jobdir(labels.get(LABEL_JOBDIR, ""))
+        remove_job_folder(labels.get(LABEL_JOBDIR, ""))
     return removed
-
-
-def _remove_jobdir(path: str) -> None:
-    tmps = {tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
-    if path and os.path.dirname(path) in tmps and os.path.basename(path).startswith("af-"):
-        remove_tree(path)  # never through a link, never recursive

@@ -54,9 +54,9 @@ MAX_INPUT_BYTES = 1 << 30
 MAX_JOB_BYTES = 16 << 20
 MAX_REPORT_FILES = 16
 STREAM_KILL_FACTOR = 64  # a stream this many times its tail cap is a flood: the runner stops the subagent
-_UNREAD = object()
+_UNREAD = object()  # JobDir.finish: the status report was not read by the caller
 JOB_PREFIX = "af-"  # job folders are temporary folders named so
-OWNER_FILE = "owner"  # in a job folder: sandbox/owner.py's label of the host process that made it  # JobDir.finish: the status report was not read by the caller
+OWNER_FILE = "owner"  # in a job folder: sandbox/owner.py's label of the host process that made it
 
 
 @record(frozen=True)
@@ -411,6 +411,16 @@ def _is_folder(path: Any) -> bool:
         return stat.S_ISDIR(os.stat(path, follow_symlinks=False).st_mode)
     except OSError:
         return False
+
+
+def remove_job_folder(path: str) -> None:
+    """Remove `path` when it names one of our job folders: named JOB_PREFIX*, right in the temporary
+    folder (its path as given or as resolved, never through another link). A path read from a process's
+    command line or a container's labels is never trusted further. Never follows a link, never recurses
+    (remove_tree)."""
+    tmps = {tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
+    if path and os.path.dirname(path) in tmps and os.path.basename(path).startswith(JOB_PREFIX):
+        remove_tree(path)
 
 
 def sweep_job_folders() -> int:

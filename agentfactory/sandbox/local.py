@@ -29,7 +29,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import weakref
@@ -50,8 +49,14 @@ from agentfactory.sandbox.base import (
 from agentfactory.sandbox.broker import listen
 from agentfactory.sandbox.bwrap import SANDBOX_IDS, SITE_PATHS, bwrap_options, memfd, seccomp_filter
 from agentfactory.sandbox.bwrap import command as bwrap_command
-from agentfactory.sandbox.hostfs import read_bounded, remove_tree
-from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, sweep_job_folders
+from agentfactory.sandbox.hostfs import read_bounded
+from agentfactory.sandbox.jobdir import (
+    RUNTIME_DIR,
+    JobDir,
+    SandboxPaths,
+    remove_job_folder,
+    sweep_job_folders,
+)
 from agentfactory.sandbox.live_output import end_marker, pump_fd
 from agentfactory.sandbox.reports import DoneChannel
 
@@ -127,10 +132,9 @@ class LocalBackend:
     def prepare(self) -> None:
         """Start, in the background, what this backend does ahead of its executions: the sandboxes and job
         folders a dead host left are swept (sweep_orphans, sweep_job_folders) and the sandbox kept ahead
-        is started. A run calls it
-        as its first model call goes out (engine/run.py), so that this work is done while the model
-        thinks: beside the run's own start, on two cores, it cost the start about 20 ms of waiting for
-        the GIL. The first execution calls it at the latest."""
+        is started. A run calls it as its first model call goes out (engine/run.py), so that this work
+        is done while the model thinks: beside the run's own start, on two cores, it cost the start
+        about 20 ms of waiting for the GIL. The first execution calls it at the latest."""
         with self._lock:
             if self._prepared or self._closed:
                 return
@@ -566,16 +570,11 @@ def sweep_orphans(runtime_dir: Path = RUNTIME_DIR) -> int:
 
 def _remove_job_root(argv: list[bytes]) -> None:
     """The job folder an orphan's command line names (`--ro-bind ROOT/code /sandbox/code`), removed
-    without following a link, when it is one of ours (`af-*` in the temporary directory)."""
+    when it is one of ours (jobdir.remove_job_folder)."""
     for i, arg in enumerate(argv[:-2]):
         if arg == b"--ro-bind" and argv[i + 2] == b"/sandbox/code" and argv[i + 1].endswith(b"/code"):
-            root = os.fsdecode(argv[i + 1][: -len(b"/code")])
-            break
-    else:
-        return
-    parent, name = os.path.split(root)
-    if name.startswith("af-") and os.path.realpath(parent) == os.path.realpath(tempfile.gettempdir()):
-        remove_tree(root)
+            remove_job_folder(os.fsdecode(argv[i + 1][: -len(b"/code")]))
+            return
 
 
 def _pidfd(pid: int) -> int:
