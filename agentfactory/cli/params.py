@@ -53,20 +53,22 @@ class PlainValue:
             return coerce_cli_path(
                 Path(value), param.type_descriptor.parameter_info, path_type=Path, param=param, ctx=ctx
             )
-        if not isinstance(value, str):
+        if not isinstance(value, str) or self.leaf not in (int, float):
             return _UNSURE
-        digits = value[1:] if value.startswith("-") else value
-        if self.leaf is int and 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit():
-            return int(value)
-        parts = digits.split(".")
-        if (
-            self.leaf is float
-            and len(parts) <= 2
-            and 0 < len(digits) <= 30
-            and all(part.isascii() and part.isdigit() for part in parts)
-        ):
-            return float(value)
-        return _UNSURE
+        number = plain_number(value, self.leaf)
+        return _UNSURE if number is None else number
+
+
+def plain_number(text: str, kind: type) -> int | float | None:
+    """TEXT as an int or a float where it is plainly one (ASCII digits, a sign, for a float one dot),
+    as typer would read it; None for anything else (`1_000`, `1e3`, `inf`, ` 7 `...: typer's to read)."""
+    digits = text[1:] if text.startswith("-") else text
+    if kind is int:
+        return int(text) if 0 < len(digits) <= 18 and digits.isascii() and digits.isdigit() else None
+    parts = digits.split(".")
+    if len(parts) <= 2 and 0 < len(digits) <= 30 and all(part.isascii() and part.isdigit() for part in parts):
+        return float(text)
+    return None
 
 
 _UNSURE = object()

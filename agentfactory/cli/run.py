@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from agentfactory.cli import common
+from agentfactory.cli.params import plain_number
 from agentfactory.errors import AgentFactoryError, UsageError
 
 # The options of `run`, for the command line typer never parses (`quick`): flag -> (parameter, type,
@@ -151,12 +152,7 @@ def _plain(text: str, kind: type) -> Any:
         if not text or (os.path.lexists(text) and not os.access(text, os.R_OK)):
             return None
         return Path(text)
-    if kind is int:
-        return int(text) if 0 < len(text) <= 18 and text.isascii() and text.isdigit() else None
-    parts = text.split(".")
-    if len(parts) <= 2 and 0 < len(text) <= 30 and all(p.isascii() and p.isdigit() for p in parts):
-        return float(text)
-    return None
+    return plain_number(text, kind)
 
 
 def execute(
