@@ -88,8 +88,8 @@ class Executor:
             # The library names the entry file (x.py); the sandbox imports a module name (x).
             entry=entry[:-3] if entry.endswith(".py") else entry,
             inputs=inputs,
-            # The sandbox takes the folder that holds inputs/, not inputs/ itself.
-            workdir=(inputs_dir or self.workspace.inputs).parent,
+            # The sandbox takes the folder that holds inputs/, not inputs/ itself (the run's own folder).
+            workdir=inputs_dir.parent if inputs_dir is not None else self.workspace.root,
             output_dir=outputs_dir or self.workspace.outputs,
             timeout_s=timeout_s,
             memory_mb=self.settings.sandbox.memory_mb,

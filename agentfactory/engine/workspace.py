@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +40,25 @@ def _started(ws: Workspace) -> tuple[float, str]:
 
 @record
 class Workspace:
+    """One run's folder. Its parts' paths are made once (every execution of a run names them, and
+    pathlib's joins are not free on that path)."""
+
     root: Path
     run_id: str
 
-    @property
+    @cached_property
     def inputs(self) -> Path:
         return self.root / "inputs"
 
-    @property
+    @cached_property
     def outputs(self) -> Path:
         return self.root / "outputs"
 
-    @property
+    @cached_property
     def candidates(self) -> Path:
         return self.root / "candidates"
 
-    @property
+    @cached_property
     def traces(self) -> Path:
         return self.root / "traces"
 

@@ -139,12 +139,16 @@ class ToolBroker:
         # Tools known only once asked for (MCP servers' tools, tools/mcp.py): `get(name) -> handler | None`,
         # `problem(name) -> str | None`, `names() -> list[str]`.
         self.resolver = resolver
+        self._bound: ToolBroker | None = None  # the last for_execution's broker
 
     def for_execution(self, timeout_s: float | None) -> ToolBroker:
         """The same tools, for one execution whose wall clock is `timeout_s`: its sessions end their
         tool calls' deadlines there."""
-        bound = ToolBroker(self.handlers, self.max_calls, timeout_s, self.resolver)
-        bound.handlers = self.handlers  # shared, not copied: one set of tools per run
+        bound = self._bound  # a run's executions mostly share one wall clock: its broker is reused
+        if bound is None or bound.timeout_s != timeout_s:
+            bound = ToolBroker(self.handlers, self.max_calls, timeout_s, self.resolver)
+            bound.handlers = self.handlers  # shared, not copied: one set of tools per run
+            self._bound = bound
         return bound
 
     def handler(self, tool: str) -> Handler | None:

@@ -326,3 +326,21 @@ def test_a_session_closed_before_it_started_releases_its_socket(tmp_path):
     assert session._sock.fileno() == -1 and not (tmp_path / "t.sock").exists()
     session.start()  # too late: no thread serves a closed session
     assert not session.accepting
+
+
+def test_executions_with_the_same_wall_clock_share_one_bound_broker_each_session_its_own_deadline(tmp_path):
+    broker = ToolBroker({"echo": echo_tool}, max_calls=7)
+    bound = broker.for_execution(30.0)
+    assert broker.for_execution(30.0) is bound  # a run's executions: one object, not one each
+    assert (bound.timeout_s, bound.max_calls, bound.handlers) == (30.0, 7, broker.handlers)
+    shorter = broker.for_execution(2.5)  # a run near its time limit
+    assert shorter is not bound and shorter.timeout_s == 2.5
+    assert broker.for_execution(30.0).timeout_s == 30.0
+    first = bound.open_session(tmp_path / "a.sock", [], start=False)
+    time.sleep(0.05)
+    second = bound.open_session(tmp_path / "b.sock", [], start=False)
+    try:  # the deadline runs from each session's opening, not the broker's making
+        assert second.deadline - first.deadline >= 0.04
+    finally:
+        first.close()
+        second.close()
