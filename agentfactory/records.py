@@ -1,21 +1,22 @@
-"""`record`: a dataclass whose `__repr__`, `__eq__` and `__hash__` are shared functions, not code generated
-for each class.
+"""`record`: a dataclass whose methods are shared functions, not code compiled for each class.
 
-On Python 3.11 `@dataclass` compiles every method it generates as the class is created: about 0.6 ms
-for a record of six fields, 1.0 ms for a frozen one, and a run defines about 80 records before its
-first model call. `@record` and `@record(frozen=True)` give the same class as `@dataclass` and
-`@dataclass(frozen=True)` (fields, `__init__`, `__match_args__`, the frozen guards: dataclasses' own),
-except that `__repr__`, `__eq__` and a frozen record's `__hash__` read the class's fields when they
-are called: half the cost at import, a microsecond more per call of those methods. They behave as the
-generated ones: the same text, equality only between instances of the same class over the fields that
-compare, a frozen record hashed by its fields, a mutable one unhashable; a method the class defines
-itself is kept (tests/core/test_records.py compares each with dataclasses').
+On Python 3.11 `@dataclass` compiles every method it generates as the class is created: about 0.4 ms
+for a record's `__init__`, 0.3 ms more for a frozen one's guards, and a run defines about 80 records
+before its first model call (40 ms of its start). `@record` and `@record(frozen=True)` give the class
+`@dataclass` and `@dataclass(frozen=True)` give (the fields, `__match_args__`, `__dataclass_params__`,
+the signature and docstring of `__init__`, the same errors for a bad call, the frozen guards and
+their errors) with `__init__`, `__repr__`, `__eq__`, `__hash__` and the frozen guards made of shared
+functions that read the class's fields: nothing is compiled, and a call costs a few microseconds more
+(an `__init__` of ten fields: about 2 us instead of 1). A method the class defines itself is kept.
+Fields are plain: `InitVar`, `KW_ONLY` and `init=False` are refused (use `@dataclass` for those).
+tests/core/test_records.py compares each with dataclasses'.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import reprlib
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, dataclass_transform, overload
 
@@ -24,6 +25,7 @@ T = TypeVar("T", bound=type)
 _COMPARED: dict[type, tuple[str, ...]] = {}
 _HASHED: dict[type, tuple[str, ...]] = {}
 _SHOWN: dict[type, tuple[str, ...]] = {}
+_THAWING = threading.Lock()
 
 
 @overload
@@ -32,11 +34,20 @@ def record(cls: T, /) -> T: ...
 def record(*, frozen: bool = False) -> Callable[[T], T]: ...
 @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
 def record(cls: Any = None, /, *, frozen: bool = False) -> Any:
-    """`@dataclass` (or `@dataclass(frozen=True)`) with shared `__repr__`, `__eq__` and `__hash__`."""
+    """`@dataclass` (or `@dataclass(frozen=True)`) with shared methods, nothing compiled per class."""
 
     def wrap(cls: T) -> T:
         own = dict(cls.__dict__)
-        done = dataclasses.dataclass(cls, repr=False, eq=False, frozen=frozen)
+        done = _fields_only(cls, frozen, documented=bool(own.get("__doc__")))
+        fields = dataclasses.fields(done)
+        if "__init__" not in own:
+            done.__init__ = _init_for(done, fields, frozen)
+        if frozen:
+            _guard(done, own, frozenset(f.name for f in fields))
+        params = done.__dataclass_params__  # type: ignore[attr-defined]
+        params.init, params.repr, params.eq, params.frozen = True, True, True, frozen
+        if not own.get("__doc__"):  # as dataclasses writes it
+            done.__doc__ = done.__name__ + str(_signature(fields)).replace(" -> None", "")
         if "__repr__" not in own:
             done.__repr__ = _repr
         if "__eq__" not in own:
@@ -49,6 +60,136 @@ def record(cls: Any = None, /, *, frozen: bool = False) -> Any:
         return done
 
     return wrap if cls is None else wrap(cls)
+
+
+def _fields_only(cls: Any, frozen: bool, documented: bool) -> Any:
+    """`cls` processed by dataclasses with nothing generated (its fields, `__match_args__`, the checks of
+    defaults); a frozen record's frozen bases are seen as not frozen meanwhile (nothing of dataclasses
+    compares them then), and the inheritance rules of frozen classes are checked here instead."""
+    bases = [b for b in cls.__mro__[1:] if hasattr(b, "__dataclass_params__")]
+    if bases and frozen != any(b.__dataclass_params__.frozen for b in bases):
+        raise TypeError(
+            "cannot inherit frozen dataclass from a non-frozen one"
+            if frozen
+            else "cannot inherit non-frozen dataclass from a frozen one"
+        )
+    thawed = [b for b in bases if b.__dataclass_params__.frozen]
+    if not documented:
+        cls.__doc__ = "-"  # no docstring from dataclasses' inspect.signature; `record` writes it
+    with _THAWING:  # two records of one frozen base made at once in two threads
+        for base in thawed:
+            base.__dataclass_params__.frozen = False
+        try:
+            done = dataclasses.dataclass(cls, init=False, repr=False, eq=False)
+        finally:
+            for base in thawed:
+                base.__dataclass_params__.frozen = True
+    if len(cls.__dataclass_fields__) != len(dataclasses.fields(cls)) or any(
+        f.kw_only or not f.init for f in dataclasses.fields(cls)
+    ):
+        raise TypeError(f"{cls.__qualname__}: @record takes plain fields (no InitVar, KW_ONLY or init=False)")
+    return done
+
+
+class _Factory:
+    """What a field with a default_factory shows as its default in a signature, as in dataclasses'."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_FACTORY = _Factory()
+
+
+def _signature(fields: tuple[dataclasses.Field, ...], method: bool = False) -> Any:
+    """The signature of a record's `__init__` (`method`: with `self`), as dataclasses' would have."""
+    import inspect  # imported by dataclasses already
+
+    keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("self", keyword)]
+    for f in fields:
+        default = f.default if f.default_factory is dataclasses.MISSING else _FACTORY
+        default = inspect.Parameter.empty if default is dataclasses.MISSING else default
+        params.append(inspect.Parameter(f.name, keyword, default=default, annotation=f.type))
+    return inspect.Signature(params if method else params[1:], return_annotation=None)
+
+
+def _init_for(cls: Any, fields: tuple[dataclasses.Field, ...], frozen: bool) -> Callable[..., None]:
+    """The `__init__` of a record: dataclasses' parameters, defaults, factories (called per instance, in
+    field order), `__post_init__` and errors for a bad call, read from the fields when called."""
+    names = tuple(f.name for f in fields)
+    count = len(names)
+    defaults = {f.name: f.default for f in fields if f.default is not dataclasses.MISSING}
+    factories = {f.name: f.default_factory for f in fields if f.default_factory is not dataclasses.MISSING}
+    required = tuple(n for n in names if n not in defaults and n not in factories)
+    assign = object.__setattr__ if frozen else setattr
+    post_init = hasattr(cls, "__post_init__")
+    qualname = f"{cls.__qualname__}.__init__"
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        if len(args) > count:
+            raise TypeError(_too_many(qualname, len(required) + 1, count + 1, len(args) + 1))
+        values = dict(zip(names, args, strict=False))  # fewer args than fields: the rest below
+        for key, value in kwargs.items():
+            if key not in names:
+                raise TypeError(f"{qualname}() got an unexpected keyword argument '{key}'")
+            if key in values:
+                raise TypeError(f"{qualname}() got multiple values for argument '{key}'")
+            values[key] = value
+        if len(values) < count:
+            missing = [name for name in required if name not in values]
+            if missing:
+                raise TypeError(_missing(qualname, missing))
+            for name in names:
+                if name not in values:
+                    values[name] = factories[name]() if name in factories else defaults[name]
+        for name in names:
+            assign(self, name, values[name])
+        if post_init:
+            self.__post_init__()
+
+    __init__.__qualname__ = qualname
+    __init__.__signature__ = _signature(fields, method=True)  # type: ignore[attr-defined]
+    return __init__
+
+
+def _too_many(qualname: str, least: int, most: int, given: int) -> str:
+    takes = f"from {least} to {most}" if least != most else str(most)
+    plural = "s" if most != 1 or least != most else ""
+    return f"{qualname}() takes {takes} positional argument{plural} but {given} were given"
+
+
+def _missing(qualname: str, missing: list[str]) -> str:
+    quoted = [f"'{name}'" for name in missing]
+    if len(quoted) == 1:
+        listed = quoted[0]
+    elif len(quoted) == 2:
+        listed = f"{quoted[0]} and {quoted[1]}"
+    else:
+        listed = ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
+    plural = "s" if len(missing) > 1 else ""
+    return f"{qualname}() missing {len(missing)} required positional argument{plural}: {listed}"
+
+
+def _guard(cls: Any, own: dict[str, Any], names: frozenset[str]) -> None:
+    """A frozen record's `__setattr__` and `__delattr__`, as dataclasses makes them."""
+    for method in ("__setattr__", "__delattr__"):
+        if method in own:
+            raise TypeError(f"Cannot overwrite attribute {method} in class {cls.__name__}")
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if type(self) is cls or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+        super(cls, self).__setattr__(name, value)
+
+    def __delattr__(self: Any, name: str) -> None:
+        if type(self) is cls or name in names:
+            raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+        super(cls, self).__delattr__(name)
+
+    for method in (__setattr__, __delattr__):
+        method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
+        setattr(cls, method.__name__, method)
 
 
 def _names(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,3 +116,91 @@ def test_a_subclass_that_is_a_dataclass_gets_dataclass_methods() -> None:
     assert Child(1, 2) == Child(1, 2) and hash(Child(1, 2)) == hash((1, 2))
     with pytest.raises(dataclasses.FrozenInstanceError):
         Child(1).a = 2
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_init_takes_and_refuses_what_the_dataclass_s_takes_and_refuses(frozen: bool) -> None:
+    theirs, ours = _pair(frozen, BODY, FIELDS)
+    calls = [
+        ((), {}),  # two missing
+        ((1,), {}),  # one missing
+        ((1, 2, "z", 3, {}, 9), {}),  # too many
+        ((1, 2), {"x": 3}),  # twice
+        ((1, 2), {"q": 3}),  # unknown
+        ((), {"y": 2, "x": 1, "v": {"a": 1}}),
+        ((1,), {"y": 2, "w": 4}),
+    ]
+    for args, kwargs in calls:
+        theirs_out = _outcome(lambda args=args, kwargs=kwargs: repr(theirs(*args, **kwargs)))
+        ours_out = _outcome(lambda args=args, kwargs=kwargs: repr(ours(*args, **kwargs)))
+        assert theirs_out[:2] == ours_out[:2]
+        if theirs_out[0] == "error":  # the same words, the class named by its own name
+            assert theirs_out[2] == ours_out[2], (args, kwargs)
+    assert str(inspect.signature(theirs)) == str(inspect.signature(ours))
+    assert theirs.__doc__ == ours.__doc__ and theirs.__doc__.startswith(
+        "Point(x: 'int', y: 'list', z: 'str' ="
+    )
+    assert ours(1, 2).v is not ours(1, 2).v  # a factory is called for each instance
+    assert theirs.__dataclass_params__.__repr__() == ours.__dataclass_params__.__repr__()
+    one = _pair(frozen, {}, {"x": "int"})
+    assert _outcome(lambda: one[0](1, 2)) == _outcome(lambda: one[1](1, 2))
+
+
+def test_post_init_runs_and_the_inheritance_rules_of_frozen_records_hold() -> None:
+    @record(frozen=True)
+    class Base:
+        """A base."""
+
+        a: int
+
+        def __post_init__(self) -> None:
+            object.__setattr__(self, "a", self.a * 2)
+
+    @record(frozen=True)
+    class Child(Base):
+        b: int = 1
+
+    child = Child(3)
+    assert (child.a, child.b) == (6, 1) and Child.__doc__ == "Child(a: 'int', b: 'int' = 1)"
+    assert Base.__dataclass_params__.frozen and Child.__dataclass_params__.frozen
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'b'"):
+        child.b = 2
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot delete field 'a'"):
+        del child.a
+    with pytest.raises(TypeError, match="cannot inherit non-frozen dataclass from a frozen one"):
+
+        @record
+        class Thawed(Base):
+            c: int = 0
+
+    @record
+    class Mutable:
+        a: int
+
+    with pytest.raises(TypeError, match="cannot inherit frozen dataclass from a non-frozen one"):
+
+        @record(frozen=True)
+        class Frozen(Mutable):
+            pass
+
+    with pytest.raises(TypeError, match="Cannot overwrite attribute __setattr__ in class Own"):
+
+        @record(frozen=True)
+        class Own:
+            a: int
+
+            def __setattr__(self, name: str, value: Any) -> None:
+                pass
+
+    with pytest.raises(TypeError, match="plain fields"):
+
+        @record
+        class Hidden:
+            a: int
+            b: int = field(default=0, init=False)
+
+    with pytest.raises(ValueError, match="mutable default"):
+
+        @record
+        class Shared:
+            a: list = []  # noqa: RUF012
