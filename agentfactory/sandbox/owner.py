@@ -48,18 +48,19 @@ def _namespace() -> str:
 def owner_label(pid: int | None = None) -> str:
     """`<boot id>/<pid namespace>/<pid>/<start time>` of the owner (default: this process)."""
     global _label
-    if pid is None:
-        pid = os.getpid()
-        if _label is None or _label[0] != pid:
-            _label = (pid, f"{_namespace()}/{pid}/{_start_time(pid)}")
-        return _label[1]
-    return f"{_namespace()}/{pid}/{_start_time(pid)}"
+    if pid is not None:
+        return f"{_namespace()}/{pid}/{_start_time(pid)}"
+    own = os.getpid()
+    if _label is None or _label[0] != own:
+        _label = (own, owner_label(own))
+    return _label[1]
 
 
 def owner_gone(label: str) -> bool:
     """Whether the owner named by `label` is certainly gone (see the module's text)."""
     parts = label.split("/")
-    if len(parts) != 4 or "/".join(parts[:2]) != _namespace() or not parts[2].isdigit() or not parts[3]:
+    here = owner_label().rsplit("/", 2)[0]  # this boot and pid namespace, read once per process
+    if len(parts) != 4 or "/".join(parts[:2]) != here or not parts[2].isdigit() or not parts[3]:
         return False
     pid, started = int(parts[2]), parts[3]
     return not _pid_alive(pid) or _start_time(pid) != started
