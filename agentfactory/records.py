@@ -38,16 +38,15 @@ def record(cls: Any = None, /, *, frozen: bool = False) -> Any:
 
     def wrap(cls: T) -> T:
         own = dict(cls.__dict__)
-        done = _fields_only(cls, frozen, documented=bool(own.get("__doc__")))
-        fields = dataclasses.fields(done)
+        done, fields = _fields_only(cls, frozen, documented=bool(own.get("__doc__")))
         if "__init__" not in own:
             done.__init__ = _init_for(done, fields, frozen)
         if frozen:
             _guard(done, own, frozenset(f.name for f in fields))
         params = done.__dataclass_params__  # type: ignore[attr-defined]
         params.init, params.repr, params.eq, params.frozen = True, True, True, frozen
-        if not own.get("__doc__"):  # as dataclasses writes it
-            done.__doc__ = done.__name__ + str(_signature(fields)).replace(" -> None", "")
+        if not own.get("__doc__"):  # as dataclasses writes it, from the signature of __init__
+            done.__doc__ = done.__name__ + _text_signature(done)
         if "__repr__" not in own:
             done.__repr__ = _repr
         if "__eq__" not in own:
@@ -62,9 +61,9 @@ def record(cls: Any = None, /, *, frozen: bool = False) -> Any:
     return wrap if cls is None else wrap(cls)
 
 
-def _fields_only(cls: Any, frozen: bool, documented: bool) -> Any:
+def _fields_only(cls: Any, frozen: bool, documented: bool) -> tuple[Any, tuple[dataclasses.Field, ...]]:
     """`cls` processed by dataclasses with nothing generated (its fields, `__match_args__`, the checks of
-    defaults); a frozen record's frozen bases are seen as not frozen meanwhile (nothing of dataclasses
+    defaults), and its fields; a frozen record's frozen bases are seen as not frozen meanwhile (nothing of dataclasses
     compares them then), and the inheritance rules of frozen classes are checked here instead."""
     bases = [b for b in cls.__mro__[1:] if hasattr(b, "__dataclass_params__")]
     if bases and frozen != any(b.__dataclass_params__.frozen for b in bases):
@@ -84,11 +83,10 @@ def _fields_only(cls: Any, frozen: bool, documented: bool) -> Any:
         finally:
             for base in thawed:
                 base.__dataclass_params__.frozen = True
-    if len(cls.__dataclass_fields__) != len(dataclasses.fields(cls)) or any(
-        f.kw_only or not f.init for f in dataclasses.fields(cls)
-    ):
+    fields = dataclasses.fields(done)
+    if len(done.__dataclass_fields__) != len(fields) or any(f.kw_only or not f.init for f in fields):
         raise TypeError(f"{cls.__qualname__}: @record takes plain fields (no InitVar, KW_ONLY or init=False)")
-    return done
+    return done, fields
 
 
 class _Factory:
@@ -101,8 +99,8 @@ class _Factory:
 _FACTORY = _Factory()
 
 
-def _signature(fields: tuple[dataclasses.Field, ...], method: bool = False) -> Any:
-    """The signature of a record's `__init__` (`method`: with `self`), as dataclasses' would have."""
+def _signature(fields: tuple[dataclasses.Field, ...]) -> Any:
+    """The signature of a record's `__init__`, as dataclasses' would have."""
     import inspect  # imported by dataclasses already
 
     keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD
@@ -111,7 +109,21 @@ def _signature(fields: tuple[dataclasses.Field, ...], method: bool = False) -> A
         default = f.default if f.default_factory is dataclasses.MISSING else _FACTORY
         default = inspect.Parameter.empty if default is dataclasses.MISSING else default
         params.append(inspect.Parameter(f.name, keyword, default=default, annotation=f.type))
-    return inspect.Signature(params if method else params[1:], return_annotation=None)
+    return inspect.Signature(params, return_annotation=None)
+
+
+def _text_signature(cls: Any) -> str:
+    """`(x: int, y: str = 'a')`: the class's signature as dataclasses' docstring shows it (read from
+    the signature a record's `__init__` carries, without `self`; a stated `__init__` through inspect)."""
+    import inspect
+
+    sig = getattr(cls.__dict__.get("__init__"), "__signature__", None)
+    if sig is None:
+        try:
+            return str(inspect.signature(cls)).replace(" -> None", "")
+        except (TypeError, ValueError):
+            return ""
+    return str(sig.replace(parameters=list(sig.parameters.values())[1:])).replace(" -> None", "")
 
 
 def _init_for(cls: Any, fields: tuple[dataclasses.Field, ...], frozen: bool) -> Callable[..., None]:
@@ -149,7 +161,7 @@ def _init_for(cls: Any, fields: tuple[dataclasses.Field, ...], frozen: bool) -> 
             self.__post_init__()
 
     __init__.__qualname__ = qualname
-    __init__.__signature__ = _signature(fields, method=True)  # type: ignore[attr-defined]
+    __init__.__signature__ = _signature(fields)  # type: ignore[attr-defined]
     return __init__
 
 

@@ -204,3 +204,9 @@ def test_post_init_runs_and_the_inheritance_rules_of_frozen_records_hold() -> No
         @record
         class Shared:
             a: list = []  # noqa: RUF012
+
+
+def test_a_stated_init_is_kept_and_the_docstring_shows_its_signature() -> None:
+    body = {"__init__": lambda self, q: object.__setattr__(self, "x", q)}
+    theirs, ours = _pair(False, body, {"x": "int"})
+    assert ours(q=4).x == 4 and theirs.__doc__ == ours.__doc__ == "Point(q)"
