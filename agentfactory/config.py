@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 import warnings
 from collections.abc import Mapping
 from dataclasses import field, fields, replace
@@ -445,6 +444,8 @@ def _coerce(name: str, value: Any, source: str) -> Any:
 
 
 def _read_file(path: Path) -> dict[str, Any]:
+    import tomllib  # only a run with a settings file parses TOML (5 ms of start-up otherwise)
+
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)

@@ -11,7 +11,6 @@ to the library.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -170,6 +169,8 @@ class Executor:
     def execute_version(self, sub: Any, inputs: dict[str, Any], **options: Any) -> Any:
         """Run one library version, as already read (a `Subagent`), in the sandbox: its files are
         written out from memory, not read from the library again. `options` as for `execute`."""
+        import tempfile  # not before a run's first model call: its import is 5 ms of start-up
+
         with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
             folder = Path(tmp) / sub.name
             write_folder(folder, sub.files)

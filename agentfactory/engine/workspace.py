@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from functools import cached_property
 from pathlib import Path
@@ -91,6 +90,8 @@ class Workspace:
         if not src.is_file():
             raise UsageError(f"Input file {src} does not exist or is not a regular file.")
         dest = self.inputs / src.name
+        import shutil  # on first use: not on a run's way to its first model call
+
         shutil.copyfile(src, dest)
         return dest
 

@@ -11,7 +11,6 @@ write transaction; they never touch the library themselves (see `write_known_lim
 from __future__ import annotations
 
 import sqlite3
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -166,6 +165,8 @@ def write_known_limitations(library: Any, store: Any, name: str, run_id: str | N
     new_md = render_limitations(sub.skill_md, [lesson.doc_text for lesson in store.lessons(name)])
     if new_md == sub.skill_md:
         return None
+    import tempfile  # on first use: not on a run's way to its first model call
+
     with tempfile.TemporaryDirectory(prefix="af-lessons-") as tmp:
         folder = Path(tmp) / name
         write_folder(folder, {**sub.files, SKILL_FILE: new_md.encode("utf-8")})

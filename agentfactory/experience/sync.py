@@ -16,7 +16,6 @@ twice), then the store is rebuilt from the files, so every row has its source.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -59,6 +58,8 @@ class SyncReport:
 
 
 def _digest(data: bytes) -> str:
+    import hashlib  # on first use: OpenSSL's bindings are 4 ms a run's start need not pay
+
     return hashlib.sha256(data).hexdigest()
 
 

@@ -7,10 +7,7 @@ version becomes visible.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import subprocess
-import tempfile
 import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +16,8 @@ from agentfactory.errors import LibraryError
 from agentfactory.records import record
 
 if TYPE_CHECKING:
+    import subprocess
+
     import git
 
 ZERO = "0" * 40
@@ -77,6 +76,8 @@ class Git:
         }
         if input is None:
             return self._runner.execute(["git", *args], **kwargs)
+        import tempfile  # on first use, as subprocess below: a run reads its library without either
+
         with tempfile.TemporaryFile() as fh:
             fh.write(input)
             fh.seek(0)
@@ -231,7 +232,7 @@ class Git:
             return None
         header, sep, data = raw.partition(b"\0")
         kind, _, size = header.partition(b" ")
-        if not sep or size != str(len(data)).encode() or hashlib.sha1(raw).hexdigest() != sha:
+        if not sep or size != str(len(data)).encode() or sha1(raw).hex() != sha:
             return None  # not what its name says: git decides (and reports) what it is
         return kind.decode(), data
 
@@ -256,6 +257,8 @@ class ObjectReader:
 
     def _batch(self) -> subprocess.Popen[bytes]:
         if self._proc is None:
+            import subprocess
+
             self._proc = subprocess.Popen(
                 ["git", "cat-file", "--batch"],
                 cwd=self._git.root,
@@ -353,7 +356,14 @@ def read_head(gitdir: Path) -> str | None:
 
 def object_sha(kind: str, data: bytes) -> str:
     """The SHA-1 git gives an object of this kind and content."""
-    return hashlib.sha1(b"%s %d\0" % (kind.encode(), len(data)) + data).hexdigest()
+    return sha1(b"%s %d\0" % (kind.encode(), len(data)) + data).hex()
+
+
+def sha1(data: bytes) -> bytes:
+    """The SHA-1 digest of `data` (git's object names and index checksum)."""
+    import hashlib  # on first use: OpenSSL's bindings are 4 ms a run's start need not pay
+
+    return hashlib.sha1(data).digest()
 
 
 def _tree_key(name: bytes, mode: bytes) -> bytes:

@@ -18,11 +18,12 @@ stages through git, which is always correct, only slower.
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import os
 import struct
 from pathlib import Path
+
+from agentfactory.library._git import sha1
 
 _HEADER = struct.Struct(">4sII")
 _STAT = struct.Struct(">10I")
@@ -140,7 +141,7 @@ def _check(data: bytes) -> tuple[int, int]:
     sig, version, count = _HEADER.unpack_from(data)
     if sig != b"DIRC" or version not in (2, 3, 4):
         raise _Unexpected("not an index")
-    if hashlib.sha1(data[:-20]).digest() != data[-20:]:
+    if sha1(data[:-20]) != data[-20:]:
         raise _Unexpected("checksum")
     return version, count
 
@@ -330,4 +331,4 @@ def _stage(
             b"link" + struct.pack(">I", len(link_ext)) + link_ext,
         ]
     )
-    return body + hashlib.sha1(body).digest()
+    return body + sha1(body)

@@ -11,7 +11,6 @@ and the facts of its output files here.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from dataclasses import field
@@ -209,6 +208,13 @@ def inputs_digest(inputs: Any) -> str:
     separators, UTF-8). Equal inputs give equal digests in the event log, the experience store and
     the cases. Compare a stored digest with `digest_matches`, which also reads the old form."""
     text = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return sha256_hex(text)
+
+
+def sha256_hex(text: str) -> str:
+    """sha256 of `text` as UTF-8 (lone surrogates kept), in hex."""
+    import hashlib  # on first use: OpenSSL's bindings are 4 ms a run's start need not pay
+
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -219,7 +225,7 @@ def legacy_inputs_digest(inputs: Any) -> str:
     """The digest event logs held before there was one: 16 hex of sha256 over ASCII JSON with the
     default separators. Kept only to read old workspaces (see `digest_matches`)."""
     text = json.dumps(inputs, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:LEGACY_DIGEST_CHARS]
+    return sha256_hex(text)[:LEGACY_DIGEST_CHARS]
 
 
 def digest_matches(digest: Any, inputs: Any) -> bool:
@@ -324,9 +330,7 @@ def summarise(value: Any) -> dict[str, Any]:
         out["length"] = len(value)
     if kind == "object" and len(value) <= 200:
         out["keys"] = sorted(str(k) for k in value)
-    out["sha256"] = hashlib.sha256(
-        json.dumps(value, sort_keys=True, default=str, ensure_ascii=False).encode("utf-8", "surrogatepass")
-    ).hexdigest()
+    out["sha256"] = sha256_hex(json.dumps(value, sort_keys=True, default=str, ensure_ascii=False))
     out["digest"] = value_digest(value)
     return out
 
@@ -346,8 +350,7 @@ def value_digest(value: Any) -> str:
             return [canonical(v) for v in item]
         return str(item)
 
-    text = json.dumps(canonical(value), sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return sha256_hex(json.dumps(canonical(value), sort_keys=True, ensure_ascii=False))
 
 
 def summary_differs(value: Any, summary: dict[str, Any], where: str) -> str | None:

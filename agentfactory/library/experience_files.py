@@ -25,7 +25,6 @@ them (and skips, counts and reports the bad ones). This module never imports the
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -44,6 +43,7 @@ from agentfactory.library._git import (
     tree_object,
 )
 from agentfactory.library._gitindex import stage_folder
+from agentfactory.library.cases import sha256_hex
 
 EXPERIENCE_DIR = "experience"
 SUFFIX = ".jsonl"
@@ -66,7 +66,7 @@ def file_name(agent_id: str) -> str:
     if _STEM_RE.fullmatch(agent_id) and not agent_id.endswith("."):
         return agent_id + SUFFIX
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", agent_id).strip("-.")[:40] or "agent"
-    digest = hashlib.sha256(agent_id.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+    digest = sha256_hex(agent_id)[:10]
     return f"{slug}-{digest}{SUFFIX}"
 
 

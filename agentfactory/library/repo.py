@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -330,6 +329,8 @@ class Repo:
             self.git.run("checkout", head, "--", name)
             self.git.run("clean", "-fdqx", "--", name)
         else:
+            import shutil  # on first use: not on a run's way to its first model call
+
             shutil.rmtree(self.path / name, ignore_errors=True)
 
     # ================================================================== index

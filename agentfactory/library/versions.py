@@ -3,7 +3,6 @@ git objects and commits new ones (the write protocol is described in store.py)."
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -287,6 +286,8 @@ class Versions(Repo):
         _crash_point("journal")
         target = self.path / name
         if files is None:
+            import shutil  # on first use: not on a run's way to its first model call
+
             shutil.rmtree(target, ignore_errors=True)
         else:
             self._write_tree(target, files)

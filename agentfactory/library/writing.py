@@ -8,8 +8,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -318,6 +316,9 @@ def build_subagent_folder(
 
 def write_folder(folder: Path, files: dict[str, bytes]) -> None:
     """Replace `folder` with exactly `files`, building it beside the target and swapping it in."""
+    import shutil  # on first use, as tempfile: not on a run's way to its first model call
+    import tempfile
+
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
 
+from agentfactory.errors import SandboxError
 from agentfactory.sandbox.trace import ExecutionRequest, ExecutionTrace
 
 PRELOAD_MIN_MB = 256  # below this memory limit, warm imports would take too much of the subagent's share
@@ -42,6 +45,20 @@ def preload_modules(spec: str) -> str:
                 "comma-separated module names, e.g. 'numpy,pandas,matplotlib', or '' for none."
             )
     return ",".join(names)
+
+
+def local_bwrap(use_bwrap: bool | None = None) -> str | None:
+    """The bubblewrap the local backend runs subagents in (None: none, plain processes), or SandboxError
+    when it may not run them: bubblewrap asked for (`use_bwrap`) and missing, or root without it."""
+    bwrap = shutil.which("bwrap") if use_bwrap is not False else None
+    if use_bwrap and not bwrap:
+        raise SandboxError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap.")
+    if os.geteuid() == 0 and not bwrap:
+        raise SandboxError(
+            "--sandbox local refuses to run subagents as root without bubblewrap (they would have root's "
+            "access to this machine): install bubblewrap (apt-get install bubblewrap) or use --sandbox docker."
+        )
+    return bwrap
 
 
 def hand_back(req: ExecutionRequest, trace: ExecutionTrace) -> ExecutionTrace:

@@ -11,7 +11,6 @@ import os
 from typing import Any
 
 from agentfactory.errors import MissingSandboxExtra, SandboxError, import_extra
-from agentfactory.sandbox.jobdir import remove_job_folder
 from agentfactory.sandbox.owner import owner_gone
 
 LABEL = "agentfactory.sandbox"
@@ -30,24 +29,44 @@ def docker_host() -> str:
 
 def connect(timeout: float = 30.0) -> Any:
     """A docker client that answered a ping, or SandboxError saying what is wrong and what to do."""
-    docker = import_extra(
-        "docker", "docker", "The docker sandbox", ", or pass --sandbox local", MissingSandboxExtra
-    )
-    host = docker_host()
+    docker = import_extra("docker", "docker", *_SDK_MISSING, MissingSandboxExtra)
     try:
         client = docker.from_env(timeout=timeout)
         client.ping()
     except docker.errors.DockerException as exc:
         if "Permission denied" in str(exc) or "PermissionError" in str(exc):
-            raise SandboxError(
-                f"Permission denied on {host}: add your user to the docker group "
-                "(sudo usermod -aG docker $USER, then log in again) or pass --sandbox local."
-            ) from None
-        raise SandboxError(
-            f"Docker is not reachable at {host}: start the daemon (scripts/setup-docker.sh) "
-            "or pass --sandbox local."
-        ) from None
+            raise permission_denied() from None
+        raise unreachable() from None
     return client
+
+
+_SDK_MISSING = ("The docker sandbox", ", or pass --sandbox local")  # what needs it, what instead
+
+
+def missing_sdk() -> MissingSandboxExtra:
+    what, alternative = _SDK_MISSING
+    return MissingSandboxExtra(what, "docker", "docker", alternative)
+
+
+def permission_denied() -> SandboxError:
+    return SandboxError(
+        f"Permission denied on {docker_host()}: add your user to the docker group "
+        "(sudo usermod -aG docker $USER, then log in again) or pass --sandbox local."
+    )
+
+
+def unreachable() -> SandboxError:
+    return SandboxError(
+        f"Docker is not reachable at {docker_host()}: start the daemon (scripts/setup-docker.sh) "
+        "or pass --sandbox local."
+    )
+
+
+def image_missing(image: str) -> SandboxError:
+    return SandboxError(
+        f"The sandbox image {image} is missing: build it with `agentfactory sandbox build-image` "
+        "(or scripts/setup-docker.sh), or pass --sandbox local."
+    )
 
 
 def check_image(client: Any, image: str) -> None:
@@ -56,16 +75,15 @@ def check_image(client: Any, image: str) -> None:
     try:
         client.images.get(image)
     except docker.errors.ImageNotFound:
-        raise SandboxError(
-            f"The sandbox image {image} is missing: build it with `agentfactory sandbox build-image` "
-            "(or scripts/setup-docker.sh), or pass --sandbox local."
-        ) from None
+        raise image_missing(image) from None
     except docker.errors.APIError as exc:
         raise SandboxError(f"Docker could not inspect the image {image}: {exc.explanation}.") from None
 
 
 def sweep_orphans(client: Any) -> list[str]:
     """Remove sandbox containers whose owner process is certainly gone. Returns their ids."""
+    from agentfactory.sandbox.jobdir import remove_job_folder  # not for a run's configuration check
+
     removed = []
     # sparse: list without inspecting each container, which raises NotFound for one removed meanwhile
     # (another backend closing at the same moment); the labels come with the listing.

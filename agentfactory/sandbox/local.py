@@ -25,7 +25,6 @@ import math
 import os
 import queue
 import select
-import shutil
 import signal
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from agentfactory.sandbox.base import (
     SANDBOX_ENV,
     SandboxInterrupted,
     hand_back,
+    local_bwrap,
     preload_modules,
 )
 from agentfactory.sandbox.broker import listen
@@ -94,15 +94,8 @@ class LocalBackend:
         it serves one execution and is replaced in the background. 0 starts each sandbox on demand.
         start_ahead: False waits for `prepare()` (or the first execution) to start it."""
         self.settings = sandbox or SandboxSettings()
-        self.bwrap = shutil.which("bwrap") if use_bwrap is not False else None
-        if use_bwrap and not self.bwrap:
-            raise SandboxError("bubblewrap (bwrap) is not installed: apt-get install bubblewrap.")
+        self.bwrap = local_bwrap(use_bwrap)
         self.as_root = os.geteuid() == 0
-        if self.as_root and not self.bwrap:
-            raise SandboxError(
-                "--sandbox local refuses to run subagents as root without bubblewrap (they would have root's "
-                "access to this machine): install bubblewrap (apt-get install bubblewrap) or use --sandbox docker."
-            )
         self.isolation = ISOLATION_BWRAP if self.bwrap else ISOLATION_PLAIN
         # Without bubblewrap a waiting runner would not die with us (no --die-with-parent): no pool.
         self.pool_size = 1 if pool_size and self.bwrap else 0

@@ -374,14 +374,36 @@ NOT_BEFORE_THE_FIRST_CALL = [
     # the candidate store and the gate: made when the run writes its first subagent
     "agentfactory.engine.candidates",
     "agentfactory.engine.gate",
+    # the sandbox: checked at once, built while the first call is out (sandbox/deferred.py)
+    "agentfactory.sandbox.local",
+    "agentfactory.sandbox.docker_backend",
+    "agentfactory.sandbox.jobdir",
+    "requests",
+    # read, written or run only once the run saves, executes or syncs something
+    "hashlib",
+    "subprocess",
+    "tempfile",
 ]
+# The modules are read as the first call goes out: when the run starts building its sandbox in the
+# background (DeferredBackend.prepare), else at the call.
 FIRST_CALL = r"""
 import json, os, sys
 watched, out = json.loads(sys.argv[1]), sys.argv[2]
 import agentfactory.llm.scripted as scripted
+from agentfactory.sandbox.deferred import DeferredBackend
+seen = []
+def snapshot():
+    if not seen:
+        seen.append(sorted(m for m in watched if m in sys.modules))
+prepare = DeferredBackend.prepare
+def prepared(self):
+    snapshot()
+    prepare(self)
+DeferredBackend.prepare = prepared
 def first_call(*args, **kwargs):
+    snapshot()
     with open(out, "w") as fh:
-        json.dump(sorted(m for m in watched if m in sys.modules), fh)
+        json.dump(seen[0], fh)
     os._exit(0)
 scripted.ScriptedProvider.complete = first_call
 sys.argv = ["agentfactory", *sys.argv[3:]]
@@ -390,10 +412,18 @@ main()
 """
 
 
-@pytest.mark.parametrize("output", [[], ["--json"]])
+@pytest.mark.parametrize(("sandbox", "output"), [("local", []), ("local", ["--json"]), ("docker", [])])
 def test_a_run_reaches_its_first_model_call_without_the_heavy_modules(
-    tmp_path: Path, output: list[str]
+    tmp_path: Path, sandbox: str, output: list[str]
 ) -> None:
+    if sandbox == "docker":
+        from agentfactory.errors import SandboxError
+        from agentfactory.sandbox.docker_daemon import connect
+
+        try:
+            connect(timeout=10)
+        except SandboxError as exc:
+            pytest.skip(f"no Docker daemon reachable: {exc}")
     from agentfactory.library import Library
     from tests.library._helpers import write_folder
 
@@ -404,7 +434,7 @@ def test_a_run_reaches_its_first_model_call_without_the_heavy_modules(
     out = tmp_path / "modules.json"
     proc = subprocess.run(
         [sys.executable, "-c", FIRST_CALL, json.dumps(NOT_BEFORE_THE_FIRST_CALL), str(out), "run", "Say hi."]
-        + ["--model", f"scripted:{script}", "--sandbox", "local", "--max-steps", "5", "--max-cost", "1.5"]
+        + ["--model", f"scripted:{script}", "--sandbox", sandbox, "--max-steps", "5", "--max-cost", "1.5"]
         + ["--library", str(tmp_path / "lib"), "--workspaces", str(tmp_path / "ws"), *output],
         capture_output=True,
         text=True,

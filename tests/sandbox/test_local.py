@@ -143,7 +143,7 @@ def test_bwrap_without_newer_options_still_isolates(run_local, monkeypatch):
     """An older bubblewrap (no --size, --perms, --disable-userns): the options are left out, not failed on."""
     from agentfactory.sandbox import local
 
-    full = local.bwrap_options(local.shutil.which("bwrap"))
+    full = local.bwrap_options(shutil.which("bwrap"))
     assert {"--size", "--perms", "--disable-userns", "--ro-bind"} <= full
     monkeypatch.setattr(local, "bwrap_options", lambda path: full - {"--size", "--perms", "--disable-userns"})
     trace = run_local(
