@@ -9,7 +9,8 @@ Measured as new processes, from spawn to exit:
   development environment the benchmark distribution, whose help is read by importing it), and as an
   installation without command plugins has it (`--help, no plugins`: the entry points read as none);
 - `agentfactory run` up to its first model call (provider `scripted`, so no SDK is imported; the process
-  leaves at the first call, so neither the model's answer nor the run's end is timed);
+  leaves at the first call, so neither the model's answer nor the run's end is timed), with the local
+  sandbox and, when a Docker daemon answers, with the docker sandbox (the default);
 - a whole `agentfactory run` whose model finishes at once (scripted), local sandbox: start, run, exit;
 - `agentfactory library search` on a small library;
 - `import agentfactory.cli.app` alone.
@@ -97,6 +98,8 @@ def _time(argv: list[str], env: dict[str, str], expect: int = 0) -> tuple[float,
         raise SystemExit(f"{' '.join(argv[:6])} exited with {code}: {err[-800:]!r}")
     # the runtime folder of the checkout this process ran (first on its PYTHONPATH)
     _settle([Path(env["PYTHONPATH"].split(os.pathsep)[0], "agentfactory", "sandbox", "runtime")])
+    if "docker" in argv:
+        _settle_docker()
     return wall, usage.ru_utime + usage.ru_stime
 
 
@@ -112,6 +115,26 @@ def _settle(runtimes: list[Path], timeout_s: float = 2.0) -> None:
         if not _bubblewraps(runtimes) or time.monotonic() > end:
             return
         time.sleep(0.01)
+
+
+def _settle_docker() -> None:
+    """A run left at its first model call may leave the containers its backend was starting: removed
+    here, untimed (those whose owner is gone: sweep_orphans), so that no later run sweeps them."""
+    from agentfactory.sandbox.docker_daemon import connect
+    from agentfactory.sandbox.docker_daemon import sweep_orphans as sweep_containers
+
+    sweep_containers(connect())
+
+
+def _docker_answers() -> bool:
+    from agentfactory.errors import SandboxError
+    from agentfactory.sandbox.docker_daemon import connect
+
+    try:
+        connect(timeout=5)
+    except SandboxError:
+        return False
+    return True
 
 
 def _bubblewraps(runtimes: list[Path]) -> list[int]:
@@ -203,6 +226,17 @@ def main() -> None:
                     str(ws),
                 ],
                 0,
+            ),
+            **(
+                {
+                    "run to first model call, docker": (
+                        [py, "-c", FIRST_CALL, "run", "Say hello.", "--model", f"scripted:{replies}"]
+                        + ["--sandbox", "docker", "--library", str(lib), "--workspaces", str(ws)],
+                        0,
+                    )
+                }
+                if _docker_answers()
+                else {}
             ),
             "whole run, finished at once": (
                 [

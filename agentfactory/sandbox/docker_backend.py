@@ -64,7 +64,7 @@ from agentfactory.sandbox.docker_daemon import (  # noqa: F401 - also read as do
 from agentfactory.sandbox.jobdir import RUNTIME_DIR, JobDir, SandboxPaths, sweep_job_folders
 from agentfactory.sandbox.live_output import end_marker, pump_container
 from agentfactory.sandbox.owner import owner_label
-from agentfactory.sandbox.reports import DoneChannel
+from agentfactory.sandbox.reports import DoneChannel, StopSignal
 
 ISOLATION = (
     "docker: fresh single-use container, no network, read-only root, non-root user, all capabilities "
@@ -80,6 +80,7 @@ GRACE_S = 0.5
 POOL_HANDOVER_S = 2.0
 COLD_HANDOVER_S = 20.0
 READY_S = 120.0  # a pre-started container must be waiting for its job (imports done) within this time
+_READY_TICK_S = 0.1  # how often the filler's wait for a container's readiness checks its limits
 
 
 @record
@@ -145,6 +146,7 @@ class DockerBackend:
         self._pool_memory = self.settings.memory_mb
         self._lock = threading.Condition()
         self._closed = False
+        self._stopped = StopSignal()  # set by close(): the filler's wait for a container ends at once
         self._reap: queue.Queue[tuple[Any, JobDir] | None] = queue.Queue()
         self._reaper = threading.Thread(target=self._reap_loop, name="sandbox-reaper", daemon=True)
         self._reaper.start()
@@ -256,7 +258,7 @@ class DockerBackend:
             try:
                 slot = self._create(memory, warm=True)
             except SandboxError:
-                time.sleep(1.0)  # the daemon is struggling; executions will create their own
+                self._stopped.wait(1.0)  # the daemon is struggling; executions will create their own
                 continue
             if not self._until_ready(slot):
                 self._discard(slot)
@@ -272,7 +274,7 @@ class DockerBackend:
         imports done; False if the container stopped, the backend closed or READY_S passed."""
         end = time.monotonic() + READY_S
         while time.monotonic() < end and not self._closed and not slot.exited.is_set():
-            if slot.done is not None and slot.done.ready(0.1):
+            if slot.done is not None and slot.done.ready(_READY_TICK_S, self._stopped):
                 return True
         return False
 
@@ -311,6 +313,7 @@ class DockerBackend:
             if self._closed:
                 return
             self._closed = True
+            self._stopped.set()
             stale, self._pool = list(self._pool), deque()
             self._lock.notify_all()
         # All at once: a process at its exit waits for the slowest removal, not for their sum.
@@ -319,6 +322,8 @@ class DockerBackend:
             thread.start()
         if self._filler is not None:
             self._filler.join(timeout=60)  # it may be creating one more container; that one is reaped too
+        if self._filler is None or not self._filler.is_alive():
+            self._stopped.close()
         self._reap.put(None)
         self._reaper.join(timeout=60)
         while not self._reap.empty():  # anything queued after the sentinel

@@ -58,7 +58,7 @@ from agentfactory.sandbox.jobdir import (
     sweep_job_folders,
 )
 from agentfactory.sandbox.live_output import end_marker, pump_fd
-from agentfactory.sandbox.reports import DoneChannel
+from agentfactory.sandbox.reports import DoneChannel, StopSignal
 
 ISOLATION_BWRAP = (
     "local backend (weaker isolation than docker): host subprocess inside bubblewrap namespaces (no network; "
@@ -76,6 +76,7 @@ NPROC_LIMIT = 512
 HANDOVER_S = 20.0
 READY_S = 120.0  # a sandbox started ahead must wait for its job (warm imports done) within this time
 _CHECK_S = 0.1  # how often a running execution's broker limit and disk use are checked
+_READY_TICK_S = 0.1  # how often the pool's wait for a sandbox's readiness checks its limits
 _SWEEP = object()  # asks the reaper thread for sweep_orphans() and sweep_job_folders()
 _GRACE_S = 0.5
 
@@ -108,7 +109,7 @@ class LocalBackend:
         self._closed = False
         self._ready: _Prepared | None = None
         self._want = threading.Event()
-        self._stopped = threading.Event()  # set by close(): ends the pool's back-off at once
+        self._stopped = StopSignal()  # set by close(): ends the pool's waits at once
         self._reap: queue.Queue[Any] = queue.Queue()  # sandboxes to end, _SWEEP, None (the end)
         self._reaper = threading.Thread(target=self._reap_loop, name="local-sandbox-reaper", daemon=True)
         self._reaper.start()
@@ -146,6 +147,8 @@ class LocalBackend:
             self._stopped.set()
         if self._filler is not None:
             self._filler.join(timeout=60)
+        if self._filler is None or not self._filler.is_alive():
+            self._stopped.close()
         with self._lock:
             late, self._ready = self._ready, None
         for box in (ready, late):
@@ -187,7 +190,9 @@ class LocalBackend:
             try:
                 prepared = self._start(warm=self.warm)
                 end = time.monotonic() + READY_S
-                while prepared.done is None or not prepared.done.ready(0.1):  # waits for its job: ready
+                while prepared.done is None or not prepared.done.ready(
+                    _READY_TICK_S, self._stopped
+                ):  # ready: waits
                     if prepared.proc.poll() is not None or time.monotonic() > end or self._closed:
                         raise SandboxError("the pre-started local sandbox did not start")
             except Exception:  # noqa: BLE001 - executions start their own sandbox then

@@ -9,9 +9,35 @@ import contextlib
 import json
 import os
 import select
+import threading
 from typing import Any
 
 from agentfactory.sandbox import trace as t
+
+
+class StopSignal:
+    """Set by a backend's close(): a thread waiting in `wait` or in a DoneChannel's `ready` wakes at once
+    (a readable pipe), instead of at the next tick of its timeout. `close()` once those threads ended."""
+
+    def __init__(self) -> None:
+        self.fd, self._write = os.pipe2(os.O_CLOEXEC)
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        if not self._event.is_set():
+            self._event.set()
+            os.write(self._write, b"x")  # stays readable: every later select sees it
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout_s: float) -> bool:
+        return self._event.wait(timeout_s)
+
+    def close(self) -> None:
+        for fd in (self.fd, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 class DoneChannel:
@@ -33,11 +59,16 @@ class DoneChannel:
         self._seen = b""  # the last bytes read (a token split over two reads)
         self._junk = 0
 
-    def ready(self, timeout_s: float) -> bool:
-        """Wait for the runner's readiness byte (written before it waits for its job, warm imports done).
-        Only a sandbox started ahead waits for it; a false one from the sandbox is impossible then (no
-        subagent runs yet) and would only make the next execution wait for the runner."""
-        if select.select([self.fd], [], [], max(0.0, timeout_s))[0]:
+    def ready(self, timeout_s: float, stop: StopSignal | None = None) -> bool:
+        """Wait for the runner's readiness byte (written before it waits for its job, warm imports done);
+        False at once when `stop` is set. Only a sandbox started ahead waits for it; a false one from the
+        sandbox is impossible then (no subagent runs yet) and would only make the next execution wait
+        for the runner."""
+        fds = [self.fd] if stop is None else [self.fd, stop.fd]
+        ready = select.select(fds, [], [], max(0.0, timeout_s))[0]
+        if stop is not None and stop.fd in ready:
+            return False
+        if ready:
             with contextlib.suppress(OSError):
                 return bool(os.read(self.fd, 1))
         return False

@@ -266,3 +266,58 @@ def test_a_backend_not_started_ahead_starts_its_sandbox_at_prepare_or_its_first_
             _ready(backend)
         finally:
             backend.close()
+
+
+def test_local_pool_close_does_not_wait_for_a_sandbox_still_starting(monkeypatch):
+    """close() (every command's exit) ends the pool's wait for its sandbox's readiness at once, not at the
+    wait's next tick (made 30 s here: the wait would be seen)."""
+    import subprocess
+    import time
+
+    from agentfactory.sandbox import local
+    from agentfactory.sandbox.jobdir import JobDir
+    from agentfactory.sandbox.reports import DoneChannel
+
+    monkeypatch.setattr(local, "_READY_TICK_S", 30.0)
+    started = []
+
+    def never_ready(self, warm=False):  # a sandbox whose runner never says it waits for its job
+        jd = JobDir(None)
+        proc = subprocess.Popen(["sleep", "60"], start_new_session=True)
+        started.append(local._Prepared(jd, proc, local.INSIDE, done=DoneChannel(jd)))
+        return started[-1]
+
+    monkeypatch.setattr(LocalBackend, "_start", never_ready)
+    backend = LocalBackend(SETTINGS, pool_size=1)
+    end = time.monotonic() + 5
+    while not started and time.monotonic() < end:
+        time.sleep(0.005)
+    assert started
+    time.sleep(0.05)  # the filler waits in select() now
+    begin = time.monotonic()
+    backend.close()
+    assert time.monotonic() - begin < 5
+    assert started[0].proc.poll() is not None  # and the sandbox is ended
+    assert not started[0].jd.root.exists()
+
+
+def test_a_stop_signal_ends_a_wait_for_readiness_at_once():
+    """What both pools wait with (docker's filler too): set from another thread, it ends the wait."""
+    import threading
+    import time
+
+    from agentfactory.sandbox.jobdir import JobDir
+    from agentfactory.sandbox.reports import DoneChannel, StopSignal
+
+    jd = JobDir(None)
+    done, stop = DoneChannel(jd), StopSignal()
+    try:
+        threading.Timer(0.1, stop.set).start()
+        begin = time.monotonic()
+        assert done.ready(30.0, stop) is False
+        assert time.monotonic() - begin < 5
+        assert stop.is_set() and stop.wait(0) and done.ready(30.0, stop) is False  # it stays set
+    finally:
+        stop.close()
+        done.close()
+        jd.remove()
