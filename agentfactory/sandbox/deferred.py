@@ -37,7 +37,8 @@ class DeferredBackend:
         self._closed = False
 
     def prepare(self) -> None:
-        """Start building the backend in the background (once); it then does its own work ahead."""
+        """Start building the backend in the background (once). The backend built does its own work
+        ahead as it is made (get_backend's backends: start_ahead)."""
         with self._lock:
             if self._thread is not None or self._closed:
                 return
@@ -47,9 +48,6 @@ class DeferredBackend:
     def _build(self) -> None:
         try:
             backend = self._make()
-            prepare = getattr(backend, "prepare", None)
-            if prepare is not None:
-                prepare()
         except BaseException as exc:  # noqa: BLE001 - raised where the backend is first needed
             self._error = exc
         else:

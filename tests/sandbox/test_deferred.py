@@ -161,12 +161,8 @@ class _Made:
     isolation = "none"
 
     def __init__(self) -> None:
-        self.prepared = 0
         self.closed = 0
         self.executed: list[ExecutionRequest] = []
-
-    def prepare(self) -> None:
-        self.prepared += 1
 
     def execute(self, req: ExecutionRequest):
         self.executed.append(req)
@@ -176,7 +172,7 @@ class _Made:
         self.closed += 1
 
 
-def test_the_backend_is_built_once_in_the_background_and_prepared():
+def test_the_backend_is_built_once_in_the_background():
     made: list[_Made] = []
     threads: list[str] = []
 
@@ -192,7 +188,7 @@ def test_the_backend_is_built_once_in_the_background_and_prepared():
     req = ExecutionRequest(Path("."), "x", {})
     assert backend.execute(req) == "trace" and backend.execute(req) == "trace"
     assert len(made) == 1 and threads == ["sandbox-build"]
-    assert made[0].prepared == 1 and len(made[0].executed) == 2
+    assert len(made[0].executed) == 2
     backend.close()
     assert made[0].closed == 1
     with pytest.raises(SandboxError, match="was closed"):
