@@ -44,12 +44,13 @@ def get_backend(
         raise SandboxError(f"Unknown sandbox backend '{name}': use 'docker' or 'local'.")
     if start_ahead:
         return _build(sandbox, name, pool_size)
-    from agentfactory.sandbox.deferred import DeferredBackend, check_docker, checkable_docker_host
+    from agentfactory.sandbox.deferred import DeferredBackend, check_docker
+    from agentfactory.sandbox.docker_daemon import docker_socket
 
     if name == "docker":
-        if checkable_docker_host() is None:  # a remote daemon: checked by building the backend
+        if (path := docker_socket()) is None:  # a remote daemon: checked by building the backend
             return _build(sandbox, name, pool_size)
-        check_docker(sandbox.image)
+        check_docker(path, sandbox.image)
     else:
         local_bwrap()
     return DeferredBackend(name, lambda: _build(sandbox, name, pool_size))

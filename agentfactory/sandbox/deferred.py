@@ -85,31 +85,24 @@ class DeferredBackend:
             self._backend.close()
 
 
-def check_docker(image: str) -> None:
+def check_docker(socket_path: str, image: str) -> None:
     """What the docker backend's construction would refuse, asked without the SDK: the SDK is installed,
     the daemon answers on its Unix socket, the image is there. One SandboxError, the same sentence the
     backend gives (docker_daemon.py). A daemon not on a Unix socket (DOCKER_HOST=tcp://...) is not
-    checked here: build that backend at once instead (`checkable_docker_host`)."""
+    checked here: that backend is built at once (get_backend)."""
     from importlib.util import find_spec
 
-    from agentfactory.sandbox.docker_daemon import image_missing, missing_sdk, unreachable
+    from agentfactory.sandbox.docker_daemon import image_missing, inspect_failed, missing_sdk, unreachable
 
     if find_spec("docker") is None:
         raise missing_sdk()
-    path = checkable_docker_host()
-    assert path is not None
-    if _get(path, "/_ping") != 200:
+    if _get(socket_path, "/_ping") != 200:
         raise unreachable()
-    if _get(path, f"/images/{quote(image, safe='/:')}/json") != 200:
+    status = _get(socket_path, f"/images/{quote(image, safe='/:')}/json")
+    if status == 404:
         raise image_missing(image)
-
-
-def checkable_docker_host() -> str | None:
-    """The daemon's Unix socket path when DOCKER_HOST names one (or is unset), else None."""
-    from agentfactory.sandbox.docker_daemon import docker_host
-
-    host = docker_host()
-    return host[len("unix://") :] if host.startswith("unix://") else None
+    if status != 200:
+        raise inspect_failed(image, f"the daemon answered HTTP {status}")
 
 
 def _get(path: str, url: str) -> int:

@@ -27,6 +27,12 @@ def docker_host() -> str:
     return os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
+def docker_socket() -> str | None:
+    """The daemon's Unix socket path when DOCKER_HOST names one (or is unset), else None."""
+    host = docker_host()
+    return host[len("unix://") :] if host.startswith("unix://") else None
+
+
 def connect(timeout: float = 30.0) -> Any:
     """A docker client that answered a ping, or SandboxError saying what is wrong and what to do."""
     docker = import_extra("docker", "docker", *_SDK_MISSING, MissingSandboxExtra)
@@ -77,7 +83,11 @@ def check_image(client: Any, image: str) -> None:
     except docker.errors.ImageNotFound:
         raise image_missing(image) from None
     except docker.errors.APIError as exc:
-        raise SandboxError(f"Docker could not inspect the image {image}: {exc.explanation}.") from None
+        raise inspect_failed(image, exc.explanation) from None
+
+
+def inspect_failed(image: str, why: str) -> SandboxError:
+    return SandboxError(f"Docker could not inspect the image {image}: {why}.")
 
 
 def sweep_orphans(client: Any) -> list[str]:

@@ -67,7 +67,7 @@ def _serve(path: Path, replies: list[bytes]) -> tuple[threading.Thread, list[byt
 
 
 @pytest.mark.parametrize(
-    "reply", [b"", b"garbage\r\n", b"HTTP/1.1 500 Internal Server Error\r\n\r\n", b"HTTP/1.1 2"]
+    "reply", [b"", b"garbage\r\n", b"HTTP/1.1 500 Internal Server Error\r\n\r\n", b"HTTP/1.1 2", b"x" * 300]
 )
 def test_a_socket_that_is_no_docker_daemon_is_refused(tmp_path, monkeypatch, reply: bytes):
     path = tmp_path / "d.sock"
@@ -88,6 +88,24 @@ def test_a_missing_image_is_refused_at_once_naming_it(tmp_path, monkeypatch):
     assert message.startswith("The sandbox image no-such/sandbox:v1 is missing")
     assert seen[0].startswith(b"GET /_ping HTTP/1.0\r\n")
     assert seen[1].startswith(b"GET /images/no-such/sandbox:v1/json HTTP/1.0\r\n")
+
+
+def test_an_image_the_daemon_cannot_inspect_is_refused_with_its_answer(tmp_path, monkeypatch):
+    path = tmp_path / "d.sock"
+    ping, broken = b"HTTP/1.1 200 OK\r\n\r\nOK", b"HTTP/1.1 500 Internal Server Error\r\n\r\n{}"
+    server, _ = _serve(path, [ping, broken])
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+    message = _deferred_error(SandboxSettings(backend="docker", image="sandbox:v1"))
+    server.join(10)
+    assert message == "Docker could not inspect the image sandbox:v1: the daemon answered HTTP 500."
+
+
+def test_a_daemon_over_tcp_is_checked_by_building_the_backend(monkeypatch):
+    """No raw check there (TLS, SSH): the backend is built at once, and the SDK's error is the backend's."""
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # discard port: nothing listens
+    settings = SandboxSettings(backend="docker")
+    assert _deferred_error(settings) == _eager_error(settings)
+    assert _deferred_error(settings).startswith("Docker is not reachable at tcp://127.0.0.1:9")
 
 
 def test_a_missing_image_on_the_real_daemon_gives_the_backends_sentence(docker_client):
