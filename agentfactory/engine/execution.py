@@ -23,7 +23,6 @@ from agentfactory.errors import BudgetExhausted
 from agentfactory.experience.recording import SubagentExecution, execution_cost
 from agentfactory.experience.records import USE, VALIDATION
 from agentfactory.library.cases import inputs_digest  # the one digest of inputs
-from agentfactory.library.writing import write_folder
 from agentfactory.records import record
 from agentfactory.sandbox import ExecutionRequest
 from agentfactory.sandbox.broker import settle_trace
@@ -69,8 +68,10 @@ class Executor:
         outputs_dir: Path | None = None,
         validation: bool = False,
         kind: str = USE,
+        code_files: dict[str, bytes] | None = None,
     ) -> Any:
         """Run one subagent in the sandbox and record the execution (trace file, event, experience).
+        `code_files`: its files themselves, written into the sandbox (`code_dir` then only names them).
 
         `validation`: a gate or evolve checking a version on cases; the experience store keeps it apart
         from usage, so it never counts as a run, a success or a failure of the subagent. `kind`: how the
@@ -84,6 +85,7 @@ class Executor:
             early.announce()
         request = ExecutionRequest(
             code_dir=code_dir,
+            code_files=code_files,
             # The library names the entry file (x.py); the sandbox imports a module name (x).
             entry=entry[:-3] if entry.endswith(".py") else entry,
             inputs=inputs,
@@ -167,23 +169,20 @@ class Executor:
         )
 
     def execute_version(self, sub: Any, inputs: dict[str, Any], **options: Any) -> Any:
-        """Run one library version, as already read (a `Subagent`), in the sandbox: its files are
-        written out from memory, not read from the library again. `options` as for `execute`."""
-        import tempfile  # not before a run's first model call: its import is 5 ms of start-up
-
-        with tempfile.TemporaryDirectory(prefix="af-lib-") as tmp:
-            folder = Path(tmp) / sub.name
-            write_folder(folder, sub.files)
-            return self.execute(
-                folder,
-                sub.entry,
-                inputs,
-                list(sub.tools),
-                name=sub.name,
-                version=sub.version,
-                revision=None,
-                **options,
-            )
+        """Run one library version, as already read (a `Subagent`), in the sandbox: its files go from
+        memory into the sandbox, with no folder written and read again on the way. `options` as for
+        `execute`."""
+        return self.execute(
+            Path(f"{sub.name} v{sub.version}"),  # names it in messages
+            sub.entry,
+            inputs,
+            list(sub.tools),
+            name=sub.name,
+            version=sub.version,
+            revision=None,
+            code_files=sub.files,
+            **options,
+        )
 
     def _trace_path(self, name: str) -> Path:
         self.traces_written += 1

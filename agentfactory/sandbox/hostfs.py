@@ -14,7 +14,7 @@ import errno
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from agentfactory.errors import UsageError
@@ -341,6 +341,39 @@ def copy_tree(
     finally:
         os.close(top)
     return hashes
+
+
+def write_files(files: Mapping[str, bytes], dest: Path, limit: int, what: str) -> None:
+    """Write `files` (relative path with / -> content: a subagent's files as the library read them) into
+    the fresh folder `dest`, the host's own, as copy_tree would have copied them from a folder: the same
+    names skipped, the same bounds. A name that is not a plain relative path (absolute, empty parts,
+    '.', '..', unprintable) is refused, as is a file where a folder is wanted or the reverse."""
+    if len(files) > MAX_TREE_ENTRIES:
+        raise UsageError(f"The {what} hold more than {MAX_TREE_ENTRIES} files.")
+    top = os.open(dest, DIR_FLAGS)
+    made: set[str] = set()
+    total = 0
+    try:
+        for rel, data in files.items():
+            parts = rel.split("/")
+            if len(parts) > MAX_TREE_DEPTH or not all(printable_name(part) for part in parts):
+                raise UsageError(f"The {what} hold a file named {shown_name(rel)}, not a relative path.")
+            if not _SKIP.isdisjoint(parts):
+                continue
+            total += len(data)
+            if total > limit:
+                raise UsageError(f"The {what} exceed {limit >> 20} MB.")
+            for depth in range(1, len(parts)):
+                folder = "/".join(parts[:depth])
+                if folder not in made:
+                    os.mkdir(folder, dir_fd=top)  # a file of that name was written: EEXIST
+                    os.chmod(folder, 0o755, dir_fd=top)  # whatever the umask: the sandbox reads it
+                    made.add(folder)
+            write_new(top, rel, data, 0o644)
+    except OSError as exc:
+        raise UsageError(f"The {what} could not be written ({shown_name(rel)}: {exc.strerror}).") from None
+    finally:
+        os.close(top)
 
 
 @record

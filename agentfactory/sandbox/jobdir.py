@@ -42,6 +42,7 @@ from agentfactory.sandbox.hostfs import (
     empty_dir,
     read_bounded,
     remove_tree,
+    write_files,
     write_new,
 )
 from agentfactory.sandbox.live_output import FORWARD_BYTES
@@ -113,16 +114,23 @@ class JobDir:
         return self.broker / "tools.sock"
 
     def load(self, req: t.ExecutionRequest) -> None:
-        """Copy the subagent's code and the run's inputs in. Links and special files are skipped."""
+        """Copy the subagent's code (or write its files, `code_files`) and the run's inputs in. Links and
+        special files are skipped."""
         code_dir = Path(req.code_dir)
-        if not code_dir.is_dir():
-            raise UsageError(f"Subagent code folder {code_dir} does not exist.")
-        if (
-            not (code_dir / (req.entry.replace(".", "/") + ".py")).is_file()
-            and not (code_dir / req.entry.replace(".", "/") / "__init__.py").is_file()
-        ):
-            raise UsageError(f"Entry module '{req.entry}' not found in {code_dir}.")
-        copy_tree(code_dir, self.code, MAX_CODE_BYTES, "subagent code")
+        module = req.entry.replace(".", "/")
+        if req.code_files is not None:
+            if f"{module}.py" not in req.code_files and f"{module}/__init__.py" not in req.code_files:
+                raise UsageError(f"Entry module '{req.entry}' not found in {code_dir}.")
+            write_files(req.code_files, self.code, MAX_CODE_BYTES, "subagent code")
+        else:
+            if not code_dir.is_dir():
+                raise UsageError(f"Subagent code folder {code_dir} does not exist.")
+            if (
+                not (code_dir / f"{module}.py").is_file()
+                and not (code_dir / module / "__init__.py").is_file()
+            ):
+                raise UsageError(f"Entry module '{req.entry}' not found in {code_dir}.")
+            copy_tree(code_dir, self.code, MAX_CODE_BYTES, "subagent code")
         # A folder that is not there (or not a folder) has nothing to copy: copy_tree says so by opening
         # it, without a check before.
         if req.workdir is not None:

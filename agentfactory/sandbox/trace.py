@@ -9,7 +9,7 @@ prints is parsed, so printed text can never change the status.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,7 +39,9 @@ PREVIEW_CHARS = 500
 
 @record
 class ExecutionRequest:
-    """One execution of `run(**inputs)` from module `entry` found in `code_dir`.
+    """One execution of `run(**inputs)` from module `entry` found in `code_dir`, or in `code_files` when
+    given: the subagent's files by relative path (a library version as read), written straight into the
+    sandbox (`code_dir` then only names them in messages).
 
     `workdir` is a host folder whose `inputs/` the subagent sees read-only as `inputs/`; output files the
     subagent writes to `outputs/` are copied to `output_dir` after the sandbox stopped.
@@ -59,6 +61,7 @@ class ExecutionRequest:
     output_max_mb: int = DEFAULT_OUTPUT_MAX_MB
     stream_max_bytes: int = DEFAULT_STREAM_MAX_BYTES
     result_max_bytes: int = DEFAULT_RESULT_MAX_BYTES
+    code_files: Mapping[str, bytes] | None = None  # instead of copying code_dir (see above)
     # Live view hook (see base.OutputCallback): called with ("stdout", line) as the subagent prints.
     on_output: Callable[[str, str], None] | None = None
     # Called once, on the executing thread, right after the job was handed over: while the sandbox starts,
