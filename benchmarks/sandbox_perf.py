@@ -8,21 +8,27 @@ outputs/ folders, its memory limit, `settle_trace`, the trace file and the execu
 has no tool allocated, as most have. The clock stops when `execute` returns the trace, as the run's next
 step starts then: the trace file and the `subagent_execution` event are written after that by the event
 log's background thread (`EventLog.later`), and flushed, untimed, before the next execution.
-"broker-less" is the bare request this script measured before (no broker, no folders). The two are timed
-interleaved (one of each in turn), so a slow moment of the machine falls on both; medians are printed
-with their ratio, and beside it the median of each round's own ratio ("paired", what the regression test
-checks: the two executions of a round run back to back). The docker figures use the pre-started pool and wait for it to be refilled before each
-timed execution (the steady state between the model calls of a run), and so does the local backend
-for its one sandbox started ahead. "pandas + matplotlib" is a subagent
-that imports both, builds a small DataFrame and a figure, on the in-run path.
+A run executes a subagent one of two ways, both measured: a candidate it wrote this run, from its
+folder in the run's workspace ("a candidate in a run"), and a library version it reuses, as the library
+read it ("a library version in a run", `Executor.execute_version`: its files go from memory into the
+sandbox). "broker-less" is the bare request this script measured before (no broker, no folders, the code
+copied from a folder). The three are timed interleaved (one of each in turn), so a slow moment of the
+machine falls on all; medians are printed with their ratio, and beside it the median of each round's own
+ratio ("paired", what the regression test checks: the executions of a round run back to back) with its
+95% bootstrap interval: where the interval holds 1.0 the machine cannot tell the two paths apart. The
+docker figures use the pre-started pool and wait for it to be refilled before each timed execution (the
+steady state between the model calls of a run), and so does the local backend for its one sandbox
+started ahead. "pandas + matplotlib" is a subagent that imports both, builds a small DataFrame and a
+figure, a library version on the in-run path.
 
-Also importable: `run_executor` / `in_run` / `bare` / `settled` / `interleaved` are what the regression
-test in tests/sandbox/test_perf_ratio.py times.
+Also importable: `run_executor` / `in_run` / `in_run_version` / `bare` / `settled` / `interleaved` are
+what the regression test in tests/sandbox/test_perf_ratio.py times.
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import statistics
 import sys
 import tempfile
@@ -57,6 +63,18 @@ def write_subagent(folder: Path, entry: str, source: str) -> Path:
     return code
 
 
+def library_version(folder: Path, name: str, source: str) -> Any:
+    """A saved subagent's version as the library reads it (`agentfactory.library.Subagent`: SKILL.md,
+    cases, code) for `in_run_version`."""
+    from agentfactory.library.format import validate_folder
+    from agentfactory.library.writing import build_subagent_folder
+
+    path = build_subagent_folder(
+        folder / "library", name=name, description=f"The {name} benchmark subagent.", code=source, version=1
+    )
+    return validate_folder(path)
+
+
 def run_executor(root: Path, settings: Settings, backend: Any, broker: ToolBroker) -> Executor:
     """The execution path of a run (`agentfactory.engine.execution.Executor`, what `run_subagent` calls):
     the run's folders, a broker session bound to the execution's wall clock, `settle_trace`, the trace
@@ -72,6 +90,11 @@ def run_executor(root: Path, settings: Settings, backend: Any, broker: ToolBroke
 def in_run(executor: Executor, code: Path, entry: str, inputs: dict[str, Any]) -> Callable[[], Any]:
     """One execution of `code` as a run does it."""
     return lambda: executor.execute(code, entry, inputs, [], name=entry, version=None, revision=1)
+
+
+def in_run_version(executor: Executor, sub: Any, inputs: dict[str, Any]) -> Callable[[], Any]:
+    """One execution of a library version as a run reuses it (`run_subagent` -> `execute_version`)."""
+    return lambda: executor.execute_version(sub, inputs)
 
 
 def bare(backend: Any, code: Path, entry: str, inputs: dict[str, Any]) -> Callable[[], Any]:
@@ -105,12 +128,14 @@ def settled(executor: Executor, backend: Any) -> Callable[[], None]:
 def interleaved(
     executions: dict[str, Callable[[], Any]], runs: int, before: Callable | None = None
 ) -> dict[str, list[float]]:
-    """Times each execution in turn, `runs` rounds, the order reversed every other round; `before` runs
-    untimed before each execution (waiting for the pool: the steady state between a run's model calls)."""
+    """Times each execution in turn, `runs` rounds, the order rotated every round (each kind takes each
+    place alike); `before` runs untimed before each execution (waiting for the pool: the steady state
+    between a run's model calls)."""
     out: dict[str, list[float]] = {name: [] for name in executions}
     names = list(executions)
     for round_ in range(runs):
-        for name in names if round_ % 2 == 0 else reversed(names):  # no kind always goes first
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:  # no kind always goes first
             if before is not None:
                 before()
             out[name].append(timed(executions[name]))
@@ -121,14 +146,24 @@ def _ms(values: list[float]) -> float:
     return 1000 * statistics.median(values)
 
 
+def paired(times: list[float], anchor: list[float], resamples: int = 2000) -> tuple[float, float, float]:
+    """The median of the rounds' own ratios, and its 95% bootstrap interval (rounds resampled, seeded)."""
+    ratios = [a / b for a, b in zip(times, anchor, strict=True)]
+    rng = random.Random(0)
+    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
+    return statistics.median(ratios), medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+
+
 def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root: Path) -> list[tuple]:
-    """Rows (measure, median ms, anchor name, anchor median ms, paired ratio) for one backend."""
+    """Rows (measure, median ms, anchor name, anchor median ms, paired ratio and interval) for one
+    backend."""
     kind = "docker pool" if backend_name == "docker" else "local"
     backend = get_backend(settings.sandbox, backend_name, pool_size=2) if backend_name == "docker" else None
     if backend is None:
         backend = get_backend(settings.sandbox, backend_name)
     broker = ToolBroker({"echo": echo_tool})
     trivial = write_subagent(root, "trivial", TRIVIAL)
+    saved = library_version(root, "trivial", TRIVIAL)
     rows = []
     executor = run_executor(root, settings, backend, broker)
     before = settled(executor, backend)
@@ -137,19 +172,21 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
             timed(bare(backend, trivial, "trivial", {"x": 1}))
         times = interleaved(
             {
-                "run": in_run(executor, trivial, "trivial", {"x": 1}),
+                "candidate": in_run(executor, trivial, "trivial", {"x": 1}),
+                "library": in_run_version(executor, saved, {"x": 1}),
                 "bare": bare(backend, trivial, "trivial", {"x": 1}),
             },
             runs,
             before,
         )
-        run_ms, bare_ms = _ms(times["run"]), _ms(times["bare"])
-        paired = statistics.median(r / b for r, b in zip(times["run"], times["bare"], strict=True))
-        rows.append((f"{kind}: one execution in a run", run_ms, f"{kind}: broker-less", bare_ms, paired))
+        bare_ms = _ms(times["bare"])
+        for name in ("candidate", "library"):
+            row = (f"{kind}: a {name} in a run", _ms(times[name]), f"{kind}: broker-less", bare_ms)
+            rows.append((*row, paired(times[name], times["bare"])))
         if heavy:
-            code = write_subagent(root, "heavy", HEAVY)
-            timed(in_run(executor, code, "heavy", {"n": 10}))
-            times = interleaved({"heavy": in_run(executor, code, "heavy", {"n": 10})}, runs, before)
+            sub = library_version(root / "heavy", "heavy", HEAVY)
+            timed(in_run_version(executor, sub, {"n": 10}))
+            times = interleaved({"heavy": in_run_version(executor, sub, {"n": 10})}, runs, before)
             rows.append((f"{kind}: pandas + matplotlib in a run", _ms(times["heavy"]), "", None, None))
     finally:
         backend.close()
@@ -171,9 +208,13 @@ def main(argv: list[str] | None = None) -> int:
             except SandboxError as exc:
                 print(f"{name}: skipped ({exc})")
     print(f"sandbox per-execution wall time, medians of {args.runs} interleaved runs")
-    print(f"{'measure':44} {'median ms':>10}   {'anchor':28} {'median ms':>10} {'ratio':>6} {'paired':>7}")
-    for measure_name, ms, anchor, anchor_ms, paired in rows:
-        tail = f"   {anchor:28} {anchor_ms:10.1f} {ms / anchor_ms:6.2f} {paired:7.2f}" if anchor_ms else ""
+    head = f"{'measure':44} {'median ms':>10}   {'anchor':24} {'median ms':>10} {'ratio':>6} {'paired':>7}"
+    print(f"{head}  95% interval")
+    for measure_name, ms, anchor, anchor_ms, ratios in rows:
+        tail = ""
+        if anchor_ms:
+            mid, low, high = ratios
+            tail = f"   {anchor:24} {anchor_ms:10.1f} {ms / anchor_ms:6.3f} {mid:7.3f}  {low:.3f}-{high:.3f}"
         print(f"{measure_name:44} {ms:10.1f}{tail}")
     return 0
 
