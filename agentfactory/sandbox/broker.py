@@ -453,11 +453,14 @@ class BrokerSession:
         with self._lock:
             self._closed.set()
             started = self._started
-        if started:
-            self._stop_listening()
-        else:  # no accept thread to wake, none owns the descriptor: close it here
+        if not started:  # no thread ever served a call (so none recorded one): close the socket here
             with contextlib.suppress(OSError):
                 self._sock.close()
+            if unlink:
+                with contextlib.suppress(OSError):
+                    self.path.unlink()
+            return list(self.records)
+        self._stop_listening()
         with self._lock:
             conns = list(self._conns)
         for conn in conns:
