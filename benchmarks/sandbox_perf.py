@@ -8,11 +8,12 @@ outputs/ folders, its memory limit, `settle_trace`, the trace file and the execu
 has no tool allocated, as most have. The clock stops when `execute` returns the trace, as the run's next
 step starts then: the trace file and the `subagent_execution` event are written after that by the event
 log's background thread (`EventLog.later`), and flushed, untimed, before the next execution.
-A run executes a subagent one of two ways, both measured: a candidate it wrote this run, from its
-folder in the run's workspace ("a candidate in a run"), and a library version it reuses, as the library
-read it ("a library version in a run", `Executor.execute_version`: its files go from memory into the
-sandbox). "broker-less" is the bare request this script measured before (no broker, no folders, the code
-copied from a folder). The three are timed interleaved (one of each in turn), so a slow moment of the
+A run executes a subagent one of two ways, both measured: a candidate it wrote this run, copied from
+its folder in the run's workspace ("a candidate in a run"), and a library version it reuses, as the
+library read it ("a library version in a run", `Executor.execute_version`: its files go from memory into
+the sandbox). "broker-less" is the bare request this script measured before (no broker, no folders, the
+code copied from a folder). All three run the same subagent, a complete folder as a library saves it
+(SKILL.md, cases, code). They are timed interleaved (one of each in turn), so a slow moment of the
 machine falls on all; medians are printed with their ratio, and beside it the median of each round's own
 ratio ("paired", what the regression test checks: the executions of a round run back to back) with its
 95% bootstrap interval: where the interval holds 1.0 the machine cannot tell the two paths apart. The
@@ -21,8 +22,8 @@ steady state between the model calls of a run), and so does the local backend fo
 started ahead. "pandas + matplotlib" is a subagent that imports both, builds a small DataFrame and a
 figure, a library version on the in-run path.
 
-Also importable: `run_executor` / `in_run` / `in_run_version` / `bare` / `settled` / `interleaved` are
-what the regression test in tests/sandbox/test_perf_ratio.py times.
+Also importable: `subagent` / `run_executor` / `in_run` / `in_run_version` / `bare` / `settled` /
+`interleaved` are what the regression test in tests/sandbox/test_perf_ratio.py times.
 """
 
 from __future__ import annotations
@@ -56,23 +57,18 @@ HEAVY = (
 )
 
 
-def write_subagent(folder: Path, entry: str, source: str) -> Path:
-    code = folder / f"code-{entry}"
-    code.mkdir(parents=True, exist_ok=True)
-    (code / f"{entry}.py").write_text(source)
-    return code
-
-
-def library_version(folder: Path, name: str, source: str) -> Any:
-    """A saved subagent's version as the library reads it (`agentfactory.library.Subagent`: SKILL.md,
-    cases, code) for `in_run_version`."""
+def subagent(folder: Path, name: str, source: str) -> tuple[Path, Any]:
+    """A complete subagent folder (SKILL.md, cases, code: what a run's candidate is and a library saves)
+    and the version a library reads from it (`agentfactory.library.Subagent`). All paths run this same
+    subagent: a candidate and the broker-less request copy the folder, a library version is written from
+    memory."""
     from agentfactory.library.format import validate_folder
     from agentfactory.library.writing import build_subagent_folder
 
     path = build_subagent_folder(
-        folder / "library", name=name, description=f"The {name} benchmark subagent.", code=source, version=1
+        folder / "subagents", name=name, description=f"The {name} benchmark subagent.", code=source, version=1
     )
-    return validate_folder(path)
+    return path, validate_folder(path)
 
 
 def run_executor(root: Path, settings: Settings, backend: Any, broker: ToolBroker) -> Executor:
@@ -162,8 +158,7 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
     if backend is None:
         backend = get_backend(settings.sandbox, backend_name)
     broker = ToolBroker({"echo": echo_tool})
-    trivial = write_subagent(root, "trivial", TRIVIAL)
-    saved = library_version(root, "trivial", TRIVIAL)
+    trivial, saved = subagent(root, "trivial", TRIVIAL)
     rows = []
     executor = run_executor(root, settings, backend, broker)
     before = settled(executor, backend)
@@ -180,11 +175,11 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
             before,
         )
         bare_ms = _ms(times["bare"])
-        for name in ("candidate", "library"):
-            row = (f"{kind}: a {name} in a run", _ms(times[name]), f"{kind}: broker-less", bare_ms)
+        for name, label in (("candidate", "a candidate"), ("library", "a library version")):
+            row = (f"{kind}: {label} in a run", _ms(times[name]), f"{kind}: broker-less", bare_ms)
             rows.append((*row, paired(times[name], times["bare"])))
         if heavy:
-            sub = library_version(root / "heavy", "heavy", HEAVY)
+            _, sub = subagent(root, "heavy", HEAVY)
             timed(in_run_version(executor, sub, {"n": 10}))
             times = interleaved({"heavy": in_run_version(executor, sub, {"n": 10})}, runs, before)
             rows.append((f"{kind}: pandas + matplotlib in a run", _ms(times["heavy"]), "", None, None))

@@ -42,8 +42,7 @@ def _bench():
 def _ratios(backend, tmp_path) -> dict[str, float]:
     bench = _bench()
     settings = Settings(sandbox=SETTINGS)  # the memory limit of the bare request: one pool serves both
-    code = bench.write_subagent(tmp_path, "trivial", bench.TRIVIAL)
-    saved = bench.library_version(tmp_path, "trivial", bench.TRIVIAL)
+    code, saved = bench.subagent(tmp_path, "trivial", bench.TRIVIAL)
     broker = ToolBroker({"echo": echo_tool})
     executor = bench.run_executor(tmp_path, settings, backend, broker)
     before = bench.settled(executor, backend)
