@@ -170,8 +170,8 @@ class Executor:
 
     def execute_version(self, sub: Any, inputs: dict[str, Any], **options: Any) -> Any:
         """Run one library version, as already read (a `Subagent`), in the sandbox: its files go from
-        memory into the sandbox, with no folder written and read again on the way. `options` as for
-        `execute`."""
+        memory into the sandbox, with no folder written and read again on the way, and without its
+        cases and their fixtures (`Subagent.runtime_files`). `options` as for `execute`."""
         return self.execute(
             Path(f"{sub.name} v{sub.version}"),  # names it in messages
             sub.entry,
@@ -180,7 +180,7 @@ class Executor:
             name=sub.name,
             version=sub.version,
             revision=None,
-            code_files=sub.files,
+            code_files=sub.runtime_files(),
             **options,
         )
 

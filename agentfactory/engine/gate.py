@@ -340,14 +340,14 @@ def run_subagent_cases(
         stack.callback(backend.close)
         broker = tool_broker(settings, list(sub.tools), stack)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="af-gate-")))
-        code = tmp / "code"
-        write_folder(code, sub.files)
+        code = sub.runtime_files()  # as a run executes the version: no cases, no fixtures beside the code
 
         def runner(case: Case) -> CaseRun:
             work = Path(tempfile.mkdtemp(prefix="case-", dir=tmp))
             write_folder(work / "inputs", fixtures)
             request = ExecutionRequest(
-                code_dir=code,
+                code_dir=Path(f"{sub.name} v{sub.version}"),  # names it in messages
+                code_files=code,
                 entry=Path(sub.entry).stem,  # the sandbox takes a module name
                 inputs=case.inputs,
                 workdir=work,

@@ -21,16 +21,14 @@ from agentfactory.library.cases import (
     parse_cases,
 )
 from agentfactory.library.introspect import inspect_module
-from agentfactory.library.model import Subagent
+from agentfactory.library.model import CASES_FILE, FIXTURES_DIR, Subagent  # noqa: F401 - read as format.X
 from agentfactory.library.names import default_entry, validate_entry, validate_name
 
 if TYPE_CHECKING:
     import yaml
 
 SKILL_FILE = "SKILL.md"
-CASES_FILE = "cases.jsonl"
 SCHEMA_FILE = "schema.json"
-FIXTURES_DIR = "fixtures"  # input files of the cases, kept beside them; the cases see them under inputs/
 
 MAX_SKILL_MD = 256 * 1024
 MAX_ENTRY = 1024 * 1024

@@ -9,6 +9,9 @@ from typing import Any
 from agentfactory.library.cases import Case
 from agentfactory.records import record
 
+CASES_FILE = "cases.jsonl"
+FIXTURES_DIR = "fixtures"  # input files of the cases, kept beside them; the cases see them under inputs/
+
 
 @record
 class Subagent:
@@ -38,6 +41,16 @@ class Subagent:
     body: str = ""
     metadata: dict[str, str] = field(default_factory=dict)  # extra, user-defined metadata keys only
     commit: str | None = None  # the library commit this was read from, if any
+
+    def runtime_files(self) -> dict[str, bytes]:
+        """The files an execution gets: all but the version's regression cases and their fixtures, which
+        the library's gate reads from here and lays out under a case's inputs/ (so a subagent that read
+        them from its own folder would pass its cases and fail in use)."""
+        return {
+            rel: data
+            for rel, data in self.files.items()
+            if rel != CASES_FILE and not rel.startswith(f"{FIXTURES_DIR}/")
+        }
 
     def info(self) -> SubagentInfo:
         return SubagentInfo(

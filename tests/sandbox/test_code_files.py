@@ -86,3 +86,30 @@ def test_a_library_version_runs_from_memory(request, backend):
     trace = sandbox.execute(_request(files))
     assert trace.status == "ok", trace.compact()
     assert trace.result == {"y": 2, "files": ["lib/util.py", "main.py"]}
+
+
+def test_a_library_version_runs_without_its_cases_and_fixtures(local_backend, tmp_path):
+    """What `run_subagent` does for a saved version (Executor.execute_version): the sandbox gets its code
+    and SKILL.md, not the regression cases and their fixtures, which only the gate reads."""
+    from agentfactory.config import Settings
+    from agentfactory.engine.execution import Executor
+    from agentfactory.engine.workspace import WorkspaceManager
+    from agentfactory.events import EventLog
+    from agentfactory.library.format import validate_folder
+    from agentfactory.library.writing import build_subagent_folder
+
+    source = CODE.decode().replace("rglob('*.py')", "rglob('*')")
+    folder = build_subagent_folder(
+        tmp_path / "lib", name="lister", description="Lists its files.", code=source, version=1,
+        cases=[{"inputs": {"x": 1}, "expected": {"y": 2}}],
+    )  # fmt: skip
+    sub = validate_folder(folder)
+    sub.files["fixtures/table.csv"] = b"a,b\n1,2\n"
+    assert {"cases.jsonl", "fixtures/table.csv"} <= set(sub.files)
+    workspace = WorkspaceManager(tmp_path / "ws").create()
+    log = EventLog(workspace.events_path, workspace.run_id)
+    executor = Executor(settings=Settings.from_keys(), workspace=workspace, backend=local_backend, log=log)
+    trace = executor.execute_version(sub, {"x": 1})
+    log.flush()
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"y": 2, "files": ["SKILL.md", "lister.py"]}
