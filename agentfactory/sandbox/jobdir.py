@@ -1,7 +1,8 @@
 """The host side of one execution, shared by both backends: a private job folder, the job handed to the
 runner, the stop request, and the trace built from what is left once the sandbox has stopped.
 
-Layout of a job folder (mode 0700, under the system temp dir, owned by the host user):
+Layout of a job folder (mode 0700, owned by the host user; work/ under the system temp dir, the rest in
+memory when there is room: JobDir, control_base):
     code/           copy of the subagent's regular files    -> read-only in the sandbox
     work/           the subagent's cwd                      -> read-only
     work/inputs/    copy of the run's input files           -> read-only, seen as ./inputs
@@ -10,9 +11,9 @@ Layout of a job folder (mode 0700, under the system temp dir, owned by the host 
     report/   the runner's reports (status, result, tails)  -> writable
     broker/   the tool broker's socket for this execution   -> read-only
 Once the subagent runs, everything under outputs/ and report/ is hostile: the host only ever touches the
-job folder through a descriptor of its root opened at creation, one name at a time, with O_NOFOLLOW and
-without blocking (no path is resolved through a link the sandbox could have planted, no FIFO is waited
-on), and walks trees iteratively with depth, count and size bounds. It never writes where the sandbox
+job folder through a descriptor of its root (of data_root for work/) opened at creation, one name at a
+time, with O_NOFOLLOW and without blocking (no path is resolved through a link the sandbox could have
+planted, no FIFO is waited on), and walks trees iteratively with depth, count and size bounds. It never writes where the sandbox
 can write. Output files are copied out only after the sandbox stopped, refusing links, special files,
 names that are not printable UTF-8, type clashes with earlier outputs and anything past the bounds.
 """
@@ -74,25 +75,29 @@ class SandboxPaths:
 
 class JobDir:
     """sandbox_ids: (uid, gid) the sandbox runs as when it is not the host user (the host is root); the
-    two folders it writes are given to it, nothing else."""
+    two folders it writes are given to it, nothing else.
+
+    Where it lives: the control parts (code/, ctl/, report/, broker/) on a memory file system when one
+    has room (control_base: /dev/shm), since the code is written and the runner's reports are made
+    there on every execution, and creating a file on a journaled disk can take hundreds of
+    microseconds; work/ (the run's inputs and outputs, which can be large) in the temporary folder, in
+    a second job folder (`data_root`) when the first is elsewhere. Each holds the owner file."""
 
     def __init__(self, sandbox_ids: tuple[int, int] | None = None):
         self.sandbox_ids = sandbox_ids
         self.seeded: dict[str, str] = {}  # earlier outputs of the run copied in: relative path -> sha256
         self.done_keep = -1  # the host's write end of ctl/done (open_done)
-        self.root = Path(tempfile.mkdtemp(prefix=JOB_PREFIX))
+        data_base = tempfile.gettempdir()
+        self.root = Path(tempfile.mkdtemp(prefix=JOB_PREFIX, dir=control_base()))
         self.fd = os.open(self.root, DIR_FLAGS)
-        # Whose folder this is: a host that dies without removing it (killed, os._exit) leaves it, with
-        # the run's code and inputs, until a backend's sweep finds its owner gone (sweep_job_folders).
-        owner = os.open(
-            OWNER_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=self.fd
-        )
-        try:
-            os.write(owner, owner_label().encode())
-        finally:
-            os.close(owner)
+        self.data_root, self.data_fd = self.root, self.fd
+        _write_owner(self.fd)
+        if str(self.root.parent) != data_base:
+            self.data_root = Path(tempfile.mkdtemp(prefix=JOB_PREFIX, dir=data_base))
+            self.data_fd = os.open(self.data_root, DIR_FLAGS)
+            _write_owner(self.data_fd)
         self.code = self.root / "code"
-        self.work = self.root / "work"
+        self.work = self.data_root / "work"
         self.inputs = self.work / "inputs"
         self.outputs = self.work / "outputs"
         self.ctl = self.root / "ctl"
@@ -230,7 +235,7 @@ class JobDir:
         """(bytes, entries) under outputs/, counting at most limit_files (default MAX_OUTPUT_FILES) + 1
         entries. A tree deeper than MAX_OUTPUT_DEPTH counts as over the entry limit."""
         limit_files = MAX_OUTPUT_FILES if limit_files is None else limit_files
-        return self._usage("work/outputs", limit_files, MAX_OUTPUT_DEPTH)
+        return self._usage(self.data_fd, "work/outputs", limit_files, MAX_OUTPUT_DEPTH)
 
     def over_limits(self, req: t.ExecutionRequest) -> bool:
         """Whether what the sandbox wrote to the host's disk is past its bounds: outputs/ (size, entries,
@@ -242,16 +247,16 @@ class JobDir:
         total, entries = self.outputs_usage()
         if total >= (req.output_max_mb << 20) or entries > MAX_OUTPUT_FILES:
             return True, entries
-        total, count = self._usage("report", MAX_REPORT_FILES, 1)
+        total, count = self._usage(self.fd, "report", MAX_REPORT_FILES, 1)
         over = count > MAX_REPORT_FILES or total > 2 * (req.result_max_bytes + req.stream_max_bytes) + (
             1 << 20
         )
         return over, entries
 
-    def _usage(self, rel: str, limit: int, depth: int) -> tuple[int, int]:
+    def _usage(self, dir_fd: int, rel: str, limit: int, depth: int) -> tuple[int, int]:
         total = count = 0
         try:
-            top = os.open(rel, DIR_FLAGS, dir_fd=self.fd)
+            top = os.open(rel, DIR_FLAGS, dir_fd=dir_fd)
         except OSError:
             return 0, 0
         try:
@@ -274,12 +279,14 @@ class JobDir:
         fd, self.fd = self.fd, -1
         if fd < 0:
             return
-        try:
-            empty_dir(fd)
-        finally:
-            os.close(fd)
-        with contextlib.suppress(OSError):
-            os.rmdir(self.root)
+        data_fd, self.data_fd = self.data_fd, -1
+        for folder_fd, folder in ((fd, self.root), (data_fd, self.data_root))[: 1 if data_fd == fd else 2]:
+            try:
+                empty_dir(folder_fd)
+            finally:
+                os.close(folder_fd)
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
 
     def read_report(self, name: str, limit: int) -> bytes | None:
         return read_bounded(self.fd, f"report/{name}", limit)
@@ -327,7 +334,7 @@ class JobDir:
                 trace.peak_memory_mb = round(report["maxrss_kb"] / 1024, 1)
         over_cap, entries = self._over_limits(req)  # outputs/ counted once: an empty one is not copied
         if req.output_dir is not None and not (entries == 0 and _is_folder(req.output_dir)):
-            copy = copy_outputs(self.fd, "work/outputs", Path(req.output_dir), req.output_max_mb << 20)
+            copy = copy_outputs(self.data_fd, "work/outputs", Path(req.output_dir), req.output_max_mb << 20)
             # Report what this execution produced: files seeded from earlier executions and left
             # unchanged are not its outputs.
             trace.output_files = [rel for rel, digest in copy.copied if self.seeded.get(rel) != digest]
@@ -421,26 +428,60 @@ def _is_folder(path: Any) -> bool:
         return False
 
 
+CONTROL_BASE = "/dev/shm"  # a memory file system on Linux
+CONTROL_MIN_FREE = 1 << 30  # what it must have free to take job folders' control parts
+
+
+def control_base() -> str:
+    """Where job folders' control parts go (JobDir): CONTROL_BASE when it is a folder this process can
+    write with CONTROL_MIN_FREE to spare and TMPDIR does not say otherwise, else the temporary folder."""
+    if os.environ.get("TMPDIR"):
+        return tempfile.gettempdir()
+    try:
+        st = os.statvfs(CONTROL_BASE)
+    except OSError:
+        return tempfile.gettempdir()
+    if st.f_bavail * st.f_frsize < CONTROL_MIN_FREE or not os.access(CONTROL_BASE, os.W_OK | os.X_OK):
+        return tempfile.gettempdir()
+    return CONTROL_BASE
+
+
+def _job_bases() -> set[str]:
+    """The folders job folders are made in (as given and as resolved)."""
+    bases = {tempfile.gettempdir(), control_base()}
+    return bases | {os.path.realpath(base) for base in bases}
+
+
+def _write_owner(dir_fd: int) -> None:
+    """Whose folder this is: a host that dies without removing it (killed, os._exit) leaves it, with the
+    run's code and inputs, until a backend's sweep finds its owner gone (sweep_job_folders)."""
+    owner = os.open(OWNER_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+    try:
+        os.write(owner, owner_label().encode())
+    finally:
+        os.close(owner)
+
+
 def remove_job_folder(path: str) -> None:
-    """Remove `path` when it names one of our job folders: named JOB_PREFIX*, right in the temporary
-    folder (its path as given or as resolved, never through another link). A path read from a process's
-    command line or a container's labels is never trusted further. Never follows a link, never recurses
-    (remove_tree)."""
-    tmps = {tempfile.gettempdir(), os.path.realpath(tempfile.gettempdir())}
-    if path and os.path.dirname(path) in tmps and os.path.basename(path).startswith(JOB_PREFIX):
+    """Remove `path` when it names one of our job folders: named JOB_PREFIX*, right in a folder job
+    folders are made in (its path as given or as resolved, never through another link). A path read
+    from a process's command line or a container's labels is never trusted further. Never follows a
+    link, never recurses (remove_tree). A job's second folder (JobDir.data_root) is left to the sweep."""
+    if path and os.path.dirname(path) in _job_bases() and os.path.basename(path).startswith(JOB_PREFIX):
         remove_tree(path)
 
 
 def sweep_job_folders() -> int:
-    """Remove the job folders a dead host left in the temporary folder; returns how many. A folder is
-    removed only when it is a real folder (not a link) of this user, named as ours, and its owner file
-    names a host process certainly gone (sandbox/owner.py); a folder without one (being made, or made
-    by an earlier version) is left. Removal never follows a link and never recurses (remove_tree)."""
+    """Remove the job folders a dead host left (in the temporary folder and control_base); returns how
+    many. A folder is removed only when it is a real folder (not a link) of this user, named as ours,
+    and its owner file names a host process certainly gone (sandbox/owner.py); a folder without one
+    (being made, or made by an earlier version) is left. Removal never follows a link and never
+    recurses (remove_tree)."""
     removed = 0
-    try:
-        entries = list(os.scandir(tempfile.gettempdir()))
-    except OSError:
-        return 0
+    entries = []
+    for base in {tempfile.gettempdir(), control_base()}:
+        with contextlib.suppress(OSError):
+            entries += list(os.scandir(base))
     for entry in entries:
         if not entry.name.startswith(JOB_PREFIX):
             continue

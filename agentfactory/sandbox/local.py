@@ -272,7 +272,7 @@ class LocalBackend:
                     stdout=out_w,
                     stderr=err,
                     cwd=jd.work,
-                    env=dict(SANDBOX_ENV, TMPDIR="/tmp" if self.bwrap else str(jd.root)),
+                    env=dict(SANDBOX_ENV, TMPDIR="/tmp" if self.bwrap else str(jd.data_root)),
                     # No pre-exec hook: it would force a full fork of this process (without one,
                     # subprocess uses vfork). The subagent's rlimits come with its job (runner.py).
                     start_new_session=True,

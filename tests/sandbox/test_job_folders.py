@@ -23,26 +23,31 @@ import os, sys
 from agentfactory.sandbox.jobdir import JobDir
 jd = JobDir()
 (jd.work / "inputs" / "secret.csv").write_text("name,salary\n")
-print(jd.root, flush=True)
+(jd.code / "main.py").write_text("def run():\n    return 1\n")
+print(jd.root, jd.data_root, flush=True)
 os._exit(0)
 """
 
 
-def _dead_hosts_folder() -> Path:
+def _dead_hosts_folders() -> tuple[Path, Path]:
+    """The job folder a dead host left, and its second one (work/) when it has one (else the same)."""
     out = subprocess.run([sys.executable, "-c", DIES], capture_output=True, text=True, timeout=60, check=True)
-    return Path(out.stdout.strip())
+    root, data_root = out.stdout.split()
+    return Path(root), Path(data_root)
 
 
 def test_the_folder_of_a_host_that_died_is_removed_and_a_live_ones_is_kept():
-    left = _dead_hosts_folder()
-    assert (left / "work" / "inputs" / "secret.csv").exists()
+    left, left_data = _dead_hosts_folders()
+    assert (left_data / "work" / "inputs" / "secret.csv").exists() and (left / "code" / "main.py").exists()
     live = JobDir()
     try:
         sweep_job_folders()
-        assert not left.exists()
-        assert live.root.is_dir() and (live.root / OWNER_FILE).read_text() == owner_label()
+        assert not left.exists() and not left_data.exists()
+        for folder in (live.root, live.data_root):
+            assert folder.is_dir() and (folder / OWNER_FILE).read_text() == owner_label()
     finally:
         live.remove()
+    assert not live.root.exists() and not live.data_root.exists()
 
 
 def test_nothing_but_a_dead_hosts_own_folder_is_removed(tmp_path):
@@ -89,12 +94,55 @@ def test_a_local_backend_sweeps_the_folders_of_dead_hosts_when_prepared():
 
     from .conftest import SETTINGS
 
-    left = _dead_hosts_folder()
+    left = _dead_hosts_folders()
     backend = LocalBackend(SETTINGS, pool_size=0, start_ahead=False)
     try:
-        assert left.exists()
+        assert all(folder.exists() for folder in left)
         backend.prepare()
         backend._reap.join()  # the sweep runs in the reaper thread
-        assert not left.exists()
+        assert not any(folder.exists() for folder in left)
     finally:
         backend.close()
+
+
+def test_the_control_parts_live_in_memory_and_the_run_data_on_disk(monkeypatch):
+    """Code, control and reports in control_base (a memory file system with room): creating a file there
+    costs microseconds. The run's inputs and outputs, which can be large, stay in the temporary folder.
+    TMPDIR, when set, takes the whole job folder."""
+    from agentfactory.sandbox import jobdir
+
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr(jobdir, "CONTROL_BASE", tempfile.mkdtemp(prefix="control-"))
+    jd = JobDir()
+    try:
+        assert (
+            str(jd.root.parent) == jobdir.CONTROL_BASE and str(jd.data_root.parent) == tempfile.gettempdir()
+        )
+        assert {p.name for p in jd.root.iterdir()} == {"code", "ctl", "report", "broker", OWNER_FILE}
+        assert {p.name for p in jd.data_root.iterdir()} == {"work", OWNER_FILE}
+        assert jd.inputs.parent.parent == jd.data_root
+    finally:
+        jd.remove()
+    assert not jd.root.exists() and not jd.data_root.exists()
+    os.rmdir(jobdir.CONTROL_BASE)
+
+    monkeypatch.setattr(jobdir, "CONTROL_MIN_FREE", 1 << 62)  # no memory file system with that much room
+    jd = JobDir()
+    try:
+        assert jd.root == jd.data_root and str(jd.root.parent) == tempfile.gettempdir()
+    finally:
+        jd.remove()
+    assert not jd.root.exists()
+
+
+def test_a_dead_hosts_folder_in_memory_is_removed_by_its_path_only_when_ours(monkeypatch, tmp_path):
+    from agentfactory.sandbox import jobdir
+
+    left, _ = _dead_hosts_folders()
+    elsewhere = tmp_path / f"{jobdir.JOB_PREFIX}elsewhere"
+    elsewhere.mkdir()
+    jobdir.remove_job_folder(str(elsewhere))  # a label naming a folder that is not where job folders go
+    assert elsewhere.exists()
+    jobdir.remove_job_folder(str(left))
+    assert not left.exists()
+    sweep_job_folders()

@@ -146,7 +146,7 @@ def test_copy_out_survives_generated_hostile_trees(seed, tmp_path, monkeypatch):
         cap = rng.choice([1 << 10, 64 << 10, 8 << 20])
         with deadline(60):
             total, count = jd.outputs_usage()
-            copy = copy_outputs(jd.fd, "work/outputs", dest, cap)
+            copy = copy_outputs(jd.data_fd, "work/outputs", dest, cap)
         assert count <= fs_module.MAX_OUTPUT_FILES + 1
         copied_bytes = 0
         for rel, digest in copy.copied:
@@ -187,7 +187,7 @@ def test_removal_of_a_chain_deeper_than_path_max_and_the_descriptor_limit(tmp_pa
     with deadline(120):
         assert jd.outputs_usage()[1] > fs_module.MAX_OUTPUT_FILES  # too deep counts as over the bound
         jd.remove()
-    assert not os.path.lexists(root)
+    assert not os.path.lexists(root) and not os.path.lexists(jd.data_root)
 
 
 # ---- the decoders ------------------------------------------------------------------------------------
@@ -317,7 +317,7 @@ def test_every_host_touchpoint_with_every_part_swapped(variant, tmp_path):
 
     for rel in ("ctl/go", "ctl/stop", "ctl/job.json", "report/status.json", "report/result.json",
                 "report/stdout.bin", "report/stderr.bin", "work/outputs", "report"):  # fmt: skip
-        swap(root / rel)
+        swap((jd.data_root if rel.startswith("work/") else root) / rel)
     req = t.ExecutionRequest(tmp_path, "sub", output_dir=tmp_path / "out")
     try:
         with deadline(60):
@@ -330,7 +330,7 @@ def test_every_host_touchpoint_with_every_part_swapped(variant, tmp_path):
             jd.remove()
     assert trace.status == "sandbox_error", trace.compact()
     assert "SECRET" not in json.dumps(trace.to_dict())
-    assert not os.path.lexists(root)
+    assert not os.path.lexists(root) and not os.path.lexists(jd.data_root)
     assert snapshot(outside) == before
     assert not os.path.lexists(made)
     out = tmp_path / "out"

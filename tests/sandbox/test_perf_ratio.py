@@ -18,7 +18,7 @@ import pytest
 from agentfactory.config import SandboxSettings, Settings
 from agentfactory.sandbox import ToolBroker, echo_tool
 
-RUNS = 21
+RUNS = 31
 # On the run's path before the result: the run's inputs/ and outputs/ copied in and out, a broker session
 # opened (while the sandbox starts) and closed (no thread: it serves from the first call), the started
 # event (while the sandbox starts); the trace file and the subagent_execution event are made after the
