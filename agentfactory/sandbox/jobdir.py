@@ -13,9 +13,10 @@ memory when there is room: JobDir, control_base):
 Once the subagent runs, everything under outputs/ and report/ is hostile: the host only ever touches the
 job folder through a descriptor of its root (of data_root for work/) opened at creation, one name at a
 time, with O_NOFOLLOW and without blocking (no path is resolved through a link the sandbox could have
-planted, no FIFO is waited on), and walks trees iteratively with depth, count and size bounds. It never writes where the sandbox
-can write. Output files are copied out only after the sandbox stopped, refusing links, special files,
-names that are not printable UTF-8, type clashes with earlier outputs and anything past the bounds.
+planted, no FIFO is waited on), and walks trees iteratively with depth, count and size bounds. It never
+writes where the sandbox can write. Output files are copied out only after the sandbox stopped, refusing
+links, special files, names that are not printable UTF-8, type clashes with earlier outputs and anything
+past the bounds.
 """
 
 from __future__ import annotations
@@ -447,8 +448,9 @@ def control_base() -> str:
 
 
 def _job_bases() -> set[str]:
-    """The folders job folders are made in (as given and as resolved)."""
-    bases = {tempfile.gettempdir(), control_base()}
+    """The folders job folders may have been made in, whatever control_base says now (as given and as
+    resolved)."""
+    bases = {tempfile.gettempdir(), CONTROL_BASE}
     return bases | {os.path.realpath(base) for base in bases}
 
 
@@ -472,14 +474,14 @@ def remove_job_folder(path: str) -> None:
 
 
 def sweep_job_folders() -> int:
-    """Remove the job folders a dead host left (in the temporary folder and control_base); returns how
+    """Remove the job folders a dead host left (in the temporary folder and CONTROL_BASE); returns how
     many. A folder is removed only when it is a real folder (not a link) of this user, named as ours,
     and its owner file names a host process certainly gone (sandbox/owner.py); a folder without one
     (being made, or made by an earlier version) is left. Removal never follows a link and never
     recurses (remove_tree)."""
     removed = 0
     entries = []
-    for base in {tempfile.gettempdir(), control_base()}:
+    for base in {tempfile.gettempdir(), CONTROL_BASE}:
         with contextlib.suppress(OSError):
             entries += list(os.scandir(base))
     for entry in entries:
