@@ -435,9 +435,7 @@ CONTROL_MIN_FREE = 1 << 30  # what it must have free to take job folders' contro
 
 def control_base() -> str:
     """Where job folders' control parts go (JobDir): CONTROL_BASE when it is a folder this process can
-    write with CONTROL_MIN_FREE to spare and TMPDIR does not say otherwise, else the temporary folder."""
-    if os.environ.get("TMPDIR"):
-        return tempfile.gettempdir()
+    write with CONTROL_MIN_FREE to spare, else the temporary folder."""
     try:
         st = os.statvfs(CONTROL_BASE)
     except OSError:

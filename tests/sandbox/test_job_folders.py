@@ -108,10 +108,9 @@ def test_a_local_backend_sweeps_the_folders_of_dead_hosts_when_prepared():
 def test_the_control_parts_live_in_memory_and_the_run_data_on_disk(monkeypatch):
     """Code, control and reports in control_base (a memory file system with room): creating a file there
     costs microseconds. The run's inputs and outputs, which can be large, stay in the temporary folder.
-    TMPDIR, when set, takes the whole job folder."""
+    Without room there, the whole job folder is in the temporary folder."""
     from agentfactory.sandbox import jobdir
 
-    monkeypatch.delenv("TMPDIR", raising=False)
     monkeypatch.setattr(jobdir, "CONTROL_BASE", tempfile.mkdtemp(prefix="control-"))
     jd = JobDir()
     try:
