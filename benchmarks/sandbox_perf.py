@@ -13,7 +13,8 @@ its folder in the run's workspace ("a candidate in a run"), and a library versio
 library read it ("a library version in a run", `Executor.execute_version`: its files go from memory into
 the sandbox). "broker-less" is the bare request this script measured before (no broker, no folders, the
 code copied from a folder). All three run the same subagent, a complete folder as a library saves it
-(SKILL.md, cases, code). They are timed interleaved (one of each in turn), so a slow moment of the
+(SKILL.md, cases, code); a library version reaches the sandbox without its cases, as in a run
+(`Subagent.runtime_files`), so it writes one file fewer. They are timed interleaved (one of each in turn), so a slow moment of the
 machine falls on all; medians are printed with their ratio, and beside it the median of each round's own
 ratio ("paired", what the regression test checks: the executions of a round run back to back) with its
 95% bootstrap interval: where the interval holds 1.0 the machine cannot tell the two paths apart. The
