@@ -237,6 +237,11 @@ def remove_tree(path: str | Path) -> None:
         fd = os.open(path, DIR_FLAGS)
     except OSError:
         return
+    remove_open_tree(fd, path)
+
+
+def remove_open_tree(fd: int, path: str | Path) -> None:
+    """Remove the folder `path`, open as `fd` (closed here), and everything in it; see empty_dir."""
     try:
         empty_dir(fd)
     finally:

@@ -41,8 +41,8 @@ from agentfactory.sandbox.hostfs import (
     Walk,
     copy_outputs,
     copy_tree,
-    empty_dir,
     read_bounded,
+    remove_open_tree,
     remove_tree,
     write_files,
     write_new,
@@ -281,13 +281,9 @@ class JobDir:
         if fd < 0:
             return
         data_fd, self.data_fd = self.data_fd, -1
-        for folder_fd, folder in ((fd, self.root), (data_fd, self.data_root))[: 1 if data_fd == fd else 2]:
-            try:
-                empty_dir(folder_fd)
-            finally:
-                os.close(folder_fd)
-            with contextlib.suppress(OSError):
-                os.rmdir(folder)
+        remove_open_tree(fd, self.root)
+        if data_fd != fd:
+            remove_open_tree(data_fd, self.data_root)
 
     def read_report(self, name: str, limit: int) -> bytes | None:
         return read_bounded(self.fd, f"report/{name}", limit)
