@@ -337,10 +337,7 @@ class CandidateStore:
 
 def _fixture_files(base: Any | None) -> dict[str, bytes]:
     """A library version's case fixtures, as path below fixtures/ -> content."""
-    if base is None:
-        return {}
-    prefix = FIXTURES_DIR + "/"
-    return {path[len(prefix) :]: data for path, data in base.files.items() if path.startswith(prefix)}
+    return base.fixture_files() if base is not None else {}
 
 
 def _write_bytes(files: dict[str, bytes], dest: Path) -> None:

@@ -334,7 +334,7 @@ def run_subagent_cases(
     from agentfactory.library.writing import write_folder
     from agentfactory.sandbox import ExecutionRequest, get_backend
 
-    fixtures = {p[len("fixtures/") :]: d for p, d in sub.files.items() if p.startswith("fixtures/")}
+    fixtures = sub.fixture_files()
     backend = get_backend(settings.sandbox, pool_size=0)
     with contextlib.ExitStack() as stack:
         stack.callback(backend.close)

@@ -52,6 +52,11 @@ class Subagent:
             if rel != CASES_FILE and not rel.startswith(f"{FIXTURES_DIR}/")
         }
 
+    def fixture_files(self) -> dict[str, bytes]:
+        """The cases' fixtures, by their path below fixtures/ (as a case sees them under inputs/)."""
+        prefix = f"{FIXTURES_DIR}/"
+        return {rel[len(prefix) :]: data for rel, data in self.files.items() if rel.startswith(prefix)}
+
     def info(self) -> SubagentInfo:
         return SubagentInfo(
             name=self.name,
