@@ -8,13 +8,14 @@ outputs/ folders, its memory limit, `settle_trace`, the trace file and the execu
 has no tool allocated, as most have. The clock stops when `execute` returns the trace, as the run's next
 step starts then: the trace file and the `subagent_execution` event are written after that by the event
 log's background thread (`EventLog.later`), and flushed, untimed, before the next execution.
-A run executes a subagent one of two ways, both measured: a candidate it wrote this run, copied from
-its folder in the run's workspace ("a candidate in a run"), and a library version it reuses, as the
-library read it ("a library version in a run", `Executor.execute_version`: its files go from memory into
-the sandbox). "broker-less" is the bare request this script measured before (no broker, no folders, the
-code copied from a folder). All three run the same subagent, a complete folder as a library saves it
-(SKILL.md, cases, code); a library version reaches the sandbox without its cases, as in a run
-(`Subagent.runtime_files`), so it writes one file fewer. They are timed interleaved (one of each in turn), so a slow moment of the
+A run executes a subagent one of two ways, both measured: a candidate it wrote this run ("a candidate
+in a run", `Executor.execute_candidate`) and a library version it reuses ("a library version in a run",
+`Executor.execute_version`); both go from their files in memory into the sandbox, without their cases
+(`Subagent.runtime_files`), as validated when written or as the library read them. "broker-less" is the
+bare request this script measured before (no broker, no folders, the code copied from a folder: the
+candidate's folder, as a run executed it before). All three run the same subagent, a complete folder as
+a run writes it and a library saves it (SKILL.md, cases, code): the in-run paths write one file fewer
+into the sandbox, and read none. They are timed interleaved (one of each in turn), so a slow moment of the
 machine falls on all; medians are printed with their ratio, and beside it the median of each round's own
 ratio ("paired", what the regression test checks: the executions of a round run back to back) with its
 95% bootstrap interval: where the interval holds 1.0 the machine cannot tell the two paths apart. The
@@ -23,7 +24,7 @@ steady state between the model calls of a run), and so does the local backend fo
 started ahead. "pandas + matplotlib" is a subagent that imports both, builds a small DataFrame and a
 figure, a library version on the in-run path.
 
-Also importable: `subagent` / `run_executor` / `in_run` / `in_run_version` / `bare` / `settled` /
+Also importable: `subagent` / `run_executor` / `candidate` / `in_run` / `in_run_version` / `bare` / `settled` /
 `interleaved` are what the regression test in tests/sandbox/test_perf_ratio.py times.
 """
 
@@ -59,10 +60,8 @@ HEAVY = (
 
 
 def subagent(folder: Path, name: str, source: str) -> tuple[Path, Any]:
-    """A complete subagent folder (SKILL.md, cases, code: what a run's candidate is and a library saves)
-    and the version a library reads from it (`agentfactory.library.Subagent`). All paths run this same
-    subagent: a candidate and the broker-less request copy the folder, a library version is written from
-    memory."""
+    """A complete subagent folder (SKILL.md, cases, code: what a library saves) and the version a library
+    reads from it (`agentfactory.library.Subagent`)."""
     from agentfactory.library.format import validate_folder
     from agentfactory.library.writing import build_subagent_folder
 
@@ -84,9 +83,19 @@ def run_executor(root: Path, settings: Settings, backend: Any, broker: ToolBroke
     return Executor(settings=settings, workspace=workspace, backend=backend, log=log, broker=broker)
 
 
-def in_run(executor: Executor, code: Path, entry: str, inputs: dict[str, Any]) -> Callable[[], Any]:
-    """One execution of `code` as a run does it."""
-    return lambda: executor.execute(code, entry, inputs, [], name=entry, version=None, revision=1)
+def candidate(executor: Executor, name: str, source: str) -> Any:
+    """A candidate written in the run (`CandidateStore.write`: validated, its folder in the run's
+    workspace), as the Meta-Agent's create_subagent makes it."""
+    from agentfactory.engine.candidates import CandidateStore
+
+    store = CandidateStore(executor.workspace, None, executor, executor.log)
+    description = f"The {name} benchmark subagent."
+    return store.write(name=name, description=description, code=source, tools=[], inputs_schema=None)
+
+
+def in_run(executor: Executor, cand: Any, inputs: dict[str, Any]) -> Callable[[], Any]:
+    """One execution of a candidate as a run does it (`run_subagent` -> `execute_candidate`)."""
+    return lambda: executor.execute_candidate(cand, inputs)
 
 
 def in_run_version(executor: Executor, sub: Any, inputs: dict[str, Any]) -> Callable[[], Any]:
@@ -159,18 +168,19 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
     if backend is None:
         backend = get_backend(settings.sandbox, backend_name)
     broker = ToolBroker({"echo": echo_tool})
-    trivial, saved = subagent(root, "trivial", TRIVIAL)
+    _, saved = subagent(root, "trivial", TRIVIAL)
     rows = []
     executor = run_executor(root, settings, backend, broker)
+    cand = candidate(executor, "trivial", TRIVIAL)  # the same subagent, written by the run
     before = settled(executor, backend)
     try:
         for _ in range(3):  # caches of the daemon, the page cache, the pool's first containers
-            timed(bare(backend, trivial, "trivial", {"x": 1}))
+            timed(bare(backend, cand.folder, "trivial", {"x": 1}))
         times = interleaved(
             {
-                "candidate": in_run(executor, trivial, "trivial", {"x": 1}),
+                "candidate": in_run(executor, cand, {"x": 1}),
                 "library": in_run_version(executor, saved, {"x": 1}),
-                "bare": bare(backend, trivial, "trivial", {"x": 1}),
+                "bare": bare(backend, cand.folder, "trivial", {"x": 1}),
             },
             runs,
             before,

@@ -60,6 +60,10 @@ class Candidate:
     base_version: int | None = None  # the library version this candidate revises, if any
     changelog: list[str] = field(default_factory=list)
     signature: str = "run(**inputs)"
+    # What an execution gets, as validated when the revision was written (`Subagent.runtime_files`: all
+    # but its cases and their fixtures, as for a library version): it runs from memory, so an edit of
+    # its folder afterwards never runs unvalidated.
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
     successes: list[SuccessfulRun] = field(default_factory=list)
     failures: int = 0
 
@@ -157,6 +161,7 @@ class CandidateStore:
             base_version=base_version if previous is None else previous.base_version,
             changelog=list(changelog or []),
             signature=sub.signature,
+            files=sub.runtime_files(),
         )
         self.candidates[name] = cand
         return cand
@@ -268,14 +273,9 @@ class CandidateStore:
         def runner(case: Case) -> Any:
             inputs_dir = layout()
             with tempfile.TemporaryDirectory(prefix="af-case-") as tmp:
-                trace = self.executor.execute(
-                    cand.folder,
-                    cand.entry,
+                trace = self.executor.execute_candidate(
+                    cand,
                     case.inputs,
-                    cand.tools,
-                    name=cand.name,
-                    version=None,
-                    revision=cand.revision,
                     inputs_dir=inputs_dir,
                     outputs_dir=Path(tmp) / "outputs",
                     validation=True,

@@ -184,6 +184,22 @@ class Executor:
             **options,
         )
 
+    def execute_candidate(self, cand: Any, inputs: dict[str, Any], **options: Any) -> Any:
+        """Run one revision of a run's candidate (`engine.candidates.Candidate`) from the files it was
+        validated with, as a library version runs (`execute_version`): its folder only names it.
+        `options` as for `execute`."""
+        return self.execute(
+            cand.folder,
+            cand.entry,
+            inputs,
+            list(cand.tools),
+            name=cand.name,
+            version=None,
+            revision=cand.revision,
+            code_files=cand.files,
+            **options,
+        )
+
     def _trace_path(self, name: str) -> Path:
         self.traces_written += 1
         return self.workspace.traces / f"{self.traces_written:03d}-{name}.json"

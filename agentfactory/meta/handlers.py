@@ -204,9 +204,7 @@ class MetaSkills:
         cand = self.candidates.get(name)
         sub = None
         if cand is not None:
-            trace = self.run.executor.execute(
-                cand.folder, cand.entry, inputs, cand.tools, name=name, version=None, revision=cand.revision
-            )
+            trace = self.run.executor.execute_candidate(cand, inputs)
             if trace.status == "ok":
                 from agentfactory.engine.gate import file_facts  # on first use, with the gate
 

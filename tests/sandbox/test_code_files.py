@@ -113,3 +113,28 @@ def test_a_library_version_runs_without_its_cases_and_fixtures(local_backend, tm
     log.flush()
     assert trace.status == "ok", trace.compact()
     assert trace.result == {"y": 2, "files": ["SKILL.md", "lister.py"]}
+
+
+def test_a_candidate_runs_the_files_it_was_validated_with(local_backend, tmp_path):
+    """What `run_subagent` does for a run's candidate (Executor.execute_candidate): the files written and
+    validated with the revision, from memory, without its cases, as a library version runs; an edit of
+    its folder afterwards does not run."""
+    from agentfactory.config import Settings
+    from agentfactory.engine.candidates import CandidateStore
+    from agentfactory.engine.execution import Executor
+    from agentfactory.engine.workspace import WorkspaceManager
+    from agentfactory.events import EventLog
+
+    workspace = WorkspaceManager(tmp_path / "ws").create()
+    log = EventLog(workspace.events_path, workspace.run_id)
+    executor = Executor(settings=Settings.from_keys(), workspace=workspace, backend=local_backend, log=log)
+    source = CODE.decode().replace("rglob('*.py')", "rglob('*')")
+    cand = CandidateStore(workspace, None, executor, log).write(
+        name="lister", description="Lists its files.", code=source, tools=[], inputs_schema=None
+    )
+    assert (cand.folder / "cases.jsonl").is_file()
+    (cand.folder / "lister.py").write_text("def run(x):\n    return {'edited': True}\n")
+    trace = executor.execute_candidate(cand, {"x": 1})
+    log.flush()
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"y": 2, "files": ["SKILL.md", "lister.py"]}

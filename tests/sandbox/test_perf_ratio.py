@@ -1,7 +1,8 @@
 """An execution in a run (the engine's Executor: broker session, run folders, trace file, event) costs
 what the sandbox benchmark's broker-less execution costs, within 15%: a ratio, never an absolute time.
-Both ways a run executes a subagent are held to it: a candidate from its folder, and a library version
-it reuses (its files from memory; written to a temporary folder and copied from there, it took 1.8x).
+Both ways a run executes a subagent are held to it: a candidate it wrote, and a library version it
+reuses, each from its files in memory (a version written to a temporary folder and copied from there
+took 1.8x).
 The executions are the benchmark's own (benchmarks/sandbox_perf.py), timed interleaved; each ratio is
 the median of each round's ratio (the executions of a round run back to back, so a slow moment of a
 loaded machine falls on all). The sandboxes are started ahead without warm imports: all paths would get
@@ -42,16 +43,17 @@ def _bench():
 def _ratios(backend, tmp_path) -> dict[str, float]:
     bench = _bench()
     settings = Settings(sandbox=SETTINGS)  # the memory limit of the bare request: one pool serves both
-    code, saved = bench.subagent(tmp_path, "trivial", bench.TRIVIAL)
+    _, saved = bench.subagent(tmp_path, "trivial", bench.TRIVIAL)
     broker = ToolBroker({"echo": echo_tool})
     executor = bench.run_executor(tmp_path, settings, backend, broker)
+    cand = bench.candidate(executor, "trivial", bench.TRIVIAL)
     before = bench.settled(executor, backend)
-    bench.timed(bench.bare(backend, code, "trivial", {"x": 1}))  # first-use caches
+    bench.timed(bench.bare(backend, cand.folder, "trivial", {"x": 1}))  # first-use caches
     times = bench.interleaved(
         {
-            "candidate": bench.in_run(executor, code, "trivial", {"x": 1}),
+            "candidate": bench.in_run(executor, cand, {"x": 1}),
             "library": bench.in_run_version(executor, saved, {"x": 1}),
-            "bare": bench.bare(backend, code, "trivial", {"x": 1}),
+            "bare": bench.bare(backend, cand.folder, "trivial", {"x": 1}),
         },
         RUNS,
         before,
