@@ -34,6 +34,7 @@ class DeferredBackend:
         self._thread: threading.Thread | None = None
         self._backend: Any = None
         self._error: BaseException | None = None
+        self._error_tb: Any = None  # the build's traceback of `_error`
         self._closed = False
 
     def prepare(self) -> None:
@@ -49,18 +50,20 @@ class DeferredBackend:
         try:
             backend = self._make()
         except BaseException as exc:  # noqa: BLE001 - raised where the backend is first needed
-            self._error = exc
+            self._error, self._error_tb = exc, exc.__traceback__
         else:
             self._backend = backend
         finally:
             self._built.set()
 
     def backend(self) -> Any:
-        """The backend, once built (building it now if nothing asked before); its error otherwise."""
+        """The backend, once built (building it now if nothing asked before); its error otherwise, with
+        the build's own traceback each time: raised again and again (a run's every execution), one
+        error object would otherwise carry the frames of every raise before."""
         self.prepare()
         self._built.wait()
         if self._error is not None:
-            raise self._error
+            raise self._error.with_traceback(self._error_tb)
         return self._backend
 
     @property

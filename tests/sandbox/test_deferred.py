@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 import pytest
@@ -236,9 +237,14 @@ def test_a_build_that_fails_fails_each_execution_with_its_error():
 
     backend = DeferredBackend("docker", make)
     backend.prepare()
-    for _ in range(2):
-        with pytest.raises(SandboxError, match="no space left"):
+    depths = []
+    for _ in range(3):
+        with pytest.raises(SandboxError, match="no space left") as info:
             backend.execute(ExecutionRequest(Path("."), "x", {}))
+        depths.append(len(traceback.extract_tb(info.value.__traceback__)))
+    # The build's frames and this raise's, each time: the traceback does not grow from one to the next.
+    assert depths[0] == depths[1] == depths[2], depths
+    assert traceback.extract_tb(info.value.__traceback__)[-1].name == "make"
     backend.close()  # nothing to close
 
 
