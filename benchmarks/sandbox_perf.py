@@ -4,10 +4,11 @@
 
 "in a run" goes through the run's own execution code (`agentfactory.engine.execution.Executor.execute`,
 what `run_subagent` calls): a tool broker bound to the execution's wall clock, the run's inputs/ and
-outputs/ folders, its memory limit, `settle_trace`, the trace file and the execution event; the subagent
-has no tool allocated, as most have. The clock stops when `execute` returns the trace, as the run's next
-step starts then: the trace file and the `subagent_execution` event are written after that by the event
-log's background thread (`EventLog.later`), and flushed, untimed, before the next execution.
+outputs/ folders, its memory limit, `settle_trace`, the experience store's record, the trace file and
+the execution event; the subagent has no tool allocated, as most have. The clock stops when `execute`
+returns the trace, as the run's next step starts then: the experience record, the trace file and the
+`subagent_execution` event are made after that by background threads (`Database.later`,
+`EventLog.later`), and settled, untimed, before the next execution.
 A run executes a subagent one of two ways, both measured: a candidate it wrote this run ("a candidate
 in a run", `Executor.execute_candidate`) and a library version it reuses ("a library version in a run",
 `Executor.execute_version`); both go from their files in memory into the sandbox, without their cases
@@ -73,14 +74,19 @@ def subagent(folder: Path, name: str, source: str) -> tuple[Path, Any]:
 
 def run_executor(root: Path, settings: Settings, backend: Any, broker: ToolBroker) -> Executor:
     """The execution path of a run (`agentfactory.engine.execution.Executor`, what `run_subagent` calls):
-    the run's folders, a broker session bound to the execution's wall clock, `settle_trace`, the trace
-    file and the `subagent_execution` event. No experience store (its SQLite write is not the sandbox's)."""
+    the run's folders, a broker session bound to the execution's wall clock, `settle_trace`, the
+    experience store a run opens (on its library: each record goes to the agent's experience file, then
+    SQLite), the trace file and the `subagent_execution` event."""
     from agentfactory.engine.workspace import WorkspaceManager
     from agentfactory.events import EventLog
+    from agentfactory.experience import ExperienceStore
 
     workspace = WorkspaceManager(root / "workspaces").create()
     log = EventLog(workspace.events_path, workspace.run_id)
-    return Executor(settings=settings, workspace=workspace, backend=backend, log=log, broker=broker)
+    experience = ExperienceStore(root / "experience.db", library=root / "library")
+    return Executor(
+        settings=settings, workspace=workspace, backend=backend, log=log, broker=broker, experience=experience
+    )
 
 
 def candidate(executor: Executor, name: str, source: str) -> Any:
@@ -119,12 +125,13 @@ def timed(execute: Callable[[], Any]) -> float:
 
 def settled(executor: Executor, backend: Any) -> Callable[[], None]:
     """What runs untimed before each execution: the run's records of the one before are written (they
-    are made after `execute` returns), and the backend waits for its pool (the steady state between a
-    run's model calls)."""
+    are made after `execute` returns, while a run asks its model for the next step), and the backend
+    waits for its pool (the steady state between a run's model calls)."""
     wait_pool = getattr(backend, "wait_pool", None)
 
     def settle() -> None:
         executor.log.flush()
+        executor.experience.settle()
         if wait_pool is not None:
             wait_pool()
 
@@ -196,6 +203,8 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
             rows.append((f"{kind}: pandas + matplotlib in a run", _ms(times["heavy"]), "", None, None))
     finally:
         backend.close()
+        executor.experience.close()
+        executor.log.close()
     return rows
 
 

@@ -1,9 +1,9 @@
 """The one execution path: every subagent execution of a run, whoever asks for it, goes through here.
 
 `Executor.execute` builds the sandbox request (the run's wall clock caps it, a spent budget starts
-none), runs it, hands the experience store a typed `SubagentExecution`, and has the trace file written
-and the `subagent_execution` event emitted once its caller has the trace (`EventLog.later`: both are
-there before anything the run logs next, and before its log closes). A Meta-Agent tool call, a gate
+none), runs it, and once its caller has the trace has the experience store record a typed
+`SubagentExecution` (there before anything reads the store), the trace file written and the
+`subagent_execution` event emitted (there before anything the run logs next, and before its log closes). A Meta-Agent tool call, a gate
 case and an evolve validation differ only in their arguments. It knows no Meta-Agent and never writes
 to the library.
 """
@@ -106,17 +106,18 @@ class Executor:
         started = time.time()
 
         def record(trace: Any) -> None:
-            """The experience row now; the trace file and the event once the caller has the trace
-            (`EventLog.later`: a background thread writes them at once, and they are in the log
-            before any later event, run_finished included, and before it closes). The backend calls
-            it (on_finished) before it starts its own background work (teardown, refill)."""
+            """The experience row, the trace file and the event, made once the caller has the trace:
+            background threads make them at once; the row is in the store before anything reads it
+            (`Database.later`), the file and the event in the log before any later event, run_finished
+            included, and before it closes (`EventLog.later`). The backend calls it (on_finished)
+            before it starts its own background work (teardown, refill)."""
             if early.recorded:
                 return
             early.recorded = True
             wall = time.time() - started
             early()  # a backend that never called it
-            if self.experience is not None:
-                self.experience.record_subagent_execution(
+            if self.experience is not None:  # written in the background; any read of the store waits
+                self.experience.record_subagent_execution_later(
                     self._record(trace, name, version, inputs, wall, VALIDATION if validation else kind)
                 )
 

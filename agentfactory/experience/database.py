@@ -4,16 +4,26 @@ Writers are several processes at once (agents of a team, parallel benchmark work
 WAL mode with a busy timeout, and every write is one short `BEGIN IMMEDIATE` transaction. The schema is
 versioned (`PRAGMA user_version`, experience.schema) and migrated in one write transaction. Any SQLite
 failure leaves here as a typed error naming the file. It knows nothing of what the tables hold.
+
+A write may also be made after its caller moved on (`Database.later`: a run's execution record, made
+while the run asks its model for the next step): one thread per process makes them at once, in the order
+queued, and every read or write of the store, `settle()` and `close()` make what is still queued first,
+on the caller's thread if need be, so nobody reads the store without them.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import os
+import queue
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -52,9 +62,53 @@ class Database:
         self.timeout_s = timeout_s
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # held by whoever uses the connection, queued writes included
+        self._later: deque[Callable[[], object]] = deque()
+        self._later_pid = os.getpid()
+        self._making = False
+        self._later_error: BaseException | None = None
+
+    # -- writes made after the caller moved on ------------------------------------------------------
+
+    def later(self, work: Callable[[], object]) -> None:
+        """Make `work` (a write of this store) once the caller has moved on: a background thread makes
+        it at once. It is made before any later read or write of this store (`settle`), and at the
+        interpreter's exit. If it fails, the next reader or writer raises its error."""
+        if self._later_pid != os.getpid():  # a forked child: its parent's queue is its parent's
+            self._later, self._later_pid, self._making = deque(), os.getpid(), False
+        self._later.append(work)
+        _QUEUING.add(self)
+        _later_worker().put(self)
+
+    def settle(self) -> None:
+        """Make what `later` queued, now, on this thread if the background one has not (waiting for a
+        write it is making); raise the first error one of them met."""
+        if self._later and self._later_pid == os.getpid():
+            with self._lock:
+                self._make_later()
+        error, self._later_error = self._later_error, None
+        if error is not None:
+            raise error
+
+    def _make_later(self) -> None:
+        """Make the queued writes in order, holding the store's lock."""
+        if self._making:  # re-entered from a queued write's own read or write: it goes on
+            return
+        self._making = True
+        try:
+            while self._later:
+                try:
+                    self._later[0]()  # left queued while it is made: a reader waits for it (settle)
+                except Exception as exc:  # noqa: BLE001 - handed to the next caller
+                    self._later_error = self._later_error or exc
+                finally:
+                    self._later.popleft()
+        finally:
+            self._making = False
 
     def close(self) -> None:
+        with contextlib.suppress(Exception):  # made, or its error dropped: nobody is left to learn it
+            self.settle()
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
@@ -187,6 +241,7 @@ class Database:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
+        self.settle()
         with self._lock, self._translate():
             conn = self._connection()
             self._retry_busy(lambda: conn.execute("BEGIN IMMEDIATE"))
@@ -204,7 +259,8 @@ class Database:
     @contextmanager
     def _read(self) -> Iterator[sqlite3.Connection]:
         # One deferred transaction: every query of a read sees the same snapshot, taken after
-        # `_before_read`.
+        # `_before_read`, and after the writes queued before it.
+        self.settle()
         self._before_read()
         with self._lock, self._translate():
             conn = self._connection()
@@ -225,3 +281,40 @@ class Database:
             result = [row[0] for row in conn.execute("PRAGMA quick_check")]
         if result != ["ok"]:
             raise self._corrupt("; ".join(result[:3]))
+
+
+_QUEUING: weakref.WeakSet[Database] = weakref.WeakSet()  # stores that queued writes, settled at exit
+_WORKER: tuple[int, queue.SimpleQueue[Database]] | None = None
+_WORKER_LOCK = threading.Lock()
+
+
+def _later_worker() -> queue.SimpleQueue[Database]:
+    """The queue of the thread that makes queued writes (one per process, started on first use; a
+    forked child starts its own)."""
+    global _WORKER
+    worker = _WORKER
+    if worker is not None and worker[0] == os.getpid():
+        return worker[1]
+    with _WORKER_LOCK:
+        if _WORKER is None or _WORKER[0] != os.getpid():
+            stores: queue.SimpleQueue[Database] = queue.SimpleQueue()
+            threading.Thread(
+                target=_make_queued, args=(stores,), name="experience-later", daemon=True
+            ).start()
+            if _WORKER is None:
+                atexit.register(_settle_all)
+            _WORKER = (os.getpid(), stores)
+        return _WORKER[1]
+
+
+def _make_queued(stores: queue.SimpleQueue[Database]) -> None:
+    while True:
+        store = stores.get()
+        with store._lock:
+            store._make_later()
+
+
+def _settle_all() -> None:
+    for store in list(_QUEUING):
+        with contextlib.suppress(Exception):
+            store.settle()

@@ -160,8 +160,10 @@ class ExperienceStore(Database):
             return sync_.bad_rows(conn)
 
     def _append(self, line: bytes) -> None:
-        """Write one record to this agent's file, then take it (and others' new lines) in."""
+        """Write one record to this agent's file, then take it (and others' new lines) in; after the
+        records queued before it (`Database.later`), so the file keeps their order."""
         assert self.library is not None
+        self.settle()
         if not self._library_ready:
             from agentfactory.library import Library
 
@@ -240,6 +242,12 @@ class ExperienceStore(Database):
         record = execution_record(execution)
         self.record_execution(record)
         return record
+
+    def record_subagent_execution_later(self, execution: SubagentExecution) -> None:
+        """`record_subagent_execution` made in the background (`Database.later`): the run's execution
+        returns without waiting for the experience file and SQLite, and every read or write of this
+        store after it sees the row. A failure is raised by the next one."""
+        self.later(lambda: self.record_subagent_execution(execution))
 
     def record_run_result(self, ctx: Any, result: Any) -> RunRecord:
         """Record one finished run from the Meta-Agent's run context and its RunResult."""

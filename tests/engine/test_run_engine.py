@@ -32,7 +32,7 @@ class CapturingStore:
     def success_rates(self) -> dict[str, tuple[int, int]]:
         return {}
 
-    def record_subagent_execution(self, execution: Any) -> None:
+    def record_subagent_execution_later(self, execution: Any) -> None:
         self.executions.append(execution)
 
     def record_run_result(self, run: Any, result: Any) -> None:
