@@ -35,9 +35,13 @@ def write_new(dir_fd: int, rel: str, data: bytes, mode: int) -> None:
     fd = os.open(
         rel, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode, dir_fd=dir_fd
     )
-    with os.fdopen(fd, "wb") as fh:
+    try:  # straight to the descriptor: a buffered file object is the most of it for a small file
         os.fchmod(fd, mode)
-        fh.write(data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def read_bounded(dir_fd: int, rel: str, limit: int) -> bytes | None:
