@@ -1,8 +1,12 @@
 """Experience store figures: write latency (one process and four at once), stats and report time.
 
 Run: python benchmarks/perf_experience.py [--executions 2000]
-Prints medians and p95 of one record_execution call, rows/s with 4 concurrent writer processes, and the
-time of stats() and the --all report over the recorded history. Uses a temporary file; touches nothing.
+Prints medians and p95 of one record_execution call, rows/s with 4 concurrent writer processes, the
+time of stats() and the --all report over the recorded history, and what a run's execution record costs
+the run's path on a store kept in a library (as a run opens it: the agent's experience file, then
+SQLite): written before the execution returns (`record_subagent_execution`) against handed to the
+background (`record_subagent_execution_later`), interleaved, the queue made untimed between records
+(a run asks its model for the next step meanwhile). Uses temporary files; touches nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 from pathlib import Path
 
 from agentfactory.experience import ExecutionRecord, ExperienceStore, RunRecord
+from agentfactory.experience.recording import SubagentExecution
 from agentfactory.report import render_all_report
 
 WRITER = """
@@ -95,6 +100,35 @@ def main() -> None:
         print(
             f"4 writer processes x {per}: {rows} of {4 * per} rows present, exit codes {codes}, "
             f"{rows / elapsed:,.0f} rows/s including interpreter start-up ({elapsed:.2f} s)"
+        )
+
+        run_path(Path(tmp), min(args.executions, 500))
+
+
+def run_path(tmp: Path, n: int) -> None:
+    """The run's path: a record written at once against one handed to the background."""
+    store = ExperienceStore(tmp / "run.sqlite", library=tmp / "library", agent_id="bench")
+    times: dict[str, list[float]] = {"written at once": [], "handed to the background": []}
+    for i in range(n + 5):
+        execution = SubagentExecution(
+            run_id=f"run-{i // 10}", agent_id="bench", task="Total the amount column.", subagent="totals",
+            version=1, inputs={"path": "inputs/a.csv", "i": i}, status="ok", error=None, duration_s=0.01,
+        )  # fmt: skip
+        now = i % 2 == 0
+        start = time.perf_counter()
+        if now:
+            store.record_subagent_execution(execution)
+        else:
+            store.record_subagent_execution_later(execution)
+        elapsed = (time.perf_counter() - start) * 1000
+        store.settle()  # untimed: made while the run's next model call is out
+        if i >= 5:  # the first records create the library's files
+            times["written at once" if now else "handed to the background"].append(elapsed)
+    store.close()
+    for name, values in times.items():
+        print(
+            f"a run's execution record, library store, {name}: median {statistics.median(values):.3f} ms, "
+            f"p95 {pct(values, 0.95):.3f} ms"
         )
 
 
