@@ -18,19 +18,17 @@ encodes as UTF-8 and holds no raw control character); this module re-exports its
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import json
 import os
-import queue
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any, ClassVar
+
+from agentfactory.background import Maker
 
 # The event types and their records live in event_records.py; `events.X` is how the package reads them.
 from agentfactory.event_records import (  # noqa: F401
@@ -152,8 +150,7 @@ class EventLog:
             work()
             return
         self._later.append(work)
-        _QUEUING.add(self)
-        _later_worker().put(self)
+        _MAKER.put(self)
 
     def flush(self) -> None:
         """Make and write every queued event now (waiting for one another thread is making)."""
@@ -209,39 +206,12 @@ class EventLog:
         self.close()
 
 
-_WORKER: tuple[int, queue.SimpleQueue[EventLog]] | None = None  # (pid, its queue) of the process's maker
-_WORKER_LOCK = threading.Lock()
-_QUEUING: weakref.WeakSet[EventLog] = weakref.WeakSet()  # logs that queued events, made at exit
+def _make_queued(log: EventLog) -> None:
+    with log.order:
+        log._later_error = log._make_later()  # kept for the log's next caller
 
 
-def _later_worker() -> queue.SimpleQueue[EventLog]:
-    """The queue of the thread that makes queued events (one per process, started on first use; a
-    forked child starts its own). At the interpreter's exit, what it has not made yet is made."""
-    global _WORKER
-    worker = _WORKER
-    if worker is not None and worker[0] == os.getpid():
-        return worker[1]
-    with _WORKER_LOCK:
-        if _WORKER is None or _WORKER[0] != os.getpid():
-            logs: queue.SimpleQueue[EventLog] = queue.SimpleQueue()
-            threading.Thread(target=_make_queued, args=(logs,), name="event-log-later", daemon=True).start()
-            if _WORKER is None:
-                atexit.register(_make_all_queued)
-            _WORKER = (os.getpid(), logs)
-        return _WORKER[1]
-
-
-def _make_queued(logs: queue.SimpleQueue[EventLog]) -> None:
-    while True:
-        log = logs.get()
-        with log.order:
-            log._later_error = log._make_later()  # kept for the log's next caller
-
-
-def _make_all_queued() -> None:
-    for log in list(_QUEUING):
-        with contextlib.suppress(Exception):
-            log.flush()
+_MAKER = Maker("event-log-later", _make_queued, EventLog.flush)  # what is left at exit, made then
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:

@@ -13,21 +13,19 @@ on the caller's thread if need be, so nobody reads the store without them.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
-import queue
 import random
 import sqlite3
 import threading
 import time
-import weakref
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
+from agentfactory.background import Maker
 from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED, AgentFactoryError
 from agentfactory.experience.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
@@ -77,8 +75,7 @@ class Database:
         if self._later_pid != os.getpid():  # a forked child: its parent's queue is its parent's
             self._later, self._later_pid, self._making = deque(), os.getpid(), False
         self._later.append(work)
-        _QUEUING.add(self)
-        _later_worker().put(self)
+        _MAKER.put(self)
 
     def settle(self) -> None:
         """Make what `later` queued, now, on this thread if the background one has not (waiting for a
@@ -283,38 +280,9 @@ class Database:
             raise self._corrupt("; ".join(result[:3]))
 
 
-_QUEUING: weakref.WeakSet[Database] = weakref.WeakSet()  # stores that queued writes, settled at exit
-_WORKER: tuple[int, queue.SimpleQueue[Database]] | None = None
-_WORKER_LOCK = threading.Lock()
+def _make_queued(store: Database) -> None:
+    with store._lock:
+        store._make_later()
 
 
-def _later_worker() -> queue.SimpleQueue[Database]:
-    """The queue of the thread that makes queued writes (one per process, started on first use; a
-    forked child starts its own)."""
-    global _WORKER
-    worker = _WORKER
-    if worker is not None and worker[0] == os.getpid():
-        return worker[1]
-    with _WORKER_LOCK:
-        if _WORKER is None or _WORKER[0] != os.getpid():
-            stores: queue.SimpleQueue[Database] = queue.SimpleQueue()
-            threading.Thread(
-                target=_make_queued, args=(stores,), name="experience-later", daemon=True
-            ).start()
-            if _WORKER is None:
-                atexit.register(_settle_all)
-            _WORKER = (os.getpid(), stores)
-        return _WORKER[1]
-
-
-def _make_queued(stores: queue.SimpleQueue[Database]) -> None:
-    while True:
-        store = stores.get()
-        with store._lock:
-            store._make_later()
-
-
-def _settle_all() -> None:
-    for store in list(_QUEUING):
-        with contextlib.suppress(Exception):
-            store.settle()
+_MAKER = Maker("experience-later", _make_queued, Database.settle)  # what is left at exit, made then
