@@ -1,7 +1,8 @@
 """Build experience records from what a run hands over: a typed execution record, a run's result.
 
-The engine fills a `SubagentExecution` for each sandbox execution and calls
-`ExperienceStore.record_subagent_execution`; the rows are built here, so the store knows no traces and
+The engine fills a `SubagentExecution` for each sandbox execution and hands it to
+`ExperienceStore.record_subagent_execution_later` (written once the execution returned); the rows are
+built here, so the store knows no traces and
 the engine knows no rows. Nothing here reads a run's objects by attribute.
 """
 
