@@ -20,6 +20,8 @@ into the sandbox, and read none. They are timed interleaved (one of each in turn
 machine falls on all; medians are printed with their ratio, and beside it the median of each round's own
 ratio ("paired", what the regression test checks: the executions of a round run back to back) with its
 95% bootstrap interval: where the interval holds 1.0 the machine cannot tell the two paths apart. The
+interval is one run's: on a shared 2-core machine, runs at different moments have differed by more
+(docker, the same code: paired 0.96 in one run, 1.05 in another), so compare runs, not one. The
 docker figures use the pre-started pool and wait for it to be refilled before each timed execution (the
 steady state between the model calls of a run), and so does the local backend for its one sandbox
 started ahead. "pandas + matplotlib" is a subagent that imports both, builds a small DataFrame and a
