@@ -1,7 +1,7 @@
 """Work made after its caller moved on: one thread per process makes what its owners queued.
 
-An owner (an event log, an experience store) keeps its own queue of work, in order, and hands itself to
-a `Maker` when it queues some: the maker's thread calls `make(owner)` at once, and at the interpreter's
+An owner (an event log, an experience store) keeps its own queue of work (`Queued`), in order, and hands
+itself to a `Maker` when it queues some: the maker's thread calls `make(owner)` at once, and at the interpreter's
 exit `settle(owner)` for every owner that queued, so nothing queued is lost when a process ends. A
 forked child starts its own thread on first use.
 """
@@ -14,6 +14,7 @@ import os
 import queue
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -53,3 +54,53 @@ class Maker:
         for owner in list(self._owners):
             with contextlib.suppress(Exception):
                 self._settle(owner)
+
+
+class Queued:
+    """An owner's work queued for its Maker, made in order by whoever holds the owner's lock: the maker's
+    thread, or a caller that needs it done now. A failure is kept for the owner's next caller
+    (`take_error`); the rest is still made. A forked child drops what its parent queued."""
+
+    def __init__(self) -> None:
+        self._work: deque[Callable[[], object]] = deque()
+        self._pid = os.getpid()
+        self._making = False
+        self._error: BaseException | None = None
+
+    def add(self, work: Callable[[], object]) -> None:
+        self._own()
+        self._work.append(work)
+
+    def __bool__(self) -> bool:
+        """Whether work is queued, or being made (a caller that must see it waits for the owner's lock)."""
+        return bool(self._work) and self._pid == os.getpid()
+
+    def make(self) -> None:
+        """Make the queued work in order; the caller holds the owner's lock. Re-entered from a work item
+        (its own emit, read or write), it returns and the outer call goes on."""
+        self._own()
+        if self._making:
+            return
+        self._making = True
+        try:
+            while self._work:
+                try:
+                    self._work[0]()  # left queued while it is made: `bool` is true until it is done
+                except Exception as exc:  # noqa: BLE001 - handed to the owner's next caller
+                    self._error = self._error or exc
+                finally:
+                    self._work.popleft()
+        finally:
+            self._making = False
+
+    def take_error(self) -> BaseException | None:
+        """The first error a work item met, once; None while the work is being made (a work item's own
+        call does not raise it)."""
+        if self._making:
+            return None
+        error, self._error = self._error, None
+        return error
+
+    def _own(self) -> None:
+        if self._pid != os.getpid():
+            self._work, self._pid, self._making, self._error = deque(), os.getpid(), False, None

@@ -22,13 +22,12 @@ import json
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agentfactory.background import Maker
+from agentfactory.background import Maker, Queued
 
 # The event types and their records live in event_records.py; `events.X` is how the package reads them.
 from agentfactory.event_records import (  # noqa: F401
@@ -110,9 +109,7 @@ class EventLog:
         # Held while an event is written (and, in a subclass, handed on) and while queued events are
         # made: what `later` queued is written before anything emitted after it, whichever thread.
         self.order = threading.RLock()
-        self._later: deque[Callable[[], object]] = deque()
-        self._making = False
-        self._later_error: BaseException | None = None
+        self._later = Queued()
 
     def _checked(self, type: str, values: dict[str, Any], live: bool) -> dict[str, Any]:
         problem = event_problem(type, values)
@@ -149,7 +146,7 @@ class EventLog:
         if closed:  # nothing will flush it: run here, failing here as an emit would
             work()
             return
-        self._later.append(work)
+        self._later.add(work)
         _MAKER.put(self)
 
     def flush(self) -> None:
@@ -161,20 +158,8 @@ class EventLog:
 
     def _make_later(self) -> BaseException | None:
         """Make the queued events, in order, holding `order`. Returns the first error met (once)."""
-        if self._making:  # re-entered from a queued event's own emit: that event is written at once
-            return None
-        self._making = True
-        try:
-            while self._later:
-                work = self._later.popleft()
-                try:
-                    work()
-                except Exception as exc:  # noqa: BLE001 - handed to the next caller
-                    self._later_error = self._later_error or exc
-        finally:
-            self._making = False
-        error, self._later_error = self._later_error, None
-        return error
+        self._later.make()
+        return self._later.take_error()
 
     @property
     def observed(self) -> bool:
@@ -208,7 +193,7 @@ class EventLog:
 
 def _make_queued(log: EventLog) -> None:
     with log.order:
-        log._later_error = log._make_later()  # kept for the log's next caller
+        log._later.make()  # an error is kept for the log's next caller
 
 
 _MAKER = Maker("event-log-later", _make_queued, EventLog.flush)  # what is left at exit, made then

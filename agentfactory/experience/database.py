@@ -19,13 +19,12 @@ import random
 import sqlite3
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from agentfactory.background import Maker
+from agentfactory.background import Maker, Queued
 from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED, AgentFactoryError
 from agentfactory.experience.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
@@ -61,10 +60,7 @@ class Database:
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._lock = threading.RLock()  # held by whoever uses the connection, queued writes included
-        self._later: deque[Callable[[], object]] = deque()
-        self._later_pid = os.getpid()
-        self._making = False
-        self._later_error: BaseException | None = None
+        self._later = Queued()
 
     # -- writes made after the caller moved on ------------------------------------------------------
 
@@ -72,36 +68,18 @@ class Database:
         """Make `work` (a write of this store) once the caller has moved on: a background thread makes
         it at once. It is made before any later read or write of this store (`settle`), and at the
         interpreter's exit. If it fails, the next reader or writer raises its error."""
-        if self._later_pid != os.getpid():  # a forked child: its parent's queue is its parent's
-            self._later, self._later_pid, self._making = deque(), os.getpid(), False
-        self._later.append(work)
+        self._later.add(work)
         _MAKER.put(self)
 
     def settle(self) -> None:
         """Make what `later` queued, now, on this thread if the background one has not (waiting for a
         write it is making); raise the first error one of them met."""
-        if self._later and self._later_pid == os.getpid():
+        if self._later:
             with self._lock:
-                self._make_later()
-        error, self._later_error = self._later_error, None
+                self._later.make()
+        error = self._later.take_error()
         if error is not None:
             raise error
-
-    def _make_later(self) -> None:
-        """Make the queued writes in order, holding the store's lock."""
-        if self._making:  # re-entered from a queued write's own read or write: it goes on
-            return
-        self._making = True
-        try:
-            while self._later:
-                try:
-                    self._later[0]()  # left queued while it is made: a reader waits for it (settle)
-                except Exception as exc:  # noqa: BLE001 - handed to the next caller
-                    self._later_error = self._later_error or exc
-                finally:
-                    self._later.popleft()
-        finally:
-            self._making = False
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # made, or its error dropped: nobody is left to learn it
@@ -282,7 +260,7 @@ class Database:
 
 def _make_queued(store: Database) -> None:
     with store._lock:
-        store._make_later()
+        store._later.make()
 
 
 _MAKER = Maker("experience-later", _make_queued, Database.settle)  # what is left at exit, made then
