@@ -3,9 +3,9 @@
 `Executor.execute` builds the sandbox request (the run's wall clock caps it, a spent budget starts
 none), runs it, and once its caller has the trace has the experience store record a typed
 `SubagentExecution` (there before anything reads the store), the trace file written and the
-`subagent_execution` event emitted (there before anything the run logs next, and before its log closes). A Meta-Agent tool call, a gate
-case and an evolve validation differ only in their arguments. It knows no Meta-Agent and never writes
-to the library.
+`subagent_execution` event emitted (there before anything the run logs next, and before its log
+closes). A Meta-Agent tool call, a gate case and an evolve validation differ only in their arguments.
+It knows no Meta-Agent and never writes to the library.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The engine fills a `SubagentExecution` for each sandbox execution and hands it to
 `ExperienceStore.record_subagent_execution_later` (written once the execution returned); the rows are
-built here, so the store knows no traces and
-the engine knows no rows. Nothing here reads a run's objects by attribute.
+built here, so the store knows no traces and the engine knows no rows. Nothing here reads a run's
+objects by attribute.
 """
 
 from __future__ import annotations
