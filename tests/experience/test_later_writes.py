@@ -102,3 +102,33 @@ def test_queued_records_are_written_at_the_interpreters_exit(tmp_path):
     store = ExperienceStore(tmp_path / "exp.db", agent_id="alice")
     assert len(store.executions()) == 3
     store.close()
+
+
+def test_a_forked_child_does_not_make_what_its_parent_queued(tmp_path):
+    """Both owners of a queue (`background.Queued`): the event log and the store. The parent's queued
+    work is the parent's: a child forked before it was made writes it no second time."""
+    import os
+
+    from agentfactory import events as ev
+
+    log = ev.EventLog(tmp_path / "events.jsonl", "run-1")
+    store = ExperienceStore(tmp_path / "exp.db", agent_id="alice")
+    with log.order, store._lock:  # the background threads wait: the work stays queued across the fork
+        log.later(
+            lambda: log.emit(ev.EXECUTION_STARTED, subagent="upper", version=1, revision=None, execution=1)
+        )
+        store.record_subagent_execution_later(_execution())
+        pid = os.fork()
+        if pid == 0:  # the child: flush and settle find nothing of its own to make
+            try:
+                log.flush()
+                store.settle()
+            finally:
+                os._exit(0)
+        assert os.waitpid(pid, 0)[1] == 0
+    log.flush()
+    lines = (tmp_path / "events.jsonl").read_text().splitlines()
+    assert len([line for line in lines if ev.EXECUTION_STARTED in line]) == 1
+    assert len(store.executions()) == 1
+    log.close()
+    store.close()
