@@ -121,11 +121,13 @@ class EventLog:
             raise EventSchemaError(problem)
         return {**values, "schema_error": problem}
 
-    def emit(self, type: str, **values: Any) -> dict[str, Any]:
+    def emit(self, type: str, *, ts: float | None = None, **values: Any) -> dict[str, Any]:
+        """Write one event; `ts`: its moment (unix seconds), now unless given."""
         with self.order:
             error = self._make_later()  # what was queued before comes first
             values = self._checked(type, values, live=False)
-            event = {"type": type, "ts": round(time.time(), 6), "run_id": self.run_id, **values}
+            moment = time.time() if ts is None else ts
+            event = {"type": type, "ts": round(moment, 6), "run_id": self.run_id, **values}
             line = json_bytes(event) + b"\n"
             with self._lock:
                 if self._fd < 0:
@@ -148,6 +150,11 @@ class EventLog:
             return
         self._later.add(work)
         _MAKER.put(self)
+
+    def emit_later(self, type: str, **values: Any) -> None:
+        """`emit`, made in the background (`later`): the event keeps this moment as its `ts`."""
+        ts = time.time()
+        self.later(lambda: self.emit(type, ts=ts, **values))
 
     def flush(self) -> None:
         """Make and write every queued event now (waiting for one another thread is making)."""

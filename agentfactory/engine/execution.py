@@ -116,9 +116,10 @@ class Executor:
             early.recorded = True
             wall = time.time() - started
             early()  # a backend that never called it
-            if self.experience is not None:  # written in the background; any read of the store waits
+            if self.experience is not None:  # made in the background; any read of the store waits
+                use = VALIDATION if validation else kind
                 self.experience.record_subagent_execution_later(
-                    self._record(trace, name, version, inputs, wall, VALIDATION if validation else kind)
+                    lambda: self._record(trace, name, version, inputs, wall, use)
                 )
 
             def event() -> None:
@@ -201,10 +202,6 @@ class Executor:
             **options,
         )
 
-    def _trace_path(self, name: str) -> Path:
-        self.traces_written += 1
-        return self.workspace.traces / f"{self.traces_written:03d}-{name}.json"
-
     def execution_timeout(self) -> float:
         """The wall clock of the next execution: the per-execution limit, capped by what is left of the
         run's time limit. Raises BudgetExhausted when the run's budget is spent (no execution starts)."""
@@ -250,30 +247,38 @@ class _Early:
         self.started = {"subagent": name, "version": version, "revision": revision, "execution": number}
         self.announced = False
         self.recorded = False
-        self.path: Path | None = None
+        self.trace_number: int | None = None  # the trace file's, taken in order; its path made later
 
     def announce(self) -> None:
+        """The `execution_started` event: written at once for a live view, else in the background with
+        this moment as its time (`EventLog.emit_later`), before any later event of the run."""
         if not self.announced:
             self.announced = True
-            self.executor.log.emit(ev.EXECUTION_STARTED, **self.started)
+            log = self.executor.log
+            if log.observed:
+                log.emit(ev.EXECUTION_STARTED, **self.started)
+            else:
+                log.emit_later(ev.EXECUTION_STARTED, **self.started)
 
     def __call__(self) -> None:
         self.announce()
-        if self.path is None:
-            self.path = self.executor._trace_path(self.name)
+        if self.trace_number is None:
+            self.executor.traces_written += 1
+            self.trace_number = self.executor.traces_written
 
     def write_trace(self, trace: Any) -> Path:
         """The trace file: the trace with its inputs (the event log keeps only a preview of long ones, and
         evolve replays a failure from this file), strict UTF-8 whatever the result."""
-        assert self.path is not None
+        assert self.trace_number is not None
+        path = self.executor.workspace.traces / f"{self.trace_number:03d}-{self.name}.json"
         data = memoryview(ev.json_bytes({**trace.to_dict(), "inputs": self.inputs}, indent=1) + b"\n")
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
             while data:
                 data = data[os.write(fd, data) :]
         finally:
             os.close(fd)
-        return self.path
+        return path
 
     def abandon(self) -> None:
         """The execution raised: its started event stays (as before), its trace file's number is given
@@ -281,8 +286,8 @@ class _Early:
         self.announce()
         if self.recorded:  # recorded already (the backend raised afterwards): the trace file stays
             return
-        if self.path is not None:
-            self.path = None
+        if self.trace_number is not None:
+            self.trace_number = None
             self.executor.traces_written -= 1
 
 

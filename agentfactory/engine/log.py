@@ -27,9 +27,9 @@ class RunLog(ev.EventLog):
         self.on_event = on_event
         self.observers = list(observers or [])
 
-    def emit(self, type: str, **fields: Any) -> dict[str, Any]:
+    def emit(self, type: str, *, ts: float | None = None, **fields: Any) -> dict[str, Any]:
         with self.order:  # observers see the events in the log's order, those made later (`later`) too
-            event = super().emit(type, **fields)
+            event = super().emit(type, ts=ts, **fields)
             for observer in self.observers:
                 observer(event)
             if self.on_event is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -243,11 +243,15 @@ class ExperienceStore(Database):
         self.record_execution(record)
         return record
 
-    def record_subagent_execution_later(self, execution: SubagentExecution) -> None:
+    def record_subagent_execution_later(
+        self, execution: SubagentExecution | Callable[[], SubagentExecution]
+    ) -> None:
         """`record_subagent_execution` made in the background (`Database.later`): the run's execution
         returns without waiting for the experience file and SQLite, and every read or write of this
-        store after it sees the row. A failure is raised by the next one."""
-        self.later(lambda: self.record_subagent_execution(execution))
+        store after it sees the row. A failure is raised by the next one. `execution`: the record, or
+        what makes it (called in the background too, so a run's execution does not even build it)."""
+        make = execution if callable(execution) else lambda: execution
+        self.later(lambda: self.record_subagent_execution(make()))
 
     def record_run_result(self, ctx: Any, result: Any) -> RunRecord:
         """Record one finished run from the Meta-Agent's run context and its RunResult."""

@@ -185,9 +185,8 @@ class ToolBroker:
         deadline = None
         if self.timeout_s is not None and math.isfinite(self.timeout_s):
             deadline = time.monotonic() + max(0.0, self.timeout_s)
-        return BrokerSession(
-            self, Path(socket_path), set(allowed), deadline=deadline, start=start, listener=listener
-        )
+        path = socket_path if isinstance(socket_path, Path) else Path(socket_path)
+        return BrokerSession(self, path, set(allowed), deadline=deadline, start=start, listener=listener)
 
     def close(self) -> None:
         """Nothing to release: each session closes itself (the backend closes it after its execution).
@@ -207,6 +206,9 @@ def listen(socket_path: Path) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+_NOT_SERVING = threading.Event()  # the `limit_reached` of a session not serving yet: never set
 
 
 class BrokerSession:
@@ -232,24 +234,28 @@ class BrokerSession:
         self.records: list[ToolCallRecord] = []
         self.calls = 0
         self.refused_after_limit = 0
-        self.limit_reached = threading.Event()
+        # Never set before `start` (only a served call sets it), so a session that serves no call (most
+        # executions) makes no event of its own: `start` gives it one.
+        self.limit_reached = _NOT_SERVING
         self._lock = threading.Lock()
-        self._closed = threading.Event()
+        self._closed = False  # set once, by close(); the threads serving calls read it
         self._conns: list[socket.socket] = []
         self._sock = listener if listener is not None else listen(socket_path)
         # A blocking accept, woken at once by `_stop_listening` (shutdown makes it fail), so closing a
         # session costs no tick of a timeout.
         self._started = False
-        self._loop_done = threading.Event()
+        self._loop_done: threading.Event | None = None
         if start:
             self.start()
 
     def start(self) -> None:
         """Serve calls (once; never after close)."""
         with self._lock:
-            if self._started or self._closed.is_set():
+            if self._started or self._closed:
                 return
             self._started = True
+            self.limit_reached = threading.Event()
+            self._loop_done = threading.Event()
         # A bare thread: threading.Thread.start waits until the new thread runs, which on a loaded
         # machine costs the execution milliseconds; this one starts while the sandbox does.
         _thread.start_new_thread(self._accept_loop, ())
@@ -257,7 +263,7 @@ class BrokerSession:
     @property
     def accepting(self) -> bool:
         """Whether the accept loop runs."""
-        return self._started and not self._loop_done.is_set()
+        return self._loop_done is not None and not self._loop_done.is_set()
 
     @property
     def started(self) -> bool:
@@ -269,7 +275,7 @@ class BrokerSession:
         reads ready once a client connects. A backend waiting for its sandbox selects on it and calls
         `start()` then, so an execution that calls no tool costs no thread, nor its wake-up at close;
         the first call waits in the backlog the moment it takes the host to see it."""
-        if self._started or self._closed.is_set():
+        if self._started or self._closed:
             return -1
         return self._sock.fileno()
 
@@ -281,7 +287,7 @@ class BrokerSession:
 
     def join(self, timeout_s: float | None = None) -> bool:
         """Wait for the accept loop's end (after close); True once it ended or never started."""
-        return not self._started or self._loop_done.wait(timeout_s)
+        return self._loop_done is None or self._loop_done.wait(timeout_s)
 
     # -- connections ------------------------------------------------------------------------------
 
@@ -289,6 +295,7 @@ class BrokerSession:
         try:
             self._accept()
         finally:
+            assert self._loop_done is not None
             self._loop_done.set()
             # Closed here, by the only thread that uses it: close() never waits for this thread, and
             # the descriptor is never closed under a running accept (nor reused while one runs).
@@ -296,7 +303,7 @@ class BrokerSession:
                 self._sock.close()
 
     def _accept(self) -> None:
-        while not self._closed.is_set() and not self.limit_reached.is_set():
+        while not self._closed and not self.limit_reached.is_set():
             try:
                 conn, _ = self._sock.accept()
             except OSError:  # shut down by close() or by the call limit
@@ -317,7 +324,7 @@ class BrokerSession:
         # Nothing a client sends may raise out of this thread (a traceback on the host's stderr).
         try:
             conn.settimeout(None)
-            while not self._closed.is_set():
+            while not self._closed:
                 try:
                     req = read_frame(conn, MAX_REQUEST_BYTES)
                 except FrameError as exc:
@@ -451,7 +458,7 @@ class BrokerSession:
         """Stop serving (no call is answered after) and return the records. `unlink=False` leaves the
         socket file, closed, to its owner: a backend whose job folder's removal takes it."""
         with self._lock:
-            self._closed.set()
+            self._closed = True
             started = self._started
         if not started:  # no thread ever served a call (so none recorded one): close the socket here
             with contextlib.suppress(OSError):

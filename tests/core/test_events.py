@@ -112,3 +112,19 @@ def test_unexpected_failure_still_writes_run_finished(tmp_path):
     (run_dir,) = (tmp_path / "workspaces").iterdir()
     summary = ev.summarize_run(run_dir)
     assert summary.status == "error"
+
+
+def test_an_event_made_later_keeps_the_moment_it_was_asked_for(tmp_path):
+    """`emit_later`: a background thread writes the event, with the time of the call, not of the write."""
+    log = ev.EventLog(tmp_path / "events.jsonl", "r")
+    with log.order:  # the background thread cannot write it while we hold the log
+        before = time.time()
+        log.emit_later(ev.EXECUTION_STARTED, subagent="s", version=1, revision=None, execution=1)
+        after = time.time()
+        time.sleep(0.3)
+    log.emit(ev.RUN_FINISHED, status="success", reason="", answer="a")
+    log.close()
+    started, finished = ev.read_events(tmp_path / "events.jsonl")
+    assert started["type"] == "execution_started" and finished["type"] == "run_finished"
+    assert before - 1e-6 <= started["ts"] <= after + 1e-6
+    assert finished["ts"] >= after + 0.3

@@ -33,7 +33,7 @@ class CapturingStore:
         return {}
 
     def record_subagent_execution_later(self, execution: Any) -> None:
-        self.executions.append(execution)
+        self.executions.append(execution() if callable(execution) else execution)
 
     def record_run_result(self, run: Any, result: Any) -> None:
         self.runs.append((run, result))

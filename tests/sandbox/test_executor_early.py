@@ -27,18 +27,31 @@ class FakeBackend:
     def __init__(self, hook: bool = True, fail: bool = False):
         self.hook, self.fail = hook, fail
         self.seen: dict = {}
+        self.calls = 0
 
     def execute(self, req):
         if self.hook:
             req.on_started()
+            self.calls += 1
+            self.seen["events"] = _events_while_running(self.events, self.calls)
             self.seen["traces"] = sorted(p.name for p in self.traces.iterdir())
-            self.seen["events"] = [e["type"] for e in ev.read_events(self.events)]
         if self.fail:
             raise RuntimeError("the daemon went away")
         trace = ExecutionTrace(status="ok", backend="fake", isolation="none", result={"y": 2})
         if self.hook:
             req.on_finished(trace)
         return trace
+
+
+def _events_while_running(path, started: int, wait_s: float = 5.0) -> list[str]:
+    """The log's event types once the `started`-th execution's started event is in it: a background
+    thread writes it at once, while the sandbox runs (nobody flushes the log meanwhile)."""
+    end = time.monotonic() + wait_s
+    while True:
+        types = [e["type"] for e in ev.read_events(path)]
+        if types.count("execution_started") >= started or time.monotonic() > end:
+            return types
+        time.sleep(0.005)
 
 
 def _executor(tmp_path, backend):
@@ -79,6 +92,7 @@ def test_an_execution_that_raises_leaves_its_started_event_and_no_trace_file(tmp
     code.mkdir()
     with pytest.raises(RuntimeError):
         executor.execute(code, "sub.py", {"x": 1}, [], name="sub", version=1, revision=None)
+    executor.log.flush()  # the started event may be on its way still (a background thread writes it)
     assert [e["type"] for e in ev.read_events(workspace.events_path)] == ["execution_started"]
     assert list(workspace.traces.iterdir()) == []
     backend.fail = False  # the next trace takes the number the failed one did not keep
