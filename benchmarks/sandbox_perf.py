@@ -21,7 +21,10 @@ machine falls on all; medians are printed with their ratio, and beside it the me
 ratio ("paired", what the regression test checks: the executions of a round run back to back) with its
 95% bootstrap interval: where the interval holds 1.0 the machine cannot tell the two paths apart. The
 interval is one run's: on a shared 2-core machine, runs at different moments have differed by more
-(docker, the same code: paired 0.96 in one run, 1.05 in another), so compare runs, not one. The
+(docker, the same code: paired 0.96 in one run, 1.05 in another), so compare runs, not one. Below the
+table, each path's host CPU per execution (the calling thread's CPU time, `time.thread_time`): the
+host's own work on the execution's path, which the sandbox's time does not blur, so what a run adds
+to the sandbox's path and what it saves can be read from one run. The
 docker figures use the pre-started pool and wait for it to be refilled before each timed execution (the
 steady state between the model calls of a run), and so does the local backend for its one sandbox
 started ahead. "pandas + matplotlib" is a subagent that imports both, builds a small DataFrame and a
@@ -116,10 +119,14 @@ def bare(backend: Any, code: Path, entry: str, inputs: dict[str, Any]) -> Callab
     return lambda: backend.execute(ExecutionRequest(code, entry, inputs, timeout_s=30))
 
 
-def timed(execute: Callable[[], Any]) -> float:
-    start = time.perf_counter()
+def timed(execute: Callable[[], Any], cpu: list[float] | None = None) -> float:
+    """The wall time of one execution; `cpu` gets the CPU time the calling thread spent on it (the
+    host's own work on the execution's path: what the sandbox does is not in it)."""
+    start, start_cpu = time.perf_counter(), time.thread_time()
     trace = execute()
     elapsed = time.perf_counter() - start
+    if cpu is not None:
+        cpu.append(time.thread_time() - start_cpu)
     if trace.status != "ok":
         raise SystemExit(f"benchmark execution failed: {trace.compact()}")
     return elapsed
@@ -141,11 +148,14 @@ def settled(executor: Executor, backend: Any) -> Callable[[], None]:
 
 
 def interleaved(
-    executions: dict[str, Callable[[], Any]], runs: int, before: Callable | None = None
+    executions: dict[str, Callable[[], Any]],
+    runs: int,
+    before: Callable | None = None,
+    cpu: dict[str, list[float]] | None = None,
 ) -> dict[str, list[float]]:
     """Times each execution in turn, `runs` rounds, the order rotated every round (each kind takes each
     place alike); `before` runs untimed before each execution (waiting for the pool: the steady state
-    between a run's model calls)."""
+    between a run's model calls). `cpu` gets each kind's host CPU times (`timed`)."""
     out: dict[str, list[float]] = {name: [] for name in executions}
     names = list(executions)
     for round_ in range(runs):
@@ -153,7 +163,7 @@ def interleaved(
         for name in names[shift:] + names[:shift]:  # no kind always goes first
             if before is not None:
                 before()
-            out[name].append(timed(executions[name]))
+            out[name].append(timed(executions[name], None if cpu is None else cpu.setdefault(name, [])))
     return out
 
 
@@ -169,9 +179,11 @@ def paired(times: list[float], anchor: list[float], resamples: int = 2000) -> tu
     return statistics.median(ratios), medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
-def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root: Path) -> list[tuple]:
+def measure(
+    backend_name: str, runs: int, heavy: bool, settings: Settings, root: Path, host_cpu: list | None = None
+) -> list[tuple]:
     """Rows (measure, median ms, anchor name, anchor median ms, paired ratio and interval) for one
-    backend."""
+    backend; `host_cpu` gets (backend, the median host CPU in us of each path)."""
     kind = "docker pool" if backend_name == "docker" else "local"
     backend = get_backend(settings.sandbox, backend_name, pool_size=2) if backend_name == "docker" else None
     if backend is None:
@@ -185,6 +197,7 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
     try:
         for _ in range(3):  # caches of the daemon, the page cache, the pool's first containers
             timed(bare(backend, cand.folder, "trivial", {"x": 1}))
+        cpu: dict[str, list[float]] = {}
         times = interleaved(
             {
                 "candidate": in_run(executor, cand, {"x": 1}),
@@ -193,11 +206,14 @@ def measure(backend_name: str, runs: int, heavy: bool, settings: Settings, root:
             },
             runs,
             before,
+            cpu,
         )
         bare_ms = _ms(times["bare"])
         for name, label in (("candidate", "a candidate"), ("library", "a library version")):
             row = (f"{kind}: {label} in a run", _ms(times[name]), f"{kind}: broker-less", bare_ms)
             rows.append((*row, paired(times[name], times["bare"])))
+        if host_cpu is not None:
+            host_cpu.append((kind, {name: 1000 * _ms(values) for name, values in cpu.items()}))
         if heavy:
             _, sub = subagent(root, "heavy", HEAVY)
             timed(in_run_version(executor, sub, {"n": 10}))
@@ -218,10 +234,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_keys(timeout_s=30)
     rows: list[tuple] = []
+    host_cpu: list[tuple[str, dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.backends.split(","):
             try:
-                rows += measure(name.strip(), args.runs, args.heavy, settings, Path(tmp) / name)
+                rows += measure(name.strip(), args.runs, args.heavy, settings, Path(tmp) / name, host_cpu)
             except SandboxError as exc:
                 print(f"{name}: skipped ({exc})")
     print(f"sandbox per-execution wall time, medians of {args.runs} interleaved runs")
@@ -233,6 +250,11 @@ def main(argv: list[str] | None = None) -> int:
             mid, low, high = ratios
             tail = f"   {anchor:24} {anchor_ms:10.1f} {ms / anchor_ms:6.3f} {mid:7.3f}  {low:.3f}-{high:.3f}"
         print(f"{measure_name:44} {ms:10.1f}{tail}")
+    if host_cpu:
+        print("host CPU of the calling thread per execution (medians, us; the sandbox's own work not in it)")
+        for kind, cpu in host_cpu:
+            shown = ", ".join(f"{name} {us:.0f}" for name, us in cpu.items())
+            print(f"  {kind}: {shown.replace('bare', 'broker-less')}")
     return 0
 
 
