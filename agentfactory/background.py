@@ -1,9 +1,9 @@
 """Work made after its caller moved on: one thread per process makes what its owners queued.
 
 An owner (an event log, an experience store) keeps its own queue of work (`Queued`), in order, and hands
-itself to a `Maker` when it queues some: the maker's thread calls `make(owner)` at once, and at the interpreter's
-exit `settle(owner)` for every owner that queued, so nothing queued is lost when a process ends. A
-forked child starts its own thread on first use.
+itself to the process's `MAKER` when it queues some: the maker's thread calls `owner.make_queued()` at
+once, and at the interpreter's exit `owner.settle_queued()` for every owner that queued, so nothing queued
+is lost when a process ends. A forked child starts its own thread on first use.
 """
 
 from __future__ import annotations
@@ -20,16 +20,18 @@ from typing import Any
 
 
 class Maker:
-    def __init__(self, name: str, make: Callable[[Any], None], settle: Callable[[Any], None]):
+    """The thread that makes the owners' queued work. An owner has `make_queued()` (make what is
+    queued, under its own lock; a failure kept for its next caller) and `settle_queued()` (the same, on
+    the caller's thread, at the interpreter's exit)."""
+
+    def __init__(self, name: str):
         self.name = name
-        self._make = make
-        self._settle = settle
         self._owners: weakref.WeakSet[Any] = weakref.WeakSet()  # owners that queued, settled at exit
         self._worker: tuple[int, queue.SimpleQueue[Any]] | None = None  # (pid, its thread's queue)
         self._lock = threading.Lock()
 
     def put(self, owner: Any) -> None:
-        """Have `make(owner)` called on the maker's thread."""
+        """Have `owner.make_queued()` called on the maker's thread."""
         self._owners.add(owner)
         self._queue().put(owner)
 
@@ -48,12 +50,12 @@ class Maker:
 
     def _loop(self, owners: queue.SimpleQueue[Any]) -> None:
         while True:
-            self._make(owners.get())
+            owners.get().make_queued()
 
     def _settle_all(self) -> None:
         for owner in list(self._owners):
             with contextlib.suppress(Exception):
-                self._settle(owner)
+                owner.settle_queued()
 
 
 class Queued:
@@ -104,3 +106,6 @@ class Queued:
     def _own(self) -> None:
         if self._pid != os.getpid():
             self._work, self._pid, self._making, self._error = deque(), os.getpid(), False, None
+
+
+MAKER = Maker("agentfactory-later")  # the process's one background thread

@@ -27,7 +27,7 @@ from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from agentfactory.background import Maker, Queued
+from agentfactory.background import MAKER, Queued
 
 # The event types and their records live in event_records.py; `events.X` is how the package reads them.
 from agentfactory.event_records import (  # noqa: F401
@@ -149,7 +149,7 @@ class EventLog:
             work()
             return
         self._later.add(work)
-        _MAKER.put(self)
+        MAKER.put(self)
 
     def emit_later(self, type: str, **values: Any) -> None:
         """`emit`, made in the background (`later`): the event keeps this moment as its `ts`."""
@@ -162,6 +162,16 @@ class EventLog:
             error = self._make_later()
         if error is not None:
             raise error
+
+    def make_queued(self) -> None:
+        """What the background thread calls (background.MAKER): the queued events made; an error is
+        kept for the log's next caller."""
+        with self.order:
+            self._later.make()
+
+    def settle_queued(self) -> None:
+        """What is still queued at the interpreter's exit, made then."""
+        self.flush()
 
     def _make_later(self) -> BaseException | None:
         """Make the queued events, in order, holding `order`. Returns the first error met (once)."""
@@ -196,14 +206,6 @@ class EventLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _make_queued(log: EventLog) -> None:
-    with log.order:
-        log._later.make()  # an error is kept for the log's next caller
-
-
-_MAKER = Maker("event-log-later", _make_queued, EventLog.flush)  # what is left at exit, made then
 
 
 def read_events(path: Path) -> Iterator[dict[str, Any]]:

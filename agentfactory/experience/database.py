@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from agentfactory.background import Maker, Queued
+from agentfactory.background import MAKER, Queued
 from agentfactory.errors import EXIT_CONFIG, EXIT_TASK_FAILED, AgentFactoryError
 from agentfactory.experience.schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 
@@ -69,7 +69,7 @@ class Database:
         it at once. It is made before any later read or write of this store (`settle`), and at the
         interpreter's exit. If it fails, the next reader or writer raises its error."""
         self._later.add(work)
-        _MAKER.put(self)
+        MAKER.put(self)
 
     def settle(self) -> None:
         """Make what `later` queued, now, on this thread if the background one has not (waiting for a
@@ -80,6 +80,16 @@ class Database:
         error = self._later.take_error()
         if error is not None:
             raise error
+
+    def make_queued(self) -> None:
+        """What the background thread calls (background.MAKER): the queued writes made; an error is
+        kept for the store's next reader or writer."""
+        with self._lock:
+            self._later.make()
+
+    def settle_queued(self) -> None:
+        """What is still queued at the interpreter's exit, made then."""
+        self.settle()
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # made, or its error dropped: nobody is left to learn it
@@ -256,11 +266,3 @@ class Database:
             result = [row[0] for row in conn.execute("PRAGMA quick_check")]
         if result != ["ok"]:
             raise self._corrupt("; ".join(result[:3]))
-
-
-def _make_queued(store: Database) -> None:
-    with store._lock:
-        store._later.make()
-
-
-_MAKER = Maker("experience-later", _make_queued, Database.settle)  # what is left at exit, made then
