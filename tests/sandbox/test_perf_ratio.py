@@ -29,6 +29,12 @@ RUNS = 31
 # a trace written and logged before the return 1.1-1.3. 1.15 catches such a change; the measurement is taken a
 # second time when the first is above it, since a moment of heavy load can cover one but rarely two.
 MAX_RATIO = 1.15
+# The host's own CPU on the execution's path (the calling thread's CPU time), which the sandbox's time
+# does not blur: a run's path writes the code from memory, where the broker-less one copies a folder, and
+# leaves its records to a background thread, so it costs the host less: 0.88-0.99 of the broker-less
+# path's, docker and local. The experience record written before the return again makes it 2.0-2.2
+# (and the wall-time ratio 1.3-1.4).
+MAX_CPU_RATIO = 1.15
 SETTINGS = SandboxSettings(timeout_s=30, preload="")
 
 
@@ -49,6 +55,7 @@ def _ratios(backend, tmp_path) -> dict[str, float]:
     cand = bench.candidate(executor, "trivial", bench.TRIVIAL)
     before = bench.settled(executor, backend)
     bench.timed(bench.bare(backend, cand.folder, "trivial", {"x": 1}))  # first-use caches
+    cpu: dict[str, list[float]] = {}
     times = bench.interleaved(
         {
             "candidate": bench.in_run(executor, cand, {"x": 1}),
@@ -57,11 +64,14 @@ def _ratios(backend, tmp_path) -> dict[str, float]:
         },
         RUNS,
         before,
+        cpu,
     )
     ratios = {
         name: statistics.median(run / bare for run, bare in zip(times[name], times["bare"], strict=True))
         for name in ("candidate", "library")
     }
+    for name in ("candidate", "library"):
+        ratios[f"{name} host CPU"] = statistics.median(cpu[name]) / statistics.median(cpu["bare"])
     print(" ".join(f"{name} {ratio:.3f}" for name, ratio in ratios.items()))  # shown with -s
     return ratios
 
@@ -69,7 +79,9 @@ def _ratios(backend, tmp_path) -> dict[str, float]:
 def _ratios_twice(backend, tmp_path) -> dict[str, float]:
     """The ratios, measured again (and the better of each kept) when one is above MAX_RATIO."""
     ratios = _ratios(backend, tmp_path / "first")
-    if max(ratios.values()) > MAX_RATIO:
+    if any(
+        ratio > (MAX_CPU_RATIO if name.endswith("host CPU") else MAX_RATIO) for name, ratio in ratios.items()
+    ):
         again = _ratios(backend, tmp_path / "second")
         ratios = {name: min(ratio, again[name]) for name, ratio in ratios.items()}
     return ratios
@@ -77,7 +89,8 @@ def _ratios_twice(backend, tmp_path) -> dict[str, float]:
 
 def _check(ratios: dict[str, float]) -> None:
     for name, ratio in ratios.items():
-        assert ratio <= MAX_RATIO, f"a {name} executed in a run takes {ratio:.2f}x the broker-less path"
+        bound = MAX_CPU_RATIO if name.endswith("host CPU") else MAX_RATIO
+        assert ratio <= bound, f"{name}: a run's execution takes {ratio:.2f}x the broker-less path's"
 
 
 def test_local_execution_in_a_run_costs_what_the_benchmark_path_costs(tmp_path):
