@@ -7,7 +7,7 @@ what `run_subagent` calls): a tool broker bound to the execution's wall clock, t
 outputs/ folders, its memory limit, `settle_trace`, the experience store's record, the trace file and
 the execution event; the subagent has no tool allocated, as most have. The clock stops when `execute`
 returns the trace, as the run's next step starts then: the experience record, the trace file and the
-`subagent_execution` event are made after that by background threads (`Database.later`,
+`subagent_execution` event are made after that by a background thread (`Database.later`,
 `EventLog.later`), and settled, untimed, before the next execution.
 A run executes a subagent one of two ways, both measured: a candidate it wrote this run ("a candidate
 in a run", `Executor.execute_candidate`) and a library version it reuses ("a library version in a run",

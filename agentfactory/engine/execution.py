@@ -107,7 +107,7 @@ class Executor:
 
         def record(trace: Any) -> None:
             """The experience row, the trace file and the event, made once the caller has the trace:
-            background threads make them at once; the row is in the store before anything reads it
+            the background thread makes them at once; the row is in the store before anything reads it
             (`Database.later`), the file and the event in the log before any later event, run_finished
             included, and before it closes (`EventLog.later`). The backend calls it (on_finished)
             before it starts its own background work (teardown, refill)."""

@@ -113,7 +113,7 @@ def test_a_forked_child_does_not_make_what_its_parent_queued(tmp_path):
 
     log = ev.EventLog(tmp_path / "events.jsonl", "run-1")
     store = ExperienceStore(tmp_path / "exp.db", agent_id="alice")
-    with log.order, store._lock:  # the background threads wait: the work stays queued across the fork
+    with log.order, store._lock:  # the background thread waits: the work stays queued across the fork
         log.later(
             lambda: log.emit(ev.EXECUTION_STARTED, subagent="upper", version=1, revision=None, execution=1)
         )
