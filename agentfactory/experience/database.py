@@ -75,8 +75,7 @@ class Database:
         """Make what `later` queued, now, on this thread if the background one has not (waiting for a
         write it is making); raise the first error one of them met."""
         if self._later:
-            with self._lock:
-                self._later.make()
+            self.make_queued()
         error = self._later.take_error()
         if error is not None:
             raise error
