@@ -207,11 +207,12 @@ def run(size_mb):
 def test_local_warm_memory_limit_counts_from_the_warm_interpreter(warm, tmp_path):
     # The request's limit is the subagent's own: the warm interpreter's mappings come on top, so what
     # fits in a fresh interpreter fits in a warm one, and the limit still holds beyond it.
-    fits = _run_warm(warm, tmp_path, LIMITS, "fits", inputs={"size_mb": 200})
+    source = "import numpy  # beyond the standard library: the warm interpreter serves it\n" + LIMITS
+    fits = _run_warm(warm, tmp_path, source, "fits", inputs={"size_mb": 200})
     assert fits.status == "ok", fits.compact()
     assert fits.result["warm"] is True and fits.result["size"] == 200 << 20
     assert fits.result["as"] > 256 << 20
-    over = _run_warm(warm, tmp_path, LIMITS, "over", inputs={"size_mb": 320})
+    over = _run_warm(warm, tmp_path, source, "over", inputs={"size_mb": 320})
     assert over.status == "oom", over.compact()
 
 
@@ -321,3 +322,10 @@ def test_a_stop_signal_ends_a_wait_for_readiness_at_once():
         stop.close()
         done.close()
         jd.remove()
+
+
+def test_local_standard_library_code_runs_in_the_interpreter_forked_before_the_preload(warm, tmp_path):
+    # Its limit is a fresh interpreter's: nothing preloaded is mapped under it.
+    trace = _run_warm(warm, tmp_path, LIMITS, "cold", inputs={"size_mb": 1})
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"as": 256 << 20, "warm": False, "size": 1 << 20}

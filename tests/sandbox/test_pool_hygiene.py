@@ -45,6 +45,9 @@ CHECK = """
 """
 
 
+INTERPRETERS = pytest.mark.parametrize("warm", [False, True], ids=["cold", "warm"])
+
+
 @pytest.fixture(scope="module")
 def warm_backend(docker_client):
     from agentfactory.sandbox.docker_backend import DockerBackend
@@ -54,10 +57,15 @@ def warm_backend(docker_client):
     backend.close()
 
 
-def _run(backend, tmp_path, source, name="sub", **kw):
+WARM_IMPORT = "import numpy  # an import beyond the standard library: the warm interpreter serves it\n"
+
+
+def _run(backend, tmp_path, source, name="sub", warm=False, **kw):
+    """`warm`: the code also imports numpy, so the interpreter forked after the preload serves it (the
+    runner's _needs_warm); else it is of the standard library only, and the one forked before does."""
     code = tmp_path / f"code-{name}"
     code.mkdir(exist_ok=True)
-    (code / f"{name}.py").write_text(textwrap.dedent(source))
+    (code / f"{name}.py").write_text((WARM_IMPORT if warm else "") + textwrap.dedent(source))
     assert backend.wait_pool(120), "the warm pool never filled"
     kw.setdefault("timeout_s", 20)
     return backend.execute(ExecutionRequest(code, name, kw.pop("inputs", {}), memory_mb=MEMORY_MB, **kw))
@@ -80,7 +88,8 @@ def test_warm_interpreter_changes_are_absent_in_the_next_execution(warm_backend,
     assert first.sandbox_id and second.sandbox_id and first.sandbox_id != second.sandbox_id
 
 
-def test_forged_completion_does_not_end_the_execution_early(warm_backend, tmp_path):
+@INTERPRETERS
+def test_forged_completion_does_not_end_the_execution_early(warm_backend, tmp_path, warm):
     # The subagent writes guesses to the completion FIFO, then keeps working: the host must wait for it.
     trace = _run(
         warm_backend,
@@ -99,6 +108,7 @@ def test_forged_completion_does_not_end_the_execution_early(warm_backend, tmp_pa
             return "finished"
         """,
         "forge",
+        warm=warm,
         output_dir=tmp_path / "out",
     )
     assert trace.status == "ok", trace.compact()
@@ -107,7 +117,8 @@ def test_forged_completion_does_not_end_the_execution_early(warm_backend, tmp_pa
     assert (tmp_path / "out" / "late.txt").read_text() == "written after the forged reports"
 
 
-def test_subagent_cannot_read_the_completion_fifo_or_the_runners_memory(warm_backend, tmp_path):
+@INTERPRETERS
+def test_subagent_cannot_read_the_completion_fifo_or_the_runners_memory(warm_backend, tmp_path, warm):
     trace = _run(
         warm_backend,
         tmp_path,
@@ -131,6 +142,7 @@ def test_subagent_cannot_read_the_completion_fifo_or_the_runners_memory(warm_bac
             }
         """,
         "peek",
+        warm=warm,
     )
     assert trace.status == "ok", trace.compact()
     assert trace.result == {
@@ -141,7 +153,8 @@ def test_subagent_cannot_read_the_completion_fifo_or_the_runners_memory(warm_bac
     }
 
 
-def test_background_process_is_gone_when_the_report_arrives(warm_backend, tmp_path, docker_client):
+@INTERPRETERS
+def test_background_process_is_gone_when_the_report_arrives(warm_backend, tmp_path, docker_client, warm):
     # A detached child that keeps writing to outputs/: the runner kills it before reporting, so the
     # host copies a tree nothing writes to any more, and no process of the container outlives it.
     trace = _run(
@@ -165,6 +178,7 @@ def test_background_process_is_gone_when_the_report_arrives(warm_backend, tmp_pa
             return "parent done"
         """,
         "bg",
+        warm=warm,
         output_dir=tmp_path / "out",
     )
     assert trace.status == "ok", trace.compact()
@@ -172,3 +186,49 @@ def test_background_process_is_gone_when_the_report_arrives(warm_backend, tmp_pa
     assert count.isdigit()
     assert warm_backend.wait_pool(60)  # the used container is reaped
     assert not docker_client.containers.list(all=True, filters={"id": trace.sandbox_id})
+
+
+PROCESSES = """
+    import os, sys
+
+    def run():
+        others = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) not in (1, os.getpid(), os.getppid()):
+                try:
+                    with open(f"/proc/{pid}/mem", "rb") as fh:
+                        fh.read(1)
+                    mem = "read"
+                except OSError as exc:
+                    mem = type(exc).__name__
+                with open(f"/proc/{pid}/stat") as fh:
+                    state = fh.read().rsplit(")", 1)[1].split()[0]
+                others.append((state, mem))
+        return {"warm": "pandas" in sys.modules, "others": others}
+"""
+
+
+@INTERPRETERS
+def test_one_interpreter_serves_and_the_other_is_gone_before_the_subagent_starts(
+    warm_backend, tmp_path, warm
+):
+    # Standard-library code goes to the interpreter forked before the preload, any other to the one
+    # forked after; the other never gets the job and is dead before the subagent runs (at most a
+    # zombie or on its way out, its memory closed to the subagent).
+    trace = _run(warm_backend, tmp_path, PROCESSES, "processes", warm=warm)
+    assert trace.status == "ok", trace.compact()
+    assert trace.result["warm"] is warm
+    assert all(state in ("Z", "X", "R", "D") and mem != "read" for state, mem in trace.result["others"])
+
+
+def test_code_whose_own_module_imports_beyond_the_standard_library_runs_warm(warm_backend, tmp_path):
+    code = tmp_path / "code-helper"
+    code.mkdir()
+    (code / "helper.py").write_text("import pandas\n\nROWS = pandas.DataFrame({'a': [1, 2]})\n")
+    (code / "uses.py").write_text(
+        "import sys\nimport helper\n\n\ndef run():\n    return int(helper.ROWS['a'].sum())\n"
+    )
+    assert warm_backend.wait_pool(120), "the warm pool never filled"
+    trace = warm_backend.execute(ExecutionRequest(code, "uses", {}, memory_mb=MEMORY_MB, timeout_s=20))
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == 3

@@ -45,6 +45,7 @@ prints goes only into the stream tails and is never parsed. Results are JSON, ne
 import contextlib
 import json
 import os
+import re
 import resource
 import select
 import signal
@@ -205,6 +206,82 @@ def _mapped_bytes():
     except (OSError, ValueError, IndexError):
         pass
     return 0
+
+
+def _fork_ahead(guard, warm, close=()):
+    """A child forked now that waits for its job (_child_ahead): (pid, the job's pipe, its stdout's and
+    stderr's pipes). `close`: our descriptors it must not keep (an earlier child's pipes)."""
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    job_r, job_w = os.pipe()
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        for fd in (out_r, err_r, job_w, ready_r, *close):
+            os.close(fd)
+        try:
+            _child_ahead(job_r, ready_w, out_w, err_w, guard, warm)
+        finally:
+            os._exit(71)
+    for fd in (job_r, ready_w, out_w, err_w):
+        os.close(fd)
+    os.read(ready_r, 1)  # the child is ready (or gone: then it reports its exit)
+    os.close(ready_r)
+    return pid, job_w, out_r, err_r
+
+
+_SCAN_FILES = 64  # _needs_warm reads at most this many .py files, and this many bytes in all
+_SCAN_BYTES = 1 << 20
+_IMPORT_LINE = re.compile(rb"^[ \t]*(?:import[ \t]+([^#;\n]+)|from[ \t]+(\.*)([A-Za-z_]\w*))", re.M)
+_DYNAMIC_IMPORT = re.compile(rb"__import__|import_module|importlib")
+_OWN_MODULES = frozenset({"agentfactory_tools"})  # the runtime's, beside the standard library
+_STDLIB = frozenset(getattr(sys, "stdlib_module_names", ()))  # none known: every import says warm
+
+
+def _needs_warm(code_dir):
+    """Whether the subagent's code may import a module beyond the standard library and its own files
+    (then the warm interpreter serves it: what it imports may be preloaded or need what is). Read from
+    its .py files' import lines, without running anything of them: a name outside the standard library
+    and the code's own modules, a dynamic import, more code than _SCAN_FILES / _SCAN_BYTES, or anything
+    unreadable says yes. Only the speed depends on it: either interpreter runs any subagent alike."""
+    files, names, size = [], set(), 0
+    stack = [(code_dir, 0)]
+    try:
+        while stack:
+            folder, depth = stack.pop()
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    name = entry.name
+                    if entry.is_dir(follow_symlinks=False) and depth < 8:
+                        if depth == 0:
+                            names.add(name)  # a package of its own
+                        stack.append((entry.path, depth + 1))
+                    elif name.endswith(".py") and entry.is_file(follow_symlinks=False):
+                        if depth == 0:
+                            names.add(name[:-3])
+                        files.append(entry.path)
+                        size += entry.stat(follow_symlinks=False).st_size
+            if len(files) > _SCAN_FILES or size > _SCAN_BYTES:
+                return True
+        for path in files:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            try:
+                text = os.read(fd, _SCAN_BYTES + 1)
+            finally:
+                os.close(fd)
+            if _DYNAMIC_IMPORT.search(text):
+                return True
+            for plain, dots, module in _IMPORT_LINE.findall(text):
+                if dots:
+                    continue  # relative: its own files
+                tops = [module] if module else [part.split()[0].split(b".")[0] for part in plain.split(b",")]
+                for top in tops:
+                    top = top.strip(b"( \t\\").decode("ascii", "replace")
+                    if top and top not in _STDLIB and top not in names | _OWN_MODULES:
+                        return True
+    except (OSError, IndexError):
+        return True
+    return False
 
 
 def _child(job, out_w, err_w, guard=None, base=0):
@@ -414,16 +491,18 @@ class _Guard:
         # its parent, the runner, stays closed to it.
         self.libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
 
-    def others_gone(self, deadline_s=2.0):
+    def others_gone(self, spare=(), deadline_s=2.0):
         """Kill every process of the sandbox but its init and us; True once none of them is left, not
         even as a zombie (the init reaps them at once). kill(-1) signals all of them under one lock,
-        so no fork slips past it; it is repeated until none is left all the same."""
-        me = os.getpid()
+        so no fork slips past it; it is repeated until none is left all the same. `spare`: our own
+        children killed before the subagent started, never given a job; not waited for (each is our
+        zombie until we reap it, so its pid names no other process meanwhile)."""
+        keep = {1, os.getpid(), *spare}
         end = time.monotonic() + deadline_s
         while time.monotonic() < end:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(-1, signal.SIGKILL)
-            if not [pid for pid in _pids() if pid not in (1, me)]:
+            if not [pid for pid in _pids() if pid not in keep]:
                 return True
             time.sleep(0.0005)
         return False
@@ -480,32 +559,30 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
                 guard = None
         secret = guard.buf if guard is not None else bytearray(_TOKEN_BYTES)
         import hashlib  # noqa: F401 - for _end_stream, imported before the job
+    # The subagent's process is forked now, before the job, so neither the fork nor the imports are on
+    # the execution's path, and nothing of the job (nor the token) is in our memory when it is copied.
+    # With a preload there are two: one forked before the imports ("cold") and one after ("warm"). The
+    # job goes to the warm one only when the subagent's code imports something beyond the standard
+    # library and its own files (_needs_warm): a fork of a warm interpreter takes milliseconds to tear
+    # down at its exit, which the execution waits for; a cold one a fraction of one.
+    cold = None
     if preload:
+        cold = _fork_ahead(guard, warm=False)
         _preload(preload, path)
-    # The subagent's process is forked now, before the job, from the warm interpreter: it waits for
-    # the job on a pipe, so neither the fork nor the imports are on the execution's path, and nothing
-    # of the job (nor the token) is in our memory when it is copied.
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    job_r, job_w = os.pipe()
-    ready_r, ready_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        for fd in (out_r, err_r, job_w, ready_r):
-            os.close(fd)
-        try:
-            _child_ahead(job_r, ready_w, out_w, err_w, guard, bool(preload))
-        finally:
-            os._exit(71)
-    for fd in (job_r, ready_w):
-        os.close(fd)
-    os.read(ready_r, 1)  # the child is ready (or gone: then it reports its exit below)
-    os.close(ready_r)
+    warm = _fork_ahead(guard, warm=bool(preload), close=cold[1:] if cold else ())
     if report_done:  # tell the host we wait for the job (a probe of the FIFO `go` could lose a job)
         _signal(ctl, b"R")
     job, data = _read_job(ctl, secret)
     report = job["report_dir"]
     started = time.monotonic()
+    chosen, unused = (warm, cold) if cold is None or _needs_warm(job["code_dir"]) else (cold, warm)
+    spare = ()
+    if unused is not None:  # it never gets a job: killed before the subagent starts; the init reaps it
+        _kill(unused[0])
+        for fd in unused[1:]:
+            os.close(fd)
+        spare = (unused[0],)
+    pid, job_w, out_r, err_r = chosen
     try:
         view = memoryview(data)
         while view:
@@ -514,8 +591,6 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
         pass  # the child is gone; its status says how
     finally:
         os.close(job_w)
-    os.close(out_w)
-    os.close(err_w)
     tails = {out_r: _Tail(job["stream_max_bytes"]), err_r: _Tail(job["stream_max_bytes"])}
     kill_at = job.get("stream_kill_bytes") or 0
     open_fds = [out_r, err_r]
@@ -563,7 +638,7 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
     }
     _write_atomic(os.path.join(report, "stdout.bin"), tails[out_r].tail())
     _write_atomic(os.path.join(report, "stderr.bin"), tails[err_r].tail())
-    finished = guard is not None and guard.others_gone()
+    finished = guard is not None and guard.others_gone(spare)
     _write_atomic(os.path.join(report, "status.json"), json.dumps(status_report).encode())
     if finished:
         if job.get("forward_bytes"):  # a live view follows our stdout: end it
