@@ -13,11 +13,14 @@ starts in an interpreter that already has them; a module that fails to import is
 imported by the runner itself, then frozen out of the garbage collector's sight (gc.freeze), before the
 subagent's process is forked from it: the subagent shares those pages copy-on-write, and its exit unmaps
 them instead of freeing them (a warm interpreter's teardown costs milliseconds), while a collection in the
-subagent never walks (nor copies) them. The runner is still single-use: one job, one subagent, then it
-exits with its sandbox. --path: folders searched for the preloaded modules (the local backend starts
+subagent never walks (nor copies) them. A second child is forked before the imports: code that imports
+only the standard library and its own files runs there (_needs_warm), since a fork of the warm
+interpreter takes milliseconds to tear down at its exit and a fork of a bare one a fraction of one; the
+child not chosen is killed before the subagent starts. The runner is still single-use: one job, one
+subagent, then it exits with its sandbox. --path: folders searched for the preloaded modules (the local backend starts
 Python with -S; the job brings the same folders for the subagent).
-With --preload, the job's address-space limit counts from what the warm interpreter already maps: the
-subagent gets the same room as in a fresh interpreter, never less.
+With --preload, the job's address-space limit counts from what the serving interpreter already maps:
+the subagent gets the same room as in a fresh interpreter, never less.
 --done (only in a sandbox with its own PID namespace, a container or bubblewrap's, which holds nothing
 but this runner, its init and the subagent; checked: our parent must be PID 1): once ready for its job
 the runner writes one byte to the FIFO `CTL_DIR/done`, and its completion is reported to the host at
