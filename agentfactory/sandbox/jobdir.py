@@ -322,11 +322,12 @@ class JobDir:
             report = self.status_report()
         assert report is None or isinstance(report, dict)
         if report:
-            trace.stdout_bytes = report["stdout_bytes"]
-            trace.stderr_bytes = report["stderr_bytes"]
+            out, err = report["stdout_bytes"], report["stderr_bytes"]
+            trace.stdout_bytes, trace.stderr_bytes = out, err
             cap = req.stream_max_bytes
-            trace.stdout = stream_tail(self.read_report("stdout.bin", cap), cap, trace.stdout_bytes)
-            trace.stderr = stream_tail(self.read_report("stderr.bin", cap), cap, trace.stderr_bytes)
+            # The runner writes no file for a stream the subagent never wrote to: none is read then.
+            trace.stdout = stream_tail(self.read_report("stdout.bin", cap) if out else None, cap, out)
+            trace.stderr = stream_tail(self.read_report("stderr.bin", cap) if err else None, cap, err)
             if report["maxrss_kb"]:
                 trace.peak_memory_mb = round(report["maxrss_kb"] / 1024, 1)
         over_cap, entries = self._over_limits(req)  # outputs/ counted once: an empty one is not copied

@@ -377,6 +377,22 @@ def test_printed_fake_trace_does_not_change_status(run_docker):
     assert trace.result is None
 
 
+def test_planted_stream_files_are_not_taken_for_output(run_docker):
+    # The report folder is writable in the sandbox; the runner writes no file for a stream the subagent
+    # never wrote to, and the host then reads none: a planted one is not its output.
+    trace = run_docker(
+        """
+        def run():
+            for name in ("stdout.bin", "stderr.bin"):
+                with open(f"/sandbox/report/{name}", "w") as fh:
+                    fh.write("planted by the subagent")
+            return "quiet"
+        """
+    )
+    assert trace.status == "ok", trace.compact()
+    assert (trace.stdout, trace.stderr, trace.stdout_bytes, trace.stderr_bytes) == ("", "", 0, 0)
+
+
 def test_broker_refuses_unallocated_tool(run_docker):
     def secret(args):
         raise AssertionError("must never be called")

@@ -40,7 +40,7 @@ Protocol with the host:
   REPORT_DIR/result.json ({"ok": true, "result": ...} or {"ok": false, "error": {...}, "limit": ...});
   the parent captures the child's stdout and stderr through pipes (keeping only a bounded tail), waits
   for it and writes REPORT_DIR/status.json (exit code, signal, peak memory, byte counts) and
-  `stdout.bin` / `stderr.bin`. The subagent can write REPORT_DIR too: the host trusts none of it.
+  `stdout.bin` / `stderr.bin` (of a stream it wrote to). The subagent can write REPORT_DIR too: the host trusts none of it.
 The host decides the status from its own timer, the container state and these files; what the subagent
 prints goes only into the stream tails and is never parsed. Results are JSON, never pickle.
 """
@@ -639,8 +639,9 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
         "stopped": stopped,
         "duration_s": round(time.monotonic() - started, 6),
     }
-    _write_atomic(os.path.join(report, "stdout.bin"), tails[out_r].tail())
-    _write_atomic(os.path.join(report, "stderr.bin"), tails[err_r].tail())
+    for name, tail in (("stdout.bin", tails[out_r]), ("stderr.bin", tails[err_r])):
+        if tail.total:  # a stream the subagent never wrote to has no file: the host reads none
+            _write_atomic(os.path.join(report, name), tail.tail())
     finished = guard is not None and guard.others_gone(spare)
     _write_atomic(os.path.join(report, "status.json"), json.dumps(status_report).encode())
     if finished:
