@@ -222,6 +222,13 @@ def test_local_request_below_the_preload_minimum_gets_a_fresh_interpreter(warm, 
     assert trace.result == {"as": 128 << 20, "warm": False, "size": 1 << 20}
 
 
+def test_local_standard_library_code_runs_in_the_interpreter_forked_before_the_preload(warm, tmp_path):
+    # Its limit is a fresh interpreter's: nothing preloaded is mapped under it.
+    trace = _run_warm(warm, tmp_path, LIMITS, "cold", inputs={"size_mb": 1})
+    assert trace.status == "ok", trace.compact()
+    assert trace.result == {"as": 256 << 20, "warm": False, "size": 1 << 20}
+
+
 def test_local_pool_close_does_not_wait_out_the_back_off_of_a_failed_start(monkeypatch):
     """A start that failed backs off before the next; close() (every command's exit) ends the back-off at
     once instead of waiting for it: a run that ended before its warm sandbox was ready spent 0.5 s there."""
@@ -322,10 +329,3 @@ def test_a_stop_signal_ends_a_wait_for_readiness_at_once():
         stop.close()
         done.close()
         jd.remove()
-
-
-def test_local_standard_library_code_runs_in_the_interpreter_forked_before_the_preload(warm, tmp_path):
-    # Its limit is a fresh interpreter's: nothing preloaded is mapped under it.
-    trace = _run_warm(warm, tmp_path, LIMITS, "cold", inputs={"size_mb": 1})
-    assert trace.status == "ok", trace.compact()
-    assert trace.result == {"as": 256 << 20, "warm": False, "size": 1 << 20}

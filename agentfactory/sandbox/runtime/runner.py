@@ -16,9 +16,10 @@ them instead of freeing them (a warm interpreter's teardown costs milliseconds),
 subagent never walks (nor copies) them. A second child is forked before the imports: code that imports
 only the standard library and its own files runs there (_needs_warm), since a fork of the warm
 interpreter takes milliseconds to tear down at its exit and a fork of a bare one a fraction of one; the
-child not chosen is killed before the subagent starts. The runner is still single-use: one job, one
-subagent, then it exits with its sandbox. --path: folders searched for the preloaded modules (the local backend starts
-Python with -S; the job brings the same folders for the subagent).
+child not chosen finds its job pipe closed and exits (killing it delayed the subagent's start). The
+runner is still single-use: one job, one subagent, then it exits with its sandbox. --path: folders
+searched for the preloaded modules (the local backend starts Python with -S; the job brings the same
+folders for the subagent).
 With --preload, the job's address-space limit counts from what the serving interpreter already maps:
 the subagent gets the same room as in a fresh interpreter, never less.
 --done (only in a sandbox with its own PID namespace, a container or bubblewrap's, which holds nothing
@@ -498,8 +499,8 @@ class _Guard:
         """Kill every process of the sandbox but its init and us; True once none of them is left, not
         even as a zombie (the init reaps them at once). kill(-1) signals all of them under one lock,
         so no fork slips past it; it is repeated until none is left all the same. `spare`: our own
-        children killed before the subagent started, never given a job; not waited for (each is our
-        zombie until we reap it, so its pid names no other process meanwhile)."""
+        child given no job (it exits on its own as the subagent starts); not waited for (our zombie
+        until we reap it, so its pid names no other process meanwhile)."""
         keep = {1, os.getpid(), *spare}
         end = time.monotonic() + deadline_s
         while time.monotonic() < end:
@@ -580,11 +581,10 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
     started = time.monotonic()
     chosen, unused = (warm, cold) if cold is None or _needs_warm(job["code_dir"]) else (cold, warm)
     spare = ()
-    if unused is not None:  # it never gets a job: killed before the subagent starts; the init reaps it
-        _kill(unused[0])
+    if unused is not None:  # no job for it: at the end of its pipe it exits on its own (_child_ahead)
         for fd in unused[1:]:
             os.close(fd)
-        spare = (unused[0],)
+        spare = (unused[0],)  # killed with the rest once the subagent ended, not waited for
     pid, job_w, out_r, err_r = chosen
     try:
         view = memoryview(data)
