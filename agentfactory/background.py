@@ -3,7 +3,9 @@
 An owner (an event log, an experience store) keeps its own queue of work (`Queued`), in order, and hands
 itself to the process's `MAKER` when it queues some: the maker's thread calls `owner.make_queued()` at
 once, and at the interpreter's exit `owner.settle_queued()` for every owner that queued, so nothing queued
-is lost when a process ends. A forked child starts its own thread on first use.
+is lost when a process ends. A forked child starts its own thread on first use, and its owners make their
+locks anew (`after_fork`): the parent's thread may have held one at the fork, which in the child no
+thread would ever release.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ from typing import Any
 
 class Maker:
     """The thread that makes the owners' queued work. An owner has `make_queued()` (make what is
-    queued, under its own lock; a failure kept for its next caller) and `settle_queued()` (the same, on
-    the caller's thread, at the interpreter's exit)."""
+    queued, under its own lock; a failure kept for its next caller), `settle_queued()` (the same, on
+    the caller's thread, at the interpreter's exit) and `after_fork()` (in a forked child, its locks
+    made anew)."""
 
     def __init__(self, name: str):
         self.name = name
         self._owners: weakref.WeakSet[Any] = weakref.WeakSet()  # owners that queued, settled at exit
         self._worker: tuple[int, queue.SimpleQueue[Any]] | None = None  # (pid, its thread's queue)
         self._lock = threading.Lock()
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (maker := ref()) is not None and maker._after_fork())
 
     def put(self, owner: Any) -> None:
         """Have `owner.make_queued()` called on the maker's thread."""
@@ -51,6 +56,13 @@ class Maker:
     def _loop(self, owners: queue.SimpleQueue[Any]) -> None:
         while True:
             owners.get().make_queued()
+
+    def _after_fork(self) -> None:
+        """In a forked child, only the thread that forked goes on: a lock our thread held then stays
+        held. Ours and those of the owners that queued (the ones our thread takes) are made anew."""
+        self._lock = threading.Lock()
+        for owner in list(self._owners):
+            owner.after_fork()
 
     def _settle_all(self) -> None:
         for owner in list(self._owners):

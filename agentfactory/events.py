@@ -173,6 +173,11 @@ class EventLog:
         """What is still queued at the interpreter's exit, made then."""
         self.flush()
 
+    def after_fork(self) -> None:
+        """In a forked child (background.MAKER calls it): the locks anew, as the parent's background
+        thread may have held them."""
+        self._lock, self.order = threading.Lock(), threading.RLock()
+
     def _make_later(self) -> BaseException | None:
         """Make the queued events, in order, holding `order`. Returns the first error met (once)."""
         self._later.make()

@@ -90,6 +90,11 @@ class Database:
         """What is still queued at the interpreter's exit, made then."""
         self.settle()
 
+    def after_fork(self) -> None:
+        """In a forked child (background.MAKER calls it): the lock anew, as the parent's background
+        thread may have held it; the child opens its own connection (`_connection`)."""
+        self._lock = threading.RLock()
+
     def close(self) -> None:
         with contextlib.suppress(Exception):  # made, or its error dropped: nobody is left to learn it
             self.settle()

@@ -132,3 +132,48 @@ def test_a_forked_child_does_not_make_what_its_parent_queued(tmp_path):
     assert len(store.executions()) == 1
     log.close()
     store.close()
+
+
+@pytest.mark.parametrize("owner", ["log", "store"])
+def test_a_child_forked_while_the_background_thread_writes_can_write(tmp_path, owner):
+    """The background thread holds the owner's lock while it makes queued work; a child forked then
+    (multiprocessing's default on Linux) gets that lock held by a thread it does not have. It must
+    still write and read, not wait for ever (`background.Maker._after_fork`)."""
+    import os
+
+    from agentfactory import events as ev
+
+    log = ev.EventLog(tmp_path / "events.jsonl", "run-1")
+    store = ExperienceStore(tmp_path / "exp.db", agent_id="alice")
+    inside, go_on = threading.Event(), threading.Event()
+
+    def held() -> None:  # made by the background thread, holding the owner's lock
+        inside.set()
+        go_on.wait(30)
+
+    if owner == "log":
+        log.later(held)
+    else:
+        store.record_subagent_execution_later(lambda: (held(), _execution(1))[1])
+    assert inside.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the child: its own writes and reads go through
+        code = 1
+        try:
+            log.emit(ev.EXECUTION_STARTED, subagent="child", version=1, revision=None, execution=9)
+            store.record_subagent_execution(_execution(2))
+            code = 0 if [e.subagent for e in store.executions()] == ["upper"] else 2
+        finally:
+            os._exit(code)
+    end = time.monotonic() + 20
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < end:
+        time.sleep(0.01)
+    if done[0] == 0:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+    go_on.set()
+    assert done[0] == pid, "the child waited for a lock nobody in it could release"
+    assert os.waitstatus_to_exitcode(done[1]) == 0
+    log.close()
+    store.close()
+    assert "child" in (tmp_path / "events.jsonl").read_text()
