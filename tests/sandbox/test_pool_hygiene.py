@@ -211,7 +211,7 @@ PROCESSES = """
 @INTERPRETERS
 def test_one_interpreter_serves_and_the_other_is_closed_to_the_subagent(warm_backend, tmp_path, warm):
     # Standard-library code goes to the interpreter forked before the preload, any other to the one
-    # forked after; the other never gets the job (it exits on its own) and its memory is closed.
+    # forked after; the other never gets a job and its memory is closed to the subagent.
     trace = _run(warm_backend, tmp_path, PROCESSES, "processes", warm=warm)
     assert trace.status == "ok", trace.compact()
     assert trace.result["warm"] is warm

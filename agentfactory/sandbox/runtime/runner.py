@@ -15,8 +15,9 @@ subagent's process is forked from it: the subagent shares those pages copy-on-wr
 them instead of freeing them (a warm interpreter's teardown costs milliseconds), while a collection in the
 subagent never walks (nor copies) them. A second child is forked before the imports: code that imports
 only the standard library and its own files runs there (_needs_warm), since a fork of the warm
-interpreter takes milliseconds to tear down at its exit and a fork of a bare one a fraction of one; the
-child not chosen finds its job pipe closed and exits (killing it delayed the subagent's start). The
+interpreter takes milliseconds to tear down at its exit, and the execution waits for that exit (a fork
+of a bare one takes a fraction of one). The child not chosen is left waiting for a job that never
+comes, and exits with the runner: ending it earlier put its teardown beside the execution. The
 runner is still single-use: one job, one subagent, then it exits with its sandbox. --path: folders
 searched for the preloaded modules (the local backend starts Python with -S; the job brings the same
 folders for the subagent).
@@ -28,8 +29,10 @@ the runner writes one byte to the FIFO `CTL_DIR/done`, and its completion is rep
 once, without waiting for the sandbox to stop. The
 job arrives prefixed by a 32-byte token that the subagent never sees (it is read into memory wiped in a
 forked child, and the runner is made non-dumpable, so /proc/PID/mem and ptrace are closed to the
-subagent, which runs under the same uid). Once the subagent ended, the runner kills every other process
-of the sandbox, waits until none is left, writes its reports, then writes the token to `CTL_DIR/done`. The host trusts a completion only with that token.
+subagent, which runs under the same uid, and so is the child given no job, forked before the token was
+read). Once the subagent ended, the runner kills every other process of the sandbox (but that child),
+waits until none is left, writes its reports, then writes the token to `CTL_DIR/done`. The host trusts a
+completion only with that token.
 
 Protocol with the host:
 - CTL_DIR is the host's, read-only here: the job is read to EOF from the FIFO `go` (a runner started
@@ -496,18 +499,20 @@ class _Guard:
         self.libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
 
     def others_gone(self, spare=(), deadline_s=2.0):
-        """Kill every process of the sandbox but its init and us; True once none of them is left, not
-        even as a zombie (the init reaps them at once). kill(-1) signals all of them under one lock,
-        so no fork slips past it; it is repeated until none is left all the same. `spare`: our own
-        child given no job (it exits on its own as the subagent starts); not waited for (our zombie
-        until we reap it, so its pid names no other process meanwhile)."""
+        """Kill every process of the sandbox but its init, us and `spare`; True once none of them is
+        left, not even as a zombie (the init reaps them at once). They are listed and killed one by one,
+        again until a listing shows none: a new process is only ever the child of a live one, so none
+        can appear after that. `spare`: our child that was given no job, blocked on a pipe only we
+        write (no teardown of it beside the report; it exits with us, its pid ours meanwhile)."""
         keep = {1, os.getpid(), *spare}
         end = time.monotonic() + deadline_s
         while time.monotonic() < end:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(-1, signal.SIGKILL)
-            if not [pid for pid in _pids() if pid not in keep]:
+            others = [pid for pid in _pids() if pid not in keep]
+            if not others:
                 return True
+            for pid in others:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
             time.sleep(0.0005)
         return False
 
@@ -563,12 +568,13 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
                 guard = None
         secret = guard.buf if guard is not None else bytearray(_TOKEN_BYTES)
         import hashlib  # noqa: F401 - for _end_stream, imported before the job
-    # The subagent's process is forked now, before the job, so neither the fork nor the imports are on
+    # The subagent's process is forked ahead, before the job, so neither the fork nor the imports are on
     # the execution's path, and nothing of the job (nor the token) is in our memory when it is copied.
     # With a preload there are two: one forked before the imports ("cold") and one after ("warm"). The
     # job goes to the warm one only when the subagent's code imports something beyond the standard
-    # library and its own files (_needs_warm): a fork of a warm interpreter takes milliseconds to tear
-    # down at its exit, which the execution waits for; a cold one a fraction of one.
+    # library and its own files (_needs_warm): a fork of the warm interpreter takes milliseconds to tear
+    # down at its exit, which the execution waits for; a cold one a fraction of one. The other is left
+    # waiting, so that no teardown of it runs beside the execution; it exits with us.
     cold = None
     if preload:
         cold = _fork_ahead(guard, warm=False)
@@ -579,13 +585,13 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
     job, data = _read_job(ctl, secret)
     report = job["report_dir"]
     started = time.monotonic()
-    chosen, unused = (warm, cold) if cold is None or _needs_warm(job["code_dir"]) else (cold, warm)
+    child, unused = (warm, cold) if cold is None or _needs_warm(job["code_dir"]) else (cold, warm)
     spare = ()
-    if unused is not None:  # no job for it: at the end of its pipe it exits on its own (_child_ahead)
-        for fd in unused[1:]:
-            os.close(fd)
-        spare = (unused[0],)  # killed with the rest once the subagent ended, not waited for
-    pid, job_w, out_r, err_r = chosen
+    if unused is not None:  # blocked on its job pipe, whose one writer is ours, until we exit
+        os.close(unused[2])
+        os.close(unused[3])
+        spare = (unused[0],)
+    pid, job_w, out_r, err_r = child
     try:
         view = memoryview(data)
         while view:
