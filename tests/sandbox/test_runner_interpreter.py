@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -90,3 +91,15 @@ def test_code_the_scan_cannot_read_runs_warm(runner, tmp_path):
     assert runner._needs_warm(code) is False
     os.mkfifo(tmp_path / "fifo.py")  # never opened: a FIFO is not a regular file
     assert runner._needs_warm(code) is False
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+def test_the_interpreter_benchmark_runs_and_prints_both(capsys):
+    spec = importlib.util.spec_from_file_location(
+        "interpreter_perf", Path(__file__).parents[2] / "benchmarks" / "interpreter_perf.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--runs", "2", "--backends", "local"]) == 0
+    row = capsys.readouterr().out.splitlines()[-1].split()
+    assert row[0] == "local" and all(float(value) > 0 for value in row[1:3])
