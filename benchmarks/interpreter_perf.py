@@ -15,7 +15,6 @@ preload mapped: that is most of the difference.
 from __future__ import annotations
 
 import argparse
-import random
 import statistics
 import sys
 import tempfile
@@ -29,16 +28,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 import sandbox_perf  # noqa: E402 - the benchmark's own subagent, run path and timing
 
 WARM = "import numpy  # noqa: F401 - beyond the standard library: the warm child serves it\n"
-
-
-def differences(
-    later: list[float], earlier: list[float], resamples: int = 2000
-) -> tuple[float, float, float]:
-    """The median of the rounds' own differences (ms) and its 95% bootstrap interval (seeded)."""
-    diffs = [1000 * (a - b) for a, b in zip(later, earlier, strict=True)]
-    rng = random.Random(0)
-    medians = sorted(statistics.median(rng.choices(diffs, k=len(diffs))) for _ in range(resamples))
-    return statistics.median(diffs), medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 def measure(backend_name: str, runs: int, root: Path) -> tuple[float, float, tuple[float, float, float]]:
@@ -62,7 +51,8 @@ def measure(backend_name: str, runs: int, root: Path) -> tuple[float, float, tup
         executor.experience.close()
         executor.log.close()
     ms = {name: 1000 * statistics.median(values) for name, values in times.items()}
-    return ms["cold"], ms["warm"], differences(times["warm"], times["cold"])
+    paired_ms = sandbox_perf.paired(times["warm"], times["cold"], compare=lambda a, b: 1000 * (a - b))
+    return ms["cold"], ms["warm"], paired_ms
 
 
 def main(argv: list[str] | None = None) -> int:

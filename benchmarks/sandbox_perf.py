@@ -37,6 +37,7 @@ Also importable: `subagent` / `run_executor` / `candidate` / `in_run` / `in_run_
 from __future__ import annotations
 
 import argparse
+import operator
 import random
 import statistics
 import sys
@@ -171,12 +172,18 @@ def _ms(values: list[float]) -> float:
     return 1000 * statistics.median(values)
 
 
-def paired(times: list[float], anchor: list[float], resamples: int = 2000) -> tuple[float, float, float]:
-    """The median of the rounds' own ratios, and its 95% bootstrap interval (rounds resampled, seeded)."""
-    ratios = [a / b for a, b in zip(times, anchor, strict=True)]
+def paired(
+    times: list[float],
+    anchor: list[float],
+    resamples: int = 2000,
+    compare: Callable[[float, float], float] = operator.truediv,
+) -> tuple[float, float, float]:
+    """The median of the rounds' own ratios (`compare`: another comparison of a round's two times),
+    and its 95% bootstrap interval (rounds resampled, seeded)."""
+    values = [compare(a, b) for a, b in zip(times, anchor, strict=True)]
     rng = random.Random(0)
-    medians = sorted(statistics.median(rng.choices(ratios, k=len(ratios))) for _ in range(resamples))
-    return statistics.median(ratios), medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+    medians = sorted(statistics.median(rng.choices(values, k=len(values))) for _ in range(resamples))
+    return statistics.median(values), medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
 
 
 def measure(

@@ -270,6 +270,7 @@ def _needs_warm(code_dir):
                         size += entry.stat(follow_symlinks=False).st_size
             if len(files) > _SCAN_FILES or size > _SCAN_BYTES:
                 return True
+        own = names | _OWN_MODULES
         for path in files:
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
             try:
@@ -284,7 +285,7 @@ def _needs_warm(code_dir):
                 tops = [module] if module else [part.split()[0].split(b".")[0] for part in plain.split(b",")]
                 for top in tops:
                     top = top.strip(b"( \t\\").decode("ascii", "replace")
-                    if top and top not in _STDLIB and top not in names | _OWN_MODULES:
+                    if top and top not in _STDLIB and top not in own:
                         return True
     except (OSError, IndexError):
         return True
