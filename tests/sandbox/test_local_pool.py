@@ -229,6 +229,15 @@ def test_local_standard_library_code_runs_in_the_interpreter_forked_before_the_p
     assert trace.result == {"as": 256 << 20, "warm": False, "size": 1 << 20}
 
 
+@pytest.mark.parametrize("warm_import", [False, True], ids=["cold", "warm"])
+def test_local_peak_memory_is_the_subagents_own(warm, tmp_path, warm_import):
+    from .test_pool_hygiene import PEAK, WARM_IMPORT, assert_own_peak
+
+    source = (WARM_IMPORT if warm_import else "") + textwrap.dedent(PEAK)
+    trace = _run_warm(warm, tmp_path, source, "peak", inputs={"size_mb": 64})
+    assert_own_peak(trace, 64)
+
+
 def test_local_pool_close_does_not_wait_out_the_back_off_of_a_failed_start(monkeypatch):
     """A start that failed backs off before the next; close() (every command's exit) ends the back-off at
     once instead of waiting for it: a run that ended before its warm sandbox was ready spent 0.5 s there."""

@@ -226,3 +226,29 @@ def test_code_whose_own_module_imports_beyond_the_standard_library_runs_warm(war
     trace = warm_backend.execute(ExecutionRequest(code, "uses", {}, memory_mb=MEMORY_MB, timeout_s=20))
     assert trace.status == "ok", trace.compact()
     assert trace.result == [3, True]  # matplotlib: preloaded, not imported by the code
+
+
+PEAK = """
+    def run(size_mb):
+        block = b"x" * (size_mb << 20)  # written, so resident
+        with open("/proc/self/status") as fh:
+            hwm = next(int(line.split()[1]) for line in fh if line.startswith("VmHWM:"))
+        return {"hwm_mb": hwm / 1024, "size": len(block)}
+"""
+
+
+def assert_own_peak(trace, size_mb):
+    """The trace's peak memory is the subagent's own (its VmHWM as run() returned, a little more for the
+    result's writing), not the runner's: the helper programs some preloaded packages run at import
+    (pandas, matplotlib) were reaped by the runner with the whole warm interpreter's resident size."""
+    assert trace.status == "ok", trace.compact()
+    hwm = trace.result["hwm_mb"]
+    assert hwm >= size_mb
+    assert hwm - 1 <= trace.peak_memory_mb <= hwm + 4, (trace.peak_memory_mb, hwm)
+
+
+@INTERPRETERS
+@pytest.mark.parametrize("size_mb", [0, 64])
+def test_peak_memory_is_the_subagents_own(warm_backend, tmp_path, warm, size_mb):
+    trace = _run(warm_backend, tmp_path, PEAK, f"peak{size_mb}", warm=warm, inputs={"size_mb": size_mb})
+    assert_own_peak(trace, size_mb)

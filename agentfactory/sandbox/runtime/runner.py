@@ -607,17 +607,17 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
     flooded = stopped = False
     stop_path = os.path.join(ctl, "stop")
     forward = _forwarding(job)
-    status = None
+    status = usage = None
     exited_at = None
     while True:
         if status is None:
-            done, st = os.waitpid(pid, os.WNOHANG)
+            done, st, ru = os.wait4(pid, os.WNOHANG)
             if done:
-                status, exited_at = st, time.monotonic()
+                status, usage, exited_at = st, ru, time.monotonic()
         if status is not None and (not open_fds or time.monotonic() - exited_at > 0.2):
             break  # grandchildren may hold the pipes open: give them 200 ms, then stop listening
         if not open_fds:
-            _, status = os.waitpid(pid, 0)
+            _, status, usage = os.wait4(pid, 0)
             exited_at = time.monotonic()
             continue
         ready, _, _ = select.select(open_fds, [], [], 0.05)
@@ -635,7 +635,10 @@ def main(ctl, user=None, preload=None, report_done=False, path=""):
         if not stopped and status is None and os.path.exists(stop_path):
             stopped = True  # the host's timer ran out: stop the subagent, then report what we have
             _kill(pid)
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The subagent's own peak (and that of the processes it reaped), from its wait status: not
+    # getrusage(RUSAGE_CHILDREN), which also holds whatever this process reaped before, such as the
+    # helper programs some preloaded packages run at import, each with the preloaded interpreter's
+    # resident size.
     status_report = {
         "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
         "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
