@@ -99,6 +99,8 @@ class ExecutionTrace:
     stdout_bytes: int = 0
     stderr_bytes: int = 0
     duration_s: float = 0.0
+    # The subagent's process's peak resident size (and its reaped children's): a warm interpreter's
+    # preloaded pages count in it, as they are mapped and resident.
     peak_memory_mb: float | None = None
     output_files: list[str] = field(default_factory=list)
     refused_outputs: list[str] = field(default_factory=list)  # printable (escaped) relative paths
