@@ -23,11 +23,12 @@ RUNS = 31
 # On the run's path before the result: the run's inputs/ and outputs/ copied in and out, a broker session
 # opened (while the sandbox starts) and closed (no thread: it serves from the first call), the started
 # event (while the sandbox starts); the trace file and the subagent_execution event are made after the
-# caller has the trace (EventLog.later). About 0.1 ms of host work on 5-10 ms. Measured on a 2-core machine
-# shared with other jobs: at a load of 3-5, local 1.01-1.07 (paired) where the code before gave 1.01-1.31,
-# docker 1.03-1.15; an idle machine gives about 1.02. A broker that closed on a 0.2 s tick made it about 2,
-# a trace written and logged before the return 1.1-1.3. 1.15 catches such a change; the measurement is taken a
-# second time when the first is above it, since a moment of heavy load can cover one but rarely two.
+# caller has the trace (EventLog.later). That is about 0.1 ms of host work on ~5 ms, less than the
+# broker-less path's copy of a folder: on an idle 2-core machine, sandbox_perf --runs 301 gives 0.97-0.98
+# (paired), docker and local. Earlier code, on the same machine shared with other jobs at a load of 3-5:
+# local 1.01-1.31, docker 1.03-1.15. A broker that closed on a 0.2 s tick made it about 2, a trace written
+# and logged before the return 1.1-1.3. 1.15 catches such a change; the measurement is taken a second time
+# when the first is above it, since a moment of heavy load can cover one but rarely two.
 MAX_RATIO = 1.15
 # The host's own CPU on the execution's path (the calling thread's CPU time), which the sandbox's time
 # does not blur: a run's path writes the code from memory, where the broker-less one copies a folder, and
