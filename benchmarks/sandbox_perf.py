@@ -260,10 +260,10 @@ def main(argv: list[str] | None = None) -> int:
             mid, low, high = ratios
             tail = f"   {anchor:24} {anchor_ms:10.1f} {ms / anchor_ms:6.3f} {mid:7.3f}  {low:.3f}-{high:.3f}"
         print(f"{measure_name:44} {ms:10.1f}{tail}")
-    undecided = [row[0] for row in rows if row[4] and row[4][1] <= 1.0 <= row[4][2]]
+    undecided = sum(1 for *_, ratios in rows if ratios and ratios[1] <= 1.0 <= ratios[2])
     if undecided:
         print(
-            f"the paired interval holds 1.0 for {len(undecided)} of the rows: at {args.runs} rounds this run "
+            f"the paired interval holds 1.0 for {undecided} of the rows: at {args.runs} rounds this run "
             "cannot tell those paths apart; more --runs narrow it"
         )
     if host_cpu:

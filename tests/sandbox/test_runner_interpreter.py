@@ -15,12 +15,17 @@ import pytest
 RUNNER = Path(__file__).parents[2] / "agentfactory" / "sandbox" / "runtime" / "runner.py"
 
 
-@pytest.fixture(scope="module")
-def runner():
-    spec = importlib.util.spec_from_file_location("sandbox_runner", RUNNER)
+def _load(name: str, path: Path):
+    """A script that is not a package's module (the runner, a benchmark), loaded as one."""
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return _load("sandbox_runner", RUNNER)
 
 
 def _code(tmp_path: Path, files: dict[str, str]) -> str:
@@ -95,11 +100,7 @@ def test_code_the_scan_cannot_read_runs_warm(runner, tmp_path):
 
 @pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
 def test_the_interpreter_benchmark_runs_and_prints_both(capsys):
-    spec = importlib.util.spec_from_file_location(
-        "interpreter_perf", Path(__file__).parents[2] / "benchmarks" / "interpreter_perf.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _load("interpreter_perf", Path(__file__).parents[2] / "benchmarks" / "interpreter_perf.py")
     assert module.main(["--runs", "2", "--backends", "local"]) == 0
     row = capsys.readouterr().out.splitlines()[-1].split()
     assert row[0] == "local" and all(float(value) > 0 for value in row[1:3])
